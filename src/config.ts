@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/**
+ * Settings of the service and of the local stack, parsed once from the environment.
+ * This is the only module that reads `process.env`; everything else receives a `Config`.
+ */
+const port = z.coerce.number().int().min(1).max(65535);
+
+const schema = z.object({
+  EAAS_DATA_DIR: z.string().min(1).default('.eaas'),
+  EAAS_HOST: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
+  EAAS_KMS_PORT: port.default(4599),
+  EAAS_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+    .default('111122223333'),
+  EAAS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like an AWS region, e.g. us-east-1')
+    .default('us-east-1'),
+  EAAS_ROOT_KEY: z
+    .string()
+    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes')
+    .optional(),
+  EAAS_SIGV4_MAX_SKEW_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+});
+
+export interface Config {
+  /** Folder for the local stack's state: key store, credentials, audit log. */
+  readonly dataDir: string;
+  /** Address every local server binds to; loopback only. */
+  readonly host: string;
+  readonly kmsPort: number;
+  readonly accountId: string;
+  readonly region: string;
+  /** Root key that wraps local key material at rest; generated into the data dir when absent. */
+  readonly rootKey: Buffer | undefined;
+  /** Largest clock difference a SigV4 signature may have, in seconds. */
+  readonly sigv4MaxSkewSeconds: number;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses and freezes the configuration; a bad value fails here, naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    dataDir: e.EAAS_DATA_DIR,
+    host: e.EAAS_HOST,
+    kmsPort: e.EAAS_KMS_PORT,
+    accountId: e.EAAS_ACCOUNT_ID,
+    region: e.EAAS_REGION,
+    rootKey: e.EAAS_ROOT_KEY === undefined ? undefined : Buffer.from(e.EAAS_ROOT_KEY, 'base64'),
+    sigv4MaxSkewSeconds: e.EAAS_SIGV4_MAX_SKEW_SECONDS,
+  });
+}

@@ -1,0 +1,56 @@
+/**
+ * KMS errors as the JSON 1.1 protocol carries them: `{"__type": name, "message": text}`
+ * with the HTTP status AWS KMS uses for that name.
+ */
+const STATUS = {
+  AccessDeniedException: 400,
+  AlreadyExistsException: 400,
+  DisabledException: 400,
+  DryRunOperationException: 412,
+  IncompleteSignatureException: 400,
+  IncorrectKeyException: 400,
+  InvalidAliasNameException: 400,
+  InvalidArnException: 400,
+  InvalidCiphertextException: 400,
+  InvalidGrantIdException: 400,
+  InvalidGrantTokenException: 400,
+  InvalidKeyUsageException: 400,
+  InvalidMarkerException: 400,
+  InvalidSignatureException: 400,
+  KMSInternalException: 500,
+  KMSInvalidStateException: 400,
+  LimitExceededException: 400,
+  MalformedPolicyDocumentException: 400,
+  MissingAuthenticationTokenException: 403,
+  NotFoundException: 400,
+  RequestEntityTooLargeException: 413,
+  SerializationException: 400,
+  TagException: 400,
+  ThrottlingException: 400,
+  UnknownOperationException: 400,
+  UnrecognizedClientException: 400,
+  UnsupportedOperationException: 400,
+  ValidationException: 400,
+} as const satisfies Record<string, number>;
+
+export type KmsErrorType = keyof typeof STATUS;
+
+export class KmsError extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly type: KmsErrorType,
+    message: string,
+  ) {
+    super(message);
+    this.name = type;
+    this.status = STATUS[type];
+  }
+
+  toJSON(): { __type: string; message: string } {
+    return { __type: this.type, message: this.message };
+  }
+}
+
+export const notFound = (message: string) => new KmsError('NotFoundException', message);
+export const validation = (message: string) => new KmsError('ValidationException', message);

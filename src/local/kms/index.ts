@@ -1,0 +1,82 @@
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../../config.js';
+import { rolesKeyPolicy } from '../../core/key-policy.js';
+import { KEY_MANAGER, KEY_USER, LocalIdentities, SERVICE } from '../identity.js';
+import { KeyStore } from './key-store.js';
+import { createKmsServer, type KmsServerOptions } from './server.js';
+
+export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
+
+export interface LocalKms {
+  /** `http://host:port` to give `@aws-sdk/client-kms` or `aws --endpoint-url`. */
+  readonly endpoint: string;
+  readonly store: KeyStore;
+  readonly identities: LocalIdentities;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Overrides the configured port (0 picks a free one, as tests do). */
+  port?: number;
+  now?: () => Date;
+  onRequest?: KmsServerOptions['onRequest'];
+}
+
+/**
+ * Creates the seed's default key on first start: `alias/eaas-default`, administered by
+ * myKeyManager and used by myKeyUser and the service.
+ */
+function ensureDefaultKey(store: KeyStore, identities: LocalIdentities): void {
+  if (store.findAlias(DEFAULT_KEY_ALIAS)) return;
+  const policy = rolesKeyPolicy({
+    accountId: identities.accountId,
+    administrators: [identities.byName(KEY_MANAGER).arn],
+    users: [identities.byName(KEY_USER).arn, identities.byName(SERVICE).arn],
+  });
+  const key = store.createKey({
+    description: 'Default key of the local encryption service',
+    policy: JSON.stringify(policy, null, 2),
+    tags: [{ TagKey: 'eaas:purpose', TagValue: 'default' }],
+  });
+  store.putAlias(DEFAULT_KEY_ALIAS, key.keyId);
+}
+
+/** Starts the local KMS on the configured loopback address. */
+export async function startLocalKms(config: Config, options: StartOptions = {}): Promise<LocalKms> {
+  const identities = LocalIdentities.open(config.dataDir, config.accountId, config.region);
+  const store = new KeyStore({
+    dataDir: config.dataDir,
+    accountId: config.accountId,
+    region: config.region,
+    rootKey: config.rootKey,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  ensureDefaultKey(store, identities);
+  const server = createKmsServer({
+    store,
+    identities,
+    region: config.region,
+    maxSkewSeconds: config.sigv4MaxSkewSeconds,
+    ...(options.onRequest ? { onRequest: options.onRequest } : {}),
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? config.kmsPort, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return {
+    endpoint: `http://${host}:${port}`,
+    store,
+    identities,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,69 @@
+import type { z } from 'zod';
+import { KmsError } from './errors.js';
+import type { KeyRecord, KeyStore } from './key-store.js';
+
+/** Who is calling, as established by the SigV4 check. */
+export interface Caller {
+  arn: string;
+  accountId: string;
+}
+
+export interface OperationContext {
+  store: KeyStore;
+  caller: Caller;
+}
+
+/** One KMS operation: the shape of its input and what it does. */
+export interface Operation {
+  input: z.ZodType;
+  run(input: never, ctx: OperationContext): unknown;
+}
+
+export function operation<S extends z.ZodType>(
+  input: S,
+  run: (input: z.output<S>, ctx: OperationContext) => unknown,
+): Operation {
+  return { input, run: run as Operation['run'] };
+}
+
+/** Epoch seconds, as the JSON 1.1 protocol carries timestamps. */
+export const seconds = (ms: number): number => ms / 1000;
+
+/** Precondition: the key can be used for cryptography (enabled, not pending deletion). */
+export function requireUsable(store: KeyStore, key: KeyRecord): void {
+  if (key.keyState === 'Disabled')
+    throw new KmsError('DisabledException', `${store.keyArn(key.keyId)} is disabled.`);
+  requireNotPendingDeletion(store, key);
+}
+
+/** Precondition: the key is not scheduled for deletion. */
+export function requireNotPendingDeletion(store: KeyStore, key: KeyRecord): void {
+  if (key.keyState === 'PendingDeletion') {
+    throw new KmsError('KMSInvalidStateException', `${store.keyArn(key.keyId)} is pending deletion.`);
+  }
+}
+
+export function keyMetadata(store: KeyStore, key: KeyRecord) {
+  const current = key.materials[key.materials.length - 1];
+  return {
+    AWSAccountId: store.accountId,
+    KeyId: key.keyId,
+    Arn: store.keyArn(key.keyId),
+    CreationDate: seconds(key.createdAt),
+    Enabled: key.keyState === 'Enabled',
+    Description: key.description,
+    KeyUsage: 'ENCRYPT_DECRYPT',
+    KeyState: key.keyState,
+    ...(key.deletionDate !== undefined ? { DeletionDate: seconds(key.deletionDate) } : {}),
+    ...(key.pendingWindowInDays !== undefined
+      ? { PendingDeletionWindowInDays: key.pendingWindowInDays }
+      : {}),
+    Origin: 'AWS_KMS',
+    KeyManager: 'CUSTOMER',
+    CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
+    KeySpec: 'SYMMETRIC_DEFAULT',
+    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    MultiRegion: false,
+    ...(current ? { CurrentKeyMaterialId: current.id } : {}),
+  };
+}

@@ -1,0 +1,203 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import { KmsError, notFound, validation } from './errors.js';
+import { type GrantRecord, hashGrantToken, type KeyStore } from './key-store.js';
+import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
+import {
+  contextShape,
+  dryRunShape,
+  GRANT_OPERATIONS,
+  grantTokensShape,
+  keyIdShape,
+  limitShape,
+  markerShape,
+  paginate,
+  principalShape,
+  str,
+} from './shapes.js';
+
+const grantIdShape = str(1, 128);
+const grantNameShape = str(1, 256).regex(/^[a-zA-Z0-9:/_-]+$/);
+const SYMMETRIC_GRANT_OPERATIONS = new Set([
+  'Decrypt',
+  'Encrypt',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'CreateGrant',
+  'RetireGrant',
+  'DescribeKey',
+]);
+
+function describeGrant(store: KeyStore, g: GrantRecord) {
+  return {
+    KeyId: store.keyArn(g.keyId),
+    GrantId: g.grantId,
+    ...(g.name !== undefined ? { Name: g.name } : {}),
+    CreationDate: seconds(g.createdAt),
+    GranteePrincipal: g.grantee,
+    ...(g.retiring !== undefined ? { RetiringPrincipal: g.retiring } : {}),
+    IssuingAccount: g.issuingAccount,
+    Operations: g.operations,
+    ...(g.constraints ? { Constraints: g.constraints } : {}),
+  };
+}
+
+function page(store: KeyStore, grants: GrantRecord[], limit: number | undefined, marker: string | undefined) {
+  const { page: items, truncated, nextMarker } = paginate(grants, limit, marker, 50);
+  return {
+    Grants: items.map((g) => describeGrant(store, g)),
+    Truncated: truncated,
+    ...(nextMarker ? { NextMarker: nextMarker } : {}),
+  };
+}
+
+function dryRun(requested: boolean | undefined): void {
+  if (requested)
+    throw new KmsError(
+      'DryRunOperationException',
+      'The request would have succeeded, but the DryRun option is set.',
+    );
+}
+
+export const grantOperations: Record<string, Operation> = {
+  CreateGrant: operation(
+    z.object({
+      KeyId: keyIdShape,
+      GranteePrincipal: principalShape,
+      RetiringPrincipal: principalShape.optional(),
+      Operations: z.array(z.enum(GRANT_OPERATIONS)).min(1),
+      Constraints: z
+        .object({
+          EncryptionContextSubset: contextShape.optional(),
+          EncryptionContextEquals: contextShape.optional(),
+        })
+        .optional(),
+      GrantTokens: grantTokensShape,
+      Name: grantNameShape.optional(),
+      DryRun: dryRunShape,
+    }),
+    (input, { store, caller }) => {
+      const key = store.resolve(input.KeyId, false);
+      requireNotPendingDeletion(store, key);
+      const unsupported = input.Operations.filter((op) => !SYMMETRIC_GRANT_OPERATIONS.has(op));
+      if (unsupported.length > 0) {
+        throw validation(`Operations ${unsupported.join(', ')} are not valid for a SYMMETRIC_DEFAULT key.`);
+      }
+      const c = input.Constraints;
+      if (c?.EncryptionContextSubset !== undefined && c.EncryptionContextEquals !== undefined) {
+        throw validation('Specify EncryptionContextSubset or EncryptionContextEquals, not both.');
+      }
+      dryRun(input.DryRun);
+      const operations = [...new Set(input.Operations)];
+      if (input.Name !== undefined) {
+        // KMS makes CreateGrant idempotent for a retried request with the same name and parameters.
+        const same = store
+          .grants()
+          .find(
+            (g) =>
+              g.keyId === key.keyId &&
+              g.name === input.Name &&
+              g.grantee === input.GranteePrincipal &&
+              g.retiring === input.RetiringPrincipal &&
+              JSON.stringify(g.operations) === JSON.stringify(operations) &&
+              JSON.stringify(g.constraints) === JSON.stringify(c),
+          );
+        if (same) {
+          const token = `${same.grantId}.${randomBytes(32).toString('base64url')}`;
+          store.mutate(() => {
+            same.tokenHash = hashGrantToken(token);
+          });
+          return { GrantId: same.grantId, GrantToken: token };
+        }
+      }
+      const grantId = randomBytes(32).toString('hex');
+      const token = `${grantId}.${randomBytes(32).toString('base64url')}`;
+      store.addGrant({
+        grantId,
+        keyId: key.keyId,
+        ...(input.Name !== undefined ? { name: input.Name } : {}),
+        createdAt: store.now().getTime(),
+        grantee: input.GranteePrincipal,
+        ...(input.RetiringPrincipal !== undefined ? { retiring: input.RetiringPrincipal } : {}),
+        issuingAccount: `arn:aws:iam::${caller.accountId}:root`,
+        operations,
+        ...(c ? { constraints: c } : {}),
+        tokenHash: hashGrantToken(token),
+      });
+      return { GrantId: grantId, GrantToken: token };
+    },
+  ),
+
+  ListGrants: operation(
+    z.object({
+      KeyId: keyIdShape,
+      Limit: limitShape(100),
+      Marker: markerShape,
+      GrantId: grantIdShape.optional(),
+      GranteePrincipal: principalShape.optional(),
+    }),
+    (input, { store }) => {
+      const key = store.resolve(input.KeyId, false);
+      const grants = store
+        .grants()
+        .filter(
+          (g) =>
+            g.keyId === key.keyId &&
+            (input.GrantId === undefined || g.grantId === input.GrantId) &&
+            (input.GranteePrincipal === undefined || g.grantee === input.GranteePrincipal),
+        );
+      return page(store, grants, input.Limit, input.Marker);
+    },
+  ),
+
+  ListRetirableGrants: operation(
+    z.object({ RetiringPrincipal: principalShape, Limit: limitShape(100), Marker: markerShape }),
+    (input, { store }) =>
+      page(
+        store,
+        store.grants().filter((g) => g.retiring === input.RetiringPrincipal),
+        input.Limit,
+        input.Marker,
+      ),
+  ),
+
+  RevokeGrant: operation(
+    z.object({ KeyId: keyIdShape, GrantId: grantIdShape, DryRun: dryRunShape }),
+    (input, { store }) => {
+      const key = store.resolve(input.KeyId, false);
+      const grant = store.grants().find((g) => g.grantId === input.GrantId && g.keyId === key.keyId);
+      if (!grant) throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
+      dryRun(input.DryRun);
+      store.removeGrant(grant.grantId);
+      return {};
+    },
+  ),
+
+  RetireGrant: operation(
+    z.object({
+      GrantToken: str(1, 8192).optional(),
+      KeyId: keyIdShape.optional(),
+      GrantId: grantIdShape.optional(),
+      DryRun: dryRunShape,
+    }),
+    (input, { store }) => {
+      let grant: GrantRecord | undefined;
+      if (input.GrantToken !== undefined) {
+        const hash = hashGrantToken(input.GrantToken);
+        grant = store.grants().find((g) => g.tokenHash === hash);
+        if (!grant) throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.');
+      } else if (input.KeyId !== undefined && input.GrantId !== undefined) {
+        const key = store.resolve(input.KeyId, false);
+        grant = store.grants().find((g) => g.grantId === input.GrantId && g.keyId === key.keyId);
+        if (!grant) throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
+      } else {
+        throw validation('Specify either GrantToken, or both KeyId and GrantId.');
+      }
+      dryRun(input.DryRun);
+      store.removeGrant(grant.grantId);
+      return {};
+    },
+  ),
+};

@@ -1,0 +1,139 @@
+import { z } from 'zod';
+import { KmsError, notFound } from './errors.js';
+import { MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
+import { type Operation, operation, requireNotPendingDeletion, requireUsable, seconds } from './operation.js';
+import { checkPolicy } from './ops-keys.js';
+import { keyIdShape, limitShape, markerShape, paginate, str } from './shapes.js';
+
+const DAY_MS = 86_400_000;
+const policyNameShape = str(1, 128)
+  .regex(/^[\w]+$/)
+  .optional();
+
+function checkPolicyName(name: string | undefined): void {
+  if (name !== undefined && name !== 'default')
+    throw notFound(`Policy ${name} does not exist; the only policy name is "default".`);
+}
+
+export const rotationAndPolicyOperations: Record<string, Operation> = {
+  EnableKeyRotation: operation(
+    z.object({ KeyId: keyIdShape, RotationPeriodInDays: z.number().int().min(90).max(2560).optional() }),
+    (input, { store }) => {
+      const key = store.resolve(input.KeyId, false);
+      requireUsable(store, key);
+      const period = input.RotationPeriodInDays ?? 365;
+      store.mutate(() => {
+        key.rotation = {
+          enabled: true,
+          periodDays: period,
+          nextRotationAt: store.now().getTime() + period * DAY_MS,
+        };
+      });
+      return {};
+    },
+  ),
+
+  DisableKeyRotation: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+    const key = store.resolve(input.KeyId, false);
+    requireUsable(store, key);
+    store.mutate(() => {
+      key.rotation = { enabled: false, periodDays: key.rotation.periodDays };
+    });
+    return {};
+  }),
+
+  GetKeyRotationStatus: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+    const key = store.resolve(input.KeyId, false);
+    return {
+      KeyRotationEnabled: key.rotation.enabled,
+      KeyId: store.keyArn(key.keyId),
+      ...(key.rotation.enabled
+        ? {
+            RotationPeriodInDays: key.rotation.periodDays,
+            ...(key.rotation.nextRotationAt !== undefined
+              ? { NextRotationDate: seconds(key.rotation.nextRotationAt) }
+              : {}),
+          }
+        : {}),
+    };
+  }),
+
+  RotateKeyOnDemand: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+    const key = store.resolve(input.KeyId, false);
+    requireUsable(store, key);
+    const done = key.materials.filter((m) => m.rotationType === 'ON_DEMAND').length;
+    if (done >= MAX_ON_DEMAND_ROTATIONS) {
+      throw new KmsError(
+        'LimitExceededException',
+        `A key can be rotated on demand at most ${MAX_ON_DEMAND_ROTATIONS} times.`,
+      );
+    }
+    store.rotate(key, 'ON_DEMAND');
+    return { KeyId: key.keyId };
+  }),
+
+  ListKeyRotations: operation(
+    z.object({
+      KeyId: keyIdShape,
+      IncludeKeyMaterial: z.enum(['ALL_KEY_MATERIAL', 'ROTATIONS_ONLY']).optional(),
+      Limit: limitShape(1000),
+      Marker: markerShape,
+    }),
+    (input, { store }) => {
+      const key = store.resolve(input.KeyId, false);
+      const materials =
+        input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL'
+          ? key.materials
+          : key.materials.filter((m) => m.rotationType);
+      const { page, truncated, nextMarker } = paginate(materials, input.Limit, input.Marker, 100);
+      const current = key.materials[key.materials.length - 1];
+      return {
+        Rotations: page.map((m) => ({
+          KeyId: key.keyId,
+          KeyMaterialId: m.id,
+          KeyMaterialState: m === current ? 'CURRENT' : 'NON_CURRENT',
+          ...(m.rotationType ? { RotationDate: seconds(m.createdAt), RotationType: m.rotationType } : {}),
+        })),
+        Truncated: truncated,
+        ...(nextMarker ? { NextMarker: nextMarker } : {}),
+      };
+    },
+  ),
+
+  GetKeyPolicy: operation(
+    z.object({ KeyId: keyIdShape, PolicyName: policyNameShape }),
+    (input, { store }) => {
+      const key = store.resolve(input.KeyId, false);
+      checkPolicyName(input.PolicyName);
+      return { Policy: key.policy, PolicyName: 'default' };
+    },
+  ),
+
+  PutKeyPolicy: operation(
+    z.object({
+      KeyId: keyIdShape,
+      PolicyName: policyNameShape,
+      Policy: str(1, 32768),
+      BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+    }),
+    (input, { store }) => {
+      const key = store.resolve(input.KeyId, false);
+      checkPolicyName(input.PolicyName);
+      requireNotPendingDeletion(store, key);
+      checkPolicy(input.Policy);
+      store.mutate(() => {
+        key.policy = input.Policy;
+      });
+      return {};
+    },
+  ),
+
+  ListKeyPolicies: operation(
+    z.object({ KeyId: keyIdShape, Limit: limitShape(1000), Marker: markerShape }),
+    (input, { store }) => {
+      store.resolve(input.KeyId, false);
+      const { page, truncated, nextMarker } = paginate(['default'], input.Limit, input.Marker, 100);
+      return { PolicyNames: page, Truncated: truncated, ...(nextMarker ? { NextMarker: nextMarker } : {}) };
+    },
+  ),
+};

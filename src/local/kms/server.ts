@@ -1,0 +1,185 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { LocalIdentities } from '../identity.js';
+import { verifySigV4 } from '../sigv4.js';
+import { KmsError, type KmsErrorType } from './errors.js';
+import type { KeyStore } from './key-store.js';
+import { NOT_IMPLEMENTED, OPERATIONS } from './operations.js';
+import { parseInput } from './shapes.js';
+
+/** Largest request body the local KMS reads; KMS requests are small (a 6 KiB blob, a 32 KiB policy). */
+export const MAX_BODY_BYTES = 256 * 1024;
+const TARGET_PREFIX = 'TrentService.';
+const JSON_CONTENT_TYPES = new Set(['application/x-amz-json-1.1', 'application/x-amz-json-1.0']);
+
+const SIGV4_ERRORS: Record<string, KmsErrorType> = {
+  MissingAuthentication: 'MissingAuthenticationTokenException',
+  IncompleteSignature: 'IncompleteSignatureException',
+  UnknownAccessKey: 'UnrecognizedClientException',
+  SignatureMismatch: 'InvalidSignatureException',
+  RequestExpired: 'InvalidSignatureException',
+  ClockSkew: 'InvalidSignatureException',
+};
+
+export interface KmsServerOptions {
+  store: KeyStore;
+  identities: LocalIdentities;
+  region: string;
+  maxSkewSeconds: number;
+  /** Called once per request with what happened; never with bodies. */
+  onRequest?: (event: { operation: string; principal?: string; status: number; error?: string }) => void;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new BodyTooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string,
+  errorType?: string,
+): void {
+  const payload = Buffer.from(JSON.stringify(body), 'utf8');
+  res.writeHead(status, {
+    'Content-Type': 'application/x-amz-json-1.1',
+    'Content-Length': payload.length,
+    'x-amzn-RequestId': requestId,
+    ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
+  });
+  res.end(payload);
+}
+
+/** The JSON 1.1 front of the local KMS: authenticate, route by X-Amz-Target, validate, run. */
+export function createKmsServer(options: KmsServerOptions): Server {
+  const { store, identities } = options;
+
+  async function handle(
+    req: IncomingMessage,
+  ): Promise<{ operation: string; principal?: string; result: unknown }> {
+    let body: Buffer;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        throw new KmsError(
+          'RequestEntityTooLargeException',
+          `Request body is larger than ${MAX_BODY_BYTES} bytes.`,
+        );
+      }
+      throw error;
+    }
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const auth = verifySigV4(
+      {
+        method: req.method ?? 'GET',
+        rawPath: q < 0 ? url : url.slice(0, q),
+        rawQuery: q < 0 ? '' : url.slice(q + 1),
+        headers: req.headers,
+        bodySha256: createHash('sha256').update(body).digest('hex'),
+      },
+      {
+        service: 'kms',
+        region: options.region,
+        now: store.now(),
+        maxSkewSeconds: options.maxSkewSeconds,
+        doubleEncodePath: true,
+        secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
+      },
+    );
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
+    if (!auth.ok) throw new KmsError(SIGV4_ERRORS[auth.failure] ?? 'InvalidSignatureException', auth.message);
+    const principal = identities.byAccessKeyId(auth.accessKeyId);
+    if (!principal)
+      throw new KmsError(
+        'UnrecognizedClientException',
+        'The security token included in the request is invalid.',
+      );
+
+    if (req.method !== 'POST')
+      throw new KmsError('UnknownOperationException', `KMS accepts POST requests, not ${req.method}.`);
+    if (!target.startsWith(TARGET_PREFIX)) {
+      throw new KmsError(
+        'UnknownOperationException',
+        'Missing or malformed X-Amz-Target header; expected TrentService.<Operation>.',
+      );
+    }
+    const op = Object.hasOwn(OPERATIONS, operation) ? OPERATIONS[operation] : undefined;
+    if (!op) {
+      if (NOT_IMPLEMENTED.has(operation)) {
+        throw new KmsError(
+          'UnsupportedOperationException',
+          `${operation} is a KMS operation the local KMS does not implement.`,
+        );
+      }
+      throw new KmsError('UnknownOperationException', `Unknown operation ${operation}.`);
+    }
+    const contentType =
+      String(req.headers['content-type'] ?? '')
+        .split(';')[0]
+        ?.trim() ?? '';
+    if (!JSON_CONTENT_TYPES.has(contentType)) {
+      throw new KmsError('SerializationException', 'Content-Type must be application/x-amz-json-1.1.');
+    }
+    let json: unknown = {};
+    if (body.length > 0) {
+      try {
+        json = JSON.parse(body.toString('utf8'));
+      } catch {
+        throw new KmsError('SerializationException', 'The request body is not valid JSON.');
+      }
+    }
+    if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+      throw new KmsError('SerializationException', 'The request body must be a JSON object.');
+    }
+    const input = parseInput(op.input, json);
+    const result = op.run(input as never, {
+      store,
+      caller: { arn: principal.arn, accountId: identities.accountId },
+    });
+    return { operation, principal: principal.arn, result };
+  }
+
+  return createServer((req, res) => {
+    const requestId = randomUUID();
+    const target = String(req.headers['x-amz-target'] ?? '').replace(TARGET_PREFIX, '');
+    handle(req).then(
+      ({ operation, principal, result }) => {
+        send(res, 200, result, requestId);
+        options.onRequest?.({ operation, ...(principal ? { principal } : {}), status: 200 });
+      },
+      (error: unknown) => {
+        const kmsError =
+          error instanceof KmsError
+            ? error
+            : new KmsError('KMSInternalException', 'The request failed because of an internal error.');
+        if (!(error instanceof KmsError))
+          console.error(
+            `local KMS: internal error in ${target}: ${(error as Error)?.name}: ${(error as Error)?.message}`,
+          );
+        send(res, kmsError.status, kmsError.toJSON(), requestId, kmsError.type);
+        options.onRequest?.({ operation: target, status: kmsError.status, error: kmsError.type });
+      },
+    );
+  });
+}

@@ -1,0 +1,45 @@
+import { resolve } from 'node:path';
+import { loadConfig } from '../config.js';
+import { KEY_MANAGER, KEY_USER, SERVICE } from './identity.js';
+import { DEFAULT_KEY_ALIAS, startLocalKms } from './kms/index.js';
+
+/** `npm start`: the local stack on loopback, until Ctrl-C. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const kms = await startLocalKms(config);
+  const dataDir = resolve(config.dataDir);
+  console.log(
+    [
+      'eaas local stack is up',
+      `  KMS      ${kms.endpoint}   (region ${config.region}, account ${config.accountId})`,
+      `  data     ${dataDir}`,
+      `  profiles ${KEY_MANAGER} (administers ${DEFAULT_KEY_ALIAS}), ${KEY_USER} (uses it), ${SERVICE} (the service)`,
+      '',
+      '  try:',
+      `    export AWS_SHARED_CREDENTIALS_FILE=${dataDir}/credentials AWS_CONFIG_FILE=${dataDir}/config`,
+      `    aws --profile ${KEY_USER} --endpoint-url ${kms.endpoint} kms encrypt --key-id ${DEFAULT_KEY_ALIAS} --plaintext fileb://secret.txt`,
+      '',
+      'Ctrl-C stops it.',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping`);
+    kms.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -53,6 +53,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 
 function send(
   res: ServerResponse,
+  now: Date,
   status: number,
   body: unknown,
   requestId: string,
@@ -63,6 +64,8 @@ function send(
     'Content-Type': 'application/x-amz-json-1.1',
     'Content-Length': payload.length,
     'x-amzn-RequestId': requestId,
+    // The server's own clock: the SDK corrects its clock skew from this header.
+    Date: now.toUTCString(),
     ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
   });
   res.end(payload);
@@ -160,26 +163,33 @@ export function createKmsServer(options: KmsServerOptions): Server {
     return { operation, principal: principal.arn, result };
   }
 
-  return createServer((req, res) => {
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const target = String(req.headers['x-amz-target'] ?? '').replace(TARGET_PREFIX, '');
-    handle(req).then(
-      ({ operation, principal, result }) => {
-        send(res, 200, result, requestId);
-        options.onRequest?.({ operation, ...(principal ? { principal } : {}), status: 200 });
-      },
-      (error: unknown) => {
-        const kmsError =
-          error instanceof KmsError
-            ? error
-            : new KmsError('KMSInternalException', 'The request failed because of an internal error.');
-        if (!(error instanceof KmsError))
-          console.error(
-            `local KMS: internal error in ${target}: ${(error as Error)?.name}: ${(error as Error)?.message}`,
-          );
-        send(res, kmsError.status, kmsError.toJSON(), requestId, kmsError.type);
-        options.onRequest?.({ operation: target, status: kmsError.status, error: kmsError.type });
-      },
-    );
+    try {
+      const { operation, principal, result } = await handle(req);
+      send(res, store.now(), 200, result, requestId);
+      options.onRequest?.({ operation, ...(principal ? { principal } : {}), status: 200 });
+    } catch (error) {
+      const kmsError =
+        error instanceof KmsError
+          ? error
+          : new KmsError('KMSInternalException', 'The request failed because of an internal error.');
+      if (!(error instanceof KmsError)) {
+        // Name and message only: an operation's input (plaintext, keys) never reaches a log.
+        console.error(
+          `local KMS: internal error in ${target}: ${(error as Error)?.name}: ${(error as Error)?.message}`,
+        );
+      }
+      send(res, store.now(), kmsError.status, kmsError.toJSON(), requestId, kmsError.type);
+      options.onRequest?.({ operation: target, status: kmsError.status, error: kmsError.type });
+    }
+  }
+
+  return createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      console.error(`local KMS: could not answer a request: ${(error as Error)?.message}`);
+      res.destroy();
+    });
   });
 }

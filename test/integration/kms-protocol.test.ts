@@ -1,0 +1,232 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KEY_USER } from '../../src/local/identity.js';
+import { startTestKms, type TestKms } from '../helpers/local-kms.js';
+import { kmsRaw } from '../helpers/signed-fetch.js';
+
+let t: TestKms;
+let endpoint: string;
+
+beforeAll(async () => {
+  t = await startTestKms();
+  endpoint = t.kms.endpoint;
+});
+afterAll(() => t.stop());
+
+const user = () => t.principal(KEY_USER);
+
+function errorType(json: unknown): string | undefined {
+  return (json as { __type?: string } | undefined)?.__type;
+}
+
+describe('the KMS JSON 1.1 wire protocol', () => {
+  it('answers a signed request with application/x-amz-json-1.1 and a request id', async () => {
+    const res = await kmsRaw(endpoint, user(), 'TrentService.GenerateRandom', '{"NumberOfBytes":8}');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/x-amz-json-1.1');
+    expect(res.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Buffer.from((res.json as { Plaintext: string }).Plaintext, 'base64')).toHaveLength(8);
+  });
+
+  it('errors carry __type, message and x-amzn-ErrorType', async () => {
+    const res = await kmsRaw(endpoint, user(), 'TrentService.DescribeKey', '{"KeyId":"alias/none"}');
+    expect(res.status).toBe(400);
+    expect(res.json).toEqual({ __type: 'NotFoundException', message: expect.stringContaining('alias/none') });
+    expect(res.headers.get('x-amzn-errortype')).toBe('NotFoundException');
+  });
+
+  it.each([
+    ['malformed JSON', 'TrentService.Encrypt', '{"KeyId":', 400, 'SerializationException'],
+    ['a JSON array body', 'TrentService.Encrypt', '[]', 400, 'SerializationException'],
+    [
+      'a wrong member type',
+      'TrentService.Encrypt',
+      '{"KeyId":5,"Plaintext":"aGk="}',
+      400,
+      'SerializationException',
+    ],
+    [
+      'bad base64 in a blob',
+      'TrentService.Encrypt',
+      '{"KeyId":"alias/eaas-default","Plaintext":"***"}',
+      400,
+      'SerializationException',
+    ],
+    ['a missing required member', 'TrentService.Encrypt', '{"Plaintext":"aGk="}', 400, 'ValidationException'],
+    ['an empty KeyId', 'TrentService.Encrypt', '{"KeyId":"","Plaintext":"aGk="}', 400, 'ValidationException'],
+    [
+      'an oversize KeyId',
+      'TrentService.DescribeKey',
+      JSON.stringify({ KeyId: 'k'.repeat(2049) }),
+      400,
+      'ValidationException',
+    ],
+    [
+      'an unknown enum value',
+      'TrentService.GenerateDataKey',
+      '{"KeyId":"alias/eaas-default","KeySpec":"AES_512"}',
+      400,
+      'ValidationException',
+    ],
+    ['an unknown operation', 'TrentService.MakeCoffee', '{}', 400, 'UnknownOperationException'],
+    ['a missing target prefix', 'Encrypt', '{}', 400, 'UnknownOperationException'],
+    ['a KMS operation the local KMS lacks', 'TrentService.Sign', '{}', 400, 'UnsupportedOperationException'],
+  ])('answers %s with %i %s', async (_what, target, body, status, type) => {
+    const res = await kmsRaw(endpoint, user(), target, body);
+    expect(res.status).toBe(status);
+    expect(errorType(res.json)).toBe(type);
+    expect(typeof (res.json as { message?: unknown }).message).toBe('string');
+  });
+
+  it('names the member and constraint in a ValidationException, as KMS does', async () => {
+    const res = await kmsRaw(endpoint, user(), 'TrentService.Encrypt', '{"Plaintext":"aGk="}');
+    expect((res.json as { message: string }).message).toBe(
+      "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+    );
+  });
+
+  it('refuses a wrong Content-Type', async () => {
+    const res = await kmsRaw(endpoint, user(), 'TrentService.ListKeys', '{}', {
+      'content-type': 'text/plain',
+    });
+    expect(res.status).toBe(400);
+    expect(errorType(res.json)).toBe('SerializationException');
+  });
+
+  it('refuses a body over the size bound with 413', async () => {
+    const res = await kmsRaw(
+      endpoint,
+      user(),
+      'TrentService.ListKeys',
+      JSON.stringify({ pad: 'x'.repeat(300 * 1024) }),
+    );
+    expect(res.status).toBe(413);
+    expect(errorType(res.json)).toBe('RequestEntityTooLargeException');
+  });
+});
+
+describe('SigV4 at the local KMS', () => {
+  it('refuses an unsigned request: MissingAuthenticationTokenException', async () => {
+    const res = await kmsRaw(endpoint, undefined, 'TrentService.ListKeys', '{}');
+    expect(res.status).toBe(403);
+    expect(errorType(res.json)).toBe('MissingAuthenticationTokenException');
+  });
+
+  it('refuses a wrong secret: InvalidSignatureException', async () => {
+    const wrong = { ...user(), secretAccessKey: 'not-the-secret-at-all-0123456789abcdefghij' };
+    const res = await kmsRaw(endpoint, wrong, 'TrentService.ListKeys', '{}');
+    expect(res.status).toBe(400);
+    expect(errorType(res.json)).toBe('InvalidSignatureException');
+  });
+
+  it('refuses an unknown access key: UnrecognizedClientException', async () => {
+    const stranger = { ...user(), accessKeyId: 'AKIAUNKNOWNUNKNOWN00' };
+    const res = await kmsRaw(endpoint, stranger, 'TrentService.ListKeys', '{}');
+    expect(errorType(res.json)).toBe('UnrecognizedClientException');
+  });
+
+  it('refuses a body changed after signing', async () => {
+    const res = await kmsRaw(
+      endpoint,
+      user(),
+      'TrentService.GenerateRandom',
+      '{"NumberOfBytes":8}',
+      {},
+      {
+        sendBody: '{"NumberOfBytes":9}',
+      },
+    );
+    expect(res.status).toBe(400);
+    expect(errorType(res.json)).toBe('InvalidSignatureException');
+  });
+
+  it('refuses a signature older than the clock-skew bound', async () => {
+    const res = await kmsRaw(
+      endpoint,
+      user(),
+      'TrentService.ListKeys',
+      '{}',
+      {},
+      {
+        signingDate: new Date(Date.now() - 20 * 60_000),
+      },
+    );
+    expect(errorType(res.json)).toBe('InvalidSignatureException');
+    expect((res.json as { message: string }).message).toContain('Signature expired');
+  });
+});
+
+describe('robustness', () => {
+  const targets = [
+    'Encrypt',
+    'Decrypt',
+    'ReEncrypt',
+    'GenerateDataKey',
+    'CreateKey',
+    'CreateAlias',
+    'CreateGrant',
+    'ListKeys',
+    'ScheduleKeyDeletion',
+    'PutKeyPolicy',
+    'TagResource',
+    'RetireGrant',
+  ];
+  const value = fc.oneof(
+    fc.string(),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.base64String(),
+    fc.array(fc.string(), { maxLength: 3 }),
+    fc.dictionary(fc.string({ maxLength: 5 }), fc.string({ maxLength: 5 }), { maxKeys: 3 }),
+  );
+  const member = fc.constantFrom(
+    'KeyId',
+    'Plaintext',
+    'CiphertextBlob',
+    'EncryptionContext',
+    'DestinationKeyId',
+    'NumberOfBytes',
+    'KeySpec',
+    'AliasName',
+    'TargetKeyId',
+    'GranteePrincipal',
+    'Operations',
+    'Constraints',
+    'Limit',
+    'Marker',
+    'Policy',
+    'Tags',
+    'PendingWindowInDays',
+    'GrantToken',
+  );
+  const body = fc.oneof(
+    fc.dictionary(member, value, { maxKeys: 5 }).map((o) => JSON.stringify(o)),
+    fc.string({ maxLength: 200 }),
+    fc.json(),
+    fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1')),
+  );
+
+  it('a few hundred malformed requests get 4xx JSON errors, never a 5xx, and the server stays up', async () => {
+    const statuses = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...targets), body, async (target, payload) => {
+        const res = await kmsRaw(endpoint, user(), `TrentService.${target}`, payload);
+        statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        expect(res.status, `${target} ${payload}`).toBeLessThan(500);
+        if (res.status !== 200) expect(typeof errorType(res.json)).toBe('string');
+      }),
+      { numRuns: 300, seed: 20261128 },
+    );
+    expect([...statuses.keys()].some((s) => s >= 400)).toBe(true);
+    const alive = await kmsRaw(endpoint, user(), 'TrentService.GenerateRandom', '{"NumberOfBytes":4}');
+    expect(alive.status).toBe(200);
+  });
+
+  it('an empty body is an empty input, as the SDK sends for operations without members', async () => {
+    const res = await kmsRaw(endpoint, user(), 'TrentService.ListKeys', '');
+    expect(res.status).toBe(200);
+    expect((res.json as { Keys: unknown[] }).Keys.length).toBeGreaterThan(0);
+  });
+});

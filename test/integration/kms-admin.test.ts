@@ -3,6 +3,7 @@ import {
   CreateAliasCommand,
   CreateGrantCommand,
   CreateKeyCommand,
+  DecryptCommand,
   DeleteAliasCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
@@ -287,7 +288,6 @@ describe('rotation', () => {
     expect(rotated.KeyId).toBe(key);
     await kms.send(new RotateKeyOnDemandCommand({ KeyId: key }));
     const after = await user.send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('new') }));
-    const { DecryptCommand } = await import('@aws-sdk/client-kms');
     expect(
       Buffer.from(
         (await user.send(new DecryptCommand({ CiphertextBlob: before.CiphertextBlob }))).Plaintext ?? [],

@@ -7,8 +7,10 @@ import {
   DescribeKeyCommand,
   EnableKeyRotationCommand,
   EncryptCommand,
+  GenerateDataKeyCommand,
   KMSClient,
   ListKeyRotationsCommand,
+  RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -45,7 +47,6 @@ describe('the key store on disk', () => {
         EncryptionContext: { a: 'b' },
       }),
     );
-    const { RotateKeyOnDemandCommand } = await import('@aws-sdk/client-kms');
     await admin.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
     const secretBefore = first.principal(KEY_USER).secretAccessKey;
     await first.stop();
@@ -72,14 +73,12 @@ describe('the key store on disk', () => {
   it('keeps secrets in files only the owner can read, and no key material in the clear', async () => {
     const dir = dataDir();
     const t = await startTestKms({ dataDir: dir });
-    const dk = await t
-      .client()
-      .send(
-        new (await import('@aws-sdk/client-kms')).GenerateDataKeyCommand({
-          KeyId: 'alias/eaas-default',
-          KeySpec: 'AES_256',
-        }),
-      );
+    const dk = await t.client().send(
+      new GenerateDataKeyCommand({
+        KeyId: 'alias/eaas-default',
+        KeySpec: 'AES_256',
+      }),
+    );
     await t.stop();
     for (const f of ['root.key', 'principals.json', 'credentials', join('kms', 'state.json')]) {
       expect((statSync(join(dir, f)).mode & 0o777).toString(8), f).toBe('600');

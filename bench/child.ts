@@ -7,9 +7,18 @@ export interface Child {
 }
 
 /** Spawns `command`, resolves once its stdout shows `ready`, with a time limit. */
-export function spawnUntil(command: string, args: string[], env: NodeJS.ProcessEnv, ready: RegExp, timeoutMs = 20_000): Promise<Child> {
+export function spawnUntil(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  ready: RegExp,
+  timeoutMs = 20_000,
+): Promise<Child> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const proc = spawn(command, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');

@@ -24,14 +24,34 @@ export async function benchKms(durationMs: number): Promise<Measurement[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'eaas-bench-'));
   const kmsPort = 4700 + Math.floor(Math.random() * 200);
   const trivialPort = kmsPort + 300;
-  const kms = await spawnUntil('npx', ['tsx', 'src/local/stack.ts'], { EAAS_DATA_DIR: dataDir, EAAS_KMS_PORT: String(kmsPort) }, /stack is up/);
-  const trivial = await spawnUntil(process.execPath, ['-e', TRIVIAL_SERVER], { PORT: String(trivialPort) }, /ready/);
+  const kms = await spawnUntil(
+    'npx',
+    ['tsx', 'src/local/stack.ts'],
+    { EAAS_DATA_DIR: dataDir, EAAS_KMS_PORT: String(kmsPort) },
+    /stack is up/,
+  );
+  const trivial = await spawnUntil(
+    process.execPath,
+    ['-e', TRIVIAL_SERVER],
+    { PORT: String(trivialPort) },
+    /ready/,
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const body = JSON.stringify({ KeyId: 'alias/eaas-default', Plaintext: Buffer.alloc(1024, 1).toString('base64') });
+  const body = JSON.stringify({
+    KeyId: 'alias/eaas-default',
+    Plaintext: Buffer.alloc(1024, 1).toString('base64'),
+  });
   const plainPost = () =>
     new Promise<void>((resolve, reject) => {
       const req = request(
-        { host: '127.0.0.1', port: trivialPort, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/json' } },
+        {
+          host: '127.0.0.1',
+          port: trivialPort,
+          method: 'POST',
+          path: '/',
+          agent,
+          headers: { 'content-type': 'application/json' },
+        },
         (res) => {
           res.resume();
           res.on('end', resolve);
@@ -76,7 +96,11 @@ export async function benchKms(durationMs: number): Promise<Measurement[]> {
     await kms.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
-  console.log('\nLocal KMS (own process) through @aws-sdk/client-kms vs a plain keep-alive HTTP POST to a trivial server (own process)');
-  console.log(table(rows, (m) => rows.find((r) => r.concurrency === m.concurrency && r.name.includes('baseline'))));
+  console.log(
+    '\nLocal KMS (own process) through @aws-sdk/client-kms vs a plain keep-alive HTTP POST to a trivial server (own process)',
+  );
+  console.log(
+    table(rows, (m) => rows.find((r) => r.concurrency === m.concurrency && r.name.includes('baseline'))),
+  );
   return rows;
 }

@@ -5,7 +5,9 @@ import { benchKms } from './kms.js';
 /** `npm run bench [-- seconds]`: every benchmark, each beside its baseline measured in the same run. */
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 3);
-  console.log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${seconds}s per measurement`);
+  console.log(
+    `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${seconds}s per measurement`,
+  );
   const results = { kms: await benchKms(seconds * 1000) };
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
   console.log('\nraw figures written to bench-results.json');

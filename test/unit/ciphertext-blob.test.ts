@@ -8,7 +8,9 @@ const material = randomBytes(32);
 
 describe('canonical encryption context', () => {
   it('does not depend on the order the caller wrote the pairs in', () => {
-    expect(canonicalContextBytes({ a: '1', b: '2' }).equals(canonicalContextBytes({ b: '2', a: '1' }))).toBe(true);
+    expect(canonicalContextBytes({ a: '1', b: '2' }).equals(canonicalContextBytes({ b: '2', a: '1' }))).toBe(
+      true,
+    );
     expect(contextsEqual({ a: '1' }, { a: '1' })).toBe(true);
   });
 

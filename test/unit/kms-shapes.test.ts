@@ -1,9 +1,13 @@
-import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { KmsError } from '../../src/local/kms/errors.js';
 import { blob, paginate, parseInput, str } from '../../src/local/kms/shapes.js';
 
-const shape = z.object({ KeyId: str(1, 5), Plaintext: blob(1, 4), Limit: z.number().int().min(1).max(10).optional() });
+const shape = z.object({
+  KeyId: str(1, 5),
+  Plaintext: blob(1, 4),
+  Limit: z.number().int().min(1).max(10).optional(),
+});
 
 function failure(input: unknown): KmsError {
   try {
@@ -23,7 +27,8 @@ describe('parseInput maps problems to the KMS error AWS gives', () => {
   it('missing member: ValidationException naming it in lower camel case', () => {
     expect(failure({ Plaintext: 'aGk=' })).toMatchObject({
       type: 'ValidationException',
-      message: "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null",
+      message:
+        "1 validation error detected: Value null at 'keyId' failed to satisfy constraint: Member must not be null",
     });
   });
 
@@ -35,7 +40,9 @@ describe('parseInput maps problems to the KMS error AWS gives', () => {
   it('length and range constraints: ValidationException with the bound', () => {
     expect(failure({ KeyId: 'toolong', Plaintext: 'aGk=' }).message).toContain('less than or equal to 5');
     expect(failure({ KeyId: 'k', Plaintext: 'aGVsbG8=' }).message).toContain('less than or equal to 4');
-    expect(failure({ KeyId: 'k', Plaintext: 'aGk=', Limit: 11 }).message).toContain('value less than or equal to 10');
+    expect(failure({ KeyId: 'k', Plaintext: 'aGk=', Limit: 11 }).message).toContain(
+      'value less than or equal to 10',
+    );
   });
 });
 

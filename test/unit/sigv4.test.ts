@@ -3,9 +3,17 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
-import { type SignedRequest, UNSIGNED_PAYLOAD, verifySigV4, type VerifyOptions } from '../../src/local/sigv4.js';
+import {
+  type SignedRequest,
+  UNSIGNED_PAYLOAD,
+  type VerifyOptions,
+  verifySigV4,
+} from '../../src/local/sigv4.js';
 
-const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
+const credentials = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+};
 const NOW = new Date('2026-11-28T12:00:00Z');
 
 function options(overrides: Partial<VerifyOptions> = {}): VerifyOptions {
@@ -21,7 +29,13 @@ function options(overrides: Partial<VerifyOptions> = {}): VerifyOptions {
 }
 
 function signer(service = 'execute-api', uriEscapePath = true) {
-  return new SignatureV4({ service, region: 'us-east-1', credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath });
+  return new SignatureV4({
+    service,
+    region: 'us-east-1',
+    credentials,
+    sha256: Hash.bind(null, 'sha256'),
+    uriEscapePath,
+  });
 }
 
 function toWire(req: HttpRequest, body = ''): SignedRequest {
@@ -55,12 +69,17 @@ function request(path: string, body = '', query: Record<string, string> = {}) {
 describe('verifySigV4, header form', () => {
   it('accepts a request signed by @smithy/signature-v4', async () => {
     const signed = await signer().sign(request('/v1/encrypt', '{"a":1}'), { signingDate: NOW });
-    expect(verifySigV4(toWire(signed as HttpRequest, '{"a":1}'), options())).toMatchObject({ ok: true, accessKeyId: 'AKIDEXAMPLE' });
+    expect(verifySigV4(toWire(signed as HttpRequest, '{"a":1}'), options())).toMatchObject({
+      ok: true,
+      accessKeyId: 'AKIDEXAMPLE',
+    });
   });
 
   it('accepts paths with encoded characters and query strings (double-encoded canonical path)', async () => {
     const path = `/v1/objects/${encodeURIComponent('a folder/report (final) ü.pdf')}`;
-    const signed = await signer().sign(request(path, '', { b: '2', a: 'x y', 'X-Odd': '!*' }), { signingDate: NOW });
+    const signed = await signer().sign(request(path, '', { b: '2', a: 'x y', 'X-Odd': '!*' }), {
+      signingDate: NOW,
+    });
     expect(verifySigV4(toWire(signed as HttpRequest), options()).ok).toBe(true);
   });
 
@@ -68,30 +87,46 @@ describe('verifySigV4, header form', () => {
     const req = request('/bucket/key%20with%20space');
     req.headers['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
     const signed = await signer('s3', false).sign(req, { signingDate: NOW });
-    expect(verifySigV4(toWire(signed as HttpRequest), options({ service: 's3', doubleEncodePath: false })).ok).toBe(true);
+    expect(
+      verifySigV4(toWire(signed as HttpRequest), options({ service: 's3', doubleEncodePath: false })).ok,
+    ).toBe(true);
   });
 
   it('Precondition: the request is signed. Unsigned is MissingAuthentication', () => {
     const result = verifySigV4({ method: 'GET', rawPath: '/', rawQuery: '', headers: {} }, options());
-    expect(result).toEqual({ ok: false, failure: 'MissingAuthentication', message: 'Missing Authentication Token' });
+    expect(result).toEqual({
+      ok: false,
+      failure: 'MissingAuthentication',
+      message: 'Missing Authentication Token',
+    });
   });
 
   it('Precondition: the signature matches. A changed body, header, path or secret is SignatureMismatch', async () => {
     const signed = (await signer().sign(request('/v1/encrypt', 'body'), { signingDate: NOW })) as HttpRequest;
     const wire = toWire(signed, 'body');
-    expect(verifySigV4({ ...wire, bodySha256: createHash('sha256').update('other').digest('hex') }, options())).toMatchObject({
+    expect(
+      verifySigV4({ ...wire, bodySha256: createHash('sha256').update('other').digest('hex') }, options()),
+    ).toMatchObject({
       failure: 'SignatureMismatch',
     });
-    expect(verifySigV4({ ...wire, rawPath: '/v1/decrypt' }, options())).toMatchObject({ failure: 'SignatureMismatch' });
-    expect(verifySigV4({ ...wire, headers: { ...wire.headers, host: 'evil:3000' } }, options())).toMatchObject({
+    expect(verifySigV4({ ...wire, rawPath: '/v1/decrypt' }, options())).toMatchObject({
       failure: 'SignatureMismatch',
     });
-    expect(verifySigV4(wire, options({ secretFor: () => 'another-secret' }))).toMatchObject({ failure: 'SignatureMismatch' });
+    expect(
+      verifySigV4({ ...wire, headers: { ...wire.headers, host: 'evil:3000' } }, options()),
+    ).toMatchObject({
+      failure: 'SignatureMismatch',
+    });
+    expect(verifySigV4(wire, options({ secretFor: () => 'another-secret' }))).toMatchObject({
+      failure: 'SignatureMismatch',
+    });
   });
 
   it('Precondition: the access key is known. An unknown one is UnknownAccessKey', async () => {
     const signed = (await signer().sign(request('/'), { signingDate: NOW })) as HttpRequest;
-    expect(verifySigV4(toWire(signed), options({ secretFor: () => undefined }))).toMatchObject({ failure: 'UnknownAccessKey' });
+    expect(verifySigV4(toWire(signed), options({ secretFor: () => undefined }))).toMatchObject({
+      failure: 'UnknownAccessKey',
+    });
   });
 
   it('Precondition: the scope names this service and region', async () => {
@@ -108,14 +143,25 @@ describe('verifySigV4, header form', () => {
       const signed = (await signer().sign(request('/'), { signingDate: at })) as HttpRequest;
       expect(verifySigV4(toWire(signed), options())).toMatchObject({ failure: 'ClockSkew' });
     }
-    const near = (await signer().sign(request('/'), { signingDate: new Date(NOW.getTime() - 4 * 60_000) })) as HttpRequest;
+    const near = (await signer().sign(request('/'), {
+      signingDate: new Date(NOW.getTime() - 4 * 60_000),
+    })) as HttpRequest;
     expect(verifySigV4(toWire(near), options()).ok).toBe(true);
   });
 
   it('a malformed Authorization header is IncompleteSignature', () => {
-    for (const authorization of ['AWS4-HMAC-SHA256 Credential=x', 'Basic abc', 'AWS4-HMAC-SHA256 Credential=a/b/c, SignedHeaders=host, Signature=00']) {
+    for (const authorization of [
+      'AWS4-HMAC-SHA256 Credential=x',
+      'Basic abc',
+      'AWS4-HMAC-SHA256 Credential=a/b/c, SignedHeaders=host, Signature=00',
+    ]) {
       const result = verifySigV4(
-        { method: 'GET', rawPath: '/', rawQuery: '', headers: { authorization, 'x-amz-date': '20261128T120000Z' } },
+        {
+          method: 'GET',
+          rawPath: '/',
+          rawQuery: '',
+          headers: { authorization, 'x-amz-date': '20261128T120000Z' },
+        },
         options(),
       );
       expect(result, authorization).toMatchObject({ ok: false, failure: 'IncompleteSignature' });
@@ -125,7 +171,10 @@ describe('verifySigV4, header form', () => {
 
 describe('verifySigV4, query-string (presigned) form', () => {
   it('accepts a presigned URL within its expiry and refuses it after', async () => {
-    const presigned = (await signer().presign(request('/v1/whoami'), { signingDate: NOW, expiresIn: 60 })) as HttpRequest;
+    const presigned = (await signer().presign(request('/v1/whoami'), {
+      signingDate: NOW,
+      expiresIn: 60,
+    })) as HttpRequest;
     const wire = toWire(presigned);
     expect(verifySigV4(wire, options())).toMatchObject({ ok: true, presigned: true });
     const later = new Date(NOW.getTime() + 61_000);
@@ -133,9 +182,13 @@ describe('verifySigV4, query-string (presigned) form', () => {
   });
 
   it('refuses a presigned URL whose query was changed', async () => {
-    const presigned = (await signer().presign(request('/v1/whoami', '', { keyId: 'a' }), { signingDate: NOW })) as HttpRequest;
+    const presigned = (await signer().presign(request('/v1/whoami', '', { keyId: 'a' }), {
+      signingDate: NOW,
+    })) as HttpRequest;
     const wire = toWire(presigned);
-    expect(verifySigV4({ ...wire, rawQuery: wire.rawQuery.replace('keyId=a', 'keyId=b') }, options())).toMatchObject({
+    expect(
+      verifySigV4({ ...wire, rawQuery: wire.rawQuery.replace('keyId=a', 'keyId=b') }, options()),
+    ).toMatchObject({
       failure: 'SignatureMismatch',
     });
   });
@@ -143,7 +196,9 @@ describe('verifySigV4, query-string (presigned) form', () => {
   it('refuses an expiry over seven days', () => {
     const rawQuery =
       'X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIDEXAMPLE%2F20261128%2Fus-east-1%2Fexecute-api%2Faws4_request&X-Amz-Date=20261128T120000Z&X-Amz-Expires=604801&X-Amz-SignedHeaders=host&X-Amz-Signature=00';
-    expect(verifySigV4({ method: 'GET', rawPath: '/', rawQuery, headers: { host: 'h' } }, options())).toMatchObject({
+    expect(
+      verifySigV4({ method: 'GET', rawPath: '/', rawQuery, headers: { host: 'h' } }, options()),
+    ).toMatchObject({
       failure: 'IncompleteSignature',
     });
   });

@@ -26,7 +26,7 @@ export async function benchKms(durationMs: number): Promise<Measurement[]> {
   const trivialPort = kmsPort + 300;
   const kms = await spawnUntil(
     'npx',
-    ['tsx', 'src/local/stack.ts'],
+    ['tsx', 'src/local/start.ts'],
     { EAAS_DATA_DIR: dataDir, EAAS_KMS_PORT: String(kmsPort) },
     /stack is up/,
   );

@@ -10,14 +10,17 @@ const schema = z.object({
   EAAS_DATA_DIR: z.string().min(1).default('.eaas'),
   EAAS_HOST: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
   EAAS_KMS_PORT: port.default(4599),
+  EAAS_API_PORT: port.default(3000),
+  EAAS_KMS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   EAAS_ACCOUNT_ID: z
     .string()
     .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
     .default('111122223333'),
+  AWS_REGION: z.string().optional(),
   EAAS_REGION: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like an AWS region, e.g. us-east-1')
-    .default('us-east-1'),
+    .optional(),
   EAAS_ROOT_KEY: z
     .string()
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes')
@@ -31,6 +34,10 @@ export interface Config {
   /** Address every local server binds to; loopback only. */
   readonly host: string;
   readonly kmsPort: number;
+  /** Port of the local API gateway. */
+  readonly apiPort: number;
+  /** KMS endpoint; unset in AWS, where the SDK's regional endpoint is right. */
+  readonly kmsEndpoint: string | undefined;
   readonly accountId: string;
   readonly region: string;
   /** Root key that wraps local key material at rest; generated into the data dir when absent. */
@@ -58,8 +65,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: e.EAAS_DATA_DIR,
     host: e.EAAS_HOST,
     kmsPort: e.EAAS_KMS_PORT,
+    apiPort: e.EAAS_API_PORT,
+    kmsEndpoint: e.EAAS_KMS_ENDPOINT,
     accountId: e.EAAS_ACCOUNT_ID,
-    region: e.EAAS_REGION,
+    region: e.EAAS_REGION ?? e.AWS_REGION ?? 'us-east-1',
     rootKey: e.EAAS_ROOT_KEY === undefined ? undefined : Buffer.from(e.EAAS_ROOT_KEY, 'base64'),
     sigv4MaxSkewSeconds: e.EAAS_SIGV4_MAX_SKEW_SECONDS,
   });

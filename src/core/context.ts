@@ -31,3 +31,58 @@ export function canonicalContextBytes(context: EncryptionContext | undefined): B
 export function contextsEqual(a: EncryptionContext | undefined, b: EncryptionContext | undefined): boolean {
   return canonicalContextBytes(a).equals(canonicalContextBytes(b));
 }
+
+/** Bounds of an encryption context given by a caller. */
+export const CONTEXT_LIMITS = Object.freeze({
+  maxPairs: 32,
+  maxKeyLength: 128,
+  maxValueLength: 1024,
+  maxTotalBytes: 4096,
+});
+
+/** Prefixes reserved for AWS and the AWS Encryption SDK / S3 Encryption Client. */
+export const RESERVED_CONTEXT_PREFIXES: readonly string[] = ['aws:', 'aws-crypto-', 'aws-kms'];
+
+/**
+ * Problems of a caller's encryption context, each with the path of the pair; empty when valid.
+ * Keys are non-empty, nothing starts with a reserved prefix, and sizes stay within CONTEXT_LIMITS.
+ */
+export function contextProblems(
+  context: Record<string, unknown>,
+  path = 'context',
+): { path: string; message: string }[] {
+  const problems: { path: string; message: string }[] = [];
+  const entries = Object.entries(context);
+  if (entries.length > CONTEXT_LIMITS.maxPairs) {
+    problems.push({ path, message: `at most ${CONTEXT_LIMITS.maxPairs} pairs` });
+  }
+  let total = 0;
+  for (const [key, value] of entries) {
+    const at = `${path}.${key}`;
+    if (typeof value !== 'string') {
+      problems.push({ path: at, message: 'values must be strings' });
+      continue;
+    }
+    if (key.length === 0 || key.length > CONTEXT_LIMITS.maxKeyLength) {
+      problems.push({ path: at, message: `keys are 1 to ${CONTEXT_LIMITS.maxKeyLength} characters` });
+    }
+    if (value.length > CONTEXT_LIMITS.maxValueLength) {
+      problems.push({ path: at, message: `values are at most ${CONTEXT_LIMITS.maxValueLength} characters` });
+    }
+    const lower = key.toLowerCase();
+    if (RESERVED_CONTEXT_PREFIXES.some((p) => lower.startsWith(p))) {
+      problems.push({
+        path: at,
+        message: `keys starting with ${RESERVED_CONTEXT_PREFIXES.join(', ')} are reserved`,
+      });
+    }
+    total += Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
+  }
+  if (total > CONTEXT_LIMITS.maxTotalBytes) {
+    problems.push({
+      path,
+      message: `at most ${CONTEXT_LIMITS.maxTotalBytes} bytes of keys and values in all`,
+    });
+  }
+  return problems;
+}

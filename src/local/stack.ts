@@ -1,45 +1,95 @@
-import { resolve } from 'node:path';
-import { loadConfig } from '../config.js';
-import { KEY_MANAGER, KEY_USER, SERVICE } from './identity.js';
-import { DEFAULT_KEY_ALIAS, startLocalKms } from './kms/index.js';
+import { join } from 'node:path';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { KMSClient } from '@aws-sdk/client-kms';
+import { allSinks, FileAuditSink, LoggerAuditSink } from '../audit.js';
+import { EsdkEnvelope } from '../aws/esdk.js';
+import { KmsKeys } from '../aws/kms.js';
+import type { Config } from '../config.js';
+import { makeHandler as makeCryptoHandler } from '../handlers/crypto.js';
+import { makeHandler as makeWhoAmIHandler } from '../handlers/whoami.js';
+import type { HttpDeps } from '../http/api.js';
+import type { AuditSink } from '../ports.js';
+import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
+import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
+import { SERVICE } from './identity.js';
+import { type LocalKms, startLocalKms } from './kms/index.js';
 
-/** `npm start`: the local stack on loopback, until Ctrl-C. */
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const kms = await startLocalKms(config);
-  const dataDir = resolve(config.dataDir);
-  console.log(
-    [
-      'eaas local stack is up',
-      `  KMS      ${kms.endpoint}   (region ${config.region}, account ${config.accountId})`,
-      `  data     ${dataDir}`,
-      `  profiles ${KEY_MANAGER} (administers ${DEFAULT_KEY_ALIAS}), ${KEY_USER} (uses it), ${SERVICE} (the service)`,
-      '',
-      '  try:',
-      `    export AWS_SHARED_CREDENTIALS_FILE=${dataDir}/credentials AWS_CONFIG_FILE=${dataDir}/config`,
-      `    aws --profile ${KEY_USER} --endpoint-url ${kms.endpoint} kms encrypt --key-id ${DEFAULT_KEY_ALIAS} --plaintext fileb://secret.txt`,
-      '',
-      'Ctrl-C stops it.',
-    ].join('\n'),
-  );
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    console.log(`\n${signal}: stopping`);
-    kms.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+export interface StackOptions {
+  /** Override the configured ports (0 picks free ones, as tests do). */
+  kmsPort?: number;
+  apiPort?: number;
+  now?: () => Date;
+  /** Where audit records and errors are logged besides `audit.log`; Powertools' JSON logger on stdout by default. */
+  logger?: Logger | null;
+  /** Extra audit sink (tests). */
+  audit?: AuditSink;
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+export interface LocalStack {
+  kms: LocalKms;
+  gateway: LocalGateway;
+  /** The service's own KMS client (the `eaas-service` principal). */
+  serviceKms: KMSClient;
+  auditLog: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The local stack: local KMS, and the API's Lambda functions behind the local gateway, wired
+ * exactly as in production except for endpoints and credentials. The service calls KMS as
+ * `eaas-service`; callers sign as themselves.
+ */
+export async function startStack(config: Config, options: StackOptions = {}): Promise<LocalStack> {
+  const kms = await startLocalKms(config, {
+    port: options.kmsPort ?? config.kmsPort,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const service = kms.identities.byName(SERVICE);
+  const serviceKms = new KMSClient({
+    endpoint: kms.endpoint,
+    region: config.region,
+    credentials: { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey },
+  });
+  const auditLog = join(config.dataDir, 'audit.log');
+  const logger = options.logger === undefined ? new Logger({ serviceName: 'eaas' }) : options.logger;
+  const sinks: AuditSink[] = [new FileAuditSink(auditLog)];
+  if (logger) sinks.push(new LoggerAuditSink(logger));
+  if (options.audit) sinks.push(options.audit);
+  const deps: HttpDeps = {
+    audit: allSinks(...sinks),
+    logger: logger ?? { error: (message, extra) => console.error(message, JSON.stringify(extra)) },
+  };
+  const keys = new KmsKeys(serviceKms);
+  const crypto = new CryptoService(keys, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
+  const functions: Record<'crypto' | 'whoami', LambdaHandler> = {
+    crypto: makeCryptoHandler({ ...deps, crypto }),
+    whoami: makeWhoAmIHandler({ ...deps, keys }),
+  };
+  let gateway: LocalGateway;
+  try {
+    gateway = await startGateway({
+      host: config.host,
+      port: options.apiPort ?? config.apiPort,
+      region: config.region,
+      accountId: config.accountId,
+      identities: kms.identities,
+      functions,
+      maxSkewSeconds: config.sigv4MaxSkewSeconds,
+      ...(options.now ? { now: options.now } : {}),
+    });
+  } catch (error) {
+    await kms.close();
+    throw error;
+  }
+  return {
+    kms,
+    gateway,
+    serviceKms,
+    auditLog,
+    async close() {
+      await gateway.close();
+      serviceKms.destroy();
+      await kms.close();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+import {
+  AlgorithmSuiteIdentifier,
+  buildClient,
+  CommitmentPolicy,
+  KmsKeyringNode,
+  type KmsKeyringNodeInput,
+} from '@aws-crypto/client-node';
+import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { contextsEqual, type EncryptionContext } from '../core/context.js';
+import { DomainError, InvalidCiphertextError } from '../core/errors.js';
+import type { EnvelopeCodec } from '../ports.js';
+import { fromKmsError } from './kms.js';
+
+/** Committing suite without a signature: AES-256-GCM, HKDF-SHA512, key commitment (0x0478). */
+export const ESDK_SUITE = AlgorithmSuiteIdentifier.ALG_AES256_GCM_IV12_TAG16_HKDF_SHA512_COMMIT_KEY;
+/** 64 KiB frames: 4-5x faster than 4 KiB frames on Node 20 with AES-NI. */
+export const ESDK_FRAME_LENGTH = 64 * 1024;
+/** Keys the Encryption SDK adds to a message's context by itself. */
+const ESDK_RESERVED = 'aws-crypto-';
+
+const { encrypt, decrypt } = buildClient({
+  commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+  maxEncryptedDataKeys: 1,
+});
+
+type KmsFacade = NonNullable<
+  ReturnType<Extract<KmsKeyringNodeInput['clientProvider'], (...args: never[]) => unknown>>
+>;
+
+/** The three KMS calls a KMS keyring makes, over our client, with SDK errors translated. */
+function keyringClient(kms: KMSClient): KmsFacade {
+  const guard = async <T>(keyId: string | undefined, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw fromKmsError(error, keyId ?? '');
+    }
+  };
+  return {
+    generateDataKey: (args) => guard(args.KeyId, () => kms.send(new GenerateDataKeyCommand(args))),
+    encrypt: (args) => guard(args.KeyId, () => kms.send(new EncryptCommand(args))),
+    decrypt: (args) => guard(args.KeyId, () => kms.send(new DecryptCommand(args))),
+  } as KmsFacade;
+}
+
+function withoutReserved(context: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(context).filter(([k]) => !k.startsWith(ESDK_RESERVED)));
+}
+
+/**
+ * AWS Encryption SDK messages with a KMS keyring over our KMS client: any Encryption SDK
+ * (or `aws-encryption-cli`) with access to the key can read what this writes, and vice versa.
+ */
+export class EsdkEnvelope implements EnvelopeCodec {
+  private readonly client: KmsFacade;
+
+  constructor(
+    kms: KMSClient,
+    private readonly maxMessageBytes: number,
+  ) {
+    this.client = keyringClient(kms);
+  }
+
+  async encrypt(keyId: string, plaintext: Uint8Array, context: EncryptionContext | undefined) {
+    const keyring = new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => this.client });
+    const { result, messageHeader } = await encrypt(keyring, plaintext, {
+      encryptionContext: { ...context },
+      suiteId: ESDK_SUITE,
+      frameLength: ESDK_FRAME_LENGTH,
+      plaintextLength: plaintext.byteLength,
+    });
+    const keyArn = messageHeader.encryptedDataKeys[0]?.providerInfo;
+    if (!keyArn)
+      throw new DomainError('DependencyFailure', 'The Encryption SDK produced no encrypted data key.');
+    return { message: result, keyArn };
+  }
+
+  async decrypt(message: Uint8Array, context: EncryptionContext | undefined) {
+    const keyring = new KmsKeyringNode({ discovery: true, clientProvider: () => this.client });
+    let out: Awaited<ReturnType<typeof decrypt>>;
+    try {
+      out = await decrypt(keyring, message, { maxBodySize: this.maxMessageBytes });
+    } catch (error) {
+      if (error instanceof DomainError && error.code !== 'InvalidCiphertext') throw error;
+      throw new InvalidCiphertextError({ cause: error });
+    }
+    const stored = withoutReserved(out.messageHeader.encryptionContext);
+    // Precondition: the caller names the context the message was made with, exactly as KMS requires.
+    if (!contextsEqual(stored, context ?? {})) {
+      out.plaintext.fill(0);
+      throw new InvalidCiphertextError();
+    }
+    const keyArn = out.messageHeader.encryptedDataKeys[0]?.providerInfo ?? '';
+    return { plaintext: out.plaintext, keyArn, context: stored };
+  }
+}

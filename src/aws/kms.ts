@@ -1,0 +1,169 @@
+import {
+  DecryptCommand,
+  DescribeKeyCommand,
+  EncryptCommand,
+  GenerateDataKeyCommand,
+  GenerateDataKeyWithoutPlaintextCommand,
+  KMSClient,
+  type KMSClientConfig,
+  ReEncryptCommand,
+} from '@aws-sdk/client-kms';
+import { DomainError, InvalidCiphertextError, KeyNotFoundError, ValidationError } from '../core/errors.js';
+import type { KeyInfo, Keys } from '../ports.js';
+
+/**
+ * Turns an AWS SDK KMS exception into the service's DomainError. Messages of KMS errors name keys
+ * and states, never data, so they are safe to pass on.
+ */
+export function fromKmsError(error: unknown, keyId = ''): Error {
+  if (error instanceof DomainError) return error;
+  const name = (error as { name?: string })?.name ?? '';
+  const message = (error as { message?: string })?.message ?? '';
+  const options = { cause: error };
+  switch (name) {
+    case 'NotFoundException':
+      return new KeyNotFoundError(keyId, options);
+    case 'DisabledException':
+      return new DomainError('KeyDisabled', `The key ${keyId} is disabled.`, undefined, options);
+    case 'KMSInvalidStateException':
+      return /pending deletion/i.test(message)
+        ? new DomainError(
+            'KeyPendingDeletion',
+            `The key ${keyId} is scheduled for deletion; cancel the deletion to use it.`,
+            undefined,
+            options,
+          )
+        : new DomainError(
+            'KeyDisabled',
+            `The key ${keyId} is not in a state that allows this operation.`,
+            undefined,
+            options,
+          );
+    case 'InvalidCiphertextException':
+    case 'IncorrectKeyException':
+      return new InvalidCiphertextError(options);
+    case 'InvalidKeyUsageException':
+      return new DomainError(
+        'InvalidKeyUsage',
+        `The key ${keyId} cannot be used for this operation.`,
+        undefined,
+        options,
+      );
+    case 'AccessDeniedException':
+      return new DomainError(
+        'AccessDenied',
+        `Not authorized to use the key ${keyId} for this operation.`,
+        undefined,
+        options,
+      );
+    case 'ValidationException':
+      return new ValidationError(message);
+    case 'ThrottlingException':
+    case 'LimitExceededException':
+      return new DomainError(
+        'Throttled',
+        'KMS is throttling requests; retry with backoff.',
+        undefined,
+        options,
+      );
+    default:
+      return new DomainError(
+        'DependencyFailure',
+        'The key service did not answer as expected.',
+        undefined,
+        options,
+      );
+  }
+}
+
+function arnOf(keyId: string | undefined): string {
+  if (!keyId) throw new DomainError('DependencyFailure', 'KMS answered without a key id.');
+  return keyId;
+}
+
+/** The `Keys` port over `@aws-sdk/client-kms`. */
+export class KmsKeys implements Keys {
+  constructor(readonly client: KMSClient) {}
+
+  static fromConfig(config: KMSClientConfig): KmsKeys {
+    return new KmsKeys(new KMSClient(config));
+  }
+
+  private async call<T>(keyId: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw fromKmsError(error, keyId);
+    }
+  }
+
+  describe(keyId: string): Promise<KeyInfo> {
+    return this.call(keyId, async () => {
+      const out = await this.client.send(new DescribeKeyCommand({ KeyId: keyId }));
+      const md = out.KeyMetadata;
+      return {
+        arn: arnOf(md?.Arn),
+        keyId: arnOf(md?.KeyId),
+        state: (md?.KeyState ?? 'Unavailable') as KeyInfo['state'],
+        description: md?.Description ?? '',
+      };
+    });
+  }
+
+  encrypt(keyId: string, plaintext: Uint8Array, context: Record<string, string> | undefined) {
+    return this.call(keyId, async () => {
+      const out = await this.client.send(
+        new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }),
+      );
+      return { ciphertext: out.CiphertextBlob ?? new Uint8Array(), keyArn: arnOf(out.KeyId) };
+    });
+  }
+
+  decrypt(ciphertext: Uint8Array, context: Record<string, string> | undefined, keyId?: string) {
+    return this.call(keyId ?? '', async () => {
+      const out = await this.client.send(
+        new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: context, KeyId: keyId }),
+      );
+      return { plaintext: out.Plaintext ?? new Uint8Array(), keyArn: arnOf(out.KeyId) };
+    });
+  }
+
+  reEncrypt(input: Parameters<Keys['reEncrypt']>[0]) {
+    return this.call(input.destinationKeyId, async () => {
+      const out = await this.client.send(
+        new ReEncryptCommand({
+          CiphertextBlob: input.ciphertext,
+          SourceEncryptionContext: input.sourceContext,
+          SourceKeyId: input.sourceKeyId,
+          DestinationKeyId: input.destinationKeyId,
+          DestinationEncryptionContext: input.destinationContext,
+        }),
+      );
+      return {
+        ciphertext: out.CiphertextBlob ?? new Uint8Array(),
+        sourceKeyArn: arnOf(out.SourceKeyId),
+        keyArn: arnOf(out.KeyId),
+      };
+    });
+  }
+
+  generateDataKey(input: Parameters<Keys['generateDataKey']>[0]) {
+    return this.call(input.keyId, async () => {
+      const params = {
+        KeyId: input.keyId,
+        EncryptionContext: input.context,
+        NumberOfBytes: input.numberOfBytes,
+      };
+      if (!input.includePlaintext) {
+        const out = await this.client.send(new GenerateDataKeyWithoutPlaintextCommand(params));
+        return { ciphertext: out.CiphertextBlob ?? new Uint8Array(), keyArn: arnOf(out.KeyId) };
+      }
+      const out = await this.client.send(new GenerateDataKeyCommand(params));
+      return {
+        ciphertext: out.CiphertextBlob ?? new Uint8Array(),
+        plaintext: out.Plaintext ?? new Uint8Array(),
+        keyArn: arnOf(out.KeyId),
+      };
+    });
+  }
+}

@@ -1,0 +1,211 @@
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+/**
+ * A typed client of the eaas API for internal services: SigV4-signed (service `execute-api`) with
+ * the standard AWS credential chain unless credentials are given.
+ */
+
+export type Context = Record<string, string>;
+export type Format = 'kms' | 'aws-encryption-sdk';
+
+export interface ClientOptions {
+  /** Base URL of the API, e.g. `http://127.0.0.1:3000` or the API Gateway stage URL. */
+  endpoint: string;
+  region?: string;
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Per-request time limit in milliseconds (default 30 s). */
+  timeoutMs?: number;
+}
+
+/** An error answer of the API: its stable code, HTTP status and request id. */
+export class EaasError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly requestId: string | undefined,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'EaasError';
+  }
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+export type ItemResult<T> = T | { error: string; message: string; index: number };
+
+const b64 = (v: Uint8Array | string) => Buffer.from(v).toString('base64');
+
+export class EaasClient {
+  private readonly signer: SignatureV4;
+  private readonly url: URL;
+  private readonly timeoutMs: number;
+
+  constructor(options: ClientOptions) {
+    this.url = new URL(options.endpoint);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.signer = new SignatureV4({
+      service: 'execute-api',
+      region: options.region ?? 'us-east-1',
+      credentials: options.credentials ?? fromNodeProviderChain(),
+      sha256: Hash.bind(null, 'sha256'),
+    });
+  }
+
+  /** Sends a signed request and returns the status and parsed JSON body, whatever the status. */
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string>,
+  ): Promise<RawResponse> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const basePath = this.url.pathname.replace(/\/$/, '');
+    const request = new HttpRequest({
+      method,
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      ...(this.url.port ? { port: Number(this.url.port) } : {}),
+      path: `${basePath}${path}`,
+      ...(query ? { query } : {}),
+      headers: {
+        host: this.url.host,
+        ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
+    const signed = await this.signer.sign(request);
+    const { host: _host, ...headers } = signed.headers;
+    const search = query ? `?${new URLSearchParams(query).toString()}` : '';
+    const res = await fetch(`${this.url.origin}${basePath}${path}${search}`, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, headers: res.headers, body: parsed };
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string>,
+  ): Promise<T> {
+    const res = await this.raw(method, path, body, query);
+    if (res.status >= 400) {
+      const e = (res.body ?? {}) as {
+        error?: string;
+        message?: string;
+        requestId?: string;
+        details?: unknown;
+      };
+      throw new EaasError(
+        e.error ?? `Http${res.status}`,
+        e.message ?? `HTTP ${res.status}`,
+        res.status,
+        e.requestId,
+        e.details,
+      );
+    }
+    return res.body as T;
+  }
+
+  async encrypt(input: { keyId: string; plaintext: Uint8Array | string; context?: Context }) {
+    const out = await this.call<{ ciphertext: string; keyId: string; format: Format }>(
+      'POST',
+      '/v1/encrypt',
+      {
+        keyId: input.keyId,
+        plaintext: b64(input.plaintext),
+        ...(input.context ? { context: input.context } : {}),
+      },
+    );
+    return { ciphertext: Buffer.from(out.ciphertext, 'base64'), keyId: out.keyId, format: out.format };
+  }
+
+  async decrypt(input: { ciphertext: Uint8Array; context?: Context; keyId?: string }) {
+    const out = await this.call<{ plaintext: string; keyId: string; format: Format }>('POST', '/v1/decrypt', {
+      ciphertext: b64(input.ciphertext),
+      ...(input.context ? { context: input.context } : {}),
+      ...(input.keyId ? { keyId: input.keyId } : {}),
+    });
+    return { plaintext: Buffer.from(out.plaintext, 'base64'), keyId: out.keyId, format: out.format };
+  }
+
+  async reEncrypt(input: {
+    ciphertext: Uint8Array;
+    destinationKeyId: string;
+    context?: Context;
+    destinationContext?: Context;
+    sourceKeyId?: string;
+  }) {
+    const out = await this.call<{ ciphertext: string; keyId: string; sourceKeyId: string; format: Format }>(
+      'POST',
+      '/v1/re-encrypt',
+      {
+        ...input,
+        ciphertext: b64(input.ciphertext),
+      },
+    );
+    return { ...out, ciphertext: Buffer.from(out.ciphertext, 'base64') };
+  }
+
+  async generateDataKey(input: {
+    keyId: string;
+    keySpec?: 'AES_256' | 'AES_128';
+    numberOfBytes?: number;
+    context?: Context;
+    includePlaintext?: boolean;
+  }) {
+    const out = await this.call<{ ciphertext: string; plaintext?: string; keyId: string }>(
+      'POST',
+      '/v1/data-keys',
+      input,
+    );
+    return {
+      ciphertext: Buffer.from(out.ciphertext, 'base64'),
+      ...(out.plaintext !== undefined ? { plaintext: Buffer.from(out.plaintext, 'base64') } : {}),
+      keyId: out.keyId,
+    };
+  }
+
+  /** Encrypts many payloads in one request; each item succeeds or fails on its own. */
+  async encryptBatch(items: { keyId: string; plaintext: Uint8Array | string; context?: Context }[]) {
+    const out = await this.call<{
+      items: ItemResult<{ ciphertext: string; keyId: string; format: Format }>[];
+    }>('POST', '/v1/encrypt', {
+      items: items.map((i) => ({
+        keyId: i.keyId,
+        plaintext: b64(i.plaintext),
+        ...(i.context ? { context: i.context } : {}),
+      })),
+    });
+    return out.items;
+  }
+
+  whoami(keyId?: string) {
+    return this.call<{
+      principal: string;
+      callerArn: string;
+      accountId: string;
+      key?: { keyId: string; arn: string; state: string };
+    }>('GET', '/v1/whoami', undefined, keyId ? { keyId } : undefined);
+  }
+}

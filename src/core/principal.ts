@@ -1,0 +1,17 @@
+/**
+ * Caller principals. An assumed-role session ARN (`arn:aws:sts::A:assumed-role/R/S`) is the role
+ * `arn:aws:iam::A:role/R` for matching against key policies and grants, as KMS does.
+ */
+const ASSUMED_ROLE = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/(.+)\/([^/]+)$/;
+
+export function normalisePrincipal(arn: string): string {
+  const m = ASSUMED_ROLE.exec(arn);
+  if (!m) return arn;
+  const [, partition, account, rolePath] = m;
+  return `arn:${partition}:iam::${account}:role/${rolePath}`;
+}
+
+/** The account of an IAM or STS ARN, or undefined when the text is not such an ARN. */
+export function accountOf(arn: string): string | undefined {
+  return /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/.exec(arn)?.[1];
+}

@@ -1,0 +1,41 @@
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { type ApiHandler, type HttpDeps, makeApiHandler } from '../http/api.js';
+import { KeyId } from '../http/schemas.js';
+import { validate } from '../http/validate.js';
+import type { Keys } from '../ports.js';
+import { whoamiDepsFromConfig } from './deps.js';
+
+export interface WhoAmIDeps extends HttpDeps {
+  keys: Keys;
+}
+
+/** GET /v1/whoami: the caller as the service sees it, and the key it names. */
+export function makeHandler(deps: WhoAmIDeps): ApiHandler {
+  return makeApiHandler(
+    'whoami',
+    {
+      async whoAmI({ query, state }) {
+        const answer: Record<string, unknown> = {
+          principal: state.principal,
+          callerArn: state.callerArn,
+          accountId: state.accountId,
+        };
+        if (query.keyId !== undefined) {
+          validate(KeyId, query.keyId, 'keyId');
+          const key = await deps.keys.describe(query.keyId);
+          state.audit.keyArn = key.arn;
+          answer.key = { keyId: key.keyId, arn: key.arn, state: key.state };
+        }
+        return answer;
+      },
+    },
+    deps,
+  );
+}
+
+let built: ApiHandler | undefined;
+
+export const handler = (event: APIGatewayProxyEvent, context: Context) => {
+  built ??= makeHandler(whoamiDepsFromConfig());
+  return built(event, context);
+};

@@ -1,0 +1,172 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { contextProblems } from '../core/context.js';
+import { DomainError, ValidationError } from '../core/errors.js';
+import type { AuditSink } from '../ports.js';
+import { auditTrail } from './middleware/audit-trail.js';
+import { type ErrorLogger, errorResponses } from './middleware/error-responses.js';
+import { securityHeaders } from './middleware/security-headers.js';
+import { jsonResponse } from './respond.js';
+import { type FunctionName, ROUTES, type Route } from './routes.js';
+import { batchOf } from './schemas.js';
+import { type HttpState, stateFromEvent } from './state.js';
+import { validate } from './validate.js';
+
+export interface HttpDeps {
+  audit: AuditSink;
+  logger: ErrorLogger;
+  /** Milliseconds, for latency; performance.now by default. */
+  now?: () => number;
+}
+
+export interface RouteInput {
+  body: Record<string, unknown>;
+  query: Record<string, string>;
+  pathParameters: Record<string, string>;
+  state: HttpState;
+}
+
+/** One route's use case: takes the validated input, returns the JSON body of a 200 answer. */
+export type RouteImpl = (input: RouteInput) => Promise<Record<string, unknown>>;
+
+export type ApiHandler = middy.MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+function header(event: APIGatewayProxyEvent, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  for (const [k, v] of Object.entries(event.headers ?? {}))
+    if (k.toLowerCase() === lower) return v ?? undefined;
+  return undefined;
+}
+
+/** Parses the JSON body of a request that has one: media type, encoding and syntax. */
+function parseJsonBody(event: APIGatewayProxyEvent): Record<string, unknown> {
+  const type = header(event, 'content-type') ?? '';
+  if (!JSON_TYPE.test(type)) {
+    throw new DomainError('UnsupportedMediaType', 'Send the request body as application/json.');
+  }
+  const text = event.isBase64Encoded
+    ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
+    : (event.body ?? '');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new DomainError('MalformedJson', 'The request body is not valid JSON.');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ValidationError('The request body must be a JSON object.');
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Checks the encryption-context rules JSON Schema cannot say (reserved prefixes, total size). */
+function checkContexts(body: Record<string, unknown>): void {
+  const problems = ['context', 'destinationContext'].flatMap((name) => {
+    const value = body[name];
+    return value && typeof value === 'object' ? contextProblems(value as Record<string, unknown>, name) : [];
+  });
+  if (problems.length > 0)
+    throw new ValidationError(
+      `Invalid encryption context: ${problems[0]?.path} ${problems[0]?.message}.`,
+      problems,
+    );
+}
+
+function contextKeysOf(body: Record<string, unknown>): string[] {
+  const keys = new Set<string>();
+  for (const name of ['context', 'destinationContext']) {
+    const value = body[name];
+    if (value && typeof value === 'object') for (const k of Object.keys(value)) keys.add(k);
+  }
+  return [...keys].sort();
+}
+
+async function runOne(route: Route, impl: RouteImpl, input: RouteInput): Promise<Record<string, unknown>> {
+  if (route.request) validate(route.request, input.body);
+  checkContexts(input.body);
+  return impl(input);
+}
+
+async function runBatch(route: Route, impl: RouteImpl, input: RouteInput, logger: ErrorLogger) {
+  validate(batchOf({ type: 'object' }), input.body);
+  const items = input.body.items as Record<string, unknown>[];
+  let failed = 0;
+  const results = [];
+  for (const [index, item] of items.entries()) {
+    try {
+      results.push(await runOne(route, impl, { ...input, body: item }));
+    } catch (error) {
+      failed++;
+      if (error instanceof DomainError) {
+        results.push({ ...error.toJSON(), index });
+      } else {
+        logger.error('unhandled error in batch item', {
+          requestId: input.state.requestId,
+          index,
+          errorName: (error as Error)?.name,
+        });
+        results.push({
+          error: 'InternalError',
+          message: 'This item failed because of an internal error.',
+          index,
+        });
+      }
+    }
+  }
+  input.state.audit.items = { total: items.length, failed };
+  return { items: results };
+}
+
+/**
+ * The middy stack every Lambda function of the API shares: caller identity, JSON body, schema
+ * validation, routing by the shared route table, per-item batches, error answers, security
+ * headers, and one audit record per request.
+ */
+export function makeApiHandler(
+  fn: FunctionName,
+  impls: Record<string, RouteImpl>,
+  deps: HttpDeps,
+): ApiHandler {
+  const now = deps.now ?? (() => performance.now());
+  const routes = ROUTES.filter((r) => r.function === fn);
+  for (const r of routes)
+    if (!impls[r.operationId]) throw new Error(`function ${fn} has no implementation of ${r.operationId}`);
+  const states = new WeakMap<object, HttpState>();
+
+  const dispatch = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    const state = stateFromEvent(event, now());
+    states.set(event, state);
+    const route = routes.find((r) => r.method === event.httpMethod && r.path === event.resource);
+    if (!route)
+      throw new DomainError(
+        'RouteNotFound',
+        `No route ${event.httpMethod} ${event.resource} in function ${fn}.`,
+      );
+    state.audit.action = route.operationId;
+    const impl = impls[route.operationId] as RouteImpl;
+    const body = route.request ? parseJsonBody(event) : {};
+    const query = Object.fromEntries(
+      Object.entries(event.queryStringParameters ?? {}).filter(([, v]) => v !== undefined),
+    ) as Record<string, string>;
+    const input: RouteInput = {
+      body,
+      query,
+      pathParameters: (event.pathParameters ?? {}) as Record<string, string>,
+      state,
+    };
+    state.audit.contextKeys = route.batch && Array.isArray(body.items) ? undefined : contextKeysOf(body);
+    const result =
+      route.batch && 'items' in body
+        ? await runBatch(route, impl, input, deps.logger)
+        : await runOne(route, impl, input);
+    return jsonResponse(200, { ...result, requestId: state.requestId });
+  };
+
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .use(securityHeaders())
+    .use(auditTrail(deps.audit, (request) => states.get(request.event), now))
+    .use(errorResponses(deps.logger))
+    .handler(dispatch);
+}

@@ -1,0 +1,42 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { DomainError } from '../core/errors.js';
+import { accountOf, normalisePrincipal } from '../core/principal.js';
+
+/** What one request carries through the middleware: who, which request, and what to audit. */
+export interface HttpState {
+  requestId: string;
+  /** The caller for authorization: an assumed-role session normalised to its role. */
+  principal: string;
+  /** The caller as authenticated. */
+  callerArn: string;
+  accountId: string;
+  startedAt: number;
+  audit: {
+    action: string;
+    keyArn?: string;
+    contextKeys?: string[];
+    items?: { total: number; failed: number };
+  };
+}
+
+/** Reads the caller from the API Gateway event; API Gateway's AWS_IAM authorization has verified it. */
+export function stateFromEvent(event: APIGatewayProxyEvent, now: number): HttpState {
+  const identity = event.requestContext?.identity;
+  const requestId = event.requestContext?.requestId ?? 'unknown';
+  const callerArn = identity?.userArn ?? '';
+  // Precondition: the request was authenticated with IAM; without a principal nothing is allowed.
+  if (!callerArn) {
+    throw new DomainError(
+      'AccessDenied',
+      'The request carries no IAM identity; this API requires AWS_IAM (SigV4) authorization.',
+    );
+  }
+  return {
+    requestId,
+    principal: normalisePrincipal(callerArn),
+    callerArn,
+    accountId: identity?.accountId ?? accountOf(callerArn) ?? '',
+    startedAt: now,
+    audit: { action: `${event.httpMethod} ${event.resource}` },
+  };
+}

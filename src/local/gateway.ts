@@ -1,0 +1,331 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type FunctionName, matchRoute } from '../http/routes.js';
+import type { LocalIdentities } from './identity.js';
+import { type SigV4Failure, verifySigV4 } from './sigv4.js';
+
+/**
+ * The local API Gateway: an HTTP server on loopback that does what API Gateway does in front of
+ * the Lambda functions with AWS_IAM authorization. It verifies SigV4 (service `execute-api`),
+ * answers unknown routes and bad signatures exactly as API Gateway does, turns each request into
+ * a REST API proxy event (payload v1) carrying the caller's identity, calls the function in-process
+ * and writes its result back.
+ */
+
+export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+/** Lambda's synchronous invocation payload limit. */
+export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+/** API Gateway's integration timeout. */
+export const INTEGRATION_TIMEOUT_MS = 29_000;
+/** Media types API Gateway passes to Lambda base64-encoded (the API's binaryMediaTypes). */
+export const BINARY_MEDIA_TYPES: readonly string[] = ['application/octet-stream'];
+
+const SIGV4_ANSWERS: Record<SigV4Failure, string> = {
+  MissingAuthentication: 'MissingAuthenticationTokenException',
+  IncompleteSignature: 'IncompleteSignatureException',
+  UnknownAccessKey: 'UnrecognizedClientException',
+  SignatureMismatch: 'InvalidSignatureException',
+  RequestExpired: 'InvalidSignatureException',
+  ClockSkew: 'InvalidSignatureException',
+};
+
+export interface GatewayOptions {
+  host: string;
+  port: number;
+  region: string;
+  accountId: string;
+  identities: LocalIdentities;
+  functions: Readonly<Record<FunctionName, LambdaHandler>>;
+  maxSkewSeconds: number;
+  now?: () => Date;
+  timeoutMs?: number;
+}
+
+export interface LocalGateway {
+  readonly endpoint: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+class TooLarge extends Error {}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new TooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function answer(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  requestId: string,
+  errorType?: string,
+): void {
+  const payload = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, {
+    'Content-Type': 'application/json',
+    'Content-Length': payload.length,
+    'x-amzn-RequestId': requestId,
+    ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
+  });
+  res.end(payload);
+}
+
+function singleValues(headers: IncomingMessage['headers']) {
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === undefined) continue;
+    const values = Array.isArray(v) ? v : [v];
+    single[k] = values[values.length - 1] ?? '';
+    multi[k] = values;
+  }
+  return { single, multi };
+}
+
+function queryOf(rawQuery: string) {
+  if (rawQuery === '') return { single: null, multi: null };
+  const params = new URLSearchParams(rawQuery);
+  const single: Record<string, string> = {};
+  const multi: Record<string, string[]> = {};
+  for (const [k, v] of params) {
+    single[k] = v;
+    (multi[k] ??= []).push(v);
+  }
+  return { single, multi };
+}
+
+function isBinary(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  return BINARY_MEDIA_TYPES.includes(type) || BINARY_MEDIA_TYPES.includes('*/*');
+}
+
+function lambdaContext(functionName: string, requestId: string, deadline: number): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+export function createGateway(options: GatewayOptions): Server {
+  const now = options.now ?? (() => new Date());
+  const timeoutMs = options.timeoutMs ?? INTEGRATION_TIMEOUT_MS;
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomUUID();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const rawQuery = q < 0 ? '' : url.slice(q + 1);
+    const method = req.method ?? 'GET';
+    let path: string;
+    try {
+      path = decodeURIComponent(rawPath);
+    } catch {
+      answer(res, 400, { message: 'Invalid path encoding' }, requestId);
+      return;
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_REQUEST_BYTES);
+    } catch (error) {
+      if (!(error instanceof TooLarge)) throw error;
+      answer(
+        res,
+        413,
+        {
+          error: 'PayloadTooLarge',
+          message: `The request is larger than ${MAX_REQUEST_BYTES} bytes, the Lambda payload limit. Upload large data with POST /v1/uploads.`,
+          requestId,
+        },
+        requestId,
+      );
+      return;
+    }
+    const matched = matchRoute(method, rawPath) ?? matchRoute(method, path);
+    // API Gateway answers a route it does not have exactly as it answers an unsigned request.
+    if (!matched) {
+      answer(
+        res,
+        403,
+        { message: 'Missing Authentication Token' },
+        requestId,
+        'MissingAuthenticationTokenException',
+      );
+      return;
+    }
+    const auth = verifySigV4(
+      {
+        method,
+        rawPath,
+        rawQuery,
+        headers: req.headers,
+        bodySha256: createHash('sha256').update(body).digest('hex'),
+      },
+      {
+        service: 'execute-api',
+        region: options.region,
+        now: now(),
+        maxSkewSeconds: options.maxSkewSeconds,
+        doubleEncodePath: true,
+        secretFor: (id) => options.identities.byAccessKeyId(id)?.secretAccessKey,
+      },
+    );
+    if (!auth.ok) {
+      answer(res, 403, { message: auth.message }, requestId, SIGV4_ANSWERS[auth.failure]);
+      return;
+    }
+    const principal = options.identities.byAccessKeyId(auth.accessKeyId);
+    if (!principal) {
+      answer(
+        res,
+        403,
+        { message: 'The security token included in the request is invalid.' },
+        requestId,
+        'UnrecognizedClientException',
+      );
+      return;
+    }
+
+    const { route, pathParameters } = matched;
+    const headers = singleValues(req.headers);
+    const query = queryOf(rawQuery);
+    const binary = isBinary(req.headers['content-type']);
+    const started = now();
+    const event: APIGatewayProxyEvent = {
+      resource: route.path,
+      path,
+      httpMethod: method,
+      headers: headers.single,
+      multiValueHeaders: headers.multi,
+      queryStringParameters: query.single,
+      multiValueQueryStringParameters: query.multi,
+      pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
+      stageVariables: null,
+      body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
+      isBase64Encoded: body.length > 0 && binary,
+      requestContext: {
+        accountId: options.accountId,
+        apiId: 'local',
+        authorizer: null,
+        protocol: `HTTP/${req.httpVersion}`,
+        httpMethod: method,
+        path: `/local${path}`,
+        stage: 'local',
+        requestId,
+        requestTimeEpoch: started.getTime(),
+        resourceId: route.operationId,
+        resourcePath: route.path,
+        identity: {
+          accessKey: auth.accessKeyId,
+          accountId: options.accountId,
+          apiKey: null,
+          apiKeyId: null,
+          caller: principal.accessKeyId.replace(/^AKIA/, 'AIDA'),
+          clientCert: null,
+          cognitoAuthenticationProvider: null,
+          cognitoAuthenticationType: null,
+          cognitoIdentityId: null,
+          cognitoIdentityPoolId: null,
+          principalOrgId: null,
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+          user: principal.accessKeyId.replace(/^AKIA/, 'AIDA'),
+          userAgent: req.headers['user-agent'] ?? null,
+          userArn: principal.arn,
+        },
+      },
+    };
+    const fn = options.functions[route.function];
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    });
+    let result: APIGatewayProxyResult | 'timeout';
+    try {
+      result = await Promise.race([fn(event, lambdaContext(route.function, requestId, deadline)), timedOut]);
+    } catch (error) {
+      console.error(
+        `local gateway: function ${route.function} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`,
+      );
+      answer(res, 502, { message: 'Internal server error' }, requestId);
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (result === 'timeout') {
+      answer(res, 504, { message: 'Endpoint request timed out' }, requestId);
+      return;
+    }
+    const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
+    for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) outHeaders[k] = v.map(String);
+    const payload =
+      result.body === undefined
+        ? Buffer.alloc(0)
+        : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+    res.writeHead(result.statusCode, {
+      ...outHeaders,
+      'Content-Length': payload.length,
+      'x-amzn-RequestId': requestId,
+    });
+    res.end(method === 'HEAD' ? undefined : payload);
+  }
+
+  return createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      console.error(`local gateway: could not answer: ${(error as Error)?.message}`);
+      if (!res.headersSent) answer(res, 500, { message: 'Internal server error' }, 'unknown');
+      else res.destroy();
+    });
+  });
+}
+
+export async function startGateway(options: GatewayOptions): Promise<LocalGateway> {
+  const server = createGateway(options);
+  server.requestTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  return {
+    endpoint: `http://${host}:${port}`,
+    server,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}

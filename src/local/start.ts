@@ -1,0 +1,50 @@
+import { resolve } from 'node:path';
+import { loadConfig } from '../config.js';
+import { KEY_MANAGER, KEY_USER, SERVICE } from './identity.js';
+import { DEFAULT_KEY_ALIAS } from './kms/index.js';
+import { startStack } from './stack.js';
+
+/** `npm start`: the local stack on loopback, until Ctrl-C. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const stack = await startStack(config);
+  const dataDir = resolve(config.dataDir);
+  const api = stack.gateway.endpoint;
+  console.log(
+    [
+      'eaas local stack is up',
+      `  API      ${api}   (SigV4, service execute-api, region ${config.region})`,
+      `  KMS      ${stack.kms.endpoint}   (account ${config.accountId})`,
+      `  data     ${dataDir}   (audit log: ${stack.auditLog})`,
+      `  profiles ${KEY_MANAGER} (administers ${DEFAULT_KEY_ALIAS}), ${KEY_USER} (uses it), ${SERVICE} (the service)`,
+      '',
+      '  try:',
+      `    export AWS_SHARED_CREDENTIALS_FILE=${dataDir}/credentials AWS_CONFIG_FILE=${dataDir}/config`,
+      `    aws --profile ${KEY_USER} --endpoint-url ${stack.kms.endpoint} kms encrypt --key-id ${DEFAULT_KEY_ALIAS} --plaintext fileb://secret.txt`,
+      `    curl --aws-sigv4 "aws:amz:${config.region}:execute-api" --user "$KEY:$SECRET" -H 'content-type: application/json' \\`,
+      `      -d '{"keyId":"${DEFAULT_KEY_ALIAS}","plaintext":"aGVsbG8="}' ${api}/v1/encrypt`,
+      '',
+      'Ctrl-C stops it.',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping`);
+    stack.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,162 @@
+import type { EncryptionContext } from '../core/context.js';
+import { DomainError, type ErrorCode, InvalidCiphertextError, PayloadTooLargeError } from '../core/errors.js';
+import type { EnvelopeCodec, Keys } from '../ports.js';
+
+/** Largest plaintext KMS Encrypt takes; above it the service uses envelope encryption. */
+export const KMS_DIRECT_LIMIT = 4096;
+/**
+ * Largest plaintext the inline API takes: 4 MiB. Its base64 in a JSON request (5.6 MB) and the
+ * base64 of the resulting message in the response both fit Lambda's 6 MB synchronous payload.
+ */
+export const INLINE_LIMIT = 4 * 1024 * 1024;
+
+export type CiphertextFormat = 'kms' | 'aws-encryption-sdk';
+
+/**
+ * Tells the two formats apart by their first bytes: an Encryption SDK message starts with its
+ * version (0x02, or 0x01 followed by the type 0x80); anything else is taken as a KMS blob.
+ */
+export function formatOf(ciphertext: Uint8Array): CiphertextFormat {
+  if (ciphertext[0] === 0x02) return 'aws-encryption-sdk';
+  if (ciphertext[0] === 0x01 && ciphertext[1] === 0x80) return 'aws-encryption-sdk';
+  return 'kms';
+}
+
+/** Failures that, on the decrypt path, all become the one InvalidCiphertext answer. */
+const DECRYPT_UNIFORM: ReadonlySet<ErrorCode> = new Set([
+  'InvalidCiphertext',
+  'KeyNotFound',
+  'KeyDisabled',
+  'KeyPendingDeletion',
+  'InvalidKeyUsage',
+  'ValidationError',
+]);
+
+function uniformDecryptError(error: unknown): unknown {
+  if (error instanceof DomainError && !DECRYPT_UNIFORM.has(error.code)) return error;
+  return new InvalidCiphertextError({ cause: error });
+}
+
+function tooLarge(size: number): PayloadTooLargeError {
+  return new PayloadTooLargeError(
+    `The payload is ${size} bytes; the inline API takes up to ${INLINE_LIMIT} bytes. Upload larger data with POST /v1/uploads.`,
+  );
+}
+
+/** Encrypt, decrypt, re-encrypt and data keys: the use cases behind the /v1 crypto routes. */
+export class CryptoService {
+  constructor(
+    private readonly keys: Keys,
+    private readonly envelope: EnvelopeCodec,
+  ) {}
+
+  async encrypt(keyId: string, plaintext: Uint8Array, context: EncryptionContext | undefined) {
+    if (plaintext.byteLength > INLINE_LIMIT) throw tooLarge(plaintext.byteLength);
+    if (plaintext.byteLength <= KMS_DIRECT_LIMIT) {
+      const out = await this.keys.encrypt(keyId, plaintext, context);
+      return { ciphertext: out.ciphertext, keyArn: out.keyArn, format: 'kms' as const };
+    }
+    const out = await this.envelope.encrypt(keyId, plaintext, context);
+    return { ciphertext: out.message, keyArn: out.keyArn, format: 'aws-encryption-sdk' as const };
+  }
+
+  /** Decrypts either format; every failure of the ciphertext, key or context is InvalidCiphertext. */
+  async decrypt(ciphertext: Uint8Array, context: EncryptionContext | undefined, keyId?: string) {
+    const format = formatOf(ciphertext);
+    try {
+      if (format === 'kms') {
+        const out = await this.keys.decrypt(ciphertext, context, keyId);
+        return { plaintext: out.plaintext, keyArn: out.keyArn, format };
+      }
+      const expectedArn = keyId === undefined ? undefined : (await this.keys.describe(keyId)).arn;
+      const out = await this.envelope.decrypt(ciphertext, context);
+      // Precondition: a key named by the caller is the key the message was made under.
+      if (expectedArn !== undefined && out.keyArn !== expectedArn) {
+        out.plaintext.fill(0);
+        throw new InvalidCiphertextError();
+      }
+      return { plaintext: out.plaintext, keyArn: out.keyArn, format };
+    } catch (error) {
+      throw uniformDecryptError(error);
+    }
+  }
+
+  /** Moves a ciphertext to another key and context. The plaintext stays in this process and is zeroed. */
+  async reEncrypt(input: {
+    ciphertext: Uint8Array;
+    destinationKeyId: string;
+    context: EncryptionContext | undefined;
+    destinationContext: EncryptionContext | undefined;
+    sourceKeyId?: string | undefined;
+  }) {
+    const destinationContext = input.destinationContext ?? input.context;
+    const format = formatOf(input.ciphertext);
+    if (format === 'kms') {
+      try {
+        const out = await this.keys.reEncrypt({
+          ciphertext: input.ciphertext,
+          sourceContext: input.context,
+          ...(input.sourceKeyId !== undefined ? { sourceKeyId: input.sourceKeyId } : {}),
+          destinationKeyId: input.destinationKeyId,
+          destinationContext,
+        });
+        return { ciphertext: out.ciphertext, sourceKeyArn: out.sourceKeyArn, keyArn: out.keyArn, format };
+      } catch (error) {
+        throw await this.reEncryptFailure(error, input.destinationKeyId);
+      }
+    }
+    const opened = await this.decrypt(input.ciphertext, input.context, input.sourceKeyId);
+    try {
+      const sealed = await this.envelope.encrypt(
+        input.destinationKeyId,
+        opened.plaintext,
+        destinationContext,
+      );
+      return { ciphertext: sealed.message, sourceKeyArn: opened.keyArn, keyArn: sealed.keyArn, format };
+    } finally {
+      opened.plaintext.fill(0);
+    }
+  }
+
+  /**
+   * KMS ReEncrypt does not say whether the source or the destination failed. A destination problem
+   * (missing, disabled, pending deletion) is the caller's to know; anything about the source is a
+   * decrypt failure and gets the uniform answer.
+   */
+  private async reEncryptFailure(error: unknown, destinationKeyId: string): Promise<unknown> {
+    if (
+      !(error instanceof DomainError) ||
+      !DECRYPT_UNIFORM.has(error.code) ||
+      error.code === 'InvalidCiphertext'
+    ) {
+      return error;
+    }
+    const destination = await this.keys.describe(destinationKeyId);
+    if (destination.state === 'Disabled') {
+      return new DomainError('KeyDisabled', `The destination key ${destinationKeyId} is disabled.`);
+    }
+    if (destination.state === 'PendingDeletion') {
+      return new DomainError(
+        'KeyPendingDeletion',
+        `The destination key ${destinationKeyId} is scheduled for deletion.`,
+      );
+    }
+    return uniformDecryptError(error);
+  }
+
+  async dataKey(input: {
+    keyId: string;
+    keySpec?: 'AES_256' | 'AES_128' | undefined;
+    numberOfBytes?: number | undefined;
+    context: EncryptionContext | undefined;
+    includePlaintext: boolean;
+  }) {
+    const numberOfBytes = input.numberOfBytes ?? (input.keySpec === 'AES_128' ? 16 : 32);
+    return this.keys.generateDataKey({
+      keyId: input.keyId,
+      context: input.context,
+      numberOfBytes,
+      includePlaintext: input.includePlaintext,
+    });
+  }
+}

@@ -1,0 +1,54 @@
+import { rmSync } from 'node:fs';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { EaasClient } from '../../src/client/index.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { KEY_USER, type LocalPrincipal } from '../../src/local/identity.js';
+import { type LocalStack, type StackOptions, startStack } from '../../src/local/stack.js';
+import { clientFor, makeDataDir } from './local-kms.js';
+
+export interface TestStack {
+  stack: LocalStack;
+  config: Config;
+  dataDir: string;
+  api: string;
+  principal(name: string): LocalPrincipal;
+  /** The typed API client signing as the named principal. */
+  client(name?: string): EaasClient;
+  /** A KMS client straight to the local KMS, signing as the named principal. */
+  kms(name?: string): KMSClient;
+  stop(): Promise<void>;
+}
+
+/** The whole local stack on free loopback ports over a fresh data dir; no stdout logging unless asked. */
+export async function startTestStack(options: StackOptions & { dataDir?: string } = {}): Promise<TestStack> {
+  const dataDir = options.dataDir ?? makeDataDir();
+  const config = loadConfig({ EAAS_DATA_DIR: dataDir });
+  const stack = await startStack(config, { kmsPort: 0, apiPort: 0, logger: null, ...options });
+  const kmsClients: KMSClient[] = [];
+  const principal = (name: string) => stack.kms.identities.byName(name);
+  return {
+    stack,
+    config,
+    dataDir,
+    api: stack.gateway.endpoint,
+    principal,
+    client(name = KEY_USER) {
+      const p = principal(name);
+      return new EaasClient({
+        endpoint: stack.gateway.endpoint,
+        region: config.region,
+        credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey },
+      });
+    },
+    kms(name = KEY_USER) {
+      const c = clientFor(stack.kms.endpoint, principal(name), config.region);
+      kmsClients.push(c);
+      return c;
+    },
+    async stop() {
+      for (const c of kmsClients) c.destroy();
+      await stack.close();
+      if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

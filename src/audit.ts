@@ -26,5 +26,9 @@ export class FileAuditSink implements AuditSink {
 }
 
 export function allSinks(...sinks: AuditSink[]): AuditSink {
-  return { record: (r) => sinks.forEach((s) => s.record(r)) };
+  return {
+    record(r) {
+      for (const s of sinks) s.record(r);
+    },
+  };
 }

@@ -107,7 +107,9 @@ function queryOf(rawQuery: string) {
   const multi: Record<string, string[]> = {};
   for (const [k, v] of params) {
     single[k] = v;
-    (multi[k] ??= []).push(v);
+    const list = multi[k] ?? [];
+    list.push(v);
+    multi[k] = list;
   }
   return { single, multi };
 }

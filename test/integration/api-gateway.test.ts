@@ -1,0 +1,241 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EaasClient } from '../../src/client/index.js';
+import { KEY_USER } from '../../src/local/identity.js';
+import { startTestStack, type TestStack } from '../helpers/local-stack.js';
+import { signedFetch } from '../helpers/signed-fetch.js';
+
+const exec = promisify(execFile);
+let t: TestStack;
+
+beforeAll(async () => {
+  t = await startTestStack();
+});
+afterAll(() => t.stop());
+
+describe('the local gateway answers as API Gateway does', () => {
+  it('an unsigned request: 403 Missing Authentication Token', async () => {
+    const res = await fetch(`${t.api}/v1/encrypt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+    expect(await res.json()).toEqual({ message: 'Missing Authentication Token' });
+  });
+
+  it('a request signed with a wrong secret: 403 InvalidSignatureException', async () => {
+    const p = t.principal(KEY_USER);
+    const forged = new EaasClient({
+      endpoint: t.api,
+      credentials: { accessKeyId: p.accessKeyId, secretAccessKey: 'x'.repeat(40) },
+    });
+    const res = await forged.raw('POST', '/v1/encrypt', { keyId: 'alias/eaas-default', plaintext: 'aGk=' });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+    expect((res.body as { message: string }).message).toContain('signature we calculated does not match');
+  });
+
+  it('an unknown access key: 403 UnrecognizedClientException', async () => {
+    const stranger = new EaasClient({
+      endpoint: t.api,
+      credentials: { accessKeyId: 'AKIAXXXXXXXXXXXXXXXX', secretAccessKey: 'y'.repeat(40) },
+    });
+    const res = await stranger.raw('GET', '/v1/whoami');
+    expect(res.status).toBe(403);
+    expect(res.headers.get('x-amzn-errortype')).toBe('UnrecognizedClientException');
+  });
+
+  it('a route it does not have, signed or not: 403 Missing Authentication Token', async () => {
+    const res = await t.client().raw('POST', '/v1/nothing-here', {});
+    expect(res.status).toBe(403);
+    expect(res.body).toEqual({ message: 'Missing Authentication Token' });
+    const wrongMethod = await t.client().raw('GET', '/v1/encrypt');
+    expect(wrongMethod.status).toBe(403);
+  });
+
+  it('a body over the Lambda payload limit: 413 naming the upload route', async () => {
+    const res = await fetch(`${t.api}/v1/encrypt`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(6 * 1024 * 1024 + 1),
+    });
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as { message: string }).message).toContain('/v1/uploads');
+  });
+
+  it('every answer carries a request id and the security headers', async () => {
+    for (const res of [
+      await t.client().raw('GET', '/v1/whoami'),
+      await t.client().raw('POST', '/v1/decrypt', { ciphertext: 'AAAA' }),
+    ]) {
+      const body = res.body as { requestId: string };
+      expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(res.headers.get('x-amzn-requestid')).toBe(body.requestId);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+      expect(res.headers.get('strict-transport-security')).toContain('max-age=');
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    }
+  });
+
+  it('works with curl --aws-sigv4 as a caller would use it', async () => {
+    const p = t.principal(KEY_USER);
+    const common = [
+      '-s',
+      '--aws-sigv4',
+      'aws:amz:us-east-1:execute-api',
+      '--user',
+      `${p.accessKeyId}:${p.secretAccessKey}`,
+    ];
+    const enc = await exec('curl', [
+      ...common,
+      '-H',
+      'content-type: application/json',
+      '-d',
+      JSON.stringify({
+        keyId: 'alias/eaas-default',
+        plaintext: Buffer.from('curl secret').toString('base64'),
+      }),
+      `${t.api}/v1/encrypt`,
+    ]);
+    const { ciphertext } = JSON.parse(enc.stdout) as { ciphertext: string };
+    const dec = await exec('curl', [
+      ...common,
+      '-H',
+      'content-type: application/json',
+      '-d',
+      JSON.stringify({ ciphertext }),
+      `${t.api}/v1/decrypt`,
+    ]);
+    expect(
+      Buffer.from((JSON.parse(dec.stdout) as { plaintext: string }).plaintext, 'base64').toString(),
+    ).toBe('curl secret');
+    const who = await exec('curl', [...common, `${t.api}/v1/whoami?keyId=alias%2Feaas-default`]);
+    expect(JSON.parse(who.stdout)).toMatchObject({ principal: p.arn, key: { state: 'Enabled' } });
+  });
+});
+
+describe('bad input gets a documented 4xx, never a 5xx', () => {
+  const api = () => t.client();
+
+  it.each([
+    ['malformed JSON', '/v1/encrypt', '{"keyId":', 400, 'MalformedJson'],
+    ['a JSON array', '/v1/encrypt', '[1]', 400, 'ValidationError'],
+    ['a missing field', '/v1/encrypt', '{"keyId":"alias/eaas-default"}', 400, 'ValidationError'],
+    ['a wrong type', '/v1/encrypt', '{"keyId":5,"plaintext":"aGk="}', 400, 'ValidationError'],
+    ['bad base64', '/v1/encrypt', '{"keyId":"alias/eaas-default","plaintext":"***"}', 400, 'ValidationError'],
+    ['an unknown field', '/v1/decrypt', '{"ciphertext":"aGk=","extra":1}', 400, 'ValidationError'],
+    [
+      'a reserved context key',
+      '/v1/encrypt',
+      '{"keyId":"k","plaintext":"aGk=","context":{"aws:x":"1"}}',
+      400,
+      'ValidationError',
+    ],
+    [
+      'a non-string context value',
+      '/v1/encrypt',
+      '{"keyId":"k","plaintext":"aGk=","context":{"a":1}}',
+      400,
+      'ValidationError',
+    ],
+    [
+      'an out-of-range numberOfBytes',
+      '/v1/data-keys',
+      '{"keyId":"k","numberOfBytes":2000}',
+      400,
+      'ValidationError',
+    ],
+    ['an unknown key', '/v1/encrypt', '{"keyId":"alias/none","plaintext":"aGk="}', 404, 'KeyNotFound'],
+  ])('%s', async (_what, path, body, status, code) => {
+    const res = await rawText(path, body);
+    expect(res.status).toBe(status);
+    expect(res.body).toMatchObject({ error: code, requestId: expect.any(String) });
+  });
+
+  it('a wrong media type is 415', async () => {
+    const res = await rawText('/v1/encrypt', '{}', 'text/plain');
+    expect(res.status).toBe(415);
+    expect(res.body).toMatchObject({ error: 'UnsupportedMediaType' });
+  });
+
+  it('a context too large in total is refused', async () => {
+    const context = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`k${i}`, 'v'.repeat(1000)]));
+    const res = await api().raw('POST', '/v1/encrypt', {
+      keyId: 'alias/eaas-default',
+      plaintext: 'aGk=',
+      context,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({
+      error: 'ValidationError',
+      message: expect.stringContaining('4096 bytes'),
+    });
+  });
+
+  it('property test: random request bodies on every route never get a 5xx', async () => {
+    const routes = ['/v1/encrypt', '/v1/decrypt', '/v1/re-encrypt', '/v1/data-keys'];
+    const value = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.base64String({ maxLength: 40 }),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom('alias/eaas-default', 'alias/none', 'AAAA', ''),
+      fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), {
+        maxKeys: 3,
+      }),
+      fc.array(
+        fc.dictionary(fc.constantFrom('keyId', 'plaintext', 'ciphertext'), fc.string({ maxLength: 8 }), {
+          maxKeys: 3,
+        }),
+        { maxLength: 3 },
+      ),
+    );
+    const field = fc.constantFrom(
+      'keyId',
+      'plaintext',
+      'ciphertext',
+      'context',
+      'destinationKeyId',
+      'destinationContext',
+      'sourceKeyId',
+      'keySpec',
+      'numberOfBytes',
+      'includePlaintext',
+      'items',
+    );
+    const body = fc.oneof(
+      fc.dictionary(field, value, { maxKeys: 5 }).map((o) => JSON.stringify(o)),
+      fc.json(),
+      fc.string({ maxLength: 100 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), body, async (path, text) => {
+        const res = await rawText(path, text);
+        expect(res.status, `${path} ${text}`).toBeLessThan(500);
+        expect(
+          (res.body as { error?: string }).error ?? (res.status === 200 ? 'ok' : undefined),
+        ).toBeDefined();
+      }),
+      { numRuns: 250, seed: 3 },
+    );
+  });
+});
+
+/** Sends a signed request with a raw text body (the typed client only sends JSON it made). */
+async function rawText(path: string, text: string, contentType = 'application/json') {
+  const res = await signedFetch({
+    endpoint: t.api,
+    principal: t.principal(KEY_USER),
+    service: 'execute-api',
+    path,
+    headers: { 'content-type': contentType },
+    body: text,
+  });
+  return { status: res.status, body: res.json ?? res.text };
+}

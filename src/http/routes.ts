@@ -17,6 +17,8 @@ export interface Route {
   response: object;
   /** Accepts `{ items: [...] }` of `request`, answered per item. */
   batch?: boolean;
+  /** A valid request body, shown in the contract and sent by its test. */
+  example?: Record<string, unknown>;
   query?: Record<string, { description: string; required?: boolean; schema: object }>;
 }
 
@@ -35,6 +37,7 @@ export const ROUTES: readonly Route[] = [
     request: S.EncryptRequest,
     response: S.EncryptResponse,
     batch: true,
+    example: { keyId: 'alias/eaas-default', plaintext: 'aGVsbG8sIHdvcmxk', context: { tenant: 'acme' } },
   },
   {
     method: 'POST',
@@ -45,6 +48,11 @@ export const ROUTES: readonly Route[] = [
     request: S.DecryptRequest,
     response: S.DecryptResponse,
     batch: true,
+    example: {
+      ciphertext:
+        'AUxmMWI5ZGE1Zi1mNjY4LTQ5NDUtOGFkZi1jNjdjY2EyYzI4ZGEAAAAAGHtuvst+oUxUP1fMi0US3VTTacz5rQC+7XnPohs1xSrL',
+      context: { tenant: 'acme' },
+    },
   },
   {
     method: 'POST',
@@ -55,6 +63,12 @@ export const ROUTES: readonly Route[] = [
     request: S.ReEncryptRequest,
     response: S.ReEncryptResponse,
     batch: true,
+    example: {
+      ciphertext:
+        'AUxmMWI5ZGE1Zi1mNjY4LTQ5NDUtOGFkZi1jNjdjY2EyYzI4ZGEAAAAAGHtuvst+oUxUP1fMi0US3VTTacz5rQC+7XnPohs1xSrL',
+      destinationKeyId: 'alias/eaas-default',
+      context: { tenant: 'acme' },
+    },
   },
   {
     method: 'POST',
@@ -65,6 +79,7 @@ export const ROUTES: readonly Route[] = [
     request: S.DataKeyRequest,
     response: S.DataKeyResponse,
     batch: true,
+    example: { keyId: 'alias/eaas-default', keySpec: 'AES_256', context: { tenant: 'acme' } },
   },
   {
     method: 'GET',

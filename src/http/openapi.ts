@@ -1,0 +1,146 @@
+import { ERROR_STATUS, type ErrorCode } from '../core/errors.js';
+import { ROUTES, type Route } from './routes.js';
+import { batchOf, batchResponseOf, ErrorResponse, MAX_BATCH_ITEMS } from './schemas.js';
+
+/** Error codes each kind of route can answer, besides the gateway's own 403s. */
+const COMMON_ERRORS: ErrorCode[] = ['AccessDenied', 'Throttled', 'InternalError', 'DependencyFailure'];
+const BODY_ERRORS: ErrorCode[] = [
+  'ValidationError',
+  'MalformedJson',
+  'UnsupportedMediaType',
+  'PayloadTooLarge',
+];
+const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
+  encrypt: ['KeyNotFound', 'KeyDisabled', 'KeyPendingDeletion', 'InvalidKeyUsage'],
+  decrypt: ['InvalidCiphertext'],
+  reEncrypt: ['InvalidCiphertext', 'KeyNotFound', 'KeyDisabled', 'KeyPendingDeletion'],
+  generateDataKey: ['KeyNotFound', 'KeyDisabled', 'KeyPendingDeletion'],
+  whoAmI: ['ValidationError', 'KeyNotFound'],
+};
+
+function errorResponses(route: Route) {
+  const codes = [
+    ...new Set([
+      ...(route.request ? BODY_ERRORS : []),
+      ...(ROUTE_ERRORS[route.operationId] ?? []),
+      ...COMMON_ERRORS,
+    ]),
+  ];
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes)
+    byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
+  const responses: Record<string, unknown> = {
+    '403': {
+      description:
+        'AccessDenied, or API Gateway refusing the request before the service sees it: MissingAuthenticationTokenException (unsigned), InvalidSignatureException, UnrecognizedClientException (body {"message": ...}, code in x-amzn-ErrorType).',
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+    },
+  };
+  for (const [status, list] of [...byStatus.entries()].sort(([a], [b]) => a - b)) {
+    if (status === 403) continue;
+    responses[String(status)] = {
+      description: `Error codes: ${list.join(', ')}.`,
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' } } },
+    };
+  }
+  return responses;
+}
+
+function operation(route: Route) {
+  const request = route.request
+    ? {
+        required: true,
+        content: {
+          'application/json': {
+            schema: route.batch ? { oneOf: [route.request, batchOf(route.request)] } : route.request,
+            ...(route.example
+              ? {
+                  examples: {
+                    single: { value: route.example },
+                    ...(route.batch ? { batch: { value: { items: [route.example] } } } : {}),
+                  },
+                }
+              : {}),
+          },
+        },
+      }
+    : undefined;
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.batch
+      ? {
+          description: `Also takes \`{"items": [...]}\` of up to ${MAX_BATCH_ITEMS} requests; each item is answered on its own, a failed item as {error, message, index}.`,
+        }
+      : {}),
+    security: [{ sigv4: [] }],
+    ...(route.query
+      ? {
+          parameters: Object.entries(route.query).map(([name, q]) => ({
+            name,
+            in: 'query',
+            required: q.required ?? false,
+            description: q.description,
+            schema: q.schema,
+          })),
+        }
+      : {}),
+    ...(request ? { requestBody: request } : {}),
+    responses: {
+      '200': {
+        description: 'Success.',
+        content: {
+          'application/json': {
+            schema: route.batch
+              ? { oneOf: [route.response, batchResponseOf(route.response)] }
+              : route.response,
+          },
+        },
+      },
+      ...errorResponses(route),
+    },
+  };
+}
+
+/** The OpenAPI 3.1 contract of the API, built from the route table and the request schemas. */
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of ROUTES) {
+    paths[route.path] ??= {};
+    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'eaas: encryption as a service',
+      version: '1.0.0',
+      description:
+        'Encrypt, decrypt, re-encrypt and generate data keys under KMS keys, without holding keys. Every request is signed with AWS SigV4 (service execute-api); binary values are base64. Generated from src/http/routes.ts by `npm run openapi`; do not edit by hand.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    servers: [
+      { url: 'http://127.0.0.1:3000', description: 'The local stack (npm start)' },
+      {
+        url: 'https://{apiId}.execute-api.{region}.amazonaws.com/{stage}',
+        variables: {
+          apiId: { default: 'abc123' },
+          region: { default: 'us-east-1' },
+          stage: { default: 'dev' },
+        },
+      },
+    ],
+    paths,
+    components: {
+      schemas: { ErrorResponse },
+      securitySchemes: {
+        sigv4: {
+          type: 'apiKey',
+          name: 'Authorization',
+          in: 'header',
+          description:
+            'AWS Signature Version 4 (service execute-api), as API Gateway AWS_IAM authorization requires.',
+        },
+      },
+    },
+  };
+}

@@ -24,9 +24,13 @@ export function spawnUntil(
       proc.kill('SIGKILL');
       reject(new Error(`${command} did not become ready in ${timeoutMs} ms:\n${out}`));
     }, timeoutMs);
+    let isReady = false;
     proc.stdout?.on('data', (d: Buffer) => {
+      // Once ready, the child's output (audit lines) is drained, not kept.
+      if (isReady) return;
       out += d.toString();
       if (ready.test(out)) {
+        isReady = true;
         clearTimeout(timer);
         resolve({
           proc,

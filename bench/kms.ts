@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { KEY_USER, LocalIdentities } from '../src/local/identity.js';
 import { spawnUntil } from './child.js';
 import { type Measurement, measure, table } from './lib.js';
+import { startBenchStack } from './stack.js';
 
 /**
  * Local KMS round trips through @aws-sdk/client-kms, beside a plain keep-alive HTTP POST to a
@@ -21,15 +19,9 @@ process.on('SIGTERM', () => process.exit(0));
 `;
 
 export async function benchKms(durationMs: number): Promise<Measurement[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'eaas-bench-'));
-  const kmsPort = 4700 + Math.floor(Math.random() * 200);
-  const trivialPort = kmsPort + 300;
-  const kms = await spawnUntil(
-    'npx',
-    ['tsx', 'src/local/start.ts'],
-    { EAAS_DATA_DIR: dataDir, EAAS_KMS_PORT: String(kmsPort) },
-    /stack is up/,
-  );
+  const stack = await startBenchStack();
+  const dataDir = stack.dataDir;
+  const trivialPort = 5100 + Math.floor(Math.random() * 200);
   const trivial = await spawnUntil(
     process.execPath,
     ['-e', TRIVIAL_SERVER],
@@ -64,7 +56,7 @@ export async function benchKms(durationMs: number): Promise<Measurement[]> {
   const identities = LocalIdentities.open(dataDir, '111122223333', 'us-east-1');
   const user = identities.byName(KEY_USER);
   const client = new KMSClient({
-    endpoint: `http://127.0.0.1:${kmsPort}`,
+    endpoint: stack.kmsEndpoint,
     region: 'us-east-1',
     credentials: { accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey },
     requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }),
@@ -93,8 +85,7 @@ export async function benchKms(durationMs: number): Promise<Measurement[]> {
     client.destroy();
     agent.destroy();
     await trivial.stop();
-    await kms.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await stack.stop();
   }
   console.log(
     '\nLocal KMS (own process) through @aws-sdk/client-kms vs a plain keep-alive HTTP POST to a trivial server (own process)',

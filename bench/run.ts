@@ -1,14 +1,19 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { benchApi } from './api.js';
 import { benchKms } from './kms.js';
 
-/** `npm run bench [-- seconds]`: every benchmark, each beside its baseline measured in the same run. */
+/** `npm run bench [-- seconds [soakSeconds]]`: every benchmark, each beside its baseline measured in the same run. */
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 3);
+  const soakSeconds = Number(process.argv[3] ?? process.env.BENCH_SOAK_SECONDS ?? 60);
   console.log(
     `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${seconds}s per measurement`,
   );
-  const results = { kms: await benchKms(seconds * 1000) };
+  const results = {
+    kms: await benchKms(seconds * 1000),
+    api: await benchApi(seconds * 1000, soakSeconds * 1000),
+  };
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
   console.log('\nraw figures written to bench-results.json');
   // Keep-alive sockets of the SDK clients would hold the loop open; the run is over.

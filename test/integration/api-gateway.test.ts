@@ -239,3 +239,39 @@ async function rawText(path: string, text: string, contentType = 'application/js
   });
   return { status: res.status, body: res.json ?? res.text };
 }
+
+describe('query-string (presigned) SigV4 at the gateway', () => {
+  it('accepts a presigned GET within its expiry and refuses it once expired', async () => {
+    const { Hash } = await import('@smithy/hash-node');
+    const { HttpRequest } = await import('@smithy/protocol-http');
+    const { SignatureV4 } = await import('@smithy/signature-v4');
+    const p = t.principal(KEY_USER);
+    const url = new URL(t.api);
+    const signer = new SignatureV4({
+      service: 'execute-api',
+      region: 'us-east-1',
+      credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey },
+      sha256: Hash.bind(null, 'sha256'),
+    });
+    const presign = async (signingDate: Date) => {
+      const signed = await signer.presign(
+        new HttpRequest({
+          method: 'GET',
+          hostname: url.hostname,
+          port: Number(url.port),
+          path: '/v1/whoami',
+          headers: { host: url.host },
+        }),
+        { expiresIn: 60, signingDate },
+      );
+      const qs = new URLSearchParams(signed.query as Record<string, string>).toString();
+      return fetch(`${t.api}/v1/whoami?${qs}`);
+    };
+    const fresh = await presign(new Date());
+    expect(fresh.status).toBe(200);
+    expect(await fresh.json()).toMatchObject({ principal: p.arn });
+    const stale = await presign(new Date(Date.now() - 120_000));
+    expect(stale.status).toBe(403);
+    expect(stale.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
+  });
+});

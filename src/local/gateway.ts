@@ -1,10 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type FunctionName, matchRoute } from '../http/routes.js';
+import { BodyTooLargeError, listen, readBody } from './http-server.js';
 import type { LocalIdentities } from './identity.js';
-import { type SigV4Failure, verifySigV4 } from './sigv4.js';
+import { SIGV4_ERROR_TYPES, verifySigV4 } from './sigv4.js';
 
 /**
  * The local API Gateway: an HTTP server on loopback that does what API Gateway does in front of
@@ -23,15 +23,6 @@ export const INTEGRATION_TIMEOUT_MS = 29_000;
 /** Media types API Gateway passes to Lambda base64-encoded (the API's binaryMediaTypes). */
 export const BINARY_MEDIA_TYPES: readonly string[] = ['application/octet-stream'];
 
-const SIGV4_ANSWERS: Record<SigV4Failure, string> = {
-  MissingAuthentication: 'MissingAuthenticationTokenException',
-  IncompleteSignature: 'IncompleteSignatureException',
-  UnknownAccessKey: 'UnrecognizedClientException',
-  SignatureMismatch: 'InvalidSignatureException',
-  RequestExpired: 'InvalidSignatureException',
-  ClockSkew: 'InvalidSignatureException',
-};
-
 export interface GatewayOptions {
   host: string;
   port: number;
@@ -48,27 +39,6 @@ export interface LocalGateway {
   readonly endpoint: string;
   readonly server: Server;
   close(): Promise<void>;
-}
-
-class TooLarge extends Error {}
-
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new TooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function answer(
@@ -158,7 +128,7 @@ export function createGateway(options: GatewayOptions): Server {
     try {
       body = await readBody(req, MAX_REQUEST_BYTES);
     } catch (error) {
-      if (!(error instanceof TooLarge)) throw error;
+      if (!(error instanceof BodyTooLargeError)) throw error;
       answer(
         res,
         413,
@@ -201,7 +171,7 @@ export function createGateway(options: GatewayOptions): Server {
       },
     );
     if (!auth.ok) {
-      answer(res, 403, { message: auth.message }, requestId, SIGV4_ANSWERS[auth.failure]);
+      answer(res, 403, { message: auth.message }, requestId, SIGV4_ERROR_TYPES[auth.failure]);
       return;
     }
     const principal = options.identities.byAccessKeyId(auth.accessKeyId);
@@ -312,22 +282,6 @@ export function createGateway(options: GatewayOptions): Server {
 export async function startGateway(options: GatewayOptions): Promise<LocalGateway> {
   const server = createGateway(options);
   server.requestTimeout = 60_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return {
-    endpoint: `http://${host}:${port}`,
-    server,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
-  };
+  const listening = await listen(server, options.host, options.port);
+  return { endpoint: listening.endpoint, server, close: listening.close };
 }

@@ -42,6 +42,16 @@ export type SigV4Failure =
   | 'RequestExpired'
   | 'ClockSkew';
 
+/** The error type AWS services answer for each failure (`__type` in JSON protocols, `x-amzn-ErrorType` at API Gateway). */
+export const SIGV4_ERROR_TYPES = {
+  MissingAuthentication: 'MissingAuthenticationTokenException',
+  IncompleteSignature: 'IncompleteSignatureException',
+  UnknownAccessKey: 'UnrecognizedClientException',
+  SignatureMismatch: 'InvalidSignatureException',
+  RequestExpired: 'InvalidSignatureException',
+  ClockSkew: 'InvalidSignatureException',
+} as const satisfies Record<SigV4Failure, string>;
+
 export type VerifyResult =
   | { ok: true; accessKeyId: string; presigned: boolean; sessionToken?: string }
   | { ok: false; failure: SigV4Failure; message: string };

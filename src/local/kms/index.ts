@@ -1,6 +1,6 @@
-import type { AddressInfo } from 'node:net';
 import type { Config } from '../../config.js';
 import { rolesKeyPolicy } from '../../core/key-policy.js';
+import { listen } from '../http-server.js';
 import { KEY_MANAGER, KEY_USER, LocalIdentities, SERVICE } from '../identity.js';
 import { KeyStore } from './key-store.js';
 import { createKmsServer, type KmsServerOptions } from './server.js';
@@ -60,23 +60,11 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
     ...(options.onRequest ? { onRequest: options.onRequest } : {}),
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? config.kmsPort, config.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const listening = await listen(server, config.host, options.port ?? config.kmsPort);
   return {
-    endpoint: `http://${host}:${port}`,
+    endpoint: listening.endpoint,
     store,
     identities,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: listening.close,
   };
 }

@@ -1,7 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { BodyTooLargeError, readBody } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
-import { verifySigV4 } from '../sigv4.js';
+import { SIGV4_ERROR_TYPES, verifySigV4 } from '../sigv4.js';
 import { KmsError, type KmsErrorType } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { NOT_IMPLEMENTED, OPERATIONS } from './operations.js';
@@ -12,15 +13,6 @@ export const MAX_BODY_BYTES = 256 * 1024;
 const TARGET_PREFIX = 'TrentService.';
 const JSON_CONTENT_TYPES = new Set(['application/x-amz-json-1.1', 'application/x-amz-json-1.0']);
 
-const SIGV4_ERRORS: Record<string, KmsErrorType> = {
-  MissingAuthentication: 'MissingAuthenticationTokenException',
-  IncompleteSignature: 'IncompleteSignatureException',
-  UnknownAccessKey: 'UnrecognizedClientException',
-  SignatureMismatch: 'InvalidSignatureException',
-  RequestExpired: 'InvalidSignatureException',
-  ClockSkew: 'InvalidSignatureException',
-};
-
 export interface KmsServerOptions {
   store: KeyStore;
   identities: LocalIdentities;
@@ -28,27 +20,6 @@ export interface KmsServerOptions {
   maxSkewSeconds: number;
   /** Called once per request with what happened; never with bodies. */
   onRequest?: (event: { operation: string; principal?: string; status: number; error?: string }) => void;
-}
-
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
 
 function send(
@@ -80,9 +51,9 @@ export function createKmsServer(options: KmsServerOptions): Server {
   ): Promise<{ operation: string; principal?: string; result: unknown }> {
     let body: Buffer;
     try {
-      body = await readBody(req);
+      body = await readBody(req, MAX_BODY_BYTES);
     } catch (error) {
-      if (error instanceof BodyTooLarge) {
+      if (error instanceof BodyTooLargeError) {
         throw new KmsError(
           'RequestEntityTooLargeException',
           `Request body is larger than ${MAX_BODY_BYTES} bytes.`,
@@ -111,7 +82,7 @@ export function createKmsServer(options: KmsServerOptions): Server {
     );
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
-    if (!auth.ok) throw new KmsError(SIGV4_ERRORS[auth.failure] ?? 'InvalidSignatureException', auth.message);
+    if (!auth.ok) throw new KmsError(SIGV4_ERROR_TYPES[auth.failure], auth.message);
     const principal = identities.byAccessKeyId(auth.accessKeyId);
     if (!principal)
       throw new KmsError(

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { BodyTooLargeError, readBody } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
 import { SIGV4_ERROR_TYPES, verifySigV4 } from '../sigv4.js';
-import { KmsError, type KmsErrorType } from './errors.js';
+import { KmsError } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { NOT_IMPLEMENTED, OPERATIONS } from './operations.js';
 import { parseInput } from './shapes.js';

@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type AuthzRequest,
+  authorize,
+  describeDecision,
+  type GrantLike,
+  globMatch,
+  grantAllows,
+} from '../../src/core/authz.js';
+import { ADMIN_SID, defaultKeyPolicy, rolesKeyPolicy, USER_SID } from '../../src/core/key-policy.js';
+
+const ACCOUNT = '111122223333';
+const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`;
+const MANAGER = `arn:aws:iam::${ACCOUNT}:user/myKeyManager`;
+const USER = `arn:aws:iam::${ACCOUNT}:user/myKeyUser`;
+const ROLE = `arn:aws:iam::${ACCOUNT}:role/app-role`;
+const SESSION = `arn:aws:sts::${ACCOUNT}:assumed-role/app-role/session-1`;
+const NOBODY = `arn:aws:iam::${ACCOUNT}:user/nobody`;
+
+const policy = rolesKeyPolicy({ accountId: ACCOUNT, administrators: [MANAGER], users: [USER, ROLE] });
+const req = (principal: string, action: string, extra: Partial<AuthzRequest> = {}): AuthzRequest => ({
+  principal,
+  action,
+  keyArn: KEY,
+  keyAccountId: ACCOUNT,
+  ...extra,
+});
+const allowed = (doc: unknown, r: AuthzRequest, grants: GrantLike[] = []) =>
+  authorize(doc, grants, r).allowed;
+
+describe('key policy: administrators manage, users use', () => {
+  it.each([
+    'kms:Encrypt',
+    'kms:Decrypt',
+    'kms:ReEncryptFrom',
+    'kms:ReEncryptTo',
+    'kms:GenerateDataKey',
+    'kms:GenerateDataKeyWithoutPlaintext',
+  ])('a user may %s; an administrator may not', (action) => {
+    expect(authorize(policy, [], req(USER, action))).toEqual({
+      allowed: true,
+      reason: 'key-policy',
+      statement: { index: 2, sid: USER_SID },
+    });
+    expect(authorize(policy, [], req(MANAGER, action))).toEqual({ allowed: false, reason: 'implicit-deny' });
+  });
+
+  it.each([
+    'kms:DisableKey',
+    'kms:EnableKeyRotation',
+    'kms:PutKeyPolicy',
+    'kms:ScheduleKeyDeletion',
+    'kms:RotateKeyOnDemand',
+    'kms:CreateAlias',
+  ])('an administrator may %s; a user may not', (action) => {
+    expect(authorize(policy, [], req(MANAGER, action))).toMatchObject({
+      allowed: true,
+      statement: { sid: ADMIN_SID },
+    });
+    expect(allowed(policy, req(USER, action))).toBe(false);
+  });
+
+  it('an assumed-role session acts as its role', () => {
+    expect(allowed(policy, req(SESSION, 'kms:Encrypt'))).toBe(true);
+    expect(allowed(policy, req(`arn:aws:sts::${ACCOUNT}:assumed-role/other-role/s`, 'kms:Encrypt'))).toBe(
+      false,
+    );
+  });
+
+  it('a principal named nowhere is denied', () => {
+    expect(authorize(policy, [], req(NOBODY, 'kms:Encrypt'))).toEqual({
+      allowed: false,
+      reason: 'implicit-deny',
+    });
+  });
+
+  it('users may create grants only for AWS resources', () => {
+    expect(allowed(policy, req(USER, 'kms:CreateGrant'))).toBe(false);
+    expect(allowed(policy, req(USER, 'kms:CreateGrant', { grantIsForAWSResource: true }))).toBe(true);
+  });
+});
+
+describe('the account root delegates to IAM', () => {
+  const root = defaultKeyPolicy(ACCOUNT);
+
+  it('matches only when the caller is in the account and its IAM policy allows the action', () => {
+    expect(allowed(root, req(USER, 'kms:Encrypt'))).toBe(false);
+    expect(allowed(root, req(USER, 'kms:Encrypt', { iamAllows: (a) => a === 'kms:Encrypt' }))).toBe(true);
+    expect(allowed(root, req(USER, 'kms:Decrypt', { iamAllows: (a) => a === 'kms:Encrypt' }))).toBe(false);
+    expect(
+      allowed(root, req('arn:aws:iam::999999999999:user/x', 'kms:Encrypt', { iamAllows: () => true })),
+    ).toBe(false);
+  });
+});
+
+describe('Deny wins, wildcards, resources', () => {
+  const doc = {
+    Statement: [
+      { Sid: 'all', Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:*', Resource: '*' },
+      { Sid: 'no-decrypt', Effect: 'Deny', Principal: '*', Action: 'kms:Decrypt', Resource: '*' },
+    ],
+  };
+
+  it('an explicit Deny wins over an Allow and names its statement', () => {
+    const d = authorize(doc, [], req(USER, 'kms:Decrypt'));
+    expect(d).toEqual({
+      allowed: false,
+      reason: 'explicit-deny',
+      statement: { index: 1, sid: 'no-decrypt' },
+    });
+    expect(describeDecision(d)).toBe('denied by key policy statement no-decrypt');
+  });
+
+  it('kms:* and kms:ReEncrypt* and kms:GenerateDataKey* match what they should and nothing else', () => {
+    expect(allowed(doc, req(USER, 'kms:Encrypt'))).toBe(true);
+    expect(globMatch('kms:ReEncrypt*', 'kms:ReEncryptFrom', true)).toBe(true);
+    expect(globMatch('kms:GenerateDataKey*', 'kms:GenerateDataKeyWithoutPlaintext', true)).toBe(true);
+    expect(globMatch('kms:GenerateDataKey*', 'kms:GenerateRandom', true)).toBe(false);
+    expect(globMatch('kms:encrypt', 'kms:Encrypt', true)).toBe(true);
+  });
+
+  it('a Resource naming another key does not match', () => {
+    const other = {
+      Statement: [{ Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:Encrypt', Resource: `${KEY}x` }],
+    };
+    expect(allowed(other, req(USER, 'kms:Encrypt'))).toBe(false);
+  });
+});
+
+describe('conditions on the encryption context', () => {
+  const withCondition = (Condition: unknown) => ({
+    Statement: [
+      { Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:Decrypt', Resource: '*', Condition },
+    ],
+  });
+  const ctx = (encryptionContext: Record<string, string>) => req(USER, 'kms:Decrypt', { encryptionContext });
+
+  it('StringEquals on kms:EncryptionContext:<key>', () => {
+    const doc = withCondition({ StringEquals: { 'kms:EncryptionContext:tenant': 'acme' } });
+    expect(allowed(doc, ctx({ tenant: 'acme', x: '1' }))).toBe(true);
+    expect(allowed(doc, ctx({ tenant: 'other' }))).toBe(false);
+    expect(allowed(doc, ctx({}))).toBe(false);
+  });
+
+  it('StringLike with wildcards', () => {
+    const doc = withCondition({ StringLike: { 'kms:EncryptionContext:case': 'case-*' } });
+    expect(allowed(doc, ctx({ case: 'case-42' }))).toBe(true);
+    expect(allowed(doc, ctx({ case: 'other-42' }))).toBe(false);
+  });
+
+  it('ForAllValues and ForAnyValue on kms:EncryptionContextKeys', () => {
+    const all = withCondition({
+      'ForAllValues:StringEquals': { 'kms:EncryptionContextKeys': ['tenant', 'case'] },
+    });
+    expect(allowed(all, ctx({ tenant: 'a' }))).toBe(true);
+    expect(allowed(all, ctx({ tenant: 'a', extra: 'b' }))).toBe(false);
+    const any = withCondition({ 'ForAnyValue:StringEquals': { 'kms:EncryptionContextKeys': 'tenant' } });
+    expect(allowed(any, ctx({ tenant: 'a', extra: 'b' }))).toBe(true);
+    expect(allowed(any, ctx({ extra: 'b' }))).toBe(false);
+  });
+
+  it('what it does not understand matches nothing, never allows', () => {
+    for (const condition of [
+      { NumericLessThan: { 'kms:EncryptionContext:n': '5' } },
+      { StringEquals: { 'aws:SourceVpc': 'vpc-1' } },
+      { StringEquals: { 'kms:EncryptionContextKeys': 'tenant' } },
+      { 'ForAllValues:StringEquals': { 'kms:EncryptionContext:tenant': 'acme' } },
+      'not an object',
+    ]) {
+      expect(
+        allowed(withCondition(condition), ctx({ tenant: 'acme', n: '1' })),
+        JSON.stringify(condition),
+      ).toBe(false);
+    }
+    expect(
+      allowed(
+        { Statement: [{ Effect: 'Allow', NotPrincipal: { AWS: NOBODY }, Action: 'kms:*', Resource: '*' }] },
+        req(USER, 'kms:Encrypt'),
+      ),
+    ).toBe(false);
+    expect(
+      allowed(
+        {
+          Statement: [
+            { Effect: 'Allow', Principal: { Service: 's3.amazonaws.com' }, Action: 'kms:*', Resource: '*' },
+          ],
+        },
+        req(USER, 'kms:Encrypt'),
+      ),
+    ).toBe(false);
+    expect(
+      allowed(
+        { Statement: [{ Effect: 'Maybe', Principal: '*', Action: 'kms:*', Resource: '*' }] },
+        req(USER, 'kms:Encrypt'),
+      ),
+    ).toBe(false);
+    expect(allowed('not a policy', req(USER, 'kms:Encrypt'))).toBe(false);
+  });
+});
+
+describe('grants', () => {
+  const grant: GrantLike = {
+    grantId: 'g-acme',
+    granteePrincipal: NOBODY,
+    operations: ['Encrypt', 'Decrypt'],
+    constraints: { EncryptionContextSubset: { tenant: 'acme' } },
+  };
+
+  it('allow the grantee the named operations with a context that satisfies the subset', () => {
+    const d = authorize(
+      policy,
+      [grant],
+      req(NOBODY, 'kms:Encrypt', { encryptionContext: { tenant: 'acme', doc: '1' } }),
+    );
+    expect(d).toEqual({ allowed: true, reason: 'grant', grantId: 'g-acme' });
+    expect(describeDecision(d)).toBe('allowed by grant g-acme');
+  });
+
+  it('refuse other contexts, other operations and other principals', () => {
+    expect(grantAllows(grant, req(NOBODY, 'kms:Encrypt', { encryptionContext: { tenant: 'other' } }))).toBe(
+      false,
+    );
+    expect(grantAllows(grant, req(NOBODY, 'kms:Encrypt'))).toBe(false);
+    expect(
+      grantAllows(grant, req(NOBODY, 'kms:GenerateDataKey', { encryptionContext: { tenant: 'acme' } })),
+    ).toBe(false);
+    expect(grantAllows(grant, req(USER, 'kms:Encrypt', { encryptionContext: { tenant: 'acme' } }))).toBe(
+      false,
+    );
+  });
+
+  it('EncryptionContextEquals needs the exact context', () => {
+    const exact: GrantLike = { ...grant, constraints: { EncryptionContextEquals: { tenant: 'acme' } } };
+    expect(grantAllows(exact, req(NOBODY, 'kms:Decrypt', { encryptionContext: { tenant: 'acme' } }))).toBe(
+      true,
+    );
+    expect(
+      grantAllows(exact, req(NOBODY, 'kms:Decrypt', { encryptionContext: { tenant: 'acme', x: '1' } })),
+    ).toBe(false);
+  });
+
+  it('a grant to a role serves its assumed-role sessions', () => {
+    const toRole: GrantLike = { grantId: 'g-role', granteePrincipal: ROLE, operations: ['Decrypt'] };
+    expect(grantAllows(toRole, req(SESSION, 'kms:Decrypt'))).toBe(true);
+  });
+
+  it('an explicit Deny in the policy beats a grant', () => {
+    const deny = {
+      Statement: [
+        { Sid: 'stop', Effect: 'Deny', Principal: { AWS: NOBODY }, Action: 'kms:Encrypt', Resource: '*' },
+      ],
+    };
+    expect(
+      authorize(deny, [grant], req(NOBODY, 'kms:Encrypt', { encryptionContext: { tenant: 'acme' } })),
+    ).toMatchObject({
+      allowed: false,
+      reason: 'explicit-deny',
+    });
+  });
+});

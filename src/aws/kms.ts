@@ -57,6 +57,8 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
         options,
       );
     case 'ValidationException':
+    case 'SerializationException':
+    case 'RequestEntityTooLargeException':
       return new ValidationError(message);
     case 'ThrottlingException':
     case 'LimitExceededException':

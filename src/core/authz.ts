@@ -4,9 +4,9 @@ import { normalisePrincipal } from './principal.js';
 /**
  * Authorization of a KMS request against a key policy and grants, as AWS KMS documents it:
  * an explicit Deny wins, then an Allow from a policy statement, then a grant; otherwise the
- * request is denied. Whatever the evaluator does not understand (an unknown condition operator
- * or key, NotPrincipal/NotAction/NotResource, a non-AWS principal type) matches nothing, so it
- * can never allow by accident.
+ * request is denied. What the evaluator does not understand (an unknown condition operator or
+ * key, NotPrincipal/NotAction/NotResource, a non-AWS principal type, a statement without
+ * Resource) never allows: in an Allow it matches nothing, in a Deny it denies.
  */
 
 export interface AuthzRequest {
@@ -63,34 +63,50 @@ export function globMatch(pattern: string, value: string, ignoreCase = false): b
   return new RegExp(`^${escaped}$`, ignoreCase ? 'is' : 's').test(value);
 }
 
-/** Does the statement's Principal name the caller? A principal it cannot understand names no one. */
-function principalMatches(principal: Json, req: AuthzRequest): boolean {
-  if (principal === '*') return true;
-  if (principal === null || typeof principal !== 'object' || Array.isArray(principal)) return false;
+/** Whether a part of a statement applies: yes, no, or not understood. */
+type Match = 'yes' | 'no' | 'unknown';
+
+const all = (...parts: Match[]): Match =>
+  parts.includes('no') ? 'no' : parts.includes('unknown') ? 'unknown' : 'yes';
+
+/** The names the caller answers to: as authenticated, and as its role when it is a role session. */
+function callerNames(req: AuthzRequest): string[] {
+  const normalised = normalisePrincipal(req.principal);
+  return normalised === req.principal ? [req.principal] : [req.principal, normalised];
+}
+
+/** Does the statement's Principal name the caller? Only AWS principals are understood. */
+function principalMatches(principal: Json, req: AuthzRequest): Match {
+  if (principal === '*') return 'yes';
+  if (principal === null || typeof principal !== 'object' || Array.isArray(principal)) return 'unknown';
   const entries = Object.entries(principal as Record<string, Json>);
-  // Only AWS principals are understood; Service, Federated and CanonicalUser match nothing here.
   const aws = entries.find(([k]) => k === 'AWS')?.[1];
-  if (aws === undefined) return false;
-  const caller = normalisePrincipal(req.principal);
+  // Service, Federated and CanonicalUser principals are not understood here.
+  if (aws === undefined || entries.length > 1) return 'unknown';
+  const names = callerNames(req);
+  let result: Match = 'no';
   for (const p of asList(aws)) {
-    if (typeof p !== 'string') continue;
-    if (p === '*') return true;
-    if (p === req.keyAccountId || p === `arn:aws:iam::${req.keyAccountId}:root`) {
-      // The account root: the key policy delegates to IAM.
-      if (req.iamAllows?.(req.action) === true && caller.includes(`::${req.keyAccountId}:`)) return true;
+    if (typeof p !== 'string') {
+      result = 'unknown';
       continue;
     }
-    if (normalisePrincipal(p) === caller) return true;
+    if (p === '*') return 'yes';
+    if (p === req.keyAccountId || p === `arn:aws:iam::${req.keyAccountId}:root`) {
+      // The account root: the key policy delegates to IAM.
+      if (req.iamAllows?.(req.action) === true && names.some((n) => n.includes(`::${req.keyAccountId}:`)))
+        return 'yes';
+      continue;
+    }
+    if (names.includes(p)) return 'yes';
   }
-  return false;
+  return result;
 }
 
-function actionMatches(action: Json, wanted: string): boolean {
-  return asList(action).some((a) => typeof a === 'string' && globMatch(a, wanted, true));
-}
-
-function resourceMatches(resource: Json, keyArn: string): boolean {
-  return asList(resource).some((r) => typeof r === 'string' && globMatch(r, keyArn));
+function patternsMatch(patterns: Json, value: string, ignoreCase: boolean): Match {
+  const list = asList(patterns);
+  if (list.length === 0) return 'unknown';
+  if (list.some((p) => typeof p === 'string' && globMatch(p, value, ignoreCase))) return 'yes';
+  return list.every((p) => typeof p === 'string') ? 'no' : 'unknown';
 }
 
 /** The request's values for a condition key; undefined when the key is not one this evaluator knows. */
@@ -99,8 +115,8 @@ function requestValues(key: string, req: AuthzRequest): { values: string[]; mult
   const ctx = req.encryptionContext ?? {};
   if (lower.startsWith('kms:encryptioncontext:')) {
     const name = key.slice('kms:encryptioncontext:'.length);
-    const value = ctx[name];
-    return { values: value === undefined ? [] : [value], multi: false };
+    const value = Object.hasOwn(ctx, name) ? ctx[name] : undefined;
+    return { values: typeof value === 'string' ? [value] : [], multi: false };
   }
   if (lower === 'kms:encryptioncontextkeys') return { values: Object.keys(ctx), multi: true };
   if (lower === 'kms:grantisforawsresource')
@@ -117,10 +133,15 @@ const COMPARATORS: Record<string, (pattern: string, value: string) => boolean> =
   stringlike: (p, v) => globMatch(p, v),
   bool: (p, v) => p.toLowerCase() === v.toLowerCase(),
 };
+const NEGATED: Record<string, string> = {
+  stringnotequals: 'stringequals',
+  stringnotequalsignorecase: 'stringequalsignorecase',
+  stringnotlike: 'stringlike',
+};
 
-/** One condition operator block; false whenever something is not understood. */
-function conditionHolds(operator: string, block: Json, req: AuthzRequest): boolean {
-  if (block === null || typeof block !== 'object' || Array.isArray(block)) return false;
+/** One condition operator block: set qualifiers, IfExists, negated string operators. */
+function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match {
+  if (block === null || typeof block !== 'object' || Array.isArray(block)) return 'unknown';
   let qualifier: 'all' | 'any' | undefined;
   let op = operator.toLowerCase();
   if (op.startsWith('forallvalues:')) {
@@ -130,54 +151,68 @@ function conditionHolds(operator: string, block: Json, req: AuthzRequest): boole
     qualifier = 'any';
     op = op.slice('foranyvalue:'.length);
   }
-  const compare = COMPARATORS[op];
-  if (!compare) return false;
+  const ifExists = op.endsWith('ifexists');
+  if (ifExists) op = op.slice(0, -'ifexists'.length);
+  const negated = Object.hasOwn(NEGATED, op);
+  const compare = COMPARATORS[negated ? (NEGATED[op] as string) : op];
+  if (!compare) return 'unknown';
+  let result: Match = 'yes';
   for (const [key, raw] of Object.entries(block as Record<string, Json>)) {
     const found = requestValues(key, req);
-    if (!found) return false;
+    if (!found) return 'unknown';
     const patterns = asList(raw).map((v) => (typeof v === 'boolean' ? String(v) : v));
-    if (patterns.some((p) => typeof p !== 'string')) return false;
+    if (patterns.length === 0 || patterns.some((p) => typeof p !== 'string')) return 'unknown';
     const list = patterns as string[];
-    const matchesOne = (value: string) => list.some((p) => compare(p, value));
+    const matchesOne = (value: string) =>
+      negated ? !list.some((p) => compare(p, value)) : list.some((p) => compare(p, value));
+    let holds: boolean;
     if (found.multi) {
       // A multi-valued key needs a set qualifier; without one the condition is not understood.
-      if (qualifier === 'all' && !found.values.every(matchesOne)) return false;
-      if (qualifier === 'any' && !found.values.some(matchesOne)) return false;
-      if (qualifier === undefined) return false;
+      if (qualifier === undefined) return 'unknown';
+      holds = qualifier === 'all' ? found.values.every(matchesOne) : found.values.some(matchesOne);
     } else {
-      if (qualifier !== undefined) return false;
+      if (qualifier !== undefined) return 'unknown';
       const value = found.values[0];
-      if (value === undefined || !matchesOne(value)) return false;
+      // A missing key satisfies IfExists and the negated operators, and nothing else.
+      holds = value === undefined ? ifExists || negated : matchesOne(value);
     }
+    if (!holds) result = 'no';
   }
-  return true;
+  return result;
 }
 
-function statementMatches(st: Record<string, Json>, req: AuthzRequest): boolean {
-  if ('NotPrincipal' in st || 'NotAction' in st || 'NotResource' in st) return false;
-  if (!principalMatches(st.Principal, req)) return false;
-  if (!actionMatches(st.Action, req.action)) return false;
-  if (!resourceMatches(st.Resource ?? '*', req.keyArn)) return false;
+function statementMatches(st: Record<string, Json>, req: AuthzRequest): Match {
+  if ('NotPrincipal' in st || 'NotAction' in st || 'NotResource' in st) return 'unknown';
+  if (!('Resource' in st)) return 'unknown';
+  const parts: Match[] = [
+    principalMatches(st.Principal, req),
+    patternsMatch(st.Action, req.action, true),
+    patternsMatch(st.Resource, req.keyArn, false),
+  ];
   const conditions = st.Condition;
-  if (conditions === undefined) return true;
-  if (conditions === null || typeof conditions !== 'object' || Array.isArray(conditions)) return false;
-  return Object.entries(conditions as Record<string, Json>).every(([op, block]) =>
-    conditionHolds(op, block, req),
-  );
+  if (conditions !== undefined) {
+    if (conditions === null || typeof conditions !== 'object' || Array.isArray(conditions))
+      parts.push('unknown');
+    else
+      for (const [op, block] of Object.entries(conditions as Record<string, Json>))
+        parts.push(conditionHolds(op, block, req));
+  }
+  return all(...parts);
 }
 
 /** Does a grant allow the request? Its grantee, operation and context constraint must all fit. */
 export function grantAllows(grant: GrantLike, req: AuthzRequest): boolean {
-  if (normalisePrincipal(grant.granteePrincipal) !== normalisePrincipal(req.principal)) return false;
+  if (!callerNames(req).includes(grant.granteePrincipal)) return false;
   const operation = req.action.replace(/^kms:/i, '');
   if (!grant.operations.includes(operation)) return false;
   const ctx = req.encryptionContext ?? {};
   const subset = grant.constraints?.EncryptionContextSubset;
-  if (subset && !Object.entries(subset).every(([k, v]) => ctx[k] === v)) return false;
+  const has = (k: string, v: string) => Object.hasOwn(ctx, k) && ctx[k] === v;
+  if (subset && !Object.entries(subset).every(([k, v]) => has(k, v))) return false;
   const equals = grant.constraints?.EncryptionContextEquals;
   if (equals) {
     const a = Object.entries(equals);
-    if (a.length !== Object.keys(ctx).length || !a.every(([k, v]) => ctx[k] === v)) return false;
+    if (a.length !== Object.keys(ctx).length || !a.every(([k, v]) => has(k, v))) return false;
   }
   return true;
 }
@@ -193,10 +228,13 @@ export function authorize(policy: Json, grants: readonly GrantLike[], req: Authz
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) continue;
     const st = raw as Record<string, Json>;
     if (st.Effect !== 'Allow' && st.Effect !== 'Deny') continue;
-    if (!statementMatches(st, req)) continue;
+    const match = statementMatches(st, req);
     const ref: StatementRef = { index, ...(typeof st.Sid === 'string' ? { sid: st.Sid } : {}) };
-    if (st.Effect === 'Deny') return { allowed: false, reason: 'explicit-deny', statement: ref };
-    allow ??= ref;
+    // Precondition: a Deny the evaluator cannot fully understand is applied (fails closed);
+    // an Allow applies only when every part of it is understood and matches.
+    if (st.Effect === 'Deny' && match !== 'no')
+      return { allowed: false, reason: 'explicit-deny', statement: ref };
+    if (st.Effect === 'Allow' && match === 'yes') allow ??= ref;
   }
   if (allow) return { allowed: true, reason: 'key-policy', statement: allow };
   const grant = grants.find((g) => grantAllows(g, req));

@@ -7,24 +7,32 @@ function compareUtf8(a: string, b: string): number {
 
 /**
  * The canonical bytes of a context: pairs sorted by key (UTF-8 byte order), each key and value
- * written as a 2-byte big-endian length and its UTF-8 bytes, after a 2-byte pair count.
+ * written as a 4-byte big-endian length and its UTF-8 bytes, after a 4-byte pair count.
  * Equal contexts give equal bytes whatever the order the caller wrote them in.
  */
 export function canonicalContextBytes(context: EncryptionContext | undefined): Buffer {
   const entries = Object.entries(context ?? {}).sort(([a], [b]) => compareUtf8(a, b));
   const chunks: Buffer[] = [];
-  const count = Buffer.alloc(2);
-  count.writeUInt16BE(entries.length);
+  const count = Buffer.alloc(4);
+  count.writeUInt32BE(entries.length);
   chunks.push(count);
   for (const [key, value] of entries) {
     for (const text of [key, value]) {
-      const bytes = Buffer.from(text, 'utf8');
-      const len = Buffer.alloc(2);
-      len.writeUInt16BE(bytes.length);
+      const bytes = Buffer.from(String(text), 'utf8');
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(bytes.length);
       chunks.push(len, bytes);
     }
   }
   return Buffer.concat(chunks);
+}
+
+/** Bytes of keys and values of a context, without encoding it. */
+export function contextByteLength(context: EncryptionContext | undefined): number {
+  let total = 0;
+  for (const [k, v] of Object.entries(context ?? {}))
+    total += Buffer.byteLength(k, 'utf8') + Buffer.byteLength(String(v), 'utf8');
+  return total;
 }
 
 /** True when both contexts hold exactly the same pairs. */
@@ -59,6 +67,10 @@ export function contextProblems(
   let total = 0;
   for (const [key, value] of entries) {
     const at = `${path}.${key}`;
+    if (key === '__proto__') {
+      problems.push({ path: at, message: 'the key __proto__ is not accepted' });
+      continue;
+    }
     if (typeof value !== 'string') {
       problems.push({ path: at, message: 'values must be strings' });
       continue;

@@ -140,6 +140,7 @@ export function policyDocumentProblem(text: string): string | undefined {
     if (st.Principal === undefined && st.NotPrincipal === undefined)
       return `Statement ${i} has no Principal.`;
     if (st.Action === undefined && st.NotAction === undefined) return `Statement ${i} has no Action.`;
+    if (st.Resource === undefined && st.NotResource === undefined) return `Statement ${i} has no Resource.`;
   }
   return undefined;
 }

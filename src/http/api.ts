@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { contextProblems } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
+import { parseJsonStrict, ReservedMemberError } from '../core/safe-json.js';
 import type { AuditSink } from '../ports.js';
 import { auditTrail } from './middleware/audit-trail.js';
 import { type ErrorLogger, errorResponses } from './middleware/error-responses.js';
@@ -51,8 +52,9 @@ function parseJsonBody(event: APIGatewayProxyEvent): Record<string, unknown> {
     : (event.body ?? '');
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
-  } catch {
+    parsed = parseJsonStrict(text);
+  } catch (error) {
+    if (error instanceof ReservedMemberError) throw new ValidationError(error.message);
     throw new DomainError('MalformedJson', 'The request body is not valid JSON.');
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {

@@ -19,7 +19,7 @@ export interface SignedRequest {
   rawQuery: string;
   /** Node's lower-cased request headers. */
   headers: IncomingHttpHeaders;
-  /** SHA-256 hex of the body when the server buffered it; otherwise the declared hash is trusted here. */
+  /** SHA-256 hex of the body received (the servers buffer bodies); the empty body's when absent. */
   bodySha256?: string;
 }
 
@@ -32,6 +32,15 @@ export interface VerifyOptions {
   secretFor(accessKeyId: string): string | undefined;
   /** Non-S3 services URI-encode the already-encoded path once more; S3 does not. */
   doubleEncodePath: boolean;
+  /**
+   * S3 only: the payload may be declared `UNSIGNED-PAYLOAD`. Everywhere else the signature must
+   * cover the SHA-256 of the body actually received.
+   */
+  unsignedPayloadAllowed?: boolean;
+  /** Headers that must be among the signed ones (e.g. `x-amz-target` for JSON protocols). */
+  requiredSignedHeaders?: readonly string[];
+  /** Whether a session token is valid for the access key; without it no session token is accepted. */
+  sessionTokenValid?: (accessKeyId: string, token: string) => boolean;
 }
 
 export type SigV4Failure =
@@ -124,8 +133,13 @@ function canonicalPath(rawPath: string, doubleEncode: boolean): string {
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  if (value === undefined) return undefined;
+  if (!Object.hasOwn(headers, name)) return undefined;
+  const value: unknown = headers[name];
+  if (Array.isArray(value)) {
+    if (!value.every((v) => typeof v === 'string')) return undefined;
+  } else if (typeof value !== 'string') {
+    return undefined;
+  }
   const joined = Array.isArray(value) ? value.join(',') : value;
   return joined.trim().replace(/\s+/g, ' ');
 }
@@ -242,8 +256,18 @@ export function verifySigV4(request: SignedRequest, options: VerifyOptions): Ver
       'Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP',
     );
   }
+  if (!parts.signedHeaders.every((h) => /^[a-z0-9-]+$/.test(h))) {
+    return fail(
+      'IncompleteSignature',
+      'SignedHeaders must be lower-case header names separated by semicolons',
+    );
+  }
   if (!parts.signedHeaders.includes('host'))
     return fail('SignatureMismatch', "'Host' must be a signed header");
+  for (const required of options.requiredSignedHeaders ?? []) {
+    if (!parts.signedHeaders.includes(required))
+      return fail('SignatureMismatch', `'${required}' must be a signed header`);
+  }
 
   const signedAt = amzDateToMs(parts.amzDate);
   const now = options.now.getTime();
@@ -271,24 +295,26 @@ export function verifySigV4(request: SignedRequest, options: VerifyOptions): Ver
       return fail('SignatureMismatch', `Signed header '${name}' is missing from the request`);
     canonicalHeaders.push(`${name}:${value}\n`);
   }
-  const declared = headerValue(request.headers, 'x-amz-content-sha256');
-  if (
-    declared !== undefined &&
-    /^[0-9a-f]{64}$/.test(declared) &&
-    request.bodySha256 !== undefined &&
-    declared !== request.bodySha256
-  ) {
+  const token = headerValue(request.headers, 'x-amz-security-token') ?? query.get('X-Amz-Security-Token');
+  // Precondition: a session token is one this server issued for this access key; long-term keys carry none.
+  if (token !== undefined && options.sessionTokenValid?.(parts.accessKeyId, token) !== true) {
+    return fail('UnknownAccessKey', 'The security token included in the request is invalid.');
+  }
+  const computed = request.bodySha256 ?? sha256Hex('');
+  const declared = headerValue(request.headers, 'x-amz-content-sha256')?.toLowerCase();
+  // Precondition: the signature covers the body received. Only S3 may declare an unsigned payload.
+  const unsigned = options.unsignedPayloadAllowed === true && declared === UNSIGNED_PAYLOAD.toLowerCase();
+  if (declared !== undefined && !unsigned && declared !== computed) {
     return fail(
       'SignatureMismatch',
       'The provided x-amz-content-sha256 header does not match what was computed.',
     );
   }
-  const payloadCandidates =
-    declared !== undefined
-      ? [declared]
-      : parts.presigned
-        ? [UNSIGNED_PAYLOAD, request.bodySha256 ?? sha256Hex('')]
-        : [request.bodySha256 ?? sha256Hex('')];
+  const payloadCandidates = unsigned
+    ? [UNSIGNED_PAYLOAD]
+    : options.unsignedPayloadAllowed === true && parts.presigned && declared === undefined
+      ? [UNSIGNED_PAYLOAD, computed]
+      : [computed];
 
   const queryForSigning = parts.presigned ? pairs.filter(([k]) => k !== 'X-Amz-Signature') : pairs;
   const key = signingKey(secret, parts.date, parts.region, parts.service);
@@ -305,7 +331,6 @@ export function verifySigV4(request: SignedRequest, options: VerifyOptions): Ver
     const stringToSign = [ALGORITHM, parts.amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
     const expected = createHmac('sha256', key).update(stringToSign, 'utf8').digest('hex');
     if (equalHex(expected, parts.signature)) {
-      const token = headerValue(request.headers, 'x-amz-security-token') ?? query.get('X-Amz-Security-Token');
       return token === undefined
         ? { ok: true, accessKeyId: parts.accessKeyId, presigned: parts.presigned }
         : { ok: true, accessKeyId: parts.accessKeyId, presigned: parts.presigned, sessionToken: token };

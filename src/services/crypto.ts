@@ -9,6 +9,8 @@ export const KMS_DIRECT_LIMIT = 4096;
  * base64 of the resulting message in the response both fit Lambda's 6 MB synchronous payload.
  */
 export const INLINE_LIMIT = 4 * 1024 * 1024;
+/** Largest KMS ciphertext blob KMS accepts. */
+export const KMS_CIPHERTEXT_LIMIT = 6144;
 
 export type CiphertextFormat = 'kms' | 'aws-encryption-sdk';
 
@@ -65,6 +67,8 @@ export class CryptoService {
     const format = formatOf(ciphertext);
     try {
       if (format === 'kms') {
+        // Precondition: a KMS blob is at most 6144 bytes; anything longer cannot be one.
+        if (ciphertext.byteLength > KMS_CIPHERTEXT_LIMIT) throw new InvalidCiphertextError();
         const out = await this.keys.decrypt(ciphertext, context, keyId);
         return { plaintext: out.plaintext, keyArn: out.keyArn, format };
       }
@@ -92,6 +96,7 @@ export class CryptoService {
     const destinationContext = input.destinationContext ?? input.context;
     const format = formatOf(input.ciphertext);
     if (format === 'kms') {
+      if (input.ciphertext.byteLength > KMS_CIPHERTEXT_LIMIT) throw new InvalidCiphertextError();
       try {
         const out = await this.keys.reEncrypt({
           ciphertext: input.ciphertext,

@@ -275,3 +275,27 @@ describe('query-string (presigned) SigV4 at the gateway', () => {
     expect(stale.headers.get('x-amzn-errortype')).toBe('InvalidSignatureException');
   });
 });
+
+describe('findings of the security review, at the API', () => {
+  it('a KMS-format ciphertext too large to be one is the uniform InvalidCiphertext, not a 502', async () => {
+    const blob = Buffer.alloc(300_000, 7);
+    blob[0] = 0x01;
+    blob[1] = 0x4c;
+    for (const path of ['/v1/decrypt', '/v1/re-encrypt']) {
+      const body: Record<string, unknown> = { ciphertext: blob.toString('base64') };
+      if (path === '/v1/re-encrypt') body.destinationKeyId = 'alias/eaas-default';
+      const res = await t.client().raw('POST', path, body);
+      expect(res.status, path).toBe(400);
+      expect(res.body, path).toMatchObject({ error: 'InvalidCiphertext' });
+    }
+  });
+
+  it('a __proto__ context key is refused', async () => {
+    const res = await rawText(
+      '/v1/encrypt',
+      '{"keyId":"alias/eaas-default","plaintext":"aGk=","context":{"__proto__":"tenantA"}}',
+    );
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'ValidationError' });
+  });
+});

@@ -230,3 +230,58 @@ describe('robustness', () => {
     expect((res.json as { Keys: unknown[] }).Keys.length).toBeGreaterThan(0);
   });
 });
+
+describe('findings of the security review, at the local KMS', () => {
+  it('a context value over 64 KiB is a ValidationException, not a 500', async () => {
+    const body = JSON.stringify({
+      KeyId: 'alias/eaas-default',
+      Plaintext: 'aGk=',
+      EncryptionContext: { a: 'v'.repeat(70_000) },
+    });
+    const res = await kmsRaw(endpoint, user(), 'TrentService.Encrypt', body);
+    expect(res.status).toBe(400);
+    expect(errorType(res.json)).toBe('ValidationException');
+  });
+
+  it('a __proto__ member is refused rather than silently dropped from the bound context', async () => {
+    const body =
+      '{"KeyId":"alias/eaas-default","Plaintext":"aGk=","EncryptionContext":{"__proto__":"tenantA"}}';
+    const res = await kmsRaw(endpoint, user(), 'TrentService.Encrypt', body);
+    expect(res.status).toBe(400);
+    expect(errorType(res.json)).toBe('ValidationException');
+  });
+
+  it('a validation error never quotes the plaintext back', async () => {
+    const secret = Buffer.from('TOP-SECRET-PAYLOAD-'.repeat(300));
+    const res = await kmsRaw(
+      endpoint,
+      user(),
+      'TrentService.Encrypt',
+      JSON.stringify({ KeyId: 'alias/eaas-default', Plaintext: secret.toString('base64') }),
+    );
+    expect(errorType(res.json)).toBe('ValidationException');
+    expect(res.text).not.toContain(secret.toString('base64').slice(0, 16));
+  });
+
+  it('a session token the local KMS never issued is refused', async () => {
+    const res = await kmsRaw(endpoint, user(), 'TrentService.ListKeys', '{}', {
+      'x-amz-security-token': 'bogus',
+    });
+    expect(res.status).toBe(400);
+    expect(errorType(res.json)).toBe('UnrecognizedClientException');
+  });
+
+  it('UNSIGNED-PAYLOAD does not let a different body through', async () => {
+    const res = await kmsRaw(
+      endpoint,
+      user(),
+      'TrentService.GenerateRandom',
+      '{"NumberOfBytes":8}',
+      { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' },
+      {
+        sendBody: '{"NumberOfBytes":9}',
+      },
+    );
+    expect(errorType(res.json)).toBe('InvalidSignatureException');
+  });
+});

@@ -7,7 +7,13 @@ import {
   globMatch,
   grantAllows,
 } from '../../src/core/authz.js';
-import { ADMIN_SID, defaultKeyPolicy, rolesKeyPolicy, USER_SID } from '../../src/core/key-policy.js';
+import {
+  ADMIN_SID,
+  defaultKeyPolicy,
+  policyDocumentProblem,
+  rolesKeyPolicy,
+  USER_SID,
+} from '../../src/core/key-policy.js';
 
 const ACCOUNT = '111122223333';
 const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`;
@@ -256,5 +262,109 @@ describe('grants', () => {
       allowed: false,
       reason: 'explicit-deny',
     });
+  });
+});
+
+describe('findings of the security review', () => {
+  it('a Deny the evaluator does not understand denies (fails closed)', () => {
+    const allowAll = {
+      Sid: 'all',
+      Effect: 'Allow',
+      Principal: { AWS: USER },
+      Action: 'kms:*',
+      Resource: '*',
+    };
+    for (const deny of [
+      { Effect: 'Deny', NotPrincipal: { AWS: MANAGER }, Action: 'kms:*', Resource: '*' },
+      {
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'kms:Decrypt',
+        Resource: '*',
+        Condition: { NumericLessThan: { 'kms:X': '1' } },
+      },
+      { Effect: 'Deny', Principal: { Service: 'logs.amazonaws.com' }, Action: 'kms:Decrypt', Resource: '*' },
+    ]) {
+      expect(allowed({ Statement: [allowAll, deny] }, req(USER, 'kms:Decrypt')), JSON.stringify(deny)).toBe(
+        false,
+      );
+    }
+  });
+
+  it('StringNotEquals and IfExists work as IAM defines them', () => {
+    const deny = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:Decrypt', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { StringNotEquals: { 'kms:EncryptionContext:tenant': 'acme' } },
+        },
+      ],
+    };
+    expect(allowed(deny, req(USER, 'kms:Decrypt', { encryptionContext: { tenant: 'acme' } }))).toBe(true);
+    expect(allowed(deny, req(USER, 'kms:Decrypt', { encryptionContext: { tenant: 'evil' } }))).toBe(false);
+    expect(allowed(deny, req(USER, 'kms:Decrypt'))).toBe(false);
+    const ifExists = {
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: USER },
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { StringEqualsIfExists: { 'kms:EncryptionContext:tenant': 'acme' } },
+        },
+      ],
+    };
+    expect(allowed(ifExists, req(USER, 'kms:Decrypt'))).toBe(true);
+    expect(allowed(ifExists, req(USER, 'kms:Decrypt', { encryptionContext: { tenant: 'evil' } }))).toBe(
+      false,
+    );
+  });
+
+  it('a statement or grant naming one role session does not match other sessions of the role', () => {
+    const alice = `arn:aws:sts::${ACCOUNT}:assumed-role/app-role/alice`;
+    const bob = `arn:aws:sts::${ACCOUNT}:assumed-role/app-role/bob`;
+    const doc = {
+      Statement: [{ Effect: 'Allow', Principal: { AWS: alice }, Action: 'kms:Decrypt', Resource: '*' }],
+    };
+    expect(allowed(doc, req(alice, 'kms:Decrypt'))).toBe(true);
+    expect(allowed(doc, req(bob, 'kms:Decrypt'))).toBe(false);
+    expect(
+      grantAllows(
+        { grantId: 'g', granteePrincipal: alice, operations: ['Decrypt'] },
+        req(bob, 'kms:Decrypt'),
+      ),
+    ).toBe(false);
+  });
+
+  it('context conditions and grant constraints read own keys only', () => {
+    const doc = {
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: USER },
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { StringLike: { 'kms:EncryptionContext:constructor': '*' } },
+        },
+      ],
+    };
+    expect(allowed(doc, req(USER, 'kms:Decrypt', { encryptionContext: {} }))).toBe(false);
+    const g: GrantLike = {
+      grantId: 'g',
+      granteePrincipal: USER,
+      operations: ['Decrypt'],
+      constraints: { EncryptionContextSubset: { toString: 'x' } },
+    };
+    expect(grantAllows(g, req(USER, 'kms:Decrypt', { encryptionContext: {} }))).toBe(false);
+  });
+
+  it('a statement without Resource matches nothing and is a malformed policy', () => {
+    const doc = { Statement: [{ Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:*' }] };
+    expect(allowed(doc, req(USER, 'kms:Encrypt'))).toBe(false);
+    expect(policyDocumentProblem(JSON.stringify(doc))).toContain('no Resource');
   });
 });

@@ -45,7 +45,8 @@ describe('key policy documents', () => {
     ['no statements', '{"Statement":[]}'],
     ['a bad effect', '{"Statement":[{"Effect":"Maybe","Principal":"*","Action":"kms:*"}]}'],
     ['no principal', '{"Statement":[{"Effect":"Allow","Action":"kms:*"}]}'],
-    ['no action', '{"Statement":[{"Effect":"Allow","Principal":"*"}]}'],
+    ['no action', '{"Statement":[{"Effect":"Allow","Principal":"*","Resource":"*"}]}'],
+    ['no resource', '{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}'],
   ])('finds a problem in %s', (_what, text) => {
     expect(policyDocumentProblem(text)).toEqual(expect.any(String));
   });

@@ -88,7 +88,10 @@ describe('verifySigV4, header form', () => {
     req.headers['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
     const signed = await signer('s3', false).sign(req, { signingDate: NOW });
     expect(
-      verifySigV4(toWire(signed as HttpRequest), options({ service: 's3', doubleEncodePath: false })).ok,
+      verifySigV4(
+        toWire(signed as HttpRequest),
+        options({ service: 's3', doubleEncodePath: false, unsignedPayloadAllowed: true }),
+      ).ok,
     ).toBe(true);
   });
 
@@ -200,6 +203,62 @@ describe('verifySigV4, query-string (presigned) form', () => {
       verifySigV4({ method: 'GET', rawPath: '/', rawQuery, headers: { host: 'h' } }, options()),
     ).toMatchObject({
       failure: 'IncompleteSignature',
+    });
+  });
+});
+
+describe('findings of the security review', () => {
+  it('outside S3, a declared UNSIGNED-PAYLOAD does not free the body from the signature', async () => {
+    const req = request('/v1/encrypt', 'signed body');
+    req.headers['x-amz-content-sha256'] = UNSIGNED_PAYLOAD;
+    const signed = (await signer().sign(req, { signingDate: NOW })) as HttpRequest;
+    expect(verifySigV4(toWire(signed, 'another body'), options())).toMatchObject({
+      ok: false,
+      failure: 'SignatureMismatch',
+    });
+    expect(verifySigV4(toWire(signed, 'signed body'), options())).toMatchObject({
+      ok: false,
+      failure: 'SignatureMismatch',
+    });
+  });
+
+  it('a signed header name that is an Object prototype member is refused, not a crash', () => {
+    const authorization =
+      'AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261128/us-east-1/execute-api/aws4_request, SignedHeaders=constructor;host;x-amz-date, Signature=00';
+    const headers = { authorization, host: 'h', 'x-amz-date': '20261128T120000Z' };
+    expect(verifySigV4({ method: 'GET', rawPath: '/', rawQuery: '', headers }, options()).ok).toBe(false);
+    const upper = authorization.replace('constructor;', 'Content-Type;');
+    expect(
+      verifySigV4(
+        { method: 'GET', rawPath: '/', rawQuery: '', headers: { ...headers, authorization: upper } },
+        options(),
+      ),
+    ).toMatchObject({
+      failure: 'IncompleteSignature',
+    });
+  });
+
+  it('a session token is refused unless the server knows it', async () => {
+    const req = request('/v1/whoami');
+    req.headers['x-amz-security-token'] = 'bogus';
+    const signed = (await signer().sign(req, { signingDate: NOW })) as HttpRequest;
+    expect(verifySigV4(toWire(signed), options())).toMatchObject({ ok: false, failure: 'UnknownAccessKey' });
+    expect(
+      verifySigV4(toWire(signed), options({ sessionTokenValid: (_id, t) => t === 'bogus' })),
+    ).toMatchObject({ ok: true, sessionToken: 'bogus' });
+  });
+
+  it('a header required to be signed must be signed', async () => {
+    const req = request('/');
+    req.headers['x-amz-target'] = 'TrentService.ListKeys';
+    const signed = (await signer('kms').sign(req, {
+      signingDate: NOW,
+      unsignableHeaders: new Set(['x-amz-target']),
+    })) as HttpRequest;
+    expect(
+      verifySigV4(toWire(signed), options({ service: 'kms', requiredSignedHeaders: ['x-amz-target'] })),
+    ).toMatchObject({
+      failure: 'SignatureMismatch',
     });
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalContextBytes, type EncryptionContext } from '../../core/context.js';
+import { contextByteLength, type EncryptionContext } from '../../core/context.js';
 import { openBlob, parseBlobHeader, sealBlob } from './ciphertext-blob.js';
 import { KmsError, validation } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
@@ -21,7 +21,7 @@ export const MAX_CIPHERTEXT = 6144;
 export const MAX_CONTEXT_BYTES = 8192;
 
 function checkContext(context: EncryptionContext | undefined): void {
-  if (context !== undefined && canonicalContextBytes(context).length > MAX_CONTEXT_BYTES) {
+  if (context !== undefined && contextByteLength(context) > MAX_CONTEXT_BYTES) {
     throw validation(`Encryption context is larger than ${MAX_CONTEXT_BYTES} bytes.`);
   }
 }
@@ -132,18 +132,21 @@ export const cryptoOperations: Record<string, Operation> = {
       DryRun: dryRunShape,
     }),
     (input, { store }) => {
-      checkContext(input.EncryptionContext);
-      const key = store.resolve(input.KeyId, true);
-      requireUsable(store, key);
-      checkAlgorithm(input.EncryptionAlgorithm);
-      dryRun(input.DryRun);
-      const ciphertext = encryptUnder(store, key, input.Plaintext, input.EncryptionContext);
-      input.Plaintext.fill(0);
-      return {
-        CiphertextBlob: ciphertext.toString('base64'),
-        KeyId: store.keyArn(key.keyId),
-        EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-      };
+      try {
+        checkContext(input.EncryptionContext);
+        const key = store.resolve(input.KeyId, true);
+        requireUsable(store, key);
+        checkAlgorithm(input.EncryptionAlgorithm);
+        dryRun(input.DryRun);
+        const ciphertext = encryptUnder(store, key, input.Plaintext, input.EncryptionContext);
+        return {
+          CiphertextBlob: ciphertext.toString('base64'),
+          KeyId: store.keyArn(key.keyId),
+          EncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+        };
+      } finally {
+        input.Plaintext.fill(0);
+      }
     },
   ),
 

@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { parseJsonStrict, ReservedMemberError } from '../../core/safe-json.js';
 import { BodyTooLargeError, readBody } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
 import { SIGV4_ERROR_TYPES, verifySigV4 } from '../sigv4.js';
@@ -77,6 +78,7 @@ export function createKmsServer(options: KmsServerOptions): Server {
         now: store.now(),
         maxSkewSeconds: options.maxSkewSeconds,
         doubleEncodePath: true,
+        requiredSignedHeaders: ['x-amz-target'],
         secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
       },
     );
@@ -118,9 +120,13 @@ export function createKmsServer(options: KmsServerOptions): Server {
     let json: unknown = {};
     if (body.length > 0) {
       try {
-        json = JSON.parse(body.toString('utf8'));
-      } catch {
+        json = parseJsonStrict(body.toString('utf8'));
+      } catch (error) {
+        if (error instanceof ReservedMemberError) throw new KmsError('ValidationException', error.message);
         throw new KmsError('SerializationException', 'The request body is not valid JSON.');
+      } finally {
+        // The body may hold plaintext or keys (base64); it is not needed once parsed.
+        body.fill(0);
       }
     }
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {

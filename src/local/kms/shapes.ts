@@ -61,7 +61,11 @@ function memberName(path: PropertyKey[]): string {
     .join('.');
 }
 
-function describeValue(input: unknown): string {
+/** Members whose values are secret or opaque: never quoted back in an error message. */
+const UNQUOTED = new Set(['plaintext', 'ciphertextBlob', 'grantToken', 'grantTokens']);
+
+function describeValue(input: unknown, member: string): string {
+  if (UNQUOTED.has(member.split('.')[0] ?? '')) return 'at';
   if (input === undefined || input === null) return 'null';
   if (typeof input === 'string') return `'${input.length > 64 ? `${input.slice(0, 64)}...` : input}'`;
   if (typeof input === 'number' || typeof input === 'boolean') return `'${input}'`;
@@ -108,9 +112,10 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
           : issue.code === 'invalid_format'
             ? 'Member must satisfy regular expression pattern'
             : issue.message;
+  const shown = describeValue(at, member);
   throw new KmsError(
     'ValidationException',
-    `1 validation error detected: Value ${describeValue(at)} at '${member}' failed to satisfy constraint: ${constraint}`,
+    `1 validation error detected: Value ${shown === 'at' ? '' : `${shown} `}at '${member}' failed to satisfy constraint: ${constraint}`,
   );
 }
 

@@ -7,7 +7,7 @@ import {
 } from '@aws-crypto/client-node';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { contextsEqual, type EncryptionContext } from '../core/context.js';
-import { DomainError, InvalidCiphertextError } from '../core/errors.js';
+import { DomainError, InvalidCiphertextError, KeyNotFoundError } from '../core/errors.js';
 import type { EnvelopeCodec } from '../ports.js';
 import { fromKmsError } from './kms.js';
 
@@ -62,17 +62,26 @@ export class EsdkEnvelope implements EnvelopeCodec {
   }
 
   async encrypt(keyId: string, plaintext: Uint8Array, context: EncryptionContext | undefined) {
-    const keyring = new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => this.client });
-    const { result, messageHeader } = await encrypt(keyring, plaintext, {
-      encryptionContext: { ...context },
-      suiteId: ESDK_SUITE,
-      frameLength: ESDK_FRAME_LENGTH,
-      plaintextLength: plaintext.byteLength,
-    });
-    const keyArn = messageHeader.encryptedDataKeys[0]?.providerInfo;
+    let out: Awaited<ReturnType<typeof encrypt>>;
+    try {
+      const keyring = new KmsKeyringNode({ generatorKeyId: keyId, clientProvider: () => this.client });
+      out = await encrypt(keyring, plaintext, {
+        encryptionContext: { ...context },
+        suiteId: ESDK_SUITE,
+        frameLength: ESDK_FRAME_LENGTH,
+        plaintextLength: plaintext.byteLength,
+      });
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      // The keyring refuses key ids it cannot parse as KMS would: no such key.
+      if (/arn|key ?id/i.test((error as Error)?.message ?? ''))
+        throw new KeyNotFoundError(keyId, { cause: error });
+      throw error;
+    }
+    const keyArn = out.messageHeader.encryptedDataKeys[0]?.providerInfo;
     if (!keyArn)
       throw new DomainError('DependencyFailure', 'The Encryption SDK produced no encrypted data key.');
-    return { message: result, keyArn };
+    return { message: out.result, keyArn };
   }
 
   async decrypt(message: Uint8Array, context: EncryptionContext | undefined) {

@@ -1,5 +1,5 @@
 import type { EncryptionContext } from './context.js';
-import { normalisePrincipal } from './principal.js';
+import { accountOf, normalisePrincipal } from './principal.js';
 
 /**
  * Authorization of a KMS request against a key policy and grants, as AWS KMS documents it:
@@ -54,13 +54,37 @@ type Json = unknown;
 
 const asList = (v: Json): Json[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
 
-/** Glob match as IAM does: `*` any run, `?` one character; case-insensitive when asked. */
+/** Longest pattern a condition or statement may use; longer ones match nothing. */
+const MAX_PATTERN = 1024;
+
+/**
+ * Glob match as IAM does: `*` any run, `?` one character; case-insensitive when asked. Linear
+ * backtracking to the last `*` only, so a caller-chosen value cannot make it take long.
+ */
 export function globMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const escaped = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${escaped}$`, ignoreCase ? 'is' : 's').test(value);
+  if (pattern.length > MAX_PATTERN) return false;
+  const p = ignoreCase ? pattern.toLowerCase() : pattern;
+  const v = ignoreCase ? value.toLowerCase() : value;
+  let pi = 0;
+  let vi = 0;
+  let star = -1;
+  let mark = 0;
+  while (vi < v.length) {
+    if (pi < p.length && (p[pi] === '?' || p[pi] === v[vi])) {
+      pi++;
+      vi++;
+    } else if (pi < p.length && p[pi] === '*') {
+      star = pi++;
+      mark = vi;
+    } else if (star >= 0) {
+      pi = star + 1;
+      vi = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (pi < p.length && p[pi] === '*') pi++;
+  return pi === p.length;
 }
 
 /** Whether a part of a statement applies: yes, no, or not understood. */
@@ -76,7 +100,7 @@ function callerNames(req: AuthzRequest): string[] {
 }
 
 /** Does the statement's Principal name the caller? Only AWS principals are understood. */
-function principalMatches(principal: Json, req: AuthzRequest): Match {
+function principalMatches(principal: Json, req: AuthzRequest, effect: 'Allow' | 'Deny'): Match {
   if (principal === '*') return 'yes';
   if (principal === null || typeof principal !== 'object' || Array.isArray(principal)) return 'unknown';
   const entries = Object.entries(principal as Record<string, Json>);
@@ -92,9 +116,9 @@ function principalMatches(principal: Json, req: AuthzRequest): Match {
     }
     if (p === '*') return 'yes';
     if (p === req.keyAccountId || p === `arn:aws:iam::${req.keyAccountId}:root`) {
-      // The account root: the key policy delegates to IAM.
-      if (req.iamAllows?.(req.action) === true && names.some((n) => n.includes(`::${req.keyAccountId}:`)))
-        return 'yes';
+      const inAccount = names.some((n) => accountOf(n) === req.keyAccountId);
+      // A Deny naming the account applies to everyone in it; an Allow delegates to IAM.
+      if (inAccount && (effect === 'Deny' || req.iamAllows?.(req.action) === true)) return 'yes';
       continue;
     }
     if (names.includes(p)) return 'yes';
@@ -154,8 +178,9 @@ function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match
   const ifExists = op.endsWith('ifexists');
   if (ifExists) op = op.slice(0, -'ifexists'.length);
   const negated = Object.hasOwn(NEGATED, op);
-  const compare = COMPARATORS[negated ? (NEGATED[op] as string) : op];
-  if (!compare) return 'unknown';
+  const name = negated ? (NEGATED[op] as string) : op;
+  if (!Object.hasOwn(COMPARATORS, name)) return 'unknown';
+  const compare = COMPARATORS[name] as (pattern: string, value: string) => boolean;
   let result: Match = 'yes';
   for (const [key, raw] of Object.entries(block as Record<string, Json>)) {
     const found = requestValues(key, req);
@@ -185,7 +210,7 @@ function statementMatches(st: Record<string, Json>, req: AuthzRequest): Match {
   if ('NotPrincipal' in st || 'NotAction' in st || 'NotResource' in st) return 'unknown';
   if (!('Resource' in st)) return 'unknown';
   const parts: Match[] = [
-    principalMatches(st.Principal, req),
+    principalMatches(st.Principal, req, st.Effect === 'Deny' ? 'Deny' : 'Allow'),
     patternsMatch(st.Action, req.action, true),
     patternsMatch(st.Resource, req.keyArn, false),
   ];

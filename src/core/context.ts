@@ -1,3 +1,13 @@
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * True when a string has no lone surrogate. UTF-8 encodes every lone surrogate as U+FFFD, so two
+ * different strings would give the same bytes and a ciphertext would open under either.
+ */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 /** An encryption context: non-secret string pairs bound to a ciphertext as authenticated data. */
 export type EncryptionContext = Readonly<Record<string, string>>;
 
@@ -74,6 +84,12 @@ export function contextProblems(
     if (typeof value !== 'string') {
       problems.push({ path: at, message: 'values must be strings' });
       continue;
+    }
+    if (!isWellFormedText(key) || !isWellFormedText(value)) {
+      problems.push({
+        path: at,
+        message: 'keys and values must be well-formed Unicode (no lone surrogates)',
+      });
     }
     if (key.length === 0 || key.length > CONTEXT_LIMITS.maxKeyLength) {
       problems.push({ path: at, message: `keys are 1 to ${CONTEXT_LIMITS.maxKeyLength} characters` });

@@ -1,3 +1,5 @@
+import { parseJsonStrict } from './safe-json.js';
+
 /**
  * KMS key policy documents as this service writes them: an administrators statement and a
  * users statement, in the shape the AWS console writes for a new key, plus the account root
@@ -123,9 +125,9 @@ export function rolesKeyPolicy({ accountId, administrators, users }: RolesPolicy
 export function policyDocumentProblem(text: string): string | undefined {
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
+    doc = parseJsonStrict(text);
   } catch {
-    return 'The policy is not valid JSON.';
+    return 'The policy is not valid JSON, or uses the member name __proto__.';
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
     return 'The policy must be a JSON object.';

@@ -106,7 +106,7 @@ export function matchRoute(
     });
     const m = new RegExp(`^${pattern}$`).exec(path);
     if (!m) continue;
-    const pathParameters: Record<string, string> = {};
+    const pathParameters: Record<string, string> = Object.create(null);
     names.forEach((n, i) => {
       pathParameters[n] = decodeURIComponent(m[i + 1] ?? '');
     });

@@ -1,4 +1,5 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { isBase64 } from '../core/base64.js';
 import { ValidationError } from '../core/errors.js';
 
 const ajv = new Ajv2020({
@@ -8,13 +9,6 @@ const ajv = new Ajv2020({
   strictRequired: false,
   useDefaults: false,
 });
-
-const BASE64_CHARS = /^[A-Za-z0-9+/]*={0,2}$/;
-
-/** Base64 check in linear time: a backtracking pattern overflows the stack on megabyte strings. */
-export function isBase64(value: string): boolean {
-  return value.length % 4 === 0 && BASE64_CHARS.test(value) && !/=[^=]/.test(value);
-}
 
 // OpenAPI's name for base64 strings.
 ajv.addFormat('byte', { type: 'string', validate: isBase64 });

@@ -58,9 +58,12 @@ function answer(
   res.end(payload);
 }
 
+/** A record without a prototype, so names such as `constructor` or `__proto__` are plain keys. */
+const bare = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
+
 function singleValues(headers: IncomingMessage['headers']) {
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  const single = bare<string>();
+  const multi = bare<string[]>();
   for (const [k, v] of Object.entries(headers)) {
     if (v === undefined) continue;
     const values = Array.isArray(v) ? v : [v];
@@ -73,8 +76,8 @@ function singleValues(headers: IncomingMessage['headers']) {
 function queryOf(rawQuery: string) {
   if (rawQuery === '') return { single: null, multi: null };
   const params = new URLSearchParams(rawQuery);
-  const single: Record<string, string> = {};
-  const multi: Record<string, string[]> = {};
+  const single = bare<string>();
+  const multi = bare<string[]>();
   for (const [k, v] of params) {
     single[k] = v;
     const list = multi[k] ?? [];

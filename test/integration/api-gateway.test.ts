@@ -280,7 +280,7 @@ describe('findings of the security review, at the API', () => {
   it('a KMS-format ciphertext too large to be one is the uniform InvalidCiphertext, not a 502', async () => {
     const blob = Buffer.alloc(300_000, 7);
     blob[0] = 0x01;
-    blob[1] = 0x4c;
+    blob[1] = 0x4d;
     for (const path of ['/v1/decrypt', '/v1/re-encrypt']) {
       const body: Record<string, unknown> = { ciphertext: blob.toString('base64') };
       if (path === '/v1/re-encrypt') body.destinationKeyId = 'alias/eaas-default';
@@ -295,6 +295,33 @@ describe('findings of the security review, at the API', () => {
       '/v1/encrypt',
       '{"keyId":"alias/eaas-default","plaintext":"aGk=","context":{"__proto__":"tenantA"}}',
     );
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ error: 'ValidationError' });
+  });
+});
+
+describe('findings of the second review, at the API', () => {
+  it('query names that are Object prototype members are plain parameters', async () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty']) {
+      const res = await t.client().raw('GET', '/v1/whoami', undefined, { [name]: 'x' });
+      expect(res.status, name).toBe(200);
+    }
+  });
+
+  it('a malformed key ARN for a payload above 4 KiB is KeyNotFound, not a 500', async () => {
+    const res = await t
+      .client()
+      .raw('POST', '/v1/encrypt', { keyId: 'arn:x', plaintext: Buffer.alloc(5000, 1).toString('base64') });
+    expect(res.status).toBe(404);
+    expect(res.body).toMatchObject({ error: 'KeyNotFound' });
+  });
+
+  it('a context with a lone surrogate is refused: it would encode like U+FFFD', async () => {
+    const res = await t.client().raw('POST', '/v1/encrypt', {
+      keyId: 'alias/eaas-default',
+      plaintext: 'aGk=',
+      context: { tenant: '\ud800' },
+    });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'ValidationError' });
   });

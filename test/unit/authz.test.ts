@@ -368,3 +368,47 @@ describe('findings of the security review', () => {
     expect(policyDocumentProblem(JSON.stringify(doc))).toContain('no Resource');
   });
 });
+
+describe('findings of the second review', () => {
+  it('condition operator names are looked up as own entries only', () => {
+    const doc = {
+      Statement: [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: USER },
+          Action: 'kms:Decrypt',
+          Resource: '*',
+          Condition: { Constructor: { 'kms:EncryptionContext:dept': 'finance' } },
+        },
+      ],
+    };
+    expect(allowed(doc, req(USER, 'kms:Decrypt', { encryptionContext: { dept: 'hr' } }))).toBe(false);
+    expect(policyDocumentProblem('{"Statement":[{"__proto__":{}}]}')).toEqual(expect.any(String));
+  });
+
+  it('a Deny naming the account root applies to every principal of the account', () => {
+    const doc = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:Decrypt', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+          Action: 'kms:Decrypt',
+          Resource: '*',
+        },
+      ],
+    };
+    expect(allowed(doc, req(USER, 'kms:Decrypt'))).toBe(false);
+    expect(allowed(doc, req(USER, 'kms:Encrypt'))).toBe(false);
+  });
+
+  it('wildcard matching takes linear time on hostile input', () => {
+    const started = Date.now();
+    expect(globMatch('*-*-*-*-*-*-y', '-'.repeat(5000))).toBe(false);
+    expect(globMatch('a*b?c*', 'axxbycz')).toBe(true);
+    expect(globMatch('a*b?c', 'abc')).toBe(false);
+    expect(globMatch('*', '')).toBe(true);
+    // Not a timing assertion on the machine: a generous bound that only a backtracking blow-up exceeds.
+    expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});

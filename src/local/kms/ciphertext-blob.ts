@@ -5,14 +5,15 @@ import { canonicalContextBytes, type EncryptionContext } from '../../core/contex
  * The local KMS ciphertext blob. Like AWS's, it names the key and the key material version that
  * made it, so Decrypt needs no KeyId and old versions stay readable after rotation:
  *
- *   0x01 | 0x4c ('L', local format 1) | key id (36 ASCII bytes) | material index (uint32 BE)
+ *   0x01 | 0x4d ('M', local format 2) | key id (36 ASCII bytes) | material index (uint32 BE)
  *   | IV (12) | AES-256-GCM ciphertext | tag (16)
  *
  * The AAD is the 42-byte header followed by the canonical encryption context, so the key id,
  * the version and the context are all authenticated.
  */
 const MARKER = 0x01;
-const FORMAT = 0x4c;
+/** 'M': format 2 (4-byte lengths in the canonical context). Format 1 ('L', 2-byte lengths) is not read. */
+const FORMAT = 0x4d;
 const KEY_ID_LENGTH = 36;
 const HEADER_LENGTH = 2 + KEY_ID_LENGTH + 4;
 const IV_LENGTH = 12;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { isBase64 } from '../../core/base64.js';
+import { isWellFormedText } from '../../core/context.js';
 import { KmsError } from './errors.js';
 
 /**
@@ -7,21 +9,30 @@ import { KmsError } from './errors.js';
  * missing members and broken constraints a ValidationException.
  */
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Buffers decoded during the current parse, zeroed if the parse fails (they may hold plaintext). */
+let decoded: Buffer[] = [];
 const SERIALIZATION = 'serialization';
 
 /** A base64-encoded blob member, decoded to bytes, with length bounds on the decoded bytes. */
 export const blob = (min: number, max: number) =>
   z
     .string()
-    .refine((s) => BASE64.test(s), { message: 'Invalid base64', params: { kind: SERIALIZATION } })
-    .transform((s) => Buffer.from(s, 'base64'))
+    .refine((s) => isBase64(s), { message: 'Invalid base64', params: { kind: SERIALIZATION } })
+    .transform((s) => {
+      const bytes = Buffer.from(s, 'base64');
+      decoded.push(bytes);
+      return bytes;
+    })
     .refine((b) => b.length >= min, { message: `Member must have length greater than or equal to ${min}` })
     .refine((b) => b.length <= max, { message: `Member must have length less than or equal to ${max}` });
 
 export const str = (min: number, max: number) => z.string().min(min).max(max);
 export const keyIdShape = str(1, 2048);
-export const contextShape = z.record(z.string(), z.string());
+export const contextShape = z
+  .record(z.string(), z.string())
+  .refine((c) => Object.entries(c).every(([k, v]) => isWellFormedText(k) && isWellFormedText(v)), {
+    message: 'Encryption context keys and values must be well-formed Unicode',
+  });
 export const grantTokensShape = z.array(str(1, 8192)).max(10).optional();
 export const limitShape = (max: number) => z.number().int().min(1).max(max).optional();
 export const markerShape = str(1, 1024)
@@ -83,8 +94,12 @@ function valueAt(root: unknown, path: PropertyKey[]): unknown {
 
 /** Parses an operation's input, throwing the KMS error AWS would give for the first problem. */
 export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
+  decoded = [];
   const parsed = schema.safeParse(input);
+  const buffers = decoded;
+  decoded = [];
   if (parsed.success) return parsed.data;
+  for (const b of buffers) b.fill(0);
   const issue = parsed.error.issues[0];
   if (!issue) throw new KmsError('SerializationException', 'Malformed request');
   const at = valueAt(input, issue.path);

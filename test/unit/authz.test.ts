@@ -31,6 +31,10 @@ const req = (principal: string, action: string, extra: Partial<AuthzRequest> = {
   keyAccountId: ACCOUNT,
   ...extra,
 });
+/** A policy of one statement allowing the user kms:Decrypt under a condition. */
+const withCondition = (Condition: unknown) => ({
+  Statement: [{ Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:Decrypt', Resource: '*', Condition }],
+});
 const allowed = (doc: unknown, r: AuthzRequest, grants: GrantLike[] = []) =>
   authorize(doc, grants, r).allowed;
 
@@ -134,11 +138,6 @@ describe('Deny wins, wildcards, resources', () => {
 });
 
 describe('conditions on the encryption context', () => {
-  const withCondition = (Condition: unknown) => ({
-    Statement: [
-      { Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:Decrypt', Resource: '*', Condition },
-    ],
-  });
   const ctx = (encryptionContext: Record<string, string>) => req(USER, 'kms:Decrypt', { encryptionContext });
 
   it('StringEquals on kms:EncryptionContext:<key>', () => {
@@ -341,17 +340,7 @@ describe('findings of the security review', () => {
   });
 
   it('context conditions and grant constraints read own keys only', () => {
-    const doc = {
-      Statement: [
-        {
-          Effect: 'Allow',
-          Principal: { AWS: USER },
-          Action: 'kms:Decrypt',
-          Resource: '*',
-          Condition: { StringLike: { 'kms:EncryptionContext:constructor': '*' } },
-        },
-      ],
-    };
+    const doc = withCondition({ StringLike: { 'kms:EncryptionContext:constructor': '*' } });
     expect(allowed(doc, req(USER, 'kms:Decrypt', { encryptionContext: {} }))).toBe(false);
     const g: GrantLike = {
       grantId: 'g',
@@ -371,17 +360,7 @@ describe('findings of the security review', () => {
 
 describe('findings of the second review', () => {
   it('condition operator names are looked up as own entries only', () => {
-    const doc = {
-      Statement: [
-        {
-          Effect: 'Allow',
-          Principal: { AWS: USER },
-          Action: 'kms:Decrypt',
-          Resource: '*',
-          Condition: { Constructor: { 'kms:EncryptionContext:dept': 'finance' } },
-        },
-      ],
-    };
+    const doc = withCondition({ Constructor: { 'kms:EncryptionContext:dept': 'finance' } });
     expect(allowed(doc, req(USER, 'kms:Decrypt', { encryptionContext: { dept: 'hr' } }))).toBe(false);
     expect(policyDocumentProblem('{"Statement":[{"__proto__":{}}]}')).toEqual(expect.any(String));
   });

@@ -12,7 +12,7 @@ import { KmsError, notFound } from './errors.js';
  * saved with an atomic write, so a crash leaves the previous or the next state, never a torn one.
  */
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 export const MAX_ON_DEMAND_ROTATIONS = 25;
 
 const materialSchema = z.object({

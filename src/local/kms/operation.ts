@@ -67,3 +67,13 @@ export function keyMetadata(store: KeyStore, key: KeyRecord) {
     ...(current ? { CurrentKeyMaterialId: current.id } : {}),
   };
 }
+
+/** DryRun: the request would have succeeded; KMS answers DryRunOperationException instead of acting. */
+export function refuseDryRun(requested: boolean | undefined): void {
+  if (requested) {
+    throw new KmsError(
+      'DryRunOperationException',
+      'The request would have succeeded, but the DryRun option is set.',
+    );
+  }
+}

@@ -4,7 +4,7 @@ import { contextByteLength, type EncryptionContext } from '../../core/context.js
 import { openBlob, parseBlobHeader, sealBlob } from './ciphertext-blob.js';
 import { KmsError, validation } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
-import { type Operation, operation, requireUsable } from './operation.js';
+import { type Operation, operation, refuseDryRun, requireUsable } from './operation.js';
 import {
   blob,
   contextShape,
@@ -33,14 +33,6 @@ function checkAlgorithm(algorithm: string | undefined): void {
       `${algorithm} is not a valid encryption algorithm for a SYMMETRIC_DEFAULT key.`,
     );
   }
-}
-
-function dryRun(requested: boolean | undefined): void {
-  if (requested)
-    throw new KmsError(
-      'DryRunOperationException',
-      'The request would have succeeded, but the DryRun option is set.',
-    );
 }
 
 function invalidCiphertext(): KmsError {
@@ -114,7 +106,7 @@ function generateDataKey(input: z.output<typeof dataKeyInput>, store: KeyStore) 
   checkContext(input.EncryptionContext);
   const key = store.resolve(input.KeyId, true);
   requireUsable(store, key);
-  dryRun(input.DryRun);
+  refuseDryRun(input.DryRun);
   const length = input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : 32);
   const plaintext = randomBytes(length);
   const ciphertext = encryptUnder(store, key, plaintext, input.EncryptionContext);
@@ -137,7 +129,7 @@ export const cryptoOperations: Record<string, Operation> = {
         const key = store.resolve(input.KeyId, true);
         requireUsable(store, key);
         checkAlgorithm(input.EncryptionAlgorithm);
-        dryRun(input.DryRun);
+        refuseDryRun(input.DryRun);
         const ciphertext = encryptUnder(store, key, input.Plaintext, input.EncryptionContext);
         return {
           CiphertextBlob: ciphertext.toString('base64'),
@@ -175,7 +167,7 @@ export const cryptoOperations: Record<string, Operation> = {
         input.KeyId,
       );
       if (input.DryRun) plaintext.fill(0);
-      dryRun(input.DryRun);
+      refuseDryRun(input.DryRun);
       const encoded = plaintext.toString('base64');
       plaintext.fill(0);
       return { KeyId: store.keyArn(key.keyId), Plaintext: encoded, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
@@ -207,7 +199,7 @@ export const cryptoOperations: Record<string, Operation> = {
       );
       try {
         requireUsable(store, destination);
-        dryRun(input.DryRun);
+        refuseDryRun(input.DryRun);
         const ciphertext = encryptUnder(store, destination, plaintext, input.DestinationEncryptionContext);
         return {
           CiphertextBlob: ciphertext.toString('base64'),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { KmsError, notFound, validation } from './errors.js';
 import { type GrantRecord, hashGrantToken, type KeyStore } from './key-store.js';
-import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
+import { type Operation, operation, refuseDryRun, requireNotPendingDeletion, seconds } from './operation.js';
 import {
   contextShape,
   dryRunShape,
@@ -53,14 +53,6 @@ function page(store: KeyStore, grants: GrantRecord[], limit: number | undefined,
   };
 }
 
-function dryRun(requested: boolean | undefined): void {
-  if (requested)
-    throw new KmsError(
-      'DryRunOperationException',
-      'The request would have succeeded, but the DryRun option is set.',
-    );
-}
-
 export const grantOperations: Record<string, Operation> = {
   CreateGrant: operation(
     z.object({
@@ -89,7 +81,7 @@ export const grantOperations: Record<string, Operation> = {
       if (c?.EncryptionContextSubset !== undefined && c.EncryptionContextEquals !== undefined) {
         throw validation('Specify EncryptionContextSubset or EncryptionContextEquals, not both.');
       }
-      dryRun(input.DryRun);
+      refuseDryRun(input.DryRun);
       const operations = [...new Set(input.Operations)];
       if (input.Name !== undefined) {
         // KMS makes CreateGrant idempotent for a retried request with the same name and parameters.
@@ -169,7 +161,7 @@ export const grantOperations: Record<string, Operation> = {
       const key = store.resolve(input.KeyId, false);
       const grant = store.grants().find((g) => g.grantId === input.GrantId && g.keyId === key.keyId);
       if (!grant) throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
-      dryRun(input.DryRun);
+      refuseDryRun(input.DryRun);
       store.removeGrant(grant.grantId);
       return {};
     },
@@ -195,7 +187,7 @@ export const grantOperations: Record<string, Operation> = {
       } else {
         throw validation('Specify either GrantToken, or both KeyId and GrantId.');
       }
-      dryRun(input.DryRun);
+      refuseDryRun(input.DryRun);
       store.removeGrant(grant.grantId);
       return {};
     },

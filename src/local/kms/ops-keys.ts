@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { defaultKeyPolicy, policyDocumentProblem } from '../../core/key-policy.js';
 import { KmsError, validation } from './errors.js';
-import type { KeyRecord } from './key-store.js';
+import { DAY_MS, type KeyRecord } from './key-store.js';
 import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
 
-const DAY_MS = 86_400_000;
 const MAX_TAGS = 50;
 
 function checkPolicy(policy: string): void {

@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import { KmsError, notFound } from './errors.js';
-import { MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
+import { DAY_MS, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, requireUsable, seconds } from './operation.js';
 import { checkPolicy } from './ops-keys.js';
 import { keyIdShape, limitShape, markerShape, paginate, str } from './shapes.js';
 
-const DAY_MS = 86_400_000;
 const policyNameShape = str(1, 128)
   .regex(/^[\w]+$/)
   .optional();

@@ -1,6 +1,5 @@
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { EncryptionContext } from '../core/context.js';
-import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
 import type { CryptoService } from '../services/crypto.js';
 import { cryptoDepsFromConfig } from './deps.js';
 
@@ -77,10 +76,5 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
   );
 }
 
-let built: ApiHandler | undefined;
-
 /** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = (event: APIGatewayProxyEvent, context: Context) => {
-  built ??= makeHandler(cryptoDepsFromConfig());
-  return built(event, context);
-};
+export const handler = lazyHandler(() => makeHandler(cryptoDepsFromConfig()));

@@ -1,5 +1,4 @@
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
-import { type ApiHandler, type HttpDeps, makeApiHandler } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler } from '../http/api.js';
 import { KeyId } from '../http/schemas.js';
 import { validate } from '../http/validate.js';
 import type { Keys } from '../ports.js';
@@ -33,9 +32,5 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
   );
 }
 
-let built: ApiHandler | undefined;
-
-export const handler = (event: APIGatewayProxyEvent, context: Context) => {
-  built ??= makeHandler(whoamiDepsFromConfig());
-  return built(event, context);
-};
+/** The Lambda entry point: dependencies from configuration, built once per cold start. */
+export const handler = lazyHandler(() => makeHandler(whoamiDepsFromConfig()));

@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { contextProblems } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
 import { parseJsonStrict, ReservedMemberError } from '../core/safe-json.js';
@@ -31,6 +31,9 @@ export interface RouteInput {
 export type RouteImpl = (input: RouteInput) => Promise<Record<string, unknown>>;
 
 export type ApiHandler = middy.MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
+
+/** The shape of a batch before its items are validated one by one. */
+const BATCH_ENVELOPE = batchOf({ type: 'object' });
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -92,7 +95,7 @@ async function runOne(route: Route, impl: RouteImpl, input: RouteInput): Promise
 }
 
 async function runBatch(route: Route, impl: RouteImpl, input: RouteInput, logger: ErrorLogger) {
-  validate(batchOf({ type: 'object' }), input.body);
+  validate(BATCH_ENVELOPE, input.body);
   const items = input.body.items as Record<string, unknown>[];
   let failed = 0;
   const results = [];
@@ -171,4 +174,16 @@ export function makeApiHandler(
     .use(auditTrail(deps.audit, (request) => states.get(request.event), now))
     .use(errorResponses(deps.logger))
     .handler(dispatch);
+}
+
+/**
+ * A Lambda entry point whose handler (and its dependencies from configuration) is built on the
+ * first invocation, once per cold start; importing the module builds nothing.
+ */
+export function lazyHandler(build: () => ApiHandler) {
+  let built: ApiHandler | undefined;
+  return (event: APIGatewayProxyEvent, context: Context) => {
+    built ??= build();
+    return built(event, context);
+  };
 }

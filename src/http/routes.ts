@@ -92,19 +92,24 @@ export const ROUTES: readonly Route[] = [
   },
 ];
 
+/** Each route's path template as a regular expression and its parameter names, built once. */
+const COMPILED = ROUTES.map((route) => {
+  const names: string[] = [];
+  const pattern = route.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
+    names.push(name.replace(/\+$/, ''));
+    return name.endsWith('+') ? '(.+)' : '([^/]+)';
+  });
+  return { route, names, regex: new RegExp(`^${pattern}$`) };
+});
+
 /** Finds the route of a request; `path` is the concrete path, matched against `{param}` templates. */
 export function matchRoute(
   method: string,
   path: string,
 ): { route: Route; pathParameters: Record<string, string> } | undefined {
-  for (const route of ROUTES) {
+  for (const { route, names, regex } of COMPILED) {
     if (route.method !== method) continue;
-    const names: string[] = [];
-    const pattern = route.path.replace(/\{([^}]+)\}/g, (_m, name: string) => {
-      names.push(name.replace(/\+$/, ''));
-      return name.endsWith('+') ? '(.+)' : '([^/]+)';
-    });
-    const m = new RegExp(`^${pattern}$`).exec(path);
+    const m = regex.exec(path);
     if (!m) continue;
     const pathParameters: Record<string, string> = Object.create(null);
     names.forEach((n, i) => {

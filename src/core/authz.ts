@@ -206,11 +206,16 @@ function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match
   return result;
 }
 
-function statementMatches(st: Record<string, Json>, req: AuthzRequest): Match {
+function statementMatches(st: Record<string, Json>, req: AuthzRequest, identity = false): Match {
   if ('NotPrincipal' in st || 'NotAction' in st || 'NotResource' in st) return 'unknown';
   if (!('Resource' in st)) return 'unknown';
   const parts: Match[] = [
-    principalMatches(st.Principal, req, st.Effect === 'Deny' ? 'Deny' : 'Allow'),
+    // An identity-based policy applies to the identity it is attached to and names no Principal.
+    identity
+      ? 'Principal' in st
+        ? 'unknown'
+        : 'yes'
+      : principalMatches(st.Principal, req, st.Effect === 'Deny' ? 'Deny' : 'Allow'),
     patternsMatch(st.Action, req.action, true),
     patternsMatch(st.Resource, req.keyArn, false),
   ];
@@ -242,8 +247,13 @@ export function grantAllows(grant: GrantLike, req: AuthzRequest): boolean {
   return true;
 }
 
-/** Decides a request against a key policy document (parsed JSON) and the grants on the key. */
-export function authorize(policy: Json, grants: readonly GrantLike[], req: AuthzRequest): Decision {
+type PolicyVerdict =
+  | { effect: 'deny'; statement: StatementRef }
+  | { effect: 'allow'; statement: StatementRef }
+  | { effect: 'none' };
+
+/** One policy document's verdict: a matching Deny, else a matching Allow, else nothing. */
+function evaluatePolicy(policy: Json, req: AuthzRequest, identity: boolean): PolicyVerdict {
   const statements =
     policy !== null && typeof policy === 'object' && !Array.isArray(policy)
       ? asList((policy as Record<string, Json>).Statement)
@@ -253,15 +263,37 @@ export function authorize(policy: Json, grants: readonly GrantLike[], req: Authz
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) continue;
     const st = raw as Record<string, Json>;
     if (st.Effect !== 'Allow' && st.Effect !== 'Deny') continue;
-    const match = statementMatches(st, req);
+    const match = statementMatches(st, req, identity);
     const ref: StatementRef = { index, ...(typeof st.Sid === 'string' ? { sid: st.Sid } : {}) };
     // Precondition: a Deny the evaluator cannot fully understand is applied (fails closed);
     // an Allow applies only when every part of it is understood and matches.
-    if (st.Effect === 'Deny' && match !== 'no')
-      return { allowed: false, reason: 'explicit-deny', statement: ref };
+    if (st.Effect === 'Deny' && match !== 'no') return { effect: 'deny', statement: ref };
     if (st.Effect === 'Allow' && match === 'yes') allow ??= ref;
   }
-  if (allow) return { allowed: true, reason: 'key-policy', statement: allow };
+  return allow ? { effect: 'allow', statement: allow } : { effect: 'none' };
+}
+
+/**
+ * What identity-based (IAM) policies say of a request: `deny` when a statement denies it,
+ * `allow` when one allows it, `none` otherwise. The request's `keyArn` is the resource.
+ */
+export function identityVerdict(policies: readonly Json[], req: AuthzRequest): 'allow' | 'deny' | 'none' {
+  let verdict: 'allow' | 'none' = 'none';
+  for (const policy of policies) {
+    const v = evaluatePolicy(policy, req, true);
+    if (v.effect === 'deny') return 'deny';
+    if (v.effect === 'allow') verdict = 'allow';
+  }
+  return verdict;
+}
+
+/** Decides a request against a key policy document (parsed JSON) and the grants on the key. */
+export function authorize(policy: Json, grants: readonly GrantLike[], req: AuthzRequest): Decision {
+  const verdict = evaluatePolicy(policy, req, false);
+  if (verdict.effect === 'deny')
+    return { allowed: false, reason: 'explicit-deny', statement: verdict.statement };
+  if (verdict.effect === 'allow')
+    return { allowed: true, reason: 'key-policy', statement: verdict.statement };
   const grant = grants.find((g) => grantAllows(g, req));
   if (grant) return { allowed: true, reason: 'grant', grantId: grant.grantId };
   return { allowed: false, reason: 'implicit-deny' };

@@ -171,13 +171,14 @@ export function createGateway(options: GatewayOptions): Server {
         maxSkewSeconds: options.maxSkewSeconds,
         doubleEncodePath: true,
         secretFor: (id) => options.identities.byAccessKeyId(id)?.secretAccessKey,
+        sessionTokenValid: (id, token) => options.identities.sessionTokenValid(id, token),
       },
     );
     if (!auth.ok) {
       answer(res, 403, { message: auth.message }, requestId, SIGV4_ERROR_TYPES[auth.failure]);
       return;
     }
-    const principal = options.identities.byAccessKeyId(auth.accessKeyId);
+    const principal = options.identities.authenticated(auth.accessKeyId, auth.sessionToken);
     if (!principal) {
       answer(
         res,

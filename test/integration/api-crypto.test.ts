@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EaasError } from '../../src/client/index.js';
 import { KEY_MANAGER } from '../../src/local/identity.js';
 import { INLINE_LIMIT } from '../../src/services/crypto.js';
+import { demoKey } from '../helpers/keys.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 let t: TestStack;
@@ -108,7 +109,8 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
       plaintext: randomBytes(5000),
       context: { a: '1' },
     });
-    const otherKey = (await t.kms(KEY_MANAGER).send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? '';
+    const otherKey =
+      (await t.kms(KEY_MANAGER).send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId ?? '';
     const flip = (b: Buffer, at: number) => {
       const c = Buffer.from(b);
       c[at] = (c[at] ?? 0) ^ 1;
@@ -147,7 +149,7 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
 
   it('a disabled key cannot encrypt (409 KeyDisabled); decrypt under it is InvalidCiphertext', async () => {
     const admin = t.kms(KEY_MANAGER);
-    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? '';
+    const keyId = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId ?? '';
     const api = t.client();
     const enc = await api.encrypt({ keyId, plaintext: 'x' });
     await admin.send(new DisableKeyCommand({ KeyId: keyId }));
@@ -158,7 +160,7 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
 
   it('a key pending deletion cannot encrypt (409 KeyPendingDeletion); an unknown key is 404', async () => {
     const admin = t.kms(KEY_MANAGER);
-    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? '';
+    const keyId = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId ?? '';
     await admin.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
     const api = t.client();
     const err = await apiError(api.encrypt({ keyId, plaintext: 'x' }));
@@ -171,7 +173,7 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
 describe('POST /v1/re-encrypt', () => {
   it('moves a KMS ciphertext to another key and context', async () => {
     const admin = t.kms(KEY_MANAGER);
-    const dest = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.Arn ?? '';
+    const dest = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.Arn ?? '';
     const api = t.client();
     const enc = await api.encrypt({ keyId: 'alias/eaas-default', plaintext: 'move', context: { a: '1' } });
     const re = await api.reEncrypt({
@@ -189,7 +191,7 @@ describe('POST /v1/re-encrypt', () => {
 
   it('re-wraps an Encryption SDK message under another key, keeping the context by default', async () => {
     const admin = t.kms(KEY_MANAGER);
-    const dest = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.Arn ?? '';
+    const dest = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.Arn ?? '';
     const api = t.client();
     const plaintext = randomBytes(50_000);
     const enc = await api.encrypt({ keyId: 'alias/eaas-default', plaintext, context: { a: '1' } });
@@ -206,7 +208,7 @@ describe('POST /v1/re-encrypt', () => {
 
   it('a wrong source context is InvalidCiphertext; a disabled destination is KeyDisabled', async () => {
     const admin = t.kms(KEY_MANAGER);
-    const dest = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId ?? '';
+    const dest = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId ?? '';
     const api = t.client();
     const enc = await api.encrypt({ keyId: 'alias/eaas-default', plaintext: 'x', context: { a: '1' } });
     expect(

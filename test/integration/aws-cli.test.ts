@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateKeyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER, KEY_USER } from '../../src/local/identity.js';
 import { AWS_CLI, type CliEnv, cliAvailable, runShell, runShellFailing } from '../helpers/aws-cli.js';
+import { demoKey } from '../helpers/keys.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 
 let t: TestKms;
@@ -15,9 +15,13 @@ beforeAll(async () => {
   t = await startTestKms();
   env = { dataDir: t.dataDir, cwd: mkdtempSync(join(tmpdir(), 'eaas-cli-')) };
   writeFileSync(join(env.cwd, 'secret.txt'), 'my database password\n');
-  key2 =
-    (await t.client(KEY_MANAGER).send(new CreateKeyCommand({ Description: 'second key' }))).KeyMetadata
-      ?.KeyId ?? '';
+  // The seed's key policy: myKeyManager administers the key, myKeyUser uses it.
+  writeFileSync(join(env.cwd, 'policy.json'), demoKey(t).Policy ?? '');
+  const created = await runShell(
+    `${AWS_CLI} --profile ${KEY_MANAGER} --endpoint-url ${t.kms.endpoint} kms create-key --description 'second key' --policy file://policy.json`,
+    env,
+  );
+  key2 = (JSON.parse(created.stdout) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId;
 });
 afterAll(async () => {
   await t.stop();
@@ -59,6 +63,16 @@ describe.runIf(cliAvailable)('the seed demo through the real AWS CLI v2', () => 
     expect(dec2.stdout).toBe('my database password\n');
 
     const manager = aws(KEY_MANAGER);
+    // The administrator cannot use the key; the user cannot administer it.
+    const denied = await runShellFailing(
+      `${manager} kms encrypt --key-id ${key2} --plaintext fileb://secret.txt`,
+      env,
+    );
+    expect(denied).toContain('An error occurred (AccessDeniedException) when calling the Encrypt operation');
+    expect(denied).toContain(`user/${KEY_MANAGER} is not authorized to perform: kms:Encrypt`);
+    expect(await runShellFailing(`${user} kms enable-key-rotation --key-id ${key2}`, env)).toContain(
+      'An error occurred (AccessDeniedException) when calling the EnableKeyRotation operation',
+    );
     await runShell(`${manager} kms enable-key-rotation --key-id ${key2}`, env);
     const status = await runShell(`${manager} kms get-key-rotation-status --key-id ${key2}`, env);
     // Debian's CLI 2.9 predates RotationPeriodInDays and drops it from its output; the SDK tests check the period.

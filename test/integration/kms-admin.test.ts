@@ -32,15 +32,16 @@ import {
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEY_MANAGER, KEY_USER } from '../../src/local/identity.js';
+import { KEY_MANAGER, KEY_USER, SERVICE } from '../../src/local/identity.js';
 import { errorOf } from '../helpers/errors.js';
+import { demoKey } from '../helpers/keys.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 
 let t: TestKms;
 let kms: KMSClient;
 
 async function newKey(description = 'admin test'): Promise<string> {
-  const out = await kms.send(new CreateKeyCommand({ Description: description }));
+  const out = await kms.send(new CreateKeyCommand(demoKey(t, { Description: description })));
   return out.KeyMetadata?.KeyId ?? '';
 }
 
@@ -69,12 +70,19 @@ describe('keys', () => {
     });
     expect(md?.CreationDate).toBeInstanceOf(Date);
     expect(Math.abs((md?.CreationDate?.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
-    const policy = await kms.send(new GetKeyPolicyCommand({ KeyId: md?.KeyId, PolicyName: 'default' }));
+    const policy = await t
+      .client(SERVICE)
+      .send(new GetKeyPolicyCommand({ KeyId: md?.KeyId, PolicyName: 'default' }));
     expect(JSON.parse(policy.Policy ?? '{}').Statement[0].Principal.AWS).toBe(
       'arn:aws:iam::111122223333:root',
     );
-    const tags = await kms.send(new ListResourceTagsCommand({ KeyId: md?.KeyId }));
+    // Under the default policy IAM decides: the service's role (kms:*) may read the tags, the
+    // manager who created the key (no IAM right to ListResourceTags) may not.
+    const tags = await t.client(SERVICE).send(new ListResourceTagsCommand({ KeyId: md?.KeyId }));
     expect(tags.Tags).toEqual([{ TagKey: 'team', TagValue: 'platform' }]);
+    expect((await errorOf(kms.send(new ListResourceTagsCommand({ KeyId: md?.KeyId })))).name).toBe(
+      'AccessDeniedException',
+    );
   });
 
   it('refuses asymmetric specs, external origin and malformed policies clearly', async () => {
@@ -328,6 +336,12 @@ describe('key policies', () => {
           Effect: 'Allow',
           Principal: { AWS: t.principal(KEY_USER).arn },
           Action: 'kms:Encrypt',
+          Resource: '*',
+        },
+        {
+          Effect: 'Allow',
+          Principal: { AWS: t.principal(KEY_MANAGER).arn },
+          Action: ['kms:GetKeyPolicy', 'kms:PutKeyPolicy', 'kms:ListKeyPolicies'],
           Resource: '*',
         },
       ],

@@ -16,6 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER } from '../../src/local/identity.js';
 import { errorOf } from '../helpers/errors.js';
+import { demoKey } from '../helpers/keys.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 
 let t: TestKms;
@@ -26,7 +27,9 @@ let keyB: string;
 const bytes = (s: string) => new TextEncoder().encode(s);
 
 async function newKey(): Promise<string> {
-  const out = await kms.send(new CreateKeyCommand({ Description: 'crypto test' }));
+  const out = await t
+    .client(KEY_MANAGER)
+    .send(new CreateKeyCommand(demoKey(t, { Description: 'crypto test' })));
   const id = out.KeyMetadata?.KeyId;
   if (!id) throw new Error('no key id');
   return id;
@@ -158,14 +161,15 @@ describe('Encrypt and Decrypt', () => {
   it('refuses a key pending deletion with KMSInvalidStateException, and cancel-deletion restores it', async () => {
     const key = await newKey();
     const enc = await kms.send(new EncryptCommand({ KeyId: key, Plaintext: bytes('p') }));
-    await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key, PendingWindowInDays: 7 }));
+    const admin = t.client(KEY_MANAGER);
+    await admin.send(new ScheduleKeyDeletionCommand({ KeyId: key, PendingWindowInDays: 7 }));
     const err = await errorOf(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob })));
     expect(err).toMatchObject({ name: 'KMSInvalidStateException', status: 400 });
     expect(
       (await errorOf(kms.send(new GenerateDataKeyCommand({ KeyId: key, KeySpec: 'AES_256' })))).name,
     ).toBe('KMSInvalidStateException');
-    await kms.send(new CancelKeyDeletionCommand({ KeyId: key }));
-    await kms.send(new EnableKeyCommand({ KeyId: key }));
+    await admin.send(new CancelKeyDeletionCommand({ KeyId: key }));
+    await admin.send(new EnableKeyCommand({ KeyId: key }));
     const dec = await kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }));
     expect(new TextDecoder().decode(dec.Plaintext)).toBe('p');
   });

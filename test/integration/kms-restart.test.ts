@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config.js';
 import { KEY_MANAGER, KEY_USER } from '../../src/local/identity.js';
 import { startLocalKms } from '../../src/local/kms/index.js';
 import { errorOf } from '../helpers/errors.js';
+import { demoKey } from '../helpers/keys.js';
 import { makeDataDir, startTestKms, type TestKms } from '../helpers/local-kms.js';
 
 const DAY = 86_400_000;
@@ -38,7 +39,7 @@ describe('the key store on disk', () => {
     const first = await startTestKms({ dataDir: dir });
     const user = first.client(KEY_USER);
     const admin = first.client(KEY_MANAGER);
-    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId;
+    const keyId = (await admin.send(new CreateKeyCommand(demoKey(first)))).KeyMetadata?.KeyId;
     await admin.send(new CreateAliasCommand({ AliasName: 'alias/kept', TargetKeyId: keyId }));
     const enc = await user.send(
       new EncryptCommand({
@@ -120,20 +121,23 @@ describe('time-driven key events', () => {
     let offset = 0;
     t = await startTestKms({ now: () => new Date(Date.now() + offset) });
     const admin = t.client(KEY_MANAGER);
-    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId;
+    const keyId = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId;
     await admin.send(new EnableKeyRotationCommand({ KeyId: keyId, RotationPeriodInDays: 90 }));
     const old = await t.client().send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('before') }));
 
     offset = 181 * DAY;
-    const user = t.principal(KEY_USER);
-    const later = new KMSClient({
-      endpoint: t.kms.endpoint,
-      region: 'us-east-1',
-      credentials: { accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey },
-      systemClockOffset: offset,
-      maxAttempts: 1,
-    });
-    const rotations = await later.send(new ListKeyRotationsCommand({ KeyId: keyId }));
+    const at = (name: string) => {
+      const p = (t as TestKms).principal(name);
+      return new KMSClient({
+        endpoint: (t as TestKms).kms.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey },
+        systemClockOffset: offset,
+        maxAttempts: 1,
+      });
+    };
+    const later = at(KEY_USER);
+    const rotations = await at(KEY_MANAGER).send(new ListKeyRotationsCommand({ KeyId: keyId }));
     expect(rotations.Rotations?.map((r) => r.RotationType)).toEqual(['AUTOMATIC', 'AUTOMATIC']);
     const fresh = await later.send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('after') }));
     expect(
@@ -149,7 +153,7 @@ describe('time-driven key events', () => {
     let offset = 0;
     t = await startTestKms({ now: () => new Date(Date.now() + offset) });
     const admin = t.client(KEY_MANAGER);
-    const keyId = (await admin.send(new CreateKeyCommand({}))).KeyMetadata?.KeyId;
+    const keyId = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId;
     await admin.send(new CreateAliasCommand({ AliasName: 'alias/doomed', TargetKeyId: keyId }));
     const enc = await t.client().send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('gone') }));
     await admin.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));

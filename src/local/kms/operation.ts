@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { LocalAccess } from './access.js';
 import { KmsError } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
 
@@ -11,6 +12,11 @@ export interface Caller {
 export interface OperationContext {
   store: KeyStore;
   caller: Caller;
+  /**
+   * The caller's rights. Every operation decides through it (on its key, or by IAM) before it
+   * acts; the server refuses to answer for an operation that did not.
+   */
+  access: LocalAccess;
 }
 
 /** One KMS operation: the shape of its input and what it does. */

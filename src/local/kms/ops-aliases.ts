@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { LocalAccess } from './access.js';
 import { KmsError, notFound } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
@@ -20,8 +21,13 @@ function checkAliasName(name: string): void {
   }
 }
 
-function targetFor(store: KeyStore, targetKeyId: string) {
+/**
+ * An alias operation needs the action on the alias (IAM) and on each key involved (key policy),
+ * as KMS requires.
+ */
+function targetFor(store: KeyStore, access: LocalAccess, targetKeyId: string, action: string) {
   const key = store.resolve(targetKeyId, false);
+  access.require(key, action);
   requireNotPendingDeletion(store, key);
   return key;
 }
@@ -29,9 +35,10 @@ function targetFor(store: KeyStore, targetKeyId: string) {
 export const aliasOperations: Record<string, Operation> = {
   CreateAlias: operation(
     z.object({ AliasName: aliasNameShape, TargetKeyId: keyIdShape }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       checkAliasName(input.AliasName);
-      const key = targetFor(store, input.TargetKeyId);
+      access.requireIam('kms:CreateAlias', store.aliasArn(input.AliasName));
+      const key = targetFor(store, access, input.TargetKeyId, 'kms:CreateAlias');
       if (store.findAlias(input.AliasName)) {
         throw new KmsError(
           'AlreadyExistsException',
@@ -45,26 +52,34 @@ export const aliasOperations: Record<string, Operation> = {
 
   UpdateAlias: operation(
     z.object({ AliasName: aliasNameShape, TargetKeyId: keyIdShape }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       checkAliasName(input.AliasName);
-      if (!store.findAlias(input.AliasName))
-        throw notFound(`Alias ${store.aliasArn(input.AliasName)} is not found.`);
-      const key = targetFor(store, input.TargetKeyId);
+      access.requireIam('kms:UpdateAlias', store.aliasArn(input.AliasName));
+      const current = store.findAlias(input.AliasName);
+      if (!current) throw notFound(`Alias ${store.aliasArn(input.AliasName)} is not found.`);
+      const previous = store.findKey(current.targetKeyId);
+      if (previous) access.require(previous, 'kms:UpdateAlias');
+      const key = targetFor(store, access, input.TargetKeyId, 'kms:UpdateAlias');
       store.putAlias(input.AliasName, key.keyId);
       return {};
     },
   ),
 
-  DeleteAlias: operation(z.object({ AliasName: aliasNameShape }), (input, { store }) => {
-    if (!store.findAlias(input.AliasName))
-      throw notFound(`Alias ${store.aliasArn(input.AliasName)} is not found.`);
+  DeleteAlias: operation(z.object({ AliasName: aliasNameShape }), (input, { store, access }) => {
+    access.requireIam('kms:DeleteAlias', store.aliasArn(input.AliasName));
+    const current = store.findAlias(input.AliasName);
+    if (!current) throw notFound(`Alias ${store.aliasArn(input.AliasName)} is not found.`);
+    const target = store.findKey(current.targetKeyId);
+    if (target) access.require(target, 'kms:DeleteAlias');
     store.deleteAlias(input.AliasName);
     return {};
   }),
 
   ListAliases: operation(
     z.object({ KeyId: keyIdShape.optional(), Limit: limitShape(100), Marker: markerShape }),
-    (input, { store }) => {
+    (input, { store, access }) => {
+      // ListAliases is decided by IAM alone, with or without a KeyId.
+      access.requireIam('kms:ListAliases');
       const filterKey = input.KeyId === undefined ? undefined : store.resolve(input.KeyId, false).keyId;
       const aliases = store.aliases().filter((a) => filterKey === undefined || a.targetKeyId === filterKey);
       const { page, truncated, nextMarker } = paginate(aliases, input.Limit, input.Marker, 50);

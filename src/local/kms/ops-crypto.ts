@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { contextByteLength, type EncryptionContext } from '../../core/context.js';
+import type { LocalAccess } from './access.js';
 import { openBlob, parseBlobHeader, sealBlob } from './ciphertext-blob.js';
 import { KmsError, validation } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
@@ -58,6 +59,8 @@ function encryptUnder(
  */
 function decryptBlob(
   store: KeyStore,
+  access: LocalAccess,
+  action: string,
   ciphertext: Buffer,
   context: EncryptionContext | undefined,
   keyId: string | undefined,
@@ -73,6 +76,7 @@ function decryptBlob(
   }
   const key = requested ?? store.findKey(head.keyId);
   if (!key) throw invalidCiphertext();
+  access.require(key, action, context);
   requireUsable(store, key);
   if (head.materialIndex >= key.materials.length) throw invalidCiphertext();
   const plaintext = openBlob(store.material(key, head.materialIndex), ciphertext, context);
@@ -90,7 +94,12 @@ const dataKeyInput = z.object({
   Recipient: z.unknown().optional(),
 });
 
-function generateDataKey(input: z.output<typeof dataKeyInput>, store: KeyStore) {
+function generateDataKey(
+  input: z.output<typeof dataKeyInput>,
+  store: KeyStore,
+  access: LocalAccess,
+  action: string,
+) {
   if (input.Recipient !== undefined) {
     throw new KmsError(
       'UnsupportedOperationException',
@@ -105,6 +114,7 @@ function generateDataKey(input: z.output<typeof dataKeyInput>, store: KeyStore) 
   }
   checkContext(input.EncryptionContext);
   const key = store.resolve(input.KeyId, true);
+  access.require(key, action, input.EncryptionContext);
   requireUsable(store, key);
   refuseDryRun(input.DryRun);
   const length = input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : 32);
@@ -123,10 +133,11 @@ export const cryptoOperations: Record<string, Operation> = {
       EncryptionAlgorithm: encryptionAlgorithmShape,
       DryRun: dryRunShape,
     }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       try {
         checkContext(input.EncryptionContext);
         const key = store.resolve(input.KeyId, true);
+        access.require(key, 'kms:Encrypt', input.EncryptionContext);
         requireUsable(store, key);
         checkAlgorithm(input.EncryptionAlgorithm);
         refuseDryRun(input.DryRun);
@@ -152,7 +163,7 @@ export const cryptoOperations: Record<string, Operation> = {
       Recipient: z.unknown().optional(),
       DryRun: dryRunShape,
     }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       if (input.Recipient !== undefined) {
         throw new KmsError(
           'UnsupportedOperationException',
@@ -162,6 +173,8 @@ export const cryptoOperations: Record<string, Operation> = {
       checkAlgorithm(input.EncryptionAlgorithm);
       const { key, plaintext } = decryptBlob(
         store,
+        access,
+        'kms:Decrypt',
         input.CiphertextBlob,
         input.EncryptionContext,
         input.KeyId,
@@ -186,13 +199,16 @@ export const cryptoOperations: Record<string, Operation> = {
       GrantTokens: grantTokensShape,
       DryRun: dryRunShape,
     }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       checkAlgorithm(input.SourceEncryptionAlgorithm);
       checkAlgorithm(input.DestinationEncryptionAlgorithm);
       checkContext(input.DestinationEncryptionContext);
       const destination = store.resolve(input.DestinationKeyId, true);
+      access.require(destination, 'kms:ReEncryptTo', input.DestinationEncryptionContext);
       const { key: source, plaintext } = decryptBlob(
         store,
+        access,
+        'kms:ReEncryptFrom',
         input.CiphertextBlob,
         input.SourceEncryptionContext,
         input.SourceKeyId,
@@ -214,8 +230,8 @@ export const cryptoOperations: Record<string, Operation> = {
     },
   ),
 
-  GenerateDataKey: operation(dataKeyInput, (input, { store }) => {
-    const { key, plaintext, ciphertext } = generateDataKey(input, store);
+  GenerateDataKey: operation(dataKeyInput, (input, { store, access }) => {
+    const { key, plaintext, ciphertext } = generateDataKey(input, store, access, 'kms:GenerateDataKey');
     const encoded = plaintext.toString('base64');
     plaintext.fill(0);
     return {
@@ -225,8 +241,13 @@ export const cryptoOperations: Record<string, Operation> = {
     };
   }),
 
-  GenerateDataKeyWithoutPlaintext: operation(dataKeyInput, (input, { store }) => {
-    const { key, plaintext, ciphertext } = generateDataKey(input, store);
+  GenerateDataKeyWithoutPlaintext: operation(dataKeyInput, (input, { store, access }) => {
+    const { key, plaintext, ciphertext } = generateDataKey(
+      input,
+      store,
+      access,
+      'kms:GenerateDataKeyWithoutPlaintext',
+    );
     plaintext.fill(0);
     return { CiphertextBlob: ciphertext.toString('base64'), KeyId: store.keyArn(key.keyId) };
   }),
@@ -237,7 +258,8 @@ export const cryptoOperations: Record<string, Operation> = {
       CustomKeyStoreId: z.string().optional(),
       Recipient: z.unknown().optional(),
     }),
-    (input) => {
+    (input, { access }) => {
+      access.requireIam('kms:GenerateRandom');
       if (input.CustomKeyStoreId !== undefined || input.Recipient !== undefined) {
         throw new KmsError(
           'UnsupportedOperationException',

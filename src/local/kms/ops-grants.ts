@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { normalisePrincipal } from '../../core/principal.js';
 import { KmsError, notFound, validation } from './errors.js';
 import { type GrantRecord, hashGrantToken, type KeyStore } from './key-store.js';
 import { type Operation, operation, refuseDryRun, requireNotPendingDeletion, seconds } from './operation.js';
@@ -70,8 +71,9 @@ export const grantOperations: Record<string, Operation> = {
       Name: grantNameShape.optional(),
       DryRun: dryRunShape,
     }),
-    (input, { store, caller }) => {
+    (input, { store, caller, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:CreateGrant');
       requireNotPendingDeletion(store, key);
       const unsupported = input.Operations.filter((op) => !SYMMETRIC_GRANT_OPERATIONS.has(op));
       if (unsupported.length > 0) {
@@ -130,8 +132,9 @@ export const grantOperations: Record<string, Operation> = {
       GrantId: grantIdShape.optional(),
       GranteePrincipal: principalShape.optional(),
     }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:ListGrants');
       const grants = store
         .grants()
         .filter(
@@ -146,19 +149,22 @@ export const grantOperations: Record<string, Operation> = {
 
   ListRetirableGrants: operation(
     z.object({ RetiringPrincipal: principalShape, Limit: limitShape(100), Marker: markerShape }),
-    (input, { store }) =>
-      page(
+    (input, { store, access }) => {
+      access.requireIam('kms:ListRetirableGrants');
+      return page(
         store,
         store.grants().filter((g) => g.retiring === input.RetiringPrincipal),
         input.Limit,
         input.Marker,
-      ),
+      );
+    },
   ),
 
   RevokeGrant: operation(
     z.object({ KeyId: keyIdShape, GrantId: grantIdShape, DryRun: dryRunShape }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:RevokeGrant');
       const grant = store.grants().find((g) => g.grantId === input.GrantId && g.keyId === key.keyId);
       if (!grant) throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
       refuseDryRun(input.DryRun);
@@ -174,7 +180,7 @@ export const grantOperations: Record<string, Operation> = {
       GrantId: grantIdShape.optional(),
       DryRun: dryRunShape,
     }),
-    (input, { store }) => {
+    (input, { store, caller, access }) => {
       let grant: GrantRecord | undefined;
       if (input.GrantToken !== undefined) {
         const hash = hashGrantToken(input.GrantToken);
@@ -186,6 +192,20 @@ export const grantOperations: Record<string, Operation> = {
         if (!grant) throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
       } else {
         throw validation('Specify either GrantToken, or both KeyId and GrantId.');
+      }
+      // Who may retire a grant: its retiring principal, or its grantee when it grants RetireGrant.
+      const resource = store.keyArn(grant.keyId);
+      const names = [caller.arn, normalisePrincipal(caller.arn)];
+      if (grant.retiring !== undefined && names.includes(grant.retiring)) {
+        access.allowBy('retiring-principal', 'kms:RetireGrant', resource);
+      } else if (names.includes(grant.grantee) && grant.operations.includes('RetireGrant')) {
+        access.allowBy('grantee', 'kms:RetireGrant', resource);
+      } else {
+        throw access.deny(
+          'kms:RetireGrant',
+          resource,
+          'only the retiring principal or the grantee may retire it',
+        );
       }
       refuseDryRun(input.DryRun);
       store.removeGrant(grant.grantId);

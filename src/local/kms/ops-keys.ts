@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { defaultKeyPolicy, policyDocumentProblem } from '../../core/key-policy.js';
+import type { LocalAccess } from './access.js';
 import { KmsError, validation } from './errors.js';
 import { DAY_MS, type KeyRecord } from './key-store.js';
 import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
@@ -10,6 +12,19 @@ const MAX_TAGS = 50;
 function checkPolicy(policy: string): void {
   const problem = policyDocumentProblem(policy);
   if (problem) throw new KmsError('MalformedPolicyDocumentException', problem);
+}
+
+/**
+ * KMS's policy lockout safety check: the new policy must let the caller put a policy again, so
+ * that no key is left that nobody can manage.
+ */
+export function requireNoLockout(access: LocalAccess, key: Pick<KeyRecord, 'keyId'>, policy: string): void {
+  if (!access.decide({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy').allowed) {
+    throw new KmsError(
+      'MalformedPolicyDocumentException',
+      'The new key policy will not allow you to update the key policy in the future.',
+    );
+  }
 }
 
 function mergeTags(existing: KeyRecord['tags'], added: KeyRecord['tags']): KeyRecord['tags'] {
@@ -40,7 +55,8 @@ export const keyOperations: Record<string, Operation> = {
       MultiRegion: z.boolean().optional(),
       XksKeyId: z.string().optional(),
     }),
-    (input, { store }) => {
+    (input, { store, access }) => {
+      access.requireIam('kms:CreateKey');
       const spec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
       if (spec !== 'SYMMETRIC_DEFAULT') {
         throw new KmsError(
@@ -63,6 +79,9 @@ export const keyOperations: Record<string, Operation> = {
       }
       const policy = input.Policy ?? JSON.stringify(defaultKeyPolicy(store.accountId), null, 2);
       checkPolicy(policy);
+      // The default policy (the account root) needs no check; a given one must not lock the caller out.
+      if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
+        requireNoLockout(access, { keyId: randomUUID() }, policy);
       const tags = mergeTags([], input.Tags ?? []);
       const key = store.createKey({ description: input.Description ?? '', policy, tags });
       return { KeyMetadata: keyMetadata(store, key) };
@@ -71,22 +90,29 @@ export const keyOperations: Record<string, Operation> = {
 
   DescribeKey: operation(
     z.object({ KeyId: keyIdShape, GrantTokens: z.array(z.string()).optional() }),
-    (input, { store }) => ({
-      KeyMetadata: keyMetadata(store, store.resolve(input.KeyId, true)),
-    }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, true);
+      access.require(key, 'kms:DescribeKey');
+      return { KeyMetadata: keyMetadata(store, key) };
+    },
   ),
 
-  ListKeys: operation(z.object({ Limit: limitShape(1000), Marker: markerShape }), (input, { store }) => {
-    const { page, truncated, nextMarker } = paginate(store.allKeys(), input.Limit, input.Marker, 100);
-    return {
-      Keys: page.map((k) => ({ KeyId: k.keyId, KeyArn: store.keyArn(k.keyId) })),
-      Truncated: truncated,
-      ...(nextMarker ? { NextMarker: nextMarker } : {}),
-    };
-  }),
+  ListKeys: operation(
+    z.object({ Limit: limitShape(1000), Marker: markerShape }),
+    (input, { store, access }) => {
+      access.requireIam('kms:ListKeys');
+      const { page, truncated, nextMarker } = paginate(store.allKeys(), input.Limit, input.Marker, 100);
+      return {
+        Keys: page.map((k) => ({ KeyId: k.keyId, KeyArn: store.keyArn(k.keyId) })),
+        Truncated: truncated,
+        ...(nextMarker ? { NextMarker: nextMarker } : {}),
+      };
+    },
+  ),
 
-  EnableKey: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+  EnableKey: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:EnableKey');
     requireNotPendingDeletion(store, key);
     store.mutate(() => {
       key.keyState = 'Enabled';
@@ -94,8 +120,9 @@ export const keyOperations: Record<string, Operation> = {
     return {};
   }),
 
-  DisableKey: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+  DisableKey: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:DisableKey');
     requireNotPendingDeletion(store, key);
     store.mutate(() => {
       key.keyState = 'Disabled';
@@ -105,8 +132,9 @@ export const keyOperations: Record<string, Operation> = {
 
   ScheduleKeyDeletion: operation(
     z.object({ KeyId: keyIdShape, PendingWindowInDays: z.number().int().min(1).max(365).optional() }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:ScheduleKeyDeletion');
       const days = input.PendingWindowInDays ?? 30;
       if (days < 7 || days > 30) {
         throw validation(
@@ -129,8 +157,9 @@ export const keyOperations: Record<string, Operation> = {
     },
   ),
 
-  CancelKeyDeletion: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+  CancelKeyDeletion: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:CancelKeyDeletion');
     if (key.keyState !== 'PendingDeletion') {
       throw new KmsError('KMSInvalidStateException', `${store.keyArn(key.keyId)} is not pending deletion.`);
     }
@@ -144,8 +173,9 @@ export const keyOperations: Record<string, Operation> = {
 
   UpdateKeyDescription: operation(
     z.object({ KeyId: keyIdShape, Description: str(0, 8192) }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:UpdateKeyDescription');
       requireNotPendingDeletion(store, key);
       store.mutate(() => {
         key.description = input.Description;
@@ -154,20 +184,25 @@ export const keyOperations: Record<string, Operation> = {
     },
   ),
 
-  TagResource: operation(z.object({ KeyId: keyIdShape, Tags: z.array(tagShape) }), (input, { store }) => {
-    const key = store.resolve(input.KeyId, false);
-    requireNotPendingDeletion(store, key);
-    const tags = mergeTags(key.tags, input.Tags);
-    store.mutate(() => {
-      key.tags = tags;
-    });
-    return {};
-  }),
+  TagResource: operation(
+    z.object({ KeyId: keyIdShape, Tags: z.array(tagShape) }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:TagResource');
+      requireNotPendingDeletion(store, key);
+      const tags = mergeTags(key.tags, input.Tags);
+      store.mutate(() => {
+        key.tags = tags;
+      });
+      return {};
+    },
+  ),
 
   UntagResource: operation(
     z.object({ KeyId: keyIdShape, TagKeys: z.array(str(1, 128)) }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:UntagResource');
       requireNotPendingDeletion(store, key);
       const removed = new Set(input.TagKeys);
       store.mutate(() => {
@@ -179,8 +214,9 @@ export const keyOperations: Record<string, Operation> = {
 
   ListResourceTags: operation(
     z.object({ KeyId: keyIdShape, Limit: limitShape(50), Marker: markerShape }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:ListResourceTags');
       const { page, truncated, nextMarker } = paginate(key.tags, input.Limit, input.Marker, 50);
       return { Tags: page, Truncated: truncated, ...(nextMarker ? { NextMarker: nextMarker } : {}) };
     },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { KmsError, notFound } from './errors.js';
 import { DAY_MS, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, requireUsable, seconds } from './operation.js';
-import { checkPolicy } from './ops-keys.js';
+import { checkPolicy, requireNoLockout } from './ops-keys.js';
 import { keyIdShape, limitShape, markerShape, paginate, str } from './shapes.js';
 
 const policyNameShape = str(1, 128)
@@ -17,8 +17,9 @@ function checkPolicyName(name: string | undefined): void {
 export const rotationAndPolicyOperations: Record<string, Operation> = {
   EnableKeyRotation: operation(
     z.object({ KeyId: keyIdShape, RotationPeriodInDays: z.number().int().min(90).max(2560).optional() }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:EnableKeyRotation');
       requireUsable(store, key);
       const period = input.RotationPeriodInDays ?? 365;
       store.mutate(() => {
@@ -32,8 +33,9 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
     },
   ),
 
-  DisableKeyRotation: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+  DisableKeyRotation: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:DisableKeyRotation');
     requireUsable(store, key);
     store.mutate(() => {
       key.rotation = { enabled: false, periodDays: key.rotation.periodDays };
@@ -41,8 +43,9 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
     return {};
   }),
 
-  GetKeyRotationStatus: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+  GetKeyRotationStatus: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:GetKeyRotationStatus');
     return {
       KeyRotationEnabled: key.rotation.enabled,
       KeyId: store.keyArn(key.keyId),
@@ -57,8 +60,9 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
     };
   }),
 
-  RotateKeyOnDemand: operation(z.object({ KeyId: keyIdShape }), (input, { store }) => {
+  RotateKeyOnDemand: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:RotateKeyOnDemand');
     requireUsable(store, key);
     const done = key.materials.filter((m) => m.rotationType === 'ON_DEMAND').length;
     if (done >= MAX_ON_DEMAND_ROTATIONS) {
@@ -78,8 +82,9 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
       Limit: limitShape(1000),
       Marker: markerShape,
     }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:ListKeyRotations');
       const materials =
         input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL'
           ? key.materials
@@ -101,8 +106,9 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
 
   GetKeyPolicy: operation(
     z.object({ KeyId: keyIdShape, PolicyName: policyNameShape }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:GetKeyPolicy');
       checkPolicyName(input.PolicyName);
       return { Policy: key.policy, PolicyName: 'default' };
     },
@@ -115,11 +121,13 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
       Policy: str(1, 32768),
       BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
     }),
-    (input, { store }) => {
+    (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:PutKeyPolicy');
       checkPolicyName(input.PolicyName);
       requireNotPendingDeletion(store, key);
       checkPolicy(input.Policy);
+      if (!input.BypassPolicyLockoutSafetyCheck) requireNoLockout(access, key, input.Policy);
       store.mutate(() => {
         key.policy = input.Policy;
       });
@@ -129,8 +137,8 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
 
   ListKeyPolicies: operation(
     z.object({ KeyId: keyIdShape, Limit: limitShape(1000), Marker: markerShape }),
-    (input, { store }) => {
-      store.resolve(input.KeyId, false);
+    (input, { store, access }) => {
+      access.require(store.resolve(input.KeyId, false), 'kms:ListKeyPolicies');
       const { page, truncated, nextMarker } = paginate(['default'], input.Limit, input.Marker, 100);
       return { PolicyNames: page, Truncated: truncated, ...(nextMarker ? { NextMarker: nextMarker } : {}) };
     },

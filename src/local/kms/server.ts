@@ -4,6 +4,7 @@ import { parseJsonStrict, ReservedMemberError } from '../../core/safe-json.js';
 import { BodyTooLargeError, readBody } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
 import { SIGV4_ERROR_TYPES, verifySigV4 } from '../sigv4.js';
+import { describeOutcome, LocalAccess } from './access.js';
 import { KmsError } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { NOT_IMPLEMENTED, OPERATIONS } from './operations.js';
@@ -14,13 +15,22 @@ export const MAX_BODY_BYTES = 256 * 1024;
 const TARGET_PREFIX = 'TrentService.';
 const JSON_CONTENT_TYPES = new Set(['application/x-amz-json-1.1', 'application/x-amz-json-1.0']);
 
+export interface KmsRequestEvent {
+  operation: string;
+  principal?: string;
+  status: number;
+  error?: string;
+  /** What authorized or refused the request: `kms:Encrypt on arn:... allowed by key policy statement ...`. */
+  decisions?: string[];
+}
+
 export interface KmsServerOptions {
   store: KeyStore;
   identities: LocalIdentities;
   region: string;
   maxSkewSeconds: number;
-  /** Called once per request with what happened; never with bodies. */
-  onRequest?: (event: { operation: string; principal?: string; status: number; error?: string }) => void;
+  /** Called once per request with what happened, including each authorization decision; never with bodies. */
+  onRequest?: (event: KmsRequestEvent) => void;
 }
 
 function send(
@@ -49,6 +59,7 @@ export function createKmsServer(options: KmsServerOptions): Server {
 
   async function handle(
     req: IncomingMessage,
+    access: { current?: LocalAccess },
   ): Promise<{ operation: string; principal?: string; result: unknown }> {
     let body: Buffer;
     try {
@@ -80,12 +91,13 @@ export function createKmsServer(options: KmsServerOptions): Server {
         doubleEncodePath: true,
         requiredSignedHeaders: ['x-amz-target'],
         secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
+        sessionTokenValid: (id, token) => identities.sessionTokenValid(id, token),
       },
     );
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
     if (!auth.ok) throw new KmsError(SIGV4_ERROR_TYPES[auth.failure], auth.message);
-    const principal = identities.byAccessKeyId(auth.accessKeyId);
+    const principal = identities.authenticated(auth.accessKeyId, auth.sessionToken);
     if (!principal)
       throw new KmsError(
         'UnrecognizedClientException',
@@ -133,20 +145,28 @@ export function createKmsServer(options: KmsServerOptions): Server {
       throw new KmsError('SerializationException', 'The request body must be a JSON object.');
     }
     const input = parseInput(op.input, json);
+    const rights = new LocalAccess(store, principal);
+    access.current = rights;
     const result = op.run(input as never, {
       store,
       caller: { arn: principal.arn, accountId: identities.accountId },
+      access: rights,
     });
+    // Postcondition: every operation decided the caller's rights before it acted.
+    if (!rights.decided) throw new Error(`operation ${operation} answered without an authorization decision`);
     return { operation, principal: principal.arn, result };
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
     const target = String(req.headers['x-amz-target'] ?? '').replace(TARGET_PREFIX, '');
+    const access: { current?: LocalAccess } = {};
+    const decisions = () =>
+      access.current ? { decisions: access.current.outcomes.map(describeOutcome) } : {};
     try {
-      const { operation, principal, result } = await handle(req);
+      const { operation, principal, result } = await handle(req, access);
       send(res, store.now(), 200, result, requestId);
-      options.onRequest?.({ operation, ...(principal ? { principal } : {}), status: 200 });
+      options.onRequest?.({ operation, ...(principal ? { principal } : {}), status: 200, ...decisions() });
     } catch (error) {
       const kmsError =
         error instanceof KmsError
@@ -159,7 +179,13 @@ export function createKmsServer(options: KmsServerOptions): Server {
         );
       }
       send(res, store.now(), kmsError.status, kmsError.toJSON(), requestId, kmsError.type);
-      options.onRequest?.({ operation: target, status: kmsError.status, error: kmsError.type });
+      options.onRequest?.({
+        operation: target,
+        ...(access.current ? { principal: access.current.principal.arn } : {}),
+        status: kmsError.status,
+        error: kmsError.type,
+        ...decisions(),
+      });
     }
   }
 

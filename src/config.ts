@@ -26,6 +26,8 @@ const schema = z.object({
     .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes')
     .optional(),
   EAAS_SIGV4_MAX_SKEW_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+  /** How long key policies, grants and alias resolutions are cached for authorization (0: never). */
+  EAAS_AUTHZ_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
 });
 
 export interface Config {
@@ -44,6 +46,7 @@ export interface Config {
   readonly rootKey: Buffer | undefined;
   /** Largest clock difference a SigV4 signature may have, in seconds. */
   readonly sigv4MaxSkewSeconds: number;
+  readonly authzCacheSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -71,5 +74,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     region: e.EAAS_REGION ?? e.AWS_REGION ?? 'us-east-1',
     rootKey: e.EAAS_ROOT_KEY === undefined ? undefined : Buffer.from(e.EAAS_ROOT_KEY, 'base64'),
     sigv4MaxSkewSeconds: e.EAAS_SIGV4_MAX_SKEW_SECONDS,
+    authzCacheSeconds: e.EAAS_AUTHZ_CACHE_SECONDS,
   });
 }

@@ -56,11 +56,120 @@ export interface EnvelopeCodec {
     plaintext: Uint8Array,
     context: EncryptionContext | undefined,
   ): Promise<{ message: Buffer; keyArn: string }>;
-  /** Decrypts; the message's context must contain every pair of `context`. */
+  /**
+   * Decrypts; the message's context must be `context`. `beforeKms` runs with the ARN of the key
+   * the message names before KMS is asked to unwrap its data key, and may refuse by throwing.
+   */
   decrypt(
     message: Uint8Array,
     context: EncryptionContext | undefined,
+    beforeKms?: (keyArn: string) => Promise<void>,
   ): Promise<{ plaintext: Buffer; keyArn: string; context: EncryptionContext }>;
+}
+
+/** A KMS grant as the service shows it. */
+export interface GrantInfo {
+  grantId: string;
+  keyArn: string;
+  name?: string | undefined;
+  granteePrincipal: string;
+  retiringPrincipal?: string | undefined;
+  operations: string[];
+  constraints?:
+    | {
+        EncryptionContextSubset?: Record<string, string> | undefined;
+        EncryptionContextEquals?: Record<string, string> | undefined;
+      }
+    | undefined;
+  createdAt?: Date | undefined;
+}
+
+/** What authorization reads about a key: its ARN, its policy, and the grants of one grantee. */
+export interface AccessSource {
+  describe(keyId: string): Promise<KeyInfo>;
+  keyPolicy(keyArn: string): Promise<string>;
+  /** Every grant on the key whose grantee is `grantee` (all pages). */
+  grantsFor(keyArn: string, grantee: string): Promise<GrantInfo[]>;
+}
+
+/** Full metadata of a key, for the admin routes. */
+export interface KeyDetails extends KeyInfo {
+  createdAt: Date;
+  deletionDate?: Date | undefined;
+  pendingWindowInDays?: number | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextToken?: string | undefined;
+}
+
+export interface RotationStatus {
+  enabled: boolean;
+  periodInDays?: number | undefined;
+  nextRotationDate?: Date | undefined;
+}
+
+export interface RotationInfo {
+  keyMaterialId?: string | undefined;
+  rotationDate?: Date | undefined;
+  rotationType?: string | undefined;
+  current: boolean;
+}
+
+export interface AliasInfo {
+  name: string;
+  arn: string;
+  targetKeyId?: string | undefined;
+}
+
+export interface NewGrant {
+  granteePrincipal: string;
+  operations: string[];
+  constraints?: GrantInfo['constraints'];
+  name?: string | undefined;
+  retiringPrincipal?: string | undefined;
+}
+
+/** KMS key administration, performed with the service's own identity. */
+export interface KeyAdmin extends AccessSource {
+  createKey(input: {
+    policy: string;
+    description: string;
+    tags: Record<string, string>;
+  }): Promise<KeyDetails>;
+  listKeys(limit: number, nextToken?: string): Promise<Page<{ keyId: string; arn: string }>>;
+  describeKey(keyId: string): Promise<KeyDetails>;
+  tags(keyArn: string): Promise<Record<string, string>>;
+  enable(keyArn: string): Promise<void>;
+  disable(keyArn: string): Promise<void>;
+  scheduleDeletion(keyArn: string, days: number): Promise<{ deletionDate?: Date | undefined }>;
+  cancelDeletion(keyArn: string): Promise<void>;
+  rotationStatus(keyArn: string): Promise<RotationStatus>;
+  enableRotation(keyArn: string, periodInDays?: number): Promise<void>;
+  disableRotation(keyArn: string): Promise<void>;
+  rotateNow(keyArn: string): Promise<void>;
+  rotations(keyArn: string, limit: number, nextToken?: string): Promise<Page<RotationInfo>>;
+  putKeyPolicy(keyArn: string, policy: string): Promise<void>;
+  createGrant(keyArn: string, grant: NewGrant): Promise<{ grantId: string; grantToken: string }>;
+  listGrants(keyArn: string, limit: number, nextToken?: string): Promise<Page<GrantInfo>>;
+  revokeGrant(keyArn: string, grantId: string): Promise<void>;
+  /** Aliases of one key, or of every key. */
+  aliases(keyArn?: string): Promise<AliasInfo[]>;
+  createAlias(name: string, keyArn: string): Promise<void>;
+  updateAlias(name: string, keyArn: string): Promise<void>;
+  deleteAlias(name: string): Promise<void>;
+}
+
+/** One authorization decision, as the audit record names it. */
+export interface AuditDecision {
+  action: string;
+  keyArn: string;
+  allowed: boolean;
+  /** `key-policy`, `grant`, `explicit-deny` or `implicit-deny`. */
+  reason: string;
+  /** The statement (Sid, or `#index`) or grant id that decided it. */
+  by?: string | undefined;
 }
 
 /** One record per request: who did what to which key, and how it ended. Never a secret. */
@@ -75,6 +184,8 @@ export interface AuditRecord {
   latencyMs: number;
   items?: { total: number; failed: number } | undefined;
   reason?: string | undefined;
+  /** Every authorization decision taken for the request. */
+  decisions?: AuditDecision[] | undefined;
 }
 
 export interface AuditSink {

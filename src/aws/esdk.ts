@@ -28,7 +28,7 @@ type KmsFacade = NonNullable<
 >;
 
 /** The three KMS calls a KMS keyring makes, over our client, with SDK errors translated. */
-function keyringClient(kms: KMSClient): KmsFacade {
+function keyringClient(kms: KMSClient, beforeDecrypt?: (keyArn: string) => Promise<void>): KmsFacade {
   const guard = async <T>(keyId: string | undefined, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -39,7 +39,11 @@ function keyringClient(kms: KMSClient): KmsFacade {
   return {
     generateDataKey: (args) => guard(args.KeyId, () => kms.send(new GenerateDataKeyCommand(args))),
     encrypt: (args) => guard(args.KeyId, () => kms.send(new EncryptCommand(args))),
-    decrypt: (args) => guard(args.KeyId, () => kms.send(new DecryptCommand(args))),
+    decrypt: async (args) => {
+      // Precondition: the caller may use the key the message names, before KMS unwraps anything.
+      if (beforeDecrypt) await beforeDecrypt(args.KeyId ?? '');
+      return guard(args.KeyId, () => kms.send(new DecryptCommand(args)));
+    },
   } as KmsFacade;
 }
 
@@ -55,7 +59,7 @@ export class EsdkEnvelope implements EnvelopeCodec {
   private readonly client: KmsFacade;
 
   constructor(
-    kms: KMSClient,
+    private readonly kms: KMSClient,
     private readonly maxMessageBytes: number,
   ) {
     this.client = keyringClient(kms);
@@ -84,12 +88,30 @@ export class EsdkEnvelope implements EnvelopeCodec {
     return { message: out.result, keyArn };
   }
 
-  async decrypt(message: Uint8Array, context: EncryptionContext | undefined) {
-    const keyring = new KmsKeyringNode({ discovery: true, clientProvider: () => this.client });
+  async decrypt(
+    message: Uint8Array,
+    context: EncryptionContext | undefined,
+    beforeKms?: (keyArn: string) => Promise<void>,
+  ) {
+    // The keyring swallows its client's errors into one of its own; a refusal is kept aside to rethrow.
+    let refusal: unknown;
+    const check = beforeKms
+      ? async (keyArn: string) => {
+          try {
+            await beforeKms(keyArn);
+          } catch (error) {
+            refusal ??= error;
+            throw error;
+          }
+        }
+      : undefined;
+    const client = check ? keyringClient(this.kms, check) : this.client;
+    const keyring = new KmsKeyringNode({ discovery: true, clientProvider: () => client });
     let out: Awaited<ReturnType<typeof decrypt>>;
     try {
       out = await decrypt(keyring, message, { maxBodySize: this.maxMessageBytes });
     } catch (error) {
+      if (refusal !== undefined) throw refusal;
       if (error instanceof DomainError && error.code !== 'InvalidCiphertext') throw error;
       throw new InvalidCiphertextError({ cause: error });
     }

@@ -23,9 +23,20 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
   switch (name) {
     case 'NotFoundException':
       return new KeyNotFoundError(keyId, options);
+    case 'AlreadyExistsException':
+      return new DomainError('AlreadyExists', message, undefined, options);
+    case 'MalformedPolicyDocumentException':
+      return new ValidationError(`The key policy was refused: ${message}`);
     case 'DisabledException':
       return new DomainError('KeyDisabled', `The key ${keyId} is disabled.`, undefined, options);
     case 'KMSInvalidStateException':
+      if (/not pending deletion/i.test(message))
+        return new DomainError(
+          'InvalidState',
+          `The key ${keyId} is not pending deletion.`,
+          undefined,
+          options,
+        );
       return /pending deletion/i.test(message)
         ? new DomainError(
             'KeyPendingDeletion',

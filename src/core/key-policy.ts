@@ -146,3 +146,28 @@ export function policyDocumentProblem(text: string): string | undefined {
   }
   return undefined;
 }
+
+/** Administrators and users as a policy written by this service names them. */
+export interface PolicyRoles {
+  administrators: string[];
+  users: string[];
+  /** Whether the document has exactly the shape `rolesKeyPolicy` writes. */
+  managed: boolean;
+}
+
+export function rolesOf(doc: unknown, accountId: string): PolicyRoles {
+  const statements =
+    doc !== null && typeof doc === 'object' && Array.isArray((doc as PolicyDocument).Statement)
+      ? (doc as PolicyDocument).Statement
+      : [];
+  const principalsOf = (sid: string): string[] => {
+    const st = statements.find((s) => s?.Sid === sid);
+    const aws = st && typeof st.Principal === 'object' ? st.Principal.AWS : undefined;
+    return aws === undefined ? [] : Array.isArray(aws) ? aws.map(String) : [String(aws)];
+  };
+  const administrators = principalsOf(ADMIN_SID);
+  const users = principalsOf(USER_SID);
+  const managed =
+    JSON.stringify(doc) === JSON.stringify(rolesKeyPolicy({ accountId, administrators, users }));
+  return { administrators, users, managed };
+}

@@ -15,3 +15,11 @@ export function normalisePrincipal(arn: string): string {
 export function accountOf(arn: string): string | undefined {
   return /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/.exec(arn)?.[1];
 }
+
+/** An IAM user, role, account root or assumed-role session ARN, as policies and grants name them. */
+const PRINCIPAL_ARN =
+  /^arn:aws[a-z-]*:(?:iam::\d{12}:(?:root|user\/[\w+=,.@/-]{1,512}|role\/[\w+=,.@/-]{1,512})|sts::\d{12}:assumed-role\/[\w+=,.@/-]{1,512})$/;
+
+export function isPrincipalArn(text: string): boolean {
+  return text.length <= 1024 && PRINCIPAL_ARN.test(text);
+}

@@ -2,10 +2,13 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { LoggerAuditSink } from '../audit.js';
 import { EsdkEnvelope } from '../aws/esdk.js';
-import { KmsKeys } from '../aws/kms.js';
+import { KmsKeyAdmin } from '../aws/kms-admin.js';
 import { loadConfig } from '../config.js';
+import { AccessControl } from '../services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
+import { KeyService } from '../services/keys.js';
 import type { CryptoDeps } from './crypto.js';
+import type { KeysDeps } from './keys.js';
 import type { WhoAmIDeps } from './whoami.js';
 
 /** Dependencies of the Lambda functions, from configuration: the production wiring. */
@@ -16,19 +19,27 @@ function base() {
     region: config.region,
     ...(config.kmsEndpoint ? { endpoint: config.kmsEndpoint } : {}),
   });
-  return { logger, kms, audit: new LoggerAuditSink(logger) };
+  const admin = new KmsKeyAdmin(kms);
+  const access = new AccessControl(admin, { ttlMs: config.authzCacheSeconds * 1000 });
+  return { config, logger, kms, admin, access, audit: new LoggerAuditSink(logger) };
 }
 
 export function cryptoDepsFromConfig(): CryptoDeps {
-  const { logger, kms, audit } = base();
+  const { logger, kms, admin, access, audit } = base();
   return {
     logger,
     audit,
-    crypto: new CryptoService(new KmsKeys(kms), new EsdkEnvelope(kms, INLINE_LIMIT * 2)),
+    access,
+    crypto: new CryptoService(admin, new EsdkEnvelope(kms, INLINE_LIMIT * 2)),
   };
 }
 
+export function keysDepsFromConfig(): KeysDeps {
+  const { config, logger, admin, access, audit } = base();
+  return { logger, audit, keys: new KeyService(admin, access, config.accountId) };
+}
+
 export function whoamiDepsFromConfig(): WhoAmIDeps {
-  const { logger, kms, audit } = base();
-  return { logger, audit, keys: new KmsKeys(kms) };
+  const { config, logger, admin, access, audit } = base();
+  return { logger, audit, admin, access, keys: new KeyService(admin, access, config.accountId) };
 }

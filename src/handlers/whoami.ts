@@ -1,14 +1,51 @@
+import { describeDecision } from '../core/authz.js';
+import { contextProblems, type EncryptionContext } from '../core/context.js';
+import { ValidationError } from '../core/errors.js';
+import { parseJsonStrict } from '../core/safe-json.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler } from '../http/api.js';
+import { ROUTES } from '../http/routes.js';
 import { KeyId } from '../http/schemas.js';
 import { validate } from '../http/validate.js';
-import type { Keys } from '../ports.js';
+import type { KeyAdmin } from '../ports.js';
+import type { AccessControl } from '../services/access.js';
+import { grantView, type KeyService } from '../services/keys.js';
 import { whoamiDepsFromConfig } from './deps.js';
 
 export interface WhoAmIDeps extends HttpDeps {
-  keys: Keys;
+  keys: KeyService;
+  admin: KeyAdmin;
+  access: AccessControl;
 }
 
-/** GET /v1/whoami: the caller as the service sees it, and the key it names. */
+/** Each KMS action a route needs, with the routes that need it. */
+const ACTION_ROUTES: ReadonlyMap<string, string[]> = (() => {
+  const map = new Map<string, string[]>();
+  for (const r of ROUTES)
+    for (const a of r.actions ?? []) map.set(a, [...(map.get(a) ?? []), `${r.method} ${r.path}`]);
+  return map;
+})();
+
+function contextOf(text: string | undefined): EncryptionContext | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = parseJsonStrict(text);
+  } catch {
+    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
+  const problems = contextProblems(parsed as Record<string, unknown>, 'context');
+  if (problems.length > 0)
+    throw new ValidationError(`Invalid context: ${problems[0]?.path} ${problems[0]?.message}.`, problems);
+  return parsed as EncryptionContext;
+}
+
+/**
+ * GET /v1/whoami: the caller as the service sees it and, for a key, every action of the API's
+ * routes with whether the caller may do it and which policy statement or grant decides. A dry
+ * run: nothing is done to the key.
+ */
 export function makeHandler(deps: WhoAmIDeps): ApiHandler {
   return makeApiHandler(
     'whoami',
@@ -19,12 +56,42 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
           callerArn: state.callerArn,
           accountId: state.accountId,
         };
-        if (query.keyId !== undefined) {
-          validate(KeyId, query.keyId, 'keyId');
-          const key = await deps.keys.describe(query.keyId);
-          state.audit.keyArn = key.arn;
-          answer.key = { keyId: key.keyId, arn: key.arn, state: key.state };
+        if (query.keyId === undefined) {
+          if (query.context !== undefined)
+            throw new ValidationError('context is only meaningful with keyId.');
+          return answer;
         }
+        validate(KeyId, query.keyId, 'keyId');
+        const context = contextOf(query.context);
+        const key = await deps.admin.describe(query.keyId);
+        state.audit.keyArn = key.arn;
+        answer.key = { keyId: key.keyId, arn: key.arn, state: key.state };
+        const caller = { arn: state.callerArn };
+        const explained = await deps.keys.explain(caller, key.arn, [...ACTION_ROUTES.keys()], context);
+        answer.access = {
+          ...(context ? { context } : {}),
+          operations: explained.results.map(({ action, decision, raw }) => {
+            const conditional = raw.allowed
+              ? []
+              : deps.access
+                  .conditionalGrants(explained.grants, caller, action, key.arn)
+                  .map((g) => g.grantId);
+            return {
+              route: (ACTION_ROUTES.get(action) ?? []).join(', '),
+              action,
+              allowed: decision.allowed,
+              reason: decision.reason,
+              ...(decision.by ? { by: decision.by } : {}),
+              explanation:
+                describeDecision(raw) +
+                (conditional.length > 0
+                  ? `; grant ${conditional.join(', ')} would allow it with a matching context`
+                  : ''),
+              ...(conditional.length > 0 ? { conditionalGrants: conditional } : {}),
+            };
+          }),
+          grants: explained.grants.map(grantView),
+        };
         return answer;
       },
     },

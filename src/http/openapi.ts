@@ -65,6 +65,22 @@ function operation(route: Route) {
         },
       }
     : undefined;
+  const parameters = [
+    ...[...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+      name,
+      in: 'path',
+      required: true,
+      description: PATH_PARAMETERS[name as string] ?? name,
+      schema: { type: 'string', minLength: 1, maxLength: 2048 },
+    })),
+    ...Object.entries(route.query ?? {}).map(([name, q]) => ({
+      name,
+      in: 'query',
+      required: q.required ?? false,
+      description: q.description,
+      schema: q.schema,
+    })),
+  ];
   return {
     operationId: route.operationId,
     summary: route.summary,
@@ -74,15 +90,11 @@ function operation(route: Route) {
         }
       : {}),
     security: [{ sigv4: [] }],
-    ...(route.query
+    ...(parameters.length > 0 ? { parameters } : {}),
+    ...(route.actions
       ? {
-          parameters: Object.entries(route.query).map(([name, q]) => ({
-            name,
-            in: 'query',
-            required: q.required ?? false,
-            description: q.description,
-            schema: q.schema,
-          })),
+          'x-kms-actions': route.actions,
+          description: `${route.batch ? `Also takes \`{"items": [...]}\` of up to ${MAX_BATCH_ITEMS} requests; each item is answered on its own, a failed item as {error, message, index}. ` : ''}The caller needs ${route.actions.join(' or ')} on the key, from the key policy or a grant.`,
         }
       : {}),
     ...(request ? { requestBody: request } : {}),
@@ -101,6 +113,12 @@ function operation(route: Route) {
     },
   };
 }
+
+const PATH_PARAMETERS: Record<string, string> = {
+  keyId: 'Key id, key ARN, alias name or alias ARN; URL-encode the slash of alias/x as %2F.',
+  grantId: 'The grant id CreateGrant returned.',
+  name: 'Alias name, with or without the alias/ prefix (URL-encode any slash).',
+};
 
 /** The OpenAPI 3.1 contract of the API, built from the route table and the request schemas. */
 export function openApiDocument(): Record<string, unknown> {

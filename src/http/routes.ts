@@ -4,7 +4,7 @@ import * as S from './schemas.js';
  * The API's routes, in one place: the local gateway routes by this table, `openapi.yaml` is
  * generated from it, and a test checks that `serverless.yml` declares exactly these events.
  */
-export type FunctionName = 'crypto' | 'whoami';
+export type FunctionName = 'crypto' | 'keys' | 'whoami';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
@@ -20,12 +20,198 @@ export interface Route {
   /** A valid request body, shown in the contract and sent by its test. */
   example?: Record<string, unknown>;
   query?: Record<string, { description: string; required?: boolean; schema: object }>;
+  /**
+   * The KMS action the caller needs on the key (key policy or grant), for whoami and the
+   * contract; `any caller` routes have none. Crypto routes check more than one in some cases.
+   */
+  actions?: readonly string[];
 }
 
 export const FUNCTIONS: Readonly<Record<FunctionName, { description: string }>> = {
   crypto: { description: 'encrypt, decrypt, re-encrypt, data keys' },
-  whoami: { description: 'who the caller is' },
+  keys: { description: 'key administration' },
+  whoami: { description: 'who the caller is, and what it may do on a key' },
 };
+
+const keyPath = (rest = '') => `/v1/keys/{keyId}${rest}`;
+const paging = {
+  limit: {
+    description: 'Items per page, 1-100 (default 50).',
+    schema: { type: 'string', pattern: '^[0-9]{1,3}$' },
+  },
+  nextToken: {
+    description: 'The nextToken of the previous page.',
+    schema: { type: 'string', maxLength: 4096 },
+  },
+};
+const admin = (
+  method: Route['method'],
+  path: string,
+  operationId: string,
+  summary: string,
+  response: object,
+  extra: Partial<Route> = {},
+): Route => ({ method, path, function: 'keys', operationId, summary, response, ...extra });
+
+/** Key administration: administrators of a key manage it; users may only describe it. */
+const KEY_ROUTES: readonly Route[] = [
+  admin(
+    'POST',
+    '/v1/keys',
+    'createKey',
+    'Create a key: the caller becomes its administrator',
+    S.CreateKeyResponse,
+    {
+      request: S.CreateKeyRequest,
+      example: {
+        description: 'payments',
+        users: ['arn:aws:iam::111122223333:user/myKeyUser'],
+        alias: 'alias/payments',
+        tags: { team: 'payments' },
+      },
+    },
+  ),
+  admin('GET', '/v1/keys', 'listKeys', 'The keys the caller administers or uses', S.ListKeysResponse, {
+    query: paging,
+  }),
+  admin('GET', keyPath(), 'describeKey', 'Describe a key, with its aliases and tags', S.KeyResponse, {
+    actions: ['kms:DescribeKey'],
+  }),
+  admin('POST', keyPath('/enable'), 'enableKey', 'Enable a key', S.KeyResponse, {
+    actions: ['kms:EnableKey'],
+  }),
+  admin('POST', keyPath('/disable'), 'disableKey', 'Disable a key', S.KeyResponse, {
+    actions: ['kms:DisableKey'],
+  }),
+  admin(
+    'DELETE',
+    keyPath(),
+    'scheduleKeyDeletion',
+    'Schedule the deletion of a key, 7-30 days ahead',
+    S.KeyResponse,
+    {
+      actions: ['kms:ScheduleKeyDeletion'],
+      query: {
+        pendingWindowInDays: {
+          description: 'Days before the key is deleted, 7-30 (default 30).',
+          schema: { type: 'string', pattern: '^[0-9]{1,2}$' },
+        },
+      },
+    },
+  ),
+  admin(
+    'POST',
+    keyPath('/cancel-deletion'),
+    'cancelKeyDeletion',
+    'Cancel a scheduled deletion; the key stays disabled',
+    S.KeyResponse,
+    {
+      actions: ['kms:CancelKeyDeletion'],
+    },
+  ),
+  admin(
+    'GET',
+    keyPath('/rotation'),
+    'getKeyRotation',
+    'Automatic rotation: on or off, period, next date',
+    S.RotationResponse,
+    {
+      actions: ['kms:GetKeyRotationStatus'],
+    },
+  ),
+  admin(
+    'PUT',
+    keyPath('/rotation'),
+    'putKeyRotation',
+    'Turn automatic rotation on (with a period) or off',
+    S.RotationResponse,
+    {
+      request: S.RotationRequest,
+      actions: ['kms:EnableKeyRotation', 'kms:DisableKeyRotation'],
+      example: { enabled: true, periodInDays: 180 },
+    },
+  ),
+  admin('POST', keyPath('/rotate'), 'rotateKey', 'Rotate the key material now', S.RotateResponse, {
+    actions: ['kms:RotateKeyOnDemand'],
+  }),
+  admin('GET', keyPath('/rotations'), 'listKeyRotations', 'Rotation history', S.RotationsResponse, {
+    actions: ['kms:ListKeyRotations'],
+    query: paging,
+  }),
+  admin(
+    'GET',
+    keyPath('/policy'),
+    'getKeyPolicy',
+    'Administrators, users and the key policy document',
+    S.PolicyResponse,
+    {
+      actions: ['kms:GetKeyPolicy'],
+    },
+  ),
+  admin(
+    'PUT',
+    keyPath('/policy'),
+    'putKeyPolicy',
+    'Set administrators and users, or a whole policy document',
+    S.PolicyResponse,
+    {
+      request: S.PolicyRequest,
+      actions: ['kms:PutKeyPolicy'],
+      example: {
+        administrators: ['arn:aws:iam::111122223333:user/myKeyManager'],
+        users: ['arn:aws:iam::111122223333:user/myKeyUser'],
+      },
+    },
+  ),
+  admin(
+    'POST',
+    keyPath('/grants'),
+    'createGrant',
+    'Grant a principal operations, optionally bound to an encryption context',
+    S.CreateGrantResponse,
+    {
+      request: S.CreateGrantRequest,
+      actions: ['kms:CreateGrant'],
+      example: {
+        grantee: 'arn:aws:iam::111122223333:user/myGrantee',
+        operations: ['Encrypt', 'Decrypt'],
+        constraints: { encryptionContextSubset: { tenant: 'acme' } },
+      },
+    },
+  ),
+  admin('GET', keyPath('/grants'), 'listGrants', 'The grants on a key', S.ListGrantsResponse, {
+    actions: ['kms:ListGrants'],
+    query: paging,
+  }),
+  admin('DELETE', keyPath('/grants/{grantId}'), 'revokeGrant', 'Revoke a grant', S.RevokeGrantResponse, {
+    actions: ['kms:RevokeGrant'],
+  }),
+  admin(
+    'GET',
+    '/v1/aliases',
+    'listAliases',
+    'Aliases of the keys the caller may describe',
+    S.ListAliasesResponse,
+    {
+      query: { keyId: { description: 'Only the aliases of this key.', schema: S.KeyId } },
+    },
+  ),
+  admin(
+    'PUT',
+    '/v1/aliases/{name}',
+    'putAlias',
+    'Create an alias, or point it at another key',
+    S.AliasResponse,
+    {
+      request: S.PutAliasRequest,
+      actions: ['kms:CreateAlias', 'kms:UpdateAlias'],
+      example: { keyId: 'alias/eaas-default' },
+    },
+  ),
+  admin('DELETE', '/v1/aliases/{name}', 'deleteAlias', 'Delete an alias', S.AliasResponse, {
+    actions: ['kms:DeleteAlias'],
+  }),
+];
 
 export const ROUTES: readonly Route[] = [
   {
@@ -37,6 +223,7 @@ export const ROUTES: readonly Route[] = [
     request: S.EncryptRequest,
     response: S.EncryptResponse,
     batch: true,
+    actions: ['kms:Encrypt'],
     example: { keyId: 'alias/eaas-default', plaintext: 'aGVsbG8sIHdvcmxk', context: { tenant: 'acme' } },
   },
   {
@@ -48,6 +235,7 @@ export const ROUTES: readonly Route[] = [
     request: S.DecryptRequest,
     response: S.DecryptResponse,
     batch: true,
+    actions: ['kms:Decrypt'],
     example: {
       ciphertext:
         'AUxmMWI5ZGE1Zi1mNjY4LTQ5NDUtOGFkZi1jNjdjY2EyYzI4ZGEAAAAAGHtuvst+oUxUP1fMi0US3VTTacz5rQC+7XnPohs1xSrL',
@@ -63,6 +251,7 @@ export const ROUTES: readonly Route[] = [
     request: S.ReEncryptRequest,
     response: S.ReEncryptResponse,
     batch: true,
+    actions: ['kms:ReEncryptFrom', 'kms:ReEncryptTo'],
     example: {
       ciphertext:
         'AUxmMWI5ZGE1Zi1mNjY4LTQ5NDUtOGFkZi1jNjdjY2EyYzI4ZGEAAAAAGHtuvst+oUxUP1fMi0US3VTTacz5rQC+7XnPohs1xSrL',
@@ -79,6 +268,7 @@ export const ROUTES: readonly Route[] = [
     request: S.DataKeyRequest,
     response: S.DataKeyResponse,
     batch: true,
+    actions: ['kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext'],
     example: { keyId: 'alias/eaas-default', keySpec: 'AES_256', context: { tenant: 'acme' } },
   },
   {
@@ -86,10 +276,18 @@ export const ROUTES: readonly Route[] = [
     path: '/v1/whoami',
     function: 'whoami',
     operationId: 'whoAmI',
-    summary: "The caller's principal and, with keyId, the key it names",
+    summary: "The caller's principal and, with keyId, what it may do on the key and why",
     response: S.WhoAmIResponse,
-    query: { keyId: { description: 'A key to describe for the caller.', schema: S.KeyId } },
+    query: {
+      keyId: { description: "A key to explain the caller's rights on.", schema: S.KeyId },
+      context: {
+        description:
+          'URL-encoded JSON encryption context to evaluate grant constraints and conditions with, e.g. {"tenant":"acme"}.',
+        schema: { type: 'string', maxLength: 8192 },
+      },
+    },
   },
+  ...KEY_ROUTES,
 ];
 
 /** Each route's path template as a regular expression and its parameter names, built once. */

@@ -32,6 +32,14 @@ export const EncryptionContext = {
   examples: [{ tenant: 'acme', purpose: 'invoice' }],
 } as const;
 
+export const GrantTokens = {
+  type: 'array',
+  maxItems: 10,
+  items: { type: 'string', minLength: 1, maxLength: 8192 },
+  description:
+    "Grant tokens from POST /v1/keys/{keyId}/grants: the caller's grants are read afresh instead of from the cache, so a new grant works at once.",
+} as const;
+
 export const Format = {
   type: 'string',
   enum: ['kms', 'aws-encryption-sdk'],
@@ -44,6 +52,7 @@ export const EncryptRequest = {
   required: ['keyId', 'plaintext'],
   additionalProperties: false,
   properties: {
+    grantTokens: GrantTokens,
     keyId: KeyId,
     plaintext: base64(
       'Base64 of the bytes to encrypt: up to 4096 bytes go to KMS Encrypt, larger up to 4 MiB become an Encryption SDK message.',
@@ -67,6 +76,7 @@ export const DecryptRequest = {
   required: ['ciphertext'],
   additionalProperties: false,
   properties: {
+    grantTokens: GrantTokens,
     ciphertext: base64('Base64 ciphertext as /v1/encrypt returned it (either format).'),
     context: EncryptionContext,
     keyId: { ...KeyId, description: 'When given, decryption succeeds only under this key.' },
@@ -84,6 +94,7 @@ export const ReEncryptRequest = {
   required: ['ciphertext', 'destinationKeyId'],
   additionalProperties: false,
   properties: {
+    grantTokens: GrantTokens,
     ciphertext: base64('Base64 ciphertext (either format).'),
     destinationKeyId: KeyId,
     context: { ...EncryptionContext, description: 'The context the ciphertext was made with.' },
@@ -111,6 +122,7 @@ export const DataKeyRequest = {
   required: ['keyId'],
   additionalProperties: false,
   properties: {
+    grantTokens: GrantTokens,
     keyId: KeyId,
     keySpec: {
       type: 'string',
@@ -134,6 +146,24 @@ export const DataKeyResponse = {
   },
 } as const;
 
+const Decision = {
+  type: 'object',
+  required: ['action', 'allowed', 'reason', 'explanation'],
+  properties: {
+    route: { type: 'string', description: 'The API route this action is checked for.' },
+    action: { type: 'string', examples: ['kms:Encrypt'] },
+    allowed: { type: 'boolean' },
+    reason: { type: 'string', enum: ['key-policy', 'grant', 'explicit-deny', 'implicit-deny'] },
+    by: { type: 'string', description: 'The policy statement (Sid or #index) or the grant id that decided.' },
+    explanation: { type: 'string' },
+    conditionalGrants: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Grants that would allow it with another encryption context.',
+    },
+  },
+} as const;
+
 export const WhoAmIResponse = {
   type: 'object',
   required: ['principal', 'callerArn', 'accountId'],
@@ -147,6 +177,15 @@ export const WhoAmIResponse = {
     key: {
       type: 'object',
       properties: { keyId: { type: 'string' }, arn: { type: 'string' }, state: { type: 'string' } },
+    },
+    access: {
+      type: 'object',
+      description: 'With keyId: what the caller may do on the key, and which statement or grant decides.',
+      properties: {
+        context: EncryptionContext,
+        operations: { type: 'array', items: Decision },
+        grants: { type: 'array', items: { type: 'object' } },
+      },
     },
   },
 } as const;
@@ -197,3 +236,265 @@ export function batchResponseOf(itemSchema: object): object {
     },
   };
 }
+
+// ---- Key administration ----
+
+const PrincipalArn = {
+  type: 'string',
+  minLength: 20,
+  maxLength: 1024,
+  pattern: '^arn:aws[a-z-]*:(iam|sts)::\\d{12}:',
+  description: 'An IAM user, role or account ARN; an assumed-role session ARN counts as its role.',
+  examples: ['arn:aws:iam::111122223333:user/myKeyUser'],
+} as const;
+
+const Principals = { type: 'array', maxItems: 20, uniqueItems: true, items: PrincipalArn } as const;
+
+const Tags = {
+  type: 'object',
+  maxProperties: 50,
+  propertyNames: { minLength: 1, maxLength: 128, pattern: '^(?!aws:)' },
+  additionalProperties: { type: 'string', maxLength: 256 },
+} as const;
+
+const AliasName = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 256,
+  pattern: '^(alias/)?[a-zA-Z0-9/_-]+$',
+  examples: ['alias/payments'],
+} as const;
+
+export const Key = {
+  type: 'object',
+  required: ['keyId', 'arn', 'state', 'createdAt'],
+  properties: {
+    keyId: { type: 'string' },
+    arn: { type: 'string' },
+    description: { type: 'string' },
+    state: { type: 'string', enum: ['Enabled', 'Disabled', 'PendingDeletion'] },
+    createdAt: { type: 'string', format: 'date-time' },
+    deletionDate: { type: 'string', format: 'date-time' },
+    pendingWindowInDays: { type: 'integer' },
+    aliases: { type: 'array', items: { type: 'string' } },
+    tags: Tags,
+    access: {
+      type: 'object',
+      properties: { administer: { type: 'boolean' }, use: { type: 'boolean' } },
+    },
+  },
+} as const;
+
+export const KeyResponse = { type: 'object', required: ['key'], properties: { key: Key } } as const;
+
+const Rotation = {
+  type: 'object',
+  required: ['enabled'],
+  additionalProperties: false,
+  properties: {
+    enabled: { type: 'boolean' },
+    periodInDays: { type: 'integer', minimum: 90, maximum: 2560, default: 365 },
+  },
+} as const;
+
+export const CreateKeyRequest = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    description: { type: 'string', maxLength: 8192 },
+    administrators: {
+      ...Principals,
+      description: 'Besides the caller, who always administers the key it creates.',
+    },
+    users: Principals,
+    tags: Tags,
+    alias: AliasName,
+    rotation: { ...Rotation, description: 'Automatic rotation; on, every 365 days, unless said otherwise.' },
+  },
+} as const;
+
+export const CreateKeyResponse = {
+  type: 'object',
+  required: ['key', 'administrators', 'users', 'rotation'],
+  properties: {
+    key: Key,
+    administrators: { type: 'array', items: { type: 'string' } },
+    users: { type: 'array', items: { type: 'string' } },
+    rotation: Rotation,
+    alias: { type: 'string' },
+  },
+} as const;
+
+export const ListKeysResponse = {
+  type: 'object',
+  required: ['keys'],
+  properties: { keys: { type: 'array', items: Key }, nextToken: { type: 'string' } },
+} as const;
+
+export const RotationRequest = Rotation;
+
+export const RotationResponse = {
+  type: 'object',
+  required: ['keyId', 'enabled'],
+  properties: {
+    keyId: { type: 'string' },
+    enabled: { type: 'boolean' },
+    periodInDays: { type: 'integer' },
+    nextRotationDate: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const RotateResponse = {
+  type: 'object',
+  required: ['keyId'],
+  properties: { keyId: { type: 'string' } },
+} as const;
+
+export const RotationsResponse = {
+  type: 'object',
+  required: ['keyId', 'rotations'],
+  properties: {
+    keyId: { type: 'string' },
+    rotations: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          keyMaterialId: { type: 'string' },
+          current: { type: 'boolean' },
+          rotationType: { type: 'string', enum: ['AUTOMATIC', 'ON_DEMAND'] },
+          rotationDate: { type: 'string', format: 'date-time' },
+        },
+      },
+    },
+    nextToken: { type: 'string' },
+  },
+} as const;
+
+export const PolicyRequest = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    administrators: Principals,
+    users: Principals,
+    policy: {
+      type: ['object', 'string'],
+      description: 'A whole key policy document, instead of administrators and users.',
+    },
+  },
+} as const;
+
+export const PolicyResponse = {
+  type: 'object',
+  required: ['keyId', 'administrators', 'users', 'managed', 'policy'],
+  properties: {
+    keyId: { type: 'string' },
+    administrators: { type: 'array', items: { type: 'string' } },
+    users: { type: 'array', items: { type: 'string' } },
+    managed: { type: 'boolean', description: 'Whether the policy is exactly as this service writes it.' },
+    policy: { type: ['object', 'string'], description: 'The key policy document.' },
+  },
+} as const;
+
+const GrantConstraints = {
+  type: 'object',
+  additionalProperties: false,
+  maxProperties: 1,
+  properties: { encryptionContextSubset: EncryptionContext, encryptionContextEquals: EncryptionContext },
+} as const;
+
+export const CreateGrantRequest = {
+  type: 'object',
+  required: ['grantee', 'operations'],
+  additionalProperties: false,
+  properties: {
+    grantee: PrincipalArn,
+    operations: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 7,
+      uniqueItems: true,
+      items: {
+        type: 'string',
+        enum: [
+          'Encrypt',
+          'Decrypt',
+          'ReEncryptFrom',
+          'ReEncryptTo',
+          'GenerateDataKey',
+          'GenerateDataKeyWithoutPlaintext',
+          'DescribeKey',
+        ],
+      },
+    },
+    constraints: GrantConstraints,
+    name: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[a-zA-Z0-9:/_-]+$' },
+    retiringPrincipal: PrincipalArn,
+  },
+} as const;
+
+export const CreateGrantResponse = {
+  type: 'object',
+  required: ['keyId', 'grantId', 'grantToken'],
+  properties: { keyId: { type: 'string' }, grantId: { type: 'string' }, grantToken: { type: 'string' } },
+} as const;
+
+export const Grant = {
+  type: 'object',
+  required: ['grantId', 'grantee', 'operations'],
+  properties: {
+    grantId: { type: 'string' },
+    name: { type: 'string' },
+    grantee: { type: 'string' },
+    retiringPrincipal: { type: 'string' },
+    operations: { type: 'array', items: { type: 'string' } },
+    constraints: GrantConstraints,
+    createdAt: { type: 'string', format: 'date-time' },
+  },
+} as const;
+
+export const ListGrantsResponse = {
+  type: 'object',
+  required: ['keyId', 'grants'],
+  properties: {
+    keyId: { type: 'string' },
+    grants: { type: 'array', items: Grant },
+    nextToken: { type: 'string' },
+  },
+} as const;
+
+export const RevokeGrantResponse = {
+  type: 'object',
+  required: ['keyId', 'grantId', 'revoked'],
+  properties: { keyId: { type: 'string' }, grantId: { type: 'string' }, revoked: { type: 'boolean' } },
+} as const;
+
+export const PutAliasRequest = {
+  type: 'object',
+  required: ['keyId'],
+  additionalProperties: false,
+  properties: { keyId: KeyId },
+} as const;
+
+export const AliasResponse = {
+  type: 'object',
+  required: ['alias', 'keyId'],
+  properties: {
+    alias: { type: 'string' },
+    keyId: { type: 'string' },
+    created: { type: 'boolean' },
+    deleted: { type: 'boolean' },
+  },
+} as const;
+
+export const ListAliasesResponse = {
+  type: 'object',
+  required: ['aliases'],
+  properties: {
+    aliases: {
+      type: 'array',
+      items: { type: 'object', properties: { name: { type: 'string' }, keyId: { type: 'string' } } },
+    },
+  },
+} as const;

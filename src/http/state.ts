@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { DomainError } from '../core/errors.js';
 import { accountOf, normalisePrincipal } from '../core/principal.js';
+import type { AuditDecision } from '../ports.js';
 
 /** What one request carries through the middleware: who, which request, and what to audit. */
 export interface HttpState {
@@ -16,6 +17,8 @@ export interface HttpState {
     keyArn?: string;
     contextKeys?: string[];
     items?: { total: number; failed: number };
+    /** Every authorization decision taken for the request. */
+    decisions: AuditDecision[];
   };
 }
 
@@ -37,6 +40,6 @@ export function stateFromEvent(event: APIGatewayProxyEvent, now: number): HttpSt
     callerArn,
     accountId: identity?.accountId ?? accountOf(callerArn) ?? '',
     startedAt: now,
-    audit: { action: `${event.httpMethod} ${event.resource}` },
+    audit: { action: `${event.httpMethod} ${event.resource}`, decisions: [] },
   };
 }

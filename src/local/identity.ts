@@ -46,7 +46,13 @@ function seedPolicies(name: string, accountId: string): unknown[] {
   switch (name) {
     case KEY_MANAGER:
       return [
-        allow(['kms:CreateKey', 'kms:ListKeys', 'kms:ListAliases', 'kms:ListRetirableGrants', 'kms:GenerateRandom']),
+        allow([
+          'kms:CreateKey',
+          'kms:ListKeys',
+          'kms:ListAliases',
+          'kms:ListRetirableGrants',
+          'kms:GenerateRandom',
+        ]),
         allow(
           ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
           `arn:aws:kms:*:${accountId}:alias/*`,

@@ -3,13 +3,17 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { allSinks, FileAuditSink, LoggerAuditSink } from '../audit.js';
 import { EsdkEnvelope } from '../aws/esdk.js';
-import { KmsKeys } from '../aws/kms.js';
+import { KmsKeyAdmin } from '../aws/kms-admin.js';
 import type { Config } from '../config.js';
 import { makeHandler as makeCryptoHandler } from '../handlers/crypto.js';
+import { makeHandler as makeKeysHandler } from '../handlers/keys.js';
 import { makeHandler as makeWhoAmIHandler } from '../handlers/whoami.js';
 import type { HttpDeps } from '../http/api.js';
+import type { FunctionName } from '../http/routes.js';
 import type { AuditSink } from '../ports.js';
+import { AccessControl } from '../services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
+import { KeyService } from '../services/keys.js';
 import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { SERVICE } from './identity.js';
 import { type LocalKms, startLocalKms } from './kms/index.js';
@@ -59,11 +63,14 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     audit: allSinks(...sinks),
     logger: logger ?? { error: (message, extra) => console.error(message, JSON.stringify(extra)) },
   };
-  const keys = new KmsKeys(serviceKms);
-  const crypto = new CryptoService(keys, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
-  const functions: Record<'crypto' | 'whoami', LambdaHandler> = {
-    crypto: makeCryptoHandler({ ...deps, crypto }),
-    whoami: makeWhoAmIHandler({ ...deps, keys }),
+  const admin = new KmsKeyAdmin(serviceKms);
+  const access = new AccessControl(admin, { ttlMs: config.authzCacheSeconds * 1000 });
+  const crypto = new CryptoService(admin, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
+  const keys = new KeyService(admin, access, config.accountId);
+  const functions: Record<FunctionName, LambdaHandler> = {
+    crypto: makeCryptoHandler({ ...deps, crypto, access }),
+    keys: makeKeysHandler({ ...deps, keys }),
+    whoami: makeWhoAmIHandler({ ...deps, keys, admin, access }),
   };
   let gateway: LocalGateway;
   try {

@@ -34,6 +34,8 @@ const DECRYPT_UNIFORM: ReadonlySet<ErrorCode> = new Set([
   'ValidationError',
 ]);
 
+const STATE_CODES: ReadonlySet<ErrorCode> = new Set(['KeyDisabled', 'KeyPendingDeletion']);
+
 function uniformDecryptError(error: unknown): unknown {
   if (error instanceof DomainError && !DECRYPT_UNIFORM.has(error.code)) return error;
   return new InvalidCiphertextError({ cause: error });
@@ -45,6 +47,28 @@ function tooLarge(size: number): PayloadTooLargeError {
   );
 }
 
+/**
+ * Decides the caller's right to `action` on a key before KMS is called, and answers the key's
+ * ARN; throws AccessDenied. Without a guard (in-process use, benchmarks) nothing is checked.
+ */
+export type KeyGuard = (
+  keyId: string,
+  action: string,
+  context: EncryptionContext | undefined,
+) => Promise<string>;
+
+const unguarded: KeyGuard = async (keyId) => keyId;
+
+/** Runs `check` on a result before it is handed out; zeroes `secret` and rethrows when it refuses. */
+async function checkedBeforeRelease(check: () => Promise<unknown>, secret?: Uint8Array): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    secret?.fill(0);
+    throw error;
+  }
+}
+
 /** Encrypt, decrypt, re-encrypt and data keys: the use cases behind the /v1 crypto routes. */
 export class CryptoService {
   constructor(
@@ -52,28 +76,59 @@ export class CryptoService {
     private readonly envelope: EnvelopeCodec,
   ) {}
 
-  async encrypt(keyId: string, plaintext: Uint8Array, context: EncryptionContext | undefined) {
+  async encrypt(
+    keyId: string,
+    plaintext: Uint8Array,
+    context: EncryptionContext | undefined,
+    guard: KeyGuard = unguarded,
+  ) {
     if (plaintext.byteLength > INLINE_LIMIT) throw tooLarge(plaintext.byteLength);
+    const keyArn = await guard(keyId, 'kms:Encrypt', context);
     if (plaintext.byteLength <= KMS_DIRECT_LIMIT) {
-      const out = await this.keys.encrypt(keyId, plaintext, context);
+      const out = await this.keys.encrypt(keyArn, plaintext, context);
       return { ciphertext: out.ciphertext, keyArn: out.keyArn, format: 'kms' as const };
     }
-    const out = await this.envelope.encrypt(keyId, plaintext, context);
+    const out = await this.envelope.encrypt(keyArn, plaintext, context);
     return { ciphertext: out.message, keyArn: out.keyArn, format: 'aws-encryption-sdk' as const };
   }
 
-  /** Decrypts either format; every failure of the ciphertext, key or context is InvalidCiphertext. */
-  async decrypt(ciphertext: Uint8Array, context: EncryptionContext | undefined, keyId?: string) {
+  /**
+   * Decrypts either format; every failure of the ciphertext, key or context is InvalidCiphertext.
+   * The caller's right is checked before KMS when the key is known first (named by the caller, or
+   * in an Encryption SDK message's header); for a KMS blob with no key named, as soon as KMS names
+   * it, and the plaintext is zeroed unseen when the caller may not have it.
+   */
+  async decrypt(
+    ciphertext: Uint8Array,
+    context: EncryptionContext | undefined,
+    keyId?: string,
+    guard: KeyGuard = unguarded,
+    action = 'kms:Decrypt',
+  ) {
     const format = formatOf(ciphertext);
+    let namedKeyAllowed = false;
     try {
+      const namedArn = keyId === undefined ? undefined : await guard(keyId, action, context);
+      namedKeyAllowed = namedArn !== undefined;
       if (format === 'kms') {
         // Precondition: a KMS blob is at most 6144 bytes; anything longer cannot be one.
         if (ciphertext.byteLength > KMS_CIPHERTEXT_LIMIT) throw new InvalidCiphertextError();
-        const out = await this.keys.decrypt(ciphertext, context, keyId);
+        const out = await this.keys.decrypt(ciphertext, context, namedArn);
+        if (namedArn === undefined)
+          await checkedBeforeRelease(() => guard(out.keyArn, action, context), out.plaintext);
         return { plaintext: out.plaintext, keyArn: out.keyArn, format };
       }
-      const expectedArn = keyId === undefined ? undefined : (await this.keys.describe(keyId)).arn;
-      const out = await this.envelope.decrypt(ciphertext, context);
+      const expectedArn =
+        namedArn === undefined
+          ? undefined
+          : guard === unguarded
+            ? (await this.keys.describe(namedArn)).arn
+            : namedArn;
+      const out = await this.envelope.decrypt(
+        ciphertext,
+        context,
+        namedArn === undefined ? async (arn) => void (await guard(arn, action, context)) : undefined,
+      );
       // Precondition: a key named by the caller is the key the message was made under.
       if (expectedArn !== undefined && out.keyArn !== expectedArn) {
         out.plaintext.fill(0);
@@ -81,42 +136,59 @@ export class CryptoService {
       }
       return { plaintext: out.plaintext, keyArn: out.keyArn, format };
     } catch (error) {
+      // The state of a key the caller named and may use is not a secret of the ciphertext.
+      if (namedKeyAllowed && error instanceof DomainError && STATE_CODES.has(error.code)) throw error;
       throw uniformDecryptError(error);
     }
   }
 
   /** Moves a ciphertext to another key and context. The plaintext stays in this process and is zeroed. */
-  async reEncrypt(input: {
-    ciphertext: Uint8Array;
-    destinationKeyId: string;
-    context: EncryptionContext | undefined;
-    destinationContext: EncryptionContext | undefined;
-    sourceKeyId?: string | undefined;
-  }) {
+  async reEncrypt(
+    input: {
+      ciphertext: Uint8Array;
+      destinationKeyId: string;
+      context: EncryptionContext | undefined;
+      destinationContext: EncryptionContext | undefined;
+      sourceKeyId?: string | undefined;
+    },
+    guard: KeyGuard = unguarded,
+  ) {
     const destinationContext = input.destinationContext ?? input.context;
     const format = formatOf(input.ciphertext);
+    const destinationArn = await guard(input.destinationKeyId, 'kms:ReEncryptTo', destinationContext);
     if (format === 'kms') {
       if (input.ciphertext.byteLength > KMS_CIPHERTEXT_LIMIT) throw new InvalidCiphertextError();
+      const sourceArn =
+        input.sourceKeyId === undefined
+          ? undefined
+          : await guard(input.sourceKeyId, 'kms:ReEncryptFrom', input.context).catch((error: unknown) => {
+              throw uniformDecryptError(error);
+            });
+      let out: Awaited<ReturnType<Keys['reEncrypt']>>;
       try {
-        const out = await this.keys.reEncrypt({
+        out = await this.keys.reEncrypt({
           ciphertext: input.ciphertext,
           sourceContext: input.context,
-          ...(input.sourceKeyId !== undefined ? { sourceKeyId: input.sourceKeyId } : {}),
-          destinationKeyId: input.destinationKeyId,
+          ...(sourceArn !== undefined ? { sourceKeyId: sourceArn } : {}),
+          destinationKeyId: destinationArn,
           destinationContext,
         });
-        return { ciphertext: out.ciphertext, sourceKeyArn: out.sourceKeyArn, keyArn: out.keyArn, format };
       } catch (error) {
-        throw await this.reEncryptFailure(error, input.destinationKeyId);
+        throw await this.reEncryptFailure(error, destinationArn);
       }
+      // The new ciphertext is withheld when the caller may not use the key it came from.
+      if (sourceArn === undefined) await guard(out.sourceKeyArn, 'kms:ReEncryptFrom', input.context);
+      return { ciphertext: out.ciphertext, sourceKeyArn: out.sourceKeyArn, keyArn: out.keyArn, format };
     }
-    const opened = await this.decrypt(input.ciphertext, input.context, input.sourceKeyId);
+    const opened = await this.decrypt(
+      input.ciphertext,
+      input.context,
+      input.sourceKeyId,
+      guard,
+      'kms:ReEncryptFrom',
+    );
     try {
-      const sealed = await this.envelope.encrypt(
-        input.destinationKeyId,
-        opened.plaintext,
-        destinationContext,
-      );
+      const sealed = await this.envelope.encrypt(destinationArn, opened.plaintext, destinationContext);
       return { ciphertext: sealed.message, sourceKeyArn: opened.keyArn, keyArn: sealed.keyArn, format };
     } finally {
       opened.plaintext.fill(0);
@@ -149,16 +221,21 @@ export class CryptoService {
     return uniformDecryptError(error);
   }
 
-  async dataKey(input: {
-    keyId: string;
-    keySpec?: 'AES_256' | 'AES_128' | undefined;
-    numberOfBytes?: number | undefined;
-    context: EncryptionContext | undefined;
-    includePlaintext: boolean;
-  }) {
+  async dataKey(
+    input: {
+      keyId: string;
+      keySpec?: 'AES_256' | 'AES_128' | undefined;
+      numberOfBytes?: number | undefined;
+      context: EncryptionContext | undefined;
+      includePlaintext: boolean;
+    },
+    guard: KeyGuard = unguarded,
+  ) {
     const numberOfBytes = input.numberOfBytes ?? (input.keySpec === 'AES_128' ? 16 : 32);
+    const action = input.includePlaintext ? 'kms:GenerateDataKey' : 'kms:GenerateDataKeyWithoutPlaintext';
+    const keyArn = await guard(input.keyId, action, input.context);
     return this.keys.generateDataKey({
-      keyId: input.keyId,
+      keyId: keyArn,
       context: input.context,
       numberOfBytes,
       includePlaintext: input.includePlaintext,

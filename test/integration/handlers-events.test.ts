@@ -1,12 +1,14 @@
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EsdkEnvelope } from '../../src/aws/esdk.js';
-import { KmsKeys } from '../../src/aws/kms.js';
+import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { makeHandler as cryptoHandler } from '../../src/handlers/crypto.js';
 import { makeHandler as whoamiHandler } from '../../src/handlers/whoami.js';
 import { SERVICE } from '../../src/local/identity.js';
 import type { AuditRecord } from '../../src/ports.js';
+import { AccessControl } from '../../src/services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../../src/services/crypto.js';
+import { KeyService } from '../../src/services/keys.js';
 import { sampleEvent } from '../helpers/events.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 
@@ -24,11 +26,14 @@ beforeAll(async () => {
     audit: { record: (r: AuditRecord) => records.push(r) },
     logger: { error: (...a: unknown[]) => errors.push(a) },
   };
+  const admin = new KmsKeyAdmin(kms);
+  const access = new AccessControl(admin);
   crypto = cryptoHandler({
     ...deps,
-    crypto: new CryptoService(new KmsKeys(kms), new EsdkEnvelope(kms, INLINE_LIMIT * 2)),
+    access,
+    crypto: new CryptoService(admin, new EsdkEnvelope(kms, INLINE_LIMIT * 2)),
   });
-  whoami = whoamiHandler({ ...deps, keys: new KmsKeys(kms) });
+  whoami = whoamiHandler({ ...deps, admin, access, keys: new KeyService(admin, access, t.config.accountId) });
 });
 afterAll(() => t.stop());
 

@@ -30,6 +30,7 @@ export function auditTrail(
       errorCode,
       latencyMs: state ? Math.round((now() - state.startedAt) * 1000) / 1000 : 0,
       items: state?.audit.items,
+      ...(state && state.audit.decisions.length > 0 ? { decisions: state.audit.decisions } : {}),
     });
   };
   return { after: auditTrailRecord, onError: auditTrailRecord };

@@ -1,0 +1,80 @@
+import { ValidationError } from '../core/errors.js';
+import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import type { KeyService, Requester } from '../services/keys.js';
+import { keysDepsFromConfig } from './deps.js';
+
+export interface KeysDeps extends HttpDeps {
+  keys: KeyService;
+}
+
+function requester({ state }: RouteInput): Requester {
+  return { caller: { arn: state.callerArn }, record: (d) => state.audit.decisions.push(d) };
+}
+
+/** Page size from `?limit=`: 1-100, 50 by default. */
+function limitOf(query: Record<string, string>): number {
+  if (query.limit === undefined) return 50;
+  const n = Number(query.limit);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new ValidationError('limit must be a whole number from 1 to 100.');
+  return n;
+}
+
+/** The key administration routes: /v1/keys..., /v1/aliases... */
+export function makeHandler(deps: KeysDeps): ApiHandler {
+  const { keys } = deps;
+  const keyIdOf = (input: RouteInput) => {
+    const keyId = input.pathParameters.keyId ?? '';
+    if (keyId.length === 0 || keyId.length > 2048)
+      throw new ValidationError('The key id in the path is not valid.');
+    return keyId;
+  };
+  const audited = async <T extends Record<string, unknown>>(
+    input: RouteInput,
+    run: Promise<T>,
+  ): Promise<T> => {
+    const out = await run;
+    const arn = (out.key as { arn?: string } | undefined)?.arn ?? (out.keyId as string | undefined);
+    if (arn) input.state.audit.keyArn = arn;
+    return out;
+  };
+  const r = requester;
+  const b = (input: RouteInput) => input.body as never;
+  return makeApiHandler(
+    'keys',
+    {
+      createKey: (i) => audited(i, keys.create(r(i), b(i))),
+      listKeys: (i) => keys.list(r(i), limitOf(i.query), i.query.nextToken),
+      describeKey: (i) => audited(i, keys.describe(r(i), keyIdOf(i))),
+      enableKey: (i) => audited(i, keys.enable(r(i), keyIdOf(i))),
+      disableKey: (i) => audited(i, keys.disable(r(i), keyIdOf(i))),
+      scheduleKeyDeletion: (i) =>
+        audited(
+          i,
+          keys.scheduleDeletion(
+            r(i),
+            keyIdOf(i),
+            i.query.pendingWindowInDays === undefined ? undefined : Number(i.query.pendingWindowInDays),
+          ),
+        ),
+      cancelKeyDeletion: (i) => audited(i, keys.cancelDeletion(r(i), keyIdOf(i))),
+      getKeyRotation: (i) => audited(i, keys.rotation(r(i), keyIdOf(i))),
+      putKeyRotation: (i) => audited(i, keys.putRotation(r(i), keyIdOf(i), b(i))),
+      rotateKey: (i) => audited(i, keys.rotate(r(i), keyIdOf(i))),
+      listKeyRotations: (i) =>
+        audited(i, keys.rotations(r(i), keyIdOf(i), limitOf(i.query), i.query.nextToken)),
+      getKeyPolicy: (i) => audited(i, keys.policy(r(i), keyIdOf(i))),
+      putKeyPolicy: (i) => audited(i, keys.putPolicy(r(i), keyIdOf(i), b(i))),
+      createGrant: (i) => audited(i, keys.createGrant(r(i), keyIdOf(i), b(i))),
+      listGrants: (i) => audited(i, keys.listGrants(r(i), keyIdOf(i), limitOf(i.query), i.query.nextToken)),
+      revokeGrant: (i) => audited(i, keys.revokeGrant(r(i), keyIdOf(i), i.pathParameters.grantId ?? '')),
+      listAliases: (i) => keys.listAliases(r(i), i.query.keyId),
+      putAlias: (i) => audited(i, keys.putAlias(r(i), i.pathParameters.name ?? '', String(i.body.keyId))),
+      deleteAlias: (i) => audited(i, keys.deleteAlias(r(i), i.pathParameters.name ?? '')),
+    },
+    deps,
+  );
+}
+
+/** The Lambda entry point: dependencies from configuration, built once per cold start. */
+export const handler = lazyHandler(() => makeHandler(keysDepsFromConfig()));

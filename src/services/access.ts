@@ -1,0 +1,232 @@
+import { authorize, type Decision, type GrantLike, grantAllows } from '../core/authz.js';
+import type { EncryptionContext } from '../core/context.js';
+import { DomainError } from '../core/errors.js';
+import { normalisePrincipal } from '../core/principal.js';
+import { parseJsonStrict } from '../core/safe-json.js';
+import type { AccessSource, AuditDecision, GrantInfo } from '../ports.js';
+import type { KeyGuard } from './crypto.js';
+
+/**
+ * The API's authorization: before the service calls KMS with its own role, it decides whether the
+ * IAM caller may do the operation on the key, from the key's policy (GetKeyPolicy) and the
+ * caller's grants (ListGrants filtered by grantee), with the evaluator in `core/authz.ts`.
+ *
+ * Lookups are cached for `ttlMs` (30 s by default): a changed policy, a revoked grant or a moved
+ * alias takes effect within that time on every instance, at once on the instance that made the
+ * change. A caller holding a grant token for a new grant skips the grants cache, so a fresh grant
+ * works at once.
+ *
+ * A key policy statement naming the account root delegates to IAM. The service cannot evaluate
+ * the caller's IAM policies, so such a statement never allows anything here: callers must be named
+ * in the key policy or hold a grant.
+ */
+
+export const DEFAULT_ACCESS_TTL_MS = 30_000;
+const MAX_CACHE_ENTRIES = 10_000;
+
+export interface Caller {
+  /** The caller's ARN as authenticated (an assumed-role session stays a session here). */
+  arn: string;
+}
+
+export interface AccessRequest {
+  keyId: string;
+  action: string;
+  context?: EncryptionContext | undefined;
+  /** Grant tokens the caller passed: the grants cache is skipped. */
+  grantTokens?: readonly string[] | undefined;
+}
+
+export interface AccessResult {
+  keyArn: string;
+  decision: Decision;
+}
+
+/** A decision in the audit record's terms. */
+export function auditDecision(action: string, keyArn: string, d: Decision): AuditDecision {
+  const by =
+    d.reason === 'grant'
+      ? d.grantId
+      : d.reason === 'implicit-deny'
+        ? undefined
+        : (d.statement.sid ?? `#${d.statement.index}`);
+  return { action, keyArn, allowed: d.allowed, reason: d.reason, ...(by !== undefined ? { by } : {}) };
+}
+
+/** A small time-bounded cache of promises, so concurrent lookups of one key share one call. */
+class TtlCache<T> {
+  private readonly entries = new Map<string, { value: Promise<T>; expires: number }>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(key: string, load: () => Promise<T>, fresh = false): Promise<T> {
+    const hit = this.entries.get(key);
+    const t = this.now();
+    if (hit && !fresh && hit.expires > t) return hit.value;
+    if (this.entries.size >= MAX_CACHE_ENTRIES) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest !== undefined) this.entries.delete(oldest);
+    }
+    const value = load();
+    this.entries.delete(key);
+    this.entries.set(key, { value, expires: t + this.ttlMs });
+    // A failed lookup is not cached.
+    value.catch(() => {
+      if (this.entries.get(key)?.value === value) this.entries.delete(key);
+    });
+    return value;
+  }
+
+  deleteWhere(test: (key: string) => boolean): void {
+    for (const key of [...this.entries.keys()]) if (test(key)) this.entries.delete(key);
+  }
+}
+
+export interface AccessControlOptions {
+  ttlMs?: number;
+  now?: () => number;
+}
+
+const accountOfKeyArn = (arn: string) => /^arn:aws[a-z-]*:kms:[^:]*:(\d{12}):/.exec(arn)?.[1] ?? '';
+
+export class AccessControl {
+  readonly ttlMs: number;
+  private readonly arns: TtlCache<string>;
+  private readonly policies: TtlCache<unknown>;
+  private readonly grants: TtlCache<GrantInfo[]>;
+
+  constructor(
+    private readonly source: AccessSource,
+    options: AccessControlOptions = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? DEFAULT_ACCESS_TTL_MS;
+    const now = options.now ?? Date.now;
+    this.arns = new TtlCache(this.ttlMs, now);
+    this.policies = new TtlCache(this.ttlMs, now);
+    this.grants = new TtlCache(this.ttlMs, now);
+  }
+
+  /** The ARN a key id, ARN or alias names (KeyNotFound when none). */
+  keyArn(keyId: string): Promise<string> {
+    return this.arns.get(keyId, async () => (await this.source.describe(keyId)).arn);
+  }
+
+  private policy(keyArn: string): Promise<unknown> {
+    return this.policies.get(keyArn, async () => {
+      const text = await this.source.keyPolicy(keyArn);
+      try {
+        return parseJsonStrict(text);
+      } catch {
+        // A policy the evaluator cannot read allows nothing.
+        return undefined;
+      }
+    });
+  }
+
+  /** The caller's grants on the key: as authenticated, and as its role when it is a role session. */
+  async grantsOf(caller: Caller, keyArn: string, fresh = false): Promise<GrantInfo[]> {
+    const names = [...new Set([caller.arn, normalisePrincipal(caller.arn)])];
+    const lists = await Promise.all(
+      names.map((n) => this.grants.get(`${keyArn}\n${n}`, () => this.source.grantsFor(keyArn, n), fresh)),
+    );
+    return lists.flat();
+  }
+
+  /** Decides without throwing; the key must exist. */
+  async decide(caller: Caller, req: AccessRequest): Promise<AccessResult> {
+    const keyArn = await this.keyArn(req.keyId);
+    const fresh = (req.grantTokens?.length ?? 0) > 0;
+    const [policy, grants] = await Promise.all([this.policy(keyArn), this.grantsOf(caller, keyArn, fresh)]);
+    const decision = authorize(policy, grants.map(asGrantLike), {
+      principal: caller.arn,
+      action: req.action,
+      keyArn,
+      keyAccountId: accountOfKeyArn(keyArn),
+      encryptionContext: req.context,
+      grantIsForAWSResource: false,
+    });
+    return { keyArn, decision };
+  }
+
+  /**
+   * Precondition of every keyed route: the caller may do the action on the key. Records the
+   * decision with `record`, allowed or not; throws AccessDenied when it is not allowed.
+   */
+  async require(
+    caller: Caller,
+    req: AccessRequest,
+    record?: (decision: AuditDecision) => void,
+  ): Promise<string> {
+    const { keyArn, decision } = await this.decide(caller, req);
+    record?.(auditDecision(req.action, keyArn, decision));
+    if (!decision.allowed) throw accessDenied(caller, req.action, keyArn, decision);
+    return keyArn;
+  }
+
+  /** A KeyGuard for one request: decisions go to `record`; grant tokens skip the grants cache. */
+  guardFor(
+    caller: Caller,
+    record: (decision: AuditDecision) => void,
+    grantTokens?: readonly string[],
+  ): KeyGuard {
+    return (keyId, action, context) => this.require(caller, { keyId, action, context, grantTokens }, record);
+  }
+
+  /** Forgets what is cached about a key, after this instance changed its policy, grants or aliases. */
+  invalidate(keyArn?: string): void {
+    if (keyArn === undefined) {
+      this.arns.deleteWhere(() => true);
+      this.policies.deleteWhere(() => true);
+      this.grants.deleteWhere(() => true);
+      return;
+    }
+    this.policies.deleteWhere((k) => k === keyArn);
+    this.grants.deleteWhere((k) => k.startsWith(`${keyArn}\n`));
+  }
+
+  /** Forgets cached alias (and key id) resolutions, after an alias changed. */
+  invalidateNames(): void {
+    this.arns.deleteWhere(() => true);
+  }
+
+  /** The grants that would allow the action with some other encryption context. */
+  conditionalGrants(grants: readonly GrantInfo[], caller: Caller, action: string, keyArn: string) {
+    return grants.filter((g) => {
+      if (!g.constraints) return false;
+      return grantAllows(asGrantLike({ ...g, constraints: undefined }), {
+        principal: caller.arn,
+        action,
+        keyArn,
+        keyAccountId: accountOfKeyArn(keyArn),
+      });
+    });
+  }
+}
+
+export function asGrantLike(g: GrantInfo): GrantLike {
+  return {
+    grantId: g.grantId,
+    granteePrincipal: g.granteePrincipal,
+    operations: g.operations,
+    constraints: g.constraints,
+  };
+}
+
+export function accessDenied(
+  caller: Caller,
+  action: string,
+  keyArn: string,
+  decision: Decision,
+): DomainError {
+  const why =
+    decision.reason === 'explicit-deny'
+      ? `a Deny statement of its key policy (${decision.statement.sid ?? `#${decision.statement.index}`}) applies`
+      : 'no statement of its key policy and no grant allows it';
+  return new DomainError(
+    'AccessDenied',
+    `${normalisePrincipal(caller.arn)} may not ${action} on ${keyArn}: ${why}. GET /v1/whoami?keyId=... explains what the caller may do.`,
+  );
+}

@@ -25,7 +25,11 @@ export function clientFor(endpoint: string, principal: LocalPrincipal, region = 
   return new KMSClient({
     endpoint,
     region,
-    credentials: { accessKeyId: principal.accessKeyId, secretAccessKey: principal.secretAccessKey },
+    credentials: {
+      accessKeyId: principal.accessKeyId,
+      secretAccessKey: principal.secretAccessKey,
+      ...(principal.sessionToken ? { sessionToken: principal.sessionToken } : {}),
+    },
     maxAttempts: 1,
   });
 }

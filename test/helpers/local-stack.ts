@@ -37,7 +37,11 @@ export async function startTestStack(options: StackOptions & { dataDir?: string 
       return new EaasClient({
         endpoint: stack.gateway.endpoint,
         region: config.region,
-        credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey },
+        credentials: {
+          accessKeyId: p.accessKeyId,
+          secretAccessKey: p.secretAccessKey,
+          ...(p.sessionToken ? { sessionToken: p.sessionToken } : {}),
+        },
       });
     },
     kms(name = KEY_USER) {

@@ -1,0 +1,329 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EaasClient, RawResponse } from '../../src/client/index.js';
+import { ROUTES } from '../../src/http/routes.js';
+import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '../../src/local/identity.js';
+import { startTestStack, type TestStack } from '../helpers/local-stack.js';
+import { signedFetch } from '../helpers/signed-fetch.js';
+
+/**
+ * The authorization matrix: every route of the API against every kind of caller, each cell's
+ * allow or deny asserted. A denial of a key that exists is 403 AccessDenied, never 404 or 500.
+ */
+
+type Who = 'admin' | 'user' | 'grantee' | 'outsider' | 'session' | 'revoked';
+const PRINCIPAL: Record<Who, string> = {
+  admin: KEY_MANAGER,
+  user: KEY_USER,
+  grantee: GRANTEE,
+  outsider: OUTSIDER,
+  session: APP_SESSION,
+  revoked: GRANTEE,
+};
+
+let t: TestStack;
+let accountId: string;
+/** The key of the matrix: myKeyManager administers it; myKeyUser and the role myAppRole use it. */
+let key: string;
+/** A key myGrantee held a grant on, revoked before the matrix runs. */
+let revokedKey: string;
+let granteeGrantId: string;
+let acmeCiphertext: string;
+let revokedCiphertext: string;
+
+const acme = { tenant: 'acme' };
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+async function ok(res: Promise<RawResponse>): Promise<Record<string, unknown>> {
+  const r = await res;
+  if (r.status !== 200) throw new Error(`expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as Record<string, unknown>;
+}
+
+interface Cell {
+  /** Which callers are allowed; everyone else must get 403 AccessDenied. */
+  allowed: readonly Who[];
+  call(c: EaasClient, keyId: string): Promise<RawResponse>;
+  /** For the key administrator: puts the key back as it was after an allowed call. */
+  undo?(c: EaasClient, keyId: string): Promise<unknown>;
+}
+
+const ADMIN_ONLY: readonly Who[] = ['admin'];
+const USERS: readonly Who[] = ['user', 'session'];
+
+/** One cell per route, with the same names as the route table's operation ids. */
+const CELLS: Record<string, Cell> = {
+  encrypt: {
+    allowed: [...USERS, 'grantee'],
+    call: (c, k) => c.raw('POST', '/v1/encrypt', { keyId: k, plaintext: b64('m'), context: acme }),
+  },
+  decrypt: {
+    allowed: [...USERS, 'grantee'],
+    call: (c, k) =>
+      c.raw('POST', '/v1/decrypt', {
+        ciphertext: k === key ? acmeCiphertext : revokedCiphertext,
+        context: acme,
+      }),
+  },
+  reEncrypt: {
+    allowed: USERS,
+    call: (c, k) =>
+      c.raw('POST', '/v1/re-encrypt', {
+        ciphertext: k === key ? acmeCiphertext : revokedCiphertext,
+        context: acme,
+        destinationKeyId: k,
+      }),
+  },
+  generateDataKey: {
+    allowed: USERS,
+    call: (c, k) => c.raw('POST', '/v1/data-keys', { keyId: k, context: acme }),
+  },
+  describeKey: { allowed: [...ADMIN_ONLY, ...USERS], call: (c, k) => c.raw('GET', `/v1/keys/${k}`) },
+  enableKey: { allowed: ADMIN_ONLY, call: (c, k) => c.raw('POST', `/v1/keys/${k}/enable`) },
+  disableKey: {
+    allowed: ADMIN_ONLY,
+    call: (c, k) => c.raw('POST', `/v1/keys/${k}/disable`),
+    undo: (c, k) => ok(c.raw('POST', `/v1/keys/${k}/enable`)),
+  },
+  scheduleKeyDeletion: {
+    allowed: ADMIN_ONLY,
+    call: (c, k) => c.raw('DELETE', `/v1/keys/${k}`, undefined, { pendingWindowInDays: '7' }),
+    undo: async (c, k) => {
+      await ok(c.raw('POST', `/v1/keys/${k}/cancel-deletion`));
+      await ok(c.raw('POST', `/v1/keys/${k}/enable`));
+    },
+  },
+  cancelKeyDeletion: {
+    allowed: ADMIN_ONLY,
+    // Allowed callers get past authorization to the key's state: it is not pending deletion.
+    call: (c, k) => c.raw('POST', `/v1/keys/${k}/cancel-deletion`),
+  },
+  getKeyRotation: { allowed: ADMIN_ONLY, call: (c, k) => c.raw('GET', `/v1/keys/${k}/rotation`) },
+  putKeyRotation: {
+    allowed: ADMIN_ONLY,
+    call: (c, k) => c.raw('PUT', `/v1/keys/${k}/rotation`, { enabled: true, periodInDays: 180 }),
+  },
+  rotateKey: { allowed: ADMIN_ONLY, call: (c, k) => c.raw('POST', `/v1/keys/${k}/rotate`) },
+  listKeyRotations: { allowed: ADMIN_ONLY, call: (c, k) => c.raw('GET', `/v1/keys/${k}/rotations`) },
+  getKeyPolicy: { allowed: ADMIN_ONLY, call: (c, k) => c.raw('GET', `/v1/keys/${k}/policy`) },
+  putKeyPolicy: {
+    allowed: ADMIN_ONLY,
+    call: async (c, k) => {
+      // The policy as it is: an allowed call changes nothing.
+      const current = k === key ? await t.client(KEY_MANAGER).raw('GET', `/v1/keys/${k}/policy`) : undefined;
+      const { administrators, users } = (current?.body ?? {}) as {
+        administrators?: string[];
+        users?: string[];
+      };
+      return c.raw('PUT', `/v1/keys/${k}/policy`, {
+        administrators: administrators ?? [`arn:aws:iam::${accountId}:user/${KEY_MANAGER}`],
+        users: users ?? [],
+      });
+    },
+  },
+  createGrant: {
+    allowed: ADMIN_ONLY,
+    call: (c, k) =>
+      c.raw('POST', `/v1/keys/${k}/grants`, {
+        grantee: `arn:aws:iam::${accountId}:user/someone-else`,
+        operations: ['Encrypt'],
+      }),
+    undo: async (c, k) => {
+      const grants = (await ok(c.raw('GET', `/v1/keys/${k}/grants`))).grants as Array<{
+        grantId: string;
+        grantee: string;
+      }>;
+      for (const g of grants.filter((x) => x.grantee.endsWith('/someone-else')))
+        await ok(c.raw('DELETE', `/v1/keys/${k}/grants/${g.grantId}`));
+    },
+  },
+  listGrants: { allowed: ADMIN_ONLY, call: (c, k) => c.raw('GET', `/v1/keys/${k}/grants`) },
+  revokeGrant: {
+    allowed: ADMIN_ONLY,
+    call: async (c, k) => {
+      if (!ADMIN_ONLY.includes(whoIs(c))) return c.raw('DELETE', `/v1/keys/${k}/grants/${granteeGrantId}`);
+      // The administrator revokes a grant made for the purpose, not the grantee's.
+      const made = await ok(
+        c.raw('POST', `/v1/keys/${k}/grants`, {
+          grantee: `arn:aws:iam::${accountId}:user/short-lived`,
+          operations: ['Decrypt'],
+        }),
+      );
+      return c.raw('DELETE', `/v1/keys/${k}/grants/${made.grantId}`);
+    },
+  },
+  putAlias: {
+    allowed: ADMIN_ONLY,
+    call: (c, k) => c.raw('PUT', `/v1/aliases/matrix-${whoIs(c)}`, { keyId: k }),
+    undo: (c) => ok(c.raw('DELETE', `/v1/aliases/matrix-${whoIs(c)}`)),
+  },
+  deleteAlias: {
+    allowed: ADMIN_ONLY,
+    call: async (c, k) => {
+      const alias = k === key ? 'matrix' : 'matrix-revoked';
+      return c.raw('DELETE', `/v1/aliases/${alias}`);
+    },
+    undo: (c, k) => ok(c.raw('PUT', `/v1/aliases/${k === key ? 'matrix' : 'matrix-revoked'}`, { keyId: k })),
+  },
+};
+
+/** Routes every signed caller may call: their answers depend on the caller, checked below. */
+const ANY_CALLER = new Set(['createKey', 'listKeys', 'listAliases', 'whoAmI']);
+
+const clients = new Map<EaasClient, Who>();
+function whoIs(c: EaasClient): Who {
+  return clients.get(c) ?? 'outsider';
+}
+function clientOf(who: Who): EaasClient {
+  const c = t.client(PRINCIPAL[who]);
+  clients.set(c, who);
+  return c;
+}
+
+beforeAll(async () => {
+  t = await startTestStack();
+  accountId = t.config.accountId;
+  const manager = t.client(KEY_MANAGER);
+  const created = await ok(
+    manager.raw('POST', '/v1/keys', {
+      description: 'authorization matrix',
+      users: [`arn:aws:iam::${accountId}:user/${KEY_USER}`, `arn:aws:iam::${accountId}:role/myAppRole`],
+      alias: 'alias/matrix',
+    }),
+  );
+  key = (created.key as { keyId: string }).keyId;
+  const grant = await ok(
+    manager.raw('POST', `/v1/keys/${key}/grants`, {
+      grantee: `arn:aws:iam::${accountId}:user/${GRANTEE}`,
+      operations: ['Encrypt', 'Decrypt'],
+      constraints: { encryptionContextSubset: acme },
+    }),
+  );
+  granteeGrantId = String(grant.grantId);
+  acmeCiphertext = String(
+    (
+      await ok(
+        t
+          .client(KEY_USER)
+          .raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('acme data'), context: acme }),
+      )
+    ).ciphertext,
+  );
+
+  // The revoked caller: myGrantee held every crypto operation on another key, used it, and lost it.
+  const other = await ok(
+    manager.raw('POST', '/v1/keys', { description: 'revoked grant', alias: 'matrix-revoked' }),
+  );
+  revokedKey = (other.key as { keyId: string }).keyId;
+  const g = await ok(
+    manager.raw('POST', `/v1/keys/${revokedKey}/grants`, {
+      grantee: `arn:aws:iam::${accountId}:user/${GRANTEE}`,
+      operations: ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GenerateDataKey', 'DescribeKey'],
+    }),
+  );
+  revokedCiphertext = String(
+    (
+      await ok(
+        t.client(GRANTEE).raw('POST', '/v1/encrypt', {
+          keyId: revokedKey,
+          plaintext: b64('before revocation'),
+          context: acme,
+          grantTokens: [g.grantToken],
+        }),
+      )
+    ).ciphertext,
+  );
+  await ok(manager.raw('DELETE', `/v1/keys/${revokedKey}/grants/${g.grantId}`));
+});
+afterAll(() => t.stop());
+
+describe('the route table and the matrix agree', () => {
+  it('has a cell for every route on a key, and names the rest as open to any signed caller', () => {
+    for (const route of ROUTES) {
+      expect(
+        CELLS[route.operationId] !== undefined || ANY_CALLER.has(route.operationId),
+        route.operationId,
+      ).toBe(true);
+    }
+  });
+});
+
+// Denied callers first, the administrator last: its allowed calls change the key (and are undone).
+const COLUMNS: readonly Who[] = ['outsider', 'grantee', 'user', 'session', 'revoked', 'admin'];
+
+describe.each(COLUMNS)('as %s', (who) => {
+  it.each(Object.keys(CELLS))('%s', async (operationId) => {
+    const cell = CELLS[operationId] as Cell;
+    const c = clientOf(who);
+    const keyId = who === 'revoked' ? revokedKey : key;
+    const res = await cell.call(c, keyId);
+    if (cell.allowed.includes(who)) {
+      if (operationId === 'cancelKeyDeletion') {
+        expect(res.status).toBe(409);
+        expect(res.body).toMatchObject({ error: 'InvalidState' });
+      } else {
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+      }
+      await cell.undo?.(c, keyId);
+    } else {
+      expect(res.status, JSON.stringify(res.body)).toBe(403);
+      expect(res.body).toMatchObject({ error: 'AccessDenied' });
+    }
+  });
+});
+
+describe('routes open to any signed caller answer according to the caller', () => {
+  it('GET /v1/keys lists the key to its administrator, users and grantee, not to others', async () => {
+    const listed = async (who: Who) =>
+      (
+        (await ok(clientOf(who).raw('GET', '/v1/keys', undefined, { limit: '100' }))).keys as Array<{
+          keyId: string;
+        }>
+      )
+        .map((k) => k.keyId)
+        .includes(key);
+    expect(await listed('admin')).toBe(true);
+    expect(await listed('user')).toBe(true);
+    expect(await listed('session')).toBe(true);
+    expect(await listed('grantee')).toBe(true);
+    expect(await listed('outsider')).toBe(false);
+    const keys = (await ok(clientOf('admin').raw('GET', '/v1/keys', undefined, { limit: '100' })))
+      .keys as Array<{
+      keyId: string;
+      access: { administer: boolean; use: boolean };
+    }>;
+    expect(keys.find((k) => k.keyId === key)?.access).toEqual({ administer: true, use: false });
+  });
+
+  it('GET /v1/aliases shows the alias to those who may describe the key', async () => {
+    const names = async (who: Who) =>
+      ((await ok(clientOf(who).raw('GET', '/v1/aliases'))).aliases as Array<{ name: string }>).map(
+        (a) => a.name,
+      );
+    expect(await names('admin')).toContain('alias/matrix');
+    expect(await names('user')).toContain('alias/matrix');
+    expect(await names('outsider')).not.toContain('alias/matrix');
+  });
+
+  it('any signed caller may create a key and becomes its administrator', async () => {
+    const out = await ok(clientOf('outsider').raw('POST', '/v1/keys', { description: 'mine' }));
+    expect(out.administrators).toEqual([`arn:aws:iam::${accountId}:user/${OUTSIDER}`]);
+    expect(out.rotation).toEqual({ enabled: true, periodInDays: 365 });
+  });
+
+  it('an unsigned request is refused by the gateway on every route', async () => {
+    for (const route of ROUTES) {
+      const path = route.path.replace(/\{(\w+)\}/g, (_m, n: string) => (n === 'keyId' ? key : 'x'));
+      const res = await signedFetch({
+        endpoint: t.api,
+        principal: undefined,
+        service: 'execute-api',
+        method: route.method,
+        path,
+        headers: route.request ? { 'content-type': 'application/json' } : {},
+        body: route.request ? '{}' : (undefined as unknown as string),
+      });
+      expect(res.status, `${route.method} ${route.path}`).toBe(403);
+      expect(res.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+    }
+  });
+});

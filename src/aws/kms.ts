@@ -26,6 +26,14 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
     case 'AlreadyExistsException':
       return new DomainError('AlreadyExists', message, undefined, options);
     case 'MalformedPolicyDocumentException':
+      // KMS's lockout check is about the service's own role: it must keep managing the key.
+      if (/will not allow you to update the key policy/i.test(message))
+        return new DomainError(
+          'PolicyLockout',
+          "The policy would lock this service out of the key: keep the account root statement (Sid 'Enable IAM User Permissions') or name the service's role.",
+          undefined,
+          options,
+        );
       return new ValidationError(`The key policy was refused: ${message}`);
     case 'DisabledException':
       return new DomainError('KeyDisabled', `The key ${keyId} is disabled.`, undefined, options);

@@ -1,0 +1,394 @@
+import { readFileSync } from 'node:fs';
+import { CreateGrantCommand } from '@aws-sdk/client-kms';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RawResponse } from '../../src/client/index.js';
+import { ADMIN_SID } from '../../src/core/key-policy.js';
+import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '../../src/local/identity.js';
+import { startTestStack, type TestStack } from '../helpers/local-stack.js';
+
+let t: TestStack;
+let arn: (name: string) => string;
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+const acme = { tenant: 'acme' };
+
+async function ok(res: Promise<RawResponse>): Promise<Record<string, unknown>> {
+  const r = await res;
+  if (r.status !== 200) throw new Error(`expected 200, got ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as Record<string, unknown>;
+}
+
+/** A key administered by myKeyManager and used by myKeyUser and the role myAppRole. */
+async function newKey(extra: Record<string, unknown> = {}): Promise<string> {
+  const out = await ok(
+    t.client(KEY_MANAGER).raw('POST', '/v1/keys', {
+      users: [arn(KEY_USER), `arn:aws:iam::${t.config.accountId}:role/myAppRole`],
+      rotation: { enabled: false },
+      ...extra,
+    }),
+  );
+  return (out.key as { keyId: string }).keyId;
+}
+
+beforeAll(async () => {
+  t = await startTestStack();
+  arn = (name) => t.principal(name).arn;
+});
+afterAll(() => t.stop());
+
+describe('a grant bound to an encryption context', () => {
+  it('allows encrypt and decrypt with tenant=acme and refuses any other context', async () => {
+    const key = await newKey();
+    await ok(
+      t.client(KEY_MANAGER).raw('POST', `/v1/keys/${key}/grants`, {
+        grantee: arn(GRANTEE),
+        operations: ['Encrypt', 'Decrypt'],
+        constraints: { encryptionContextSubset: acme },
+      }),
+    );
+    const grantee = t.client(GRANTEE);
+    const enc = await grantee.encrypt({ keyId: key, plaintext: Buffer.from('acme secret'), context: acme });
+    const dec = await grantee.decrypt({ ciphertext: enc.ciphertext, context: acme });
+    expect(Buffer.from(dec.plaintext).toString()).toBe('acme secret');
+
+    for (const context of [{ tenant: 'globex' }, {}, { customer: 'acme' }] as Record<string, string>[]) {
+      const res = await grantee.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x'), context });
+      expect(res.status, JSON.stringify(context)).toBe(403);
+      expect(res.body).toMatchObject({ error: 'AccessDenied' });
+    }
+    // Naming the key, the grantee is refused another context before KMS is asked ...
+    const other = await grantee.raw('POST', '/v1/decrypt', {
+      ciphertext: Buffer.from(enc.ciphertext).toString('base64'),
+      context: { tenant: 'globex' },
+      keyId: key,
+    });
+    expect(other.status).toBe(403);
+    // ... and a full user of the key who tries gets the uniform decrypt failure: the context is bound.
+    const user = await t.client(KEY_USER).raw('POST', '/v1/decrypt', {
+      ciphertext: Buffer.from(enc.ciphertext).toString('base64'),
+      context: { tenant: 'globex' },
+    });
+    expect(user.status).toBe(400);
+    expect(user.body).toMatchObject({ error: 'InvalidCiphertext' });
+  });
+
+  it('an Encryption SDK message (over 4 KiB) is refused to a caller without rights before KMS is asked', async () => {
+    const key = await newKey();
+    const big = await t
+      .client(KEY_USER)
+      .encrypt({ keyId: key, plaintext: Buffer.alloc(10_000, 7), context: acme });
+    expect(big.format).toBe('aws-encryption-sdk');
+    const res = await t.client(OUTSIDER).raw('POST', '/v1/decrypt', {
+      ciphertext: Buffer.from(big.ciphertext).toString('base64'),
+      context: acme,
+    });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error: 'AccessDenied' });
+    const audit = readFileSync(t.stack.auditLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const last = audit.filter((r) => r.principal === arn(OUTSIDER)).at(-1);
+    expect(last).toMatchObject({ action: 'decrypt', outcome: 'deny' });
+    expect(last.decisions).toEqual([
+      expect.objectContaining({ action: 'kms:Decrypt', allowed: false, reason: 'implicit-deny' }),
+    ]);
+  });
+});
+
+describe('grant tokens and the cache', () => {
+  it('a grant made behind the cache works at once with its token, and not without it until the cache expires', async () => {
+    const key = await newKey();
+    const grantee = t.client(GRANTEE);
+    const body = { keyId: key, plaintext: b64('x'), context: acme };
+    expect((await grantee.raw('POST', '/v1/encrypt', body)).status).toBe(403);
+    // Made straight in KMS, so the API's cache of the grantee's grants still says "none".
+    const made = await t
+      .kms(KEY_MANAGER)
+      .send(new CreateGrantCommand({ KeyId: key, GranteePrincipal: arn(GRANTEE), Operations: ['Encrypt'] }));
+    expect((await grantee.raw('POST', '/v1/encrypt', body)).status).toBe(403);
+    const withToken = await grantee.raw('POST', '/v1/encrypt', { ...body, grantTokens: [made.GrantToken] });
+    expect(withToken.status).toBe(200);
+  });
+
+  it('revoking through the API takes effect at once', async () => {
+    const key = await newKey();
+    const g = await ok(
+      t
+        .client(KEY_MANAGER)
+        .raw('POST', `/v1/keys/${key}/grants`, { grantee: arn(GRANTEE), operations: ['Encrypt'] }),
+    );
+    const body = { keyId: key, plaintext: b64('x') };
+    expect((await t.client(GRANTEE).raw('POST', '/v1/encrypt', body)).status).toBe(200);
+    await ok(t.client(KEY_MANAGER).raw('DELETE', `/v1/keys/${key}/grants/${g.grantId}`));
+    expect((await t.client(GRANTEE).raw('POST', '/v1/encrypt', body)).status).toBe(403);
+    const again = await t.client(KEY_MANAGER).raw('DELETE', `/v1/keys/${key}/grants/${g.grantId}`);
+    expect(again.status).toBe(404);
+    expect(again.body).toMatchObject({ error: 'NotFound' });
+  });
+});
+
+describe('key deletion', () => {
+  it('a key pending deletion refuses all crypto clearly; cancel and enable restore it, nothing lost', async () => {
+    const key = await newKey();
+    const user = t.client(KEY_USER);
+    const manager = t.client(KEY_MANAGER);
+    const before = await user.encrypt({ keyId: key, plaintext: Buffer.from('kept'), context: acme });
+    const big = await user.encrypt({ keyId: key, plaintext: Buffer.alloc(5000, 1), context: acme });
+
+    expect(
+      (await manager.raw('DELETE', `/v1/keys/${key}`, undefined, { pendingWindowInDays: '6' })).status,
+    ).toBe(400);
+    expect(
+      (await manager.raw('DELETE', `/v1/keys/${key}`, undefined, { pendingWindowInDays: '31' })).status,
+    ).toBe(400);
+    const scheduled = await ok(
+      manager.raw('DELETE', `/v1/keys/${key}`, undefined, { pendingWindowInDays: '7' }),
+    );
+    expect(scheduled.key).toMatchObject({ state: 'PendingDeletion', pendingWindowInDays: 7 });
+    const days =
+      (Date.parse((scheduled.key as { deletionDate: string }).deletionDate) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(6.9);
+    expect(days).toBeLessThan(7.1);
+
+    const ct = Buffer.from(before.ciphertext).toString('base64');
+    const refusals = [
+      await user.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('new') }),
+      await user.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x'.repeat(5000)) }),
+      await user.raw('POST', '/v1/data-keys', { keyId: key }),
+      await user.raw('POST', '/v1/decrypt', { ciphertext: ct, context: acme, keyId: key }),
+      await user.raw('POST', '/v1/re-encrypt', { ciphertext: ct, context: acme, destinationKeyId: key }),
+    ];
+    for (const res of refusals) {
+      expect(res.status, JSON.stringify(res.body)).toBe(409);
+      expect(res.body).toMatchObject({ error: 'KeyPendingDeletion' });
+    }
+    // Without naming the key, a decrypt failure keeps the one uniform answer.
+    const unnamed = await user.raw('POST', '/v1/decrypt', { ciphertext: ct, context: acme });
+    expect(unnamed.body).toMatchObject({ error: 'InvalidCiphertext' });
+
+    const cancelled = await ok(manager.raw('POST', `/v1/keys/${key}/cancel-deletion`));
+    expect(cancelled.key).toMatchObject({ state: 'Disabled' });
+    expect((await user.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') })).body).toMatchObject({
+      error: 'KeyDisabled',
+    });
+    await ok(manager.raw('POST', `/v1/keys/${key}/enable`));
+    expect(
+      Buffer.from(
+        (await user.decrypt({ ciphertext: before.ciphertext, context: acme })).plaintext,
+      ).toString(),
+    ).toBe('kept');
+    expect((await user.decrypt({ ciphertext: big.ciphertext, context: acme })).plaintext).toHaveLength(5000);
+  });
+});
+
+describe('whoami explains', () => {
+  it("the grantee's rights: conditional on the context, then allowed by the grant", async () => {
+    const key = await newKey();
+    const g = await ok(
+      t.client(KEY_MANAGER).raw('POST', `/v1/keys/${key}/grants`, {
+        grantee: arn(GRANTEE),
+        operations: ['Encrypt', 'Decrypt'],
+        constraints: { encryptionContextSubset: acme },
+      }),
+    );
+    const plain = await ok(t.client(GRANTEE).raw('GET', '/v1/whoami', undefined, { keyId: key }));
+    const ops = (plain.access as { operations: Array<Record<string, unknown>> }).operations;
+    const encrypt = ops.find((o) => o.action === 'kms:Encrypt');
+    expect(encrypt).toMatchObject({
+      allowed: false,
+      reason: 'implicit-deny',
+      conditionalGrants: [g.grantId],
+      route: 'POST /v1/encrypt',
+    });
+    const withContext = await ok(
+      t.client(GRANTEE).raw('GET', '/v1/whoami', undefined, { keyId: key, context: JSON.stringify(acme) }),
+    );
+    const allowed = (withContext.access as { operations: Array<Record<string, unknown>> }).operations.find(
+      (o) => o.action === 'kms:Encrypt',
+    );
+    expect(allowed).toMatchObject({ allowed: true, reason: 'grant', by: g.grantId });
+    expect(allowed?.explanation).toBe(`allowed by grant ${g.grantId}`);
+    expect((withContext.access as { grants: unknown[] }).grants).toHaveLength(1);
+  });
+
+  it('the administrator may manage and not use; the role session is its role', async () => {
+    const key = await newKey();
+    const admin = await ok(t.client(KEY_MANAGER).raw('GET', '/v1/whoami', undefined, { keyId: key }));
+    const byAction = (body: Record<string, unknown>) =>
+      Object.fromEntries(
+        (
+          body.access as { operations: Array<{ action: string; allowed: boolean; by?: string }> }
+        ).operations.map((o) => [o.action, o]),
+      );
+    const a = byAction(admin);
+    expect(a['kms:EnableKey']).toMatchObject({ allowed: true, by: ADMIN_SID });
+    expect(a['kms:Encrypt']).toMatchObject({ allowed: false });
+    const session = await ok(t.client(APP_SESSION).raw('GET', '/v1/whoami', undefined, { keyId: key }));
+    expect(session.principal).toBe(`arn:aws:iam::${t.config.accountId}:role/myAppRole`);
+    expect(session.callerArn).toBe(arn(APP_SESSION));
+    expect(byAction(session)['kms:Encrypt']).toMatchObject({ allowed: true, by: 'Allow use of the key' });
+    const bad = await t
+      .client(KEY_USER)
+      .raw('GET', '/v1/whoami', undefined, { keyId: key, context: '{"a":' });
+    expect(bad.status).toBe(400);
+  });
+});
+
+describe('key administration', () => {
+  it('creates a key with alias, tags and rotation; describes it through an encoded alias', async () => {
+    const created = await ok(
+      t.client(KEY_MANAGER).raw('POST', '/v1/keys', {
+        description: 'payments',
+        users: [arn(KEY_USER)],
+        alias: 'team/payments',
+        tags: { team: 'payments' },
+        rotation: { enabled: true, periodInDays: 180 },
+      }),
+    );
+    expect(created).toMatchObject({
+      administrators: [arn(KEY_MANAGER)],
+      users: [arn(KEY_USER)],
+      alias: 'alias/team/payments',
+      rotation: { enabled: true, periodInDays: 180 },
+    });
+    const described = await ok(
+      t.client(KEY_USER).raw('GET', `/v1/keys/${encodeURIComponent('alias/team/payments')}`),
+    );
+    expect(described.key).toMatchObject({
+      description: 'payments',
+      state: 'Enabled',
+      aliases: ['alias/team/payments'],
+      tags: { team: 'payments' },
+    });
+    const rotation = await ok(
+      t.client(KEY_MANAGER).raw('GET', `/v1/keys/${encodeURIComponent('alias/team/payments')}/rotation`),
+    );
+    expect(rotation).toMatchObject({ enabled: true, periodInDays: 180 });
+    const again = await t.client(KEY_MANAGER).raw('POST', '/v1/keys', { alias: 'alias/team/payments' });
+    expect(again.status).toBe(409);
+    expect(again.body).toMatchObject({ error: 'AlreadyExists' });
+  });
+
+  it('refuses principals that are not IAM ARNs and reserved alias names', async () => {
+    const bad = await t.client(KEY_MANAGER).raw('POST', '/v1/keys', { users: ['myKeyUser'] });
+    expect(bad.status).toBe(400);
+    const reserved = await t.client(KEY_MANAGER).raw('POST', '/v1/keys', { alias: 'alias/aws/s3' });
+    expect(reserved.status).toBe(400);
+  });
+
+  it('rotation: turn on with a period, rotate now, read the history', async () => {
+    const key = await newKey();
+    const m = t.client(KEY_MANAGER);
+    expect(
+      await ok(m.raw('PUT', `/v1/keys/${key}/rotation`, { enabled: true, periodInDays: 90 })),
+    ).toMatchObject({
+      enabled: true,
+      periodInDays: 90,
+    });
+    await ok(m.raw('POST', `/v1/keys/${key}/rotate`));
+    const history = await ok(m.raw('GET', `/v1/keys/${key}/rotations`));
+    const rotations = history.rotations as Array<{ rotationType?: string; current: boolean }>;
+    expect(rotations.filter((r) => r.rotationType === 'ON_DEMAND')).toHaveLength(1);
+    expect(rotations.filter((r) => r.current)).toHaveLength(1);
+    expect((await m.raw('PUT', `/v1/keys/${key}/rotation`, { enabled: true, periodInDays: 30 })).status).toBe(
+      400,
+    );
+    expect(await ok(m.raw('PUT', `/v1/keys/${key}/rotation`, { enabled: false }))).toMatchObject({
+      enabled: false,
+    });
+  });
+
+  it('policy: read as administrators and users, replace, refuse a lockout and malformed documents', async () => {
+    const key = await newKey();
+    const m = t.client(KEY_MANAGER);
+    const policy = await ok(m.raw('GET', `/v1/keys/${key}/policy`));
+    expect(policy).toMatchObject({ administrators: [arn(KEY_MANAGER)], managed: true });
+    expect(policy.users).toContain(arn(KEY_USER));
+
+    await ok(
+      m.raw('PUT', `/v1/keys/${key}/policy`, { administrators: [arn(KEY_MANAGER)], users: [arn(GRANTEE)] }),
+    );
+    expect(
+      (await t.client(GRANTEE).raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') })).status,
+    ).toBe(200);
+    expect(
+      (await t.client(KEY_USER).raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') })).status,
+    ).toBe(403);
+
+    const lockout = await m.raw('PUT', `/v1/keys/${key}/policy`, {
+      administrators: [arn(OUTSIDER)],
+      users: [],
+    });
+    expect(lockout.status).toBe(400);
+    expect(lockout.body).toMatchObject({ error: 'PolicyLockout' });
+    const malformed = await m.raw('PUT', `/v1/keys/${key}/policy`, {
+      policy: { Statement: [{ Effect: 'Maybe' }] },
+    });
+    expect(malformed.status).toBe(400);
+    expect(malformed.body).toMatchObject({ error: 'ValidationError' });
+
+    // Without the account root statement the service's role could not manage the key any more.
+    const noRoot = await m.raw('PUT', `/v1/keys/${key}/policy`, {
+      policy: {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Principal: { AWS: arn(KEY_MANAGER) }, Action: 'kms:*', Resource: '*' },
+        ],
+      },
+    });
+    expect(noRoot.body).toMatchObject({ error: 'PolicyLockout' });
+
+    // A raw document naming the manager in a Deny of Encrypt: Deny wins over the Allow.
+    const raw = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+        {
+          Sid: 'admins',
+          Effect: 'Allow',
+          Principal: { AWS: arn(KEY_MANAGER) },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+        {
+          Sid: 'no-encrypt',
+          Effect: 'Deny',
+          Principal: { AWS: arn(KEY_MANAGER) },
+          Action: 'kms:Encrypt',
+          Resource: '*',
+        },
+      ],
+    };
+    const put = await ok(m.raw('PUT', `/v1/keys/${key}/policy`, { policy: raw }));
+    expect(put).toMatchObject({ managed: false, policy: raw });
+    expect((await m.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') })).body).toMatchObject({
+      error: 'AccessDenied',
+      message: expect.stringContaining('no-encrypt'),
+    });
+    expect((await m.raw('POST', '/v1/data-keys', { keyId: key })).status).toBe(200);
+  });
+
+  it('aliases: create, move to another key (administrator of both), list, delete', async () => {
+    const k1 = await newKey();
+    const k2 = await newKey();
+    const m = t.client(KEY_MANAGER);
+    expect(await ok(m.raw('PUT', '/v1/aliases/moving', { keyId: k1 }))).toMatchObject({ created: true });
+    expect(await ok(m.raw('PUT', '/v1/aliases/alias%2Fmoving', { keyId: k2 }))).toMatchObject({
+      created: false,
+    });
+    const listed = await ok(m.raw('GET', '/v1/aliases', undefined, { keyId: k2 }));
+    expect(listed.aliases).toEqual([{ name: 'alias/moving', keyId: expect.stringContaining(k2) }]);
+    const other = await ok(t.client(OUTSIDER).raw('POST', '/v1/keys', {}));
+    const foreign = (other.key as { keyId: string }).keyId;
+    const moveAway = await m.raw('PUT', '/v1/aliases/moving', { keyId: foreign });
+    expect(moveAway.status).toBe(403);
+    await ok(m.raw('DELETE', '/v1/aliases/moving'));
+    expect((await m.raw('DELETE', '/v1/aliases/moving')).status).toBe(404);
+  });
+});

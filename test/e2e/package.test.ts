@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROUTES } from '../../src/http/routes.js';
+import { FUNCTIONS, ROUTES } from '../../src/http/routes.js';
 import { SERVICE } from '../../src/local/identity.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
   await exec('npm', ['run', 'package'], { timeout: 120_000 });
   t = await startTestKms();
   unpacked = mkdtempSync(join(tmpdir(), 'eaas-bundle-'));
-  for (const fn of ['crypto', 'whoami']) {
+  for (const fn of Object.keys(FUNCTIONS)) {
     await exec('unzip', ['-q', '-o', join('.serverless', `${fn}.zip`), '-d', join(unpacked, fn)]);
   }
 }, 180_000);
@@ -49,6 +49,7 @@ describe('npm run package (osls, offline)', () => {
     ['crypto', 'encrypt', 200],
     ['crypto', 'decrypt', 400],
     ['whoami', 'whoami', 200],
+    ['keys', 'describe-key', 200],
   ])(
     'the bundled %s function answers events/%s.json with %i against a KMS endpoint',
     async (fn, event, status) => {

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -14,53 +16,13 @@ import { type Measurement, measure, table } from './lib.js';
 import { startBenchStack } from './stack.js';
 
 const ACCOUNT = '111122223333';
-const CALLER = `arn:aws:iam::${ACCOUNT}:user/myKeyUser`;
 
-/** An API Gateway v1 proxy event for POST /v1/encrypt by myKeyUser, shaped like events/encrypt.json. */
+/** events/encrypt.json (POST /v1/encrypt by myKeyUser) with another body. */
 function encryptEvent(body: string): APIGatewayProxyEvent {
-  return {
-    resource: '/v1/encrypt',
-    path: '/v1/encrypt',
-    httpMethod: 'POST',
-    headers: { 'content-type': 'application/json' },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: null,
-    stageVariables: null,
-    requestContext: {
-      accountId: ACCOUNT,
-      apiId: 'bench',
-      authorizer: null,
-      protocol: 'HTTP/1.1',
-      httpMethod: 'POST',
-      path: '/dev/v1/encrypt',
-      stage: 'dev',
-      requestId: 'bench',
-      requestTimeEpoch: Date.now(),
-      resourceId: 'bench',
-      resourcePath: '/v1/encrypt',
-      identity: {
-        accessKey: null,
-        accountId: ACCOUNT,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: '127.0.0.1',
-        user: null,
-        userAgent: 'bench',
-        userArn: CALLER,
-      },
-    },
-    body,
-    isBase64Encoded: false,
-  };
+  const event = JSON.parse(
+    readFileSync(join(import.meta.dirname, '..', 'events', 'encrypt.json'), 'utf8'),
+  ) as APIGatewayProxyEvent;
+  return { ...event, body, isBase64Encoded: false };
 }
 
 const context = { awsRequestId: 'bench', getRemainingTimeInMillis: () => 29000 } as unknown as Context;

@@ -52,6 +52,17 @@ export const USER_ACTIONS: readonly string[] = [
 /** Grants users may create for AWS services that use the key on their behalf. */
 export const USER_GRANT_ACTIONS: readonly string[] = ['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant'];
 
+/** Operations a grant may give on a symmetric key through this service. */
+export const SERVICE_GRANT_OPERATIONS = [
+  'Encrypt',
+  'Decrypt',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'DescribeKey',
+] as const;
+
 export const ADMIN_SID = 'Allow access for Key Administrators';
 export const USER_SID = 'Allow use of the key';
 export const USER_GRANT_SID = 'Allow attachment of persistent resources';

@@ -1,3 +1,5 @@
+import { SERVICE_GRANT_OPERATIONS } from '../core/key-policy.js';
+
 /**
  * JSON Schemas (2020-12, as OpenAPI 3.1 uses) of every request and response body. The handlers
  * validate with these at the edge and `openapi.yaml` is generated from them, so the two agree.
@@ -413,20 +415,9 @@ export const CreateGrantRequest = {
     operations: {
       type: 'array',
       minItems: 1,
-      maxItems: 7,
+      maxItems: SERVICE_GRANT_OPERATIONS.length,
       uniqueItems: true,
-      items: {
-        type: 'string',
-        enum: [
-          'Encrypt',
-          'Decrypt',
-          'ReEncryptFrom',
-          'ReEncryptTo',
-          'GenerateDataKey',
-          'GenerateDataKeyWithoutPlaintext',
-          'DescribeKey',
-        ],
-      },
+      items: { type: 'string', enum: [...SERVICE_GRANT_OPERATIONS] },
     },
     constraints: GrantConstraints,
     name: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[a-zA-Z0-9:/_-]+$' },

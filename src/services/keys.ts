@@ -16,17 +16,6 @@ export const DEFAULT_DELETION_WINDOW_DAYS = 30;
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
 const MAX_POLICY_BYTES = 32_768;
 
-/** Operations a grant may give on a symmetric key through this service. */
-export const GRANT_OPERATIONS = [
-  'Encrypt',
-  'Decrypt',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'DescribeKey',
-] as const;
-
 /** `alias/x` for `x` or `alias/x`; refuses names KMS reserves or would refuse. */
 export function aliasName(name: string): string {
   const full = name.startsWith('alias/') ? name : `alias/${name}`;

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EaasClient, RawResponse } from '../../src/client/index.js';
 import { ROUTES } from '../../src/http/routes.js';
-import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '../../src/local/identity.js';
+import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '../../src/local/identity.js';
+import { COLUMNS, PRINCIPAL, type Who } from '../helpers/callers.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { signedFetch } from '../helpers/signed-fetch.js';
 
@@ -9,16 +10,6 @@ import { signedFetch } from '../helpers/signed-fetch.js';
  * The authorization matrix: every route of the API against every kind of caller, each cell's
  * allow or deny asserted. A denial of a key that exists is 403 AccessDenied, never 404 or 500.
  */
-
-type Who = 'admin' | 'user' | 'grantee' | 'outsider' | 'session' | 'revoked';
-const PRINCIPAL: Record<Who, string> = {
-  admin: KEY_MANAGER,
-  user: KEY_USER,
-  grantee: GRANTEE,
-  outsider: OUTSIDER,
-  session: APP_SESSION,
-  revoked: GRANTEE,
-};
 
 let t: TestStack;
 let accountId: string;
@@ -246,9 +237,6 @@ describe('the route table and the matrix agree', () => {
     }
   });
 });
-
-// Denied callers first, the administrator last: its allowed calls change the key (and are undone).
-const COLUMNS: readonly Who[] = ['outsider', 'grantee', 'user', 'session', 'revoked', 'admin'];
 
 describe.each(COLUMNS)('as %s', (who) => {
   it.each(Object.keys(CELLS))('%s', async (operationId) => {

@@ -19,7 +19,8 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '../../src/local/identity.js';
+import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER } from '../../src/local/identity.js';
+import { COLUMNS, PRINCIPAL, type Who } from '../helpers/callers.js';
 import { errorOf } from '../helpers/errors.js';
 import { demoKey } from '../helpers/keys.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
@@ -29,16 +30,6 @@ import { kmsRaw } from '../helpers/signed-fetch.js';
  * The authorization matrix against the local KMS directly, through @aws-sdk/client-kms: the same
  * callers as the API's matrix, and AccessDeniedException wherever AWS KMS would answer it.
  */
-
-type Who = 'admin' | 'user' | 'grantee' | 'outsider' | 'session' | 'revoked';
-const PRINCIPAL: Record<Who, string> = {
-  admin: KEY_MANAGER,
-  user: KEY_USER,
-  grantee: GRANTEE,
-  outsider: OUTSIDER,
-  session: APP_SESSION,
-  revoked: GRANTEE,
-};
 
 let t: TestKms;
 let adminClient: KMSClient;
@@ -194,8 +185,6 @@ beforeAll(async () => {
   await admin.send(new RevokeGrantCommand({ KeyId: revokedKey, GrantId: g.GrantId }));
 });
 afterAll(() => t.stop());
-
-const COLUMNS: readonly Who[] = ['outsider', 'grantee', 'user', 'session', 'revoked', 'admin'];
 
 describe.each(COLUMNS)('local KMS as %s', (who) => {
   it.each(Object.keys(CELLS))('%s', async (op) => {

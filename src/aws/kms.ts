@@ -76,6 +76,12 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
         options,
       );
     case 'ValidationException':
+    case 'InvalidMarkerException':
+    case 'InvalidArnException':
+    case 'InvalidGrantIdException':
+    case 'InvalidGrantTokenException':
+    case 'InvalidAliasNameException':
+    case 'TagException':
     case 'SerializationException':
     case 'RequestEntityTooLargeException':
       return new ValidationError(message);

@@ -70,12 +70,13 @@ export function globMatch(pattern: string, value: string, ignoreCase = false): b
   let star = -1;
   let mark = 0;
   while (vi < v.length) {
-    if (pi < p.length && (p[pi] === '?' || p[pi] === v[vi])) {
-      pi++;
-      vi++;
-    } else if (pi < p.length && p[pi] === '*') {
+    // A `*` in the pattern is a wildcard even where the value has a `*` too.
+    if (pi < p.length && p[pi] === '*') {
       star = pi++;
       mark = vi;
+    } else if (pi < p.length && (p[pi] === '?' || p[pi] === v[vi])) {
+      pi++;
+      vi++;
     } else if (star >= 0) {
       pi = star + 1;
       vi = ++mark;
@@ -115,10 +116,16 @@ function principalMatches(principal: Json, req: AuthzRequest, effect: 'Allow' | 
       continue;
     }
     if (p === '*') return 'yes';
-    if (p === req.keyAccountId || p === `arn:aws:iam::${req.keyAccountId}:root`) {
-      const inAccount = names.some((n) => accountOf(n) === req.keyAccountId);
-      // A Deny naming the account applies to everyone in it; an Allow delegates to IAM.
-      if (inAccount && (effect === 'Deny' || req.iamAllows?.(req.action) === true)) return 'yes';
+    const account = /^\d{12}$/.test(p) ? p : /^arn:aws[a-z-]*:iam::(\d{12}):root$/.exec(p)?.[1];
+    if (account !== undefined) {
+      const inAccount = names.some((n) => accountOf(n) === account);
+      // A Deny naming an account applies to everyone in it. An Allow delegates to that account's
+      // IAM policies: the key's own account through iamAllows, another account never here.
+      if (
+        inAccount &&
+        (effect === 'Deny' || (account === req.keyAccountId && req.iamAllows?.(req.action) === true))
+      )
+        return 'yes';
       continue;
     }
     if (names.includes(p)) return 'yes';
@@ -138,9 +145,12 @@ function requestValues(key: string, req: AuthzRequest): { values: string[]; mult
   const lower = key.toLowerCase();
   const ctx = req.encryptionContext ?? {};
   if (lower.startsWith('kms:encryptioncontext:')) {
-    const name = key.slice('kms:encryptioncontext:'.length);
-    const value = Object.hasOwn(ctx, name) ? ctx[name] : undefined;
-    return { values: typeof value === 'string' ? [value] : [], multi: false };
+    // IAM condition key names are not case-sensitive, the context key in them included.
+    const name = key.slice('kms:encryptioncontext:'.length).toLowerCase();
+    const values = Object.entries(ctx)
+      .filter(([k]) => k.toLowerCase() === name)
+      .map(([, v]) => v);
+    return { values, multi: false };
   }
   if (lower === 'kms:encryptioncontextkeys') return { values: Object.keys(ctx), multi: true };
   if (lower === 'kms:grantisforawsresource')
@@ -163,6 +173,18 @@ const NEGATED: Record<string, string> = {
   stringnotlike: 'stringlike',
 };
 
+/** `Null`: "true" holds when the request has no value for the key, "false" when it has one. */
+function nullHolds(block: Record<string, Json>, req: AuthzRequest): Match {
+  let result: Match = 'yes';
+  for (const [key, raw] of Object.entries(block)) {
+    const found = requestValues(key, req);
+    const expected = typeof raw === 'boolean' ? String(raw) : raw;
+    if (!found || (expected !== 'true' && expected !== 'false')) return 'unknown';
+    if ((found.values.length === 0) !== (expected === 'true')) result = 'no';
+  }
+  return result;
+}
+
 /** One condition operator block: set qualifiers, IfExists, negated string operators. */
 function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match {
   if (block === null || typeof block !== 'object' || Array.isArray(block)) return 'unknown';
@@ -177,6 +199,10 @@ function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match
   }
   const ifExists = op.endsWith('ifexists');
   if (ifExists) op = op.slice(0, -'ifexists'.length);
+  if (op === 'null') {
+    if (qualifier !== undefined) return 'unknown';
+    return nullHolds(block as Record<string, Json>, req);
+  }
   const negated = Object.hasOwn(NEGATED, op);
   const name = negated ? (NEGATED[op] as string) : op;
   if (!Object.hasOwn(COMPARATORS, name)) return 'unknown';
@@ -197,6 +223,8 @@ function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match
       holds = qualifier === 'all' ? found.values.every(matchesOne) : found.values.some(matchesOne);
     } else {
       if (qualifier !== undefined) return 'unknown';
+      // Two context keys differing only in case: which one the condition means is not known.
+      if (found.values.length > 1) return 'unknown';
       const value = found.values[0];
       // A missing key satisfies IfExists and the negated operators, and nothing else.
       holds = value === undefined ? ifExists || negated : matchesOne(value);
@@ -230,11 +258,48 @@ function statementMatches(st: Record<string, Json>, req: AuthzRequest, identity 
   return all(...parts);
 }
 
+const CONTEXT_OPERATIONS: ReadonlySet<string> = new Set([
+  'Encrypt',
+  'Decrypt',
+  'ReEncryptFrom',
+  'ReEncryptTo',
+  'GenerateDataKey',
+  'GenerateDataKeyWithoutPlaintext',
+  'GenerateDataKeyPair',
+  'GenerateDataKeyPairWithoutPlaintext',
+]);
+
+/**
+ * Whether a grant created under the authority of `parent` (a grant allowing CreateGrant) stays
+ * within it, as KMS requires: the same or fewer operations, and constraints at least as strict.
+ */
+export function grantNarrows(
+  parent: GrantLike,
+  child: Omit<GrantLike, 'grantId' | 'granteePrincipal'>,
+): boolean {
+  if (!child.operations.every((op) => parent.operations.includes(op))) return false;
+  const pSubset = parent.constraints?.EncryptionContextSubset;
+  const pEquals = parent.constraints?.EncryptionContextEquals;
+  const cSubset = child.constraints?.EncryptionContextSubset;
+  const cEquals = child.constraints?.EncryptionContextEquals;
+  const contains = (outer: Readonly<Record<string, string>>, inner: Readonly<Record<string, string>>) =>
+    Object.entries(inner).every(([k, v]) => Object.hasOwn(outer, k) && outer[k] === v);
+  if (pEquals) return cEquals !== undefined && contains(cEquals, pEquals) && contains(pEquals, cEquals);
+  if (pSubset)
+    return (
+      (cSubset !== undefined && contains(cSubset, pSubset)) ||
+      (cEquals !== undefined && contains(cEquals, pSubset))
+    );
+  return true;
+}
+
 /** Does a grant allow the request? Its grantee, operation and context constraint must all fit. */
 export function grantAllows(grant: GrantLike, req: AuthzRequest): boolean {
   if (!callerNames(req).includes(grant.granteePrincipal)) return false;
   const operation = req.action.replace(/^kms:/i, '');
   if (!grant.operations.includes(operation)) return false;
+  // Constraints bind the operations that take an encryption context; the others ignore them.
+  if (!CONTEXT_OPERATIONS.has(operation)) return true;
   const ctx = req.encryptionContext ?? {};
   const subset = grant.constraints?.EncryptionContextSubset;
   const has = (k: string, v: string) => Object.hasOwn(ctx, k) && ctx[k] === v;

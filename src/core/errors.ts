@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   InvalidCiphertext: 400,
   InvalidKeyUsage: 400,
   PolicyLockout: 400,
+  SeparationOfDuties: 400,
   AccessDenied: 403,
   KeyNotFound: 404,
   RouteNotFound: 404,

@@ -152,6 +152,14 @@ export function policyDocumentProblem(text: string): string | undefined {
       return `Statement ${i} has an Effect other than Allow or Deny.`;
     if (st.Principal === undefined && st.NotPrincipal === undefined)
       return `Statement ${i} has no Principal.`;
+    for (const p of [st.Principal, st.NotPrincipal]) {
+      if (p === undefined || p === '*') continue;
+      if (p === null || typeof p !== 'object' || Array.isArray(p))
+        return `Statement ${i} has a Principal that is neither "*" nor an object such as {"AWS": [...]}.`;
+      for (const v of Object.values(p))
+        if (typeof v !== 'string' && !(Array.isArray(v) && v.every((x) => typeof x === 'string')))
+          return `Statement ${i} names principals that are not strings.`;
+    }
     if (st.Action === undefined && st.NotAction === undefined) return `Statement ${i} has no Action.`;
     if (st.Resource === undefined && st.NotResource === undefined) return `Statement ${i} has no Resource.`;
   }
@@ -172,9 +180,12 @@ export function rolesOf(doc: unknown, accountId: string): PolicyRoles {
       ? (doc as PolicyDocument).Statement
       : [];
   const principalsOf = (sid: string): string[] => {
-    const st = statements.find((s) => s?.Sid === sid);
-    const aws = st && typeof st.Principal === 'object' ? st.Principal.AWS : undefined;
-    return aws === undefined ? [] : Array.isArray(aws) ? aws.map(String) : [String(aws)];
+    const st = statements.find((s) => s !== null && typeof s === 'object' && s.Sid === sid);
+    const principal: unknown = st?.Principal;
+    const aws =
+      principal !== null && typeof principal === 'object' ? (principal as { AWS?: unknown }).AWS : undefined;
+    const list = Array.isArray(aws) ? aws : aws === undefined ? [] : [aws];
+    return list.filter((p): p is string => typeof p === 'string');
   };
   const administrators = principalsOf(ADMIN_SID);
   const users = principalsOf(USER_SID);

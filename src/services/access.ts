@@ -23,6 +23,8 @@ import type { KeyGuard } from './crypto.js';
 
 export const DEFAULT_ACCESS_TTL_MS = 30_000;
 const MAX_CACHE_ENTRIES = 10_000;
+/** How often grant tokens may make one caller's grants on one key be read afresh. */
+export const GRANT_TOKEN_REFRESH_MS = 1000;
 
 export interface Caller {
   /** The caller's ARN as authenticated (an assumed-role session stays a session here). */
@@ -94,6 +96,7 @@ const accountOfKeyArn = (arn: string) => /^arn:aws[a-z-]*:kms:[^:]*:(\d{12}):/.e
 
 export class AccessControl {
   readonly ttlMs: number;
+  private readonly now: () => number;
   private readonly arns: TtlCache<string>;
   private readonly policies: TtlCache<unknown>;
   private readonly grants: TtlCache<GrantInfo[]>;
@@ -104,6 +107,7 @@ export class AccessControl {
   ) {
     this.ttlMs = options.ttlMs ?? DEFAULT_ACCESS_TTL_MS;
     const now = options.now ?? Date.now;
+    this.now = now;
     this.arns = new TtlCache(this.ttlMs, now);
     this.policies = new TtlCache(this.ttlMs, now);
     this.grants = new TtlCache(this.ttlMs, now);
@@ -138,17 +142,37 @@ export class AccessControl {
   /** Decides without throwing; the key must exist. */
   async decide(caller: Caller, req: AccessRequest): Promise<AccessResult> {
     const keyArn = await this.keyArn(req.keyId);
-    const fresh = (req.grantTokens?.length ?? 0) > 0;
-    const [policy, grants] = await Promise.all([this.policy(keyArn), this.grantsOf(caller, keyArn, fresh)]);
-    const decision = authorize(policy, grants.map(asGrantLike), {
-      principal: caller.arn,
-      action: req.action,
-      keyArn,
-      keyAccountId: accountOfKeyArn(keyArn),
-      encryptionContext: req.context,
-      grantIsForAWSResource: false,
-    });
+    const [policy, grants] = await Promise.all([this.policy(keyArn), this.grantsOf(caller, keyArn)]);
+    const decideWith = (list: readonly GrantInfo[]) =>
+      authorize(policy, list.map(asGrantLike), {
+        principal: caller.arn,
+        action: req.action,
+        keyArn,
+        keyAccountId: accountOfKeyArn(keyArn),
+        encryptionContext: req.context,
+        grantIsForAWSResource: false,
+      });
+    let decision = decideWith(grants);
+    // A caller holding grant tokens may have a grant newer than the cache: read the grants again,
+    // at most once a second per caller and key, so that tokens cannot flood ListGrants.
+    if (
+      !decision.allowed &&
+      (req.grantTokens?.length ?? 0) > 0 &&
+      this.mayRefresh(`${keyArn}\n${caller.arn}`)
+    )
+      decision = decideWith(await this.grantsOf(caller, keyArn, true));
     return { keyArn, decision };
+  }
+
+  private readonly refreshed = new Map<string, number>();
+
+  private mayRefresh(key: string): boolean {
+    const t = this.now();
+    const last = this.refreshed.get(key);
+    if (last !== undefined && t - last < GRANT_TOKEN_REFRESH_MS) return false;
+    if (this.refreshed.size >= MAX_CACHE_ENTRIES) this.refreshed.clear();
+    this.refreshed.set(key, t);
+    return true;
   }
 
   /**

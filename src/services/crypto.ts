@@ -59,13 +59,17 @@ export type KeyGuard = (
 
 const unguarded: KeyGuard = async (keyId) => keyId;
 
-/** Runs `check` on a result before it is handed out; zeroes `secret` and rethrows when it refuses. */
+/**
+ * Runs `check` on a result before it is handed out. A refusal zeroes `secret` and becomes the
+ * uniform decrypt failure: a caller who did not name the key must not learn from a 403 that the
+ * ciphertext and context were right (the decision is still audited).
+ */
 async function checkedBeforeRelease(check: () => Promise<unknown>, secret?: Uint8Array): Promise<void> {
   try {
     await check();
   } catch (error) {
     secret?.fill(0);
-    throw error;
+    throw new InvalidCiphertextError({ cause: error });
   }
 }
 
@@ -95,8 +99,9 @@ export class CryptoService {
   /**
    * Decrypts either format; every failure of the ciphertext, key or context is InvalidCiphertext.
    * The caller's right is checked before KMS when the key is known first (named by the caller, or
-   * in an Encryption SDK message's header); for a KMS blob with no key named, as soon as KMS names
-   * it, and the plaintext is zeroed unseen when the caller may not have it.
+   * in an Encryption SDK message's header), and a refusal is 403. For a KMS blob with no key named
+   * it is checked as soon as KMS names the key; the plaintext is zeroed unseen and the answer is
+   * the uniform InvalidCiphertext, so that a 403 tells nobody the context was right.
    */
   async decrypt(
     ciphertext: Uint8Array,
@@ -177,7 +182,11 @@ export class CryptoService {
         throw await this.reEncryptFailure(error, destinationArn);
       }
       // The new ciphertext is withheld when the caller may not use the key it came from.
-      if (sourceArn === undefined) await guard(out.sourceKeyArn, 'kms:ReEncryptFrom', input.context);
+      if (sourceArn === undefined)
+        await checkedBeforeRelease(
+          () => guard(out.sourceKeyArn, 'kms:ReEncryptFrom', input.context),
+          out.ciphertext,
+        );
       return { ciphertext: out.ciphertext, sourceKeyArn: out.sourceKeyArn, keyArn: out.keyArn, format };
     }
     const opened = await this.decrypt(

@@ -1,10 +1,11 @@
+import { authorize, grantNarrows } from '../core/authz.js';
 import { contextProblems, type EncryptionContext } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
 import { type PolicyRoles, policyDocumentProblem, rolesKeyPolicy, rolesOf } from '../core/key-policy.js';
 import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
 import { parseJsonStrict } from '../core/safe-json.js';
 import type { AuditDecision, GrantInfo, KeyAdmin, KeyDetails, NewGrant } from '../ports.js';
-import { AccessControl, auditDecision, type Caller } from './access.js';
+import { AccessControl, accessDenied, asGrantLike, auditDecision, type Caller } from './access.js';
 
 /** Who is asking, and where their authorization decisions are recorded. */
 export interface Requester {
@@ -45,6 +46,41 @@ function checkContext(ctx: EncryptionContext | undefined, name: string): void {
   const problems = contextProblems(ctx, name);
   if (problems.length > 0)
     throw new ValidationError(`Invalid ${name}: ${problems[0]?.path} ${problems[0]?.message}.`, problems);
+}
+
+function requireSeparateRoles(administrators: readonly string[], users: readonly string[]): void {
+  const both = administrators.filter((a) => users.includes(a));
+  if (both.length > 0)
+    throw new DomainError(
+      'SeparationOfDuties',
+      `${both.join(', ')} cannot be both an administrator and a user of a key.`,
+    );
+}
+
+const USE_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom'];
+
+/**
+ * The principals a policy document lets both manage the key (PutKeyPolicy) and use it: every
+ * principal its Allow statements name, and anyone at all for a `*` principal.
+ */
+function principalsWithBothRoles(text: string, keyArn: string, accountId: string): string[] {
+  let doc: unknown;
+  try {
+    doc = parseJsonStrict(text);
+  } catch {
+    return [];
+  }
+  const named = new Set<string>([`arn:aws:iam::${accountId}:user/any-principal`]);
+  const statements = (doc as { Statement?: unknown }).Statement;
+  for (const st of Array.isArray(statements) ? statements : [statements]) {
+    const aws = (st as { Principal?: { AWS?: unknown } } | undefined)?.Principal?.AWS;
+    for (const p of Array.isArray(aws) ? aws : [aws])
+      if (typeof p === 'string' && isPrincipalArn(p)) named.add(p);
+  }
+  const can = (principal: string, action: string) =>
+    authorize(doc, [], { principal, action, keyArn, keyAccountId: accountId, grantIsForAWSResource: false })
+      .allowed;
+  return [...named].filter((p) => can(p, 'kms:PutKeyPolicy') && USE_ACTIONS.some((a) => can(p, a)));
 }
 
 /** A key as the admin routes show it. */
@@ -105,6 +141,7 @@ export class KeyService {
     const me = normalisePrincipal(r.caller.arn);
     const administrators = [...new Set([me, ...principals(input.administrators, 'administrators')])];
     const users = principals(input.users, 'users');
+    requireSeparateRoles(administrators, users);
     const alias = input.alias === undefined ? undefined : aliasName(input.alias);
     if (alias !== undefined && (await this.aliasTarget(alias)) !== undefined)
       throw new DomainError('AlreadyExists', `The alias ${alias} already exists.`);
@@ -170,12 +207,15 @@ export class KeyService {
 
   async describe(r: Requester, keyId: string) {
     const arn = await this.guard(r, keyId, 'kms:DescribeKey');
+    // Tags go to those who may read them (administrators), not to every user of the key.
+    const mayReadTags = (await this.access.decide(r.caller, { keyId: arn, action: 'kms:ListResourceTags' }))
+      .decision.allowed;
     const [d, aliases, tags] = await Promise.all([
       this.admin.describeKey(arn),
       this.admin.aliases(arn),
-      this.admin.tags(arn),
+      mayReadTags ? this.admin.tags(arn) : Promise.resolve(undefined),
     ]);
-    return { key: { ...keyView(d), aliases: aliases.map((a) => a.name), tags } };
+    return { key: { ...keyView(d), aliases: aliases.map((a) => a.name), ...(tags ? { tags } : {}) } };
   }
 
   async enable(r: Requester, keyId: string) {
@@ -284,8 +324,15 @@ export class KeyService {
     } else {
       const administrators = principals(input.administrators, 'administrators');
       const users = principals(input.users, 'users');
+      requireSeparateRoles(administrators, users);
       text = JSON.stringify(rolesKeyPolicy({ accountId: this.accountId, administrators, users }));
     }
+    const mixed = principalsWithBothRoles(text, arn, this.accountId);
+    if (mixed.length > 0)
+      throw new DomainError(
+        'SeparationOfDuties',
+        `The policy lets ${mixed.join(', ')} both manage and use the key; keep administrators and users apart.`,
+      );
     // Precondition: the caller can still manage the key afterwards (KMS's lockout check, for the caller).
     const probe = new AccessControl(
       {
@@ -330,22 +377,49 @@ export class KeyService {
       throw new ValidationError('Give encryptionContextSubset or encryptionContextEquals, not both.');
     checkContext(c?.encryptionContextSubset, 'constraints.encryptionContextSubset');
     checkContext(c?.encryptionContextEquals, 'constraints.encryptionContextEquals');
-    const arn = await this.guard(r, keyId, 'kms:CreateGrant');
+    const { keyArn: arn, decision } = await this.access.decide(r.caller, {
+      keyId,
+      action: 'kms:CreateGrant',
+    });
+    r.record(auditDecision('kms:CreateGrant', arn, decision));
+    if (!decision.allowed) throw accessDenied(r.caller, 'kms:CreateGrant', arn, decision);
+    const operations = [...new Set(input.operations)];
+    const constraints = c?.encryptionContextSubset
+      ? { EncryptionContextSubset: c.encryptionContextSubset }
+      : c?.encryptionContextEquals
+        ? { EncryptionContextEquals: c.encryptionContextEquals }
+        : undefined;
+    // A grant that allows CreateGrant may only hand on a narrower grant, as KMS requires.
+    if (decision.reason === 'grant') {
+      const parent = (await this.access.grantsOf(r.caller, arn)).find((g) => g.grantId === decision.grantId);
+      if (!parent || !grantNarrows(asGrantLike(parent), { operations, constraints }))
+        throw new DomainError(
+          'AccessDenied',
+          'A grant made under your grant may only have the same or fewer operations and the same or stricter constraints.',
+        );
+    }
+    // Separation of duties: who manages the key does not use it, not even through a grant.
+    if (operations.some((op) => op !== 'DescribeKey') && (await this.administers(grantee as string, arn)))
+      throw new DomainError(
+        'SeparationOfDuties',
+        `${grantee} administers the key and may not be granted its cryptographic operations.`,
+      );
     const grant: NewGrant = {
       granteePrincipal: grantee as string,
-      operations: [...new Set(input.operations)],
-      ...(c?.encryptionContextSubset
-        ? { constraints: { EncryptionContextSubset: c.encryptionContextSubset } }
-        : {}),
-      ...(c?.encryptionContextEquals
-        ? { constraints: { EncryptionContextEquals: c.encryptionContextEquals } }
-        : {}),
+      operations,
+      ...(constraints ? { constraints } : {}),
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(retiring !== undefined ? { retiringPrincipal: retiring } : {}),
     };
     const out = await this.admin.createGrant(arn, grant);
     this.access.invalidate(arn);
     return { keyId: arn, grantId: out.grantId, grantToken: out.grantToken };
+  }
+
+  /** Whether a principal may manage the key (put its policy): an administrator. */
+  private async administers(principal: string, keyArn: string): Promise<boolean> {
+    return (await this.access.decide({ arn: principal }, { keyId: keyArn, action: 'kms:PutKeyPolicy' }))
+      .decision.allowed;
   }
 
   async listGrants(r: Requester, keyId: string, limit: number, nextToken?: string) {

@@ -251,15 +251,18 @@ describe('key administration', () => {
       alias: 'alias/team/payments',
       rotation: { enabled: true, periodInDays: 180 },
     });
-    const described = await ok(
-      t.client(KEY_USER).raw('GET', `/v1/keys/${encodeURIComponent('alias/team/payments')}`),
-    );
+    const path = `/v1/keys/${encodeURIComponent('alias/team/payments')}`;
+    const described = await ok(t.client(KEY_MANAGER).raw('GET', path));
     expect(described.key).toMatchObject({
       description: 'payments',
       state: 'Enabled',
       aliases: ['alias/team/payments'],
       tags: { team: 'payments' },
     });
+    // A user may describe the key, but its tags are for its administrators.
+    const asUser = await ok(t.client(KEY_USER).raw('GET', path));
+    expect(asUser.key).toMatchObject({ aliases: ['alias/team/payments'] });
+    expect(asUser.key).not.toHaveProperty('tags');
     const rotation = await ok(
       t.client(KEY_MANAGER).raw('GET', `/v1/keys/${encodeURIComponent('alias/team/payments')}/rotation`),
     );
@@ -326,40 +329,74 @@ describe('key administration', () => {
     });
     expect(malformed.status).toBe(400);
     expect(malformed.body).toMatchObject({ error: 'ValidationError' });
+    const nullPrincipal = await m.raw('PUT', `/v1/keys/${key}/policy`, {
+      policy: { Statement: [{ Effect: 'Allow', Principal: null, Action: 'kms:*', Resource: '*' }] },
+    });
+    expect(nullPrincipal.status).toBe(400);
+    const badToken = await m.raw('GET', `/v1/keys/${key}/grants`, undefined, { nextToken: 'not-a-marker' });
+    expect(badToken.status).toBe(400);
 
     // Without the account root statement the service's role could not manage the key any more.
     const noRoot = await m.raw('PUT', `/v1/keys/${key}/policy`, {
       policy: {
         Version: '2012-10-17',
         Statement: [
-          { Effect: 'Allow', Principal: { AWS: arn(KEY_MANAGER) }, Action: 'kms:*', Resource: '*' },
+          {
+            Effect: 'Allow',
+            Principal: { AWS: arn(KEY_MANAGER) },
+            Action: ['kms:Put*', 'kms:Get*'],
+            Resource: '*',
+          },
         ],
       },
     });
     expect(noRoot.body).toMatchObject({ error: 'PolicyLockout' });
 
-    // A raw document naming the manager in a Deny of Encrypt: Deny wins over the Allow.
+    // One principal both managing and using the key is refused, in a raw document too.
+    const both = await m.raw('PUT', `/v1/keys/${key}/policy`, {
+      administrators: [arn(KEY_MANAGER)],
+      users: [arn(KEY_MANAGER)],
+    });
+    expect(both.body).toMatchObject({ error: 'SeparationOfDuties' });
+    const root = {
+      Sid: 'Enable IAM User Permissions',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    };
+    const admins = {
+      Sid: 'admins',
+      Effect: 'Allow',
+      Principal: { AWS: arn(KEY_MANAGER) },
+      Action: 'kms:*',
+      Resource: '*',
+    };
+    const mixed = await m.raw('PUT', `/v1/keys/${key}/policy`, {
+      policy: { Version: '2012-10-17', Statement: [root, admins] },
+    });
+    expect(mixed.body).toMatchObject({ error: 'SeparationOfDuties' });
+
+    // A raw document with a Deny for the user's Encrypt: Deny wins over the Allow.
     const raw = {
       Version: '2012-10-17',
       Statement: [
+        root,
         {
-          Sid: 'Enable IAM User Permissions',
-          Effect: 'Allow',
-          Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
-          Action: 'kms:*',
-          Resource: '*',
+          ...admins,
+          Action: ['kms:Describe*', 'kms:Get*', 'kms:Put*', 'kms:List*', 'kms:Enable*', 'kms:Disable*'],
         },
         {
-          Sid: 'admins',
+          Sid: 'users',
           Effect: 'Allow',
-          Principal: { AWS: arn(KEY_MANAGER) },
-          Action: 'kms:*',
+          Principal: { AWS: arn(KEY_USER) },
+          Action: ['kms:Encrypt', 'kms:GenerateDataKey'],
           Resource: '*',
         },
         {
           Sid: 'no-encrypt',
           Effect: 'Deny',
-          Principal: { AWS: arn(KEY_MANAGER) },
+          Principal: { AWS: arn(KEY_USER) },
           Action: 'kms:Encrypt',
           Resource: '*',
         },
@@ -367,11 +404,61 @@ describe('key administration', () => {
     };
     const put = await ok(m.raw('PUT', `/v1/keys/${key}/policy`, { policy: raw }));
     expect(put).toMatchObject({ managed: false, policy: raw });
-    expect((await m.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') })).body).toMatchObject({
+    const u = t.client(KEY_USER);
+    expect((await u.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') })).body).toMatchObject({
       error: 'AccessDenied',
       message: expect.stringContaining('no-encrypt'),
     });
-    expect((await m.raw('POST', '/v1/data-keys', { keyId: key })).status).toBe(200);
+    expect((await u.raw('POST', '/v1/data-keys', { keyId: key })).status).toBe(200);
+  });
+
+  it('separation of duties: an administrator cannot be granted use; a grant under a grant only narrows', async () => {
+    const key = await newKey();
+    const m = t.client(KEY_MANAGER);
+    const self = await m.raw('POST', `/v1/keys/${key}/grants`, {
+      grantee: arn(KEY_MANAGER),
+      operations: ['Decrypt'],
+    });
+    expect(self.status).toBe(400);
+    expect(self.body).toMatchObject({ error: 'SeparationOfDuties' });
+    expect(
+      (
+        await m.raw('POST', `/v1/keys/${key}/grants`, {
+          grantee: arn(KEY_MANAGER),
+          operations: ['DescribeKey'],
+        })
+      ).status,
+    ).toBe(200);
+    expect((await m.raw('POST', '/v1/keys', { users: [arn(KEY_MANAGER)] })).body).toMatchObject({
+      error: 'SeparationOfDuties',
+    });
+
+    // myGrantee may create grants (through KMS: the API offers no CreateGrant operation in grants).
+    await t.kms(KEY_MANAGER).send(
+      new CreateGrantCommand({
+        KeyId: key,
+        GranteePrincipal: arn(GRANTEE),
+        Operations: ['Encrypt', 'CreateGrant'],
+        Constraints: { EncryptionContextSubset: acme },
+      }),
+    );
+    const g = t.client(GRANTEE);
+    const wider = await g.raw('POST', `/v1/keys/${key}/grants`, {
+      grantee: arn(OUTSIDER),
+      operations: ['Decrypt'],
+    });
+    expect(wider.status).toBe(403);
+    const unconstrained = await g.raw('POST', `/v1/keys/${key}/grants`, {
+      grantee: arn(OUTSIDER),
+      operations: ['Encrypt'],
+    });
+    expect(unconstrained.status).toBe(403);
+    const narrower = await g.raw('POST', `/v1/keys/${key}/grants`, {
+      grantee: arn(OUTSIDER),
+      operations: ['Encrypt'],
+      constraints: { encryptionContextSubset: { ...acme, region: 'eu' } },
+    });
+    expect(narrower.status).toBe(200);
   });
 
   it('aliases: create, move to another key (administrator of both), list, delete', async () => {

@@ -50,9 +50,11 @@ const CELLS: Record<string, Cell> = {
   decrypt: {
     allowed: [...USERS, 'grantee'],
     call: (c, k) =>
+      // Naming the key: a caller without rights is refused before KMS is asked.
       c.raw('POST', '/v1/decrypt', {
         ciphertext: k === key ? acmeCiphertext : revokedCiphertext,
         context: acme,
+        keyId: k,
       }),
   },
   reEncrypt: {
@@ -61,6 +63,7 @@ const CELLS: Record<string, Cell> = {
       c.raw('POST', '/v1/re-encrypt', {
         ciphertext: k === key ? acmeCiphertext : revokedCiphertext,
         context: acme,
+        sourceKeyId: k,
         destinationKeyId: k,
       }),
   },
@@ -290,6 +293,17 @@ describe('routes open to any signed caller answer according to the caller', () =
     expect(await names('admin')).toContain('alias/matrix');
     expect(await names('user')).toContain('alias/matrix');
     expect(await names('outsider')).not.toContain('alias/matrix');
+  });
+
+  it('without keyId, a refused decrypt is the uniform InvalidCiphertext, right context or wrong', async () => {
+    for (const context of [acme, { tenant: 'globex' }]) {
+      const res = await clientOf('outsider').raw('POST', '/v1/decrypt', {
+        ciphertext: acmeCiphertext,
+        context,
+      });
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ error: 'InvalidCiphertext' });
+    }
   });
 
   it('any signed caller may create a key and becomes its administrator', async () => {

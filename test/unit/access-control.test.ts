@@ -63,6 +63,11 @@ describe('AccessControl', () => {
     expect((await access.decide({ arn: BOB }, req)).decision.allowed).toBe(false);
     const fresh = await access.decide({ arn: BOB }, { ...req, grantTokens: ['token'] });
     expect(fresh.decision).toEqual({ allowed: true, reason: 'grant', grantId: 'g1' });
+    // Tokens cannot make every request read the grants: at most once a second per caller and key.
+    const calls = state.calls.grants;
+    for (let i = 0; i < 10; i++)
+      await access.decide({ arn: BOB }, { ...req, action: 'kms:Encrypt', grantTokens: ['x'] });
+    expect(state.calls.grants - calls).toBeLessThanOrEqual(1);
     state.grants.length = 0;
     expect((await access.decide({ arn: BOB }, req)).decision.allowed).toBe(true);
     access.invalidate(KEY);

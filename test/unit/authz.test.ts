@@ -6,6 +6,7 @@ import {
   type GrantLike,
   globMatch,
   grantAllows,
+  grantNarrows,
 } from '../../src/core/authz.js';
 import {
   ADMIN_SID,
@@ -389,5 +390,122 @@ describe('findings of the second review', () => {
     expect(globMatch('*', '')).toBe(true);
     // Not a timing assertion on the machine: a generous bound that only a backtracking blow-up exceeds.
     expect(Date.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('review findings', () => {
+  it('a * in the value does not use up the wildcard: a StringLike Deny still applies', () => {
+    expect(globMatch('*prod*', '*eu-prod')).toBe(true);
+    expect(globMatch('a*b', 'a*b')).toBe(true);
+    expect(globMatch('a*b', 'a**xb')).toBe(true);
+    const doc = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:*', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'kms:*',
+          Resource: '*',
+          Condition: { StringLike: { 'kms:EncryptionContext:env': '*prod*' } },
+        },
+      ],
+    };
+    expect(allowed(doc, req(USER, 'kms:Decrypt', { encryptionContext: { env: '*eu-prod' } }))).toBe(false);
+    expect(allowed(doc, req(USER, 'kms:Decrypt', { encryptionContext: { env: 'dev' } }))).toBe(true);
+  });
+
+  it('Null: a Deny when the context is empty, as AWS documents it', () => {
+    const doc = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:*', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'kms:Encrypt',
+          Resource: '*',
+          Condition: { Null: { 'kms:EncryptionContextKeys': 'true' } },
+        },
+      ],
+    };
+    expect(allowed(doc, req(USER, 'kms:Encrypt'))).toBe(false);
+    expect(allowed(doc, req(USER, 'kms:Encrypt', { encryptionContext: { tenant: 'acme' } }))).toBe(true);
+  });
+
+  it('the context key in kms:EncryptionContext:<key> is matched without case; two candidates fail closed', () => {
+    const deny = {
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: USER }, Action: 'kms:*', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Principal: '*',
+          Action: 'kms:*',
+          Resource: '*',
+          Condition: { StringEquals: { 'kms:EncryptionContext:Tenant': 'globex' } },
+        },
+      ],
+    };
+    expect(allowed(deny, req(USER, 'kms:Decrypt', { encryptionContext: { tenant: 'globex' } }))).toBe(false);
+    expect(
+      allowed(deny, req(USER, 'kms:Decrypt', { encryptionContext: { tenant: 'acme', TENANT: 'x' } })),
+    ).toBe(false);
+    const allow = withCondition({ StringEquals: { 'kms:EncryptionContext:tenant': 'acme' } });
+    expect(allowed(allow, req(USER, 'kms:Decrypt', { encryptionContext: { Tenant: 'acme' } }))).toBe(true);
+    expect(
+      allowed(allow, req(USER, 'kms:Decrypt', { encryptionContext: { tenant: 'acme', Tenant: 'acme' } })),
+    ).toBe(false);
+  });
+
+  it('a Deny naming another account applies to its callers; an Allow naming it never allows here', () => {
+    const other = '444455556666';
+    const foreigner = `arn:aws:iam::${other}:user/eve`;
+    const doc = {
+      Statement: [
+        { Effect: 'Allow', Principal: '*', Action: 'kms:Decrypt', Resource: '*' },
+        { Effect: 'Deny', Principal: { AWS: `arn:aws:iam::${other}:root` }, Action: 'kms:*', Resource: '*' },
+      ],
+    };
+    expect(allowed(doc, req(foreigner, 'kms:Decrypt'))).toBe(false);
+    expect(allowed(doc, req(USER, 'kms:Decrypt'))).toBe(true);
+    const allowOther = {
+      Statement: [{ Effect: 'Allow', Principal: { AWS: other }, Action: 'kms:*', Resource: '*' }],
+    };
+    expect(allowed(allowOther, req(foreigner, 'kms:Decrypt', { iamAllows: () => true }))).toBe(false);
+  });
+
+  it('grant constraints bind the operations that take a context, not DescribeKey', () => {
+    const grant: GrantLike = {
+      grantId: 'g',
+      granteePrincipal: NOBODY,
+      operations: ['Decrypt', 'DescribeKey'],
+      constraints: { EncryptionContextSubset: { tenant: 'acme' } },
+    };
+    expect(grantAllows(grant, req(NOBODY, 'kms:DescribeKey'))).toBe(true);
+    expect(grantAllows(grant, req(NOBODY, 'kms:Decrypt'))).toBe(false);
+  });
+
+  it('a grant made under a grant may only narrow it', () => {
+    const parent: GrantLike = {
+      grantId: 'p',
+      granteePrincipal: NOBODY,
+      operations: ['Decrypt', 'CreateGrant'],
+      constraints: { EncryptionContextSubset: { tenant: 'acme' } },
+    };
+    const sub = (tenant: Record<string, string>) => ({ EncryptionContextSubset: tenant });
+    expect(
+      grantNarrows(parent, { operations: ['Decrypt'], constraints: sub({ tenant: 'acme', x: 'y' }) }),
+    ).toBe(true);
+    expect(grantNarrows(parent, { operations: ['Decrypt'] })).toBe(false);
+    expect(grantNarrows(parent, { operations: ['Encrypt'], constraints: sub({ tenant: 'acme' }) })).toBe(
+      false,
+    );
+    expect(grantNarrows(parent, { operations: ['Decrypt'], constraints: sub({ tenant: 'globex' }) })).toBe(
+      false,
+    );
+    expect(
+      grantNarrows(parent, {
+        operations: ['Decrypt'],
+        constraints: { EncryptionContextEquals: { tenant: 'acme' } },
+      }),
+    ).toBe(true);
   });
 });

@@ -114,7 +114,7 @@ export class LocalAccess {
   }
 
   /** Precondition of every operation on a key: the caller may do `action` on it. */
-  require(key: KeyRecord, action: string, context?: EncryptionContext): void {
+  require(key: KeyRecord, action: string, context?: EncryptionContext): Decision {
     const decision = this.decide(key, action, context);
     const resource = this.store.keyArn(key.keyId);
     this.outcomes.push({ action, resource, decision });
@@ -128,6 +128,7 @@ export class LocalAccess {
           : 'no resource-based policy allows the action',
       );
     }
+    return decision;
   }
 
   /** For operations with their own rule (RetireGrant): record the caller's right as decided. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { grantNarrows } from '../../core/authz.js';
 import { normalisePrincipal } from '../../core/principal.js';
 import { KmsError, notFound, validation } from './errors.js';
 import { type GrantRecord, hashGrantToken, type KeyStore } from './key-store.js';
@@ -73,8 +74,20 @@ export const grantOperations: Record<string, Operation> = {
     }),
     (input, { store, caller, access }) => {
       const key = store.resolve(input.KeyId, false);
-      access.require(key, 'kms:CreateGrant');
+      const decision = access.require(key, 'kms:CreateGrant');
       requireNotPendingDeletion(store, key);
+      // A grantee allowed CreateGrant by a grant may only hand on a narrower grant.
+      if (decision.reason === 'grant') {
+        const parent = store.grants().find((g) => g.grantId === decision.grantId);
+        const child = { operations: input.Operations, constraints: input.Constraints };
+        if (!parent || !grantNarrows({ ...parent, granteePrincipal: parent.grantee }, child)) {
+          throw access.deny(
+            'kms:CreateGrant',
+            store.keyArn(key.keyId),
+            'a grant created under a grant may only have the same or fewer operations and the same or stricter constraints',
+          );
+        }
+      }
       const unsupported = input.Operations.filter((op) => !SYMMETRIC_GRANT_OPERATIONS.has(op));
       if (unsupported.length > 0) {
         throw validation(`Operations ${unsupported.join(', ')} are not valid for a SYMMETRIC_DEFAULT key.`);

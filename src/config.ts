@@ -6,29 +6,67 @@ import { z } from 'zod';
  */
 const port = z.coerce.number().int().min(1).max(65535);
 
-const schema = z.object({
-  EAAS_DATA_DIR: z.string().min(1).default('.eaas'),
-  EAAS_HOST: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
-  EAAS_KMS_PORT: port.default(4599),
-  EAAS_API_PORT: port.default(3000),
-  EAAS_KMS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-  EAAS_ACCOUNT_ID: z
-    .string()
-    .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
-    .default('111122223333'),
-  AWS_REGION: z.string().optional(),
-  EAAS_REGION: z
-    .string()
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like an AWS region, e.g. us-east-1')
-    .optional(),
-  EAAS_ROOT_KEY: z
-    .string()
-    .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes')
-    .optional(),
-  EAAS_SIGV4_MAX_SKEW_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
-  /** How long key policies, grants and alias resolutions are cached for authorization (0: never). */
-  EAAS_AUTHZ_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+/**
+ * S3's bucket naming rules for general purpose buckets, so that a name that works locally also
+ * works in AWS (and is safe as a folder name under the data dir).
+ */
+export function bucketNameProblem(name: string): string | undefined {
+  if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long';
+  if (!/^[a-z0-9.-]+$/.test(name)) return 'may hold only lower-case letters, digits, dots and hyphens';
+  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return 'must begin and end with a letter or digit';
+  if (name.includes('..')) return 'must not hold two adjacent dots';
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return 'must not look like an IP address';
+  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return 'must not start with xn--, sthree- or amzn-s3-demo-';
+  if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name))
+    return 'must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3';
+  return undefined;
+}
+
+const bucket = z.string().superRefine((name, ctx) => {
+  const problem = bucketNameProblem(name);
+  if (problem) ctx.addIssue({ code: 'custom', message: `a bucket name ${problem}` });
 });
+
+const schema = z
+  .object({
+    EAAS_DATA_DIR: z.string().min(1).default('.eaas'),
+    EAAS_HOST: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
+    EAAS_KMS_PORT: port.default(4599),
+    EAAS_API_PORT: port.default(3000),
+    EAAS_S3_PORT: port.default(4569),
+    /** Where the service keeps encrypted documents. */
+    EAAS_VAULT_BUCKET: bucket.default('eaas-vault'),
+    /** Where the upload page puts plaintext for the seal handler to encrypt into the vault. */
+    EAAS_STAGING_BUCKET: bucket.default('eaas-staging'),
+    /** One fixed prefix in front of every key the API stores (e.g. `eaas/`); S3's safe key characters only. */
+    EAAS_OBJECT_PREFIX: z
+      .string()
+      .max(256)
+      .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
+      .refine((v) => !v.startsWith('/'), 'must not start with /')
+      .default(''),
+    EAAS_KMS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+    EAAS_ACCOUNT_ID: z
+      .string()
+      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
+      .default('111122223333'),
+    AWS_REGION: z.string().optional(),
+    EAAS_REGION: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like an AWS region, e.g. us-east-1')
+      .optional(),
+    EAAS_ROOT_KEY: z
+      .string()
+      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes')
+      .optional(),
+    EAAS_SIGV4_MAX_SKEW_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
+    /** How long key policies, grants and alias resolutions are cached for authorization (0: never). */
+    EAAS_AUTHZ_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+  })
+  .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
+    path: ['EAAS_STAGING_BUCKET'],
+    message: 'must differ from EAAS_VAULT_BUCKET',
+  });
 
 export interface Config {
   /** Folder for the local stack's state: key store, credentials, audit log. */
@@ -38,6 +76,14 @@ export interface Config {
   readonly kmsPort: number;
   /** Port of the local API gateway. */
   readonly apiPort: number;
+  /** Port of the local S3. */
+  readonly s3Port: number;
+  /** Bucket of the encrypted documents. */
+  readonly vaultBucket: string;
+  /** Bucket the upload page writes to before the seal handler encrypts into the vault. */
+  readonly stagingBucket: string;
+  /** Fixed prefix in front of every object key the API stores; empty for none. */
+  readonly objectPrefix: string;
   /** KMS endpoint; unset in AWS, where the SDK's regional endpoint is right. */
   readonly kmsEndpoint: string | undefined;
   readonly accountId: string;
@@ -69,6 +115,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.EAAS_HOST,
     kmsPort: e.EAAS_KMS_PORT,
     apiPort: e.EAAS_API_PORT,
+    s3Port: e.EAAS_S3_PORT,
+    vaultBucket: e.EAAS_VAULT_BUCKET,
+    stagingBucket: e.EAAS_STAGING_BUCKET,
+    objectPrefix: e.EAAS_OBJECT_PREFIX,
     kmsEndpoint: e.EAAS_KMS_ENDPOINT,
     accountId: e.EAAS_ACCOUNT_ID,
     region: e.EAAS_REGION ?? e.AWS_REGION ?? 'us-east-1',

@@ -19,7 +19,12 @@ export interface SignedRequest {
   rawQuery: string;
   /** Node's lower-cased request headers. */
   headers: IncomingHttpHeaders;
-  /** SHA-256 hex of the body received (the servers buffer bodies); the empty body's when absent. */
+  /**
+   * SHA-256 hex of the body received (the KMS and the gateway buffer bodies); the empty body's
+   * when absent. The local S3 streams bodies, so it passes the payload hash the request declares
+   * (a hex hash, or a `STREAMING-*` payload type, as the signature covers it) and holds the body
+   * to it as it arrives.
+   */
   bodySha256?: string;
 }
 
@@ -304,7 +309,7 @@ export function verifySigV4(request: SignedRequest, options: VerifyOptions): Ver
   const declared = headerValue(request.headers, 'x-amz-content-sha256')?.toLowerCase();
   // Precondition: the signature covers the body received. Only S3 may declare an unsigned payload.
   const unsigned = options.unsignedPayloadAllowed === true && declared === UNSIGNED_PAYLOAD.toLowerCase();
-  if (declared !== undefined && !unsigned && declared !== computed) {
+  if (declared !== undefined && !unsigned && declared !== computed.toLowerCase()) {
     return fail(
       'SignatureMismatch',
       'The provided x-amz-content-sha256 header does not match what was computed.',

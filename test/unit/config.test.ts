@@ -11,7 +11,47 @@ describe('loadConfig', () => {
       region: 'us-east-1',
       rootKey: undefined,
       sigv4MaxSkewSeconds: 300,
+      s3Port: 4569,
+      vaultBucket: 'eaas-vault',
+      stagingBucket: 'eaas-staging',
+      objectPrefix: '',
     });
+  });
+
+  it('takes the local S3 settings', () => {
+    expect(
+      loadConfig({
+        EAAS_S3_PORT: '4570',
+        EAAS_VAULT_BUCKET: 'my.vault-1',
+        EAAS_STAGING_BUCKET: 'my-staging',
+        EAAS_OBJECT_PREFIX: 'eaas/docs/',
+      }),
+    ).toMatchObject({
+      s3Port: 4570,
+      vaultBucket: 'my.vault-1',
+      stagingBucket: 'my-staging',
+      objectPrefix: 'eaas/docs/',
+    });
+  });
+
+  it.each([
+    ['EAAS_VAULT_BUCKET', 'ab'],
+    ['EAAS_VAULT_BUCKET', 'Upper-Case'],
+    ['EAAS_VAULT_BUCKET', 'under_score'],
+    ['EAAS_VAULT_BUCKET', '-starts-with-hyphen'],
+    ['EAAS_VAULT_BUCKET', 'two..dots'],
+    ['EAAS_VAULT_BUCKET', '192.168.1.1'],
+    ['EAAS_VAULT_BUCKET', 'xn--punycode'],
+    ['EAAS_VAULT_BUCKET', 'alias-s3alias'],
+    ['EAAS_VAULT_BUCKET', 'a'.repeat(64)],
+    ['EAAS_STAGING_BUCKET', '../escape'],
+    ['EAAS_STAGING_BUCKET', 'eaas-vault'],
+    ['EAAS_OBJECT_PREFIX', '/absolute/'],
+    ['EAAS_OBJECT_PREFIX', 'spaces are not safe/'],
+    ['EAAS_S3_PORT', '0'],
+  ])('fails fast on a bad %s (%s), naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
 
   it('is frozen', () => {

@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { LocalIdentities } from '../identity.js';
+import { parseQuery } from '../sigv4.js';
+import { authenticate } from './auth.js';
+import type { Reply, S3Deps, S3Request } from './context.js';
+import { actualCorsHeaders, preflight } from './cors.js';
+import { noSuchBucket, S3Error } from './errors.js';
+import { ClientGoneError } from './intake.js';
+import { decodePathPart } from './keys.js';
+import { header } from './payload.js';
+import { route } from './routes.js';
+
+/**
+ * The HTTP front of the local S3: path-style addressing (`/bucket/key`), SigV4 on every request
+ * but CORS preflights, S3 XML errors with S3's statuses, bodies streamed both ways. A client that
+ * sends `Expect: 100-continue` is told to send its body only once the request has passed every
+ * check that does not need it (signature, bucket, conditions, lengths).
+ */
+
+export interface S3ServerOptions extends S3Deps {
+  identities: LocalIdentities;
+  maxSkewSeconds: number;
+}
+
+/** Bodies this small are drained after an early refusal, to keep the connection; larger ones close it. */
+const DRAIN_LIMIT = 64 * 1024;
+
+function splitPath(rawPath: string): { bucket: string; key: string } {
+  const rest = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
+  const slash = rest.indexOf('/');
+  return {
+    bucket: decodePathPart(slash < 0 ? rest : rest.slice(0, slash)),
+    key: slash < 0 ? '' : decodePathPart(rest.slice(slash + 1)),
+  };
+}
+
+function hasUnreadBody(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  return (
+    header(req.headers, 'transfer-encoding') !== undefined ||
+    Number(header(req.headers, 'content-length') ?? 0) > 0
+  );
+}
+
+export function createS3Server(options: S3ServerOptions): Server {
+  async function write(
+    req: IncomingMessage,
+    res: ServerResponse,
+    reply: Reply,
+    common: Record<string, string>,
+  ) {
+    const body = reply.body;
+    const headers: Record<string, string | number> = { ...common, ...reply.headers };
+    if (
+      (typeof body === 'string' || Buffer.isBuffer(body)) &&
+      !Object.keys(headers).some((h) => h.toLowerCase() === 'content-length')
+    )
+      headers['Content-Length'] = Buffer.byteLength(body);
+    if (body === undefined && reply.status !== 204 && reply.status !== 304) headers['Content-Length'] = 0;
+    // A body the operation did not read (refused early) is drained if small; otherwise the connection closes.
+    if (hasUnreadBody(req)) {
+      if (
+        Number(header(req.headers, 'content-length') ?? Number.POSITIVE_INFINITY) <= DRAIN_LIMIT &&
+        !req.headers.expect
+      )
+        req.resume();
+      else headers.Connection = 'close';
+    }
+    res.writeHead(reply.status, headers);
+    if (body instanceof Readable) {
+      await pipeline(body, res).catch(() => res.destroy());
+    } else {
+      res.end(req.method === 'HEAD' ? undefined : body);
+    }
+  }
+
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const requestId = randomBytes(8).toString('hex').toUpperCase();
+    const now = options.now();
+    const common: Record<string, string> = {
+      'x-amz-request-id': requestId,
+      'x-amz-id-2': requestId,
+      Date: now.toUTCString(),
+      Server: 'eaas-local-s3',
+    };
+    let continued = false;
+    try {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const rawPath = q < 0 ? url : url.slice(0, q);
+      const rawQuery = q < 0 ? '' : url.slice(q + 1);
+      const { bucket, key } = splitPath(rawPath);
+      const method = req.method ?? 'GET';
+      const existing = bucket === '' ? undefined : options.storage.buckets.get(bucket);
+      Object.assign(common, actualCorsHeaders(existing?.cors, header(req.headers, 'origin'), method));
+      if (method === 'OPTIONS') {
+        if (!existing) throw noSuchBucket(bucket);
+        const answer = preflight(
+          existing.cors,
+          header(req.headers, 'origin'),
+          header(req.headers, 'access-control-request-method'),
+          header(req.headers, 'access-control-request-headers'),
+        );
+        await write(req, res, { status: 200, headers: answer }, common);
+        return;
+      }
+      const caller = authenticate(req, rawPath, rawQuery, {
+        identities: options.identities,
+        region: options.region,
+        now,
+        maxSkewSeconds: options.maxSkewSeconds,
+      });
+      const request: S3Request = {
+        req,
+        requestId,
+        query: new Map(parseQuery(rawQuery)),
+        bucket,
+        key,
+        caller,
+        acceptBody() {
+          if (continued) return;
+          continued = true;
+          if (/100-continue/i.test(header(req.headers, 'expect') ?? '')) res.writeContinue();
+        },
+      };
+      const reply = await route(request)(options, request);
+      await write(req, res, reply, common);
+    } catch (error) {
+      if (error instanceof ClientGoneError) {
+        res.destroy();
+        return;
+      }
+      const s3Error =
+        error instanceof S3Error
+          ? error
+          : new S3Error('InternalError', 'We encountered an internal error. Please try again.');
+      if (!(error instanceof S3Error)) {
+        // Name and message only: never a body, a key's content or a credential.
+        console.error(
+          `local S3: internal error in ${req.method} ${(req.url ?? '').split('?')[0]}: ${(error as Error)?.name}: ${(error as Error)?.message}`,
+        );
+      }
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      const bodiless = req.method === 'HEAD' || s3Error.status === 304;
+      await write(
+        req,
+        res,
+        {
+          status: s3Error.status,
+          headers: bodiless
+            ? s3Error.responseHeaders
+            : { 'Content-Type': 'application/xml', ...s3Error.responseHeaders },
+          ...(bodiless ? {} : { body: s3Error.toXml(requestId) }),
+        },
+        common,
+      );
+    }
+  }
+
+  const server = createServer((req, res) => {
+    serve(req, res).catch((error: unknown) => {
+      console.error(`local S3: could not answer a request: ${(error as Error)?.message}`);
+      res.destroy();
+    });
+  });
+  // The body is sent only once the request passed its checks (see acceptBody).
+  server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  // Large uploads and downloads take as long as they take; an idle connection does not.
+  server.requestTimeout = 0;
+  server.setTimeout(120_000);
+  server.keepAliveTimeout = 5000;
+  return server;
+}

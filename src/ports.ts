@@ -161,12 +161,53 @@ export interface KeyAdmin extends AccessSource {
   deleteAlias(name: string): Promise<void>;
 }
 
+/** A stored object's headers, as S3 answers HeadObject. */
+export interface StoredObjectInfo {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  contentType?: string | undefined;
+  /** User metadata, without the `x-amz-meta-` prefix, keys lower-cased. */
+  metadata: Record<string, string>;
+}
+
+/** S3 as the document service needs it: conditional writes, streamed reads, listing. */
+export interface ObjectStore {
+  /** Writes an object; `ifNoneMatch: '*'` refuses to overwrite (Conflict), `ifMatch` requires that ETag. */
+  put(
+    key: string,
+    body: Uint8Array | NodeJS.ReadableStream,
+    options: {
+      metadata: Record<string, string>;
+      contentType?: string | undefined;
+      contentLength?: number | undefined;
+      ifNoneMatch?: '*' | undefined;
+      ifMatch?: string | undefined;
+    },
+  ): Promise<{ etag: string }>;
+  head(key: string): Promise<StoredObjectInfo | undefined>;
+  /** Streams an object's body; `ifMatch` pins the version read (Conflict when it changed). */
+  get(
+    key: string,
+    options?: { ifMatch?: string | undefined },
+  ): Promise<StoredObjectInfo & { body: NodeJS.ReadableStream }>;
+  /** The whole (small) object, e.g. an instruction file; undefined when absent. */
+  getText(key: string): Promise<string | undefined>;
+  delete(key: string): Promise<void>;
+  list(
+    prefix: string,
+    limit: number,
+    nextToken?: string,
+  ): Promise<Page<{ key: string; size: number; lastModified: Date; etag: string }>>;
+}
+
 /** One authorization decision, as the audit record names it. */
 export interface AuditDecision {
   action: string;
   keyArn: string;
   allowed: boolean;
-  /** `key-policy`, `grant`, `explicit-deny` or `implicit-deny`. */
+  /** `key-policy`, `grant`, `explicit-deny`, `implicit-deny`; `any-caller` for creating a key. */
   reason: string;
   /** The statement (Sid, or `#index`) or grant id that decided it. */
   by?: string | undefined;

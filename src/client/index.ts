@@ -41,6 +41,11 @@ export interface RawResponse {
   body: unknown;
 }
 
+export interface BytesResponse extends RawResponse {
+  /** The answer's bytes as sent (a document for GET /v1/objects/{key}). */
+  bytes: Uint8Array;
+}
+
 export type ItemResult<T> = T | { error: string; message: string; index: number };
 
 const b64 = (v: Uint8Array | string) => Buffer.from(v).toString('base64');
@@ -68,7 +73,34 @@ export class EaasClient {
     body?: unknown,
     query?: Record<string, string>,
   ): Promise<RawResponse> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const { bytes: _bytes, ...rest } = await this.send(
+      method,
+      path,
+      body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
+      query,
+      'application/json',
+    );
+    return rest;
+  }
+
+  /** Sends raw bytes (a document) and returns the answer's bytes, and its JSON when it is JSON. */
+  rawBytes(
+    method: string,
+    path: string,
+    body?: Uint8Array,
+    query?: Record<string, string>,
+    contentType = 'application/octet-stream',
+  ): Promise<BytesResponse> {
+    return this.send(method, path, body, query, contentType);
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    payload: Uint8Array | undefined,
+    query: Record<string, string> | undefined,
+    contentType: string,
+  ): Promise<BytesResponse> {
     const basePath = this.url.pathname.replace(/\/$/, '');
     const request = new HttpRequest({
       method,
@@ -79,7 +111,7 @@ export class EaasClient {
       ...(query ? { query } : {}),
       headers: {
         host: this.url.host,
-        ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(payload !== undefined ? { 'content-type': contentType } : {}),
       },
       ...(payload !== undefined ? { body: payload } : {}),
     });
@@ -92,14 +124,15 @@ export class EaasClient {
       ...(payload !== undefined ? { body: payload } : {}),
       signal: AbortSignal.timeout(this.timeoutMs),
     });
-    const text = await res.text();
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const text = Buffer.from(bytes).toString('utf8');
     let parsed: unknown = text;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
     } catch {
       parsed = text;
     }
-    return { status: res.status, headers: res.headers, body: parsed };
+    return { status: res.status, headers: res.headers, body: parsed, bytes };
   }
 
   private async call<T>(

@@ -7,7 +7,7 @@ import type { AuditSink } from '../ports.js';
 import { auditTrail } from './middleware/audit-trail.js';
 import { type ErrorLogger, errorResponses } from './middleware/error-responses.js';
 import { securityHeaders } from './middleware/security-headers.js';
-import { jsonResponse } from './respond.js';
+import { jsonResponse, RawAnswer } from './respond.js';
 import { type FunctionName, ROUTES, type Route } from './routes.js';
 import { batchOf } from './schemas.js';
 import { type HttpState, stateFromEvent } from './state.js';
@@ -22,13 +22,17 @@ export interface HttpDeps {
 
 export interface RouteInput {
   body: Record<string, unknown>;
+  /** The request body as bytes, for routes that take a raw body (`rawBody`). */
+  raw: Buffer;
+  /** Request headers, names lower-cased. */
+  headers: Record<string, string>;
   query: Record<string, string>;
   pathParameters: Record<string, string>;
   state: HttpState;
 }
 
-/** One route's use case: takes the validated input, returns the JSON body of a 200 answer. */
-export type RouteImpl = (input: RouteInput) => Promise<Record<string, unknown>>;
+/** One route's use case: takes the validated input, returns the JSON body of a 200 answer, or raw bytes. */
+export type RouteImpl = (input: RouteInput) => Promise<Record<string, unknown> | RawAnswer>;
 
 export type ApiHandler = middy.MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
@@ -88,8 +92,12 @@ function contextKeysOf(body: Record<string, unknown>): string[] {
   return [...keys].sort();
 }
 
-async function runOne(route: Route, impl: RouteImpl, input: RouteInput): Promise<Record<string, unknown>> {
-  if (route.request) validate(route.request, input.body);
+async function runOne(
+  route: Route,
+  impl: RouteImpl,
+  input: RouteInput,
+): Promise<Record<string, unknown> | RawAnswer> {
+  if (route.request && !route.rawBody) validate(route.request, input.body);
   checkContexts(input.body);
   return impl(input);
 }
@@ -151,12 +159,21 @@ export function makeApiHandler(
       );
     state.audit.action = route.operationId;
     const impl = impls[route.operationId] as RouteImpl;
-    const body = route.request ? parseJsonBody(event) : {};
+    const body = route.request && !route.rawBody ? parseJsonBody(event) : {};
+    const raw =
+      route.rawBody && event.body
+        ? Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8')
+        : Buffer.alloc(0);
+    const headers: Record<string, string> = Object.create(null);
+    for (const [k, v] of Object.entries(event.headers ?? {}))
+      if (v !== undefined) headers[k.toLowerCase()] = v;
     const query = Object.fromEntries(
       Object.entries(event.queryStringParameters ?? {}).filter(([, v]) => v !== undefined),
     ) as Record<string, string>;
     const input: RouteInput = {
       body,
+      raw,
+      headers,
       query,
       pathParameters: (event.pathParameters ?? {}) as Record<string, string>,
       state,
@@ -166,6 +183,7 @@ export function makeApiHandler(
       route.batch && 'items' in body
         ? await runBatch(route, impl, input, deps.logger)
         : await runOne(route, impl, input);
+    if (result instanceof RawAnswer) return result.toResult(state.requestId);
     return jsonResponse(200, { ...result, requestId: state.requestId });
   };
 

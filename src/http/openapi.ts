@@ -47,26 +47,32 @@ function errorResponses(route: Route) {
 }
 
 function operation(route: Route) {
-  const request = route.request
+  const request = route.rawBody
     ? {
         required: true,
-        content: {
-          'application/json': {
-            schema: route.batch ? { oneOf: [route.request, batchOf(route.request)] } : route.request,
-            ...(route.example
-              ? {
-                  examples: {
-                    single: { value: route.example },
-                    ...(route.batch ? { batch: { value: { items: [route.example] } } } : {}),
-                  },
-                }
-              : {}),
-          },
-        },
+        description: 'The document, up to 4 MiB; its Content-Type is kept.',
+        content: { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
       }
-    : undefined;
+    : route.request
+      ? {
+          required: true,
+          content: {
+            'application/json': {
+              schema: route.batch ? { oneOf: [route.request, batchOf(route.request)] } : route.request,
+              ...(route.example
+                ? {
+                    examples: {
+                      single: { value: route.example },
+                      ...(route.batch ? { batch: { value: { items: [route.example] } } } : {}),
+                    },
+                  }
+                : {}),
+            },
+          },
+        }
+      : undefined;
   const parameters = [
-    ...[...route.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => ({
+    ...[...route.path.matchAll(/\{([\w+]+)\}/g)].map(([, name]) => ({
       name,
       in: 'path',
       required: true,
@@ -100,8 +106,13 @@ function operation(route: Route) {
     ...(request ? { requestBody: request } : {}),
     responses: {
       '200': {
-        description: 'Success.',
+        description: route.rawResponse
+          ? 'The decrypted document (GET), with the metadata view in x-eaas-* headers; with ?metadata, the view as JSON.'
+          : 'Success.',
         content: {
+          ...(route.rawResponse && route.method === 'GET'
+            ? { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } }
+            : {}),
           'application/json': {
             schema: route.batch
               ? { oneOf: [route.response, batchResponseOf(route.response)] }
@@ -116,6 +127,7 @@ function operation(route: Route) {
 
 const PATH_PARAMETERS: Record<string, string> = {
   keyId: 'Key id, key ARN, alias name or alias ARN; URL-encode the slash of alias/x as %2F.',
+  'key+': 'The object key; it may contain slashes (API Gateway greedy path parameter).',
   grantId: 'The grant id CreateGrant returned.',
   name: 'Alias name, with or without the alias/ prefix (URL-encode any slash).',
 };

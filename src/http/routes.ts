@@ -4,7 +4,7 @@ import * as S from './schemas.js';
  * The API's routes, in one place: the local gateway routes by this table, `openapi.yaml` is
  * generated from it, and a test checks that `serverless.yml` declares exactly these events.
  */
-export type FunctionName = 'crypto' | 'keys' | 'whoami';
+export type FunctionName = 'crypto' | 'keys' | 'objects' | 'whoami';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
@@ -25,11 +25,16 @@ export interface Route {
    * contract; `any caller` routes have none. Crypto routes check more than one in some cases.
    */
   actions?: readonly string[];
+  /** The request body is the raw bytes of a document (any media type), not JSON. */
+  rawBody?: boolean;
+  /** The 200 answer is the raw bytes of a document, not JSON. */
+  rawResponse?: boolean;
 }
 
 export const FUNCTIONS: Readonly<Record<FunctionName, { description: string }>> = {
   crypto: { description: 'encrypt, decrypt, re-encrypt, data keys' },
   keys: { description: 'key administration' },
+  objects: { description: 'documents stored encrypted in S3' },
   whoami: { description: 'who the caller is, and what it may do on a key' },
 };
 
@@ -213,6 +218,93 @@ const KEY_ROUTES: readonly Route[] = [
   }),
 ];
 
+const objectPath = '/v1/objects/{key+}';
+const objectRoute = (
+  method: Route['method'],
+  path: string,
+  operationId: string,
+  summary: string,
+  response: object,
+  extra: Partial<Route> = {},
+): Route => ({ method, path, function: 'objects', operationId, summary, response, ...extra });
+
+/** Documents: envelope-encrypted into the vault bucket in the S3 Encryption Client format. */
+const OBJECT_ROUTES: readonly Route[] = [
+  objectRoute(
+    'PUT',
+    objectPath,
+    'putObject',
+    'Store a document (raw body up to 4 MiB) encrypted under a key',
+    S.PutObjectResponse,
+    {
+      rawBody: true,
+      actions: ['kms:Encrypt'],
+      query: {
+        keyId: { description: 'The key to encrypt under.', required: true, schema: S.KeyId },
+        context: {
+          description: 'URL-encoded JSON encryption context (printable ASCII), e.g. {"tenant":"acme"}.',
+          schema: { type: 'string', maxLength: 8192 },
+        },
+        overwrite: {
+          description: 'false: refuse (412) when the key already holds an object.',
+          schema: { type: 'string', enum: ['true', 'false'] },
+        },
+      },
+    },
+  ),
+  objectRoute(
+    'GET',
+    objectPath,
+    'getObject',
+    'A document, decrypted and authenticated; ?metadata for its metadata view',
+    S.ObjectView,
+    {
+      rawResponse: true,
+      actions: ['kms:Decrypt'],
+      query: {
+        metadata: {
+          description: 'Present: answer the metadata view as JSON instead of the body.',
+          schema: { type: 'string' },
+        },
+      },
+    },
+  ),
+  objectRoute(
+    'HEAD',
+    objectPath,
+    'headObject',
+    "A document's metadata view, as x-eaas-* headers",
+    S.ObjectView,
+    {
+      rawResponse: true,
+      actions: ['kms:Decrypt'],
+    },
+  ),
+  objectRoute(
+    'DELETE',
+    objectPath,
+    'deleteObject',
+    'Delete a document (and its instruction file)',
+    S.DeleteObjectResponse,
+    {
+      actions: ['kms:Encrypt'],
+    },
+  ),
+  objectRoute(
+    'GET',
+    '/v1/objects',
+    'listObjects',
+    'The documents under a prefix that the caller may decrypt',
+    S.ListObjectsResponse,
+    {
+      query: {
+        prefix: { description: 'Only keys starting with this.', schema: { type: 'string', maxLength: 1024 } },
+        ...paging,
+      },
+    },
+  ),
+];
+
 export const ROUTES: readonly Route[] = [
   {
     method: 'POST',
@@ -288,6 +380,7 @@ export const ROUTES: readonly Route[] = [
     },
   },
   ...KEY_ROUTES,
+  ...OBJECT_ROUTES,
 ];
 
 /** Each route's path template as a regular expression and its parameter names, built once. */

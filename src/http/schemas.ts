@@ -39,7 +39,7 @@ export const GrantTokens = {
   maxItems: 10,
   items: { type: 'string', minLength: 1, maxLength: 8192 },
   description:
-    "Grant tokens from POST /v1/keys/{keyId}/grants: the caller's grants are read afresh instead of from the cache, so a new grant works at once.",
+    "Grant tokens from POST /v1/keys/{keyId}/grants: after a refusal from the cache, the caller's grants are read again (at most once a second per key), so a new grant works at once.",
 } as const;
 
 export const Format = {
@@ -488,4 +488,49 @@ export const ListAliasesResponse = {
       items: { type: 'object', properties: { name: { type: 'string' }, keyId: { type: 'string' } } },
     },
   },
+} as const;
+
+// ---- Documents ----
+
+export const ObjectView = {
+  type: 'object',
+  required: ['key', 'format', 'size', 'storedSize', 'context', 'lastModified', 'etag'],
+  properties: {
+    key: { type: 'string' },
+    format: { type: 'string', enum: ['s3ec-v2', 's3ec-v3'] },
+    keyId: { type: 'string', description: 'ARN of the key the data key is wrapped under.' },
+    size: { type: 'integer', description: 'Plaintext bytes.' },
+    storedSize: { type: 'integer', description: 'Bytes stored: the ciphertext and its 16-byte tag.' },
+    context: EncryptionContext,
+    owner: { type: 'string', description: 'The principal that stored it.' },
+    contentType: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+    lastModified: { type: 'string', format: 'date-time' },
+    etag: { type: 'string' },
+    instructionFile: { type: 'boolean', description: 'Whether the header is in <key>.instruction.' },
+  },
+} as const;
+
+export const PutObjectResponse = {
+  type: 'object',
+  required: ['key', 'keyId', 'format', 'size', 'etag'],
+  properties: {
+    key: { type: 'string' },
+    keyId: { type: 'string' },
+    format: { type: 'string', enum: ['s3ec-v2', 's3ec-v3'] },
+    size: { type: 'integer' },
+    etag: { type: 'string' },
+  },
+} as const;
+
+export const DeleteObjectResponse = {
+  type: 'object',
+  required: ['key', 'deleted'],
+  properties: { key: { type: 'string' }, deleted: { type: 'boolean' } },
+} as const;
+
+export const ListObjectsResponse = {
+  type: 'object',
+  required: ['objects'],
+  properties: { objects: { type: 'array', items: ObjectView }, nextToken: { type: 'string' } },
 } as const;

@@ -13,8 +13,8 @@ import type { KeyGuard } from './crypto.js';
  *
  * Lookups are cached for `ttlMs` (30 s by default): a changed policy, a revoked grant or a moved
  * alias takes effect within that time on every instance, at once on the instance that made the
- * change. A caller holding a grant token for a new grant skips the grants cache, so a fresh grant
- * works at once.
+ * change. A caller passing grant tokens has its grants read again after a refusal from the cache
+ * (at most once a second per caller and key), so a fresh grant works at once.
  *
  * A key policy statement naming the account root delegates to IAM. The service cannot evaluate
  * the caller's IAM policies, so such a statement never allows anything here: callers must be named
@@ -156,7 +156,7 @@ export class AccessControl {
     // A caller holding grant tokens may have a grant newer than the cache: read the grants again,
     // at most once a second per caller and key, so that tokens cannot flood ListGrants.
     if (
-      !decision.allowed &&
+      decision.reason === 'implicit-deny' &&
       (req.grantTokens?.length ?? 0) > 0 &&
       this.mayRefresh(`${keyArn}\n${caller.arn}`)
     )

@@ -153,17 +153,15 @@ export class KeyService {
     });
     r.record({ action: 'kms:CreateKey', keyArn: key.arn, allowed: true, reason: 'any-caller' });
     const rotation = input.rotation ?? { enabled: true };
-    if (rotation.enabled) {
-      await this.admin.enableRotation(key.arn, rotation.periodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS);
-    }
-    if (alias !== undefined) {
-      try {
-        await this.admin.createAlias(alias, key.arn);
-      } catch (error) {
-        // The alias was taken in the meantime: the new key must not linger unnamed and unused.
-        await this.admin.scheduleDeletion(key.arn, 7).catch(() => undefined);
-        throw error;
+    try {
+      if (rotation.enabled) {
+        await this.admin.enableRotation(key.arn, rotation.periodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS);
       }
+      if (alias !== undefined) await this.admin.createAlias(alias, key.arn);
+    } catch (error) {
+      // A key half set up (the alias taken meanwhile, rotation refused) must not linger unused.
+      await this.admin.scheduleDeletion(key.arn, 7).catch(() => undefined);
+      throw error;
     }
     return {
       key: keyView(key),
@@ -202,7 +200,8 @@ export class KeyService {
       can('kms:Decrypt'),
       can('kms:DescribeKey'),
     ]);
-    return { administer, use: encrypt || decrypt || grants.length > 0, describe };
+    const usingGrant = grants.some((g) => g.operations.some((op) => op !== 'DescribeKey'));
+    return { administer, use: encrypt || decrypt || usingGrant, describe };
   }
 
   async describe(r: Requester, keyId: string) {

@@ -1,10 +1,12 @@
 import { rmSync } from 'node:fs';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { EaasClient } from '../../src/client/index.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { KEY_USER, type LocalPrincipal } from '../../src/local/identity.js';
 import { type LocalStack, type StackOptions, startStack } from '../../src/local/stack.js';
 import { clientFor, makeDataDir } from './local-kms.js';
+import { s3ClientFor } from './local-s3.js';
 
 export interface TestStack {
   stack: LocalStack;
@@ -16,6 +18,8 @@ export interface TestStack {
   client(name?: string): EaasClient;
   /** A KMS client straight to the local KMS, signing as the named principal. */
   kms(name?: string): KMSClient;
+  /** An S3 client straight to the local S3 (path-style), signing as the named principal. */
+  s3(name?: string): S3Client;
   stop(): Promise<void>;
 }
 
@@ -23,8 +27,9 @@ export interface TestStack {
 export async function startTestStack(options: StackOptions & { dataDir?: string } = {}): Promise<TestStack> {
   const dataDir = options.dataDir ?? makeDataDir();
   const config = loadConfig({ EAAS_DATA_DIR: dataDir });
-  const stack = await startStack(config, { kmsPort: 0, apiPort: 0, logger: null, ...options });
+  const stack = await startStack(config, { kmsPort: 0, apiPort: 0, s3Port: 0, logger: null, ...options });
   const kmsClients: KMSClient[] = [];
+  const s3Clients: S3Client[] = [];
   const principal = (name: string) => stack.kms.identities.byName(name);
   return {
     stack,
@@ -49,8 +54,14 @@ export async function startTestStack(options: StackOptions & { dataDir?: string 
       kmsClients.push(c);
       return c;
     },
+    s3(name = KEY_USER) {
+      const c = s3ClientFor(stack.s3.endpoint, principal(name), config.region);
+      s3Clients.push(c);
+      return c;
+    },
     async stop() {
       for (const c of kmsClients) c.destroy();
+      for (const c of s3Clients) c.destroy();
       await stack.close();
       if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
     },

@@ -24,7 +24,8 @@ export function auditTrail(
       requestId: state?.requestId ?? request.event.requestContext?.requestId ?? 'unknown',
       principal: state?.callerArn ?? request.event.requestContext?.identity?.userArn ?? 'anonymous',
       action: state?.audit.action ?? `${request.event.httpMethod} ${request.event.resource}`,
-      keyArn: state?.audit.keyArn,
+      // A refused request has no key answer; the key it asked about is in its first decision.
+      keyArn: state?.audit.keyArn ?? state?.audit.decisions[0]?.keyArn,
       contextKeys: state?.audit.contextKeys,
       outcome: status < 400 ? 'success' : status === 403 ? 'deny' : 'error',
       errorCode,

@@ -1,0 +1,114 @@
+import type { EncryptionContext } from '../core/context.js';
+import { ValidationError } from '../core/errors.js';
+import { parseJsonStrict } from '../core/safe-json.js';
+import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { RawAnswer } from '../http/respond.js';
+import type { AccessControl } from '../services/access.js';
+import type { DocumentCaller, DocumentService, ObjectView } from '../services/documents.js';
+import { objectsDepsFromConfig } from './deps.js';
+
+export interface ObjectsDeps extends HttpDeps {
+  documents: DocumentService;
+  access: AccessControl;
+}
+
+function contextOf(text: string | undefined): EncryptionContext | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = parseJsonStrict(text);
+  } catch {
+    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
+  for (const v of Object.values(parsed))
+    if (typeof v !== 'string') throw new ValidationError('context values must be strings.');
+  return parsed as EncryptionContext;
+}
+
+function limitOf(query: Record<string, string>): number {
+  if (query.limit === undefined) return 50;
+  const n = Number(query.limit);
+  if (!Number.isInteger(n) || n < 1 || n > 100)
+    throw new ValidationError('limit must be a whole number from 1 to 100.');
+  return n;
+}
+
+/** The metadata view as response headers: for HEAD, never a secret. */
+function viewHeaders(view: ObjectView): Record<string, string> {
+  return {
+    'Content-Type': view.contentType ?? 'application/octet-stream',
+    'x-eaas-format': view.format,
+    'x-eaas-size': String(view.size),
+    'x-eaas-stored-size': String(view.storedSize),
+    'x-eaas-context': JSON.stringify(view.context),
+    ETag: view.etag,
+    'Last-Modified': new Date(view.lastModified).toUTCString(),
+    ...(view.keyId ? { 'x-eaas-key-id': view.keyId } : {}),
+    ...(view.owner ? { 'x-eaas-owner': view.owner } : {}),
+  };
+}
+
+/** PUT/GET/HEAD/DELETE /v1/objects/{key+} and GET /v1/objects. */
+export function makeHandler(deps: ObjectsDeps): ApiHandler {
+  const { documents, access } = deps;
+  const callerOf = ({ state }: RouteInput): DocumentCaller => ({
+    arn: state.callerArn,
+    guard: access.guardFor({ arn: state.callerArn }, (d) => state.audit.decisions.push(d)),
+  });
+  const keyOf = (input: RouteInput) => input.pathParameters.key ?? '';
+  return makeApiHandler(
+    'objects',
+    {
+      async putObject(input) {
+        const keyId = input.query.keyId;
+        if (!keyId) throw new ValidationError('keyId is required: the key to encrypt the document under.');
+        const out = await documents.put(callerOf(input), keyOf(input), input.raw, {
+          keyId,
+          context: contextOf(input.query.context),
+          contentType: input.headers['content-type'],
+          overwrite: input.query.overwrite !== 'false',
+        });
+        input.raw.fill(0);
+        input.state.audit.keyArn = out.keyId;
+        return out;
+      },
+
+      async getObject(input) {
+        const caller = callerOf(input);
+        if (input.query.metadata !== undefined) {
+          const view = await documents.head(caller, keyOf(input));
+          if (view.keyId) input.state.audit.keyArn = view.keyId;
+          return { ...view };
+        }
+        const { view, plaintext } = await documents.get(caller, keyOf(input));
+        if (view.keyId) input.state.audit.keyArn = view.keyId;
+        return new RawAnswer(200, viewHeaders(view), plaintext);
+      },
+
+      async headObject(input) {
+        const view = await documents.head(callerOf(input), keyOf(input));
+        if (view.keyId) input.state.audit.keyArn = view.keyId;
+        return new RawAnswer(200, viewHeaders(view));
+      },
+
+      async deleteObject(input) {
+        return documents.delete(callerOf(input), keyOf(input));
+      },
+
+      async listObjects(input) {
+        return documents.list(
+          callerOf(input),
+          input.query.prefix ?? '',
+          limitOf(input.query),
+          input.query.nextToken,
+        );
+      },
+    },
+    deps,
+  );
+}
+
+/** The Lambda entry point: dependencies from configuration, built once per cold start. */
+export const handler = lazyHandler(() => makeHandler(objectsDepsFromConfig()));

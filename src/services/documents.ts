@@ -1,0 +1,389 @@
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { contextProblems, type EncryptionContext } from '../core/context.js';
+import {
+  authenticate,
+  decodeHeader,
+  EnvelopeDecryptError,
+  EnvelopeFormatError,
+  type EnvelopeHeader,
+  type EnvelopeVersion,
+  encodeHeader,
+  headerLocation,
+  INSTRUCTION_SUFFIX,
+  kmsContextFor,
+  metadataBytes,
+  opener,
+  sealer,
+  TAG_BYTES,
+  userContextOf,
+} from '../core/envelope/index.js';
+import {
+  DomainError,
+  InvalidCiphertextError,
+  PayloadTooLargeError,
+  ValidationError,
+} from '../core/errors.js';
+import { normalisePrincipal } from '../core/principal.js';
+import type { Keys, ObjectStore, StoredObjectInfo } from '../ports.js';
+import type { KeyGuard } from './crypto.js';
+import { INLINE_LIMIT } from './crypto.js';
+
+/**
+ * Documents stored in S3 in the S3 Encryption Client format: each object envelope-encrypted under
+ * its own data key (KMS GenerateDataKey with the object's encryption context), the wrapped key and
+ * the format's header in the object metadata, so that AWS's own S3 Encryption Clients read them.
+ *
+ * Reads through this service release plaintext only once the whole object has been
+ * authenticated: objects up to `INLINE_LIMIT` are opened in memory; larger ones are read by
+ * `openAuthenticated`, which makes a first pass that only checks the tag and then streams the
+ * same version (pinned by its ETag) a second time.
+ */
+
+/** S3 allows 2 KB of user metadata; a header that does not fit goes to an instruction file. */
+export const METADATA_LIMIT_BYTES = 2048;
+
+/** This service's own metadata beside the S3EC keys: never a secret. */
+export const EAAS_METADATA = {
+  owner: 'eaas-owner',
+  keyArn: 'eaas-key-arn',
+  created: 'eaas-created',
+  contentType: 'eaas-content-type',
+} as const;
+
+export interface DocumentCaller {
+  /** The caller's ARN as authenticated. */
+  arn: string;
+  /** Decides the caller's right to an action on a key (throws AccessDenied); answers the key ARN. */
+  guard: KeyGuard;
+}
+
+export interface ObjectView {
+  key: string;
+  format: 's3ec-v2' | 's3ec-v3';
+  keyId?: string | undefined;
+  size: number;
+  storedSize: number;
+  context: EncryptionContext;
+  owner?: string | undefined;
+  contentType?: string | undefined;
+  createdAt?: string | undefined;
+  lastModified: string;
+  etag: string;
+  instructionFile: boolean;
+}
+
+/** Whether a key holds a control character (U+0000-U+001F, U+007F). */
+const hasControl = (key: string): boolean => {
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
+};
+
+/** Precondition of every object route: a key S3 stores and this service may own. */
+export function checkObjectKey(key: string): void {
+  const bytes = Buffer.byteLength(key, 'utf8');
+  if (bytes === 0 || bytes > 1024) throw new ValidationError('An object key is 1 to 1024 bytes of UTF-8.');
+  if (hasControl(key)) throw new ValidationError('An object key may not contain control characters.');
+  if (key.endsWith(INSTRUCTION_SUFFIX))
+    throw new ValidationError(
+      `Object keys ending in ${INSTRUCTION_SUFFIX} are reserved for instruction files.`,
+    );
+  if (/(?:^|\/)\.\.?(?:\/|$)/.test(key))
+    throw new ValidationError('An object key may not contain . or .. segments.');
+}
+
+/** S3 metadata is ASCII: a context must be too, besides the usual rules. */
+function checkContext(context: EncryptionContext | undefined): void {
+  if (!context) return;
+  const problems = contextProblems(context, 'context');
+  if (problems.length > 0)
+    throw new ValidationError(
+      `Invalid encryption context: ${problems[0]?.path} ${problems[0]?.message}.`,
+      problems,
+    );
+  for (const [k, v] of Object.entries(context))
+    if (!/^[\x20-\x7e]*$/.test(k) || !/^[\x20-\x7e]*$/.test(v))
+      throw new ValidationError(
+        'An object encryption context is printable ASCII only (S3 metadata is ASCII).',
+      );
+}
+
+export class DocumentService {
+  constructor(
+    private readonly keys: Keys,
+    private readonly store: ObjectStore,
+    private readonly options: { version: EnvelopeVersion } = { version: 'v3' },
+  ) {}
+
+  /** Envelope-encrypts a body of up to INLINE_LIMIT bytes into the vault under `key`. */
+  async put(
+    caller: DocumentCaller,
+    key: string,
+    plaintext: Uint8Array,
+    input: {
+      keyId: string;
+      context?: EncryptionContext | undefined;
+      contentType?: string | undefined;
+      overwrite?: boolean;
+    },
+  ) {
+    checkObjectKey(key);
+    checkContext(input.context);
+    if (plaintext.byteLength > INLINE_LIMIT)
+      throw new PayloadTooLargeError(
+        `The body is ${plaintext.byteLength} bytes; PUT /v1/objects takes up to ${INLINE_LIMIT}. Upload larger documents with POST /v1/uploads.`,
+      );
+    const userContext = input.context ?? {};
+    const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', userContext);
+    const version = this.options.version;
+    const kmsContext = kmsContextFor(version, userContext);
+    // A fresh data key for every object: never shared, zeroed by the sealer once it holds it.
+    const dataKey = await this.keys.generateDataKey({
+      keyId: keyArn,
+      context: kmsContext,
+      numberOfBytes: 32,
+      includePlaintext: true,
+    });
+    const plainKey = Buffer.from(dataKey.plaintext ?? new Uint8Array());
+    dataKey.plaintext?.fill(0);
+    const { header, stream } = sealer({
+      version,
+      dataKey: plainKey,
+      wrappedKey: Buffer.from(dataKey.ciphertext),
+      kmsContext,
+      plaintextLength: plaintext.byteLength,
+    });
+    const body = await buffer(Readable.from([plaintext]).pipe(stream));
+    const ours = {
+      [EAAS_METADATA.owner]: normalisePrincipal(caller.arn),
+      [EAAS_METADATA.keyArn]: dataKey.keyArn,
+      [EAAS_METADATA.created]: new Date().toISOString(),
+    };
+    let encoded = encodeHeader(header);
+    if (metadataBytes({ ...encoded.metadata, ...ours }) > METADATA_LIMIT_BYTES) {
+      encoded = encodeHeader(header, { instructionFile: true });
+    }
+    const conditions = input.overwrite === false ? { ifNoneMatch: '*' as const } : {};
+    if (encoded.instruction !== undefined) {
+      // The instruction file first: an object is never visible without the header it needs.
+      await this.store.put(`${key}${INSTRUCTION_SUFFIX}`, Buffer.from(encoded.instruction), {
+        metadata: { 'x-amz-crypto-instr-file': '' },
+        contentType: 'application/json',
+      });
+    }
+    const { etag } = await this.store.put(key, body, {
+      metadata: { ...encoded.metadata, ...ours },
+      contentType: input.contentType ?? 'application/octet-stream',
+      contentLength: body.length,
+      ...conditions,
+    });
+    return {
+      key,
+      keyId: dataKey.keyArn,
+      format: `s3ec-${version}` as const,
+      size: plaintext.byteLength,
+      etag,
+    };
+  }
+
+  private async headerOf(
+    key: string,
+    info: StoredObjectInfo,
+  ): Promise<{ header: EnvelopeHeader; instruction: boolean }> {
+    try {
+      const where = headerLocation(info.metadata);
+      if (where === 'metadata') return { header: decodeHeader(info.metadata), instruction: false };
+      const text = await this.store.getText(`${key}${INSTRUCTION_SUFFIX}`);
+      if (text === undefined)
+        throw new EnvelopeFormatError('The object is not encrypted by an S3 Encryption Client.');
+      return { header: decodeHeader(info.metadata, text), instruction: true };
+    } catch (error) {
+      if (error instanceof EnvelopeFormatError)
+        throw new DomainError(
+          'InvalidCiphertext',
+          `The object ${key} is not a readable S3 Encryption Client object: ${error.message}`,
+        );
+      throw error;
+    }
+  }
+
+  private async found(key: string): Promise<StoredObjectInfo> {
+    checkObjectKey(key);
+    const info = await this.store.head(key);
+    if (!info) throw new DomainError('NotFound', `No object ${JSON.stringify(key)}.`);
+    return info;
+  }
+
+  /**
+   * The data key of an object, for a caller allowed to decrypt under its key and context. With
+   * the key ARN this service records, the right is checked before KMS; for objects other writers
+   * made, as soon as KMS names the key, and the data key is zeroed unseen on refusal.
+   */
+  private async dataKeyOf(
+    caller: DocumentCaller,
+    info: StoredObjectInfo,
+    header: EnvelopeHeader,
+  ): Promise<Buffer> {
+    const context = userContextOf(header);
+    const recorded = info.metadata[EAAS_METADATA.keyArn];
+    const keyArn = recorded ? await caller.guard(recorded, 'kms:Decrypt', context) : undefined;
+    let out: Awaited<ReturnType<Keys['decrypt']>>;
+    try {
+      out = await this.keys.decrypt(header.wrappedKey, header.kmsContext, keyArn);
+    } catch (error) {
+      throw error instanceof DomainError && error.code === 'AccessDenied'
+        ? error
+        : new InvalidCiphertextError({ cause: error });
+    }
+    const dataKey = Buffer.from(out.plaintext);
+    out.plaintext.fill(0);
+    if (keyArn === undefined) {
+      try {
+        await caller.guard(out.keyArn, 'kms:Decrypt', context);
+      } catch (error) {
+        dataKey.fill(0);
+        throw new InvalidCiphertextError({ cause: error });
+      }
+    }
+    return dataKey;
+  }
+
+  /** The metadata view of an object, for a caller who may decrypt it. Never a secret. */
+  async head(caller: DocumentCaller, key: string): Promise<ObjectView> {
+    const info = await this.found(key);
+    const { header, instruction } = await this.headerOf(key, info);
+    const recorded = info.metadata[EAAS_METADATA.keyArn];
+    if (recorded) await caller.guard(recorded, 'kms:Decrypt', userContextOf(header));
+    else (await this.dataKeyOf(caller, info, header)).fill(0);
+    return this.view(key, info, header, instruction);
+  }
+
+  private view(
+    key: string,
+    info: StoredObjectInfo,
+    header: EnvelopeHeader,
+    instruction: boolean,
+  ): ObjectView {
+    return {
+      key,
+      format: header.version === 'v2' ? 's3ec-v2' : 's3ec-v3',
+      ...(info.metadata[EAAS_METADATA.keyArn] ? { keyId: info.metadata[EAAS_METADATA.keyArn] } : {}),
+      size: Math.max(0, info.size - TAG_BYTES),
+      storedSize: info.size,
+      context: userContextOf(header),
+      ...(info.metadata[EAAS_METADATA.owner] ? { owner: info.metadata[EAAS_METADATA.owner] } : {}),
+      ...(info.contentType ? { contentType: info.contentType } : {}),
+      ...(info.metadata[EAAS_METADATA.created] ? { createdAt: info.metadata[EAAS_METADATA.created] } : {}),
+      lastModified: info.lastModified.toISOString(),
+      etag: info.etag,
+      instructionFile: instruction,
+    };
+  }
+
+  /**
+   * Decrypts an object of up to INLINE_LIMIT bytes in memory and answers it only once its tag
+   * has been checked. Larger objects: `openAuthenticated`.
+   */
+  async get(caller: DocumentCaller, key: string): Promise<{ view: ObjectView; plaintext: Buffer }> {
+    const info = await this.found(key);
+    if (info.size - TAG_BYTES > INLINE_LIMIT)
+      throw new PayloadTooLargeError(
+        `The object is ${info.size - TAG_BYTES} bytes; the API answers up to ${INLINE_LIMIT}. Download it with the client's streaming download.`,
+      );
+    const { header, instruction } = await this.headerOf(key, info);
+    const dataKey = await this.dataKeyOf(caller, info, header);
+    const object = await this.store.get(key, { ifMatch: info.etag });
+    try {
+      const plaintext = await buffer(
+        Readable.from(object.body as AsyncIterable<Buffer>).pipe(opener(header, dataKey)),
+      );
+      return { view: this.view(key, info, header, instruction), plaintext };
+    } catch (error) {
+      if (error instanceof EnvelopeDecryptError) throw new InvalidCiphertextError({ cause: error });
+      throw error;
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  /**
+   * Objects of any size: authenticates the whole object in a first pass that releases nothing,
+   * then streams the same version (If-Match its ETag) through the opener, which checks the tag
+   * again at the end. Memory stays constant.
+   */
+  async openAuthenticated(
+    caller: DocumentCaller,
+    key: string,
+  ): Promise<{ view: ObjectView; body: Readable }> {
+    const info = await this.found(key);
+    const { header, instruction } = await this.headerOf(key, info);
+    const dataKey = await this.dataKeyOf(caller, info, header);
+    try {
+      const first = await this.store.get(key, { ifMatch: info.etag });
+      try {
+        await authenticate(header, Buffer.from(dataKey), first.body);
+      } catch (error) {
+        throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
+      }
+      const second = await this.store.get(key, { ifMatch: info.etag });
+      const body = Readable.from(second.body as AsyncIterable<Buffer>).pipe(
+        opener(header, Buffer.from(dataKey)),
+      );
+      return { view: this.view(key, info, header, instruction), body };
+    } finally {
+      dataKey.fill(0);
+    }
+  }
+
+  /** Deletes an object and its instruction file; the caller must be able to write under its key. */
+  async delete(caller: DocumentCaller, key: string): Promise<{ key: string; deleted: true }> {
+    const info = await this.found(key);
+    const { header } = await this.headerOf(key, info);
+    const recorded = info.metadata[EAAS_METADATA.keyArn];
+    if (!recorded)
+      throw new DomainError('AccessDenied', 'Objects this service did not write are not deleted through it.');
+    await caller.guard(recorded, 'kms:Encrypt', userContextOf(header));
+    await this.store.delete(key);
+    await this.store.delete(`${key}${INSTRUCTION_SUFFIX}`);
+    return { key, deleted: true };
+  }
+
+  /**
+   * One page of the objects under a prefix that the caller may decrypt; a page may hold fewer
+   * than `limit` objects, continue while `nextToken` is present.
+   */
+  async list(caller: DocumentCaller, prefix: string, limit: number, nextToken?: string) {
+    const page = await this.store.list(prefix, limit, nextToken);
+    const allowed = new Map<string, boolean>();
+    const objects: ObjectView[] = [];
+    for (const item of page.items) {
+      if (item.key.endsWith(INSTRUCTION_SUFFIX)) continue;
+      const info = await this.store.head(item.key);
+      if (!info) continue;
+      let parsed: { header: EnvelopeHeader; instruction: boolean };
+      try {
+        parsed = await this.headerOf(item.key, info);
+      } catch {
+        continue;
+      }
+      const keyArn = info.metadata[EAAS_METADATA.keyArn];
+      if (!keyArn) continue;
+      const context = userContextOf(parsed.header);
+      const cacheKey = `${keyArn}\n${JSON.stringify(Object.entries(context).sort())}`;
+      if (!allowed.has(cacheKey)) {
+        allowed.set(
+          cacheKey,
+          await caller.guard(keyArn, 'kms:Decrypt', context).then(
+            () => true,
+            () => false,
+          ),
+        );
+      }
+      if (allowed.get(cacheKey)) objects.push(this.view(item.key, info, parsed.header, parsed.instruction));
+    }
+    return { objects, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  }
+}

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,8 +23,11 @@ import { signS3 } from '../helpers/s3-raw.js';
 const Bucket = 'eaas-vault';
 const MiB = 1024 * 1024;
 const running: TestS3[] = [];
+/** Data dirs made here (a server given one leaves it in place, for the restart). */
+const dataDirs: string[] = [];
 afterAll(async () => {
   for (const t of running) await t.stop();
+  for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 });
 
 async function start(dataDir?: string): Promise<TestS3> {
@@ -96,6 +99,7 @@ describe('durability of the local S3', () => {
 
   it('keeps objects, metadata, CORS and open uploads across a restart, and clears what a crash left', async () => {
     const dataDir = makeDataDir();
+    dataDirs.push(dataDir);
     const first = await start(dataDir);
     const s3 = first.client();
     await s3.send(

@@ -45,6 +45,8 @@ const schema = z
       .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
       .refine((v) => !v.startsWith('/'), 'must not start with /')
       .default(''),
+    /** The S3 Encryption Client format documents are written in: v3 (key-committing) or v2. Both are read. */
+    EAAS_ENVELOPE_VERSION: z.enum(['v2', 'v3']).default('v3'),
     EAAS_KMS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
     EAAS_ACCOUNT_ID: z
       .string()
@@ -84,6 +86,8 @@ export interface Config {
   readonly stagingBucket: string;
   /** Fixed prefix in front of every object key the API stores; empty for none. */
   readonly objectPrefix: string;
+  /** Format of new documents; v3 unless configured for v2 (AWS clients older than S3EC v3/v4 read only v2). */
+  readonly envelopeVersion: 'v2' | 'v3';
   /** KMS endpoint; unset in AWS, where the SDK's regional endpoint is right. */
   readonly kmsEndpoint: string | undefined;
   readonly accountId: string;
@@ -119,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     vaultBucket: e.EAAS_VAULT_BUCKET,
     stagingBucket: e.EAAS_STAGING_BUCKET,
     objectPrefix: e.EAAS_OBJECT_PREFIX,
+    envelopeVersion: e.EAAS_ENVELOPE_VERSION,
     kmsEndpoint: e.EAAS_KMS_ENDPOINT,
     accountId: e.EAAS_ACCOUNT_ID,
     region: e.EAAS_REGION ?? e.AWS_REGION ?? 'us-east-1',

@@ -52,5 +52,10 @@ export function objectsDepsFromConfig(): ObjectsDeps {
   const { config, logger, admin, access, audit } = base();
   const s3 = new S3Client({ region: config.region });
   const store = new S3ObjectStore(s3, config.vaultBucket, config.objectPrefix);
-  return { logger, audit, access, documents: new DocumentService(admin, store) };
+  return {
+    logger,
+    audit,
+    access,
+    documents: new DocumentService(admin, store, { version: config.envelopeVersion }),
+  };
 }

@@ -106,6 +106,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       documents: new DocumentService(
         admin,
         new S3ObjectStore(serviceS3, config.vaultBucket, config.objectPrefix),
+        { version: config.envelopeVersion },
       ),
     }),
   };

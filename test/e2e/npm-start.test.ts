@@ -12,12 +12,14 @@ describe('npm start', () => {
   it('brings up the stack, prints its endpoints and profiles, serves a signed request, and stops cleanly on SIGINT', async () => {
     const kmsPort = 4800 + Math.floor(Math.random() * 100);
     const apiPort = kmsPort + 100;
+    const s3Port = kmsPort + 200;
     const child = spawn('npm', ['start', '--silent'], {
       env: {
         ...process.env,
         EAAS_DATA_DIR: dataDir,
         EAAS_KMS_PORT: String(kmsPort),
         EAAS_API_PORT: String(apiPort),
+        EAAS_S3_PORT: String(s3Port),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

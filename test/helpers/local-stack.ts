@@ -24,9 +24,11 @@ export interface TestStack {
 }
 
 /** The whole local stack on free loopback ports over a fresh data dir; no stdout logging unless asked. */
-export async function startTestStack(options: StackOptions & { dataDir?: string } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: StackOptions & { dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<TestStack> {
   const dataDir = options.dataDir ?? makeDataDir();
-  const config = loadConfig({ EAAS_DATA_DIR: dataDir });
+  const config = loadConfig({ EAAS_DATA_DIR: dataDir, ...options.env });
   const stack = await startStack(config, { kmsPort: 0, apiPort: 0, s3Port: 0, logger: null, ...options });
   const kmsClients: KMSClient[] = [];
   const s3Clients: S3Client[] = [];

@@ -226,3 +226,54 @@ describe('PUT and GET /v1/objects/{key}', () => {
     expect((await put('ok.txt', Buffer.from('x'), {})).status).toBe(400);
   });
 });
+
+describe('configured for V2 (EAAS_ENVELOPE_VERSION=v2)', () => {
+  it('writes S3EC V2 that another implementation reads, and reads it back', async () => {
+    const v2 = await startTestStack({ env: { EAAS_ENVELOPE_VERSION: 'v2' } });
+    try {
+      const body = Buffer.from('a V2 document');
+      const res = await v2
+        .client(KEY_USER)
+        .rawBytes('PUT', `/v1/objects/${encodeURIComponent('v2/doc.txt')}`, body, {
+          keyId: 'alias/eaas-default',
+          context: JSON.stringify(acme),
+        });
+      expect(res.body).toMatchObject({ format: 's3ec-v2', size: body.length });
+      const stored = await v2
+        .s3(SERVICE)
+        .send(new GetObjectCommand({ Bucket: v2.config.vaultBucket, Key: 'v2/doc.txt' }));
+      const m = stored.Metadata ?? {};
+      expect(m['x-amz-cek-alg']).toBe('AES/GCM/NoPadding');
+      expect(m['x-amz-wrap-alg']).toBe('kms+context');
+      expect(m['x-amz-tag-len']).toBe('128');
+      expect(JSON.parse(m['x-amz-matdesc'] ?? '{}')).toEqual({
+        tenant: 'acme',
+        'aws:x-amz-cek-alg': 'AES/GCM/NoPadding',
+      });
+      const { Plaintext } = await v2.kms(SERVICE).send(
+        new DecryptCommand({
+          CiphertextBlob: Buffer.from(m['x-amz-key-v2'] ?? '', 'base64'),
+          EncryptionContext: JSON.parse(m['x-amz-matdesc'] ?? '{}'),
+        }),
+      );
+      const ct = Buffer.from(
+        await (stored.Body?.transformToByteArray() ?? Promise.resolve(new Uint8Array())),
+      );
+      const decipher = createDecipheriv(
+        'aes-256-gcm',
+        Buffer.from(Plaintext ?? new Uint8Array()),
+        Buffer.from(m['x-amz-iv'] ?? '', 'base64'),
+      ) as DecipherGCM;
+      decipher.setAuthTag(ct.subarray(ct.length - 16));
+      expect(
+        Buffer.concat([decipher.update(ct.subarray(0, ct.length - 16)), decipher.final()]).equals(body),
+      ).toBe(true);
+      const got = await v2
+        .client(KEY_USER)
+        .rawBytes('GET', `/v1/objects/${encodeURIComponent('v2/doc.txt')}`);
+      expect(Buffer.from(got.bytes).equals(body)).toBe(true);
+    } finally {
+      await v2.stop();
+    }
+  });
+});

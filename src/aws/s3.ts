@@ -47,6 +47,27 @@ function lowerKeys(map: Record<string, string> | undefined): Record<string, stri
   return out;
 }
 
+/** What HeadObject and GetObject both answer about an object. */
+function infoOf(
+  key: string,
+  out: {
+    ContentLength?: number | undefined;
+    ETag?: string | undefined;
+    LastModified?: Date | undefined;
+    ContentType?: string | undefined;
+    Metadata?: Record<string, string> | undefined;
+  },
+): StoredObjectInfo {
+  return {
+    key,
+    size: out.ContentLength ?? 0,
+    etag: out.ETag ?? '',
+    lastModified: out.LastModified ?? new Date(0),
+    contentType: out.ContentType,
+    metadata: lowerKeys(out.Metadata),
+  };
+}
+
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly client: S3Client,
@@ -85,14 +106,7 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<StoredObjectInfo | undefined> {
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.full(key) }));
-      return {
-        key,
-        size: out.ContentLength ?? 0,
-        etag: out.ETag ?? '',
-        lastModified: out.LastModified ?? new Date(0),
-        contentType: out.ContentType,
-        metadata: lowerKeys(out.Metadata),
-      };
+      return infoOf(key, out);
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw fromS3Error(error, key);
@@ -105,15 +119,7 @@ export class S3ObjectStore implements ObjectStore {
         new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key), IfMatch: options.ifMatch }),
       );
       if (!out.Body) throw new DomainError('DependencyFailure', 'The object store answered without a body.');
-      return {
-        key,
-        size: out.ContentLength ?? 0,
-        etag: out.ETag ?? '',
-        lastModified: out.LastModified ?? new Date(0),
-        contentType: out.ContentType,
-        metadata: lowerKeys(out.Metadata),
-        body: out.Body as Readable,
-      };
+      return { ...infoOf(key, out), body: out.Body as Readable };
     } catch (error) {
       if (error instanceof DomainError) throw error;
       throw fromS3Error(error, key);

@@ -1,5 +1,6 @@
 import { ValidationError } from '../core/errors.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { limitFromQuery } from '../http/query.js';
 import type { KeyService, Requester } from '../services/keys.js';
 import { keysDepsFromConfig } from './deps.js';
 
@@ -9,15 +10,6 @@ export interface KeysDeps extends HttpDeps {
 
 function requester({ state }: RouteInput): Requester {
   return { caller: { arn: state.callerArn }, record: (d) => state.audit.decisions.push(d) };
-}
-
-/** Page size from `?limit=`: 1-100, 50 by default. */
-function limitOf(query: Record<string, string>): number {
-  if (query.limit === undefined) return 50;
-  const n = Number(query.limit);
-  if (!Number.isInteger(n) || n < 1 || n > 100)
-    throw new ValidationError('limit must be a whole number from 1 to 100.');
-  return n;
 }
 
 /** The key administration routes: /v1/keys..., /v1/aliases... */
@@ -44,7 +36,7 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
     'keys',
     {
       createKey: (i) => audited(i, keys.create(r(i), b(i))),
-      listKeys: (i) => keys.list(r(i), limitOf(i.query), i.query.nextToken),
+      listKeys: (i) => keys.list(r(i), limitFromQuery(i.query), i.query.nextToken),
       describeKey: (i) => audited(i, keys.describe(r(i), keyIdOf(i))),
       enableKey: (i) => audited(i, keys.enable(r(i), keyIdOf(i))),
       disableKey: (i) => audited(i, keys.disable(r(i), keyIdOf(i))),
@@ -62,11 +54,12 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
       putKeyRotation: (i) => audited(i, keys.putRotation(r(i), keyIdOf(i), b(i))),
       rotateKey: (i) => audited(i, keys.rotate(r(i), keyIdOf(i))),
       listKeyRotations: (i) =>
-        audited(i, keys.rotations(r(i), keyIdOf(i), limitOf(i.query), i.query.nextToken)),
+        audited(i, keys.rotations(r(i), keyIdOf(i), limitFromQuery(i.query), i.query.nextToken)),
       getKeyPolicy: (i) => audited(i, keys.policy(r(i), keyIdOf(i))),
       putKeyPolicy: (i) => audited(i, keys.putPolicy(r(i), keyIdOf(i), b(i))),
       createGrant: (i) => audited(i, keys.createGrant(r(i), keyIdOf(i), b(i))),
-      listGrants: (i) => audited(i, keys.listGrants(r(i), keyIdOf(i), limitOf(i.query), i.query.nextToken)),
+      listGrants: (i) =>
+        audited(i, keys.listGrants(r(i), keyIdOf(i), limitFromQuery(i.query), i.query.nextToken)),
       revokeGrant: (i) => audited(i, keys.revokeGrant(r(i), keyIdOf(i), i.pathParameters.grantId ?? '')),
       listAliases: (i) => keys.listAliases(r(i), i.query.keyId),
       putAlias: (i) => audited(i, keys.putAlias(r(i), i.pathParameters.name ?? '', String(i.body.keyId))),

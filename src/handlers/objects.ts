@@ -1,7 +1,6 @@
-import type { EncryptionContext } from '../core/context.js';
 import { ValidationError } from '../core/errors.js';
-import { parseJsonStrict } from '../core/safe-json.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { contextFromQuery, limitFromQuery } from '../http/query.js';
 import { RawAnswer } from '../http/respond.js';
 import type { AccessControl } from '../services/access.js';
 import type { DocumentCaller, DocumentService, ObjectView } from '../services/documents.js';
@@ -10,29 +9,6 @@ import { objectsDepsFromConfig } from './deps.js';
 export interface ObjectsDeps extends HttpDeps {
   documents: DocumentService;
   access: AccessControl;
-}
-
-function contextOf(text: string | undefined): EncryptionContext | undefined {
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = parseJsonStrict(text);
-  } catch {
-    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
-  for (const v of Object.values(parsed))
-    if (typeof v !== 'string') throw new ValidationError('context values must be strings.');
-  return parsed as EncryptionContext;
-}
-
-function limitOf(query: Record<string, string>): number {
-  if (query.limit === undefined) return 50;
-  const n = Number(query.limit);
-  if (!Number.isInteger(n) || n < 1 || n > 100)
-    throw new ValidationError('limit must be a whole number from 1 to 100.');
-  return n;
 }
 
 /** The metadata view as response headers: for HEAD, never a secret. */
@@ -66,7 +42,7 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
         if (!keyId) throw new ValidationError('keyId is required: the key to encrypt the document under.');
         const out = await documents.put(callerOf(input), keyOf(input), input.raw, {
           keyId,
-          context: contextOf(input.query.context),
+          context: contextFromQuery(input.query.context),
           contentType: input.headers['content-type'],
           overwrite: input.query.overwrite !== 'false',
         });
@@ -101,7 +77,7 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
         return documents.list(
           callerOf(input),
           input.query.prefix ?? '',
-          limitOf(input.query),
+          limitFromQuery(input.query),
           input.query.nextToken,
         );
       },

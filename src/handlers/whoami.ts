@@ -1,8 +1,7 @@
 import { describeDecision } from '../core/authz.js';
-import { contextProblems, type EncryptionContext } from '../core/context.js';
 import { ValidationError } from '../core/errors.js';
-import { parseJsonStrict } from '../core/safe-json.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler } from '../http/api.js';
+import { contextFromQuery } from '../http/query.js';
 import { ROUTES } from '../http/routes.js';
 import { KeyId } from '../http/schemas.js';
 import { validate } from '../http/validate.js';
@@ -25,22 +24,6 @@ const ACTION_ROUTES: ReadonlyMap<string, string[]> = (() => {
   return map;
 })();
 
-function contextOf(text: string | undefined): EncryptionContext | undefined {
-  if (text === undefined) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = parseJsonStrict(text);
-  } catch {
-    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-    throw new ValidationError('context must be a URL-encoded JSON object of strings.');
-  const problems = contextProblems(parsed as Record<string, unknown>, 'context');
-  if (problems.length > 0)
-    throw new ValidationError(`Invalid context: ${problems[0]?.path} ${problems[0]?.message}.`, problems);
-  return parsed as EncryptionContext;
-}
-
 /**
  * GET /v1/whoami: the caller as the service sees it and, for a key, every action of the API's
  * routes with whether the caller may do it and which policy statement or grant decides. A dry
@@ -62,7 +45,7 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
           return answer;
         }
         validate(KeyId, query.keyId, 'keyId');
-        const context = contextOf(query.context);
+        const context = contextFromQuery(query.context);
         const key = await deps.admin.describe(query.keyId);
         state.audit.keyArn = key.arn;
         answer.key = { keyId: key.keyId, arn: key.arn, state: key.state };

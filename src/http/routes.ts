@@ -49,14 +49,18 @@ const paging = {
     schema: { type: 'string', maxLength: 4096 },
   },
 };
-const admin = (
-  method: Route['method'],
-  path: string,
-  operationId: string,
-  summary: string,
-  response: object,
-  extra: Partial<Route> = {},
-): Route => ({ method, path, function: 'keys', operationId, summary, response, ...extra });
+/** A route of one function, its options after the summary and response schema. */
+const routeOf =
+  (fn: FunctionName) =>
+  (
+    method: Route['method'],
+    path: string,
+    operationId: string,
+    summary: string,
+    response: object,
+    extra: Partial<Route> = {},
+  ): Route => ({ method, path, function: fn, operationId, summary, response, ...extra });
+const admin = routeOf('keys');
 
 /** Key administration: administrators of a key manage it; users may only describe it. */
 const KEY_ROUTES: readonly Route[] = [
@@ -219,14 +223,7 @@ const KEY_ROUTES: readonly Route[] = [
 ];
 
 const objectPath = '/v1/objects/{key+}';
-const objectRoute = (
-  method: Route['method'],
-  path: string,
-  operationId: string,
-  summary: string,
-  response: object,
-  extra: Partial<Route> = {},
-): Route => ({ method, path, function: 'objects', operationId, summary, response, ...extra });
+const objectRoute = routeOf('objects');
 
 /** Documents: envelope-encrypted into the vault bucket in the S3 Encryption Client format. */
 const OBJECT_ROUTES: readonly Route[] = [

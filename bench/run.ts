@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchApi } from './api.js';
 import { benchAuthz } from './authz.js';
+import { benchEnvelopeStream } from './envelope-stream.js';
 import { benchKms } from './kms.js';
 
 /** `npm run bench [-- seconds [soakSeconds]]`: every benchmark, each beside its baseline measured in the same run. */
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
     kms: await benchKms(seconds * 1000),
     api: await benchApi(seconds * 1000, soakSeconds * 1000),
     authz: await benchAuthz(seconds * 1000),
+    envelopeStream: await benchEnvelopeStream(),
   };
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
   console.log('\nraw figures written to bench-results.json');

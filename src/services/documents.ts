@@ -49,6 +49,10 @@ export const EAAS_METADATA = {
   keyArn: 'eaas-key-arn',
   created: 'eaas-created',
   contentType: 'eaas-content-type',
+  /** When the data key was last wrapped (ISO time): re-encryption jobs compare it with the key's last rotation. */
+  wrappedAt: 'eaas-wrapped-at',
+  /** The upload that wrote the object, for objects sealed from an upload (makes the seal idempotent). */
+  uploadId: 'eaas-upload-id',
 } as const;
 
 export interface DocumentCaller {
@@ -157,10 +161,12 @@ export class DocumentService {
       plaintextLength: plaintext.byteLength,
     });
     const body = await buffer(Readable.from([plaintext]).pipe(stream));
+    const now = new Date().toISOString();
     const ours = {
       [EAAS_METADATA.owner]: normalisePrincipal(caller.arn),
       [EAAS_METADATA.keyArn]: dataKey.keyArn,
-      [EAAS_METADATA.created]: new Date().toISOString(),
+      [EAAS_METADATA.created]: now,
+      [EAAS_METADATA.wrappedAt]: now,
     };
     let encoded = encodeHeader(header);
     if (metadataBytes({ ...encoded.metadata, ...ours }) > METADATA_LIMIT_BYTES) {

@@ -21,6 +21,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          // The upload page is built once before the e2e tests that load it in a browser.
+          globalSetup: ['test/e2e/web-build.setup.ts'],
           environment: 'node',
           env,
           testTimeout: 120_000,

@@ -5,6 +5,7 @@ import { type FunctionName, matchRoute } from '../http/routes.js';
 import { BodyTooLargeError, listen, readBody } from './http-server.js';
 import type { LocalIdentities } from './identity.js';
 import { SIGV4_ERROR_TYPES, verifySigV4 } from './sigv4.js';
+import type { StaticSite } from './static-site.js';
 
 /**
  * The local API Gateway: an HTTP server on loopback that does what API Gateway does in front of
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   maxSkewSeconds: number;
   now?: () => Date;
   timeoutMs?: number;
+  /** The upload page's static files at `/`; without it every path is the API's. */
+  site?: StaticSite;
 }
 
 export interface LocalGateway {
@@ -120,6 +123,7 @@ export function createGateway(options: GatewayOptions): Server {
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const method = req.method ?? 'GET';
+    if (options.site?.handle(req, res, method, rawPath)) return;
     let path: string;
     try {
       path = decodeURIComponent(rawPath);

@@ -22,6 +22,7 @@ import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.j
 import { SERVICE } from './identity.js';
 import { type LocalKms, startLocalKms } from './kms/index.js';
 import { type LocalS3, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
+import { createStaticSite } from './static-site.js';
 
 export interface StackOptions {
   /** Override the configured ports (0 picks free ones, as tests do). */
@@ -120,6 +121,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       identities: kms.identities,
       functions,
       maxSkewSeconds: config.sigv4MaxSkewSeconds,
+      // The upload page at `/`; its presigned URLs point at the local S3.
+      site: createStaticSite({ region: config.region, connectSources: [s3.endpoint] }),
       ...(options.now ? { now: options.now } : {}),
     });
   } catch (error) {

@@ -44,6 +44,7 @@ const schema = z
       .max(256)
       .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
       .refine((v) => !v.startsWith('/'), 'must not start with /')
+      .refine((v) => !v.startsWith('jobs/'), 'must not start with jobs/ (re-encryption job records)')
       .default(''),
     /** The S3 Encryption Client format documents are written in: v3 (key-committing) or v2. Both are read. */
     EAAS_ENVELOPE_VERSION: z.enum(['v2', 'v3']).default('v3'),
@@ -64,6 +65,27 @@ const schema = z
     EAAS_SIGV4_MAX_SKEW_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
     /** How long key policies, grants and alias resolutions are cached for authorization (0: never). */
     EAAS_AUTHZ_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
+    /** How long a presigned upload or download URL stays valid. */
+    EAAS_UPLOAD_URL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
+    /** The largest document POST /v1/uploads accepts (5 GiB by default; S3's own bound is 5 TiB). */
+    EAAS_MAX_UPLOAD_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(5 * 1024 ** 4)
+      .default(5 * 1024 ** 3),
+    /** How long one seal may hold an upload before another may take it over (the seal's time limit). */
+    EAAS_SEAL_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
+    /** Local stack: how often pending uploads are swept (re-sealed or expired); 0 turns the sweep off. */
+    EAAS_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
+    /** Re-encryption jobs: the local timer's period (the EventBridge schedule's rate); 0 turns it off. */
+    EAAS_REWRAP_TICK_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
+    /** Re-encryption jobs: ceiling on KMS requests a second per worker (0: none). */
+    EAAS_REWRAP_KMS_RPS: z.coerce.number().int().min(0).max(100000).default(50),
+    /** Re-encryption jobs: objects per page, the unit persisted and leased. */
+    EAAS_REWRAP_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+    /** Re-encryption jobs: how long a worker holds a job between two saves of its record. */
+    EAAS_REWRAP_LEASE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
   })
   .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
     path: ['EAAS_STAGING_BUCKET'],
@@ -97,6 +119,19 @@ export interface Config {
   /** Largest clock difference a SigV4 signature may have, in seconds. */
   readonly sigv4MaxSkewSeconds: number;
   readonly authzCacheSeconds: number;
+  /** Lifetime of presigned upload and download URLs, in seconds. */
+  readonly uploadUrlSeconds: number;
+  /** Largest document accepted by POST /v1/uploads, in bytes. */
+  readonly maxUploadBytes: number;
+  /** How long a seal holds an upload before another may take it over, in seconds. */
+  readonly sealLeaseSeconds: number;
+  /** Interval of the local stack's sweep of pending uploads, in seconds; 0 for none. */
+  readonly sweepSeconds: number;
+  /** Re-encryption jobs: local timer period in seconds (0: off), KMS rate ceiling, page size, lease. */
+  readonly rewrapTickSeconds: number;
+  readonly rewrapKmsPerSecond: number;
+  readonly rewrapPageSize: number;
+  readonly rewrapLeaseSeconds: number;
 }
 
 export class ConfigError extends Error {
@@ -130,5 +165,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rootKey: e.EAAS_ROOT_KEY === undefined ? undefined : Buffer.from(e.EAAS_ROOT_KEY, 'base64'),
     sigv4MaxSkewSeconds: e.EAAS_SIGV4_MAX_SKEW_SECONDS,
     authzCacheSeconds: e.EAAS_AUTHZ_CACHE_SECONDS,
+    uploadUrlSeconds: e.EAAS_UPLOAD_URL_SECONDS,
+    maxUploadBytes: e.EAAS_MAX_UPLOAD_BYTES,
+    sealLeaseSeconds: e.EAAS_SEAL_LEASE_SECONDS,
+    sweepSeconds: e.EAAS_SWEEP_SECONDS,
+    rewrapTickSeconds: e.EAAS_REWRAP_TICK_SECONDS,
+    rewrapKmsPerSecond: e.EAAS_REWRAP_KMS_RPS,
+    rewrapPageSize: e.EAAS_REWRAP_PAGE_SIZE,
+    rewrapLeaseSeconds: e.EAAS_REWRAP_LEASE_SECONDS,
   });
 }

@@ -202,6 +202,47 @@ export interface ObjectStore {
   ): Promise<Page<{ key: string; size: number; lastModified: Date; etag: string }>>;
 }
 
+/** Writes of any size and presigned reads: what uploads and downloads add to an object store. */
+export interface LargeObjects {
+  /**
+   * Streams a body of unknown length into an object by multipart upload: nothing is visible until
+   * it completes, and the upload is aborted on any failure. `ifNoneMatch: '*'` refuses to overwrite.
+   */
+  putStream(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options: {
+      metadata: Record<string, string>;
+      contentType?: string | undefined;
+      ifNoneMatch?: '*' | undefined;
+      partSize?: number | undefined;
+    },
+  ): Promise<{ etag: string; size: number }>;
+  /** A URL that GETs the object for `expiresIn` seconds without further credentials. */
+  presignGet(key: string, expiresIn: number): Promise<string>;
+}
+
+/** The staging area uploads go to: presigned writes that bind the size, and multipart uploads. */
+export interface StagingArea extends ObjectStore {
+  /** A URL that PUTs exactly `size` bytes to `key` within `expiresIn` seconds. */
+  presignPut(key: string, size: number, expiresIn: number): Promise<string>;
+  startMultipart(key: string, contentType?: string): Promise<string>;
+  /** A URL that uploads part `partNumber` of exactly `size` bytes. */
+  presignPart(
+    key: string,
+    uploadId: string,
+    partNumber: number,
+    size: number,
+    expiresIn: number,
+  ): Promise<string>;
+  completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+  ): Promise<{ etag: string }>;
+  abortMultipart(key: string, uploadId: string): Promise<void>;
+}
+
 /** One authorization decision, as the audit record names it. */
 export interface AuditDecision {
   action: string;

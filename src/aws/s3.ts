@@ -1,14 +1,24 @@
 import type { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   type S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { DomainError } from '../core/errors.js';
-import type { ObjectStore, StoredObjectInfo } from '../ports.js';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { DomainError, ValidationError } from '../core/errors.js';
+import type { LargeObjects, ObjectStore, StagingArea, StoredObjectInfo } from '../ports.js';
+
+/** Parts of 8 MiB: above S3's 5 MiB minimum, 10,000 of them make 80 GiB. */
+export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+/** Parts uploaded at once while the next is being filled: memory is (this + 1) parts. */
+const PARTS_IN_FLIGHT = 2;
 
 /**
  * The `ObjectStore` port over `@aws-sdk/client-s3`: one bucket, keys optionally behind a fixed
@@ -32,6 +42,13 @@ function fromS3Error(error: unknown, key: string): Error {
     );
   if (status === 404 || name === 'NoSuchKey' || name === 'NotFound')
     return new DomainError('NotFound', `No object ${JSON.stringify(key)}.`, undefined, { cause: error });
+  if (
+    name === 'InvalidPart' ||
+    name === 'InvalidPartOrder' ||
+    name === 'EntityTooSmall' ||
+    name === 'NoSuchUpload'
+  )
+    return new ValidationError(`S3 refused the parts of the upload: ${name}.`);
   if (status === 503 || name === 'SlowDown')
     return new DomainError('Throttled', 'S3 is throttling requests; retry with backoff.', undefined, {
       cause: error,
@@ -68,7 +85,7 @@ function infoOf(
   };
 }
 
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -166,6 +183,170 @@ export class S3ObjectStore implements ObjectStore {
       };
     } catch (error) {
       throw fromS3Error(error, prefix);
+    }
+  }
+
+  async putStream(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    options: Parameters<LargeObjects['putStream']>[2],
+  ): Promise<{ etag: string; size: number }> {
+    const partSize = options.partSize ?? DEFAULT_PART_BYTES;
+    const Key = this.full(key);
+    let uploadId: string | undefined;
+    const parts: { PartNumber: number; ETag: string }[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    let size = 0;
+    const send = (partNumber: number, bytes: Buffer) => {
+      const upload = this.client
+        .send(
+          new UploadPartCommand({
+            Bucket: this.bucket,
+            Key,
+            UploadId: uploadId,
+            PartNumber: partNumber,
+            Body: bytes,
+            ContentLength: bytes.length,
+          }),
+        )
+        .then(
+          (out) => {
+            parts.push({ PartNumber: partNumber, ETag: out.ETag ?? '' });
+          },
+          (error: unknown) => {
+            failure ??= error;
+          },
+        )
+        .finally(() => inFlight.delete(upload));
+      inFlight.add(upload);
+    };
+    try {
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          Metadata: options.metadata,
+          ContentType: options.contentType,
+        }),
+      );
+      uploadId = created.UploadId;
+      let chunks: Buffer[] = [];
+      let filled = 0;
+      let partNumber = 0;
+      for await (const chunk of body) {
+        if (failure) throw failure;
+        let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        size += rest.length;
+        while (filled + rest.length >= partSize) {
+          const take = partSize - filled;
+          chunks.push(rest.subarray(0, take));
+          rest = rest.subarray(take);
+          send(++partNumber, Buffer.concat(chunks, partSize));
+          chunks = [];
+          filled = 0;
+          while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+          if (failure) throw failure;
+        }
+        if (rest.length > 0) {
+          chunks.push(Buffer.from(rest));
+          filled += rest.length;
+        }
+      }
+      if (filled > 0 || partNumber === 0) send(++partNumber, Buffer.concat(chunks, filled));
+      await Promise.all(inFlight);
+      if (failure) throw failure;
+      parts.sort((a, b) => a.PartNumber - b.PartNumber);
+      const done = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          IfNoneMatch: options.ifNoneMatch,
+        }),
+      );
+      return { etag: done.ETag ?? '', size };
+    } catch (error) {
+      await Promise.allSettled(inFlight);
+      if (uploadId !== undefined)
+        await this.client
+          .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }))
+          .catch(() => undefined);
+      if (error instanceof DomainError) throw error;
+      throw fromS3Error(error, key);
+    }
+  }
+
+  presignGet(key: string, expiresIn: number): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), {
+      expiresIn,
+    });
+  }
+
+  presignPut(key: string, size: number, expiresIn: number): Promise<string> {
+    return getSignedUrl(
+      this.client,
+      new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), ContentLength: size }),
+      { expiresIn },
+    );
+  }
+
+  async startMultipart(key: string, contentType?: string): Promise<string> {
+    try {
+      const out = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          ContentType: contentType,
+        }),
+      );
+      if (!out.UploadId) throw new DomainError('DependencyFailure', 'S3 answered no upload id.');
+      return out.UploadId;
+    } catch (error) {
+      if (error instanceof DomainError) throw error;
+      throw fromS3Error(error, key);
+    }
+  }
+
+  presignPart(key: string, uploadId: string, partNumber: number, size: number, expiresIn: number) {
+    return getSignedUrl(
+      this.client,
+      new UploadPartCommand({
+        Bucket: this.bucket,
+        Key: this.full(key),
+        UploadId: uploadId,
+        PartNumber: partNumber,
+        ContentLength: size,
+      }),
+      { expiresIn },
+    );
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]) {
+    try {
+      const out = await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+      );
+      return { etag: out.ETag ?? '' };
+    } catch (error) {
+      throw fromS3Error(error, key);
+    }
+  }
+
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: this.full(key), UploadId: uploadId }),
+      );
+    } catch (error) {
+      if (statusOf(error) === 404) return;
+      throw fromS3Error(error, key);
     }
   }
 }

@@ -241,4 +241,57 @@ export class EaasClient {
       key?: { keyId: string; arn: string; state: string };
     }>('GET', '/v1/whoami', undefined, keyId ? { keyId } : undefined);
   }
+
+  /** Starts (or dry-runs) a re-encryption job; the caller administers the destination key. */
+  startReEncryptJob(input: {
+    sourceKeyId?: string;
+    olderThanRotation?: true;
+    destinationKeyId: string;
+    prefix?: string;
+    dryRun?: boolean;
+    concurrency?: number;
+  }) {
+    return this.call<JobView>('POST', '/v1/jobs/re-encrypt', input);
+  }
+
+  /** A re-encryption job's state, counts, progress and, once finished, its report. */
+  getJob(id: string) {
+    return this.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
 }
+
+/** A re-encryption job as GET /v1/jobs/{id} answers it. */
+export interface JobView {
+  id: string;
+  state: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
+  phase: string;
+  mode: 'source-key' | 'older-than-rotation';
+  sourceKeyId: string;
+  destinationKeyId: string;
+  prefix: string;
+  dryRun: boolean;
+  counts: {
+    scanned: number;
+    rewrapped: number;
+    alreadyCurrent: number;
+    skipped: Record<string, number>;
+    failed: Record<string, number>;
+  };
+  total?: number;
+  percent?: number;
+  cursor?: string;
+  createdAt: string;
+  startedAt?: string;
+  updatedAt: string;
+  finishedAt?: string;
+  report?: { summary: string; failures: { key: string; reason: string }[] };
+}
+
+export {
+  downloadDocument,
+  type UploadInput,
+  type UploadOptions,
+  type UploadStatus,
+  uploadDocument,
+  waitForSeal,
+} from './transfer.js';

@@ -18,6 +18,7 @@ export const ERROR_STATUS = {
   KeyPendingDeletion: 409,
   InvalidState: 409,
   AlreadyExists: 409,
+  UploadExpired: 410,
   PreconditionFailed: 412,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,

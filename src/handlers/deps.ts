@@ -5,14 +5,22 @@ import { LoggerAuditSink } from '../audit.js';
 import { EsdkEnvelope } from '../aws/esdk.js';
 import { KmsKeyAdmin } from '../aws/kms-admin.js';
 import { S3ObjectStore } from '../aws/s3.js';
-import { loadConfig } from '../config.js';
+import { S3JobObjects } from '../aws/s3-jobs.js';
+import { type Config, loadConfig } from '../config.js';
+import type { Keys } from '../ports.js';
 import { AccessControl } from '../services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
 import { DocumentService } from '../services/documents.js';
 import { KeyService } from '../services/keys.js';
+import { RewrapService } from '../services/rewrap.js';
+import { UploadService } from '../services/uploads.js';
 import type { CryptoDeps } from './crypto.js';
+import type { JobsDeps } from './jobs.js';
 import type { KeysDeps } from './keys.js';
 import type { ObjectsDeps } from './objects.js';
+import type { ReencryptDeps } from './reencrypt.js';
+import type { SealDeps } from './seal.js';
+import type { UploadsDeps } from './uploads.js';
 import type { WhoAmIDeps } from './whoami.js';
 
 /** Dependencies of the Lambda functions, from configuration: the production wiring. */
@@ -48,14 +56,93 @@ export function whoamiDepsFromConfig(): WhoAmIDeps {
   return { logger, audit, admin, access, keys: new KeyService(admin, access, config.accountId) };
 }
 
+/**
+ * The service's S3 client. Checksums only where S3 requires them: presigned URLs must not demand
+ * a checksum the browser cannot compute in advance.
+ */
+export function s3ClientFor(config: Config): S3Client {
+  return new S3Client({ region: config.region, requestChecksumCalculation: 'WHEN_REQUIRED' });
+}
+
 export function objectsDepsFromConfig(): ObjectsDeps {
   const { config, logger, admin, access, audit } = base();
-  const s3 = new S3Client({ region: config.region });
-  const store = new S3ObjectStore(s3, config.vaultBucket, config.objectPrefix);
+  const store = new S3ObjectStore(s3ClientFor(config), config.vaultBucket, config.objectPrefix);
   return {
     logger,
     audit,
     access,
-    documents: new DocumentService(admin, store, { version: config.envelopeVersion }),
+    documents: new DocumentService(admin, store, {
+      version: config.envelopeVersion,
+      urlSeconds: config.uploadUrlSeconds,
+    }),
+  };
+}
+
+/** The upload service over the staging and vault buckets. */
+export function uploadServiceFor(config: Config, keys: Keys, s3: S3Client): UploadService {
+  return new UploadService(
+    keys,
+    new S3ObjectStore(s3, config.stagingBucket),
+    new S3ObjectStore(s3, config.vaultBucket, config.objectPrefix),
+    {
+      version: config.envelopeVersion,
+      urlSeconds: config.uploadUrlSeconds,
+      maxUploadBytes: config.maxUploadBytes,
+      leaseSeconds: config.sealLeaseSeconds,
+    },
+  );
+}
+
+export function uploadsDepsFromConfig(): UploadsDeps {
+  const { config, logger, admin, access, audit } = base();
+  return { logger, audit, access, uploads: uploadServiceFor(config, admin, s3ClientFor(config)) };
+}
+
+export function sealDepsFromConfig(): SealDeps {
+  const { config, logger, admin } = base();
+  return {
+    logger: {
+      info: (message, extra) => logger.info(message, extra ?? {}),
+      error: (message, extra) => logger.error(message, extra ?? {}),
+    },
+    stagingBucket: config.stagingBucket,
+    uploads: uploadServiceFor(config, admin, s3ClientFor(config)),
+  };
+}
+
+/** The re-encryption job service: documents behind the object prefix, job records at the bucket root. */
+export function rewrapServiceFor(
+  config: Config,
+  admin: KmsKeyAdmin,
+  access: AccessControl,
+  s3: S3Client,
+  log?: (message: string, fields: Record<string, unknown>) => void,
+): RewrapService {
+  return new RewrapService(
+    admin,
+    admin,
+    access,
+    new S3JobObjects(s3, config.vaultBucket, config.objectPrefix),
+    new S3JobObjects(s3, config.vaultBucket),
+    {
+      pageSize: config.rewrapPageSize,
+      leaseMs: config.rewrapLeaseSeconds * 1000,
+      kmsPerSecond: config.rewrapKmsPerSecond,
+      ...(log ? { log } : {}),
+    },
+  );
+}
+
+export function jobsDepsFromConfig(): JobsDeps {
+  const { config, logger, admin, access, audit } = base();
+  return { logger, audit, rewrap: rewrapServiceFor(config, admin, access, s3ClientFor(config)) };
+}
+
+export function reencryptDepsFromConfig(): ReencryptDeps {
+  const { config, logger, admin, access } = base();
+  return {
+    rewrap: rewrapServiceFor(config, admin, access, s3ClientFor(config), (message, fields) =>
+      logger.info(message, fields),
+    ),
   };
 }

@@ -73,6 +73,13 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
         return documents.delete(callerOf(input), keyOf(input));
       },
 
+      async createDownload(input) {
+        const { key } = input.body as { key: string };
+        const ticket = await documents.downloadTicket(callerOf(input), key);
+        if (ticket.keyId) input.state.audit.keyArn = ticket.keyId;
+        return ticket;
+      },
+
       async listObjects(input) {
         return documents.list(
           callerOf(input),

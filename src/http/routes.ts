@@ -4,7 +4,7 @@ import * as S from './schemas.js';
  * The API's routes, in one place: the local gateway routes by this table, `openapi.yaml` is
  * generated from it, and a test checks that `serverless.yml` declares exactly these events.
  */
-export type FunctionName = 'crypto' | 'keys' | 'objects' | 'whoami';
+export type FunctionName = 'crypto' | 'jobs' | 'keys' | 'objects' | 'uploads' | 'whoami';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
@@ -33,8 +33,10 @@ export interface Route {
 
 export const FUNCTIONS: Readonly<Record<FunctionName, { description: string }>> = {
   crypto: { description: 'encrypt, decrypt, re-encrypt, data keys' },
+  jobs: { description: 're-encryption jobs: start, dry-run, progress and report' },
   keys: { description: 'key administration' },
   objects: { description: 'documents stored encrypted in S3' },
+  uploads: { description: 'uploads of any size through the staging bucket' },
   whoami: { description: 'who the caller is, and what it may do on a key' },
 };
 
@@ -288,6 +290,18 @@ const OBJECT_ROUTES: readonly Route[] = [
     },
   ),
   objectRoute(
+    'POST',
+    '/v1/downloads',
+    'createDownload',
+    "A presigned GET of a document's ciphertext and its content key: for documents of any size, decrypted by the caller",
+    S.DownloadResponse,
+    {
+      request: S.DownloadRequest,
+      actions: ['kms:Decrypt'],
+      example: { key: 'contracts/2026/acme.pdf' },
+    },
+  ),
+  objectRoute(
     'GET',
     '/v1/objects',
     'listObjects',
@@ -298,6 +312,82 @@ const OBJECT_ROUTES: readonly Route[] = [
         prefix: { description: 'Only keys starting with this.', schema: { type: 'string', maxLength: 1024 } },
         ...paging,
       },
+    },
+  ),
+];
+
+const upload = routeOf('uploads');
+const uploadPath = (rest = '') => `/v1/uploads/{id}${rest}`;
+
+/** Uploads of any size: presigned URLs into staging; the seal encrypts into the vault. */
+const UPLOAD_ROUTES: readonly Route[] = [
+  upload(
+    'POST',
+    '/v1/uploads',
+    'createUpload',
+    'Start an upload: presigned URL(s) into the staging bucket, sealed into the vault once uploaded',
+    S.CreateUploadResponse,
+    {
+      request: S.CreateUploadRequest,
+      actions: ['kms:Encrypt'],
+      example: {
+        key: 'contracts/2026/acme.pdf',
+        keyId: 'alias/eaas-default',
+        size: 1048576,
+        context: { tenant: 'acme' },
+      },
+    },
+  ),
+  upload('GET', uploadPath(), 'getUpload', "The state of one of the caller's uploads", S.UploadStatus),
+  upload(
+    'POST',
+    uploadPath('/complete'),
+    'completeUpload',
+    "Complete a multipart upload with its parts' ETags",
+    S.UploadStatus,
+    {
+      request: S.CompleteUploadRequest,
+      example: { parts: [{ partNumber: 1, etag: '"9b2cf535f27731c974343645a3985328"' }] },
+    },
+  ),
+  upload(
+    'DELETE',
+    uploadPath(),
+    'cancelUpload',
+    'Cancel a pending upload; its staging data is removed',
+    S.UploadStatus,
+  ),
+];
+
+const job = routeOf('jobs');
+
+/** Re-encryption jobs: re-wrap stored data keys onto another key, or onto current key material. */
+const JOB_ROUTES: readonly Route[] = [
+  job(
+    'POST',
+    '/v1/jobs/re-encrypt',
+    'startReEncryptJob',
+    'Start (or dry-run) a job re-wrapping the data keys of stored documents; the documents are never read',
+    S.JobView,
+    {
+      request: S.StartJobRequest,
+      actions: ['kms:PutKeyPolicy', 'kms:ReEncryptFrom'],
+      example: {
+        sourceKeyId: 'alias/old-key',
+        destinationKeyId: 'alias/eaas-default',
+        prefix: 'reports/',
+        dryRun: true,
+      },
+    },
+  ),
+  job(
+    'GET',
+    '/v1/jobs/{id}',
+    'getJob',
+    "A job's state, counts, progress, cursor and final report",
+    S.JobView,
+    {
+      actions: ['kms:PutKeyPolicy'],
     },
   ),
 ];
@@ -378,6 +468,8 @@ export const ROUTES: readonly Route[] = [
   },
   ...KEY_ROUTES,
   ...OBJECT_ROUTES,
+  ...UPLOAD_ROUTES,
+  ...JOB_ROUTES,
 ];
 
 /** Each route's path template as a regular expression and its parameter names, built once. */

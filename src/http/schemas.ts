@@ -534,3 +534,221 @@ export const ListObjectsResponse = {
   required: ['objects'],
   properties: { objects: { type: 'array', items: ObjectView }, nextToken: { type: 'string' } },
 } as const;
+
+export const DownloadRequest = {
+  type: 'object',
+  required: ['key'],
+  additionalProperties: false,
+  properties: {
+    key: { type: 'string', minLength: 1, maxLength: 1024, description: 'The document to download.' },
+  },
+} as const;
+
+export const DownloadResponse = {
+  type: 'object',
+  required: [...ObjectView.required, 'url', 'expiresAt', 'cipher'],
+  properties: {
+    ...ObjectView.properties,
+    url: {
+      type: 'string',
+      description: 'A presigned GET of the stored body: the ciphertext, then the 16-byte tag.',
+    },
+    expiresAt: { type: 'string', format: 'date-time' },
+    cipher: {
+      type: 'object',
+      required: ['algorithm', 'key', 'iv', 'aad', 'tagLength'],
+      description:
+        "The object's own AES-256-GCM content key (for S3EC V3 derived from the data key once its commitment checked), IV and additional data. Open the body with plain AES-256-GCM; release nothing before the tag checks.",
+      properties: {
+        algorithm: { type: 'string', enum: ['AES-256-GCM'] },
+        key: { type: 'string', contentEncoding: 'base64' },
+        iv: { type: 'string', contentEncoding: 'base64' },
+        aad: { type: 'string', contentEncoding: 'base64', description: 'May be empty.' },
+        tagLength: { type: 'integer', enum: [16] },
+      },
+    },
+  },
+} as const;
+
+// ---- Uploads ----
+
+const UploadId = { type: 'string', pattern: '^[0-9a-f]{32}$' } as const;
+
+export const CreateUploadRequest = {
+  type: 'object',
+  required: ['key', 'keyId', 'size'],
+  additionalProperties: false,
+  properties: {
+    key: { type: 'string', minLength: 1, maxLength: 1024, description: 'Where the document will be stored.' },
+    keyId: KeyId,
+    size: { type: 'integer', minimum: 0, description: 'The exact size of the document, in bytes.' },
+    context: EncryptionContext,
+    contentType: { type: 'string', minLength: 1, maxLength: 256 },
+    overwrite: {
+      type: 'boolean',
+      description: 'false: the upload fails (Conflict) when the key holds an object.',
+    },
+  },
+} as const;
+
+export const UploadStatus = {
+  type: 'object',
+  required: ['id', 'key', 'keyId', 'state', 'size', 'createdAt', 'expiresAt'],
+  properties: {
+    id: UploadId,
+    key: { type: 'string' },
+    keyId: { type: 'string', description: 'ARN of the key the document is sealed under.' },
+    state: { type: 'string', enum: ['pending', 'sealed', 'failed'] },
+    size: { type: 'integer' },
+    createdAt: { type: 'string', format: 'date-time' },
+    expiresAt: { type: 'string', format: 'date-time', description: 'When the upload URLs stop working.' },
+    sealedAt: { type: 'string', format: 'date-time' },
+    object: {
+      type: 'object',
+      properties: { etag: { type: 'string' }, format: { type: 'string', enum: ['s3ec-v2', 's3ec-v3'] } },
+    },
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: {
+          type: 'string',
+          enum: ['Expired', 'TooLarge', 'SizeMismatch', 'Cancelled', 'Conflict', 'SealFailed'],
+        },
+        message: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+export const CreateUploadResponse = {
+  type: 'object',
+  required: [...UploadStatus.required, 'method'],
+  properties: {
+    ...UploadStatus.properties,
+    method: { type: 'string', enum: ['PUT', 'multipart'] },
+    url: { type: 'string', description: 'method PUT: PUT the document here, with exactly its size.' },
+    headers: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'Headers to send with the PUT.',
+    },
+    partSize: { type: 'integer' },
+    parts: {
+      type: 'array',
+      description: "method multipart: PUT each part here; keep each answer's ETag for the completion.",
+      items: {
+        type: 'object',
+        required: ['partNumber', 'url', 'size'],
+        properties: { partNumber: { type: 'integer' }, url: { type: 'string' }, size: { type: 'integer' } },
+      },
+    },
+  },
+} as const;
+
+export const CompleteUploadRequest = {
+  type: 'object',
+  required: ['parts'],
+  additionalProperties: false,
+  properties: {
+    parts: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 10000,
+      items: {
+        type: 'object',
+        required: ['partNumber', 'etag'],
+        additionalProperties: false,
+        properties: {
+          partNumber: { type: 'integer', minimum: 1, maximum: 10000 },
+          etag: { type: 'string', minLength: 1, maxLength: 128 },
+        },
+      },
+    },
+  },
+} as const;
+
+export const StartJobRequest = {
+  type: 'object',
+  required: ['destinationKeyId'],
+  additionalProperties: false,
+  properties: {
+    sourceKeyId: { ...KeyId, description: 'Re-wrap the objects whose data key is under this key.' },
+    olderThanRotation: {
+      type: 'boolean',
+      const: true,
+      description:
+        "Instead of sourceKeyId: re-wrap the objects under destinationKeyId whose data key was wrapped before the key's last rotation.",
+    },
+    destinationKeyId: { ...KeyId, description: 'The key to re-wrap onto; the caller must administer it.' },
+    prefix: {
+      type: 'string',
+      maxLength: 1024,
+      description: 'Only object keys starting with this (default all).',
+    },
+    dryRun: { type: 'boolean', description: 'Count what the job would do; change nothing.' },
+    concurrency: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 32,
+      description: 'Objects re-wrapped at once (default 4).',
+    },
+  },
+} as const;
+
+const reasonCounts = { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } } as const;
+
+export const JobView = {
+  type: 'object',
+  required: ['id', 'state', 'phase', 'mode', 'destinationKeyId', 'counts', 'createdAt', 'updatedAt'],
+  properties: {
+    id: { type: 'string' },
+    state: { type: 'string', enum: ['pending', 'running', 'succeeded', 'completed-with-failures'] },
+    phase: {
+      type: 'string',
+      enum: ['pending', 'counting', 'scanning', 'retrying', 'succeeded', 'completed-with-failures'],
+    },
+    mode: { type: 'string', enum: ['source-key', 'older-than-rotation'] },
+    sourceKeyId: { type: 'string' },
+    destinationKeyId: { type: 'string' },
+    prefix: { type: 'string' },
+    dryRun: { type: 'boolean' },
+    concurrency: { type: 'integer' },
+    rotatedAt: { type: 'string', format: 'date-time' },
+    createdBy: { type: 'string' },
+    counts: {
+      type: 'object',
+      required: ['scanned', 'rewrapped', 'alreadyCurrent', 'skipped', 'failed'],
+      properties: {
+        scanned: { type: 'integer', minimum: 0 },
+        rewrapped: { type: 'integer', minimum: 0 },
+        alreadyCurrent: { type: 'integer', minimum: 0 },
+        skipped: reasonCounts,
+        failed: reasonCounts,
+      },
+    },
+    total: { type: 'integer', minimum: 0, description: 'Objects under the prefix, once counted.' },
+    percent: { type: 'number', minimum: 0, maximum: 100 },
+    cursor: { type: 'string', description: 'The last object key of the last page done.' },
+    deferred: {
+      type: 'integer',
+      minimum: 0,
+      description: 'Objects that lost a race with a writer, to retry.',
+    },
+    createdAt: { type: 'string', format: 'date-time' },
+    startedAt: { type: 'string', format: 'date-time' },
+    updatedAt: { type: 'string', format: 'date-time' },
+    finishedAt: { type: 'string', format: 'date-time' },
+    report: {
+      type: 'object',
+      properties: {
+        summary: { type: 'string' },
+        failures: {
+          type: 'array',
+          items: { type: 'object', properties: { key: { type: 'string' }, reason: { type: 'string' } } },
+        },
+      },
+    },
+    requestId: { type: 'string' },
+  },
+} as const;

@@ -1,15 +1,20 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3EventRecord } from 'aws-lambda';
 import { allSinks, FileAuditSink, LoggerAuditSink } from '../audit.js';
 import { EsdkEnvelope } from '../aws/esdk.js';
 import { KmsKeyAdmin } from '../aws/kms-admin.js';
 import { S3ObjectStore } from '../aws/s3.js';
 import type { Config } from '../config.js';
 import { makeHandler as makeCryptoHandler } from '../handlers/crypto.js';
+import { rewrapServiceFor, uploadServiceFor } from '../handlers/deps.js';
+import { makeHandler as makeJobsHandler } from '../handlers/jobs.js';
 import { makeHandler as makeKeysHandler } from '../handlers/keys.js';
 import { makeHandler as makeObjectsHandler } from '../handlers/objects.js';
+import { makeHandler as makeSealHandler } from '../handlers/seal.js';
+import { makeHandler as makeUploadsHandler } from '../handlers/uploads.js';
 import { makeHandler as makeWhoAmIHandler } from '../handlers/whoami.js';
 import type { HttpDeps } from '../http/api.js';
 import type { FunctionName } from '../http/routes.js';
@@ -18,10 +23,12 @@ import { AccessControl } from '../services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
 import { DocumentService } from '../services/documents.js';
 import { KeyService } from '../services/keys.js';
+import type { RewrapService } from '../services/rewrap.js';
+import type { UploadService } from '../services/uploads.js';
 import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { SERVICE } from './identity.js';
 import { type LocalKms, startLocalKms } from './kms/index.js';
-import { type LocalS3, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
+import { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
 import { createStaticSite } from './static-site.js';
 
 export interface StackOptions {
@@ -34,8 +41,15 @@ export interface StackOptions {
   logger?: Logger | null;
   /** Extra audit sink (tests). */
   audit?: AuditSink;
-  /** Receives the local S3's object-created events (the seal handler's trigger); none by default. */
+  /** Also receives the local S3's object-created events (the seal function gets those of the staging bucket). */
   onObjectCreated?: ObjectCreatedListener;
+  /** Sees every request the local S3 answered (tests count what was read). */
+  onS3Request?: LocalS3Options['onRequest'];
+  /** Replaces the seal function on staging events (tests of faults); the default seals. */
+  seal?: (
+    record: S3EventRecord,
+    sealDefault: (record: S3EventRecord) => Promise<unknown>,
+  ) => Promise<unknown>;
 }
 
 export interface LocalStack {
@@ -46,6 +60,14 @@ export interface LocalStack {
   serviceKms: KMSClient;
   /** The service's own S3 client to the local S3 (the `eaas-service` principal, path-style). */
   serviceS3: S3Client;
+  /** The upload service the uploads and seal functions use (tests drive its sweep). */
+  uploads: UploadService;
+  /** The re-encryption job service the jobs function and the local timer use. */
+  rewrap: RewrapService;
+  /** One tick of the re-encryption schedule, as the timer runs it (joins a tick under way). */
+  rewrapTick(): Promise<string[]>;
+  /** The page's origin: the gateway's address, which the buckets' CORS allows. */
+  webOrigin: string;
   auditLog: string;
   close(): Promise<void>;
 }
@@ -60,13 +82,22 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     port: options.kmsPort ?? config.kmsPort,
     ...(options.now ? { now: options.now } : {}),
   });
+  // The seal function, bound once the services exist; the S3 delivers after each committed write.
+  let sealFunction: ((record: S3EventRecord) => Promise<unknown>) | undefined;
+  const onObjectCreated: ObjectCreatedListener = async (record) => {
+    await options.onObjectCreated?.(record);
+    if (record.s3.bucket.name !== config.stagingBucket || !sealFunction) return;
+    const seal = sealFunction;
+    await (options.seal ? options.seal(record, seal) : seal(record));
+  };
   let s3: LocalS3;
   try {
     s3 = await startLocalS3(config, {
       port: options.s3Port ?? config.s3Port,
       identities: kms.identities,
       ...(options.now ? { now: options.now } : {}),
-      ...(options.onObjectCreated ? { onObjectCreated: options.onObjectCreated } : {}),
+      ...(options.onS3Request ? { onRequest: options.onS3Request } : {}),
+      onObjectCreated,
     });
   } catch (error) {
     await kms.close();
@@ -82,6 +113,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     endpoint: s3.endpoint,
     region: config.region,
     forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
     credentials: { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey },
   });
   const auditLog = join(config.dataDir, 'audit.log');
@@ -97,7 +129,46 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   const access = new AccessControl(admin, { ttlMs: config.authzCacheSeconds * 1000 });
   const crypto = new CryptoService(admin, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
   const keys = new KeyService(admin, access, config.accountId);
+  const uploads = uploadServiceFor(config, admin, serviceS3);
+  const seal = makeSealHandler({
+    uploads,
+    stagingBucket: config.stagingBucket,
+    logger: {
+      info: () => undefined,
+      error: (message, extra) => logger?.error(message, extra ?? {}),
+    },
+  });
+  sealFunction = (record) => seal({ Records: [record] });
+  // Re-encryption jobs: a progress line per page on the local log; the timer below runs the ticks.
+  const rewrap = rewrapServiceFor(config, admin, access, serviceS3, (message, fields) =>
+    logger?.info(message, fields),
+  );
+  let closed = false;
+  let ticking: Promise<string[]> | undefined;
+  const rewrapTick = (): Promise<string[]> => {
+    if (closed) return Promise.resolve([]);
+    ticking ??= rewrap
+      .tick(() => closed)
+      .finally(() => {
+        ticking = undefined;
+      });
+    return ticking;
+  };
+  const backgroundTick = () => {
+    rewrapTick().catch((error: unknown) =>
+      logger?.error('re-encryption tick failed', { error: (error as Error)?.message }),
+    );
+  };
   const functions: Record<FunctionName, LambdaHandler> = {
+    uploads: makeUploadsHandler({ ...deps, access, uploads }),
+    jobs: makeJobsHandler({
+      ...deps,
+      rewrap,
+      // A new job starts at once rather than at the next tick (unless the timer is off).
+      onJobCreated: () => {
+        if (config.rewrapTickSeconds > 0) setImmediate(backgroundTick);
+      },
+    }),
     crypto: makeCryptoHandler({ ...deps, crypto, access }),
     keys: makeKeysHandler({ ...deps, keys }),
     whoami: makeWhoAmIHandler({ ...deps, keys, admin, access }),
@@ -107,7 +178,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       documents: new DocumentService(
         admin,
         new S3ObjectStore(serviceS3, config.vaultBucket, config.objectPrefix),
-        { version: config.envelopeVersion },
+        { version: config.envelopeVersion, urlSeconds: config.uploadUrlSeconds },
       ),
     }),
   };
@@ -132,14 +203,81 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     await kms.close();
     throw error;
   }
+  const webOrigin = `http://${config.host === '::1' ? '[::1]' : config.host}:${new URL(gateway.endpoint).port}`;
+  const origins = [webOrigin, webOrigin.replace('127.0.0.1', 'localhost')].filter(
+    (o, i, all) => all.indexOf(o) === i,
+  );
+  // The page PUTs uploads to staging and GETs ciphertexts from the vault: CORS for its origin only.
+  await serviceS3.send(
+    new PutBucketCorsCommand({
+      Bucket: config.stagingBucket,
+      CORSConfiguration: {
+        CORSRules: [
+          {
+            AllowedOrigins: origins,
+            AllowedMethods: ['PUT'],
+            AllowedHeaders: ['content-type', 'content-length'],
+            ExposeHeaders: ['ETag'],
+            MaxAgeSeconds: 600,
+          },
+        ],
+      },
+    }),
+  );
+  await serviceS3.send(
+    new PutBucketCorsCommand({
+      Bucket: config.vaultBucket,
+      CORSConfiguration: {
+        CORSRules: [
+          {
+            AllowedOrigins: origins,
+            AllowedMethods: ['GET'],
+            AllowedHeaders: [],
+            ExposeHeaders: ['ETag'],
+            MaxAgeSeconds: 600,
+          },
+        ],
+      },
+    }),
+  );
+  // The sweep re-seals uploads whose seal died and expires abandoned ones, as the schedule does in AWS.
+  let sweeping = false;
+  const sweepTimer =
+    config.sweepSeconds > 0
+      ? setInterval(() => {
+          if (sweeping) return;
+          sweeping = true;
+          uploads
+            .sweep()
+            .catch((error: unknown) =>
+              logger?.error('upload sweep failed', { error: (error as Error)?.message }),
+            )
+            .finally(() => {
+              sweeping = false;
+            });
+        }, config.sweepSeconds * 1000)
+      : undefined;
+  sweepTimer?.unref();
+  // The EventBridge schedule of the reencrypt function, in process; never keeps the process alive.
+  const rewrapTimer =
+    config.rewrapTickSeconds > 0 ? setInterval(backgroundTick, config.rewrapTickSeconds * 1000) : undefined;
+  rewrapTimer?.unref();
   return {
     kms,
     s3,
     gateway,
     serviceKms,
     serviceS3,
+    uploads,
+    rewrap,
+    rewrapTick,
+    webOrigin,
     auditLog,
     async close() {
+      if (sweepTimer) clearInterval(sweepTimer);
+      closed = true;
+      if (rewrapTimer) clearInterval(rewrapTimer);
+      await ticking?.catch(() => undefined);
       await gateway.close();
       serviceKms.destroy();
       serviceS3.destroy();

@@ -1,8 +1,9 @@
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { contextProblems, type EncryptionContext } from '../core/context.js';
 import {
   authenticate,
+  contentCipherOf,
   decodeHeader,
   EnvelopeDecryptError,
   EnvelopeFormatError,
@@ -25,7 +26,7 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import { normalisePrincipal } from '../core/principal.js';
-import type { Keys, ObjectStore, StoredObjectInfo } from '../ports.js';
+import type { Keys, LargeObjects, ObjectStore, StoredObjectInfo } from '../ports.js';
 import type { KeyGuard } from './crypto.js';
 import { INLINE_LIMIT } from './crypto.js';
 
@@ -97,10 +98,13 @@ export function checkObjectKey(key: string): void {
     );
   if (/(?:^|\/)\.\.?(?:\/|$)/.test(key))
     throw new ValidationError('An object key may not contain . or .. segments.');
+  // The re-encryption jobs keep their records under jobs/ at the root of the vault (services/rewrap.ts).
+  if (key.startsWith('jobs/'))
+    throw new ValidationError('Object keys starting with jobs/ are reserved for re-encryption job records.');
 }
 
 /** S3 metadata is ASCII: a context must be too, besides the usual rules. */
-function checkContext(context: EncryptionContext | undefined): void {
+export function checkContext(context: EncryptionContext | undefined): void {
   if (!context) return;
   const problems = contextProblems(context, 'context');
   if (problems.length > 0)
@@ -115,11 +119,63 @@ function checkContext(context: EncryptionContext | undefined): void {
       );
 }
 
+/**
+ * A fresh data key for one object (never shared: KMS GenerateDataKey under the object's context)
+ * and what writing the object needs: the transform that seals its body, its metadata (the S3EC
+ * header and this service's own keys) and, when the header does not fit in S3's 2 KB of
+ * metadata, the instruction file to write first. The plaintext data key is zeroed by the sealer.
+ */
+export async function newEnvelope(
+  keys: Keys,
+  input: {
+    version: EnvelopeVersion;
+    keyArn: string;
+    userContext: EncryptionContext;
+    plaintextLength: number;
+    /** This service's own metadata keys (owner, times, upload id). */
+    ours: Record<string, string>;
+  },
+): Promise<{ keyArn: string; stream: Transform; metadata: Record<string, string>; instruction?: string }> {
+  const kmsContext = kmsContextFor(input.version, input.userContext);
+  const dataKey = await keys.generateDataKey({
+    keyId: input.keyArn,
+    context: kmsContext,
+    numberOfBytes: 32,
+    includePlaintext: true,
+  });
+  const plainKey = Buffer.from(dataKey.plaintext ?? new Uint8Array());
+  dataKey.plaintext?.fill(0);
+  const { header, stream } = sealer({
+    version: input.version,
+    dataKey: plainKey,
+    wrappedKey: Buffer.from(dataKey.ciphertext),
+    kmsContext,
+    plaintextLength: input.plaintextLength,
+  });
+  const ours = {
+    ...input.ours,
+    [EAAS_METADATA.keyArn]: dataKey.keyArn,
+    [EAAS_METADATA.wrappedAt]: new Date().toISOString(),
+  };
+  let encoded = encodeHeader(header);
+  if (metadataBytes({ ...encoded.metadata, ...ours }) > METADATA_LIMIT_BYTES)
+    encoded = encodeHeader(header, { instructionFile: true });
+  return {
+    keyArn: dataKey.keyArn,
+    stream,
+    metadata: { ...encoded.metadata, ...ours },
+    ...(encoded.instruction !== undefined ? { instruction: encoded.instruction } : {}),
+  };
+}
+
+/** The instruction file's own metadata, as the S3 Encryption Clients write it. */
+export const INSTRUCTION_METADATA = { 'x-amz-crypto-instr-file': '' } as const;
+
 export class DocumentService {
   constructor(
     private readonly keys: Keys,
-    private readonly store: ObjectStore,
-    private readonly options: { version: EnvelopeVersion } = { version: 'v3' },
+    private readonly store: ObjectStore & LargeObjects,
+    private readonly options: { version: EnvelopeVersion; urlSeconds?: number } = { version: 'v3' },
   ) {}
 
   /** Envelope-encrypts a body of up to INLINE_LIMIT bytes into the vault under `key`. */
@@ -142,54 +198,32 @@ export class DocumentService {
       );
     const userContext = input.context ?? {};
     const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', userContext);
-    const version = this.options.version;
-    const kmsContext = kmsContextFor(version, userContext);
-    // A fresh data key for every object: never shared, zeroed by the sealer once it holds it.
-    const dataKey = await this.keys.generateDataKey({
-      keyId: keyArn,
-      context: kmsContext,
-      numberOfBytes: 32,
-      includePlaintext: true,
-    });
-    const plainKey = Buffer.from(dataKey.plaintext ?? new Uint8Array());
-    dataKey.plaintext?.fill(0);
-    const { header, stream } = sealer({
-      version,
-      dataKey: plainKey,
-      wrappedKey: Buffer.from(dataKey.ciphertext),
-      kmsContext,
-      plaintextLength: plaintext.byteLength,
-    });
-    const body = await buffer(Readable.from([plaintext]).pipe(stream));
     const now = new Date().toISOString();
-    const ours = {
-      [EAAS_METADATA.owner]: normalisePrincipal(caller.arn),
-      [EAAS_METADATA.keyArn]: dataKey.keyArn,
-      [EAAS_METADATA.created]: now,
-      [EAAS_METADATA.wrappedAt]: now,
-    };
-    let encoded = encodeHeader(header);
-    if (metadataBytes({ ...encoded.metadata, ...ours }) > METADATA_LIMIT_BYTES) {
-      encoded = encodeHeader(header, { instructionFile: true });
-    }
-    const conditions = input.overwrite === false ? { ifNoneMatch: '*' as const } : {};
-    if (encoded.instruction !== undefined) {
+    const sealed = await newEnvelope(this.keys, {
+      version: this.options.version,
+      keyArn,
+      userContext,
+      plaintextLength: plaintext.byteLength,
+      ours: { [EAAS_METADATA.owner]: normalisePrincipal(caller.arn), [EAAS_METADATA.created]: now },
+    });
+    const body = await buffer(Readable.from([plaintext]).pipe(sealed.stream));
+    if (sealed.instruction !== undefined) {
       // The instruction file first: an object is never visible without the header it needs.
-      await this.store.put(`${key}${INSTRUCTION_SUFFIX}`, Buffer.from(encoded.instruction), {
-        metadata: { 'x-amz-crypto-instr-file': '' },
+      await this.store.put(`${key}${INSTRUCTION_SUFFIX}`, Buffer.from(sealed.instruction), {
+        metadata: { ...INSTRUCTION_METADATA },
         contentType: 'application/json',
       });
     }
     const { etag } = await this.store.put(key, body, {
-      metadata: { ...encoded.metadata, ...ours },
+      metadata: sealed.metadata,
       contentType: input.contentType ?? 'application/octet-stream',
       contentLength: body.length,
-      ...conditions,
+      ...(input.overwrite === false ? { ifNoneMatch: '*' as const } : {}),
     });
     return {
       key,
-      keyId: dataKey.keyArn,
-      format: `s3ec-${version}` as const,
+      keyId: sealed.keyArn,
+      format: `s3ec-${this.options.version}` as const,
       size: plaintext.byteLength,
       etag,
     };
@@ -341,6 +375,42 @@ export class DocumentService {
       return { view: this.view(key, info, header, instruction), body };
     } finally {
       dataKey.fill(0);
+    }
+  }
+
+  /**
+   * What a client needs to download and decrypt an object of any size itself: a presigned GET of
+   * the stored body (ciphertext and tag) and the object's AES-256-GCM content key, IV and AAD. A
+   * V3 key commitment is checked here first. The content key is the object's own (one data key
+   * per object), so it opens nothing else; it goes only to a caller allowed to decrypt the object.
+   */
+  async downloadTicket(caller: DocumentCaller, key: string) {
+    const info = await this.found(key);
+    const { header, instruction } = await this.headerOf(key, info);
+    const dataKey = await this.dataKeyOf(caller, info, header);
+    let cipher: ReturnType<typeof contentCipherOf>;
+    try {
+      cipher = contentCipherOf(header, dataKey);
+    } catch (error) {
+      throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
+    }
+    const expiresIn = this.options.urlSeconds ?? 900;
+    try {
+      const url = await this.store.presignGet(key, expiresIn);
+      return {
+        ...this.view(key, info, header, instruction),
+        url,
+        expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
+        cipher: {
+          algorithm: 'AES-256-GCM' as const,
+          key: cipher.key.toString('base64'),
+          iv: cipher.iv.toString('base64'),
+          aad: cipher.aad.toString('base64'),
+          tagLength: TAG_BYTES,
+        },
+      };
+    } finally {
+      cipher.key.fill(0);
     }
   }
 

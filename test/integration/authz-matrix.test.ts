@@ -161,7 +161,17 @@ const CELLS: Record<string, Cell> = {
 };
 
 /** Routes every signed caller may call: their answers depend on the caller, checked below. */
-const ANY_CALLER = new Set(['createKey', 'listKeys', 'listAliases', 'whoAmI', 'listObjects']);
+const ANY_CALLER = new Set([
+  'createKey',
+  'listKeys',
+  'listAliases',
+  'whoAmI',
+  'listObjects',
+  // An upload is its creator's alone (anyone else: 404), checked in api-uploads.test.ts.
+  'getUpload',
+  'completeUpload',
+  'cancelUpload',
+]);
 
 /** The document of each key, stored with tenant=acme before the matrix runs. */
 const docOf = (k: string) => `matrix/${k === key ? 'doc' : 'revoked-doc'}.txt`;
@@ -184,6 +194,20 @@ Object.assign(CELLS, {
   headObject: {
     allowed: [...USERS, 'grantee'],
     call: (c: EaasClient, k: string) => c.rawBytes('HEAD', objectPath(docOf(k))),
+  },
+  createDownload: {
+    allowed: [...USERS, 'grantee'],
+    call: (c: EaasClient, k: string) => c.raw('POST', '/v1/downloads', { key: docOf(k) }),
+  },
+  createUpload: {
+    allowed: [...USERS, 'grantee'],
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/uploads', {
+        key: `matrix/upload-${whoIs(c)}.txt`,
+        keyId: k,
+        size: 10,
+        context: acme,
+      }),
   },
   deleteObject: {
     allowed: [...USERS, 'grantee'],

@@ -153,31 +153,57 @@ class OpenTransform extends Transform {
   }
 }
 
+/** The AES-256-GCM parameters of an object's content: what a plain GCM implementation needs to open it. */
+export interface ContentCipher {
+  /** The 32-byte content key: the data key (V2) or the key derived from it (V3). Zero it after use. */
+  key: Buffer;
+  iv: Buffer;
+  /** Additional authenticated data: the suite id (V3), none (V2). */
+  aad: Buffer;
+}
+
 /**
- * The transform that turns a stored body back into plaintext; it fails at the end on a bad tag or
- * a truncated body. A V3 commitment that does not match the data key fails here, before any key
- * is derived. Zeroes `dataKey`.
+ * The content key, IV and AAD of an object. A V3 commitment that does not match the data key
+ * fails here, before any key is derived. Zeroes `dataKey`.
  */
-export function opener(header: EnvelopeHeader, dataKey: Buffer): Transform {
+export function contentCipherOf(header: EnvelopeHeader, dataKey: Buffer): ContentCipher {
   try {
     if (dataKey.length !== DATA_KEY_BYTES) throw new EnvelopeDecryptError();
     if (header.version === 'v2') {
       if (!header.iv) throw new EnvelopeDecryptError();
-      return new OpenTransform(
-        createDecipheriv('aes-256-gcm', dataKey, header.iv, { authTagLength: TAG_BYTES }),
-      );
+      return { key: Buffer.from(dataKey), iv: Buffer.from(header.iv), aad: Buffer.alloc(0) };
     }
     const { messageId, commitment } = header;
     if (!messageId || !commitment || !commitmentMatches(dataKey, messageId, commitment))
       throw new EnvelopeDecryptError();
-    const key = derivedKeyOf(dataKey, messageId);
-    const decipher = createDecipheriv('aes-256-gcm', key, V3_IV, { authTagLength: TAG_BYTES });
-    key.fill(0);
-    decipher.setAAD(SUITE_V3_ID);
-    return new OpenTransform(decipher);
+    return { key: derivedKeyOf(dataKey, messageId), iv: Buffer.from(V3_IV), aad: Buffer.from(SUITE_V3_ID) };
   } finally {
     dataKey.fill(0);
   }
+}
+
+/**
+ * The transform that turns a stored body back into plaintext; it fails at the end on a bad tag or
+ * a truncated body, and at once on a V3 commitment that does not match. Zeroes `dataKey`.
+ */
+export function opener(header: EnvelopeHeader, dataKey: Buffer): Transform {
+  const cipher = contentCipherOf(header, dataKey);
+  try {
+    return gcmOpener(cipher);
+  } finally {
+    cipher.key.fill(0);
+  }
+}
+
+/**
+ * The transform that opens `ciphertext || tag` with plain AES-256-GCM: it holds back the last 16
+ * bytes and fails at the end (EnvelopeDecryptError) on a bad tag or a truncated body. The caller
+ * zeroes `key`; the decipher keeps its own copy.
+ */
+export function gcmOpener({ key, iv, aad }: ContentCipher): Transform {
+  const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: TAG_BYTES });
+  if (aad.length > 0) decipher.setAAD(aad);
+  return new OpenTransform(decipher);
 }
 
 /**

@@ -1,0 +1,39 @@
+import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import type { JobCaller, RewrapService, StartJob } from '../services/rewrap.js';
+import { jobsDepsFromConfig } from './deps.js';
+
+export interface JobsDeps extends HttpDeps {
+  rewrap: RewrapService;
+  /** Called with a new job's id: the local stack runs a tick at once; in AWS the schedule picks it up. */
+  onJobCreated?: ((id: string) => void) | undefined;
+}
+
+/** POST /v1/jobs/re-encrypt and GET /v1/jobs/{id}. */
+export function makeHandler(deps: JobsDeps): ApiHandler {
+  const { rewrap } = deps;
+  const callerOf = ({ state }: RouteInput): JobCaller => ({
+    arn: state.callerArn,
+    record: (d) => state.audit.decisions.push(d),
+  });
+  return makeApiHandler(
+    'jobs',
+    {
+      async startReEncryptJob(input) {
+        const view = await rewrap.start(callerOf(input), input.body as unknown as StartJob);
+        input.state.audit.keyArn = view.destinationKeyId;
+        deps.onJobCreated?.(view.id);
+        return view;
+      },
+
+      async getJob(input) {
+        const view = await rewrap.status(callerOf(input), input.pathParameters.id ?? '');
+        input.state.audit.keyArn = view.destinationKeyId;
+        return view;
+      },
+    },
+    deps,
+  );
+}
+
+/** The Lambda entry point: dependencies from configuration, built once per cold start. */
+export const handler = lazyHandler(() => makeHandler(jobsDepsFromConfig()));

@@ -1,0 +1,53 @@
+import type { EncryptionContext } from '../core/context.js';
+import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import type { AccessControl } from '../services/access.js';
+import type { DocumentCaller } from '../services/documents.js';
+import type { UploadService } from '../services/uploads.js';
+import { uploadsDepsFromConfig } from './deps.js';
+
+export interface UploadsDeps extends HttpDeps {
+  uploads: UploadService;
+  access: AccessControl;
+}
+
+/** POST /v1/uploads, GET and DELETE /v1/uploads/{id}, POST /v1/uploads/{id}/complete. */
+export function makeHandler(deps: UploadsDeps): ApiHandler {
+  const { uploads, access } = deps;
+  const callerOf = ({ state }: RouteInput): DocumentCaller => ({
+    arn: state.callerArn,
+    guard: access.guardFor({ arn: state.callerArn }, (d) => state.audit.decisions.push(d)),
+  });
+  const idOf = (input: RouteInput) => input.pathParameters.id ?? '';
+  return makeApiHandler(
+    'uploads',
+    {
+      async createUpload(input) {
+        const body = input.body as {
+          key: string;
+          keyId: string;
+          size: number;
+          context?: EncryptionContext;
+          contentType?: string;
+          overwrite?: boolean;
+        };
+        const out = await uploads.create(callerOf(input), body);
+        input.state.audit.keyArn = out.keyId;
+        return out;
+      },
+      async getUpload(input) {
+        return { ...(await uploads.status(callerOf(input), idOf(input))) };
+      },
+      async completeUpload(input) {
+        const { parts } = input.body as { parts: { partNumber: number; etag: string }[] };
+        return { ...(await uploads.complete(callerOf(input), idOf(input), parts)) };
+      },
+      async cancelUpload(input) {
+        return { ...(await uploads.cancel(callerOf(input), idOf(input))) };
+      },
+    },
+    deps,
+  );
+}
+
+/** The Lambda entry point: dependencies from configuration, built once per cold start. */
+export const handler = lazyHandler(() => makeHandler(uploadsDepsFromConfig()));

@@ -1,0 +1,145 @@
+import {
+  decodeHeader,
+  EnvelopeFormatError,
+  type EnvelopeHeader,
+  encodeHeader,
+  headerLocation,
+  INSTRUCTION_SUFFIX,
+} from '../core/envelope/index.js';
+import { DomainError } from '../core/errors.js';
+import { type JobSpec, select } from '../core/rewrap-job.js';
+import type { Keys } from '../ports.js';
+import { EAAS_METADATA, INSTRUCTION_METADATA } from './documents.js';
+import type { JobObjects } from './rewrap.js';
+
+/**
+ * One object of a re-encryption job: its header from its metadata (and instruction file), never
+ * its body; KMS ReEncrypt of the wrapped data key under the same encryption context; the new
+ * header written with writes conditioned on the ETags read.
+ *
+ * Instruction-file objects take two writes: the instruction file first (If-Match the version read,
+ * its own metadata naming the object version it belongs to, `eaas-rewrap-of`), then the object's
+ * metadata by an in-place copy (If-Match the object's ETag). A job cut off between the two finds
+ * the marker on its next pass and only completes the copy: nothing is re-wrapped twice.
+ */
+
+/** The object version an instruction file was re-wrapped for (our metadata on the instruction file). */
+export const REWRAP_OF = 'eaas-rewrap-of';
+
+export type ObjectOutcome =
+  | { kind: 'rewrapped' }
+  | { kind: 'alreadyCurrent' }
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'failed'; reason: string }
+  /** Lost a race with a writer (412) every time: tried again later, never forced. */
+  | { kind: 'deferred' };
+
+export interface ObjectStepDeps {
+  keys: Keys;
+  objects: JobObjects;
+  now: () => Date;
+  /** Wraps every KMS and S3 call: rate ceiling and retries with backoff. */
+  call: <T>(kms: boolean, fn: () => Promise<T>) => Promise<T>;
+  /** Test hook: called after each durable step with the object's key; may throw to simulate a crash. */
+  step: (name: string, key?: string) => Promise<void>;
+}
+
+/** Conflicts retried at once before the object is deferred to the end of the job. */
+const CONFLICT_ATTEMPTS = 3;
+
+const code = (error: unknown) => (error instanceof DomainError ? error.code : 'InternalError');
+
+export async function rewrapObject(deps: ObjectStepDeps, spec: JobSpec, key: string): Promise<ObjectOutcome> {
+  for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+    try {
+      return await attemptOnce(deps, spec, key);
+    } catch (error) {
+      // Anything but the service's own errors (a crash, a bug) stops the job rather than one object.
+      if (!(error instanceof DomainError)) throw error;
+      if (error.code === 'PreconditionFailed') continue;
+      return { kind: 'failed', reason: error.code };
+    }
+  }
+  return { kind: 'deferred' };
+}
+
+async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Promise<ObjectOutcome> {
+  const { objects, call } = deps;
+  const info = await call(false, () => objects.head(key));
+  if (!info) return { kind: 'skipped', reason: 'deleted' };
+  const location = headerLocation(info.metadata);
+  const instructionKey = `${key}${INSTRUCTION_SUFFIX}`;
+  // V2 with an instruction file leaves no S3EC key in the object metadata: `none` may still be one.
+  const instruction = location === 'metadata' ? undefined : await call(false, () => objects.read(instructionKey));
+  if (location === 'none' && !instruction) return { kind: 'skipped', reason: 'not-encrypted' };
+  if (location === 'instruction' && !instruction) return { kind: 'failed', reason: 'instruction-file-missing' };
+  const where = location === 'metadata' ? 'metadata' : 'instruction';
+  let header: EnvelopeHeader;
+  try {
+    header = decodeHeader(info.metadata, instruction?.text);
+  } catch (error) {
+    if (error instanceof EnvelopeFormatError) return { kind: 'failed', reason: 'malformed-metadata' };
+    throw error;
+  }
+  const verdict = select(spec, {
+    keyArn: info.metadata[EAAS_METADATA.keyArn],
+    wrappedAt: info.metadata[EAAS_METADATA.wrappedAt],
+  });
+  if (verdict.rewrap === false)
+    return verdict.outcome === 'alreadyCurrent' ? { kind: 'alreadyCurrent' } : { kind: 'skipped', reason: verdict.reason };
+
+  // An instruction file this job already re-wrapped for this very object version: finish the copy.
+  const finished = instruction && instruction.metadata[REWRAP_OF] === info.etag;
+  if (spec.dryRun) return verdict.rewrap === 'try' ? { kind: 'skipped', reason: 'unknown-key' } : { kind: 'rewrapped' };
+
+  let wrappedKey: Buffer;
+  let keyArn: string;
+  if (finished) {
+    wrappedKey = header.wrappedKey;
+    keyArn = instruction.metadata[EAAS_METADATA.keyArn] ?? spec.destinationKeyArn;
+  } else {
+    try {
+      const out = await call(true, () =>
+        deps.keys.reEncrypt({
+          ciphertext: header.wrappedKey,
+          sourceContext: header.kmsContext,
+          sourceKeyId: spec.sourceKeyArn,
+          destinationKeyId: spec.destinationKeyArn,
+          destinationContext: header.kmsContext,
+        }),
+      );
+      wrappedKey = Buffer.from(out.ciphertext);
+      keyArn = out.keyArn;
+    } catch (error) {
+      // Not under the source key: an object another writer made under some other key.
+      if (code(error) === 'InvalidCiphertext' && verdict.rewrap === 'try') return { kind: 'skipped', reason: 'other-key' };
+      return { kind: 'failed', reason: code(error) };
+    }
+    await deps.step('re-encrypted', key);
+  }
+  const wrappedAt = finished ? (instruction.metadata[EAAS_METADATA.wrappedAt] ?? deps.now().toISOString()) : deps.now().toISOString();
+  const ours = { [EAAS_METADATA.keyArn]: keyArn, [EAAS_METADATA.wrappedAt]: wrappedAt };
+  const next = { ...header, wrappedKey };
+  let headerMetadata: Record<string, string> = {};
+  if (where === 'metadata') headerMetadata = encodeHeader(next).metadata;
+  else if (instruction && !finished) {
+    const encoded = encodeHeader(next, { instructionFile: true });
+    await call(false, () =>
+      objects.write(instructionKey, encoded.instruction ?? '', {
+        contentType: 'application/json',
+        metadata: { ...instruction.metadata, ...INSTRUCTION_METADATA, ...ours, [REWRAP_OF]: info.etag },
+        ifMatch: instruction.etag,
+      }),
+    );
+    await deps.step('instruction-written', key);
+  }
+  await call(false, () =>
+    objects.replaceMetadata(
+      key,
+      { ...info.metadata, ...headerMetadata, ...ours },
+      { ifMatch: info.etag, contentType: info.contentType },
+    ),
+  );
+  await deps.step('metadata-copied', key);
+  return { kind: 'rewrapped' };
+}

@@ -1,0 +1,424 @@
+import { randomUUID } from 'node:crypto';
+import { INSTRUCTION_SUFFIX } from '../core/envelope/index.js';
+import { DomainError, ValidationError } from '../core/errors.js';
+import { normalisePrincipal } from '../core/principal.js';
+import {
+  bump,
+  FINISHED,
+  type JobRecord,
+  type JobSpec,
+  jobView,
+  leaseAvailable,
+  MAX_DEFERRED,
+  MAX_REPORTED_FAILURES,
+  newJobRecord,
+  parseJobRecord,
+} from '../core/rewrap-job.js';
+import type { AuditDecision, KeyAdmin, Keys, StoredObjectInfo } from '../ports.js';
+import type { AccessControl, Caller } from './access.js';
+import { type ObjectOutcome, rewrapObject } from './rewrap-object.js';
+import { RateLimiter, type RetryOptions, withRetry } from './rewrap-retry.js';
+
+/**
+ * Re-encryption jobs: re-wrap the data keys of stored documents onto another key, or onto a key's
+ * current material after a rotation, page by page, without reading a document's body.
+ *
+ * A job is one JSON record under `jobs/` in the vault bucket (outside the documents' key space:
+ * object keys under `jobs/` are refused). A worker takes the job with a lease (a conditional
+ * write of the record with an expiry), does one page, and writes the record again with the new
+ * cursor and counts (If-Match its own last write, which also renews the lease): a worker that lost
+ * its lease finds out at that write and stops, and a job cut off anywhere resumes from its last
+ * page on the next tick.
+ */
+
+/** The key prefix of job records in the vault bucket; document keys may not start with it. */
+export const JOBS_PREFIX = 'jobs/';
+
+/** The vault as the job sees it: listings, heads, small conditional reads and writes, metadata copies. */
+export interface JobObjects {
+  /** Keys under `prefix` after `startAfter`, ascending, at most `limit`. */
+  listAfter(
+    prefix: string,
+    startAfter: string | undefined,
+    limit: number,
+  ): Promise<{ keys: string[]; truncated: boolean }>;
+  head(key: string): Promise<StoredObjectInfo | undefined>;
+  /** A small object with its ETag and metadata (instruction files, job records); undefined when absent. */
+  read(key: string): Promise<{ text: string; etag: string; metadata: Record<string, string> } | undefined>;
+  write(
+    key: string,
+    text: string,
+    options: {
+      metadata?: Record<string, string> | undefined;
+      contentType: string;
+      ifMatch?: string | undefined;
+      ifNoneMatch?: '*' | undefined;
+    },
+  ): Promise<{ etag: string }>;
+  /** Replaces an object's metadata by an in-place server-side copy, if its ETag is still `ifMatch`. */
+  replaceMetadata(
+    key: string,
+    metadata: Record<string, string>,
+    options: { ifMatch: string; contentType?: string | undefined },
+  ): Promise<{ etag: string }>;
+}
+
+export interface RewrapOptions {
+  /** Objects per page (one persisted step). */
+  pageSize?: number;
+  /** How long a worker holds a job between two writes of its record. */
+  leaseMs?: number;
+  /** Ceiling on KMS requests a second, per worker (0: none). */
+  kmsPerSecond?: number;
+  retry?: RetryOptions;
+  now?: () => Date;
+  /** This worker's name in leases; random by default. */
+  worker?: string;
+  /** A progress line per page; never a secret. */
+  log?: (message: string, fields: Record<string, unknown>) => void;
+  /**
+   * Test hook: called after each durable step (`lease-taken`, `re-encrypted`, `instruction-written`,
+   * `metadata-copied`, `page-saved`) with the object key where there is one; may throw (a crash).
+   */
+  step?: (name: string, key?: string) => void | Promise<void>;
+}
+
+export interface StartJob {
+  sourceKeyId?: string | undefined;
+  olderThanRotation?: boolean | undefined;
+  destinationKeyId: string;
+  prefix?: string | undefined;
+  dryRun?: boolean | undefined;
+  concurrency?: number | undefined;
+}
+
+export interface JobCaller extends Caller {
+  record?: (decision: AuditDecision) => void;
+}
+
+const COUNT_PAGE = 1000;
+
+/** Whether a listed key is a document (not an instruction file, not a job record). */
+const isDocument = (key: string) => !key.endsWith(INSTRUCTION_SUFFIX) && !key.startsWith(JOBS_PREFIX);
+
+export class RewrapService {
+  private readonly pageSize: number;
+  private readonly leaseMs: number;
+  private readonly limiter: RateLimiter;
+  private readonly now: () => Date;
+  readonly worker: string;
+
+  constructor(
+    private readonly keys: Keys,
+    private readonly admin: Pick<KeyAdmin, 'describeKey' | 'rotations'>,
+    private readonly access: AccessControl,
+    /** The documents, keys relative to the service's object prefix. */
+    private readonly objects: JobObjects,
+    /** The job records, at the root of the vault bucket. */
+    private readonly records: JobObjects,
+    private readonly options: RewrapOptions = {},
+  ) {
+    this.pageSize = options.pageSize ?? 100;
+    this.leaseMs = options.leaseMs ?? 5 * 60_000;
+    this.limiter = new RateLimiter(options.kmsPerSecond ?? 0);
+    this.now = options.now ?? (() => new Date());
+    this.worker = options.worker ?? `worker-${randomUUID()}`;
+  }
+
+  private recordKey(id: string): string {
+    return `${JOBS_PREFIX}${id}.json`;
+  }
+
+  /**
+   * Precondition of starting a job: the caller administers the destination key and may
+   * ReEncryptFrom the source key. A current-material campaign stays on one key, whose
+   * administrator alone may start it (separation of duties keeps administrators from using keys).
+   */
+  async start(caller: JobCaller, input: StartJob) {
+    const rotation = input.olderThanRotation === true;
+    if (rotation === (input.sourceKeyId !== undefined))
+      throw new ValidationError('Give either sourceKeyId or olderThanRotation: true, not both and not neither.');
+    const prefix = input.prefix ?? '';
+    if (prefix.startsWith(JOBS_PREFIX)) throw new ValidationError(`The prefix ${JOBS_PREFIX} holds job records, not documents.`);
+    const destinationKeyArn = await this.require(caller, input.destinationKeyId, 'kms:PutKeyPolicy', 'administer');
+    let sourceKeyArn = destinationKeyArn;
+    let rotatedAt: string | undefined;
+    if (rotation) {
+      rotatedAt = await this.lastRotation(destinationKeyArn);
+    } else {
+      sourceKeyArn = await this.require(caller, input.sourceKeyId ?? '', 'kms:ReEncryptFrom', 're-encrypt from');
+      if (sourceKeyArn === destinationKeyArn)
+        throw new ValidationError('The source and destination are one key: use olderThanRotation for its current material.');
+    }
+    const details = await this.admin.describeKey(destinationKeyArn);
+    if (details.state !== 'Enabled' && !input.dryRun)
+      throw new DomainError('KeyDisabled', `The destination key ${destinationKeyArn} is ${details.state}.`);
+    const spec: JobSpec = {
+      mode: rotation ? 'older-than-rotation' : 'source-key',
+      sourceKeyArn,
+      destinationKeyArn,
+      prefix,
+      dryRun: input.dryRun === true,
+      concurrency: input.concurrency ?? 4,
+      ...(rotatedAt ? { rotatedAt } : {}),
+    };
+    return jobView(await this.create(spec, normalisePrincipal(caller.arn)));
+  }
+
+  /** Makes a job record (scheduled campaigns pass a fixed id, so a second tick finds it made). */
+  async create(spec: JobSpec, createdBy: string, id: string = randomUUID()): Promise<JobRecord> {
+    const job = newJobRecord(id, spec, createdBy, this.now());
+    await this.records.write(this.recordKey(id), JSON.stringify(job), {
+      contentType: 'application/json',
+      ifNoneMatch: '*',
+    });
+    this.log('re-encryption job created', { jobId: id, mode: spec.mode, prefix: spec.prefix, dryRun: spec.dryRun });
+    return job;
+  }
+
+  /** The caller's right on a key, with a refusal that says which right the job needs. */
+  private async require(caller: JobCaller, keyId: string, action: string, what: string): Promise<string> {
+    try {
+      return await this.access.require(caller, { keyId, action }, caller.record);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'AccessDenied')
+        throw new DomainError(
+          'AccessDenied',
+          `${normalisePrincipal(caller.arn)} may not start this job: it must ${what} the key ${keyId} (${action}). ${error.message}`,
+        );
+      throw error;
+    }
+  }
+
+  /** When the key's material last changed: its last rotation, or its creation when it never rotated. */
+  private async lastRotation(keyArn: string): Promise<string> {
+    let latest = (await this.admin.describeKey(keyArn)).createdAt.getTime();
+    let token: string | undefined;
+    do {
+      const page = await this.admin.rotations(keyArn, 100, token);
+      for (const r of page.items) if (r.rotationDate) latest = Math.max(latest, r.rotationDate.getTime());
+      token = page.nextToken;
+    } while (token);
+    return new Date(latest).toISOString();
+  }
+
+  /** A job's view, for a caller who administers its destination key. */
+  async status(caller: JobCaller, id: string) {
+    if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
+    const found = await this.load(id);
+    if (!found) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
+    await this.access.require(
+      caller,
+      { keyId: found.job.spec.destinationKeyArn, action: 'kms:PutKeyPolicy' },
+      caller.record,
+    );
+    return jobView(found.job);
+  }
+
+  async load(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {
+    const read = await this.records.read(this.recordKey(id));
+    if (!read) return undefined;
+    return { job: parseJobRecord(read.text), etag: read.etag };
+  }
+
+  /** Ids of the jobs not finished yet, oldest page of records first. */
+  async unfinished(): Promise<string[]> {
+    const ids: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.records.listAfter(JOBS_PREFIX, after, 1000);
+      for (const key of page.keys) {
+        after = key;
+        const id = key.slice(JOBS_PREFIX.length).replace(/\.json$/, '');
+        const found = await this.load(id).catch(() => undefined);
+        if (found && !FINISHED.has(found.job.phase)) ids.push(id);
+      }
+      if (!page.truncated) return ids;
+    }
+  }
+
+  /** One tick of the schedule: every unfinished job gets a turn until `stop()` says time is up. */
+  async tick(stop: () => boolean = () => false): Promise<string[]> {
+    const ran: string[] = [];
+    for (const id of await this.unfinished()) {
+      if (stop()) break;
+      if (await this.run(id, stop)) ran.push(id);
+    }
+    return ran;
+  }
+
+  /**
+   * Works on one job until it is finished, `stop()` says time is up, or its lease is lost.
+   * Answers the record as last saved, or undefined when another worker holds the job.
+   */
+  async run(id: string, stop: () => boolean = () => false): Promise<JobRecord | undefined> {
+    const found = await this.load(id);
+    if (!found || !leaseAvailable(found.job, this.worker, this.now())) return undefined;
+    let { job, etag } = found;
+    job.startedAt ??= this.now().toISOString();
+    if (job.phase === 'pending') job.phase = 'counting';
+    const saved = await this.save(job, etag);
+    if (!saved) return undefined;
+    etag = saved;
+    await this.step('lease-taken');
+    while (!FINISHED.has(job.phase)) {
+      // Precondition of a page: the record is still as this worker last wrote it (its lease holds).
+      const fresh = await this.load(id);
+      if (fresh?.etag !== etag) return undefined;
+      if (stop()) {
+        // Let the next tick (any worker) take it at once.
+        job.lease = undefined;
+        await this.save(job, etag, false);
+        return job;
+      }
+      const next = await this.page(job);
+      const written = await this.save(next, etag);
+      if (!written) return undefined;
+      job = next;
+      etag = written;
+      await this.step('page-saved');
+    }
+    return job;
+  }
+
+  /** Writes the record If-Match `etag`, renewing this worker's lease; undefined when another took it. */
+  private async save(job: JobRecord, etag: string, keepLease = true): Promise<string | undefined> {
+    const now = this.now();
+    job.updatedAt = now.toISOString();
+    job.lease =
+      keepLease && !FINISHED.has(job.phase)
+        ? { owner: this.worker, expiresAt: new Date(now.getTime() + this.leaseMs).toISOString() }
+        : undefined;
+    try {
+      return (
+        await this.records.write(this.recordKey(job.id), JSON.stringify(job), {
+          contentType: 'application/json',
+          ifMatch: etag,
+        })
+      ).etag;
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'PreconditionFailed') {
+        this.log('re-encryption job taken by another worker', { jobId: job.id, worker: this.worker });
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  /** One page of the job's current phase, on a copy of the record. */
+  private async page(current: JobRecord): Promise<JobRecord> {
+    const job: JobRecord = structuredClone(current);
+    job.pages += 1;
+    if (job.phase === 'counting') {
+      const page = await this.call(false, () => this.objects.listAfter(job.spec.prefix, job.cursor, COUNT_PAGE));
+      job.total = (job.total ?? 0) + page.keys.filter(isDocument).length;
+      job.cursor = page.keys.at(-1) ?? job.cursor;
+      if (!page.truncated) {
+        job.phase = 'scanning';
+        job.cursor = undefined;
+      }
+      this.progress(job);
+      return job;
+    }
+    if (job.phase === 'scanning') {
+      const page = await this.call(false, () => this.objects.listAfter(job.spec.prefix, job.cursor, this.pageSize));
+      await this.each(job, page.keys.filter(isDocument), false);
+      job.cursor = page.keys.at(-1) ?? job.cursor;
+      if (!page.truncated) job.phase = job.deferred.length > 0 ? 'retrying' : 'succeeded';
+    } else if (job.phase === 'retrying') {
+      const keys = job.deferred.splice(0, this.pageSize);
+      await this.each(job, keys, true);
+      if (job.deferred.length === 0) job.phase = 'succeeded';
+    }
+    if (job.phase === 'succeeded') {
+      if (Object.keys(job.counts.failed).length > 0) job.phase = 'completed-with-failures';
+      job.finishedAt = this.now().toISOString();
+    }
+    this.progress(job);
+    return job;
+  }
+
+  /** Re-wraps the keys with the job's concurrency and adds their outcomes to its counts. */
+  private async each(job: JobRecord, keys: string[], retrying: boolean): Promise<void> {
+    const outcomes = new Array<ObjectOutcome>(keys.length);
+    let next = 0;
+    const deps = {
+      keys: this.keys,
+      objects: this.objects,
+      now: this.now,
+      call: <T>(kms: boolean, fn: () => Promise<T>) => this.call(kms, fn),
+      step: (name: string, key?: string) => this.step(name, key),
+    };
+    const workers = Array.from({ length: Math.min(job.spec.concurrency, keys.length) }, async () => {
+      while (next < keys.length) {
+        const i = next++;
+        outcomes[i] = await rewrapObject(deps, job.spec, keys[i] as string);
+      }
+    });
+    // Every worker ends before a failure is passed on: nothing of this page runs after it.
+    const settled = await Promise.allSettled(workers);
+    for (const s of settled) if (s.status === 'rejected') throw s.reason;
+    keys.forEach((key, i) => {
+      const outcome = outcomes[i] as ObjectOutcome;
+      if (!retrying) job.counts.scanned += 1;
+      switch (outcome.kind) {
+        case 'rewrapped':
+          job.counts.rewrapped += 1;
+          break;
+        case 'alreadyCurrent':
+          job.counts.alreadyCurrent += 1;
+          break;
+        case 'skipped':
+          bump(job.counts.skipped, outcome.reason);
+          break;
+        case 'deferred':
+          if (!retrying && job.deferred.length < MAX_DEFERRED) {
+            job.deferred.push(key);
+            break;
+          }
+          this.fail(job, key, 'conflict');
+          break;
+        case 'failed':
+          this.fail(job, key, outcome.reason);
+          break;
+      }
+    });
+  }
+
+  private fail(job: JobRecord, key: string, reason: string): void {
+    bump(job.counts.failed, reason);
+    if (job.failures.length < MAX_REPORTED_FAILURES) job.failures.push({ key, reason });
+  }
+
+  /** A KMS or S3 call: under the KMS rate ceiling, retried with backoff when throttled or failing. */
+  private call<T>(kms: boolean, fn: () => Promise<T>): Promise<T> {
+    return withRetry(async () => {
+      if (kms) await this.limiter.acquire();
+      return fn();
+    }, this.options.retry);
+  }
+
+  private async step(name: string, key?: string): Promise<void> {
+    await this.options.step?.(name, key);
+  }
+
+  private log(message: string, fields: Record<string, unknown>): void {
+    this.options.log?.(message, fields);
+  }
+
+  private progress(job: JobRecord): void {
+    const view = jobView(job);
+    this.log('re-encryption job page', {
+      jobId: job.id,
+      worker: this.worker,
+      phase: job.phase,
+      page: job.pages,
+      cursor: job.cursor,
+      scanned: job.counts.scanned,
+      rewrapped: job.counts.rewrapped,
+      alreadyCurrent: job.counts.alreadyCurrent,
+      ...(view.percent !== undefined ? { percent: view.percent } : {}),
+      ...(job.total !== undefined ? { total: job.total } : {}),
+    });
+  }
+}

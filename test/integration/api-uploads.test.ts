@@ -1,0 +1,412 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { S3EventRecord } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
+import { S3ObjectStore } from '../../src/aws/s3.js';
+import { downloadDocument, EaasError, uploadDocument } from '../../src/client/index.js';
+import { KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
+import { UploadService } from '../../src/services/uploads.js';
+import { startTestStack, type TestStack } from '../helpers/local-stack.js';
+
+/**
+ * Uploads of any size through POST /v1/uploads: the bytes go to presigned URLs into the staging
+ * bucket of the local S3, its object-created event runs the seal, and the document ends S3EC V3
+ * in the vault with nothing left in staging. Faults: an oversized body, an expired link, a
+ * duplicated or concurrent event, a seal that fails half-way.
+ */
+
+let t: TestStack;
+const acme = { tenant: 'acme' };
+const events: S3EventRecord[] = [];
+let work: string;
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+async function stagingKeys(stack: TestStack): Promise<string[]> {
+  const out = await stack
+    .s3(SERVICE)
+    .send(new ListObjectsV2Command({ Bucket: stack.config.stagingBucket, Prefix: 'incoming/' }));
+  return (out.Contents ?? []).map((o) => o.Key ?? '');
+}
+
+async function vaultHead(stack: TestStack, key: string) {
+  return stack
+    .s3(SERVICE)
+    .send(new HeadObjectCommand({ Bucket: stack.config.vaultBucket, Key: key }))
+    .catch((e: { $metadata?: { httpStatusCode?: number } }) => {
+      if (e.$metadata?.httpStatusCode === 404) return undefined;
+      throw e;
+    });
+}
+
+beforeAll(async () => {
+  t = await startTestStack({ onObjectCreated: (record) => void events.push(record) });
+  work = mkdtempSync(join(tmpdir(), 'eaas-uploads-'));
+});
+afterAll(async () => {
+  await t.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('uploads of any size', () => {
+  it('seals a single-PUT upload into the vault as S3EC V3 and empties staging', async () => {
+    const bytes = randomBytes(3000);
+    const status = await uploadDocument(t.client(KEY_USER), {
+      key: 'uploads/small.bin',
+      keyId: 'alias/eaas-default',
+      bytes,
+      context: acme,
+      contentType: 'application/x-test',
+    });
+    expect(status).toMatchObject({
+      key: 'uploads/small.bin',
+      state: 'sealed',
+      size: 3000,
+      object: { format: 's3ec-v3' },
+    });
+    expect(status.keyId).toMatch(/^arn:aws:kms:/);
+
+    const got = await t.client(KEY_USER).rawBytes('GET', '/v1/objects/uploads%2Fsmall.bin');
+    expect(got.status).toBe(200);
+    expect(sha(got.bytes)).toBe(sha(bytes));
+    expect(got.headers.get('content-type')).toBe('application/x-test');
+    expect(JSON.parse(got.headers.get('x-eaas-context') ?? '{}')).toEqual(acme);
+
+    const stored = await vaultHead(t, 'uploads/small.bin');
+    expect(stored?.Metadata?.['x-amz-c']).toBe('115');
+    expect(stored?.Metadata?.['eaas-upload-id']).toBe(status.id);
+    expect(stored?.ETag).toBe(status.object?.etag);
+    expect(stored?.ContentLength).toBe(3000 + 16);
+    expect(await stagingKeys(t)).not.toContain(`incoming/${status.id}`);
+  });
+
+  it('seals a multipart upload and downloads it through the client, decrypted and byte-exact', async () => {
+    const bytes = randomBytes(20 * 1024 * 1024 + 123);
+    const file = join(work, 'big.bin');
+    writeFileSync(file, bytes);
+    const seen: number[] = [];
+    const status = await uploadDocument(
+      t.client(KEY_USER),
+      { key: 'uploads/big.bin', keyId: 'alias/eaas-default', file, context: acme },
+      { onProgress: (p) => seen.push(p.sentBytes) },
+    );
+    expect(status.state).toBe('sealed');
+    expect(seen.at(-1)).toBe(bytes.length);
+    expect(seen.length).toBe(3);
+
+    // The stored body is ciphertext: not one 32-byte run of the plaintext appears in it.
+    const raw = await t
+      .s3(SERVICE)
+      .send(new GetObjectCommand({ Bucket: t.config.vaultBucket, Key: 'uploads/big.bin' }));
+    const stored = Buffer.from(
+      await (raw.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+    expect(stored.length).toBe(bytes.length + 16);
+    expect(stored.indexOf(bytes.subarray(1000, 1032))).toBe(-1);
+
+    const out = join(work, 'big.out');
+    const got = await downloadDocument(t.client(KEY_USER), 'uploads/big.bin', out);
+    expect(got.size).toBe(bytes.length);
+    expect(sha(readFileSync(out))).toBe(sha(bytes));
+  });
+
+  it('refuses a download to a caller who may not decrypt, and leaves nothing behind on a tampered byte', async () => {
+    const denied = await t.client(OUTSIDER).raw('POST', '/v1/downloads', { key: 'uploads/small.bin' });
+    expect(denied.status).toBe(403);
+
+    const bytes = randomBytes(6 * 1024 * 1024);
+    await uploadDocument(t.client(KEY_USER), {
+      key: 'uploads/tamper.bin',
+      keyId: 'alias/eaas-default',
+      bytes,
+    });
+    // Flip one byte deep inside the stored body, keeping its metadata (as an attacker with S3 access could).
+    const s3 = t.s3(SERVICE);
+    const obj = await s3.send(
+      new GetObjectCommand({ Bucket: t.config.vaultBucket, Key: 'uploads/tamper.bin' }),
+    );
+    const body = Buffer.from(
+      await (obj.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+    body[5_000_000] = (body[5_000_000] ?? 0) ^ 1;
+    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: t.config.vaultBucket,
+        Key: 'uploads/tamper.bin',
+        Body: body,
+        Metadata: obj.Metadata,
+      }),
+    );
+    const out = join(work, 'tamper.out');
+    const error = await downloadDocument(t.client(KEY_USER), 'uploads/tamper.bin', out).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(EaasError);
+    expect((error as EaasError).code).toBe('InvalidCiphertext');
+    expect(() => readFileSync(out)).toThrow();
+    // The API's own streaming read refuses it the same way.
+    const viaApi = await t.client(KEY_USER).rawBytes('GET', '/v1/objects/uploads%2Ftamper.bin');
+    expect(viaApi.status).toBe(413);
+  });
+
+  it('answers an upload only to its creator, and refuses callers who may not encrypt', async () => {
+    const created = await t.client(KEY_USER).raw('POST', '/v1/uploads', {
+      key: 'uploads/private.bin',
+      keyId: 'alias/eaas-default',
+      size: 10,
+    });
+    expect(created.status).toBe(200);
+    const id = (created.body as { id: string }).id;
+    expect((await t.client(KEY_USER).raw('GET', `/v1/uploads/${id}`)).status).toBe(200);
+    for (const who of [KEY_MANAGER, OUTSIDER]) {
+      const other = await t.client(who).raw('GET', `/v1/uploads/${id}`);
+      expect(other.status).toBe(404);
+      expect((await t.client(who).raw('DELETE', `/v1/uploads/${id}`)).status).toBe(404);
+    }
+    expect((await t.client(KEY_USER).raw('GET', '/v1/uploads/not-an-id')).status).toBe(404);
+
+    const refused = await t.client(KEY_MANAGER).raw('POST', '/v1/uploads', {
+      key: 'uploads/by-admin.bin',
+      keyId: 'alias/eaas-default',
+      size: 10,
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: 'AccessDenied' });
+  });
+
+  it('validates what it is given, with stable codes', async () => {
+    const c = t.client(KEY_USER);
+    const cases: [Record<string, unknown>, number, string][] = [
+      [{ key: 'a', keyId: 'alias/eaas-default', size: 6 * 1024 ** 3 }, 413, 'PayloadTooLarge'],
+      [{ key: 'a', keyId: 'alias/eaas-default', size: -1 }, 400, 'ValidationError'],
+      [{ key: 'a', keyId: 'alias/eaas-default', size: 1.5 }, 400, 'ValidationError'],
+      [{ key: 'a/../b', keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
+      [{ key: 'x.instruction', keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
+      [{ keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
+      [{ key: 'a', keyId: 'alias/nope', size: 1 }, 404, 'KeyNotFound'],
+    ];
+    for (const [body, status, code] of cases) {
+      const res = await c.raw('POST', '/v1/uploads', body);
+      expect(res.status, JSON.stringify(body)).toBe(status);
+      expect(res.body).toMatchObject({ error: code });
+    }
+  });
+
+  it('refuses a body larger than announced at S3, and a completion with missing parts', async () => {
+    const c = t.client(KEY_USER);
+    const created = (
+      await c.raw('POST', '/v1/uploads', { key: 'uploads/liar.bin', keyId: 'alias/eaas-default', size: 100 })
+    ).body as { id: string; url: string };
+    const res = await fetch(created.url, { method: 'PUT', body: randomBytes(101) });
+    expect(res.status).toBe(403);
+    expect(await stagingKeys(t)).not.toContain(`incoming/${created.id}`);
+    expect((await c.raw('GET', `/v1/uploads/${created.id}`)).body).toMatchObject({ state: 'pending' });
+
+    const multi = (
+      await c.raw('POST', '/v1/uploads', {
+        key: 'uploads/parts.bin',
+        keyId: 'alias/eaas-default',
+        size: 17 * 1024 * 1024,
+      })
+    ).body as { id: string; parts: { partNumber: number; url: string; size: number }[] };
+    expect(multi.parts.map((p) => p.size)).toEqual([8 * 1024 * 1024, 8 * 1024 * 1024, 1024 * 1024]);
+    const first = multi.parts[0] as { url: string; size: number };
+    const put = await fetch(first.url, { method: 'PUT', body: randomBytes(first.size) });
+    expect(put.status).toBe(200);
+    const done = await c.raw('POST', `/v1/uploads/${multi.id}/complete`, {
+      parts: [{ partNumber: 1, etag: put.headers.get('etag') }],
+    });
+    expect(done.status).toBe(400);
+    expect(done.body).toMatchObject({ error: 'ValidationError' });
+    const cancelled = await c.raw('DELETE', `/v1/uploads/${multi.id}`);
+    expect(cancelled.body).toMatchObject({ state: 'failed', error: { code: 'Cancelled' } });
+    expect(
+      (await c.raw('POST', `/v1/uploads/${multi.id}/complete`, { parts: [{ partNumber: 1, etag: 'x' }] }))
+        .status,
+    ).toBe(409);
+  });
+
+  it('is idempotent on a duplicated event and seals once on two concurrent ones', async () => {
+    const before = events.length;
+    const status = await uploadDocument(t.client(KEY_USER), {
+      key: 'uploads/dup.bin',
+      keyId: 'alias/eaas-default',
+      bytes: Buffer.from('delivered twice'),
+    });
+    const record = events.slice(before).find((e) => e.s3.object.key === `incoming/${status.id}`);
+    expect(record).toBeDefined();
+    const etag = (await vaultHead(t, 'uploads/dup.bin'))?.ETag;
+    // S3 may deliver an event more than once: the second delivery changes nothing.
+    expect(await t.stack.uploads.seal(status.id)).toBe('sealed');
+    expect((await vaultHead(t, 'uploads/dup.bin'))?.ETag).toBe(etag);
+
+    // Two deliveries at once, before any seal: one seals, the other finds it held or done.
+    const held: { record?: S3EventRecord } = {};
+    const t2 = await startTestStack({
+      seal: async (r) => {
+        held.record = r;
+      },
+    });
+    try {
+      const created = (
+        await t2.client(KEY_USER).raw('POST', '/v1/uploads', {
+          key: 'uploads/race.bin',
+          keyId: 'alias/eaas-default',
+          size: 5,
+        })
+      ).body as { id: string; url: string };
+      await fetch(created.url, { method: 'PUT', body: Buffer.from('raced') });
+      await t2.stack.s3.notificationsDelivered();
+      expect(held.record).toBeDefined();
+      const outcomes = await Promise.all([
+        t2.stack.uploads.seal(created.id),
+        t2.stack.uploads.seal(created.id),
+      ]);
+      expect(outcomes.filter((o) => o === 'sealed').length).toBeGreaterThanOrEqual(1);
+      expect(outcomes.every((o) => o === 'sealed' || o === 'busy')).toBe(true);
+      const final = (await t2.client(KEY_USER).raw('GET', `/v1/uploads/${created.id}`)).body as {
+        state: string;
+        object: { etag: string };
+      };
+      expect(final.state).toBe('sealed');
+      expect((await vaultHead(t2, 'uploads/race.bin'))?.ETag).toBe(final.object.etag);
+      const read = await t2.client(KEY_USER).rawBytes('GET', '/v1/objects/uploads%2Frace.bin');
+      expect(Buffer.from(read.bytes).toString()).toBe('raced');
+    } finally {
+      await t2.stop();
+    }
+  });
+
+  it('with overwrite false, fails Conflict when the key was taken meanwhile, and the other object survives', async () => {
+    const c = t.client(KEY_USER);
+    const created = (
+      await c.raw('POST', '/v1/uploads', {
+        key: 'uploads/taken.txt',
+        keyId: 'alias/eaas-default',
+        size: 5,
+        overwrite: false,
+      })
+    ).body as { id: string; url: string };
+    // Someone stores the key between the start of the upload and its seal.
+    const first = await c.rawBytes('PUT', '/v1/objects/uploads%2Ftaken.txt', Buffer.from('first'), {
+      keyId: 'alias/eaas-default',
+    });
+    expect(first.status).toBe(200);
+    await fetch(created.url, { method: 'PUT', body: Buffer.from('later') });
+    await t.stack.s3.notificationsDelivered();
+    const status = (await c.raw('GET', `/v1/uploads/${created.id}`)).body;
+    expect(status).toMatchObject({ state: 'failed', error: { code: 'Conflict' } });
+    const read = await c.rawBytes('GET', '/v1/objects/uploads%2Ftaken.txt');
+    expect(Buffer.from(read.bytes).toString()).toBe('first');
+    expect(await stagingKeys(t)).not.toContain(`incoming/${created.id}`);
+    // Starting one for a key that exists is refused at once.
+    const again = await c.raw('POST', '/v1/uploads', {
+      key: 'uploads/taken.txt',
+      keyId: 'alias/eaas-default',
+      size: 1,
+      overwrite: false,
+    });
+    expect(again.status).toBe(409);
+  });
+
+  it('a seal cut off mid-stream, or killed, leaves no vault object and keeps the staging object; the sweep seals it', async () => {
+    const bytes = randomBytes(18 * 1024 * 1024);
+    // Hold the staging event back, so that the seals below are the only ones.
+    const held = await startTestStack({ env: { EAAS_SEAL_LEASE_SECONDS: '1' }, seal: async () => undefined });
+    try {
+      const hc = held.client(KEY_USER);
+      const created = await uploadDocument(
+        hc,
+        { key: 'uploads/crash.bin', keyId: 'alias/eaas-default', bytes },
+        { waitForSeal: false },
+      );
+      await held.stack.s3.notificationsDelivered();
+      const staging = new S3ObjectStore(held.stack.serviceS3, held.config.stagingBucket);
+      const vault = new S3ObjectStore(held.stack.serviceS3, held.config.vaultBucket);
+      const keys = new KmsKeyAdmin(held.stack.serviceKms);
+      const options = { version: 'v3' as const, urlSeconds: 60, maxUploadBytes: 2 ** 40, leaseSeconds: 1 };
+      /** The staging area, its object's body cut (or stalled) after 10 MiB. */
+      const cut = (mode: 'error' | 'stall', streams: Readable[]) =>
+        Object.assign(Object.create(staging) as S3ObjectStore, {
+          async get(key: string, o?: { ifMatch?: string }) {
+            const object = await staging.get(key, o);
+            if (!key.startsWith('incoming/')) return object;
+            let seen = 0;
+            const body = new Readable({ read() {} });
+            streams.push(body);
+            (object.body as Readable).on('data', (chunk: Buffer) => {
+              if (seen >= 10 * 1024 * 1024) return;
+              seen += chunk.length;
+              body.push(chunk);
+              if (seen >= 10 * 1024 * 1024 && mode === 'error') body.destroy(new Error('connection reset'));
+            });
+            return { ...object, body };
+          },
+        });
+
+      // Cut off: the seal fails, releases its lease, aborts its multipart upload; nothing visible.
+      const streams: Readable[] = [];
+      const broken = new UploadService(keys, cut('error', streams), vault, options);
+      await expect(broken.seal(created.id)).rejects.toThrow();
+      expect((await hc.raw('GET', `/v1/uploads/${created.id}`)).body).toMatchObject({ state: 'pending' });
+      expect(await vaultHead(held, 'uploads/crash.bin')).toBeUndefined();
+      expect(await stagingKeys(held)).toContain(`incoming/${created.id}`);
+
+      // Killed: a seal stalls for ever holding its lease; once the lease expires the sweep takes over.
+      const stalled = new UploadService(keys, cut('stall', streams), vault, options);
+      const dying = stalled.seal(created.id).catch(() => 'died');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await held.stack.uploads.sweep()).toMatchObject({ sealed: 0 });
+      await new Promise((r) => setTimeout(r, 1100));
+      expect(await held.stack.uploads.sweep()).toMatchObject({ sealed: 1 });
+      for (const s of streams) s.destroy(new Error('killed'));
+      expect(await dying).toBe('died');
+
+      const status = (await hc.raw('GET', `/v1/uploads/${created.id}`)).body as {
+        state: string;
+        object: { etag: string };
+      };
+      expect(status.state).toBe('sealed');
+      // The dead seal's late failure changed nothing: the object is the sweep's, and whole.
+      expect((await vaultHead(held, 'uploads/crash.bin'))?.ETag).toBe(status.object.etag);
+      const out = join(work, 'crash.out');
+      await downloadDocument(hc, 'uploads/crash.bin', out);
+      expect(sha(readFileSync(out))).toBe(sha(bytes));
+      expect(await stagingKeys(held)).toEqual([]);
+    } finally {
+      await held.stop();
+    }
+  });
+});
+
+describe('links that expire', () => {
+  let short: TestStack;
+  beforeAll(async () => {
+    short = await startTestStack({ env: { EAAS_UPLOAD_URL_SECONDS: '1' } });
+  });
+  afterAll(() => short.stop());
+
+  it('refuses an expired presigned PUT, and the upload ends failed/Expired with nothing staged', async () => {
+    const c = short.client(KEY_USER);
+    const created = (
+      await c.raw('POST', '/v1/uploads', { key: 'late.bin', keyId: 'alias/eaas-default', size: 4 })
+    ).body as {
+      id: string;
+      url: string;
+    };
+    await new Promise((r) => setTimeout(r, 2100));
+    const res = await fetch(created.url, { method: 'PUT', body: Buffer.from('late') });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toMatch(/expired/i);
+    const status = (await c.raw('GET', `/v1/uploads/${created.id}`)).body;
+    expect(status).toMatchObject({ state: 'failed', error: { code: 'Expired' } });
+    expect(await stagingKeys(short)).toEqual([]);
+    expect(await vaultHead(short, 'late.bin')).toBeUndefined();
+  });
+});

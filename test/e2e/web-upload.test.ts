@@ -1,8 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  closeSync,
   existsSync,
+  ftruncateSync,
   mkdirSync,
   mkdtempSync,
+  openSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -27,6 +30,7 @@ import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
 const MiB = 1024 * 1024;
+const MAX_UPLOAD = 64 * MiB;
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs it with apt`);
 
@@ -69,7 +73,8 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
   const consoleLines: string[] = [];
 
   beforeAll(async () => {
-    t = await startTestStack();
+    // A low upload limit, so that a (sparse) file just above it shows the page's "too large".
+    t = await startTestStack({ env: { EAAS_MAX_UPLOAD_BYTES: String(MAX_UPLOAD) } });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });
     page = await context.newPage();
@@ -83,12 +88,21 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     rmSync(workDir, { recursive: true, force: true });
   });
 
-  async function signIn(p: Page, name: string): Promise<void> {
+  /** Signs in with a local profile's keys, with the mouse or, as a keyboard user would, typing and Tab and Enter. */
+  async function signIn(p: Page, name: string, by: 'mouse' | 'keyboard' = 'mouse'): Promise<void> {
     const principal = t.principal(name);
     await p.goto(`${t.api}/`);
-    await p.getByLabel('Access key ID').fill(principal.accessKeyId);
-    await p.getByLabel('Secret access key').fill(principal.secretAccessKey);
-    await p.getByRole('button', { name: 'Sign in' }).click();
+    if (by === 'keyboard') {
+      await p.getByLabel('Access key ID').focus();
+      await p.keyboard.type(principal.accessKeyId);
+      await p.keyboard.press('Tab');
+      await p.keyboard.type(principal.secretAccessKey);
+      await p.keyboard.press('Enter');
+    } else {
+      await p.getByLabel('Access key ID').fill(principal.accessKeyId);
+      await p.getByLabel('Secret access key').fill(principal.secretAccessKey);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+    }
     await p.locator('#principal', { hasText: principal.arn }).waitFor();
   }
 
@@ -246,10 +260,58 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     expect(list.objects.map((o) => o.key)).not.toContain(name);
   });
 
+  it('says in plain words when an upload link has expired and when a file is too large', async () => {
+    // Prepare: S3 answers the next single PUT as it answers a presigned URL past its expiry.
+    const s3Origin = new URL(t.stack.s3.endpoint).origin;
+    await page.route(
+      (url) => url.origin === s3Origin,
+      (route) =>
+        route.request().method() === 'PUT'
+          ? route.fulfill({
+              status: 403,
+              headers: {
+                'Access-Control-Allow-Origin': new URL(t.api).origin,
+                'Content-Type': 'application/xml',
+              },
+              body: '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>',
+            })
+          : route.fallback(),
+      { times: 1 },
+    );
+    const late = makeFile(workDir, `late-${run}.bin`, 64 * 1024, marker);
+    // A sparse file one byte over the limit: the page asks for the upload before reading a byte.
+    const huge = join(workDir, `huge-${run}.bin`);
+    const fd = openSync(huge, 'w');
+    ftruncateSync(fd, MAX_UPLOAD + 1);
+    closeSync(fd);
+
+    // Act
+    await page.getByLabel('Choose files, or drop them here').setInputFiles([late.path, huge]);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+
+    // Assess
+    const row = (name: string) => page.locator(`#upload-list li[data-file="${name}"][data-state="failed"]`);
+    await row(`late-${run}.bin`).waitFor();
+    expect(await row(`late-${run}.bin`).textContent()).toContain(
+      'The upload link expired before the file arrived',
+    );
+    await row(`huge-${run}.bin`).waitFor();
+    expect(await row(`huge-${run}.bin`).textContent()).toContain('The file is too large.');
+  });
+
+  it('takes files dropped on the drop zone', async () => {
+    await page.evaluate(`(() => {
+      const data = new DataTransfer();
+      data.items.add(new File(['dropped'], 'dropped.txt', { type: 'text/plain' }));
+      document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+    })()`);
+    expect(await page.locator('#file-help').textContent()).toBe('1 file chosen: dropped.txt.');
+  });
+
   it('refuses myKeyManager, an administrator and not a user, in plain words', async () => {
     const other = await context.newPage();
     try {
-      await signIn(other, KEY_MANAGER);
+      await signIn(other, KEY_MANAGER, 'keyboard');
       // Prepare: the picker offers no key, and says why.
       await other.locator('#key-help', { hasText: 'not a user' }).waitFor();
       expect(await other.locator('#key-select').isDisabled()).toBe(true);

@@ -68,7 +68,7 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
   const marker = randomBytes(32);
   const workDir = mkdtempSync(join(tmpdir(), 'eaas-web-'));
   const run = randomBytes(3).toString('hex');
-  const small = makeFile(workDir, `contract-${run}.bin`, 1 * MiB, marker);
+  const small = makeFile(workDir, `contrat signé ${run}.bin`, 1 * MiB, marker);
   const large = makeFile(workDir, `scan-${run}.bin`, 40 * MiB, marker);
   const consoleLines: string[] = [];
 
@@ -328,6 +328,8 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
       await row.and(other.locator('[data-state="failed"]')).waitFor();
       expect(await row.textContent()).toContain('No permission: your account may not encrypt with this key');
       expect(await other.locator('#notice').textContent()).toContain('No permission');
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await other.screenshot({ path: join(ARTIFACTS, 'web-upload-refused.png'), fullPage: true });
     } finally {
       await other.close();
     }

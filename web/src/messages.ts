@@ -26,7 +26,7 @@ export function plainWords(error: unknown, activity: Activity): string {
   switch (error.code) {
     case 'AccessDenied':
     case 'AccessDeniedException':
-      return `${NO_PERMISSION[activity]} ${error.message}${detail}`;
+      return `${NO_PERMISSION[activity]}\nDetails: ${error.message}${detail}`;
     case 'UnrecognizedClientException':
     case 'MissingAuthenticationTokenException':
       return 'The access key is not known to the service. Check the access key id.';

@@ -100,13 +100,15 @@ export class UploadsView {
   private updateOverall(): void {
     let sent = 0;
     let total = 0;
+    let counted = 0;
     for (const upload of this.rows.keys()) {
       if (upload.phase === 'failed' || upload.phase === 'cancelled') continue;
       const done = upload.phase === 'sealing' || upload.phase === 'sealed';
       sent += done ? upload.total : upload.sent;
       total += upload.total;
+      counted++;
     }
-    const pct = percent(sent, total);
+    const pct = counted === 0 ? 0 : percent(sent, total);
     this.overall.bar.value = pct;
     this.overall.text.textContent = `${pct} %`;
   }

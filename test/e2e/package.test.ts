@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FUNCTIONS, ROUTES } from '../../src/http/routes.js';
+import { ROUTES } from '../../src/http/routes.js';
 import { SERVICE } from '../../src/local/identity.js';
+import { dependencyCycle, type Resources, render, roleMay, roleStatements } from '../helpers/cfn-template.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 
 const exec = promisify(execFile);
@@ -13,15 +14,27 @@ let t: TestKms;
 let unpacked: string;
 
 interface Template {
-  Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] }>;
 }
+/** The page's origin, given as a deployment parameter: the buckets' CORS must name exactly it. */
+const WEB_ORIGIN = 'https://docs.example.test';
+let template: Template;
 
 beforeAll(async () => {
-  await exec('npm', ['run', 'package'], { timeout: 120_000 });
+  await exec('npm', ['run', 'package', '--', `--param=webOrigin=${WEB_ORIGIN}`], { timeout: 120_000 });
+  template = JSON.parse(
+    readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8'),
+  ) as Template;
   t = await startTestKms();
   unpacked = mkdtempSync(join(tmpdir(), 'eaas-bundle-'));
-  for (const fn of Object.keys(FUNCTIONS)) {
-    await exec('unzip', ['-q', '-o', join('.serverless', `${fn}.zip`), '-d', join(unpacked, fn)]);
+  for (const zip of readdirSync('.serverless').filter((f) => f.endsWith('.zip'))) {
+    await exec('unzip', [
+      '-q',
+      '-o',
+      join('.serverless', zip),
+      '-d',
+      join(unpacked, zip.replace(/\.zip$/, '')),
+    ]);
   }
 }, 180_000);
 afterAll(async () => {
@@ -31,9 +44,6 @@ afterAll(async () => {
 
 describe('npm run package (osls, offline)', () => {
   it('produces a CloudFormation template with every route behind AWS_IAM', () => {
-    const template = JSON.parse(
-      readFileSync('.serverless/cloudformation-template-update-stack.json', 'utf8'),
-    ) as Template;
     const methods = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
     expect(methods).toHaveLength(ROUTES.length);
     for (const m of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
@@ -81,4 +91,70 @@ describe('npm run package (osls, offline)', () => {
       expect(result.statusCode, result.body).toBe(status);
     },
   );
+
+  it('runs every function with a role of its own from the template, and creates no shared role', () => {
+    const resources = template.Resources as Resources;
+    expect(resources.IamRoleLambdaExecution).toBeUndefined();
+    const fns = Object.entries(template.Resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function');
+    const roles = fns.map(
+      ([, f]) => (f.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+    );
+    expect(new Set(roles).size).toBe(fns.length);
+    for (const role of roles) expect(resources[role]?.Type).toBe('AWS::IAM::Role');
+    const sealRole = roles[fns.findIndex(([id]) => id === 'SealLambdaFunction')] ?? '';
+    const key = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+    expect(roleMay(resources, sealRole, 'kms:Decrypt', key)).toBe(false);
+    for (const role of roles)
+      for (const s of roleStatements(resources, role)) {
+        const actions = [s.Action].flat();
+        for (const action of actions) expect(action, role).not.toMatch(/^(\*|s3:\*|kms:\*)$/);
+        if (actions.some((a) => a.startsWith('s3:'))) expect([s.Resource].flat(), role).not.toContain('*');
+      }
+  });
+
+  it('has no dependency cycle: the staging bucket, its notification, the seal and its role deploy in order', () => {
+    expect(dependencyCycle(template.Resources as Resources)).toBeUndefined();
+  });
+
+  it('sends the staging bucket incoming/ ObjectCreated events to the seal, under a 15-minute timeout', () => {
+    const resources = template.Resources as Resources;
+    const staging = template.Resources.StagingBucket?.Properties as {
+      NotificationConfiguration: { LambdaConfigurations: unknown[] };
+    };
+    expect(staging.NotificationConfiguration.LambdaConfigurations).toEqual([
+      {
+        Event: 's3:ObjectCreated:*',
+        Function: { 'Fn::GetAtt': ['SealLambdaFunction', 'Arn'] },
+        Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'incoming/' }] } },
+      },
+    ]);
+    const seal = template.Resources.SealLambdaFunction?.Properties as {
+      Timeout: number;
+      Environment: { Variables: Record<string, unknown> };
+    };
+    expect(seal.Timeout).toBe(900);
+    // The seal ignores events of any other bucket: its configured name must be this bucket's.
+    expect(render(resources, seal.Environment.Variables.EAAS_STAGING_BUCKET)).toBe(
+      render(resources, { Ref: 'StagingBucket' }),
+    );
+  });
+
+  it('allows CORS from exactly the webOrigin parameter on both buckets', () => {
+    for (const id of ['StagingBucket', 'VaultBucket']) {
+      const props = template.Resources[id]?.Properties as { CorsConfiguration?: { CorsRules: object[] } };
+      const cors = props?.CorsConfiguration?.CorsRules ?? [];
+      expect(cors.length, id).toBeGreaterThan(0);
+      for (const rule of cors) expect(rule, id).toMatchObject({ AllowedOrigins: [WEB_ORIGIN] });
+    }
+  });
+
+  it('bundles the seal handler (built on first use, so loading it needs no configuration)', () => {
+    const dir = join(unpacked, 'seal', 'src', 'handlers');
+    const entry = readdirSync(dir).find((f) => f.startsWith('seal.') && f.endsWith('.js'));
+    expect(entry).toBeDefined();
+    const script = `process.stdout.write(typeof require(${JSON.stringify(join(dir, entry ?? ''))}).handler)`;
+    return exec(process.execPath, ['-e', script], { env: { PATH: process.env.PATH } }).then(({ stdout }) =>
+      expect(stdout).toBe('function'),
+    );
+  });
 });

@@ -2,25 +2,114 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FUNCTIONS, ROUTES } from '../../src/http/routes.js';
+import {
+  ACCOUNT,
+  dependencyCycle,
+  REGION,
+  type Resources,
+  render,
+  roleMay,
+  roleStatements,
+  type Statement,
+  statementParts,
+} from '../helpers/cfn-template.js';
 
-interface HttpEvent {
-  http: { path: string; method: string; authorizer?: string };
+interface FunctionDef {
+  handler: string;
+  role?: string;
+  events?: { http?: { path: string; method: string; authorizer?: string }; schedule?: string }[];
+  timeout?: number;
+  memorySize?: number;
 }
-const sls = parse(readFileSync('serverless.yml', 'utf8')) as {
-  provider: { runtime: string; apiGateway: { binaryMediaTypes: string[] } };
-  functions: Record<string, { handler: string; events: HttpEvent[] }>;
-};
+interface Sls {
+  service: string;
+  provider: {
+    runtime: string;
+    apiGateway: { binaryMediaTypes: string[] };
+    environment: Record<string, unknown>;
+    iam?: unknown;
+  };
+  custom: Record<string, unknown>;
+  functions: Record<string, FunctionDef>;
+  resources: { Resources: Resources };
+}
+
+interface LifecycleRule {
+  Status: string;
+  Prefix?: string;
+  ExpirationInDays?: number;
+  ExpirationDate?: string;
+  AbortIncompleteMultipartUpload?: { DaysAfterInitiation: number };
+}
+interface BucketProperties {
+  PublicAccessBlockConfiguration?: unknown;
+  OwnershipControls?: unknown;
+  BucketEncryption?: { ServerSideEncryptionConfiguration: unknown };
+  VersioningConfiguration?: unknown;
+  LifecycleConfiguration?: { Rules: LifecycleRule[] };
+  CorsConfiguration?: { CorsRules: Record<string, unknown>[] };
+  NotificationConfiguration?: { LambdaConfigurations: unknown[] };
+}
+
+const raw = parse(readFileSync('serverless.yml', 'utf8')) as Sls;
+
+/**
+ * The few Serverless variables serverless.yml uses, resolved as osls does for `--stage dev` with
+ * no --param: `${self:...}`, `${sls:stage}`, `${param:x, 'default'}`, `${opt:x, 'default'}`.
+ * CloudFormation's own `${AWS::...}` (inside Fn::Sub) is left alone; anything else throws.
+ */
+function resolve(value: unknown, root: Sls): unknown {
+  if (Array.isArray(value)) return value.map((v) => resolve(v, root));
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolve(v, root)]));
+  if (typeof value !== 'string') return value;
+  const one = (expr: string): unknown => {
+    const fallback = /^(param|opt):[\w-]+,\s*'([^']*)'$/.exec(expr);
+    if (fallback) return fallback[2];
+    if (expr === 'sls:stage') return 'dev';
+    if (expr.startsWith('self:'))
+      return resolve(
+        expr
+          .slice(5)
+          .split('.')
+          .reduce<unknown>((o, k) => (o as Record<string, unknown>)[k], root),
+        root,
+      );
+    throw new Error(`serverless.yml uses a variable this test does not resolve: \${${expr}}`);
+  };
+  const whole = /^\$\{([^}]+)\}$/.exec(value);
+  if (whole?.[1] && !whole[1].startsWith('AWS::')) return one(whole[1]);
+  return value.replace(/\$\{([^}]+)\}/g, (m, expr: string) =>
+    expr.startsWith('AWS::') ? m : String(one(expr)),
+  );
+}
+
+const sls = resolve(raw, raw) as Sls;
+const resources = sls.resources.Resources;
+const httpFunctions = Object.entries(sls.functions).filter(([, fn]) => fn.events?.some((e) => e.http));
+
+const STAGING = `eaas-dev-staging-${ACCOUNT}-${REGION}`;
+const VAULT = render(resources, { Ref: 'VaultBucket' });
+const s3 = (bucket: string, key = '') => `arn:aws:s3:::${bucket}${key}`;
+const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
+const ALIAS = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
+const roleOf = (fn: string) => sls.functions[fn]?.role ?? '';
+/** KMS actions IAM scopes to no key: CreateKey (and TagResource for its Tags), and listings. */
+const unscoped = (action: string) =>
+  ['kms:CreateKey', 'kms:TagResource', 'kms:ListKeys', 'kms:ListAliases'].includes(action);
 
 describe('serverless.yml and the route table agree', () => {
-  it('declares exactly the functions of the route table, each with its handler module', () => {
-    expect(Object.keys(sls.functions).sort()).toEqual(Object.keys(FUNCTIONS).sort());
+  it('declares a function for each entry of the route table, every handler in its own module', () => {
+    expect(httpFunctions.map(([name]) => name).sort()).toEqual(Object.keys(FUNCTIONS).sort());
     for (const [name, fn] of Object.entries(sls.functions))
       expect(fn.handler).toBe(`src/handlers/${name}.handler`);
   });
 
   it('declares exactly the routes of the table, each behind AWS_IAM', () => {
-    const declared = Object.entries(sls.functions).flatMap(([name, fn]) =>
-      fn.events.map((e) => `${name} ${e.http.method.toUpperCase()} /${e.http.path} ${e.http.authorizer}`),
+    const declared = httpFunctions.flatMap(([name, fn]) =>
+      (fn.events ?? []).flatMap((e) =>
+        e.http ? [`${name} ${e.http.method.toUpperCase()} /${e.http.path} ${e.http.authorizer}`] : [],
+      ),
     );
     const expected = ROUTES.map((r) => `${r.function} ${r.method} ${r.path} aws_iam`);
     expect(declared.sort()).toEqual(expected.sort());
@@ -30,5 +119,289 @@ describe('serverless.yml and the route table agree', () => {
     const { BINARY_MEDIA_TYPES } = await import('../../src/local/gateway.js');
     expect(sls.provider.runtime).toBe('nodejs22.x');
     expect(sls.provider.apiGateway.binaryMediaTypes).toEqual([...BINARY_MEDIA_TYPES]);
+  });
+});
+
+describe('the buckets', () => {
+  const bucket = (id: string) => (resources[id]?.Properties ?? {}) as BucketProperties;
+
+  it.each(['VaultBucket', 'StagingBucket'])('%s blocks all public access and encrypts at rest', (id) => {
+    expect(resources[id]?.Type).toBe('AWS::S3::Bucket');
+    expect(bucket(id).PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    expect(bucket(id).OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    expect(bucket(id).BucketEncryption?.ServerSideEncryptionConfiguration).toEqual([
+      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+    ]);
+  });
+
+  it.each(['VaultBucket', 'StagingBucket'])('%s refuses every request that is not over TLS', (id) => {
+    const policies = Object.values(resources).filter(
+      (r) =>
+        r.Type === 'AWS::S3::BucketPolicy' &&
+        JSON.stringify(r.Properties?.Bucket) === JSON.stringify({ Ref: id }),
+    );
+    expect(policies).toHaveLength(1);
+    const document = policies[0]?.Properties?.PolicyDocument as { Statement: Statement[] } | undefined;
+    const statements = document?.Statement ?? [];
+    const tls = statements.find((s) => s.Condition?.Bool?.['aws:SecureTransport'] === 'false');
+    expect(tls).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:*' });
+    const arns = ((tls?.Resource ?? []) as unknown[]).map((r) => render(resources, r)).sort();
+    const name = render(resources, { Ref: id });
+    expect(arns).toEqual([s3(name), s3(name, '/*')]);
+  });
+
+  it('versions the vault only: a staging version would keep the plaintext the seal deletes', () => {
+    expect(bucket('VaultBucket').VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(bucket('StagingBucket').VersioningConfiguration).toBeUndefined();
+  });
+
+  it('expires staging uploads after a day and records after 30 days; aborts stale multipart uploads on both', () => {
+    const rules = (id: string) => bucket(id).LifecycleConfiguration?.Rules ?? [];
+    const enabled = (id: string) => rules(id).filter((r) => r.Status === 'Enabled');
+    expect(enabled('StagingBucket')).toContainEqual(
+      expect.objectContaining({ Prefix: 'incoming/', ExpirationInDays: 1 }),
+    );
+    expect(enabled('StagingBucket')).toContainEqual(
+      expect.objectContaining({ Prefix: 'records/', ExpirationInDays: 30 }),
+    );
+    for (const id of ['StagingBucket', 'VaultBucket']) {
+      const abort = enabled(id).filter((r) => r.AbortIncompleteMultipartUpload);
+      expect(abort, id).toHaveLength(1);
+      // Bucket-wide: no prefix leaves an upload of the seal or of the browser behind.
+      expect(abort[0]?.Prefix, id).toBeUndefined();
+      expect(abort[0]?.AbortIncompleteMultipartUpload?.DaysAfterInitiation, id).toBe(1);
+    }
+    // Nothing expires current documents in the vault.
+    expect(enabled('VaultBucket').filter((r) => r.ExpirationInDays || r.ExpirationDate)).toEqual([]);
+  });
+
+  it('allows CORS from the configured web origin only: PUT with ETag on staging, GET with ETag on the vault', () => {
+    expect(raw.custom.webOrigin).toMatch(/^\$\{param:webOrigin, '[^']+'\}$/);
+    const origin = sls.custom.webOrigin as string;
+    expect(origin).toMatch(/^https:\/\/[a-z0-9.-]+$/);
+    const cors = (id: string) => bucket(id).CorsConfiguration?.CorsRules ?? [];
+    expect(cors('StagingBucket')).toEqual([
+      expect.objectContaining({
+        AllowedOrigins: [origin],
+        AllowedMethods: ['PUT'],
+        ExposedHeaders: ['ETag'],
+        AllowedHeaders: expect.arrayContaining(['content-type']),
+      }),
+    ]);
+    expect(cors('VaultBucket')).toEqual([
+      expect.objectContaining({
+        AllowedOrigins: [origin],
+        AllowedMethods: ['GET'],
+        ExposedHeaders: ['ETag'],
+      }),
+    ]);
+    for (const rule of [...cors('StagingBucket'), ...cors('VaultBucket')])
+      expect(rule.MaxAge).toBeGreaterThan(0);
+  });
+
+  it('runs the seal on objects created under incoming/ of the staging bucket, and only there', () => {
+    const lambdas = bucket('StagingBucket').NotificationConfiguration?.LambdaConfigurations;
+    expect(lambdas).toEqual([
+      {
+        Event: 's3:ObjectCreated:*',
+        Function: { 'Fn::GetAtt': ['SealLambdaFunction', 'Arn'] },
+        Filter: { S3Key: { Rules: [{ Name: 'prefix', Value: 'incoming/' }] } },
+      },
+    ]);
+    expect(bucket('VaultBucket').NotificationConfiguration).toBeUndefined();
+    // S3 may invoke the seal for this bucket of this account, and the bucket waits for that.
+    const permission = resources.SealInvokeFromStaging?.Properties as Record<string, unknown>;
+    expect(permission).toMatchObject({
+      Action: 'lambda:InvokeFunction',
+      FunctionName: { 'Fn::GetAtt': ['SealLambdaFunction', 'Arn'] },
+      Principal: 's3.amazonaws.com',
+      SourceAccount: { Ref: 'AWS::AccountId' },
+    });
+    expect(render(resources, permission.SourceArn)).toBe(s3(STAGING));
+    expect(resources.StagingBucket?.DependsOn).toBe('SealInvokeFromStaging');
+    expect(render(resources, { Ref: 'StagingBucket' })).toBe(STAGING);
+  });
+
+  it('names the staging bucket without a Ref, so that nothing the seal needs depends on the bucket', () => {
+    const env = sls.provider.environment;
+    expect(render(resources, env.EAAS_STAGING_BUCKET)).toBe(STAGING);
+    expect(JSON.stringify(env)).not.toContain('StagingBucket');
+    expect(JSON.stringify(resources.SealRole)).not.toContain('StagingBucket');
+    expect(dependencyCycle(resources)).toBeUndefined();
+  });
+
+  it('the seal may run for 15 minutes with 1 GB; uploads are bounded and their links short-lived', () => {
+    expect(sls.functions.seal).toMatchObject({ timeout: 900, memorySize: 1024 });
+    expect(Number(sls.provider.environment.EAAS_UPLOAD_URL_SECONDS)).toBeLessThanOrEqual(3600);
+    expect(Number(sls.provider.environment.EAAS_MAX_UPLOAD_BYTES)).toBe(5 * 1024 ** 3);
+    expect(Number(sls.provider.environment.EAAS_SEAL_LEASE_SECONDS)).toBe(sls.functions.seal?.timeout);
+  });
+});
+
+describe('least privilege: every function its own role', () => {
+  it('gives every function a role of its own declared here, and no provider-wide role', () => {
+    expect(sls.provider.iam).toBeUndefined();
+    const roles = Object.values(sls.functions).map((fn) => fn.role);
+    expect(new Set(roles).size).toBe(roles.length);
+    for (const [name, fn] of Object.entries(sls.functions)) {
+      expect(fn.role, name).toBeDefined();
+      expect(resources[fn.role ?? '']?.Type, name).toBe('AWS::IAM::Role');
+      const trust = resources[fn.role ?? '']?.Properties?.AssumeRolePolicyDocument as { Statement: unknown };
+      expect(trust.Statement, name).toEqual([
+        { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+      ]);
+    }
+  });
+
+  it('grants no action wildcard, and S3 actions only on this stack buckets', () => {
+    const roles = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::IAM::Role');
+    expect(roles.length).toBeGreaterThanOrEqual(Object.keys(sls.functions).length);
+    for (const [id] of roles)
+      for (const statement of roleStatements(resources, id)) {
+        const { actions, arns } = statementParts(resources, statement);
+        for (const action of actions) expect(action, id).not.toContain('*');
+        if (actions.some((a) => a.startsWith('s3:')))
+          for (const arn of arns)
+            expect(arn, id).toMatch(new RegExp(`^arn:aws:s3:::(${STAGING}|${VAULT})(/|$)`));
+        // "*" only where IAM knows no narrower resource: a key being created, or a listing.
+        if (arns.includes('*'))
+          expect(
+            actions.filter((a) => !unscoped(a)),
+            id,
+          ).toEqual([]);
+      }
+  });
+
+  it('lets every function write its own logs', () => {
+    for (const name of Object.keys(sls.functions)) {
+      const stream = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/eaas-dev-${name}:log-stream:2026/x`;
+      expect(roleMay(resources, roleOf(name), 'logs:PutLogEvents', stream), name).toBe(true);
+    }
+  });
+
+  const incoming = s3(STAGING, '/incoming/0123abcd');
+  const record = s3(STAGING, '/records/0123abcd.json');
+  const document = s3(VAULT, '/contracts/2026/acme.pdf');
+  // [function, action, resource, allowed]
+  const cases: [string, string, string, boolean][] = [
+    // seal: plaintext in from staging, ciphertext out to the vault, a data key, never a decrypt.
+    ['seal', 's3:GetObject', incoming, true],
+    ['seal', 's3:DeleteObject', incoming, true],
+    ['seal', 's3:AbortMultipartUpload', incoming, true],
+    ['seal', 's3:GetObject', record, true],
+    ['seal', 's3:PutObject', record, true],
+    ['seal', 's3:PutObject', document, true],
+    ['seal', 's3:AbortMultipartUpload', document, true],
+    ['seal', 'kms:DescribeKey', KEY, true],
+    ['seal', 'kms:Decrypt', KEY, false],
+    ['seal', 'kms:Encrypt', KEY, false],
+    ['seal', 'kms:ReEncryptFrom', KEY, false],
+    ['seal', 'kms:CreateGrant', KEY, false],
+    ['seal', 's3:DeleteObject', document, false],
+    ['seal', 's3:PutObject', incoming, false],
+    ['seal', 's3:GetObject', s3(STAGING, '/elsewhere/x'), false],
+    // uploads: presigned writes into incoming/, its records, authorization reads; no key use.
+    ['uploads', 's3:PutObject', incoming, true],
+    ['uploads', 's3:AbortMultipartUpload', incoming, true],
+    ['uploads', 's3:ListMultipartUploadParts', incoming, true],
+    ['uploads', 's3:DeleteObject', incoming, true],
+    ['uploads', 's3:GetObject', record, true],
+    ['uploads', 's3:PutObject', record, true],
+    ['uploads', 's3:ListBucket', s3(STAGING), true],
+    ['uploads', 'kms:GetKeyPolicy', KEY, true],
+    ['uploads', 'kms:ListGrants', KEY, true],
+    ['uploads', 'kms:DescribeKey', KEY, true],
+    ['uploads', 'kms:GenerateDataKey', KEY, false],
+    ['uploads', 'kms:Encrypt', KEY, false],
+    ['uploads', 'kms:Decrypt', KEY, false],
+    ['uploads', 's3:PutObject', document, false],
+    ['uploads', 's3:DeleteObject', document, false],
+    ['uploads', 's3:PutObject', s3(STAGING, '/elsewhere/x'), false],
+    // objects: the vault, data keys and their unwrapping; nothing of staging.
+    ['objects', 's3:GetObject', document, true],
+    ['objects', 's3:PutObject', document, true],
+    ['objects', 's3:DeleteObject', document, true],
+    ['objects', 's3:ListBucket', s3(VAULT), true],
+    ['objects', 'kms:GenerateDataKey', KEY, true],
+    ['objects', 'kms:Decrypt', KEY, true],
+    ['objects', 'kms:GetKeyPolicy', KEY, true],
+    ['objects', 's3:GetObject', incoming, false],
+    ['objects', 's3:GetObject', record, false],
+    ['objects', 'kms:ReEncryptFrom', KEY, false],
+    ['objects', 'kms:PutKeyPolicy', KEY, false],
+    // crypto: the cryptographic operations; no documents, no administration.
+    ['crypto', 'kms:Encrypt', KEY, true],
+    ['crypto', 'kms:Decrypt', KEY, true],
+    ['crypto', 'kms:ReEncryptFrom', KEY, true],
+    ['crypto', 'kms:ReEncryptTo', KEY, true],
+    ['crypto', 'kms:GenerateDataKey', KEY, true],
+    ['crypto', 'kms:GenerateDataKeyWithoutPlaintext', KEY, true],
+    ['crypto', 'kms:PutKeyPolicy', KEY, false],
+    ['crypto', 'kms:CreateKey', '*', false],
+    ['crypto', 's3:GetObject', document, false],
+    // keys: administration; never a cryptographic operation, never a document.
+    ['keys', 'kms:CreateKey', '*', true],
+    ['keys', 'kms:PutKeyPolicy', KEY, true],
+    ['keys', 'kms:CreateGrant', KEY, true],
+    ['keys', 'kms:CreateAlias', ALIAS, true],
+    ['keys', 'kms:CreateAlias', KEY, true],
+    ['keys', 'kms:ScheduleKeyDeletion', KEY, true],
+    ['keys', 'kms:Encrypt', KEY, false],
+    ['keys', 'kms:Decrypt', KEY, false],
+    ['keys', 'kms:GenerateDataKey', KEY, false],
+    ['keys', 's3:GetObject', document, false],
+    // whoami: reads what authorization reads, nothing else.
+    ['whoami', 'kms:DescribeKey', KEY, true],
+    ['whoami', 'kms:GetKeyPolicy', KEY, true],
+    ['whoami', 'kms:ListGrants', KEY, true],
+    ['whoami', 'kms:Encrypt', KEY, false],
+    ['whoami', 'kms:CreateGrant', KEY, false],
+    ['whoami', 's3:GetObject', document, false],
+  ];
+  it.each(cases)('%s: %s on %s is allowed: %s', (fn, action, arn, allowed) => {
+    // The seal's data keys carry the S3 Encryption Client's context key; see the next test.
+    const request = { 'kms:EncryptionContextKeys': ['aws:x-amz-cek-alg', 'tenant'] };
+    expect(roleMay(resources, roleOf(fn), action, arn, request)).toBe(allowed);
+  });
+
+  it("the seal makes data keys only for the S3 Encryption Client format (its context's aws:x-amz-cek-alg)", () => {
+    const seal = roleOf('seal');
+    const may = (keys: string[]) =>
+      roleMay(resources, seal, 'kms:GenerateDataKey', KEY, { 'kms:EncryptionContextKeys': keys });
+    expect(may(['aws:x-amz-cek-alg'])).toBe(true);
+    expect(may(['aws:x-amz-cek-alg', 'tenant'])).toBe(true);
+    expect(may(['tenant'])).toBe(false);
+    expect(may([])).toBe(false);
+  });
+});
+
+describe('the template reader these tests rely on', () => {
+  it('finds a dependency cycle and a wildcard grant', () => {
+    const cyclic: Resources = {
+      A: { Type: 'AWS::S3::Bucket', DependsOn: 'B' },
+      B: { Type: 'AWS::Lambda::Permission', Properties: { SourceArn: { 'Fn::Sub': 'arn:$' + '{A}' } } },
+    };
+    expect(dependencyCycle(cyclic)).toEqual(['A', 'B', 'A']);
+    const broad: Resources = {
+      R: {
+        Type: 'AWS::IAM::Role',
+        Properties: {
+          Policies: [
+            {
+              PolicyDocument: {
+                Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: 'arn:aws:s3:::b/*' }],
+              },
+            },
+          ],
+        },
+      },
+    };
+    expect(roleMay(broad, 'R', 's3:DeleteObject', 'arn:aws:s3:::b/k')).toBe(true);
+    expect(roleMay(broad, 'R', 's3:DeleteObject', 'arn:aws:s3:::c/k')).toBe(false);
   });
 });

@@ -35,7 +35,12 @@ function fromS3Error(error: unknown, key: string): DomainError {
     return new DomainError('Throttled', 'S3 is throttling requests.', undefined, options);
   if (status === undefined || status >= 500)
     return new DomainError('DependencyFailure', 'The object store did not answer.', undefined, options);
-  return new DomainError('InternalError', `S3 refused a request on ${key}: ${name || status}.`, undefined, options);
+  return new DomainError(
+    'InternalError',
+    `S3 refused a request on ${key}: ${name || status}.`,
+    undefined,
+    options,
+  );
 }
 
 function lowerKeys(map: Record<string, string> | undefined): Record<string, string> {

@@ -16,7 +16,10 @@ export interface ReencryptDeps {
 export const SAFETY_MARGIN_MS = 60_000;
 
 export function makeHandler(deps: ReencryptDeps) {
-  return async (_event: ScheduledEvent | Record<string, unknown>, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
+  return async (
+    _event: ScheduledEvent | Record<string, unknown>,
+    context?: Pick<Context, 'getRemainingTimeInMillis'>,
+  ) => {
     const stop = () => (context ? context.getRemainingTimeInMillis() < SAFETY_MARGIN_MS : false);
     const ran = await deps.rewrap.tick(stop);
     return { ran };

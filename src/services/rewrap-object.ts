@@ -70,9 +70,11 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
   const location = headerLocation(info.metadata);
   const instructionKey = `${key}${INSTRUCTION_SUFFIX}`;
   // V2 with an instruction file leaves no S3EC key in the object metadata: `none` may still be one.
-  const instruction = location === 'metadata' ? undefined : await call(false, () => objects.read(instructionKey));
+  const instruction =
+    location === 'metadata' ? undefined : await call(false, () => objects.read(instructionKey));
   if (location === 'none' && !instruction) return { kind: 'skipped', reason: 'not-encrypted' };
-  if (location === 'instruction' && !instruction) return { kind: 'failed', reason: 'instruction-file-missing' };
+  if (location === 'instruction' && !instruction)
+    return { kind: 'failed', reason: 'instruction-file-missing' };
   const where = location === 'metadata' ? 'metadata' : 'instruction';
   let header: EnvelopeHeader;
   try {
@@ -86,11 +88,19 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
     wrappedAt: info.metadata[EAAS_METADATA.wrappedAt],
   });
   if (verdict.rewrap === false)
-    return verdict.outcome === 'alreadyCurrent' ? { kind: 'alreadyCurrent' } : { kind: 'skipped', reason: verdict.reason };
+    return verdict.outcome === 'alreadyCurrent'
+      ? { kind: 'alreadyCurrent' }
+      : { kind: 'skipped', reason: verdict.reason };
 
   // An instruction file this job already re-wrapped for this very object version: finish the copy.
-  const finished = instruction && instruction.metadata[REWRAP_OF] === info.etag;
-  if (spec.dryRun) return verdict.rewrap === 'try' ? { kind: 'skipped', reason: 'unknown-key' } : { kind: 'rewrapped' };
+  // (The object's ETag survives a metadata copy: the wrap times tell a finished copy from a pending one.)
+  const finished =
+    instruction !== undefined &&
+    instruction.metadata[REWRAP_OF] === info.etag &&
+    instruction.metadata[EAAS_METADATA.wrappedAt] !== undefined &&
+    instruction.metadata[EAAS_METADATA.wrappedAt] !== info.metadata[EAAS_METADATA.wrappedAt];
+  if (spec.dryRun)
+    return verdict.rewrap === 'try' ? { kind: 'skipped', reason: 'unknown-key' } : { kind: 'rewrapped' };
 
   let wrappedKey: Buffer;
   let keyArn: string;
@@ -112,12 +122,15 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
       keyArn = out.keyArn;
     } catch (error) {
       // Not under the source key: an object another writer made under some other key.
-      if (code(error) === 'InvalidCiphertext' && verdict.rewrap === 'try') return { kind: 'skipped', reason: 'other-key' };
+      if (code(error) === 'InvalidCiphertext' && verdict.rewrap === 'try')
+        return { kind: 'skipped', reason: 'other-key' };
       return { kind: 'failed', reason: code(error) };
     }
     await deps.step('re-encrypted', key);
   }
-  const wrappedAt = finished ? (instruction.metadata[EAAS_METADATA.wrappedAt] ?? deps.now().toISOString()) : deps.now().toISOString();
+  const wrappedAt = finished
+    ? (instruction.metadata[EAAS_METADATA.wrappedAt] ?? deps.now().toISOString())
+    : deps.now().toISOString();
   const ours = { [EAAS_METADATA.keyArn]: keyArn, [EAAS_METADATA.wrappedAt]: wrappedAt };
   const next = { ...header, wrappedKey };
   let headerMetadata: Record<string, string> = {};

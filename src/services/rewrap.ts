@@ -137,18 +137,33 @@ export class RewrapService {
   async start(caller: JobCaller, input: StartJob) {
     const rotation = input.olderThanRotation === true;
     if (rotation === (input.sourceKeyId !== undefined))
-      throw new ValidationError('Give either sourceKeyId or olderThanRotation: true, not both and not neither.');
+      throw new ValidationError(
+        'Give either sourceKeyId or olderThanRotation: true, not both and not neither.',
+      );
     const prefix = input.prefix ?? '';
-    if (prefix.startsWith(JOBS_PREFIX)) throw new ValidationError(`The prefix ${JOBS_PREFIX} holds job records, not documents.`);
-    const destinationKeyArn = await this.require(caller, input.destinationKeyId, 'kms:PutKeyPolicy', 'administer');
+    if (prefix.startsWith(JOBS_PREFIX))
+      throw new ValidationError(`The prefix ${JOBS_PREFIX} holds job records, not documents.`);
+    const destinationKeyArn = await this.require(
+      caller,
+      input.destinationKeyId,
+      'kms:PutKeyPolicy',
+      'administer',
+    );
     let sourceKeyArn = destinationKeyArn;
     let rotatedAt: string | undefined;
     if (rotation) {
       rotatedAt = await this.lastRotation(destinationKeyArn);
     } else {
-      sourceKeyArn = await this.require(caller, input.sourceKeyId ?? '', 'kms:ReEncryptFrom', 're-encrypt from');
+      sourceKeyArn = await this.require(
+        caller,
+        input.sourceKeyId ?? '',
+        'kms:ReEncryptFrom',
+        're-encrypt from',
+      );
       if (sourceKeyArn === destinationKeyArn)
-        throw new ValidationError('The source and destination are one key: use olderThanRotation for its current material.');
+        throw new ValidationError(
+          'The source and destination are one key: use olderThanRotation for its current material.',
+        );
     }
     const details = await this.admin.describeKey(destinationKeyArn);
     if (details.state !== 'Enabled' && !input.dryRun)
@@ -172,7 +187,12 @@ export class RewrapService {
       contentType: 'application/json',
       ifNoneMatch: '*',
     });
-    this.log('re-encryption job created', { jobId: id, mode: spec.mode, prefix: spec.prefix, dryRun: spec.dryRun });
+    this.log('re-encryption job created', {
+      jobId: id,
+      mode: spec.mode,
+      prefix: spec.prefix,
+      dryRun: spec.dryRun,
+    });
     return job;
   }
 
@@ -310,7 +330,9 @@ export class RewrapService {
     const job: JobRecord = structuredClone(current);
     job.pages += 1;
     if (job.phase === 'counting') {
-      const page = await this.call(false, () => this.objects.listAfter(job.spec.prefix, job.cursor, COUNT_PAGE));
+      const page = await this.call(false, () =>
+        this.objects.listAfter(job.spec.prefix, job.cursor, COUNT_PAGE),
+      );
       job.total = (job.total ?? 0) + page.keys.filter(isDocument).length;
       job.cursor = page.keys.at(-1) ?? job.cursor;
       if (!page.truncated) {
@@ -321,7 +343,9 @@ export class RewrapService {
       return job;
     }
     if (job.phase === 'scanning') {
-      const page = await this.call(false, () => this.objects.listAfter(job.spec.prefix, job.cursor, this.pageSize));
+      const page = await this.call(false, () =>
+        this.objects.listAfter(job.spec.prefix, job.cursor, this.pageSize),
+      );
       await this.each(job, page.keys.filter(isDocument), false);
       job.cursor = page.keys.at(-1) ?? job.cursor;
       if (!page.truncated) job.phase = job.deferred.length > 0 ? 'retrying' : 'succeeded';

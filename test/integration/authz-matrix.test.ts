@@ -173,6 +173,42 @@ const ANY_CALLER = new Set([
   'cancelUpload',
 ]);
 
+/** A dry-run job per key, made by its administrator on first use, for GET /v1/jobs/{id}. */
+const jobOfKey = new Map<string, Promise<string>>();
+const jobOf = (k: string): Promise<string> => {
+  let id = jobOfKey.get(k);
+  if (!id) {
+    id = ok(
+      t.client(KEY_MANAGER).raw('POST', '/v1/jobs/re-encrypt', {
+        olderThanRotation: true,
+        destinationKeyId: k,
+        prefix: 'matrix-jobs/',
+        dryRun: true,
+      }),
+    ).then((body) => String(body.id));
+    jobOfKey.set(k, id);
+  }
+  return id;
+};
+
+Object.assign(CELLS, {
+  // A current-material campaign on the key: its administrator alone (see README, Re-encryption jobs).
+  startReEncryptJob: {
+    allowed: ADMIN_ONLY,
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/jobs/re-encrypt', {
+        olderThanRotation: true,
+        destinationKeyId: k,
+        prefix: 'matrix-jobs/',
+        dryRun: true,
+      }),
+  },
+  getJob: {
+    allowed: ADMIN_ONLY,
+    call: async (c: EaasClient, k: string) => c.raw('GET', `/v1/jobs/${await jobOf(k)}`),
+  },
+} satisfies Record<string, Cell>);
+
 /** The document of each key, stored with tenant=acme before the matrix runs. */
 const docOf = (k: string) => `matrix/${k === key ? 'doc' : 'revoked-doc'}.txt`;
 const objectPath = (name: string) => `/v1/objects/${encodeURIComponent(name)}`;

@@ -12,6 +12,11 @@ export interface LocalKms {
   readonly endpoint: string;
   readonly store: KeyStore;
   readonly identities: LocalIdentities;
+  /**
+   * Test hook: from now on, answer `ThrottlingException` to this fraction (0-1) of the requests for
+   * `operations` (all when omitted), drawn from `random`; 0 turns it off (the default).
+   */
+  throttle(fraction: number, options?: { operations?: readonly string[]; random?: () => number }): void;
   close(): Promise<void>;
 }
 
@@ -52,7 +57,9 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
     ...(options.now ? { now: options.now } : {}),
   });
   ensureDefaultKey(store, identities);
+  let shouldThrottle: ((operation: string) => boolean) | undefined;
   const server = createKmsServer({
+    throttle: (operation) => shouldThrottle?.(operation) ?? false,
     store,
     identities,
     region: config.region,
@@ -65,6 +72,12 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
     endpoint: listening.endpoint,
     store,
     identities,
+    throttle(fraction, throttleOptions = {}) {
+      const random = throttleOptions.random ?? Math.random;
+      const only = throttleOptions.operations ? new Set(throttleOptions.operations) : undefined;
+      shouldThrottle =
+        fraction > 0 ? (operation) => (!only || only.has(operation)) && random() < fraction : undefined;
+    },
     close: listening.close,
   };
 }

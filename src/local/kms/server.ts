@@ -31,6 +31,11 @@ export interface KmsServerOptions {
   maxSkewSeconds: number;
   /** Called once per request with what happened, including each authorization decision; never with bodies. */
   onRequest?: (event: KmsRequestEvent) => void;
+  /**
+   * Test hook, off by default: answers `ThrottlingException` instead of running the operation when
+   * it returns true (after authentication, before the operation changes anything).
+   */
+  throttle?: ((operation: string) => boolean) | undefined;
 }
 
 function send(
@@ -144,6 +149,7 @@ export function createKmsServer(options: KmsServerOptions): Server {
     if (json === null || typeof json !== 'object' || Array.isArray(json)) {
       throw new KmsError('SerializationException', 'The request body must be a JSON object.');
     }
+    if (options.throttle?.(operation)) throw new KmsError('ThrottlingException', 'Rate exceeded');
     const input = parseInput(op.input, json);
     const rights = new LocalAccess(store, principal);
     access.current = rights;

@@ -4,7 +4,7 @@ import type { Config } from '../../config.js';
 import { listen } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
 import { Notifier, type ObjectCreatedListener } from './notifications.js';
-import { createS3Server } from './server.js';
+import { createS3Server, type S3ServerOptions } from './server.js';
 import { S3Storage } from './storage.js';
 
 export type { ObjectCreatedListener } from './notifications.js';
@@ -34,6 +34,8 @@ export interface LocalS3Options {
   now?: () => Date;
   /** Called with an S3 event record after each object is committed (Put, Copy, CompleteMultipartUpload). */
   onObjectCreated?: ObjectCreatedListener | undefined;
+  /** Called after each answered request (tests count reads); never with a body. */
+  onRequest?: S3ServerOptions['onRequest'];
 }
 
 /** Starts the local S3 on the configured loopback address, creating the configured buckets. */
@@ -50,6 +52,7 @@ export async function startLocalS3(config: Config, options: LocalS3Options): Pro
     now,
     identities: options.identities,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
+    onRequest: options.onRequest,
   });
   const listening = await listen(server, config.host, options.port ?? config.s3Port);
   return {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { LocalIdentities } from '../identity.js';
 import { parseQuery } from '../sigv4.js';
@@ -20,9 +20,25 @@ import { route } from './routes.js';
  * check that does not need it (signature, bucket, conditions, lengths).
  */
 
+/** What one request did, for tests that count reads: never a body or a credential. */
+export interface S3RequestEvent {
+  method: string;
+  bucket: string;
+  key: string;
+  /** The query parameter names (`uploadId`, `list-type`, ...). */
+  query: string[];
+  /** A CopyObject or UploadPartCopy (`x-amz-copy-source` present). */
+  copy: boolean;
+  status: number;
+  /** Response body bytes sent (object bytes for a GET). */
+  bytesOut: number;
+}
+
 export interface S3ServerOptions extends S3Deps {
   identities: LocalIdentities;
   maxSkewSeconds: number;
+  /** Called after each request has been answered. */
+  onRequest?: ((event: S3RequestEvent) => void) | undefined;
 }
 
 /** Bodies this small are drained after an early refusal, to keep the connection; larger ones close it. */
@@ -51,7 +67,7 @@ export function createS3Server(options: S3ServerOptions): Server {
     res: ServerResponse,
     reply: Reply,
     common: Record<string, string>,
-  ) {
+  ): Promise<number> {
     const body = reply.body;
     const headers: Record<string, string | number> = { ...common, ...reply.headers };
     if (
@@ -71,10 +87,18 @@ export function createS3Server(options: S3ServerOptions): Server {
     }
     res.writeHead(reply.status, headers);
     if (body instanceof Readable) {
-      await pipeline(body, res).catch(() => res.destroy());
-    } else {
-      res.end(req.method === 'HEAD' ? undefined : body);
+      let sent = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          sent += chunk.length;
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, counter, res).catch(() => res.destroy());
+      return sent;
     }
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return req.method === 'HEAD' || body === undefined ? 0 : Buffer.byteLength(body);
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -127,7 +151,16 @@ export function createS3Server(options: S3ServerOptions): Server {
         },
       };
       const reply = await route(request)(options, request);
-      await write(req, res, reply, common);
+      const bytesOut = await write(req, res, reply, common);
+      options.onRequest?.({
+        method,
+        bucket,
+        key,
+        query: [...request.query.keys()],
+        copy: header(req.headers, 'x-amz-copy-source') !== undefined,
+        status: reply.status,
+        bytesOut,
+      });
     } catch (error) {
       if (error instanceof ClientGoneError) {
         res.destroy();
@@ -160,6 +193,22 @@ export function createS3Server(options: S3ServerOptions): Server {
         },
         common,
       );
+      let where = { bucket: '', key: '' };
+      try {
+        where = splitPath((req.url ?? '/').split('?')[0] ?? '/');
+      } catch {
+        // A path that does not decode is reported without its bucket and key.
+      }
+      const { bucket, key } = where;
+      options.onRequest?.({
+        method: req.method ?? 'GET',
+        bucket,
+        key,
+        query: [],
+        copy: header(req.headers, 'x-amz-copy-source') !== undefined,
+        status: s3Error.status,
+        bytesOut: 0,
+      });
     }
   }
 

@@ -308,6 +308,26 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     expect(await page.locator('#file-help').textContent()).toBe('1 file chosen: dropped.txt.');
   });
 
+  it('explains a wrong secret or an unknown access key at sign-in, and stays signed out', async () => {
+    const other = await context.newPage();
+    try {
+      const user = t.principal(KEY_USER);
+      await other.goto(`${t.api}/`);
+      for (const [accessKeyId, secret, words] of [
+        [user.accessKeyId, `${user.secretAccessKey.slice(0, -2)}xx`, 'The secret access key does not match'],
+        ['AKIAIOSFODNN7EXAMPLE', user.secretAccessKey, 'The access key is not known to the service'],
+      ] as const) {
+        await other.getByLabel('Access key ID').fill(accessKeyId);
+        await other.getByLabel('Secret access key').fill(secret);
+        await other.getByRole('button', { name: 'Sign in' }).click();
+        await other.locator('#notice', { hasText: words }).waitFor();
+        expect(await other.locator('#upload').isHidden()).toBe(true);
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('refuses myKeyManager, an administrator and not a user, in plain words', async () => {
     const other = await context.newPage();
     try {

@@ -4,6 +4,8 @@ import { benchApi } from './api.js';
 import { benchAuthz } from './authz.js';
 import { benchEnvelopeStream } from './envelope-stream.js';
 import { benchKms } from './kms.js';
+import { benchRewrap } from './rewrap.js';
+import { benchTransfer } from './transfer.js';
 
 /** `npm run bench [-- seconds [soakSeconds]]`: every benchmark, each beside its baseline measured in the same run. */
 async function main(): Promise<void> {
@@ -17,6 +19,8 @@ async function main(): Promise<void> {
     api: await benchApi(seconds * 1000, soakSeconds * 1000),
     authz: await benchAuthz(seconds * 1000),
     envelopeStream: await benchEnvelopeStream(),
+    transfer: await benchTransfer(),
+    rewrap: await benchRewrap(),
   };
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
   console.log('\nraw figures written to bench-results.json');

@@ -17,6 +17,8 @@ import type { LargeObjects, ObjectStore, StagingArea, StoredObjectInfo } from '.
 
 /** Parts of 8 MiB: above S3's 5 MiB minimum, 10,000 of them make 80 GiB. */
 export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+/** S3's smallest part but the last. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
 /** Parts uploaded at once while the next is being filled: memory is (this + 1) parts. */
 const PARTS_IN_FLIGHT = 2;
 
@@ -196,9 +198,10 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
     let uploadId: string | undefined;
     const parts: { PartNumber: number; ETag: string }[] = [];
     const inFlight = new Set<Promise<void>>();
+    const spare: Buffer<ArrayBuffer>[] = [];
     let failure: unknown;
     let size = 0;
-    const send = (partNumber: number, bytes: Buffer) => {
+    const send = (partNumber: number, bytes: Buffer<ArrayBuffer>) => {
       const upload = this.client
         .send(
           new UploadPartCommand({
@@ -213,6 +216,8 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
         .then(
           (out) => {
             parts.push({ PartNumber: partNumber, ETag: out.ETag ?? '' });
+            // Sent: its buffer fills the next part (allocations stay at the parts in flight, plus one).
+            if (bytes.length === partSize) spare.push(bytes);
           },
           (error: unknown) => {
             failure ??= error;
@@ -231,29 +236,29 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
         }),
       );
       uploadId = created.UploadId;
-      let chunks: Buffer[] = [];
+      // Each part is filled in place in its own buffer: no chunk is kept, no part is copied twice.
+      let part = Buffer.allocUnsafe(partSize);
       let filled = 0;
       let partNumber = 0;
       for await (const chunk of body) {
         if (failure) throw failure;
-        let rest = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        size += rest.length;
-        while (filled + rest.length >= partSize) {
-          const take = partSize - filled;
-          chunks.push(rest.subarray(0, take));
-          rest = rest.subarray(take);
-          send(++partNumber, Buffer.concat(chunks, partSize));
-          chunks = [];
-          filled = 0;
-          while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
-          if (failure) throw failure;
-        }
-        if (rest.length > 0) {
-          chunks.push(Buffer.from(rest));
-          filled += rest.length;
+        let offset = 0;
+        size += chunk.byteLength;
+        while (offset < chunk.byteLength) {
+          const n = Math.min(partSize - filled, chunk.byteLength - offset);
+          part.set(chunk.subarray(offset, offset + n), filled);
+          filled += n;
+          offset += n;
+          if (filled === partSize) {
+            send(++partNumber, part);
+            filled = 0;
+            while (inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(inFlight);
+            if (failure) throw failure;
+            part = spare.pop() ?? Buffer.allocUnsafe(partSize);
+          }
         }
       }
-      if (filled > 0 || partNumber === 0) send(++partNumber, Buffer.concat(chunks, filled));
+      if (filled > 0 || partNumber === 0) send(++partNumber, part.subarray(0, filled));
       await Promise.all(inFlight);
       if (failure) throw failure;
       parts.sort((a, b) => a.PartNumber - b.PartNumber);

@@ -464,7 +464,10 @@ export class UploadService {
         metadata: { ...INSTRUCTION_METADATA },
         contentType: 'application/json',
       });
+    // Parts as small as S3 allows (memory is a few parts), larger only to stay within 10,000 parts.
+    const partSize = Math.max(5 * MiB, Math.ceil((record.size + TAG_BYTES) / 9_000 / MiB) * MiB);
     const out = await this.vault.putStream(record.key, sealedBody, {
+      partSize,
       metadata: sealed.metadata,
       contentType: record.contentType ?? 'application/octet-stream',
       ...(record.overwrite ? {} : { ifNoneMatch: '*' as const }),

@@ -39,12 +39,10 @@ async function createKey(): Promise<string> {
 }
 
 async function putViaApi(key: string, body: Buffer, keyId: string, context: Record<string, string> = {}) {
-  const res = await t
-    .client(KEY_USER)
-    .rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
-      keyId,
-      context: JSON.stringify(context),
-    });
+  const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
+    keyId,
+    context: JSON.stringify(context),
+  });
   if (res.status !== 200) throw new Error(JSON.stringify(res.body));
   return res.headers.get('etag') ?? (res.body as { etag?: string })?.etag;
 }

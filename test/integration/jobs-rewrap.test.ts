@@ -35,12 +35,10 @@ async function createKey(administrators: string[], users: string[]): Promise<str
 }
 
 async function putViaApi(key: string, body: Buffer, keyId: string, context: Record<string, string>) {
-  const res = await t
-    .client(KEY_USER)
-    .rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
-      keyId,
-      context: JSON.stringify(context),
-    });
+  const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
+    keyId,
+    context: JSON.stringify(context),
+  });
   if (res.status !== 200) throw new Error(JSON.stringify(res.body));
   originals.set(key, body);
 }

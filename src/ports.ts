@@ -187,6 +187,8 @@ export interface ObjectStore {
     },
   ): Promise<{ etag: string }>;
   head(key: string): Promise<StoredObjectInfo | undefined>;
+  /** Whether an object exists, by listing (needs s3:ListBucket only, never the right to read it). */
+  exists(key: string): Promise<boolean>;
   /** Streams an object's body; `ifMatch` pins the version read (Conflict when it changed). */
   get(
     key: string,

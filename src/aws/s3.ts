@@ -132,6 +132,12 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
     }
   }
 
+  async exists(key: string): Promise<boolean> {
+    // The first key under the prefix `key` is `key` itself when it exists: no other sorts before it.
+    const page = await this.list(key, 1);
+    return page.items[0]?.key === key;
+  }
+
   async get(key: string, options: { ifMatch?: string | undefined } = {}) {
     try {
       const out = await this.client.send(

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -77,30 +79,23 @@ function ok<T>(res: RawResponse): T {
   return res.body as T;
 }
 
-/** S3's error code from an XML error answer, for a clear message. */
+/** A failed download answer as the client's error. */
 async function s3Failure(res: Response, what: string): Promise<EaasError> {
-  const text = await res.text().catch(() => '');
-  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `Http${res.status}`;
-  const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1] ?? '';
-  const expired = /expired/i.test(message);
-  return new EaasError(
-    expired ? 'UploadExpired' : code,
-    `${what} was refused by S3: ${code}${message ? ` (${message})` : ''}.`,
-    res.status,
-    undefined,
-  );
+  return s3Refusal(res.status, await res.text().catch(() => ''), what);
 }
 
+/** Reads `size` bytes at `offset` of the file (into `into`, reused between parts) or of the bytes. */
 async function readRange(
   file: string | undefined,
   bytes: Uint8Array | undefined,
   offset: number,
   size: number,
-) {
+  into?: Buffer,
+): Promise<Buffer> {
   if (bytes) return Buffer.from(bytes.buffer, bytes.byteOffset + offset, size);
   const handle = await open(file as string, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(size);
+    const buffer = into && into.length >= size ? into.subarray(0, size) : Buffer.allocUnsafe(size);
     let read = 0;
     while (read < size) {
       const { bytesRead } = await handle.read(buffer, read, size - read, offset + read);
@@ -113,6 +108,54 @@ async function readRange(
   }
 }
 
+interface PutAnswer {
+  status: number;
+  etag: string;
+  text: string;
+}
+
+/**
+ * One PUT of bytes already in memory, with node:http(s): fetch would copy the body once more
+ * (memory is then two copies per part in flight).
+ */
+function putBytes(url: string, body: Buffer, headers: Record<string, string>): Promise<PutAnswer> {
+  const target = new URL(url);
+  const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = request(
+      target,
+      { method: 'PUT', headers: { ...headers, 'content-length': String(body.length) }, timeout: 120_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            etag: String(res.headers.etag ?? ''),
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('The PUT timed out.')));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** S3's error code from an XML error answer, for a clear message. */
+function s3Refusal(status: number, text: string, what: string): EaasError {
+  const code = /<Code>([^<]+)<\/Code>/.exec(text)?.[1] ?? `Http${status}`;
+  const message = /<Message>([^<]+)<\/Message>/.exec(text)?.[1] ?? '';
+  return new EaasError(
+    /expired/i.test(message) ? 'UploadExpired' : code,
+    `${what} was refused by S3: ${code}${message ? ` (${message})` : ''}.`,
+    status,
+    undefined,
+  );
+}
+
 async function putWithRetry(
   url: string,
   body: Buffer,
@@ -123,9 +166,9 @@ async function putWithRetry(
   let last: unknown;
   for (let attempt = 1; attempt <= attempts; attempt++) {
     try {
-      const res = await fetch(url, { method: 'PUT', body, headers });
-      if (res.ok) return res.headers.get('etag') ?? '';
-      const failure = await s3Failure(res, what);
+      const res = await putBytes(url, body, headers);
+      if (res.status >= 200 && res.status < 300) return res.etag;
+      const failure = s3Refusal(res.status, res.text, what);
       // 4xx other than throttling will not change on a retry (expired link, wrong size, no access).
       if (res.status < 500 && res.status !== 429) throw failure;
       last = failure;
@@ -199,10 +242,18 @@ export async function uploadDocument(
       const etags: { partNumber: number; etag: string }[] = [];
       let next = 0;
       const worker = async () => {
+        // One buffer per worker, reused for each of its parts: memory is the parts in flight.
+        const buffer = input.file === undefined ? undefined : Buffer.allocUnsafe(partSize);
         while (next < parts.length) {
           const part = parts[next++];
           if (!part) break;
-          const body = await readRange(input.file, input.bytes, (part.partNumber - 1) * partSize, part.size);
+          const body = await readRange(
+            input.file,
+            input.bytes,
+            (part.partNumber - 1) * partSize,
+            part.size,
+            buffer,
+          );
           const etag = await putWithRetry(part.url, body, {}, attempts, `Part ${part.partNumber}`);
           etags.push({ partNumber: part.partNumber, etag });
           progress(part.size);

@@ -48,7 +48,7 @@ export function makeHandler(deps: SealDeps) {
         deps.logger.error('seal failed; the event will be retried', {
           uploadId: id,
           error: (error as Error)?.name,
-          message: (error as Error)?.message,
+          reason: (error as Error)?.message,
         });
         failure ??= error;
       }

@@ -221,7 +221,7 @@ export class UploadService {
     const context = input.context ?? {};
     const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', context);
     const overwrite = input.overwrite ?? true;
-    if (!overwrite && (await this.vault.head(input.key)))
+    if (!overwrite && (await this.vault.exists(input.key)))
       throw new DomainError(
         'AlreadyExists',
         `An object ${JSON.stringify(input.key)} exists; overwrite is false.`,
@@ -331,7 +331,7 @@ export class UploadService {
   /** A pending upload whose URLs expired with nothing uploaded ends failed/Expired. */
   private async expireIfAbandoned(record: UploadRecord, etag: string): Promise<UploadRecord | undefined> {
     if (record.state !== 'pending' || this.now().getTime() <= Date.parse(record.expiresAt)) return undefined;
-    if (await this.staging.head(stagingKey(record.id))) return undefined;
+    if (await this.staging.exists(stagingKey(record.id))) return undefined;
     try {
       return await this.fail(
         record,

@@ -310,6 +310,8 @@ describe('least privilege: every function its own role', () => {
     ['uploads', 's3:AbortMultipartUpload', incoming, true],
     ['uploads', 's3:ListMultipartUploadParts', incoming, true],
     ['uploads', 's3:DeleteObject', incoming, true],
+    // It never reads an upload's plaintext, nor a document.
+    ['uploads', 's3:GetObject', incoming, false],
     ['uploads', 's3:GetObject', record, true],
     ['uploads', 's3:PutObject', record, true],
     ['uploads', 's3:ListBucket', s3(STAGING), true],

@@ -1,9 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3';
 import type { S3EventRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
@@ -115,44 +120,67 @@ describe('uploads of any size', () => {
     expect(sha(readFileSync(out))).toBe(sha(bytes));
   });
 
-  it('refuses a download to a caller who may not decrypt, and leaves nothing behind on a tampered byte', async () => {
+  it('refuses a download to a caller who may not decrypt, and releases nothing of a tampered object', async () => {
     const denied = await t.client(OUTSIDER).raw('POST', '/v1/downloads', { key: 'uploads/small.bin' });
     expect(denied.status).toBe(403);
 
-    const bytes = randomBytes(6 * 1024 * 1024);
+    const bytes = randomBytes(200_000);
     await uploadDocument(t.client(KEY_USER), {
       key: 'uploads/tamper.bin',
       keyId: 'alias/eaas-default',
       bytes,
     });
-    // Flip one byte deep inside the stored body, keeping its metadata (as an attacker with S3 access could).
     const s3 = t.s3(SERVICE);
-    const obj = await s3.send(
-      new GetObjectCommand({ Bucket: t.config.vaultBucket, Key: 'uploads/tamper.bin' }),
-    );
-    const body = Buffer.from(
+    const Bucket = t.config.vaultBucket;
+    const Key = 'uploads/tamper.bin';
+    const obj = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    const original = Buffer.from(
       await (obj.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
     );
-    body[5_000_000] = (body[5_000_000] ?? 0) ^ 1;
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
-    await s3.send(
-      new PutObjectCommand({
-        Bucket: t.config.vaultBucket,
-        Key: 'uploads/tamper.bin',
-        Body: body,
-        Metadata: obj.Metadata,
-      }),
-    );
+    const metadata = obj.Metadata ?? {};
+    const flip = (at: number) => {
+      const b = Buffer.from(original);
+      b[at] = (b[at] ?? 0) ^ 1;
+      return b;
+    };
+    const flipB64 = (v: string | undefined) => {
+      const b = Buffer.from(v ?? '', 'base64');
+      b[3] = (b[3] ?? 0) ^ 1;
+      return b.toString('base64');
+    };
+    // As an attacker with write access to the bucket could: body bytes, tag, length, header.
+    const cases: [string, Buffer, Record<string, string>][] = [
+      ['first byte', flip(0), metadata],
+      ['a middle byte', flip(100_000), metadata],
+      ['last plaintext byte', flip(original.length - 17), metadata],
+      ['first tag byte', flip(original.length - 16), metadata],
+      ['last tag byte', flip(original.length - 1), metadata],
+      ['truncated', original.subarray(0, original.length - 1), metadata],
+      ['one byte more', Buffer.concat([original, Buffer.from([0])]), metadata],
+      ['tag only', original.subarray(original.length - 16), metadata],
+      ['commitment', original, { ...metadata, 'x-amz-d': flipB64(metadata['x-amz-d']) }],
+      ['message id', original, { ...metadata, 'x-amz-i': flipB64(metadata['x-amz-i']) }],
+    ];
     const out = join(work, 'tamper.out');
-    const error = await downloadDocument(t.client(KEY_USER), 'uploads/tamper.bin', out).catch(
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(EaasError);
-    expect((error as EaasError).code).toBe('InvalidCiphertext');
-    expect(() => readFileSync(out)).toThrow();
-    // The API's own streaming read refuses it the same way.
-    const viaApi = await t.client(KEY_USER).rawBytes('GET', '/v1/objects/uploads%2Ftamper.bin');
-    expect(viaApi.status).toBe(413);
+    for (const [what, Body, Metadata] of cases) {
+      await s3.send(new PutObjectCommand({ Bucket, Key, Body, Metadata }));
+      const error = await downloadDocument(t.client(KEY_USER), Key, out).catch((e: unknown) => e);
+      expect(error, what).toBeInstanceOf(EaasError);
+      expect((error as EaasError).code, what).toBe('InvalidCiphertext');
+      expect(existsSync(out), what).toBe(false);
+      expect(
+        readdirSync(work).filter((f) => f.includes('tamper')),
+        what,
+      ).toEqual([]);
+      // The API's in-memory read answers the same uniform refusal.
+      const viaApi = await t.client(KEY_USER).rawBytes('GET', '/v1/objects/uploads%2Ftamper.bin');
+      expect(viaApi.status, what).toBe(400);
+      expect(viaApi.body, what).toMatchObject({ error: 'InvalidCiphertext' });
+    }
+    // The same object untouched downloads: the refusals above were the tampering's.
+    await s3.send(new PutObjectCommand({ Bucket, Key, Body: original, Metadata: metadata }));
+    await downloadDocument(t.client(KEY_USER), Key, out);
+    expect(sha(readFileSync(out))).toBe(sha(bytes));
   });
 
   it('answers an upload only to its creator, and refuses callers who may not encrypt', async () => {

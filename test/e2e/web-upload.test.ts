@@ -112,6 +112,8 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     await expect
       .poll(() => page.locator('#key-select option').allTextContents())
       .toContain('alias/eaas-default');
+    // The overall bar appears with the first upload, not before.
+    expect(await page.locator('#overall').isVisible()).toBe(false);
     await page.getByRole('button', { name: 'Add a context entry' }).click();
     await page.getByLabel('Name 1').fill('tenant');
     await page.getByLabel('Value 1').fill('acme');
@@ -313,6 +315,8 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     try {
       const user = t.principal(KEY_USER);
       await other.goto(`${t.api}/`);
+      // Signed out, there is no session bar (its flex layout must not undo `hidden`).
+      expect(await other.locator('#session').isVisible()).toBe(false);
       for (const [accessKeyId, secret, words] of [
         [user.accessKeyId, `${user.secretAccessKey.slice(0, -2)}xx`, 'The secret access key does not match'],
         ['AKIAIOSFODNN7EXAMPLE', user.secretAccessKey, 'The access key is not known to the service'],

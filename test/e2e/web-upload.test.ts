@@ -301,6 +301,104 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     expect(await row(`huge-${run}.bin`).textContent()).toContain('The file is too large.');
   });
 
+  it('keeps following an upload through a lost answer and a 503, and never cancels a delivered file', async () => {
+    // Prepare: the first two polls of the upload's state fail on the wire and with a 503.
+    let polls = 0;
+    const cancels: string[] = [];
+    page.on('request', (r) => {
+      if (r.method() === 'DELETE' && r.url().includes('/v1/uploads/')) cancels.push(r.url());
+    });
+    const poll = (url: URL) => /^\/v1\/uploads\/[0-9a-f]{32}$/.test(url.pathname);
+    await page.route(
+      poll,
+      async (route) => {
+        if (route.request().method() !== 'GET') return route.fallback();
+        polls++;
+        if (polls === 1) return route.abort('connectionreset');
+        return route.fulfill({
+          status: 503,
+          contentType: 'application/json',
+          body: '{"message":"Service Unavailable"}',
+        });
+      },
+      { times: 2 },
+    );
+    const file = makeFile(workDir, `poll-${run}.bin`, 256 * 1024, marker);
+    const name = file.path.split('/').pop() as string;
+
+    // Act
+    await page.getByLabel('Choose files, or drop them here').setInputFiles([file.path]);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+
+    // Assess
+    const row = page.locator(`#upload-list li[data-file="${name}"]`);
+    await row.and(page.locator('[data-state="sealed"], [data-state="failed"]')).waitFor({ timeout: 30_000 });
+    expect(polls).toBe(2);
+    expect(await row.getAttribute('data-state'), (await row.textContent()) ?? '').toBe('sealed');
+    expect(cancels).toEqual([]);
+    await page.locator(`#document-list li[data-key="${name}"]`).waitFor();
+  });
+
+  it('cancels an upload whose link was still being created, and tells the service', async () => {
+    // Prepare: hold the POST /v1/uploads of the next file until Cancel is pressed.
+    let release: (() => Promise<void>) | undefined;
+    await page.route(
+      (url) => url.pathname === '/v1/uploads',
+      (route) => {
+        release = () => route.continue();
+      },
+      { times: 1 },
+    );
+    const file = makeFile(workDir, `early-${run}.bin`, 64 * 1024, marker);
+    const name = file.path.split('/').pop() as string;
+    await page.getByLabel('Choose files, or drop them here').setInputFiles([file.path]);
+    await page.getByRole('button', { name: 'Upload', exact: true }).click();
+    await expect.poll(() => release !== undefined).toBe(true);
+
+    // Act
+    await page.getByRole('button', { name: `Cancel the upload of ${name}` }).click();
+    const cancelled = page.waitForResponse(
+      (r) => r.request().method() === 'DELETE' && r.url().includes('/v1/uploads/'),
+    );
+    await release?.();
+
+    // Assess: the service is told, and the row stays cancelled.
+    const answer = (await (await cancelled).json()) as { state: string; error?: { code: string } };
+    expect(answer.state).toBe('failed');
+    expect(answer.error?.code).toBe('Cancelled');
+    const row = page.locator(`#upload-list li[data-file="${name}"]`);
+    expect(await row.getAttribute('data-state')).toBe('cancelled');
+    const list = (await t.client(KEY_USER).raw('GET', '/v1/objects')).body as { objects: { key: string }[] };
+    expect(list.objects.map((o) => o.key)).not.toContain(name);
+  });
+
+  it('says so when storage hides the parts’ ETags (a bucket CORS rule without ExposeHeaders)', async () => {
+    // Prepare: S3 accepts every part but its answer does not expose ETag to the page.
+    const s3Origin = new URL(t.stack.s3.endpoint).origin;
+    const parts = (url: URL) => url.origin === s3Origin && url.searchParams.has('partNumber');
+    await page.route(parts, (route) =>
+      route.fulfill({
+        status: 200,
+        headers: { 'Access-Control-Allow-Origin': new URL(t.api).origin, ETag: '"0123"' },
+        body: '',
+      }),
+    );
+    const file = makeFile(workDir, `no-etag-${run}.bin`, 17 * MiB, marker);
+    const name = file.path.split('/').pop() as string;
+    try {
+      // Act
+      await page.getByLabel('Choose files, or drop them here').setInputFiles([file.path]);
+      await page.getByRole('button', { name: 'Upload', exact: true }).click();
+
+      // Assess
+      const row = page.locator(`#upload-list li[data-file="${name}"][data-state="failed"]`);
+      await row.waitFor();
+      expect(await row.textContent()).toContain('must expose the ETag header');
+    } finally {
+      await page.unroute(parts);
+    }
+  });
+
   it('takes files dropped on the drop zone', async () => {
     await page.evaluate(`(() => {
       const data = new DataTransfer();

@@ -1,4 +1,5 @@
 import type { Context, EaasApi, UploadStatus, UploadTicket } from './api.js';
+import { plainWords } from './messages.js';
 import { ApiError } from './signed-api.js';
 import { putWithProgress, retryable } from './transfer.js';
 
@@ -42,6 +43,8 @@ export class FileUpload {
   status: UploadStatus | undefined;
   private readonly controller = new AbortController();
   private cancelled = false;
+  /** Whether cancel() has already asked the service to drop the upload. */
+  private told = false;
   private partSent: number[] = [];
 
   constructor(
@@ -57,6 +60,7 @@ export class FileUpload {
 
   /** Runs the upload to its end; never rejects (the outcome is in `phase` and `error`). */
   async run(): Promise<void> {
+    if (this.cancelled) return;
     try {
       this.set('uploading');
       const ticket = await this.api.createUpload({
@@ -68,29 +72,42 @@ export class FileUpload {
         ...(Object.keys(this.settings.context).length > 0 ? { context: this.settings.context } : {}),
       });
       this.id = ticket.id;
+      // Cancelled while the upload was being created: cancel() had no id to tell the service.
+      if (this.cancelled) throw new ApiError('Cancelled', 'Cancelled.', 0);
       if (ticket.method === 'PUT') await this.single(ticket);
       else await this.multipart(ticket);
       this.set('sealing');
       await this.followSeal();
     } catch (error) {
-      if (this.cancelled) return;
+      if (this.cancelled) {
+        if (this.id && !this.told) await this.api.cancelUpload(this.id).catch(() => undefined);
+        return;
+      }
+      // Once every byte is in staging the upload is the service's: a failure to follow it (the
+      // network, a 5xx) must not cancel it, or a document on its way into the vault is dropped.
+      const delivered = this.phase === 'sealing';
       this.error = error;
       this.set('failed');
-      if (this.id) await this.api.cancelUpload(this.id).catch(() => undefined);
+      if (this.id && !delivered) await this.api.cancelUpload(this.id).catch(() => undefined);
     }
   }
 
   /** Stops the transfer and tells the service to drop what arrived. */
   async cancel(): Promise<void> {
     if (this.phase === 'sealed' || this.phase === 'failed' || this.phase === 'cancelled') return;
-    this.cancelled = true;
-    this.controller.abort();
     this.error = new ApiError('Cancelled', 'Cancelled.', 0);
     this.set('cancelled');
-    if (this.id) await this.api.cancelUpload(this.id).catch(() => undefined);
+    this.cancelled = true;
+    this.controller.abort();
+    if (this.id) {
+      this.told = true;
+      await this.api.cancelUpload(this.id).catch(() => undefined);
+    }
   }
 
   private set(phase: Phase): void {
+    // A cancelled upload stays cancelled, whatever a request still in flight answers.
+    if (this.cancelled) return;
     this.phase = phase;
     this.changed(this);
   }
@@ -160,6 +177,14 @@ export class FileUpload {
           (n) => this.progress(index, n),
           this.controller.signal,
         );
+        /* Postcondition: S3 always answers a part's ETag; none readable means the bucket's CORS hides it. */
+        if (etag === '') {
+          throw new ApiError(
+            'NoETag',
+            'Storage accepted a part but the page cannot read its ETag: the staging bucket’s CORS rule must expose the ETag header.',
+            200,
+          );
+        }
         return etag;
       } catch (error) {
         if (attempt >= attempts || !retryable(error) || this.controller.signal.aborted) throw error;
@@ -180,7 +205,23 @@ export class FileUpload {
     let wait = 250;
     const until = Date.now() + SEAL_WAIT_MS;
     while (Date.now() < until) {
-      const status = await this.api.uploadStatus(this.id);
+      let status: UploadStatus;
+      try {
+        status = await this.api.uploadStatus(this.id);
+      } catch (error) {
+        // A lost answer or a busy service says nothing about the upload: ask again, later.
+        if (this.controller.signal.aborted) throw error;
+        if (!retryable(error)) {
+          throw new ApiError(
+            'StillSealing',
+            `The file arrived, but the page could not follow its encryption: ${plainWords(error, 'upload')} It appears in your documents once it is done.`,
+            0,
+          );
+        }
+        await sleep(wait, this.controller.signal);
+        wait = Math.min(wait * 2, 2000);
+        continue;
+      }
       this.status = status;
       if (status.state === 'sealed') {
         this.set('sealed');

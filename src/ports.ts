@@ -226,8 +226,16 @@ export interface LargeObjects {
 
 /** The staging area uploads go to: presigned writes that bind the size, and multipart uploads. */
 export interface StagingArea extends ObjectStore {
-  /** A URL that PUTs exactly `size` bytes to `key` within `expiresIn` seconds. */
-  presignPut(key: string, size: number, expiresIn: number): Promise<string>;
+  /**
+   * A URL that PUTs exactly `size` bytes to `key` within `expiresIn` seconds; with `ifNoneMatch`
+   * it also signs `If-None-Match: *` (the caller must send it), so it never writes over an object.
+   */
+  presignPut(
+    key: string,
+    size: number,
+    expiresIn: number,
+    options?: { ifNoneMatch?: boolean },
+  ): Promise<string>;
   startMultipart(key: string, contentType?: string): Promise<string>;
   /** A URL that uploads part `partNumber` of exactly `size` bytes. */
   presignPart(

@@ -284,7 +284,8 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
         await this.client
           .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId: uploadId }))
           .catch(() => undefined);
-      if (error instanceof DomainError) throw error;
+      // S3's answers become the service's errors; the body's own failures pass as they are.
+      if (error instanceof DomainError || !(error as { $metadata?: unknown })?.$metadata) throw error;
       throw fromS3Error(error, key);
     }
   }
@@ -295,11 +296,17 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
     });
   }
 
-  presignPut(key: string, size: number, expiresIn: number): Promise<string> {
+  presignPut(key: string, size: number, expiresIn: number, options: { ifNoneMatch?: boolean } = {}) {
     return getSignedUrl(
       this.client,
-      new PutObjectCommand({ Bucket: this.bucket, Key: this.full(key), ContentLength: size }),
-      { expiresIn },
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.full(key),
+        ContentLength: size,
+        ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+      }),
+      // Signed as a header the caller sends (not hoisted into the query), as Content-Length is.
+      { expiresIn, ...(options.ifNoneMatch ? { unhoistableHeaders: new Set(['if-none-match']) } : {}) },
     );
   }
 

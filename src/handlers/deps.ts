@@ -79,34 +79,51 @@ export function objectsDepsFromConfig(): ObjectsDeps {
 }
 
 /** The upload service over the staging and vault buckets. */
-export function uploadServiceFor(config: Config, keys: Keys, s3: S3Client): UploadService {
+/**
+ * The upload service over the staging and vault buckets. `access` re-checks, when the seal runs,
+ * that the upload's owner may still encrypt under its key and context.
+ */
+export function uploadServiceFor(
+  config: Config,
+  keys: Keys,
+  s3: S3Client,
+  access: AccessControl,
+): UploadService {
+  const vault = new S3ObjectStore(s3, config.vaultBucket, config.objectPrefix);
   return new UploadService(
     keys,
+    new DocumentService(keys, vault, {
+      version: config.envelopeVersion,
+      urlSeconds: config.uploadUrlSeconds,
+    }),
     new S3ObjectStore(s3, config.stagingBucket),
-    new S3ObjectStore(s3, config.vaultBucket, config.objectPrefix),
+    vault,
     {
       version: config.envelopeVersion,
       urlSeconds: config.uploadUrlSeconds,
       maxUploadBytes: config.maxUploadBytes,
       leaseSeconds: config.sealLeaseSeconds,
+      authorizeOwner: async (owner, keyArn, context) => {
+        await access.guardFor({ arn: owner }, () => undefined)(keyArn, 'kms:Encrypt', context);
+      },
     },
   );
 }
 
 export function uploadsDepsFromConfig(): UploadsDeps {
   const { config, logger, admin, access, audit } = base();
-  return { logger, audit, access, uploads: uploadServiceFor(config, admin, s3ClientFor(config)) };
+  return { logger, audit, access, uploads: uploadServiceFor(config, admin, s3ClientFor(config), access) };
 }
 
 export function sealDepsFromConfig(): SealDeps {
-  const { config, logger, admin } = base();
+  const { config, logger, admin, access } = base();
   return {
     logger: {
       info: (message, extra) => logger.info(message, extra ?? {}),
       error: (message, extra) => logger.error(message, extra ?? {}),
     },
     stagingBucket: config.stagingBucket,
-    uploads: uploadServiceFor(config, admin, s3ClientFor(config)),
+    uploads: uploadServiceFor(config, admin, s3ClientFor(config), access),
   };
 }
 

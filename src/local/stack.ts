@@ -129,7 +129,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   const access = new AccessControl(admin, { ttlMs: config.authzCacheSeconds * 1000 });
   const crypto = new CryptoService(admin, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
   const keys = new KeyService(admin, access, config.accountId);
-  const uploads = uploadServiceFor(config, admin, serviceS3);
+  const uploads = uploadServiceFor(config, admin, serviceS3, access);
   const seal = makeSealHandler({
     uploads,
     stagingBucket: config.stagingBucket,
@@ -216,7 +216,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
           {
             AllowedOrigins: origins,
             AllowedMethods: ['PUT'],
-            AllowedHeaders: ['content-type', 'content-length'],
+            AllowedHeaders: ['content-type', 'content-length', 'if-none-match'],
             ExposeHeaders: ['ETag'],
             MaxAgeSeconds: 600,
           },

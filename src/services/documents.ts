@@ -168,6 +168,21 @@ export async function newEnvelope(
   };
 }
 
+/** The opening transform of an object; a header that does not open (commitment) is InvalidCiphertext. */
+function openerOf(header: EnvelopeHeader, dataKey: Buffer): Transform {
+  try {
+    return opener(header, dataKey);
+  } catch (error) {
+    throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
+  }
+}
+
+/** Releases a response body that will not be read to its end (its socket with it). */
+export function destroyQuietly(body: NodeJS.ReadableStream): void {
+  const stream = body as NodeJS.ReadableStream & { destroy?: () => void; readableEnded?: boolean };
+  if (!stream.readableEnded) stream.destroy?.();
+}
+
 /** The instruction file's own metadata, as the S3 Encryption Clients write it. */
 export const INSTRUCTION_METADATA = { 'x-amz-crypto-instr-file': '' } as const;
 
@@ -198,6 +213,13 @@ export class DocumentService {
       );
     const userContext = input.context ?? {};
     const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', userContext);
+    const replaced = await this.replaceable(caller, key);
+    if (replaced && input.overwrite === false)
+      throw new DomainError(
+        'PreconditionFailed',
+        `An object ${JSON.stringify(key)} exists; overwrite is false.`,
+      );
+    const condition = replaced ? { ifMatch: replaced.etag } : { ifNoneMatch: '*' as const };
     const now = new Date().toISOString();
     const sealed = await newEnvelope(this.keys, {
       version: this.options.version,
@@ -207,19 +229,19 @@ export class DocumentService {
       ours: { [EAAS_METADATA.owner]: normalisePrincipal(caller.arn), [EAAS_METADATA.created]: now },
     });
     const body = await buffer(Readable.from([plaintext]).pipe(sealed.stream));
-    if (sealed.instruction !== undefined) {
-      // The instruction file first: an object is never visible without the header it needs.
-      await this.store.put(`${key}${INSTRUCTION_SUFFIX}`, Buffer.from(sealed.instruction), {
-        metadata: { ...INSTRUCTION_METADATA },
-        contentType: 'application/json',
-      });
-    }
     const { etag } = await this.store.put(key, body, {
       metadata: sealed.metadata,
       contentType: input.contentType ?? 'application/octet-stream',
       contentLength: body.length,
-      ...(input.overwrite === false ? { ifNoneMatch: '*' as const } : {}),
+      ...condition,
     });
+    // The instruction file after the object, whose write was conditional: a refused write never
+    // touches the header of the object it would have replaced.
+    if (sealed.instruction !== undefined)
+      await this.store.put(`${key}${INSTRUCTION_SUFFIX}`, Buffer.from(sealed.instruction), {
+        metadata: { ...INSTRUCTION_METADATA },
+        contentType: 'application/json',
+      });
     return {
       key,
       keyId: sealed.keyArn,
@@ -227,6 +249,33 @@ export class DocumentService {
       size: plaintext.byteLength,
       etag,
     };
+  }
+
+  /**
+   * The object a write to `key` would replace, if any, once the caller is found allowed to replace
+   * it: the same right as deleting it (encrypt under its key and context). Objects this service
+   * did not write are never replaced through it. Undefined when the key is free.
+   */
+  async replaceable(caller: DocumentCaller, key: string): Promise<{ etag: string } | undefined> {
+    const info = await this.store.head(key);
+    if (!info) return undefined;
+    const recorded = info.metadata[EAAS_METADATA.keyArn];
+    if (!recorded)
+      throw new DomainError(
+        'AccessDenied',
+        'Objects this service did not write are not replaced through it.',
+      );
+    let context: EncryptionContext;
+    try {
+      context = userContextOf((await this.headerOf(key, info)).header);
+    } catch {
+      throw new DomainError(
+        'AccessDenied',
+        `The object ${JSON.stringify(key)} is not readable; it is not replaced.`,
+      );
+    }
+    await caller.guard(recorded, 'kms:Encrypt', context);
+    return { etag: info.etag };
   }
 
   private async headerOf(
@@ -334,18 +383,17 @@ export class DocumentService {
         `The object is ${info.size - TAG_BYTES} bytes; the API answers up to ${INLINE_LIMIT}. Download it with the client's streaming download.`,
       );
     const { header, instruction } = await this.headerOf(key, info);
-    const dataKey = await this.dataKeyOf(caller, info, header);
+    const open = openerOf(header, await this.dataKeyOf(caller, info, header));
+    // Only once the header has opened: a body fetched is always read to its end or destroyed.
     const object = await this.store.get(key, { ifMatch: info.etag });
     try {
-      const plaintext = await buffer(
-        Readable.from(object.body as AsyncIterable<Buffer>).pipe(opener(header, dataKey)),
-      );
+      const plaintext = await buffer(Readable.from(object.body as AsyncIterable<Buffer>).pipe(open));
       return { view: this.view(key, info, header, instruction), plaintext };
     } catch (error) {
       if (error instanceof EnvelopeDecryptError) throw new InvalidCiphertextError({ cause: error });
       throw error;
     } finally {
-      dataKey.fill(0);
+      destroyQuietly(object.body);
     }
   }
 
@@ -362,16 +410,18 @@ export class DocumentService {
     const { header, instruction } = await this.headerOf(key, info);
     const dataKey = await this.dataKeyOf(caller, info, header);
     try {
+      // The header opens first (commitment), so that no body is fetched only to be abandoned.
+      openerOf(header, Buffer.from(dataKey)).destroy();
       const first = await this.store.get(key, { ifMatch: info.etag });
       try {
         await authenticate(header, Buffer.from(dataKey), first.body);
       } catch (error) {
+        destroyQuietly(first.body);
         throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
       }
+      const open = opener(header, Buffer.from(dataKey));
       const second = await this.store.get(key, { ifMatch: info.etag });
-      const body = Readable.from(second.body as AsyncIterable<Buffer>).pipe(
-        opener(header, Buffer.from(dataKey)),
-      );
+      const body = Readable.from(second.body as AsyncIterable<Buffer>).pipe(open);
       return { view: this.view(key, info, header, instruction), body };
     } finally {
       dataKey.fill(0);

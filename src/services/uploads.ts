@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { EncryptionContext } from '../core/context.js';
 import type { EnvelopeVersion } from '../core/envelope/index.js';
@@ -11,10 +12,15 @@ import {
   checkContext,
   checkObjectKey,
   type DocumentCaller,
+  type DocumentService,
+  destroyQuietly,
   EAAS_METADATA,
   INSTRUCTION_METADATA,
   newEnvelope,
 } from './documents.js';
+
+/** The metadata key naming the seal attempt that wrote a vault object. */
+const SEAL_NONCE = 'eaas-seal';
 
 /**
  * Uploads of any size: the browser PUTs the plaintext straight to a staging area through
@@ -60,8 +66,18 @@ const recordSchema = z.object({
   createdAt: z.string(),
   expiresAt: z.string(),
   state: z.enum(['pending', 'sealed', 'failed']),
+  /** The ETag of the object the upload replaces (its owner was allowed to), or null: the key was free. */
+  replaces: z.string().nullable(),
+  /** Set by the completion before S3 assembles the parts: an upload completing is never expired. */
+  completing: z.boolean().optional(),
   /** Set while a seal works on it; another may take over once it has passed. */
   leaseUntil: z.string().optional(),
+  /**
+   * The seal attempt writing the vault object: its nonce (also in the object's metadata) and the
+   * instruction file it needs, kept here first so that an attempt killed between the object and
+   * its instruction file is finished by the next, not started again.
+   */
+  attempt: z.object({ nonce: z.string(), instruction: z.string().optional() }).optional(),
   attempts: z.number().int().min(0),
   sealedAt: z.string().optional(),
   object: z.object({ etag: z.string(), format: z.enum(['s3ec-v2', 's3ec-v3']) }).optional(),
@@ -85,13 +101,32 @@ export interface UploadStatus {
 
 export interface UploadOptions {
   version: EnvelopeVersion;
-  /** Lifetime of the presigned URLs, in seconds. */
+  /** Lifetime of the presigned URLs, in seconds, for the smallest uploads; larger get more (`linkSeconds`). */
   urlSeconds: number;
   maxUploadBytes: number;
   /** How long a seal holds an upload, in seconds. */
   leaseSeconds: number;
+  /**
+   * Checks, when the seal runs, that the upload's owner may still encrypt under its key and
+   * context (a grant revoked since the upload began stops it); throws AccessDenied otherwise.
+   */
+  authorizeOwner?: (owner: string, keyArn: string, context: EncryptionContext) => Promise<void>;
   now?: () => Date;
 }
+
+/**
+ * How long the links of an upload of `size` bytes live: the configured time, plus a second per
+ * MiB (a slow line still finishes a large file), 12 hours at most.
+ */
+export function linkSeconds(urlSeconds: number, size: number): number {
+  return Math.min(12 * 3600, urlSeconds + Math.floor(size / MiB));
+}
+
+/** Media types as HTTP has them (RFC 9110 tokens, parameters), printable ASCII only. */
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+export const MEDIA_TYPE = new RegExp(
+  `^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=(?:${TOKEN}|"[\\x20\\x21\\x23-\\x7e]*"))*$`,
+);
 
 /** How a seal ended: `busy` when another seal holds the upload, `absent` when there is nothing to seal. */
 export type SealOutcome = 'sealed' | 'failed' | 'busy' | 'absent';
@@ -99,6 +134,8 @@ export type SealOutcome = 'sealed' | 'failed' | 'busy' | 'absent';
 const ID_PATTERN = /^[0-9a-f]{32}$/;
 const stagingKey = (id: string) => `incoming/${id}`;
 const recordKey = (id: string) => `records/${id}.json`;
+/** An empty marker per pending upload: the sweep lists these, not every record kept for 30 days. */
+const pendingKey = (id: string) => `pending/${id}`;
 
 /** An upload id from a staging key (`incoming/{id}`), or undefined for anything else. */
 export function uploadIdOf(stagingObjectKey: string): string | undefined {
@@ -116,6 +153,25 @@ export function planParts(size: number): { partSize: number; sizes: number[] } {
 
 /** Seals tried this many times (each after a transient failure) end failed. */
 export const MAX_SEAL_ATTEMPTS = 5;
+
+/** The staging object changed or went while the seal read it: seal again from a fresh look. */
+class StagingChanged extends Error {}
+
+/** Passes exactly `size` bytes on; more, or fewer by the end, fails the stream (and so the upload). */
+class ExactLength extends Transform {
+  private seen = 0;
+  constructor(private readonly size: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.size) done(new StagingChanged('The staging object is longer than recorded.'));
+    else done(null, chunk);
+  }
+  override _flush(done: TransformCallback): void {
+    done(this.seen === this.size ? null : new StagingChanged('The staging object ended early.'));
+  }
+}
 
 /**
  * Failures a retry cannot mend: the key refused, disabled, gone, or the request invalid. Anything
@@ -140,6 +196,7 @@ export class UploadService {
 
   constructor(
     private readonly keys: Keys,
+    private readonly documents: DocumentService,
     private readonly staging: StagingArea,
     private readonly vault: ObjectStore & LargeObjects,
     private readonly options: UploadOptions,
@@ -198,7 +255,10 @@ export class UploadService {
     return found;
   }
 
-  /** Starts an upload: checks the caller may encrypt under the key and context, answers the URLs. */
+  /**
+   * Starts an upload: checks the caller may encrypt under the key and context and, when the key
+   * holds a document, may replace it (as for deleting it); answers the URLs.
+   */
   async create(
     caller: DocumentCaller,
     input: {
@@ -218,17 +278,23 @@ export class UploadService {
       throw new PayloadTooLargeError(
         `The document is ${input.size} bytes; uploads take up to ${this.options.maxUploadBytes}.`,
       );
+    if (
+      input.contentType !== undefined &&
+      (input.contentType.length > 256 || !MEDIA_TYPE.test(input.contentType))
+    )
+      throw new ValidationError('contentType is a media type such as application/pdf (printable ASCII).');
     const context = input.context ?? {};
     const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', context);
     const overwrite = input.overwrite ?? true;
-    if (!overwrite && (await this.vault.exists(input.key)))
+    const replaced = await this.documents.replaceable(caller, input.key);
+    if (replaced && !overwrite)
       throw new DomainError(
         'AlreadyExists',
         `An object ${JSON.stringify(input.key)} exists; overwrite is false.`,
       );
     const id = randomBytes(16).toString('hex');
     const now = this.now();
-    const expiresIn = this.options.urlSeconds;
+    const expiresIn = linkSeconds(this.options.urlSeconds, input.size);
     const record: UploadRecord = {
       v: 1,
       id,
@@ -239,16 +305,22 @@ export class UploadService {
       size: input.size,
       ...(input.contentType ? { contentType: input.contentType } : {}),
       overwrite,
+      replaces: replaced?.etag ?? null,
       method: input.size > SINGLE_PUT_LIMIT ? 'multipart' : 'PUT',
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + expiresIn * 1000).toISOString(),
       state: 'pending',
       attempts: 0,
     };
-    if (record.method === 'PUT') {
-      const url = await this.staging.presignPut(stagingKey(id), input.size, expiresIn);
+    const created = async () => {
       await this.write(record, undefined);
-      return { ...this.statusOf(record), method: 'PUT' as const, url, headers: {} };
+      await this.staging.put(pendingKey(id), Buffer.alloc(0), { metadata: {}, contentLength: 0 });
+    };
+    if (record.method === 'PUT') {
+      // If-None-Match: * is signed in: the link writes the staging object once, never over it.
+      const url = await this.staging.presignPut(stagingKey(id), input.size, expiresIn, { ifNoneMatch: true });
+      await created();
+      return { ...this.statusOf(record), method: 'PUT' as const, url, headers: { 'If-None-Match': '*' } };
     }
     const { partSize, sizes } = planParts(input.size);
     record.multipartId = await this.staging.startMultipart(stagingKey(id));
@@ -261,7 +333,7 @@ export class UploadService {
         url: await this.staging.presignPart(stagingKey(id), multipartId, i + 1, size, expiresIn),
       })),
     );
-    await this.write(record, undefined);
+    await created();
     return { ...this.statusOf(record), method: 'multipart' as const, partSize, parts };
   }
 
@@ -277,7 +349,7 @@ export class UploadService {
     id: string,
     parts: { partNumber: number; etag: string }[],
   ): Promise<UploadStatus> {
-    const { record } = await this.ownUpload(caller, id);
+    const { record, etag } = await this.ownUpload(caller, id);
     if (record.method !== 'multipart' || record.multipartId === undefined)
       throw new DomainError('InvalidState', 'This upload is a single PUT: there is nothing to complete.');
     if (record.state !== 'pending')
@@ -288,6 +360,14 @@ export class UploadService {
     const numbers = parts.map((p) => p.partNumber).sort((a, b) => a - b);
     if (numbers.length !== expected || numbers.some((n, i) => n !== i + 1))
       throw new ValidationError(`parts must list each of the ${expected} parts 1-${expected} once.`);
+    // Marked first (conditionally), so that a look at the upload while S3 assembles it never expires it.
+    try {
+      await this.write({ ...record, completing: true }, etag);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'PreconditionFailed')
+        throw new DomainError('InvalidState', 'The upload changed meanwhile; look at it again.');
+      throw error;
+    }
     await this.staging.completeMultipart(
       stagingKey(id),
       record.multipartId,
@@ -317,20 +397,23 @@ export class UploadService {
   private async fail(record: UploadRecord, etag: string, code: UploadErrorCode, message: string) {
     const failed: UploadRecord = { ...record, state: 'failed', error: { code, message } };
     delete failed.leaseUntil;
+    delete failed.attempt;
     await this.write(failed, etag);
-    await this.removeStaging(record);
-    return failed;
-  }
-
-  private async removeStaging(record: UploadRecord): Promise<void> {
     if (record.multipartId !== undefined)
       await this.staging.abortMultipart(stagingKey(record.id), record.multipartId);
     await this.staging.delete(stagingKey(record.id));
+    await this.staging.delete(pendingKey(record.id));
+    return failed;
   }
 
-  /** A pending upload whose URLs expired with nothing uploaded ends failed/Expired. */
+  /** A pending upload whose URLs expired with nothing uploaded (and nothing completing) ends failed/Expired. */
   private async expireIfAbandoned(record: UploadRecord, etag: string): Promise<UploadRecord | undefined> {
-    if (record.state !== 'pending' || this.now().getTime() <= Date.parse(record.expiresAt)) return undefined;
+    if (
+      record.state !== 'pending' ||
+      record.completing ||
+      this.now().getTime() <= Date.parse(record.expiresAt)
+    )
+      return undefined;
     if (await this.staging.exists(stagingKey(record.id))) return undefined;
     try {
       return await this.fail(
@@ -349,7 +432,7 @@ export class UploadService {
    * Seals an uploaded staging object into the vault; idempotent: a sealed or failed upload is
    * only cleaned up, one another seal holds is left alone. Transient failures (S3, KMS) release
    * the lease and are thrown, so that the event is delivered again; permanent ones (the key
-   * disabled, the object exists, the size is wrong) end the upload failed.
+   * disabled or refused, the object replaced meanwhile, the size wrong) end the upload failed.
    */
   async seal(id: string): Promise<SealOutcome> {
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -395,38 +478,59 @@ export class UploadService {
     return 'busy';
   }
 
-  private async sealLeased(record: UploadRecord, etag: string, stagedEtag: string): Promise<SealOutcome> {
+  /** The vault object at the upload's key when the given seal attempt wrote it whole. */
+  private async writtenBy(record: UploadRecord, nonce: string | undefined) {
+    if (nonce === undefined) return undefined;
+    const existing = await this.vault.head(record.key);
+    return existing?.metadata[SEAL_NONCE] === nonce && existing.size === record.size + TAG_BYTES
+      ? existing
+      : undefined;
+  }
+
+  private async sealLeased(
+    leased: UploadRecord,
+    leaseEtag: string,
+    stagedEtag: string,
+  ): Promise<SealOutcome> {
+    let record = leased;
+    let etag = leaseEtag;
     let object: { etag: string };
     try {
-      object = await this.writeVaultObject(record, stagedEtag);
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'PreconditionFailed' && !record.overwrite) {
-        // The key exists: sealed by an earlier attempt of this very upload, or taken by another writer.
-        const existing = await this.vault.head(record.key);
-        if (existing?.metadata[EAAS_METADATA.uploadId] === record.id) object = { etag: existing.etag };
-        else {
-          await this.fail(
-            record,
-            etag,
-            'Conflict',
-            `An object ${JSON.stringify(record.key)} was written meanwhile.`,
-          );
-          return 'failed';
-        }
-      } else if (permanent(error) || record.attempts >= MAX_SEAL_ATTEMPTS) {
-        const message =
-          error instanceof DomainError && permanent(error)
-            ? error.message
-            : `The document could not be sealed into the vault after ${record.attempts} attempts.`;
-        await this.fail(record, etag, 'SealFailed', message);
-        return 'failed';
-      } else {
-        // Released for the next delivery or sweep; if the write loses a race, the lease just expires.
-        const released: UploadRecord = { ...record };
-        delete released.leaseUntil;
-        await this.write(released, etag).catch(() => undefined);
-        throw error;
+      // An earlier attempt died after writing the object: finish it (its instruction file), not anew.
+      const finished = await this.writtenBy(record, record.attempt?.nonce);
+      if (finished) object = finished;
+      else {
+        await this.options.authorizeOwner?.(record.owner, record.keyArn, record.context);
+        const attempt = randomBytes(16).toString('hex');
+        const sealed = await newEnvelope(this.keys, {
+          version: this.options.version,
+          keyArn: record.keyArn,
+          userContext: record.context,
+          plaintextLength: record.size,
+          ours: {
+            [EAAS_METADATA.owner]: record.owner,
+            [EAAS_METADATA.created]: this.now().toISOString(),
+            [EAAS_METADATA.uploadId]: record.id,
+            [SEAL_NONCE]: attempt,
+          },
+        });
+        record = {
+          ...record,
+          attempt: {
+            nonce: attempt,
+            ...(sealed.instruction !== undefined ? { instruction: sealed.instruction } : {}),
+          },
+        };
+        etag = await this.write(record, etag);
+        object = await this.writeVaultObject(record, stagedEtag, sealed.stream, sealed.metadata);
       }
+      if (record.attempt?.instruction !== undefined)
+        await this.vault.put(`${record.key}${INSTRUCTION_SUFFIX}`, Buffer.from(record.attempt.instruction), {
+          metadata: { ...INSTRUCTION_METADATA },
+          contentType: 'application/json',
+        });
+    } catch (error) {
+      return this.sealFailed(record, etag, error);
     }
     const sealed: UploadRecord = {
       ...record,
@@ -435,74 +539,139 @@ export class UploadService {
       object: { etag: object.etag, format: `s3ec-${this.options.version}` },
     };
     delete sealed.leaseUntil;
+    delete sealed.attempt;
     delete sealed.error;
     await this.write(sealed, etag);
     await this.staging.delete(stagingKey(record.id));
+    await this.staging.delete(pendingKey(record.id));
     return 'sealed';
   }
 
-  /** Streams the staging object (the version the seal checked) through S3EC into the vault. */
-  private async writeVaultObject(record: UploadRecord, stagedEtag: string): Promise<{ etag: string }> {
-    const sealed = await newEnvelope(this.keys, {
-      version: this.options.version,
-      keyArn: record.keyArn,
-      userContext: record.context,
-      plaintextLength: record.size,
-      ours: {
-        [EAAS_METADATA.owner]: record.owner,
-        [EAAS_METADATA.created]: this.now().toISOString(),
-        [EAAS_METADATA.uploadId]: record.id,
-      },
-    });
-    const source = await this.staging.get(stagingKey(record.id), { ifMatch: stagedEtag });
-    const body = Readable.from(source.body as AsyncIterable<Buffer>);
-    const sealedBody = body.pipe(sealed.stream);
-    // A failed read must fail the write (pipe does not forward errors).
-    body.once('error', (error) => sealed.stream.destroy(error));
-    if (sealed.instruction !== undefined)
-      await this.vault.put(`${record.key}${INSTRUCTION_SUFFIX}`, Buffer.from(sealed.instruction), {
-        metadata: { ...INSTRUCTION_METADATA },
-        contentType: 'application/json',
-      });
-    // Parts as small as S3 allows (memory is a few parts), larger only to stay within 10,000 parts.
-    const partSize = Math.max(5 * MiB, Math.ceil((record.size + TAG_BYTES) / 9_000 / MiB) * MiB);
-    const out = await this.vault.putStream(record.key, sealedBody, {
-      partSize,
-      metadata: sealed.metadata,
-      contentType: record.contentType ?? 'application/octet-stream',
-      ...(record.overwrite ? {} : { ifNoneMatch: '*' as const }),
-    });
-    if (out.size !== record.size + TAG_BYTES)
-      throw new DomainError('InternalError', 'The sealed object has an unexpected size.');
-    return out;
+  private async sealFailed(record: UploadRecord, etag: string, error: unknown): Promise<SealOutcome> {
+    if (error instanceof DomainError && error.code === 'PreconditionFailed') {
+      // Our own record moved on (another seal took over, or a cancel): that one decides.
+      const current = await this.read(record.id);
+      if (current?.etag !== etag) return 'busy';
+      // The key was written meanwhile (the vault's condition failed): by another attempt of this
+      // upload, or by another writer, whose document is left untouched.
+      const existing = await this.vault.head(record.key);
+      if (existing?.metadata[EAAS_METADATA.uploadId] === record.id) {
+        // Written by an attempt of this upload that outlived its lease: the next attempt replaces it.
+        await this.release({ ...record, replaces: existing.etag }, etag);
+        return 'busy';
+      }
+      await this.fail(
+        record,
+        etag,
+        'Conflict',
+        `The object ${JSON.stringify(record.key)} was written meanwhile.`,
+      );
+      return 'failed';
+    }
+    if (error instanceof StagingChanged || permanent(error) || record.attempts >= MAX_SEAL_ATTEMPTS) {
+      if (error instanceof StagingChanged && record.attempts < MAX_SEAL_ATTEMPTS) {
+        // Read again from a fresh look at the staging object, at once or on the next delivery.
+        await this.release(record, etag);
+        return 'busy';
+      }
+      const message =
+        error instanceof DomainError && permanent(error)
+          ? error.message
+          : `The document could not be sealed into the vault after ${record.attempts} attempts.`;
+      await this.fail(record, etag, 'SealFailed', message);
+      return 'failed';
+    }
+    // Released for the next delivery or sweep; if the write loses a race, the lease just expires.
+    await this.release(record, etag);
+    throw error;
+  }
+
+  private async release(record: UploadRecord, etag: string): Promise<void> {
+    const released: UploadRecord = { ...record };
+    delete released.leaseUntil;
+    await this.write(released, etag).catch(() => undefined);
   }
 
   /**
-   * One pass over the pending uploads: seals those whose staging object is there and whose seal
-   * died (lease expired), and ends failed those whose links expired with nothing uploaded. Run
-   * on a schedule; answers what it did.
+   * Streams the staging object (the version the seal checked, exactly its recorded size) through
+   * the sealing transform into the vault, replacing only what the upload may replace.
    */
-  async sweep(): Promise<{ sealed: number; expired: number; failed: number }> {
+  private async writeVaultObject(
+    record: UploadRecord,
+    stagedEtag: string,
+    seal: Transform,
+    metadata: Record<string, string>,
+  ): Promise<{ etag: string }> {
+    let source: Awaited<ReturnType<ObjectStore['get']>>;
+    try {
+      source = await this.staging.get(stagingKey(record.id), { ifMatch: stagedEtag });
+    } catch (error) {
+      seal.destroy();
+      if (error instanceof DomainError && (error.code === 'PreconditionFailed' || error.code === 'NotFound'))
+        throw new StagingChanged('The staging object changed before the seal read it.');
+      throw error;
+    }
+    const body = Readable.from(source.body as AsyncIterable<Buffer>);
+    // pipeline() carries a failed read, or a wrong length, into the sealed stream the write reads.
+    const piping = pipeline(body, new ExactLength(record.size), seal).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    // Parts as small as S3 allows (memory is a few parts), larger only to stay within 10,000 parts.
+    const partSize = Math.max(5 * MiB, Math.ceil((record.size + TAG_BYTES) / 9_000 / MiB) * MiB);
+    try {
+      const out = await this.vault.putStream(record.key, seal, {
+        partSize,
+        metadata,
+        contentType: record.contentType ?? 'application/octet-stream',
+        ...(record.replaces === null ? { ifNoneMatch: '*' as const } : { ifMatch: record.replaces }),
+      });
+      if (out.size !== record.size + TAG_BYTES)
+        throw new DomainError('InternalError', 'The sealed object has an unexpected size.');
+      return out;
+    } finally {
+      seal.destroy();
+      destroyQuietly(source.body);
+      await piping;
+    }
+  }
+
+  /**
+   * One pass over the pending uploads (their `pending/` markers): seals those whose staging object
+   * is there and whose seal died (lease expired), and ends failed those whose links expired with
+   * nothing uploaded. Run on a schedule; answers what it did.
+   */
+  async sweep(
+    log: (message: string, extra: Record<string, unknown>) => void = () => undefined,
+  ): Promise<{ sealed: number; expired: number; failed: number }> {
     const done = { sealed: 0, expired: 0, failed: 0 };
     let nextToken: string | undefined;
     do {
-      const page = await this.staging.list('records/', 100, nextToken);
+      const page = await this.staging.list('pending/', 100, nextToken);
       for (const item of page.items) {
-        const id = /^records\/([0-9a-f]{32})\.json$/.exec(item.key)?.[1];
+        const id = /^pending\/([0-9a-f]{32})$/.exec(item.key)?.[1];
         if (!id) continue;
         try {
           const found = await this.read(id);
-          if (found?.record.state !== 'pending') continue;
+          if (found?.record.state !== 'pending') {
+            await this.staging.delete(pendingKey(id));
+            continue;
+          }
           if (await this.expireIfAbandoned(found.record, found.etag)) {
             done.expired++;
             continue;
           }
-          if (!(await this.staging.head(stagingKey(id)))) continue;
+          if (!(await this.staging.exists(stagingKey(id)))) continue;
           const outcome = await this.seal(id);
           if (outcome === 'sealed') done.sealed++;
           if (outcome === 'failed') done.failed++;
-        } catch {
+        } catch (error) {
           done.failed++;
+          log('sweep: the upload could not be sealed; it is tried again on the next sweep', {
+            uploadId: id,
+            error: (error as Error)?.name,
+            reason: (error as Error)?.message,
+          });
         }
       }
       nextToken = page.nextToken;

@@ -55,14 +55,14 @@ async function startStack(): Promise<ChildProcess> {
   return child;
 }
 
-/** Whether the local S3 holds a part of an open multipart upload into the vault: the seal is mid-stream. */
+/** Whether the local S3 holds a committed part of an open multipart upload into the vault: the seal is mid-stream. */
 function sealStreaming(): boolean {
   const root = join(dataDir, 's3', 'uploads');
   if (!existsSync(root)) return false;
   return readdirSync(root).some((id) => {
     const record = join(root, id, 'upload.json');
     if (!existsSync(record) || !readFileSync(record, 'utf8').includes('"bucket":"eaas-vault"')) return false;
-    return readdirSync(join(root, id)).some((f) => f.startsWith('part-') && f.endsWith('.body'));
+    return readdirSync(join(root, id)).some((f) => /^part-\d+\.json$/.test(f));
   });
 }
 

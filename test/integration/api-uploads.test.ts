@@ -14,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3ObjectStore } from '../../src/aws/s3.js';
 import { downloadDocument, EaasError, uploadDocument } from '../../src/client/index.js';
-import { KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
+import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
+import { DocumentService } from '../../src/services/documents.js';
 import { UploadService } from '../../src/services/uploads.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
@@ -230,8 +231,8 @@ describe('uploads of any size', () => {
     const c = t.client(KEY_USER);
     const created = (
       await c.raw('POST', '/v1/uploads', { key: 'uploads/liar.bin', keyId: 'alias/eaas-default', size: 100 })
-    ).body as { id: string; url: string };
-    const res = await fetch(created.url, { method: 'PUT', body: randomBytes(101) });
+    ).body as { id: string; url: string; headers: Record<string, string> };
+    const res = await fetch(created.url, { method: 'PUT', body: randomBytes(101), headers: created.headers });
     expect(res.status).toBe(403);
     expect(await stagingKeys(t)).not.toContain(`incoming/${created.id}`);
     expect((await c.raw('GET', `/v1/uploads/${created.id}`)).body).toMatchObject({ state: 'pending' });
@@ -288,16 +289,16 @@ describe('uploads of any size', () => {
           keyId: 'alias/eaas-default',
           size: 5,
         })
-      ).body as { id: string; url: string };
-      await fetch(created.url, { method: 'PUT', body: Buffer.from('raced') });
+      ).body as { id: string; url: string; headers: Record<string, string> };
+      await fetch(created.url, { method: 'PUT', body: Buffer.from('raced'), headers: created.headers });
       await t2.stack.s3.notificationsDelivered();
       expect(held.record).toBeDefined();
       const outcomes = await Promise.all([
         t2.stack.uploads.seal(created.id),
         t2.stack.uploads.seal(created.id),
       ]);
-      expect(outcomes.filter((o) => o === 'sealed').length).toBeGreaterThanOrEqual(1);
-      expect(outcomes.every((o) => o === 'sealed' || o === 'busy')).toBe(true);
+      // The lease is a conditional write: exactly one of the two takes it.
+      expect([...outcomes].sort()).toEqual(['busy', 'sealed']);
       const final = (await t2.client(KEY_USER).raw('GET', `/v1/uploads/${created.id}`)).body as {
         state: string;
         object: { etag: string };
@@ -320,13 +321,13 @@ describe('uploads of any size', () => {
         size: 5,
         overwrite: false,
       })
-    ).body as { id: string; url: string };
+    ).body as { id: string; url: string; headers: Record<string, string> };
     // Someone stores the key between the start of the upload and its seal.
     const first = await c.rawBytes('PUT', '/v1/objects/uploads%2Ftaken.txt', Buffer.from('first'), {
       keyId: 'alias/eaas-default',
     });
     expect(first.status).toBe(200);
-    await fetch(created.url, { method: 'PUT', body: Buffer.from('later') });
+    await fetch(created.url, { method: 'PUT', body: Buffer.from('later'), headers: created.headers });
     await t.stack.s3.notificationsDelivered();
     const status = (await c.raw('GET', `/v1/uploads/${created.id}`)).body;
     expect(status).toMatchObject({ state: 'failed', error: { code: 'Conflict' } });
@@ -380,14 +381,15 @@ describe('uploads of any size', () => {
 
       // Cut off: the seal fails, releases its lease, aborts its multipart upload; nothing visible.
       const streams: Readable[] = [];
-      const broken = new UploadService(keys, cut('error', streams), vault, options);
+      const documents = new DocumentService(keys, vault);
+      const broken = new UploadService(keys, documents, cut('error', streams), vault, options);
       await expect(broken.seal(created.id)).rejects.toThrow();
       expect((await hc.raw('GET', `/v1/uploads/${created.id}`)).body).toMatchObject({ state: 'pending' });
       expect(await vaultHead(held, 'uploads/crash.bin')).toBeUndefined();
       expect(await stagingKeys(held)).toContain(`incoming/${created.id}`);
 
       // Killed: a seal stalls for ever holding its lease; once the lease expires the sweep takes over.
-      const stalled = new UploadService(keys, cut('stall', streams), vault, options);
+      const stalled = new UploadService(keys, documents, cut('stall', streams), vault, options);
       const dying = stalled.seal(created.id).catch(() => 'died');
       await new Promise((r) => setTimeout(r, 300));
       expect(await held.stack.uploads.sweep()).toMatchObject({ sealed: 0 });
@@ -413,6 +415,207 @@ describe('uploads of any size', () => {
   });
 });
 
+describe('what an upload may replace, and what reaches the vault', () => {
+  const arn = (name: string) => `arn:aws:iam::${t.config.accountId}:user/${name}`;
+
+  it("refuses to let another principal's key replace a document, by upload or by PUT", async () => {
+    const owner = t.client(KEY_USER);
+    await owner.rawBytes('PUT', '/v1/objects/victim%2Fdoc.txt', Buffer.from("the owner's"), {
+      keyId: 'alias/eaas-default',
+    });
+    // myGrantee is the user of a key of its own (made by an administrator), not of the owner's key.
+    const created = await t
+      .client(KEY_MANAGER)
+      .raw('POST', '/v1/keys', { description: 'other', users: [arn(GRANTEE)] });
+    const otherKey = (created.body as { key: { keyId: string } }).key.keyId;
+    const grantee = t.client(GRANTEE);
+    const upload = await grantee.raw('POST', '/v1/uploads', {
+      key: 'victim/doc.txt',
+      keyId: otherKey,
+      size: 5,
+    });
+    expect(upload.status).toBe(403);
+    expect(upload.body).toMatchObject({ error: 'AccessDenied' });
+    const put = await grantee.rawBytes('PUT', '/v1/objects/victim%2Fdoc.txt', Buffer.from('taken'), {
+      keyId: otherKey,
+    });
+    expect(put.status).toBe(403);
+    expect((await grantee.raw('DELETE', '/v1/objects/victim%2Fdoc.txt')).status).toBe(403);
+    const read = await owner.rawBytes('GET', '/v1/objects/victim%2Fdoc.txt');
+    expect(Buffer.from(read.bytes).toString()).toBe("the owner's");
+    // Its owner may replace it, with an upload too.
+    const mine = await uploadDocument(owner, {
+      key: 'victim/doc.txt',
+      keyId: 'alias/eaas-default',
+      bytes: Buffer.from('v2'),
+    });
+    expect(mine.state).toBe('sealed');
+  });
+
+  it('a conflicting upload with an instruction-file header leaves the existing document readable', async () => {
+    // A context this large does not fit S3's 2 KB of metadata: the header goes to <key>.instruction.
+    const big = { note: 'x'.repeat(1000), more: 'z'.repeat(1000), tenant: 'acme' };
+    const c = t.client(KEY_USER);
+    const created = (
+      await c.raw('POST', '/v1/uploads', {
+        key: 'ins/doc.txt',
+        keyId: 'alias/eaas-default',
+        size: 5,
+        context: big,
+        overwrite: false,
+      })
+    ).body as { id: string; url: string; headers: Record<string, string> };
+    const first = await c.rawBytes('PUT', '/v1/objects/ins%2Fdoc.txt', Buffer.from('first'), {
+      keyId: 'alias/eaas-default',
+      context: JSON.stringify({ other: 'y'.repeat(1000), again: 'w'.repeat(1000) }),
+    });
+    expect(first.status).toBe(200);
+    await fetch(created.url, { method: 'PUT', body: Buffer.from('later'), headers: created.headers });
+    await t.stack.s3.notificationsDelivered();
+    expect((await c.raw('GET', `/v1/uploads/${created.id}`)).body).toMatchObject({
+      state: 'failed',
+      error: { code: 'Conflict' },
+    });
+    const read = await c.rawBytes('GET', '/v1/objects/ins%2Fdoc.txt');
+    expect(read.status).toBe(200);
+    expect(Buffer.from(read.bytes).toString()).toBe('first');
+    // Without a conflict, the instruction-file header is written with the object and reads back.
+    const sealed = await uploadDocument(c, {
+      key: 'ins/free.txt',
+      keyId: 'alias/eaas-default',
+      bytes: Buffer.from('large context'),
+      context: big,
+    });
+    expect(sealed.state).toBe('sealed');
+    const view = (await c.raw('GET', '/v1/objects/ins%2Ffree.txt', undefined, { metadata: '' })).body;
+    expect(view).toMatchObject({ instructionFile: true, context: big });
+    expect(Buffer.from((await c.rawBytes('GET', '/v1/objects/ins%2Ffree.txt')).bytes).toString()).toBe(
+      'large context',
+    );
+  });
+
+  it('a presigned PUT writes staging once: a second PUT is refused while pending, and one after the seal changes nothing', async () => {
+    const held = await startTestStack({ seal: async () => undefined });
+    try {
+      const c = held.client(KEY_USER);
+      const created = (
+        await c.raw('POST', '/v1/uploads', { key: 'once.txt', keyId: 'alias/eaas-default', size: 4 })
+      ).body as { id: string; url: string; headers: Record<string, string> };
+      expect(created.headers).toEqual({ 'If-None-Match': '*' });
+      const unsigned = await fetch(created.url, { method: 'PUT', body: Buffer.from('nope') });
+      expect(unsigned.status).toBe(403);
+      expect(
+        (await fetch(created.url, { method: 'PUT', body: Buffer.from('one!'), headers: created.headers }))
+          .status,
+      ).toBe(200);
+      const again = await fetch(created.url, {
+        method: 'PUT',
+        body: Buffer.from('two!'),
+        headers: created.headers,
+      });
+      expect(again.status).toBe(412);
+      expect(await held.stack.uploads.seal(created.id)).toBe('sealed');
+      const etag = (await vaultHead(held, 'once.txt'))?.ETag;
+      // After the seal the staging object is gone, so the link writes once more: the seal ignores it.
+      expect(
+        (await fetch(created.url, { method: 'PUT', body: Buffer.from('3rd!'), headers: created.headers }))
+          .status,
+      ).toBe(200);
+      expect(await held.stack.uploads.seal(created.id)).toBe('sealed');
+      expect((await vaultHead(held, 'once.txt'))?.ETag).toBe(etag);
+      expect(await stagingKeys(held)).toEqual([]);
+      expect(Buffer.from((await c.rawBytes('GET', '/v1/objects/once.txt')).bytes).toString()).toBe('one!');
+    } finally {
+      await held.stop();
+    }
+  });
+
+  it('never seals a staging read that ends early; the next seal reads it whole', async () => {
+    const held = await startTestStack({ seal: async () => undefined });
+    try {
+      const c = held.client(KEY_USER);
+      const bytes = randomBytes(100_000);
+      const created = await uploadDocument(
+        c,
+        { key: 'short.bin', keyId: 'alias/eaas-default', bytes },
+        { waitForSeal: false },
+      );
+      await held.stack.s3.notificationsDelivered();
+      const staging = new S3ObjectStore(held.stack.serviceS3, held.config.stagingBucket);
+      const vault = new S3ObjectStore(held.stack.serviceS3, held.config.vaultBucket);
+      const keys = new KmsKeyAdmin(held.stack.serviceKms);
+      // The staging body ends cleanly after 1,000 bytes, as a cut connection can look.
+      const short = Object.assign(Object.create(staging) as S3ObjectStore, {
+        async get(key: string, o?: { ifMatch?: string }) {
+          const object = await staging.get(key, o);
+          if (!key.startsWith('incoming/')) return object;
+          const all = Buffer.concat(await (object.body as Readable).toArray());
+          return { ...object, body: Readable.from([all.subarray(0, 1000)]) };
+        },
+      });
+      const options = { version: 'v3' as const, urlSeconds: 60, maxUploadBytes: 2 ** 40, leaseSeconds: 60 };
+      const service = new UploadService(keys, new DocumentService(keys, vault), short, vault, options);
+      expect(await service.seal(created.id)).toBe('busy');
+      expect(await vaultHead(held, 'short.bin')).toBeUndefined();
+      expect((await c.raw('GET', `/v1/uploads/${created.id}`)).body).toMatchObject({ state: 'pending' });
+      expect(await held.stack.uploads.seal(created.id)).toBe('sealed');
+      const read = await c.rawBytes('GET', '/v1/objects/short.bin');
+      expect(sha(read.bytes)).toBe(sha(bytes));
+    } finally {
+      await held.stop();
+    }
+  });
+
+  it("stops at the seal when the owner's right was revoked after the upload began", async () => {
+    const manager = t.client(KEY_MANAGER);
+    const created = await manager.raw('POST', '/v1/keys', { description: 'revocable' });
+    const key = (created.body as { key: { keyId: string } }).key.keyId;
+    const grant = (
+      await manager.raw('POST', `/v1/keys/${key}/grants`, {
+        grantee: arn(GRANTEE),
+        operations: ['Encrypt', 'Decrypt'],
+      })
+    ).body as { grantId: string };
+    const grantee = t.client(GRANTEE);
+    const upload = (await grantee.raw('POST', '/v1/uploads', { key: 'revoked/doc.txt', keyId: key, size: 5 }))
+      .body as {
+      id: string;
+      url: string;
+      headers: Record<string, string>;
+    };
+    expect(upload.id).toMatch(/^[0-9a-f]{32}$/);
+    expect((await manager.raw('DELETE', `/v1/keys/${key}/grants/${grant.grantId}`)).status).toBe(200);
+    await fetch(upload.url, { method: 'PUT', body: Buffer.from('after'), headers: upload.headers });
+    await t.stack.s3.notificationsDelivered();
+    expect((await grantee.raw('GET', `/v1/uploads/${upload.id}`)).body).toMatchObject({
+      state: 'failed',
+      error: { code: 'SealFailed' },
+    });
+    expect(await vaultHead(t, 'revoked/doc.txt')).toBeUndefined();
+    expect(await stagingKeys(t)).not.toContain(`incoming/${upload.id}`);
+  });
+
+  it('refuses a content type that is not a media type', async () => {
+    for (const contentType of ['a\nb', 'x\r\nX-Injected: 1', 'text/plain; charset=é', 'noslash']) {
+      const res = await t.client(KEY_USER).raw('POST', '/v1/uploads', {
+        key: 'ct.bin',
+        keyId: 'alias/eaas-default',
+        size: 1,
+        contentType,
+      });
+      expect(res.status, contentType).toBe(400);
+      expect(res.body).toMatchObject({ error: 'ValidationError' });
+    }
+    const ok = await t.client(KEY_USER).raw('POST', '/v1/uploads', {
+      key: 'ct.bin',
+      keyId: 'alias/eaas-default',
+      size: 1,
+      contentType: 'text/plain; charset="utf-8"',
+    });
+    expect(ok.status).toBe(200);
+  });
+});
+
 describe('links that expire', () => {
   let short: TestStack;
   beforeAll(async () => {
@@ -424,12 +627,13 @@ describe('links that expire', () => {
     const c = short.client(KEY_USER);
     const created = (
       await c.raw('POST', '/v1/uploads', { key: 'late.bin', keyId: 'alias/eaas-default', size: 4 })
-    ).body as {
-      id: string;
-      url: string;
-    };
+    ).body as { id: string; url: string; headers: Record<string, string> };
     await new Promise((r) => setTimeout(r, 2100));
-    const res = await fetch(created.url, { method: 'PUT', body: Buffer.from('late') });
+    const res = await fetch(created.url, {
+      method: 'PUT',
+      body: Buffer.from('late'),
+      headers: created.headers,
+    });
     expect(res.status).toBe(403);
     expect(await res.text()).toMatch(/expired/i);
     const status = (await c.raw('GET', `/v1/uploads/${created.id}`)).body;

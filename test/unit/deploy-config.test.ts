@@ -286,6 +286,7 @@ describe('least privilege: every function its own role', () => {
 
   const incoming = s3(STAGING, '/incoming/0123abcd');
   const record = s3(STAGING, '/records/0123abcd.json');
+  const pending = s3(STAGING, '/pending/0123abcd');
   const document = s3(VAULT, '/contracts/2026/acme.pdf');
   // [function, action, resource, allowed]
   const cases: [string, string, string, boolean][] = [
@@ -298,6 +299,14 @@ describe('least privilege: every function its own role', () => {
     ['seal', 's3:PutObject', document, true],
     ['seal', 's3:AbortMultipartUpload', document, true],
     ['seal', 'kms:DescribeKey', KEY, true],
+    // It checks again that the uploader may still encrypt (key policy, grants), and ends the markers.
+    ['seal', 'kms:GetKeyPolicy', KEY, true],
+    ['seal', 'kms:ListGrants', KEY, true],
+    ['seal', 's3:DeleteObject', pending, true],
+    ['seal', 's3:ListBucket', s3(VAULT), true],
+    ['uploads', 's3:PutObject', pending, true],
+    ['uploads', 's3:DeleteObject', pending, true],
+    ['uploads', 's3:DeleteObject', record, false],
     ['seal', 'kms:Decrypt', KEY, false],
     ['seal', 'kms:Encrypt', KEY, false],
     ['seal', 'kms:ReEncryptFrom', KEY, false],
@@ -310,7 +319,7 @@ describe('least privilege: every function its own role', () => {
     ['uploads', 's3:AbortMultipartUpload', incoming, true],
     ['uploads', 's3:ListMultipartUploadParts', incoming, true],
     ['uploads', 's3:DeleteObject', incoming, true],
-    // It never reads an upload's plaintext, nor a document.
+    // It never reads an upload's plaintext.
     ['uploads', 's3:GetObject', incoming, false],
     ['uploads', 's3:GetObject', record, true],
     ['uploads', 's3:PutObject', record, true],

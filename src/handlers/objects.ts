@@ -77,6 +77,8 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
         const { key } = input.body as { key: string };
         const ticket = await documents.downloadTicket(callerOf(input), key);
         if (ticket.keyId) input.state.audit.keyArn = ticket.keyId;
+        // Recorded as such: the caller now holds what opens this object (never the key itself).
+        input.state.audit.reason = 'content key disclosed';
         return ticket;
       },
 

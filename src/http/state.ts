@@ -17,6 +17,8 @@ export interface HttpState {
     keyArn?: string;
     contextKeys?: string[];
     items?: { total: number; failed: number };
+    /** What else the record must say, e.g. that a content key was disclosed. Never a secret. */
+    reason?: string;
     /** Every authorization decision taken for the request. */
     decisions: AuditDecision[];
   };

@@ -119,6 +119,17 @@ describe('uploads of any size', () => {
     const got = await downloadDocument(t.client(KEY_USER), 'uploads/big.bin', out);
     expect(got.size).toBe(bytes.length);
     expect(sha(readFileSync(out))).toBe(sha(bytes));
+    // The audit trail says a content key went out, to whom, for which key; never the key itself.
+    const records = readFileSync(t.stack.auditLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const disclosed = records.filter((r) => r.action === 'createDownload' && r.outcome === 'success');
+    expect(disclosed.at(-1)).toMatchObject({
+      reason: 'content key disclosed',
+      principal: expect.stringContaining(KEY_USER),
+    });
+    expect(JSON.stringify(disclosed)).not.toMatch(/"key":/);
   });
 
   it('refuses a download to a caller who may not decrypt, and releases nothing of a tampered object', async () => {

@@ -361,18 +361,25 @@ export class UploadService {
     if (numbers.length !== expected || numbers.some((n, i) => n !== i + 1))
       throw new ValidationError(`parts must list each of the ${expected} parts 1-${expected} once.`);
     // Marked first (conditionally), so that a look at the upload while S3 assembles it never expires it.
+    let marked: string;
     try {
-      await this.write({ ...record, completing: true }, etag);
+      marked = await this.write({ ...record, completing: true }, etag);
     } catch (error) {
       if (error instanceof DomainError && error.code === 'PreconditionFailed')
         throw new DomainError('InvalidState', 'The upload changed meanwhile; look at it again.');
       throw error;
     }
-    await this.staging.completeMultipart(
-      stagingKey(id),
-      record.multipartId,
-      [...parts].sort((a, b) => a.partNumber - b.partNumber),
-    );
+    try {
+      await this.staging.completeMultipart(
+        stagingKey(id),
+        record.multipartId,
+        [...parts].sort((a, b) => a.partNumber - b.partNumber),
+      );
+    } catch (error) {
+      // Not completed (wrong parts): the mark goes, so that the upload can still expire.
+      await this.write(record, marked).catch(() => undefined);
+      throw error;
+    }
     return this.statusOf(record);
   }
 

@@ -264,6 +264,15 @@ describe('uploads of any size', () => {
     });
     expect(done.status).toBe(400);
     expect(done.body).toMatchObject({ error: 'ValidationError' });
+    // Every part listed, but ETags S3 never gave: S3's InvalidPart is the caller's 400, not a 5xx.
+    const forged = await c.raw('POST', `/v1/uploads/${multi.id}/complete`, {
+      parts: multi.parts.map((p) => ({
+        partNumber: p.partNumber,
+        etag: '"00000000000000000000000000000000"',
+      })),
+    });
+    expect(forged.status).toBe(400);
+    expect(forged.body).toMatchObject({ error: 'ValidationError' });
     const cancelled = await c.raw('DELETE', `/v1/uploads/${multi.id}`);
     expect(cancelled.body).toMatchObject({ state: 'failed', error: { code: 'Cancelled' } });
     expect(

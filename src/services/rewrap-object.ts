@@ -47,6 +47,13 @@ export interface ObjectStepDeps {
 /** Conflicts retried at once before the object is deferred to the end of the job. */
 const CONFLICT_ATTEMPTS = 3;
 
+/** The largest object a single CopyObject may copy (5 GiB); larger ones need UploadPartCopy. */
+export const MAX_COPY_BYTES = 5 * 1024 ** 3;
+
+/** A copy failure that certainly changed nothing: a lost condition or a 4xx refusal (not a 5xx or a timeout). */
+const surelyNotCopied = (error: unknown) =>
+  error instanceof DomainError && error.code !== 'Throttled' && error.code !== 'DependencyFailure';
+
 const code = (error: unknown) => (error instanceof DomainError ? error.code : 'InternalError');
 
 export async function rewrapObject(deps: ObjectStepDeps, spec: JobSpec, key: string): Promise<ObjectOutcome> {
@@ -91,6 +98,10 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
     return verdict.outcome === 'alreadyCurrent'
       ? { kind: 'alreadyCurrent' }
       : { kind: 'skipped', reason: verdict.reason };
+  // Refused before anything is written: an instruction file re-wrapped for an object whose copy
+  // then fails would leave the metadata naming the source key while the data key is under the
+  // destination, and the API reads an object with the key its metadata names.
+  if (info.size > MAX_COPY_BYTES) return { kind: 'failed', reason: 'too-large-to-copy' };
 
   // An instruction file this job already re-wrapped for this very object version: finish the copy.
   // (The object's ETag survives a metadata copy: the wrap times tell a finished copy from a pending one.)
@@ -134,10 +145,11 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
   const ours = { [EAAS_METADATA.keyArn]: keyArn, [EAAS_METADATA.wrappedAt]: wrappedAt };
   const next = { ...header, wrappedKey };
   let headerMetadata: Record<string, string> = {};
+  let written: { etag: string } | undefined;
   if (where === 'metadata') headerMetadata = encodeHeader(next).metadata;
   else if (instruction && !finished) {
     const encoded = encodeHeader(next, { instructionFile: true });
-    await call(false, () =>
+    written = await call(false, () =>
       objects.write(instructionKey, encoded.instruction ?? '', {
         contentType: 'application/json',
         metadata: { ...instruction.metadata, ...INSTRUCTION_METADATA, ...ours, [REWRAP_OF]: info.etag },
@@ -146,13 +158,38 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
     );
     await deps.step('instruction-written', key);
   }
-  await call(false, () =>
-    objects.replaceMetadata(
-      key,
-      { ...info.metadata, ...headerMetadata, ...ours },
-      { ifMatch: info.etag, contentType: info.contentType },
-    ),
-  );
+  try {
+    await call(false, () =>
+      objects.replaceMetadata(
+        key,
+        { ...info.metadata, ...headerMetadata, ...ours },
+        { ifMatch: info.etag, contentType: info.contentType },
+      ),
+    );
+  } catch (error) {
+    // The copy surely did not happen (a writer replaced the object, or S3 refused it): put back the
+    // instruction file this attempt replaced, If-Match this attempt's write, so the object and its
+    // instruction file agree again. The file read may belong to an upload that landed after the
+    // head (its object first, then its file), whose metadata names the source key. A writer's newer
+    // file wins (412). Not when the object now carries this attempt's wrap (another worker finished
+    // the copy from the marker), nor after a 5xx (the copy may have happened: the marker lets the
+    // next pass finish it).
+    if (written && instruction && surelyNotCopied(error)) {
+      const restore = written;
+      const now = await call(false, () => objects.head(key));
+      if (now?.metadata[EAAS_METADATA.wrappedAt] === wrappedAt) throw error;
+      await call(false, () =>
+        objects.write(instructionKey, instruction.text, {
+          contentType: 'application/json',
+          metadata: instruction.metadata,
+          ifMatch: restore.etag,
+        }),
+      ).catch((e: unknown) => {
+        if (!(e instanceof DomainError && e.code === 'PreconditionFailed')) throw e;
+      });
+    }
+    throw error;
+  }
   await deps.step('metadata-copied', key);
   return { kind: 'rewrapped' };
 }

@@ -1,0 +1,206 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { type EnvelopeHeader, encodeHeader } from '../../src/core/envelope/index.js';
+import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
+import type { JobSpec } from '../../src/core/rewrap-job.js';
+import type { Keys, StoredObjectInfo } from '../../src/ports.js';
+import { EAAS_METADATA, INSTRUCTION_METADATA } from '../../src/services/documents.js';
+import type { JobObjects } from '../../src/services/rewrap.js';
+import { MAX_COPY_BYTES, type ObjectStepDeps, rewrapObject } from '../../src/services/rewrap-object.js';
+
+/**
+ * One object of a re-encryption job against an in-memory vault: the object and its instruction
+ * file must agree (the API reads an object with the key its metadata names) whatever the copy does.
+ */
+
+const A = 'arn:aws:kms:us-east-1:111122223333:key/a';
+const B = 'arn:aws:kms:us-east-1:111122223333:key/b';
+const spec: JobSpec = {
+  mode: 'source-key',
+  sourceKeyArn: A,
+  destinationKeyArn: B,
+  prefix: '',
+  dryRun: false,
+  concurrency: 1,
+};
+
+/** A wrapped key is `<key arn>|<random>`: ReEncrypt swaps the arn, refusing a ciphertext under another key. */
+const wrapped = (keyArn: string) => Buffer.from(`${keyArn}|${randomBytes(8).toString('hex')}`);
+const keyOf = (ciphertext: Uint8Array) => Buffer.from(ciphertext).toString().split('|')[0];
+
+interface Stored {
+  body: string;
+  etag: string;
+  size: number;
+  contentType?: string | undefined;
+  metadata: Record<string, string>;
+}
+
+class Vault implements JobObjects {
+  readonly objects = new Map<string, Stored>();
+  private n = 0;
+  /** Called after each head (a writer landing then). */
+  afterHead?: (key: string) => void;
+  /** Makes the next metadata copy fail with this error. */
+  copyError?: DomainError | undefined;
+  reEncrypts = 0;
+
+  put(key: string, body: string, metadata: Record<string, string>, size = body.length): string {
+    const etag = `"e${++this.n}"`;
+    this.objects.set(key, { body, etag, size, metadata: { ...metadata } });
+    return etag;
+  }
+
+  async listAfter() {
+    return { keys: [...this.objects.keys()].sort(), truncated: false };
+  }
+
+  async head(key: string): Promise<StoredObjectInfo | undefined> {
+    const o = this.objects.get(key);
+    const out = o && {
+      key,
+      size: o.size,
+      etag: o.etag,
+      lastModified: new Date(0),
+      contentType: o.contentType,
+      metadata: { ...o.metadata },
+    };
+    this.afterHead?.(key);
+    return out;
+  }
+
+  async read(key: string) {
+    const o = this.objects.get(key);
+    return o && { text: o.body, etag: o.etag, metadata: { ...o.metadata } };
+  }
+
+  async write(
+    key: string,
+    text: string,
+    options: { metadata?: Record<string, string> | undefined; ifMatch?: string | undefined },
+  ) {
+    const o = this.objects.get(key);
+    if (options.ifMatch !== undefined && o?.etag !== options.ifMatch)
+      throw new DomainError('PreconditionFailed', 'changed');
+    return { etag: this.put(key, text, options.metadata ?? {}) };
+  }
+
+  async replaceMetadata(key: string, metadata: Record<string, string>, options: { ifMatch: string }) {
+    const o = this.objects.get(key);
+    if (o?.etag !== options.ifMatch) throw new DomainError('PreconditionFailed', 'changed');
+    const error = this.copyError;
+    this.copyError = undefined;
+    if (error) throw error;
+    o.metadata = { ...metadata };
+    return { etag: o.etag };
+  }
+}
+
+function depsOf(vault: Vault): ObjectStepDeps {
+  const keys = {
+    reEncrypt: async (input: Parameters<Keys['reEncrypt']>[0]) => {
+      vault.reEncrypts++;
+      const from = keyOf(input.ciphertext) as string;
+      if (input.sourceKeyId !== undefined && from !== input.sourceKeyId) throw new InvalidCiphertextError();
+      const rest = Buffer.from(input.ciphertext).toString().split('|')[1];
+      return {
+        ciphertext: Buffer.from(`${input.destinationKeyId}|${rest}`),
+        sourceKeyArn: from,
+        keyArn: input.destinationKeyId,
+      };
+    },
+  } as unknown as Keys;
+  return {
+    keys,
+    objects: vault,
+    now: () => new Date(),
+    call: (_kms, fn) => fn(),
+    step: async () => undefined,
+  };
+}
+
+const header = (keyArn: string): EnvelopeHeader => ({
+  version: 'v3',
+  wrappedKey: wrapped(keyArn),
+  kmsContext: { tenant: 'acme', 'aws:x-amz-cek-alg': '115' },
+  messageId: randomBytes(28),
+  commitment: randomBytes(28),
+});
+
+/** Writes an instruction-file object as the API does: the object first, then its instruction file. */
+function upload(vault: Vault, key: string, keyArn: string, size = 100) {
+  const encoded = encodeHeader(header(keyArn), { instructionFile: true });
+  vault.put(
+    key,
+    'ciphertext',
+    {
+      ...encoded.metadata,
+      [EAAS_METADATA.keyArn]: keyArn,
+      [EAAS_METADATA.wrappedAt]: '2020-01-01T00:00:00Z',
+    },
+    size,
+  );
+  vault.put(`${key}.instruction`, encoded.instruction ?? '', { ...INSTRUCTION_METADATA });
+}
+
+/** The key an object's metadata names, and the key its instruction file's data key is really under. */
+function agreement(vault: Vault, key: string) {
+  const named = vault.objects.get(key)?.metadata[EAAS_METADATA.keyArn];
+  const instruction = JSON.parse(vault.objects.get(`${key}.instruction`)?.body ?? '{}') as Record<
+    string,
+    string
+  >;
+  const under = keyOf(Buffer.from(instruction['x-amz-3'] ?? '', 'base64'));
+  return { named, under };
+}
+
+describe('rewrapObject: the object and its instruction file agree', () => {
+  it('re-wraps an instruction-file object: both name B', async () => {
+    const vault = new Vault();
+    upload(vault, 'doc', A);
+    expect(await rewrapObject(depsOf(vault), spec, 'doc')).toEqual({ kind: 'rewrapped' });
+    expect(agreement(vault, 'doc')).toEqual({ named: B, under: B });
+  });
+
+  it('refuses an object too large for one CopyObject before calling KMS or writing anything', async () => {
+    const vault = new Vault();
+    upload(vault, 'big', A, MAX_COPY_BYTES + 16);
+    const before = vault.objects.get('big.instruction')?.etag;
+    expect(await rewrapObject(depsOf(vault), spec, 'big')).toEqual({
+      kind: 'failed',
+      reason: 'too-large-to-copy',
+    });
+    expect(vault.reEncrypts).toBe(0);
+    expect(vault.objects.get('big.instruction')?.etag).toBe(before);
+    expect(agreement(vault, 'big')).toEqual({ named: A, under: A });
+  });
+
+  it('puts the instruction file back when S3 refuses the copy (4xx): still readable under A', async () => {
+    const vault = new Vault();
+    upload(vault, 'doc', A);
+    vault.copyError = new DomainError('InternalError', 'S3 refused a request on doc: MetadataTooLarge.');
+    expect(await rewrapObject(depsOf(vault), spec, 'doc')).toEqual({
+      kind: 'failed',
+      reason: 'InternalError',
+    });
+    expect(agreement(vault, 'doc')).toEqual({ named: A, under: A });
+  });
+
+  it('an upload landing between the head and the instruction read (object, then file) is left as written', async () => {
+    const vault = new Vault();
+    upload(vault, 'doc', A);
+    let raced = false;
+    vault.afterHead = (key) => {
+      if (key !== 'doc' || raced) return;
+      raced = true;
+      upload(vault, 'doc', A); // a new upload under A: its object, then its instruction file
+    };
+    const outcome = await rewrapObject(depsOf(vault), spec, 'doc');
+    // Whatever the job reports, the new upload must stay readable: its metadata and file agree.
+    const after = agreement(vault, 'doc');
+    expect(after.named).toBe(after.under);
+    // Its copy lost (412), the file put back, the next attempt re-wraps the new upload itself.
+    expect(outcome).toEqual({ kind: 'rewrapped' });
+    expect(after).toEqual({ named: B, under: B });
+  });
+});

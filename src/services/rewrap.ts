@@ -262,7 +262,14 @@ export class RewrapService {
     const ran: string[] = [];
     for (const id of await this.unfinished()) {
       if (stop()) break;
-      if (await this.run(id, stop)) ran.push(id);
+      try {
+        if (await this.run(id, stop)) ran.push(id);
+      } catch (error) {
+        // One job failing again and again (a prefix S3 refuses, an outage) must not starve the
+        // others: it is logged and retried on the next tick, its lease expiring meanwhile.
+        const code = error instanceof DomainError ? error.code : 'InternalError';
+        this.log('re-encryption job turn failed', { jobId: id, worker: this.worker, error: code });
+      }
     }
     return ran;
   }

@@ -51,8 +51,11 @@ class Vault implements JobObjects {
     return etag;
   }
 
-  async listAfter() {
-    return { keys: [...this.objects.keys()].sort(), truncated: false };
+  async listAfter(prefix: string, startAfter?: string) {
+    const keys = [...this.objects.keys()].filter(
+      (k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter),
+    );
+    return { keys: keys.sort(), truncated: false };
   }
 
   async head(key: string): Promise<StoredObjectInfo | undefined> {
@@ -202,5 +205,37 @@ describe('rewrapObject: the object and its instruction file agree', () => {
     // Its copy lost (412), the file put back, the next attempt re-wraps the new upload itself.
     expect(outcome).toEqual({ kind: 'rewrapped' });
     expect(after).toEqual({ named: B, under: B });
+  });
+});
+
+describe('RewrapService.tick', () => {
+  it('gives every job its turn when one of them fails', async () => {
+    const { RewrapService } = await import('../../src/services/rewrap.js');
+    const documents = new Vault();
+    upload(documents, 'good/doc', A);
+    const listAfter = documents.listAfter.bind(documents);
+    documents.listAfter = async (prefix: string, startAfter?: string) => {
+      if (prefix === 'bad/')
+        throw new DomainError('InternalError', 'S3 refused a request on bad/: AccessDenied.');
+      return listAfter(prefix, startAfter);
+    };
+    const records = new Vault();
+    const lines: Record<string, unknown>[] = [];
+    const service = new RewrapService(depsOf(documents).keys, {} as never, {} as never, documents, records, {
+      log: (message, fields) => lines.push({ message, ...fields }),
+    });
+    // Ids in listing order: the failing job comes first.
+    await service.create({ ...spec, prefix: 'bad/' }, 'test', '1-bad');
+    await service.create({ ...spec, prefix: 'good/' }, 'test', '2-good');
+    expect(await service.tick()).toEqual(['2-good']);
+    expect((await service.load('2-good'))?.job.phase).toBe('succeeded');
+    expect(agreement(documents, 'good/doc')).toEqual({ named: B, under: B });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        message: 're-encryption job turn failed',
+        jobId: '1-bad',
+        error: 'InternalError',
+      }),
+    );
   });
 });

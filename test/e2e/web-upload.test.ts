@@ -394,9 +394,41 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
       const row = page.locator(`#upload-list li[data-file="${name}"][data-state="failed"]`);
       await row.waitFor();
       expect(await row.textContent()).toContain('must expose the ETag header');
+      // The batch ends with the notice and a refresh of the list; let it finish before the next test.
+      await page.locator('#notice', { hasText: name }).waitFor();
+      await expect.poll(() => page.locator('#documents-status').textContent()).not.toBe('Loading…');
     } finally {
       await page.unroute(parts);
     }
+  });
+
+  it('refuses in plain words, before fetching a byte, a document too large to decrypt in the browser', async () => {
+    // Prepare: the API's answer for the 40 MiB document claims 600 MiB.
+    const name = large.path.split('/').pop() as string;
+    const s3Origin = new URL(t.stack.s3.endpoint).origin;
+    let fetched = 0;
+    const onRequest = (r: { url: () => string }) => {
+      if (new URL(r.url()).origin === s3Origin) fetched++;
+    };
+    page.on('request', onRequest);
+    await page.route(
+      (url) => url.pathname === '/v1/downloads',
+      async (route) => {
+        const response = await route.fetch();
+        const ticket = (await response.json()) as Record<string, unknown>;
+        await route.fulfill({ response, json: { ...ticket, size: 600 * MiB, storedSize: 600 * MiB + 16 } });
+      },
+      { times: 1 },
+    );
+    const item = page.locator(`#document-list li[data-key="${name}"]`);
+
+    // Act
+    await item.getByRole('button', { name: `Download ${name}` }).click();
+
+    // Assess
+    await item.locator('.detail.error', { hasText: 'too large to decrypt in a browser' }).waitFor();
+    page.off('request', onRequest);
+    expect(fetched).toBe(0);
   });
 
   it('takes files dropped on the drop zone', async () => {
@@ -455,5 +487,22 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     } finally {
       await other.close();
     }
+  });
+  it('forgets the session at sign-out: uploads stop, rows, file names and context values go', async () => {
+    const file = makeFile(workDir, `chosen-${run}.bin`, 1024, marker);
+    await page.getByRole('button', { name: 'Add a context entry' }).click();
+    await page.locator('#context-rows input').first().fill('case');
+    await page.getByLabel('Choose files, or drop them here').setInputFiles([file.path]);
+    expect(await page.locator('#upload-list li').count()).toBeGreaterThan(0);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    await page.getByLabel('Access key ID').waitFor();
+    expect(await page.locator('#upload-list li').count()).toBe(0);
+    expect(await page.locator('#document-list li').count()).toBe(0);
+    expect(await page.locator('#context-rows input').count()).toBe(0);
+    expect(await page.locator('#file-help').textContent()).not.toContain(file.path.split('/').pop());
+    expect(await page.locator('#overall').isVisible()).toBe(false);
+    expect(await page.evaluate('document.activeElement?.id')).toBe('access-key-id');
   });
 });

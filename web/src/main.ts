@@ -100,6 +100,12 @@ function signOut(): void {
   keys = [];
   keySelect.replaceChildren();
   documentsView.clear();
+  // Nothing of this person's session stays for the next one: uploads in flight stop, and the
+  // file names, context values and rows go.
+  uploadsView.clear();
+  contextFields.clear();
+  byId('upload-form', HTMLFormElement).reset();
+  setChosen([]);
   signInSection.hidden = false;
   session.hidden = true;
   uploadSection.hidden = true;

@@ -37,6 +37,10 @@ export class ContextFields {
     nameInput.focus();
   }
 
+  clear(): void {
+    this.rows.replaceChildren();
+  }
+
   /** The entries, or a problem in words when one is half filled or repeated. */
   read(): { context: Context } | { problem: string } {
     const context: Context = {};

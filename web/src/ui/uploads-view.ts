@@ -70,6 +70,16 @@ export class UploadsView {
     this.update(upload);
   }
 
+  /** Cancels whatever is still in flight and forgets every row (on sign-out: the next person sees none). */
+  clear(): void {
+    for (const upload of this.rows.keys()) void upload.cancel();
+    this.rows.clear();
+    this.list.replaceChildren();
+    this.overall.box.hidden = true;
+    this.overall.bar.value = 0;
+    this.overall.text.textContent = '0 %';
+  }
+
   update(upload: FileUpload): void {
     const row = this.rows.get(upload);
     if (!row) return;

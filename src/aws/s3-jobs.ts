@@ -9,6 +9,7 @@ import {
 import { DomainError } from '../core/errors.js';
 import type { StoredObjectInfo } from '../ports.js';
 import type { JobObjects } from '../services/rewrap.js';
+import { lowerKeys, statusOf } from './s3.js';
 
 /**
  * The re-encryption job's view of the vault over `@aws-sdk/client-s3`: listings after a key,
@@ -17,10 +18,6 @@ import type { JobObjects } from '../services/rewrap.js';
  * through the function. S3 SlowDown / 503 become Throttled and other 5xx DependencyFailure (both
  * retried by the job); a failed condition is PreconditionFailed.
  */
-
-function statusOf(error: unknown): number | undefined {
-  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
-}
 
 function fromS3Error(error: unknown, key: string): DomainError {
   if (error instanceof DomainError) return error;
@@ -41,12 +38,6 @@ function fromS3Error(error: unknown, key: string): DomainError {
     undefined,
     options,
   );
-}
-
-function lowerKeys(map: Record<string, string> | undefined): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
-  for (const [k, v] of Object.entries(map ?? {})) out[k.toLowerCase()] = v;
-  return out;
 }
 
 /** `x-amz-copy-source`: bucket and key, URL-encoded, slashes kept. */

@@ -28,7 +28,8 @@ const PARTS_IN_FLIGHT = 2;
  * missing object is `undefined` or NotFound, anything else DependencyFailure.
  */
 
-function statusOf(error: unknown): number | undefined {
+/** The HTTP status of an S3 SDK error, if S3 answered. */
+export function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
@@ -60,7 +61,8 @@ function fromS3Error(error: unknown, key: string): Error {
   });
 }
 
-function lowerKeys(map: Record<string, string> | undefined): Record<string, string> {
+/** S3 user metadata with lower-cased keys, as the services read it. */
+export function lowerKeys(map: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = Object.create(null);
   for (const [k, v] of Object.entries(map ?? {})) out[k.toLowerCase()] = v;
   return out;

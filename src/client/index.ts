@@ -242,7 +242,7 @@ export class EaasClient {
     }>('GET', '/v1/whoami', undefined, keyId ? { keyId } : undefined);
   }
 
-  /** Starts (or dry-runs) a re-encryption job; the caller administers the destination key. */
+  /** Starts (or dry-runs) a re-encryption job; the caller administers the destination key (and the source). */
   startReEncryptJob(input: {
     sourceKeyId?: string;
     olderThanRotation?: true;
@@ -254,13 +254,16 @@ export class EaasClient {
     return this.call<JobView>('POST', '/v1/jobs/re-encrypt', input);
   }
 
-  /** A re-encryption job's state, counts, progress and, once finished, its report. */
+  /** A re-encryption job's state, phase, counts and, once finished, its report. */
   getJob(id: string) {
     return this.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
   }
 }
 
-/** A re-encryption job as GET /v1/jobs/{id} answers it. */
+/**
+ * A re-encryption job as GET /v1/jobs/{id} answers it: no object name and no count of objects
+ * outside the job's keys (see the README, Re-encryption jobs).
+ */
 export interface JobView {
   id: string;
   state: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
@@ -270,21 +273,23 @@ export interface JobView {
   destinationKeyId: string;
   prefix: string;
   dryRun: boolean;
+  concurrency: number;
+  rotatedAt?: string;
+  createdBy: string;
+  /** Objects under the job's keys only. */
   counts: {
-    scanned: number;
     rewrapped: number;
     alreadyCurrent: number;
+    /** Only `not-authorized`: objects under the job's keys its starter may not move. */
     skipped: Record<string, number>;
     failed: Record<string, number>;
   };
-  total?: number;
-  percent?: number;
-  cursor?: string;
+  deferred: number;
   createdAt: string;
   startedAt?: string;
   updatedAt: string;
   finishedAt?: string;
-  report?: { summary: string; failures: { key: string; reason: string }[] };
+  report?: { summary: string };
 }
 
 export {

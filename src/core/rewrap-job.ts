@@ -1,7 +1,20 @@
+import type { Decision } from './authz.js';
+import type { EncryptionContext } from './context.js';
+
 /**
  * A re-encryption job as it is stored and shown: what it selects, where it is (phase and cursor),
  * what it counted, and who holds it (the lease). Pure: no I/O, no clock of its own.
+ *
+ * The stored record is for the service and its operators (it names objects: the cursor, the
+ * failures); `jobView` is what the API shows, and shows no object name and no count of objects
+ * outside the job's keys.
  */
+
+/**
+ * `createdBy` of the jobs the operator makes itself (records written with the service's rights,
+ * never through the API): they run with the service's authority, without the starter's re-check.
+ */
+export const SCHEDULED_BY = 'schedule';
 
 /** Which objects a job re-wraps. */
 export type JobMode =
@@ -46,9 +59,15 @@ export interface JobCounts {
   rewrapped: number;
   /** Already under the destination key (or wrapped after the rotation). */
   alreadyCurrent: number;
-  /** Not for this job, by reason: `other-key`, `not-encrypted`, ... */
+  /**
+   * Not re-wrapped, by reason: `not-authorized` (under the job's keys, but the starter may not
+   * move it); not for this job: `other-key`, `not-encrypted`, `deleted`, `unknown-key`, ...
+   */
   skipped: Record<string, number>;
-  /** Could not be re-wrapped, by reason. */
+  /**
+   * Could not be re-wrapped, by reason. Reasons starting with `unknown-key:` are objects of other
+   * writers that failed before KMS said whether they are under the source key.
+   */
   failed: Record<string, number>;
 }
 
@@ -63,6 +82,12 @@ export interface JobRecord {
   spec: JobSpec;
   /** Normalised principal that started the job; `schedule` for scheduled runs. */
   createdBy: string;
+  /**
+   * The starter's ARN as authenticated (a role session stays a session), as its start was
+   * decided: the per-object re-check evaluates the key policies with it. Absent in records made
+   * before it existed: `createdBy` is used.
+   */
+  createdByArn?: string | undefined;
   phase: JobPhase;
   counts: JobCounts;
   /** Objects under the prefix, once the counting pass is over. */
@@ -89,12 +114,19 @@ export function emptyCounts(): JobCounts {
   return { scanned: 0, rewrapped: 0, alreadyCurrent: 0, skipped: {}, failed: {} };
 }
 
-export function newJobRecord(id: string, spec: JobSpec, createdBy: string, now: Date): JobRecord {
+export function newJobRecord(
+  id: string,
+  spec: JobSpec,
+  createdBy: string,
+  now: Date,
+  createdByArn?: string,
+): JobRecord {
   const at = now.toISOString();
   return {
     id,
     spec,
     createdBy,
+    ...(createdByArn !== undefined && createdByArn !== createdBy ? { createdByArn } : {}),
     phase: 'pending',
     counts: emptyCounts(),
     deferred: [],
@@ -156,14 +188,47 @@ export function bump(map: Record<string, number>, reason: string): void {
   map[reason] = (map[reason] ?? 0) + 1;
 }
 
-/** The public view of a job: never a secret (keys, ARNs, counts, times). */
+/** A skip reason about an object under the job's keys: the only kind a view shows. */
+export const NOT_AUTHORIZED = 'not-authorized';
+
+/** The prefix of failure reasons about objects not known to be under the job's keys. */
+export const UNKNOWN_KEY_FAILURE = 'unknown-key:';
+
+/**
+ * The counts a view may show: about objects under the job's own keys only (re-wrapped, already
+ * current, refused to the starter, failed after selection), never a count that includes objects
+ * under other keys, unencrypted or deleted (nor `scanned`, nor a total of the prefix).
+ */
+export function visibleCounts(job: JobRecord) {
+  const notAuthorized = job.counts.skipped[NOT_AUTHORIZED] ?? 0;
+  return {
+    rewrapped: job.counts.rewrapped,
+    alreadyCurrent: job.counts.alreadyCurrent,
+    skipped: (notAuthorized > 0 ? { [NOT_AUTHORIZED]: notAuthorized } : {}) as Record<string, number>,
+    failed: Object.fromEntries(
+      Object.entries(job.counts.failed).filter(([reason]) => !reason.startsWith(UNKNOWN_KEY_FAILURE)),
+    ),
+  };
+}
+
+/**
+ * The view of a job the API answers (to an administrator of its keys, who may decrypt none of the
+ * documents): its spec, phase, times and `visibleCounts`; no object name (no cursor, no failed
+ * keys), no total, no percentage of the prefix. A finished job whose only failures are hidden
+ * ones is shown as `succeeded`.
+ */
 export function jobView(job: JobRecord) {
-  const percent = percentOf(job);
+  const counts = visibleCounts(job);
   const finished = FINISHED.has(job.phase);
+  const phase: JobPhase = finished
+    ? Object.keys(counts.failed).length > 0
+      ? 'completed-with-failures'
+      : 'succeeded'
+    : job.phase;
   return {
     id: job.id,
-    state: finished ? job.phase : job.phase === 'pending' ? 'pending' : 'running',
-    phase: job.phase,
+    state: finished ? phase : phase === 'pending' ? 'pending' : 'running',
+    phase,
     mode: job.spec.mode,
     sourceKeyId: job.spec.sourceKeyArn,
     destinationKeyId: job.spec.destinationKeyArn,
@@ -172,10 +237,7 @@ export function jobView(job: JobRecord) {
     concurrency: job.spec.concurrency,
     ...(job.spec.rotatedAt ? { rotatedAt: job.spec.rotatedAt } : {}),
     createdBy: job.createdBy,
-    counts: job.counts,
-    ...(job.total !== undefined ? { total: job.total } : {}),
-    ...(percent !== undefined ? { percent } : {}),
-    ...(job.cursor !== undefined ? { cursor: job.cursor } : {}),
+    counts,
     deferred: job.deferred.length,
     createdAt: job.createdAt,
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
@@ -185,15 +247,44 @@ export function jobView(job: JobRecord) {
   };
 }
 
-/** The final report: a sentence and the failures kept. */
+/** The final report of a view: a sentence over the visible counts (failed keys stay in the record). */
 export function reportOf(job: JobRecord) {
-  const c = job.counts;
+  const c = visibleCounts(job);
   const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
   const verb = job.spec.dryRun ? 'would re-wrap' : 're-wrapped';
   return {
-    summary: `${c.scanned} objects scanned: ${verb} ${c.rewrapped}, ${c.alreadyCurrent} already current, ${sum(c.skipped)} skipped, ${sum(c.failed)} failed.`,
-    failures: job.failures,
+    summary: `${verb} ${c.rewrapped}, ${c.alreadyCurrent} already current, ${sum(c.skipped)} not authorized, ${sum(c.failed)} failed.`,
   };
+}
+
+/** A decision on one key for the job's starter: an action, under an object's encryption context. */
+export type StarterDecision = (
+  action: string,
+  context: EncryptionContext,
+) => Pick<Decision, 'allowed' | 'reason'>;
+
+/**
+ * The rule a job's starter must still meet for each object it moves, with that object's stored
+ * encryption context (exactly what KMS binds): it administers the source and the destination
+ * (`kms:PutKeyPolicy` allowed by each key policy), and neither policy explicitly denies it the
+ * half of ReEncrypt on that key (`kms:ReEncryptFrom` on the source, `kms:ReEncryptTo` on the
+ * destination). Administrators never use their keys, so an Allow of ReEncrypt is not asked for;
+ * a Deny is honoured, since a Deny with a context condition (on `kms:*`, `kms:ReEncrypt*` or
+ * administration) says that this principal must not move these objects.
+ */
+export function starterMayRewrap(
+  source: StarterDecision,
+  destination: StarterDecision,
+  context: EncryptionContext,
+): boolean {
+  const administers = (d: StarterDecision) => d('kms:PutKeyPolicy', context).allowed;
+  const notDenied = (d: StarterDecision, action: string) => d(action, context).reason !== 'explicit-deny';
+  return (
+    administers(source) &&
+    administers(destination) &&
+    notDenied(source, 'kms:ReEncryptFrom') &&
+    notDenied(destination, 'kms:ReEncryptTo')
+  );
 }
 
 /** Reads a stored record back, refusing anything that is not one (a corrupted or foreign object). */
@@ -203,6 +294,7 @@ export function parseJobRecord(text: string): JobRecord {
     !value ||
     typeof value !== 'object' ||
     typeof value.id !== 'string' ||
+    typeof value.createdBy !== 'string' ||
     !value.spec ||
     typeof value.phase !== 'string' ||
     !value.counts ||

@@ -118,16 +118,46 @@ export class AccessControl {
     return this.arns.get(keyId, async () => (await this.source.describe(keyId)).arn);
   }
 
-  private policy(keyArn: string): Promise<unknown> {
-    return this.policies.get(keyArn, async () => {
-      const text = await this.source.keyPolicy(keyArn);
-      try {
-        return parseJsonStrict(text);
-      } catch {
-        // A policy the evaluator cannot read allows nothing.
-        return undefined;
-      }
-    });
+  private policy(keyArn: string, fresh = false): Promise<unknown> {
+    return this.policies.get(
+      keyArn,
+      async () => {
+        const text = await this.source.keyPolicy(keyArn);
+        try {
+          return parseJsonStrict(text);
+        } catch {
+          // A policy the evaluator cannot read allows nothing.
+          return undefined;
+        }
+      },
+      fresh,
+    );
+  }
+
+  /**
+   * Decisions for one caller on one key from the key policy as it is now: read afresh (the cache
+   * is refreshed, not consulted), then any number of decisions, one per action and encryption
+   * context, at no further cost. For checks that must not lean on a cached answer, such as a
+   * re-encryption job re-checking its starter before each page. Grants are not read: this is for
+   * what only a key policy decides, administration (`kms:PutKeyPolicy` is granted by the key
+   * policy alone and is no grant operation:
+   * https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html) and explicit Deny
+   * statements (grants only allow).
+   */
+  async policyDecisions(
+    caller: Caller,
+    keyArn: string,
+  ): Promise<(action: string, context?: EncryptionContext) => Decision> {
+    const policy = await this.policy(keyArn, true);
+    return (action, context) =>
+      authorize(policy, [], {
+        principal: caller.arn,
+        action,
+        keyArn,
+        keyAccountId: accountOfKeyArn(keyArn),
+        encryptionContext: context,
+        grantIsForAWSResource: false,
+      });
   }
 
   /** The caller's grants on the key: as authenticated, and as its role when it is a role session. */

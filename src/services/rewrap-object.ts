@@ -1,3 +1,4 @@
+import type { EncryptionContext } from '../core/context.js';
 import {
   decodeHeader,
   EnvelopeFormatError,
@@ -7,15 +8,16 @@ import {
   INSTRUCTION_SUFFIX,
 } from '../core/envelope/index.js';
 import { DomainError } from '../core/errors.js';
-import { type JobSpec, select } from '../core/rewrap-job.js';
+import { type JobSpec, NOT_AUTHORIZED, select, UNKNOWN_KEY_FAILURE } from '../core/rewrap-job.js';
 import type { Keys } from '../ports.js';
 import { EAAS_METADATA, INSTRUCTION_METADATA } from './documents.js';
 import type { JobObjects } from './rewrap.js';
 
 /**
- * One object of a re-encryption job: its header from its metadata (and instruction file), never
- * its body; KMS ReEncrypt of the wrapped data key under the same encryption context; the new
- * header written with writes conditioned on the ETags read.
+ * One object of a re-encryption job: selected by its metadata; its header from its metadata (and
+ * instruction file), never its body; the starter's right to move it checked with its stored
+ * encryption context; KMS ReEncrypt of the wrapped data key under the same encryption context; the
+ * new header written with writes conditioned on the ETags read.
  *
  * Instruction-file objects take two writes: the instruction file first (If-Match the version read,
  * its own metadata naming the object version it belongs to, `eaas-rewrap-of`), then the object's
@@ -42,6 +44,11 @@ export interface ObjectStepDeps {
   call: <T>(kms: boolean, fn: () => Promise<T>) => Promise<T>;
   /** Test hook: called after each durable step with the object's key; may throw to simulate a crash. */
   step: (name: string, key?: string) => Promise<void>;
+  /**
+   * Whether the job's starter may move an object stored with this KMS encryption context, from
+   * the key policies as read for the current page (`starterMayRewrap`).
+   */
+  authorized: (context: EncryptionContext) => boolean;
 }
 
 /** Conflicts retried at once before the object is deferred to the end of the job. */
@@ -56,40 +63,44 @@ const surelyNotCopied = (error: unknown) =>
 
 const code = (error: unknown) => (error instanceof DomainError ? error.code : 'InternalError');
 
+/**
+ * Whether the object is known to be under one of the job's keys: by this service's metadata, or,
+ * for another writer's object, once KMS re-wrapped it from the source key. A failure before that
+ * is not counted as the job's own (its reason starts with UNKNOWN_KEY_FAILURE), so that the job's
+ * view counts no object under another key.
+ */
+interface Scope {
+  known: boolean;
+}
+
 export async function rewrapObject(deps: ObjectStepDeps, spec: JobSpec, key: string): Promise<ObjectOutcome> {
   for (let attempt = 1; attempt <= CONFLICT_ATTEMPTS; attempt++) {
+    const scope: Scope = { known: false };
     try {
-      return await attemptOnce(deps, spec, key);
+      return await attemptOnce(deps, spec, key, scope);
     } catch (error) {
       // Anything but the service's own errors (a crash, a bug) stops the job rather than one object.
       if (!(error instanceof DomainError)) throw error;
       if (error.code === 'PreconditionFailed') continue;
-      return { kind: 'failed', reason: error.code };
+      return { kind: 'failed', reason: scoped(scope, error.code) };
     }
   }
   return { kind: 'deferred' };
 }
 
-async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Promise<ObjectOutcome> {
+const scoped = (scope: Scope, reason: string) => (scope.known ? reason : `${UNKNOWN_KEY_FAILURE}${reason}`);
+
+async function attemptOnce(
+  deps: ObjectStepDeps,
+  spec: JobSpec,
+  key: string,
+  scope: Scope,
+): Promise<ObjectOutcome> {
   const { objects, call } = deps;
   const info = await call(false, () => objects.head(key));
   if (!info) return { kind: 'skipped', reason: 'deleted' };
-  const location = headerLocation(info.metadata);
-  const instructionKey = `${key}${INSTRUCTION_SUFFIX}`;
-  // V2 with an instruction file leaves no S3EC key in the object metadata: `none` may still be one.
-  const instruction =
-    location === 'metadata' ? undefined : await call(false, () => objects.read(instructionKey));
-  if (location === 'none' && !instruction) return { kind: 'skipped', reason: 'not-encrypted' };
-  if (location === 'instruction' && !instruction)
-    return { kind: 'failed', reason: 'instruction-file-missing' };
-  const where = location === 'metadata' ? 'metadata' : 'instruction';
-  let header: EnvelopeHeader;
-  try {
-    header = decodeHeader(info.metadata, instruction?.text);
-  } catch (error) {
-    if (error instanceof EnvelopeFormatError) return { kind: 'failed', reason: 'malformed-metadata' };
-    throw error;
-  }
+  // Selected first, from this service's metadata alone: an object under another key is left
+  // before anything else about it (its header, its instruction file) is read or counted.
   const verdict = select(spec, {
     keyArn: info.metadata[EAAS_METADATA.keyArn],
     wrappedAt: info.metadata[EAAS_METADATA.wrappedAt],
@@ -98,10 +109,24 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
     return verdict.outcome === 'alreadyCurrent'
       ? { kind: 'alreadyCurrent' }
       : { kind: 'skipped', reason: verdict.reason };
-  // Refused before anything is written: an instruction file re-wrapped for an object whose copy
-  // then fails would leave the metadata naming the source key while the data key is under the
-  // destination, and the API reads an object with the key its metadata names.
-  if (info.size > MAX_COPY_BYTES) return { kind: 'failed', reason: 'too-large-to-copy' };
+  // Another writer's object (no recorded key) may be under any key until KMS says otherwise.
+  scope.known = verdict.rewrap === true;
+  const failed = (reason: string): ObjectOutcome => ({ kind: 'failed', reason: scoped(scope, reason) });
+  const location = headerLocation(info.metadata);
+  const instructionKey = `${key}${INSTRUCTION_SUFFIX}`;
+  // V2 with an instruction file leaves no S3EC key in the object metadata: `none` may still be one.
+  const instruction =
+    location === 'metadata' ? undefined : await call(false, () => objects.read(instructionKey));
+  if (location === 'none' && !instruction) return { kind: 'skipped', reason: 'not-encrypted' };
+  if (location === 'instruction' && !instruction) return failed('instruction-file-missing');
+  const where = location === 'metadata' ? 'metadata' : 'instruction';
+  let header: EnvelopeHeader;
+  try {
+    header = decodeHeader(info.metadata, instruction?.text);
+  } catch (error) {
+    if (error instanceof EnvelopeFormatError) return failed('malformed-metadata');
+    throw error;
+  }
 
   // An instruction file this job already re-wrapped for this very object version: finish the copy.
   // (The object's ETag survives a metadata copy: the wrap times tell a finished copy from a pending one.)
@@ -110,12 +135,27 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
     instruction.metadata[REWRAP_OF] === info.etag &&
     instruction.metadata[EAAS_METADATA.wrappedAt] !== undefined &&
     instruction.metadata[EAAS_METADATA.wrappedAt] !== info.metadata[EAAS_METADATA.wrappedAt];
+  // The starter's right to move this object, with its full stored context (exactly what KMS
+  // binds), before any KMS call or write, in a dry run too. Not for a copy left half done: its data
+  // key is already under the destination (re-wrapped when it was allowed), and leaving the
+  // metadata naming the source would make the document unreadable.
+  if (!finished && !deps.authorized(header.kmsContext)) {
+    // Another writer's object is known to be the job's only once KMS has said so: it is not
+    // counted among the job's objects refused.
+    return { kind: 'skipped', reason: scope.known ? NOT_AUTHORIZED : 'unknown-key' };
+  }
+  // Refused before anything is written: an instruction file re-wrapped for an object whose copy
+  // then fails would leave the metadata naming the source key while the data key is under the
+  // destination, and the API reads an object with the key its metadata names.
+  if (info.size > MAX_COPY_BYTES) return failed('too-large-to-copy');
   if (spec.dryRun)
     return verdict.rewrap === 'try' ? { kind: 'skipped', reason: 'unknown-key' } : { kind: 'rewrapped' };
 
   let wrappedKey: Buffer;
   let keyArn: string;
   if (finished) {
+    // This job's own mark: the data key went from the source to the destination on an earlier pass.
+    scope.known = true;
     wrappedKey = header.wrappedKey;
     keyArn = instruction.metadata[EAAS_METADATA.keyArn] ?? spec.destinationKeyArn;
   } else {
@@ -131,11 +171,12 @@ async function attemptOnce(deps: ObjectStepDeps, spec: JobSpec, key: string): Pr
       );
       wrappedKey = Buffer.from(out.ciphertext);
       keyArn = out.keyArn;
+      scope.known = true;
     } catch (error) {
       // Not under the source key: an object another writer made under some other key.
       if (code(error) === 'InvalidCiphertext' && verdict.rewrap === 'try')
         return { kind: 'skipped', reason: 'other-key' };
-      return { kind: 'failed', reason: code(error) };
+      return failed(code(error));
     }
     await deps.step('re-encrypted', key);
   }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { EncryptionContext } from '../core/context.js';
 import { INSTRUCTION_SUFFIX } from '../core/envelope/index.js';
 import { DomainError, ValidationError } from '../core/errors.js';
-import { normalisePrincipal } from '../core/principal.js';
+import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
 import {
   bump,
   FINISHED,
@@ -13,9 +14,12 @@ import {
   MAX_REPORTED_FAILURES,
   newJobRecord,
   parseJobRecord,
+  percentOf,
+  SCHEDULED_BY,
+  starterMayRewrap,
 } from '../core/rewrap-job.js';
 import type { AuditDecision, KeyAdmin, Keys, StoredObjectInfo } from '../ports.js';
-import type { AccessControl, Caller } from './access.js';
+import { type AccessControl, auditDecision, type Caller } from './access.js';
 import { type ObjectOutcome, rewrapObject } from './rewrap-object.js';
 import { RateLimiter, type RetryOptions, withRetry } from './rewrap-retry.js';
 
@@ -130,9 +134,12 @@ export class RewrapService {
   }
 
   /**
-   * Precondition of starting a job: the caller administers the destination key and may
-   * ReEncryptFrom the source key. A current-material campaign stays on one key, whose
-   * administrator alone may start it (separation of duties keeps administrators from using keys).
+   * Precondition of starting a job: the caller administers the destination key and, for a
+   * cross-key job, the source key too: the administrator of a key already decides who may read
+   * its data, so a job gives no one a power it did not have (a user or grantee of the source may
+   * not move its documents). A current-material campaign stays on one key, whose administrator
+   * alone may start it (separation of duties keeps administrators from using keys). The same rule
+   * is checked again for each object when the job runs (`authority`).
    */
   async start(caller: JobCaller, input: StartJob) {
     const rotation = input.olderThanRotation === true;
@@ -154,12 +161,7 @@ export class RewrapService {
     if (rotation) {
       rotatedAt = await this.lastRotation(destinationKeyArn);
     } else {
-      sourceKeyArn = await this.require(
-        caller,
-        input.sourceKeyId ?? '',
-        'kms:ReEncryptFrom',
-        're-encrypt from',
-      );
+      sourceKeyArn = await this.require(caller, input.sourceKeyId ?? '', 'kms:PutKeyPolicy', 'administer');
       if (sourceKeyArn === destinationKeyArn)
         throw new ValidationError(
           'The source and destination are one key: use olderThanRotation for its current material.',
@@ -177,12 +179,25 @@ export class RewrapService {
       concurrency: input.concurrency ?? 4,
       ...(rotatedAt ? { rotatedAt } : {}),
     };
-    return jobView(await this.create(spec, normalisePrincipal(caller.arn)));
+    // Only a principal is recorded as a starter: never `schedule`, which runs with the service's authority.
+    const createdBy = normalisePrincipal(caller.arn);
+    if (!isPrincipalArn(caller.arn) || createdBy === SCHEDULED_BY)
+      throw new DomainError('AccessDenied', 'Only an IAM principal may start a re-encryption job.');
+    return jobView(await this.create(spec, createdBy, randomUUID(), caller.arn));
   }
 
-  /** Makes a job record (scheduled campaigns pass a fixed id, so a second tick finds it made). */
-  async create(spec: JobSpec, createdBy: string, id: string = randomUUID()): Promise<JobRecord> {
-    const job = newJobRecord(id, spec, createdBy, this.now());
+  /**
+   * Makes a job record (scheduled campaigns pass a fixed id, so a second tick finds it made).
+   * `createdBy` is the starter whose rights the job re-checks for each object, or `schedule` for
+   * campaigns the operator makes, which run with the service's authority.
+   */
+  async create(
+    spec: JobSpec,
+    createdBy: string,
+    id: string = randomUUID(),
+    createdByArn?: string,
+  ): Promise<JobRecord> {
+    const job = newJobRecord(id, spec, createdBy, this.now(), createdByArn);
     await this.records.write(this.recordKey(id), JSON.stringify(job), {
       contentType: 'application/json',
       ifNoneMatch: '*',
@@ -222,16 +237,24 @@ export class RewrapService {
     return new Date(latest).toISOString();
   }
 
-  /** A job's view, for a caller who administers its destination key. */
+  /**
+   * A job's view, for a caller who administers its keys (both, for a cross-key job: the view
+   * counts objects under each). The refusal names neither key: a job id says nothing of them.
+   */
   async status(caller: JobCaller, id: string) {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
     const found = await this.load(id);
     if (!found) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
-    await this.access.require(
-      caller,
-      { keyId: found.job.spec.destinationKeyArn, action: 'kms:PutKeyPolicy' },
-      caller.record,
-    );
+    const { sourceKeyArn, destinationKeyArn } = found.job.spec;
+    for (const keyArn of new Set([destinationKeyArn, sourceKeyArn])) {
+      const { decision } = await this.access.decide(caller, { keyId: keyArn, action: 'kms:PutKeyPolicy' });
+      caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
+      if (!decision.allowed)
+        throw new DomainError(
+          'AccessDenied',
+          `${normalisePrincipal(caller.arn)} may not view job ${id}: only an administrator of its keys may.`,
+        );
+    }
     return jobView(found.job);
   }
 
@@ -369,6 +392,30 @@ export class RewrapService {
     return job;
   }
 
+  /**
+   * Whom the job acts for, read afresh before each page (one key policy read per key, not the
+   * access cache): whether its starter may move an object stored with a given encryption context
+   * (`starterMayRewrap`). Scheduled campaigns (`createdBy: schedule`, records only the operator
+   * makes) run with the service's authority. A key whose policy cannot be read authorizes nothing;
+   * a read still throttled or failing after the retries fails the page, tried again next tick.
+   */
+  private async authority(job: JobRecord): Promise<(context: EncryptionContext) => boolean> {
+    if (job.createdBy === SCHEDULED_BY) return () => true;
+    const starter = { arn: job.createdByArn ?? job.createdBy };
+    const { sourceKeyArn, destinationKeyArn } = job.spec;
+    try {
+      const read = (keyArn: string) => this.call(false, () => this.access.policyDecisions(starter, keyArn));
+      const source = await read(sourceKeyArn);
+      const destination = destinationKeyArn === sourceKeyArn ? source : await read(destinationKeyArn);
+      return (context) => starterMayRewrap(source, destination, context);
+    } catch (error) {
+      if (!(error instanceof DomainError) || error.code === 'Throttled' || error.code === 'DependencyFailure')
+        throw error;
+      this.log('re-encryption job keys unreadable: nothing authorized', { jobId: job.id, error: error.code });
+      return () => false;
+    }
+  }
+
   /** Re-wraps the keys with the job's concurrency and adds their outcomes to its counts. */
   private async each(job: JobRecord, keys: string[], retrying: boolean): Promise<void> {
     const outcomes = new Array<ObjectOutcome>(keys.length);
@@ -379,6 +426,7 @@ export class RewrapService {
       now: this.now,
       call: <T>(kms: boolean, fn: () => Promise<T>) => this.call(kms, fn),
       step: (name: string, key?: string) => this.step(name, key),
+      authorized: keys.length > 0 ? await this.authority(job) : () => false,
     };
     const workers = Array.from({ length: Math.min(job.spec.concurrency, keys.length) }, async () => {
       while (next < keys.length) {
@@ -437,8 +485,9 @@ export class RewrapService {
     this.options.log?.(message, fields);
   }
 
+  /** The operator's log line of a page: the record's own counts, cursor and total (names stay out of API answers). */
   private progress(job: JobRecord): void {
-    const view = jobView(job);
+    const percent = percentOf(job);
     this.log('re-encryption job page', {
       jobId: job.id,
       worker: this.worker,
@@ -448,7 +497,7 @@ export class RewrapService {
       scanned: job.counts.scanned,
       rewrapped: job.counts.rewrapped,
       alreadyCurrent: job.counts.alreadyCurrent,
-      ...(view.percent !== undefined ? { percent: view.percent } : {}),
+      ...(percent !== undefined ? { percent } : {}),
       ...(job.total !== undefined ? { total: job.total } : {}),
     });
   }

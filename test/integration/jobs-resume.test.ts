@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FINISHED, type JobSpec } from '../../src/core/rewrap-job.js';
+import { FINISHED, type JobSpec, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
 import { KEY_MANAGER, KEY_USER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { S3Log, seeded, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
@@ -91,7 +91,7 @@ describe('a job killed at random points and resumed', () => {
       let offset = 0;
       const now = () => new Date(Date.now() + offset);
       const reader = workerFor(t, {});
-      const job = await reader.create(spec(prefix), 'test');
+      const job = await reader.create(spec(prefix), arn(KEY_MANAGER));
       const mark = log.mark();
       let crashes = 0;
       let phase = job.phase;
@@ -166,7 +166,7 @@ describe('a document overwritten while the job works on it', () => {
         }
       },
     });
-    const job = await worker.create(spec(prefix, 1), 'test');
+    const job = await worker.create(spec(prefix, 1), arn(KEY_MANAGER));
     const mark = log.mark();
     const done = await worker.run(job.id);
     expect(raced).toBe(true);
@@ -221,7 +221,7 @@ describe('two workers on one job', () => {
         expect((await second.run(job.id))?.phase).toBe('succeeded');
       },
     });
-    const job = await first.create(spec(prefix), 'test');
+    const job = await first.create(spec(prefix), arn(KEY_MANAGER));
     const mark = log.mark();
     // The first worker finds its lease gone before its next page, and stops.
     expect(await first.run(job.id)).toBeUndefined();
@@ -239,9 +239,10 @@ describe('the local schedule', () => {
   it('runs unfinished jobs on its timer (EAAS_REWRAP_TICK_SECONDS shortens it)', async () => {
     const timed = await startTestStack({ env: { EAAS_REWRAP_TICK_SECONDS: '1' } });
     try {
+      // An operator's scheduled campaign (`schedule`): it runs with the service's authority.
       const job = await timed.stack.rewrap.create(
         { ...spec(''), sourceKeyArn: 'arn:aws:kms:us-east-1:111122223333:key/none', dryRun: true },
-        'schedule',
+        SCHEDULED_BY,
       );
       let phase = job.phase as string;
       for (let i = 0; i < 100 && phase !== 'succeeded'; i++) {

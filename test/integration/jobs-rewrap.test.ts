@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EaasClient } from '../../src/client/index.js';
-import { GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '../../src/local/identity.js';
+import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
 
@@ -9,14 +9,16 @@ import { S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js'
  * Re-encryption jobs end to end, through the real SDK clients against the local KMS and S3: a
  * campaign from key A to key B over mixed objects (S3EC V2 and V3, header in metadata or in an
  * instruction file, several sizes, written by the API and by an independent writer), started and
- * watched through the API by an operator who administers B and may ReEncryptFrom A.
+ * watched through the API by an operator who administers both A and B.
  */
 
 let t: TestStack;
 let bucket: string;
 const log = new S3Log();
-/** myGrantee plays the operator: administrator of B, user of A. */
+/** myGrantee plays the operator: administrator of A and B (the README's recipe). */
 const OPERATOR = GRANTEE;
+/** myOutsider administers B and uses A: not enough to move A's documents. */
+const HALF = OUTSIDER;
 let keyA: string;
 let keyB: string;
 const originals = new Map<string, Buffer>();
@@ -53,8 +55,8 @@ const bigContext = { tenant: 'acme', a: 'x'.repeat(1000), b: 'y'.repeat(1000) };
 beforeAll(async () => {
   t = await startTestStack({ env: { EAAS_REWRAP_TICK_SECONDS: '0' }, onS3Request: log.listener });
   bucket = t.config.vaultBucket;
-  keyA = await createKey([arn(KEY_MANAGER)], [arn(KEY_USER), arn(OPERATOR)]);
-  keyB = await createKey([arn(KEY_MANAGER), arn(OPERATOR)], [arn(KEY_USER)]);
+  keyA = await createKey([arn(KEY_MANAGER), arn(OPERATOR)], [arn(KEY_USER), arn(HALF)]);
+  keyB = await createKey([arn(KEY_MANAGER), arn(OPERATOR), arn(HALF)], [arn(KEY_USER)]);
   const sizes = [0, 1, 1000, 70_000];
   for (const [i, size] of sizes.entries()) {
     await putViaApi(`docs/api-v3-${i}`, randomBytes(size), keyA, { tenant: 'acme' });
@@ -84,14 +86,19 @@ beforeAll(async () => {
 afterAll(() => t.stop());
 
 describe('POST /v1/jobs/re-encrypt: who may start a job', () => {
-  it('refuses a caller who administers the destination but may not ReEncryptFrom the source', async () => {
-    const res = await t.client(KEY_MANAGER).raw('POST', '/v1/jobs/re-encrypt', {
-      sourceKeyId: keyA,
-      destinationKeyId: keyB,
-    });
-    expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ error: 'AccessDenied' });
-    expect((res.body as { message: string }).message).toContain('kms:ReEncryptFrom');
+  it('refuses a caller who administers the destination but only uses the source', async () => {
+    for (const dryRun of [false, true]) {
+      const res = await t.client(HALF).raw('POST', '/v1/jobs/re-encrypt', {
+        sourceKeyId: keyA,
+        destinationKeyId: keyB,
+        dryRun,
+      });
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ error: 'AccessDenied' });
+      expect((res.body as { message: string }).message).toContain(
+        `administer the key ${keyA} (kms:PutKeyPolicy)`,
+      );
+    }
   });
 
   it('refuses a user of both keys who does not administer the destination', async () => {
@@ -130,7 +137,7 @@ describe('POST /v1/jobs/re-encrypt: who may start a job', () => {
 });
 
 describe('a campaign from key A to key B', () => {
-  it('dry-runs first: counts the total and what it would do, and changes nothing', async () => {
+  it('dry-runs first: counts what it would do, and changes nothing', async () => {
     const c = t.client(OPERATOR);
     const started = await c.startReEncryptJob({
       sourceKeyId: keyA,
@@ -143,10 +150,14 @@ describe('a campaign from key A to key B', () => {
     await t.stack.rewrapTick();
     const view = await c.getJob(started.id);
     expect(view.state).toBe('succeeded');
-    expect(view.total).toBe(17); // every docs/ object: the API's, the foreign ones, docs/other-key
-    expect(view.percent).toBe(100);
-    expect(view.counts.rewrapped).toBe(8);
-    expect(view.counts.skipped).toEqual({ 'other-key': 1, 'unknown-key': 8 });
+    // The view counts the objects under the job's keys only: the API's eight under A.
+    expect(view.counts).toEqual({ rewrapped: 8, alreadyCurrent: 0, skipped: {}, failed: {} });
+    expect(view).not.toHaveProperty('total');
+    // The record keeps the rest for operators: every docs/ object, the foreign ones (a dry run
+    // cannot tell their key without KMS) and docs/other-key.
+    const record = (await t.stack.rewrap.load(started.id))?.job;
+    expect(record?.total).toBe(17);
+    expect(record?.counts.skipped).toEqual({ 'other-key': 1, 'unknown-key': 8 });
     const writes = log.since(mark).filter((e) => e.method === 'PUT' && !e.key.startsWith('jobs/'));
     expect(writes).toEqual([]);
   });
@@ -163,10 +174,11 @@ describe('a campaign from key A to key B', () => {
     await t.stack.rewrapTick();
     const during = log.since(mark);
     const view = await c.getJob(started.id);
-    expect(view).toMatchObject({ state: 'succeeded', percent: 100, total: 17 });
-    expect(view.counts).toMatchObject({ scanned: 17, rewrapped: 16, alreadyCurrent: 0, failed: {} });
-    expect(view.counts.skipped).toEqual({ 'other-key': 1 });
-    expect(view.report?.summary).toContain('re-wrapped 16');
+    expect(view.state).toBe('succeeded');
+    expect(view.counts).toEqual({ rewrapped: 16, alreadyCurrent: 0, skipped: {}, failed: {} });
+    expect(view.report?.summary).toBe('re-wrapped 16, 0 already current, 0 not authorized, 0 failed.');
+    const record = (await t.stack.rewrap.load(started.id))?.job;
+    expect(record?.counts).toMatchObject({ scanned: 17, skipped: { 'other-key': 1 } });
     expect(view.finishedAt).toBeDefined();
 
     // The job read no document body: no GET of a document key, and no body bytes served for one.
@@ -211,7 +223,7 @@ describe('a campaign from key A to key B', () => {
     const mark = log.mark();
     await t.stack.rewrapTick();
     const view = await c.getJob(started.id);
-    expect(view.counts).toMatchObject({ scanned: 17, rewrapped: 0, alreadyCurrent: 16 });
+    expect(view.counts).toMatchObject({ rewrapped: 0, alreadyCurrent: 16 });
     expect(log.since(mark).filter((e) => e.copy)).toEqual([]);
   });
 
@@ -240,16 +252,19 @@ describe('a campaign from key A to key B', () => {
     }
   });
 
-  it('shows a job only to an administrator of its destination key', async () => {
+  it('shows a job only to an administrator of both its keys', async () => {
     const started = await t.client(OPERATOR).startReEncryptJob({
       sourceKeyId: keyA,
       destinationKeyId: keyB,
       prefix: 'none/',
       dryRun: true,
     });
-    const res = await t.client(KEY_USER).raw('GET', `/v1/jobs/${started.id}`);
-    expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ error: 'AccessDenied' });
+    for (const who of [KEY_USER, HALF]) {
+      const res = await t.client(who).raw('GET', `/v1/jobs/${started.id}`);
+      expect(res.status, who).toBe(403);
+      expect(res.body).toMatchObject({ error: 'AccessDenied' });
+    }
+    expect((await t.client(KEY_MANAGER).getJob(started.id)).id).toBe(started.id);
   });
 });
 
@@ -284,7 +299,7 @@ describe('throttling', () => {
         dryRun: false,
         concurrency: 4,
       },
-      'test',
+      arn(OPERATOR),
     );
     t.stack.kms.throttle(1 / 3, { operations: ['ReEncrypt'] });
     try {

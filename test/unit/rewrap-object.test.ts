@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { type EnvelopeHeader, encodeHeader } from '../../src/core/envelope/index.js';
 import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
-import type { JobSpec } from '../../src/core/rewrap-job.js';
+import { type JobSpec, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
 import type { Keys, StoredObjectInfo } from '../../src/ports.js';
 import { EAAS_METADATA, INSTRUCTION_METADATA } from '../../src/services/documents.js';
 import type { JobObjects } from '../../src/services/rewrap.js';
@@ -119,6 +119,7 @@ function depsOf(vault: Vault): ObjectStepDeps {
     now: () => new Date(),
     call: (_kms, fn) => fn(),
     step: async () => undefined,
+    authorized: () => true,
   };
 }
 
@@ -225,8 +226,8 @@ describe('RewrapService.tick', () => {
       log: (message, fields) => lines.push({ message, ...fields }),
     });
     // Ids in listing order: the failing job comes first.
-    await service.create({ ...spec, prefix: 'bad/' }, 'test', '1-bad');
-    await service.create({ ...spec, prefix: 'good/' }, 'test', '2-good');
+    await service.create({ ...spec, prefix: 'bad/' }, SCHEDULED_BY, '1-bad');
+    await service.create({ ...spec, prefix: 'good/' }, SCHEDULED_BY, '2-good');
     expect(await service.tick()).toEqual(['2-good']);
     expect((await service.load('2-good'))?.job.phase).toBe('succeeded');
     expect(agreement(documents, 'good/doc')).toEqual({ named: B, under: B });

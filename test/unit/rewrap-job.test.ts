@@ -1,6 +1,17 @@
 import { describe, expect, it } from 'vitest';
+import { authorize } from '../../src/core/authz.js';
 import { DomainError } from '../../src/core/errors.js';
-import { type JobSpec, leaseAvailable, newJobRecord, percentOf, select } from '../../src/core/rewrap-job.js';
+import {
+  type JobSpec,
+  jobView,
+  leaseAvailable,
+  newJobRecord,
+  parseJobRecord,
+  percentOf,
+  type StarterDecision,
+  select,
+  starterMayRewrap,
+} from '../../src/core/rewrap-job.js';
 import { RateLimiter, withRetry } from '../../src/services/rewrap-retry.js';
 
 const A = 'arn:aws:kms:us-east-1:111122223333:key/a';
@@ -54,6 +65,142 @@ describe('lease and progress', () => {
     job.phase = 'scanning';
     job.counts.scanned = 4;
     expect(percentOf(job)).toBe(40);
+  });
+});
+
+describe('starterMayRewrap: the per-object rule', () => {
+  const STARTER = 'arn:aws:iam::111122223333:user/operator';
+  const admin = {
+    Sid: 'Admins',
+    Effect: 'Allow',
+    Principal: { AWS: STARTER },
+    Action: 'kms:*Policy',
+    Resource: '*',
+  };
+  const decider =
+    (keyArn: string, ...extra: object[]): StarterDecision =>
+    (action, context) =>
+      authorize({ Statement: [admin, ...extra] }, [], {
+        principal: STARTER,
+        action,
+        keyArn,
+        keyAccountId: '111122223333',
+        encryptionContext: context,
+      });
+  const denySecret = (Action: string) => ({
+    Effect: 'Deny',
+    Principal: { AWS: STARTER },
+    Action,
+    Resource: '*',
+    Condition: { StringEquals: { 'kms:EncryptionContext:tenant': 'secret' } },
+  });
+  const secret = { tenant: 'secret', other: 'x' };
+  const acme = { tenant: 'acme', other: 'x' };
+
+  it('allows an administrator of both keys, whatever the context', () => {
+    expect(starterMayRewrap(decider(A), decider(B), acme)).toBe(true);
+    expect(starterMayRewrap(decider(A), decider(B), {})).toBe(true);
+  });
+
+  it('refuses when either key is not administered by the starter', () => {
+    const none: StarterDecision = (action, context) =>
+      authorize({ Statement: [] }, [], {
+        principal: STARTER,
+        action,
+        keyArn: A,
+        keyAccountId: '111122223333',
+        encryptionContext: context,
+      });
+    expect(starterMayRewrap(none, decider(B), acme)).toBe(false);
+    expect(starterMayRewrap(decider(A), none, acme)).toBe(false);
+  });
+
+  it('honours a Deny with a context condition on kms:*, kms:ReEncrypt* or administration, per object', () => {
+    for (const action of ['kms:*', 'kms:ReEncrypt*', 'kms:ReEncryptFrom', 'kms:PutKeyPolicy']) {
+      const source = decider(A, denySecret(action));
+      expect(starterMayRewrap(source, decider(B), secret), action).toBe(false);
+      expect(starterMayRewrap(source, decider(B), acme), action).toBe(true);
+    }
+    // On the destination, the half of ReEncrypt that lands there.
+    expect(starterMayRewrap(decider(A), decider(B, denySecret('kms:ReEncryptTo')), secret)).toBe(false);
+    expect(starterMayRewrap(decider(A), decider(B, denySecret('kms:ReEncryptFrom')), secret)).toBe(true);
+  });
+});
+
+describe('jobView: what the API shows', () => {
+  const finishedRecord = () => {
+    const job = newJobRecord('j', spec({ dryRun: true }), 'arn:aws:iam::111122223333:user/op', new Date(0));
+    job.phase = 'completed-with-failures';
+    job.total = 40;
+    job.cursor = 'hr/2027-layoffs-plan.docx';
+    job.counts = {
+      scanned: 40,
+      rewrapped: 3,
+      alreadyCurrent: 2,
+      skipped: { 'other-key': 30, 'not-encrypted': 1, deleted: 1, 'unknown-key': 1, 'not-authorized': 1 },
+      failed: { 'unknown-key:malformed-metadata': 1 },
+    };
+    job.failures = [{ key: 'hr/salaries.xlsx', reason: 'unknown-key:malformed-metadata' }];
+    return job;
+  };
+
+  it('shows no object name and no count of objects outside the job keys', () => {
+    const view = jobView(finishedRecord());
+    const text = JSON.stringify(view);
+    for (const leak of [
+      'hr/',
+      'total',
+      'percent',
+      'cursor',
+      'scanned',
+      'other-key',
+      'unknown-key',
+      'failures',
+    ])
+      expect(text, leak).not.toContain(leak);
+    expect(view.counts).toEqual({
+      rewrapped: 3,
+      alreadyCurrent: 2,
+      skipped: { 'not-authorized': 1 },
+      failed: {},
+    });
+    // Its only failure is hidden: the view does not say the job had one.
+    expect(view).toMatchObject({ state: 'succeeded', phase: 'succeeded' });
+    expect(view.report?.summary).toBe('would re-wrap 3, 2 already current, 1 not authorized, 0 failed.');
+  });
+
+  it("shows the failures of the job's own objects, by reason", () => {
+    const job = finishedRecord();
+    job.counts.failed['too-large-to-copy'] = 2;
+    const view = jobView(job);
+    expect(view.counts.failed).toEqual({ 'too-large-to-copy': 2 });
+    expect(view).toMatchObject({ state: 'completed-with-failures', phase: 'completed-with-failures' });
+  });
+
+  it('reads records stored before the starter ARN and the hidden reasons existed', () => {
+    const old = parseJobRecord(
+      JSON.stringify({
+        id: 'old',
+        spec: spec(),
+        createdBy: 'arn:aws:iam::111122223333:user/op',
+        phase: 'scanning',
+        counts: { scanned: 5, rewrapped: 1, alreadyCurrent: 0, skipped: { 'other-key': 4 }, failed: {} },
+        total: 9,
+        cursor: 'a/b',
+        deferred: [],
+        failures: [],
+        pages: 2,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:00:00.000Z',
+      }),
+    );
+    expect(old.createdByArn).toBeUndefined();
+    expect(jobView(old)).toMatchObject({
+      state: 'running',
+      phase: 'scanning',
+      counts: { rewrapped: 1, skipped: {} },
+    });
+    expect(() => parseJobRecord(JSON.stringify({ ...old, createdBy: undefined }))).toThrow();
   });
 });
 

@@ -51,11 +51,11 @@ class Vault implements JobObjects {
     return etag;
   }
 
-  async listAfter(prefix: string, startAfter?: string) {
-    const keys = [...this.objects.keys()].filter(
-      (k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter),
-    );
-    return { keys: keys.sort(), truncated: false };
+  async listAfter(prefix: string, startAfter?: string, limit = Number.POSITIVE_INFINITY) {
+    const keys = [...this.objects.keys()]
+      .filter((k) => k.startsWith(prefix) && (startAfter === undefined || k > startAfter))
+      .sort();
+    return { keys: keys.slice(0, limit), truncated: keys.length > limit };
   }
 
   async head(key: string): Promise<StoredObjectInfo | undefined> {
@@ -209,16 +209,94 @@ describe('rewrapObject: the object and its instruction file agree', () => {
   });
 });
 
+describe("rewrapObject: the starter's per-object check", () => {
+  const refusing = (vault: Vault, seen: Record<string, string>[] = []): ObjectStepDeps => ({
+    ...depsOf(vault),
+    authorized: (context) => {
+      seen.push(context);
+      return false;
+    },
+  });
+
+  it('skips a refused object as not-authorized before any KMS call or write, dry run included', async () => {
+    for (const dryRun of [false, true]) {
+      const vault = new Vault();
+      upload(vault, 'doc', A);
+      const before = [...vault.objects.values()].map((o) => o.etag);
+      const seen: Record<string, string>[] = [];
+      expect(await rewrapObject(refusing(vault, seen), { ...spec, dryRun }, 'doc')).toEqual({
+        kind: 'skipped',
+        reason: 'not-authorized',
+      });
+      expect(vault.reEncrypts).toBe(0);
+      expect([...vault.objects.values()].map((o) => o.etag)).toEqual(before);
+      // Asked with the full context stored with the object, exactly what KMS binds.
+      expect(seen).toEqual([{ tenant: 'acme', 'aws:x-amz-cek-alg': '115' }]);
+    }
+  });
+
+  it("counts another writer's refused object as unknown-key, not as one of the job's", async () => {
+    const vault = new Vault();
+    upload(vault, 'foreign', A);
+    const o = vault.objects.get('foreign');
+    if (o) delete o.metadata[EAAS_METADATA.keyArn];
+    expect(await rewrapObject(refusing(vault), spec, 'foreign')).toEqual({
+      kind: 'skipped',
+      reason: 'unknown-key',
+    });
+    expect(vault.reEncrypts).toBe(0);
+  });
+
+  it('selects before reading a header: a broken object under another key is other-key, uncounted as failed', async () => {
+    const vault = new Vault();
+    vault.put('other', 'x', {
+      'x-amz-3': 'not base64 !',
+      [EAAS_METADATA.keyArn]: 'arn:aws:kms:us-east-1:111122223333:key/c',
+    });
+    vault.put('mine', 'x', { 'x-amz-3': 'not base64 !', [EAAS_METADATA.keyArn]: A });
+    vault.put('foreign', 'x', { 'x-amz-3': 'not base64 !' });
+    expect(await rewrapObject(depsOf(vault), spec, 'other')).toEqual({
+      kind: 'skipped',
+      reason: 'other-key',
+    });
+    expect(await rewrapObject(depsOf(vault), spec, 'mine')).toEqual({
+      kind: 'failed',
+      reason: 'malformed-metadata',
+    });
+    expect(await rewrapObject(depsOf(vault), spec, 'foreign')).toEqual({
+      kind: 'failed',
+      reason: 'unknown-key:malformed-metadata',
+    });
+  });
+
+  it('finishes a copy left half done even when the starter is now refused (its data key is already moved)', async () => {
+    const vault = new Vault();
+    upload(vault, 'doc', A);
+    class Crash extends Error {}
+    const crashing: ObjectStepDeps = {
+      ...depsOf(vault),
+      step: async (name) => {
+        if (name === 'instruction-written') throw new Crash();
+      },
+    };
+    await expect(rewrapObject(crashing, spec, 'doc')).rejects.toBeInstanceOf(Crash);
+    expect(agreement(vault, 'doc')).toEqual({ named: A, under: B });
+    expect(await rewrapObject(refusing(vault), spec, 'doc')).toEqual({ kind: 'rewrapped' });
+    expect(agreement(vault, 'doc')).toEqual({ named: B, under: B });
+    expect(vault.reEncrypts).toBe(1);
+  });
+});
+
 describe('RewrapService.tick', () => {
   it('gives every job its turn when one of them fails', async () => {
     const { RewrapService } = await import('../../src/services/rewrap.js');
     const documents = new Vault();
     upload(documents, 'good/doc', A);
     const listAfter = documents.listAfter.bind(documents);
-    documents.listAfter = async (prefix: string, startAfter?: string) => {
+    documents.listAfter = async (prefix: string, startAfter?: string, limit?: number) => {
       if (prefix === 'bad/')
         throw new DomainError('InternalError', 'S3 refused a request on bad/: AccessDenied.');
-      return listAfter(prefix, startAfter);
+      return listAfter(prefix, startAfter, limit);
     };
     const records = new Vault();
     const lines: Record<string, unknown>[] = [];
@@ -238,5 +316,50 @@ describe('RewrapService.tick', () => {
         error: 'InternalError',
       }),
     );
+  });
+});
+
+describe("RewrapService: the starter's rights read afresh for each page", () => {
+  it('reads each key policy once a page, not once an object, and a change takes effect at the next page', async () => {
+    const { RewrapService } = await import('../../src/services/rewrap.js');
+    const { AccessControl } = await import('../../src/services/access.js');
+    const STARTER = 'arn:aws:iam::111122223333:user/operator';
+    const adminOf = (who: string[]) =>
+      JSON.stringify({
+        Statement: [{ Effect: 'Allow', Principal: { AWS: who }, Action: 'kms:PutKeyPolicy', Resource: '*' }],
+      });
+    const policies = new Map([
+      [A, adminOf([STARTER])],
+      [B, adminOf([STARTER])],
+    ]);
+    const reads: string[] = [];
+    // A 30 s cache, as the API's: the job must not lean on it.
+    const access = new AccessControl({
+      describe: async (keyId) => ({ arn: keyId, keyId, state: 'Enabled', description: '' }),
+      keyPolicy: async (keyArn) => {
+        reads.push(keyArn);
+        return policies.get(keyArn) ?? '{}';
+      },
+      grantsFor: async () => [],
+    });
+    const documents = new Vault();
+    for (let i = 0; i < 6; i++) upload(documents, `doc/${i}`, A);
+    let pages = 0;
+    const service = new RewrapService(depsOf(documents).keys, {} as never, access, documents, new Vault(), {
+      // Four keys a page: two documents and their instruction files.
+      pageSize: 4,
+      step: (name) => {
+        // After the counting page and the first page of re-wraps, the starter stops administering A.
+        if (name === 'page-saved' && ++pages === 2) policies.set(A, adminOf(['someone-else']));
+      },
+    });
+    const job = await service.create({ ...spec, concurrency: 2 }, STARTER);
+    const done = await service.run(job.id);
+    expect(done?.counts).toMatchObject({ rewrapped: 2, skipped: { 'not-authorized': 4 } });
+    // Three pages of two objects: one read of each key per page.
+    expect(reads.filter((k) => k === A)).toHaveLength(3);
+    expect(reads.filter((k) => k === B)).toHaveLength(3);
+    expect(agreement(documents, 'doc/0')).toEqual({ named: B, under: B });
+    expect(agreement(documents, 'doc/5')).toEqual({ named: A, under: A });
   });
 });

@@ -371,7 +371,8 @@ const JOB_ROUTES: readonly Route[] = [
     S.JobView,
     {
       request: S.StartJobRequest,
-      actions: ['kms:PutKeyPolicy', 'kms:ReEncryptFrom'],
+      // Administration of the destination key and, for a cross-key job, of the source key too.
+      actions: ['kms:PutKeyPolicy'],
       example: {
         sourceKeyId: 'alias/old-key',
         destinationKeyId: 'alias/eaas-default',
@@ -384,7 +385,7 @@ const JOB_ROUTES: readonly Route[] = [
     'GET',
     '/v1/jobs/{id}',
     'getJob',
-    "A job's state, counts, progress, cursor and final report",
+    "A job's state, phase, counts of the objects under its keys and final report; no object names",
     S.JobView,
     {
       actions: ['kms:PutKeyPolicy'],

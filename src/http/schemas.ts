@@ -673,7 +673,10 @@ export const StartJobRequest = {
   required: ['destinationKeyId'],
   additionalProperties: false,
   properties: {
-    sourceKeyId: { ...KeyId, description: 'Re-wrap the objects whose data key is under this key.' },
+    sourceKeyId: {
+      ...KeyId,
+      description: 'Re-wrap the objects whose data key is under this key; the caller must administer it too.',
+    },
     olderThanRotation: {
       type: 'boolean',
       const: true,
@@ -700,6 +703,8 @@ const reasonCounts = { type: 'object', additionalProperties: { type: 'integer', 
 
 export const JobView = {
   type: 'object',
+  description:
+    "A job as its administrators see it: no object name and no count of objects outside the job's keys (no total, no cursor, no percentage of the prefix).",
   required: ['id', 'state', 'phase', 'mode', 'destinationKeyId', 'counts', 'createdAt', 'updatedAt'],
   properties: {
     id: { type: 'string' },
@@ -707,6 +712,7 @@ export const JobView = {
     phase: {
       type: 'string',
       enum: ['pending', 'counting', 'scanning', 'retrying', 'succeeded', 'completed-with-failures'],
+      description: 'Where the job is: the only progress shown.',
     },
     mode: { type: 'string', enum: ['source-key', 'older-than-rotation'] },
     sourceKeyId: { type: 'string' },
@@ -718,18 +724,18 @@ export const JobView = {
     createdBy: { type: 'string' },
     counts: {
       type: 'object',
-      required: ['scanned', 'rewrapped', 'alreadyCurrent', 'skipped', 'failed'],
+      description: "Objects under the job's keys only (a dry run: what a real run would do).",
+      required: ['rewrapped', 'alreadyCurrent', 'skipped', 'failed'],
       properties: {
-        scanned: { type: 'integer', minimum: 0 },
         rewrapped: { type: 'integer', minimum: 0 },
         alreadyCurrent: { type: 'integer', minimum: 0 },
-        skipped: reasonCounts,
+        skipped: {
+          ...reasonCounts,
+          description: 'Only `not-authorized`: objects the starter may no longer move, left as they are.',
+        },
         failed: reasonCounts,
       },
     },
-    total: { type: 'integer', minimum: 0, description: 'Objects under the prefix, once counted.' },
-    percent: { type: 'number', minimum: 0, maximum: 100 },
-    cursor: { type: 'string', description: 'The last object key of the last page done.' },
     deferred: {
       type: 'integer',
       minimum: 0,
@@ -741,13 +747,7 @@ export const JobView = {
     finishedAt: { type: 'string', format: 'date-time' },
     report: {
       type: 'object',
-      properties: {
-        summary: { type: 'string' },
-        failures: {
-          type: 'array',
-          items: { type: 'object', properties: { key: { type: 'string' }, reason: { type: 'string' } } },
-        },
-      },
+      properties: { summary: { type: 'string' } },
     },
     requestId: { type: 'string' },
   },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EncryptionContext } from '../core/context.js';
 import { INSTRUCTION_SUFFIX } from '../core/envelope/index.js';
 import { DomainError, ValidationError } from '../core/errors.js';
-import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
+import { normalisePrincipal } from '../core/principal.js';
 import {
   bump,
   FINISHED,
@@ -181,7 +181,7 @@ export class RewrapService {
     };
     // Only a principal is recorded as a starter: never `schedule`, which runs with the service's authority.
     const createdBy = normalisePrincipal(caller.arn);
-    if (!isPrincipalArn(caller.arn) || createdBy === SCHEDULED_BY)
+    if (!caller.arn.startsWith('arn:') || createdBy === SCHEDULED_BY)
       throw new DomainError('AccessDenied', 'Only an IAM principal may start a re-encryption job.');
     return jobView(await this.create(spec, createdBy, randomUUID(), caller.arn));
   }

@@ -363,3 +363,39 @@ describe("RewrapService: the starter's rights read afresh for each page", () => 
     expect(agreement(documents, 'doc/5')).toEqual({ named: A, under: A });
   });
 });
+
+describe('RewrapService: a starter that is a role session', () => {
+  it('is re-checked as the session it started as: a Deny naming the session applies', async () => {
+    const { RewrapService } = await import('../../src/services/rewrap.js');
+    const { AccessControl } = await import('../../src/services/access.js');
+    const ROLE = 'arn:aws:iam::111122223333:role/ops';
+    const SESSION = 'arn:aws:sts::111122223333:assumed-role/ops/alice';
+    const policy = JSON.stringify({
+      Statement: [
+        { Effect: 'Allow', Principal: { AWS: ROLE }, Action: 'kms:PutKeyPolicy', Resource: '*' },
+        {
+          Effect: 'Deny',
+          Principal: { AWS: SESSION },
+          Action: 'kms:*',
+          Resource: '*',
+          Condition: { StringEquals: { 'kms:EncryptionContext:tenant': 'acme' } },
+        },
+      ],
+    });
+    const access = new AccessControl({
+      describe: async (keyId) => ({ arn: keyId, keyId, state: 'Enabled', description: '' }),
+      keyPolicy: async () => policy,
+      grantsFor: async () => [],
+    });
+    const run = async (createdByArn?: string) => {
+      const documents = new Vault();
+      upload(documents, 'doc', A);
+      const service = new RewrapService(depsOf(documents).keys, {} as never, access, documents, new Vault());
+      const job = await service.create({ ...spec, dryRun: true }, ROLE, 'j', createdByArn);
+      return (await service.run(job.id))?.counts;
+    };
+    expect(await run(SESSION)).toMatchObject({ rewrapped: 0, skipped: { 'not-authorized': 1 } });
+    // As the role alone (a record made before the session was kept), the Deny does not name it.
+    expect(await run()).toMatchObject({ rewrapped: 1, skipped: {} });
+  });
+});

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { isBase64 } from './core/base64.js';
+import { MIN_PAGE_TOKEN_SECRET_BYTES } from './core/page-token.js';
 
 /**
  * Settings of the service and of the local stack, parsed once from the environment.
@@ -44,7 +46,10 @@ const schema = z
       .max(256)
       .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
       .refine((v) => !v.startsWith('/'), 'must not start with /')
-      .refine((v) => !v.startsWith('jobs/'), 'must not start with jobs/ (re-encryption job records)')
+      .refine(
+        (v) => !v.startsWith('jobs/') && !(v !== '' && 'jobs/'.startsWith(v)),
+        'must not start with jobs/, nor be a start of it (re-encryption job records live under jobs/)',
+      )
       .default(''),
     /** The S3 Encryption Client format documents are written in: v3 (key-committing) or v2. Both are read. */
     EAAS_ENVELOPE_VERSION: z.enum(['v2', 'v3']).default('v3'),
@@ -86,10 +91,30 @@ const schema = z
     EAAS_REWRAP_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
     /** Re-encryption jobs: how long a worker holds a job between two saves of its record. */
     EAAS_REWRAP_LEASE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+    /**
+     * The secret that seals page tokens (the listings' nextToken): base64 of at least 32 random
+     * bytes. Required on Lambda; the local stack generates one into the data dir when unset.
+     */
+    EAAS_PAGE_TOKEN_SECRET: z
+      .string()
+      .refine(
+        (v) => isBase64(v) && Buffer.from(v, 'base64').length >= MIN_PAGE_TOKEN_SECRET_BYTES,
+        `must be the base64 of at least ${MIN_PAGE_TOKEN_SECRET_BYTES} random bytes`,
+      )
+      .optional(),
+    /** GET /v1/objects: stored objects one call examines at most (one S3 listing page). */
+    EAAS_LIST_SCAN_OBJECTS: z.coerce.number().int().min(1).max(1000).default(1000),
+    /** Set by the Lambda runtime: the function runs in AWS. */
+    AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   })
   .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
     path: ['EAAS_STAGING_BUCKET'],
     message: 'must differ from EAAS_VAULT_BUCKET',
+  })
+  // Every instance must open the tokens another one sealed: no secret made up per instance.
+  .refine((e) => e.AWS_LAMBDA_FUNCTION_NAME === undefined || e.EAAS_PAGE_TOKEN_SECRET !== undefined, {
+    path: ['EAAS_PAGE_TOKEN_SECRET'],
+    message: 'is required on AWS Lambda (serverless.yml resolves it from the PageTokenSecret secret)',
   });
 
 export interface Config {
@@ -132,6 +157,10 @@ export interface Config {
   readonly rewrapKmsPerSecond: number;
   readonly rewrapPageSize: number;
   readonly rewrapLeaseSeconds: number;
+  /** Secret of the listings' page tokens; undefined outside Lambda when unset (the local stack makes one). */
+  readonly pageTokenSecret: Buffer | undefined;
+  /** GET /v1/objects: stored objects one call examines at most. */
+  readonly listScanObjects: number;
 }
 
 export class ConfigError extends Error {
@@ -173,5 +202,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rewrapKmsPerSecond: e.EAAS_REWRAP_KMS_RPS,
     rewrapPageSize: e.EAAS_REWRAP_PAGE_SIZE,
     rewrapLeaseSeconds: e.EAAS_REWRAP_LEASE_SECONDS,
+    pageTokenSecret:
+      e.EAAS_PAGE_TOKEN_SECRET === undefined ? undefined : Buffer.from(e.EAAS_PAGE_TOKEN_SECRET, 'base64'),
+    listScanObjects: e.EAAS_LIST_SCAN_OBJECTS,
   });
 }

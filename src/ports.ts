@@ -156,6 +156,8 @@ export interface KeyAdmin extends AccessSource {
   revokeGrant(keyArn: string, grantId: string): Promise<void>;
   /** Aliases of one key, or of every key. */
   aliases(keyArn?: string): Promise<AliasInfo[]>;
+  /** One KMS ListAliases page (of one key, or of the account), without AWS managed aliases. */
+  aliasPage(limit: number, marker?: string, keyArn?: string): Promise<Page<AliasInfo>>;
   createAlias(name: string, keyArn: string): Promise<void>;
   updateAlias(name: string, keyArn: string): Promise<void>;
   deleteAlias(name: string): Promise<void>;
@@ -197,10 +199,12 @@ export interface ObjectStore {
   /** The whole (small) object, e.g. an instruction file; undefined when absent. */
   getText(key: string): Promise<string | undefined>;
   delete(key: string): Promise<void>;
+  /** Keys under `prefix`, ascending; from S3's `nextToken`, or after the key `startAfter`. */
   list(
     prefix: string,
     limit: number,
     nextToken?: string,
+    startAfter?: string,
   ): Promise<Page<{ key: string; size: number; lastModified: Date; etag: string }>>;
 }
 

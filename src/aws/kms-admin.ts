@@ -271,6 +271,22 @@ export class KmsKeyAdmin extends KmsKeys implements KeyAdmin {
     });
   }
 
+  aliasPage(limit: number, marker?: string, keyArn?: string): Promise<Page<AliasInfo>> {
+    return this.run(keyArn ?? '', async (kms) => {
+      const out = await kms.send(new ListAliasesCommand({ KeyId: keyArn, Limit: limit, Marker: marker }));
+      return {
+        items: (out.Aliases ?? [])
+          .filter((a) => a.AliasName && !a.AliasName.startsWith('alias/aws/'))
+          .map((a) => ({
+            name: a.AliasName ?? '',
+            arn: a.AliasArn ?? '',
+            ...(a.TargetKeyId ? { targetKeyId: a.TargetKeyId } : {}),
+          })),
+        ...(out.Truncated && out.NextMarker ? { nextToken: out.NextMarker } : {}),
+      };
+    });
+  }
+
   async createAlias(name: string, keyArn: string): Promise<void> {
     await this.run(keyArn, (kms) =>
       kms.send(new CreateAliasCommand({ AliasName: name, TargetKeyId: keyArn })),

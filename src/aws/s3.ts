@@ -172,7 +172,7 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
     }
   }
 
-  async list(prefix: string, limit: number, nextToken?: string) {
+  async list(prefix: string, limit: number, nextToken?: string, startAfter?: string) {
     try {
       const out = await this.client.send(
         new ListObjectsV2Command({
@@ -180,6 +180,7 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
           Prefix: this.full(prefix),
           MaxKeys: limit,
           ContinuationToken: nextToken,
+          ...(startAfter !== undefined ? { StartAfter: this.full(startAfter) } : {}),
         }),
       );
       return {

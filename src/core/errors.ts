@@ -9,6 +9,7 @@ export const ERROR_STATUS = {
   InvalidKeyUsage: 400,
   PolicyLockout: 400,
   SeparationOfDuties: 400,
+  InvalidPageToken: 400,
   AccessDenied: 403,
   KeyNotFound: 404,
   RouteNotFound: 404,

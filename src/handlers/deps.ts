@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -7,6 +8,7 @@ import { KmsKeyAdmin } from '../aws/kms-admin.js';
 import { S3ObjectStore } from '../aws/s3.js';
 import { S3JobObjects } from '../aws/s3-jobs.js';
 import { type Config, loadConfig } from '../config.js';
+import { PageTokens } from '../core/page-token.js';
 import type { Keys } from '../ports.js';
 import { AccessControl } from '../services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
@@ -46,9 +48,23 @@ export function cryptoDepsFromConfig(): CryptoDeps {
   };
 }
 
+/**
+ * The listings' page tokens under the configured secret. The configuration requires it on
+ * Lambda; elsewhere (a bundle run by hand) an unset secret is one made for this process only,
+ * whose tokens no other instance opens.
+ */
+export function pageTokensFor(config: Config): PageTokens {
+  return new PageTokens(config.pageTokenSecret ?? randomBytes(32));
+}
+
 export function keysDepsFromConfig(): KeysDeps {
   const { config, logger, admin, access, audit } = base();
-  return { logger, audit, keys: new KeyService(admin, access, config.accountId) };
+  return {
+    logger,
+    audit,
+    keys: new KeyService(admin, access, config.accountId),
+    pageTokens: pageTokensFor(config),
+  };
 }
 
 export function whoamiDepsFromConfig(): WhoAmIDeps {
@@ -74,7 +90,9 @@ export function objectsDepsFromConfig(): ObjectsDeps {
     documents: new DocumentService(admin, store, {
       version: config.envelopeVersion,
       urlSeconds: config.uploadUrlSeconds,
+      listScanObjects: config.listScanObjects,
     }),
+    pageTokens: pageTokensFor(config),
   };
 }
 

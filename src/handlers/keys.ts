@@ -1,11 +1,16 @@
 import { ValidationError } from '../core/errors.js';
+import type { PageTokens } from '../core/page-token.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { pagerFor } from '../http/paging.js';
 import { limitFromQuery } from '../http/query.js';
-import type { KeyService, Requester } from '../services/keys.js';
+import { isAliasCursor, isKeyMarkerCursor, type KeyService, type Requester } from '../services/keys.js';
+import { isScanCursor } from '../services/scan.js';
 import { keysDepsFromConfig } from './deps.js';
 
 export interface KeysDeps extends HttpDeps {
   keys: KeyService;
+  /** Seals and opens the listings' page tokens. */
+  pageTokens: PageTokens;
 }
 
 function requester({ state }: RouteInput): Requester {
@@ -14,7 +19,7 @@ function requester({ state }: RouteInput): Requester {
 
 /** The key administration routes: /v1/keys..., /v1/aliases... */
 export function makeHandler(deps: KeysDeps): ApiHandler {
-  const { keys } = deps;
+  const { keys, pageTokens } = deps;
   const keyIdOf = (input: RouteInput) => {
     const keyId = input.pathParameters.keyId ?? '';
     if (keyId.length === 0 || keyId.length > 2048)
@@ -32,11 +37,17 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
   };
   const r = requester;
   const b = (input: RouteInput) => input.body as never;
+  /** The grants or rotations of the key in the path, one page. */
+  const ofKey = (i: RouteInput, listing: string) =>
+    pagerFor(pageTokens, i, listing, { keyId: keyIdOf(i) }, isKeyMarkerCursor);
   return makeApiHandler(
     'keys',
     {
       createKey: (i) => audited(i, keys.create(r(i), b(i))),
-      listKeys: (i) => keys.list(r(i), limitFromQuery(i.query), i.query.nextToken),
+      listKeys: async (i) => {
+        const page = pagerFor(pageTokens, i, 'listKeys', {}, isScanCursor);
+        return page.answer(await keys.list(r(i), limitFromQuery(i.query), page.cursor));
+      },
       describeKey: (i) => audited(i, keys.describe(r(i), keyIdOf(i))),
       enableKey: (i) => audited(i, keys.enable(r(i), keyIdOf(i))),
       disableKey: (i) => audited(i, keys.disable(r(i), keyIdOf(i))),
@@ -53,15 +64,26 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
       getKeyRotation: (i) => audited(i, keys.rotation(r(i), keyIdOf(i))),
       putKeyRotation: (i) => audited(i, keys.putRotation(r(i), keyIdOf(i), b(i))),
       rotateKey: (i) => audited(i, keys.rotate(r(i), keyIdOf(i))),
-      listKeyRotations: (i) =>
-        audited(i, keys.rotations(r(i), keyIdOf(i), limitFromQuery(i.query), i.query.nextToken)),
+      listKeyRotations: async (i) => {
+        const page = ofKey(i, 'listKeyRotations');
+        return page.answer(
+          await audited(i, keys.rotations(r(i), keyIdOf(i), limitFromQuery(i.query), page.cursor)),
+        );
+      },
       getKeyPolicy: (i) => audited(i, keys.policy(r(i), keyIdOf(i))),
       putKeyPolicy: (i) => audited(i, keys.putPolicy(r(i), keyIdOf(i), b(i))),
       createGrant: (i) => audited(i, keys.createGrant(r(i), keyIdOf(i), b(i))),
-      listGrants: (i) =>
-        audited(i, keys.listGrants(r(i), keyIdOf(i), limitFromQuery(i.query), i.query.nextToken)),
+      listGrants: async (i) => {
+        const page = ofKey(i, 'listGrants');
+        return page.answer(
+          await audited(i, keys.listGrants(r(i), keyIdOf(i), limitFromQuery(i.query), page.cursor)),
+        );
+      },
       revokeGrant: (i) => audited(i, keys.revokeGrant(r(i), keyIdOf(i), i.pathParameters.grantId ?? '')),
-      listAliases: (i) => keys.listAliases(r(i), i.query.keyId),
+      listAliases: async (i) => {
+        const page = pagerFor(pageTokens, i, 'listAliases', { keyId: i.query.keyId }, isAliasCursor);
+        return page.answer(await keys.listAliases(r(i), i.query.keyId, limitFromQuery(i.query), page.cursor));
+      },
       putAlias: (i) => audited(i, keys.putAlias(r(i), i.pathParameters.name ?? '', String(i.body.keyId))),
       deleteAlias: (i) => audited(i, keys.deleteAlias(r(i), i.pathParameters.name ?? '')),
     },

@@ -1,14 +1,23 @@
 import { ValidationError } from '../core/errors.js';
+import type { PageTokens } from '../core/page-token.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { pagerFor } from '../http/paging.js';
 import { contextFromQuery, limitFromQuery } from '../http/query.js';
 import { RawAnswer } from '../http/respond.js';
 import type { AccessControl } from '../services/access.js';
-import type { DocumentCaller, DocumentService, ObjectView } from '../services/documents.js';
+import {
+  type DocumentCaller,
+  type DocumentService,
+  isDocumentCursor,
+  type ObjectView,
+} from '../services/documents.js';
 import { objectsDepsFromConfig } from './deps.js';
 
 export interface ObjectsDeps extends HttpDeps {
   documents: DocumentService;
   access: AccessControl;
+  /** Seals and opens the listing's page tokens. */
+  pageTokens: PageTokens;
 }
 
 /** The metadata view as response headers: for HEAD, never a secret. */
@@ -28,7 +37,7 @@ function viewHeaders(view: ObjectView): Record<string, string> {
 
 /** PUT/GET/HEAD/DELETE /v1/objects/{key+} and GET /v1/objects. */
 export function makeHandler(deps: ObjectsDeps): ApiHandler {
-  const { documents, access } = deps;
+  const { documents, access, pageTokens } = deps;
   const callerOf = ({ state }: RouteInput): DocumentCaller => ({
     arn: state.callerArn,
     guard: access.guardFor({ arn: state.callerArn }, (d) => state.audit.decisions.push(d)),
@@ -83,11 +92,10 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
       },
 
       async listObjects(input) {
-        return documents.list(
-          callerOf(input),
-          input.query.prefix ?? '',
-          limitFromQuery(input.query),
-          input.query.nextToken,
+        const prefix = input.query.prefix ?? '';
+        const page = pagerFor(pageTokens, input, 'listObjects', { prefix }, isDocumentCursor);
+        return page.answer(
+          await documents.list(callerOf(input), prefix, limitFromQuery(input.query), page.cursor),
         );
       },
     },

@@ -23,6 +23,7 @@ function errorResponses(route: Route) {
     ...new Set([
       ...(route.request ? BODY_ERRORS : []),
       ...(ROUTE_ERRORS[route.operationId] ?? []),
+      ...(route.query?.nextToken ? (['ValidationError', 'InvalidPageToken'] as const) : []),
       ...COMMON_ERRORS,
     ]),
   ];

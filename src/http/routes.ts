@@ -47,7 +47,8 @@ const paging = {
     schema: { type: 'string', pattern: '^[0-9]{1,3}$' },
   },
   nextToken: {
-    description: 'The nextToken of the previous page.',
+    description:
+      'The nextToken of the previous page, unchanged: an opaque token, valid 24 hours, for the same caller and the same listing parameters only (400 InvalidPageToken otherwise). A page may hold fewer items than limit, even none, and still have a nextToken.',
     schema: { type: 'string', maxLength: 4096 },
   },
 };
@@ -204,7 +205,7 @@ const KEY_ROUTES: readonly Route[] = [
     'Aliases of the keys the caller may describe',
     S.ListAliasesResponse,
     {
-      query: { keyId: { description: 'Only the aliases of this key.', schema: S.KeyId } },
+      query: { keyId: { description: 'Only the aliases of this key.', schema: S.KeyId }, ...paging },
     },
   ),
   admin(

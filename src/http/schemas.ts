@@ -487,6 +487,7 @@ export const ListAliasesResponse = {
       type: 'array',
       items: { type: 'object', properties: { name: { type: 'string' }, keyId: { type: 'string' } } },
     },
+    nextToken: { type: 'string' },
   },
 } as const;
 

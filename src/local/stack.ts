@@ -8,6 +8,7 @@ import { EsdkEnvelope } from '../aws/esdk.js';
 import { KmsKeyAdmin } from '../aws/kms-admin.js';
 import { S3ObjectStore } from '../aws/s3.js';
 import type { Config } from '../config.js';
+import { PageTokens } from '../core/page-token.js';
 import { makeHandler as makeCryptoHandler } from '../handlers/crypto.js';
 import { rewrapServiceFor, uploadServiceFor } from '../handlers/deps.js';
 import { makeHandler as makeJobsHandler } from '../handlers/jobs.js';
@@ -28,6 +29,7 @@ import type { UploadService } from '../services/uploads.js';
 import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { SERVICE } from './identity.js';
 import { type LocalKms, startLocalKms } from './kms/index.js';
+import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
 import { createStaticSite } from './static-site.js';
 
@@ -129,6 +131,10 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   const access = new AccessControl(admin, { ttlMs: config.authzCacheSeconds * 1000 });
   const crypto = new CryptoService(admin, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
   const keys = new KeyService(admin, access, config.accountId);
+  // Kept in the data dir when not configured, so that a restart leaves page tokens valid.
+  const pageTokens = new PageTokens(config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir), {
+    ...(options.now ? { now: options.now } : {}),
+  });
   const uploads = uploadServiceFor(config, admin, serviceS3, access);
   const seal = makeSealHandler({
     uploads,
@@ -170,15 +176,20 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       },
     }),
     crypto: makeCryptoHandler({ ...deps, crypto, access }),
-    keys: makeKeysHandler({ ...deps, keys }),
+    keys: makeKeysHandler({ ...deps, keys, pageTokens }),
     whoami: makeWhoAmIHandler({ ...deps, keys, admin, access }),
     objects: makeObjectsHandler({
       ...deps,
       access,
+      pageTokens,
       documents: new DocumentService(
         admin,
         new S3ObjectStore(serviceS3, config.vaultBucket, config.objectPrefix),
-        { version: config.envelopeVersion, urlSeconds: config.uploadUrlSeconds },
+        {
+          version: config.envelopeVersion,
+          urlSeconds: config.uploadUrlSeconds,
+          listScanObjects: config.listScanObjects,
+        },
       ),
     }),
   };

@@ -190,7 +190,12 @@ export class DocumentService {
   constructor(
     private readonly keys: Keys,
     private readonly store: ObjectStore & LargeObjects,
-    private readonly options: { version: EnvelopeVersion; urlSeconds?: number } = { version: 'v3' },
+    private readonly options: {
+      version: EnvelopeVersion;
+      urlSeconds?: number;
+      /** GET /v1/objects: stored objects one call examines at most (1000 by default). */
+      listScanObjects?: number;
+    } = { version: 'v3' },
   ) {}
 
   /** Envelope-encrypts a body of up to INLINE_LIMIT bytes into the vault under `key`. */
@@ -478,38 +483,87 @@ export class DocumentService {
   }
 
   /**
-   * One page of the objects under a prefix that the caller may decrypt; a page may hold fewer
-   * than `limit` objects, continue while `nextToken` is present.
+   * One page of the documents under `prefix` that the caller may decrypt: up to `limit` of them,
+   * examining at most `listScanObjects` stored objects (one S3 listing page) per call, so that a
+   * call's cost is bounded whatever the vault holds. Instruction files, job records and objects
+   * this service did not write are never listed. `next` (the last object examined) is where the
+   * following call starts; the handler seals it into an opaque page token, since it may name a
+   * document the caller may not know of. A page may hold fewer than `limit` (even none) with a
+   * `next`: how many calls a listing takes reveals, of what the caller may not read, no more than
+   * about how many times `listScanObjects` objects the prefix holds.
    */
-  async list(caller: DocumentCaller, prefix: string, limit: number, nextToken?: string) {
-    const page = await this.store.list(prefix, limit, nextToken);
-    const allowed = new Map<string, boolean>();
-    const objects: ObjectView[] = [];
-    for (const item of page.items) {
-      if (item.key.endsWith(INSTRUCTION_SUFFIX)) continue;
-      const info = await this.store.head(item.key);
-      if (!info) continue;
+  async list(
+    caller: DocumentCaller,
+    prefix: string,
+    limit: number,
+    cursor?: DocumentCursor,
+  ): Promise<{ objects: ObjectView[]; next?: DocumentCursor }> {
+    // Nothing under jobs/ is a document: the job records there are not even examined.
+    if (prefix.startsWith('jobs/')) return { objects: [] };
+    const budget = this.options.listScanObjects ?? DEFAULT_LIST_SCAN_OBJECTS;
+    const decisions = new Map<string, Promise<boolean>>();
+    const viewOf = async (key: string): Promise<ObjectView | undefined> => {
+      if (!isDocumentKey(key)) return undefined;
+      const info = await this.store.head(key);
+      const keyArn = info?.metadata[EAAS_METADATA.keyArn];
+      if (!info || !keyArn) return undefined;
       let parsed: { header: EnvelopeHeader; instruction: boolean };
       try {
-        parsed = await this.headerOf(item.key, info);
+        parsed = await this.headerOf(key, info);
       } catch {
-        continue;
+        return undefined;
       }
-      const keyArn = info.metadata[EAAS_METADATA.keyArn];
-      if (!keyArn) continue;
       const context = userContextOf(parsed.header);
-      const cacheKey = `${keyArn}\n${JSON.stringify(Object.entries(context).sort())}`;
-      if (!allowed.has(cacheKey)) {
-        allowed.set(
-          cacheKey,
-          await caller.guard(keyArn, 'kms:Decrypt', context).then(
-            () => true,
-            () => false,
-          ),
+      const decisionKey = `${keyArn}\n${JSON.stringify(Object.entries(context).sort())}`;
+      let allowed = decisions.get(decisionKey);
+      if (!allowed) {
+        allowed = caller.guard(keyArn, 'kms:Decrypt', context).then(
+          () => true,
+          () => false,
         );
+        decisions.set(decisionKey, allowed);
       }
-      if (allowed.get(cacheKey)) objects.push(this.view(item.key, info, parsed.header, parsed.instruction));
+      return (await allowed) ? this.view(key, info, parsed.header, parsed.instruction) : undefined;
+    };
+    const objects: ObjectView[] = [];
+    let after = cursor?.after;
+    let examined = 0;
+    while (examined < budget) {
+      const { items, nextToken } = await this.store.list(prefix, budget - examined, undefined, after);
+      let i = 0;
+      while (i < items.length && objects.length < limit) {
+        const chunk = items.slice(i, i + LIST_CONCURRENCY);
+        for (const view of await Promise.all(chunk.map((item) => viewOf(item.key)))) {
+          examined++;
+          after = items[i++]?.key;
+          if (view) objects.push(view);
+          if (objects.length >= limit) break;
+        }
+      }
+      // The listing ended: no next page.
+      if ((nextToken === undefined && i >= items.length) || items.length === 0) return { objects };
+      if (objects.length >= limit) break;
     }
-    return { objects, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+    return { objects, ...(after !== undefined ? { next: { after } } : {}) };
   }
+}
+
+/** Where a document listing resumes: after this stored key (never shown to a caller as such). */
+export interface DocumentCursor {
+  after: string;
+}
+
+export function isDocumentCursor(value: unknown): value is DocumentCursor {
+  const c = value as DocumentCursor | null;
+  return typeof c === 'object' && c !== null && typeof c.after === 'string' && c.after.length > 0;
+}
+
+/** Stored objects one GET /v1/objects call examines at most, by default (one S3 listing page). */
+export const DEFAULT_LIST_SCAN_OBJECTS = 1000;
+/** Stored objects read at once while listing. */
+const LIST_CONCURRENCY = 8;
+
+/** Whether a stored key can be a document: not an instruction file, not a job record (rewrap.ts). */
+function isDocumentKey(key: string): boolean {
+  return !key.endsWith(INSTRUCTION_SUFFIX) && !key.startsWith('jobs/');
 }

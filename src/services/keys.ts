@@ -2,10 +2,12 @@ import { authorize, grantNarrows } from '../core/authz.js';
 import { contextProblems, type EncryptionContext } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
 import { type PolicyRoles, policyDocumentProblem, rolesKeyPolicy, rolesOf } from '../core/key-policy.js';
+import { InvalidPageTokenError } from '../core/page-token.js';
 import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
 import { parseJsonStrict } from '../core/safe-json.js';
-import type { AuditDecision, GrantInfo, KeyAdmin, KeyDetails, NewGrant } from '../ports.js';
+import type { AliasInfo, AuditDecision, GrantInfo, KeyAdmin, KeyDetails, NewGrant } from '../ports.js';
 import { AccessControl, accessDenied, asGrantLike, auditDecision, type Caller } from './access.js';
+import { isScanCursor, type ScanCursor, SOURCE_PAGE, scan } from './scan.js';
 
 /** Who is asking, and where their authorization decisions are recorded. */
 export interface Requester {
@@ -112,6 +114,34 @@ export function grantView(g: GrantInfo) {
   };
 }
 
+/** Where a listing of one key (grants, rotations) resumes: KMS's marker, for that key only. */
+export interface KeyMarkerCursor {
+  keyArn: string;
+  marker: string;
+}
+
+export function isKeyMarkerCursor(value: unknown): value is KeyMarkerCursor {
+  const c = value as KeyMarkerCursor | null;
+  return typeof c === 'object' && c !== null && typeof c.keyArn === 'string' && typeof c.marker === 'string';
+}
+
+/** Where an alias listing resumes; with the key's ARN for the aliases of one key. */
+export interface AliasCursor extends ScanCursor {
+  keyArn?: string;
+}
+
+export function isAliasCursor(value: unknown): value is AliasCursor {
+  const c = value as AliasCursor | null;
+  return isScanCursor(c) && (c?.keyArn === undefined || typeof c.keyArn === 'string');
+}
+
+/** KMS's marker in a cursor, once the cursor is found to be of this key's listing. */
+function markerFor(cursor: KeyMarkerCursor | undefined, keyArn: string): string | undefined {
+  // Precondition: a cursor of one key's listing resumes that key's listing only.
+  if (cursor !== undefined && cursor.keyArn !== keyArn) throw new InvalidPageTokenError();
+  return cursor?.marker;
+}
+
 /**
  * Key administration for IAM callers: every use case decides the caller's right with the key's
  * policy and grants, then acts with the service's own KMS identity.
@@ -175,18 +205,24 @@ export class KeyService {
     };
   }
 
-  /** The keys the caller may describe (administers or uses), one KMS page at a time. */
-  async list(r: Requester, limit: number, nextToken?: string) {
-    const page = await this.admin.listKeys(limit, nextToken);
-    const keys = [];
-    for (const k of page.items) {
-      const roles = await this.rolesOfCaller(r.caller, k.arn).catch(() => undefined);
-      if (!roles || (!roles.administer && !roles.use && !roles.describe)) continue;
-      const d = await this.admin.describeKey(k.arn).catch(() => undefined);
-      if (!d) continue;
-      keys.push({ ...keyView(d), access: { administer: roles.administer, use: roles.use } });
-    }
-    return { keys, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  /**
+   * The keys the caller may describe (administers, uses, or may describe): up to `limit`, of at
+   * most `SCAN_BUDGET` keys of the account examined per call (scan.ts). `next` is where the
+   * following call starts; the handler seals it into a page token.
+   */
+  async list(r: Requester, limit: number, cursor?: ScanCursor) {
+    const out = await scan({
+      fetch: (marker) => this.admin.listKeys(SOURCE_PAGE, marker),
+      cursor,
+      limit,
+      keep: async (k: { arn: string }) => {
+        const roles = await this.rolesOfCaller(r.caller, k.arn).catch(() => undefined);
+        if (!roles || (!roles.administer && !roles.use && !roles.describe)) return undefined;
+        const d = await this.admin.describeKey(k.arn).catch(() => undefined);
+        return d && { ...keyView(d), access: { administer: roles.administer, use: roles.use } };
+      },
+    });
+    return { keys: out.items, ...(out.next ? { next: out.next } : {}) };
   }
 
   /** What the caller is to a key: administrator, user, or one who may at least describe it. */
@@ -273,9 +309,9 @@ export class KeyService {
     return { keyId: arn };
   }
 
-  async rotations(r: Requester, keyId: string, limit: number, nextToken?: string) {
+  async rotations(r: Requester, keyId: string, limit: number, cursor?: KeyMarkerCursor) {
     const arn = await this.guard(r, keyId, 'kms:ListKeyRotations');
-    const page = await this.admin.rotations(arn, limit, nextToken);
+    const page = await this.admin.rotations(arn, limit, markerFor(cursor, arn));
     return {
       keyId: arn,
       rotations: page.items.map((m) => ({
@@ -284,7 +320,7 @@ export class KeyService {
         ...(m.rotationType ? { rotationType: m.rotationType } : {}),
         ...(m.rotationDate ? { rotationDate: m.rotationDate.toISOString() } : {}),
       })),
-      ...(page.nextToken ? { nextToken: page.nextToken } : {}),
+      ...(page.nextToken ? { next: { keyArn: arn, marker: page.nextToken } } : {}),
     };
   }
 
@@ -421,13 +457,13 @@ export class KeyService {
       .decision.allowed;
   }
 
-  async listGrants(r: Requester, keyId: string, limit: number, nextToken?: string) {
+  async listGrants(r: Requester, keyId: string, limit: number, cursor?: KeyMarkerCursor) {
     const arn = await this.guard(r, keyId, 'kms:ListGrants');
-    const page = await this.admin.listGrants(arn, limit, nextToken);
+    const page = await this.admin.listGrants(arn, limit, markerFor(cursor, arn));
     return {
       keyId: arn,
       grants: page.items.map(grantView),
-      ...(page.nextToken ? { nextToken: page.nextToken } : {}),
+      ...(page.nextToken ? { next: { keyArn: arn, marker: page.nextToken } } : {}),
     };
   }
 
@@ -469,26 +505,48 @@ export class KeyService {
     return { alias, keyId: arn, deleted: true };
   }
 
-  /** Aliases of the keys the caller may describe, or of one key. */
-  async listAliases(r: Requester, keyId?: string) {
+  /**
+   * Aliases of the keys the caller may describe, or of one key: up to `limit`, of at most
+   * `SCAN_BUDGET` aliases of the account examined per call (one decision per key they name), so
+   * that a call costs the same whatever the account holds (scan.ts).
+   */
+  async listAliases(r: Requester, keyId: string | undefined, limit: number, cursor?: AliasCursor) {
     if (keyId !== undefined) {
       const arn = await this.guard(r, keyId, 'kms:DescribeKey');
-      return { aliases: (await this.admin.aliases(arn)).map((a) => ({ name: a.name, keyId: arn })) };
+      // Precondition: a cursor of one key's aliases resumes that key's listing only.
+      if (cursor !== undefined && cursor.keyArn !== arn) throw new InvalidPageTokenError();
+      const out = await scan({
+        fetch: (marker) => this.admin.aliasPage(SOURCE_PAGE, marker, arn),
+        cursor,
+        limit,
+        keep: async (a: AliasInfo) => ({ name: a.name, keyId: arn }),
+      });
+      return { aliases: out.items, ...(out.next ? { next: { ...out.next, keyArn: arn } } : {}) };
     }
-    const all = await this.admin.aliases();
-    const visible = new Map<string, string | undefined>();
-    for (const a of all) {
-      if (!a.targetKeyId || visible.has(a.targetKeyId)) continue;
-      const d = await this.access
-        .decide(r.caller, { keyId: a.targetKeyId, action: 'kms:DescribeKey' })
-        .catch(() => undefined);
-      visible.set(a.targetKeyId, d?.decision.allowed ? d.keyArn : undefined);
-    }
-    return {
-      aliases: all
-        .filter((a) => a.targetKeyId && visible.get(a.targetKeyId))
-        .map((a) => ({ name: a.name, keyId: visible.get(a.targetKeyId as string) as string })),
+    if (cursor?.keyArn !== undefined) throw new InvalidPageTokenError();
+    // One decision per key named, shared by the aliases of this call that name it.
+    const visible = new Map<string, Promise<string | undefined>>();
+    const arnIfVisible = (target: string) => {
+      let known = visible.get(target);
+      if (!known) {
+        known = this.access.decide(r.caller, { keyId: target, action: 'kms:DescribeKey' }).then(
+          (d) => (d.decision.allowed ? d.keyArn : undefined),
+          () => undefined,
+        );
+        visible.set(target, known);
+      }
+      return known;
     };
+    const out = await scan({
+      fetch: (marker) => this.admin.aliasPage(SOURCE_PAGE, marker),
+      cursor,
+      limit,
+      keep: async (a: AliasInfo) => {
+        const arn = a.targetKeyId ? await arnIfVisible(a.targetKeyId) : undefined;
+        return arn ? { name: a.name, keyId: arn } : undefined;
+      },
+    });
+    return { aliases: out.items, ...(out.next ? { next: out.next } : {}) };
   }
 
   /** For whoami: each decision, with the statement or grant behind it. */

@@ -54,6 +54,35 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
 
+  it('takes the page-token secret as base64 of 32 bytes or more, and requires it on Lambda only', () => {
+    const secret = Buffer.alloc(32, 7).toString('base64');
+    expect(loadConfig({ EAAS_PAGE_TOKEN_SECRET: secret }).pageTokenSecret).toEqual(Buffer.alloc(32, 7));
+    expect(loadConfig({}).pageTokenSecret).toBeUndefined();
+    for (const bad of [Buffer.alloc(31).toString('base64'), 'not base64!', 'YWJj'])
+      expect(() => loadConfig({ EAAS_PAGE_TOKEN_SECRET: bad })).toThrow('EAAS_PAGE_TOKEN_SECRET');
+    const onLambda = () => loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-objects' });
+    expect(onLambda).toThrow(ConfigError);
+    expect(onLambda).toThrow(/EAAS_PAGE_TOKEN_SECRET: is required on AWS Lambda/);
+    expect(
+      loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-objects', EAAS_PAGE_TOKEN_SECRET: secret })
+        .pageTokenSecret,
+    ).toHaveLength(32);
+  });
+
+  it('bounds the objects one listing call examines (1-1000, 1000 by default)', () => {
+    expect(loadConfig({}).listScanObjects).toBe(1000);
+    expect(loadConfig({ EAAS_LIST_SCAN_OBJECTS: '10' }).listScanObjects).toBe(10);
+    for (const bad of ['0', '1001', 'many'])
+      expect(() => loadConfig({ EAAS_LIST_SCAN_OBJECTS: bad })).toThrow('EAAS_LIST_SCAN_OBJECTS');
+  });
+
+  it.each(['j', 'jo', 'job', 'jobs', 'jobs/', 'jobs/x/'])(
+    'refuses an object prefix %s that would put documents among the job records',
+    (prefix) => {
+      expect(() => loadConfig({ EAAS_OBJECT_PREFIX: prefix })).toThrow('EAAS_OBJECT_PREFIX');
+    },
+  );
+
   it('is frozen', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true);
   });

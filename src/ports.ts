@@ -58,12 +58,13 @@ export interface EnvelopeCodec {
   ): Promise<{ message: Buffer; keyArn: string }>;
   /**
    * Decrypts; the message's context must be `context`. `beforeKms` runs with the ARN of the key
-   * the message names before KMS is asked to unwrap its data key, and may refuse by throwing.
+   * the message names and the whole encryption context KMS is asked to bind (the format's own
+   * keys included) before KMS unwraps its data key, and may refuse by throwing.
    */
   decrypt(
     message: Uint8Array,
     context: EncryptionContext | undefined,
-    beforeKms?: (keyArn: string) => Promise<void>,
+    beforeKms?: (keyArn: string, kmsContext: EncryptionContext) => Promise<void>,
   ): Promise<{ plaintext: Buffer; keyArn: string; context: EncryptionContext }>;
 }
 

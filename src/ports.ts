@@ -175,6 +175,8 @@ export interface StoredObjectInfo {
 
 /** S3 as the document service needs it: conditional writes, streamed reads, listing. */
 export interface ObjectStore {
+  /** What the store puts in front of every key: S3 bounds the whole key, this prefix included, to 1,024 bytes. */
+  readonly keyPrefix: string;
   /** Writes an object; `ifNoneMatch: '*'` refuses to overwrite (Conflict), `ifMatch` requires that ETag. */
   put(
     key: string,

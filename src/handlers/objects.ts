@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { attachmentOf, servedMediaType } from '../core/media-type.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
 import { contextFromQuery, limitFromQuery } from '../http/query.js';
 import { RawAnswer } from '../http/respond.js';
@@ -11,10 +12,11 @@ export interface ObjectsDeps extends HttpDeps {
   access: AccessControl;
 }
 
-/** The metadata view as response headers: for HEAD, never a secret. */
+/** The metadata view as response headers (GET and HEAD): never a secret. */
 function viewHeaders(view: ObjectView): Record<string, string> {
   return {
-    'Content-Type': view.contentType ?? 'application/octet-stream',
+    'Content-Type': servedMediaType(view.contentType),
+    'Content-Disposition': attachmentOf(view.key),
     'x-eaas-format': view.format,
     'x-eaas-size': String(view.size),
     'x-eaas-stored-size': String(view.storedSize),

@@ -58,12 +58,13 @@ export interface EnvelopeCodec {
   ): Promise<{ message: Buffer; keyArn: string }>;
   /**
    * Decrypts; the message's context must be `context`. `beforeKms` runs with the ARN of the key
-   * the message names before KMS is asked to unwrap its data key, and may refuse by throwing.
+   * the message names and the whole encryption context KMS is asked to bind (the format's own
+   * keys included) before KMS unwraps its data key, and may refuse by throwing.
    */
   decrypt(
     message: Uint8Array,
     context: EncryptionContext | undefined,
-    beforeKms?: (keyArn: string) => Promise<void>,
+    beforeKms?: (keyArn: string, kmsContext: EncryptionContext) => Promise<void>,
   ): Promise<{ plaintext: Buffer; keyArn: string; context: EncryptionContext }>;
 }
 
@@ -176,6 +177,8 @@ export interface StoredObjectInfo {
 
 /** S3 as the document service needs it: conditional writes, streamed reads, listing. */
 export interface ObjectStore {
+  /** What the store puts in front of every key: S3 bounds the whole key, this prefix included, to 1,024 bytes. */
+  readonly keyPrefix: string;
   /** Writes an object; `ifNoneMatch: '*'` refuses to overwrite (Conflict), `ifMatch` requires that ETag. */
   put(
     key: string,

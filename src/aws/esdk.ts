@@ -28,7 +28,10 @@ type KmsFacade = NonNullable<
 >;
 
 /** The three KMS calls a KMS keyring makes, over our client, with SDK errors translated. */
-function keyringClient(kms: KMSClient, beforeDecrypt?: (keyArn: string) => Promise<void>): KmsFacade {
+function keyringClient(
+  kms: KMSClient,
+  beforeDecrypt?: (keyArn: string, kmsContext: EncryptionContext) => Promise<void>,
+): KmsFacade {
   const guard = async <T>(keyId: string | undefined, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -40,8 +43,9 @@ function keyringClient(kms: KMSClient, beforeDecrypt?: (keyArn: string) => Promi
     generateDataKey: (args) => guard(args.KeyId, () => kms.send(new GenerateDataKeyCommand(args))),
     encrypt: (args) => guard(args.KeyId, () => kms.send(new EncryptCommand(args))),
     decrypt: async (args) => {
-      // Precondition: the caller may use the key the message names, before KMS unwraps anything.
-      if (beforeDecrypt) await beforeDecrypt(args.KeyId ?? '');
+      // Precondition: the caller may use the key the message names, under the whole context KMS
+      // binds (a signing suite's aws-crypto-public-key included), before KMS unwraps anything.
+      if (beforeDecrypt) await beforeDecrypt(args.KeyId ?? '', { ...args.EncryptionContext });
       return guard(args.KeyId, () => kms.send(new DecryptCommand(args)));
     },
   } as KmsFacade;
@@ -91,14 +95,14 @@ export class EsdkEnvelope implements EnvelopeCodec {
   async decrypt(
     message: Uint8Array,
     context: EncryptionContext | undefined,
-    beforeKms?: (keyArn: string) => Promise<void>,
+    beforeKms?: (keyArn: string, kmsContext: EncryptionContext) => Promise<void>,
   ) {
     // The keyring swallows its client's errors into one of its own; a refusal is kept aside to rethrow.
     let refusal: unknown;
     const check = beforeKms
-      ? async (keyArn: string) => {
+      ? async (keyArn: string, kmsContext: EncryptionContext) => {
           try {
-            await beforeKms(keyArn);
+            await beforeKms(keyArn, kmsContext);
           } catch (error) {
             refusal ??= error;
             throw error;

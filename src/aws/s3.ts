@@ -96,6 +96,10 @@ export class S3ObjectStore implements ObjectStore, LargeObjects, StagingArea {
     private readonly prefix = '',
   ) {}
 
+  get keyPrefix(): string {
+    return this.prefix;
+  }
+
   private full(key: string): string {
     return `${this.prefix}${key}`;
   }

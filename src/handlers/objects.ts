@@ -1,4 +1,5 @@
 import { ValidationError } from '../core/errors.js';
+import { attachmentOf, servedMediaType } from '../core/media-type.js';
 import type { PageTokens } from '../core/page-token.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
 import { pagerFor } from '../http/paging.js';
@@ -20,10 +21,11 @@ export interface ObjectsDeps extends HttpDeps {
   pageTokens: PageTokens;
 }
 
-/** The metadata view as response headers: for HEAD, never a secret. */
+/** The metadata view as response headers (GET and HEAD): never a secret. */
 function viewHeaders(view: ObjectView): Record<string, string> {
   return {
-    'Content-Type': view.contentType ?? 'application/octet-stream',
+    'Content-Type': servedMediaType(view.contentType),
+    'Content-Disposition': attachmentOf(view.key),
     'x-eaas-format': view.format,
     'x-eaas-size': String(view.size),
     'x-eaas-stored-size': String(view.storedSize),

@@ -234,7 +234,7 @@ const OBJECT_ROUTES: readonly Route[] = [
     'PUT',
     objectPath,
     'putObject',
-    'Store a document (raw body up to 4 MiB) encrypted under a key',
+    'Store a document (raw body up to 4 MiB, its Content-Type a media type) encrypted under a key',
     S.PutObjectResponse,
     {
       rawBody: true,
@@ -242,7 +242,8 @@ const OBJECT_ROUTES: readonly Route[] = [
       query: {
         keyId: { description: 'The key to encrypt under.', required: true, schema: S.KeyId },
         context: {
-          description: 'URL-encoded JSON encryption context (printable ASCII), e.g. {"tenant":"acme"}.',
+          description:
+            'URL-encoded JSON encryption context (printable ASCII), e.g. {"tenant":"acme"}; keys starting with aws:, aws-crypto- or aws-kms, and kms_cmk_id, are refused.',
           schema: { type: 'string', maxLength: 8192 },
         },
         overwrite: {

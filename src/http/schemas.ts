@@ -493,6 +493,13 @@ export const ListAliasesResponse = {
 
 // ---- Documents ----
 
+/** A document's context: printable ASCII (S3 metadata), and the S3 Encryption Client's own keys reserved. */
+const DocumentContext = {
+  ...EncryptionContext,
+  description:
+    "The document's encryption context: printable ASCII, up to 32 pairs, keys 1-128 characters, values up to 1024, 4096 bytes in all; keys starting with aws:, aws-crypto- or aws-kms, and kms_cmk_id (the S3 Encryption Client's), are refused (400 ValidationError).",
+} as const;
+
 export const ObjectView = {
   type: 'object',
   required: ['key', 'format', 'size', 'storedSize', 'context', 'lastModified', 'etag'],
@@ -502,7 +509,11 @@ export const ObjectView = {
     keyId: { type: 'string', description: 'ARN of the key the data key is wrapped under.' },
     size: { type: 'integer', description: 'Plaintext bytes.' },
     storedSize: { type: 'integer', description: 'Bytes stored: the ciphertext and its 16-byte tag.' },
-    context: EncryptionContext,
+    context: {
+      ...EncryptionContext,
+      description:
+        'The stored encryption context, as KMS binds it but for aws:x-amz-cek-alg (which the format fixes).',
+    },
     owner: { type: 'string', description: 'The principal that stored it.' },
     contentType: { type: 'string' },
     createdAt: { type: 'string', format: 'date-time' },
@@ -580,11 +591,23 @@ export const CreateUploadRequest = {
   required: ['key', 'keyId', 'size'],
   additionalProperties: false,
   properties: {
-    key: { type: 'string', minLength: 1, maxLength: 1024, description: 'Where the document will be stored.' },
+    key: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1024,
+      description:
+        'Where the document will be stored: at most 1,012 bytes of UTF-8 less the object prefix, so that <key>.instruction fits in an S3 key.',
+    },
     keyId: KeyId,
     size: { type: 'integer', minimum: 0, description: 'The exact size of the document, in bytes.' },
-    context: EncryptionContext,
-    contentType: { type: 'string', minLength: 1, maxLength: 256 },
+    context: DocumentContext,
+    contentType: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 256,
+      description:
+        'A media type (RFC 9110), e.g. application/pdf; served back with Content-Disposition: attachment.',
+    },
     overwrite: {
       type: 'boolean',
       description: 'false: the upload fails (Conflict) when the key holds an object.',

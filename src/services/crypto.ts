@@ -1,4 +1,4 @@
-import type { EncryptionContext } from '../core/context.js';
+import { contextsEqual, type EncryptionContext } from '../core/context.js';
 import { DomainError, type ErrorCode, InvalidCiphertextError, PayloadTooLargeError } from '../core/errors.js';
 import type { EnvelopeCodec, Keys } from '../ports.js';
 
@@ -129,11 +129,12 @@ export class CryptoService {
           : guard === unguarded
             ? (await this.keys.describe(namedArn)).arn
             : namedArn;
-      const out = await this.envelope.decrypt(
-        ciphertext,
-        context,
-        namedArn === undefined ? async (arn) => void (await guard(arn, action, context)) : undefined,
-      );
+      const out = await this.envelope.decrypt(ciphertext, context, async (arn, kmsContext) => {
+        // Precondition: the caller's right holds under the whole context KMS binds, which for a
+        // signing suite has the Encryption SDK's aws-crypto-public-key besides the caller's pairs.
+        if (namedArn === undefined || !contextsEqual(kmsContext, context))
+          await guard(arn, action, kmsContext);
+      });
       // Precondition: a key named by the caller is the key the message was made under.
       if (expectedArn !== undefined && out.keyArn !== expectedArn) {
         out.plaintext.fill(0);

@@ -15,6 +15,7 @@ import {
   kmsContextFor,
   metadataBytes,
   opener,
+  S3EC_RESERVED_CONTEXT_KEYS,
   sealer,
   TAG_BYTES,
   userContextOf,
@@ -25,6 +26,7 @@ import {
   PayloadTooLargeError,
   ValidationError,
 } from '../core/errors.js';
+import { checkMediaType, DEFAULT_MEDIA_TYPE, isMediaType } from '../core/media-type.js';
 import { normalisePrincipal } from '../core/principal.js';
 import type { Keys, LargeObjects, ObjectStore, StoredObjectInfo } from '../ports.js';
 import type { KeyGuard } from './crypto.js';
@@ -43,6 +45,8 @@ import { INLINE_LIMIT } from './crypto.js';
 
 /** S3 allows 2 KB of user metadata; a header that does not fit goes to an instruction file. */
 export const METADATA_LIMIT_BYTES = 2048;
+/** S3's longest key, in UTF-8 bytes, the store's prefix included. */
+export const S3_KEY_LIMIT_BYTES = 1024;
 
 /** This service's own metadata beside the S3EC keys: never a secret. */
 export const EAAS_METADATA = {
@@ -103,10 +107,23 @@ export function checkObjectKey(key: string): void {
     throw new ValidationError('Object keys starting with jobs/ are reserved for re-encryption job records.');
 }
 
-/** S3 metadata is ASCII: a context must be too, besides the usual rules. */
+/**
+ * S3 metadata is ASCII: a context must be too, besides the usual rules. The keys the S3
+ * Encryption Client reserves are refused (any case): an AWS client ignores them when it compares
+ * contexts, so a document could not be read with the context it was written with.
+ */
 export function checkContext(context: EncryptionContext | undefined): void {
   if (!context) return;
   const problems = contextProblems(context, 'context');
+  for (const k of Object.keys(context))
+    if (
+      S3EC_RESERVED_CONTEXT_KEYS.includes(k.toLowerCase()) &&
+      !problems.some((p) => p.path === `context.${k}`)
+    )
+      problems.push({
+        path: `context.${k}`,
+        message: `the keys ${S3EC_RESERVED_CONTEXT_KEYS.join(' and ')} are reserved by the S3 Encryption Client`,
+      });
   if (problems.length > 0)
     throw new ValidationError(
       `Invalid encryption context: ${problems[0]?.path} ${problems[0]?.message}.`,
@@ -183,6 +200,39 @@ export function destroyQuietly(body: NodeJS.ReadableStream): void {
   if (!stream.readableEnded) stream.destroy?.();
 }
 
+/** An object found, its header read, and the key ARN the caller was allowed to decrypt under (when recorded). */
+interface FoundDocument {
+  key: string;
+  info: StoredObjectInfo;
+  header: EnvelopeHeader;
+  instruction: boolean;
+  keyArn: string | undefined;
+}
+
+/** The one answer for a name that holds no document the caller may decrypt: as for a missing one. */
+function notFound(key: string): DomainError {
+  return new DomainError('NotFound', `No object ${JSON.stringify(key)}.`);
+}
+
+/** Refusals that say only that the caller may not use the key: hidden behind NotFound on reads. */
+function hidden(error: unknown): boolean {
+  return error instanceof DomainError && (error.code === 'AccessDenied' || error.code === 'KeyNotFound');
+}
+
+/** Failures of a dependency that a retry may mend: answered as they are, never as a verdict on the object. */
+function transient(error: unknown): boolean {
+  return error instanceof DomainError && (error.code === 'DependencyFailure' || error.code === 'Throttled');
+}
+
+/** Runs an access check whose refusal must not tell the caller that `key` holds a document. */
+async function hideRefusal(key: string, check: () => Promise<unknown>): Promise<void> {
+  try {
+    await check();
+  } catch (error) {
+    throw hidden(error) ? notFound(key) : error;
+  }
+}
+
 /** The instruction file's own metadata, as the S3 Encryption Clients write it. */
 export const INSTRUCTION_METADATA = { 'x-amz-crypto-instr-file': '' } as const;
 
@@ -198,6 +248,30 @@ export class DocumentService {
     } = { version: 'v3' },
   ) {}
 
+  /** Whether `key` (a document's name, or its instruction file's) is an S3 key once the store's prefix is added. */
+  private fits(key: string): boolean {
+    return Buffer.byteLength(`${this.store.keyPrefix}${key}`, 'utf8') <= S3_KEY_LIMIT_BYTES;
+  }
+
+  /**
+   * Precondition of every write (PUT, and uploads when they start and when they seal): a name that
+   * can take its instruction file too, so that no header ever fails to find a place after the
+   * object was written.
+   */
+  checkNewKey(key: string): void {
+    checkObjectKey(key);
+    if (!this.fits(`${key}${INSTRUCTION_SUFFIX}`)) {
+      const most =
+        S3_KEY_LIMIT_BYTES -
+        Buffer.byteLength(this.store.keyPrefix, 'utf8') -
+        Buffer.byteLength(INSTRUCTION_SUFFIX, 'utf8');
+      throw new ValidationError(
+        `An object key is at most ${most} bytes of UTF-8 here: S3 keys are at most ${S3_KEY_LIMIT_BYTES} bytes, and the key must leave room for the store's prefix and for ${INSTRUCTION_SUFFIX}.`,
+        [{ path: 'key', message: `at most ${most} bytes` }],
+      );
+    }
+  }
+
   /** Envelope-encrypts a body of up to INLINE_LIMIT bytes into the vault under `key`. */
   async put(
     caller: DocumentCaller,
@@ -210,14 +284,20 @@ export class DocumentService {
       overwrite?: boolean;
     },
   ) {
-    checkObjectKey(key);
+    this.checkNewKey(key);
     checkContext(input.context);
+    checkMediaType(input.contentType, 'Content-Type');
     if (plaintext.byteLength > INLINE_LIMIT)
       throw new PayloadTooLargeError(
         `The body is ${plaintext.byteLength} bytes; PUT /v1/objects takes up to ${INLINE_LIMIT}. Upload larger documents with POST /v1/uploads.`,
       );
     const userContext = input.context ?? {};
-    const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', userContext);
+    // Precondition: the caller may encrypt under the key with the whole context KMS will bind.
+    const keyArn = await caller.guard(
+      input.keyId,
+      'kms:Encrypt',
+      kmsContextFor(this.options.version, userContext),
+    );
     const replaced = await this.replaceable(caller, key);
     if (replaced && input.overwrite === false)
       throw new DomainError(
@@ -236,17 +316,14 @@ export class DocumentService {
     const body = await buffer(Readable.from([plaintext]).pipe(sealed.stream));
     const { etag } = await this.store.put(key, body, {
       metadata: sealed.metadata,
-      contentType: input.contentType ?? 'application/octet-stream',
+      contentType: input.contentType ?? DEFAULT_MEDIA_TYPE,
       contentLength: body.length,
       ...condition,
     });
     // The instruction file after the object, whose write was conditional: a refused write never
-    // touches the header of the object it would have replaced.
-    if (sealed.instruction !== undefined)
-      await this.store.put(`${key}${INSTRUCTION_SUFFIX}`, Buffer.from(sealed.instruction), {
-        metadata: { ...INSTRUCTION_METADATA },
-        contentType: 'application/json',
-      });
+    // touches the header of the object it would have replaced. If this second write fails, the
+    // object, which nothing can read without it, is removed again: no half-written document stays.
+    if (sealed.instruction !== undefined) await this.writeInstruction(key, sealed.instruction);
     return {
       key,
       keyId: sealed.keyArn,
@@ -256,31 +333,72 @@ export class DocumentService {
     };
   }
 
+  /** Writes an object's instruction file; on failure removes the object (and any stale instruction file) first. */
+  private async writeInstruction(key: string, instruction: string): Promise<void> {
+    try {
+      await this.store.put(`${key}${INSTRUCTION_SUFFIX}`, Buffer.from(instruction), {
+        metadata: { ...INSTRUCTION_METADATA },
+        contentType: 'application/json',
+      });
+    } catch (error) {
+      await this.removeUnreadable(key);
+      throw error;
+    }
+  }
+
+  /**
+   * Removes an object whose header is gone (its instruction file failed to be written, or is
+   * another object's), and its instruction file; best effort: whatever stays is never shown (reads
+   * of an object without a readable header answer as for a missing one) and its owner may replace
+   * or delete it.
+   */
+  async removeUnreadable(key: string): Promise<void> {
+    await this.store.delete(key).catch(() => undefined);
+    if (this.fits(`${key}${INSTRUCTION_SUFFIX}`))
+      await this.store.delete(`${key}${INSTRUCTION_SUFFIX}`).catch(() => undefined);
+  }
+
   /**
    * The object a write to `key` would replace, if any, once the caller is found allowed to replace
-   * it: the same right as deleting it (encrypt under its key and context). Objects this service
-   * did not write are never replaced through it. Undefined when the key is free.
+   * it: the same right as deleting it (encrypt under its key and whole stored context). Objects
+   * this service did not write are never replaced through it; one whose header cannot be read
+   * (left half-written) only by the principal who stored it. Undefined when the key is free.
+   *
+   * A name another principal holds is refused whether or not the caller may read that document:
+   * the vault is one space of names, so the refusal tells the caller the name is taken (it names
+   * neither the document's key nor its context).
    */
   async replaceable(caller: DocumentCaller, key: string): Promise<{ etag: string } | undefined> {
     const info = await this.store.head(key);
     if (!info) return undefined;
+    const taken = () =>
+      new DomainError(
+        'AccessDenied',
+        `The name ${JSON.stringify(key)} holds a document the caller may not replace.`,
+      );
     const recorded = info.metadata[EAAS_METADATA.keyArn];
-    if (!recorded)
-      throw new DomainError(
-        'AccessDenied',
-        'Objects this service did not write are not replaced through it.',
-      );
-    let context: EncryptionContext;
+    if (!recorded) throw taken();
+    let header: EnvelopeHeader;
     try {
-      context = userContextOf((await this.headerOf(key, info)).header);
-    } catch {
-      throw new DomainError(
-        'AccessDenied',
-        `The object ${JSON.stringify(key)} is not readable; it is not replaced.`,
-      );
+      header = (await this.headerOf(key, info)).header;
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'InvalidCiphertext')) throw error;
+      if (this.storedBy(caller, info)) return { etag: info.etag };
+      throw taken();
     }
-    await caller.guard(recorded, 'kms:Encrypt', context);
+    try {
+      await caller.guard(recorded, 'kms:Encrypt', header.kmsContext);
+    } catch (error) {
+      if (hidden(error)) throw taken();
+      throw error;
+    }
     return { etag: info.etag };
+  }
+
+  /** Whether the caller is the principal that stored the object (as this service recorded it). */
+  private storedBy(caller: DocumentCaller, info: StoredObjectInfo): boolean {
+    const owner = info.metadata[EAAS_METADATA.owner];
+    return owner !== undefined && owner === normalisePrincipal(caller.arn);
   }
 
   private async headerOf(
@@ -290,7 +408,10 @@ export class DocumentService {
     try {
       const where = headerLocation(info.metadata);
       if (where === 'metadata') return { header: decodeHeader(info.metadata), instruction: false };
-      const text = await this.store.getText(`${key}${INSTRUCTION_SUFFIX}`);
+      // A name too long to have an instruction file has none (S3 would refuse to look it up).
+      const text = this.fits(`${key}${INSTRUCTION_SUFFIX}`)
+        ? await this.store.getText(`${key}${INSTRUCTION_SUFFIX}`)
+        : undefined;
       if (text === undefined)
         throw new EnvelopeFormatError('The object is not encrypted by an S3 Encryption Client.');
       return { header: decodeHeader(info.metadata, text), instruction: true };
@@ -304,30 +425,52 @@ export class DocumentService {
     }
   }
 
+  /** An object by name: NotFound when there is none, or when S3 could hold none by that name. */
   private async found(key: string): Promise<StoredObjectInfo> {
     checkObjectKey(key);
-    const info = await this.store.head(key);
-    if (!info) throw new DomainError('NotFound', `No object ${JSON.stringify(key)}.`);
+    const info = this.fits(key) ? await this.store.head(key) : undefined;
+    if (!info) throw notFound(key);
     return info;
   }
 
   /**
-   * The data key of an object, for a caller allowed to decrypt under its key and context. With
-   * the key ARN this service records, the right is checked before KMS; for objects other writers
-   * made, as soon as KMS names the key, and the data key is zeroed unseen on refusal.
+   * The object and its header, for a caller allowed to decrypt it; anyone else, and everyone when
+   * the header cannot be read (nobody can decrypt it), gets exactly the answer for a missing name.
+   * With the key ARN this service records, the right is checked before KMS is asked anything.
    */
-  private async dataKeyOf(
-    caller: DocumentCaller,
-    info: StoredObjectInfo,
-    header: EnvelopeHeader,
-  ): Promise<Buffer> {
-    const context = userContextOf(header);
+  private async readable(caller: DocumentCaller, key: string): Promise<FoundDocument> {
+    const info = await this.found(key);
+    let parsed: { header: EnvelopeHeader; instruction: boolean };
+    try {
+      parsed = await this.headerOf(key, info);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'InvalidCiphertext') throw notFound(key);
+      throw error;
+    }
     const recorded = info.metadata[EAAS_METADATA.keyArn];
-    const keyArn = recorded ? await caller.guard(recorded, 'kms:Decrypt', context) : undefined;
+    let keyArn: string | undefined;
+    // Precondition: the caller may decrypt under the key with the whole context KMS binds.
+    if (recorded)
+      await hideRefusal(key, async () => {
+        keyArn = await caller.guard(recorded, 'kms:Decrypt', parsed.header.kmsContext);
+      });
+    return { info, ...parsed, keyArn, key };
+  }
+
+  /**
+   * The data key of an object `readable` answered. For objects other writers made (no key ARN
+   * recorded) the right is checked as soon as KMS names the key, and the data key is zeroed unseen
+   * on refusal; until then any failure answers as for a missing name. Once the caller is known to
+   * be allowed, every failure is the one InvalidCiphertext.
+   */
+  private async dataKeyOf(caller: DocumentCaller, opened: FoundDocument): Promise<Buffer> {
+    const { key, header, keyArn } = opened;
     let out: Awaited<ReturnType<Keys['decrypt']>>;
     try {
       out = await this.keys.decrypt(header.wrappedKey, header.kmsContext, keyArn);
     } catch (error) {
+      // Not yet known to be allowed: nothing about the object is told but what a missing one tells.
+      if (keyArn === undefined) throw transient(error) ? error : notFound(key);
       throw error instanceof DomainError && error.code === 'AccessDenied'
         ? error
         : new InvalidCiphertextError({ cause: error });
@@ -336,10 +479,10 @@ export class DocumentService {
     out.plaintext.fill(0);
     if (keyArn === undefined) {
       try {
-        await caller.guard(out.keyArn, 'kms:Decrypt', context);
+        await hideRefusal(key, () => caller.guard(out.keyArn, 'kms:Decrypt', header.kmsContext));
       } catch (error) {
         dataKey.fill(0);
-        throw new InvalidCiphertextError({ cause: error });
+        throw error;
       }
     }
     return dataKey;
@@ -347,12 +490,9 @@ export class DocumentService {
 
   /** The metadata view of an object, for a caller who may decrypt it. Never a secret. */
   async head(caller: DocumentCaller, key: string): Promise<ObjectView> {
-    const info = await this.found(key);
-    const { header, instruction } = await this.headerOf(key, info);
-    const recorded = info.metadata[EAAS_METADATA.keyArn];
-    if (recorded) await caller.guard(recorded, 'kms:Decrypt', userContextOf(header));
-    else (await this.dataKeyOf(caller, info, header)).fill(0);
-    return this.view(key, info, header, instruction);
+    const opened = await this.readable(caller, key);
+    if (opened.keyArn === undefined) (await this.dataKeyOf(caller, opened)).fill(0);
+    return this.view(key, opened.info, opened.header, opened.instruction);
   }
 
   private view(
@@ -369,7 +509,8 @@ export class DocumentService {
       storedSize: info.size,
       context: userContextOf(header),
       ...(info.metadata[EAAS_METADATA.owner] ? { owner: info.metadata[EAAS_METADATA.owner] } : {}),
-      ...(info.contentType ? { contentType: info.contentType } : {}),
+      // Only a media type as writes are checked for (objects stored before the check may hold others).
+      ...(info.contentType && isMediaType(info.contentType) ? { contentType: info.contentType } : {}),
       ...(info.metadata[EAAS_METADATA.created] ? { createdAt: info.metadata[EAAS_METADATA.created] } : {}),
       lastModified: info.lastModified.toISOString(),
       etag: info.etag,
@@ -382,13 +523,16 @@ export class DocumentService {
    * has been checked. Larger objects: `openAuthenticated`.
    */
   async get(caller: DocumentCaller, key: string): Promise<{ view: ObjectView; plaintext: Buffer }> {
-    const info = await this.found(key);
-    if (info.size - TAG_BYTES > INLINE_LIMIT)
+    const opened = await this.readable(caller, key);
+    const { info, header, instruction } = opened;
+    const dataKey = await this.dataKeyOf(caller, opened);
+    if (info.size - TAG_BYTES > INLINE_LIMIT) {
+      dataKey.fill(0);
       throw new PayloadTooLargeError(
         `The object is ${info.size - TAG_BYTES} bytes; the API answers up to ${INLINE_LIMIT}. Download it with the client's streaming download.`,
       );
-    const { header, instruction } = await this.headerOf(key, info);
-    const open = openerOf(header, await this.dataKeyOf(caller, info, header));
+    }
+    const open = openerOf(header, dataKey);
     // Only once the header has opened: a body fetched is always read to its end or destroyed.
     const object = await this.store.get(key, { ifMatch: info.etag });
     try {
@@ -411,9 +555,9 @@ export class DocumentService {
     caller: DocumentCaller,
     key: string,
   ): Promise<{ view: ObjectView; body: Readable }> {
-    const info = await this.found(key);
-    const { header, instruction } = await this.headerOf(key, info);
-    const dataKey = await this.dataKeyOf(caller, info, header);
+    const opened = await this.readable(caller, key);
+    const { info, header, instruction } = opened;
+    const dataKey = await this.dataKeyOf(caller, opened);
     try {
       // The header opens first (commitment), so that no body is fetched only to be abandoned.
       openerOf(header, Buffer.from(dataKey)).destroy();
@@ -440,9 +584,9 @@ export class DocumentService {
    * per object), so it opens nothing else; it goes only to a caller allowed to decrypt the object.
    */
   async downloadTicket(caller: DocumentCaller, key: string) {
-    const info = await this.found(key);
-    const { header, instruction } = await this.headerOf(key, info);
-    const dataKey = await this.dataKeyOf(caller, info, header);
+    const opened = await this.readable(caller, key);
+    const { info, header, instruction } = opened;
+    const dataKey = await this.dataKeyOf(caller, opened);
     let cipher: ReturnType<typeof contentCipherOf>;
     try {
       cipher = contentCipherOf(header, dataKey);
@@ -469,16 +613,39 @@ export class DocumentService {
     }
   }
 
-  /** Deletes an object and its instruction file; the caller must be able to write under its key. */
+  /**
+   * Deletes an object and its instruction file; the caller must be able to write under its key
+   * and whole stored context. A caller who may not decrypt it either gets the answer for a missing
+   * name; one left half-written (no readable header) only its owner may delete.
+   */
   async delete(caller: DocumentCaller, key: string): Promise<{ key: string; deleted: true }> {
     const info = await this.found(key);
-    const { header } = await this.headerOf(key, info);
     const recorded = info.metadata[EAAS_METADATA.keyArn];
-    if (!recorded)
+    let header: EnvelopeHeader | undefined;
+    try {
+      header = (await this.headerOf(key, info)).header;
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'InvalidCiphertext')) throw error;
+    }
+    if (header === undefined) {
+      if (!(recorded && this.storedBy(caller, info))) throw notFound(key);
+    } else if (!recorded) {
+      // Readable to the caller perhaps, but never deleted through this service: those who may not
+      // read it learn nothing more than of a missing name.
+      const opened = { key, info, header, instruction: false, keyArn: undefined };
+      (await this.dataKeyOf(caller, opened)).fill(0);
       throw new DomainError('AccessDenied', 'Objects this service did not write are not deleted through it.');
-    await caller.guard(recorded, 'kms:Encrypt', userContextOf(header));
+    } else {
+      const context = header.kmsContext;
+      await caller.guard(recorded, 'kms:Encrypt', context).catch(async (error: unknown) => {
+        if (!hidden(error)) throw error;
+        // Precondition: a caller who may not decrypt the document does not learn that it exists.
+        await hideRefusal(key, () => caller.guard(recorded, 'kms:Decrypt', context));
+        throw error;
+      });
+    }
     await this.store.delete(key);
-    await this.store.delete(`${key}${INSTRUCTION_SUFFIX}`);
+    if (this.fits(`${key}${INSTRUCTION_SUFFIX}`)) await this.store.delete(`${key}${INSTRUCTION_SUFFIX}`);
     return { key, deleted: true };
   }
 
@@ -513,7 +680,8 @@ export class DocumentService {
       } catch {
         return undefined;
       }
-      const context = userContextOf(parsed.header);
+      // The whole context KMS binds, as every other read decides with.
+      const context = parsed.header.kmsContext;
       const decisionKey = `${keyArn}\n${JSON.stringify(Object.entries(context).sort())}`;
       let allowed = decisions.get(decisionKey);
       if (!allowed) {

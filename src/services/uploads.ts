@@ -4,13 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { EncryptionContext } from '../core/context.js';
 import type { EnvelopeVersion } from '../core/envelope/index.js';
-import { INSTRUCTION_SUFFIX, TAG_BYTES } from '../core/envelope/index.js';
+import { INSTRUCTION_SUFFIX, kmsContextFor, TAG_BYTES } from '../core/envelope/index.js';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
+import { checkMediaType } from '../core/media-type.js';
 import { normalisePrincipal } from '../core/principal.js';
 import type { Keys, LargeObjects, ObjectStore, StagingArea } from '../ports.js';
 import {
   checkContext,
-  checkObjectKey,
   type DocumentCaller,
   type DocumentService,
   destroyQuietly,
@@ -121,12 +121,6 @@ export interface UploadOptions {
 export function linkSeconds(urlSeconds: number, size: number): number {
   return Math.min(12 * 3600, urlSeconds + Math.floor(size / MiB));
 }
-
-/** Media types as HTTP has them (RFC 9110 tokens, parameters), printable ASCII only. */
-const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
-export const MEDIA_TYPE = new RegExp(
-  `^${TOKEN}/${TOKEN}(?:\\s*;\\s*${TOKEN}=(?:${TOKEN}|"[\\x20\\x21\\x23-\\x7e]*"))*$`,
-);
 
 /** How a seal ended: `busy` when another seal holds the upload, `absent` when there is nothing to seal. */
 export type SealOutcome = 'sealed' | 'failed' | 'busy' | 'absent';
@@ -270,21 +264,22 @@ export class UploadService {
       overwrite?: boolean | undefined;
     },
   ) {
-    checkObjectKey(input.key);
+    this.documents.checkNewKey(input.key);
     checkContext(input.context);
+    checkMediaType(input.contentType, 'contentType');
     if (!Number.isSafeInteger(input.size) || input.size < 0)
       throw new ValidationError('size is the number of bytes of the document, a whole number >= 0.');
     if (input.size > this.options.maxUploadBytes)
       throw new PayloadTooLargeError(
         `The document is ${input.size} bytes; uploads take up to ${this.options.maxUploadBytes}.`,
       );
-    if (
-      input.contentType !== undefined &&
-      (input.contentType.length > 256 || !MEDIA_TYPE.test(input.contentType))
-    )
-      throw new ValidationError('contentType is a media type such as application/pdf (printable ASCII).');
     const context = input.context ?? {};
-    const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', context);
+    // Precondition: the caller may encrypt under the key with the whole context KMS will bind.
+    const keyArn = await caller.guard(
+      input.keyId,
+      'kms:Encrypt',
+      kmsContextFor(this.options.version, context),
+    );
     const overwrite = input.overwrite ?? true;
     const replaced = await this.documents.replaceable(caller, input.key);
     if (replaced && !overwrite)
@@ -507,7 +502,14 @@ export class UploadService {
       const finished = await this.writtenBy(record, record.attempt?.nonce);
       if (finished) object = finished;
       else {
-        await this.options.authorizeOwner?.(record.owner, record.keyArn, record.context);
+        // Records made before names and contexts were checked as now end here, unwritten.
+        this.documents.checkNewKey(record.key);
+        checkContext(record.context);
+        await this.options.authorizeOwner?.(
+          record.owner,
+          record.keyArn,
+          kmsContextFor(this.options.version, record.context),
+        );
         const attempt = randomBytes(16).toString('hex');
         const sealed = await newEnvelope(this.keys, {
           version: this.options.version,
@@ -585,6 +587,10 @@ export class UploadService {
         error instanceof DomainError && permanent(error)
           ? error.message
           : `The document could not be sealed into the vault after ${record.attempts} attempts.`;
+      // An object this upload wrote but could not finish (its instruction file) is removed: the
+      // upload ends failed, and no half-written document stays at its key.
+      if (await this.writtenBy(record, record.attempt?.nonce))
+        await this.documents.removeUnreadable(record.key);
       await this.fail(record, etag, 'SealFailed', message);
       return 'failed';
     }

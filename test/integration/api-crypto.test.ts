@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EaasError } from '../../src/client/index.js';
-import { KEY_MANAGER } from '../../src/local/identity.js';
+import { GRANTEE, KEY_MANAGER } from '../../src/local/identity.js';
 import { INLINE_LIMIT } from '../../src/services/crypto.js';
 import { demoKey } from '../helpers/keys.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
@@ -87,6 +87,39 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
     const { result } = await esdk.encrypt(generator, own, { encryptionContext: { who: 'sdk' } });
     const dec = await api.decrypt({ ciphertext: result, context: { who: 'sdk' } });
     expect(dec.plaintext.equals(own)).toBe(true);
+  });
+
+  it("authorizes a signed message's decrypt with the whole context KMS binds, aws-crypto-public-key included (issue 12, class of finding 4)", async () => {
+    // Another writer's message, in the Encryption SDK's default (signing) suite: its KMS context
+    // holds the verification key besides the writer's pairs.
+    const generator = new KmsKeyringNode({
+      generatorKeyId: 'alias/eaas-default',
+      clientProvider: () => kmsFacade(t.kms()),
+    });
+    const context = { who: 'signed' };
+    const { result, messageHeader } = await esdk.encrypt(generator, randomBytes(5000), {
+      encryptionContext: context,
+    });
+    expect(Object.keys(messageHeader.encryptionContext)).toContain('aws-crypto-public-key');
+    const grant = (constraints: Record<string, unknown>) =>
+      t.client(KEY_MANAGER).raw('POST', `/v1/keys/${encodeURIComponent('alias/eaas-default')}/grants`, {
+        grantee: t.principal(GRANTEE).arn,
+        operations: ['Decrypt'],
+        constraints,
+      });
+    const grantee = t.client(GRANTEE);
+    // A grant for exactly {"who":"signed"} does not cover what KMS binds: refused, key named or not.
+    expect((await grant({ encryptionContextEquals: context })).status).toBe(200);
+    for (const keyId of [undefined, 'alias/eaas-default']) {
+      const err = await apiError(
+        grantee.decrypt({ ciphertext: result, context, ...(keyId ? { keyId } : {}) }),
+      );
+      expect(err.status, String(keyId)).toBe(403);
+      expect(err.code).toBe('AccessDenied');
+    }
+    // One that holds for it (a subset) opens it.
+    expect((await grant({ encryptionContextSubset: context })).status).toBe(200);
+    expect((await grantee.decrypt({ ciphertext: result, context })).plaintext.length).toBe(5000);
   });
 
   it('refuses more than the inline limit with 413 naming the upload route', async () => {

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3ObjectStore } from '../../src/aws/s3.js';
 import { downloadDocument, EaasError, uploadDocument } from '../../src/client/index.js';
+import { DomainError, ValidationError } from '../../src/core/errors.js';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { DocumentService } from '../../src/services/documents.js';
 import { UploadService } from '../../src/services/uploads.js';
@@ -133,8 +134,10 @@ describe('uploads of any size', () => {
   });
 
   it('refuses a download to a caller who may not decrypt, and releases nothing of a tampered object', async () => {
+    // As for a missing name: the refusal does not tell the caller the document exists.
     const denied = await t.client(OUTSIDER).raw('POST', '/v1/downloads', { key: 'uploads/small.bin' });
-    expect(denied.status).toBe(403);
+    expect(denied.status).toBe(404);
+    expect(denied.body).toMatchObject({ error: 'NotFound' });
 
     const bytes = randomBytes(200_000);
     await uploadDocument(t.client(KEY_USER), {
@@ -228,6 +231,13 @@ describe('uploads of any size', () => {
       [{ key: 'a', keyId: 'alias/eaas-default', size: 1.5 }, 400, 'ValidationError'],
       [{ key: 'a/../b', keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
       [{ key: 'x.instruction', keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
+      // Issue 12: a name with no room for <key>.instruction, a key the S3 Encryption Client reserves.
+      [{ key: `L/${'a'.repeat(1011)}`, keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
+      [
+        { key: 'a', keyId: 'alias/eaas-default', size: 1, context: { kms_cmk_id: 'x' } },
+        400,
+        'ValidationError',
+      ],
       [{ keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
       [{ key: 'a', keyId: 'alias/nope', size: 1 }, 404, 'KeyNotFound'],
     ];
@@ -460,7 +470,8 @@ describe('what an upload may replace, and what reaches the vault', () => {
       keyId: otherKey,
     });
     expect(put.status).toBe(403);
-    expect((await grantee.raw('DELETE', '/v1/objects/victim%2Fdoc.txt')).status).toBe(403);
+    // The grantee may not decrypt it either: deleting it is answered as for a missing name.
+    expect((await grantee.raw('DELETE', '/v1/objects/victim%2Fdoc.txt')).status).toBe(404);
     const read = await owner.rawBytes('GET', '/v1/objects/victim%2Fdoc.txt');
     expect(Buffer.from(read.bytes).toString()).toBe("the owner's");
     // Its owner may replace it, with an upload too.
@@ -550,6 +561,68 @@ describe('what an upload may replace, and what reaches the vault', () => {
     }
   });
 
+  it('a seal whose instruction file cannot be written leaves no half-written document (issue 12, finding 6)', async () => {
+    const held = await startTestStack({ seal: async () => undefined });
+    try {
+      const c = held.client(KEY_USER);
+      const big = { tenant: 'acme', note: 'x'.repeat(1000), more: 'z'.repeat(1000) };
+      const start = async (text: string) => {
+        const created = await uploadDocument(
+          c,
+          { key: 'half/sealed.txt', keyId: 'alias/eaas-default', bytes: Buffer.from(text), context: big },
+          { waitForSeal: false },
+        );
+        await held.stack.s3.notificationsDelivered();
+        return created.id;
+      };
+      const staging = new S3ObjectStore(held.stack.serviceS3, held.config.stagingBucket);
+      const vault = new S3ObjectStore(held.stack.serviceS3, held.config.vaultBucket);
+      const keys = new KmsKeyAdmin(held.stack.serviceKms);
+      const options = { version: 'v3' as const, urlSeconds: 60, maxUploadBytes: 2 ** 40, leaseSeconds: 60 };
+      /** The vault, its instruction files refused with `error`. */
+      const refusing = (error: DomainError) =>
+        Object.assign(Object.create(vault) as S3ObjectStore, {
+          async put(key: string, body: Uint8Array, o: Parameters<S3ObjectStore['put']>[2]) {
+            if (key.endsWith('.instruction')) throw error;
+            return vault.put(key, body, o);
+          },
+        });
+      const sealWith = (store: S3ObjectStore) =>
+        new UploadService(keys, new DocumentService(keys, store), staging, store, options);
+
+      // A transient refusal: the seal is retried, and what it wrote is never shown meanwhile.
+      const first = await start('first');
+      const flaky = sealWith(refusing(new DomainError('DependencyFailure', 'S3 did not answer.')));
+      await expect(flaky.seal(first)).rejects.toMatchObject({ code: 'DependencyFailure' });
+      expect((await c.rawBytes('GET', '/v1/objects/half%2Fsealed.txt')).status).toBe(404);
+      expect(await held.stack.uploads.seal(first)).toBe('sealed');
+      expect(Buffer.from((await c.rawBytes('GET', '/v1/objects/half%2Fsealed.txt')).bytes).toString()).toBe(
+        'first',
+      );
+
+      // A refusal that ends the upload: the object it wrote goes with it, the document it replaced
+      // having been replaced; the name then takes a new upload.
+      const second = await start('second');
+      const broken = sealWith(refusing(new ValidationError('S3 refused the instruction file.')));
+      expect(await broken.seal(second)).toBe('failed');
+      expect((await c.raw('GET', `/v1/uploads/${second}`)).body).toMatchObject({
+        state: 'failed',
+        error: { code: 'SealFailed' },
+      });
+      expect(await vaultHead(held, 'half/sealed.txt')).toBeUndefined();
+      expect(await vaultHead(held, 'half/sealed.txt.instruction')).toBeUndefined();
+      expect((await c.rawBytes('GET', '/v1/objects/half%2Fsealed.txt')).status).toBe(404);
+      expect((await c.raw('DELETE', '/v1/objects/half%2Fsealed.txt')).status).toBe(404);
+      const third = await start('third');
+      expect(await held.stack.uploads.seal(third)).toBe('sealed');
+      expect(Buffer.from((await c.rawBytes('GET', '/v1/objects/half%2Fsealed.txt')).bytes).toString()).toBe(
+        'third',
+      );
+    } finally {
+      await held.stop();
+    }
+  });
+
   it('never seals a staging read that ends early; the next seal reads it whole', async () => {
     const held = await startTestStack({ seal: async () => undefined });
     try {
@@ -616,7 +689,14 @@ describe('what an upload may replace, and what reaches the vault', () => {
   });
 
   it('refuses a content type that is not a media type', async () => {
-    for (const contentType of ['a\nb', 'x\r\nX-Injected: 1', 'text/plain; charset=é', 'noslash']) {
+    for (const contentType of [
+      'a\nb',
+      'x\r\nX-Injected: 1',
+      'text/plain; charset=é',
+      'noslash',
+      'text/html; <script>',
+      'text/plain;\n charset=utf-8',
+    ]) {
       const res = await t.client(KEY_USER).raw('POST', '/v1/uploads', {
         key: 'ct.bin',
         keyId: 'alias/eaas-default',

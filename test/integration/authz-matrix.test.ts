@@ -8,7 +8,9 @@ import { signedFetch } from '../helpers/signed-fetch.js';
 
 /**
  * The authorization matrix: every route of the API against every kind of caller, each cell's
- * allow or deny asserted. A denial of a key that exists is 403 AccessDenied, never 404 or 500.
+ * allow or deny asserted. A denial of a key that exists is 403 AccessDenied, never 404 or 500;
+ * but a document the caller may not decrypt is answered as a missing one (404 NotFound), so that
+ * no refusal tells the caller it exists.
  */
 
 let t: TestStack;
@@ -31,8 +33,10 @@ async function ok(res: Promise<RawResponse>): Promise<Record<string, unknown>> {
 }
 
 interface Cell {
-  /** Which callers are allowed; everyone else must get 403 AccessDenied. */
+  /** Which callers are allowed; everyone else must get 403 AccessDenied (or `deniedAs`). */
   allowed: readonly Who[];
+  /** The refusal when it is not 403 AccessDenied. */
+  deniedAs?: { status: number; error: string };
   call(c: EaasClient, keyId: string): Promise<RawResponse>;
   /** For the key administrator: puts the key back as it was after an allowed call. */
   undo?(c: EaasClient, keyId: string): Promise<unknown>;
@@ -218,6 +222,9 @@ const putDoc = (c: EaasClient, k: string, name = docOf(k)) =>
     context: JSON.stringify(acme),
   });
 
+/** A document's refusal to a caller who may not decrypt it: as for a missing name. */
+const HIDDEN = { status: 404, error: 'NotFound' } as const;
+
 Object.assign(CELLS, {
   putObject: {
     allowed: [...USERS, 'grantee'],
@@ -225,14 +232,17 @@ Object.assign(CELLS, {
   },
   getObject: {
     allowed: [...USERS, 'grantee'],
+    deniedAs: HIDDEN,
     call: (c: EaasClient, k: string) => c.rawBytes('GET', objectPath(docOf(k))),
   },
   headObject: {
     allowed: [...USERS, 'grantee'],
+    deniedAs: HIDDEN,
     call: (c: EaasClient, k: string) => c.rawBytes('HEAD', objectPath(docOf(k))),
   },
   createDownload: {
     allowed: [...USERS, 'grantee'],
+    deniedAs: HIDDEN,
     call: (c: EaasClient, k: string) => c.raw('POST', '/v1/downloads', { key: docOf(k) }),
   },
   createUpload: {
@@ -247,6 +257,7 @@ Object.assign(CELLS, {
   },
   deleteObject: {
     allowed: [...USERS, 'grantee'],
+    deniedAs: HIDDEN,
     call: (c: EaasClient, k: string) => c.raw('DELETE', objectPath(docOf(k))),
     undo: (_c: EaasClient, k: string) => ok(putDoc(t.client(KEY_USER), k)),
   },
@@ -357,9 +368,10 @@ describe.each(COLUMNS)('as %s', (who) => {
       }
       await cell.undo?.(c, keyId);
     } else {
-      expect(res.status, JSON.stringify(res.body)).toBe(403);
+      const denied = cell.deniedAs ?? { status: 403, error: 'AccessDenied' };
+      expect(res.status, JSON.stringify(res.body)).toBe(denied.status);
       // A HEAD answer has no body to carry the code.
-      if (operationId !== 'headObject') expect(res.body).toMatchObject({ error: 'AccessDenied' });
+      if (operationId !== 'headObject') expect(res.body).toMatchObject({ error: denied.error });
     }
   });
 });

@@ -130,6 +130,21 @@ describe('content metadata', () => {
     expect(() => kmsContextFor('v3', { 'aws:x-amz-cek-alg': '115' })).toThrow(EnvelopeFormatError);
   });
 
+  it('refuses kms_cmk_id on write, and shows every stored key but the content algorithm (issue 12)', async () => {
+    expect(() => kmsContextFor('v3', { tenant: 'acme', kms_cmk_id: 'restricted' })).toThrow(
+      EnvelopeFormatError,
+    );
+    // Another writer's header with kms_cmk_id: it is part of what KMS binds, so it is shown.
+    const { header } = await seal('v3', Buffer.from('x'), randomBytes(32), {});
+    const other = {
+      ...header,
+      kmsContext: { tenant: 'acme', kms_cmk_id: 'restricted', 'aws:x-amz-cek-alg': '115' },
+    };
+    const decoded = decodeHeader(encodeHeader(other).metadata);
+    expect(userContextOf(decoded)).toEqual({ tenant: 'acme', kms_cmk_id: 'restricted' });
+    expect(decoded.kmsContext).toEqual(other.kmsContext);
+  });
+
   it('V3 with an instruction file keeps x-amz-c, -d and -i in the object metadata', async () => {
     const dataKey = randomBytes(32);
     const { header, body } = await seal('v3', Buffer.from('instructed'), dataKey, { a: 'b' });

@@ -33,8 +33,15 @@ export class EnvelopeFormatError extends Error {
 
 export const INSTRUCTION_SUFFIX = '.instruction';
 export const CEK_CONTEXT_KEY = 'aws:x-amz-cek-alg';
-/** Legacy KMS-v1 context key, ignored when comparing contexts as the AWS clients do. */
+/** The legacy KMS-v1 wrapping's context key. */
 const KMS_CMK_ID = 'kms_cmk_id';
+/**
+ * The two context keys the S3 Encryption Client reserves (`s3-encryption/materials/s3-kms-keyring.md`,
+ * Kms+Context: "the stored encryption context with the two reserved keys removed MUST match the
+ * provided encryption context"): a caller may never give either, since an AWS client ignores them
+ * when it compares contexts.
+ */
+export const S3EC_RESERVED_CONTEXT_KEYS: readonly string[] = [CEK_CONTEXT_KEY, KMS_CMK_ID];
 export const CEK_ALG_V2 = 'AES/GCM/NoPadding';
 export const CEK_ALG_V3 = '115';
 const WRAP_V2 = 'kms+context';
@@ -251,16 +258,20 @@ export function encodeHeader(
 
 /** The KMS encryption context of a new object: the caller's, plus the content algorithm. */
 export function kmsContextFor(version: EnvelopeVersion, userContext: Readonly<Record<string, string>> = {}) {
-  if (Object.hasOwn(userContext, CEK_CONTEXT_KEY))
-    throw new EnvelopeFormatError(`${CEK_CONTEXT_KEY} is reserved for the S3 Encryption Client.`);
+  for (const reserved of S3EC_RESERVED_CONTEXT_KEYS)
+    if (Object.hasOwn(userContext, reserved))
+      throw new EnvelopeFormatError(`${reserved} is reserved for the S3 Encryption Client.`);
   return { ...userContext, [CEK_CONTEXT_KEY]: version === 'v2' ? CEK_ALG_V2 : CEK_ALG_V3 };
 }
 
-/** The caller's part of a stored context: without the keys the S3 Encryption Client reserves. */
+/**
+ * The context a stored object shows: its whole KMS encryption context but the content algorithm,
+ * which `decodeHeader` has checked to be the one its format fixes. Nothing else is left out (a
+ * `kms_cmk_id` another writer stored included), so that this context and the format say exactly
+ * what KMS binds. Authorization uses `header.kmsContext` itself.
+ */
 export function userContextOf(header: EnvelopeHeader): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(header.kmsContext).filter(([k]) => k !== CEK_CONTEXT_KEY && k !== KMS_CMK_ID),
-  );
+  return Object.fromEntries(Object.entries(header.kmsContext).filter(([k]) => k !== CEK_CONTEXT_KEY));
 }
 
 /** S3's size of user metadata: the UTF-8 bytes of every key (without the x-amz-meta- prefix) and value. */

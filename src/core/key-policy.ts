@@ -21,23 +21,70 @@ export interface PolicyDocument {
   Statement: PolicyStatement[];
 }
 
-/** What administrators may do: manage the key, never use it. */
+/**
+ * What administrators may do: manage the key, never use it. Each action is named: a wildcard such
+ * as the console's `kms:Create*` or `kms:Get*` would also cover actions no administrator here
+ * needs (`GetParametersForImport`, `UpdatePrimaryRegion`...) and any that AWS adds later.
+ * `CreateGrant` stays: administrators give grants (through the API, and directly in KMS); the
+ * Deny statement below keeps any grant they make for themselves from working.
+ */
 export const ADMIN_ACTIONS: readonly string[] = [
-  'kms:Create*',
-  'kms:Describe*',
-  'kms:Enable*',
-  'kms:List*',
-  'kms:Put*',
-  'kms:Update*',
-  'kms:Revoke*',
-  'kms:Disable*',
-  'kms:Get*',
-  'kms:Delete*',
+  'kms:DescribeKey',
+  'kms:GetKeyPolicy',
+  'kms:PutKeyPolicy',
+  'kms:ListKeyPolicies',
+  'kms:EnableKey',
+  'kms:DisableKey',
+  'kms:UpdateKeyDescription',
+  'kms:GetKeyRotationStatus',
+  'kms:EnableKeyRotation',
+  'kms:DisableKeyRotation',
+  'kms:RotateKeyOnDemand',
+  'kms:ListKeyRotations',
+  'kms:CreateAlias',
+  'kms:UpdateAlias',
+  'kms:DeleteAlias',
+  'kms:CreateGrant',
+  'kms:ListGrants',
+  'kms:RevokeGrant',
   'kms:TagResource',
   'kms:UntagResource',
+  'kms:ListResourceTags',
   'kms:ScheduleKeyDeletion',
   'kms:CancelKeyDeletion',
-  'kms:RotateKeyOnDemand',
+];
+
+/**
+ * The actions that change a key or who may use it: whoever a policy may allow one of them
+ * administers the key, for separation of duties. The administrators' actions but the read-only
+ * ones, and those on key material and replicas that no one gets here.
+ */
+export const MANAGE_ACTIONS: readonly string[] = [
+  ...ADMIN_ACTIONS.filter((a) => !/^kms:(Describe|Get|List)/.test(a)),
+  'kms:ImportKeyMaterial',
+  'kms:DeleteImportedKeyMaterial',
+  'kms:ReplicateKey',
+  'kms:UpdatePrimaryRegion',
+];
+
+/**
+ * Every operation that uses a key's material, from the KMS API reference: whoever may do one of
+ * them uses the key. The Deny statement for administrators names them all.
+ */
+export const CRYPTO_ACTIONS: readonly string[] = [
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:GenerateDataKeyPair',
+  'kms:GenerateDataKeyPairWithoutPlaintext',
+  'kms:GenerateMac',
+  'kms:VerifyMac',
+  'kms:Sign',
+  'kms:Verify',
+  'kms:DeriveSharedSecret',
 ];
 
 /** What users may do: the cryptographic operations, never administration. */
@@ -67,6 +114,7 @@ export const ADMIN_SID = 'Allow access for Key Administrators';
 export const USER_SID = 'Allow use of the key';
 export const USER_GRANT_SID = 'Allow attachment of persistent resources';
 export const ROOT_SID = 'Enable IAM User Permissions';
+export const ADMIN_DENY_SID = 'Deny use of the key to Key Administrators';
 
 export function accountRootArn(accountId: string): string {
   return `arn:aws:iam::${accountId}:root`;
@@ -95,15 +143,52 @@ export interface RolesPolicyInput {
   users: readonly string[];
 }
 
-/** A full key policy naming administrators and users; empty lists leave their statement out. */
-export function rolesKeyPolicy({ accountId, administrators, users }: RolesPolicyInput): PolicyDocument {
+/**
+ * A full key policy naming administrators and users; empty lists leave their statements out.
+ *
+ * The last statement denies the administrators every cryptographic operation. In KMS an explicit
+ * Deny in the key policy wins over any Allow, from the key policy, IAM policies (through the
+ * account root statement) or grants alike ("No AWS principal ... has any permissions to a KMS key
+ * unless they are explicitly allowed, and never denied, in a key policy, IAM policy, or grant":
+ * https://docs.aws.amazon.com/kms/latest/developerguide/key-policies.html; the evaluation
+ * flowchart: https://docs.aws.amazon.com/kms/latest/developerguide/policy-evaluation.html). So an
+ * administrator who calls KMS directly and grants itself Decrypt, or whose IAM policies allow
+ * `kms:*`, still cannot use the key.
+ */
+export function rolesKeyPolicy(input: RolesPolicyInput): PolicyDocument {
+  return buildRolesPolicy(input, 2);
+}
+
+/** The administrators' actions in the policies this service wrote before version 2: the console's. */
+const VERSION_1_ADMIN_ACTIONS: readonly string[] = [
+  'kms:Create*',
+  'kms:Describe*',
+  'kms:Enable*',
+  'kms:List*',
+  'kms:Put*',
+  'kms:Update*',
+  'kms:Revoke*',
+  'kms:Disable*',
+  'kms:Get*',
+  'kms:Delete*',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:RotateKeyOnDemand',
+];
+
+function buildRolesPolicy(
+  { accountId, administrators, users }: RolesPolicyInput,
+  version: 1 | 2,
+): PolicyDocument {
   const statements: PolicyStatement[] = [...defaultKeyPolicy(accountId).Statement];
   if (administrators.length > 0) {
     statements.push({
       Sid: ADMIN_SID,
       Effect: 'Allow',
       Principal: { AWS: [...administrators] },
-      Action: [...ADMIN_ACTIONS],
+      Action: [...(version === 1 ? VERSION_1_ADMIN_ACTIONS : ADMIN_ACTIONS)],
       Resource: '*',
     });
   }
@@ -126,7 +211,28 @@ export function rolesKeyPolicy({ accountId, administrators, users }: RolesPolicy
       },
     );
   }
-  return { Version: '2012-10-17', Id: 'eaas-key-policy-1', Statement: statements };
+  if (administrators.length > 0 && version === 2) {
+    statements.push({
+      Sid: ADMIN_DENY_SID,
+      Effect: 'Deny',
+      Principal: { AWS: [...administrators] },
+      Action: [...CRYPTO_ACTIONS],
+      Resource: '*',
+    });
+  }
+  return { Version: '2012-10-17', Id: `eaas-key-policy-${version}`, Statement: statements };
+}
+
+/**
+ * For a document exactly as this service wrote it before version 2 (administrators allowed
+ * `kms:Create*`, so `CreateGrant` for themselves, and no Deny), the current policy for the same
+ * administrators and users; undefined for any other document.
+ */
+export function upgradedRolesPolicy(doc: unknown, accountId: string): PolicyDocument | undefined {
+  const { administrators, users } = rolesOf(doc, accountId);
+  const before = buildRolesPolicy({ accountId, administrators, users }, 1);
+  if (JSON.stringify(doc) !== JSON.stringify(before)) return undefined;
+  return rolesKeyPolicy({ accountId, administrators, users });
 }
 
 /**

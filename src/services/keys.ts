@@ -1,10 +1,11 @@
-import { authorize, grantNarrows } from '../core/authz.js';
+import { type GrantLike, grantNarrows } from '../core/authz.js';
 import { contextProblems, type EncryptionContext } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
 import { type PolicyRoles, policyDocumentProblem, rolesKeyPolicy, rolesOf } from '../core/key-policy.js';
 import { InvalidPageTokenError } from '../core/page-token.js';
 import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
 import { parseJsonStrict } from '../core/safe-json.js';
+import { type DualRole, dualRolePrincipals, mayManage } from '../core/separation-of-duties.js';
 import type { AliasInfo, AuditDecision, GrantInfo, KeyAdmin, KeyDetails, NewGrant } from '../ports.js';
 import { AccessControl, accessDenied, asGrantLike, auditDecision, type Caller } from './access.js';
 import { isScanCursor, type ScanCursor, SOURCE_PAGE, scan } from './scan.js';
@@ -59,30 +60,23 @@ function requireSeparateRoles(administrators: readonly string[], users: readonly
     );
 }
 
-const USE_ACTIONS = ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey', 'kms:ReEncryptFrom'];
+/** Grants read for the separation-of-duties check of a policy; past this, any grant may exist. */
+const MAX_GRANT_PAGES = 10;
 
-/**
- * The principals a policy document lets both manage the key (PutKeyPolicy) and use it: every
- * principal its Allow statements name, and anyone at all for a `*` principal.
- */
-function principalsWithBothRoles(text: string, keyArn: string, accountId: string): string[] {
-  let doc: unknown;
-  try {
-    doc = parseJsonStrict(text);
-  } catch {
-    return [];
-  }
-  const named = new Set<string>([`arn:aws:iam::${accountId}:user/any-principal`]);
-  const statements = (doc as { Statement?: unknown }).Statement;
-  for (const st of Array.isArray(statements) ? statements : [statements]) {
-    const aws = (st as { Principal?: { AWS?: unknown } } | undefined)?.Principal?.AWS;
-    for (const p of Array.isArray(aws) ? aws : [aws])
-      if (typeof p === 'string' && isPrincipalArn(p)) named.add(p);
-  }
-  const can = (principal: string, action: string) =>
-    authorize(doc, [], { principal, action, keyArn, keyAccountId: accountId, grantIsForAWSResource: false })
-      .allowed;
-  return [...named].filter((p) => can(p, 'kms:PutKeyPolicy') && USE_ACTIONS.some((a) => can(p, a)));
+/** A refusal naming who could both manage and use the key, and how. */
+function separationOfDuties(mixed: readonly DualRole[]): DomainError {
+  const how: Record<DualRole['via'], string> = {
+    policy: 'a statement of the policy may allow it, under some encryption context',
+    grant: 'it holds a grant for it',
+    'account root statement': 'the account root statement lets its IAM policies allow it',
+    'grant it could be given': 'a grant could give it, and no statement denies it',
+  };
+  const cases = mixed.slice(0, 3).map((m) => `${m.principal} may ${m.manages} and ${m.uses} (${how[m.via]})`);
+  if (mixed.length > 3) cases.push(`${mixed.length - 3} more`);
+  return new DomainError(
+    'SeparationOfDuties',
+    `The policy could let a principal both manage and use the key: ${cases.join('; ')}. Deny the administrators every cryptographic operation with a statement without conditions (as the policies this service writes do), and keep them out of the users.`,
+  );
 }
 
 /** A key as the admin routes show it. */
@@ -362,12 +356,17 @@ export class KeyService {
       requireSeparateRoles(administrators, users);
       text = JSON.stringify(rolesKeyPolicy({ accountId: this.accountId, administrators, users }));
     }
-    const mixed = principalsWithBothRoles(text, arn, this.accountId);
-    if (mixed.length > 0)
-      throw new DomainError(
-        'SeparationOfDuties',
-        `The policy lets ${mixed.join(', ')} both manage and use the key; keep administrators and users apart.`,
-      );
+    // Precondition: no principal the policy lets manage the key could use it, under any context,
+    // by a statement, a grant it holds or one it could be given (directly in KMS too).
+    const { grants, complete } = await this.allGrants(arn);
+    const mixed = dualRolePrincipals({
+      policy: parseJsonStrict(text),
+      keyArn: arn,
+      keyAccountId: this.accountId,
+      grants,
+      moreGrants: !complete,
+    });
+    if (mixed.length > 0) throw separationOfDuties(mixed);
     // Precondition: the caller can still manage the key afterwards (KMS's lockout check, for the caller).
     const probe = new AccessControl(
       {
@@ -433,11 +432,12 @@ export class KeyService {
           'A grant made under your grant may only have the same or fewer operations and the same or stricter constraints.',
         );
     }
-    // Separation of duties: who manages the key does not use it, not even through a grant.
+    // Precondition: who may manage the key does not use it, not even through a grant: the grantee,
+    // any session of it (a role) or any principal of it (an account), under any context.
     if (operations.some((op) => op !== 'DescribeKey') && (await this.administers(grantee as string, arn)))
       throw new DomainError(
         'SeparationOfDuties',
-        `${grantee} administers the key and may not be granted its cryptographic operations.`,
+        `${grantee} may manage the key (or one who acts as it may) and may not be granted its cryptographic operations.`,
       );
     const grant: NewGrant = {
       granteePrincipal: grantee as string,
@@ -451,10 +451,30 @@ export class KeyService {
     return { keyId: arn, grantId: out.grantId, grantToken: out.grantToken };
   }
 
-  /** Whether a principal may manage the key (put its policy): an administrator. */
+  /** Whether the key's policy, as it is now, may let the principal manage the key. */
   private async administers(principal: string, keyArn: string): Promise<boolean> {
-    return (await this.access.decide({ arn: principal }, { keyId: keyArn, action: 'kms:PutKeyPolicy' }))
-      .decision.allowed;
+    const text = await this.admin.keyPolicy(keyArn);
+    let policy: unknown;
+    try {
+      policy = parseJsonStrict(text);
+    } catch {
+      // A policy that cannot be read: assume the worst.
+      return true;
+    }
+    return mayManage(policy, principal, keyArn);
+  }
+
+  /** The key's grants, up to MAX_GRANT_PAGES pages; `complete` false when there are more. */
+  private async allGrants(keyArn: string): Promise<{ grants: GrantLike[]; complete: boolean }> {
+    const grants: GrantLike[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < MAX_GRANT_PAGES; page++) {
+      const out = await this.admin.listGrants(keyArn, 100, token);
+      grants.push(...out.items.map(asGrantLike));
+      token = out.nextToken;
+      if (token === undefined) return { grants, complete: true };
+    }
+    return { grants, complete: false };
   }
 
   async listGrants(r: Requester, keyId: string, limit: number, cursor?: KeyMarkerCursor) {

@@ -377,14 +377,41 @@ describe('key administration', () => {
     });
     expect(mixed.body).toMatchObject({ error: 'SeparationOfDuties' });
 
-    // A raw document with a Deny for the user's Encrypt: Deny wins over the Allow.
+    // A raw document with a Deny for the user's Encrypt: Deny wins over the Allow. Its
+    // administrator must be denied the cryptographic operations, or the root statement (IAM) or a
+    // grant could let it use the key: without that Deny the document is refused.
+    const adminsManage = {
+      ...admins,
+      Action: ['kms:Describe*', 'kms:Get*', 'kms:Put*', 'kms:List*', 'kms:Enable*', 'kms:Disable*'],
+    };
+    const withoutDeny = await m.raw('PUT', `/v1/keys/${key}/policy`, {
+      policy: { Version: '2012-10-17', Statement: [root, adminsManage] },
+    });
+    expect(withoutDeny.body).toMatchObject({
+      error: 'SeparationOfDuties',
+      message: expect.stringContaining('account root statement'),
+    });
     const raw = {
       Version: '2012-10-17',
       Statement: [
         root,
+        adminsManage,
         {
-          ...admins,
-          Action: ['kms:Describe*', 'kms:Get*', 'kms:Put*', 'kms:List*', 'kms:Enable*', 'kms:Disable*'],
+          Sid: 'admins-never-use',
+          Effect: 'Deny',
+          Principal: { AWS: arn(KEY_MANAGER) },
+          Action: [
+            'kms:Encrypt',
+            'kms:Decrypt',
+            'kms:ReEncrypt*',
+            'kms:GenerateDataKey*',
+            'kms:GenerateMac',
+            'kms:VerifyMac',
+            'kms:Sign',
+            'kms:Verify',
+            'kms:DeriveSharedSecret',
+          ],
+          Resource: '*',
         },
         {
           Sid: 'users',

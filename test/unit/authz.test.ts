@@ -9,6 +9,7 @@ import {
   grantNarrows,
 } from '../../src/core/authz.js';
 import {
+  ADMIN_DENY_SID,
   ADMIN_SID,
   defaultKeyPolicy,
   policyDocumentProblem,
@@ -47,13 +48,22 @@ describe('key policy: administrators manage, users use', () => {
     'kms:ReEncryptTo',
     'kms:GenerateDataKey',
     'kms:GenerateDataKeyWithoutPlaintext',
-  ])('a user may %s; an administrator may not', (action) => {
+  ])('a user may %s; an administrator may not, even with a grant or IAM allowing it', (action) => {
     expect(authorize(policy, [], req(USER, action))).toEqual({
       allowed: true,
       reason: 'key-policy',
       statement: { index: 2, sid: USER_SID },
     });
-    expect(authorize(policy, [], req(MANAGER, action))).toEqual({ allowed: false, reason: 'implicit-deny' });
+    const selfGrant: GrantLike = {
+      grantId: 'g-self',
+      granteePrincipal: MANAGER,
+      operations: [action.replace('kms:', '')],
+    };
+    expect(authorize(policy, [selfGrant], req(MANAGER, action, { iamAllows: () => true }))).toEqual({
+      allowed: false,
+      reason: 'explicit-deny',
+      statement: { index: 4, sid: ADMIN_DENY_SID },
+    });
   });
 
   it.each([

@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ADMIN_ACTIONS,
+  ADMIN_DENY_SID,
+  CRYPTO_ACTIONS,
   defaultKeyPolicy,
   policyDocumentProblem,
   rolesKeyPolicy,
+  rolesOf,
   USER_ACTIONS,
+  upgradedRolesPolicy,
 } from '../../src/core/key-policy.js';
 
 describe('key policy documents', () => {
@@ -34,9 +39,75 @@ describe('key policy documents', () => {
     expect(policyDocumentProblem(JSON.stringify(doc))).toBeUndefined();
   });
 
+  it('administrators get named actions only, and a Deny of every cryptographic operation', () => {
+    const doc = rolesKeyPolicy({ accountId: '111122223333', administrators: ['arn:admin'], users: [] });
+    expect(ADMIN_ACTIONS.every((a) => /^kms:[A-Za-z]+$/.test(a))).toBe(true);
+    expect(ADMIN_ACTIONS).toContain('kms:CreateGrant');
+    expect(ADMIN_ACTIONS.some((a) => CRYPTO_ACTIONS.includes(a))).toBe(false);
+    expect(doc.Statement.find((s) => s.Sid === ADMIN_DENY_SID)).toEqual({
+      Sid: ADMIN_DENY_SID,
+      Effect: 'Deny',
+      Principal: { AWS: ['arn:admin'] },
+      Action: [...CRYPTO_ACTIONS],
+      Resource: '*',
+    });
+    expect(CRYPTO_ACTIONS).toEqual(
+      expect.arrayContaining([
+        'kms:ReEncryptTo',
+        'kms:GenerateDataKeyWithoutPlaintext',
+        'kms:DeriveSharedSecret',
+      ]),
+    );
+  });
+
+  it('reads its roles back as managed; upgrades a policy written before the Deny, and nothing else', () => {
+    const roles = { accountId: '111122223333', administrators: ['arn:admin'], users: ['arn:user'] };
+    const doc = JSON.parse(JSON.stringify(rolesKeyPolicy(roles)));
+    expect(rolesOf(doc, roles.accountId)).toEqual({
+      administrators: ['arn:admin'],
+      users: ['arn:user'],
+      managed: true,
+    });
+    expect(upgradedRolesPolicy(doc, roles.accountId)).toBeUndefined();
+    const before = {
+      ...doc,
+      Id: 'eaas-key-policy-1',
+      Statement: doc.Statement.filter((s: { Sid: string }) => s.Sid !== ADMIN_DENY_SID).map(
+        (s: { Sid: string }) =>
+          s.Sid === 'Allow access for Key Administrators'
+            ? {
+                ...s,
+                Action: [
+                  'kms:Create*',
+                  'kms:Describe*',
+                  'kms:Enable*',
+                  'kms:List*',
+                  'kms:Put*',
+                  'kms:Update*',
+                  'kms:Revoke*',
+                  'kms:Disable*',
+                  'kms:Get*',
+                  'kms:Delete*',
+                  'kms:TagResource',
+                  'kms:UntagResource',
+                  'kms:ScheduleKeyDeletion',
+                  'kms:CancelKeyDeletion',
+                  'kms:RotateKeyOnDemand',
+                ],
+              }
+            : s,
+      ),
+    };
+    expect(rolesOf(before, roles.accountId).managed).toBe(false);
+    expect(upgradedRolesPolicy(before, roles.accountId)).toEqual(rolesKeyPolicy(roles));
+    const edited = { ...before, Statement: [...before.Statement, { Effect: 'Allow' }] };
+    expect(upgradedRolesPolicy(edited, roles.accountId)).toBeUndefined();
+  });
+
   it('leaves out the statement of an empty list', () => {
     const doc = rolesKeyPolicy({ accountId: '111122223333', administrators: [], users: ['arn:user'] });
     expect(doc.Statement.some((s) => s.Sid === 'Allow access for Key Administrators')).toBe(false);
+    expect(doc.Statement.some((s) => s.Effect === 'Deny')).toBe(false);
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import type { Config } from '../../config.js';
-import { rolesKeyPolicy } from '../../core/key-policy.js';
+import { rolesKeyPolicy, upgradedRolesPolicy } from '../../core/key-policy.js';
+import { parseJsonStrict } from '../../core/safe-json.js';
 import { listen } from '../http-server.js';
 import { KEY_MANAGER, KEY_USER, LocalIdentities, SERVICE } from '../identity.js';
 import { KeyStore } from './key-store.js';
@@ -29,10 +30,27 @@ export interface StartOptions {
 
 /**
  * Creates the seed's default key on first start: `alias/eaas-default`, administered by
- * myKeyManager and used by myKeyUser and the service.
+ * myKeyManager and used by myKeyUser and the service. A seed key made by an earlier version,
+ * whose policy let its administrators grant themselves its use, gets the current policy.
  */
 function ensureDefaultKey(store: KeyStore, identities: LocalIdentities): void {
-  if (store.findAlias(DEFAULT_KEY_ALIAS)) return;
+  const alias = store.findAlias(DEFAULT_KEY_ALIAS);
+  const existing = alias ? store.findKey(alias.targetKeyId) : undefined;
+  if (existing) {
+    let doc: unknown;
+    try {
+      doc = parseJsonStrict(existing.policy);
+    } catch {
+      return;
+    }
+    const upgraded = upgradedRolesPolicy(doc, identities.accountId);
+    if (upgraded)
+      store.mutate(() => {
+        existing.policy = JSON.stringify(upgraded, null, 2);
+      });
+    return;
+  }
+  if (alias) return;
   const policy = rolesKeyPolicy({
     accountId: identities.accountId,
     administrators: [identities.byName(KEY_MANAGER).arn],

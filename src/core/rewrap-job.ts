@@ -261,6 +261,8 @@ export function reportOf(job: JobRecord) {
 export type StarterDecision = (
   action: string,
   context: EncryptionContext,
+  /** Count only the key policy's Deny statements that carry a condition. */
+  only?: 'conditional-denies',
 ) => Pick<Decision, 'allowed' | 'reason'>;
 
 /**
@@ -268,8 +270,9 @@ export type StarterDecision = (
  * encryption context (exactly what KMS binds): it administers the source and the destination
  * (`kms:PutKeyPolicy` allowed by each key policy), and neither policy explicitly denies it the
  * half of ReEncrypt on that key (`kms:ReEncryptFrom` on the source, `kms:ReEncryptTo` on the
- * destination). Administrators never use their keys, so an Allow of ReEncrypt is not asked for;
- * a Deny is honoured, since a Deny with a context condition (on `kms:*`, `kms:ReEncrypt*` or
+ * destination) by a statement with a condition. Administrators never use their keys (the policy
+ * denies them every cryptographic operation outright), so an Allow of ReEncrypt is not asked for;
+ * a Deny with a condition is honoured, since one on the context (on `kms:*`, `kms:ReEncrypt*` or
  * administration) says that this principal must not move these objects.
  */
 export function starterMayRewrap(
@@ -278,7 +281,10 @@ export function starterMayRewrap(
   context: EncryptionContext,
 ): boolean {
   const administers = (d: StarterDecision) => d('kms:PutKeyPolicy', context).allowed;
-  const notDenied = (d: StarterDecision, action: string) => d(action, context).reason !== 'explicit-deny';
+  // Administrators are denied every cryptographic operation outright (separation of duties), so
+  // what counts here is a Deny with a condition: one that refuses these objects (their context).
+  const notDenied = (d: StarterDecision, action: string) =>
+    d(action, context, 'conditional-denies').reason !== 'explicit-deny';
   return (
     administers(source) &&
     administers(destination) &&

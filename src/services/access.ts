@@ -147,10 +147,11 @@ export class AccessControl {
   async policyDecisions(
     caller: Caller,
     keyArn: string,
-  ): Promise<(action: string, context?: EncryptionContext) => Decision> {
+  ): Promise<(action: string, context?: EncryptionContext, only?: 'conditional-denies') => Decision> {
     const policy = await this.policy(keyArn, true);
-    return (action, context) =>
-      authorize(policy, [], {
+    const conditional = withoutUnconditionalDenies(policy);
+    return (action, context, only) =>
+      authorize(only === 'conditional-denies' ? conditional : policy, [], {
         principal: caller.arn,
         action,
         keyArn,
@@ -258,6 +259,30 @@ export class AccessControl {
       });
     });
   }
+}
+
+/**
+ * The policy without its Deny statements that carry no Condition. Those say who may never do an
+ * action (the administrators' blanket Deny of every cryptographic operation, written for
+ * separation of duties); the Deny statements left say which requests, such as which encryption
+ * contexts, an action is refused for.
+ */
+function withoutUnconditionalDenies(policy: unknown): unknown {
+  if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) return policy;
+  const statements = (policy as { Statement?: unknown }).Statement;
+  const list = Array.isArray(statements) ? statements : statements === undefined ? [] : [statements];
+  return {
+    ...(policy as Record<string, unknown>),
+    Statement: list.filter(
+      (st) =>
+        !(
+          st !== null &&
+          typeof st === 'object' &&
+          (st as { Effect?: unknown }).Effect === 'Deny' &&
+          (st as { Condition?: unknown }).Condition === undefined
+        ),
+    ),
+  };
 }
 
 export function asGrantLike(g: GrantInfo): GrantLike {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isPrincipalArn } from './core/principal.js';
 
 /**
  * Settings of the service and of the local stack, parsed once from the environment.
@@ -45,6 +46,7 @@ const schema = z
       .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
       .refine((v) => !v.startsWith('/'), 'must not start with /')
       .refine((v) => !v.startsWith('jobs/'), 'must not start with jobs/ (re-encryption job records)')
+      .refine((v) => !v.startsWith('quotas/'), 'must not start with quotas/ (per-caller quota records)')
       .default(''),
     /** The S3 Encryption Client format documents are written in: v3 (key-committing) or v2. Both are read. */
     EAAS_ENVELOPE_VERSION: z.enum(['v2', 'v3']).default('v3'),
@@ -86,6 +88,26 @@ const schema = z
     EAAS_REWRAP_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
     /** Re-encryption jobs: how long a worker holds a job between two saves of its record. */
     EAAS_REWRAP_LEASE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+    /** Per caller: keys created through the API and not pending deletion. */
+    EAAS_QUOTA_KEYS_PER_CALLER: z.coerce.number().int().min(1).max(100000).default(100),
+    /** Per caller: aliases created through the API. */
+    EAAS_QUOTA_ALIASES_PER_CALLER: z.coerce.number().int().min(1).max(100000).default(100),
+    /** Per caller: re-encryption jobs started and not finished. */
+    EAAS_QUOTA_JOBS_PER_CALLER: z.coerce.number().int().min(1).max(10000).default(10),
+    /** Principals that may claim any alias name (comma-separated ARNs); unset locally: myKeyManager. */
+    EAAS_ALIAS_OPERATORS: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== ''),
+      )
+      .refine(
+        (list) => list.every(isPrincipalArn),
+        'must be IAM user, role or assumed-role ARNs, comma-separated',
+      )
+      .optional(),
   })
   .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
     path: ['EAAS_STAGING_BUCKET'],
@@ -132,6 +154,13 @@ export interface Config {
   readonly rewrapKmsPerSecond: number;
   readonly rewrapPageSize: number;
   readonly rewrapLeaseSeconds: number;
+  /** Per-caller quotas: keys not pending deletion, aliases, unfinished re-encryption jobs. */
+  readonly quotas: { readonly keys: number; readonly aliases: number; readonly jobs: number };
+  /**
+   * Principals that may claim any alias name; everyone else names aliases under its own prefix.
+   * Undefined when unset: none in AWS, the seed's myKeyManager on the local stack.
+   */
+  readonly aliasOperators: readonly string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -173,5 +202,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rewrapKmsPerSecond: e.EAAS_REWRAP_KMS_RPS,
     rewrapPageSize: e.EAAS_REWRAP_PAGE_SIZE,
     rewrapLeaseSeconds: e.EAAS_REWRAP_LEASE_SECONDS,
+    quotas: Object.freeze({
+      keys: e.EAAS_QUOTA_KEYS_PER_CALLER,
+      aliases: e.EAAS_QUOTA_ALIASES_PER_CALLER,
+      jobs: e.EAAS_QUOTA_JOBS_PER_CALLER,
+    }),
+    aliasOperators: e.EAAS_ALIAS_OPERATORS === undefined ? undefined : Object.freeze(e.EAAS_ALIAS_OPERATORS),
   });
 }

@@ -98,6 +98,20 @@ function principalsWithBothRoles(text: string, keyArn: string, accountId: string
   return [...named].filter((p) => can(p, 'kms:PutKeyPolicy') && USE_ACTIONS.some((a) => can(p, a)));
 }
 
+/** The verdict of each id, eight KMS calls at a time; an id whose call failed is left out (kept as it is). */
+async function eachOf(ids: readonly string[], verdict: (id: string) => Promise<Verdict>) {
+  const verdicts = new Map<string, Verdict>();
+  const queue = [...ids];
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const v = await verdict(id).catch(() => undefined);
+      if (v !== undefined) verdicts.set(id, v);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return verdicts;
+}
+
 /** A key as the admin routes show it. */
 function keyView(d: KeyDetails) {
   return {
@@ -166,33 +180,20 @@ export class KeyService {
   }
 
   /** The quota check of keys: each listed key's state in KMS; a deleted (or never made) one is absent. */
-  private readonly keyCheck: QuotaCheck = async (ids) => {
-    const verdicts = new Map<string, Verdict>();
-    const queue = [...ids];
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
-        if (!id.startsWith('arn:')) {
-          verdicts.set(id, 'absent');
-          continue;
-        }
-        try {
-          const d = await this.admin.describeKey(id);
-          verdicts.set(id, d.state === 'PendingDeletion' ? 'pending-deletion' : 'live');
-        } catch (error) {
-          if (error instanceof DomainError && (error.code === 'KeyNotFound' || error.code === 'NotFound'))
-            verdicts.set(id, 'absent');
-        }
+  private readonly keyCheck: QuotaCheck = (ids) =>
+    eachOf(ids, async (id) => {
+      if (!id.startsWith('arn:')) return 'absent';
+      try {
+        return (await this.admin.describeKey(id)).state === 'PendingDeletion' ? 'pending-deletion' : 'live';
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'KeyNotFound') return 'absent';
+        throw error;
       }
-    };
-    await Promise.all(Array.from({ length: 8 }, worker));
-    return verdicts;
-  };
+    });
 
-  /** The quota check of aliases: which of the listed names exist. */
-  private readonly aliasCheck: QuotaCheck = async (ids) => {
-    const names = new Set((await this.admin.aliases()).map((a) => a.name));
-    return new Map(ids.map((id) => [id, names.has(id) ? 'live' : 'absent'] as const));
-  };
+  /** The quota check of aliases: which of the listed names still exist. */
+  private readonly aliasCheck: QuotaCheck = (ids) =>
+    eachOf(ids, async (id) => ((await this.aliasTarget(id)) === undefined ? 'absent' : 'live'));
 
   /** Who created a key through the API (its tag), whose keys quota it counts in. */
   private async creatorOf(keyArn: string): Promise<string | undefined> {
@@ -552,8 +553,14 @@ export class KeyService {
     return { keyId: arn, grantId, revoked: true };
   }
 
+  /** The key an alias names, or undefined: one DescribeKey, not a listing of every alias of the account. */
   private async aliasTarget(alias: string): Promise<string | undefined> {
-    return (await this.admin.aliases()).find((a) => a.name === alias)?.targetKeyId;
+    try {
+      return (await this.admin.describeKey(alias)).arn;
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'KeyNotFound') return undefined;
+      throw error;
+    }
   }
 
   /** Creates the alias, or points it at another key; the caller must administer every key involved. */

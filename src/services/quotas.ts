@@ -11,8 +11,8 @@ import type { QuotaStore } from '../ports.js';
  * for a first record), retried on a lost race; so concurrent creates on any number of instances
  * never take more than the quota, and restarts lose nothing.
  *
- * The record lists ids rather than counting, so a release is idempotent and the list can be checked
- * against the truth: when a caller is at a quota, its entries are checked (at most once a minute)
+ * The record lists ids rather than counting, so that a release gives back what was taken (a job
+ * released twice frees one slot) and the list can be checked against the truth: when a caller is at a quota, its entries are checked (at most once a minute)
  * against KMS and the job records, which catches what happened outside the API (a key deleted or
  * its deletion cancelled directly in KMS, a job finished whose release was lost). An entry whose
  * thing is not there yet counts while the operation that took it may still be under way.
@@ -97,10 +97,13 @@ export class QuotaLedger {
     await this.update(principal, (record) => this.admit(record, kind, check));
   }
 
-  /** Takes a slot of `kind` for `id` (idempotent), or refuses with 429 LimitExceeded. */
+  /**
+   * Takes a slot of `kind` for `id`, or refuses with 429 LimitExceeded. Two operations on one id
+   * (the same alias name created twice at once) take two slots, and each failed one gives back
+   * one: the name that was made stays counted.
+   */
   async reserve(principal: string, kind: QuotaKind, id: string, check?: QuotaCheck): Promise<void> {
     await this.update(principal, async (record) => {
-      if (record[kind].some((e) => e.id === id)) return { changed: false };
       const outcome = await this.admit(record, kind, check);
       if (outcome.refusal) return outcome;
       record[kind].push({ id, at: this.now().toISOString() });
@@ -120,12 +123,13 @@ export class QuotaLedger {
     });
   }
 
-  /** Gives back the slot of `id` (idempotent; nothing to do when the caller never took it). */
+  /** Gives back one slot of `id` (nothing to do when the caller holds none). */
   async release(principal: string, kind: QuotaKind, id: string): Promise<void> {
     await this.update(principal, async (record) => {
-      const before = record[kind].length;
-      record[kind] = record[kind].filter((e) => e.id !== id);
-      return { changed: record[kind].length !== before };
+      const at = record[kind].findIndex((e) => e.id === id);
+      if (at < 0) return { changed: false };
+      record[kind].splice(at, 1);
+      return { changed: true };
     });
   }
 

@@ -45,9 +45,8 @@ describe('the quota ledger', () => {
     expect(store.lostRaces).toBeGreaterThan(0);
   });
 
-  it('release is idempotent and frees the slot; a reserve of a listed id takes nothing more', async () => {
+  it('a release frees the slot taken, once; releasing what was never taken changes nothing', async () => {
     const { ledger, store } = ledgerOf();
-    await ledger.reserve(ALICE, 'jobs', 'j1');
     await ledger.reserve(ALICE, 'jobs', 'j1');
     await ledger.reserve(ALICE, 'jobs', 'j2');
     await ledger.release(ALICE, 'jobs', 'j1');
@@ -56,6 +55,16 @@ describe('the quota ledger', () => {
     expect(store.ids(ALICE, 'jobs')).toEqual(['j2']);
     expect(store.records.has(BOB)).toBe(false);
     await ledger.reserve(ALICE, 'jobs', 'j3');
+  });
+
+  it('one name created twice at once takes two slots; the failed creation gives back one, the name made stays counted', async () => {
+    const { ledger, store } = ledgerOf();
+    await Promise.all([
+      ledger.reserve(ALICE, 'aliases', 'alias/alice/x'),
+      ledger.reserve(ALICE, 'aliases', 'alias/alice/x'),
+    ]);
+    await ledger.release(ALICE, 'aliases', 'alias/alice/x');
+    expect(store.ids(ALICE, 'aliases')).toEqual(['alias/alice/x']);
   });
 
   it('a key pending deletion frees its slot; taking it back is refused at the quota', async () => {

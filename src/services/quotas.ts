@@ -216,14 +216,16 @@ export class QuotaLedger {
     const limit = this.limits[kind];
     const setting = `${QUOTA_SETTINGS[kind]}=${limit}`;
     const who = record.principal;
+    const all = record[kind].length;
+    const counted = record[kind].filter((e) => !e.pendingDeletion).length;
     const message =
       kind === 'jobs'
-        ? `${who} has ${limit} unfinished re-encryption jobs, the most one caller may have (${setting}); start another when one has finished.`
+        ? `${who} has ${counted} unfinished re-encryption jobs, the most one caller may have (${setting}); start another when one has finished.`
         : kind === 'aliases'
-          ? `${who} has created ${limit} aliases, the most one caller may have (${setting}); delete one it no longer needs.`
+          ? `${who} has created ${counted} aliases, the most one caller may have (${setting}); delete one it no longer needs.`
           : full === 'counted'
-            ? `${who} has created ${limit} keys not pending deletion, the most one caller may have (${setting}); schedule the deletion of one it no longer needs.`
-            : `${who} has created ${2 * limit} keys counting those pending deletion, the most one caller may have (twice ${setting}); they count until KMS deletes them.`;
+            ? `${who} has created ${counted} keys not pending deletion, the most one caller may have (${setting}); schedule the deletion of one it no longer needs.`
+            : `${who} has created ${all} keys counting those pending deletion, the most one caller may have (twice ${setting}); they count until KMS deletes them.`;
     return new DomainError('LimitExceeded', `${message} The service's operators can raise the quota.`);
   }
 

@@ -471,7 +471,9 @@ describe('key administration', () => {
     const moving = `${KEY_MANAGER}/moving`;
     const path = `/v1/aliases/${encodeURIComponent(moving)}`;
     expect(await ok(m.raw('PUT', path, { keyId: k1 }))).toMatchObject({ created: true });
-    expect(await ok(m.raw('PUT', `/v1/aliases/${encodeURIComponent(`alias/${moving}`)}`, { keyId: k2 }))).toMatchObject({
+    expect(
+      await ok(m.raw('PUT', `/v1/aliases/${encodeURIComponent(`alias/${moving}`)}`, { keyId: k2 })),
+    ).toMatchObject({
       created: false,
     });
     const listed = await ok(m.raw('GET', '/v1/aliases', undefined, { keyId: k2 }));

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
@@ -139,6 +140,25 @@ describe('keys', () => {
     const answers = await Promise.all(Array.from({ length: 10 }, () => user.raw('POST', '/v1/keys', {})));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 429, 429, 429, 429, 429, 429, 429]);
     expect(await keysCreatedBy(arn(KEY_USER))).toHaveLength(3);
+  });
+
+  it('keeps documents off the quota records: a caller cannot write over its own to start afresh', async () => {
+    // myKeyUser, at its quota, may encrypt under alias/eaas-default: the object route would write
+    // a document wherever it is told, its own quota record included (no object prefix here).
+    const user = t.client(KEY_USER);
+    const record = `quotas/${createHash('sha256').update(arn(KEY_USER)).digest('hex')}.json`;
+    const body = Buffer.from('{}');
+    const put = await user.rawBytes('PUT', `/v1/objects/${encodeURIComponent(record)}`, body, {
+      keyId: 'alias/eaas-default',
+    });
+    expect(put.status).toBe(400);
+    const upload = await user.raw('POST', '/v1/uploads', {
+      key: record,
+      keyId: 'alias/eaas-default',
+      size: 2,
+    });
+    expect(upload.status).toBe(400);
+    expect((await user.raw('POST', '/v1/keys', {})).status).toBe(429);
   });
 
   it('refuses tags that would pose as the service own', async () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isBase64 } from './core/base64.js';
 import { MIN_PAGE_TOKEN_SECRET_BYTES } from './core/page-token.js';
+import { isPrincipalArn } from './core/principal.js';
 
 /**
  * Settings of the service and of the local stack, parsed once from the environment.
@@ -49,6 +50,10 @@ const schema = z
       .refine(
         (v) => !v.startsWith('jobs/') && !(v !== '' && 'jobs/'.startsWith(v)),
         'must not start with jobs/, nor be a start of it (re-encryption job records live under jobs/)',
+      )
+      .refine(
+        (v) => !v.startsWith('quotas/') && !(v !== '' && 'quotas/'.startsWith(v)),
+        'must not start with quotas/, nor be a start of it (per-caller quota records live under quotas/)',
       )
       .default(''),
     /** The S3 Encryption Client format documents are written in: v3 (key-committing) or v2. Both are read. */
@@ -106,6 +111,26 @@ const schema = z
     EAAS_LIST_SCAN_OBJECTS: z.coerce.number().int().min(1).max(1000).default(1000),
     /** Set by the Lambda runtime: the function runs in AWS. */
     AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+    /** Per caller: keys created through the API and not pending deletion. */
+    EAAS_QUOTA_KEYS_PER_CALLER: z.coerce.number().int().min(1).max(100000).default(100),
+    /** Per caller: aliases created through the API. */
+    EAAS_QUOTA_ALIASES_PER_CALLER: z.coerce.number().int().min(1).max(100000).default(100),
+    /** Per caller: re-encryption jobs started and not finished. */
+    EAAS_QUOTA_JOBS_PER_CALLER: z.coerce.number().int().min(1).max(10000).default(10),
+    /** Principals that may claim any alias name (comma-separated ARNs); unset locally: myKeyManager. */
+    EAAS_ALIAS_OPERATORS: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== ''),
+      )
+      .refine(
+        (list) => list.every(isPrincipalArn),
+        'must be IAM user, role or assumed-role ARNs, comma-separated',
+      )
+      .optional(),
   })
   .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
     path: ['EAAS_STAGING_BUCKET'],
@@ -161,6 +186,13 @@ export interface Config {
   readonly pageTokenSecret: Buffer | undefined;
   /** GET /v1/objects: stored objects one call examines at most. */
   readonly listScanObjects: number;
+  /** Per-caller quotas: keys not pending deletion, aliases, unfinished re-encryption jobs. */
+  readonly quotas: { readonly keys: number; readonly aliases: number; readonly jobs: number };
+  /**
+   * Principals that may claim any alias name; everyone else names aliases under its own prefix.
+   * Undefined when unset: none in AWS, the seed's myKeyManager on the local stack.
+   */
+  readonly aliasOperators: readonly string[] | undefined;
 }
 
 export class ConfigError extends Error {
@@ -205,5 +237,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pageTokenSecret:
       e.EAAS_PAGE_TOKEN_SECRET === undefined ? undefined : Buffer.from(e.EAAS_PAGE_TOKEN_SECRET, 'base64'),
     listScanObjects: e.EAAS_LIST_SCAN_OBJECTS,
+    quotas: Object.freeze({
+      keys: e.EAAS_QUOTA_KEYS_PER_CALLER,
+      aliases: e.EAAS_QUOTA_ALIASES_PER_CALLER,
+      jobs: e.EAAS_QUOTA_JOBS_PER_CALLER,
+    }),
+    aliasOperators: e.EAAS_ALIAS_OPERATORS === undefined ? undefined : Object.freeze(e.EAAS_ALIAS_OPERATORS),
   });
 }

@@ -291,6 +291,21 @@ export interface AuditSink {
   record(record: AuditRecord): void;
 }
 
+/**
+ * Small per-caller records (the quota ledger, `services/quotas.ts`), read with their version and
+ * written only if still at that version, so that concurrent writers cannot lose each other's
+ * changes.
+ */
+export interface QuotaStore {
+  /** The caller's record and its version; undefined when it has none yet. */
+  read(principal: string): Promise<{ text: string; version: string } | undefined>;
+  /**
+   * Writes the caller's record if it is still at `version` (undefined: if it has none yet).
+   * False when another writer changed it first; the caller reads again and retries.
+   */
+  write(principal: string, text: string, version: string | undefined): Promise<boolean>;
+}
+
 export interface Clock {
   now(): Date;
 }

@@ -24,6 +24,13 @@ export const ERROR_STATUS = {
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,
   Throttled: 429,
+  /**
+   * A per-caller quota of the service (keys, aliases, unfinished jobs) is reached. KMS names its
+   * own `LimitExceededException` ("a length constraint or quota was exceeded",
+   * https://docs.aws.amazon.com/botocore/latest/reference/services/kms/client/exceptions/LimitExceededException.html);
+   * KMS answers it with 400, this API with 429 so that clients back off as they do when throttled.
+   */
+  LimitExceeded: 429,
   InternalError: 500,
   DependencyFailure: 502,
 } as const satisfies Record<string, number>;

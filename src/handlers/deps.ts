@@ -7,6 +7,7 @@ import { EsdkEnvelope } from '../aws/esdk.js';
 import { KmsKeyAdmin } from '../aws/kms-admin.js';
 import { S3ObjectStore } from '../aws/s3.js';
 import { S3JobObjects } from '../aws/s3-jobs.js';
+import { S3QuotaStore } from '../aws/s3-quotas.js';
 import { type Config, loadConfig } from '../config.js';
 import { PageTokens } from '../core/page-token.js';
 import type { Keys } from '../ports.js';
@@ -14,6 +15,7 @@ import { AccessControl } from '../services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
 import { DocumentService } from '../services/documents.js';
 import { KeyService } from '../services/keys.js';
+import { QuotaLedger } from '../services/quotas.js';
 import { RewrapService } from '../services/rewrap.js';
 import { UploadService } from '../services/uploads.js';
 import type { CryptoDeps } from './crypto.js';
@@ -57,14 +59,19 @@ export function pageTokensFor(config: Config): PageTokens {
   return new PageTokens(config.pageTokenSecret ?? randomBytes(32));
 }
 
+/** The per-caller quotas, counted in records under `quotas/` at the root of the vault bucket. */
+export function quotaLedgerFor(config: Config, s3: S3Client): QuotaLedger {
+  return new QuotaLedger(new S3QuotaStore(s3, config.vaultBucket), config.quotas);
+}
+
 export function keysDepsFromConfig(): KeysDeps {
   const { config, logger, admin, access, audit } = base();
-  return {
-    logger,
-    audit,
-    keys: new KeyService(admin, access, config.accountId),
-    pageTokens: pageTokensFor(config),
-  };
+  const keys = new KeyService(admin, access, config.accountId, {
+    quotas: quotaLedgerFor(config, s3ClientFor(config)),
+    // Unset in AWS: no operators; every caller names aliases under its own prefix.
+    aliasOperators: config.aliasOperators ?? [],
+  });
+  return { logger, audit, keys, pageTokens: pageTokensFor(config) };
 }
 
 export function whoamiDepsFromConfig(): WhoAmIDeps {
@@ -96,7 +103,6 @@ export function objectsDepsFromConfig(): ObjectsDeps {
   };
 }
 
-/** The upload service over the staging and vault buckets. */
 /**
  * The upload service over the staging and vault buckets. `access` re-checks, when the seal runs,
  * that the upload's owner may still encrypt under its key and context.
@@ -163,6 +169,7 @@ export function rewrapServiceFor(
       pageSize: config.rewrapPageSize,
       leaseMs: config.rewrapLeaseSeconds * 1000,
       kmsPerSecond: config.rewrapKmsPerSecond,
+      quotas: quotaLedgerFor(config, s3),
       ...(log ? { log } : {}),
     },
   );

@@ -16,6 +16,11 @@ const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
   reEncrypt: ['InvalidCiphertext', 'KeyNotFound', 'KeyDisabled', 'KeyPendingDeletion'],
   generateDataKey: ['KeyNotFound', 'KeyDisabled', 'KeyPendingDeletion'],
   whoAmI: ['ValidationError', 'KeyNotFound'],
+  // Per-caller quotas (README, "Quotas and alias names").
+  createKey: ['LimitExceeded'],
+  putAlias: ['LimitExceeded'],
+  cancelKeyDeletion: ['LimitExceeded'],
+  startReEncryptJob: ['LimitExceeded'],
 };
 
 function errorResponses(route: Route) {

@@ -10,7 +10,7 @@ import { S3ObjectStore } from '../aws/s3.js';
 import type { Config } from '../config.js';
 import { PageTokens } from '../core/page-token.js';
 import { makeHandler as makeCryptoHandler } from '../handlers/crypto.js';
-import { rewrapServiceFor, uploadServiceFor } from '../handlers/deps.js';
+import { quotaLedgerFor, rewrapServiceFor, uploadServiceFor } from '../handlers/deps.js';
 import { makeHandler as makeJobsHandler } from '../handlers/jobs.js';
 import { makeHandler as makeKeysHandler } from '../handlers/keys.js';
 import { makeHandler as makeObjectsHandler } from '../handlers/objects.js';
@@ -27,7 +27,7 @@ import { KeyService } from '../services/keys.js';
 import type { RewrapService } from '../services/rewrap.js';
 import type { UploadService } from '../services/uploads.js';
 import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
-import { SERVICE } from './identity.js';
+import { KEY_MANAGER, SERVICE } from './identity.js';
 import { type LocalKms, startLocalKms } from './kms/index.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
@@ -130,7 +130,11 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   const admin = new KmsKeyAdmin(serviceKms);
   const access = new AccessControl(admin, { ttlMs: config.authzCacheSeconds * 1000 });
   const crypto = new CryptoService(admin, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
-  const keys = new KeyService(admin, access, config.accountId);
+  const keys = new KeyService(admin, access, config.accountId, {
+    quotas: quotaLedgerFor(config, serviceS3),
+    // Unset locally: the seed's administrator gives out shared names (alias/acme-demo of the README).
+    aliasOperators: config.aliasOperators ?? [kms.identities.byName(KEY_MANAGER).arn],
+  });
   // Kept in the data dir when not configured, so that a restart leaves page tokens valid.
   const pageTokens = new PageTokens(config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir), {
     ...(options.now ? { now: options.now } : {}),

@@ -105,6 +105,9 @@ export function checkObjectKey(key: string): void {
   // The re-encryption jobs keep their records under jobs/ at the root of the vault (services/rewrap.ts).
   if (key.startsWith('jobs/'))
     throw new ValidationError('Object keys starting with jobs/ are reserved for re-encryption job records.');
+  // The per-caller quotas keep their records under quotas/ at the root of the vault (aws/s3-quotas.ts).
+  if (key.startsWith('quotas/'))
+    throw new ValidationError('Object keys starting with quotas/ are reserved for per-caller quota records.');
 }
 
 /**

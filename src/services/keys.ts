@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import { aliasNameRefusal } from '../core/alias-names.js';
 import { type GrantLike, grantNarrows } from '../core/authz.js';
 import { contextProblems, type EncryptionContext } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
@@ -8,6 +10,7 @@ import { parseJsonStrict } from '../core/safe-json.js';
 import { type DualRole, dualRolePrincipals, mayManage } from '../core/separation-of-duties.js';
 import type { AliasInfo, AuditDecision, GrantInfo, KeyAdmin, KeyDetails, NewGrant } from '../ports.js';
 import { AccessControl, accessDenied, asGrantLike, auditDecision, type Caller } from './access.js';
+import type { QuotaCheck, QuotaLedger, Verdict } from './quotas.js';
 import { isScanCursor, type ScanCursor, SOURCE_PAGE, scan } from './scan.js';
 
 /** Who is asking, and where their authorization decisions are recorded. */
@@ -19,6 +22,8 @@ export interface Requester {
 export const DEFAULT_DELETION_WINDOW_DAYS = 30;
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
 const MAX_POLICY_BYTES = 32_768;
+/** The tag naming who created a key through the API, whose keys quota it counts in. */
+export const CREATOR_TAG = 'eaas:created-by';
 
 /** `alias/x` for `x` or `alias/x`; refuses names KMS reserves or would refuse. */
 export function aliasName(name: string): string {
@@ -42,6 +47,16 @@ function principals(list: readonly string[] | undefined, field: string): string[
     out.push(normalisePrincipal(p));
   }
   return [...new Set(out)];
+}
+
+/** Tags a caller may set: `eaas:` keys are the service's own (the creator's quota, the seed's purpose). */
+function callerTags(tags: Record<string, string> | undefined): Record<string, string> {
+  const own = Object.keys(tags ?? {}).find((k) => k.toLowerCase().startsWith('eaas:'));
+  if (own !== undefined)
+    throw new ValidationError(`Tag keys beginning with eaas: are the service's own (${own}).`, [
+      { path: `/tags/${own}`, message: 'is reserved' },
+    ]);
+  return { ...tags };
 }
 
 function checkContext(ctx: EncryptionContext | undefined, name: string): void {
@@ -77,6 +92,20 @@ function separationOfDuties(mixed: readonly DualRole[]): DomainError {
     'SeparationOfDuties',
     `The policy could let a principal both manage and use the key: ${cases.join('; ')}. Deny the administrators every cryptographic operation with a statement without conditions (as the policies this service writes do), and keep them out of the users.`,
   );
+}
+
+/** The verdict of each id, eight KMS calls at a time; an id whose call failed is left out (kept as it is). */
+async function eachOf(ids: readonly string[], verdict: (id: string) => Promise<Verdict>) {
+  const verdicts = new Map<string, Verdict>();
+  const queue = [...ids];
+  const worker = async () => {
+    for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      const v = await verdict(id).catch(() => undefined);
+      if (v !== undefined) verdicts.set(id, v);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return verdicts;
 }
 
 /** A key as the admin routes show it. */
@@ -140,15 +169,60 @@ function markerFor(cursor: KeyMarkerCursor | undefined, keyArn: string): string 
  * Key administration for IAM callers: every use case decides the caller's right with the key's
  * policy and grants, then acts with the service's own KMS identity.
  */
+export interface KeyServiceOptions {
+  /** Per-caller quotas on keys and aliases; none when absent. */
+  quotas?: QuotaLedger | undefined;
+  /** Principals that may claim any alias name; everyone else names aliases under its own prefix. */
+  aliasOperators?: readonly string[] | undefined;
+}
+
 export class KeyService {
+  private readonly quotas: QuotaLedger | undefined;
+  private readonly aliasOperators: readonly string[];
+
   constructor(
     private readonly admin: KeyAdmin,
     private readonly access: AccessControl,
     private readonly accountId: string,
-  ) {}
+    options: KeyServiceOptions = {},
+  ) {
+    this.quotas = options.quotas;
+    this.aliasOperators = options.aliasOperators ?? [];
+  }
 
   private guard(r: Requester, keyId: string, action: string): Promise<string> {
     return this.access.require(r.caller, { keyId, action }, r.record);
+  }
+
+  /** Precondition of claiming an alias name (creating it, or pointing it elsewhere): the naming rule. */
+  private requireAliasName(caller: Caller, alias: string): void {
+    const refusal = aliasNameRefusal(alias, caller.arn, {
+      accountId: this.accountId,
+      operators: this.aliasOperators,
+    });
+    if (refusal) throw new DomainError('AccessDenied', refusal);
+  }
+
+  /** The quota check of keys: each listed key's state in KMS; a deleted (or never made) one is absent. */
+  private readonly keyCheck: QuotaCheck = (ids) =>
+    eachOf(ids, async (id) => {
+      if (!id.startsWith('arn:')) return 'absent';
+      try {
+        return (await this.admin.describeKey(id)).state === 'PendingDeletion' ? 'pending-deletion' : 'live';
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'KeyNotFound') return 'absent';
+        throw error;
+      }
+    });
+
+  /** The quota check of aliases: which of the listed names still exist. */
+  private readonly aliasCheck: QuotaCheck = (ids) =>
+    eachOf(ids, async (id) => ((await this.aliasTarget(id)) === undefined ? 'absent' : 'live'));
+
+  /** Who created a key through the API (its tag), whose keys quota it counts in. */
+  private async creatorOf(keyArn: string): Promise<string | undefined> {
+    if (!this.quotas) return undefined;
+    return (await this.admin.tags(keyArn))[CREATOR_TAG];
   }
 
   async create(
@@ -166,15 +240,39 @@ export class KeyService {
     const administrators = [...new Set([me, ...principals(input.administrators, 'administrators')])];
     const users = principals(input.users, 'users');
     requireSeparateRoles(administrators, users);
+    const tags = callerTags(input.tags);
     const alias = input.alias === undefined ? undefined : aliasName(input.alias);
+    if (alias !== undefined) this.requireAliasName(r.caller, alias);
     if (alias !== undefined && (await this.aliasTarget(alias)) !== undefined)
       throw new DomainError('AlreadyExists', `The alias ${alias} already exists.`);
     const policy = rolesKeyPolicy({ accountId: this.accountId, administrators, users });
-    const key = await this.admin.createKey({
-      policy: JSON.stringify(policy),
-      description: input.description ?? '',
-      tags: input.tags ?? {},
-    });
+    // Precondition: the caller is under its keys (and aliases) quota. The slots are taken before
+    // KMS is asked, so that concurrent creates cannot pass it together, and given back on failure.
+    const reservation = `reserved:${randomUUID()}`;
+    const taken: ['keys' | 'aliases', string][] = [];
+    let key: KeyDetails;
+    try {
+      if (this.quotas) {
+        await this.quotas.reserve(me, 'keys', reservation, this.keyCheck);
+        taken.push(['keys', reservation]);
+        if (alias !== undefined) {
+          await this.quotas.reserve(me, 'aliases', alias, this.aliasCheck);
+          taken.push(['aliases', alias]);
+        }
+        // The creator, whose quota the key counts in whoever schedules its deletion (at most 256 characters).
+        if (me.length <= 256) tags[CREATOR_TAG] = me;
+      }
+      key = await this.admin.createKey({
+        policy: JSON.stringify(policy),
+        description: input.description ?? '',
+        tags,
+      });
+    } catch (error) {
+      for (const [kind, id] of taken) await this.quotas?.release(me, kind, id).catch(() => undefined);
+      throw error;
+    }
+    // The slot now names the key (best effort: an unbound reservation lapses, the key then uncounted).
+    await this.quotas?.bind(me, 'keys', reservation, key.arn).catch(() => undefined);
     r.record({ action: 'kms:CreateKey', keyArn: key.arn, allowed: true, reason: 'any-caller' });
     const rotation = input.rotation ?? { enabled: true };
     try {
@@ -184,7 +282,12 @@ export class KeyService {
       if (alias !== undefined) await this.admin.createAlias(alias, key.arn);
     } catch (error) {
       // A key half set up (the alias taken meanwhile, rotation refused) must not linger unused.
-      await this.admin.scheduleDeletion(key.arn, 7).catch(() => undefined);
+      const scheduled = await this.admin.scheduleDeletion(key.arn, 7).then(
+        () => true,
+        () => false,
+      );
+      if (scheduled) await this.quotas?.keyPendingDeletion(me, key.arn).catch(() => undefined);
+      if (alias !== undefined) await this.quotas?.release(me, 'aliases', alias).catch(() => undefined);
       throw error;
     }
     return {
@@ -264,12 +367,24 @@ export class KeyService {
       throw new ValidationError('pendingWindowInDays must be a whole number of days from 7 to 30.');
     const arn = await this.guard(r, keyId, 'kms:ScheduleKeyDeletion');
     await this.admin.scheduleDeletion(arn, days);
+    // The key no longer counts in its creator's quota, whoever scheduled it (best effort: the
+    // creator's next check against KMS finds it pending deletion anyway).
+    const creator = await this.creatorOf(arn).catch(() => undefined);
+    if (creator) await this.quotas?.keyPendingDeletion(creator, arn).catch(() => undefined);
     return { key: keyView(await this.admin.describeKey(arn)) };
   }
 
   async cancelDeletion(r: Requester, keyId: string) {
     const arn = await this.guard(r, keyId, 'kms:CancelKeyDeletion');
-    await this.admin.cancelDeletion(arn);
+    // Precondition: the key counts again in its creator's quota, which must have room for it.
+    const creator = await this.creatorOf(arn);
+    const counted = creator ? await this.quotas?.keyBack(creator, arn, this.keyCheck) : false;
+    try {
+      await this.admin.cancelDeletion(arn);
+    } catch (error) {
+      if (creator && counted) await this.quotas?.keyPendingDeletion(creator, arn).catch(() => undefined);
+      throw error;
+    }
     // KMS leaves a key whose deletion was cancelled disabled; enable it to use it again.
     return { key: keyView(await this.admin.describeKey(arn)) };
   }
@@ -494,17 +609,32 @@ export class KeyService {
     return { keyId: arn, grantId, revoked: true };
   }
 
+  /** The key an alias names, or undefined: one DescribeKey, not a listing of every alias of the account. */
   private async aliasTarget(alias: string): Promise<string | undefined> {
-    return (await this.admin.aliases()).find((a) => a.name === alias)?.targetKeyId;
+    try {
+      return (await this.admin.describeKey(alias)).arn;
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'KeyNotFound') return undefined;
+      throw error;
+    }
   }
 
   /** Creates the alias, or points it at another key; the caller must administer every key involved. */
   async putAlias(r: Requester, name: string, keyId: string) {
     const alias = aliasName(name);
+    this.requireAliasName(r.caller, alias);
     const current = await this.aliasTarget(alias);
     if (current === undefined) {
       const arn = await this.guard(r, keyId, 'kms:CreateAlias');
-      await this.admin.createAlias(alias, arn);
+      // Precondition: the caller is under its aliases quota.
+      const me = normalisePrincipal(r.caller.arn);
+      await this.quotas?.reserve(me, 'aliases', alias, this.aliasCheck);
+      try {
+        await this.admin.createAlias(alias, arn);
+      } catch (error) {
+        await this.quotas?.release(me, 'aliases', alias).catch(() => undefined);
+        throw error;
+      }
       this.access.invalidateNames();
       return { alias, keyId: arn, created: true };
     }
@@ -522,6 +652,8 @@ export class KeyService {
     const arn = await this.guard(r, current, 'kms:DeleteAlias');
     await this.admin.deleteAlias(alias);
     this.access.invalidateNames();
+    // Frees the slot if the caller created it; another creator's check against KMS finds it gone.
+    await this.quotas?.release(normalisePrincipal(r.caller.arn), 'aliases', alias).catch(() => undefined);
     return { alias, keyId: arn, deleted: true };
   }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { EncryptionContext } from '../core/context.js';
 import { INSTRUCTION_SUFFIX } from '../core/envelope/index.js';
 import { DomainError, ValidationError } from '../core/errors.js';
-import { normalisePrincipal } from '../core/principal.js';
+import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
 import {
   bump,
   FINISHED,
@@ -20,6 +20,7 @@ import {
 } from '../core/rewrap-job.js';
 import type { AuditDecision, KeyAdmin, Keys, StoredObjectInfo } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
+import type { QuotaCheck, QuotaLedger, Verdict } from './quotas.js';
 import { type ObjectOutcome, rewrapObject } from './rewrap-object.js';
 import { RateLimiter, type RetryOptions, withRetry } from './rewrap-retry.js';
 
@@ -85,6 +86,8 @@ export interface RewrapOptions {
    * `metadata-copied`, `page-saved`) with the object key where there is one; may throw (a crash).
    */
   step?: (name: string, key?: string) => void | Promise<void>;
+  /** Per-caller quota of unfinished jobs; none when absent. */
+  quotas?: QuotaLedger | undefined;
 }
 
 export interface StartJob {
@@ -102,8 +105,9 @@ export interface JobCaller extends Caller {
 
 const COUNT_PAGE = 1000;
 
-/** Whether a listed key is a document (not an instruction file, not a job record). */
-const isDocument = (key: string) => !key.endsWith(INSTRUCTION_SUFFIX) && !key.startsWith(JOBS_PREFIX);
+/** Whether a listed key is a document (not an instruction file, not a job or quota record). */
+const isDocument = (key: string) =>
+  !key.endsWith(INSTRUCTION_SUFFIX) && !key.startsWith(JOBS_PREFIX) && !key.startsWith('quotas/');
 
 export class RewrapService {
   private readonly pageSize: number;
@@ -142,6 +146,8 @@ export class RewrapService {
    * is checked again for each object when the job runs (`authority`).
    */
   async start(caller: JobCaller, input: StartJob) {
+    // Precondition: the caller is under its quota of unfinished jobs (taken in create()).
+    await this.options.quotas?.check(normalisePrincipal(caller.arn), 'jobs', this.jobCheck);
     const rotation = input.olderThanRotation === true;
     if (rotation === (input.sourceKeyId !== undefined))
       throw new ValidationError(
@@ -197,11 +203,20 @@ export class RewrapService {
     id: string = randomUUID(),
     createdByArn?: string,
   ): Promise<JobRecord> {
+    // A caller's job takes a slot of its quota before its record exists (concurrent starts cannot
+    // pass together), given back if the record is not written; scheduled runs have no quota.
+    const quotas = isPrincipalArn(createdBy) ? this.options.quotas : undefined;
+    await quotas?.reserve(createdBy, 'jobs', id, this.jobCheck);
     const job = newJobRecord(id, spec, createdBy, this.now(), createdByArn);
-    await this.records.write(this.recordKey(id), JSON.stringify(job), {
-      contentType: 'application/json',
-      ifNoneMatch: '*',
-    });
+    try {
+      await this.records.write(this.recordKey(id), JSON.stringify(job), {
+        contentType: 'application/json',
+        ifNoneMatch: '*',
+      });
+    } catch (error) {
+      await quotas?.release(createdBy, 'jobs', id).catch(() => undefined);
+      throw error;
+    }
     this.log('re-encryption job created', {
       jobId: id,
       mode: spec.mode,
@@ -209,6 +224,28 @@ export class RewrapService {
       dryRun: spec.dryRun,
     });
     return job;
+  }
+
+  /** The quota check of jobs: a listed job is counted until its record says it finished. */
+  private readonly jobCheck: QuotaCheck = async (ids) => {
+    const verdicts = new Map<string, Verdict>();
+    await Promise.all(
+      ids.map(async (id) => {
+        const found = await this.load(id).catch(() => null);
+        if (found === null) return; // unknown: kept as it is
+        verdicts.set(id, !found ? 'absent' : FINISHED.has(found.job.phase) ? 'done' : 'live');
+      }),
+    );
+    return verdicts;
+  };
+
+  /** A finished job gives its creator's slot back (best effort: the creator's next check finds it finished). */
+  private async jobFinished(job: JobRecord): Promise<void> {
+    if (!this.options.quotas || !isPrincipalArn(job.createdBy)) return;
+    await this.options.quotas.release(job.createdBy, 'jobs', job.id).catch((error: unknown) => {
+      const code = error instanceof DomainError ? error.code : 'InternalError';
+      this.log('re-encryption job slot not released', { jobId: job.id, error: code });
+    });
   }
 
   /** The caller's right on a key, with a refusal that says which right the job needs. */
@@ -280,28 +317,51 @@ export class RewrapService {
     }
   }
 
-  /** One tick of the schedule: every unfinished job gets a turn until `stop()` says time is up. */
+  /**
+   * One tick of the schedule, until `stop()` says time is up: the unfinished jobs take turns of
+   * one page each, round after round, so that no job (however large, whoever started it) waits
+   * for another to finish. A lone job runs on without turns.
+   */
   async tick(stop: () => boolean = () => false): Promise<string[]> {
-    const ran: string[] = [];
-    for (const id of await this.unfinished()) {
-      if (stop()) break;
-      try {
-        if (await this.run(id, stop)) ran.push(id);
-      } catch (error) {
-        // One job failing again and again (a prefix S3 refuses, an outage) must not starve the
-        // others: it is logged and retried on the next tick, its lease expiring meanwhile.
-        const code = error instanceof DomainError ? error.code : 'InternalError';
-        this.log('re-encryption job turn failed', { jobId: id, worker: this.worker, error: code });
+    const ran = new Set<string>();
+    let round = await this.unfinished();
+    while (round.length > 0 && !stop()) {
+      const next: string[] = [];
+      const pages = round.length > 1 ? 1 : Number.POSITIVE_INFINITY;
+      for (const id of round) {
+        if (stop()) {
+          next.push(id);
+          continue;
+        }
+        try {
+          const job = await this.run(id, stop, pages);
+          if (!job) continue;
+          ran.add(id);
+          if (!FINISHED.has(job.phase) && job.lease) next.push(id);
+        } catch (error) {
+          // One job failing again and again (a prefix S3 refuses, an outage) must not starve the
+          // others: it is logged and retried on the next tick, its lease expiring meanwhile.
+          const code = error instanceof DomainError ? error.code : 'InternalError';
+          this.log('re-encryption job turn failed', { jobId: id, worker: this.worker, error: code });
+        }
       }
+      round = next;
     }
-    return ran;
+    // Time is up: the jobs this worker still holds are let go, for the next tick (any worker).
+    for (const id of round.filter((r) => ran.has(r))) await this.run(id, () => true).catch(() => undefined);
+    return [...ran];
   }
 
   /**
    * Works on one job until it is finished, `stop()` says time is up, or its lease is lost.
    * Answers the record as last saved, or undefined when another worker holds the job.
    */
-  async run(id: string, stop: () => boolean = () => false): Promise<JobRecord | undefined> {
+  async run(
+    id: string,
+    stop: () => boolean = () => false,
+    /** Pages of this turn; the lease is kept after them (the caller gives the next turn). */
+    pages = Number.POSITIVE_INFINITY,
+  ): Promise<JobRecord | undefined> {
     const found = await this.load(id);
     if (!found || !leaseAvailable(found.job, this.worker, this.now())) return undefined;
     let { job, etag } = found;
@@ -311,7 +371,7 @@ export class RewrapService {
     if (!saved) return undefined;
     etag = saved;
     await this.step('lease-taken');
-    while (!FINISHED.has(job.phase)) {
+    for (let done = 0; !FINISHED.has(job.phase) && done < pages; done++) {
       // Precondition of a page: the record is still as this worker last wrote it (its lease holds).
       const fresh = await this.load(id);
       if (fresh?.etag !== etag) return undefined;
@@ -327,6 +387,7 @@ export class RewrapService {
       job = next;
       etag = written;
       await this.step('page-saved');
+      if (FINISHED.has(job.phase)) await this.jobFinished(job);
     }
     return job;
   }

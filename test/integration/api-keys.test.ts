@@ -236,6 +236,8 @@ describe('whoami explains', () => {
 
 describe('key administration', () => {
   it('creates a key with alias, tags and rotation; describes it through an encoded alias', async () => {
+    // A name outside any caller's prefix: myKeyManager is the local stack's alias operator
+    // (EAAS_ALIAS_OPERATORS unset); api-quotas.test.ts has the naming rule for everyone else.
     const created = await ok(
       t.client(KEY_MANAGER).raw('POST', '/v1/keys', {
         description: 'payments',
@@ -492,17 +494,26 @@ describe('key administration', () => {
     const k1 = await newKey();
     const k2 = await newKey();
     const m = t.client(KEY_MANAGER);
-    expect(await ok(m.raw('PUT', '/v1/aliases/moving', { keyId: k1 }))).toMatchObject({ created: true });
-    expect(await ok(m.raw('PUT', '/v1/aliases/alias%2Fmoving', { keyId: k2 }))).toMatchObject({
+    // Under the caller's own prefix, alias/myKeyManager/.
+    const moving = `${KEY_MANAGER}/moving`;
+    const path = `/v1/aliases/${encodeURIComponent(moving)}`;
+    expect(await ok(m.raw('PUT', path, { keyId: k1 }))).toMatchObject({ created: true });
+    expect(
+      await ok(m.raw('PUT', `/v1/aliases/${encodeURIComponent(`alias/${moving}`)}`, { keyId: k2 })),
+    ).toMatchObject({
       created: false,
     });
     const listed = await ok(m.raw('GET', '/v1/aliases', undefined, { keyId: k2 }));
-    expect(listed.aliases).toEqual([{ name: 'alias/moving', keyId: expect.stringContaining(k2) }]);
+    expect(listed.aliases).toEqual([{ name: `alias/${moving}`, keyId: expect.stringContaining(k2) }]);
     const other = await ok(t.client(OUTSIDER).raw('POST', '/v1/keys', {}));
     const foreign = (other.key as { keyId: string }).keyId;
-    const moveAway = await m.raw('PUT', '/v1/aliases/moving', { keyId: foreign });
+    const moveAway = await m.raw('PUT', path, { keyId: foreign });
     expect(moveAway.status).toBe(403);
-    await ok(m.raw('DELETE', '/v1/aliases/moving'));
-    expect((await m.raw('DELETE', '/v1/aliases/moving')).status).toBe(404);
+    // The key's administrator may not take the name either: it is myKeyManager's.
+    const taken = await t.client(OUTSIDER).raw('PUT', path, { keyId: foreign });
+    expect(taken.status).toBe(403);
+    expect(taken.body).toMatchObject({ error: 'AccessDenied' });
+    await ok(m.raw('DELETE', path));
+    expect((await m.raw('DELETE', path)).status).toBe(404);
   });
 });

@@ -94,9 +94,26 @@ describe('loadConfig', () => {
     ['EAAS_REGION', 'mars'],
     ['EAAS_ROOT_KEY', Buffer.alloc(16).toString('base64')],
     ['EAAS_HOST', '0.0.0.0'],
+    ['EAAS_QUOTA_KEYS_PER_CALLER', '0'],
+    ['EAAS_QUOTA_JOBS_PER_CALLER', 'many'],
+    ['EAAS_ALIAS_OPERATORS', 'myKeyManager'],
+    ['EAAS_OBJECT_PREFIX', 'quotas/docs/'],
   ])('fails fast on a bad %s, naming it', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+
+  it('takes the per-caller quotas and the alias operators (unset: none configured)', () => {
+    expect(loadConfig({})).toMatchObject({
+      quotas: { keys: 100, aliases: 100, jobs: 10 },
+      aliasOperators: undefined,
+    });
+    const ops = 'arn:aws:iam::111122223333:role/platform, arn:aws:iam::111122223333:user/ops';
+    expect(loadConfig({ EAAS_QUOTA_KEYS_PER_CALLER: '3', EAAS_ALIAS_OPERATORS: ops })).toMatchObject({
+      quotas: { keys: 3 },
+      aliasOperators: ['arn:aws:iam::111122223333:role/platform', 'arn:aws:iam::111122223333:user/ops'],
+    });
+    expect(loadConfig({ EAAS_ALIAS_OPERATORS: '' }).aliasOperators).toEqual([]);
   });
 
   it('decodes a root key', () => {

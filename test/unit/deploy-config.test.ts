@@ -318,6 +318,8 @@ describe('least privilege: every function its own role', () => {
   const record = s3(STAGING, '/records/0123abcd.json');
   const pending = s3(STAGING, '/pending/0123abcd');
   const document = s3(VAULT, '/contracts/2026/acme.pdf');
+  const quota = s3(VAULT, '/quotas/0123abcd.json');
+  const job = s3(VAULT, '/jobs/0123abcd.json');
   // [function, action, resource, allowed]
   const cases: [string, string, string, boolean][] = [
     // seal: plaintext in from staging, ciphertext out to the vault, a data key, never a decrypt.
@@ -396,6 +398,21 @@ describe('least privilege: every function its own role', () => {
     ['keys', 'kms:Decrypt', KEY, false],
     ['keys', 'kms:GenerateDataKey', KEY, false],
     ['keys', 's3:GetObject', document, false],
+    // keys, jobs, reencrypt: the callers' quota records (keys, aliases; jobs started and finished).
+    ['keys', 's3:GetObject', quota, true],
+    ['keys', 's3:PutObject', quota, true],
+    ['keys', 's3:ListBucket', s3(VAULT), true],
+    ['keys', 's3:PutObject', document, false],
+    ['keys', 's3:DeleteObject', quota, false],
+    ['keys', 's3:PutObject', job, false],
+    ['jobs', 's3:GetObject', quota, true],
+    ['jobs', 's3:PutObject', quota, true],
+    ['jobs', 's3:PutObject', job, true],
+    ['jobs', 's3:PutObject', document, false],
+    ['jobs', 's3:GetObject', document, false],
+    ['reencrypt', 's3:GetObject', quota, true],
+    ['reencrypt', 's3:PutObject', quota, true],
+    ['whoami', 's3:PutObject', quota, false],
     // whoami: reads what authorization reads, nothing else.
     ['whoami', 'kms:DescribeKey', KEY, true],
     ['whoami', 'kms:GetKeyPolicy', KEY, true],

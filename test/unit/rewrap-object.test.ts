@@ -317,6 +317,48 @@ describe('RewrapService.tick', () => {
       }),
     );
   });
+
+  it('gives the jobs turns of one page each, so a large job does not hold up a small one; a finished job frees its slot', async () => {
+    const { RewrapService } = await import('../../src/services/rewrap.js');
+    const { QuotaLedger } = await import('../../src/services/quotas.js');
+    const { MemoryQuotaStore } = await import('../helpers/memory-quota-store.js');
+    const documents = new Vault();
+    for (let i = 0; i < 4; i++) upload(documents, `big/doc-${i}`, A);
+    upload(documents, 'small/doc', A);
+    const listAll = documents.listAfter.bind(documents);
+    documents.listAfter = async (prefix: string, startAfter?: string, limit = 1000) => {
+      const all = await listAll(prefix, startAfter);
+      return { keys: all.keys.slice(0, limit), truncated: all.keys.length > limit };
+    };
+    const pages: string[] = [];
+    const store = new MemoryQuotaStore();
+    const quotas = new QuotaLedger(store, { keys: 1, aliases: 1, jobs: 2 });
+    const service = new RewrapService(
+      depsOf(documents).keys,
+      {} as never,
+      {} as never,
+      documents,
+      new Vault(),
+      {
+        pageSize: 1,
+        quotas,
+        log: (message, fields) => {
+          if (message === 're-encryption job page') pages.push(`${fields.jobId} ${fields.phase}`);
+        },
+      },
+    );
+    const alice = 'arn:aws:iam::111122223333:user/alice';
+    // Ids in listing order: the large job comes first.
+    await service.create({ ...spec, prefix: 'big/' }, alice, '1-big');
+    await service.create({ ...spec, prefix: 'small/' }, alice, '2-small');
+    expect(store.ids(alice, 'jobs')).toEqual(['1-big', '2-small']);
+    expect(await service.tick()).toEqual(['1-big', '2-small']);
+    // Turns alternate; the small job is done long before the large one.
+    expect(pages.slice(0, 4).map((p) => p.split(' ')[0])).toEqual(['1-big', '2-small', '1-big', '2-small']);
+    expect(pages.indexOf('2-small succeeded')).toBeLessThan(pages.length / 2);
+    expect(pages.at(-1)).toBe('1-big succeeded');
+    expect(store.ids(alice, 'jobs')).toEqual([]);
+  });
 });
 
 describe("RewrapService: the starter's rights read afresh for each page", () => {

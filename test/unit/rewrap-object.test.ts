@@ -333,21 +333,26 @@ describe('RewrapService.tick', () => {
     const pages: string[] = [];
     const store = new MemoryQuotaStore();
     const quotas = new QuotaLedger(store, { keys: 1, aliases: 1, jobs: 2 });
-    const service = new RewrapService(
-      depsOf(documents).keys,
-      {} as never,
-      {} as never,
-      documents,
-      new Vault(),
-      {
-        pageSize: 1,
-        quotas,
-        log: (message, fields) => {
-          if (message === 're-encryption job page') pages.push(`${fields.jobId} ${fields.phase}`);
-        },
-      },
-    );
     const alice = 'arn:aws:iam::111122223333:user/alice';
+    // alice administers both keys, so her jobs' objects pass the per-object check.
+    const { AccessControl } = await import('../../src/services/access.js');
+    const access = new AccessControl({
+      describe: async (keyId) => ({ arn: keyId, keyId, state: 'Enabled', description: '' }),
+      keyPolicy: async () =>
+        JSON.stringify({
+          Statement: [
+            { Effect: 'Allow', Principal: { AWS: alice }, Action: 'kms:PutKeyPolicy', Resource: '*' },
+          ],
+        }),
+      grantsFor: async () => [],
+    });
+    const service = new RewrapService(depsOf(documents).keys, {} as never, access, documents, new Vault(), {
+      pageSize: 1,
+      quotas,
+      log: (message, fields) => {
+        if (message === 're-encryption job page') pages.push(`${fields.jobId} ${fields.phase}`);
+      },
+    });
     // Ids in listing order: the large job comes first.
     await service.create({ ...spec, prefix: 'big/' }, alice, '1-big');
     await service.create({ ...spec, prefix: 'small/' }, alice, '2-small');

@@ -86,6 +86,13 @@ const schema = z
     EAAS_REWRAP_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
     /** Re-encryption jobs: how long a worker holds a job between two saves of its record. */
     EAAS_REWRAP_LEASE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
+    /** Local gateway: request body bytes held at once across all requests (6 MiB, one Lambda payload, to 1 GiB). */
+    EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: z.coerce
+      .number()
+      .int()
+      .min(6 * 1024 ** 2)
+      .max(1024 ** 3)
+      .default(64 * 1024 ** 2),
   })
   .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
     path: ['EAAS_STAGING_BUCKET'],
@@ -132,6 +139,8 @@ export interface Config {
   readonly rewrapKmsPerSecond: number;
   readonly rewrapPageSize: number;
   readonly rewrapLeaseSeconds: number;
+  /** Local gateway: bound on request body bytes held at once across all requests in flight. */
+  readonly gatewayBodyBytesInFlight: number;
 }
 
 export class ConfigError extends Error {
@@ -173,5 +182,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rewrapKmsPerSecond: e.EAAS_REWRAP_KMS_RPS,
     rewrapPageSize: e.EAAS_REWRAP_PAGE_SIZE,
     rewrapLeaseSeconds: e.EAAS_REWRAP_LEASE_SECONDS,
+    gatewayBodyBytesInFlight: e.EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT,
   });
 }

@@ -189,3 +189,28 @@ export async function signedHeaders(
 
 /** The hex SHA-256 of a body. */
 export const sha256Hex = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
+
+/**
+ * Waits until `count` of the exchanges are answered (the others may stay pending, as senders a
+ * server holds), then a moment more, and returns every answer given by then.
+ */
+export async function firstAnswers(
+  exchanges: readonly RawExchange[],
+  count: number,
+  timeoutMs = 15_000,
+): Promise<EarlyAnswer[]> {
+  const got: EarlyAnswer[] = [];
+  for (const e of exchanges)
+    e.answer.then(
+      (a) => got.push(a),
+      () => undefined,
+    );
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < count) {
+    if (Date.now() > deadline) throw new Error(`${got.length} answers of the ${count} expected`);
+    await sleep(20);
+  }
+  await sleep(250);
+  return [...got];
+}

@@ -131,6 +131,13 @@ const schema = z
         'must be IAM user, role or assumed-role ARNs, comma-separated',
       )
       .optional(),
+    /** Local gateway: request body bytes held at once across all requests (6 MiB, one Lambda payload, to 1 GiB). */
+    EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: z.coerce
+      .number()
+      .int()
+      .min(6 * 1024 ** 2)
+      .max(1024 ** 3)
+      .default(64 * 1024 ** 2),
   })
   .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
     path: ['EAAS_STAGING_BUCKET'],
@@ -193,6 +200,8 @@ export interface Config {
    * Undefined when unset: none in AWS, the seed's myKeyManager on the local stack.
    */
   readonly aliasOperators: readonly string[] | undefined;
+  /** Local gateway: bound on request body bytes held at once across all requests in flight. */
+  readonly gatewayBodyBytesInFlight: number;
 }
 
 export class ConfigError extends Error {
@@ -243,5 +252,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       jobs: e.EAAS_QUOTA_JOBS_PER_CALLER,
     }),
     aliasOperators: e.EAAS_ALIAS_OPERATORS === undefined ? undefined : Object.freeze(e.EAAS_ALIAS_OPERATORS),
+    gatewayBodyBytesInFlight: e.EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT,
   });
 }

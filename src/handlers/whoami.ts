@@ -27,7 +27,8 @@ const ACTION_ROUTES: ReadonlyMap<string, string[]> = (() => {
 /**
  * GET /v1/whoami: the caller as the service sees it and, for a key, every action of the API's
  * routes with whether the caller may do it and which policy statement or grant decides. A dry
- * run: nothing is done to the key.
+ * run: nothing is done to the key. Only a caller who may see the key (as GET /v1/keys lists it)
+ * is told anything of it; any other gets the key routes' 403 AccessDenied.
  */
 export function makeHandler(deps: WhoAmIDeps): ApiHandler {
   return makeApiHandler(
@@ -46,11 +47,17 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
         }
         validate(KeyId, query.keyId, 'keyId');
         const context = contextFromQuery(query.context);
-        const key = await deps.admin.describe(query.keyId);
+        const caller = { arn: state.callerArn };
+        // Precondition (in explain): the caller may see the key; nothing of it is read before.
+        const explained = await deps.keys.explain(
+          { caller, record: (d) => state.audit.decisions.push(d) },
+          query.keyId,
+          [...ACTION_ROUTES.keys()],
+          context,
+        );
+        const key = await deps.admin.describe(explained.keyArn);
         state.audit.keyArn = key.arn;
         answer.key = { keyId: key.keyId, arn: key.arn, state: key.state };
-        const caller = { arn: state.callerArn };
-        const explained = await deps.keys.explain(caller, key.arn, [...ACTION_ROUTES.keys()], context);
         answer.access = {
           ...(context ? { context } : {}),
           operations: explained.results.map(({ action, decision, raw }) => {

@@ -2,9 +2,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type FunctionName, matchRoute } from '../http/routes.js';
-import { BodyTooLargeError, listen, readBody } from './http-server.js';
+import {
+  BodyBudget,
+  BodyTooLargeError,
+  ClientGoneError,
+  closeIfUnread,
+  declaredBodyLength,
+  listen,
+  readBody,
+} from './http-server.js';
 import type { LocalIdentities } from './identity.js';
-import { SIGV4_ERROR_TYPES, verifySigV4 } from './sigv4.js';
+import { checkSigV4Headers, checkSigV4Payload, SIGV4_ERROR_TYPES, type VerifyOptions } from './sigv4.js';
 import type { StaticSite } from './static-site.js';
 
 /**
@@ -13,12 +21,25 @@ import type { StaticSite } from './static-site.js';
  * answers unknown routes and bad signatures exactly as API Gateway does, turns each request into
  * a REST API proxy event (payload v1) carrying the caller's identity, calls the function in-process
  * and writes its result back.
+ *
+ * A body is read only once the request has passed every check its headers allow: the route, the
+ * declared length, the signature's header (present, well-formed, scoped here, dated within the
+ * skew, a known access key and a valid session token) and, when the request declares its payload
+ * hash in `x-amz-content-sha256`, the signature itself. A refusal is answered at once, and a
+ * connection whose body was not read is closed rather than drained. The bodies read are bounded
+ * per request (the Lambda payload limit) and together (a budget of body bytes in flight; past it,
+ * 429 as API Gateway throttles); the signature over the body is checked once it has arrived.
  */
 
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-/** Lambda's synchronous invocation payload limit. */
+/**
+ * Lambda's synchronous invocation payload limit (6 MB), the binding one here: API Gateway's own
+ * REST API payload quota is 10 MB (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+ */
 export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+/** Default bound on request body bytes held at once across all requests in flight. */
+export const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
 /** API Gateway's integration timeout. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
 /** Media types API Gateway passes to Lambda base64-encoded (the API's binaryMediaTypes). */
@@ -36,12 +57,21 @@ export interface GatewayOptions {
   timeoutMs?: number;
   /** The upload page's static files at `/`; without it every path is the API's. */
   site?: StaticSite;
+  /** Bound on request body bytes held at once across requests (at least MAX_REQUEST_BYTES). */
+  maxBodyBytesInFlight?: number;
 }
 
 export interface LocalGateway {
   readonly endpoint: string;
   readonly server: Server;
+  /** The body budget's counters, for tests: bytes reserved now, at most, read in all, refusals. */
+  bodyStats(): ReturnType<BodyBudget['stats']>;
   close(): Promise<void>;
+}
+
+export interface GatewayServer {
+  server: Server;
+  budget: BodyBudget;
 }
 
 function answer(
@@ -112,9 +142,12 @@ function lambdaContext(functionName: string, requestId: string, deadline: number
   };
 }
 
-export function createGateway(options: GatewayOptions): Server {
+export function createGateway(options: GatewayOptions): GatewayServer {
   const now = options.now ?? (() => new Date());
   const timeoutMs = options.timeoutMs ?? INTEGRATION_TIMEOUT_MS;
+  const budget = new BodyBudget(
+    Math.max(options.maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MAX_REQUEST_BYTES),
+  );
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
@@ -123,74 +156,104 @@ export function createGateway(options: GatewayOptions): Server {
     const rawPath = q < 0 ? url : url.slice(0, q);
     const rawQuery = q < 0 ? '' : url.slice(q + 1);
     const method = req.method ?? 'GET';
+    // The page's files never read a body: one sent with them is not read either.
+    closeIfUnread(req, res);
     if (options.site?.handle(req, res, method, rawPath)) return;
+    res.removeHeader('Connection');
+    /** An answer given before the body was read: the body is not read, and a large one closes the connection. */
+    const refuse = (status: number, body: unknown, errorType?: string) => {
+      closeIfUnread(req, res);
+      answer(res, status, body, requestId, errorType);
+    };
+    const tooLarge = () =>
+      refuse(413, {
+        error: 'PayloadTooLarge',
+        message: `The request is larger than ${MAX_REQUEST_BYTES} bytes, the Lambda payload limit. Upload large data with POST /v1/uploads.`,
+        requestId,
+      });
     let path: string;
     try {
       path = decodeURIComponent(rawPath);
     } catch {
-      answer(res, 400, { message: 'Invalid path encoding' }, requestId);
-      return;
-    }
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_REQUEST_BYTES);
-    } catch (error) {
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      answer(
-        res,
-        413,
-        {
-          error: 'PayloadTooLarge',
-          message: `The request is larger than ${MAX_REQUEST_BYTES} bytes, the Lambda payload limit. Upload large data with POST /v1/uploads.`,
-          requestId,
-        },
-        requestId,
-      );
+      refuse(400, { message: 'Invalid path encoding' });
       return;
     }
     const matched = matchRoute(method, rawPath) ?? matchRoute(method, path);
     // API Gateway answers a route it does not have exactly as it answers an unsigned request.
     if (!matched) {
-      answer(
-        res,
+      refuse(403, { message: 'Missing Authentication Token' }, 'MissingAuthenticationTokenException');
+      return;
+    }
+    const declaredLength = declaredBodyLength(req);
+    if (declaredLength !== undefined && declaredLength > MAX_REQUEST_BYTES) {
+      tooLarge();
+      return;
+    }
+    // The signature is checked as of the request's arrival, however long its body takes.
+    const verify: VerifyOptions = {
+      service: 'execute-api',
+      region: options.region,
+      now: now(),
+      maxSkewSeconds: options.maxSkewSeconds,
+      doubleEncodePath: true,
+      secretFor: (id) => options.identities.byAccessKeyId(id)?.secretAccessKey,
+      sessionTokenValid: (id, token) => options.identities.sessionTokenValid(id, token),
+    };
+    const signed = { method, rawPath, rawQuery, headers: req.headers };
+    const headersChecked = checkSigV4Headers(signed, verify);
+    if (!headersChecked.ok) {
+      refuse(403, { message: headersChecked.message }, SIGV4_ERROR_TYPES[headersChecked.failure]);
+      return;
+    }
+    const principal = options.identities.authenticated(
+      headersChecked.accessKeyId,
+      headersChecked.sessionToken,
+    );
+    if (!principal) {
+      refuse(
         403,
-        { message: 'Missing Authentication Token' },
-        requestId,
-        'MissingAuthenticationTokenException',
+        { message: 'The security token included in the request is invalid.' },
+        'UnrecognizedClientException',
       );
       return;
     }
-    const auth = verifySigV4(
-      {
-        method,
-        rawPath,
-        rawQuery,
-        headers: req.headers,
-        bodySha256: createHash('sha256').update(body).digest('hex'),
-      },
-      {
-        service: 'execute-api',
-        region: options.region,
-        now: now(),
-        maxSkewSeconds: options.maxSkewSeconds,
-        doubleEncodePath: true,
-        secretFor: (id) => options.identities.byAccessKeyId(id)?.secretAccessKey,
-        sessionTokenValid: (id, token) => options.identities.sessionTokenValid(id, token),
-      },
+    // A declared payload hash lets the whole signature be checked before the body (which must then match it).
+    const declaredHash = String(req.headers['x-amz-content-sha256'] ?? '').toLowerCase();
+    if (/^[0-9a-f]{64}$/.test(declaredHash)) {
+      const early = checkSigV4Payload({ ...signed, bodySha256: declaredHash }, headersChecked, verify);
+      if (!early.ok) {
+        refuse(403, { message: early.message }, SIGV4_ERROR_TYPES[early.failure]);
+        return;
+      }
+    }
+    const reservation = budget.tryReserve(declaredLength ?? MAX_REQUEST_BYTES);
+    if (!reservation) {
+      // API Gateway's THROTTLED gateway response (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
+      refuse(429, { message: 'Too Many Requests' }, 'TooManyRequestsException');
+      return;
+    }
+    // Held until the answer is sent: the function holds the body (and its copy in the event) until then.
+    res.once('close', () => reservation.release());
+    if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_REQUEST_BYTES, budget);
+    } catch (error) {
+      if (error instanceof ClientGoneError) {
+        res.destroy();
+        return;
+      }
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      tooLarge();
+      return;
+    }
+    const auth = checkSigV4Payload(
+      { ...signed, bodySha256: createHash('sha256').update(body).digest('hex') },
+      headersChecked,
+      verify,
     );
     if (!auth.ok) {
       answer(res, 403, { message: auth.message }, requestId, SIGV4_ERROR_TYPES[auth.failure]);
-      return;
-    }
-    const principal = options.identities.authenticated(auth.accessKeyId, auth.sessionToken);
-    if (!principal) {
-      answer(
-        res,
-        403,
-        { message: 'The security token included in the request is invalid.' },
-        requestId,
-        'UnrecognizedClientException',
-      );
       return;
     }
 
@@ -278,18 +341,23 @@ export function createGateway(options: GatewayOptions): Server {
     res.end(method === 'HEAD' ? undefined : payload);
   }
 
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     serve(req, res).catch((error: unknown) => {
       console.error(`local gateway: could not answer: ${(error as Error)?.message}`);
-      if (!res.headersSent) answer(res, 500, { message: 'Internal server error' }, 'unknown');
-      else res.destroy();
+      if (!res.headersSent) {
+        closeIfUnread(req, res);
+        answer(res, 500, { message: 'Internal server error' }, 'unknown');
+      } else res.destroy();
     });
   });
+  // `Expect: 100-continue` is answered only once the request passed the checks before its body.
+  server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  return { server, budget };
 }
 
 export async function startGateway(options: GatewayOptions): Promise<LocalGateway> {
-  const server = createGateway(options);
+  const { server, budget } = createGateway(options);
   server.requestTimeout = 60_000;
   const listening = await listen(server, options.host, options.port);
-  return { endpoint: listening.endpoint, server, close: listening.close };
+  return { endpoint: listening.endpoint, server, bodyStats: () => budget.stats(), close: listening.close };
 }

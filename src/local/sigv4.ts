@@ -83,7 +83,9 @@ interface Parts {
   presigned: boolean;
 }
 
-function fail(failure: SigV4Failure, message: string): VerifyResult {
+type Failed = Extract<VerifyResult, { ok: false }>;
+
+function fail(failure: SigV4Failure, message: string): Failed {
   return { ok: false, failure, message };
 }
 
@@ -235,8 +237,37 @@ function equalHex(a: string, b: string): boolean {
   return ba.length === bb.length && timingSafeEqual(ba, bb);
 }
 
-/** Verifies a request's SigV4 signature; the result names the failure as AWS would classify it. */
-export function verifySigV4(request: SignedRequest, options: VerifyOptions): VerifyResult {
+/** What the headers of a request established, before its body: everything but the signature itself. */
+export interface SigV4Headers {
+  readonly ok: true;
+  readonly accessKeyId: string;
+  readonly presigned: boolean;
+  readonly sessionToken: string | undefined;
+}
+
+/**
+ * What checkSigV4Payload needs of the headers' check, kept out of the object the callers hold
+ * (so that logging it can never show the signing key).
+ */
+interface HeaderState {
+  parts: Parts;
+  key: Buffer;
+  canonicalHeaders: string;
+  pairs: Array<[string, string]>;
+}
+const headerStates = new WeakMap<SigV4Headers, HeaderState>();
+
+/**
+ * The checks that need no body: the Authorization header (or presigned query) is present and
+ * well-formed, scoped to this service and region, dated within the allowed skew (or not expired),
+ * signs the headers it must, names a known access key, and carries a valid session token if any.
+ * A server calls this before it reads a body, so a request that fails it is answered from its
+ * headers alone; the signature is then checked over the body by checkSigV4Payload.
+ */
+export function checkSigV4Headers(
+  request: Omit<SignedRequest, 'bodySha256'>,
+  options: VerifyOptions,
+): SigV4Headers | Failed {
   const pairs = parseQuery(request.rawQuery);
   const query = new Map(pairs);
   const authorization = headerValue(request.headers, 'authorization');
@@ -305,6 +336,34 @@ export function verifySigV4(request: SignedRequest, options: VerifyOptions): Ver
   if (token !== undefined && options.sessionTokenValid?.(parts.accessKeyId, token) !== true) {
     return fail('UnknownAccessKey', 'The security token included in the request is invalid.');
   }
+  const checked: SigV4Headers = {
+    ok: true,
+    accessKeyId: parts.accessKeyId,
+    presigned: parts.presigned,
+    sessionToken: token,
+  };
+  headerStates.set(checked, {
+    parts,
+    key: signingKey(secret, parts.date, parts.region, parts.service),
+    canonicalHeaders: canonicalHeaders.join(''),
+    pairs,
+  });
+  return checked;
+}
+
+/**
+ * The check that needs the body's hash: the signature over the canonical request, compared in
+ * constant time. `checked` is what checkSigV4Headers answered for the same request.
+ */
+export function checkSigV4Payload(
+  request: SignedRequest,
+  checked: SigV4Headers,
+  options: Pick<VerifyOptions, 'doubleEncodePath' | 'unsignedPayloadAllowed'>,
+): VerifyResult {
+  const state = headerStates.get(checked);
+  if (!state) throw new Error('checkSigV4Payload needs the result of checkSigV4Headers');
+  const { parts, key, pairs, canonicalHeaders } = state;
+  const token = checked.sessionToken;
   const computed = request.bodySha256 ?? sha256Hex('');
   const declared = headerValue(request.headers, 'x-amz-content-sha256')?.toLowerCase();
   // Precondition: the signature covers the body received. Only S3 may declare an unsigned payload.
@@ -322,14 +381,13 @@ export function verifySigV4(request: SignedRequest, options: VerifyOptions): Ver
       : [computed];
 
   const queryForSigning = parts.presigned ? pairs.filter(([k]) => k !== 'X-Amz-Signature') : pairs;
-  const key = signingKey(secret, parts.date, parts.region, parts.service);
   const scope = `${parts.date}/${parts.region}/${parts.service}/aws4_request`;
   for (const payloadHash of payloadCandidates) {
     const canonicalRequest = [
       request.method.toUpperCase(),
       canonicalPath(request.rawPath, options.doubleEncodePath),
       canonicalQuery(queryForSigning),
-      canonicalHeaders.join(''),
+      canonicalHeaders,
       parts.signedHeaders.join(';'),
       payloadHash,
     ].join('\n');
@@ -345,4 +403,10 @@ export function verifySigV4(request: SignedRequest, options: VerifyOptions): Ver
     'SignatureMismatch',
     'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.',
   );
+}
+
+/** Verifies a request's SigV4 signature; the result names the failure as AWS would classify it. */
+export function verifySigV4(request: SignedRequest, options: VerifyOptions): VerifyResult {
+  const checked = checkSigV4Headers(request, options);
+  return checked.ok ? checkSigV4Payload(request, checked, options) : checked;
 }

@@ -207,6 +207,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       identities: kms.identities,
       functions,
       maxSkewSeconds: config.sigv4MaxSkewSeconds,
+      maxBodyBytesInFlight: config.gatewayBodyBytesInFlight,
       // The upload page at `/`; its presigned URLs point at the local S3.
       site: createStaticSite({ region: config.region, connectSources: [s3.endpoint] }),
       ...(options.now ? { now: options.now } : {}),

@@ -701,16 +701,32 @@ export class KeyService {
     return { aliases: out.items, ...(out.next ? { next: out.next } : {}) };
   }
 
-  /** For whoami: each decision, with the statement or grant behind it. */
-  async explain(caller: Caller, keyId: string, actions: readonly string[], context?: EncryptionContext) {
-    const results = [];
-    let keyArn = '';
-    for (const action of actions) {
-      const { keyArn: arn, decision } = await this.access.decide(caller, { keyId, action, context });
-      keyArn = arn;
-      results.push({ action, decision: auditDecision(action, arn, decision), raw: decision });
+  /**
+   * For whoami: each decision, with the statement or grant behind it. Precondition: the caller may
+   * see the key, by the rule of GET /v1/keys (it administers the key, uses it by the policy or a
+   * grant, or may describe it); otherwise AccessDenied, as the key routes answer, naming neither
+   * the key's ARN nor anything of its policy or grants. A key that does not exist is KeyNotFound,
+   * as on the key routes (the key is resolved the same way, before any decision).
+   */
+  async explain(r: Requester, keyId: string, actions: readonly string[], context?: EncryptionContext) {
+    const { keyArn, decision: describe } = await this.access.decide(r.caller, {
+      keyId,
+      action: 'kms:DescribeKey',
+    });
+    const roles = await this.rolesOfCaller(r.caller, keyArn);
+    if (!roles.administer && !roles.use && !roles.describe) {
+      r.record(auditDecision('kms:DescribeKey', keyArn, describe));
+      throw new DomainError(
+        'AccessDenied',
+        `${normalisePrincipal(r.caller.arn)} may not describe the key ${keyId}: it neither administers nor uses it, and may not kms:DescribeKey on it.`,
+      );
     }
-    const grants = keyArn ? await this.access.grantsOf(caller, keyArn) : [];
+    const results = [];
+    for (const action of actions) {
+      const { decision } = await this.access.decide(r.caller, { keyId: keyArn, action, context });
+      results.push({ action, decision: auditDecision(action, keyArn, decision), raw: decision });
+    }
+    const grants = await this.access.grantsOf(r.caller, keyArn);
     return { keyArn, results, grants };
   }
 }

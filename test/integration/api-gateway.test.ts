@@ -3,8 +3,10 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EaasClient } from '../../src/client/index.js';
-import { KEY_USER } from '../../src/local/identity.js';
+import { MAX_REQUEST_BYTES } from '../../src/local/gateway.js';
+import { APP_SESSION, KEY_USER } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
+import { firstAnswers, rawExchange, sha256Hex, signedHeaders } from '../helpers/raw-http.js';
 import { signedFetch } from '../helpers/signed-fetch.js';
 
 const exec = promisify(execFile);
@@ -324,5 +326,180 @@ describe('findings of the second review, at the API', () => {
     });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ error: 'ValidationError' });
+  });
+});
+
+describe('issue 12, finding 7: the gateway checks what it can before it reads a body, and bounds the bodies it reads', () => {
+  const BODY = 5_000_000;
+  const json = { 'content-type': 'application/json' };
+  const signedAs = async (
+    principal: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+    options: { path?: string; length?: number; signingDate?: Date } = {},
+  ) => {
+    const length = options.length ?? BODY;
+    const headers = await signedHeaders(
+      t.api,
+      { name: 'x', arn: 'x', policies: [], ...principal },
+      'execute-api',
+      'POST',
+      options.path ?? '/v1/encrypt',
+      { ...json, 'content-length': String(length) },
+      Buffer.alloc(length, 0x61),
+      options.signingDate,
+    );
+    return headers;
+  };
+
+  it.each([
+    ['an unsigned request', async () => ({ ...json }), 403, 'MissingAuthenticationTokenException'],
+    [
+      'an unknown route',
+      async () => signedAs(t.principal(KEY_USER), { path: '/v1/nothing-here' }),
+      403,
+      'MissingAuthenticationTokenException',
+    ],
+    [
+      'a malformed Authorization header',
+      async () => ({ ...json, authorization: 'AWS4-HMAC-SHA256 Credential=garbage' }),
+      403,
+      'IncompleteSignatureException',
+    ],
+    [
+      'an unknown access key',
+      async () => signedAs({ accessKeyId: 'AKIAXXXXXXXXXXXXXXXX', secretAccessKey: 'y'.repeat(40) }),
+      403,
+      'UnrecognizedClientException',
+    ],
+    [
+      'a session key without its token',
+      async () => {
+        const { sessionToken: _token, ...keys } = t.principal(APP_SESSION);
+        return signedAs(keys);
+      },
+      403,
+      'UnrecognizedClientException',
+    ],
+    [
+      'a signature dated 20 minutes ago',
+      async () => signedAs(t.principal(KEY_USER), { signingDate: new Date(Date.now() - 20 * 60_000) }),
+      403,
+      'InvalidSignatureException',
+    ],
+    [
+      'a declared payload hash whose signature is wrong',
+      async () => ({
+        ...(await signedAs({ ...t.principal(KEY_USER), secretAccessKey: 'w'.repeat(40) })),
+        'x-amz-content-sha256': sha256Hex(Buffer.alloc(BODY, 0x61)),
+      }),
+      403,
+      'InvalidSignatureException',
+    ],
+    [
+      'an unsigned request that expects 100-continue',
+      async () => ({ ...json, expect: '100-continue' }),
+      403,
+      'MissingAuthenticationTokenException',
+    ],
+    ['an unsigned body over the payload limit', async () => ({ ...json }), 413, undefined],
+  ])(
+    '%s is answered from its headers, its body unread, and the connection closed',
+    async (what, headersOf, status, type) => {
+      const length = status === 413 ? MAX_REQUEST_BYTES + 1 : BODY;
+      const path = what === 'an unknown route' ? '/v1/nothing-here' : '/v1/encrypt';
+      const before = t.stack.gateway.bodyStats();
+      const headers = { ...(await headersOf()), 'content-length': String(length) };
+      const exchange = rawExchange({ endpoint: t.api, method: 'POST', path, headers, firstBytes: 1024 });
+      // The old gateway read the whole body first: with only 1 KiB of it sent, it never answered.
+      const answer = await exchange.answer;
+      expect(answer.status).toBe(status);
+      if (type) expect(answer.headers['x-amzn-errortype']).toBe(type);
+      expect(answer.continued).toBe(false);
+      expect(answer.sentBeforeAnswer).toBe(1024);
+      expect(answer.headers.connection).toBe('close');
+      const after = await exchange.sendRest(length);
+      expect(after.closedEarly).toBe(true);
+      expect(after.sent).toBeLessThan(length / 2);
+      expect(t.stack.gateway.bodyStats().read).toBe(before.read);
+      exchange.socket.destroy();
+    },
+  );
+
+  it('40 unsigned connections sending 6 MB each buffer nothing', async () => {
+    const before = t.stack.gateway.bodyStats();
+    const length = 6_000_000;
+    const exchanges = Array.from({ length: 40 }, () =>
+      rawExchange({
+        endpoint: t.api,
+        method: 'PUT',
+        path: '/v1/objects/x',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(length) },
+      }),
+    );
+    const answers = await Promise.all(exchanges.map((e) => e.answer));
+    expect(answers.map((a) => a.status)).toEqual(Array(40).fill(403));
+    const rest = await Promise.all(exchanges.map((e) => e.sendRest(length)));
+    for (const r of rest) expect(r.closedEarly).toBe(true);
+    const after = t.stack.gateway.bodyStats();
+    expect(after.read).toBe(before.read);
+    expect(after.peak).toBe(before.peak);
+    expect(after.reserved).toBe(0);
+    for (const e of exchanges) e.socket.destroy();
+  });
+
+  it('signed senders that stall hold at most the budget of bodies in flight; past it, 429 at once', async () => {
+    const budget = t.config.gatewayBodyBytesInFlight;
+    const length = 6_000_000;
+    const held = Math.floor(budget / length);
+    const headers = await signedAs(t.principal(KEY_USER), { length });
+    const before = t.stack.gateway.bodyStats();
+    const exchanges = Array.from({ length: 40 }, () =>
+      rawExchange({ endpoint: t.api, method: 'POST', path: '/v1/encrypt', headers, timeoutMs: 60_000 }),
+    );
+    const refused = await firstAnswers(exchanges, 40 - held);
+    expect(refused).toHaveLength(40 - held);
+    for (const a of refused) {
+      expect(a?.status).toBe(429);
+      expect(a?.headers['x-amzn-errortype']).toBe('TooManyRequestsException');
+      expect(JSON.parse(a?.body ?? '')).toEqual({ message: 'Too Many Requests' });
+    }
+    const during = t.stack.gateway.bodyStats();
+    expect(during.reserved).toBe(held * length);
+    expect(during.peak).toBeLessThanOrEqual(budget);
+    expect(during.read - before.read).toBeLessThanOrEqual(held * 1024);
+    // Requests without a body are not held up by the bodies in flight.
+    expect((await t.client().raw('GET', '/v1/whoami')).status).toBe(200);
+    for (const e of exchanges) e.socket.destroy();
+    await expect.poll(() => t.stack.gateway.bodyStats().reserved).toBe(0);
+    const res = await t
+      .client()
+      .raw('POST', '/v1/encrypt', { keyId: 'alias/eaas-default', plaintext: 'aGk=' });
+    expect(res.status).toBe(200);
+  });
+
+  it('a signed request that expects 100-continue is told to continue, then served', async () => {
+    const body = JSON.stringify({ keyId: 'alias/eaas-default', plaintext: 'aGk=' });
+    const headers = await signedHeaders(
+      t.api,
+      t.principal(KEY_USER),
+      'execute-api',
+      'POST',
+      '/v1/encrypt',
+      { ...json, 'content-length': String(body.length), expect: '100-continue' },
+      body,
+    );
+    const exchange = rawExchange({
+      endpoint: t.api,
+      method: 'POST',
+      path: '/v1/encrypt',
+      headers,
+      firstBytes: 0,
+    });
+    await exchange.continued;
+    exchange.socket.write(body);
+    const answer = await exchange.answer;
+    expect(answer.status).toBe(200);
+    expect(answer.continued).toBe(true);
+    expect(JSON.parse(answer.body)).toMatchObject({ ciphertext: expect.any(String) });
+    exchange.socket.destroy();
   });
 });

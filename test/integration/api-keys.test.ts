@@ -234,6 +234,70 @@ describe('whoami explains', () => {
   });
 });
 
+describe('issue 12, finding 8: whoami explains a key only to those who may see it', () => {
+  const keyRoute = (keyId: string) => `/v1/keys/${encodeURIComponent(keyId)}`;
+
+  it('myOutsider asking whoami about alias/eaas-default: 403 as the key routes, no ARN, state or explanation', async () => {
+    const outsider = t.client(OUTSIDER);
+    const keyArn = (
+      await ok(t.client(KEY_USER).raw('GET', '/v1/whoami', undefined, { keyId: 'alias/eaas-default' }))
+    ).key as { arn: string; keyId: string };
+    const viaKeys = await outsider.raw('GET', keyRoute('alias/eaas-default'));
+    expect(viaKeys.status).toBe(403);
+    for (const query of [
+      { keyId: 'alias/eaas-default' } as Record<string, string>,
+      { keyId: 'alias/eaas-default', context: JSON.stringify({ tenant: 'acme' }) },
+      { keyId: keyArn.arn },
+    ]) {
+      const res = await outsider.raw('GET', '/v1/whoami', undefined, query);
+      expect(res.status, JSON.stringify(query)).toBe(403);
+      expect(res.body).toMatchObject({ error: 'AccessDenied' });
+      const text = JSON.stringify(res.body);
+      if (query.keyId !== keyArn.arn) {
+        // Named by its alias, the key's ARN and id are not told to who may not see the key.
+        expect(text).not.toContain(keyArn.arn);
+        expect(text).not.toContain(keyArn.keyId);
+      }
+      expect(text).not.toContain('Enabled');
+      expect(res.body).not.toHaveProperty('key');
+      expect(res.body).not.toHaveProperty('access');
+      expect(text).not.toMatch(/kms:Encrypt|Allow use of the key|grant/i);
+    }
+  });
+
+  it('a key that does not exist is answered as the key routes answer it', async () => {
+    for (const keyId of ['alias/no-such-key', '00000000-0000-4000-8000-000000000000']) {
+      for (const who of [OUTSIDER, KEY_USER]) {
+        const viaKeys = await t.client(who).raw('GET', keyRoute(keyId));
+        const viaWhoami = await t.client(who).raw('GET', '/v1/whoami', undefined, { keyId });
+        expect(viaWhoami.status, `${who} ${keyId}`).toBe(viaKeys.status);
+        expect((viaWhoami.body as { error: string }).error).toBe((viaKeys.body as { error: string }).error);
+      }
+    }
+  });
+
+  it('who may see the key still gets the explanation: its user, and a grantee as GET /v1/keys lists the key to it', async () => {
+    const key = await newKey();
+    const user = await ok(t.client(KEY_USER).raw('GET', '/v1/whoami', undefined, { keyId: key }));
+    expect(user.key).toMatchObject({ keyId: key, state: 'Enabled' });
+    await expect(
+      t.client(OUTSIDER).raw('GET', '/v1/whoami', undefined, { keyId: key }),
+    ).resolves.toMatchObject({
+      status: 403,
+    });
+    await ok(
+      t
+        .client(KEY_MANAGER)
+        .raw('POST', `/v1/keys/${key}/grants`, { grantee: arn(OUTSIDER), operations: ['Encrypt'] }),
+    );
+    const listed = await ok(t.client(OUTSIDER).raw('GET', '/v1/keys'));
+    expect((listed.keys as Array<{ keyId: string }>).map((k) => k.keyId)).toContain(key);
+    const granted = await ok(t.client(OUTSIDER).raw('GET', '/v1/whoami', undefined, { keyId: key }));
+    expect(granted.key).toMatchObject({ keyId: key });
+    expect(granted.access).toBeDefined();
+  });
+});
+
 describe('key administration', () => {
   it('creates a key with alias, tags and rotation; describes it through an encoded alias', async () => {
     // A name outside any caller's prefix: myKeyManager is the local stack's alias operator

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_USER } from '../../src/local/identity.js';
+import { MAX_BODY_BYTES, MAX_BODY_BYTES_IN_FLIGHT } from '../../src/local/kms/server.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
+import { firstAnswers, rawExchange, signedHeaders } from '../helpers/raw-http.js';
 import { kmsRaw } from '../helpers/signed-fetch.js';
 
 let t: TestKms;
@@ -283,5 +285,74 @@ describe('findings of the security review, at the local KMS', () => {
       },
     );
     expect(errorType(res.json)).toBe('InvalidSignatureException');
+  });
+});
+
+describe('issue 12, finding 7, at the local KMS: signatures are checked before bodies are read, bodies are bounded', () => {
+  const kmsHeaders = {
+    'content-type': 'application/x-amz-json-1.1',
+    'x-amz-target': 'TrentService.ListKeys',
+  };
+  const signedFor = (length: number, principal = user()) =>
+    signedHeaders(
+      endpoint,
+      principal,
+      'kms',
+      'POST',
+      '/',
+      { ...kmsHeaders, 'content-length': String(length) },
+      Buffer.alloc(length, 0x61),
+    );
+
+  it.each([
+    [
+      'an unsigned request',
+      async () => ({ ...kmsHeaders }),
+      200_000,
+      403,
+      'MissingAuthenticationTokenException',
+    ],
+    [
+      'an unknown access key',
+      async () => signedFor(200_000, { ...user(), accessKeyId: 'AKIAUNKNOWNUNKNOWN00' }),
+      200_000,
+      400,
+      'UnrecognizedClientException',
+    ],
+    [
+      'a signed body over the size bound',
+      async () => signedFor(MAX_BODY_BYTES + 1),
+      MAX_BODY_BYTES + 1,
+      413,
+      'RequestEntityTooLargeException',
+    ],
+  ])('%s is answered from its headers, its body unread', async (_what, headersOf, length, status, type) => {
+    const before = t.kms.bodyStats();
+    const headers = { ...(await headersOf()), 'content-length': String(length) };
+    const exchange = rawExchange({ endpoint, method: 'POST', path: '/', headers, firstBytes: 1024 });
+    // The old server read the whole body first: with only 1 KiB of it sent, it never answered.
+    const answer = await exchange.answer;
+    expect(answer.status).toBe(status);
+    expect(JSON.parse(answer.body)).toMatchObject({ __type: type });
+    expect(answer.headers.connection).toBe('close');
+    expect((await exchange.sendRest(length)).closedEarly).toBe(true);
+    expect(t.kms.bodyStats().read).toBe(before.read);
+    exchange.socket.destroy();
+  });
+
+  it('signed senders that stall hold at most the budget of bodies in flight; past it, ThrottlingException', async () => {
+    const held = Math.floor(MAX_BODY_BYTES_IN_FLIGHT / MAX_BODY_BYTES);
+    const headers = await signedFor(MAX_BODY_BYTES);
+    const exchanges = Array.from({ length: held + 16 }, () =>
+      rawExchange({ endpoint, method: 'POST', path: '/', headers, timeoutMs: 60_000 }),
+    );
+    const answers = await firstAnswers(exchanges, 16);
+    expect(answers).toHaveLength(16);
+    for (const a of answers) expect(JSON.parse(a.body)).toMatchObject({ __type: 'ThrottlingException' });
+    expect(t.kms.bodyStats().reserved).toBe(held * MAX_BODY_BYTES);
+    expect(t.kms.bodyStats().peak).toBeLessThanOrEqual(MAX_BODY_BYTES_IN_FLIGHT);
+    for (const e of exchanges) e.socket.destroy();
+    await expect.poll(() => t.kms.bodyStats().reserved).toBe(0);
+    expect((await kmsRaw(endpoint, user(), 'TrentService.ListKeys', '{}')).status).toBe(200);
   });
 });

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_SESSION, KEY_USER, SERVICE } from '../../src/local/identity.js';
 import { errorOf } from '../helpers/errors.js';
 import { startTestS3, type TestS3 } from '../helpers/local-s3.js';
+import { rawExchange } from '../helpers/raw-http.js';
 import { rawS3 } from '../helpers/s3-raw.js';
 
 let t: TestS3;
@@ -183,5 +184,41 @@ describe('presigned URLs', () => {
     const res = await fetch(url.replace('X-Amz-Expires=60', 'X-Amz-Expires=604801'));
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('AuthorizationQueryParametersError');
+  });
+});
+
+describe('issue 12, finding 7, at the local S3: a PUT is authenticated before its body is read or stored', () => {
+  it.each([
+    ['an unsigned PUT', {}, 'AccessDenied'],
+    [
+      'a PUT signed with an unknown access key',
+      (() => {
+        const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+        return {
+          authorization: `AWS4-HMAC-SHA256 Credential=AKIAUNKNOWNUNKNOWN00/${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature=${'0'.repeat(64)}`,
+          'x-amz-content-sha256': 'UNSIGNED-PAYLOAD',
+          'x-amz-date': amzDate,
+        };
+      })(),
+      'InvalidAccessKeyId',
+    ],
+  ])('%s of 50 MB is answered from its headers, and nothing is stored', async (_what, auth, code) => {
+    const length = 50 * 1024 * 1024;
+    const exchange = rawExchange({
+      endpoint: t.s3.endpoint,
+      method: 'PUT',
+      path: `/${Bucket}/unsigned-big`,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(length), ...auth },
+      firstBytes: 1024,
+    });
+    const answer = await exchange.answer;
+    expect(answer.status).toBe(403);
+    expect(answer.body).toContain(`<Code>${code}</Code>`);
+    expect(answer.headers.connection).toBe('close');
+    const after = await exchange.sendRest(length);
+    expect(after.closedEarly).toBe(true);
+    expect(after.sent).toBeLessThan(length / 2);
+    exchange.socket.destroy();
+    expect((await errorOf(s3.send(new HeadObjectCommand({ Bucket, Key: 'unsigned-big' })))).status).toBe(404);
   });
 });

@@ -83,6 +83,17 @@ describe('loadConfig', () => {
     },
   );
 
+  it('bounds the local gateway body budget between one Lambda payload and 1 GiB (issue 12, finding 7)', () => {
+    expect(loadConfig({}).gatewayBodyBytesInFlight).toBe(64 * 1024 * 1024);
+    expect(loadConfig({ EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: '8388608' }).gatewayBodyBytesInFlight).toBe(
+      8388608,
+    );
+    for (const bad of ['1000', String(2 * 1024 ** 3), 'lots'])
+      expect(() => loadConfig({ EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: bad })).toThrow(
+        /EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT/,
+      );
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true);
   });

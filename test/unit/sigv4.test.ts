@@ -4,6 +4,8 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { describe, expect, it } from 'vitest';
 import {
+  checkSigV4Headers,
+  checkSigV4Payload,
   type SignedRequest,
   UNSIGNED_PAYLOAD,
   type VerifyOptions,
@@ -260,5 +262,69 @@ describe('findings of the security review', () => {
     ).toMatchObject({
       failure: 'SignatureMismatch',
     });
+  });
+});
+
+describe('checkSigV4Headers then checkSigV4Payload: what is checked before the body, and after (issue 12, finding 7)', () => {
+  it('the headers pass without the body; the signature is then checked over the body that arrives', async () => {
+    const body = '{"keyId":"k","plaintext":"aGk="}';
+    const wire = toWire(
+      (await signer().sign(request('/v1/encrypt', body), { signingDate: NOW })) as HttpRequest,
+      body,
+    );
+    const { bodySha256: _unknownYet, ...headersOnly } = wire;
+    const checked = checkSigV4Headers(headersOnly, options());
+    expect(checked).toMatchObject({ ok: true, accessKeyId: 'AKIDEXAMPLE', presigned: false });
+    if (!checked.ok) return;
+    // What the callers hold names no secret and no signing key.
+    expect(JSON.stringify(checked)).not.toContain(credentials.secretAccessKey);
+    expect(Object.keys(checked).sort()).toEqual(['accessKeyId', 'ok', 'presigned', 'sessionToken']);
+    expect(checkSigV4Payload(wire, checked, options())).toMatchObject({ ok: true });
+    const other = createHash('sha256').update(`${body} `).digest('hex');
+    expect(checkSigV4Payload({ ...wire, bodySha256: other }, checked, options())).toMatchObject({
+      ok: false,
+      failure: 'SignatureMismatch',
+    });
+  });
+
+  it.each([
+    ['no signature', {}, 'MissingAuthentication'],
+    [
+      'a malformed Authorization header',
+      { authorization: 'AWS4-HMAC-SHA256 Credential=x' },
+      'IncompleteSignature',
+    ],
+  ])('%s fails the header check', (_what, headers, failure) => {
+    const wire = { method: 'POST', rawPath: '/v1/encrypt', rawQuery: '', headers: { host: 'h', ...headers } };
+    expect(checkSigV4Headers(wire, options())).toMatchObject({ ok: false, failure });
+  });
+
+  it('an unknown access key and a stale date fail the header check, whatever the body', async () => {
+    const wire = toWire(
+      (await signer().sign(request('/v1/encrypt', 'x'), { signingDate: NOW })) as HttpRequest,
+      'x',
+    );
+    expect(checkSigV4Headers(wire, options({ secretFor: () => undefined }))).toMatchObject({
+      ok: false,
+      failure: 'UnknownAccessKey',
+    });
+    expect(checkSigV4Headers(wire, options({ now: new Date(NOW.getTime() + 301_000) }))).toMatchObject({
+      ok: false,
+      failure: 'ClockSkew',
+    });
+  });
+
+  it('checkSigV4Payload refuses a result it did not make', async () => {
+    const wire = toWire(
+      (await signer().sign(request('/v1/encrypt', 'x'), { signingDate: NOW })) as HttpRequest,
+      'x',
+    );
+    const forged = {
+      ok: true as const,
+      accessKeyId: 'AKIDEXAMPLE',
+      presigned: false,
+      sessionToken: undefined,
+    };
+    expect(() => checkSigV4Payload(wire, forged, options())).toThrow();
   });
 });

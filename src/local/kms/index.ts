@@ -1,10 +1,10 @@
 import type { Config } from '../../config.js';
 import { rolesKeyPolicy, upgradedRolesPolicy } from '../../core/key-policy.js';
 import { parseJsonStrict } from '../../core/safe-json.js';
-import { listen } from '../http-server.js';
+import { BodyBudget, listen } from '../http-server.js';
 import { KEY_MANAGER, KEY_USER, LocalIdentities, SERVICE } from '../identity.js';
 import { KeyStore } from './key-store.js';
-import { createKmsServer, type KmsServerOptions } from './server.js';
+import { createKmsServer, type KmsServerOptions, MAX_BODY_BYTES_IN_FLIGHT } from './server.js';
 
 export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
 
@@ -18,6 +18,8 @@ export interface LocalKms {
    * `operations` (all when omitted), drawn from `random`; 0 turns it off (the default).
    */
   throttle(fraction: number, options?: { operations?: readonly string[]; random?: () => number }): void;
+  /** The body budget's counters, for tests: bytes reserved now, at most, read in all, refusals. */
+  bodyStats(): ReturnType<BodyBudget['stats']>;
   close(): Promise<void>;
 }
 
@@ -76,7 +78,9 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
   });
   ensureDefaultKey(store, identities);
   let shouldThrottle: ((operation: string) => boolean) | undefined;
+  const bodyBudget = new BodyBudget(MAX_BODY_BYTES_IN_FLIGHT);
   const server = createKmsServer({
+    bodyBudget,
     throttle: (operation) => shouldThrottle?.(operation) ?? false,
     store,
     identities,
@@ -96,6 +100,7 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
       shouldThrottle =
         fraction > 0 ? (operation) => (!only || only.has(operation)) && random() < fraction : undefined;
     },
+    bodyStats: () => bodyBudget.stats(),
     close: listening.close,
   };
 }

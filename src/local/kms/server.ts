@@ -1,17 +1,31 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseJsonStrict, ReservedMemberError } from '../../core/safe-json.js';
-import { BodyTooLargeError, readBody } from '../http-server.js';
+import {
+  BodyBudget,
+  BodyTooLargeError,
+  ClientGoneError,
+  closeIfUnread,
+  declaredBodyLength,
+  readBody,
+} from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
-import { SIGV4_ERROR_TYPES, verifySigV4 } from '../sigv4.js';
+import { checkSigV4Headers, checkSigV4Payload, SIGV4_ERROR_TYPES, type VerifyOptions } from '../sigv4.js';
 import { describeOutcome, LocalAccess } from './access.js';
 import { KmsError } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { NOT_IMPLEMENTED, OPERATIONS } from './operations.js';
 import { parseInput } from './shapes.js';
 
-/** Largest request body the local KMS reads; KMS requests are small (a 6 KiB blob, a 32 KiB policy). */
+/**
+ * Largest request body the local KMS reads. KMS bounds members, not requests: 4,096 bytes of
+ * plaintext, a 6,144-byte ciphertext blob, a 32 KiB key policy
+ * (https://docs.aws.amazon.com/kms/latest/APIReference/API_Encrypt.html, API_PutKeyPolicy.html);
+ * the largest request (a policy with tags, JSON-escaped) stays well under this.
+ */
 export const MAX_BODY_BYTES = 256 * 1024;
+/** Bound on request body bytes the local KMS holds at once, across requests (64 of the largest). */
+export const MAX_BODY_BYTES_IN_FLIGHT = 64 * MAX_BODY_BYTES;
 const TARGET_PREFIX = 'TrentService.';
 const JSON_CONTENT_TYPES = new Set(['application/x-amz-json-1.1', 'application/x-amz-json-1.0']);
 
@@ -36,6 +50,8 @@ export interface KmsServerOptions {
    * it returns true (after authentication, before the operation changes anything).
    */
   throttle?: ((operation: string) => boolean) | undefined;
+  /** The budget of body bytes in flight (one of MAX_BODY_BYTES_IN_FLIGHT when absent); given by tests to read its counters. */
+  bodyBudget?: BodyBudget | undefined;
 }
 
 function send(
@@ -61,53 +77,63 @@ function send(
 /** The JSON 1.1 front of the local KMS: authenticate, route by X-Amz-Target, validate, run. */
 export function createKmsServer(options: KmsServerOptions): Server {
   const { store, identities } = options;
+  const budget = options.bodyBudget ?? new BodyBudget(MAX_BODY_BYTES_IN_FLIGHT);
 
   async function handle(
     req: IncomingMessage,
     access: { current?: LocalAccess },
   ): Promise<{ operation: string; principal?: string; result: unknown }> {
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_BODY_BYTES);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        throw new KmsError(
-          'RequestEntityTooLargeException',
-          `Request body is larger than ${MAX_BODY_BYTES} bytes.`,
-        );
-      }
-      throw error;
-    }
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const auth = verifySigV4(
-      {
-        method: req.method ?? 'GET',
-        rawPath: q < 0 ? url : url.slice(0, q),
-        rawQuery: q < 0 ? '' : url.slice(q + 1),
-        headers: req.headers,
-        bodySha256: createHash('sha256').update(body).digest('hex'),
-      },
-      {
-        service: 'kms',
-        region: options.region,
-        now: store.now(),
-        maxSkewSeconds: options.maxSkewSeconds,
-        doubleEncodePath: true,
-        requiredSignedHeaders: ['x-amz-target'],
-        secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
-        sessionTokenValid: (id, token) => identities.sessionTokenValid(id, token),
-      },
-    );
-    const target = String(req.headers['x-amz-target'] ?? '');
-    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
-    if (!auth.ok) throw new KmsError(SIGV4_ERROR_TYPES[auth.failure], auth.message);
-    const principal = identities.authenticated(auth.accessKeyId, auth.sessionToken);
+    const signed = {
+      method: req.method ?? 'GET',
+      rawPath: q < 0 ? url : url.slice(0, q),
+      rawQuery: q < 0 ? '' : url.slice(q + 1),
+      headers: req.headers,
+    };
+    const verify: VerifyOptions = {
+      service: 'kms',
+      region: options.region,
+      now: store.now(),
+      maxSkewSeconds: options.maxSkewSeconds,
+      doubleEncodePath: true,
+      requiredSignedHeaders: ['x-amz-target'],
+      secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
+      sessionTokenValid: (id, token) => identities.sessionTokenValid(id, token),
+    };
+    // What the headers allow is checked before the body is read; a refused body is not read.
+    const checked = checkSigV4Headers(signed, verify);
+    if (!checked.ok) throw new KmsError(SIGV4_ERROR_TYPES[checked.failure], checked.message);
+    const principal = identities.authenticated(checked.accessKeyId, checked.sessionToken);
     if (!principal)
       throw new KmsError(
         'UnrecognizedClientException',
         'The security token included in the request is invalid.',
       );
+    const tooLarge = () =>
+      new KmsError('RequestEntityTooLargeException', `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
+    const declared = declaredBodyLength(req);
+    if (declared !== undefined && declared > MAX_BODY_BYTES) throw tooLarge();
+    const reservation = budget.tryReserve(declared ?? MAX_BODY_BYTES);
+    if (!reservation) throw new KmsError('ThrottlingException', 'Rate exceeded');
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_BODY_BYTES, budget);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) throw tooLarge();
+      throw error;
+    } finally {
+      // Held no longer than this: the rest of the request runs without awaiting, and zeroes the body.
+      reservation.release();
+    }
+    const auth = checkSigV4Payload(
+      { ...signed, bodySha256: createHash('sha256').update(body).digest('hex') },
+      checked,
+      verify,
+    );
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
+    if (!auth.ok) throw new KmsError(SIGV4_ERROR_TYPES[auth.failure], auth.message);
 
     if (req.method !== 'POST')
       throw new KmsError('UnknownOperationException', `KMS accepts POST requests, not ${req.method}.`);
@@ -174,6 +200,10 @@ export function createKmsServer(options: KmsServerOptions): Server {
       send(res, store.now(), 200, result, requestId);
       options.onRequest?.({ operation, ...(principal ? { principal } : {}), status: 200, ...decisions() });
     } catch (error) {
+      if (error instanceof ClientGoneError) {
+        res.destroy();
+        return;
+      }
       const kmsError =
         error instanceof KmsError
           ? error
@@ -184,6 +214,7 @@ export function createKmsServer(options: KmsServerOptions): Server {
           `local KMS: internal error in ${target}: ${(error as Error)?.name}: ${(error as Error)?.message}`,
         );
       }
+      closeIfUnread(req, res);
       send(res, store.now(), kmsError.status, kmsError.toJSON(), requestId, kmsError.type);
       options.onRequest?.({
         operation: target,

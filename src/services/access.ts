@@ -217,7 +217,7 @@ export class AccessControl {
   ): Promise<string> {
     const { keyArn, decision } = await this.decide(caller, req);
     record?.(auditDecision(req.action, keyArn, decision));
-    if (!decision.allowed) throw accessDenied(caller, req.action, keyArn, decision);
+    if (!decision.allowed) throw accessDenied(caller, req.action, req.keyId);
     return keyArn;
   }
 
@@ -294,18 +294,14 @@ export function asGrantLike(g: GrantInfo): GrantLike {
   };
 }
 
-export function accessDenied(
-  caller: Caller,
-  action: string,
-  keyArn: string,
-  decision: Decision,
-): DomainError {
-  const why =
-    decision.reason === 'explicit-deny'
-      ? `a Deny statement of its key policy (${decision.statement.sid ?? `#${decision.statement.index}`}) applies`
-      : 'no statement of its key policy and no grant allows it';
+/**
+ * The refusal a caller sees: the key as the caller named it (an alias stays an alias: the key it
+ * resolves to, and which statement refused, are for those who may describe the key, through
+ * `GET /v1/whoami`, and for the audit record).
+ */
+export function accessDenied(caller: Caller, action: string, keyNamed: string): DomainError {
   return new DomainError(
     'AccessDenied',
-    `${normalisePrincipal(caller.arn)} may not ${action} on ${keyArn}: ${why}. GET /v1/whoami?keyId=... explains what the caller may do.`,
+    `${normalisePrincipal(caller.arn)} may not ${action} on ${keyNamed}: neither its key policy nor a grant allows it. GET /v1/whoami?keyId=... explains what the caller may do with a key it may describe.`,
   );
 }

@@ -108,6 +108,16 @@ async function eachOf(ids: readonly string[], verdict: (id: string) => Promise<V
   return verdicts;
 }
 
+/** The operations that make a caller a user of a key (for listings and whoami). */
+const USE_ACTIONS = [
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+];
+
 /** A key as the admin routes show it. */
 function keyView(d: KeyDetails) {
   return {
@@ -327,14 +337,13 @@ export class KeyService {
     const can = async (action: string) =>
       (await this.access.decide(caller, { keyId: keyArn, action })).decision.allowed;
     const grants = await this.access.grantsOf(caller, keyArn);
-    const [administer, encrypt, decrypt, describe] = await Promise.all([
-      can('kms:PutKeyPolicy'),
-      can('kms:Encrypt'),
-      can('kms:Decrypt'),
-      can('kms:DescribeKey'),
-    ]);
-    const usingGrant = grants.some((g) => g.operations.some((op) => op !== 'DescribeKey'));
-    return { administer, use: encrypt || decrypt || usingGrant, describe };
+    const [administer, describe, ...uses] = await Promise.all(
+      ['kms:PutKeyPolicy', 'kms:DescribeKey', ...USE_ACTIONS].map(can),
+    );
+    // A grant may hold a context constraint, so it counts as use without a context to try. Not an
+    // administrator's: the key policy denies administrators every cryptographic operation.
+    const usingGrant = !administer && grants.some((g) => g.operations.some((op) => op !== 'DescribeKey'));
+    return { administer, use: uses.some(Boolean) || usingGrant, describe };
   }
 
   async describe(r: Requester, keyId: string) {
@@ -531,7 +540,7 @@ export class KeyService {
       action: 'kms:CreateGrant',
     });
     r.record(auditDecision('kms:CreateGrant', arn, decision));
-    if (!decision.allowed) throw accessDenied(r.caller, 'kms:CreateGrant', arn, decision);
+    if (!decision.allowed) throw accessDenied(r.caller, 'kms:CreateGrant', keyId);
     const operations = [...new Set(input.operations)];
     const constraints = c?.encryptionContextSubset
       ? { EncryptionContextSubset: c.encryptionContextSubset }

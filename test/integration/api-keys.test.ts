@@ -265,6 +265,29 @@ describe('issue 12, finding 8: whoami explains a key only to those who may see i
     }
   });
 
+  it('the key and crypto routes refuse a key named by its alias without its ARN, id or the refusing statement', async () => {
+    const keyArn = (
+      await ok(t.client(KEY_USER).raw('GET', '/v1/whoami', undefined, { keyId: 'alias/eaas-default' }))
+    ).key as { arn: string; keyId: string };
+    const outsider = t.client(OUTSIDER);
+    const refusals = [
+      await outsider.raw('GET', keyRoute('alias/eaas-default')),
+      await outsider.raw('GET', `${keyRoute('alias/eaas-default')}/policy`),
+      await outsider.raw('POST', '/v1/encrypt', {
+        keyId: 'alias/eaas-default',
+        plaintext: Buffer.from('x').toString('base64'),
+      }),
+    ];
+    for (const res of refusals) {
+      expect(res.status).toBe(403);
+      const text = JSON.stringify(res.body);
+      expect(text).toContain('alias/eaas-default');
+      expect(text).not.toContain(keyArn.arn);
+      expect(text).not.toContain(keyArn.keyId);
+      expect(text).not.toMatch(/Deny|statement \(|Allow use of the key|Key Administrators/);
+    }
+  });
+
   it('a key that does not exist is answered as the key routes answer it', async () => {
     for (const keyId of ['alias/no-such-key', '00000000-0000-4000-8000-000000000000']) {
       for (const who of [OUTSIDER, KEY_USER]) {
@@ -498,9 +521,16 @@ describe('key administration', () => {
     const put = await ok(m.raw('PUT', `/v1/keys/${key}/policy`, { policy: raw }));
     expect(put).toMatchObject({ managed: false, policy: raw });
     const u = t.client(KEY_USER);
-    expect((await u.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') })).body).toMatchObject({
-      error: 'AccessDenied',
-      message: expect.stringContaining('no-encrypt'),
+    const refused = await u.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') });
+    expect(refused.body).toMatchObject({ error: 'AccessDenied' });
+    // The refusal names no statement; whoami tells a caller who may describe the key which one.
+    expect(JSON.stringify(refused.body)).not.toContain('no-encrypt');
+    const why = (await ok(u.raw('GET', '/v1/whoami', undefined, { keyId: key }))) as {
+      access: { operations: { action: string; by?: string; reason: string }[] };
+    };
+    expect(why.access.operations.find((o) => o.action === 'kms:Encrypt')).toMatchObject({
+      reason: 'explicit-deny',
+      by: 'no-encrypt',
     });
     expect((await u.raw('POST', '/v1/data-keys', { keyId: key })).status).toBe(200);
   });

@@ -157,3 +157,42 @@ export function paginate<T>(
     nextMarker: truncated ? Buffer.from(`eaas1:${next}`, 'latin1').toString('base64url') : undefined,
   };
 }
+
+/** A page of a listing that pages by cursor: the items and whether more follow. */
+export interface CursorPage<T> {
+  items: T[];
+  more: boolean;
+}
+
+/**
+ * Pages a listing by cursor: the marker names the listing (so a marker of another listing is
+ * refused) and the id of the last item returned; the next page starts after that id. The store
+ * answers from sorted indexes, so a page costs what its items cost, not what the account holds.
+ */
+export function cursorPaginate<T>(
+  listing: string,
+  limit: number | undefined,
+  marker: string | undefined,
+  defaultLimit: number,
+  fetch: (after: string | undefined, limit: number) => CursorPage<T>,
+  idOf: (item: T) => string,
+) {
+  const prefix = `eaas2\n${listing}\n`;
+  let after: string | undefined;
+  if (marker !== undefined) {
+    const decoded = Buffer.from(marker, 'base64url').toString('utf8');
+    after = decoded.startsWith(prefix) ? decoded.slice(prefix.length) : '';
+    if (after === '' || after.includes('\n'))
+      throw new KmsError('InvalidMarkerException', 'The marker is not valid for this request.');
+  }
+  const { items, more } = fetch(after, limit ?? defaultLimit);
+  const last = items[items.length - 1];
+  return {
+    page: items,
+    truncated: more,
+    nextMarker:
+      more && last !== undefined
+        ? Buffer.from(`${prefix}${idOf(last)}`, 'utf8').toString('base64url')
+        : undefined,
+  };
+}

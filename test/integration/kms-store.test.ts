@@ -10,6 +10,7 @@ import {
   ListKeysCommand,
   ListRetirableGrantsCommand,
   RevokeGrantCommand,
+  UpdateAliasCommand,
   UpdateKeyDescriptionCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -201,5 +202,54 @@ describe('listings page by cursor', () => {
     expect((await errorOf(admin.send(new ListKeysCommand({ Marker: 'ZWFhczE6MA' })))).name).toBe(
       'InvalidMarkerException',
     );
+  });
+});
+
+describe('KMS’s resource quotas', () => {
+  it('a key takes at most 50 aliases: the 51st is LimitExceededException, and an alias moved to it too', async () => {
+    const key = keyIds[30] as string;
+    for (let i = 0; i < 50; i++) {
+      await admin.send(new CreateAliasCommand({ AliasName: `alias/quota-${i}`, TargetKeyId: key }));
+    }
+    const over = await errorOf(
+      admin.send(new CreateAliasCommand({ AliasName: 'alias/quota-50', TargetKeyId: key })),
+    );
+    expect(over.name).toBe('LimitExceededException');
+    await admin.send(new CreateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: keyIds[31] }));
+    const moved = await errorOf(
+      admin.send(new UpdateAliasCommand({ AliasName: 'alias/elsewhere', TargetKeyId: key })),
+    );
+    expect(moved.name).toBe('LimitExceededException');
+    // Pointing an alias of the key at the key again is no new alias.
+    await admin.send(new UpdateAliasCommand({ AliasName: 'alias/quota-0', TargetKeyId: key }));
+    expect((await admin.send(new ListAliasesCommand({ KeyId: key }))).Aliases).toHaveLength(50);
+  });
+
+  it('keys in the account and grants per key are bounded too (lowered for the test)', async () => {
+    const small = await startTestKms({ limits: { keys: 3, grantsPerKey: 2 } });
+    try {
+      const a = small.client(KEY_MANAGER);
+      // The seed's default key is the first of 3.
+      const key = (await a.send(new CreateKeyCommand(demoKey(small)))).KeyMetadata?.KeyId;
+      await a.send(new CreateKeyCommand(demoKey(small)));
+      expect((await errorOf(a.send(new CreateKeyCommand(demoKey(small))))).name).toBe(
+        'LimitExceededException',
+      );
+      const grant = () =>
+        a.send(
+          new CreateGrantCommand({
+            KeyId: key,
+            GranteePrincipal: small.principal(GRANTEE).arn,
+            Operations: ['Decrypt'],
+          }),
+        );
+      const first = await grant();
+      await grant();
+      expect((await errorOf(grant())).name).toBe('LimitExceededException');
+      await a.send(new RevokeGrantCommand({ KeyId: key, GrantId: first.GrantId }));
+      await grant();
+    } finally {
+      await small.stop();
+    }
   });
 });

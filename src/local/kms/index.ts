@@ -2,7 +2,7 @@ import type { Config } from '../../config.js';
 import { rolesKeyPolicy } from '../../core/key-policy.js';
 import { listen } from '../http-server.js';
 import { KEY_MANAGER, KEY_USER, LocalIdentities, SERVICE } from '../identity.js';
-import { KeyStore } from './key-store.js';
+import { KeyStore, type KmsLimits } from './key-store.js';
 import { createKmsServer, type KmsServerOptions } from './server.js';
 
 export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
@@ -25,6 +25,8 @@ export interface StartOptions {
   port?: number;
   now?: () => Date;
   onRequest?: KmsServerOptions['onRequest'];
+  /** Test hook: quotas lower than AWS KMS's (keys, aliases per key, grants per key). */
+  limits?: Partial<KmsLimits>;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
     region: config.region,
     rootKey: config.rootKey,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   ensureDefaultKey(store, identities);
   let shouldThrottle: ((operation: string) => boolean) | undefined;

@@ -21,6 +21,25 @@ export type { AliasRecord, GrantRecord, KeyRecord, KeyState } from './records.js
 export const DAY_MS = 86_400_000;
 export const MAX_ON_DEMAND_ROTATIONS = 25;
 
+/**
+ * AWS KMS's resource quotas, which also bound what one record's lookups cost (an authorization
+ * decision reads its key's grants): https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html
+ */
+export interface KmsLimits {
+  /** Customer managed keys in the account and Region (KMS: 100,000). */
+  keys: number;
+  /** Aliases per KMS key (KMS: 50). */
+  aliasesPerKey: number;
+  /** Grants per KMS key (KMS: 50,000). */
+  grantsPerKey: number;
+}
+
+export const KMS_LIMITS: Readonly<KmsLimits> = Object.freeze({
+  keys: 100_000,
+  aliasesPerKey: 50,
+  grantsPerKey: 50_000,
+});
+
 export interface KeyStoreOptions {
   dataDir: string;
   accountId: string;
@@ -28,6 +47,8 @@ export interface KeyStoreOptions {
   /** 32-byte root key; when absent, `root.key` in the data dir is used or created (mode 0600). */
   rootKey?: Buffer | undefined;
   now?: () => Date;
+  /** Test hook: lower quotas than KMS's. */
+  limits?: Partial<KmsLimits> | undefined;
 }
 
 function loadOrCreateRootKey(dataDir: string): Buffer {
@@ -68,6 +89,7 @@ export class KeyStore {
   readonly accountId: string;
   readonly region: string;
   readonly now: () => Date;
+  readonly limits: Readonly<KmsLimits>;
   private readonly files: StoreFiles;
   private readonly rootKey: Buffer;
   private readonly plainMaterial = new Map<string, Buffer>();
@@ -89,6 +111,7 @@ export class KeyStore {
     this.accountId = options.accountId;
     this.region = options.region;
     this.now = options.now ?? (() => new Date());
+    this.limits = Object.freeze({ ...KMS_LIMITS, ...options.limits });
     this.rootKey = options.rootKey ?? loadOrCreateRootKey(options.dataDir);
     this.files = new StoreFiles(join(options.dataDir, 'kms'));
     // Fail at start-up, not on first use, when the root key does not match the stored material.
@@ -201,6 +224,13 @@ export class KeyStore {
   }
 
   createKey(input: { description: string; policy: string; tags: KeyRecord['tags'] }): KeyRecord {
+    this.expire();
+    if (this.keys.size >= this.limits.keys) {
+      throw new KmsError(
+        'LimitExceededException',
+        `This account and Region already have the maximum of ${this.limits.keys} KMS keys.`,
+      );
+    }
     const now = this.now().getTime();
     const key: KeyRecord = {
       keyId: randomUUID(),
@@ -338,6 +368,10 @@ export class KeyStore {
     removeFrom(this.aliasesByKey, alias.targetKeyId, alias.name);
   }
 
+  aliasCount(keyId: string): number {
+    return this.aliasesByKey.get(keyId)?.size ?? 0;
+  }
+
   findAlias(name: string): AliasRecord | undefined {
     this.expire();
     return this.aliasesByName.get(name);
@@ -354,6 +388,12 @@ export class KeyStore {
   putAlias(name: string, targetKeyId: string): void {
     const now = this.now().getTime();
     const existing = this.aliasesByName.get(name);
+    if (existing?.targetKeyId !== targetKeyId && this.aliasCount(targetKeyId) >= this.limits.aliasesPerKey) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${this.keyArn(targetKeyId)} already has the maximum of ${this.limits.aliasesPerKey} aliases.`,
+      );
+    }
     const next: AliasRecord = existing
       ? { ...existing, targetKeyId, updatedAt: now }
       : { name, targetKeyId, createdAt: now, updatedAt: now };
@@ -430,6 +470,12 @@ export class KeyStore {
   }
 
   addGrant(grant: GrantRecord): void {
+    if ((this.grantsByKey.get(grant.keyId)?.size ?? 0) >= this.limits.grantsPerKey) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${this.keyArn(grant.keyId)} already has the maximum of ${this.limits.grantsPerKey} grants.`,
+      );
+    }
     this.files.writeGrant(grant);
     this.indexGrant(grant);
   }

@@ -190,8 +190,21 @@ describe('listings page by cursor', () => {
     expect(rest.Grants).toHaveLength(2);
   });
 
-  it('a marker of another listing, or of no listing, is InvalidMarkerException', async () => {
+  it('a marker is opaque: it does not show the last id of its page', async () => {
+    const page = await admin.send(new ListKeysCommand({ Limit: 1 }));
+    const lastId = page.Keys?.[0]?.KeyId ?? '';
+    const bytes = Buffer.from(page.NextMarker ?? '', 'base64url');
+    expect(bytes.includes(Buffer.from(lastId))).toBe(false);
+    expect(page.NextMarker).not.toContain(lastId);
+  });
+
+  it('a marker of another listing, altered, or of no listing, is InvalidMarkerException', async () => {
     const keysPage = await admin.send(new ListKeysCommand({ Limit: 1 }));
+    const marker = keysPage.NextMarker ?? '';
+    const altered = `${marker.slice(0, 20)}${marker[20] === 'A' ? 'B' : 'A'}${marker.slice(21)}`;
+    expect((await errorOf(admin.send(new ListKeysCommand({ Marker: altered })))).name).toBe(
+      'InvalidMarkerException',
+    );
     const foreign = await errorOf(admin.send(new ListAliasesCommand({ Marker: keysPage.NextMarker })));
     expect(foreign.name).toBe('InvalidMarkerException');
     const grantsPage = await admin.send(new ListGrantsCommand({ KeyId: keyIds[20], Limit: 1 }));

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { KmsError, notFound } from './errors.js';
+import { MarkerCodec } from './markers.js';
 import type { AliasRecord, GrantRecord, KeyRecord } from './records.js';
 import type { CursorPage } from './shapes.js';
 import { SortedIds } from './sorted-ids.js';
@@ -90,6 +91,8 @@ export class KeyStore {
   readonly region: string;
   readonly now: () => Date;
   readonly limits: Readonly<KmsLimits>;
+  /** Seals and opens the listings' page markers. */
+  readonly markers: MarkerCodec;
   private readonly files: StoreFiles;
   private readonly rootKey: Buffer;
   private readonly plainMaterial = new Map<string, Buffer>();
@@ -113,6 +116,7 @@ export class KeyStore {
     this.now = options.now ?? (() => new Date());
     this.limits = Object.freeze({ ...KMS_LIMITS, ...options.limits });
     this.rootKey = options.rootKey ?? loadOrCreateRootKey(options.dataDir);
+    this.markers = new MarkerCodec(this.rootKey);
     this.files = new StoreFiles(join(options.dataDir, 'kms'));
     // Fail at start-up, not on first use, when the root key does not match the stored material.
     const state = this.files.load((key) => {

@@ -82,6 +82,7 @@ export const aliasOperations: Record<string, Operation> = {
       access.requireIam('kms:ListAliases');
       const filterKey = input.KeyId === undefined ? undefined : store.resolve(input.KeyId, false).keyId;
       const { page, truncated, nextMarker } = cursorPaginate(
+        store.markers,
         `aliases/${filterKey ?? '*'}`,
         input.Limit,
         input.Marker,

@@ -59,7 +59,7 @@ function page(
     page: items,
     truncated,
     nextMarker,
-  } = cursorPaginate(listing, limit, marker, 50, fetch, (g) => g.grantId);
+  } = cursorPaginate(store.markers, listing, limit, marker, 50, fetch, (g) => g.grantId);
   return {
     Grants: items.map((g) => describeGrant(store, g)),
     Truncated: truncated,

@@ -102,6 +102,7 @@ export const keyOperations: Record<string, Operation> = {
     (input, { store, access }) => {
       access.requireIam('kms:ListKeys');
       const { page, truncated, nextMarker } = cursorPaginate(
+        store.markers,
         'keys',
         input.Limit,
         input.Marker,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isBase64 } from '../../core/base64.js';
 import { isWellFormedText } from '../../core/context.js';
 import { KmsError } from './errors.js';
+import type { MarkerCodec } from './markers.js';
 
 /**
  * Input shapes of the KMS API with the constraints the KMS API reference gives, and the mapping
@@ -165,11 +166,13 @@ export interface CursorPage<T> {
 }
 
 /**
- * Pages a listing by cursor: the marker names the listing (so a marker of another listing is
- * refused) and the id of the last item returned; the next page starts after that id. The store
- * answers from sorted indexes, so a page costs what its items cost, not what the account holds.
+ * Pages a listing by cursor: the marker is the id of the last item returned, sealed for this
+ * listing (`MarkerCodec`: opaque, and a marker of another listing is refused); the next page
+ * starts after that id. The store answers from sorted indexes, so a page costs what its items
+ * cost, not what the account holds.
  */
 export function cursorPaginate<T>(
+  markers: MarkerCodec,
   listing: string,
   limit: number | undefined,
   marker: string | undefined,
@@ -177,22 +180,14 @@ export function cursorPaginate<T>(
   fetch: (after: string | undefined, limit: number) => CursorPage<T>,
   idOf: (item: T) => string,
 ) {
-  const prefix = `eaas2\n${listing}\n`;
-  let after: string | undefined;
-  if (marker !== undefined) {
-    const decoded = Buffer.from(marker, 'base64url').toString('utf8');
-    after = decoded.startsWith(prefix) ? decoded.slice(prefix.length) : '';
-    if (after === '' || after.includes('\n'))
-      throw new KmsError('InvalidMarkerException', 'The marker is not valid for this request.');
-  }
+  const after = marker === undefined ? undefined : markers.open(listing, marker);
+  if (marker !== undefined && after === undefined)
+    throw new KmsError('InvalidMarkerException', 'The marker is not valid for this request.');
   const { items, more } = fetch(after, limit ?? defaultLimit);
   const last = items[items.length - 1];
   return {
     page: items,
     truncated: more,
-    nextMarker:
-      more && last !== undefined
-        ? Buffer.from(`${prefix}${idOf(last)}`, 'utf8').toString('base64url')
-        : undefined,
+    nextMarker: more && last !== undefined ? markers.seal(listing, idOf(last)) : undefined,
   };
 }

@@ -1,8 +1,7 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-file.js';
 import { KmsError, notFound } from './errors.js';
+import { type AddedMaterial, KeyMaterial, loadOrCreateRootKey } from './key-material.js';
 import { MarkerCodec } from './markers.js';
 import type { AliasRecord, GrantRecord, KeyRecord } from './records.js';
 import type { CursorPage } from './shapes.js';
@@ -12,11 +11,10 @@ import { StoreFiles } from './store-files.js';
 export type { AliasRecord, GrantRecord, KeyRecord, KeyState } from './records.js';
 
 /**
- * The local KMS's state: keys with their material versions, aliases and grants, held in memory
- * with the indexes the operations look them up by, and saved record by record (`StoreFiles`).
- * Key material comes from a CSPRNG, is held in memory only in plaintext, and is written to disk
- * wrapped under a local root key (AES-256-GCM, the key id and version as AAD). A change is saved
- * before it answers; a save that fails leaves the record in memory as it was.
+ * The local KMS's state: keys with their material versions (`KeyMaterial`), aliases and grants,
+ * held in memory with the indexes the operations look them up by, and saved record by record
+ * (`StoreFiles`). A change is saved before it answers; a save that fails leaves the record in
+ * memory as it was.
  */
 
 export const DAY_MS = 86_400_000;
@@ -52,18 +50,6 @@ export interface KeyStoreOptions {
   limits?: Partial<KmsLimits> | undefined;
 }
 
-function loadOrCreateRootKey(dataDir: string): Buffer {
-  const file = join(dataDir, 'root.key');
-  if (existsSync(file)) {
-    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${file} does not hold a base64 32-byte key`);
-    return key;
-  }
-  const key = randomBytes(32);
-  writeFileAtomic(file, `${key.toString('base64')}\n`, 0o600);
-  return key;
-}
-
 export function hashGrantToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
@@ -94,8 +80,7 @@ export class KeyStore {
   /** Seals and opens the listings' page markers. */
   readonly markers: MarkerCodec;
   private readonly files: StoreFiles;
-  private readonly rootKey: Buffer;
-  private readonly plainMaterial = new Map<string, Buffer>();
+  private readonly keyMaterial: KeyMaterial;
 
   private readonly keys = new Map<string, KeyRecord>();
   private readonly keyIds = new SortedIds();
@@ -115,13 +100,12 @@ export class KeyStore {
     this.region = options.region;
     this.now = options.now ?? (() => new Date());
     this.limits = Object.freeze({ ...KMS_LIMITS, ...options.limits });
-    this.rootKey = options.rootKey ?? loadOrCreateRootKey(options.dataDir);
-    this.markers = new MarkerCodec(this.rootKey);
+    const rootKey = options.rootKey ?? loadOrCreateRootKey(options.dataDir);
+    this.keyMaterial = new KeyMaterial(rootKey);
+    this.markers = new MarkerCodec(rootKey);
     this.files = new StoreFiles(join(options.dataDir, 'kms'));
     // Fail at start-up, not on first use, when the root key does not match the stored material.
-    const state = this.files.load((key) => {
-      for (let i = 0; i < key.materials.length; i++) this.material(key, i);
-    });
+    const state = this.files.load((key) => this.keyMaterial.check(key));
     for (const key of state.keys) this.indexKey(key);
     for (const alias of state.aliases) this.indexAlias(alias);
     for (const grant of state.grants) this.indexGrant(grant);
@@ -135,65 +119,9 @@ export class KeyStore {
     return `arn:aws:kms:${this.region}:${this.accountId}:${name}`;
   }
 
-  // --- key material -------------------------------------------------------------------------
-
-  private wrap(keyId: string, index: number, material: Buffer): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.rootKey, iv);
-    cipher.setAAD(Buffer.from(`${keyId}/${index}`, 'utf8'));
-    const body = Buffer.concat([cipher.update(material), cipher.final()]);
-    return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
-  }
-
   /** The plaintext material of one version of a key; throws when that version does not exist. */
   material(key: KeyRecord, index: number): Buffer {
-    const cacheKey = `${key.keyId}/${index}`;
-    const cached = this.plainMaterial.get(cacheKey);
-    if (cached) return cached;
-    const stored = key.materials[index];
-    if (!stored) throw new KmsError('InvalidCiphertextException', '');
-    const raw = Buffer.from(stored.wrapped, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.rootKey, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(cacheKey, 'utf8'));
-    decipher.setAuthTag(raw.subarray(raw.length - 16));
-    let plain: Buffer;
-    try {
-      plain = Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
-    } catch (cause) {
-      throw new Error(
-        `key material ${cacheKey} cannot be unwrapped: the root key does not match this key store`,
-        {
-          cause,
-        },
-      );
-    }
-    this.plainMaterial.set(cacheKey, plain);
-    return plain;
-  }
-
-  /**
-   * Adds a material version to the record (wrapped) and returns its plaintext, which the caller
-   * caches once the record is saved, so that a failed save leaves no material behind.
-   */
-  private addMaterial(
-    key: KeyRecord,
-    createdAt: number,
-    rotationType?: 'AUTOMATIC' | 'ON_DEMAND',
-  ): { index: number; plain: Buffer } {
-    const index = key.materials.length;
-    const plain = randomBytes(32);
-    const id = createHash('sha256').update(`${key.keyId}/${index}/`).update(randomBytes(16)).digest('hex');
-    key.materials.push({
-      id,
-      createdAt,
-      wrapped: this.wrap(key.keyId, index, plain),
-      ...(rotationType ? { rotationType } : {}),
-    });
-    return { index, plain };
-  }
-
-  private cacheMaterial(keyId: string, added: Array<{ index: number; plain: Buffer }>): void {
-    for (const { index, plain } of added) this.plainMaterial.set(`${keyId}/${index}`, plain);
+    return this.keyMaterial.of(key, index);
   }
 
   // --- keys ---------------------------------------------------------------------------------
@@ -246,9 +174,9 @@ export class KeyStore {
       rotation: { enabled: false, periodDays: 365 },
       materials: [],
     };
-    const added = this.addMaterial(key, now);
+    const added = this.keyMaterial.add(key, now);
     this.files.writeKey(key);
-    this.cacheMaterial(key.keyId, [added]);
+    this.keyMaterial.keep(key.keyId, [added]);
     this.indexKey(key);
     return key;
   }
@@ -267,11 +195,11 @@ export class KeyStore {
   }
 
   rotate(key: KeyRecord, type: 'AUTOMATIC' | 'ON_DEMAND'): void {
-    let added: { index: number; plain: Buffer } | undefined;
+    const added: AddedMaterial[] = [];
     this.updateKey(key, (k) => {
-      added = this.addMaterial(k, this.now().getTime(), type);
+      added.push(this.keyMaterial.add(k, this.now().getTime(), type));
     });
-    if (added) this.cacheMaterial(key.keyId, [added]);
+    this.keyMaterial.keep(key.keyId, added);
   }
 
   /** Deletes a key whose deletion window has ended, with its aliases and grants (the key's file last). */
@@ -282,11 +210,7 @@ export class KeyStore {
     this.keys.delete(key.keyId);
     this.keyIds.delete(key.keyId);
     this.scheduledAt.delete(key.keyId);
-    for (let i = 0; i < key.materials.length; i++) {
-      const cacheKey = `${key.keyId}/${i}`;
-      this.plainMaterial.get(cacheKey)?.fill(0);
-      this.plainMaterial.delete(cacheKey);
-    }
+    this.keyMaterial.forget(key);
   }
 
   /** Deletes the keys whose deletion window has ended: a look at the schedule's head when none has. */
@@ -304,14 +228,14 @@ export class KeyStore {
     const now = this.now().getTime();
     const due = key.rotation.nextRotationAt;
     if (key.keyState !== 'Enabled' || !key.rotation.enabled || due === undefined || due > now) return key;
-    const added: Array<{ index: number; plain: Buffer }> = [];
+    const added: AddedMaterial[] = [];
     this.updateKey(key, (k) => {
       while (k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now) {
-        added.push(this.addMaterial(k, k.rotation.nextRotationAt, 'AUTOMATIC'));
+        added.push(this.keyMaterial.add(k, k.rotation.nextRotationAt, 'AUTOMATIC'));
         k.rotation.nextRotationAt += k.rotation.periodDays * DAY_MS;
       }
     });
-    this.cacheMaterial(key.keyId, added);
+    this.keyMaterial.keep(key.keyId, added);
     return key;
   }
 

@@ -4,24 +4,44 @@ import { benchApi } from './api.js';
 import { benchAuthz } from './authz.js';
 import { benchEnvelopeStream } from './envelope-stream.js';
 import { benchKms } from './kms.js';
+import { benchKmsScaling } from './kms-scaling.js';
 import { benchRewrap } from './rewrap.js';
 import { benchTransfer } from './transfer.js';
 
-/** `npm run bench [-- seconds [soakSeconds]]`: every benchmark, each beside its baseline measured in the same run. */
+/**
+ * `npm run bench [-- seconds [soakSeconds]] [-- --only=name,name]`: every benchmark (or those
+ * named, `BENCH_ONLY` too), each beside its baseline measured in the same run.
+ */
 async function main(): Promise<void> {
-  const seconds = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 3);
-  const soakSeconds = Number(process.argv[3] ?? process.env.BENCH_SOAK_SECONDS ?? 60);
+  const args = process.argv.slice(2);
+  const positional = args.filter((a) => !a.startsWith('--'));
+  const seconds = Number(positional[0] ?? process.env.BENCH_SECONDS ?? 3);
+  const soakSeconds = Number(positional[1] ?? process.env.BENCH_SOAK_SECONDS ?? 60);
+  const benches: Record<string, () => Promise<unknown>> = {
+    kms: () => benchKms(seconds * 1000),
+    kmsScaling: () => benchKmsScaling(),
+    api: () => benchApi(seconds * 1000, soakSeconds * 1000),
+    authz: () => benchAuthz(seconds * 1000),
+    envelopeStream: () => benchEnvelopeStream(),
+    transfer: () => benchTransfer(),
+    rewrap: () => benchRewrap(),
+  };
+  const only = (args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? process.env.BENCH_ONLY)
+    ?.split(',')
+    .filter((name) => name !== '');
+  const unknown = only?.filter((name) => !Object.hasOwn(benches, name)) ?? [];
+  if (unknown.length > 0) {
+    throw new Error(
+      `unknown benchmark ${unknown.join(', ')}; the benchmarks are ${Object.keys(benches).join(', ')}`,
+    );
+  }
   console.log(
     `node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${seconds}s per measurement`,
   );
-  const results = {
-    kms: await benchKms(seconds * 1000),
-    api: await benchApi(seconds * 1000, soakSeconds * 1000),
-    authz: await benchAuthz(seconds * 1000),
-    envelopeStream: await benchEnvelopeStream(),
-    transfer: await benchTransfer(),
-    rewrap: await benchRewrap(),
-  };
+  const results: Record<string, unknown> = {};
+  for (const [name, run] of Object.entries(benches)) {
+    if (!only || only.length === 0 || only.includes(name)) results[name] = await run();
+  }
   writeFileSync('bench-results.json', `${JSON.stringify(results, null, 2)}\n`);
   console.log('\nraw figures written to bench-results.json');
   // Keep-alive sockets of the SDK clients would hold the loop open; the run is over.

@@ -97,7 +97,7 @@ export class LocalAccess {
     } catch {
       policy = undefined;
     }
-    const grants = this.store.grants().filter((g) => g.keyId === key.keyId);
+    const grants = this.store.grantsOf(key.keyId);
     return authorize(
       policy,
       grants.map((g) => ({

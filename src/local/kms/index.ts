@@ -3,7 +3,7 @@ import { rolesKeyPolicy, upgradedRolesPolicy } from '../../core/key-policy.js';
 import { parseJsonStrict } from '../../core/safe-json.js';
 import { BodyBudget, listen } from '../http-server.js';
 import { KEY_MANAGER, KEY_USER, LocalIdentities, SERVICE } from '../identity.js';
-import { KeyStore } from './key-store.js';
+import { KeyStore, type KmsLimits } from './key-store.js';
 import { createKmsServer, type KmsServerOptions, MAX_BODY_BYTES_IN_FLIGHT } from './server.js';
 
 export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
@@ -28,6 +28,8 @@ export interface StartOptions {
   port?: number;
   now?: () => Date;
   onRequest?: KmsServerOptions['onRequest'];
+  /** Test hook: quotas lower than AWS KMS's (keys, aliases per key, grants per key). */
+  limits?: Partial<KmsLimits>;
 }
 
 /**
@@ -47,8 +49,8 @@ function ensureDefaultKey(store: KeyStore, identities: LocalIdentities): void {
     }
     const upgraded = upgradedRolesPolicy(doc, identities.accountId);
     if (upgraded)
-      store.mutate(() => {
-        existing.policy = JSON.stringify(upgraded, null, 2);
+      store.updateKey(existing, (key) => {
+        key.policy = JSON.stringify(upgraded, null, 2);
       });
     return;
   }
@@ -75,6 +77,7 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
     region: config.region,
     rootKey: config.rootKey,
     ...(options.now ? { now: options.now } : {}),
+    ...(options.limits ? { limits: options.limits } : {}),
   });
   ensureDefaultKey(store, identities);
   let shouldThrottle: ((operation: string) => boolean) | undefined;

@@ -1,75 +1,43 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { z } from 'zod';
-import { writeFileAtomic } from '../atomic-file.js';
 import { KmsError, notFound } from './errors.js';
+import { type AddedMaterial, KeyMaterial, loadOrCreateRootKey } from './key-material.js';
+import { MarkerCodec } from './markers.js';
+import type { AliasRecord, GrantRecord, KeyRecord } from './records.js';
+import type { CursorPage } from './shapes.js';
+import { SortedIds } from './sorted-ids.js';
+import { StoreFiles } from './store-files.js';
+
+export type { AliasRecord, GrantRecord, KeyRecord, KeyState } from './records.js';
 
 /**
- * The local KMS's persistent state: keys with their material versions, aliases and grants.
- * Key material comes from a CSPRNG, is held in memory only in plaintext, and is written to disk
- * wrapped under a local root key (AES-256-GCM, the key id and version as AAD). Every change is
- * saved with an atomic write, so a crash leaves the previous or the next state, never a torn one.
+ * The local KMS's state: keys with their material versions (`KeyMaterial`), aliases and grants,
+ * held in memory with the indexes the operations look them up by, and saved record by record
+ * (`StoreFiles`). A change is saved before it answers; a save that fails leaves the record in
+ * memory as it was.
  */
 
 export const DAY_MS = 86_400_000;
 export const MAX_ON_DEMAND_ROTATIONS = 25;
 
-const materialSchema = z.object({
-  id: z.string(),
-  createdAt: z.number(),
-  rotationType: z.enum(['AUTOMATIC', 'ON_DEMAND']).optional(),
-  wrapped: z.string(),
-});
-const tagSchema = z.object({ TagKey: z.string(), TagValue: z.string() });
-const keySchema = z.object({
-  keyId: z.string(),
-  createdAt: z.number(),
-  description: z.string(),
-  keyState: z.enum(['Enabled', 'Disabled', 'PendingDeletion']),
-  deletionDate: z.number().optional(),
-  pendingWindowInDays: z.number().optional(),
-  policy: z.string(),
-  tags: z.array(tagSchema),
-  rotation: z.object({ enabled: z.boolean(), periodDays: z.number(), nextRotationAt: z.number().optional() }),
-  materials: z.array(materialSchema),
-});
-const aliasSchema = z.object({
-  name: z.string(),
-  targetKeyId: z.string(),
-  createdAt: z.number(),
-  updatedAt: z.number(),
-});
-const contextMap = z.record(z.string(), z.string());
-const grantSchema = z.object({
-  grantId: z.string(),
-  keyId: z.string(),
-  name: z.string().optional(),
-  createdAt: z.number(),
-  grantee: z.string(),
-  retiring: z.string().optional(),
-  issuingAccount: z.string(),
-  operations: z.array(z.string()),
-  constraints: z
-    .object({
-      EncryptionContextSubset: contextMap.optional(),
-      EncryptionContextEquals: contextMap.optional(),
-    })
-    .optional(),
-  tokenHash: z.string(),
-});
-const stateSchema = z.object({
-  version: z.literal(1),
-  keys: z.array(keySchema),
-  aliases: z.array(aliasSchema),
-  grants: z.array(grantSchema),
-});
+/**
+ * AWS KMS's resource quotas, which also bound what one record's lookups cost (an authorization
+ * decision reads its key's grants): https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html
+ */
+export interface KmsLimits {
+  /** Customer managed keys in the account and Region (KMS: 100,000). */
+  keys: number;
+  /** Aliases per KMS key (KMS: 50). */
+  aliasesPerKey: number;
+  /** Grants per KMS key (KMS: 50,000). */
+  grantsPerKey: number;
+}
 
-export type KeyRecord = z.infer<typeof keySchema>;
-export type KeyState = KeyRecord['keyState'];
-export type AliasRecord = z.infer<typeof aliasSchema>;
-export type GrantRecord = z.infer<typeof grantSchema>;
-type State = z.infer<typeof stateSchema>;
+export const KMS_LIMITS: Readonly<KmsLimits> = Object.freeze({
+  keys: 100_000,
+  aliasesPerKey: 50,
+  grantsPerKey: 50_000,
+});
 
 export interface KeyStoreOptions {
   dataDir: string;
@@ -78,57 +46,69 @@ export interface KeyStoreOptions {
   /** 32-byte root key; when absent, `root.key` in the data dir is used or created (mode 0600). */
   rootKey?: Buffer | undefined;
   now?: () => Date;
-}
-
-function loadOrCreateRootKey(dataDir: string): Buffer {
-  const file = join(dataDir, 'root.key');
-  if (existsSync(file)) {
-    const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'base64');
-    if (key.length !== 32) throw new Error(`${file} does not hold a base64 32-byte key`);
-    return key;
-  }
-  const key = randomBytes(32);
-  writeFileAtomic(file, `${key.toString('base64')}\n`, 0o600);
-  return key;
+  /** Test hook: lower quotas than KMS's. */
+  limits?: Partial<KmsLimits> | undefined;
 }
 
 export function hashGrantToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
+/** Puts `record` back as `before` was (own properties), after a change whose save failed. */
+function restore<T extends object>(record: T, before: T): void {
+  for (const k of Object.keys(record)) delete (record as Record<string, unknown>)[k];
+  Object.assign(record, before);
+}
+
+function addTo(index: Map<string, SortedIds>, by: string, id: string): void {
+  const ids = index.get(by) ?? new SortedIds();
+  ids.add(id);
+  index.set(by, ids);
+}
+
+function removeFrom(index: Map<string, SortedIds>, by: string, id: string): void {
+  const ids = index.get(by);
+  ids?.delete(id);
+  if (ids?.size === 0) index.delete(by);
+}
+
 export class KeyStore {
   readonly accountId: string;
   readonly region: string;
   readonly now: () => Date;
-  private readonly file: string;
-  private readonly rootKey: Buffer;
-  private readonly state: State;
-  private readonly plainMaterial = new Map<string, Buffer>();
+  readonly limits: Readonly<KmsLimits>;
+  /** Seals and opens the listings' page markers. */
+  readonly markers: MarkerCodec;
+  private readonly files: StoreFiles;
+  private readonly keyMaterial: KeyMaterial;
+
+  private readonly keys = new Map<string, KeyRecord>();
+  private readonly keyIds = new SortedIds();
+  /** Scheduled deletions, soonest first, and the date each key pending deletion is due. */
+  private readonly deletions: Array<{ at: number; keyId: string }> = [];
+  private readonly scheduledAt = new Map<string, number>();
+  private readonly aliasesByName = new Map<string, AliasRecord>();
+  private readonly aliasNames = new SortedIds();
+  private readonly aliasesByKey = new Map<string, SortedIds>();
+  private readonly grantsById = new Map<string, GrantRecord>();
+  private readonly grantsByKey = new Map<string, SortedIds>();
+  private readonly grantsByRetiring = new Map<string, SortedIds>();
+  private readonly grantsByToken = new Map<string, string>();
 
   constructor(options: KeyStoreOptions) {
     this.accountId = options.accountId;
     this.region = options.region;
     this.now = options.now ?? (() => new Date());
-    this.file = join(options.dataDir, 'kms', 'state.json');
-    this.rootKey = options.rootKey ?? loadOrCreateRootKey(options.dataDir);
-    this.state = existsSync(this.file)
-      ? stateSchema.parse(JSON.parse(readFileSync(this.file, 'utf8')))
-      : { version: 1, keys: [], aliases: [], grants: [] };
+    this.limits = Object.freeze({ ...KMS_LIMITS, ...options.limits });
+    const rootKey = options.rootKey ?? loadOrCreateRootKey(options.dataDir);
+    this.keyMaterial = new KeyMaterial(rootKey);
+    this.markers = new MarkerCodec(rootKey);
+    this.files = new StoreFiles(join(options.dataDir, 'kms'));
     // Fail at start-up, not on first use, when the root key does not match the stored material.
-    for (const key of this.state.keys) {
-      for (let i = 0; i < key.materials.length; i++) this.material(key, i);
-    }
-  }
-
-  private save(): void {
-    writeFileAtomic(this.file, `${JSON.stringify(this.state)}\n`, 0o600);
-  }
-
-  /** Runs a change and saves it; the change throws before saving if it is refused. */
-  mutate<T>(change: () => T): T {
-    const result = change();
-    this.save();
-    return result;
+    const state = this.files.load((key) => this.keyMaterial.check(key));
+    for (const key of state.keys) this.indexKey(key);
+    for (const alias of state.aliases) this.indexAlias(alias);
+    for (const grant of state.grants) this.indexGrant(grant);
   }
 
   keyArn(keyId: string): string {
@@ -139,107 +119,138 @@ export class KeyStore {
     return `arn:aws:kms:${this.region}:${this.accountId}:${name}`;
   }
 
-  private wrap(keyId: string, index: number, material: Buffer): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.rootKey, iv);
-    cipher.setAAD(Buffer.from(`${keyId}/${index}`, 'utf8'));
-    const body = Buffer.concat([cipher.update(material), cipher.final()]);
-    return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
-  }
-
   /** The plaintext material of one version of a key; throws when that version does not exist. */
   material(key: KeyRecord, index: number): Buffer {
-    const cacheKey = `${key.keyId}/${index}`;
-    const cached = this.plainMaterial.get(cacheKey);
-    if (cached) return cached;
-    const stored = key.materials[index];
-    if (!stored) throw new KmsError('InvalidCiphertextException', '');
-    const raw = Buffer.from(stored.wrapped, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.rootKey, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(cacheKey, 'utf8'));
-    decipher.setAuthTag(raw.subarray(raw.length - 16));
-    let plain: Buffer;
-    try {
-      plain = Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
-    } catch (cause) {
-      throw new Error(
-        `key material ${cacheKey} cannot be unwrapped: the root key does not match this key store`,
-        {
-          cause,
-        },
-      );
-    }
-    this.plainMaterial.set(cacheKey, plain);
-    return plain;
+    return this.keyMaterial.of(key, index);
   }
 
-  private addMaterial(key: KeyRecord, createdAt: number, rotationType?: 'AUTOMATIC' | 'ON_DEMAND'): void {
-    const index = key.materials.length;
-    const plain = randomBytes(32);
-    const id = createHash('sha256').update(`${key.keyId}/${index}/`).update(randomBytes(16)).digest('hex');
-    key.materials.push({
-      id,
-      createdAt,
-      wrapped: this.wrap(key.keyId, index, plain),
-      ...(rotationType ? { rotationType } : {}),
-    });
-    this.plainMaterial.set(`${key.keyId}/${index}`, plain);
+  // --- keys ---------------------------------------------------------------------------------
+
+  private indexKey(key: KeyRecord): void {
+    this.keys.set(key.keyId, key);
+    this.keyIds.add(key.keyId);
+    this.indexDeletion(key);
+  }
+
+  /**
+   * Keeps the deletion schedule in step with the key's state: an entry per scheduled deletion,
+   * sorted by date; an entry whose deletion was cancelled or moved stays until its date and is then
+   * dropped, so a change never searches the schedule.
+   */
+  private indexDeletion(key: KeyRecord): void {
+    const at = key.keyState === 'PendingDeletion' ? key.deletionDate : undefined;
+    if (this.scheduledAt.get(key.keyId) === at) return;
+    if (at === undefined) {
+      this.scheduledAt.delete(key.keyId);
+      return;
+    }
+    this.scheduledAt.set(key.keyId, at);
+    let lo = 0;
+    let hi = this.deletions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.deletions[mid] as { at: number }).at <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    this.deletions.splice(lo, 0, { at, keyId: key.keyId });
   }
 
   createKey(input: { description: string; policy: string; tags: KeyRecord['tags'] }): KeyRecord {
-    return this.mutate(() => {
-      const now = this.now().getTime();
-      const key: KeyRecord = {
-        keyId: randomUUID(),
-        createdAt: now,
-        description: input.description,
-        keyState: 'Enabled',
-        policy: input.policy,
-        tags: input.tags,
-        rotation: { enabled: false, periodDays: 365 },
-        materials: [],
-      };
-      this.addMaterial(key, now);
-      this.state.keys.push(key);
-      return key;
-    });
-  }
-
-  /** Applies what time has made due: automatic rotations and ended deletion windows. */
-  private catchUp(key: KeyRecord): KeyRecord | undefined {
+    this.expire();
+    if (this.keys.size >= this.limits.keys) {
+      throw new KmsError(
+        'LimitExceededException',
+        `This account and Region already have the maximum of ${this.limits.keys} KMS keys.`,
+      );
+    }
     const now = this.now().getTime();
-    let changed = false;
-    if (key.keyState === 'PendingDeletion' && key.deletionDate !== undefined && now >= key.deletionDate) {
-      this.state.keys = this.state.keys.filter((k) => k !== key);
-      this.state.aliases = this.state.aliases.filter((a) => a.targetKeyId !== key.keyId);
-      this.state.grants = this.state.grants.filter((g) => g.keyId !== key.keyId);
-      for (let i = 0; i < key.materials.length; i++) this.plainMaterial.get(`${key.keyId}/${i}`)?.fill(0);
-      this.save();
-      return undefined;
-    }
-    if (key.keyState === 'Enabled' && key.rotation.enabled && key.rotation.nextRotationAt !== undefined) {
-      while (key.rotation.nextRotationAt <= now) {
-        this.addMaterial(key, key.rotation.nextRotationAt, 'AUTOMATIC');
-        key.rotation.nextRotationAt += key.rotation.periodDays * DAY_MS;
-        changed = true;
-      }
-    }
-    if (changed) this.save();
+    const key: KeyRecord = {
+      keyId: randomUUID(),
+      createdAt: now,
+      description: input.description,
+      keyState: 'Enabled',
+      policy: input.policy,
+      tags: input.tags,
+      rotation: { enabled: false, periodDays: 365 },
+      materials: [],
+    };
+    const added = this.keyMaterial.add(key, now);
+    this.files.writeKey(key);
+    this.keyMaterial.keep(key.keyId, [added]);
+    this.indexKey(key);
     return key;
   }
 
+  /** Changes a key and saves it; the change throws before saving if it is refused. */
+  updateKey(key: KeyRecord, change: (key: KeyRecord) => void): void {
+    const before = structuredClone(key);
+    try {
+      change(key);
+      this.files.writeKey(key);
+    } catch (error) {
+      restore(key, before);
+      throw error;
+    }
+    this.indexDeletion(key);
+  }
+
   rotate(key: KeyRecord, type: 'AUTOMATIC' | 'ON_DEMAND'): void {
-    this.mutate(() => this.addMaterial(key, this.now().getTime(), type));
+    const added: AddedMaterial[] = [];
+    this.updateKey(key, (k) => {
+      added.push(this.keyMaterial.add(k, this.now().getTime(), type));
+    });
+    this.keyMaterial.keep(key.keyId, added);
+  }
+
+  /** Deletes a key whose deletion window has ended, with its aliases and grants (the key's file last). */
+  private deleteKey(key: KeyRecord): void {
+    for (const name of [...(this.aliasesByKey.get(key.keyId) ?? [])]) this.deleteAlias(name);
+    for (const grantId of [...(this.grantsByKey.get(key.keyId) ?? [])]) this.removeGrant(grantId);
+    this.files.removeKey(key.keyId);
+    this.keys.delete(key.keyId);
+    this.keyIds.delete(key.keyId);
+    this.scheduledAt.delete(key.keyId);
+    this.keyMaterial.forget(key);
+  }
+
+  /** Deletes the keys whose deletion window has ended: a look at the schedule's head when none has. */
+  private expire(): void {
+    const now = this.now().getTime();
+    for (let next = this.deletions[0]; next && next.at <= now; next = this.deletions[0]) {
+      const key = this.keys.get(next.keyId);
+      if (key && this.scheduledAt.get(next.keyId) === next.at) this.deleteKey(key);
+      this.deletions.shift();
+    }
+  }
+
+  /** Applies the automatic rotations that time has made due. */
+  private catchUp(key: KeyRecord): KeyRecord {
+    const now = this.now().getTime();
+    const due = key.rotation.nextRotationAt;
+    if (key.keyState !== 'Enabled' || !key.rotation.enabled || due === undefined || due > now) return key;
+    const added: AddedMaterial[] = [];
+    this.updateKey(key, (k) => {
+      while (k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now) {
+        added.push(this.keyMaterial.add(k, k.rotation.nextRotationAt, 'AUTOMATIC'));
+        k.rotation.nextRotationAt += k.rotation.periodDays * DAY_MS;
+      }
+    });
+    this.keyMaterial.keep(key.keyId, added);
+    return key;
   }
 
   /** Looks a key up by bare id; undefined when there is none (or it has just been deleted). */
   findKey(keyId: string): KeyRecord | undefined {
-    const key = this.state.keys.find((k) => k.keyId === keyId);
+    this.expire();
+    const key = this.keys.get(keyId);
     return key ? this.catchUp(key) : undefined;
   }
 
-  allKeys(): KeyRecord[] {
-    return [...this.state.keys].map((k) => this.catchUp(k)).filter((k): k is KeyRecord => k !== undefined);
+  /** A page of the keys, in key id order, after the key id `after`. */
+  listKeys(after: string | undefined, limit: number): CursorPage<KeyRecord> {
+    this.expire();
+    const { ids, more } = this.keyIds.page(after, limit);
+    return { items: ids.map((id) => this.keys.get(id) as KeyRecord), more };
   }
 
   /**
@@ -271,46 +282,150 @@ export class KeyStore {
     return key;
   }
 
-  findAlias(name: string): AliasRecord | undefined {
-    return this.state.aliases.find((a) => a.name === name);
+  // --- aliases ------------------------------------------------------------------------------
+
+  private indexAlias(alias: AliasRecord): void {
+    this.aliasesByName.set(alias.name, alias);
+    this.aliasNames.add(alias.name);
+    addTo(this.aliasesByKey, alias.targetKeyId, alias.name);
   }
 
-  aliases(): AliasRecord[] {
-    this.allKeys();
-    return [...this.state.aliases];
+  private unindexAlias(alias: AliasRecord): void {
+    this.aliasesByName.delete(alias.name);
+    this.aliasNames.delete(alias.name);
+    removeFrom(this.aliasesByKey, alias.targetKeyId, alias.name);
+  }
+
+  aliasCount(keyId: string): number {
+    return this.aliasesByKey.get(keyId)?.size ?? 0;
+  }
+
+  findAlias(name: string): AliasRecord | undefined {
+    this.expire();
+    return this.aliasesByName.get(name);
+  }
+
+  /** A page of the aliases (of one key, when given), in name order, after the name `after`. */
+  listAliases(keyId: string | undefined, after: string | undefined, limit: number): CursorPage<AliasRecord> {
+    this.expire();
+    const names = keyId === undefined ? this.aliasNames : this.aliasesByKey.get(keyId);
+    const { ids, more } = names?.page(after, limit) ?? { ids: [], more: false };
+    return { items: ids.map((name) => this.aliasesByName.get(name) as AliasRecord), more };
   }
 
   putAlias(name: string, targetKeyId: string): void {
-    this.mutate(() => {
-      const now = this.now().getTime();
-      const existing = this.findAlias(name);
-      if (existing) {
-        existing.targetKeyId = targetKeyId;
-        existing.updatedAt = now;
-      } else {
-        this.state.aliases.push({ name, targetKeyId, createdAt: now, updatedAt: now });
-      }
-    });
+    const now = this.now().getTime();
+    const existing = this.aliasesByName.get(name);
+    if (existing?.targetKeyId !== targetKeyId && this.aliasCount(targetKeyId) >= this.limits.aliasesPerKey) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${this.keyArn(targetKeyId)} already has the maximum of ${this.limits.aliasesPerKey} aliases.`,
+      );
+    }
+    const next: AliasRecord = existing
+      ? { ...existing, targetKeyId, updatedAt: now }
+      : { name, targetKeyId, createdAt: now, updatedAt: now };
+    this.files.writeAlias(next);
+    if (existing) this.unindexAlias(existing);
+    this.indexAlias(next);
   }
 
   deleteAlias(name: string): void {
-    this.mutate(() => {
-      this.state.aliases = this.state.aliases.filter((a) => a.name !== name);
-    });
+    const existing = this.aliasesByName.get(name);
+    if (!existing) return;
+    this.files.removeAlias(name);
+    this.unindexAlias(existing);
   }
 
-  grants(): GrantRecord[] {
-    this.allKeys();
-    return [...this.state.grants];
+  // --- grants -------------------------------------------------------------------------------
+
+  private indexGrant(grant: GrantRecord): void {
+    this.grantsById.set(grant.grantId, grant);
+    addTo(this.grantsByKey, grant.keyId, grant.grantId);
+    if (grant.retiring !== undefined) addTo(this.grantsByRetiring, grant.retiring, grant.grantId);
+    this.grantsByToken.set(grant.tokenHash, grant.grantId);
+  }
+
+  private unindexGrant(grant: GrantRecord): void {
+    this.grantsById.delete(grant.grantId);
+    removeFrom(this.grantsByKey, grant.keyId, grant.grantId);
+    if (grant.retiring !== undefined) removeFrom(this.grantsByRetiring, grant.retiring, grant.grantId);
+    this.grantsByToken.delete(grant.tokenHash);
+  }
+
+  /** The grants on one key: what an authorization decision on it reads. */
+  grantsOf(keyId: string): GrantRecord[] {
+    return [...(this.grantsByKey.get(keyId) ?? [])].map((id) => this.grantsById.get(id) as GrantRecord);
+  }
+
+  findGrant(grantId: string): GrantRecord | undefined {
+    this.expire();
+    return this.grantsById.get(grantId);
+  }
+
+  /** The grant a grant token names, by the token's hash (tokens are not stored). */
+  findGrantByToken(tokenHash: string): GrantRecord | undefined {
+    this.expire();
+    const grantId = this.grantsByToken.get(tokenHash);
+    return grantId === undefined ? undefined : this.grantsById.get(grantId);
+  }
+
+  /** A page of a key's grants, in grant id order, after the grant id `after`, that `accept` takes. */
+  listGrants(
+    keyId: string,
+    after: string | undefined,
+    limit: number,
+    accept?: (grant: GrantRecord) => boolean,
+  ): CursorPage<GrantRecord> {
+    return this.grantPage(this.grantsByKey.get(keyId), after, limit, accept);
+  }
+
+  /** A page of the grants that name `principal` as retiring principal, in grant id order. */
+  listRetirableGrants(principal: string, after: string | undefined, limit: number): CursorPage<GrantRecord> {
+    return this.grantPage(this.grantsByRetiring.get(principal), after, limit);
+  }
+
+  private grantPage(
+    ids: SortedIds | undefined,
+    after: string | undefined,
+    limit: number,
+    accept?: (grant: GrantRecord) => boolean,
+  ): CursorPage<GrantRecord> {
+    this.expire();
+    const grant = (id: string) => this.grantsById.get(id) as GrantRecord;
+    const page = ids?.page(after, limit, accept && ((id) => accept(grant(id)))) ?? { ids: [], more: false };
+    return { items: page.ids.map(grant), more: page.more };
   }
 
   addGrant(grant: GrantRecord): void {
-    this.mutate(() => this.state.grants.push(grant));
+    if ((this.grantsByKey.get(grant.keyId)?.size ?? 0) >= this.limits.grantsPerKey) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${this.keyArn(grant.keyId)} already has the maximum of ${this.limits.grantsPerKey} grants.`,
+      );
+    }
+    this.files.writeGrant(grant);
+    this.indexGrant(grant);
+  }
+
+  /** Changes a grant and saves it. */
+  updateGrant(grant: GrantRecord, change: (grant: GrantRecord) => void): void {
+    const before = structuredClone(grant);
+    try {
+      change(grant);
+      this.files.writeGrant(grant);
+    } catch (error) {
+      restore(grant, before);
+      throw error;
+    }
+    this.unindexGrant(before);
+    this.indexGrant(grant);
   }
 
   removeGrant(grantId: string): void {
-    this.mutate(() => {
-      this.state.grants = this.state.grants.filter((g) => g.grantId !== grantId);
-    });
+    const grant = this.grantsById.get(grantId);
+    if (!grant) return;
+    this.files.removeGrant(grantId);
+    this.unindexGrant(grant);
   }
 }

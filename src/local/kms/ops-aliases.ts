@@ -3,7 +3,7 @@ import type { LocalAccess } from './access.js';
 import { KmsError, notFound } from './errors.js';
 import type { KeyStore } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
-import { aliasNameShape, keyIdShape, limitShape, markerShape, paginate } from './shapes.js';
+import { aliasNameShape, cursorPaginate, keyIdShape, limitShape, markerShape } from './shapes.js';
 
 /** Precondition: an alias name a customer may own (`alias/...`, not the AWS-managed `alias/aws/...`). */
 function checkAliasName(name: string): void {
@@ -81,8 +81,15 @@ export const aliasOperations: Record<string, Operation> = {
       // ListAliases is decided by IAM alone, with or without a KeyId.
       access.requireIam('kms:ListAliases');
       const filterKey = input.KeyId === undefined ? undefined : store.resolve(input.KeyId, false).keyId;
-      const aliases = store.aliases().filter((a) => filterKey === undefined || a.targetKeyId === filterKey);
-      const { page, truncated, nextMarker } = paginate(aliases, input.Limit, input.Marker, 50);
+      const { page, truncated, nextMarker } = cursorPaginate(
+        store.markers,
+        `aliases/${filterKey ?? '*'}`,
+        input.Limit,
+        input.Marker,
+        50,
+        (after, limit) => store.listAliases(filterKey, after, limit),
+        (a) => a.name,
+      );
       return {
         Aliases: page.map((a) => ({
           AliasName: a.name,

@@ -6,14 +6,15 @@ import { KmsError, notFound, validation } from './errors.js';
 import { type GrantRecord, hashGrantToken, type KeyStore } from './key-store.js';
 import { type Operation, operation, refuseDryRun, requireNotPendingDeletion, seconds } from './operation.js';
 import {
+  type CursorPage,
   contextShape,
+  cursorPaginate,
   dryRunShape,
   GRANT_OPERATIONS,
   grantTokensShape,
   keyIdShape,
   limitShape,
   markerShape,
-  paginate,
   principalShape,
   str,
 } from './shapes.js';
@@ -46,8 +47,19 @@ function describeGrant(store: KeyStore, g: GrantRecord) {
   };
 }
 
-function page(store: KeyStore, grants: GrantRecord[], limit: number | undefined, marker: string | undefined) {
-  const { page: items, truncated, nextMarker } = paginate(grants, limit, marker, 50);
+/** A page of grants by cursor (grant id order), as ListGrants and ListRetirableGrants answer. */
+function page(
+  store: KeyStore,
+  listing: string,
+  limit: number | undefined,
+  marker: string | undefined,
+  fetch: (after: string | undefined, limit: number) => CursorPage<GrantRecord>,
+) {
+  const {
+    page: items,
+    truncated,
+    nextMarker,
+  } = cursorPaginate(store.markers, listing, limit, marker, 50, fetch, (g) => g.grantId);
   return {
     Grants: items.map((g) => describeGrant(store, g)),
     Truncated: truncated,
@@ -78,7 +90,7 @@ export const grantOperations: Record<string, Operation> = {
       requireNotPendingDeletion(store, key);
       // A grantee allowed CreateGrant by a grant may only hand on a narrower grant.
       if (decision.reason === 'grant') {
-        const parent = store.grants().find((g) => g.grantId === decision.grantId);
+        const parent = store.findGrant(decision.grantId);
         const child = { operations: input.Operations, constraints: input.Constraints };
         if (!parent || !grantNarrows({ ...parent, granteePrincipal: parent.grantee }, child)) {
           throw access.deny(
@@ -101,10 +113,9 @@ export const grantOperations: Record<string, Operation> = {
       if (input.Name !== undefined) {
         // KMS makes CreateGrant idempotent for a retried request with the same name and parameters.
         const same = store
-          .grants()
+          .grantsOf(key.keyId)
           .find(
             (g) =>
-              g.keyId === key.keyId &&
               g.name === input.Name &&
               g.grantee === input.GranteePrincipal &&
               g.retiring === input.RetiringPrincipal &&
@@ -113,8 +124,8 @@ export const grantOperations: Record<string, Operation> = {
           );
         if (same) {
           const token = `${same.grantId}.${randomBytes(32).toString('base64url')}`;
-          store.mutate(() => {
-            same.tokenHash = hashGrantToken(token);
+          store.updateGrant(same, (g) => {
+            g.tokenHash = hashGrantToken(token);
           });
           return { GrantId: same.grantId, GrantToken: token };
         }
@@ -148,15 +159,24 @@ export const grantOperations: Record<string, Operation> = {
     (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
       access.require(key, 'kms:ListGrants');
-      const grants = store
-        .grants()
-        .filter(
-          (g) =>
-            g.keyId === key.keyId &&
-            (input.GrantId === undefined || g.grantId === input.GrantId) &&
-            (input.GranteePrincipal === undefined || g.grantee === input.GranteePrincipal),
+      const { GrantId: grantId, GranteePrincipal: grantee } = input;
+      return page(store, `grants/${key.keyId}`, input.Limit, input.Marker, (after, limit) => {
+        if (grantId !== undefined) {
+          // One grant at most: a direct look-up, not a scan of the key's grants.
+          const grant = store.findGrant(grantId);
+          const matches =
+            grant?.keyId === key.keyId &&
+            (after === undefined || grantId > after) &&
+            (grantee === undefined || grant.grantee === grantee);
+          return { items: matches && grant ? [grant] : [], more: false };
+        }
+        return store.listGrants(
+          key.keyId,
+          after,
+          limit,
+          grantee === undefined ? undefined : (g) => g.grantee === grantee,
         );
-      return page(store, grants, input.Limit, input.Marker);
+      });
     },
   ),
 
@@ -164,11 +184,8 @@ export const grantOperations: Record<string, Operation> = {
     z.object({ RetiringPrincipal: principalShape, Limit: limitShape(100), Marker: markerShape }),
     (input, { store, access }) => {
       access.requireIam('kms:ListRetirableGrants');
-      return page(
-        store,
-        store.grants().filter((g) => g.retiring === input.RetiringPrincipal),
-        input.Limit,
-        input.Marker,
+      return page(store, `retirable/${input.RetiringPrincipal}`, input.Limit, input.Marker, (after, limit) =>
+        store.listRetirableGrants(input.RetiringPrincipal, after, limit),
       );
     },
   ),
@@ -178,8 +195,9 @@ export const grantOperations: Record<string, Operation> = {
     (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
       access.require(key, 'kms:RevokeGrant');
-      const grant = store.grants().find((g) => g.grantId === input.GrantId && g.keyId === key.keyId);
-      if (!grant) throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
+      const grant = store.findGrant(input.GrantId);
+      if (grant?.keyId !== key.keyId)
+        throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
       refuseDryRun(input.DryRun);
       store.removeGrant(grant.grantId);
       return {};
@@ -197,12 +215,14 @@ export const grantOperations: Record<string, Operation> = {
       let grant: GrantRecord | undefined;
       if (input.GrantToken !== undefined) {
         const hash = hashGrantToken(input.GrantToken);
-        grant = store.grants().find((g) => g.tokenHash === hash);
+        grant = store.findGrantByToken(hash);
         if (!grant) throw new KmsError('InvalidGrantTokenException', 'The grant token is not valid.');
       } else if (input.KeyId !== undefined && input.GrantId !== undefined) {
         const key = store.resolve(input.KeyId, false);
-        grant = store.grants().find((g) => g.grantId === input.GrantId && g.keyId === key.keyId);
-        if (!grant) throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
+        const found = store.findGrant(input.GrantId);
+        if (found?.keyId !== key.keyId)
+          throw notFound(`Grant ${input.GrantId} does not exist on ${store.keyArn(key.keyId)}.`);
+        grant = found;
       } else {
         throw validation('Specify either GrantToken, or both KeyId and GrantId.');
       }

@@ -5,7 +5,7 @@ import type { LocalAccess } from './access.js';
 import { KmsError, validation } from './errors.js';
 import { DAY_MS, type KeyRecord } from './key-store.js';
 import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
-import { keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
+import { cursorPaginate, keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
 
 const MAX_TAGS = 50;
 
@@ -101,7 +101,15 @@ export const keyOperations: Record<string, Operation> = {
     z.object({ Limit: limitShape(1000), Marker: markerShape }),
     (input, { store, access }) => {
       access.requireIam('kms:ListKeys');
-      const { page, truncated, nextMarker } = paginate(store.allKeys(), input.Limit, input.Marker, 100);
+      const { page, truncated, nextMarker } = cursorPaginate(
+        store.markers,
+        'keys',
+        input.Limit,
+        input.Marker,
+        100,
+        (after, limit) => store.listKeys(after, limit),
+        (k) => k.keyId,
+      );
       return {
         Keys: page.map((k) => ({ KeyId: k.keyId, KeyArn: store.keyArn(k.keyId) })),
         Truncated: truncated,
@@ -114,8 +122,8 @@ export const keyOperations: Record<string, Operation> = {
     const key = store.resolve(input.KeyId, false);
     access.require(key, 'kms:EnableKey');
     requireNotPendingDeletion(store, key);
-    store.mutate(() => {
-      key.keyState = 'Enabled';
+    store.updateKey(key, (k) => {
+      k.keyState = 'Enabled';
     });
     return {};
   }),
@@ -124,8 +132,8 @@ export const keyOperations: Record<string, Operation> = {
     const key = store.resolve(input.KeyId, false);
     access.require(key, 'kms:DisableKey');
     requireNotPendingDeletion(store, key);
-    store.mutate(() => {
-      key.keyState = 'Disabled';
+    store.updateKey(key, (k) => {
+      k.keyState = 'Disabled';
     });
     return {};
   }),
@@ -143,10 +151,10 @@ export const keyOperations: Record<string, Operation> = {
       }
       requireNotPendingDeletion(store, key);
       const deletionDate = store.now().getTime() + days * DAY_MS;
-      store.mutate(() => {
-        key.keyState = 'PendingDeletion';
-        key.deletionDate = deletionDate;
-        key.pendingWindowInDays = days;
+      store.updateKey(key, (k) => {
+        k.keyState = 'PendingDeletion';
+        k.deletionDate = deletionDate;
+        k.pendingWindowInDays = days;
       });
       return {
         KeyId: store.keyArn(key.keyId),
@@ -163,10 +171,10 @@ export const keyOperations: Record<string, Operation> = {
     if (key.keyState !== 'PendingDeletion') {
       throw new KmsError('KMSInvalidStateException', `${store.keyArn(key.keyId)} is not pending deletion.`);
     }
-    store.mutate(() => {
-      key.keyState = 'Disabled';
-      delete key.deletionDate;
-      delete key.pendingWindowInDays;
+    store.updateKey(key, (k) => {
+      k.keyState = 'Disabled';
+      delete k.deletionDate;
+      delete k.pendingWindowInDays;
     });
     return { KeyId: store.keyArn(key.keyId) };
   }),
@@ -177,8 +185,8 @@ export const keyOperations: Record<string, Operation> = {
       const key = store.resolve(input.KeyId, false);
       access.require(key, 'kms:UpdateKeyDescription');
       requireNotPendingDeletion(store, key);
-      store.mutate(() => {
-        key.description = input.Description;
+      store.updateKey(key, (k) => {
+        k.description = input.Description;
       });
       return {};
     },
@@ -191,8 +199,8 @@ export const keyOperations: Record<string, Operation> = {
       access.require(key, 'kms:TagResource');
       requireNotPendingDeletion(store, key);
       const tags = mergeTags(key.tags, input.Tags);
-      store.mutate(() => {
-        key.tags = tags;
+      store.updateKey(key, (k) => {
+        k.tags = tags;
       });
       return {};
     },
@@ -205,8 +213,8 @@ export const keyOperations: Record<string, Operation> = {
       access.require(key, 'kms:UntagResource');
       requireNotPendingDeletion(store, key);
       const removed = new Set(input.TagKeys);
-      store.mutate(() => {
-        key.tags = key.tags.filter((t) => !removed.has(t.TagKey));
+      store.updateKey(key, (k) => {
+        k.tags = k.tags.filter((t) => !removed.has(t.TagKey));
       });
       return {};
     },

@@ -22,8 +22,8 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
       access.require(key, 'kms:EnableKeyRotation');
       requireUsable(store, key);
       const period = input.RotationPeriodInDays ?? 365;
-      store.mutate(() => {
-        key.rotation = {
+      store.updateKey(key, (k) => {
+        k.rotation = {
           enabled: true,
           periodDays: period,
           nextRotationAt: store.now().getTime() + period * DAY_MS,
@@ -37,8 +37,8 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
     const key = store.resolve(input.KeyId, false);
     access.require(key, 'kms:DisableKeyRotation');
     requireUsable(store, key);
-    store.mutate(() => {
-      key.rotation = { enabled: false, periodDays: key.rotation.periodDays };
+    store.updateKey(key, (k) => {
+      k.rotation = { enabled: false, periodDays: k.rotation.periodDays };
     });
     return {};
   }),
@@ -128,8 +128,8 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
       requireNotPendingDeletion(store, key);
       checkPolicy(input.Policy);
       if (!input.BypassPolicyLockoutSafetyCheck) requireNoLockout(access, key, input.Policy);
-      store.mutate(() => {
-        key.policy = input.Policy;
+      store.updateKey(key, (k) => {
+        k.policy = input.Policy;
       });
       return {};
     },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isBase64 } from '../../core/base64.js';
 import { isWellFormedText } from '../../core/context.js';
 import { KmsError } from './errors.js';
+import type { MarkerCodec } from './markers.js';
 
 /**
  * Input shapes of the KMS API with the constraints the KMS API reference gives, and the mapping
@@ -155,5 +156,38 @@ export function paginate<T>(
     page,
     truncated,
     nextMarker: truncated ? Buffer.from(`eaas1:${next}`, 'latin1').toString('base64url') : undefined,
+  };
+}
+
+/** A page of a listing that pages by cursor: the items and whether more follow. */
+export interface CursorPage<T> {
+  items: T[];
+  more: boolean;
+}
+
+/**
+ * Pages a listing by cursor: the marker is the id of the last item returned, sealed for this
+ * listing (`MarkerCodec`: opaque, and a marker of another listing is refused); the next page
+ * starts after that id. The store answers from sorted indexes, so a page costs what its items
+ * cost, not what the account holds.
+ */
+export function cursorPaginate<T>(
+  markers: MarkerCodec,
+  listing: string,
+  limit: number | undefined,
+  marker: string | undefined,
+  defaultLimit: number,
+  fetch: (after: string | undefined, limit: number) => CursorPage<T>,
+  idOf: (item: T) => string,
+) {
+  const after = marker === undefined ? undefined : markers.open(listing, marker);
+  if (marker !== undefined && after === undefined)
+    throw new KmsError('InvalidMarkerException', 'The marker is not valid for this request.');
+  const { items, more } = fetch(after, limit ?? defaultLimit);
+  const last = items[items.length - 1];
+  return {
+    page: items,
+    truncated: more,
+    nextMarker: more && last !== undefined ? markers.seal(listing, idOf(last)) : undefined,
   };
 }

@@ -251,15 +251,20 @@ describe('GET /v1/aliases: paginated, each call bounded', () => {
   let mine = '';
 
   beforeAll(async () => {
-    // myOutsider's own key with many aliases (made straight in KMS: the API's naming rules are not the point here).
-    const created = await ok(t.client(OUTSIDER).raw('POST', '/v1/keys', { description: 'many aliases' }));
-    mine = (created.key as { arn: string }).arn;
+    // myOutsider's own keys with many aliases (made straight in KMS: the API's naming rules are not
+    // the point here), spread over three keys since KMS allows 50 aliases a key.
+    const keys: string[] = [];
+    for (let k = 0; k < 3; k++) {
+      const created = await ok(t.client(OUTSIDER).raw('POST', '/v1/keys', { description: 'many aliases' }));
+      keys.push((created.key as { arn: string }).arn);
+    }
+    mine = keys[0] as string;
     const kms = t.kms(SERVICE);
     for (let i = 0; i < ALIASES; i++)
       await kms.send(
         new CreateAliasCommand({
           AliasName: `alias/outsider-${String(i).padStart(3, '0')}`,
-          TargetKeyId: mine,
+          TargetKeyId: keys[i % keys.length],
         }),
       );
   });
@@ -288,9 +293,10 @@ describe('GET /v1/aliases: paginated, each call bounded', () => {
   });
 
   it('keeps the ?keyId= form, paginated too, its token bound to the key', async () => {
-    const answers = await pages(OUTSIDER, '/v1/aliases', { keyId: mine, limit: '50' });
+    const answers = await pages(OUTSIDER, '/v1/aliases', { keyId: mine, limit: '20' });
     const names = answers.flatMap((b) => (b.aliases as { name: string; keyId: string }[]).map((a) => a.name));
-    expect(names).toHaveLength(ALIASES);
+    // Every third alias is on the first key.
+    expect(names).toHaveLength(Math.ceil(ALIASES / 3));
     expect(answers.every((b) => (b.aliases as { keyId: string }[]).every((a) => a.keyId === mine))).toBe(
       true,
     );

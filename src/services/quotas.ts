@@ -146,18 +146,19 @@ export class QuotaLedger {
   /**
    * Precondition of cancelling a key's deletion: it counts again, so its creator must be under its
    * quota (429 LimitExceeded). Answers whether the record changed (to undo if the cancel fails).
+   * Only a key the creator's own record lists counts again: who the creator is comes from a tag an
+   * administrator can rewrite in KMS, so a key another caller made, labelled with this creator's
+   * name, never lands in this creator's record (it stays in its real creator's).
    */
   async keyBack(principal: string, keyArn: string, check?: QuotaCheck): Promise<boolean> {
     let changed = false;
     await this.update(principal, async (record) => {
       const entry = record.keys.find((e) => e.id === keyArn);
       changed = false;
-      if (entry && !entry.pendingDeletion) return { changed: false };
+      if (!entry?.pendingDeletion) return { changed: false };
       const outcome = await this.admit(record, 'keys', check, keyArn);
       if (outcome.refusal) return outcome;
-      const found = record.keys.find((e) => e.id === keyArn);
-      if (found) delete found.pendingDeletion;
-      else record.keys.push({ id: keyArn, at: this.now().toISOString() });
+      delete entry.pendingDeletion;
       changed = true;
       return { changed: true };
     });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ListKeysCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
+import { ListKeysCommand, ListResourceTagsCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
 import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
@@ -197,5 +197,39 @@ describe('re-encryption jobs', () => {
       expect(view.phase).toBe('succeeded');
     }
     await ok(start(GRANTEE, key));
+  });
+});
+
+describe("a key's creator label, rewritten in KMS by an administrator", () => {
+  let s: TestStack;
+  beforeAll(async () => {
+    s = await startTestStack({ env: { EAAS_QUOTA_KEYS_PER_CALLER: '3', EAAS_REWRAP_TICK_SECONDS: '0' } });
+  });
+  afterAll(() => s.stop());
+
+  it("cannot fill another caller's key quota: scheduling and cancelling a relabelled key touch only its creator's record", async () => {
+    const victim = s.principal(KEY_USER).arn;
+    const outsider = s.client(OUTSIDER);
+    for (let i = 0; i < 3; i++) {
+      const made = await outsider.raw('POST', '/v1/keys', { description: `relabelled ${i}` });
+      expect(made.status).toBe(200);
+      const keyId = (made.body as { key: { keyId: string } }).key.keyId;
+      // The administrator rewrites the creator tag straight in KMS (TagResource is an administrator's action).
+      await s
+        .kms(OUTSIDER)
+        .send(new TagResourceCommand({ KeyId: keyId, Tags: [{ TagKey: CREATOR_TAG, TagValue: victim }] }));
+      const keyPath = `/v1/keys/${keyId}`;
+      expect((await outsider.raw('DELETE', keyPath, undefined, { pendingWindowInDays: '7' })).status).toBe(
+        200,
+      );
+      expect((await outsider.raw('POST', `${keyPath}/cancel-deletion`)).status).toBe(200);
+    }
+    // The victim created nothing: its quota is whole.
+    for (let i = 0; i < 3; i++)
+      expect((await s.client(KEY_USER).raw('POST', '/v1/keys', { description: `mine ${i}` })).status).toBe(
+        200,
+      );
+    // The keys still count for the one who made them.
+    expect((await outsider.raw('POST', '/v1/keys', {})).status).toBe(429);
   });
 });

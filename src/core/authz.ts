@@ -43,7 +43,12 @@ export type Decision =
   | { allowed: false; reason: 'explicit-deny'; statement: StatementRef }
   | { allowed: true; reason: 'key-policy'; statement: StatementRef }
   | { allowed: true; reason: 'grant'; grantId: string }
-  | { allowed: false; reason: 'implicit-deny' };
+  | { allowed: false; reason: 'implicit-deny' }
+  /**
+   * The service's own refusal, never KMS's: a principal that may manage the key asked to use it
+   * (a policy or grant written straight in KMS can allow both; the API still keeps them apart).
+   */
+  | { allowed: false; reason: 'separation-of-duties' };
 
 export interface StatementRef {
   index: number;
@@ -373,6 +378,8 @@ export function describeDecision(d: Decision): string {
       return `allowed by key policy statement ${d.statement.sid ?? `#${d.statement.index}`}`;
     case 'grant':
       return `allowed by grant ${d.grantId}`;
+    case 'separation-of-duties':
+      return 'the caller may manage the key, and administrators never use their keys (separation of duties)';
     default:
       return 'no key policy statement or grant allows it';
   }

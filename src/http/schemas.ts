@@ -155,7 +155,10 @@ const Decision = {
     route: { type: 'string', description: 'The API route this action is checked for.' },
     action: { type: 'string', examples: ['kms:Encrypt'] },
     allowed: { type: 'boolean' },
-    reason: { type: 'string', enum: ['key-policy', 'grant', 'explicit-deny', 'implicit-deny'] },
+    reason: {
+      type: 'string',
+      enum: ['key-policy', 'grant', 'explicit-deny', 'implicit-deny', 'separation-of-duties'],
+    },
     by: { type: 'string', description: 'The policy statement (Sid or #index) or the grant id that decided.' },
     explanation: { type: 'string' },
     conditionalGrants: {

@@ -1,6 +1,7 @@
 import { authorize, type Decision, type GrantLike, grantAllows } from '../core/authz.js';
 import type { EncryptionContext } from '../core/context.js';
 import { DomainError } from '../core/errors.js';
+import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from '../core/key-policy.js';
 import { normalisePrincipal } from '../core/principal.js';
 import { parseJsonStrict } from '../core/safe-json.js';
 import type { AccessSource, AuditDecision, GrantInfo } from '../ports.js';
@@ -49,7 +50,7 @@ export function auditDecision(action: string, keyArn: string, d: Decision): Audi
   const by =
     d.reason === 'grant'
       ? d.grantId
-      : d.reason === 'implicit-deny'
+      : d.reason === 'implicit-deny' || d.reason === 'separation-of-duties'
         ? undefined
         : (d.statement.sid ?? `#${d.statement.index}`);
   return { action, keyArn, allowed: d.allowed, reason: d.reason, ...(by !== undefined ? { by } : {}) };
@@ -91,6 +92,9 @@ export interface AccessControlOptions {
   ttlMs?: number;
   now?: () => number;
 }
+
+const CRYPTO = new Set(CRYPTO_ACTIONS.map((a) => a.toLowerCase()));
+const isCryptoAction = (action: string) => CRYPTO.has(action.toLowerCase());
 
 const accountOfKeyArn = (arn: string) => /^arn:aws[a-z-]*:kms:[^:]*:(\d{12}):/.exec(arn)?.[1] ?? '';
 
@@ -192,7 +196,27 @@ export class AccessControl {
       this.mayRefresh(`${keyArn}\n${caller.arn}`)
     )
       decision = decideWith(await this.grantsOf(caller, keyArn, true));
+    // Precondition of every cryptographic use through the API: the caller may not manage the key.
+    // The policies the service writes deny administrators every cryptographic operation, but a
+    // policy put straight in KMS (PutKeyPolicy, CreateKey) can allow both; the API refuses anyway.
+    if (decision.allowed && isCryptoAction(req.action) && this.manages(policy, caller, keyArn, req.context))
+      decision = { allowed: false, reason: 'separation-of-duties' };
     return { keyArn, decision };
+  }
+
+  /** Whether the key policy lets the caller do any managing action, with the request's context. */
+  private manages(policy: unknown, caller: Caller, keyArn: string, context?: EncryptionContext): boolean {
+    return MANAGE_ACTIONS.some(
+      (action) =>
+        authorize(policy, [], {
+          principal: caller.arn,
+          action,
+          keyArn,
+          keyAccountId: accountOfKeyArn(keyArn),
+          encryptionContext: context,
+          grantIsForAWSResource: false,
+        }).allowed,
+    );
   }
 
   private readonly refreshed = new Map<string, number>();

@@ -204,6 +204,20 @@ export class KeyService {
     return this.access.require(r.caller, { keyId, action }, r.record);
   }
 
+  /**
+   * The guard on the key an alias names, refusing in the alias's name: the key it resolves to is
+   * for those who may describe it.
+   */
+  private async guardViaAlias(r: Requester, alias: string, keyId: string, action: string): Promise<string> {
+    try {
+      return await this.guard(r, keyId, action);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'AccessDenied')
+        throw accessDenied(r.caller, action, alias);
+      throw error;
+    }
+  }
+
   /** Precondition of claiming an alias name (creating it, or pointing it elsewhere): the naming rule. */
   private requireAliasName(caller: Caller, alias: string): void {
     const refusal = aliasNameRefusal(alias, caller.arn, {
@@ -647,7 +661,7 @@ export class KeyService {
       this.access.invalidateNames();
       return { alias, keyId: arn, created: true };
     }
-    await this.guard(r, current, 'kms:UpdateAlias');
+    await this.guardViaAlias(r, alias, current, 'kms:UpdateAlias');
     const arn = await this.guard(r, keyId, 'kms:UpdateAlias');
     await this.admin.updateAlias(alias, arn);
     this.access.invalidateNames();
@@ -658,7 +672,7 @@ export class KeyService {
     const alias = aliasName(name);
     const current = await this.aliasTarget(alias);
     if (current === undefined) throw new DomainError('NotFound', `The alias ${alias} does not exist.`);
-    const arn = await this.guard(r, current, 'kms:DeleteAlias');
+    const arn = await this.guardViaAlias(r, alias, current, 'kms:DeleteAlias');
     await this.admin.deleteAlias(alias);
     this.access.invalidateNames();
     // Frees the slot if the caller created it; another creator's check against KMS finds it gone.

@@ -278,6 +278,8 @@ describe('issue 12, finding 8: whoami explains a key only to those who may see i
         plaintext: Buffer.from('x').toString('base64'),
       }),
     ];
+    // Deleting (or pointing elsewhere) an alias of a key one may not manage: refused in the alias's name.
+    refusals.push(await outsider.raw('DELETE', `/v1/aliases/${encodeURIComponent('alias/eaas-default')}`));
     for (const res of refusals) {
       expect(res.status).toBe(403);
       const text = JSON.stringify(res.body);

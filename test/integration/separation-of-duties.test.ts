@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import {
   CreateGrantCommand,
+  CreateKeyCommand,
   DecryptCommand,
   DescribeKeyCommand,
   EncryptCommand,
@@ -243,6 +244,72 @@ describe('an administrator cannot give itself use of its key directly in KMS', (
           .send(new DecryptCommand({ CiphertextBlob: sealed.ciphertext, EncryptionContext: globex })),
       ),
     ).toBe('AccessDeniedException');
+  });
+});
+
+describe('a policy put straight in KMS that lets an administrator use its key', () => {
+  it('does not make the API encrypt or decrypt for it: PutKeyPolicy by the administrator, and CreateKey with its own policy', async () => {
+    // myGrantee creates a key through the API (so administers it), then rewrites its policy in KMS.
+    const made = await ok(t.client(GRANTEE).raw('POST', '/v1/keys', { rotation: { enabled: false } }));
+    const key = (made.key as { keyId: string }).keyId;
+    const keyArn = (made.key as { arn: string }).arn;
+    const mine = {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'all mine',
+          Effect: 'Allow',
+          Principal: { AWS: arn(GRANTEE) },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+        // The account root statement, so the service's role still reads and uses the key (its IAM
+        // policy decides), as in the policies the service writes.
+        {
+          Sid: 'root',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    };
+    await t.kms(GRANTEE).send(new PutKeyPolicyCommand({ KeyId: key, Policy: JSON.stringify(mine) }));
+    // KMS itself now lets it encrypt: what a direct policy write can do, the API does not follow.
+    expect(
+      await kmsError(t.kms(GRANTEE).send(new EncryptCommand({ KeyId: key, Plaintext: Buffer.from('x') }))),
+    ).toBe('allowed');
+    const c = t.client(GRANTEE);
+    const refused = await c.raw('POST', '/v1/encrypt', { keyId: key, plaintext: b64('x') });
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: 'AccessDenied' });
+    expect((await c.raw('POST', '/v1/data-keys', { keyId: key })).status).toBe(403);
+    const why = await ok(c.raw('GET', '/v1/whoami', undefined, { keyId: keyArn }));
+    const ops = (why.access as { operations: { action: string; reason: string; allowed: boolean }[] })
+      .operations;
+    expect(ops.find((o) => o.action === 'kms:Encrypt')).toMatchObject({
+      allowed: false,
+      reason: 'separation-of-duties',
+    });
+    // A key made straight in KMS by myKeyManager (its IAM policy allows CreateKey) with such a policy.
+    const direct = await t.kms(KEY_MANAGER).send(
+      new CreateKeyCommand({
+        Policy: JSON.stringify({
+          ...mine,
+          Statement: [{ ...mine.Statement[0], Principal: { AWS: arn(KEY_MANAGER) } }, mine.Statement[1]],
+        }),
+      }),
+    );
+    const directKey = direct.KeyMetadata?.KeyId ?? '';
+    expect(
+      (await t.client(KEY_MANAGER).raw('POST', '/v1/encrypt', { keyId: directKey, plaintext: b64('x') }))
+        .status,
+    ).toBe(403);
+    const listed = await ok(t.client(KEY_MANAGER).raw('GET', '/v1/keys', undefined, { limit: '100' }));
+    const entry = (listed.keys as { keyId: string; access: { use: boolean } }[]).find(
+      (k) => k.keyId === directKey,
+    );
+    expect(entry?.access.use).toBe(false);
   });
 });
 

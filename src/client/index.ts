@@ -254,20 +254,23 @@ export class EaasClient {
     return this.call<JobView>('POST', '/v1/jobs/re-encrypt', input);
   }
 
-  /** A re-encryption job's state, phase, counts and, once finished, its report. */
+  /** A re-encryption job's state, phase and times and, once finished, its report (no counts: see JobView). */
   getJob(id: string) {
     return this.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
   }
 }
 
 /**
- * A re-encryption job as GET /v1/jobs/{id} answers it: no object name and no count of objects
- * outside the job's keys (see the README, Re-encryption jobs).
+ * A re-encryption job as GET /v1/jobs/{id} answers it: no object name and no count of objects at
+ * all (see the README, Re-encryption jobs). Operators read the counts in the job record and the
+ * log line `re-encryption job page`.
  */
 export interface JobView {
   id: string;
+  /** `completed-with-failures` when objects under the job's keys failed, else `succeeded` once finished. */
   state: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
-  phase: string;
+  /** `retrying` shows as `scanning`. */
+  phase: 'pending' | 'counting' | 'scanning' | 'succeeded' | 'completed-with-failures';
   mode: 'source-key' | 'older-than-rotation';
   sourceKeyId: string;
   destinationKeyId: string;
@@ -276,19 +279,11 @@ export interface JobView {
   concurrency: number;
   rotatedAt?: string;
   createdBy: string;
-  /** Objects under the job's keys only. */
-  counts: {
-    rewrapped: number;
-    alreadyCurrent: number;
-    /** Only `not-authorized`: objects under the job's keys its starter may not move. */
-    skipped: Record<string, number>;
-    failed: Record<string, number>;
-  };
-  deferred: number;
   createdAt: string;
   startedAt?: string;
   updatedAt: string;
   finishedAt?: string;
+  /** Once finished: a fixed sentence per outcome, with no number and no name. */
   report?: { summary: string };
 }
 

@@ -5,9 +5,9 @@ import type { EncryptionContext } from './context.js';
  * A re-encryption job as it is stored and shown: what it selects, where it is (phase and cursor),
  * what it counted, and who holds it (the lease). Pure: no I/O, no clock of its own.
  *
- * The stored record is for the service and its operators (it names objects: the cursor, the
- * failures); `jobView` is what the API shows, and shows no object name and no count of objects
- * outside the job's keys.
+ * The stored record is for the service and its operators (it names and counts objects: the
+ * cursor, the failures, the counts); `jobView` is what the API shows, and shows no object name
+ * and no count of objects at all.
  */
 
 /**
@@ -188,16 +188,19 @@ export function bump(map: Record<string, number>, reason: string): void {
   map[reason] = (map[reason] ?? 0) + 1;
 }
 
-/** A skip reason about an object under the job's keys: the only kind a view shows. */
+/** A skip reason about an object under the job's keys (the starter may not move it). */
 export const NOT_AUTHORIZED = 'not-authorized';
 
 /** The prefix of failure reasons about objects not known to be under the job's keys. */
 export const UNKNOWN_KEY_FAILURE = 'unknown-key:';
 
 /**
- * The counts a view may show: about objects under the job's own keys only (re-wrapped, already
- * current, refused to the starter, failed after selection), never a count that includes objects
- * under other keys, unencrypted or deleted (nor `scanned`, nor a total of the prefix).
+ * The counts about objects under the job's own keys (re-wrapped, already current, refused to the
+ * starter, failed after selection), without those that include objects under other keys,
+ * unencrypted or deleted (nor `scanned`, nor a total of the prefix). No API answer shows them
+ * (they would tell an administrator, who may decrypt none of them, how many documents a guessed
+ * prefix holds); `jobView` uses only whether `failed` is empty. Operators read every count in the
+ * record and in the log line `re-encryption job page`.
  */
 export function visibleCounts(job: JobRecord) {
   const notAuthorized = job.counts.skipped[NOT_AUTHORIZED] ?? 0;
@@ -211,20 +214,31 @@ export function visibleCounts(job: JobRecord) {
   };
 }
 
+/** The phases a view shows: `retrying` (objects lost a race with a writer) is shown as `scanning`. */
+export type ViewPhase = Exclude<JobPhase, 'retrying'>;
+
 /**
  * The view of a job the API answers (to an administrator of its keys, who may decrypt none of the
- * documents): its spec, phase, times and `visibleCounts`; no object name (no cursor, no failed
- * keys), no total, no percentage of the prefix. A finished job whose only failures are hidden
- * ones is shown as `succeeded`.
+ * documents): its spec, state, phase and times, and no object name and no count of objects at
+ * all (no counts, no deferred, no total, no percentage, no cursor, no failed keys): a count,
+ * even of objects under the job's keys only, is a name oracle (dry runs over guessed prefixes,
+ * "hr/2027-layoffs-plan.docx", "hr/2", ..., answer 1 or 0).
+ *
+ * The one bit the documents still decide: a finished job is `completed-with-failures` when the
+ * record has failures of objects under its keys (not the hidden `unknown-key:` ones), else
+ * `succeeded`. Only a failure (a document too large to copy, a KMS or S3 refusal after
+ * selection) reveals it, never a document that is merely there. `retrying` shows as `scanning`
+ * (it would say that some object lost a race with a writer).
  */
 export function jobView(job: JobRecord) {
-  const counts = visibleCounts(job);
   const finished = FINISHED.has(job.phase);
-  const phase: JobPhase = finished
-    ? Object.keys(counts.failed).length > 0
+  const phase: ViewPhase = finished
+    ? Object.keys(visibleCounts(job).failed).length > 0
       ? 'completed-with-failures'
       : 'succeeded'
-    : job.phase;
+    : job.phase === 'retrying'
+      ? 'scanning'
+      : (job.phase as ViewPhase);
   return {
     id: job.id,
     state: finished ? phase : phase === 'pending' ? 'pending' : 'running',
@@ -237,23 +251,23 @@ export function jobView(job: JobRecord) {
     concurrency: job.spec.concurrency,
     ...(job.spec.rotatedAt ? { rotatedAt: job.spec.rotatedAt } : {}),
     createdBy: job.createdBy,
-    counts,
-    deferred: job.deferred.length,
     createdAt: job.createdAt,
     ...(job.startedAt ? { startedAt: job.startedAt } : {}),
     updatedAt: job.updatedAt,
     ...(job.finishedAt ? { finishedAt: job.finishedAt } : {}),
-    ...(finished ? { report: reportOf(job) } : {}),
+    ...(finished ? { report: reportOf(phase, job.spec.dryRun) } : {}),
   };
 }
 
-/** The final report of a view: a sentence over the visible counts (failed keys stay in the record). */
-export function reportOf(job: JobRecord) {
-  const c = visibleCounts(job);
-  const sum = (m: Record<string, number>) => Object.values(m).reduce((a, b) => a + b, 0);
-  const verb = job.spec.dryRun ? 'would re-wrap' : 're-wrapped';
+/**
+ * The final report of a view: a fixed sentence per outcome, with no number and no name, pointing
+ * operators to the record and the log for the counts and the failed keys.
+ */
+export function reportOf(phase: ViewPhase, dryRun: boolean) {
+  const what = dryRun ? 'The dry run' : 'The job';
+  const how = phase === 'completed-with-failures' ? 'finished with failures' : 'finished';
   return {
-    summary: `${verb} ${c.rewrapped}, ${c.alreadyCurrent} already current, ${sum(c.skipped)} not authorized, ${sum(c.failed)} failed.`,
+    summary: `${what} ${how}. Counts and failed objects are not shown to administrators: operators read them in the job record and the log line "re-encryption job page".`,
   };
 }
 

@@ -387,7 +387,7 @@ const JOB_ROUTES: readonly Route[] = [
     'GET',
     '/v1/jobs/{id}',
     'getJob',
-    "A job's state, phase, counts of the objects under its keys and final report; no object names",
+    "A job's state, phase, times and final report; no object name and no count of objects",
     S.JobView,
     {
       actions: ['kms:PutKeyPolicy'],

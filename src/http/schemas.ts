@@ -726,20 +726,24 @@ export const StartJobRequest = {
   },
 } as const;
 
-const reasonCounts = { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } } as const;
-
 export const JobView = {
   type: 'object',
   description:
-    "A job as its administrators see it: no object name and no count of objects outside the job's keys (no total, no cursor, no percentage of the prefix).",
-  required: ['id', 'state', 'phase', 'mode', 'destinationKeyId', 'counts', 'createdAt', 'updatedAt'],
+    'A job as its administrators see it: its spec, state, phase and times, with no object name and no count of objects at all (administrators may decrypt none of them, and a count over a guessed prefix would reveal which documents exist). Operators read the counts in the job record and the log line `re-encryption job page`.',
+  required: ['id', 'state', 'phase', 'mode', 'destinationKeyId', 'createdAt', 'updatedAt'],
   properties: {
     id: { type: 'string' },
-    state: { type: 'string', enum: ['pending', 'running', 'succeeded', 'completed-with-failures'] },
+    state: {
+      type: 'string',
+      enum: ['pending', 'running', 'succeeded', 'completed-with-failures'],
+      description:
+        "`completed-with-failures` when objects under the job's keys failed (the one bit the documents decide, and only by failing), else `succeeded`.",
+    },
     phase: {
       type: 'string',
-      enum: ['pending', 'counting', 'scanning', 'retrying', 'succeeded', 'completed-with-failures'],
-      description: 'Where the job is: the only progress shown.',
+      enum: ['pending', 'counting', 'scanning', 'succeeded', 'completed-with-failures'],
+      description:
+        'Where the job is: the only progress shown (retrying objects that lost a race shows as `scanning`).',
     },
     mode: { type: 'string', enum: ['source-key', 'older-than-rotation'] },
     sourceKeyId: { type: 'string' },
@@ -749,31 +753,14 @@ export const JobView = {
     concurrency: { type: 'integer' },
     rotatedAt: { type: 'string', format: 'date-time' },
     createdBy: { type: 'string' },
-    counts: {
-      type: 'object',
-      description: "Objects under the job's keys only (a dry run: what a real run would do).",
-      required: ['rewrapped', 'alreadyCurrent', 'skipped', 'failed'],
-      properties: {
-        rewrapped: { type: 'integer', minimum: 0 },
-        alreadyCurrent: { type: 'integer', minimum: 0 },
-        skipped: {
-          ...reasonCounts,
-          description: 'Only `not-authorized`: objects the starter may no longer move, left as they are.',
-        },
-        failed: reasonCounts,
-      },
-    },
-    deferred: {
-      type: 'integer',
-      minimum: 0,
-      description: 'Objects that lost a race with a writer, to retry.',
-    },
     createdAt: { type: 'string', format: 'date-time' },
     startedAt: { type: 'string', format: 'date-time' },
     updatedAt: { type: 'string', format: 'date-time' },
     finishedAt: { type: 'string', format: 'date-time' },
     report: {
       type: 'object',
+      description: 'Once finished: a fixed sentence per outcome, with no number and no name.',
+      required: ['summary'],
       properties: { summary: { type: 'string' } },
     },
     requestId: { type: 'string' },

@@ -275,8 +275,8 @@ export class RewrapService {
   }
 
   /**
-   * A job's view, for a caller who administers its keys (both, for a cross-key job: the view
-   * counts objects under each). The refusal names neither key: a job id says nothing of them.
+   * A job's view (`jobView`: no object name, no count), for a caller who administers its keys
+   * (both, for a cross-key job). The refusal names neither key: a job id says nothing of them.
    */
   async status(caller: JobCaller, id: string) {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
@@ -546,7 +546,11 @@ export class RewrapService {
     this.options.log?.(message, fields);
   }
 
-  /** The operator's log line of a page: the record's own counts, cursor and total (names stay out of API answers). */
+  /**
+   * The operator's log line of a page: the record's own counts (every reason), deferred objects,
+   * cursor and total. It is the operators' place for the counts: no API answer shows them (names
+   * and counts stay out of the job view).
+   */
   private progress(job: JobRecord): void {
     const percent = percentOf(job);
     this.log('re-encryption job page', {
@@ -558,6 +562,9 @@ export class RewrapService {
       scanned: job.counts.scanned,
       rewrapped: job.counts.rewrapped,
       alreadyCurrent: job.counts.alreadyCurrent,
+      skipped: { ...job.counts.skipped },
+      failed: { ...job.counts.failed },
+      deferred: job.deferred.length,
       ...(percent !== undefined ? { percent } : {}),
       ...(job.total !== undefined ? { total: job.total } : {}),
     });

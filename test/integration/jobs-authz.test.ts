@@ -2,6 +2,7 @@ import { PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../src/client/index.js';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
+import { visibleCounts } from '../../src/core/rewrap-job.js';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { unwrapKeyOf, workerFor } from './jobs-fixtures.js';
@@ -10,7 +11,9 @@ import { unwrapKeyOf, workerFor } from './jobs-fixtures.js';
  * Re-encryption jobs attacked as issue 12 describes, through the API over the local stack: a
  * grantee or a plain user of a shared key moving its documents to a key of its own (finding 1),
  * a starter whose rights change or are denied for some contexts (the per-object check), and a
- * job view naming or counting documents the viewer may not decrypt (finding 2(a)).
+ * job view naming or counting documents the viewer may not decrypt (finding 2(a); the counts of
+ * dry runs over guessed prefixes as a name oracle). Counts are read from the stored record, the
+ * operators' place for them.
  */
 
 let t: TestStack;
@@ -39,6 +42,13 @@ async function put(key: string, body: string, keyId: string, context: Record<str
 
 const read = (as: string, key: string) =>
   t.client(as).rawBytes('GET', `/v1/objects/${encodeURIComponent(key)}`);
+
+/** The counts of a job's record about objects under its keys (no view shows them). */
+async function countsOf(id: string) {
+  const found = await t.stack.rewrap.load(id);
+  if (!found) throw new Error(`no job ${id}`);
+  return visibleCounts(found.job);
+}
 
 const keyUnder = (key: string) => unwrapKeyOf(t.kms(KEY_USER), t.s3(SERVICE), bucket, key);
 
@@ -170,7 +180,7 @@ describe('the per-object check of the starter', () => {
     }
     const view = await t.client(OPERATOR).getJob(job.id);
     expect(view.state).toBe('succeeded');
-    expect(view.counts).toEqual({
+    expect(await countsOf(job.id)).toEqual({
       rewrapped: 0,
       alreadyCurrent: 0,
       skipped: { 'not-authorized': 2 },
@@ -209,7 +219,8 @@ describe('the per-object check of the starter', () => {
       try {
         const dry = await start(prefix, true);
         await t.stack.rewrapTick();
-        expect((await t.client(OPERATOR).getJob(dry.id)).counts).toEqual({
+        expect((await t.client(OPERATOR).getJob(dry.id)).state).toBe('succeeded');
+        expect(await countsOf(dry.id)).toEqual({
           rewrapped: 1,
           alreadyCurrent: 0,
           skipped: { 'not-authorized': 1 },
@@ -219,7 +230,7 @@ describe('the per-object check of the starter', () => {
         await t.stack.rewrapTick();
         const view = await t.client(OPERATOR).getJob(real.id);
         expect(view.state).toBe('succeeded');
-        expect(view.counts).toMatchObject({ rewrapped: 1, skipped: { 'not-authorized': 1 } });
+        expect(await countsOf(real.id)).toMatchObject({ rewrapped: 1, skipped: { 'not-authorized': 1 } });
       } finally {
         await t
           .client(KEY_MANAGER)
@@ -246,7 +257,9 @@ describe('finding 2(a): a job view names and counts no document the viewer may n
     expect(view).not.toHaveProperty('cursor');
     expect(view).not.toHaveProperty('counts.scanned');
     expect(view).not.toHaveProperty('report.failures');
-    expect((view as JobView).counts.skipped).toEqual({});
+    expect(view).not.toHaveProperty('counts');
+    expect(view).not.toHaveProperty('deferred');
+    expect((view as JobView).report?.summary ?? '').not.toMatch(/\d/);
   }
 
   it('any caller making a key and a dry run over hr/ learns nothing of what hr/ holds', async () => {
@@ -278,11 +291,55 @@ describe('finding 2(a): a job view names and counts no document the viewer may n
     const done = await c.getJob(started.id);
     expect(done.state).toBe('succeeded');
     expectNothingOf(done);
-    expect(done.counts).toEqual({ rewrapped: 0, alreadyCurrent: 0, skipped: {}, failed: {} });
+    expect(await countsOf(started.id)).toEqual({ rewrapped: 0, alreadyCurrent: 0, skipped: {}, failed: {} });
     // The record keeps its names and counts for operators.
     const kept = (await worker.load(started.id))?.job;
     expect(kept?.counts.skipped).toEqual({ 'other-key': 1 });
     expect(kept?.cursor).toBe(SECRET_NAME);
+  });
+
+  it("an administrator's dry runs over guessed prefixes are the same view whether a document is there or not", async () => {
+    // myKeyUser stores the document under the default key; myKeyManager administers that key and
+    // may not decrypt it. The old view counted it (alreadyCurrent 1 against 0, and the report's
+    // sentence), so prefixes guessed one character at a time recovered its name.
+    await put(SECRET_NAME, 'the plan', 'alias/eaas-default', { tenant: 'hr' });
+    expect((await read(KEY_MANAGER, SECRET_NAME)).status).toBe(404);
+    const c = t.client(KEY_MANAGER);
+    const guess = (prefix: string) =>
+      c.startReEncryptJob({
+        olderThanRotation: true,
+        destinationKeyId: 'alias/eaas-default',
+        prefix,
+        dryRun: true,
+      });
+    const hit = await guess(SECRET_NAME);
+    const miss = await guess('hr/3');
+    await t.stack.rewrapTick();
+    const views = [await c.getJob(hit.id), await c.getJob(miss.id)];
+    // Both ran over their prefix: the record of the hit counted the document, the miss's nothing.
+    const counted = async (id: string) => {
+      const n = await countsOf(id);
+      return n.rewrapped + n.alreadyCurrent + (n.skipped['not-authorized'] ?? 0);
+    };
+    expect(await counted(hit.id)).toBe(1);
+    expect(await counted(miss.id)).toBe(0);
+    for (const view of views) {
+      expect(view.state).toBe('succeeded');
+      expect(view).not.toHaveProperty('counts');
+      expect(view).not.toHaveProperty('deferred');
+      expect(view).not.toHaveProperty('total');
+    }
+    // Identical but for what the caller chose, the clock says, or the request's own id.
+    const same = (view: JobView) => {
+      const { id, prefix, createdAt, startedAt, updatedAt, finishedAt, ...rest } = view as JobView & {
+        requestId?: string;
+      };
+      delete rest.requestId;
+      return rest;
+    };
+    expect(same(views[0] as JobView)).toEqual(same(views[1] as JobView));
+    expect(Object.keys(views[0] as JobView).sort()).toEqual(Object.keys(views[1] as JobView).sort());
+    expect(JSON.stringify(same(views[0] as JobView))).not.toContain('layoffs');
   });
 
   it('shows a job only to an administrator of its keys, with a refusal naming no key', async () => {

@@ -11,6 +11,7 @@ import {
   type StarterDecision,
   select,
   starterMayRewrap,
+  visibleCounts,
 } from '../../src/core/rewrap-job.js';
 import { RateLimiter, withRetry } from '../../src/services/rewrap-retry.js';
 
@@ -144,8 +145,9 @@ describe('jobView: what the API shows', () => {
     return job;
   };
 
-  it('shows no object name and no count of objects outside the job keys', () => {
-    const view = jobView(finishedRecord());
+  it('shows no object name and no count of objects at all', () => {
+    const job = finishedRecord();
+    const view = jobView(job);
     const text = JSON.stringify(view);
     for (const leak of [
       'hr/',
@@ -153,28 +155,47 @@ describe('jobView: what the API shows', () => {
       'percent',
       'cursor',
       'scanned',
+      'counts',
+      'rewrapped',
+      'alreadyCurrent',
+      'not-authorized',
+      'deferred',
       'other-key',
       'unknown-key',
       'failures',
     ])
       expect(text, leak).not.toContain(leak);
-    expect(view.counts).toEqual({
+    // The report is a fixed sentence: no number in it.
+    expect(view.report?.summary).not.toMatch(/\d/);
+    // Its only failure is hidden: the view does not say the job had one.
+    expect(view).toMatchObject({ state: 'succeeded', phase: 'succeeded' });
+    // The record keeps the counts for operators (visibleCounts: those under the job's keys).
+    expect(visibleCounts(job)).toEqual({
       rewrapped: 3,
       alreadyCurrent: 2,
       skipped: { 'not-authorized': 1 },
       failed: {},
     });
-    // Its only failure is hidden: the view does not say the job had one.
-    expect(view).toMatchObject({ state: 'succeeded', phase: 'succeeded' });
-    expect(view.report?.summary).toBe('would re-wrap 3, 2 already current, 1 not authorized, 0 failed.');
   });
 
-  it("shows the failures of the job's own objects, by reason", () => {
+  it("is the same view whatever the counts, but for failures of the job's own objects", () => {
+    const none = newJobRecord('j', spec({ dryRun: true }), 'arn:aws:iam::111122223333:user/op', new Date(0));
+    none.phase = 'succeeded';
+    expect(jobView(finishedRecord())).toEqual(jobView(none));
     const job = finishedRecord();
     job.counts.failed['too-large-to-copy'] = 2;
     const view = jobView(job);
-    expect(view.counts.failed).toEqual({ 'too-large-to-copy': 2 });
     expect(view).toMatchObject({ state: 'completed-with-failures', phase: 'completed-with-failures' });
+    expect(JSON.stringify(view)).not.toMatch(/too-large|2 failed/);
+    expect(view.report?.summary).toContain('finished with failures');
+  });
+
+  it('shows retrying (objects that lost a race with a writer) as scanning', () => {
+    const job = finishedRecord();
+    job.phase = 'retrying';
+    job.deferred = ['hr/2027-layoffs-plan.docx'];
+    expect(jobView(job)).toMatchObject({ state: 'running', phase: 'scanning' });
+    expect(JSON.stringify(jobView(job))).not.toContain('hr/');
   });
 
   it('reads records stored before the starter ARN and the hidden reasons existed', () => {
@@ -198,8 +219,8 @@ describe('jobView: what the API shows', () => {
     expect(jobView(old)).toMatchObject({
       state: 'running',
       phase: 'scanning',
-      counts: { rewrapped: 1, skipped: {} },
     });
+    expect(jobView(old)).not.toHaveProperty('counts');
     expect(() => parseJobRecord(JSON.stringify({ ...old, createdBy: undefined }))).toThrow();
   });
 });

@@ -392,9 +392,13 @@ describe("RewrapService: the starter's rights read afresh for each page", () => 
     const documents = new Vault();
     for (let i = 0; i < 6; i++) upload(documents, `doc/${i}`, A);
     let pages = 0;
+    let logged: Record<string, unknown> | undefined;
     const service = new RewrapService(depsOf(documents).keys, {} as never, access, documents, new Vault(), {
       // Four keys a page: two documents and their instruction files.
       pageSize: 4,
+      log: (message, fields) => {
+        if (message === 're-encryption job page') logged = fields;
+      },
       step: (name) => {
         // After the counting page and the first page of re-wraps, the starter stops administering A.
         if (name === 'page-saved' && ++pages === 2) policies.set(A, adminOf(['someone-else']));
@@ -403,6 +407,16 @@ describe("RewrapService: the starter's rights read afresh for each page", () => 
     const job = await service.create({ ...spec, concurrency: 2 }, STARTER);
     const done = await service.run(job.id);
     expect(done?.counts).toMatchObject({ rewrapped: 2, skipped: { 'not-authorized': 4 } });
+    // The operators' log line carries every count (the API's view shows none).
+    expect(logged).toMatchObject({
+      phase: 'succeeded',
+      scanned: 6,
+      rewrapped: 2,
+      alreadyCurrent: 0,
+      skipped: { 'not-authorized': 4 },
+      failed: {},
+      deferred: 0,
+    });
     // Three pages of two objects: one read of each key per page.
     expect(reads.filter((k) => k === A)).toHaveLength(3);
     expect(reads.filter((k) => k === B)).toHaveLength(3);

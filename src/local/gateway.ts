@@ -4,6 +4,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { type FunctionName, matchRoute } from '../http/routes.js';
 import {
   BodyBudget,
+  BodyNoRoomError,
+  type BodyShare,
+  BodyTimeoutError,
   BodyTooLargeError,
   ClientGoneError,
   closeIfUnread,
@@ -29,6 +32,14 @@ import type { StaticSite } from './static-site.js';
  * connection whose body was not read is closed rather than drained. The bodies read are bounded
  * per request (the Lambda payload limit) and together (a budget of body bytes in flight; past it,
  * 429 as API Gateway throttles); the signature over the body is checked once it has arrived.
+ *
+ * No caller, and no sender that knows only an access key id, can take the whole budget: the
+ * bodies of one access key id hold at most a share of it (two payloads), those whose signature
+ * could not be checked before the body hold at most half of it together (and their share is
+ * apart from the key's signature-checked one, so a sender with a key id and no secret cannot use
+ * up that key's room), a body of unknown length (chunked) holds its bytes as they arrive rather
+ * than a payload up front, and a body must arrive within a deadline (10 s plus 1 s per MiB by
+ * default), or the request is answered 408 and its connection closed.
  */
 
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -40,6 +51,10 @@ export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => P
 export const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
 /** Default bound on request body bytes held at once across all requests in flight. */
 export const DEFAULT_MAX_BODY_BYTES_IN_FLIGHT = 64 * 1024 * 1024;
+/** Request body bytes one access key id may hold at once, across its requests in flight. */
+export const BODY_BYTES_PER_KEY = 2 * MAX_REQUEST_BYTES;
+/** How long a body may take to arrive after its request's headers: a base, plus so much per MiB declared. */
+export const DEFAULT_BODY_TIMEOUT = { baseMs: 10_000, msPerMiB: 1_000 } as const;
 /** API Gateway's integration timeout. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
 /** Media types API Gateway passes to Lambda base64-encoded (the API's binaryMediaTypes). */
@@ -59,6 +74,11 @@ export interface GatewayOptions {
   site?: StaticSite;
   /** Bound on request body bytes held at once across requests (at least MAX_REQUEST_BYTES). */
   maxBodyBytesInFlight?: number;
+  /**
+   * The time a body may take after its request's headers: `baseMs` plus `msPerMiB` for each MiB
+   * declared (the payload limit when chunked); DEFAULT_BODY_TIMEOUT unless given (tests shorten it).
+   */
+  bodyTimeout?: { baseMs: number; msPerMiB: number };
 }
 
 export interface LocalGateway {
@@ -148,8 +168,15 @@ export function createGateway(options: GatewayOptions): GatewayServer {
   const budget = new BodyBudget(
     Math.max(options.maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MAX_REQUEST_BYTES),
   );
+  const bodyTimeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
+  /** Room for the bodies whose signature is still unchecked, all keys together: half the budget (at least one payload). */
+  const uncheckedShare: BodyShare = {
+    key: 'unchecked',
+    limit: Math.max(Math.floor(budget.limit / 2), MAX_REQUEST_BYTES),
+  };
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = Date.now();
     const requestId = randomUUID();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -219,32 +246,55 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     }
     // A declared payload hash lets the whole signature be checked before the body (which must then match it).
     const declaredHash = String(req.headers['x-amz-content-sha256'] ?? '').toLowerCase();
-    if (/^[0-9a-f]{64}$/.test(declaredHash)) {
+    const signatureChecked = /^[0-9a-f]{64}$/.test(declaredHash);
+    if (signatureChecked) {
       const early = checkSigV4Payload({ ...signed, bodySha256: declaredHash }, headersChecked, verify);
       if (!early.ok) {
         refuse(403, { message: early.message }, SIGV4_ERROR_TYPES[early.failure]);
         return;
       }
     }
-    const reservation = budget.tryReserve(declaredLength ?? MAX_REQUEST_BYTES);
+    // API Gateway's THROTTLED gateway response (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
+    const throttled = () => refuse(429, { message: 'Too Many Requests' }, 'TooManyRequestsException');
+    // A key's signature-checked bodies and the bodies sent under its id but not yet checked have
+    // separate shares: a sender who knows the id, not the secret, cannot use up the key's room.
+    const shares: BodyShare[] = signatureChecked
+      ? [{ key: `checked:${headersChecked.accessKeyId}`, limit: BODY_BYTES_PER_KEY }]
+      : [{ key: `unchecked:${headersChecked.accessKeyId}`, limit: BODY_BYTES_PER_KEY }, uncheckedShare];
+    // A body of unknown length reserves its bytes as they arrive, not a payload up front.
+    const reservation = budget.tryReserve(declaredLength ?? 0, shares);
     if (!reservation) {
-      // API Gateway's THROTTLED gateway response (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
-      refuse(429, { message: 'Too Many Requests' }, 'TooManyRequestsException');
+      throttled();
       return;
     }
     // Held until the answer is sent: the function holds the body (and its copy in the event) until then.
     res.once('close', () => reservation.release());
     if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
+    // The body's deadline runs from the headers' arrival, however long the checks or `100 Continue` took.
+    const allowedMs =
+      bodyTimeout.baseMs + (bodyTimeout.msPerMiB * (declaredLength ?? MAX_REQUEST_BYTES)) / 1024 ** 2;
     let body: Buffer;
     try {
-      body = await readBody(req, MAX_REQUEST_BYTES, budget);
+      body = await readBody(req, MAX_REQUEST_BYTES, budget, {
+        ...(declaredLength === undefined ? { growing: reservation } : {}),
+        timeoutMs: arrived + allowedMs - Date.now(),
+      });
     } catch (error) {
       if (error instanceof ClientGoneError) {
         res.destroy();
         return;
       }
-      if (!(error instanceof BodyTooLargeError)) throw error;
-      tooLarge();
+      if (error instanceof BodyTooLargeError) tooLarge();
+      else if (error instanceof BodyNoRoomError) throttled();
+      else if (error instanceof BodyTimeoutError) {
+        // API Gateway documents no gateway response for a client too slow to send its request
+        // (supported-gateway-response-types.html above): this is HTTP's own 408 Request Timeout
+        // (RFC 9110 section 15.5.9; https://developer.mozilla.org/docs/Web/HTTP/Status/408), with
+        // `Connection: close`, as Node's own requestTimeout answers. The reservation goes with the connection.
+        reservation.release();
+        res.setHeader('Connection', 'close');
+        answer(res, 408, { message: 'Request Timeout' }, requestId);
+      } else throw error;
       return;
     }
     const auth = checkSigV4Payload(

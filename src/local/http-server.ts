@@ -52,38 +52,86 @@ export function closeIfUnread(req: IncomingMessage, res: ServerResponse): void {
 
 /** A reservation of body bytes in a BodyBudget; release it once the request is done with its body. */
 export interface BodyReservation {
+  /** Bytes held now. */
   readonly bytes: number;
+  /** Holds `more` bytes more, or answers false (and counts a refusal) when the budget or a share has no room. */
+  grow(more: number): boolean;
   release(): void;
+}
+
+/** A share of a BodyBudget: the requests of one group (a caller, a class of requests) hold at most `limit` together. */
+export interface BodyShare {
+  readonly key: string;
+  readonly limit: number;
 }
 
 /**
  * A bound on the request body bytes a server holds at once, across all requests in flight: a
- * request reserves its declared length (or the per-request limit when chunked) before its body
- * is read, and releases it once answered. Counters are exposed for tests.
+ * request reserves its declared length (or, when its length is unknown, its bytes as they
+ * arrive) before they are read, and releases them once answered. A reservation may also count
+ * against shares, so that one group of requests cannot take the whole budget. Counters are
+ * exposed for tests.
  */
 export class BodyBudget {
   private reservedBytes = 0;
   private peakBytes = 0;
   private readBytes = 0;
   private refusals = 0;
+  private readonly shareBytes = new Map<string, number>();
 
   constructor(readonly limit: number) {}
 
-  /** Reserves `bytes`, or answers undefined (and counts a refusal) when the budget has no room. */
-  tryReserve(bytes: number): BodyReservation | undefined {
-    if (bytes > 0 && this.reservedBytes + bytes > this.limit) {
+  /** Bytes the requests of a share hold now. */
+  heldBy(key: string): number {
+    return this.shareBytes.get(key) ?? 0;
+  }
+
+  private fits(bytes: number, shares: readonly BodyShare[]): boolean {
+    if (bytes <= 0) return true;
+    if (this.reservedBytes + bytes > this.limit) return false;
+    return shares.every((s) => this.heldBy(s.key) + bytes <= s.limit);
+  }
+
+  private take(bytes: number, shares: readonly BodyShare[]): void {
+    this.reservedBytes += bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.reservedBytes);
+    for (const s of shares) {
+      const held = this.heldBy(s.key) + bytes;
+      if (held === 0) this.shareBytes.delete(s.key);
+      else this.shareBytes.set(s.key, held);
+    }
+  }
+
+  /**
+   * Reserves `bytes` in the budget and in each share, or answers undefined (and counts a
+   * refusal) when one has no room. Zero bytes (a request without a body) always fit.
+   */
+  tryReserve(bytes: number, shares: readonly BodyShare[] = []): BodyReservation | undefined {
+    if (!this.fits(bytes, shares)) {
       this.refusals += 1;
       return undefined;
     }
-    this.reservedBytes += bytes;
-    this.peakBytes = Math.max(this.peakBytes, this.reservedBytes);
+    this.take(bytes, shares);
+    let held = bytes;
     let released = false;
     return {
-      bytes,
+      get bytes() {
+        return held;
+      },
+      grow: (more: number) => {
+        if (released) return false;
+        if (!this.fits(more, shares)) {
+          this.refusals += 1;
+          return false;
+        }
+        this.take(more, shares);
+        held += more;
+        return true;
+      },
       release: () => {
         if (released) return;
         released = true;
-        this.reservedBytes -= bytes;
+        this.take(-held, shares);
       },
     };
   }
@@ -104,31 +152,63 @@ export class BodyBudget {
   }
 }
 
+/** A body whose length was unknown outgrew the room its reservation could get. */
+export class BodyNoRoomError extends Error {
+  constructor() {
+    super('no room for the rest of the request body');
+    this.name = 'BodyNoRoomError';
+  }
+}
+
+/** A body did not arrive in the time allowed. */
+export class BodyTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`request body not complete within ${timeoutMs} ms`);
+    this.name = 'BodyTimeoutError';
+  }
+}
+
+export interface ReadBodyOptions {
+  /** Grown by each chunk before it is kept (a body of unknown length); no room fails the read with BodyNoRoomError. */
+  growing?: BodyReservation;
+  /** The body must be complete within this many milliseconds, or the read fails with BodyTimeoutError. */
+  timeoutMs?: number;
+}
+
 /**
  * Reads a request body into memory. One larger than `limit` bytes is refused as soon as it is
  * (the rest is not read: answer with closeIfUnread); a client that goes away fails it with
- * ClientGoneError. Bytes read are counted in `budget` when given.
+ * ClientGoneError; see ReadBodyOptions for the room and time it may take. Bytes read are counted
+ * in `budget` when given.
  */
-export function readBody(req: IncomingMessage, limit: number, budget?: BodyBudget): Promise<Buffer> {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  budget?: BodyBudget,
+  options: ReadBodyOptions = {},
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let timer: NodeJS.Timeout | undefined;
     const done = () => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onGone);
       req.off('close', onGone);
     };
+    const fail = (error: Error) => {
+      done();
+      req.pause();
+      chunks.length = 0;
+      reject(error);
+    };
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       budget?.counted(chunk.length);
-      if (size > limit) {
-        done();
-        req.pause();
-        chunks.length = 0;
-        reject(new BodyTooLargeError(limit));
-        return;
-      }
+      if (size > limit) return fail(new BodyTooLargeError(limit));
+      if (options.growing && !options.growing.grow(chunk.length)) return fail(new BodyNoRoomError());
       chunks.push(chunk);
     };
     const onEnd = () => {
@@ -144,6 +224,10 @@ export function readBody(req: IncomingMessage, limit: number, budget?: BodyBudge
     req.on('end', onEnd);
     req.on('error', onGone);
     req.on('close', onGone);
+    if (options.timeoutMs !== undefined) {
+      const ms = options.timeoutMs;
+      timer = setTimeout(() => fail(new BodyTimeoutError(ms)), Math.max(0, ms));
+    }
   });
 }
 

@@ -32,6 +32,8 @@ export interface RawRequest {
   firstBytes?: number;
   /** How long to wait for the answer before failing (default 3 s). */
   timeoutMs?: number;
+  /** Frame the body bytes as HTTP/1.1 chunks (send `transfer-encoding: chunked` yourself). */
+  chunked?: boolean;
 }
 
 /** What the server did with the connection after its answer, when the client went on sending. */
@@ -49,6 +51,10 @@ export interface RawExchange {
   continued: Promise<void>;
   /** Goes on sending body bytes (64 KiB at a time) up to `total`, until the server closes. */
   sendRest(total: number): Promise<AfterAnswer>;
+  /** Sends one body byte every `intervalMs` until the server closes or the returned stop is called. */
+  trickle(intervalMs: number): () => void;
+  /** Whether the server has closed the connection. */
+  readonly closed: boolean;
 }
 
 function parseAnswer(data: Buffer): { answer: Omit<EarlyAnswer, 'sentBeforeAnswer'> } | undefined {
@@ -94,6 +100,11 @@ export function rawExchange(req: RawRequest): RawExchange {
     '',
   ].join('\r\n');
   const chunk = Buffer.alloc(64 * 1024, 0x61);
+  /** Body bytes as they go on the wire: as they are, or as one HTTP/1.1 chunk. */
+  const framed = (bytes: Buffer) =>
+    req.chunked
+      ? Buffer.concat([Buffer.from(`${bytes.length.toString(16)}\r\n`), bytes, Buffer.from('\r\n')])
+      : bytes;
   let onContinue: () => void = () => undefined;
   const continued = new Promise<void>((resolve) => {
     onContinue = resolve;
@@ -123,7 +134,7 @@ export function rawExchange(req: RawRequest): RawExchange {
     socket.write(head);
     const first = req.firstBytes ?? 1024;
     if (first > 0) {
-      socket.write(chunk.subarray(0, first));
+      socket.write(framed(chunk.subarray(0, first)));
       sent += first;
     }
   });
@@ -131,10 +142,26 @@ export function rawExchange(req: RawRequest): RawExchange {
     socket,
     answer,
     continued,
+    get closed() {
+      return closed;
+    },
+    trickle(intervalMs: number) {
+      const timer = setInterval(() => {
+        if (closed || !socket.writable) {
+          clearInterval(timer);
+          return;
+        }
+        socket.write(framed(chunk.subarray(0, 1)));
+        sent += 1;
+      }, intervalMs);
+      return () => clearInterval(timer);
+    },
     async sendRest(total: number): Promise<AfterAnswer> {
       while (sent < total && !closed && socket.writable) {
         const piece = chunk.subarray(0, Math.min(chunk.length, total - sent));
-        const ok = await new Promise<boolean>((resolve) => socket.write(piece, (error) => resolve(!error)));
+        const ok = await new Promise<boolean>((resolve) =>
+          socket.write(framed(piece), (error) => resolve(!error)),
+        );
         if (!ok) break;
         sent += piece.length;
         // Let the server's close arrive between writes, as a real sender would notice it.

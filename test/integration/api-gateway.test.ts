@@ -3,10 +3,23 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EaasClient } from '../../src/client/index.js';
-import { MAX_REQUEST_BYTES } from '../../src/local/gateway.js';
-import { APP_SESSION, KEY_USER } from '../../src/local/identity.js';
+import type { FunctionName } from '../../src/http/routes.js';
+import {
+  BODY_BYTES_PER_KEY,
+  type LambdaHandler,
+  MAX_REQUEST_BYTES,
+  startGateway,
+} from '../../src/local/gateway.js';
+import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { firstAnswers, rawExchange, sha256Hex, signedHeaders } from '../helpers/raw-http.js';
+import {
+  type EarlyAnswer,
+  firstAnswers,
+  type RawExchange,
+  rawExchange,
+  sha256Hex,
+  signedHeaders,
+} from '../helpers/raw-http.js';
 import { signedFetch } from '../helpers/signed-fetch.js';
 
 const exec = promisify(execFile);
@@ -446,10 +459,9 @@ describe('issue 12, finding 7: the gateway checks what it can before it reads a 
     for (const e of exchanges) e.socket.destroy();
   });
 
-  it('signed senders that stall hold at most the budget of bodies in flight; past it, 429 at once', async () => {
-    const budget = t.config.gatewayBodyBytesInFlight;
+  it("signed senders of one key that stall hold at most the key's share; past it, 429 at once; other keys are served", async () => {
     const length = 6_000_000;
-    const held = Math.floor(budget / length);
+    const held = Math.floor(BODY_BYTES_PER_KEY / length);
     const headers = await signedAs(t.principal(KEY_USER), { length });
     const before = t.stack.gateway.bodyStats();
     const exchanges = Array.from({ length: 40 }, () =>
@@ -464,16 +476,45 @@ describe('issue 12, finding 7: the gateway checks what it can before it reads a 
     }
     const during = t.stack.gateway.bodyStats();
     expect(during.reserved).toBe(held * length);
-    expect(during.peak).toBeLessThanOrEqual(budget);
     expect(during.read - before.read).toBeLessThanOrEqual(held * 1024);
-    // Requests without a body are not held up by the bodies in flight.
+    // Requests without a body are not held up by the bodies in flight, not even the same key's.
     expect((await t.client().raw('GET', '/v1/whoami')).status).toBe(200);
+    // Another key's body has room: its request reaches the function (which refuses it on the key's policy).
+    const other = await t
+      .client(GRANTEE)
+      .raw('POST', '/v1/encrypt', { keyId: 'alias/eaas-default', plaintext: 'aGk=' });
+    expect(other.status).not.toBe(429);
+    expect(other.body).toMatchObject({ requestId: expect.any(String) });
     for (const e of exchanges) e.socket.destroy();
     await expect.poll(() => t.stack.gateway.bodyStats().reserved).toBe(0);
     const res = await t
       .client()
       .raw('POST', '/v1/encrypt', { keyId: 'alias/eaas-default', plaintext: 'aGk=' });
     expect(res.status).toBe(200);
+  });
+
+  it('signed senders of every key that stall hold at most the budget of bodies in flight; past it, 429 at once', async () => {
+    const budget = t.config.gatewayBodyBytesInFlight;
+    const length = 6_000_000;
+    const names = [KEY_MANAGER, KEY_USER, SERVICE, GRANTEE, OUTSIDER, APP_SESSION];
+    const perKey = 3;
+    // Two per key fit in the keys' shares (12 in all); the budget holds fewer than that.
+    const held = Math.floor(budget / length);
+    expect(held).toBeLessThan(names.length * Math.floor(BODY_BYTES_PER_KEY / length));
+    const headersOf = await Promise.all(names.map((n) => signedAs(t.principal(n), { length })));
+    const exchanges = headersOf.flatMap((headers) =>
+      Array.from({ length: perKey }, () =>
+        rawExchange({ endpoint: t.api, method: 'POST', path: '/v1/encrypt', headers, timeoutMs: 60_000 }),
+      ),
+    );
+    const refused = await firstAnswers(exchanges, exchanges.length - held);
+    expect(refused.map((a) => a.status)).toEqual(Array(exchanges.length - held).fill(429));
+    const during = t.stack.gateway.bodyStats();
+    expect(during.reserved).toBe(held * length);
+    expect(during.peak).toBeLessThanOrEqual(budget);
+    expect((await t.client().raw('GET', '/v1/whoami')).status).toBe(200);
+    for (const e of exchanges) e.socket.destroy();
+    await expect.poll(() => t.stack.gateway.bodyStats().reserved).toBe(0);
   });
 
   it('a signed request that expects 100-continue is told to continue, then served', async () => {
@@ -501,5 +542,244 @@ describe('issue 12, finding 7: the gateway checks what it can before it reads a 
     expect(answer.continued).toBe(true);
     expect(JSON.parse(answer.body)).toMatchObject({ ciphertext: expect.any(String) });
     exchange.socket.destroy();
+  });
+});
+
+/** Authorization headers naming an access key id with a signature of zeros: what a sender with the id and not its secret can send. */
+function zeroSigned(accessKeyId: string, headers: Record<string, string>): Record<string, string> {
+  const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
+  const scope = `${amzDate.slice(0, 8)}/${t.config.region}/execute-api/aws4_request`;
+  return {
+    ...headers,
+    'x-amz-date': amzDate,
+    authorization: `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`,
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('issue 12: no caller, and no sender with only a key id, can deny others the gateway', () => {
+  const octets = { 'content-type': 'application/octet-stream' };
+  const chunked = { ...octets, 'transfer-encoding': 'chunked' };
+
+  /** myKeyUser's own signed requests with a body, as the typed client sends them: both must be served at once. */
+  async function keyUserIsServed(): Promise<void> {
+    const started = Date.now();
+    const put = await t
+      .client()
+      .rawBytes(
+        'PUT',
+        `/v1/objects/${encodeURIComponent('dos/victim.txt')}`,
+        Buffer.from('hello'),
+        { keyId: 'alias/eaas-default' },
+        'text/plain',
+      );
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const enc = await t
+      .client()
+      .raw('POST', '/v1/encrypt', { keyId: 'alias/eaas-default', plaintext: 'aGk=' });
+    expect(enc.status, JSON.stringify(enc.body)).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5_000);
+  }
+
+  async function hangUp(exchanges: readonly RawExchange[]): Promise<void> {
+    for (const e of exchanges) e.socket.destroy();
+    await expect.poll(() => t.stack.gateway.bodyStats().reserved).toBe(0);
+  }
+
+  it("the review's attack: 10 chunked senders trickling one byte and one declaring the rest of the budget, with myOutsider's key id and no secret, deny myKeyUser nothing", async () => {
+    const budget = t.config.gatewayBodyBytesInFlight;
+    const outsider = t.principal(OUTSIDER).accessKeyId;
+    const rest = budget - 10 * MAX_REQUEST_BYTES;
+    const before = t.stack.gateway.bodyStats();
+    const exchanges = [
+      ...Array.from({ length: 10 }, (_, i) =>
+        rawExchange({
+          endpoint: t.api,
+          method: 'PUT',
+          path: `/v1/objects/x${i}`,
+          headers: zeroSigned(outsider, chunked),
+          chunked: true,
+          firstBytes: 1,
+          timeoutMs: 60_000,
+        }),
+      ),
+      rawExchange({
+        endpoint: t.api,
+        method: 'PUT',
+        path: '/v1/objects/x10',
+        headers: zeroSigned(outsider, { ...octets, 'content-length': String(rest) }),
+        firstBytes: 1024,
+        timeoutMs: 60_000,
+      }),
+    ];
+    // Every attacking request is in: its first bytes were read.
+    await expect.poll(() => t.stack.gateway.bodyStats().read - before.read).toBe(10 + 1024);
+    // The old gateway reserved 6 MiB for each chunked body: the budget was full, and these were 429.
+    await keyUserIsServed();
+    // The chunked bodies hold the bytes they sent, not a payload each; none of the senders was answered yet.
+    expect(t.stack.gateway.bodyStats().reserved).toBe(rest + 10);
+    for (const e of exchanges) expect(e.closed).toBe(false);
+    await hangUp(exchanges);
+  });
+
+  it('senders with every key id and no secret hold at most half the budget and a share per key id; signed callers are served', async () => {
+    const budget = t.config.gatewayBodyBytesInFlight;
+    const length = 6_000_000;
+    // myKeyUser's own key id too: a sender without its secret takes none of its signed requests' room.
+    const ids = [KEY_MANAGER, KEY_USER, SERVICE, GRANTEE, OUTSIDER].map((n) => t.principal(n).accessKeyId);
+    const perId = 3;
+    const held = Math.floor(budget / 2 / length);
+    expect(held).toBeLessThan(ids.length * Math.floor(BODY_BYTES_PER_KEY / length));
+    const exchanges = ids.flatMap((id) =>
+      Array.from({ length: perId }, () =>
+        rawExchange({
+          endpoint: t.api,
+          method: 'POST',
+          path: '/v1/encrypt',
+          headers: zeroSigned(id, { 'content-type': 'application/json', 'content-length': String(length) }),
+          timeoutMs: 60_000,
+        }),
+      ),
+    );
+    const refused = await firstAnswers(exchanges, exchanges.length - held);
+    expect(refused.map((a) => a.status)).toEqual(Array(exchanges.length - held).fill(429));
+    expect(t.stack.gateway.bodyStats().reserved).toBe(held * length);
+    // No one key id holds more than its share.
+    const heldPerId = ids.map(
+      (_, i) => exchanges.slice(i * perId, (i + 1) * perId).filter((e) => !e.closed).length,
+    );
+    for (const n of heldPerId) expect(n * length).toBeLessThanOrEqual(BODY_BYTES_PER_KEY);
+    await keyUserIsServed();
+    await hangUp(exchanges);
+  });
+
+  it("a chunked body holds its bytes as they arrive, and past its key id's share is 429 mid-body, the connection closed", async () => {
+    const outsider = t.principal(OUTSIDER).accessKeyId;
+    const length = 6_000_000;
+    const declared = Array.from({ length: 2 }, () =>
+      rawExchange({
+        endpoint: t.api,
+        method: 'PUT',
+        path: '/v1/objects/declared',
+        headers: zeroSigned(outsider, { ...octets, 'content-length': String(length) }),
+        timeoutMs: 60_000,
+      }),
+    );
+    await expect.poll(() => t.stack.gateway.bodyStats().reserved).toBe(2 * length);
+    const stream = rawExchange({
+      endpoint: t.api,
+      method: 'PUT',
+      path: '/v1/objects/streamed',
+      headers: zeroSigned(outsider, chunked),
+      chunked: true,
+      firstBytes: 1024,
+      timeoutMs: 10_000,
+    });
+    await expect.poll(() => t.stack.gateway.bodyStats().reserved).toBe(2 * length + 1024);
+    const after = await stream.sendRest(2 * 1024 * 1024);
+    const answer = await stream.answer;
+    expect(answer.status).toBe(429);
+    expect(answer.headers['x-amzn-errortype']).toBe('TooManyRequestsException');
+    expect(answer.headers.connection).toBe('close');
+    expect(after.closedEarly).toBe(true);
+    await expect.poll(() => t.stack.gateway.bodyStats().reserved).toBe(2 * length);
+    await keyUserIsServed();
+    await hangUp(declared);
+  });
+
+  describe('a body must arrive within its deadline', () => {
+    const baseMs = 400;
+    const msPerMiB = 200;
+    let gateway: Awaited<ReturnType<typeof startGateway>>;
+    // The functions behind this second gateway (same identities, short deadline) only echo the body's size.
+    const echo: LambdaHandler = async (event) => ({
+      statusCode: 200,
+      body: JSON.stringify({
+        size:
+          event.body === null ? 0 : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8').length,
+      }),
+    });
+    const functions = Object.fromEntries(
+      (['crypto', 'jobs', 'keys', 'objects', 'uploads', 'whoami'] satisfies FunctionName[]).map((n) => [
+        n,
+        echo,
+      ]),
+    ) as Record<FunctionName, LambdaHandler>;
+
+    beforeAll(async () => {
+      gateway = await startGateway({
+        host: '127.0.0.1',
+        port: 0,
+        region: t.config.region,
+        accountId: t.config.accountId,
+        identities: t.stack.kms.identities,
+        functions,
+        maxSkewSeconds: t.config.sigv4MaxSkewSeconds,
+        bodyTimeout: { baseMs, msPerMiB },
+      });
+    });
+    afterAll(() => gateway.close());
+
+    async function cutOff(exchange: RawExchange, deadlineMs: number): Promise<EarlyAnswer> {
+      const started = Date.now();
+      const stop = exchange.trickle(50);
+      const answer = await exchange.answer;
+      stop();
+      const took = Date.now() - started;
+      expect(answer.status).toBe(408);
+      expect(JSON.parse(answer.body)).toEqual({ message: 'Request Timeout' });
+      expect(answer.headers.connection).toBe('close');
+      expect(took).toBeGreaterThanOrEqual(deadlineMs - 100);
+      expect(took).toBeLessThan(deadlineMs + 2_000);
+      await expect.poll(() => exchange.closed).toBe(true);
+      await expect.poll(() => gateway.bodyStats().reserved).toBe(0);
+      return answer;
+    }
+
+    it('a chunked body trickling one byte at a time is answered 408 at the deadline, its connection closed and its room released', async () => {
+      const exchange = rawExchange({
+        endpoint: gateway.endpoint,
+        method: 'PUT',
+        path: '/v1/objects/slow',
+        headers: zeroSigned(t.principal(OUTSIDER).accessKeyId, chunked),
+        chunked: true,
+        firstBytes: 1,
+        timeoutMs: 10_000,
+      });
+      // Chunked: the payload limit's 6 MiB count toward the deadline.
+      await cutOff(exchange, baseMs + 6 * msPerMiB);
+    });
+
+    it('a declared body that trickles is answered 408 at its deadline (base plus its MiB)', async () => {
+      const length = 2 * 1024 * 1024;
+      const exchange = rawExchange({
+        endpoint: gateway.endpoint,
+        method: 'PUT',
+        path: '/v1/objects/slow',
+        headers: zeroSigned(t.principal(OUTSIDER).accessKeyId, {
+          ...octets,
+          'content-length': String(length),
+        }),
+        firstBytes: 1024,
+        timeoutMs: 10_000,
+      });
+      await cutOff(exchange, baseMs + 2 * msPerMiB);
+    });
+
+    it('a body sent at once is served, and a request without a body waits for nothing', async () => {
+      const p = t.principal(KEY_USER);
+      const client = new EaasClient({
+        endpoint: gateway.endpoint,
+        region: t.config.region,
+        credentials: { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey },
+      });
+      const res = await client.rawBytes('PUT', '/v1/objects/quick', Buffer.alloc(1024 * 1024, 0x61));
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ size: 1024 * 1024 });
+      await sleep(baseMs + msPerMiB);
+      expect((await client.raw('GET', '/v1/whoami')).status).toBe(200);
+      expect(gateway.bodyStats().reserved).toBe(0);
+    });
   });
 });

@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KEY_USER } from '../../src/local/identity.js';
-import { MAX_BODY_BYTES, MAX_BODY_BYTES_IN_FLIGHT } from '../../src/local/kms/server.js';
+import { KEY_MANAGER, KEY_USER } from '../../src/local/identity.js';
+import {
+  MAX_BODY_BYTES,
+  MAX_BODY_BYTES_IN_FLIGHT,
+  MAX_BODY_BYTES_PER_KEY,
+} from '../../src/local/kms/server.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 import { firstAnswers, rawExchange, signedHeaders } from '../helpers/raw-http.js';
 import { kmsRaw } from '../helpers/signed-fetch.js';
@@ -340,19 +344,58 @@ describe('issue 12, finding 7, at the local KMS: signatures are checked before b
     exchange.socket.destroy();
   });
 
-  it('signed senders that stall hold at most the budget of bodies in flight; past it, ThrottlingException', async () => {
-    const held = Math.floor(MAX_BODY_BYTES_IN_FLIGHT / MAX_BODY_BYTES);
+  it('senders under one key id hold at most its share; past it, ThrottlingException; other keys are served', async () => {
+    const held = Math.floor(MAX_BODY_BYTES_PER_KEY / MAX_BODY_BYTES);
+    // Stalled after their headers: whoever knows only the key id can send these (the signature
+    // covers the body's hash, so it is checked once the body is in).
     const headers = await signedFor(MAX_BODY_BYTES);
-    const exchanges = Array.from({ length: held + 16 }, () =>
+    const exchanges = Array.from({ length: held + 8 }, () =>
       rawExchange({ endpoint, method: 'POST', path: '/', headers, timeoutMs: 60_000 }),
     );
-    const answers = await firstAnswers(exchanges, 16);
-    expect(answers).toHaveLength(16);
+    const answers = await firstAnswers(exchanges, 8);
+    expect(answers).toHaveLength(8);
     for (const a of answers) expect(JSON.parse(a.body)).toMatchObject({ __type: 'ThrottlingException' });
     expect(t.kms.bodyStats().reserved).toBe(held * MAX_BODY_BYTES);
     expect(t.kms.bodyStats().peak).toBeLessThanOrEqual(MAX_BODY_BYTES_IN_FLIGHT);
+    // Another key id is served at once meanwhile.
+    expect((await kmsRaw(endpoint, t.principal(KEY_MANAGER), 'TrentService.ListKeys', '{}')).status).toBe(
+      200,
+    );
     for (const e of exchanges) e.socket.destroy();
     await expect.poll(() => t.kms.bodyStats().reserved).toBe(0);
     expect((await kmsRaw(endpoint, user(), 'TrentService.ListKeys', '{}')).status).toBe(200);
+  });
+
+  it('a chunked body reserves its bytes as they arrive, and a body that trickles is cut off at its deadline', async () => {
+    const slow = await startTestKms({ bodyTimeoutMs: 500 });
+    try {
+      const headers = await signedHeaders(
+        slow.kms.endpoint,
+        slow.principal(KEY_USER),
+        'kms',
+        'POST',
+        '/',
+        { ...kmsHeaders, 'transfer-encoding': 'chunked' },
+        Buffer.from('{}'),
+      );
+      const exchange = rawExchange({
+        endpoint: slow.kms.endpoint,
+        method: 'POST',
+        path: '/',
+        headers,
+        chunked: true,
+        firstBytes: 1,
+        timeoutMs: 5000,
+      });
+      // One byte sent: one byte held, not a whole body up front.
+      await expect.poll(() => slow.kms.bodyStats().reserved).toBe(1);
+      const answer = await exchange.answer;
+      expect(answer.status).toBe(408);
+      expect(JSON.parse(answer.body)).toMatchObject({ __type: 'RequestTimeoutException' });
+      await expect.poll(() => slow.kms.bodyStats().reserved).toBe(0);
+      exchange.socket.destroy();
+    } finally {
+      await slow.stop();
+    }
   });
 });

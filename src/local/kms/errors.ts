@@ -24,6 +24,8 @@ const STATUS = {
   MissingAuthenticationTokenException: 403,
   NotFoundException: 400,
   RequestEntityTooLargeException: 413,
+  /** Not in the KMS API reference (it documents no answer to a client too slow to send): HTTP's 408, as the local gateway answers. */
+  RequestTimeoutException: 408,
   SerializationException: 400,
   TagException: 400,
   ThrottlingException: 400,

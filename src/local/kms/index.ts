@@ -30,6 +30,8 @@ export interface StartOptions {
   onRequest?: KmsServerOptions['onRequest'];
   /** Test hook: quotas lower than AWS KMS's (keys, aliases per key, grants per key). */
   limits?: Partial<KmsLimits>;
+  /** Test hook: how long a request body may take to arrive (server.ts DEFAULT_BODY_TIMEOUT_MS). */
+  bodyTimeoutMs?: number;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function startLocalKms(config: Config, options: StartOptions = {}):
     region: config.region,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
     ...(options.onRequest ? { onRequest: options.onRequest } : {}),
+    ...(options.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
   });
   server.keepAliveTimeout = 5000;
   const listening = await listen(server, config.host, options.port ?? config.kmsPort);

@@ -3,6 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { parseJsonStrict, ReservedMemberError } from '../../core/safe-json.js';
 import {
   BodyBudget,
+  BodyNoRoomError,
+  BodyTimeoutError,
   BodyTooLargeError,
   ClientGoneError,
   closeIfUnread,
@@ -26,6 +28,14 @@ import { parseInput } from './shapes.js';
 export const MAX_BODY_BYTES = 256 * 1024;
 /** Bound on request body bytes the local KMS holds at once, across requests (64 of the largest). */
 export const MAX_BODY_BYTES_IN_FLIGHT = 64 * MAX_BODY_BYTES;
+/**
+ * Bound on the body bytes of one access key id at once (four of the largest): a KMS body is signed
+ * over its hash, so its signature is checked only once it has arrived, and a sender who knows a
+ * key id but not its secret must not be able to hold the whole budget, nor more than this of it.
+ */
+export const MAX_BODY_BYTES_PER_KEY = 4 * MAX_BODY_BYTES;
+/** A body must arrive within this many milliseconds of its headers (KMS bodies are small). */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 const TARGET_PREFIX = 'TrentService.';
 const JSON_CONTENT_TYPES = new Set(['application/x-amz-json-1.1', 'application/x-amz-json-1.0']);
 
@@ -52,6 +62,8 @@ export interface KmsServerOptions {
   throttle?: ((operation: string) => boolean) | undefined;
   /** The budget of body bytes in flight (one of MAX_BODY_BYTES_IN_FLIGHT when absent); given by tests to read its counters. */
   bodyBudget?: BodyBudget | undefined;
+  /** How long a body may take to arrive after its headers (DEFAULT_BODY_TIMEOUT_MS when absent); tests shorten it. */
+  bodyTimeoutMs?: number | undefined;
 }
 
 function send(
@@ -83,6 +95,7 @@ export function createKmsServer(options: KmsServerOptions): Server {
     req: IncomingMessage,
     access: { current?: LocalAccess },
   ): Promise<{ operation: string; principal?: string; result: unknown }> {
+    const arrived = Date.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const signed = {
@@ -114,13 +127,23 @@ export function createKmsServer(options: KmsServerOptions): Server {
       new KmsError('RequestEntityTooLargeException', `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
     const declared = declaredBodyLength(req);
     if (declared !== undefined && declared > MAX_BODY_BYTES) throw tooLarge();
-    const reservation = budget.tryReserve(declared ?? MAX_BODY_BYTES);
-    if (!reservation) throw new KmsError('ThrottlingException', 'Rate exceeded');
+    // A body of unknown length reserves its bytes as they arrive; every body counts against its
+    // key id's share, so that one id (or one who knows only the id) cannot take the whole budget.
+    const share = { key: checked.accessKeyId, limit: MAX_BODY_BYTES_PER_KEY };
+    const reservation = budget.tryReserve(declared ?? 0, [share]);
+    const throttled = () => new KmsError('ThrottlingException', 'Rate exceeded');
+    if (!reservation) throw throttled();
     let body: Buffer;
     try {
-      body = await readBody(req, MAX_BODY_BYTES, budget);
+      body = await readBody(req, MAX_BODY_BYTES, budget, {
+        ...(declared === undefined ? { growing: reservation } : {}),
+        timeoutMs: (options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS) - (Date.now() - arrived),
+      });
     } catch (error) {
       if (error instanceof BodyTooLargeError) throw tooLarge();
+      if (error instanceof BodyNoRoomError) throw throttled();
+      if (error instanceof BodyTimeoutError)
+        throw new KmsError('RequestTimeoutException', 'The request body did not arrive in time.');
       throw error;
     } finally {
       // Held no longer than this: the rest of the request runs without awaiting, and zeroes the body.

@@ -1,4 +1,4 @@
-import { authorize, type Decision, type GrantLike, grantAllows } from '../core/authz.js';
+import { type AuthzRequest, authorize, type Decision, type GrantLike, grantAllows } from '../core/authz.js';
 import type { EncryptionContext } from '../core/context.js';
 import { DomainError } from '../core/errors.js';
 import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from '../core/key-policy.js';
@@ -96,6 +96,23 @@ export interface AccessControlOptions {
 const CRYPTO = new Set(CRYPTO_ACTIONS.map((a) => a.toLowerCase()));
 const isCryptoAction = (action: string) => CRYPTO.has(action.toLowerCase());
 
+/** An API caller's request as the evaluator sees it (never a grant for an AWS resource). */
+function requestOf(
+  caller: Caller,
+  keyArn: string,
+  action: string,
+  context?: EncryptionContext,
+): AuthzRequest {
+  return {
+    principal: caller.arn,
+    action,
+    keyArn,
+    keyAccountId: accountOfKeyArn(keyArn),
+    encryptionContext: context,
+    grantIsForAWSResource: false,
+  };
+}
+
 const accountOfKeyArn = (arn: string) => /^arn:aws[a-z-]*:kms:[^:]*:(\d{12}):/.exec(arn)?.[1] ?? '';
 
 export class AccessControl {
@@ -155,14 +172,11 @@ export class AccessControl {
     const policy = await this.policy(keyArn, true);
     const conditional = withoutUnconditionalDenies(policy);
     return (action, context, only) =>
-      authorize(only === 'conditional-denies' ? conditional : policy, [], {
-        principal: caller.arn,
-        action,
-        keyArn,
-        keyAccountId: accountOfKeyArn(keyArn),
-        encryptionContext: context,
-        grantIsForAWSResource: false,
-      });
+      authorize(
+        only === 'conditional-denies' ? conditional : policy,
+        [],
+        requestOf(caller, keyArn, action, context),
+      );
   }
 
   /** The caller's grants on the key: as authenticated, and as its role when it is a role session. */
@@ -179,14 +193,7 @@ export class AccessControl {
     const keyArn = await this.keyArn(req.keyId);
     const [policy, grants] = await Promise.all([this.policy(keyArn), this.grantsOf(caller, keyArn)]);
     const decideWith = (list: readonly GrantInfo[]) =>
-      authorize(policy, list.map(asGrantLike), {
-        principal: caller.arn,
-        action: req.action,
-        keyArn,
-        keyAccountId: accountOfKeyArn(keyArn),
-        encryptionContext: req.context,
-        grantIsForAWSResource: false,
-      });
+      authorize(policy, list.map(asGrantLike), requestOf(caller, keyArn, req.action, req.context));
     let decision = decideWith(grants);
     // A caller holding grant tokens may have a grant newer than the cache: read the grants again,
     // at most once a second per caller and key, so that tokens cannot flood ListGrants.
@@ -207,15 +214,7 @@ export class AccessControl {
   /** Whether the key policy lets the caller do any managing action, with the request's context. */
   private manages(policy: unknown, caller: Caller, keyArn: string, context?: EncryptionContext): boolean {
     return MANAGE_ACTIONS.some(
-      (action) =>
-        authorize(policy, [], {
-          principal: caller.arn,
-          action,
-          keyArn,
-          keyAccountId: accountOfKeyArn(keyArn),
-          encryptionContext: context,
-          grantIsForAWSResource: false,
-        }).allowed,
+      (action) => authorize(policy, [], requestOf(caller, keyArn, action, context)).allowed,
     );
   }
 

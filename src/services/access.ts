@@ -4,6 +4,7 @@ import { DomainError } from '../core/errors.js';
 import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from '../core/key-policy.js';
 import { normalisePrincipal } from '../core/principal.js';
 import { parseJsonStrict } from '../core/safe-json.js';
+import { mayManage } from '../core/separation-of-duties.js';
 import type { AccessSource, AuditDecision, GrantInfo } from '../ports.js';
 import type { KeyGuard } from './crypto.js';
 
@@ -206,15 +207,23 @@ export class AccessControl {
     // Precondition of every cryptographic use through the API: the caller may not manage the key.
     // The policies the service writes deny administrators every cryptographic operation, but a
     // policy put straight in KMS (PutKeyPolicy, CreateKey) can allow both; the API refuses anyway.
-    if (decision.allowed && isCryptoAction(req.action) && this.manages(policy, caller, keyArn, req.context))
+    if (decision.allowed && isCryptoAction(req.action) && this.manages(policy, grants, caller, keyArn))
       decision = { allowed: false, reason: 'separation-of-duties' };
     return { keyArn, decision };
   }
 
-  /** Whether the key policy lets the caller do any managing action, with the request's context. */
-  private manages(policy: unknown, caller: Caller, keyArn: string, context?: EncryptionContext): boolean {
-    return MANAGE_ACTIONS.some(
-      (action) => authorize(policy, [], requestOf(caller, keyArn, action, context)).allowed,
+  /**
+   * Whether the caller may manage the key: the key policy may allow it a managing action under
+   * some encryption context (KMS's management calls carry none, and a condition on one must not
+   * hide an administrator: `mayManage` over-approximates), or the policy or a grant allows it one
+   * as a management call is made (a grant of `CreateGrant` hands the key's use on).
+   */
+  private manages(policy: unknown, grants: readonly GrantInfo[], caller: Caller, keyArn: string): boolean {
+    return (
+      mayManage(policy, caller.arn, keyArn) ||
+      MANAGE_ACTIONS.some(
+        (action) => authorize(policy, grants.map(asGrantLike), requestOf(caller, keyArn, action)).allowed,
+      )
     );
   }
 

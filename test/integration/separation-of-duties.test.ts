@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
 import { ADMIN_DENY_SID, ADMIN_SID, CRYPTO_ACTIONS, type PolicyDocument } from '../../src/core/key-policy.js';
-import { APP_ROLE, APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER } from '../../src/local/identity.js';
+import { APP_ROLE, APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '../../src/local/identity.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
@@ -310,6 +310,61 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
       (k) => k.keyId === directKey,
     );
     expect(entry?.access.use).toBe(false);
+  });
+
+  it('nor when its managing rights hang on a context condition, or come from a grant of CreateGrant', async () => {
+    const root = {
+      Sid: 'root',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    };
+    // Managing only "without a tenant" (management calls carry no context), using with one.
+    const conditioned = await t.kms(KEY_MANAGER).send(
+      new CreateKeyCommand({
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            root,
+            {
+              Effect: 'Allow',
+              Principal: { AWS: arn(KEY_MANAGER) },
+              Action: 'kms:*',
+              Resource: '*',
+              Condition: { Null: { 'kms:EncryptionContext:tenant': 'true' } },
+            },
+            {
+              Effect: 'Allow',
+              Principal: { AWS: arn(KEY_MANAGER) },
+              Action: ['kms:Encrypt', 'kms:Decrypt'],
+              Resource: '*',
+            },
+          ],
+        }),
+      }),
+    );
+    const m = t.client(KEY_MANAGER);
+    const encrypt = (keyId: string, context?: Record<string, string>) =>
+      m.raw('POST', '/v1/encrypt', { keyId, plaintext: b64('x'), ...(context ? { context } : {}) });
+    const conditionedKey = conditioned.KeyMetadata?.KeyId ?? '';
+    expect((await encrypt(conditionedKey, { tenant: 'x' })).status).toBe(403);
+    expect((await encrypt(conditionedKey)).status).toBe(403);
+    // A grant of CreateGrant with Encrypt and Decrypt, given straight in KMS by the service's role:
+    // its holder can hand the key's use to anyone, so it manages it.
+    const granted = await t
+      .kms(SERVICE)
+      .send(new CreateKeyCommand({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [root] }) }));
+    const grantedKey = granted.KeyMetadata?.KeyId ?? '';
+    await t.kms(SERVICE).send(
+      new CreateGrantCommand({
+        KeyId: grantedKey,
+        GranteePrincipal: arn(KEY_MANAGER),
+        Operations: ['CreateGrant', 'Encrypt', 'Decrypt'],
+      }),
+    );
+    expect((await encrypt(grantedKey)).status).toBe(403);
+    expect((await encrypt(grantedKey, { tenant: 'x' })).status).toBe(403);
   });
 });
 

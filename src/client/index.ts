@@ -269,8 +269,8 @@ export interface JobView {
   id: string;
   /** `completed-with-failures` when objects under the job's keys failed, else `succeeded` once finished. */
   state: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
-  /** `retrying` shows as `scanning`. */
-  phase: 'pending' | 'counting' | 'scanning' | 'succeeded' | 'completed-with-failures';
+  /** The same as `state`: which pass a running job is in is not shown. */
+  phase: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
   mode: 'source-key' | 'older-than-rotation';
   sourceKeyId: string;
   destinationKeyId: string;
@@ -280,9 +280,6 @@ export interface JobView {
   rotatedAt?: string;
   createdBy: string;
   createdAt: string;
-  startedAt?: string;
-  updatedAt: string;
-  finishedAt?: string;
   /** Once finished: a fixed sentence per outcome, with no number and no name. */
   report?: { summary: string };
 }

@@ -729,8 +729,8 @@ export const StartJobRequest = {
 export const JobView = {
   type: 'object',
   description:
-    'A job as its administrators see it: its spec, state, phase and times, with no object name and no count of objects at all (administrators may decrypt none of them, and a count over a guessed prefix would reveal which documents exist). Operators read the counts in the job record and the log line `re-encryption job page`.',
-  required: ['id', 'state', 'phase', 'mode', 'destinationKeyId', 'createdAt', 'updatedAt'],
+    'A job as its administrators see it: its spec, state and creation time, with no object name, no count of objects at all and no progress times (administrators may decrypt none of them, and a count over a guessed prefix, or the times its pages take, would reveal which documents exist). Operators read the counts and times in the job record and the log line `re-encryption job page`.',
+  required: ['id', 'state', 'phase', 'mode', 'destinationKeyId', 'createdAt'],
   properties: {
     id: { type: 'string' },
     state: {
@@ -741,9 +741,9 @@ export const JobView = {
     },
     phase: {
       type: 'string',
-      enum: ['pending', 'counting', 'scanning', 'succeeded', 'completed-with-failures'],
+      enum: ['pending', 'running', 'succeeded', 'completed-with-failures'],
       description:
-        'Where the job is: the only progress shown (retrying objects that lost a race shows as `scanning`).',
+        'The same as `state`: which pass a running job is in is not shown (it follows the objects it scans).',
     },
     mode: { type: 'string', enum: ['source-key', 'older-than-rotation'] },
     sourceKeyId: { type: 'string' },
@@ -754,9 +754,6 @@ export const JobView = {
     rotatedAt: { type: 'string', format: 'date-time' },
     createdBy: { type: 'string' },
     createdAt: { type: 'string', format: 'date-time' },
-    startedAt: { type: 'string', format: 'date-time' },
-    updatedAt: { type: 'string', format: 'date-time' },
-    finishedAt: { type: 'string', format: 'date-time' },
     report: {
       type: 'object',
       description: 'Once finished: a fixed sentence per outcome, with no number and no name.',

@@ -190,12 +190,18 @@ describe('jobView: what the API shows', () => {
     expect(view.report?.summary).toContain('finished with failures');
   });
 
-  it('shows retrying (objects that lost a race with a writer) as scanning', () => {
-    const job = finishedRecord();
-    job.phase = 'retrying';
-    job.deferred = ['hr/2027-layoffs-plan.docx'];
-    expect(jobView(job)).toMatchObject({ state: 'running', phase: 'scanning' });
-    expect(JSON.stringify(jobView(job))).not.toContain('hr/');
+  it('shows every pass of a running job (counting, scanning, retrying) as running, with no progress time', () => {
+    for (const phase of ['counting', 'scanning', 'retrying'] as const) {
+      const job = finishedRecord();
+      job.phase = phase;
+      job.finishedAt = undefined;
+      job.startedAt = '2026-01-01T00:00:01.000Z';
+      job.deferred = ['hr/2027-layoffs-plan.docx'];
+      const view = jobView(job);
+      expect(view).toMatchObject({ state: 'running', phase: 'running' });
+      for (const field of ['startedAt', 'updatedAt', 'finishedAt']) expect(view).not.toHaveProperty(field);
+      expect(JSON.stringify(view)).not.toContain('hr/');
+    }
   });
 
   it('reads records stored before the starter ARN and the hidden reasons existed', () => {
@@ -216,10 +222,7 @@ describe('jobView: what the API shows', () => {
       }),
     );
     expect(old.createdByArn).toBeUndefined();
-    expect(jobView(old)).toMatchObject({
-      state: 'running',
-      phase: 'scanning',
-    });
+    expect(jobView(old)).toMatchObject({ state: 'running', phase: 'running' });
     expect(jobView(old)).not.toHaveProperty('counts');
     expect(() => parseJobRecord(JSON.stringify({ ...old, createdBy: undefined }))).toThrow();
   });

@@ -97,6 +97,8 @@ export interface AccessControlOptions {
 const CRYPTO = new Set(CRYPTO_ACTIONS.map((a) => a.toLowerCase()));
 const isCryptoAction = (action: string) => CRYPTO.has(action.toLowerCase());
 
+export const isKeyNotFound = (error: unknown) => error instanceof DomainError && error.code === 'KeyNotFound';
+
 /** An API caller's request as the evaluator sees it (never a grant for an AWS resource). */
 function requestOf(
   caller: Caller,
@@ -247,7 +249,17 @@ export class AccessControl {
     req: AccessRequest,
     record?: (decision: AuditDecision) => void,
   ): Promise<string> {
-    const { keyArn, decision } = await this.decide(caller, req);
+    let result: AccessResult;
+    try {
+      result = await this.decide(caller, req);
+    } catch (error) {
+      // A key that does not exist is refused as one the caller may not use: which names and ids
+      // exist is for those who may describe them.
+      if (!isKeyNotFound(error)) throw error;
+      record?.({ action: req.action, keyArn: req.keyId, allowed: false, reason: 'implicit-deny' });
+      throw accessDenied(caller, req.action, req.keyId);
+    }
+    const { keyArn, decision } = result;
     record?.(auditDecision(req.action, keyArn, decision));
     if (!decision.allowed) throw accessDenied(caller, req.action, req.keyId);
     return keyArn;

@@ -9,7 +9,14 @@ import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
 import { parseJsonStrict } from '../core/safe-json.js';
 import { type DualRole, dualRolePrincipals, mayManage } from '../core/separation-of-duties.js';
 import type { AliasInfo, AuditDecision, GrantInfo, KeyAdmin, KeyDetails, NewGrant } from '../ports.js';
-import { AccessControl, accessDenied, asGrantLike, auditDecision, type Caller } from './access.js';
+import {
+  AccessControl,
+  accessDenied,
+  asGrantLike,
+  auditDecision,
+  type Caller,
+  isKeyNotFound,
+} from './access.js';
 import type { QuotaCheck, QuotaLedger, Verdict } from './quotas.js';
 import { isScanCursor, type ScanCursor, SOURCE_PAGE, scan } from './scan.js';
 
@@ -732,17 +739,22 @@ export class KeyService {
    * as on the key routes (the key is resolved the same way, before any decision).
    */
   async explain(r: Requester, keyId: string, actions: readonly string[], context?: EncryptionContext) {
-    const { keyArn, decision: describe } = await this.access.decide(r.caller, {
-      keyId,
-      action: 'kms:DescribeKey',
-    });
-    const roles = await this.rolesOfCaller(r.caller, keyArn);
-    if (!roles.administer && !roles.use && !roles.describe) {
-      r.record(auditDecision('kms:DescribeKey', keyArn, describe));
-      throw new DomainError(
+    const refused = () =>
+      new DomainError(
         'AccessDenied',
         `${normalisePrincipal(r.caller.arn)} may not describe the key ${keyId}: it neither administers nor uses it, and may not kms:DescribeKey on it.`,
       );
+    // A key that does not exist is answered as one the caller may not see, as the key routes do.
+    const found = await this.access.decide(r.caller, { keyId, action: 'kms:DescribeKey' }).catch((error) => {
+      if (!isKeyNotFound(error)) throw error;
+      r.record({ action: 'kms:DescribeKey', keyArn: keyId, allowed: false, reason: 'implicit-deny' });
+      throw refused();
+    });
+    const { keyArn, decision: describe } = found;
+    const roles = await this.rolesOfCaller(r.caller, keyArn);
+    if (!roles.administer && !roles.use && !roles.describe) {
+      r.record(auditDecision('kms:DescribeKey', keyArn, describe));
+      throw refused();
     }
     const results = [];
     for (const action of actions) {

@@ -157,7 +157,6 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
         { ciphertext: flip(small.ciphertext, small.ciphertext.length - 3), context: { a: '1' } },
       ],
       ['other key named (kms)', { ciphertext: small.ciphertext, context: { a: '1' }, keyId: otherKey }],
-      ['unknown key named (kms)', { ciphertext: small.ciphertext, context: { a: '1' }, keyId: 'alias/none' }],
       ['wrong context (esdk)', { ciphertext: large.ciphertext, context: { a: '2' } }],
       [
         'tampered (esdk)',
@@ -178,6 +177,12 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
       answers.add(err.message);
     }
     expect(answers.size).toBe(1);
+    // Naming a key that does not exist is refused as naming one the caller may not use: which keys
+    // exist is for those who may describe them (issue 12).
+    const unknown = await apiError(
+      api.decrypt({ ciphertext: small.ciphertext, context: { a: '1' }, keyId: 'alias/none' }),
+    );
+    expect([unknown.status, unknown.code]).toEqual([403, 'AccessDenied']);
   });
 
   it('a disabled key cannot encrypt (409 KeyDisabled); decrypt under it is InvalidCiphertext', async () => {
@@ -191,7 +196,7 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
     expect((await apiError(api.decrypt({ ciphertext: enc.ciphertext }))).code).toBe('InvalidCiphertext');
   });
 
-  it('a key pending deletion cannot encrypt (409 KeyPendingDeletion); an unknown key is 404', async () => {
+  it('a key pending deletion cannot encrypt (409 KeyPendingDeletion); an unknown key is refused as one the caller may not use', async () => {
     const admin = t.kms(KEY_MANAGER);
     const keyId = (await admin.send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId ?? '';
     await admin.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 }));
@@ -199,7 +204,7 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
     const err = await apiError(api.encrypt({ keyId, plaintext: 'x' }));
     expect([err.status, err.code]).toEqual([409, 'KeyPendingDeletion']);
     const missing = await apiError(api.encrypt({ keyId: 'alias/nope', plaintext: 'x' }));
-    expect([missing.status, missing.code]).toEqual([404, 'KeyNotFound']);
+    expect([missing.status, missing.code]).toEqual([403, 'AccessDenied']);
   });
 });
 
@@ -301,7 +306,7 @@ describe('batches', () => {
     ]);
     expect(items).toHaveLength(4);
     expect(items[0]).toMatchObject({ format: 'kms' });
-    expect(items[1]).toMatchObject({ error: 'KeyNotFound', index: 1 });
+    expect(items[1]).toMatchObject({ error: 'AccessDenied', index: 1 });
     expect(items[2]).toMatchObject({ error: 'ValidationError', index: 2 });
     expect(items[3]).toMatchObject({ format: 'aws-encryption-sdk' });
     const decrypted = await api.raw('POST', '/v1/decrypt', {

@@ -165,7 +165,7 @@ describe('bad input gets a documented 4xx, never a 5xx', () => {
       400,
       'ValidationError',
     ],
-    ['an unknown key', '/v1/encrypt', '{"keyId":"alias/none","plaintext":"aGk="}', 404, 'KeyNotFound'],
+    ['an unknown key', '/v1/encrypt', '{"keyId":"alias/none","plaintext":"aGk="}', 403, 'AccessDenied'],
   ])('%s', async (_what, path, body, status, code) => {
     const res = await rawText(path, body);
     expect(res.status).toBe(status);
@@ -323,12 +323,12 @@ describe('findings of the second review, at the API', () => {
     }
   });
 
-  it('a malformed key ARN for a payload above 4 KiB is KeyNotFound, not a 500', async () => {
+  it('a malformed key ARN for a payload above 4 KiB is refused as an unknown key (403), not a 500', async () => {
     const res = await t
       .client()
       .raw('POST', '/v1/encrypt', { keyId: 'arn:x', plaintext: Buffer.alloc(5000, 1).toString('base64') });
-    expect(res.status).toBe(404);
-    expect(res.body).toMatchObject({ error: 'KeyNotFound' });
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error: 'AccessDenied' });
   });
 
   it('a context with a lone surrogate is refused: it would encode like U+FFFD', async () => {

@@ -239,7 +239,7 @@ describe('uploads of any size', () => {
         'ValidationError',
       ],
       [{ keyId: 'alias/eaas-default', size: 1 }, 400, 'ValidationError'],
-      [{ key: 'a', keyId: 'alias/nope', size: 1 }, 404, 'KeyNotFound'],
+      [{ key: 'a', keyId: 'alias/nope', size: 1 }, 403, 'AccessDenied'],
     ];
     for (const [body, status, code] of cases) {
       const res = await c.raw('POST', '/v1/uploads', body);

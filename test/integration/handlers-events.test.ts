@@ -55,12 +55,12 @@ describe('the Lambda handlers with the sample events in events/', () => {
     });
   });
 
-  it('encrypt-batch.json: 200 with one success and one KeyNotFound', async () => {
+  it('encrypt-batch.json: 200 with one success and one refusal (its key does not exist)', async () => {
     const res = await crypto(sampleEvent('encrypt-batch'), context);
     expect(res.statusCode).toBe(200);
     const items = bodyOf(res).items as Array<Record<string, unknown>>;
     expect(items[0]).toHaveProperty('ciphertext');
-    expect(items[1]).toMatchObject({ error: 'KeyNotFound', index: 1 });
+    expect(items[1]).toMatchObject({ error: 'AccessDenied', index: 1 });
     expect(records.at(-1)?.items).toEqual({ total: 2, failed: 1 });
   });
 

@@ -678,7 +678,8 @@ export class KeyService {
   async deleteAlias(r: Requester, name: string) {
     const alias = aliasName(name);
     const current = await this.aliasTarget(alias);
-    if (current === undefined) throw new DomainError('NotFound', `The alias ${alias} does not exist.`);
+    // An alias that does not exist is refused as one of a key the caller may not manage.
+    if (current === undefined) throw accessDenied(r.caller, 'kms:DeleteAlias', alias);
     const arn = await this.guardViaAlias(r, alias, current, 'kms:DeleteAlias');
     await this.admin.deleteAlias(alias);
     this.access.invalidateNames();

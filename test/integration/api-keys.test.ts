@@ -280,6 +280,9 @@ describe('issue 12, finding 8: whoami explains a key only to those who may see i
     ];
     // Deleting (or pointing elsewhere) an alias of a key one may not manage: refused in the alias's name.
     refusals.push(await outsider.raw('DELETE', `/v1/aliases/${encodeURIComponent('alias/eaas-default')}`));
+    // An alias that does not exist is refused the same way: no existence oracle.
+    const unknown = await outsider.raw('DELETE', `/v1/aliases/${encodeURIComponent('alias/no-such-alias')}`);
+    expect([unknown.status, (unknown.body as { error: string }).error]).toEqual([403, 'AccessDenied']);
     for (const res of refusals) {
       expect(res.status).toBe(403);
       const text = JSON.stringify(res.body);
@@ -610,6 +613,7 @@ describe('key administration', () => {
     expect(taken.status).toBe(403);
     expect(taken.body).toMatchObject({ error: 'AccessDenied' });
     await ok(m.raw('DELETE', path));
-    expect((await m.raw('DELETE', path)).status).toBe(404);
+    // Gone: refused as an alias of a key the caller may not manage (no existence oracle).
+    expect((await m.raw('DELETE', path)).status).toBe(403);
   });
 });

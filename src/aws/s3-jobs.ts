@@ -24,7 +24,9 @@ function fromS3Error(error: unknown, key: string): DomainError {
   const name = (error as { name?: string })?.name ?? '';
   const status = statusOf(error);
   const options = { cause: error };
-  if (status === 412 || name === 'PreconditionFailed')
+  // A conditional write racing another is 409 ConditionalRequestConflict, to be retried as a lost
+  // condition (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html, If-None-Match).
+  if (status === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict')
     return new DomainError('PreconditionFailed', `The object ${key} changed.`, undefined, options);
   if (status === 404 || name === 'NoSuchKey' || name === 'NotFound')
     return new DomainError('NotFound', `No object ${JSON.stringify(key)}.`, undefined, options);

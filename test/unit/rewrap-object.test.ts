@@ -460,3 +460,66 @@ describe('RewrapService: a starter that is a role session', () => {
     expect(await run()).toMatchObject({ rewrapped: 1, skipped: {} });
   });
 });
+
+describe('RewrapService: the index of unfinished jobs', () => {
+  /** A vault that counts the reads of job records (not of the index). */
+  const countingVault = () => {
+    const records = new Vault();
+    let reads = 0;
+    const read = records.read.bind(records);
+    records.read = async (key: string) => {
+      if (key !== 'jobs/index/unfinished.json') reads++;
+      return read(key);
+    };
+    return { records, reads: () => reads };
+  };
+
+  it('costs a tick one read per unfinished job, not one per job ever made', async () => {
+    const { RewrapService } = await import('../../src/services/rewrap.js');
+    const { records, reads } = countingVault();
+    const service = new RewrapService(
+      depsOf(new Vault()).keys,
+      {} as never,
+      {} as never,
+      new Vault(),
+      records,
+    );
+    for (let i = 0; i < 40; i++)
+      await service.create({ ...spec, prefix: `p${i}/` }, SCHEDULED_BY, `done-${i}`);
+    expect(await service.tick()).toHaveLength(40);
+    // Two more, not finished.
+    await service.create({ ...spec, prefix: 'a/' }, SCHEDULED_BY, 'open-1');
+    await service.create({ ...spec, prefix: 'b/' }, SCHEDULED_BY, 'open-2');
+    const before = reads();
+    expect(await service.unfinished()).toEqual(['open-1', 'open-2']);
+    expect(reads() - before).toBe(2);
+  });
+
+  it('is built once from the records made before it, and drops an id whose record never appeared', async () => {
+    const { RewrapService } = await import('../../src/services/rewrap.js');
+    let now = new Date('2026-12-01T00:00:00Z');
+    const { records } = countingVault();
+    const service = new RewrapService(
+      depsOf(new Vault()).keys,
+      {} as never,
+      {} as never,
+      new Vault(),
+      records,
+      {
+        now: () => now,
+      },
+    );
+    await service.create({ ...spec, prefix: 'old/' }, SCHEDULED_BY, 'old-1');
+    // As a data dir of an earlier version: the records, no index.
+    records.objects.delete('jobs/index/unfinished.json');
+    expect(await service.unfinished()).toEqual(['old-1']);
+    // An id indexed by a create that died before writing its record.
+    await service.create({ ...spec, prefix: 'x/' }, SCHEDULED_BY, 'ghost');
+    records.objects.delete('jobs/ghost.json');
+    expect(await service.unfinished()).toEqual(['old-1']);
+    expect(records.objects.get('jobs/index/unfinished.json')?.body).toContain('ghost');
+    now = new Date(now.getTime() + 11 * 60_000);
+    expect(await service.unfinished()).toEqual(['old-1']);
+    expect(records.objects.get('jobs/index/unfinished.json')?.body).not.toContain('ghost');
+  });
+});

@@ -334,7 +334,7 @@ export class RewrapService {
    * dropped from it on the way.
    */
   async unfinished(): Promise<string[]> {
-    const { entries } = await this.readIndex();
+    const { entries, etag } = await this.readIndex();
     const ids: string[] = [];
     const stale = new Set<string>();
     for (const entry of entries) {
@@ -342,7 +342,8 @@ export class RewrapService {
       if (found && !FINISHED.has(found.job.phase)) ids.push(entry.id);
       else if (found || this.now().getTime() - Date.parse(entry.at) > INDEX_GRACE_MS) stale.add(entry.id);
     }
-    if (stale.size > 0)
+    // Stale ids dropped; an index just built from the records is kept, so it is built once.
+    if (stale.size > 0 || etag === undefined)
       await this.updateIndex((now) => now.filter((e) => !stale.has(e.id))).catch(() => undefined);
     return ids;
   }

@@ -513,6 +513,8 @@ describe('RewrapService: the index of unfinished jobs', () => {
     // As a data dir of an earlier version: the records, no index.
     records.objects.delete('jobs/index/unfinished.json');
     expect(await service.unfinished()).toEqual(['old-1']);
+    // Kept once built.
+    expect(records.objects.get('jobs/index/unfinished.json')?.body).toContain('old-1');
     // An id indexed by a create that died before writing its record.
     await service.create({ ...spec, prefix: 'x/' }, SCHEDULED_BY, 'ghost');
     records.objects.delete('jobs/ghost.json');

@@ -197,19 +197,23 @@ export class AccessControl {
     const [policy, grants] = await Promise.all([this.policy(keyArn), this.grantsOf(caller, keyArn)]);
     const decideWith = (list: readonly GrantInfo[]) =>
       authorize(policy, list.map(asGrantLike), requestOf(caller, keyArn, req.action, req.context));
-    let decision = decideWith(grants);
+    let used = grants;
+    let decision = decideWith(used);
     // A caller holding grant tokens may have a grant newer than the cache: read the grants again,
     // at most once a second per caller and key, so that tokens cannot flood ListGrants.
     if (
       decision.reason === 'implicit-deny' &&
       (req.grantTokens?.length ?? 0) > 0 &&
       this.mayRefresh(`${keyArn}\n${caller.arn}`)
-    )
-      decision = decideWith(await this.grantsOf(caller, keyArn, true));
+    ) {
+      used = await this.grantsOf(caller, keyArn, true);
+      decision = decideWith(used);
+    }
     // Precondition of every cryptographic use through the API: the caller may not manage the key.
     // The policies the service writes deny administrators every cryptographic operation, but a
     // policy put straight in KMS (PutKeyPolicy, CreateKey) can allow both; the API refuses anyway.
-    if (decision.allowed && isCryptoAction(req.action) && this.manages(policy, grants, caller, keyArn))
+    // Judged on the grants the decision was made from (a fresh grant of CreateGrant counts).
+    if (decision.allowed && isCryptoAction(req.action) && this.manages(policy, used, caller, keyArn))
       decision = { allowed: false, reason: 'separation-of-duties' };
     return { keyArn, decision };
   }

@@ -556,10 +556,14 @@ export class KeyService {
       throw new ValidationError('Give encryptionContextSubset or encryptionContextEquals, not both.');
     checkContext(c?.encryptionContextSubset, 'constraints.encryptionContextSubset');
     checkContext(c?.encryptionContextEquals, 'constraints.encryptionContextEquals');
-    const { keyArn: arn, decision } = await this.access.decide(r.caller, {
-      keyId,
-      action: 'kms:CreateGrant',
-    });
+    const { keyArn: arn, decision } = await this.access
+      .decide(r.caller, { keyId, action: 'kms:CreateGrant' })
+      .catch((error: unknown) => {
+        // A key that does not exist is refused as one the caller may not manage.
+        if (!isKeyNotFound(error)) throw error;
+        r.record({ action: 'kms:CreateGrant', keyArn: keyId, allowed: false, reason: 'implicit-deny' });
+        throw accessDenied(r.caller, 'kms:CreateGrant', keyId);
+      });
     r.record(auditDecision('kms:CreateGrant', arn, decision));
     if (!decision.allowed) throw accessDenied(r.caller, 'kms:CreateGrant', keyId);
     const operations = [...new Set(input.operations)];

@@ -280,6 +280,15 @@ describe('issue 12, finding 8: whoami explains a key only to those who may see i
     ];
     // Deleting (or pointing elsewhere) an alias of a key one may not manage: refused in the alias's name.
     refusals.push(await outsider.raw('DELETE', `/v1/aliases/${encodeURIComponent('alias/eaas-default')}`));
+    // Creating a grant on a key that does not exist is refused as on one the caller may not manage.
+    const grantBody = { grantee: arn(OUTSIDER), operations: ['Encrypt'] };
+    const onReal = await outsider.raw('POST', `${keyRoute('alias/eaas-default')}/grants`, grantBody);
+    const onNone = await outsider.raw('POST', `${keyRoute('alias/no-such-key')}/grants`, grantBody);
+    expect([onNone.status, (onNone.body as { error: string }).error]).toEqual([
+      onReal.status,
+      (onReal.body as { error: string }).error,
+    ]);
+    expect(onReal.status).toBe(403);
     // An alias that does not exist is refused the same way: no existence oracle.
     const unknown = await outsider.raw('DELETE', `/v1/aliases/${encodeURIComponent('alias/no-such-alias')}`);
     expect([unknown.status, (unknown.body as { error: string }).error]).toEqual([403, 'AccessDenied']);

@@ -366,6 +366,38 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
     expect((await encrypt(grantedKey)).status).toBe(403);
     expect((await encrypt(grantedKey, { tenant: 'x' })).status).toBe(403);
   });
+
+  it('nor for a fresh grant of CreateGrant passed by its token, while the grants cache is older', async () => {
+    const root = {
+      Sid: 'root',
+      Effect: 'Allow',
+      Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
+      Action: 'kms:*',
+      Resource: '*',
+    };
+    const made = await t
+      .kms(SERVICE)
+      .send(new CreateKeyCommand({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [root] }) }));
+    const keyId = made.KeyMetadata?.KeyId ?? '';
+    const g = t.client(GRANTEE);
+    // Refused, and "no grants" cached for myGrantee.
+    expect((await g.raw('POST', '/v1/encrypt', { keyId, plaintext: b64('x') })).status).toBe(403);
+    const grant = await t
+      .kms(SERVICE)
+      .send(
+        new CreateGrantCommand({
+          KeyId: keyId,
+          GranteePrincipal: arn(GRANTEE),
+          Operations: ['Encrypt', 'CreateGrant'],
+        }),
+      );
+    const withToken = await g.raw('POST', '/v1/encrypt', {
+      keyId,
+      plaintext: b64('x'),
+      grantTokens: [grant.GrantToken ?? ''],
+    });
+    expect(withToken.status).toBe(403);
+  });
 });
 
 describe('grants through the API go to no one who may manage the key', () => {

@@ -382,15 +382,13 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
     const g = t.client(GRANTEE);
     // Refused, and "no grants" cached for myGrantee.
     expect((await g.raw('POST', '/v1/encrypt', { keyId, plaintext: b64('x') })).status).toBe(403);
-    const grant = await t
-      .kms(SERVICE)
-      .send(
-        new CreateGrantCommand({
-          KeyId: keyId,
-          GranteePrincipal: arn(GRANTEE),
-          Operations: ['Encrypt', 'CreateGrant'],
-        }),
-      );
+    const grant = await t.kms(SERVICE).send(
+      new CreateGrantCommand({
+        KeyId: keyId,
+        GranteePrincipal: arn(GRANTEE),
+        Operations: ['Encrypt', 'CreateGrant'],
+      }),
+    );
     const withToken = await g.raw('POST', '/v1/encrypt', {
       keyId,
       plaintext: b64('x'),

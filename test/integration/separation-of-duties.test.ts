@@ -68,6 +68,15 @@ async function expectNoUse(who: string, key: string, ciphertext: string): Promis
   for (const [what, res] of tries) expect([400, 403, 404], what).toContain((await res).status);
 }
 
+/** The account root statement, so that the service's role still reads and uses a key made straight in KMS. */
+const rootStatement = () => ({
+  Sid: 'root',
+  Effect: 'Allow',
+  Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
+  Action: 'kms:*',
+  Resource: '*',
+});
+
 beforeAll(async () => {
   t = await startTestStack();
   arn = (name) => t.principal(name).arn;
@@ -265,13 +274,7 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
         },
         // The account root statement, so the service's role still reads and uses the key (its IAM
         // policy decides), as in the policies the service writes.
-        {
-          Sid: 'root',
-          Effect: 'Allow',
-          Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
-          Action: 'kms:*',
-          Resource: '*',
-        },
+        rootStatement(),
       ],
     };
     await t.kms(GRANTEE).send(new PutKeyPolicyCommand({ KeyId: key, Policy: JSON.stringify(mine) }));
@@ -313,13 +316,7 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
   });
 
   it('nor when its managing rights hang on a context condition, or come from a grant of CreateGrant', async () => {
-    const root = {
-      Sid: 'root',
-      Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
-      Action: 'kms:*',
-      Resource: '*',
-    };
+    const root = rootStatement();
     // Managing only "without a tenant" (management calls carry no context), using with one.
     const conditioned = await t.kms(KEY_MANAGER).send(
       new CreateKeyCommand({
@@ -368,13 +365,7 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
   });
 
   it('nor for a fresh grant of CreateGrant passed by its token, while the grants cache is older', async () => {
-    const root = {
-      Sid: 'root',
-      Effect: 'Allow',
-      Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
-      Action: 'kms:*',
-      Resource: '*',
-    };
+    const root = rootStatement();
     const made = await t
       .kms(SERVICE)
       .send(new CreateKeyCommand({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [root] }) }));

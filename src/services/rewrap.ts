@@ -21,6 +21,7 @@ import {
 import type { AuditDecision, KeyAdmin, Keys, StoredObjectInfo } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaCheck, QuotaLedger, Verdict } from './quotas.js';
+import { UnfinishedJobIndex } from './rewrap-index.js';
 import { type ObjectOutcome, rewrapObject } from './rewrap-object.js';
 import { RateLimiter, type RetryOptions, withRetry } from './rewrap-retry.js';
 
@@ -38,21 +39,6 @@ import { RateLimiter, type RetryOptions, withRetry } from './rewrap-retry.js';
 
 /** The key prefix of job records in the vault bucket; document keys may not start with it. */
 export const JOBS_PREFIX = 'jobs/';
-
-/**
- * The index of the jobs not finished yet, beside their records: the tick reads it rather than
- * every job record ever made, so that its cost follows the unfinished jobs (bounded by the
- * per-caller quota), not the account's history. A job is added before its record is written and
- * removed once it finished; an id whose record never appeared is dropped after `INDEX_GRACE_MS`.
- */
-export const UNFINISHED_INDEX = `${JOBS_PREFIX}index/unfinished.json`;
-const INDEX_GRACE_MS = 10 * 60_000;
-const INDEX_ATTEMPTS = 30;
-
-interface IndexEntry {
-  id: string;
-  at: string;
-}
 
 /** The vault as the job sees it: listings, heads, small conditional reads and writes, metadata copies. */
 export interface JobObjects {
@@ -130,6 +116,8 @@ export class RewrapService {
   private readonly limiter: RateLimiter;
   private readonly now: () => Date;
   readonly worker: string;
+  /** The jobs not finished yet, which a tick reads instead of every record. */
+  private readonly index: UnfinishedJobIndex;
 
   constructor(
     private readonly keys: Keys,
@@ -146,6 +134,15 @@ export class RewrapService {
     this.limiter = new RateLimiter(options.kmsPerSecond ?? 0);
     this.now = options.now ?? (() => new Date());
     this.worker = options.worker ?? `worker-${randomUUID()}`;
+    this.index = new UnfinishedJobIndex(
+      records,
+      JOBS_PREFIX,
+      async (id) => {
+        const found = await this.load(id);
+        return found && { finished: FINISHED.has(found.job.phase), createdAt: found.job.createdAt };
+      },
+      this.now,
+    );
   }
 
   private recordKey(id: string): string {
@@ -225,10 +222,7 @@ export class RewrapService {
     const job = newJobRecord(id, spec, createdBy, this.now(), createdByArn);
     try {
       // Indexed before its record exists, so that no tick can miss a job that was made.
-      await this.updateIndex((entries) => {
-        if (entries.some((e) => e.id === id)) return undefined;
-        return [...entries, { id, at: this.now().toISOString() }];
-      });
+      await this.index.add(id);
       await this.records.write(this.recordKey(id), JSON.stringify(job), {
         contentType: 'application/json',
         ifNoneMatch: '*',
@@ -262,9 +256,7 @@ export class RewrapService {
   /** A finished job gives its creator's slot back (best effort: the creator's next check finds it finished). */
   private async jobFinished(job: JobRecord): Promise<void> {
     // Best effort: a tick also drops a finished job it finds in the index.
-    await this.updateIndex((entries) =>
-      entries.some((e) => e.id === job.id) ? entries.filter((e) => e.id !== job.id) : undefined,
-    ).catch((error: unknown) => {
+    await this.index.remove(job.id).catch((error: unknown) => {
       const code = error instanceof DomainError ? error.code : 'InternalError';
       this.log('re-encryption job left in the index', { jobId: job.id, error: code });
     });
@@ -328,78 +320,9 @@ export class RewrapService {
     return { job: parseJobRecord(read.text), etag: read.etag };
   }
 
-  /**
-   * Ids of the jobs not finished yet, in the order they were made, from the index (one read, and
-   * one record read per unfinished job); finished jobs and ids whose record never appeared are
-   * dropped from it on the way.
-   */
-  async unfinished(): Promise<string[]> {
-    const { entries, etag } = await this.readIndex();
-    const ids: string[] = [];
-    const stale = new Set<string>();
-    for (const entry of entries) {
-      const found = await this.load(entry.id).catch(() => undefined);
-      if (found && !FINISHED.has(found.job.phase)) ids.push(entry.id);
-      else if (found || this.now().getTime() - Date.parse(entry.at) > INDEX_GRACE_MS) stale.add(entry.id);
-    }
-    // Stale ids dropped; an index just built from the records is kept, so it is built once.
-    if (stale.size > 0 || etag === undefined)
-      await this.updateIndex((now) => now.filter((e) => !stale.has(e.id))).catch(() => undefined);
-    return ids;
-  }
-
-  /** The index as stored; built once from every record when there is none (records made before it). */
-  private async readIndex(): Promise<{ entries: IndexEntry[]; etag?: string }> {
-    const read = await this.records.read(UNFINISHED_INDEX);
-    if (read) {
-      const parsed = JSON.parse(read.text) as { jobs?: unknown };
-      const entries = Array.isArray(parsed.jobs)
-        ? parsed.jobs.filter(
-            (e): e is IndexEntry =>
-              e !== null && typeof e === 'object' && typeof e.id === 'string' && typeof e.at === 'string',
-          )
-        : [];
-      return { entries, etag: read.etag };
-    }
-    const entries: IndexEntry[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.records.listAfter(JOBS_PREFIX, after, 1000);
-      for (const key of page.keys) {
-        after = key;
-        if (key === UNFINISHED_INDEX) continue;
-        const id = key.slice(JOBS_PREFIX.length).replace(/\.json$/, '');
-        const found = await this.load(id).catch(() => undefined);
-        if (found && !FINISHED.has(found.job.phase)) entries.push({ id, at: found.job.createdAt });
-      }
-      if (!page.truncated) return { entries };
-    }
-  }
-
-  /**
-   * Changes the index: read, change (undefined: nothing to change), write If-Match what was read
-   * (If-None-Match for the first), again until no one raced it.
-   */
-  private async updateIndex(change: (entries: IndexEntry[]) => IndexEntry[] | undefined): Promise<void> {
-    for (let attempt = 0; attempt < INDEX_ATTEMPTS; attempt++) {
-      const { entries, etag } = await this.readIndex();
-      const next = change(entries);
-      if (next === undefined) return;
-      try {
-        await this.records.write(UNFINISHED_INDEX, JSON.stringify({ version: 1, jobs: next }), {
-          contentType: 'application/json',
-          ...(etag ? { ifMatch: etag } : { ifNoneMatch: '*' as const }),
-        });
-        return;
-      } catch (error) {
-        if (!(error instanceof DomainError && error.code === 'PreconditionFailed')) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
-      }
-    }
-    throw new DomainError(
-      'Throttled',
-      'Too many concurrent changes to the index of re-encryption jobs; retry.',
-    );
+  /** Ids of the jobs not finished yet, in the order they were made, from their index. */
+  unfinished(): Promise<string[]> {
+    return this.index.unfinished();
   }
 
   /**

@@ -241,7 +241,7 @@ export function jobView(job: JobRecord) {
       : 'running';
   return {
     id: job.id,
-    state: finished ? phase : phase === 'pending' ? 'pending' : 'running',
+    state: phase,
     phase,
     mode: job.spec.mode,
     sourceKeyId: job.spec.sourceKeyArn,

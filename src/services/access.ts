@@ -221,17 +221,33 @@ export class AccessControl {
   /**
    * Whether the caller may manage the key: the key policy may allow it a managing action under
    * some encryption context (KMS's management calls carry none, and a condition on one must not
-   * hide an administrator: `mayManage` over-approximates), or the policy or a grant allows it one
-   * as a management call is made (a grant of `CreateGrant` hands the key's use on).
+   * hide an administrator: `mayManage` over-approximates, so it also covers what the evaluator
+   * allows), or a grant allows it one (a grant of `CreateGrant` hands the key's use on). The
+   * policy's answer is kept per cached policy document and caller: this runs on every allowed
+   * cryptographic request.
    */
   private manages(policy: unknown, grants: readonly GrantInfo[], caller: Caller, keyArn: string): boolean {
-    return (
-      mayManage(policy, caller.arn, keyArn) ||
-      MANAGE_ACTIONS.some(
-        (action) => authorize(policy, grants.map(asGrantLike), requestOf(caller, keyArn, action)).allowed,
-      )
+    const byGrant = grants.some((g) =>
+      MANAGE_ACTIONS.some((action) => grantAllows(asGrantLike(g), requestOf(caller, keyArn, action))),
     );
+    if (byGrant) return true;
+    if (policy === null || typeof policy !== 'object') return mayManage(policy, caller.arn, keyArn);
+    let answers = this.managers.get(policy);
+    if (!answers) {
+      answers = new Map();
+      this.managers.set(policy, answers);
+    }
+    const key = `${keyArn}\n${caller.arn}`;
+    let answer = answers.get(key);
+    if (answer === undefined) {
+      answer = mayManage(policy, caller.arn, keyArn);
+      if (answers.size < MAX_CACHE_ENTRIES) answers.set(key, answer);
+    }
+    return answer;
   }
+
+  /** `mayManage` answers by policy document (as cached) and caller. */
+  private readonly managers = new WeakMap<object, Map<string, boolean>>();
 
   private readonly refreshed = new Map<string, number>();
 

@@ -241,7 +241,7 @@ export class KeyService {
       try {
         return (await this.admin.describeKey(id)).state === 'PendingDeletion' ? 'pending-deletion' : 'live';
       } catch (error) {
-        if (error instanceof DomainError && error.code === 'KeyNotFound') return 'absent';
+        if (isKeyNotFound(error)) return 'absent';
         throw error;
       }
     });
@@ -648,7 +648,7 @@ export class KeyService {
     try {
       return (await this.admin.describeKey(alias)).arn;
     } catch (error) {
-      if (error instanceof DomainError && error.code === 'KeyNotFound') return undefined;
+      if (isKeyNotFound(error)) return undefined;
       throw error;
     }
   }

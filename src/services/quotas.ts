@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DomainError } from '../core/errors.js';
 import type { QuotaStore } from '../ports.js';
+import { untilNotRaced } from './lost-race.js';
 
 /**
  * Per-caller quotas: keys not pending deletion, aliases, unfinished re-encryption jobs.
@@ -72,8 +73,6 @@ interface Outcome {
   changed: boolean;
   refusal?: DomainError | undefined;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class QuotaLedger {
   private readonly now: () => Date;
@@ -232,21 +231,23 @@ export class QuotaLedger {
 
   /** Reads, changes and writes the caller's record If-Match what was read, until no one raced it. */
   private async update(principal: string, change: (record: QuotaRecord) => Promise<Outcome>): Promise<void> {
-    for (let attempt = 0; attempt < this.attempts; attempt++) {
-      const read = await this.store.read(principal);
-      const record = read ? parseRecord(read.text, principal) : emptyRecord(principal);
-      const outcome = await change(record);
-      if (outcome.changed) {
-        record.rev += 1;
-        if (!(await this.store.write(principal, JSON.stringify(record), read?.version))) {
-          await sleep(Math.random() * Math.min(200, 5 * 2 ** attempt));
-          continue;
+    let refusal: DomainError | undefined;
+    await untilNotRaced(
+      async () => {
+        const read = await this.store.read(principal);
+        const record = read ? parseRecord(read.text, principal) : emptyRecord(principal);
+        const outcome = await change(record);
+        if (outcome.changed) {
+          record.rev += 1;
+          if (!(await this.store.write(principal, JSON.stringify(record), read?.version))) return false;
         }
-      }
-      if (outcome.refusal) throw outcome.refusal;
-      return;
-    }
-    throw new DomainError('Throttled', `Too many concurrent changes to the quotas of ${principal}; retry.`);
+        refusal = outcome.refusal;
+        return true;
+      },
+      `the quotas of ${principal}`,
+      this.attempts,
+    );
+    if (refusal) throw refusal;
   }
 }
 

@@ -1,4 +1,5 @@
 import { DomainError } from '../core/errors.js';
+import { untilNotRaced } from './lost-race.js';
 
 /**
  * The index of the re-encryption jobs not finished yet, one small JSON object beside their
@@ -112,24 +113,24 @@ export class UnfinishedJobIndex {
 
   /** Read, change (undefined: nothing to change), write If-Match what was read, until no one raced it. */
   private async update(change: (entries: IndexEntry[]) => IndexEntry[] | undefined): Promise<void> {
-    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const { entries, etag } = await this.read();
-      const next = change(entries);
-      if (next === undefined) return;
-      try {
-        await this.store.write(this.key, JSON.stringify({ version: 1, jobs: next }), {
-          contentType: 'application/json',
-          ...(etag ? { ifMatch: etag } : { ifNoneMatch: '*' as const }),
-        });
-        return;
-      } catch (error) {
-        if (!(error instanceof DomainError && error.code === 'PreconditionFailed')) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
-      }
-    }
-    throw new DomainError(
-      'Throttled',
-      'Too many concurrent changes to the index of re-encryption jobs; retry.',
+    await untilNotRaced(
+      async () => {
+        const { entries, etag } = await this.read();
+        const next = change(entries);
+        if (next === undefined) return true;
+        try {
+          await this.store.write(this.key, JSON.stringify({ version: 1, jobs: next }), {
+            contentType: 'application/json',
+            ...(etag ? { ifMatch: etag } : { ifNoneMatch: '*' as const }),
+          });
+          return true;
+        } catch (error) {
+          if (error instanceof DomainError && error.code === 'PreconditionFailed') return false;
+          throw error;
+        }
+      },
+      'the index of re-encryption jobs',
+      ATTEMPTS,
     );
   }
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isBase64 } from './core/base64.js';
 import { MIN_PAGE_TOKEN_SECRET_BYTES } from './core/page-token.js';
 import { isPrincipalArn } from './core/principal.js';
+import { RESERVED_PREFIXES } from './core/reserved-keys.js';
 
 /**
  * Settings of the service and of the local stack, parsed once from the environment.
@@ -47,14 +48,14 @@ const schema = z
       .max(256)
       .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
       .refine((v) => !v.startsWith('/'), 'must not start with /')
-      .refine(
-        (v) => !v.startsWith('jobs/') && !(v !== '' && 'jobs/'.startsWith(v)),
-        'must not start with jobs/, nor be a start of it (re-encryption job records live under jobs/)',
-      )
-      .refine(
-        (v) => !v.startsWith('quotas/') && !(v !== '' && 'quotas/'.startsWith(v)),
-        'must not start with quotas/, nor be a start of it (per-caller quota records live under quotas/)',
-      )
+      .superRefine((v, ctx) => {
+        for (const [prefix, what] of Object.entries(RESERVED_PREFIXES))
+          if (v.startsWith(prefix) || (v !== '' && prefix.startsWith(v)))
+            ctx.addIssue({
+              code: 'custom',
+              message: `must not start with ${prefix}, nor be a start of it (${what} live under ${prefix})`,
+            });
+      })
       .default(''),
     /** The S3 Encryption Client format documents are written in: v3 (key-committing) or v2. Both are read. */
     EAAS_ENVELOPE_VERSION: z.enum(['v2', 'v3']).default('v3'),

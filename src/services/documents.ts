@@ -28,6 +28,7 @@ import {
 } from '../core/errors.js';
 import { checkMediaType, DEFAULT_MEDIA_TYPE, isMediaType } from '../core/media-type.js';
 import { normalisePrincipal } from '../core/principal.js';
+import { isDocumentKey, RESERVED_PREFIXES, reservedPrefixOf } from '../core/reserved-keys.js';
 import type { Keys, LargeObjects, ObjectStore, StoredObjectInfo } from '../ports.js';
 import type { KeyGuard } from './crypto.js';
 import { INLINE_LIMIT } from './crypto.js';
@@ -102,12 +103,12 @@ export function checkObjectKey(key: string): void {
     );
   if (/(?:^|\/)\.\.?(?:\/|$)/.test(key))
     throw new ValidationError('An object key may not contain . or .. segments.');
-  // The re-encryption jobs keep their records under jobs/ at the root of the vault (services/rewrap.ts).
-  if (key.startsWith('jobs/'))
-    throw new ValidationError('Object keys starting with jobs/ are reserved for re-encryption job records.');
-  // The per-caller quotas keep their records under quotas/ at the root of the vault (aws/s3-quotas.ts).
-  if (key.startsWith('quotas/'))
-    throw new ValidationError('Object keys starting with quotas/ are reserved for per-caller quota records.');
+  // The service keeps its own records under these prefixes at the root of the vault.
+  const reserved = reservedPrefixOf(key);
+  if (reserved !== undefined)
+    throw new ValidationError(
+      `Object keys starting with ${reserved} are reserved for ${RESERVED_PREFIXES[reserved]}.`,
+    );
 }
 
 /**
@@ -668,8 +669,8 @@ export class DocumentService {
     limit: number,
     cursor?: DocumentCursor,
   ): Promise<{ objects: ObjectView[]; next?: DocumentCursor }> {
-    // Nothing under jobs/ is a document: the job records there are not even examined.
-    if (prefix.startsWith('jobs/')) return { objects: [] };
+    // Nothing under a reserved prefix is a document: the records there are not even examined.
+    if (reservedPrefixOf(prefix) !== undefined) return { objects: [] };
     const budget = this.options.listScanObjects ?? DEFAULT_LIST_SCAN_OBJECTS;
     const decisions = new Map<string, Promise<boolean>>();
     const viewOf = async (key: string): Promise<ObjectView | undefined> => {
@@ -733,8 +734,3 @@ export function isDocumentCursor(value: unknown): value is DocumentCursor {
 export const DEFAULT_LIST_SCAN_OBJECTS = 1000;
 /** Stored objects read at once while listing. */
 const LIST_CONCURRENCY = 8;
-
-/** Whether a stored key can be a document: not an instruction file, not a job record (rewrap.ts). */
-function isDocumentKey(key: string): boolean {
-  return !key.endsWith(INSTRUCTION_SUFFIX) && !key.startsWith('jobs/');
-}

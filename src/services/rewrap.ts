@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { EncryptionContext } from '../core/context.js';
-import { INSTRUCTION_SUFFIX } from '../core/envelope/index.js';
 import { DomainError, ValidationError } from '../core/errors.js';
 import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
+import { isDocumentKey } from '../core/reserved-keys.js';
 import {
   bump,
   FINISHED,
@@ -107,8 +107,6 @@ export interface JobCaller extends Caller {
 const COUNT_PAGE = 1000;
 
 /** Whether a listed key is a document (not an instruction file, not a job or quota record). */
-const isDocument = (key: string) =>
-  !key.endsWith(INSTRUCTION_SUFFIX) && !key.startsWith(JOBS_PREFIX) && !key.startsWith('quotas/');
 
 export class RewrapService {
   private readonly pageSize: number;
@@ -432,7 +430,7 @@ export class RewrapService {
       const page = await this.call(false, () =>
         this.objects.listAfter(job.spec.prefix, job.cursor, COUNT_PAGE),
       );
-      job.total = (job.total ?? 0) + page.keys.filter(isDocument).length;
+      job.total = (job.total ?? 0) + page.keys.filter(isDocumentKey).length;
       job.cursor = page.keys.at(-1) ?? job.cursor;
       if (!page.truncated) {
         job.phase = 'scanning';
@@ -445,7 +443,7 @@ export class RewrapService {
       const page = await this.call(false, () =>
         this.objects.listAfter(job.spec.prefix, job.cursor, this.pageSize),
       );
-      await this.each(job, page.keys.filter(isDocument), false);
+      await this.each(job, page.keys.filter(isDocumentKey), false);
       job.cursor = page.keys.at(-1) ?? job.cursor;
       if (!page.truncated) job.phase = job.deferred.length > 0 ? 'retrying' : 'succeeded';
     } else if (job.phase === 'retrying') {

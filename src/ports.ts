@@ -215,7 +215,8 @@ export interface ObjectStore {
 export interface LargeObjects {
   /**
    * Streams a body of unknown length into an object by multipart upload: nothing is visible until
-   * it completes, and the upload is aborted on any failure. `ifNoneMatch: '*'` refuses to overwrite.
+   * it completes, and the upload is aborted on any failure. `ifNoneMatch: '*'` refuses to overwrite,
+   * `ifMatch` to overwrite any other version.
    */
   putStream(
     key: string,
@@ -224,6 +225,8 @@ export interface LargeObjects {
       metadata: Record<string, string>;
       contentType?: string | undefined;
       ifNoneMatch?: '*' | undefined;
+      /** Replaces only the object of this ETag (a failed condition is PreconditionFailed). */
+      ifMatch?: string | undefined;
       partSize?: number | undefined;
     },
   ): Promise<{ etag: string; size: number }>;

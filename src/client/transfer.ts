@@ -8,7 +8,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { EnvelopeDecryptError, gcmOpener } from '../core/envelope/stream.js';
-import { type Context, type EaasClient, EaasError, type RawResponse } from './index.js';
+import type { EaasClient } from './eaas-client.js';
+import { EaasError, ok } from './errors.js';
+import type { Context } from './types.js';
 
 /**
  * Documents of any size through the API: uploads go straight to the presigned staging URLs and
@@ -64,19 +66,6 @@ interface CreatedUpload extends UploadStatus {
   headers?: Record<string, string>;
   partSize?: number;
   parts?: { partNumber: number; url: string; size: number }[];
-}
-
-function ok<T>(res: RawResponse): T {
-  if (res.status >= 400) {
-    const e = (res.body ?? {}) as { error?: string; message?: string; requestId?: string };
-    throw new EaasError(
-      e.error ?? `Http${res.status}`,
-      e.message ?? `HTTP ${res.status}`,
-      res.status,
-      e.requestId,
-    );
-  }
-  return res.body as T;
 }
 
 /** A failed download answer as the client's error. */

@@ -1,0 +1,215 @@
+import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { Hash } from '@smithy/hash-node';
+import { HttpRequest } from '@smithy/protocol-http';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { ok } from './errors.js';
+import type {
+  BytesResponse,
+  ClientOptions,
+  Context,
+  Format,
+  ItemResult,
+  JobView,
+  RawResponse,
+} from './types.js';
+
+/**
+ * A typed client of the eaas API for internal services: SigV4-signed (service `execute-api`) with
+ * the standard AWS credential chain unless credentials are given.
+ */
+
+const b64 = (v: Uint8Array | string) => Buffer.from(v).toString('base64');
+
+export class EaasClient {
+  private readonly signer: SignatureV4;
+  private readonly url: URL;
+  private readonly timeoutMs: number;
+
+  constructor(options: ClientOptions) {
+    this.url = new URL(options.endpoint);
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.signer = new SignatureV4({
+      service: 'execute-api',
+      region: options.region ?? 'us-east-1',
+      credentials: options.credentials ?? fromNodeProviderChain(),
+      sha256: Hash.bind(null, 'sha256'),
+    });
+  }
+
+  /** Sends a signed request and returns the status and parsed JSON body, whatever the status. */
+  async raw(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string>,
+  ): Promise<RawResponse> {
+    const { bytes: _bytes, ...rest } = await this.send(
+      method,
+      path,
+      body === undefined ? undefined : Buffer.from(JSON.stringify(body)),
+      query,
+      'application/json',
+    );
+    return rest;
+  }
+
+  /** Sends raw bytes (a document) and returns the answer's bytes, and its JSON when it is JSON. */
+  rawBytes(
+    method: string,
+    path: string,
+    body?: Uint8Array,
+    query?: Record<string, string>,
+    contentType = 'application/octet-stream',
+  ): Promise<BytesResponse> {
+    return this.send(method, path, body, query, contentType);
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    payload: Uint8Array | undefined,
+    query: Record<string, string> | undefined,
+    contentType: string,
+  ): Promise<BytesResponse> {
+    const basePath = this.url.pathname.replace(/\/$/, '');
+    const request = new HttpRequest({
+      method,
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      ...(this.url.port ? { port: Number(this.url.port) } : {}),
+      path: `${basePath}${path}`,
+      ...(query ? { query } : {}),
+      headers: {
+        host: this.url.host,
+        ...(payload !== undefined ? { 'content-type': contentType } : {}),
+      },
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
+    const signed = await this.signer.sign(request);
+    const { host: _host, ...headers } = signed.headers;
+    const search = query ? `?${new URLSearchParams(query).toString()}` : '';
+    const res = await fetch(`${this.url.origin}${basePath}${path}${search}`, {
+      method,
+      headers,
+      ...(payload !== undefined ? { body: payload } : {}),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const text = Buffer.from(bytes).toString('utf8');
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, headers: res.headers, body: parsed, bytes };
+  }
+
+  private async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string>,
+  ): Promise<T> {
+    return ok<T>(await this.raw(method, path, body, query));
+  }
+
+  async encrypt(input: { keyId: string; plaintext: Uint8Array | string; context?: Context }) {
+    const out = await this.call<{ ciphertext: string; keyId: string; format: Format }>(
+      'POST',
+      '/v1/encrypt',
+      {
+        keyId: input.keyId,
+        plaintext: b64(input.plaintext),
+        ...(input.context ? { context: input.context } : {}),
+      },
+    );
+    return { ciphertext: Buffer.from(out.ciphertext, 'base64'), keyId: out.keyId, format: out.format };
+  }
+
+  async decrypt(input: { ciphertext: Uint8Array; context?: Context; keyId?: string }) {
+    const out = await this.call<{ plaintext: string; keyId: string; format: Format }>('POST', '/v1/decrypt', {
+      ciphertext: b64(input.ciphertext),
+      ...(input.context ? { context: input.context } : {}),
+      ...(input.keyId ? { keyId: input.keyId } : {}),
+    });
+    return { plaintext: Buffer.from(out.plaintext, 'base64'), keyId: out.keyId, format: out.format };
+  }
+
+  async reEncrypt(input: {
+    ciphertext: Uint8Array;
+    destinationKeyId: string;
+    context?: Context;
+    destinationContext?: Context;
+    sourceKeyId?: string;
+  }) {
+    const out = await this.call<{ ciphertext: string; keyId: string; sourceKeyId: string; format: Format }>(
+      'POST',
+      '/v1/re-encrypt',
+      {
+        ...input,
+        ciphertext: b64(input.ciphertext),
+      },
+    );
+    return { ...out, ciphertext: Buffer.from(out.ciphertext, 'base64') };
+  }
+
+  async generateDataKey(input: {
+    keyId: string;
+    keySpec?: 'AES_256' | 'AES_128';
+    numberOfBytes?: number;
+    context?: Context;
+    includePlaintext?: boolean;
+  }) {
+    const out = await this.call<{ ciphertext: string; plaintext?: string; keyId: string }>(
+      'POST',
+      '/v1/data-keys',
+      input,
+    );
+    return {
+      ciphertext: Buffer.from(out.ciphertext, 'base64'),
+      ...(out.plaintext !== undefined ? { plaintext: Buffer.from(out.plaintext, 'base64') } : {}),
+      keyId: out.keyId,
+    };
+  }
+
+  /** Encrypts many payloads in one request; each item succeeds or fails on its own. */
+  async encryptBatch(items: { keyId: string; plaintext: Uint8Array | string; context?: Context }[]) {
+    const out = await this.call<{
+      items: ItemResult<{ ciphertext: string; keyId: string; format: Format }>[];
+    }>('POST', '/v1/encrypt', {
+      items: items.map((i) => ({
+        keyId: i.keyId,
+        plaintext: b64(i.plaintext),
+        ...(i.context ? { context: i.context } : {}),
+      })),
+    });
+    return out.items;
+  }
+
+  whoami(keyId?: string) {
+    return this.call<{
+      principal: string;
+      callerArn: string;
+      accountId: string;
+      key?: { keyId: string; arn: string; state: string };
+    }>('GET', '/v1/whoami', undefined, keyId ? { keyId } : undefined);
+  }
+
+  /** Starts (or dry-runs) a re-encryption job; the caller administers the destination key (and the source). */
+  startReEncryptJob(input: {
+    sourceKeyId?: string;
+    olderThanRotation?: true;
+    destinationKeyId: string;
+    prefix?: string;
+    dryRun?: boolean;
+    concurrency?: number;
+  }) {
+    return this.call<JobView>('POST', '/v1/jobs/re-encrypt', input);
+  }
+
+  /** A re-encryption job's state, phase and times and, once finished, its report (no counts: see JobView). */
+  getJob(id: string) {
+    return this.call<JobView>('GET', `/v1/jobs/${encodeURIComponent(id)}`);
+  }
+}

@@ -1,0 +1,52 @@
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+
+/** The shapes the API's client speaks, shared by the client and the transfers. */
+
+export type Context = Record<string, string>;
+export type Format = 'kms' | 'aws-encryption-sdk';
+
+export interface ClientOptions {
+  /** Base URL of the API, e.g. `http://127.0.0.1:3000` or the API Gateway stage URL. */
+  endpoint: string;
+  region?: string;
+  credentials?: AwsCredentialIdentity | AwsCredentialIdentityProvider;
+  /** Per-request time limit in milliseconds (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+export interface BytesResponse extends RawResponse {
+  /** The answer's bytes as sent (a document for GET /v1/objects/{key}). */
+  bytes: Uint8Array;
+}
+
+export type ItemResult<T> = T | { error: string; message: string; index: number };
+
+/**
+ * A re-encryption job as GET /v1/jobs/{id} answers it: no object name and no count of objects at
+ * all (see the README, Re-encryption jobs). Operators read the counts in the job record and the
+ * log line `re-encryption job page`.
+ */
+export interface JobView {
+  id: string;
+  /** `completed-with-failures` when objects under the job's keys failed, else `succeeded` once finished. */
+  state: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
+  /** The same as `state`: which pass a running job is in is not shown. */
+  phase: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
+  mode: 'source-key' | 'older-than-rotation';
+  sourceKeyId: string;
+  destinationKeyId: string;
+  prefix: string;
+  dryRun: boolean;
+  concurrency: number;
+  rotatedAt?: string;
+  createdBy: string;
+  createdAt: string;
+  /** Once finished: a fixed sentence per outcome, with no number and no name. */
+  report?: { summary: string };
+}

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { DomainError } from '../core/errors.js';
 import type { QuotaStore } from '../ports.js';
 import { untilNotRaced } from './lost-race.js';
@@ -47,17 +46,20 @@ export type Verdict = 'live' | 'pending-deletion' | 'absent' | 'done';
 /** Checks ids against KMS or the job records; an id left out of the answer is kept as it is. */
 export type QuotaCheck = (ids: readonly string[]) => Promise<Map<string, Verdict>>;
 
-const entrySchema = z.object({ id: z.string(), at: z.string(), pendingDeletion: z.literal(true).optional() });
-const recordSchema = z.object({
-  principal: z.string(),
-  rev: z.number().int(),
-  keys: z.array(entrySchema),
-  aliases: z.array(entrySchema),
-  jobs: z.array(entrySchema),
-  checkedAt: z.object({ keys: z.string(), aliases: z.string(), jobs: z.string() }).partial(),
-});
-type QuotaEntry = z.infer<typeof entrySchema>;
-type QuotaRecord = z.infer<typeof recordSchema>;
+interface QuotaEntry {
+  id: string;
+  at: string;
+  pendingDeletion?: true;
+}
+
+interface QuotaRecord {
+  principal: string;
+  rev: number;
+  keys: QuotaEntry[];
+  aliases: QuotaEntry[];
+  jobs: QuotaEntry[];
+  checkedAt: Partial<Record<QuotaKind, string>>;
+}
 
 export interface QuotaLedgerOptions {
   now?: () => Date;
@@ -255,14 +257,60 @@ function emptyRecord(principal: string): QuotaRecord {
   return { principal, rev: 0, keys: [], aliases: [], jobs: [], checkedAt: {} };
 }
 
+/** The caller's record as stored, or DependencyFailure naming the first part that is not as written. */
 function parseRecord(text: string, principal: string): QuotaRecord {
-  let parsed: ReturnType<typeof recordSchema.safeParse> | undefined;
+  let value: unknown;
   try {
-    parsed = recordSchema.safeParse(JSON.parse(text));
+    value = JSON.parse(text);
   } catch {
-    parsed = undefined;
+    value = undefined;
   }
-  if (!parsed?.success || parsed.data.principal !== principal)
-    throw new DomainError('DependencyFailure', `The quota record of ${principal} is unreadable.`);
-  return parsed.data;
+  const record = recordOf(value);
+  if (typeof record === 'string' || record.principal !== principal)
+    throw new DomainError(
+      'DependencyFailure',
+      `The quota record of ${principal} is unreadable${typeof record === 'string' ? ` (${record})` : ''}.`,
+    );
+  return record;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A record from its JSON, keeping only its known fields; or the first field found wrong. */
+function recordOf(v: unknown): QuotaRecord | string {
+  if (!isObject(v)) return 'not an object';
+  if (typeof v.principal !== 'string') return 'principal';
+  if (!Number.isInteger(v.rev)) return 'rev';
+  const lists: Partial<Record<QuotaKind, QuotaEntry[]>> = {};
+  for (const kind of ['keys', 'aliases', 'jobs'] as const) {
+    const list = v[kind];
+    if (!Array.isArray(list)) return kind;
+    const entries = list.map(entryOf);
+    if (entries.some((e) => e === undefined)) return kind;
+    lists[kind] = entries as QuotaEntry[];
+  }
+  const checked = v.checkedAt;
+  if (!isObject(checked)) return 'checkedAt';
+  const checkedAt: QuotaRecord['checkedAt'] = {};
+  for (const kind of ['keys', 'aliases', 'jobs'] as const) {
+    const at = checked[kind];
+    if (at === undefined) continue;
+    if (typeof at !== 'string') return `checkedAt.${kind}`;
+    checkedAt[kind] = at;
+  }
+  return {
+    principal: v.principal,
+    rev: v.rev as number,
+    keys: lists.keys ?? [],
+    aliases: lists.aliases ?? [],
+    jobs: lists.jobs ?? [],
+    checkedAt,
+  };
+}
+
+function entryOf(v: unknown): QuotaEntry | undefined {
+  if (!isObject(v) || typeof v.id !== 'string' || typeof v.at !== 'string') return undefined;
+  if (v.pendingDeletion !== undefined && v.pendingDeletion !== true) return undefined;
+  return { id: v.id, at: v.at, ...(v.pendingDeletion === true ? { pendingDeletion: true as const } : {}) };
 }

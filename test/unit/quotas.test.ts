@@ -137,4 +137,19 @@ describe('the quota ledger', () => {
     store.records.set(ALICE, { text: '{"principal":"someone else"}', version: '"x"' });
     expect((await refusal(ledger.reserve(ALICE, 'keys', 'k1'))).code).toBe('DependencyFailure');
   });
+
+  it('names the first part of a damaged record, and keeps a well-formed one as written', async () => {
+    const { ledger, store } = ledgerOf();
+    const damaged = { principal: ALICE, rev: 1, keys: [{ id: 'k1' }], aliases: [], jobs: [], checkedAt: {} };
+    store.records.set(ALICE, { text: JSON.stringify(damaged), version: '"x"' });
+    const error = await refusal(ledger.reserve(ALICE, 'keys', 'k2'));
+    expect(error.message).toBe(`The quota record of ${ALICE} is unreadable (keys).`);
+    store.records.set(ALICE, { text: 'not json', version: '"y"' });
+    expect((await refusal(ledger.reserve(ALICE, 'keys', 'k2'))).message).toContain('(not an object)');
+    const good = { ...damaged, keys: [{ id: 'k1', at: '2026-05-01T09:00:00Z', pendingDeletion: true }] };
+    store.records.set(ALICE, { text: JSON.stringify(good), version: '"z"' });
+    await ledger.reserve(ALICE, 'keys', 'k2');
+    expect(store.ids(ALICE, 'keys')).toEqual(['k1', 'k2']);
+    expect(JSON.parse(store.records.get(ALICE)?.text ?? '').keys[0].pendingDeletion).toBe(true);
+  });
 });

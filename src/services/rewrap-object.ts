@@ -1,16 +1,17 @@
 import type { EncryptionContext } from '../core/context.js';
 import {
   decodeHeader,
+  EAAS_METADATA,
   EnvelopeFormatError,
   type EnvelopeHeader,
   encodeHeader,
   headerLocation,
+  INSTRUCTION_METADATA,
   INSTRUCTION_SUFFIX,
 } from '../core/envelope/index.js';
 import { DomainError } from '../core/errors.js';
 import { type JobSpec, NOT_AUTHORIZED, select, UNKNOWN_KEY_FAILURE } from '../core/rewrap-job.js';
 import type { Keys } from '../ports.js';
-import { EAAS_METADATA, INSTRUCTION_METADATA } from './documents.js';
 import type { JobObjects } from './rewrap.js';
 
 /**

@@ -5,4 +5,5 @@
  */
 export * from './kdf.js';
 export * from './metadata.js';
+export * from './object-format.js';
 export * from './stream.js';

@@ -1,0 +1,59 @@
+import { contextProblems, type EncryptionContext } from '../context.js';
+import { ValidationError } from '../errors.js';
+import { S3EC_RESERVED_CONTEXT_KEYS } from './metadata.js';
+
+/**
+ * What an object in the vault carries beside the S3 Encryption Client's own header: S3's limit on
+ * user metadata, this service's metadata keys, the instruction file's marker, and the rules an
+ * object's encryption context follows so that AWS's own S3 Encryption Clients read it back.
+ */
+
+/** S3 allows 2 KB of user metadata; a header that does not fit goes to an instruction file. */
+export const METADATA_LIMIT_BYTES = 2048;
+
+/** This service's own metadata beside the S3EC keys: never a secret. */
+export const EAAS_METADATA = {
+  owner: 'eaas-owner',
+  keyArn: 'eaas-key-arn',
+  created: 'eaas-created',
+  contentType: 'eaas-content-type',
+  /** When the data key was last wrapped (ISO time): re-encryption jobs compare it with the key's last rotation. */
+  wrappedAt: 'eaas-wrapped-at',
+  /** The upload that wrote the object, for objects sealed from an upload (makes the seal idempotent). */
+  uploadId: 'eaas-upload-id',
+  /** The seal attempt that wrote the object (an upload's seal finishes its own attempt, never another's). */
+  sealNonce: 'eaas-seal',
+} as const;
+
+/** The instruction file's own metadata, as the S3 Encryption Clients write it. */
+export const INSTRUCTION_METADATA = { 'x-amz-crypto-instr-file': '' } as const;
+
+/**
+ * Precondition of every object write: S3 metadata is ASCII, so a context must be too, besides the
+ * usual rules. The keys the S3 Encryption Client reserves are refused (any case): an AWS client
+ * ignores them when it compares contexts, so a document could not be read with the context it was
+ * written with.
+ */
+export function checkObjectContext(context: EncryptionContext | undefined): void {
+  if (!context) return;
+  const problems = contextProblems(context, 'context');
+  for (const k of Object.keys(context))
+    if (
+      S3EC_RESERVED_CONTEXT_KEYS.includes(k.toLowerCase()) &&
+      !problems.some((p) => p.path === `context.${k}`)
+    )
+      problems.push({
+        path: `context.${k}`,
+        message: `the keys ${S3EC_RESERVED_CONTEXT_KEYS.join(' and ')} are reserved by the S3 Encryption Client`,
+      });
+  if (problems.length > 0)
+    throw new ValidationError(
+      `Invalid encryption context: ${problems[0]?.path} ${problems[0]?.message}.`,
+      problems,
+    );
+  for (const [k, v] of Object.entries(context))
+    if (!/^[\x20-\x7e]*$/.test(k) || !/^[\x20-\x7e]*$/.test(v))
+      throw new ValidationError(
+        'An object encryption context is printable ASCII only (S3 metadata is ASCII).',
+      );
+}

@@ -1,0 +1,17 @@
+import type { EncryptionContext } from '../../core/context.js';
+import type { EnvelopeVersion } from '../../core/envelope/index.js';
+
+export interface UploadOptions {
+  version: EnvelopeVersion;
+  /** Lifetime of the presigned URLs, in seconds, for the smallest uploads; larger get more (`linkSeconds`). */
+  urlSeconds: number;
+  maxUploadBytes: number;
+  /** How long a seal holds an upload, in seconds. */
+  leaseSeconds: number;
+  /**
+   * Checks, when the seal runs, that the upload's owner may still encrypt under its key and
+   * context (a grant revoked since the upload began stops it); throws AccessDenied otherwise.
+   */
+  authorizeOwner?: (owner: string, keyArn: string, context: EncryptionContext) => Promise<void>;
+  now?: () => Date;
+}

@@ -1,0 +1,55 @@
+import { PENDING_PREFIX, pendingIdOf, pendingKeyOf } from '../../core/upload-record.js';
+import type { UploadRecords } from './records.js';
+import type { SealOutcome } from './seal.js';
+
+export interface SweepResult {
+  sealed: number;
+  expired: number;
+  failed: number;
+}
+
+/**
+ * One pass over the pending uploads (their `pending/` markers): seals those whose staging object
+ * is there and whose seal died (lease expired), and ends failed those whose links expired with
+ * nothing uploaded. Run on a schedule; answers what it did. An upload that fails to seal is
+ * logged (its id and the error's name, never a byte of it) and tried again on the next sweep.
+ */
+export async function sweepUploads(
+  deps: { records: UploadRecords; seal: (id: string) => Promise<SealOutcome> },
+  log: (message: string, extra: Record<string, unknown>) => void = () => undefined,
+): Promise<SweepResult> {
+  const { records, seal } = deps;
+  const done: SweepResult = { sealed: 0, expired: 0, failed: 0 };
+  let nextToken: string | undefined;
+  do {
+    const page = await records.staging.list(PENDING_PREFIX, 100, nextToken);
+    for (const item of page.items) {
+      const id = pendingIdOf(item.key);
+      if (!id) continue;
+      try {
+        const found = await records.read(id);
+        if (found?.record.state !== 'pending') {
+          await records.staging.delete(pendingKeyOf(id));
+          continue;
+        }
+        if (await records.expireIfAbandoned(found.record, found.etag)) {
+          done.expired++;
+          continue;
+        }
+        if (!(await records.staged(id))) continue;
+        const outcome = await seal(id);
+        if (outcome === 'sealed') done.sealed++;
+        if (outcome === 'failed') done.failed++;
+      } catch (error) {
+        done.failed++;
+        log('sweep: the upload could not be sealed; it is tried again on the next sweep', {
+          uploadId: id,
+          error: (error as Error)?.name,
+          reason: (error as Error)?.message,
+        });
+      }
+    }
+    nextToken = page.nextToken;
+  } while (nextToken);
+  return done;
+}

@@ -483,6 +483,28 @@ describe('what an upload may replace, and what reaches the vault', () => {
     expect(mine.state).toBe('sealed');
   });
 
+  it('replaces only the version its owner was allowed to replace: one rewritten meanwhile fails Conflict, intact', async () => {
+    const c = t.client(KEY_USER);
+    const put = (body: string) =>
+      c.rawBytes('PUT', '/v1/objects/uploads%2Fmoving.txt', Buffer.from(body), {
+        keyId: 'alias/eaas-default',
+      });
+    expect((await put('v1')).status).toBe(200);
+    const created = (
+      await c.raw('POST', '/v1/uploads', { key: 'uploads/moving.txt', keyId: 'alias/eaas-default', size: 2 })
+    ).body as { id: string; url: string; headers: Record<string, string> };
+    // Rewritten between the start of the upload (which may replace v1) and its seal.
+    expect((await put('v2')).status).toBe(200);
+    await fetch(created.url, { method: 'PUT', body: Buffer.from('v3'), headers: created.headers });
+    await t.stack.s3.notificationsDelivered();
+    expect((await c.raw('GET', `/v1/uploads/${created.id}`)).body).toMatchObject({
+      state: 'failed',
+      error: { code: 'Conflict' },
+    });
+    const read = await c.rawBytes('GET', '/v1/objects/uploads%2Fmoving.txt');
+    expect(Buffer.from(read.bytes).toString()).toBe('v2');
+  });
+
   it('a conflicting upload with an instruction-file header leaves the existing document readable', async () => {
     // A context this large does not fit S3's 2 KB of metadata: the header goes to <key>.instruction.
     const big = { note: 'x'.repeat(1000), more: 'z'.repeat(1000), tenant: 'acme' };

@@ -1,29 +1,23 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { EncryptionContext } from '../core/context.js';
 import {
   authenticate,
-  checkObjectContext,
   contentCipherOf,
   EAAS_METADATA,
   EnvelopeDecryptError,
   type EnvelopeHeader,
   type EnvelopeVersion,
-  INSTRUCTION_METADATA,
-  kmsContextFor,
   opener,
   TAG_BYTES,
 } from '../core/envelope/index.js';
 import { DomainError, InvalidCiphertextError, PayloadTooLargeError } from '../core/errors.js';
-import { checkMediaType, DEFAULT_MEDIA_TYPE } from '../core/media-type.js';
-import { checkNewObjectKey, instructionKeyOf } from '../core/object-names.js';
-import { normalisePrincipal } from '../core/principal.js';
+import { instructionKeyOf } from '../core/object-names.js';
 import type { Keys, LargeObjects, ObjectStore } from '../ports.js';
 import { INLINE_LIMIT } from './crypto.js';
 import { listDocuments } from './documents/list.js';
 import { DocumentReader, hidden, hideRefusal, notFound, openerOf, viewOf } from './documents/reader.js';
 import type { DocumentCaller, DocumentCursor, ObjectView } from './documents/types.js';
-import { newEnvelope } from './envelope-writer.js';
+import { DocumentWriter } from './documents/writer.js';
 import { destroyQuietly } from './streams.js';
 
 export {
@@ -43,13 +37,18 @@ export {
  * authenticated: objects up to `INLINE_LIMIT` are opened in memory; larger ones are read by
  * `openAuthenticated`, which makes a first pass that only checks the tag and then streams the
  * same version (pinned by its ETag) a second time.
+ *
+ * This module answers the routes; how an object is found and who may learn of it is in
+ * `documents/reader.ts`, how one is written in `documents/writer.ts`, the listing in
+ * `documents/list.ts`.
  */
 
 export class DocumentService {
   private readonly reader: DocumentReader;
+  private readonly writer: DocumentWriter;
 
   constructor(
-    private readonly keys: Keys,
+    readonly keys: Keys,
     private readonly store: ObjectStore & LargeObjects,
     private readonly options: {
       version: EnvelopeVersion;
@@ -59,138 +58,32 @@ export class DocumentService {
     } = { version: 'v3' },
   ) {
     this.reader = new DocumentReader(keys, store);
+    this.writer = new DocumentWriter(keys, store, this.reader, options.version);
   }
 
-  /**
-   * Precondition of every write (PUT, and uploads when they start and when they seal): a name that
-   * can take its instruction file too, so that no header ever fails to find a place after the
-   * object was written.
-   */
+  /** Precondition of every write: a name that can take its instruction file too (`checkNewObjectKey`). */
   checkNewKey(key: string): void {
-    checkNewObjectKey(key, this.store.keyPrefix);
+    this.writer.checkNewKey(key);
   }
 
   /** Envelope-encrypts a body of up to INLINE_LIMIT bytes into the vault under `key`. */
-  async put(
+  put(
     caller: DocumentCaller,
     key: string,
     plaintext: Uint8Array,
-    input: {
-      keyId: string;
-      context?: EncryptionContext | undefined;
-      contentType?: string | undefined;
-      overwrite?: boolean;
-    },
+    input: Parameters<DocumentWriter['put']>[3],
   ) {
-    this.checkNewKey(key);
-    checkObjectContext(input.context);
-    checkMediaType(input.contentType, 'Content-Type');
-    if (plaintext.byteLength > INLINE_LIMIT)
-      throw new PayloadTooLargeError(
-        `The body is ${plaintext.byteLength} bytes; PUT /v1/objects takes up to ${INLINE_LIMIT}. Upload larger documents with POST /v1/uploads.`,
-      );
-    const userContext = input.context ?? {};
-    // Precondition: the caller may encrypt under the key with the whole context KMS will bind.
-    const keyArn = await caller.guard(
-      input.keyId,
-      'kms:Encrypt',
-      kmsContextFor(this.options.version, userContext),
-    );
-    const replaced = await this.replaceable(caller, key);
-    if (replaced && input.overwrite === false)
-      throw new DomainError(
-        'PreconditionFailed',
-        `An object ${JSON.stringify(key)} exists; overwrite is false.`,
-      );
-    const condition = replaced ? { ifMatch: replaced.etag } : { ifNoneMatch: '*' as const };
-    const now = new Date().toISOString();
-    const sealed = await newEnvelope(this.keys, {
-      version: this.options.version,
-      keyArn,
-      userContext,
-      plaintextLength: plaintext.byteLength,
-      ours: { [EAAS_METADATA.owner]: normalisePrincipal(caller.arn), [EAAS_METADATA.created]: now },
-    });
-    const body = await buffer(Readable.from([plaintext]).pipe(sealed.stream));
-    const { etag } = await this.store.put(key, body, {
-      metadata: sealed.metadata,
-      contentType: input.contentType ?? DEFAULT_MEDIA_TYPE,
-      contentLength: body.length,
-      ...condition,
-    });
-    // The instruction file after the object, whose write was conditional: a refused write never
-    // touches the header of the object it would have replaced. If this second write fails, the
-    // object, which nothing can read without it, is removed again: no half-written document stays.
-    if (sealed.instruction !== undefined) await this.writeInstruction(key, sealed.instruction);
-    return {
-      key,
-      keyId: sealed.keyArn,
-      format: `s3ec-${this.options.version}` as const,
-      size: plaintext.byteLength,
-      etag,
-    };
+    return this.writer.put(caller, key, plaintext, input);
   }
 
-  /** Writes an object's instruction file; on failure removes the object (and any stale instruction file) first. */
-  private async writeInstruction(key: string, instruction: string): Promise<void> {
-    try {
-      await this.store.put(instructionKeyOf(key), Buffer.from(instruction), {
-        metadata: { ...INSTRUCTION_METADATA },
-        contentType: 'application/json',
-      });
-    } catch (error) {
-      await this.removeUnreadable(key);
-      throw error;
-    }
+  /** Removes an object whose header is gone, and its instruction file (best effort). */
+  removeUnreadable(key: string): Promise<void> {
+    return this.writer.removeUnreadable(key);
   }
 
-  /**
-   * Removes an object whose header is gone (its instruction file failed to be written, or is
-   * another object's), and its instruction file; best effort: whatever stays is never shown (reads
-   * of an object without a readable header answer as for a missing one) and its owner may replace
-   * or delete it.
-   */
-  async removeUnreadable(key: string): Promise<void> {
-    await this.store.delete(key).catch(() => undefined);
-    if (this.reader.fits(instructionKeyOf(key)))
-      await this.store.delete(instructionKeyOf(key)).catch(() => undefined);
-  }
-
-  /**
-   * The object a write to `key` would replace, if any, once the caller is found allowed to replace
-   * it: the same right as deleting it (encrypt under its key and whole stored context). Objects
-   * this service did not write are never replaced through it; one whose header cannot be read
-   * (left half-written) only by the principal who stored it. Undefined when the key is free.
-   *
-   * A name another principal holds is refused whether or not the caller may read that document:
-   * the vault is one space of names, so the refusal tells the caller the name is taken (it names
-   * neither the document's key nor its context).
-   */
-  async replaceable(caller: DocumentCaller, key: string): Promise<{ etag: string } | undefined> {
-    const info = await this.store.head(key);
-    if (!info) return undefined;
-    const taken = () =>
-      new DomainError(
-        'AccessDenied',
-        `The name ${JSON.stringify(key)} holds a document the caller may not replace.`,
-      );
-    const recorded = info.metadata[EAAS_METADATA.keyArn];
-    if (!recorded) throw taken();
-    let header: EnvelopeHeader;
-    try {
-      header = (await this.reader.headerOf(key, info)).header;
-    } catch (error) {
-      if (!(error instanceof DomainError && error.code === 'InvalidCiphertext')) throw error;
-      if (this.reader.storedBy(caller, info)) return { etag: info.etag };
-      throw taken();
-    }
-    try {
-      await caller.guard(recorded, 'kms:Encrypt', header.kmsContext);
-    } catch (error) {
-      if (hidden(error)) throw taken();
-      throw error;
-    }
-    return { etag: info.etag };
+  /** The object a write to `key` would replace, once the caller is found allowed to replace it. */
+  replaceable(caller: DocumentCaller, key: string): Promise<{ etag: string } | undefined> {
+    return this.writer.replaceable(caller, key);
   }
 
   /** The metadata view of an object, for a caller who may decrypt it. Never a secret. */

@@ -1,18 +1,14 @@
 import { defineConfig } from 'vitest/config';
 
-// The SDK warns on every run that releases after January 2027 need Node 22; CI runs Node 20 on purpose.
-const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
-
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', env } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           environment: 'node',
-          env,
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },
@@ -24,7 +20,6 @@ export default defineConfig({
           // The upload page is built once before the e2e tests that load it in a browser.
           globalSetup: ['test/e2e/web-build.setup.ts'],
           environment: 'node',
-          env,
           testTimeout: 120_000,
           hookTimeout: 60_000,
         },

@@ -50,7 +50,6 @@ export async function startBenchStack(
       EAAS_API_PORT: String(apiPort),
       EAAS_S3_PORT: String(s3Port),
       ...env,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     /stack is up/,
   );

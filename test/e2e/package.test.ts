@@ -81,7 +81,6 @@ describe('npm run package (osls, offline)', () => {
           AWS_REGION: 'us-east-1',
           AWS_ACCESS_KEY_ID: service.accessKeyId,
           AWS_SECRET_ACCESS_KEY: service.secretAccessKey,
-          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           EAAS_KMS_ENDPOINT: t.kms.endpoint,
           POWERTOOLS_LOG_LEVEL: 'ERROR',
         },

@@ -7,6 +7,25 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node', env } },
+      // The workspace packages' own tests: AWS's rules, and the emulators with their conformance suite.
+      {
+        test: {
+          name: 'aws-rules',
+          include: ['packages/aws-rules/test/**/*.test.ts'],
+          environment: 'node',
+          env,
+        },
+      },
+      {
+        test: {
+          name: 'aws-local',
+          include: ['packages/aws-local/test/**/*.test.ts'],
+          environment: 'node',
+          env,
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
       {
         test: {
           name: 'integration',

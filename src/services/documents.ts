@@ -1,6 +1,6 @@
 import { Readable, type Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { contextProblems, type EncryptionContext } from '../core/context.js';
+import { contextProblems, type EncryptionContext, normalisePrincipal } from '@eaas/aws-rules';
 import {
   authenticate,
   contentCipherOf,
@@ -27,11 +27,9 @@ import {
   ValidationError,
 } from '../core/errors.js';
 import { checkMediaType, DEFAULT_MEDIA_TYPE, isMediaType } from '../core/media-type.js';
-import { normalisePrincipal } from '../core/principal.js';
 import { isDocumentKey, RESERVED_PREFIXES, reservedPrefixOf } from '../core/reserved-keys.js';
 import type { Keys, LargeObjects, ObjectStore, StoredObjectInfo } from '../ports.js';
-import type { KeyGuard } from './crypto.js';
-import { INLINE_LIMIT } from './crypto.js';
+import { INLINE_LIMIT, type KeyGuard } from './crypto.js';
 
 /**
  * Documents stored in S3 in the S3 Encryption Client format: each object envelope-encrypted under

@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { type EncryptionContext, normalisePrincipal } from '@eaas/aws-rules';
 import { z } from 'zod';
-import type { EncryptionContext } from '../core/context.js';
-import type { EnvelopeVersion } from '../core/envelope/index.js';
-import { INSTRUCTION_SUFFIX, kmsContextFor, TAG_BYTES } from '../core/envelope/index.js';
+import {
+  type EnvelopeVersion,
+  INSTRUCTION_SUFFIX,
+  kmsContextFor,
+  TAG_BYTES,
+} from '../core/envelope/index.js';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { checkMediaType } from '../core/media-type.js';
-import { normalisePrincipal } from '../core/principal.js';
 import type { Keys, LargeObjects, ObjectStore, StagingArea } from '../ports.js';
 import {
   checkContext,

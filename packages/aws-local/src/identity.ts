@@ -146,7 +146,7 @@ export class LocalIdentities {
       const parsed = fileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
       if (parsed.accountId !== accountId) {
         throw new Error(
-          `${file} was made for account ${parsed.accountId}, not ${accountId}; use another EAAS_DATA_DIR or the same EAAS_ACCOUNT_ID`,
+          `${file} was made for account ${parsed.accountId}, not ${accountId}; use another data dir or the same account id`,
         );
       }
       // Principals added to the seed since the file was written join it; existing ones keep their keys.

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { KmsError, notFound } from './errors.js';
 import { DAY_MS, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
-import { type Operation, operation, requireNotPendingDeletion, requireUsable, seconds } from './operation.js';
+import { type Operation, operation, requireUsable, seconds } from './operation.js';
 import { checkPolicy, requireNoLockout } from './ops-keys.js';
 import { keyIdShape, limitShape, markerShape, paginate, str } from './shapes.js';
 
@@ -125,7 +125,7 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
       const key = store.resolve(input.KeyId, false);
       access.require(key, 'kms:PutKeyPolicy');
       checkPolicyName(input.PolicyName);
-      requireNotPendingDeletion(store, key);
+      // No key-state check: the key-state table lets PutKeyPolicy change a key in every state.
       checkPolicy(input.Policy);
       if (!input.BypassPolicyLockoutSafetyCheck) requireNoLockout(access, key, input.Policy);
       store.updateKey(key, (k) => {

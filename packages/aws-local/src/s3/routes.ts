@@ -101,9 +101,7 @@ function bucketOperation(method: string, q: Map<string, string>): Operation {
               BucketName: r.bucket,
             },
           );
-        throw notImplemented(
-          'CreateBucket (the local S3 serves the buckets of EAAS_VAULT_BUCKET and EAAS_STAGING_BUCKET)',
-        );
+        throw notImplemented('CreateBucket (the local S3 serves the buckets named when it starts)');
       };
     case 'DELETE':
       throw notImplemented('DeleteBucket');

@@ -10,7 +10,7 @@ import { readJson } from './files.js';
 import { Uploads } from './uploads.js';
 
 /**
- * Everything the local S3 keeps, under `$EAAS_DATA_DIR/s3/`: `buckets/<name>/` (see Bucket),
+ * Everything the local S3 keeps, under `<dataDir>/s3/`: `buckets/<name>/` (see Bucket),
  * `uploads/` (multipart uploads in progress) and `tmp/`, where bodies are received before they
  * are committed. `tmp/` is on the same file system, so a commit is a rename; it is emptied at
  * start, which is how an upload cut short by a crash leaves nothing behind.

@@ -53,6 +53,8 @@ export type SigV4Failure =
   | 'IncompleteSignature'
   | 'UnknownAccessKey'
   | 'SignatureMismatch'
+  /** The credential scope names another region than the endpoint's. */
+  | 'WrongRegion'
   | 'RequestExpired'
   | 'ClockSkew';
 
@@ -62,6 +64,7 @@ export const SIGV4_ERROR_TYPES = {
   IncompleteSignature: 'IncompleteSignatureException',
   UnknownAccessKey: 'UnrecognizedClientException',
   SignatureMismatch: 'InvalidSignatureException',
+  WrongRegion: 'InvalidSignatureException',
   RequestExpired: 'InvalidSignatureException',
   ClockSkew: 'InvalidSignatureException',
 } as const satisfies Record<SigV4Failure, string>;
@@ -284,7 +287,11 @@ export function checkSigV4Headers(
     return fail('SignatureMismatch', `Credential should be scoped to correct service: '${options.service}'.`);
   }
   if (parts.region !== options.region) {
-    return fail('SignatureMismatch', `Credential should be scoped to a valid region, not '${parts.region}'.`);
+    // AWS's message names only the region given; the expected one saves a caller the guesswork.
+    return fail(
+      'WrongRegion',
+      `Credential should be scoped to a valid region, not '${parts.region}'; this endpoint expects '${options.region}'.`,
+    );
   }
   if (parts.amzDate.slice(0, 8) !== parts.date) {
     return fail(

@@ -114,6 +114,21 @@ export function authenticate(
         );
       case 'SignatureMismatch':
         throw new S3Error('SignatureDoesNotMatch', result.message);
+      case 'WrongRegion': {
+        // S3 names both regions, and the expected one again in a Region element.
+        const given = credentialOf(req, query)[2] ?? '';
+        throw presigned
+          ? new S3Error(
+              'AuthorizationQueryParametersError',
+              `Error parsing the X-Amz-Credential parameter; the region '${given}' is wrong; expecting '${options.region}'`,
+              { Region: options.region },
+            )
+          : new S3Error(
+              'AuthorizationHeaderMalformed',
+              `The authorization header is malformed; the region '${given}' is wrong; expecting '${options.region}'`,
+              { Region: options.region },
+            );
+      }
     }
   }
   const principal = identities.authenticated(result.accessKeyId, result.sessionToken);

@@ -1,8 +1,10 @@
+import { ListKeysCommand } from '@aws-sdk/client-kms';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER, KEY_USER } from '../../src/identity.js';
 import { MAX_BODY_BYTES, MAX_BODY_BYTES_IN_FLIGHT, MAX_BODY_BYTES_PER_KEY } from '../../src/kms/server.js';
-import { startTestKms, type TestKms } from '../helpers/local-kms.js';
+import { errorOf } from '../helpers/errors.js';
+import { clientFor, startTestKms, type TestKms } from '../helpers/local-kms.js';
 import { firstAnswers, rawExchange, signedHeaders } from '../helpers/raw-http.js';
 import { kmsRaw } from '../helpers/signed-fetch.js';
 
@@ -119,6 +121,16 @@ describe('SigV4 at the local KMS', () => {
     const res = await kmsRaw(endpoint, wrong, 'TrentService.ListKeys', '{}');
     expect(res.status).toBe(400);
     expect(errorType(res.json)).toBe('InvalidSignatureException');
+  });
+
+  it('refuses a signature for another region: InvalidSignatureException naming the region it expects', async () => {
+    const elsewhere = clientFor(endpoint, user(), 'eu-west-1');
+    const error = await errorOf(elsewhere.send(new ListKeysCommand({})));
+    elsewhere.destroy();
+    expect(error).toMatchObject({ name: 'InvalidSignatureException', status: 400 });
+    expect(error.message).toBe(
+      "Credential should be scoped to a valid region, not 'eu-west-1'; this endpoint expects 'us-east-1'.",
+    );
   });
 
   it('refuses an unknown access key: UnrecognizedClientException', async () => {

@@ -78,6 +78,32 @@ describe('SigV4 in headers', () => {
     tokenless.destroy();
   });
 
+  it('a signature for another region is AuthorizationHeaderMalformed (400), naming the region expected', async () => {
+    const user = t.principal(KEY_USER);
+    const elsewhere = new S3Client({
+      endpoint: t.s3.endpoint,
+      region: 'eu-west-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: user.accessKeyId, secretAccessKey: user.secretAccessKey },
+      maxAttempts: 1,
+    });
+    const error = await errorOf(elsewhere.send(new GetObjectCommand({ Bucket, Key: 'shared/report.txt' })));
+    expect(error).toMatchObject({
+      name: 'AuthorizationHeaderMalformed',
+      status: 400,
+      message:
+        "The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'us-east-1'",
+    });
+    const url = await getSignedUrl(elsewhere, new GetObjectCommand({ Bucket, Key: 'shared/report.txt' }));
+    const presigned = await fetch(url);
+    const body = await presigned.text();
+    expect(presigned.status).toBe(400);
+    expect(body).toContain('<Code>AuthorizationQueryParametersError</Code>');
+    expect(body).toContain('the region &apos;eu-west-1&apos; is wrong; expecting &apos;us-east-1&apos;');
+    expect(body).toContain('<Region>us-east-1</Region>');
+    elsewhere.destroy();
+  });
+
   it('an unsigned request is AccessDenied (403)', async () => {
     const res = await fetch(`${t.s3.endpoint}/${Bucket}/shared/report.txt`);
     expect(res.status).toBe(403);

@@ -138,8 +138,17 @@ describe('verifySigV4, header form', () => {
     const signed = (await signer('kms').sign(request('/'), { signingDate: NOW })) as HttpRequest;
     expect(verifySigV4(toWire(signed), options())).toMatchObject({ failure: 'SignatureMismatch' });
     expect(verifySigV4(toWire(signed), options({ service: 'kms', region: 'eu-west-1' }))).toMatchObject({
-      failure: 'SignatureMismatch',
+      failure: 'WrongRegion',
     });
+  });
+
+  it('a signature for another region names the region the endpoint expects', async () => {
+    const signed = (await signer('kms').sign(request('/'), { signingDate: NOW })) as HttpRequest;
+    const result = verifySigV4(toWire(signed), options({ service: 'kms', region: 'eu-west-1' }));
+    expect(result).toMatchObject({ ok: false, failure: 'WrongRegion' });
+    expect(result.ok ? '' : result.message).toBe(
+      "Credential should be scoped to a valid region, not 'us-east-1'; this endpoint expects 'eu-west-1'.",
+    );
   });
 
   it('Precondition: the clock skew is within bounds, either way', async () => {

@@ -305,14 +305,20 @@ export function grantAllows(grant: GrantLike, req: AuthzRequest): boolean {
   if (!grant.operations.includes(operation)) return false;
   // Constraints bind the operations that take an encryption context; the others ignore them.
   if (!CONTEXT_OPERATIONS.has(operation)) return true;
-  const ctx = req.encryptionContext ?? {};
+  const ctx = Object.entries(req.encryptionContext ?? {});
+  // In a grant constraint the key is not case-sensitive and the value is
+  // (https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html).
+  // Precondition: a request whose context holds the key twice, in two cases, matches nothing.
+  const has = (k: string, v: string) => {
+    const found = ctx.filter(([key]) => key.toLowerCase() === k.toLowerCase());
+    return found.length === 1 && found[0]?.[1] === v;
+  };
   const subset = grant.constraints?.EncryptionContextSubset;
-  const has = (k: string, v: string) => Object.hasOwn(ctx, k) && ctx[k] === v;
   if (subset && !Object.entries(subset).every(([k, v]) => has(k, v))) return false;
   const equals = grant.constraints?.EncryptionContextEquals;
   if (equals) {
     const a = Object.entries(equals);
-    if (a.length !== Object.keys(ctx).length || !a.every(([k, v]) => has(k, v))) return false;
+    if (a.length !== ctx.length || !a.every(([k, v]) => has(k, v))) return false;
   }
   return true;
 }

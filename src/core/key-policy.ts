@@ -1,4 +1,11 @@
-import { defaultKeyPolicy, type PolicyDocument, type PolicyStatement } from '@eaas/aws-rules';
+import {
+  CONSOLE_ADMIN_ACTIONS,
+  CONSOLE_USER_ACTIONS,
+  CONSOLE_USER_GRANT_ACTIONS,
+  defaultKeyPolicy,
+  type PolicyDocument,
+  type PolicyStatement,
+} from '@eaas/aws-rules';
 
 /**
  * KMS key policy documents as this service writes them: an administrators statement and a
@@ -72,17 +79,11 @@ export const CRYPTO_ACTIONS: readonly string[] = [
   'kms:DeriveSharedSecret',
 ];
 
-/** What users may do: the cryptographic operations, never administration. */
-export const USER_ACTIONS: readonly string[] = [
-  'kms:Encrypt',
-  'kms:Decrypt',
-  'kms:ReEncrypt*',
-  'kms:GenerateDataKey*',
-  'kms:DescribeKey',
-];
+/** What users may do: the cryptographic operations, never administration (the console's list). */
+export const USER_ACTIONS: readonly string[] = CONSOLE_USER_ACTIONS;
 
 /** Grants users may create for AWS services that use the key on their behalf. */
-export const USER_GRANT_ACTIONS: readonly string[] = ['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant'];
+export const USER_GRANT_ACTIONS: readonly string[] = CONSOLE_USER_GRANT_ACTIONS;
 
 /** Operations a grant may give on a symmetric key through this service. */
 export const SERVICE_GRANT_OPERATIONS = [
@@ -123,23 +124,7 @@ export function rolesKeyPolicy(input: RolesPolicyInput): PolicyDocument {
 }
 
 /** The administrators' actions in the policies this service wrote before version 2: the console's. */
-const VERSION_1_ADMIN_ACTIONS: readonly string[] = [
-  'kms:Create*',
-  'kms:Describe*',
-  'kms:Enable*',
-  'kms:List*',
-  'kms:Put*',
-  'kms:Update*',
-  'kms:Revoke*',
-  'kms:Disable*',
-  'kms:Get*',
-  'kms:Delete*',
-  'kms:TagResource',
-  'kms:UntagResource',
-  'kms:ScheduleKeyDeletion',
-  'kms:CancelKeyDeletion',
-  'kms:RotateKeyOnDemand',
-];
+const VERSION_1_ADMIN_ACTIONS: readonly string[] = CONSOLE_ADMIN_ACTIONS;
 
 function buildRolesPolicy(
   { accountId, administrators, users }: RolesPolicyInput,

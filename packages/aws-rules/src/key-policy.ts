@@ -49,6 +49,42 @@ export function defaultKeyPolicy(accountId: string): PolicyDocument {
 }
 
 /**
+ * The actions of the statements the AWS console writes in a new key's policy for the key
+ * administrators, the key users, and the users' grants for AWS resources
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html).
+ */
+export const CONSOLE_ADMIN_ACTIONS: readonly string[] = [
+  'kms:Create*',
+  'kms:Describe*',
+  'kms:Enable*',
+  'kms:List*',
+  'kms:Put*',
+  'kms:Update*',
+  'kms:Revoke*',
+  'kms:Disable*',
+  'kms:Get*',
+  'kms:Delete*',
+  'kms:TagResource',
+  'kms:UntagResource',
+  'kms:ScheduleKeyDeletion',
+  'kms:CancelKeyDeletion',
+  'kms:RotateKeyOnDemand',
+];
+export const CONSOLE_USER_ACTIONS: readonly string[] = [
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:ReEncrypt*',
+  'kms:GenerateDataKey*',
+  'kms:DescribeKey',
+];
+/** Allowed to the key users when `kms:GrantIsForAWSResource` is true. */
+export const CONSOLE_USER_GRANT_ACTIONS: readonly string[] = [
+  'kms:CreateGrant',
+  'kms:ListGrants',
+  'kms:RevokeGrant',
+];
+
+/**
  * Structural problems of a key policy document, as KMS reports them with
  * MalformedPolicyDocumentException; undefined when the document is well formed.
  */

@@ -1,5 +1,11 @@
 import type { CreateKeyCommandInput } from '@aws-sdk/client-kms';
-import { defaultKeyPolicy, type PolicyDocument } from '@eaas/aws-rules';
+import {
+  CONSOLE_ADMIN_ACTIONS,
+  CONSOLE_USER_ACTIONS,
+  CONSOLE_USER_GRANT_ACTIONS,
+  defaultKeyPolicy,
+  type PolicyDocument,
+} from '@eaas/aws-rules';
 import { APP_ROLE, KEY_MANAGER, KEY_USER, type LocalPrincipal, SERVICE } from '../../src/identity.js';
 
 interface HasPrincipals {
@@ -29,37 +35,21 @@ export function consoleKeyPolicy({ accountId, administrators, users }: ConsolePo
         Sid: 'Allow access for Key Administrators',
         Effect: 'Allow',
         Principal: { AWS: [...administrators] },
-        Action: [
-          'kms:Create*',
-          'kms:Describe*',
-          'kms:Enable*',
-          'kms:List*',
-          'kms:Put*',
-          'kms:Update*',
-          'kms:Revoke*',
-          'kms:Disable*',
-          'kms:Get*',
-          'kms:Delete*',
-          'kms:TagResource',
-          'kms:UntagResource',
-          'kms:ScheduleKeyDeletion',
-          'kms:CancelKeyDeletion',
-          'kms:RotateKeyOnDemand',
-        ],
+        Action: [...CONSOLE_ADMIN_ACTIONS],
         Resource: '*',
       },
       {
         Sid: 'Allow use of the key',
         Effect: 'Allow',
         Principal: { AWS: [...users] },
-        Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:DescribeKey'],
+        Action: [...CONSOLE_USER_ACTIONS],
         Resource: '*',
       },
       {
         Sid: 'Allow attachment of persistent resources',
         Effect: 'Allow',
         Principal: { AWS: [...users] },
-        Action: ['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant'],
+        Action: [...CONSOLE_USER_GRANT_ACTIONS],
         Resource: '*',
         Condition: { Bool: { 'kms:GrantIsForAWSResource': 'true' } },
       },

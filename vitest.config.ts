@@ -4,6 +4,23 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      // The workspace packages' own tests: AWS's rules, and the emulators with their conformance suite.
+      {
+        test: {
+          name: 'aws-rules',
+          include: ['packages/aws-rules/test/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'aws-local',
+          include: ['packages/aws-local/test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
       {
         test: {
           name: 'integration',

@@ -2,10 +2,10 @@ import { createCipheriv, randomBytes } from 'node:crypto';
 import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { KEY_USER, LocalIdentities, SERVICE } from '@eaas/aws-local';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { EsdkEnvelope } from '../src/aws/esdk.js';
 import { EaasClient } from '../src/client/index.js';
-import { KEY_USER, LocalIdentities, SERVICE } from '../src/local/identity.js';
 import { type Measurement, measure, table } from './lib.js';
 import { startBenchStack } from './stack.js';
 

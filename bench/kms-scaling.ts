@@ -1,8 +1,8 @@
 import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { CreateKeyCommand, EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
+import { KEY_MANAGER, KEY_USER, LocalIdentities } from '@eaas/aws-local';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { KEY_MANAGER, KEY_USER, LocalIdentities } from '../src/local/identity.js';
 import { startBenchStack } from './stack.js';
 
 /**

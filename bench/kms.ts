@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { EncryptCommand, GenerateDataKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { KEY_USER, LocalIdentities } from '@eaas/aws-local';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { KEY_USER, LocalIdentities } from '../src/local/identity.js';
 import { spawnUntil } from './child.js';
 import { type Measurement, measure, table } from './lib.js';
 import { startBenchStack } from './stack.js';

@@ -14,8 +14,8 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { KEY_USER, LocalIdentities, SERVICE } from '@eaas/aws-local';
 import { downloadDocument, EaasClient, uploadDocument } from '../src/client/index.js';
-import { KEY_USER, LocalIdentities, SERVICE } from '../src/local/identity.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 
 const MiB = 1024 * 1024;

@@ -1,7 +1,6 @@
+import { bucketNameProblem, isBase64, isPrincipalArn } from '@eaas/aws-rules';
 import { z } from 'zod';
-import { isBase64 } from './core/base64.js';
 import { MIN_PAGE_TOKEN_SECRET_BYTES } from './core/page-token.js';
-import { isPrincipalArn } from './core/principal.js';
 import { RESERVED_PREFIXES } from './core/reserved-keys.js';
 
 /**
@@ -9,22 +8,6 @@ import { RESERVED_PREFIXES } from './core/reserved-keys.js';
  * This is the only module that reads `process.env`; everything else receives a `Config`.
  */
 const port = z.coerce.number().int().min(1).max(65535);
-
-/**
- * S3's bucket naming rules for general purpose buckets, so that a name that works locally also
- * works in AWS (and is safe as a folder name under the data dir).
- */
-export function bucketNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return 'must be 3 to 63 characters long';
-  if (!/^[a-z0-9.-]+$/.test(name)) return 'may hold only lower-case letters, digits, dots and hyphens';
-  if (!/^[a-z0-9]/.test(name) || !/[a-z0-9]$/.test(name)) return 'must begin and end with a letter or digit';
-  if (name.includes('..')) return 'must not hold two adjacent dots';
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(name)) return 'must not look like an IP address';
-  if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name)) return 'must not start with xn--, sthree- or amzn-s3-demo-';
-  if (/(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name))
-    return 'must not end with -s3alias, --ol-s3, .mrap, --x-s3 or --table-s3';
-  return undefined;
-}
 
 const bucket = z.string().superRefine((name, ctx) => {
   const problem = bucketNameProblem(name);

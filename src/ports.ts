@@ -1,4 +1,4 @@
-import type { EncryptionContext } from './core/context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
 
 /**
  * The narrow interfaces the services need. Adapters in `aws/` implement them over the AWS SDK;

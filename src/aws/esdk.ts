@@ -6,7 +6,7 @@ import {
   type KmsKeyringNodeInput,
 } from '@aws-crypto/client-node';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
-import { contextsEqual, type EncryptionContext } from '../core/context.js';
+import { contextsEqual, type EncryptionContext } from '@eaas/aws-rules';
 import { DomainError, InvalidCiphertextError, KeyNotFoundError } from '../core/errors.js';
 import type { EnvelopeCodec } from '../ports.js';
 import { fromKmsError } from './kms.js';

@@ -1,4 +1,4 @@
-import { normalisePrincipal } from './principal.js';
+import { normalisePrincipal } from '@eaas/aws-rules';
 
 /**
  * Who may claim which alias name (creating an alias, or pointing one at another key). An alias is

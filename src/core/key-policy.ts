@@ -1,25 +1,17 @@
-import { parseJsonStrict } from './safe-json.js';
+import {
+  CONSOLE_ADMIN_ACTIONS,
+  CONSOLE_USER_ACTIONS,
+  CONSOLE_USER_GRANT_ACTIONS,
+  defaultKeyPolicy,
+  type PolicyDocument,
+  type PolicyStatement,
+} from '@eaas/aws-rules';
 
 /**
  * KMS key policy documents as this service writes them: an administrators statement and a
  * users statement, in the shape the AWS console writes for a new key, plus the account root
  * statement that lets IAM policies decide as well.
  */
-
-export interface PolicyStatement {
-  Sid?: string;
-  Effect: 'Allow' | 'Deny';
-  Principal: { AWS: string | string[] } | '*';
-  Action: string | string[];
-  Resource: string | string[];
-  Condition?: Record<string, Record<string, string | string[] | boolean>>;
-}
-
-export interface PolicyDocument {
-  Version: '2012-10-17';
-  Id?: string;
-  Statement: PolicyStatement[];
-}
 
 /**
  * What administrators may do: manage the key, never use it. Each action is named: a wildcard such
@@ -87,17 +79,11 @@ export const CRYPTO_ACTIONS: readonly string[] = [
   'kms:DeriveSharedSecret',
 ];
 
-/** What users may do: the cryptographic operations, never administration. */
-export const USER_ACTIONS: readonly string[] = [
-  'kms:Encrypt',
-  'kms:Decrypt',
-  'kms:ReEncrypt*',
-  'kms:GenerateDataKey*',
-  'kms:DescribeKey',
-];
+/** What users may do: the cryptographic operations, never administration (the console's list). */
+export const USER_ACTIONS: readonly string[] = CONSOLE_USER_ACTIONS;
 
 /** Grants users may create for AWS services that use the key on their behalf. */
-export const USER_GRANT_ACTIONS: readonly string[] = ['kms:CreateGrant', 'kms:ListGrants', 'kms:RevokeGrant'];
+export const USER_GRANT_ACTIONS: readonly string[] = CONSOLE_USER_GRANT_ACTIONS;
 
 /** Operations a grant may give on a symmetric key through this service. */
 export const SERVICE_GRANT_OPERATIONS = [
@@ -113,29 +99,7 @@ export const SERVICE_GRANT_OPERATIONS = [
 export const ADMIN_SID = 'Allow access for Key Administrators';
 export const USER_SID = 'Allow use of the key';
 export const USER_GRANT_SID = 'Allow attachment of persistent resources';
-export const ROOT_SID = 'Enable IAM User Permissions';
 export const ADMIN_DENY_SID = 'Deny use of the key to Key Administrators';
-
-export function accountRootArn(accountId: string): string {
-  return `arn:aws:iam::${accountId}:root`;
-}
-
-/** The policy KMS gives a key created without one: the account root, so IAM decides. */
-export function defaultKeyPolicy(accountId: string): PolicyDocument {
-  return {
-    Version: '2012-10-17',
-    Id: 'key-default-1',
-    Statement: [
-      {
-        Sid: ROOT_SID,
-        Effect: 'Allow',
-        Principal: { AWS: accountRootArn(accountId) },
-        Action: 'kms:*',
-        Resource: '*',
-      },
-    ],
-  };
-}
 
 export interface RolesPolicyInput {
   accountId: string;
@@ -160,23 +124,7 @@ export function rolesKeyPolicy(input: RolesPolicyInput): PolicyDocument {
 }
 
 /** The administrators' actions in the policies this service wrote before version 2: the console's. */
-const VERSION_1_ADMIN_ACTIONS: readonly string[] = [
-  'kms:Create*',
-  'kms:Describe*',
-  'kms:Enable*',
-  'kms:List*',
-  'kms:Put*',
-  'kms:Update*',
-  'kms:Revoke*',
-  'kms:Disable*',
-  'kms:Get*',
-  'kms:Delete*',
-  'kms:TagResource',
-  'kms:UntagResource',
-  'kms:ScheduleKeyDeletion',
-  'kms:CancelKeyDeletion',
-  'kms:RotateKeyOnDemand',
-];
+const VERSION_1_ADMIN_ACTIONS: readonly string[] = CONSOLE_ADMIN_ACTIONS;
 
 function buildRolesPolicy(
   { accountId, administrators, users }: RolesPolicyInput,
@@ -233,43 +181,6 @@ export function upgradedRolesPolicy(doc: unknown, accountId: string): PolicyDocu
   const before = buildRolesPolicy({ accountId, administrators, users }, 1);
   if (JSON.stringify(doc) !== JSON.stringify(before)) return undefined;
   return rolesKeyPolicy({ accountId, administrators, users });
-}
-
-/**
- * Structural problems of a key policy document, as KMS reports them with
- * MalformedPolicyDocumentException; undefined when the document is well formed.
- */
-export function policyDocumentProblem(text: string): string | undefined {
-  let doc: unknown;
-  try {
-    doc = parseJsonStrict(text);
-  } catch {
-    return 'The policy is not valid JSON, or uses the member name __proto__.';
-  }
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
-    return 'The policy must be a JSON object.';
-  const raw = (doc as { Statement?: unknown }).Statement;
-  const statements = Array.isArray(raw) ? raw : raw === undefined ? [] : [raw];
-  if (statements.length === 0) return 'The policy must contain at least one Statement.';
-  for (const [i, s] of statements.entries()) {
-    if (s === null || typeof s !== 'object') return `Statement ${i} is not an object.`;
-    const st = s as Record<string, unknown>;
-    if (st.Effect !== 'Allow' && st.Effect !== 'Deny')
-      return `Statement ${i} has an Effect other than Allow or Deny.`;
-    if (st.Principal === undefined && st.NotPrincipal === undefined)
-      return `Statement ${i} has no Principal.`;
-    for (const p of [st.Principal, st.NotPrincipal]) {
-      if (p === undefined || p === '*') continue;
-      if (p === null || typeof p !== 'object' || Array.isArray(p))
-        return `Statement ${i} has a Principal that is neither "*" nor an object such as {"AWS": [...]}.`;
-      for (const v of Object.values(p))
-        if (typeof v !== 'string' && !(Array.isArray(v) && v.every((x) => typeof x === 'string')))
-          return `Statement ${i} names principals that are not strings.`;
-    }
-    if (st.Action === undefined && st.NotAction === undefined) return `Statement ${i} has no Action.`;
-    if (st.Resource === undefined && st.NotResource === undefined) return `Statement ${i} has no Resource.`;
-  }
-  return undefined;
 }
 
 /** Administrators and users as a policy written by this service names them. */

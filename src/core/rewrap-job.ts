@@ -1,5 +1,4 @@
-import type { Decision } from './authz.js';
-import type { EncryptionContext } from './context.js';
+import type { Decision, EncryptionContext } from '@eaas/aws-rules';
 
 /**
  * A re-encryption job as it is stored and shown: what it selects, where it is (phase and cursor),

@@ -1,6 +1,5 @@
-import { type GrantLike, globMatch } from './authz.js';
+import { accountOf, type GrantLike, globMatch, normalisePrincipal } from '@eaas/aws-rules';
 import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from './key-policy.js';
-import { accountOf, normalisePrincipal } from './principal.js';
 
 /**
  * Separation of duties for a key policy document: which principals it could let both manage the

@@ -1,4 +1,4 @@
-import type { EncryptionContext } from './context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
 import { DomainError } from './errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { EncryptionContext } from './context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from './errors.js';
 import {
   type ObjectFormat,

@@ -1,4 +1,4 @@
-import type { EncryptionContext } from '../core/context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
 import type { AccessControl } from '../services/access.js';
 import type { CryptoService, KeyGuard } from '../services/crypto.js';

@@ -1,4 +1,4 @@
-import { describeDecision } from '../core/authz.js';
+import { describeDecision } from '@eaas/aws-rules';
 import { ValidationError } from '../core/errors.js';
 import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler } from '../http/api.js';
 import { contextFromQuery } from '../http/query.js';

@@ -1,8 +1,7 @@
+import { contextProblems, parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { contextProblems } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
-import { parseJsonStrict, ReservedMemberError } from '../core/safe-json.js';
 import type { AuditSink } from '../ports.js';
 import { auditTrail } from './middleware/audit-trail.js';
 import { type ErrorLogger, errorResponses } from './middleware/error-responses.js';

@@ -1,6 +1,5 @@
-import { contextProblems, type EncryptionContext } from '../core/context.js';
+import { contextProblems, type EncryptionContext, parseJsonStrict } from '@eaas/aws-rules';
 import { ValidationError } from '../core/errors.js';
-import { parseJsonStrict } from '../core/safe-json.js';
 
 /** Query parameters the routes share: an encryption context as URL-encoded JSON, a page size. */
 

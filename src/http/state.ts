@@ -1,6 +1,6 @@
+import { accountOf, normalisePrincipal } from '@eaas/aws-rules';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { DomainError } from '../core/errors.js';
-import { accountOf, normalisePrincipal } from '../core/principal.js';
 import type { AuditDecision } from '../ports.js';
 
 /** What one request carries through the middleware: who, which request, and what to audit. */

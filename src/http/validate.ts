@@ -1,5 +1,5 @@
+import { isBase64 } from '@eaas/aws-rules';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import { isBase64 } from '../core/base64.js';
 import { ValidationError } from '../core/errors.js';
 
 const ajv = new Ajv2020({

@@ -1,7 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { type FunctionName, matchRoute } from '../http/routes.js';
 import {
   BodyBudget,
   BodyNoRoomError,
@@ -9,13 +7,18 @@ import {
   BodyTimeoutError,
   BodyTooLargeError,
   ClientGoneError,
+  checkSigV4Headers,
+  checkSigV4Payload,
   closeIfUnread,
   declaredBodyLength,
+  type LocalIdentities,
   listen,
   readBody,
-} from './http-server.js';
-import type { LocalIdentities } from './identity.js';
-import { checkSigV4Headers, checkSigV4Payload, SIGV4_ERROR_TYPES, type VerifyOptions } from './sigv4.js';
+  SIGV4_ERROR_TYPES,
+  type VerifyOptions,
+} from '@eaas/aws-local';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { type FunctionName, matchRoute } from '../http/routes.js';
 import type { StaticSite } from './static-site.js';
 
 /**

@@ -2,6 +2,16 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  KEY_MANAGER,
+  type LocalKms,
+  type LocalS3,
+  type LocalS3Options,
+  type ObjectCreatedListener,
+  SERVICE,
+  startLocalKms,
+  startLocalS3,
+} from '@eaas/aws-local';
 import type { S3EventRecord } from 'aws-lambda';
 import { allSinks, FileAuditSink, LoggerAuditSink } from '../audit.js';
 import { EsdkEnvelope } from '../aws/esdk.js';
@@ -26,11 +36,9 @@ import { DocumentService } from '../services/documents.js';
 import { KeyService } from '../services/keys.js';
 import type { RewrapService } from '../services/rewrap.js';
 import type { UploadService } from '../services/uploads.js';
+import { localKmsOptions, localS3Options } from './emulator-options.js';
 import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
-import { KEY_MANAGER, SERVICE } from './identity.js';
-import { type LocalKms, startLocalKms } from './kms/index.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
-import { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
 import { createStaticSite } from './static-site.js';
 
 export interface StackOptions {
@@ -80,7 +88,9 @@ export interface LocalStack {
  * as `eaas-service`; callers sign as themselves.
  */
 export async function startStack(config: Config, options: StackOptions = {}): Promise<LocalStack> {
-  const kms = await startLocalKms(config, {
+  // The KMS's seed key carries the service's key policy, and its upgrade (emulator-options.ts).
+  const kms = await startLocalKms({
+    ...localKmsOptions(config),
     port: options.kmsPort ?? config.kmsPort,
     ...(options.now ? { now: options.now } : {}),
   });
@@ -94,9 +104,9 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   };
   let s3: LocalS3;
   try {
-    s3 = await startLocalS3(config, {
+    s3 = await startLocalS3({
+      ...localS3Options(config, kms.identities),
       port: options.s3Port ?? config.s3Port,
-      identities: kms.identities,
       ...(options.now ? { now: options.now } : {}),
       ...(options.onS3Request ? { onRequest: options.onS3Request } : {}),
       onObjectCreated,

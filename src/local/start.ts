@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
+import { KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
 import { loadConfig } from '../config.js';
-import { KEY_MANAGER, KEY_USER, SERVICE } from './identity.js';
-import { DEFAULT_KEY_ALIAS } from './kms/index.js';
+import { DEFAULT_KEY_ALIAS } from './emulator-options.js';
 import { startStack } from './stack.js';
 
 /** `npm start`: the local stack on loopback, until Ctrl-C. */
@@ -15,14 +15,14 @@ async function main(): Promise<void> {
       'eaas local stack is up',
       `  API      ${api}   (SigV4, service execute-api, region ${config.region})`,
       `  KMS      ${stack.kms.endpoint}   (account ${config.accountId})`,
-      `  S3       ${stack.s3.endpoint}   (path-style; buckets ${stack.s3.buckets.vault}, ${stack.s3.buckets.staging})`,
+      `  S3       ${stack.s3.endpoint}   (path-style; buckets ${config.vaultBucket}, ${config.stagingBucket})`,
       `  data     ${dataDir}   (audit log: ${stack.auditLog})`,
       `  profiles ${KEY_MANAGER} (administers ${DEFAULT_KEY_ALIAS}), ${KEY_USER} (uses it), ${SERVICE} (the service)`,
       '',
       '  try:',
       `    export AWS_SHARED_CREDENTIALS_FILE=${dataDir}/credentials AWS_CONFIG_FILE=${dataDir}/config`,
       `    aws --profile ${KEY_USER} --endpoint-url ${stack.kms.endpoint} kms encrypt --key-id ${DEFAULT_KEY_ALIAS} --plaintext fileb://secret.txt`,
-      `    aws --profile ${KEY_USER} --endpoint-url ${stack.s3.endpoint} s3 ls s3://${stack.s3.buckets.staging}`,
+      `    aws --profile ${KEY_USER} --endpoint-url ${stack.s3.endpoint} s3 ls s3://${config.stagingBucket}`,
       `    curl --aws-sigv4 "aws:amz:${config.region}:execute-api" --user "$KEY:$SECRET" -H 'content-type: application/json' \\`,
       `      -d '{"keyId":"${DEFAULT_KEY_ALIAS}","plaintext":"aGVsbG8="}' ${api}/v1/encrypt`,
       '',

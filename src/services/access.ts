@@ -1,9 +1,15 @@
-import { type AuthzRequest, authorize, type Decision, type GrantLike, grantAllows } from '../core/authz.js';
-import type { EncryptionContext } from '../core/context.js';
+import {
+  type AuthzRequest,
+  authorize,
+  type Decision,
+  type EncryptionContext,
+  type GrantLike,
+  grantAllows,
+  normalisePrincipal,
+  parseJsonStrict,
+} from '@eaas/aws-rules';
 import { DomainError } from '../core/errors.js';
 import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from '../core/key-policy.js';
-import { normalisePrincipal } from '../core/principal.js';
-import { parseJsonStrict } from '../core/safe-json.js';
 import { mayManage } from '../core/separation-of-duties.js';
 import type { AccessSource, AuditDecision, GrantInfo } from '../ports.js';
 import type { KeyGuard } from './crypto.js';
@@ -11,7 +17,7 @@ import type { KeyGuard } from './crypto.js';
 /**
  * The API's authorization: before the service calls KMS with its own role, it decides whether the
  * IAM caller may do the operation on the key, from the key's policy (GetKeyPolicy) and the
- * caller's grants (ListGrants filtered by grantee), with the evaluator in `core/authz.ts`.
+ * caller's grants (ListGrants filtered by grantee), with the evaluator in `@eaas/aws-rules` (`packages/aws-rules/src/authz.ts`).
  *
  * Lookups are cached for `ttlMs` (30 s by default): a changed policy, a revoked grant or a moved
  * alias takes effect within that time on every instance, at once on the instance that made the

@@ -1,4 +1,4 @@
-import { contextsEqual, type EncryptionContext } from '../core/context.js';
+import { contextsEqual, type EncryptionContext } from '@eaas/aws-rules';
 import { DomainError, type ErrorCode, InvalidCiphertextError, PayloadTooLargeError } from '../core/errors.js';
 import type { EnvelopeCodec, Keys } from '../ports.js';
 

@@ -1,5 +1,5 @@
 import type { Transform } from 'node:stream';
-import type { EncryptionContext } from '../core/context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
 import {
   EAAS_METADATA,
   type EnvelopeVersion,

@@ -1,12 +1,18 @@
 import { randomUUID } from 'node:crypto';
+import {
+  contextProblems,
+  type EncryptionContext,
+  type GrantLike,
+  grantNarrows,
+  isPrincipalArn,
+  normalisePrincipal,
+  parseJsonStrict,
+  policyDocumentProblem,
+} from '@eaas/aws-rules';
 import { aliasNameRefusal } from '../core/alias-names.js';
-import { type GrantLike, grantNarrows } from '../core/authz.js';
-import { contextProblems, type EncryptionContext } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
-import { type PolicyRoles, policyDocumentProblem, rolesKeyPolicy, rolesOf } from '../core/key-policy.js';
+import { type PolicyRoles, rolesKeyPolicy, rolesOf } from '../core/key-policy.js';
 import { InvalidPageTokenError } from '../core/page-token.js';
-import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
-import { parseJsonStrict } from '../core/safe-json.js';
 import { type DualRole, dualRolePrincipals, mayManage } from '../core/separation-of-duties.js';
 import type { AliasInfo, AuditDecision, GrantInfo, KeyAdmin, KeyDetails, NewGrant } from '../ports.js';
 import {

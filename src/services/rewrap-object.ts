@@ -1,4 +1,4 @@
-import type { EncryptionContext } from '../core/context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
 import {
   decodeHeader,
   EAAS_METADATA,

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EncryptionContext } from '../core/context.js';
+import { type EncryptionContext, isPrincipalArn, normalisePrincipal } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../core/errors.js';
-import { isPrincipalArn, normalisePrincipal } from '../core/principal.js';
 import { isDocumentKey } from '../core/reserved-keys.js';
 import {
   bump,

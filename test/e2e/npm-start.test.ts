@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { KEY_USER, LocalIdentities } from '@eaas/aws-local';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EaasClient } from '../../src/client/index.js';
-import { KEY_USER, LocalIdentities } from '../../src/local/identity.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 
 const dataDir = makeDataDir();

@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SERVICE } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROUTES } from '../../src/http/routes.js';
-import { SERVICE } from '../../src/local/identity.js';
 import { dependencyCycle, type Resources, render, roleMay, roleStatements } from '../helpers/cfn-template.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 

@@ -3,9 +3,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { KEY_USER, LocalIdentities, SERVICE } from '@eaas/aws-local';
 import { afterAll, describe, expect, it } from 'vitest';
 import { downloadDocument, EaasClient, uploadDocument, waitForSeal } from '../../src/client/index.js';
-import { KEY_USER, LocalIdentities, SERVICE } from '../../src/local/identity.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 
 /**

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listen } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen } from '../../src/local/http-server.js';
 import { createStaticSite } from '../../src/local/static-site.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EncryptionContext } from '../../src/core/context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
 import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
 import type { Keys } from '../../src/ports.js';
 

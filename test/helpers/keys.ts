@@ -1,7 +1,7 @@
 import type { CreateKeyCommandInput } from '@aws-sdk/client-kms';
+import { APP_ROLE, KEY_MANAGER, KEY_USER, type LocalPrincipal, SERVICE } from '@eaas/aws-local';
 import type { Config } from '../../src/config.js';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
-import { APP_ROLE, KEY_MANAGER, KEY_USER, type LocalPrincipal, SERVICE } from '../../src/local/identity.js';
 
 interface HasPrincipals {
   config: Config;

@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { KEY_USER, type LocalPrincipal } from '@eaas/aws-local';
+import { s3ClientFor } from '../../packages/aws-local/test/helpers/local-s3.js';
 import { EaasClient } from '../../src/client/index.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import { KEY_USER, type LocalPrincipal } from '../../src/local/identity.js';
 import { type LocalStack, type StackOptions, startStack } from '../../src/local/stack.js';
 import { clientFor, makeDataDir } from './local-kms.js';
-import { s3ClientFor } from './local-s3.js';
 
 export interface TestStack {
   stack: LocalStack;

@@ -12,9 +12,9 @@ import {
   type KMSClient,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
+import { GRANTEE, KEY_MANAGER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EaasError } from '../../src/client/index.js';
-import { GRANTEE, KEY_MANAGER } from '../../src/local/identity.js';
 import { INLINE_LIMIT } from '../../src/services/crypto.js';
 import { demoKey } from '../helpers/keys.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';

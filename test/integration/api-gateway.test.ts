@@ -1,7 +1,17 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type EarlyAnswer,
+  firstAnswers,
+  type RawExchange,
+  rawExchange,
+  sha256Hex,
+  signedHeaders,
+} from '../../packages/aws-local/test/helpers/raw-http.js';
+import { signedFetch } from '../../packages/aws-local/test/helpers/signed-fetch.js';
 import { EaasClient } from '../../src/client/index.js';
 import type { FunctionName } from '../../src/http/routes.js';
 import {
@@ -10,17 +20,7 @@ import {
   MAX_REQUEST_BYTES,
   startGateway,
 } from '../../src/local/gateway.js';
-import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import {
-  type EarlyAnswer,
-  firstAnswers,
-  type RawExchange,
-  rawExchange,
-  sha256Hex,
-  signedHeaders,
-} from '../helpers/raw-http.js';
-import { signedFetch } from '../helpers/signed-fetch.js';
 
 const exec = promisify(execFile);
 let t: TestStack;

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { CreateGrantCommand } from '@aws-sdk/client-kms';
+import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
 import { ADMIN_SID } from '../../src/core/key-policy.js';
-import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 let t: TestStack;

@@ -9,13 +9,13 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
+import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
 import type { S3EventRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3ObjectStore } from '../../src/aws/s3.js';
 import { downloadDocument, EaasError, uploadDocument } from '../../src/client/index.js';
 import { DomainError, ValidationError } from '../../src/core/errors.js';
-import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { DocumentService } from '../../src/services/documents.js';
 import { UploadService } from '../../src/services/uploads.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
+import { KEY_MANAGER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { KEY_MANAGER } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 let t: TestStack;

@@ -1,11 +1,11 @@
+import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COLUMNS, PRINCIPAL, type Who } from '../../packages/aws-local/test/helpers/callers.js';
+import { signedFetch } from '../../packages/aws-local/test/helpers/signed-fetch.js';
 import type { EaasClient, RawResponse } from '../../src/client/index.js';
 import { personalAliasPrefix } from '../../src/core/alias-names.js';
 import { ROUTES } from '../../src/http/routes.js';
-import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '../../src/local/identity.js';
-import { COLUMNS, PRINCIPAL, type Who } from '../helpers/callers.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { signedFetch } from '../helpers/signed-fetch.js';
 
 /**
  * The authorization matrix: every route of the API against every kind of caller, each cell's

@@ -1,10 +1,10 @@
+import { SERVICE } from '@eaas/aws-local';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EsdkEnvelope } from '../../src/aws/esdk.js';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { makeHandler as cryptoHandler } from '../../src/handlers/crypto.js';
 import { makeHandler as whoamiHandler } from '../../src/handlers/whoami.js';
-import { SERVICE } from '../../src/local/identity.js';
 import type { AuditRecord } from '../../src/ports.js';
 import { AccessControl } from '../../src/services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../../src/services/crypto.js';

@@ -1,9 +1,9 @@
 import { PutKeyPolicyCommand } from '@aws-sdk/client-kms';
+import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobView } from '../../src/client/index.js';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
 import { visibleCounts } from '../../src/core/rewrap-job.js';
-import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { unwrapKeyOf, workerFor } from './jobs-fixtures.js';
 

@@ -1,9 +1,9 @@
 import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3RequestEvent } from '@eaas/aws-local';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3JobObjects } from '../../src/aws/s3-jobs.js';
-import type { S3RequestEvent } from '../../src/local/s3/server.js';
 import { AccessControl } from '../../src/services/access.js';
 import { type RewrapOptions, RewrapService } from '../../src/services/rewrap.js';
 import type { TestStack } from '../helpers/local-stack.js';

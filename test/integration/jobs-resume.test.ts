@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FINISHED, type JobSpec, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
-import { KEY_MANAGER, KEY_USER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { S3Log, seeded, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
 

@@ -7,10 +7,10 @@ import {
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
+import { KEY_USER } from '@eaas/aws-local';
 import type { S3EventRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { KEY_USER } from '../../src/local/identity.js';
-import { errorOf } from '../helpers/errors.js';
+import { errorOf } from '../../packages/aws-local/test/helpers/errors.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 let t: TestStack;

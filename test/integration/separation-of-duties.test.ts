@@ -11,10 +11,11 @@ import {
   PutKeyPolicyCommand,
   ReEncryptCommand,
 } from '@aws-sdk/client-kms';
+import { APP_ROLE, APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
+import type { PolicyDocument } from '@eaas/aws-rules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
-import { ADMIN_DENY_SID, ADMIN_SID, CRYPTO_ACTIONS, type PolicyDocument } from '../../src/core/key-policy.js';
-import { APP_ROLE, APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '../../src/local/identity.js';
+import { ADMIN_DENY_SID, ADMIN_SID, CRYPTO_ACTIONS } from '../../src/core/key-policy.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 

@@ -1,21 +1,16 @@
-import { describe, expect, it } from 'vitest';
 import {
   type AuthzRequest,
   authorize,
+  defaultKeyPolicy,
   describeDecision,
   type GrantLike,
   globMatch,
   grantAllows,
   grantNarrows,
-} from '../../src/core/authz.js';
-import {
-  ADMIN_DENY_SID,
-  ADMIN_SID,
-  defaultKeyPolicy,
   policyDocumentProblem,
-  rolesKeyPolicy,
-  USER_SID,
-} from '../../src/core/key-policy.js';
+} from '@eaas/aws-rules';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_DENY_SID, ADMIN_SID, rolesKeyPolicy, USER_SID } from '../../src/core/key-policy.js';
 
 const ACCOUNT = '111122223333';
 const KEY = `arn:aws:kms:us-east-1:${ACCOUNT}:key/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`;

@@ -1,10 +1,9 @@
+import { defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
 import {
   ADMIN_ACTIONS,
   ADMIN_DENY_SID,
   CRYPTO_ACTIONS,
-  defaultKeyPolicy,
-  policyDocumentProblem,
   rolesKeyPolicy,
   rolesOf,
   USER_ACTIONS,

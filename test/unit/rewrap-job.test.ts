@@ -1,5 +1,5 @@
+import { authorize } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
-import { authorize } from '../../src/core/authz.js';
 import { DomainError } from '../../src/core/errors.js';
 import {
   type JobSpec,

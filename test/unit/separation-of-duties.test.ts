@@ -1,14 +1,13 @@
+import {
+  type AuthzRequest,
+  authorize,
+  type EncryptionContext,
+  type GrantLike,
+  type PolicyStatement,
+} from '@eaas/aws-rules';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AuthzRequest, authorize, type GrantLike } from '../../src/core/authz.js';
-import type { EncryptionContext } from '../../src/core/context.js';
-import {
-  ADMIN_DENY_SID,
-  CRYPTO_ACTIONS,
-  MANAGE_ACTIONS,
-  type PolicyStatement,
-  rolesKeyPolicy,
-} from '../../src/core/key-policy.js';
+import { ADMIN_DENY_SID, CRYPTO_ACTIONS, MANAGE_ACTIONS, rolesKeyPolicy } from '../../src/core/key-policy.js';
 import { dualRolePrincipals, mayManage } from '../../src/core/separation-of-duties.js';
 
 const ACCOUNT = '111122223333';

@@ -1,4 +1,4 @@
-import { contextProblems, type EncryptionContext } from '../context.js';
+import { contextProblems, type EncryptionContext } from '@eaas/aws-rules';
 import { ValidationError } from '../errors.js';
 import { S3EC_RESERVED_CONTEXT_KEYS } from './metadata.js';
 

@@ -1,4 +1,5 @@
 import type { Transform } from 'node:stream';
+import { normalisePrincipal } from '@eaas/aws-rules';
 import {
   decodeHeader,
   EAAS_METADATA,
@@ -13,7 +14,6 @@ import {
 import { DomainError, InvalidCiphertextError } from '../../core/errors.js';
 import { isMediaType } from '../../core/media-type.js';
 import { checkObjectKey, fitsS3, instructionKeyOf } from '../../core/object-names.js';
-import { normalisePrincipal } from '../../core/principal.js';
 import type { Keys, ObjectStore, StoredObjectInfo } from '../../ports.js';
 import type { DocumentCaller, ObjectView } from './types.js';
 

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { EncryptionContext } from '../../core/context.js';
+import type { EncryptionContext } from '@eaas/aws-rules';
+import { normalisePrincipal } from '@eaas/aws-rules';
 import {
   checkObjectContext,
   EAAS_METADATA,
@@ -12,7 +13,6 @@ import {
 import { DomainError, PayloadTooLargeError } from '../../core/errors.js';
 import { checkMediaType, DEFAULT_MEDIA_TYPE } from '../../core/media-type.js';
 import { checkNewObjectKey, instructionKeyOf } from '../../core/object-names.js';
-import { normalisePrincipal } from '../../core/principal.js';
 import type { Keys, ObjectStore } from '../../ports.js';
 import { INLINE_LIMIT } from '../crypto.js';
 import { newEnvelope } from '../envelope-writer.js';

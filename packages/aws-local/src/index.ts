@@ -1,0 +1,50 @@
+/**
+ * Local emulators of AWS KMS and S3 for development and tests: each speaks the AWS wire protocol
+ * on loopback, verifies SigV4 signatures of local principals, and keeps its state in a data dir.
+ * The pieces the local API gateway reuses (SigV4 checks, HTTP body reading, durable files) are
+ * exported too.
+ */
+export { fsyncDir, removeFileDurable, writeFileAtomic } from './atomic-file.js';
+export { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from './defaults.js';
+export {
+  BodyBudget,
+  BodyNoRoomError,
+  type BodyShare,
+  BodyTimeoutError,
+  BodyTooLargeError,
+  ClientGoneError,
+  closeIfUnread,
+  declaredBodyLength,
+  type Listening,
+  listen,
+  readBody,
+} from './http-server.js';
+export {
+  APP_ROLE,
+  APP_SESSION,
+  GRANTEE,
+  KEY_MANAGER,
+  KEY_USER,
+  LocalIdentities,
+  type LocalPrincipal,
+  OUTSIDER,
+  SERVICE,
+} from './identity.js';
+export { type LocalKms, type LocalKmsOptions, type SeedKey, startLocalKms } from './kms/index.js';
+export type { KmsRequestEvent } from './kms/server.js';
+export { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
+export type { S3RequestEvent } from './s3/server.js';
+export {
+  checkSigV4Headers,
+  checkSigV4Payload,
+  parseQuery,
+  SIGV4_ERROR_TYPES,
+  type SignedRequest,
+  type SigV4Failure,
+  signingKey,
+  UNSIGNED_PAYLOAD,
+  uriEscape,
+  type VerifyOptions,
+  type VerifyResult,
+  verifySigV4,
+} from './sigv4.js';

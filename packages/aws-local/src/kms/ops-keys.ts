@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import { defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
+import { z } from 'zod';
+import type { LocalAccess } from './access.js';
+import { KmsError, validation } from './errors.js';
+import { DAY_MS, type KeyRecord } from './key-store.js';
+import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
+import { cursorPaginate, keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
+
+const MAX_TAGS = 50;
+
+function checkPolicy(policy: string): void {
+  const problem = policyDocumentProblem(policy);
+  if (problem) throw new KmsError('MalformedPolicyDocumentException', problem);
+}
+
+/**
+ * KMS's policy lockout safety check: the new policy must let the caller put a policy again, so
+ * that no key is left that nobody can manage.
+ */
+export function requireNoLockout(access: LocalAccess, key: Pick<KeyRecord, 'keyId'>, policy: string): void {
+  if (!access.decide({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy').allowed) {
+    throw new KmsError(
+      'MalformedPolicyDocumentException',
+      'The new key policy will not allow you to update the key policy in the future.',
+    );
+  }
+}
+
+function mergeTags(existing: KeyRecord['tags'], added: KeyRecord['tags']): KeyRecord['tags'] {
+  const seen = new Set<string>();
+  for (const t of added) {
+    if (seen.has(t.TagKey)) throw new KmsError('TagException', `Duplicate tag key: ${t.TagKey}`);
+    if (t.TagKey.startsWith('aws:'))
+      throw new KmsError('TagException', 'Tag keys beginning with aws: are reserved');
+    seen.add(t.TagKey);
+  }
+  const merged = existing.filter((t) => !seen.has(t.TagKey)).concat(added);
+  if (merged.length > MAX_TAGS) throw new KmsError('TagException', `A key can have at most ${MAX_TAGS} tags`);
+  return merged;
+}
+
+export const keyOperations: Record<string, Operation> = {
+  CreateKey: operation(
+    z.object({
+      Policy: str(1, 32768).optional(),
+      Description: str(0, 8192).optional(),
+      KeyUsage: z.enum(['SIGN_VERIFY', 'ENCRYPT_DECRYPT', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT']).optional(),
+      CustomerMasterKeySpec: z.string().optional(),
+      KeySpec: z.string().optional(),
+      Origin: z.enum(['AWS_KMS', 'EXTERNAL', 'AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']).optional(),
+      CustomKeyStoreId: z.string().optional(),
+      BypassPolicyLockoutSafetyCheck: z.boolean().optional(),
+      Tags: z.array(tagShape).optional(),
+      MultiRegion: z.boolean().optional(),
+      XksKeyId: z.string().optional(),
+    }),
+    (input, { store, access }) => {
+      access.requireIam('kms:CreateKey');
+      const spec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+      if (spec !== 'SYMMETRIC_DEFAULT') {
+        throw new KmsError(
+          'UnsupportedOperationException',
+          `The local KMS supports only SYMMETRIC_DEFAULT keys, not ${spec}.`,
+        );
+      }
+      if ((input.KeyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT') {
+        throw validation(`KeyUsage ${input.KeyUsage} is not compatible with KeySpec SYMMETRIC_DEFAULT.`);
+      }
+      if (
+        (input.Origin ?? 'AWS_KMS') !== 'AWS_KMS' ||
+        input.CustomKeyStoreId !== undefined ||
+        input.MultiRegion
+      ) {
+        throw new KmsError(
+          'UnsupportedOperationException',
+          'The local KMS supports only single-Region keys with Origin AWS_KMS in the default key store.',
+        );
+      }
+      const policy = input.Policy ?? JSON.stringify(defaultKeyPolicy(store.accountId), null, 2);
+      checkPolicy(policy);
+      // The default policy (the account root) needs no check; a given one must not lock the caller out.
+      if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
+        requireNoLockout(access, { keyId: randomUUID() }, policy);
+      const tags = mergeTags([], input.Tags ?? []);
+      const key = store.createKey({ description: input.Description ?? '', policy, tags });
+      return { KeyMetadata: keyMetadata(store, key) };
+    },
+  ),
+
+  DescribeKey: operation(
+    z.object({ KeyId: keyIdShape, GrantTokens: z.array(z.string()).optional() }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, true);
+      access.require(key, 'kms:DescribeKey');
+      return { KeyMetadata: keyMetadata(store, key) };
+    },
+  ),
+
+  ListKeys: operation(
+    z.object({ Limit: limitShape(1000), Marker: markerShape }),
+    (input, { store, access }) => {
+      access.requireIam('kms:ListKeys');
+      const { page, truncated, nextMarker } = cursorPaginate(
+        store.markers,
+        'keys',
+        input.Limit,
+        input.Marker,
+        100,
+        (after, limit) => store.listKeys(after, limit),
+        (k) => k.keyId,
+      );
+      return {
+        Keys: page.map((k) => ({ KeyId: k.keyId, KeyArn: store.keyArn(k.keyId) })),
+        Truncated: truncated,
+        ...(nextMarker ? { NextMarker: nextMarker } : {}),
+      };
+    },
+  ),
+
+  EnableKey: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
+    const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:EnableKey');
+    requireNotPendingDeletion(store, key);
+    store.updateKey(key, (k) => {
+      k.keyState = 'Enabled';
+    });
+    return {};
+  }),
+
+  DisableKey: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
+    const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:DisableKey');
+    requireNotPendingDeletion(store, key);
+    store.updateKey(key, (k) => {
+      k.keyState = 'Disabled';
+    });
+    return {};
+  }),
+
+  ScheduleKeyDeletion: operation(
+    z.object({ KeyId: keyIdShape, PendingWindowInDays: z.number().int().min(1).max(365).optional() }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:ScheduleKeyDeletion');
+      const days = input.PendingWindowInDays ?? 30;
+      if (days < 7 || days > 30) {
+        throw validation(
+          `1 validation error detected: Value '${days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30`,
+        );
+      }
+      requireNotPendingDeletion(store, key);
+      const deletionDate = store.now().getTime() + days * DAY_MS;
+      store.updateKey(key, (k) => {
+        k.keyState = 'PendingDeletion';
+        k.deletionDate = deletionDate;
+        k.pendingWindowInDays = days;
+      });
+      return {
+        KeyId: store.keyArn(key.keyId),
+        DeletionDate: seconds(deletionDate),
+        KeyState: 'PendingDeletion',
+        PendingWindowInDays: days,
+      };
+    },
+  ),
+
+  CancelKeyDeletion: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
+    const key = store.resolve(input.KeyId, false);
+    access.require(key, 'kms:CancelKeyDeletion');
+    if (key.keyState !== 'PendingDeletion') {
+      throw new KmsError('KMSInvalidStateException', `${store.keyArn(key.keyId)} is not pending deletion.`);
+    }
+    store.updateKey(key, (k) => {
+      k.keyState = 'Disabled';
+      delete k.deletionDate;
+      delete k.pendingWindowInDays;
+    });
+    return { KeyId: store.keyArn(key.keyId) };
+  }),
+
+  UpdateKeyDescription: operation(
+    z.object({ KeyId: keyIdShape, Description: str(0, 8192) }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:UpdateKeyDescription');
+      requireNotPendingDeletion(store, key);
+      store.updateKey(key, (k) => {
+        k.description = input.Description;
+      });
+      return {};
+    },
+  ),
+
+  TagResource: operation(
+    z.object({ KeyId: keyIdShape, Tags: z.array(tagShape) }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:TagResource');
+      requireNotPendingDeletion(store, key);
+      const tags = mergeTags(key.tags, input.Tags);
+      store.updateKey(key, (k) => {
+        k.tags = tags;
+      });
+      return {};
+    },
+  ),
+
+  UntagResource: operation(
+    z.object({ KeyId: keyIdShape, TagKeys: z.array(str(1, 128)) }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:UntagResource');
+      requireNotPendingDeletion(store, key);
+      const removed = new Set(input.TagKeys);
+      store.updateKey(key, (k) => {
+        k.tags = k.tags.filter((t) => !removed.has(t.TagKey));
+      });
+      return {};
+    },
+  ),
+
+  ListResourceTags: operation(
+    z.object({ KeyId: keyIdShape, Limit: limitShape(50), Marker: markerShape }),
+    (input, { store, access }) => {
+      const key = store.resolve(input.KeyId, false);
+      access.require(key, 'kms:ListResourceTags');
+      const { page, truncated, nextMarker } = paginate(key.tags, input.Limit, input.Marker, 50);
+      return { Tags: page, Truncated: truncated, ...(nextMarker ? { NextMarker: nextMarker } : {}) };
+    },
+  ),
+};
+
+export { checkPolicy };

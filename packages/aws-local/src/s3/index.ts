@@ -1,0 +1,82 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from '../defaults.js';
+import { listen } from '../http-server.js';
+import type { LocalIdentities } from '../identity.js';
+import { Notifier, type ObjectCreatedListener } from './notifications.js';
+import { createS3Server, type S3ServerOptions } from './server.js';
+import { S3Storage } from './storage.js';
+
+export type { ObjectCreatedListener } from './notifications.js';
+
+/**
+ * The local S3: an S3-compatible server on loopback for what the service and the upload page
+ * use (objects, conditional requests, listings, multipart uploads, presigned URLs, bucket CORS),
+ * with its data under `<dataDir>/s3/` and object-created notifications delivered in-process.
+ */
+
+export interface LocalS3 {
+  /** `http://host:port`, for `@aws-sdk/client-s3` (with `forcePathStyle`) or `aws --endpoint-url`. */
+  readonly endpoint: string;
+  /** The buckets created on start, as given in the options. */
+  readonly buckets: readonly string[];
+  readonly storage: S3Storage;
+  /** Resolves once every object-created notification sent so far has been handled. */
+  notificationsDelivered(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface LocalS3Options {
+  /** Folder of the buckets and uploads (`s3/`); created when missing. */
+  dataDir: string;
+  /** Buckets to create on start when missing (S3 naming rules; others may exist from before). */
+  buckets: readonly string[];
+  /** The account that owns the buckets (default `111122223333`). */
+  accountId?: string;
+  /** The region SigV4 signatures must name, and that event records carry (default `us-east-1`). */
+  region?: string;
+  /** A loopback address (default `127.0.0.1`). */
+  host?: string;
+  /** The port (default 0: a free one, given back in `endpoint`). */
+  port?: number;
+  /** How far a signature's time may be from the server's, in seconds (default 300, as AWS). */
+  maxSkewSeconds?: number;
+  /** Who may sign requests: the local principals the KMS uses too. */
+  identities: LocalIdentities;
+  now?: () => Date;
+  /** Called with an S3 event record after each object is committed (Put, Copy, CompleteMultipartUpload). */
+  onObjectCreated?: ObjectCreatedListener | undefined;
+  /** Called after each answered request (tests count reads); never with a body. */
+  onRequest?: S3ServerOptions['onRequest'];
+}
+
+/** Starts the local S3 on a loopback address, creating the buckets named in the options. */
+export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
+  const now = options.now ?? (() => new Date());
+  const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
+  const region = options.region ?? DEFAULT_REGION;
+  const storage = new S3Storage(join(options.dataDir, 's3'), options.buckets, now);
+  const notifier = new Notifier(region, options.onObjectCreated);
+  const ownerId = createHash('sha256').update(`eaas-local-s3:${accountId}`).digest('hex');
+  const server = createS3Server({
+    storage,
+    notifier,
+    region,
+    owner: { ID: ownerId, DisplayName: `eaas-local-${accountId}` },
+    now,
+    identities: options.identities,
+    maxSkewSeconds: options.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS,
+    onRequest: options.onRequest,
+  });
+  const listening = await listen(server, options.host ?? DEFAULT_HOST, options.port ?? 0);
+  return {
+    endpoint: listening.endpoint,
+    buckets: [...options.buckets],
+    storage,
+    notificationsDelivered: () => notifier.idle(),
+    async close() {
+      await listening.close();
+      await notifier.idle();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import {
+  KEY_MANAGER,
+  KEY_USER,
+  type LocalIdentities,
+  type LocalKmsOptions,
+  type LocalS3Options,
+  SERVICE,
+  type SeedKey,
+} from '@eaas/aws-local';
+import type { Config } from '../config.js';
+import { rolesKeyPolicy, upgradedRolesPolicy } from '../core/key-policy.js';
+
+/**
+ * The local stack's settings for the emulators of `@eaas/aws-local`, which know nothing of this
+ * service: where they keep their data, their ports, and the service's seed key.
+ */
+
+export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
+
+/**
+ * The seed's default key, created on the first start: administered by myKeyManager and used by
+ * myKeyUser and the service, under the service's key policy. A seed key whose policy an earlier
+ * version of the service wrote (administrators could grant themselves its use) gets the current
+ * policy on each start.
+ */
+export function defaultKeySeed(accountId: string): SeedKey {
+  return {
+    alias: DEFAULT_KEY_ALIAS,
+    description: 'Default key of the local encryption service',
+    tags: [{ TagKey: 'eaas:purpose', TagValue: 'default' }],
+    policy: (identities: LocalIdentities) =>
+      rolesKeyPolicy({
+        accountId,
+        administrators: [identities.byName(KEY_MANAGER).arn],
+        users: [identities.byName(KEY_USER).arn, identities.byName(SERVICE).arn],
+      }),
+    upgradePolicy: (doc: unknown) => upgradedRolesPolicy(doc, accountId),
+  };
+}
+
+/** The local KMS as configured: the data dir, the configured port, and the seed key. */
+export function localKmsOptions(config: Config): LocalKmsOptions {
+  return {
+    dataDir: config.dataDir,
+    accountId: config.accountId,
+    region: config.region,
+    rootKey: config.rootKey,
+    host: config.host,
+    port: config.kmsPort,
+    maxSkewSeconds: config.sigv4MaxSkewSeconds,
+    seedKey: defaultKeySeed(config.accountId),
+  };
+}
+
+/** The local S3 as configured, with the vault and staging buckets, trusting the KMS's identities. */
+export function localS3Options(config: Config, identities: LocalIdentities): LocalS3Options {
+  return {
+    dataDir: config.dataDir,
+    buckets: [config.vaultBucket, config.stagingBucket],
+    accountId: config.accountId,
+    region: config.region,
+    host: config.host,
+    port: config.s3Port,
+    maxSkewSeconds: config.sigv4MaxSkewSeconds,
+    identities,
+  };
+}

@@ -7,8 +7,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { DomainError } from '../core/errors.js';
-import type { StoredObjectInfo } from '../ports.js';
-import type { JobObjects } from '../services/rewrap.js';
+import type { JobObjects, StoredObjectInfo } from '../ports.js';
 import { lowerKeys, statusOf } from './s3.js';
 
 /**

@@ -87,11 +87,11 @@ describe('AccessControl', () => {
     const access = new AccessControl(source);
     const seen: unknown[] = [];
     await expect(
-      access.require({ arn: USER }, { keyId: KEY, action: 'kms:Encrypt' }, (d) => seen.push(d)),
-    ).resolves.toBe(KEY);
+      access.require({ arn: USER }, { keyId: KEY, action: 'kms:Encrypt' }, { record: (d) => seen.push(d) }),
+    ).resolves.toMatchObject({ keyArn: KEY, decision: { allowed: true } });
     await expect(
-      access.require({ arn: BOB }, { keyId: KEY, action: 'kms:Encrypt' }, (d) => seen.push(d)),
-    ).rejects.toMatchObject({ code: 'AccessDenied', statusCode: 403 });
+      access.require({ arn: BOB }, { keyId: KEY, action: 'kms:Encrypt' }, { record: (d) => seen.push(d) }),
+    ).rejects.toMatchObject({ code: 'AccessDenied', name: 'AccessDeniedError' });
     expect(seen).toEqual([
       { action: 'kms:Encrypt', keyArn: KEY, allowed: true, reason: 'key-policy', by: 'Allow use of the key' },
       { action: 'kms:Encrypt', keyArn: KEY, allowed: false, reason: 'implicit-deny' },

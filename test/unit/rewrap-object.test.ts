@@ -3,9 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { type EnvelopeHeader, encodeHeader } from '../../src/core/envelope/index.js';
 import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
 import { type JobSpec, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
-import type { Keys, StoredObjectInfo } from '../../src/ports.js';
+import type { JobObjects, Keys, StoredObjectInfo } from '../../src/ports.js';
 import { EAAS_METADATA, INSTRUCTION_METADATA } from '../../src/services/documents.js';
-import type { JobObjects } from '../../src/services/rewrap.js';
 import { MAX_COPY_BYTES, type ObjectStepDeps, rewrapObject } from '../../src/services/rewrap-object.js';
 
 /**

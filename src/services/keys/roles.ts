@@ -1,5 +1,8 @@
+import { aliasNameMeant } from '../../core/alias-names.js';
 import type { EncryptionContext } from '../../core/context.js';
-import { accessDenied, auditDecision, type Caller } from '../access.js';
+import { DomainError } from '../../core/errors.js';
+import { normalisePrincipal } from '../../core/principal.js';
+import { auditDecision, type Caller } from '../access.js';
 import { type ScanCursor, SOURCE_PAGE, scan } from '../scan.js';
 import { type KeysContext, keyView, type Requester } from './shared.js';
 
@@ -12,6 +15,12 @@ const USE_ACTIONS = [
   'kms:ReEncryptFrom',
   'kms:ReEncryptTo',
 ];
+
+/** For a key id spelt without `alias/`: the alias name meant (by the spelling alone). */
+const hintFor = (keyId: string) => {
+  const meant = aliasNameMeant(keyId);
+  return meant ? ` No key is named so: did you mean ${meant}?` : '';
+};
 
 /**
  * What a caller is to a key (administrator, user, or one who may describe it), and so what it may
@@ -65,12 +74,23 @@ export class KeyRoles {
    */
   async explain(r: Requester, keyId: string, actions: readonly string[], context?: EncryptionContext) {
     const { access } = this.ctx;
-    const keyArn = await access.resolve(r.caller, keyId, 'kms:DescribeKey', { record: r.record });
+    // One refusal for a key the caller may not see and for one that does not exist, telling
+    // nothing of the key's policy or grants (not even that grants are looked at).
+    const refused = () =>
+      new DomainError(
+        'AccessDenied',
+        `${normalisePrincipal(r.caller.arn)} may not describe the key ${keyId}: it neither administers nor uses it, and may not kms:DescribeKey on it.${hintFor(keyId)}`,
+      );
+    const keyArn = await access
+      .resolve(r.caller, keyId, 'kms:DescribeKey', { record: r.record })
+      .catch((error: unknown) => {
+        throw error instanceof DomainError && error.code === 'AccessDenied' ? refused() : error;
+      });
     const roles = await this.of(r.caller, keyArn);
     if (!roles.administer && !roles.use && !roles.describe) {
       const { decision } = await access.decide(r.caller, { keyId: keyArn, action: 'kms:DescribeKey' });
       r.record(auditDecision('kms:DescribeKey', keyArn, decision));
-      throw accessDenied(r.caller, 'kms:DescribeKey', keyId);
+      throw refused();
     }
     const results = [];
     for (const action of actions) {

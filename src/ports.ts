@@ -175,6 +175,38 @@ export interface StoredObjectInfo {
   metadata: Record<string, string>;
 }
 
+/**
+ * The vault as a re-encryption job sees it: listings, heads, small conditional reads and writes,
+ * metadata copies. For the documents (keys behind the object prefix) and the job records alike.
+ */
+export interface JobObjects {
+  /** Keys under `prefix` after `startAfter`, ascending, at most `limit`. */
+  listAfter(
+    prefix: string,
+    startAfter: string | undefined,
+    limit: number,
+  ): Promise<{ keys: string[]; truncated: boolean }>;
+  head(key: string): Promise<StoredObjectInfo | undefined>;
+  /** A small object with its ETag and metadata (instruction files, job records); undefined when absent. */
+  read(key: string): Promise<{ text: string; etag: string; metadata: Record<string, string> } | undefined>;
+  write(
+    key: string,
+    text: string,
+    options: {
+      metadata?: Record<string, string> | undefined;
+      contentType: string;
+      ifMatch?: string | undefined;
+      ifNoneMatch?: '*' | undefined;
+    },
+  ): Promise<{ etag: string }>;
+  /** Replaces an object's metadata by an in-place server-side copy, if its ETag is still `ifMatch`. */
+  replaceMetadata(
+    key: string,
+    metadata: Record<string, string>,
+    options: { ifMatch: string; contentType?: string | undefined },
+  ): Promise<{ etag: string }>;
+}
+
 /** S3 as the document service needs it: conditional writes, streamed reads, listing. */
 export interface ObjectStore {
   /** What the store puts in front of every key: S3 bounds the whole key, this prefix included, to 1,024 bytes. */

@@ -1,4 +1,5 @@
 import { CopyObjectCommand } from '@aws-sdk/client-s3';
+import type { JobObjects } from '../ports.js';
 import { S3Bucket } from './s3-bucket.js';
 import { fromS3Error } from './s3-errors.js';
 
@@ -10,7 +11,7 @@ import { fromS3Error } from './s3-errors.js';
  * function. Throttled and DependencyFailure are retried by the job; a failed condition is
  * PreconditionFailed.
  */
-export class S3JobObjects extends S3Bucket {
+export class S3JobObjects extends S3Bucket implements JobObjects {
   async listAfter(prefix: string, startAfter: string | undefined, limit: number) {
     const page = await this.listPage(prefix, limit, { startAfter });
     return { keys: page.items.map((item) => item.key), truncated: page.truncated };

@@ -53,3 +53,17 @@ export function aliasNameRefusal(alias: string, callerArn: string, rule: AliasNa
     ? `${caller} may not claim ${alias}: a caller names its aliases under its own prefix ${prefix} (e.g. ${prefix}payments); ${operators}.`
     : `${caller} may not claim ${alias}: it owns no alias prefix (only IAM users and roles of account ${rule.accountId} whose names hold only letters, digits, _ and - own alias/<name>/); ${operators}.`;
 }
+
+/** A KMS key id: a UUID, or a multi-Region key's `mrk-` and 32 hex digits. */
+const KEY_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$/i;
+
+/**
+ * `alias/<keyId>` when `keyId` can name no key by its spelling alone (neither a key id, an ARN
+ * nor an alias name) but would be an alias name with `alias/` in front: `my-key` for
+ * `alias/my-key`. Decided by the spelling only, never by what exists, so a hint built on it
+ * reveals nothing about which keys or aliases there are.
+ */
+export function aliasNameMeant(keyId: string): string | undefined {
+  if (keyId.startsWith('alias/') || keyId.startsWith('arn:') || KEY_ID.test(keyId)) return undefined;
+  return /^[a-zA-Z0-9/_-]{1,250}$/.test(keyId) ? `alias/${keyId}` : undefined;
+}

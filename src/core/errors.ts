@@ -1,41 +1,37 @@
-/**
- * Errors the service can answer, each with a stable code. The table below maps every code to
- * its HTTP status; a new code without a status does not compile.
- */
-export const ERROR_STATUS = {
-  ValidationError: 400,
-  MalformedJson: 400,
-  InvalidCiphertext: 400,
-  InvalidKeyUsage: 400,
-  PolicyLockout: 400,
-  SeparationOfDuties: 400,
-  InvalidPageToken: 400,
-  AccessDenied: 403,
-  KeyNotFound: 404,
-  RouteNotFound: 404,
-  NotFound: 404,
-  MethodNotAllowed: 405,
-  KeyDisabled: 409,
-  KeyPendingDeletion: 409,
-  InvalidState: 409,
-  AlreadyExists: 409,
-  UploadExpired: 410,
-  PreconditionFailed: 412,
-  PayloadTooLarge: 413,
-  UnsupportedMediaType: 415,
-  Throttled: 429,
-  /**
-   * A per-caller quota of the service (keys, aliases, unfinished jobs) is reached. KMS names its
-   * own `LimitExceededException` ("a length constraint or quota was exceeded",
-   * https://docs.aws.amazon.com/botocore/latest/reference/services/kms/client/exceptions/LimitExceededException.html);
-   * KMS answers it with 400, this API with 429 so that clients back off as they do when throttled.
-   */
-  LimitExceeded: 429,
-  InternalError: 500,
-  DependencyFailure: 502,
-} as const satisfies Record<string, number>;
+import { aliasNameMeant } from './alias-names.js';
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+/**
+ * The codes of the errors the service can answer, each stable on the wire. Their HTTP statuses
+ * are the HTTP layer's (`http/error-status.ts`), whose table must name every code here.
+ */
+export const ERROR_CODES = [
+  'ValidationError',
+  'MalformedJson',
+  'InvalidCiphertext',
+  'InvalidKeyUsage',
+  'PolicyLockout',
+  'SeparationOfDuties',
+  'InvalidPageToken',
+  'AccessDenied',
+  'KeyNotFound',
+  'RouteNotFound',
+  'NotFound',
+  'MethodNotAllowed',
+  'KeyDisabled',
+  'KeyPendingDeletion',
+  'InvalidState',
+  'AlreadyExists',
+  'UploadExpired',
+  'PreconditionFailed',
+  'PayloadTooLarge',
+  'UnsupportedMediaType',
+  'Throttled',
+  'LimitExceeded',
+  'InternalError',
+  'DependencyFailure',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface ErrorDetail {
   path: string;
@@ -44,8 +40,6 @@ export interface ErrorDetail {
 
 /** Base of every error the service answers with its own code; the message is safe to show callers. */
 export class DomainError extends Error {
-  readonly statusCode: number;
-
   constructor(
     readonly code: ErrorCode,
     message: string,
@@ -53,8 +47,8 @@ export class DomainError extends Error {
     options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = `${code}Error`;
-    this.statusCode = ERROR_STATUS[code];
+    // `ValidationError` stays itself, `AccessDenied` becomes `AccessDeniedError`.
+    this.name = code.endsWith('Error') ? code : `${code}Error`;
   }
 
   toJSON(): { error: ErrorCode; message: string; details?: readonly ErrorDetail[] } {
@@ -83,7 +77,9 @@ export class InvalidCiphertextError extends DomainError {
 
 export class KeyNotFoundError extends DomainError {
   constructor(keyId: string, options?: ErrorOptions) {
-    super('KeyNotFound', `No key matches ${JSON.stringify(keyId)}.`, undefined, options);
+    const meant = aliasNameMeant(keyId);
+    const hint = meant ? ` An alias is named with its prefix: did you mean ${meant}?` : '';
+    super('KeyNotFound', `No key matches ${JSON.stringify(keyId)}.${hint}`, undefined, options);
   }
 }
 

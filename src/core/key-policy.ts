@@ -210,3 +210,26 @@ export function rolesOf(doc: unknown, accountId: string): PolicyRoles {
     JSON.stringify(doc) === JSON.stringify(rolesKeyPolicy({ accountId, administrators, users }));
   return { administrators, users, managed };
 }
+
+/**
+ * The policy without the administrators' Deny this service writes (the statement `ADMIN_DENY_SID`,
+ * without a Condition), which denies its administrators every cryptographic operation for
+ * separation of duties. Every other Deny stays, conditional or not: one written by hand says that
+ * a principal must not do an action, on some or every request.
+ */
+export function withoutAdminDeny(policy: unknown): unknown {
+  if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) return policy;
+  const statements = (policy as { Statement?: unknown }).Statement;
+  const list = Array.isArray(statements) ? statements : statements === undefined ? [] : [statements];
+  const isAdminDeny = (st: unknown) => {
+    const s = st as Partial<Record<'Sid' | 'Effect' | 'Condition', unknown>> | null;
+    return (
+      s !== null &&
+      typeof s === 'object' &&
+      s.Sid === ADMIN_DENY_SID &&
+      s.Effect === 'Deny' &&
+      s.Condition === undefined
+    );
+  };
+  return { ...(policy as Record<string, unknown>), Statement: list.filter((st) => !isAdminDeny(st)) };
+}

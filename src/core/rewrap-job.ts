@@ -274,8 +274,8 @@ export function reportOf(phase: ViewPhase, dryRun: boolean) {
 export type StarterDecision = (
   action: string,
   context: EncryptionContext,
-  /** Count only the key policy's Deny statements that carry a condition. */
-  only?: 'conditional-denies',
+  /** Leave out the administrators' Deny the service writes (`withoutAdminDeny`); every other Deny counts. */
+  only?: 'except-admin-deny',
 ) => Pick<Decision, 'allowed' | 'reason'>;
 
 /**
@@ -283,10 +283,11 @@ export type StarterDecision = (
  * encryption context (exactly what KMS binds): it administers the source and the destination
  * (`kms:PutKeyPolicy` allowed by each key policy), and neither policy explicitly denies it the
  * half of ReEncrypt on that key (`kms:ReEncryptFrom` on the source, `kms:ReEncryptTo` on the
- * destination) by a statement with a condition. Administrators never use their keys (the policy
- * denies them every cryptographic operation outright), so an Allow of ReEncrypt is not asked for;
- * a Deny with a condition is honoured, since one on the context (on `kms:*`, `kms:ReEncrypt*` or
- * administration) says that this principal must not move these objects.
+ * destination). Administrators never use their keys (the policy the service writes denies them
+ * every cryptographic operation outright, by the statement `ADMIN_DENY_SID`), so an Allow of
+ * ReEncrypt is not asked for and that one statement is left out; every other Deny is honoured,
+ * with a condition (on the context: these objects) or without (this principal must never move
+ * data of the key), on `kms:*`, `kms:ReEncrypt*` or administration.
  */
 export function starterMayRewrap(
   source: StarterDecision,
@@ -294,10 +295,8 @@ export function starterMayRewrap(
   context: EncryptionContext,
 ): boolean {
   const administers = (d: StarterDecision) => d('kms:PutKeyPolicy', context).allowed;
-  // Administrators are denied every cryptographic operation outright (separation of duties), so
-  // what counts here is a Deny with a condition: one that refuses these objects (their context).
   const notDenied = (d: StarterDecision, action: string) =>
-    d(action, context, 'conditional-denies').reason !== 'explicit-deny';
+    d(action, context, 'except-admin-deny').reason !== 'explicit-deny';
   return (
     administers(source) &&
     administers(destination) &&

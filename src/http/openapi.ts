@@ -1,4 +1,5 @@
-import { ERROR_STATUS, type ErrorCode } from '../core/errors.js';
+import type { ErrorCode } from '../core/errors.js';
+import { ERROR_STATUS } from './error-status.js';
 import { ROUTES, type Route } from './routes.js';
 import { batchOf, batchResponseOf, ErrorResponse, MAX_BATCH_ITEMS } from './schemas.js';
 

@@ -8,16 +8,18 @@ import {
   normalisePrincipal,
   parseJsonStrict,
 } from '@eaas/aws-rules';
+import { aliasNameMeant } from '../core/alias-names.js';
 import { DomainError } from '../core/errors.js';
-import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from '../core/key-policy.js';
+import { CRYPTO_ACTIONS, MANAGE_ACTIONS, withoutAdminDeny } from '../core/key-policy.js';
 import { mayManage } from '../core/separation-of-duties.js';
 import type { AccessSource, AuditDecision, GrantInfo } from '../ports.js';
 import type { KeyGuard } from './crypto.js';
+import { MAX_CACHE_ENTRIES, TtlCache } from './ttl-cache.js';
 
 /**
  * The API's authorization: before the service calls KMS with its own role, it decides whether the
  * IAM caller may do the operation on the key, from the key's policy (GetKeyPolicy) and the
- * caller's grants (ListGrants filtered by grantee), with the evaluator in `@eaas/aws-rules` (`packages/aws-rules/src/authz.ts`).
+ * caller's grants (ListGrants filtered by grantee), with the evaluator in `core/authz.ts`.
  *
  * Lookups are cached for `ttlMs` (30 s by default): a changed policy, a revoked grant or a moved
  * alias takes effect within that time on every instance, at once on the instance that made the
@@ -30,7 +32,6 @@ import type { KeyGuard } from './crypto.js';
  */
 
 export const DEFAULT_ACCESS_TTL_MS = 30_000;
-const MAX_CACHE_ENTRIES = 10_000;
 /** How often grant tokens may make one caller's grants on one key be read afresh. */
 export const GRANT_TOKEN_REFRESH_MS = 1000;
 
@@ -47,6 +48,17 @@ export interface AccessRequest {
   grantTokens?: readonly string[] | undefined;
 }
 
+/** How `require` records its decisions and names the key in a refusal. */
+export interface RequireOptions {
+  /** Where each decision goes, allowed or not (the audit record of the request). */
+  record?: ((decision: AuditDecision) => void) | undefined;
+  /**
+   * The name a refusal gives the key: by default as the request named it. An alias, when the
+   * request is for the key the alias resolved to: that key is for those who may describe it.
+   */
+  nameKeyAs?: string | undefined;
+}
+
 export interface AccessResult {
   keyArn: string;
   decision: Decision;
@@ -61,38 +73,6 @@ export function auditDecision(action: string, keyArn: string, d: Decision): Audi
         ? undefined
         : (d.statement.sid ?? `#${d.statement.index}`);
   return { action, keyArn, allowed: d.allowed, reason: d.reason, ...(by !== undefined ? { by } : {}) };
-}
-
-/** A small time-bounded cache of promises, so concurrent lookups of one key share one call. */
-class TtlCache<T> {
-  private readonly entries = new Map<string, { value: Promise<T>; expires: number }>();
-
-  constructor(
-    private readonly ttlMs: number,
-    private readonly now: () => number,
-  ) {}
-
-  get(key: string, load: () => Promise<T>, fresh = false): Promise<T> {
-    const hit = this.entries.get(key);
-    const t = this.now();
-    if (hit && !fresh && hit.expires > t) return hit.value;
-    if (this.entries.size >= MAX_CACHE_ENTRIES) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    const value = load();
-    this.entries.delete(key);
-    this.entries.set(key, { value, expires: t + this.ttlMs });
-    // A failed lookup is not cached.
-    value.catch(() => {
-      if (this.entries.get(key)?.value === value) this.entries.delete(key);
-    });
-    return value;
-  }
-
-  deleteWhere(test: (key: string) => boolean): void {
-    for (const key of [...this.entries.keys()]) if (test(key)) this.entries.delete(key);
-  }
 }
 
 export interface AccessControlOptions {
@@ -177,12 +157,12 @@ export class AccessControl {
   async policyDecisions(
     caller: Caller,
     keyArn: string,
-  ): Promise<(action: string, context?: EncryptionContext, only?: 'conditional-denies') => Decision> {
+  ): Promise<(action: string, context?: EncryptionContext, only?: 'except-admin-deny') => Decision> {
     const policy = await this.policy(keyArn, true);
-    const conditional = withoutUnconditionalDenies(policy);
+    const exceptAdminDeny = withoutAdminDeny(policy);
     return (action, context, only) =>
       authorize(
-        only === 'conditional-denies' ? conditional : policy,
+        only === 'except-admin-deny' ? exceptAdminDeny : policy,
         [],
         requestOf(caller, keyArn, action, context),
       );
@@ -199,7 +179,11 @@ export class AccessControl {
 
   /** Decides without throwing; the key must exist. */
   async decide(caller: Caller, req: AccessRequest): Promise<AccessResult> {
-    const keyArn = await this.keyArn(req.keyId);
+    return this.decideOn(caller, await this.keyArn(req.keyId), req);
+  }
+
+  /** Decides on the key `keyArn` (the one `req.keyId` names). */
+  private async decideOn(caller: Caller, keyArn: string, req: AccessRequest): Promise<AccessResult> {
     const [policy, grants] = await Promise.all([this.policy(keyArn), this.grantsOf(caller, keyArn)]);
     const decideWith = (list: readonly GrantInfo[]) =>
       authorize(policy, list.map(asGrantLike), requestOf(caller, keyArn, req.action, req.context));
@@ -267,28 +251,37 @@ export class AccessControl {
   }
 
   /**
-   * Precondition of every keyed route: the caller may do the action on the key. Records the
-   * decision with `record`, allowed or not; throws AccessDenied when it is not allowed.
+   * The ARN a key id, ARN or alias names, for a request of `action` on it. A key that does not
+   * exist is refused (and recorded) as one the caller may not do `action` on: which names and ids
+   * exist is for those who may describe them.
    */
-  async require(
+  async resolve(
     caller: Caller,
-    req: AccessRequest,
-    record?: (decision: AuditDecision) => void,
+    keyId: string,
+    action: string,
+    options: RequireOptions = {},
   ): Promise<string> {
-    let result: AccessResult;
     try {
-      result = await this.decide(caller, req);
+      return await this.keyArn(keyId);
     } catch (error) {
-      // A key that does not exist is refused as one the caller may not use: which names and ids
-      // exist is for those who may describe them.
       if (!isKeyNotFound(error)) throw error;
-      record?.({ action: req.action, keyArn: req.keyId, allowed: false, reason: 'implicit-deny' });
-      throw accessDenied(caller, req.action, req.keyId);
+      options.record?.({ action, keyArn: keyId, allowed: false, reason: 'implicit-deny' });
+      throw accessDenied(caller, action, options.nameKeyAs ?? keyId);
     }
-    const { keyArn, decision } = result;
-    record?.(auditDecision(req.action, keyArn, decision));
-    if (!decision.allowed) throw accessDenied(caller, req.action, req.keyId);
-    return keyArn;
+  }
+
+  /**
+   * Precondition of every keyed route: the caller may do the action on the key. Records the
+   * decision with `options.record`, allowed or not; throws AccessDenied, naming the key as
+   * `options.nameKeyAs` (by default as the request named it), when it is not allowed or does not
+   * exist. Answers the allowing decision.
+   */
+  async require(caller: Caller, req: AccessRequest, options: RequireOptions = {}): Promise<AccessResult> {
+    const keyArn = await this.resolve(caller, req.keyId, req.action, options);
+    const result = await this.decideOn(caller, keyArn, req);
+    options.record?.(auditDecision(req.action, keyArn, result.decision));
+    if (!result.decision.allowed) throw accessDenied(caller, req.action, options.nameKeyAs ?? req.keyId);
+    return result;
   }
 
   /** A KeyGuard for one request: decisions go to `record`; grant tokens skip the grants cache. */
@@ -297,7 +290,8 @@ export class AccessControl {
     record: (decision: AuditDecision) => void,
     grantTokens?: readonly string[],
   ): KeyGuard {
-    return (keyId, action, context) => this.require(caller, { keyId, action, context, grantTokens }, record);
+    return async (keyId, action, context) =>
+      (await this.require(caller, { keyId, action, context, grantTokens }, { record })).keyArn;
   }
 
   /** Forgets what is cached about a key, after this instance changed its policy, grants or aliases. */
@@ -331,30 +325,6 @@ export class AccessControl {
   }
 }
 
-/**
- * The policy without its Deny statements that carry no Condition. Those say who may never do an
- * action (the administrators' blanket Deny of every cryptographic operation, written for
- * separation of duties); the Deny statements left say which requests, such as which encryption
- * contexts, an action is refused for.
- */
-function withoutUnconditionalDenies(policy: unknown): unknown {
-  if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) return policy;
-  const statements = (policy as { Statement?: unknown }).Statement;
-  const list = Array.isArray(statements) ? statements : statements === undefined ? [] : [statements];
-  return {
-    ...(policy as Record<string, unknown>),
-    Statement: list.filter(
-      (st) =>
-        !(
-          st !== null &&
-          typeof st === 'object' &&
-          (st as { Effect?: unknown }).Effect === 'Deny' &&
-          (st as { Condition?: unknown }).Condition === undefined
-        ),
-    ),
-  };
-}
-
 export function asGrantLike(g: GrantInfo): GrantLike {
   return {
     grantId: g.grantId,
@@ -370,8 +340,17 @@ export function asGrantLike(g: GrantInfo): GrantLike {
  * `GET /v1/whoami`, and for the audit record).
  */
 export function accessDenied(caller: Caller, action: string, keyNamed: string): DomainError {
+  const who = normalisePrincipal(caller.arn);
+  // A name that can be no key by its spelling alone: the hint reads the same whether or not the
+  // alias exists, and says nothing of which keys there are.
+  const meant = aliasNameMeant(keyNamed);
+  if (meant !== undefined)
+    return new DomainError(
+      'AccessDenied',
+      `${who} may not ${action} on ${keyNamed}: no key is named so (a key is named by its key id, its ARN or an alias name, which starts with alias/). Did you mean ${meant}?`,
+    );
   return new DomainError(
     'AccessDenied',
-    `${normalisePrincipal(caller.arn)} may not ${action} on ${keyNamed}: neither its key policy nor a grant allows it. GET /v1/whoami?keyId=... explains what the caller may do with a key it may describe.`,
+    `${who} may not ${action} on ${keyNamed}: neither its key policy nor a grant allows it. GET /v1/whoami?keyId=... explains what the caller may do with a key it may describe.`,
   );
 }

@@ -11,8 +11,7 @@ import {
 } from '../core/envelope/index.js';
 import { DomainError } from '../core/errors.js';
 import { type JobSpec, NOT_AUTHORIZED, select, UNKNOWN_KEY_FAILURE } from '../core/rewrap-job.js';
-import type { Keys } from '../ports.js';
-import type { JobObjects } from './rewrap.js';
+import type { JobObjects, Keys } from '../ports.js';
 
 /**
  * One object of a re-encryption job: selected by its metadata; its header from its metadata (and

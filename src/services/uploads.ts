@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EncryptionContext } from '@eaas/aws-rules';
-import { normalisePrincipal } from '@eaas/aws-rules';
+import { type EncryptionContext, normalisePrincipal } from '@eaas/aws-rules';
 import { checkObjectContext, kmsContextFor } from '../core/envelope/index.js';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { checkMediaType } from '../core/media-type.js';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { KeyNotFoundError } from '../../src/core/errors.js';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
 import type { AccessSource, GrantInfo } from '../../src/ports.js';
 import { AccessControl } from '../../src/services/access.js';
@@ -87,14 +88,46 @@ describe('AccessControl', () => {
     const access = new AccessControl(source);
     const seen: unknown[] = [];
     await expect(
-      access.require({ arn: USER }, { keyId: KEY, action: 'kms:Encrypt' }, (d) => seen.push(d)),
-    ).resolves.toBe(KEY);
+      access.require({ arn: USER }, { keyId: KEY, action: 'kms:Encrypt' }, { record: (d) => seen.push(d) }),
+    ).resolves.toMatchObject({ keyArn: KEY, decision: { allowed: true } });
     await expect(
-      access.require({ arn: BOB }, { keyId: KEY, action: 'kms:Encrypt' }, (d) => seen.push(d)),
-    ).rejects.toMatchObject({ code: 'AccessDenied', statusCode: 403 });
+      access.require({ arn: BOB }, { keyId: KEY, action: 'kms:Encrypt' }, { record: (d) => seen.push(d) }),
+    ).rejects.toMatchObject({ code: 'AccessDenied', name: 'AccessDeniedError' });
     expect(seen).toEqual([
       { action: 'kms:Encrypt', keyArn: KEY, allowed: true, reason: 'key-policy', by: 'Allow use of the key' },
       { action: 'kms:Encrypt', keyArn: KEY, allowed: false, reason: 'implicit-deny' },
+    ]);
+  });
+
+  it('require names the key as asked, and refuses a key that does not exist as one the caller may not use', async () => {
+    const { source } = fakeSource();
+    const access = new AccessControl(source);
+    const named = access.require(
+      { arn: BOB },
+      { keyId: KEY, action: 'kms:Encrypt' },
+      { nameKeyAs: 'alias/payments' },
+    );
+    await expect(named).rejects.toMatchObject({
+      code: 'AccessDenied',
+      message: expect.stringContaining('on alias/payments:'),
+    });
+    await expect(named.catch((e: Error) => e.message)).resolves.not.toContain(KEY);
+    source.describe = async (keyId) => {
+      throw new KeyNotFoundError(keyId);
+    };
+    const seen: unknown[] = [];
+    await expect(
+      access.require(
+        { arn: USER },
+        { keyId: 'payments', action: 'kms:Encrypt' },
+        { record: (d) => seen.push(d) },
+      ),
+    ).rejects.toMatchObject({
+      code: 'AccessDenied',
+      message: expect.stringContaining('Did you mean alias/payments?'),
+    });
+    expect(seen).toEqual([
+      { action: 'kms:Encrypt', keyArn: 'payments', allowed: false, reason: 'implicit-deny' },
     ]);
   });
 

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ERROR_STATUS } from '../../src/core/errors.js';
 import {
   InvalidPageTokenError,
   MAX_PAGE_TOKEN_LENGTH,
@@ -8,6 +7,7 @@ import {
   type PageBinding,
   PageTokens,
 } from '../../src/core/page-token.js';
+import { ERROR_STATUS } from '../../src/http/error-status.js';
 
 const USER = 'arn:aws:iam::111122223333:user/myKeyUser';
 const OUTSIDER = 'arn:aws:iam::111122223333:user/myOutsider';
@@ -70,7 +70,7 @@ describe('page tokens', () => {
       const error = refusal(() => tokens.open(other, token));
       expect(error).toBeInstanceOf(InvalidPageTokenError);
       expect((error as InvalidPageTokenError).code).toBe('InvalidPageToken');
-      expect((error as InvalidPageTokenError).statusCode).toBe(400);
+      expect(ERROR_STATUS[(error as InvalidPageTokenError).code]).toBe(400);
     }
     expect(ERROR_STATUS.InvalidPageToken).toBe(400);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/core/errors.js';
+import { ERROR_STATUS } from '../../src/http/error-status.js';
 import { QuotaLedger, type Verdict } from '../../src/services/quotas.js';
 import { MemoryQuotaStore } from '../helpers/memory-quota-store.js';
 
@@ -26,7 +27,7 @@ describe('the quota ledger', () => {
     for (const id of ['k1', 'k2', 'k3']) await ledger.reserve(ALICE, 'keys', id);
     const error = await refusal(ledger.reserve(ALICE, 'keys', 'k4'));
     expect(error.code).toBe('LimitExceeded');
-    expect(error.statusCode).toBe(429);
+    expect(ERROR_STATUS[error.code]).toBe(429);
     expect(error.message).toContain('EAAS_QUOTA_KEYS_PER_CALLER=3');
     expect(error.message).toContain(ALICE);
     await ledger.reserve(BOB, 'keys', 'k1');

@@ -8,8 +8,7 @@ import {
 } from '../../src/core/envelope/index.js';
 import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
 import { type JobSpec, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
-import type { Keys, StoredObjectInfo } from '../../src/ports.js';
-import type { JobObjects } from '../../src/services/rewrap.js';
+import type { JobObjects, Keys, StoredObjectInfo } from '../../src/ports.js';
 import { MAX_COPY_BYTES, type ObjectStepDeps, rewrapObject } from '../../src/services/rewrap-object.js';
 
 /**
@@ -527,5 +526,61 @@ describe('RewrapService: the index of unfinished jobs', () => {
     now = new Date(now.getTime() + 11 * 60_000);
     expect(await service.unfinished()).toEqual(['old-1']);
     expect(records.objects.get('jobs/index/unfinished.json')?.body).not.toContain('ghost');
+  });
+});
+
+describe('RewrapService: the Deny statements the per-object check honours', () => {
+  const STARTER = 'arn:aws:iam::111122223333:user/operator';
+  /** The policy the service writes for STARTER as administrator (with its Deny of every use), plus `extra`. */
+  const policyWith = async (...extra: object[]) => {
+    const { rolesKeyPolicy } = await import('../../src/core/key-policy.js');
+    const doc = rolesKeyPolicy({ accountId: '111122223333', administrators: [STARTER], users: [] });
+    return JSON.stringify({ ...doc, Statement: [...doc.Statement, ...extra] });
+  };
+  const jobUnder = async (sourcePolicy: string) => {
+    const { RewrapService } = await import('../../src/services/rewrap.js');
+    const { AccessControl } = await import('../../src/services/access.js');
+    const destinationPolicy = await policyWith();
+    const access = new AccessControl({
+      describe: async (keyId) => ({ arn: keyId, keyId, state: 'Enabled', description: '' }),
+      keyPolicy: async (keyArn) => (keyArn === A ? sourcePolicy : destinationPolicy),
+      grantsFor: async () => [],
+    });
+    const documents = new Vault();
+    upload(documents, 'doc', A);
+    const service = new RewrapService(depsOf(documents).keys, {} as never, access, documents, new Vault());
+    const job = await service.create(spec, STARTER);
+    return { done: await service.run(job.id), documents };
+  };
+
+  it("passes over the administrators' own Deny the service writes (ADMIN_DENY_SID)", async () => {
+    const { done, documents } = await jobUnder(await policyWith());
+    expect(done?.counts).toMatchObject({ rewrapped: 1, skipped: {} });
+    expect(agreement(documents, 'doc')).toEqual({ named: B, under: B });
+  });
+
+  it.each(['kms:ReEncrypt*', 'kms:ReEncryptFrom', 'kms:*'])(
+    'honours a hand-written unconditional Deny of %s for the starter: the object is skipped, not-authorized',
+    async (Action) => {
+      const deny = { Sid: 'No moves', Effect: 'Deny', Principal: { AWS: STARTER }, Action, Resource: '*' };
+      const { done, documents } = await jobUnder(await policyWith(deny));
+      expect(done?.counts).toMatchObject({ rewrapped: 0, skipped: { 'not-authorized': 1 } });
+      expect(documents.reEncrypts).toBe(0);
+      expect(agreement(documents, 'doc')).toEqual({ named: A, under: A });
+    },
+  );
+
+  it("honours a Deny under the administrators' Sid when it carries a condition", async () => {
+    const { ADMIN_DENY_SID } = await import('../../src/core/key-policy.js');
+    const deny = {
+      Sid: ADMIN_DENY_SID,
+      Effect: 'Deny',
+      Principal: { AWS: STARTER },
+      Action: 'kms:ReEncryptFrom',
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:EncryptionContext:tenant': 'acme' } },
+    };
+    const { done } = await jobUnder(await policyWith(deny));
+    expect(done?.counts).toMatchObject({ rewrapped: 0, skipped: { 'not-authorized': 1 } });
   });
 });

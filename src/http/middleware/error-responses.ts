@@ -1,6 +1,7 @@
 import type middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { DomainError } from '../../core/errors.js';
+import { statusOf } from '../error-status.js';
 import { jsonResponse } from '../respond.js';
 
 export interface ErrorLogger {
@@ -21,7 +22,7 @@ export function errorResponses(
     const requestId = request.event.requestContext?.requestId ?? 'unknown';
     const error = request.error;
     if (error instanceof DomainError) {
-      request.response = jsonResponse(error.statusCode, { ...error.toJSON(), requestId });
+      request.response = jsonResponse(statusOf(error.code), { ...error.toJSON(), requestId });
       return;
     }
     logger.error('unhandled error', { requestId, errorName: error?.name, errorMessage: error?.message });

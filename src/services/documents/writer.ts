@@ -1,7 +1,6 @@
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import type { EncryptionContext } from '@eaas/aws-rules';
-import { normalisePrincipal } from '@eaas/aws-rules';
+import { type EncryptionContext, normalisePrincipal } from '@eaas/aws-rules';
 import {
   checkObjectContext,
   EAAS_METADATA,

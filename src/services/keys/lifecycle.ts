@@ -1,0 +1,215 @@
+import { randomUUID } from 'node:crypto';
+import { normalisePrincipal } from '@eaas/aws-rules';
+import { DomainError, ValidationError } from '../../core/errors.js';
+import { rolesKeyPolicy } from '../../core/key-policy.js';
+import type { KeyDetails } from '../../ports.js';
+import { aliasName, requireAliasName } from './aliases.js';
+import { aliasCheck, creatorOf, keyCheck } from './quota-checks.js';
+import {
+  aliasTarget,
+  CREATOR_TAG,
+  DEFAULT_DELETION_WINDOW_DAYS,
+  DEFAULT_ROTATION_PERIOD_DAYS,
+  guard,
+  type KeyMarkerCursor,
+  type KeysContext,
+  keyView,
+  markerFor,
+  principals,
+  type Requester,
+  requireSeparateRoles,
+} from './shared.js';
+
+export interface CreateKey {
+  description?: string | undefined;
+  administrators?: string[] | undefined;
+  users?: string[] | undefined;
+  tags?: Record<string, string> | undefined;
+  alias?: string | undefined;
+  rotation?: { enabled: boolean; periodInDays?: number | undefined } | undefined;
+}
+
+/** Tags a caller may set: `eaas:` keys are the service's own (the creator's quota, the seed's purpose). */
+function callerTags(tags: Record<string, string> | undefined): Record<string, string> {
+  const own = Object.keys(tags ?? {}).find((k) => k.toLowerCase().startsWith('eaas:'));
+  if (own !== undefined)
+    throw new ValidationError(`Tag keys beginning with eaas: are the service's own (${own}).`, [
+      { path: `/tags/${own}`, message: 'is reserved' },
+    ]);
+  return { ...tags };
+}
+
+/**
+ * A key's life: creation (with its policy, rotation and alias, counted in its creator's quota),
+ * description, enabling and disabling, deletion and its cancellation, and rotation.
+ */
+export class KeyLifecycle {
+  constructor(private readonly ctx: KeysContext) {}
+
+  async create(r: Requester, input: CreateKey) {
+    const { ctx } = this;
+    const { admin, quotas } = ctx;
+    const me = normalisePrincipal(r.caller.arn);
+    const administrators = [...new Set([me, ...principals(input.administrators, 'administrators')])];
+    const users = principals(input.users, 'users');
+    requireSeparateRoles(administrators, users);
+    const tags = callerTags(input.tags);
+    const alias = input.alias === undefined ? undefined : aliasName(input.alias);
+    if (alias !== undefined) requireAliasName(ctx, r.caller, alias);
+    if (alias !== undefined && (await aliasTarget(admin, alias)) !== undefined)
+      throw new DomainError('AlreadyExists', `The alias ${alias} already exists.`);
+    const policy = rolesKeyPolicy({ accountId: ctx.accountId, administrators, users });
+    // Precondition: the caller is under its keys (and aliases) quota. The slots are taken before
+    // KMS is asked, so that concurrent creates cannot pass it together, and given back on failure.
+    const reservation = `reserved:${randomUUID()}`;
+    const taken: ['keys' | 'aliases', string][] = [];
+    let key: KeyDetails;
+    try {
+      if (quotas) {
+        await quotas.reserve(me, 'keys', reservation, keyCheck(ctx));
+        taken.push(['keys', reservation]);
+        if (alias !== undefined) {
+          await quotas.reserve(me, 'aliases', alias, aliasCheck(ctx));
+          taken.push(['aliases', alias]);
+        }
+        // The creator, whose quota the key counts in whoever schedules its deletion (at most 256 characters).
+        if (me.length <= 256) tags[CREATOR_TAG] = me;
+      }
+      key = await admin.createKey({
+        policy: JSON.stringify(policy),
+        description: input.description ?? '',
+        tags,
+      });
+    } catch (error) {
+      for (const [kind, id] of taken) await quotas?.release(me, kind, id).catch(() => undefined);
+      throw error;
+    }
+    // The slot now names the key (best effort: an unbound reservation lapses, the key then uncounted).
+    await quotas?.bind(me, 'keys', reservation, key.arn).catch(() => undefined);
+    r.record({ action: 'kms:CreateKey', keyArn: key.arn, allowed: true, reason: 'any-caller' });
+    const rotation = input.rotation ?? { enabled: true };
+    try {
+      if (rotation.enabled)
+        await admin.enableRotation(key.arn, rotation.periodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS);
+      if (alias !== undefined) await admin.createAlias(alias, key.arn);
+    } catch (error) {
+      // A key half set up (the alias taken meanwhile, rotation refused) must not linger unused.
+      const scheduled = await admin.scheduleDeletion(key.arn, 7).then(
+        () => true,
+        () => false,
+      );
+      if (scheduled) await quotas?.keyPendingDeletion(me, key.arn).catch(() => undefined);
+      if (alias !== undefined) await quotas?.release(me, 'aliases', alias).catch(() => undefined);
+      throw error;
+    }
+    return {
+      key: keyView(key),
+      administrators,
+      users,
+      rotation: {
+        enabled: rotation.enabled,
+        ...(rotation.enabled ? { periodInDays: rotation.periodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS } : {}),
+      },
+      ...(alias !== undefined ? { alias } : {}),
+    };
+  }
+
+  async describe(r: Requester, keyId: string) {
+    const { admin, access } = this.ctx;
+    const arn = await guard(this.ctx, r, keyId, 'kms:DescribeKey');
+    // Tags go to those who may read them (administrators), not to every user of the key.
+    const mayReadTags = (await access.decide(r.caller, { keyId: arn, action: 'kms:ListResourceTags' }))
+      .decision.allowed;
+    const [d, aliases, tags] = await Promise.all([
+      admin.describeKey(arn),
+      admin.aliases(arn),
+      mayReadTags ? admin.tags(arn) : Promise.resolve(undefined),
+    ]);
+    return { key: { ...keyView(d), aliases: aliases.map((a) => a.name), ...(tags ? { tags } : {}) } };
+  }
+
+  async enable(r: Requester, keyId: string) {
+    const arn = await guard(this.ctx, r, keyId, 'kms:EnableKey');
+    await this.ctx.admin.enable(arn);
+    return { key: keyView(await this.ctx.admin.describeKey(arn)) };
+  }
+
+  async disable(r: Requester, keyId: string) {
+    const arn = await guard(this.ctx, r, keyId, 'kms:DisableKey');
+    await this.ctx.admin.disable(arn);
+    return { key: keyView(await this.ctx.admin.describeKey(arn)) };
+  }
+
+  async scheduleDeletion(r: Requester, keyId: string, days = DEFAULT_DELETION_WINDOW_DAYS) {
+    const { ctx } = this;
+    if (!Number.isInteger(days) || days < 7 || days > 30)
+      throw new ValidationError('pendingWindowInDays must be a whole number of days from 7 to 30.');
+    const arn = await guard(ctx, r, keyId, 'kms:ScheduleKeyDeletion');
+    await ctx.admin.scheduleDeletion(arn, days);
+    // The key no longer counts in its creator's quota, whoever scheduled it (best effort: the
+    // creator's next check against KMS finds it pending deletion anyway).
+    const creator = await creatorOf(ctx, arn).catch(() => undefined);
+    if (creator) await ctx.quotas?.keyPendingDeletion(creator, arn).catch(() => undefined);
+    return { key: keyView(await ctx.admin.describeKey(arn)) };
+  }
+
+  async cancelDeletion(r: Requester, keyId: string) {
+    const { ctx } = this;
+    const arn = await guard(ctx, r, keyId, 'kms:CancelKeyDeletion');
+    // Precondition: the key counts again in its creator's quota, which must have room for it.
+    const creator = await creatorOf(ctx, arn);
+    const counted = creator ? await ctx.quotas?.keyBack(creator, arn, keyCheck(ctx)) : false;
+    try {
+      await ctx.admin.cancelDeletion(arn);
+    } catch (error) {
+      if (creator && counted) await ctx.quotas?.keyPendingDeletion(creator, arn).catch(() => undefined);
+      throw error;
+    }
+    // KMS leaves a key whose deletion was cancelled disabled; enable it to use it again.
+    return { key: keyView(await ctx.admin.describeKey(arn)) };
+  }
+
+  async rotation(r: Requester, keyId: string) {
+    const arn = await guard(this.ctx, r, keyId, 'kms:GetKeyRotationStatus');
+    const s = await this.ctx.admin.rotationStatus(arn);
+    return {
+      keyId: arn,
+      enabled: s.enabled,
+      ...(s.periodInDays ? { periodInDays: s.periodInDays } : {}),
+      ...(s.nextRotationDate ? { nextRotationDate: s.nextRotationDate.toISOString() } : {}),
+    };
+  }
+
+  async putRotation(
+    r: Requester,
+    keyId: string,
+    input: { enabled: boolean; periodInDays?: number | undefined },
+  ) {
+    const action = input.enabled ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation';
+    const arn = await guard(this.ctx, r, keyId, action);
+    if (input.enabled) await this.ctx.admin.enableRotation(arn, input.periodInDays);
+    else await this.ctx.admin.disableRotation(arn);
+    return this.rotation(r, arn);
+  }
+
+  async rotate(r: Requester, keyId: string) {
+    const arn = await guard(this.ctx, r, keyId, 'kms:RotateKeyOnDemand');
+    await this.ctx.admin.rotateNow(arn);
+    return { keyId: arn };
+  }
+
+  async rotations(r: Requester, keyId: string, limit: number, cursor?: KeyMarkerCursor) {
+    const arn = await guard(this.ctx, r, keyId, 'kms:ListKeyRotations');
+    const page = await this.ctx.admin.rotations(arn, limit, markerFor(cursor, arn));
+    return {
+      keyId: arn,
+      rotations: page.items.map((m) => ({
+        ...(m.keyMaterialId ? { keyMaterialId: m.keyMaterialId } : {}),
+        current: m.current,
+        ...(m.rotationType ? { rotationType: m.rotationType } : {}),
+        ...(m.rotationDate ? { rotationDate: m.rotationDate.toISOString() } : {}),
+      })),
+      ...(page.nextToken ? { next: { keyArn: arn, marker: page.nextToken } } : {}),
+    };
+  }
+}

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import type { Keys } from '../../src/ports.js';
+import { AccessControl } from '../../src/services/access.js';
+import { KeyService } from '../../src/services/keys.js';
+import { QuotaLedger } from '../../src/services/quotas.js';
+import { RewrapService } from '../../src/services/rewrap.js';
+import { MemoryJobObjects } from '../fakes/job-objects.js';
+import { ACCOUNT, MemoryKms } from '../fakes/kms.js';
+import { MemoryQuotaStore } from '../helpers/memory-quota-store.js';
+
+/** Starting and viewing re-encryption jobs against an in-memory KMS and vault. */
+
+const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
+const OPERATOR = user('operator');
+const APP = user('app');
+const EVE = user('eve');
+
+async function setup(jobs = 5) {
+  const kms = new MemoryKms();
+  const access = new AccessControl(kms, { ttlMs: 0 });
+  const keys = new KeyService(kms, access, ACCOUNT, { aliasOperators: [OPERATOR] });
+  const r = { caller: { arn: OPERATOR }, record: () => undefined };
+  const source = (await keys.create(r, { users: [APP], alias: 'old' })).key.arn;
+  const destination = (await keys.create(r, { users: [APP], alias: 'new' })).key.arn;
+  const records = new MemoryJobObjects();
+  const rewrap = new RewrapService({} as Keys, kms, access, new MemoryJobObjects(), records, {
+    quotas: new QuotaLedger(new MemoryQuotaStore(), { keys: 5, aliases: 5, jobs }),
+  });
+  return { kms, rewrap, records, source, destination };
+}
+
+const refusal = async (p: Promise<unknown>) => {
+  try {
+    await p;
+  } catch (error) {
+    return error as Error & { code: string };
+  }
+  throw new Error('expected a refusal');
+};
+
+describe('RewrapService.start', () => {
+  it('makes the job record for an administrator of both keys, indexed as unfinished', async () => {
+    const { rewrap, records, source, destination } = await setup();
+    const view = await rewrap.start(
+      { arn: OPERATOR },
+      { sourceKeyId: 'alias/old', destinationKeyId: 'alias/new', prefix: 'hr/' },
+    );
+    expect(view).toMatchObject({
+      state: 'pending',
+      mode: 'source-key',
+      sourceKeyId: source,
+      destinationKeyId: destination,
+      prefix: 'hr/',
+      createdBy: OPERATOR,
+    });
+    expect(await rewrap.unfinished()).toEqual([view.id]);
+    expect(records.objects.has(`jobs/${view.id}.json`)).toBe(true);
+  });
+
+  it('refuses a user of the keys, and a key that does not exist, as one the caller must administer', async () => {
+    const { rewrap } = await setup();
+    for (const [caller, keyId] of [
+      [APP, 'alias/new'],
+      [OPERATOR, 'alias/none'],
+    ] as const) {
+      const decisions: unknown[] = [];
+      const error = await refusal(
+        rewrap.start(
+          { arn: caller, record: (d) => decisions.push(d) },
+          { olderThanRotation: true, destinationKeyId: keyId },
+        ),
+      );
+      expect(error).toMatchObject({
+        code: 'AccessDenied',
+        message: expect.stringContaining(`may not start this job: it must administer the key ${keyId}`),
+      });
+      expect(decisions).toEqual([expect.objectContaining({ allowed: false, action: 'kms:PutKeyPolicy' })]);
+    }
+    expect(await rewrap.unfinished()).toEqual([]);
+  });
+
+  it('refuses a request naming both or neither source, the jobs/ prefix, one key twice, and a disabled destination', async () => {
+    const { kms, rewrap, destination } = await setup();
+    const op = { arn: OPERATOR };
+    for (const input of [
+      { sourceKeyId: 'alias/old', olderThanRotation: true, destinationKeyId: 'alias/new' },
+      { destinationKeyId: 'alias/new' },
+      { olderThanRotation: true, destinationKeyId: 'alias/new', prefix: 'jobs/' },
+      { sourceKeyId: 'alias/new', destinationKeyId: destination },
+    ])
+      expect(await refusal(rewrap.start(op, input)), JSON.stringify(input)).toMatchObject({
+        code: 'ValidationError',
+      });
+    await kms.disable(destination);
+    expect(
+      await refusal(rewrap.start(op, { olderThanRotation: true, destinationKeyId: 'alias/new' })),
+    ).toMatchObject({ code: 'KeyDisabled' });
+    // A dry run may name a disabled destination.
+    await rewrap.start(op, { olderThanRotation: true, destinationKeyId: 'alias/new', dryRun: true });
+  });
+
+  it('counts unfinished jobs in the starter quota', async () => {
+    const { rewrap } = await setup(1);
+    const input = { olderThanRotation: true, destinationKeyId: 'alias/new' };
+    await rewrap.start({ arn: OPERATOR }, input);
+    expect(await refusal(rewrap.start({ arn: OPERATOR }, input))).toMatchObject({ code: 'LimitExceeded' });
+  });
+});
+
+describe('RewrapService.status', () => {
+  it('shows a job to an administrator of its keys only; an unknown or malformed id is NotFound', async () => {
+    const { rewrap } = await setup();
+    const { id } = await rewrap.start(
+      { arn: OPERATOR },
+      { sourceKeyId: 'alias/old', destinationKeyId: 'alias/new' },
+    );
+    expect(await rewrap.status({ arn: OPERATOR }, id)).toMatchObject({ id, state: 'pending' });
+    for (const who of [APP, EVE]) {
+      const error = await refusal(rewrap.status({ arn: who }, id));
+      expect(error).toMatchObject({ code: 'AccessDenied' });
+      expect(error.message).not.toContain('key/');
+    }
+    expect(await refusal(rewrap.status({ arn: OPERATOR }, 'no-such-job'))).toMatchObject({
+      code: 'NotFound',
+    });
+    expect(await refusal(rewrap.status({ arn: OPERATOR }, '../x'))).toMatchObject({ code: 'NotFound' });
+  });
+});

@@ -9,7 +9,7 @@ import {
   rewritePorts,
   staticProblems,
 } from '../../scripts/docs-commands.js';
-import { AWS_CLI } from '../helpers/aws-cli.js';
+import { AWS_CLI } from '../../packages/aws-local/test/helpers/aws-cli.js';
 
 /** The docs' commands need the AWS CLI and curl, which `.ci/run` installs: skipped without them, except in CI. */
 const toolsAvailable = (existsSync(AWS_CLI) && existsSync('/usr/bin/curl')) || process.env.CI === 'true';

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AWS_CLI } from '../../packages/aws-local/test/helpers/aws-cli.js';
 import {
   DocsRun,
   docFiles,
@@ -9,7 +10,6 @@ import {
   rewritePorts,
   staticProblems,
 } from '../../scripts/docs-commands.js';
-import { AWS_CLI } from '../../packages/aws-local/test/helpers/aws-cli.js';
 
 /** The docs' commands need the AWS CLI and curl, which `.ci/run` installs: skipped without them, except in CI. */
 const toolsAvailable = (existsSync(AWS_CLI) && existsSync('/usr/bin/curl')) || process.env.CI === 'true';

@@ -1,8 +1,7 @@
 import type { EncryptionContext } from '../core/context.js';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import type { AccessControl } from '../services/access.js';
 import type { CryptoService, KeyGuard } from '../services/crypto.js';
-import { cryptoDepsFromConfig } from './deps.js';
 
 export interface CryptoDeps extends HttpDeps {
   crypto: CryptoService;
@@ -102,6 +101,3 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
     deps,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(cryptoDepsFromConfig()));

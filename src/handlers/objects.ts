@@ -1,7 +1,7 @@
 import { ValidationError } from '../core/errors.js';
 import { attachmentOf, servedMediaType } from '../core/media-type.js';
 import type { PageTokens } from '../core/page-token.js';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import { pagerFor } from '../http/paging.js';
 import { contextFromQuery, limitFromQuery } from '../http/query.js';
 import { RawAnswer } from '../http/respond.js';
@@ -12,7 +12,6 @@ import {
   isDocumentCursor,
   type ObjectView,
 } from '../services/documents.js';
-import { objectsDepsFromConfig } from './deps.js';
 
 export interface ObjectsDeps extends HttpDeps {
   documents: DocumentService;
@@ -104,6 +103,3 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
     deps,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(objectsDepsFromConfig()));

@@ -1,9 +1,8 @@
 import type { EncryptionContext } from '../core/context.js';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import type { AccessControl } from '../services/access.js';
 import type { DocumentCaller } from '../services/documents.js';
 import type { UploadService } from '../services/uploads.js';
-import { uploadsDepsFromConfig } from './deps.js';
 
 export interface UploadsDeps extends HttpDeps {
   uploads: UploadService;
@@ -48,6 +47,3 @@ export function makeHandler(deps: UploadsDeps): ApiHandler {
     deps,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(uploadsDepsFromConfig()));

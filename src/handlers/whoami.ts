@@ -1,6 +1,6 @@
 import { describeDecision } from '../core/authz.js';
 import { ValidationError } from '../core/errors.js';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler } from '../http/api.js';
 import { contextFromQuery } from '../http/query.js';
 import { ROUTES } from '../http/routes.js';
 import { KeyId } from '../http/schemas.js';
@@ -8,7 +8,6 @@ import { validate } from '../http/validate.js';
 import type { KeyAdmin } from '../ports.js';
 import type { AccessControl } from '../services/access.js';
 import { grantView, type KeyService } from '../services/keys.js';
-import { whoamiDepsFromConfig } from './deps.js';
 
 export interface WhoAmIDeps extends HttpDeps {
   keys: KeyService;
@@ -88,6 +87,3 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
     deps,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(whoamiDepsFromConfig()));

@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { contextProblems } from '../core/context.js';
 import { DomainError, ValidationError } from '../core/errors.js';
 import { parseJsonStrict, ReservedMemberError } from '../core/safe-json.js';
@@ -192,16 +192,4 @@ export function makeApiHandler(
     .use(auditTrail(deps.audit, (request) => states.get(request.event), now))
     .use(errorResponses(deps.logger))
     .handler(dispatch);
-}
-
-/**
- * A Lambda entry point whose handler (and its dependencies from configuration) is built on the
- * first invocation, once per cold start; importing the module builds nothing.
- */
-export function lazyHandler(build: () => ApiHandler) {
-  let built: ApiHandler | undefined;
-  return (event: APIGatewayProxyEvent, context: Context) => {
-    built ??= build();
-    return built(event, context);
-  };
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KMSClient } from '@aws-sdk/client-kms';
-import { type Config, loadConfig } from '../../src/config.js';
+import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
 import { KEY_USER, type LocalPrincipal } from '../../src/local/identity.js';
 import { type LocalKms, type StartOptions, startLocalKms } from '../../src/local/kms/index.js';
 

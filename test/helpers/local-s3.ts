@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { S3Client } from '@aws-sdk/client-s3';
-import { type Config, loadConfig } from '../../src/config.js';
+import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
 import { KEY_USER, LocalIdentities, type LocalPrincipal } from '../../src/local/identity.js';
 import { type LocalS3, type LocalS3Options, startLocalS3 } from '../../src/local/s3/index.js';
 import { makeDataDir } from './local-kms.js';

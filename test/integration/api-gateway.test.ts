@@ -9,7 +9,7 @@ import {
   type LambdaHandler,
   MAX_REQUEST_BYTES,
   startGateway,
-} from '../../src/local/gateway.js';
+} from '../../local/gateway.js';
 import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import {

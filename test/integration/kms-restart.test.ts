@@ -30,7 +30,7 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.js';
+import { loadStackConfig as loadConfig } from '../../local/config.js';
 import { GRANTEE, KEY_MANAGER, KEY_USER } from '../../src/local/identity.js';
 import { startLocalKms } from '../../src/local/kms/index.js';
 import { errorOf } from '../helpers/errors.js';

@@ -102,7 +102,7 @@ describe('serverless.yml and the route table agree', () => {
   it('declares a function for each entry of the route table, every handler in its own module', () => {
     expect(httpFunctions.map(([name]) => name).sort()).toEqual(Object.keys(FUNCTIONS).sort());
     for (const [name, fn] of Object.entries(sls.functions))
-      expect(fn.handler).toBe(`src/handlers/${name}.handler`);
+      expect(fn.handler).toBe(`src/functions/${name}.handler`);
   });
 
   it('declares exactly the routes of the table, each behind AWS_IAM', () => {
@@ -116,7 +116,7 @@ describe('serverless.yml and the route table agree', () => {
   });
 
   it('runs on nodejs22.x and passes octet-stream bodies as binary, as the local gateway does', async () => {
-    const { BINARY_MEDIA_TYPES } = await import('../../src/local/gateway.js');
+    const { BINARY_MEDIA_TYPES } = await import('../../local/gateway.js');
     expect(sls.provider.runtime).toBe('nodejs22.x');
     expect(sls.provider.apiGateway.binaryMediaTypes).toEqual([...BINARY_MEDIA_TYPES]);
   });

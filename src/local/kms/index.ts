@@ -1,4 +1,4 @@
-import type { Config } from '../../config.js';
+import type { StackConfig as Config } from '../../../local/config.js';
 import { rolesKeyPolicy, upgradedRolesPolicy } from '../../core/key-policy.js';
 import { parseJsonStrict } from '../../core/safe-json.js';
 import { BodyBudget, listen } from '../http-server.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Config } from '../../config.js';
+import type { StackConfig as Config } from '../../../local/config.js';
 import { listen } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
 import { Notifier, type ObjectCreatedListener } from './notifications.js';

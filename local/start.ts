@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
-import { loadConfig } from '../config.js';
-import { KEY_MANAGER, KEY_USER, SERVICE } from './identity.js';
-import { DEFAULT_KEY_ALIAS } from './kms/index.js';
+import { KEY_MANAGER, KEY_USER, SERVICE } from '../src/local/identity.js';
+import { DEFAULT_KEY_ALIAS } from '../src/local/kms/index.js';
+import { loadStackConfig } from './config.js';
 import { startStack } from './stack.js';
 
 /** `npm start`: the local stack on loopback, until Ctrl-C. */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadStackConfig();
   const stack = await startStack(config);
   const dataDir = resolve(config.dataDir);
   const api = stack.gateway.endpoint;

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { type FunctionName, matchRoute } from '../http/routes.js';
+import { type FunctionName, matchRoute } from '../src/http/routes.js';
 import {
   BodyBudget,
   BodyNoRoomError,
@@ -13,9 +13,14 @@ import {
   declaredBodyLength,
   listen,
   readBody,
-} from './http-server.js';
-import type { LocalIdentities } from './identity.js';
-import { checkSigV4Headers, checkSigV4Payload, SIGV4_ERROR_TYPES, type VerifyOptions } from './sigv4.js';
+} from '../src/local/http-server.js';
+import type { LocalIdentities } from '../src/local/identity.js';
+import {
+  checkSigV4Headers,
+  checkSigV4Payload,
+  SIGV4_ERROR_TYPES,
+  type VerifyOptions,
+} from '../src/local/sigv4.js';
 import type { StaticSite } from './static-site.js';
 
 /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIN_PAGE_TOKEN_SECRET_BYTES } from '../core/page-token.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { MIN_PAGE_TOKEN_SECRET_BYTES } from '../src/core/page-token.js';
+import { writeFileAtomic } from '../src/local/atomic-file.js';
 
 /**
  * The local stack's page-token secret when EAAS_PAGE_TOKEN_SECRET is unset: made once into the

@@ -1,7 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../config.js';
 import type { KeysDeps } from '../handlers/keys.js';
-import type { WhoAmIDeps } from '../handlers/whoami.js';
 import { KeyService } from '../services/keys.js';
 import type { KeyAccess } from './key-access.js';
 import { type PageTokenOptions, pageTokensFor } from './page-tokens.js';
@@ -20,12 +19,4 @@ export function keysServices(
     aliasOperators: config.aliasOperators ?? [],
   });
   return { keys, pageTokens: pageTokensFor(config, tokens) };
-}
-
-/** The whoami function's services: the key service's explanation of a caller's rights; no S3. */
-export function whoamiServices(
-  config: Config,
-  { admin, access }: KeyAccess,
-): Pick<WhoAmIDeps, 'keys' | 'admin' | 'access'> {
-  return { admin, access, keys: new KeyService(admin, access, config.accountId) };
 }

@@ -1,7 +1,7 @@
 import { kmsClientFor } from '../compose/aws-clients.js';
 import { keyAccess } from '../compose/key-access.js';
-import { whoamiServices } from '../compose/keys.js';
 import { lambdaBase } from '../compose/lambda.js';
+import { whoamiServices } from '../compose/whoami.js';
 import { makeHandler } from '../handlers/whoami.js';
 import { builtOnFirstCall } from './built-once.js';
 

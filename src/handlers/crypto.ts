@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '../core/context.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { VALIDATORS } from '../http/validators/crypto.js';
 import type { AccessControl } from '../services/access.js';
 import type { CryptoService, KeyGuard } from '../services/crypto.js';
 
@@ -99,5 +100,6 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }

@@ -1,4 +1,5 @@
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { VALIDATORS } from '../http/validators/jobs.js';
 import type { JobCaller, RewrapService, StartJob } from '../services/rewrap.js';
 
 export interface JobsDeps extends HttpDeps {
@@ -31,5 +32,6 @@ export function makeHandler(deps: JobsDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }

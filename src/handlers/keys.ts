@@ -3,6 +3,7 @@ import type { PageTokens } from '../core/page-token.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import { pagerFor } from '../http/paging.js';
 import { limitFromQuery } from '../http/query.js';
+import { VALIDATORS } from '../http/validators/keys.js';
 import { isAliasCursor, isKeyMarkerCursor, type KeyService, type Requester } from '../services/keys.js';
 import { isScanCursor } from '../services/scan.js';
 
@@ -87,5 +88,6 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
       deleteAlias: (i) => audited(i, keys.deleteAlias(r(i), i.pathParameters.name ?? '')),
     },
     deps,
+    VALIDATORS,
   );
 }

@@ -5,6 +5,7 @@ import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from 
 import { pagerFor } from '../http/paging.js';
 import { contextFromQuery, limitFromQuery } from '../http/query.js';
 import { RawAnswer } from '../http/respond.js';
+import { VALIDATORS } from '../http/validators/objects.js';
 import type { AccessControl } from '../services/access.js';
 import {
   type DocumentCaller,
@@ -101,5 +102,6 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }

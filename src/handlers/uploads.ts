@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '../core/context.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { VALIDATORS } from '../http/validators/uploads.js';
 import type { AccessControl } from '../services/access.js';
 import type { DocumentCaller } from '../services/documents.js';
 import type { UploadService } from '../services/uploads.js';
@@ -45,5 +46,6 @@ export function makeHandler(deps: UploadsDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }

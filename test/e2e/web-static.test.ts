@@ -3,8 +3,8 @@ import { createServer, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listen } from '../../src/local/http-server.js';
 import { createStaticSite } from '../../local/static-site.js';
+import { listen } from '../../src/local/http-server.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /** The local gateway serves the built upload page at `/` with its security headers, and nothing else. */

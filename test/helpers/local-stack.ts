@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { EaasClient } from '../../src/client/index.js';
 import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
-import { KEY_USER, type LocalPrincipal } from '../../src/local/identity.js';
 import { type LocalStack, type StackOptions, startStack } from '../../local/stack.js';
+import { EaasClient } from '../../src/client/index.js';
+import { KEY_USER, type LocalPrincipal } from '../../src/local/identity.js';
 import { clientFor, makeDataDir } from './local-kms.js';
 import { s3ClientFor } from './local-s3.js';
 

@@ -2,14 +2,14 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EaasClient } from '../../src/client/index.js';
-import type { FunctionName } from '../../src/http/routes.js';
 import {
   BODY_BYTES_PER_KEY,
   type LambdaHandler,
   MAX_REQUEST_BYTES,
   startGateway,
 } from '../../local/gateway.js';
+import { EaasClient } from '../../src/client/index.js';
+import type { FunctionName } from '../../src/http/routes.js';
 import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '../../src/local/identity.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import {

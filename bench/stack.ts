@@ -26,8 +26,8 @@ function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   return kb * 1024;
 }
 
-/** Where `compiled` bundles the local stack's entry (git ignores `.esbuild/`). */
-const COMPILED_START = '.esbuild/bench/local-start.mjs';
+/** Where `compiled` bundles the local stack's entry: under node_modules, which resolves its packages. */
+const COMPILED_START = 'node_modules/.cache/eaas-bench/local-start.mjs';
 
 /**
  * `compiled`: run the local stack bundled into JavaScript by esbuild (built here first; packages

@@ -1,4 +1,4 @@
-import type { StackConfig as Config } from '../../../local/config.js';
+import type { Config as ServiceConfig } from '../../config.js';
 import { rolesKeyPolicy, upgradedRolesPolicy } from '../../core/key-policy.js';
 import { parseJsonStrict } from '../../core/safe-json.js';
 import { BodyBudget, listen } from '../http-server.js';
@@ -69,6 +69,15 @@ function ensureDefaultKey(store: KeyStore, identities: LocalIdentities): void {
   });
   store.putAlias(DEFAULT_KEY_ALIAS, key.keyId);
 }
+
+/** What the local KMS reads of the local stack's settings (local/config.ts). */
+type Config = Pick<ServiceConfig, 'accountId' | 'region'> & {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly kmsPort: number;
+  readonly rootKey: Buffer | undefined;
+  readonly sigv4MaxSkewSeconds: number;
+};
 
 /** Starts the local KMS on the configured loopback address. */
 export async function startLocalKms(config: Config, options: StartOptions = {}): Promise<LocalKms> {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { StackConfig as Config } from '../../../local/config.js';
+import type { Config as ServiceConfig } from '../../config.js';
 import { listen } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
 import { Notifier, type ObjectCreatedListener } from './notifications.js';
@@ -37,6 +37,14 @@ export interface LocalS3Options {
   /** Called after each answered request (tests count reads); never with a body. */
   onRequest?: S3ServerOptions['onRequest'];
 }
+
+/** What the local S3 reads of the local stack's settings (local/config.ts). */
+type Config = Pick<ServiceConfig, 'accountId' | 'region' | 'vaultBucket' | 'stagingBucket'> & {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly s3Port: number;
+  readonly sigv4MaxSkewSeconds: number;
+};
 
 /** Starts the local S3 on the configured loopback address, creating the configured buckets. */
 export async function startLocalS3(config: Config, options: LocalS3Options): Promise<LocalS3> {

@@ -13,7 +13,7 @@ export interface SealDeps {
 }
 
 /** A scheduled invocation (EventBridge): sweep the pending uploads. */
-export interface ScheduledEvent {
+interface ScheduledEvent {
   source: 'aws.events';
 }
 

@@ -122,6 +122,17 @@ describe('serverless.yml and the route table agree', () => {
   });
 });
 
+describe('the bundles', () => {
+  it('are one minified bundle per function entry, with source maps written but never loaded at start', () => {
+    expect(raw.custom.esbuild).toMatchObject({ bundle: true, minify: true, sourcemap: 'external' });
+    expect((raw as unknown as { package: { individually: boolean } }).package.individually).toBe(true);
+    // Node would read every map at start (issue 14: 5.5-6.3 MB per function).
+    expect(String(sls.provider.environment.NODE_OPTIONS ?? '')).not.toContain('--enable-source-maps');
+    for (const fn of Object.values(sls.functions))
+      expect(fn.handler).toMatch(/^src\/functions\/\w+\.handler$/);
+  });
+});
+
 describe('the buckets', () => {
   const bucket = (id: string) => (resources[id]?.Properties ?? {}) as BucketProperties;
 

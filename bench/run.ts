@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchApi } from './api.js';
 import { benchAuthz } from './authz.js';
+import { benchColdStart } from './cold-start.js';
 import { benchEnvelopeStream } from './envelope-stream.js';
 import { benchKms } from './kms.js';
 import { benchKmsScaling } from './kms-scaling.js';
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
     envelopeStream: () => benchEnvelopeStream(),
     transfer: () => benchTransfer(),
     rewrap: () => benchRewrap(),
+    coldStart: () => benchColdStart(),
   };
   const only = (args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? process.env.BENCH_ONLY)
     ?.split(',')

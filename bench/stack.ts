@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { type Child, spawnUntil } from './child.js';
 
 /** The local stack (`npm start`) in its own Node process, on free-ish ports over a fresh data dir. */
@@ -26,24 +26,36 @@ function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   return kb * 1024;
 }
 
+/** Where `compiled` bundles the local stack's entry: under node_modules, which resolves its packages. */
+const COMPILED_START = 'node_modules/.cache/eaas-bench/local-start.mjs';
+
 /**
- * `compiled`: run the JavaScript `tsc -p tsconfig.build.json` emits into dist/ (built here first),
- * as Lambda runs bundled JavaScript, instead of TypeScript through tsx (whose loader alone holds
- * some 35 MiB of the process's memory).
+ * `compiled`: run the local stack bundled into JavaScript by esbuild (built here first; packages
+ * stay in node_modules), as Lambda runs bundled JavaScript, instead of TypeScript through tsx
+ * (whose loader alone holds some 35 MiB of the process's memory).
  */
 export async function startBenchStack(
   env: Record<string, string> = {},
   { compiled = false }: { compiled?: boolean } = {},
 ): Promise<BenchStack> {
   if (compiled)
-    execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json']);
+    await build({
+      entryPoints: ['local/start.ts'],
+      outfile: COMPILED_START,
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      logLevel: 'error',
+    });
   const dataDir = mkdtempSync(join(tmpdir(), 'eaas-bench-'));
   const kmsPort = 4700 + Math.floor(Math.random() * 200);
   const apiPort = kmsPort + 300;
   const s3Port = kmsPort + 600;
   const child = await spawnUntil(
     process.execPath,
-    compiled ? ['dist/local/start.js'] : ['--import', 'tsx', 'src/local/start.ts'],
+    compiled ? [COMPILED_START] : ['--import', 'tsx', 'local/start.ts'],
     {
       EAAS_DATA_DIR: dataDir,
       EAAS_KMS_PORT: String(kmsPort),

@@ -1,148 +1,16 @@
 import { bucketNameProblem, isBase64, isPrincipalArn } from '@eaas/aws-rules';
-import { z } from 'zod';
 import { MIN_PAGE_TOKEN_SECRET_BYTES } from './core/page-token.js';
 import { RESERVED_PREFIXES } from './core/reserved-keys.js';
+import { type Check, Settings } from './settings.js';
+
+export { ConfigError } from './settings.js';
 
 /**
- * Settings of the service and of the local stack, parsed once from the environment.
- * This is the only module that reads `process.env`; everything else receives a `Config`.
+ * The service's settings, parsed once from the environment: what the Lambda functions read. The
+ * local stack's own settings (ports, data dir, root key, timers) are in `local/config.ts`. This
+ * and that are the only modules that read `process.env`; everything else receives a `Config`.
  */
-const port = z.coerce.number().int().min(1).max(65535);
-
-const bucket = z.string().superRefine((name, ctx) => {
-  const problem = bucketNameProblem(name);
-  if (problem) ctx.addIssue({ code: 'custom', message: `a bucket name ${problem}` });
-});
-
-const schema = z
-  .object({
-    EAAS_DATA_DIR: z.string().min(1).default('.eaas'),
-    EAAS_HOST: z.enum(['127.0.0.1', 'localhost', '::1']).default('127.0.0.1'),
-    EAAS_KMS_PORT: port.default(4599),
-    EAAS_API_PORT: port.default(3000),
-    EAAS_S3_PORT: port.default(4569),
-    /** Where the service keeps encrypted documents. */
-    EAAS_VAULT_BUCKET: bucket.default('eaas-vault'),
-    /** Where the upload page puts plaintext for the seal handler to encrypt into the vault. */
-    EAAS_STAGING_BUCKET: bucket.default('eaas-staging'),
-    /** One fixed prefix in front of every key the API stores (e.g. `eaas/`); S3's safe key characters only. */
-    EAAS_OBJECT_PREFIX: z
-      .string()
-      .max(256)
-      .regex(/^[A-Za-z0-9!_.*'()/-]*$/, "may hold only letters, digits and !_.*'()/-")
-      .refine((v) => !v.startsWith('/'), 'must not start with /')
-      .superRefine((v, ctx) => {
-        for (const [prefix, what] of Object.entries(RESERVED_PREFIXES))
-          if (v.startsWith(prefix) || (v !== '' && prefix.startsWith(v)))
-            ctx.addIssue({
-              code: 'custom',
-              message: `must not start with ${prefix}, nor be a start of it (${what} live under ${prefix})`,
-            });
-      })
-      .default(''),
-    /** The S3 Encryption Client format documents are written in: v3 (key-committing) or v2. Both are read. */
-    EAAS_ENVELOPE_VERSION: z.enum(['v2', 'v3']).default('v3'),
-    EAAS_KMS_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
-    EAAS_ACCOUNT_ID: z
-      .string()
-      .regex(/^\d{12}$/, 'must be a 12-digit AWS account id')
-      .default('111122223333'),
-    AWS_REGION: z.string().optional(),
-    EAAS_REGION: z
-      .string()
-      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like an AWS region, e.g. us-east-1')
-      .optional(),
-    EAAS_ROOT_KEY: z
-      .string()
-      .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be the base64 of 32 random bytes')
-      .optional(),
-    EAAS_SIGV4_MAX_SKEW_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
-    /** How long key policies, grants and alias resolutions are cached for authorization (0: never). */
-    EAAS_AUTHZ_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(30),
-    /** How long a presigned upload or download URL stays valid. */
-    EAAS_UPLOAD_URL_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
-    /** The largest document POST /v1/uploads accepts (5 GiB by default; S3's own bound is 5 TiB). */
-    EAAS_MAX_UPLOAD_BYTES: z.coerce
-      .number()
-      .int()
-      .min(1)
-      .max(5 * 1024 ** 4)
-      .default(5 * 1024 ** 3),
-    /** How long one seal may hold an upload before another may take it over (the seal's time limit). */
-    EAAS_SEAL_LEASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(900),
-    /** Local stack: how often pending uploads are swept (re-sealed or expired); 0 turns the sweep off. */
-    EAAS_SWEEP_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
-    /** Re-encryption jobs: the local timer's period (the EventBridge schedule's rate); 0 turns it off. */
-    EAAS_REWRAP_TICK_SECONDS: z.coerce.number().int().min(0).max(86400).default(300),
-    /** Re-encryption jobs: ceiling on KMS requests a second per worker (0: none). */
-    EAAS_REWRAP_KMS_RPS: z.coerce.number().int().min(0).max(100000).default(50),
-    /** Re-encryption jobs: objects per page, the unit persisted and leased. */
-    EAAS_REWRAP_PAGE_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
-    /** Re-encryption jobs: how long a worker holds a job between two saves of its record. */
-    EAAS_REWRAP_LEASE_SECONDS: z.coerce.number().int().min(10).max(3600).default(300),
-    /**
-     * The secret that seals page tokens (the listings' nextToken): base64 of at least 32 random
-     * bytes. Required on Lambda; the local stack generates one into the data dir when unset.
-     */
-    EAAS_PAGE_TOKEN_SECRET: z
-      .string()
-      .refine(
-        (v) => isBase64(v) && Buffer.from(v, 'base64').length >= MIN_PAGE_TOKEN_SECRET_BYTES,
-        `must be the base64 of at least ${MIN_PAGE_TOKEN_SECRET_BYTES} random bytes`,
-      )
-      .optional(),
-    /** GET /v1/objects: stored objects one call examines at most (one S3 listing page). */
-    EAAS_LIST_SCAN_OBJECTS: z.coerce.number().int().min(1).max(1000).default(1000),
-    /** Set by the Lambda runtime: the function runs in AWS. */
-    AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
-    /** Per caller: keys created through the API and not pending deletion. */
-    EAAS_QUOTA_KEYS_PER_CALLER: z.coerce.number().int().min(1).max(100000).default(100),
-    /** Per caller: aliases created through the API. */
-    EAAS_QUOTA_ALIASES_PER_CALLER: z.coerce.number().int().min(1).max(100000).default(100),
-    /** Per caller: re-encryption jobs started and not finished. */
-    EAAS_QUOTA_JOBS_PER_CALLER: z.coerce.number().int().min(1).max(10000).default(10),
-    /** Principals that may claim any alias name (comma-separated ARNs); unset locally: myKeyManager. */
-    EAAS_ALIAS_OPERATORS: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((a) => a.trim())
-          .filter((a) => a !== ''),
-      )
-      .refine(
-        (list) => list.every(isPrincipalArn),
-        'must be IAM user, role or assumed-role ARNs, comma-separated',
-      )
-      .optional(),
-    /** Local gateway: request body bytes held at once across all requests (6 MiB, one Lambda payload, to 1 GiB). */
-    EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: z.coerce
-      .number()
-      .int()
-      .min(6 * 1024 ** 2)
-      .max(1024 ** 3)
-      .default(64 * 1024 ** 2),
-  })
-  .refine((e) => e.EAAS_VAULT_BUCKET !== e.EAAS_STAGING_BUCKET, {
-    path: ['EAAS_STAGING_BUCKET'],
-    message: 'must differ from EAAS_VAULT_BUCKET',
-  })
-  // Every instance must open the tokens another one sealed: no secret made up per instance.
-  .refine((e) => e.AWS_LAMBDA_FUNCTION_NAME === undefined || e.EAAS_PAGE_TOKEN_SECRET !== undefined, {
-    path: ['EAAS_PAGE_TOKEN_SECRET'],
-    message: 'is required on AWS Lambda (serverless.yml resolves it from the PageTokenSecret secret)',
-  });
-
 export interface Config {
-  /** Folder for the local stack's state: key store, credentials, audit log. */
-  readonly dataDir: string;
-  /** Address every local server binds to; loopback only. */
-  readonly host: string;
-  readonly kmsPort: number;
-  /** Port of the local API gateway. */
-  readonly apiPort: number;
-  /** Port of the local S3. */
-  readonly s3Port: number;
   /** Bucket of the encrypted documents. */
   readonly vaultBucket: string;
   /** Bucket the upload page writes to before the seal handler encrypts into the vault. */
@@ -153,12 +21,10 @@ export interface Config {
   readonly envelopeVersion: 'v2' | 'v3';
   /** KMS endpoint; unset in AWS, where the SDK's regional endpoint is right. */
   readonly kmsEndpoint: string | undefined;
+  /** S3 endpoint, addressed path-style; unset in AWS. A bundle run against the local S3 sets it. */
+  readonly s3Endpoint: string | undefined;
   readonly accountId: string;
   readonly region: string;
-  /** Root key that wraps local key material at rest; generated into the data dir when absent. */
-  readonly rootKey: Buffer | undefined;
-  /** Largest clock difference a SigV4 signature may have, in seconds. */
-  readonly sigv4MaxSkewSeconds: number;
   readonly authzCacheSeconds: number;
   /** Lifetime of presigned upload and download URLs, in seconds. */
   readonly uploadUrlSeconds: number;
@@ -166,10 +32,7 @@ export interface Config {
   readonly maxUploadBytes: number;
   /** How long a seal holds an upload before another may take it over, in seconds. */
   readonly sealLeaseSeconds: number;
-  /** Interval of the local stack's sweep of pending uploads, in seconds; 0 for none. */
-  readonly sweepSeconds: number;
-  /** Re-encryption jobs: local timer period in seconds (0: off), KMS rate ceiling, page size, lease. */
-  readonly rewrapTickSeconds: number;
+  /** Re-encryption jobs: KMS rate ceiling, page size, lease. */
   readonly rewrapKmsPerSecond: number;
   readonly rewrapPageSize: number;
   readonly rewrapLeaseSeconds: number;
@@ -184,58 +47,101 @@ export interface Config {
    * Undefined when unset: none in AWS, the seed's myKeyManager on the local stack.
    */
   readonly aliasOperators: readonly string[] | undefined;
-  /** Local gateway: bound on request body bytes held at once across all requests in flight. */
-  readonly gatewayBodyBytesInFlight: number;
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
+const bucket: Check = (name) => {
+  const problem = bucketNameProblem(name);
+  return problem && `a bucket name ${problem}`;
+};
+
+/** One fixed prefix in front of every key the API stores (e.g. `eaas/`); S3's safe key characters only. */
+const objectPrefix: Check = (v) => {
+  if (v.length > 256) return 'must be at most 256 characters long';
+  if (!/^[A-Za-z0-9!_.*'()/-]*$/.test(v)) return "may hold only letters, digits and !_.*'()/-";
+  if (v.startsWith('/')) return 'must not start with /';
+  for (const [prefix, what] of Object.entries(RESERVED_PREFIXES))
+    if (v.startsWith(prefix) || (v !== '' && prefix.startsWith(v)))
+      return `must not start with ${prefix}, nor be a start of it (${what} live under ${prefix})`;
+  return undefined;
+};
+
+const httpUrl: Check = (v) => {
+  try {
+    const { protocol } = new URL(v);
+    return protocol === 'http:' || protocol === 'https:' ? undefined : 'must be an http or https URL';
+  } catch {
+    return 'must be an http or https URL';
   }
+};
+
+const pageTokenSecret: Check = (v) =>
+  isBase64(v) && Buffer.from(v, 'base64').length >= MIN_PAGE_TOKEN_SECRET_BYTES
+    ? undefined
+    : `must be the base64 of at least ${MIN_PAGE_TOKEN_SECRET_BYTES} random bytes`;
+
+const commaList = (v: string) =>
+  v
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+
+/** Reads the service's settings into `s`, which collects the problems; `loadConfig` is the usual way. */
+export function readConfig(s: Settings): Config {
+  const vaultBucket = s.text('EAAS_VAULT_BUCKET', 'eaas-vault', bucket);
+  const stagingBucket = s.text('EAAS_STAGING_BUCKET', 'eaas-staging', bucket);
+  if (vaultBucket === stagingBucket) s.problem('EAAS_STAGING_BUCKET', 'must differ from EAAS_VAULT_BUCKET');
+  const secret = s.optional('EAAS_PAGE_TOKEN_SECRET', pageTokenSecret);
+  // Every instance must open the tokens another one sealed: no secret made up per instance.
+  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && s.raw('EAAS_PAGE_TOKEN_SECRET') === undefined)
+    s.problem(
+      'EAAS_PAGE_TOKEN_SECRET',
+      'is required on AWS Lambda (serverless.yml resolves it from the PageTokenSecret secret)',
+    );
+  const operators = s.optional('EAAS_ALIAS_OPERATORS', (v) =>
+    commaList(v).every(isPrincipalArn)
+      ? undefined
+      : 'must be IAM user, role or assumed-role ARNs, comma-separated',
+  );
+  const region = s.optional('EAAS_REGION', (v) =>
+    /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'must look like an AWS region, e.g. us-east-1',
+  );
+  return Object.freeze({
+    vaultBucket,
+    stagingBucket,
+    objectPrefix: s.text('EAAS_OBJECT_PREFIX', '', objectPrefix),
+    envelopeVersion: s.oneOf('EAAS_ENVELOPE_VERSION', ['v2', 'v3'], 'v3'),
+    kmsEndpoint: s.optional('EAAS_KMS_ENDPOINT', httpUrl),
+    s3Endpoint: s.optional('EAAS_S3_ENDPOINT', httpUrl),
+    accountId: s.text('EAAS_ACCOUNT_ID', '111122223333', (v) =>
+      /^\d{12}$/.test(v) ? undefined : 'must be a 12-digit AWS account id',
+    ),
+    region: region ?? s.raw('AWS_REGION') ?? 'us-east-1',
+    /** How long key policies, grants and alias resolutions are cached for authorization (0: never). */
+    authzCacheSeconds: s.int('EAAS_AUTHZ_CACHE_SECONDS', 0, 300, 30),
+    uploadUrlSeconds: s.int('EAAS_UPLOAD_URL_SECONDS', 1, 3600, 900),
+    // 5 GiB by default; S3's own bound is 5 TiB.
+    maxUploadBytes: s.int('EAAS_MAX_UPLOAD_BYTES', 1, 5 * 1024 ** 4, 5 * 1024 ** 3),
+    sealLeaseSeconds: s.int('EAAS_SEAL_LEASE_SECONDS', 1, 3600, 900),
+    // A ceiling on KMS requests a second per worker (0: none), objects per page (the unit
+    // persisted and leased), how long a worker holds a job between two saves of its record.
+    rewrapKmsPerSecond: s.int('EAAS_REWRAP_KMS_RPS', 0, 100000, 50),
+    rewrapPageSize: s.int('EAAS_REWRAP_PAGE_SIZE', 1, 1000, 100),
+    rewrapLeaseSeconds: s.int('EAAS_REWRAP_LEASE_SECONDS', 10, 3600, 300),
+    pageTokenSecret: secret === undefined ? undefined : Buffer.from(secret, 'base64'),
+    listScanObjects: s.int('EAAS_LIST_SCAN_OBJECTS', 1, 1000, 1000),
+    quotas: Object.freeze({
+      keys: s.int('EAAS_QUOTA_KEYS_PER_CALLER', 1, 100000, 100),
+      aliases: s.int('EAAS_QUOTA_ALIASES_PER_CALLER', 1, 100000, 100),
+      jobs: s.int('EAAS_QUOTA_JOBS_PER_CALLER', 1, 10000, 10),
+    }),
+    aliasOperators: operators === undefined ? undefined : Object.freeze(commaList(operators)),
+  });
 }
 
 /** Parses and freezes the configuration; a bad value fails here, naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`Invalid configuration: ${problems}`);
-  }
-  const e = parsed.data;
-  return Object.freeze({
-    dataDir: e.EAAS_DATA_DIR,
-    host: e.EAAS_HOST,
-    kmsPort: e.EAAS_KMS_PORT,
-    apiPort: e.EAAS_API_PORT,
-    s3Port: e.EAAS_S3_PORT,
-    vaultBucket: e.EAAS_VAULT_BUCKET,
-    stagingBucket: e.EAAS_STAGING_BUCKET,
-    objectPrefix: e.EAAS_OBJECT_PREFIX,
-    envelopeVersion: e.EAAS_ENVELOPE_VERSION,
-    kmsEndpoint: e.EAAS_KMS_ENDPOINT,
-    accountId: e.EAAS_ACCOUNT_ID,
-    region: e.EAAS_REGION ?? e.AWS_REGION ?? 'us-east-1',
-    rootKey: e.EAAS_ROOT_KEY === undefined ? undefined : Buffer.from(e.EAAS_ROOT_KEY, 'base64'),
-    sigv4MaxSkewSeconds: e.EAAS_SIGV4_MAX_SKEW_SECONDS,
-    authzCacheSeconds: e.EAAS_AUTHZ_CACHE_SECONDS,
-    uploadUrlSeconds: e.EAAS_UPLOAD_URL_SECONDS,
-    maxUploadBytes: e.EAAS_MAX_UPLOAD_BYTES,
-    sealLeaseSeconds: e.EAAS_SEAL_LEASE_SECONDS,
-    sweepSeconds: e.EAAS_SWEEP_SECONDS,
-    rewrapTickSeconds: e.EAAS_REWRAP_TICK_SECONDS,
-    rewrapKmsPerSecond: e.EAAS_REWRAP_KMS_RPS,
-    rewrapPageSize: e.EAAS_REWRAP_PAGE_SIZE,
-    rewrapLeaseSeconds: e.EAAS_REWRAP_LEASE_SECONDS,
-    pageTokenSecret:
-      e.EAAS_PAGE_TOKEN_SECRET === undefined ? undefined : Buffer.from(e.EAAS_PAGE_TOKEN_SECRET, 'base64'),
-    listScanObjects: e.EAAS_LIST_SCAN_OBJECTS,
-    quotas: Object.freeze({
-      keys: e.EAAS_QUOTA_KEYS_PER_CALLER,
-      aliases: e.EAAS_QUOTA_ALIASES_PER_CALLER,
-      jobs: e.EAAS_QUOTA_JOBS_PER_CALLER,
-    }),
-    aliasOperators: e.EAAS_ALIAS_OPERATORS === undefined ? undefined : Object.freeze(e.EAAS_ALIAS_OPERATORS),
-    gatewayBodyBytesInFlight: e.EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT,
-  });
+  const settings = new Settings(env);
+  const config = readConfig(settings);
+  settings.done();
+  return config;
 }

@@ -1,10 +1,7 @@
-import {
-  AlgorithmSuiteIdentifier,
-  buildClient,
-  CommitmentPolicy,
-  KmsKeyringNode,
-  type KmsKeyringNodeInput,
-} from '@aws-crypto/client-node';
+import { buildDecrypt } from '@aws-crypto/decrypt-node';
+import { buildEncrypt } from '@aws-crypto/encrypt-node';
+import { KmsKeyringNode, type KmsKeyringNodeInput } from '@aws-crypto/kms-keyring-node';
+import { AlgorithmSuiteIdentifier, CommitmentPolicy } from '@aws-crypto/material-management-node';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { contextsEqual, type EncryptionContext } from '@eaas/aws-rules';
 import { DomainError, InvalidCiphertextError, KeyNotFoundError } from '../core/errors.js';
@@ -18,10 +15,14 @@ export const ESDK_FRAME_LENGTH = 64 * 1024;
 /** Keys the Encryption SDK adds to a message's context by itself. */
 const ESDK_RESERVED = 'aws-crypto-';
 
-const { encrypt, decrypt } = buildClient({
+// The Encryption SDK's encrypt and decrypt modules only (not @aws-crypto/client-node, whose
+// other keyrings bring a DynamoDB client into the bundle).
+const POLICY = {
   commitmentPolicy: CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
   maxEncryptedDataKeys: 1,
-});
+};
+const { encrypt } = buildEncrypt(POLICY);
+const { decrypt } = buildDecrypt(POLICY);
 
 type KmsFacade = NonNullable<
   ReturnType<Extract<KmsKeyringNodeInput['clientProvider'], (...args: never[]) => unknown>>

@@ -1,8 +1,8 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { VALIDATORS } from '../http/validators/crypto.js';
 import type { AccessControl } from '../services/access.js';
 import type { CryptoService, KeyGuard } from '../services/crypto.js';
-import { cryptoDepsFromConfig } from './deps.js';
 
 export interface CryptoDeps extends HttpDeps {
   crypto: CryptoService;
@@ -100,8 +100,6 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(cryptoDepsFromConfig()));

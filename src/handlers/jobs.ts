@@ -1,6 +1,6 @@
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { VALIDATORS } from '../http/validators/jobs.js';
 import type { JobCaller, RewrapService, StartJob } from '../services/rewrap.js';
-import { jobsDepsFromConfig } from './deps.js';
 
 export interface JobsDeps extends HttpDeps {
   rewrap: RewrapService;
@@ -32,8 +32,6 @@ export function makeHandler(deps: JobsDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(jobsDepsFromConfig()));

@@ -1,11 +1,11 @@
 import { ValidationError } from '../core/errors.js';
 import type { PageTokens } from '../core/page-token.js';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import { pagerFor } from '../http/paging.js';
 import { limitFromQuery } from '../http/query.js';
+import { VALIDATORS } from '../http/validators/keys.js';
 import { isAliasCursor, isKeyMarkerCursor, type KeyService, type Requester } from '../services/keys.js';
 import { isScanCursor } from '../services/scan.js';
-import { keysDepsFromConfig } from './deps.js';
 
 export interface KeysDeps extends HttpDeps {
   keys: KeyService;
@@ -88,8 +88,6 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
       deleteAlias: (i) => audited(i, keys.deleteAlias(r(i), i.pathParameters.name ?? '')),
     },
     deps,
+    VALIDATORS,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(keysDepsFromConfig()));

@@ -1,10 +1,11 @@
 import { ValidationError } from '../core/errors.js';
 import { attachmentOf, servedMediaType } from '../core/media-type.js';
 import type { PageTokens } from '../core/page-token.js';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import { pagerFor } from '../http/paging.js';
 import { contextFromQuery, limitFromQuery } from '../http/query.js';
 import { RawAnswer } from '../http/respond.js';
+import { VALIDATORS } from '../http/validators/objects.js';
 import type { AccessControl } from '../services/access.js';
 import {
   type DocumentCaller,
@@ -12,7 +13,6 @@ import {
   isDocumentCursor,
   type ObjectView,
 } from '../services/documents.js';
-import { objectsDepsFromConfig } from './deps.js';
 
 export interface ObjectsDeps extends HttpDeps {
   documents: DocumentService;
@@ -102,8 +102,6 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(objectsDepsFromConfig()));

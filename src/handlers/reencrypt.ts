@@ -1,6 +1,5 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import type { RewrapService } from '../services/rewrap.js';
-import { reencryptDepsFromConfig } from './deps.js';
 
 /**
  * The scheduled re-encryption worker (EventBridge, `schedule` in serverless.yml; locally the
@@ -25,11 +24,3 @@ export function makeHandler(deps: ReencryptDeps) {
     return { ran };
   };
 }
-
-let built: ReturnType<typeof makeHandler> | undefined;
-
-/** The Lambda entry point: dependencies from configuration, built on the first invocation. */
-export const handler = (event: ScheduledEvent, context: Context) => {
-  built ??= makeHandler(reencryptDepsFromConfig());
-  return built(event, context);
-};

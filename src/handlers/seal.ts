@@ -1,7 +1,6 @@
 import type { S3Event } from 'aws-lambda';
 import type { UploadService } from '../services/uploads.js';
 import { uploadIdOf } from '../services/uploads.js';
-import { sealDepsFromConfig } from './deps.js';
 
 export interface SealDeps {
   uploads: UploadService;
@@ -57,11 +56,3 @@ export function makeHandler(deps: SealDeps) {
     return { outcomes };
   };
 }
-
-let built: ReturnType<typeof makeHandler> | undefined;
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = (event: S3Event | ScheduledEvent) => {
-  built ??= makeHandler(sealDepsFromConfig());
-  return built(event);
-};

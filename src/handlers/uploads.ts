@@ -1,9 +1,9 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler, type RouteInput } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { VALIDATORS } from '../http/validators/uploads.js';
 import type { AccessControl } from '../services/access.js';
 import type { DocumentCaller } from '../services/documents.js';
 import type { UploadService } from '../services/uploads.js';
-import { uploadsDepsFromConfig } from './deps.js';
 
 export interface UploadsDeps extends HttpDeps {
   uploads: UploadService;
@@ -46,8 +46,6 @@ export function makeHandler(deps: UploadsDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(uploadsDepsFromConfig()));

@@ -1,14 +1,13 @@
 import { describeDecision } from '@eaas/aws-rules';
 import { ValidationError } from '../core/errors.js';
-import { type ApiHandler, type HttpDeps, lazyHandler, makeApiHandler } from '../http/api.js';
+import { type ApiHandler, type HttpDeps, makeApiHandler } from '../http/api.js';
 import { contextFromQuery } from '../http/query.js';
 import { ROUTES } from '../http/routes.js';
-import { KeyId } from '../http/schemas.js';
-import { validate } from '../http/validate.js';
+import { type Validator, validate } from '../http/validate.js';
+import { VALIDATORS } from '../http/validators/whoami.js';
 import type { KeyAdmin } from '../ports.js';
 import type { AccessControl } from '../services/access.js';
 import { grantView, type KeyService } from '../services/keys.js';
-import { whoamiDepsFromConfig } from './deps.js';
 
 export interface WhoAmIDeps extends HttpDeps {
   keys: KeyService;
@@ -45,7 +44,7 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
             throw new ValidationError('context is only meaningful with keyId.');
           return answer;
         }
-        validate(KeyId, query.keyId, 'keyId');
+        validate(VALIDATORS.keyId as Validator, query.keyId, 'keyId');
         const context = contextFromQuery(query.context);
         const caller = { arn: state.callerArn };
         // Precondition (in explain): the caller may see the key; nothing of it is read before.
@@ -86,8 +85,6 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
       },
     },
     deps,
+    VALIDATORS,
   );
 }
-
-/** The Lambda entry point: dependencies from configuration, built once per cold start. */
-export const handler = lazyHandler(() => makeHandler(whoamiDepsFromConfig()));

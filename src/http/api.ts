@@ -1,6 +1,7 @@
 import { contextProblems, parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
 import middy from '@middy/core';
-import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+
 import { DomainError, ValidationError } from '../core/errors.js';
 import type { AuditSink } from '../ports.js';
 import { auditTrail } from './middleware/audit-trail.js';
@@ -8,9 +9,8 @@ import { type ErrorLogger, errorResponses } from './middleware/error-responses.j
 import { securityHeaders } from './middleware/security-headers.js';
 import { jsonResponse, RawAnswer } from './respond.js';
 import { type FunctionName, ROUTES, type Route } from './routes.js';
-import { batchOf } from './schemas.js';
 import { type HttpState, stateFromEvent } from './state.js';
-import { validate } from './validate.js';
+import { type Validator, validate } from './validate.js';
 
 export interface HttpDeps {
   audit: AuditSink;
@@ -35,8 +35,11 @@ export type RouteImpl = (input: RouteInput) => Promise<Record<string, unknown> |
 
 export type ApiHandler = middy.MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult>;
 
-/** The shape of a batch before its items are validated one by one. */
-const BATCH_ENVELOPE = batchOf({ type: 'object' });
+/**
+ * A function's request validators (`src/http/validators/<function>.ts`): one per route with a
+ * JSON body, by operation id, and `batch`, the shape of a batch before its items are validated.
+ */
+export type Validators = Readonly<Record<string, Validator>>;
 
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 
@@ -95,20 +98,28 @@ async function runOne(
   route: Route,
   impl: RouteImpl,
   input: RouteInput,
+  validators: Validators,
 ): Promise<Record<string, unknown> | RawAnswer> {
-  if (route.request && !route.rawBody) validate(route.request, input.body);
+  const validator = validators[route.operationId];
+  if (validator) validate(validator, input.body);
   checkContexts(input.body);
   return impl(input);
 }
 
-async function runBatch(route: Route, impl: RouteImpl, input: RouteInput, logger: ErrorLogger) {
-  validate(BATCH_ENVELOPE, input.body);
+async function runBatch(
+  route: Route,
+  impl: RouteImpl,
+  input: RouteInput,
+  logger: ErrorLogger,
+  validators: Validators,
+) {
+  validate(validators.batch as Validator, input.body);
   const items = input.body.items as Record<string, unknown>[];
   let failed = 0;
   const results = [];
   for (const [index, item] of items.entries()) {
     try {
-      results.push(await runOne(route, impl, { ...input, body: item }));
+      results.push(await runOne(route, impl, { ...input, body: item }, validators));
     } catch (error) {
       failed++;
       if (error instanceof DomainError) {
@@ -140,11 +151,17 @@ export function makeApiHandler(
   fn: FunctionName,
   impls: Record<string, RouteImpl>,
   deps: HttpDeps,
+  validators: Validators,
 ): ApiHandler {
   const now = deps.now ?? (() => performance.now());
   const routes = ROUTES.filter((r) => r.function === fn);
-  for (const r of routes)
+  for (const r of routes) {
     if (!impls[r.operationId]) throw new Error(`function ${fn} has no implementation of ${r.operationId}`);
+    // Precondition: every JSON body is validated; a route without its validator never starts.
+    if (r.request && !r.rawBody && !validators[r.operationId])
+      throw new Error(`function ${fn} has no validator of ${r.operationId} (npm run validators)`);
+    if (r.batch && !validators.batch) throw new Error(`function ${fn} has no batch validator`);
+  }
   const states = new WeakMap<object, HttpState>();
 
   const dispatch = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
@@ -180,8 +197,8 @@ export function makeApiHandler(
     state.audit.contextKeys = route.batch && Array.isArray(body.items) ? undefined : contextKeysOf(body);
     const result =
       route.batch && 'items' in body
-        ? await runBatch(route, impl, input, deps.logger)
-        : await runOne(route, impl, input);
+        ? await runBatch(route, impl, input, deps.logger, validators)
+        : await runOne(route, impl, input, validators);
     if (result instanceof RawAnswer) return result.toResult(state.requestId);
     return jsonResponse(200, { ...result, requestId: state.requestId });
   };
@@ -191,16 +208,4 @@ export function makeApiHandler(
     .use(auditTrail(deps.audit, (request) => states.get(request.event), now))
     .use(errorResponses(deps.logger))
     .handler(dispatch);
-}
-
-/**
- * A Lambda entry point whose handler (and its dependencies from configuration) is built on the
- * first invocation, once per cold start; importing the module builds nothing.
- */
-export function lazyHandler(build: () => ApiHandler) {
-  let built: ApiHandler | undefined;
-  return (event: APIGatewayProxyEvent, context: Context) => {
-    built ??= build();
-    return built(event, context);
-  };
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { KEY_USER, LocalIdentities } from '@eaas/aws-local';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EaasClient } from '../../src/client/index.js';
@@ -58,5 +59,44 @@ describe('npm start', () => {
     expect(code === 0 || signal === 'SIGINT').toBe(true);
     expect(out).toContain('SIGINT: stopping');
     await expect(fetch(`http://127.0.0.1:${apiPort}/v1/whoami`)).rejects.toThrow();
+  });
+
+  it('names the variable to change when a port is taken, instead of a bare EADDRINUSE', async () => {
+    const listening = (port: number) =>
+      new Promise<Server>((resolve, reject) => {
+        const server = createServer().once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve(server));
+      });
+    const free = async () => {
+      const server = await listening(0);
+      const { port } = server.address() as { port: number };
+      await new Promise((resolve) => server.close(resolve));
+      return port;
+    };
+    const busy = await listening(0);
+    const apiPort = (busy.address() as { port: number }).port;
+    try {
+      const child = spawn('npm', ['start', '--silent'], {
+        env: {
+          ...process.env,
+          EAAS_DATA_DIR: dataDir,
+          EAAS_KMS_PORT: String(await free()),
+          EAAS_S3_PORT: String(await free()),
+          EAAS_API_PORT: String(apiPort),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+      expect(code).not.toBe(0);
+      expect(err).toContain(`Port ${apiPort} on 127.0.0.1 is already in use (EAAS_API_PORT)`);
+      expect(err).toContain('EAAS_API_PORT=');
+      expect(err).not.toMatch(/^Error: listen EADDRINUSE/m);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 });

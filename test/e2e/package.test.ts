@@ -64,13 +64,13 @@ describe('npm run package (osls, offline)', () => {
     'the bundled %s function answers events/%s.json with %i against a KMS endpoint',
     async (fn, event, status) => {
       const dir = join(unpacked, fn);
-      const entry = readdirSync(join(dir, 'src', 'handlers')).find(
+      const entry = readdirSync(join(dir, 'src', 'functions')).find(
         (f) => f.startsWith(`${fn}.`) && f.endsWith('.js'),
       );
       expect(entry).toBeDefined();
       const service = t.principal(SERVICE);
       const script = `
-      const { handler } = require(${JSON.stringify(join(dir, 'src', 'handlers', entry ?? ''))});
+      const { handler } = require(${JSON.stringify(join(dir, 'src', 'functions', entry ?? ''))});
       const event = require(${JSON.stringify(join(process.cwd(), 'events', `${event}.json`))});
       handler(event, { awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 29000 })
         .then((r) => process.stdout.write(JSON.stringify(r)));
@@ -148,7 +148,7 @@ describe('npm run package (osls, offline)', () => {
   });
 
   it('bundles the seal handler (built on first use, so loading it needs no configuration)', () => {
-    const dir = join(unpacked, 'seal', 'src', 'handlers');
+    const dir = join(unpacked, 'seal', 'src', 'functions');
     const entry = readdirSync(dir).find((f) => f.startsWith('seal.') && f.endsWith('.js'));
     expect(entry).toBeDefined();
     const script = `process.stdout.write(typeof require(${JSON.stringify(join(dir, entry ?? ''))}).handler)`;

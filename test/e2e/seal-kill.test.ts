@@ -25,7 +25,7 @@ afterAll(() => {
 });
 
 async function startStack(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/local/start.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     env: {
       ...process.env,
       EAAS_DATA_DIR: dataDir,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { listen } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStaticSite } from '../../src/local/static-site.js';
+import { createStaticSite } from '../../local/static-site.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /** The local gateway serves the built upload page at `/` with its security headers, and nothing else. */

@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs';
 import type { LocalKmsOptions } from '@eaas/aws-local';
+import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
+import { localKmsOptions } from '../../local/emulator-options.js';
 import {
   type TestKms as EmulatorTestKms,
   makeDataDir,
   startTestKms as startEmulator,
 } from '../../packages/aws-local/test/helpers/local-kms.js';
-import { type Config, loadConfig } from '../../src/config.js';
-import { localKmsOptions } from '../../src/local/emulator-options.js';
 
 export { clientFor, makeDataDir } from '../../packages/aws-local/test/helpers/local-kms.js';
 

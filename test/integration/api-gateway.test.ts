@@ -4,6 +4,12 @@ import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BODY_BYTES_PER_KEY,
+  type LambdaHandler,
+  MAX_REQUEST_BYTES,
+  startGateway,
+} from '../../local/gateway.js';
+import {
   type EarlyAnswer,
   firstAnswers,
   type RawExchange,
@@ -14,12 +20,6 @@ import {
 import { signedFetch } from '../../packages/aws-local/test/helpers/signed-fetch.js';
 import { EaasClient } from '../../src/client/index.js';
 import type { FunctionName } from '../../src/http/routes.js';
-import {
-  BODY_BYTES_PER_KEY,
-  type LambdaHandler,
-  MAX_REQUEST_BYTES,
-  startGateway,
-} from '../../src/local/gateway.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 const exec = promisify(execFile);

@@ -1,26 +1,53 @@
 import { describe, expect, it } from 'vitest';
+import { loadStackConfig } from '../../local/config.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
 describe('loadConfig', () => {
   it('gives the documented defaults', () => {
     expect(loadConfig({})).toMatchObject({
-      dataDir: '.eaas',
-      host: '127.0.0.1',
-      kmsPort: 4599,
       accountId: '111122223333',
       region: 'us-east-1',
-      rootKey: undefined,
-      sigv4MaxSkewSeconds: 300,
-      s3Port: 4569,
       vaultBucket: 'eaas-vault',
       stagingBucket: 'eaas-staging',
       objectPrefix: '',
     });
+    expect(loadStackConfig({})).toMatchObject({
+      dataDir: '.eaas',
+      host: '127.0.0.1',
+      kmsPort: 4599,
+      apiPort: 3000,
+      accountId: '111122223333',
+      region: 'us-east-1',
+      rootKey: undefined,
+      sigv4MaxSkewSeconds: 300,
+      sweepSeconds: 60,
+      rewrapTickSeconds: 300,
+      s3Port: 4569,
+      vaultBucket: 'eaas-vault',
+    });
+  });
+
+  it('keeps the local stack settings out of the service configuration', () => {
+    const service = loadConfig({}) as unknown as Record<string, unknown>;
+    for (const local of Object.keys(loadStackConfig({})).filter((k) => !(k in loadConfig({}))))
+      expect(service[local], local).toBeUndefined();
+    expect(Object.keys(loadStackConfig({}))).toEqual(
+      expect.arrayContaining(['dataDir', 'host', 'kmsPort', 'apiPort', 's3Port', 'rootKey', 'sweepSeconds']),
+    );
+    expect(Object.keys(loadConfig({}))).not.toEqual(expect.arrayContaining(['dataDir']));
+  });
+
+  it('lists every bad setting in one error', () => {
+    expect(() =>
+      loadStackConfig({ EAAS_API_PORT: 'x', EAAS_ACCOUNT_ID: '1', EAAS_SWEEP_SECONDS: '-1' }),
+    ).toThrow(
+      /EAAS_ACCOUNT_ID: must be a 12-digit AWS account id; EAAS_API_PORT: must be a whole number from 1 to 65535, not "x"; EAAS_SWEEP_SECONDS: must be a whole number from 0 to 86400/,
+    );
   });
 
   it('takes the local S3 settings', () => {
     expect(
-      loadConfig({
+      loadStackConfig({
         EAAS_S3_PORT: '4570',
         EAAS_VAULT_BUCKET: 'my.vault-1',
         EAAS_STAGING_BUCKET: 'my-staging',
@@ -50,8 +77,8 @@ describe('loadConfig', () => {
     ['EAAS_OBJECT_PREFIX', 'spaces are not safe/'],
     ['EAAS_S3_PORT', '0'],
   ])('fails fast on a bad %s (%s), naming it', (name, value) => {
-    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ [name]: value })).toThrow(name);
+    expect(() => loadStackConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadStackConfig({ [name]: value })).toThrow(name);
   });
 
   it('takes the page-token secret as base64 of 32 bytes or more, and requires it on Lambda only', () => {
@@ -84,18 +111,31 @@ describe('loadConfig', () => {
   );
 
   it('bounds the local gateway body budget between one Lambda payload and 1 GiB (issue 12, finding 7)', () => {
-    expect(loadConfig({}).gatewayBodyBytesInFlight).toBe(64 * 1024 * 1024);
-    expect(loadConfig({ EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: '8388608' }).gatewayBodyBytesInFlight).toBe(
+    expect(loadStackConfig({}).gatewayBodyBytesInFlight).toBe(64 * 1024 * 1024);
+    expect(loadStackConfig({ EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: '8388608' }).gatewayBodyBytesInFlight).toBe(
       8388608,
     );
     for (const bad of ['1000', String(2 * 1024 ** 3), 'lots'])
-      expect(() => loadConfig({ EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: bad })).toThrow(
+      expect(() => loadStackConfig({ EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT: bad })).toThrow(
         /EAAS_GATEWAY_BODY_BYTES_IN_FLIGHT/,
       );
   });
 
   it('is frozen', () => {
     expect(Object.isFrozen(loadConfig({}))).toBe(true);
+    expect(Object.isFrozen(loadStackConfig({}))).toBe(true);
+  });
+
+  it.each([
+    ['EAAS_KMS_ENDPOINT', 'ftp://kms.example'],
+    ['EAAS_KMS_ENDPOINT', 'not a url'],
+    ['EAAS_ENVELOPE_VERSION', 'v4'],
+    ['EAAS_AUTHZ_CACHE_SECONDS', '301'],
+    ['EAAS_MAX_UPLOAD_BYTES', '1.5'],
+    ['EAAS_OBJECT_PREFIX', 'x'.repeat(257)],
+  ])('fails fast on a bad service setting %s (%s), naming it', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
   });
 
   it.each([
@@ -110,8 +150,8 @@ describe('loadConfig', () => {
     ['EAAS_ALIAS_OPERATORS', 'myKeyManager'],
     ['EAAS_OBJECT_PREFIX', 'quotas/docs/'],
   ])('fails fast on a bad %s, naming it', (name, value) => {
-    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
-    expect(() => loadConfig({ [name]: value })).toThrow(name);
+    expect(() => loadStackConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadStackConfig({ [name]: value })).toThrow(name);
   });
 
   it('takes the per-caller quotas and the alias operators (unset: none configured)', () => {
@@ -129,6 +169,6 @@ describe('loadConfig', () => {
 
   it('decodes a root key', () => {
     const key = Buffer.alloc(32, 1);
-    expect(loadConfig({ EAAS_ROOT_KEY: key.toString('base64') }).rootKey?.equals(key)).toBe(true);
+    expect(loadStackConfig({ EAAS_ROOT_KEY: key.toString('base64') }).rootKey?.equals(key)).toBe(true);
   });
 });

@@ -102,7 +102,7 @@ describe('serverless.yml and the route table agree', () => {
   it('declares a function for each entry of the route table, every handler in its own module', () => {
     expect(httpFunctions.map(([name]) => name).sort()).toEqual(Object.keys(FUNCTIONS).sort());
     for (const [name, fn] of Object.entries(sls.functions))
-      expect(fn.handler).toBe(`src/handlers/${name}.handler`);
+      expect(fn.handler).toBe(`src/functions/${name}.handler`);
   });
 
   it('declares exactly the routes of the table, each behind AWS_IAM', () => {
@@ -116,9 +116,20 @@ describe('serverless.yml and the route table agree', () => {
   });
 
   it('runs on nodejs22.x and passes octet-stream bodies as binary, as the local gateway does', async () => {
-    const { BINARY_MEDIA_TYPES } = await import('../../src/local/gateway.js');
+    const { BINARY_MEDIA_TYPES } = await import('../../local/gateway.js');
     expect(sls.provider.runtime).toBe('nodejs22.x');
     expect(sls.provider.apiGateway.binaryMediaTypes).toEqual([...BINARY_MEDIA_TYPES]);
+  });
+});
+
+describe('the bundles', () => {
+  it('are one minified bundle per function entry, with source maps written but never loaded at start', () => {
+    expect(raw.custom.esbuild).toMatchObject({ bundle: true, minify: true, sourcemap: 'external' });
+    expect((raw as unknown as { package: { individually: boolean } }).package.individually).toBe(true);
+    // Node would read every map at start (issue 14: 5.5-6.3 MB per function).
+    expect(String(sls.provider.environment.NODE_OPTIONS ?? '')).not.toContain('--enable-source-maps');
+    for (const fn of Object.values(sls.functions))
+      expect(fn.handler).toMatch(/^src\/functions\/\w+\.handler$/);
   });
 });
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '@eaas/aws-local';
-import { MIN_PAGE_TOKEN_SECRET_BYTES } from '../core/page-token.js';
+import { MIN_PAGE_TOKEN_SECRET_BYTES } from '../src/core/page-token.js';
 
 /**
  * The local stack's page-token secret when EAAS_PAGE_TOKEN_SECRET is unset: made once into the

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { PutBucketCorsCommand, S3Client } from '@aws-sdk/client-s3';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import { PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   KEY_MANAGER,
   type LocalKms,
@@ -13,32 +13,33 @@ import {
   startLocalS3,
 } from '@eaas/aws-local';
 import type { S3EventRecord } from 'aws-lambda';
-import { allSinks, FileAuditSink, LoggerAuditSink } from '../audit.js';
-import { EsdkEnvelope } from '../aws/esdk.js';
-import { KmsKeyAdmin } from '../aws/kms-admin.js';
-import { S3ObjectStore } from '../aws/s3.js';
-import type { Config } from '../config.js';
-import { PageTokens } from '../core/page-token.js';
-import { makeHandler as makeCryptoHandler } from '../handlers/crypto.js';
-import { quotaLedgerFor, rewrapServiceFor, uploadServiceFor } from '../handlers/deps.js';
-import { makeHandler as makeJobsHandler } from '../handlers/jobs.js';
-import { makeHandler as makeKeysHandler } from '../handlers/keys.js';
-import { makeHandler as makeObjectsHandler } from '../handlers/objects.js';
-import { makeHandler as makeSealHandler } from '../handlers/seal.js';
-import { makeHandler as makeUploadsHandler } from '../handlers/uploads.js';
-import { makeHandler as makeWhoAmIHandler } from '../handlers/whoami.js';
-import type { HttpDeps } from '../http/api.js';
-import type { FunctionName } from '../http/routes.js';
-import type { AuditSink } from '../ports.js';
-import { AccessControl } from '../services/access.js';
-import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
-import { DocumentService } from '../services/documents.js';
-import { KeyService } from '../services/keys.js';
-import type { RewrapService } from '../services/rewrap.js';
-import type { UploadService } from '../services/uploads.js';
+import { allSinks, FileAuditSink, LoggerAuditSink } from '../src/audit.js';
+import { kmsClientFor, s3ClientFor } from '../src/compose/aws-clients.js';
+import { cryptoServices } from '../src/compose/crypto.js';
+import { objectsServices } from '../src/compose/documents.js';
+import { keyAccess } from '../src/compose/key-access.js';
+import { keysServices } from '../src/compose/keys.js';
+import { rewrapService } from '../src/compose/rewrap.js';
+import { uploadService } from '../src/compose/uploads.js';
+import { whoamiServices } from '../src/compose/whoami.js';
+import type { Config } from '../src/config.js';
+import { makeHandler as makeCryptoHandler } from '../src/handlers/crypto.js';
+import { makeHandler as makeJobsHandler } from '../src/handlers/jobs.js';
+import { makeHandler as makeKeysHandler } from '../src/handlers/keys.js';
+import { makeHandler as makeObjectsHandler } from '../src/handlers/objects.js';
+import { makeHandler as makeSealHandler } from '../src/handlers/seal.js';
+import { makeHandler as makeUploadsHandler } from '../src/handlers/uploads.js';
+import { makeHandler as makeWhoAmIHandler } from '../src/handlers/whoami.js';
+import type { HttpDeps } from '../src/http/api.js';
+import type { FunctionName } from '../src/http/routes.js';
+import type { AuditSink } from '../src/ports.js';
+import type { RewrapService } from '../src/services/rewrap.js';
+import type { UploadService } from '../src/services/uploads.js';
+import { PORT_SETTINGS, type StackConfig } from './config.js';
 import { localKmsOptions, localS3Options } from './emulator-options.js';
 import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
+import { portInUse } from './port-in-use.js';
 import { createStaticSite } from './static-site.js';
 
 export interface StackOptions {
@@ -87,13 +88,16 @@ export interface LocalStack {
  * exactly as in production except for endpoints and credentials. The service calls KMS and S3
  * as `eaas-service`; callers sign as themselves.
  */
-export async function startStack(config: Config, options: StackOptions = {}): Promise<LocalStack> {
+export async function startStack(config: StackConfig, options: StackOptions = {}): Promise<LocalStack> {
   // The KMS's seed key carries the service's key policy, and its upgrade (emulator-options.ts).
-  const kms = await startLocalKms({
-    ...localKmsOptions(config),
-    port: options.kmsPort ?? config.kmsPort,
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const kmsPort = options.kmsPort ?? config.kmsPort;
+  const kms = await portInUse(PORT_SETTINGS.kmsPort, config.host, kmsPort, () =>
+    startLocalKms({
+      ...localKmsOptions(config),
+      port: kmsPort,
+      ...(options.now ? { now: options.now } : {}),
+    }),
+  );
   // The seal function, bound once the services exist; the S3 delivers after each committed write.
   let sealFunction: ((record: S3EventRecord) => Promise<unknown>) | undefined;
   const onObjectCreated: ObjectCreatedListener = async (record) => {
@@ -104,30 +108,35 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   };
   let s3: LocalS3;
   try {
-    s3 = await startLocalS3({
-      ...localS3Options(config, kms.identities),
-      port: options.s3Port ?? config.s3Port,
-      ...(options.now ? { now: options.now } : {}),
-      ...(options.onS3Request ? { onRequest: options.onS3Request } : {}),
-      onObjectCreated,
-    });
+    const s3Port = options.s3Port ?? config.s3Port;
+    s3 = await portInUse(PORT_SETTINGS.s3Port, config.host, s3Port, () =>
+      startLocalS3({
+        ...localS3Options(config, kms.identities),
+        port: s3Port,
+        ...(options.now ? { now: options.now } : {}),
+        ...(options.onS3Request ? { onRequest: options.onS3Request } : {}),
+        onObjectCreated,
+      }),
+    );
   } catch (error) {
     await kms.close();
     throw error;
   }
+  // The service's settings as a Lambda function reads them, with the emulators' endpoints, and
+  // two local defaults. Unset, the alias operators are the seed's administrator (who gives out
+  // shared names, alias/acme-demo of the README); the page-token secret is kept in the data dir,
+  // so that a restart leaves page tokens valid.
+  const settings: Config = {
+    ...config,
+    kmsEndpoint: kms.endpoint,
+    s3Endpoint: s3.endpoint,
+    aliasOperators: config.aliasOperators ?? [kms.identities.byName(KEY_MANAGER).arn],
+    pageTokenSecret: config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir),
+  };
   const service = kms.identities.byName(SERVICE);
-  const serviceKms = new KMSClient({
-    endpoint: kms.endpoint,
-    region: config.region,
-    credentials: { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey },
-  });
-  const serviceS3 = new S3Client({
-    endpoint: s3.endpoint,
-    region: config.region,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    credentials: { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey },
-  });
+  const credentials = { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey };
+  const serviceKms = kmsClientFor(settings, credentials);
+  const serviceS3 = s3ClientFor(settings, credentials);
   const auditLog = join(config.dataDir, 'audit.log');
   const logger = options.logger === undefined ? new Logger({ serviceName: 'eaas' }) : options.logger;
   const sinks: AuditSink[] = [new FileAuditSink(auditLog)];
@@ -137,19 +146,11 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     audit: allSinks(...sinks),
     logger: logger ?? { error: (message, extra) => console.error(message, JSON.stringify(extra)) },
   };
-  const admin = new KmsKeyAdmin(serviceKms);
-  const access = new AccessControl(admin, { ttlMs: config.authzCacheSeconds * 1000 });
-  const crypto = new CryptoService(admin, new EsdkEnvelope(serviceKms, INLINE_LIMIT * 2));
-  const keys = new KeyService(admin, access, config.accountId, {
-    quotas: quotaLedgerFor(config, serviceS3),
-    // Unset locally: the seed's administrator gives out shared names (alias/acme-demo of the README).
-    aliasOperators: config.aliasOperators ?? [kms.identities.byName(KEY_MANAGER).arn],
-  });
-  // Kept in the data dir when not configured, so that a restart leaves page tokens valid.
-  const pageTokens = new PageTokens(config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir), {
-    ...(options.now ? { now: options.now } : {}),
-  });
-  const uploads = uploadServiceFor(config, admin, serviceS3, access);
+  // The same composition root as the Lambda functions, with one key access (one authorization
+  // cache) for all of them.
+  const keys = keyAccess(settings, serviceKms);
+  const tokens = { now: options.now };
+  const uploads = uploadService(settings, keys, serviceS3);
   const seal = makeSealHandler({
     uploads,
     stagingBucket: config.stagingBucket,
@@ -160,9 +161,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
   });
   sealFunction = (record) => seal({ Records: [record] });
   // Re-encryption jobs: a progress line per page on the local log; the timer below runs the ticks.
-  const rewrap = rewrapServiceFor(config, admin, access, serviceS3, (message, fields) =>
-    logger?.info(message, fields),
-  );
+  const rewrap = rewrapService(settings, keys, serviceS3, (message, fields) => logger?.info(message, fields));
   let closed = false;
   let ticking: Promise<string[]> | undefined;
   const rewrapTick = (): Promise<string[]> => {
@@ -180,7 +179,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     );
   };
   const functions: Record<FunctionName, LambdaHandler> = {
-    uploads: makeUploadsHandler({ ...deps, access, uploads }),
+    uploads: makeUploadsHandler({ ...deps, access: keys.access, uploads }),
     jobs: makeJobsHandler({
       ...deps,
       rewrap,
@@ -189,39 +188,29 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
         if (config.rewrapTickSeconds > 0) setImmediate(backgroundTick);
       },
     }),
-    crypto: makeCryptoHandler({ ...deps, crypto, access }),
-    keys: makeKeysHandler({ ...deps, keys, pageTokens }),
-    whoami: makeWhoAmIHandler({ ...deps, keys, admin, access }),
-    objects: makeObjectsHandler({
-      ...deps,
-      access,
-      pageTokens,
-      documents: new DocumentService(
-        admin,
-        new S3ObjectStore(serviceS3, config.vaultBucket, config.objectPrefix),
-        {
-          version: config.envelopeVersion,
-          urlSeconds: config.uploadUrlSeconds,
-          listScanObjects: config.listScanObjects,
-        },
-      ),
-    }),
+    crypto: makeCryptoHandler({ ...deps, ...cryptoServices(keys) }),
+    keys: makeKeysHandler({ ...deps, ...keysServices(settings, keys, serviceS3, tokens) }),
+    whoami: makeWhoAmIHandler({ ...deps, ...whoamiServices(settings, keys) }),
+    objects: makeObjectsHandler({ ...deps, ...objectsServices(settings, keys, serviceS3, tokens) }),
   };
   let gateway: LocalGateway;
   try {
-    gateway = await startGateway({
-      host: config.host,
-      port: options.apiPort ?? config.apiPort,
-      region: config.region,
-      accountId: config.accountId,
-      identities: kms.identities,
-      functions,
-      maxSkewSeconds: config.sigv4MaxSkewSeconds,
-      maxBodyBytesInFlight: config.gatewayBodyBytesInFlight,
-      // The upload page at `/`; its presigned URLs point at the local S3.
-      site: createStaticSite({ region: config.region, connectSources: [s3.endpoint] }),
-      ...(options.now ? { now: options.now } : {}),
-    });
+    const apiPort = options.apiPort ?? config.apiPort;
+    gateway = await portInUse(PORT_SETTINGS.apiPort, config.host, apiPort, () =>
+      startGateway({
+        host: config.host,
+        port: apiPort,
+        region: config.region,
+        accountId: config.accountId,
+        identities: kms.identities,
+        functions,
+        maxSkewSeconds: config.sigv4MaxSkewSeconds,
+        maxBodyBytesInFlight: config.gatewayBodyBytesInFlight,
+        // The upload page at `/`; its presigned URLs point at the local S3.
+        site: createStaticSite({ region: config.region, connectSources: [s3.endpoint] }),
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
   } catch (error) {
     serviceKms.destroy();
     serviceS3.destroy();

@@ -7,8 +7,8 @@ import {
   SERVICE,
   type SeedKey,
 } from '@eaas/aws-local';
-import type { Config } from '../config.js';
-import { rolesKeyPolicy, upgradedRolesPolicy } from '../core/key-policy.js';
+import { rolesKeyPolicy, upgradedRolesPolicy } from '../src/core/key-policy.js';
+import type { StackConfig as Config } from './config.js';
 
 /**
  * The local stack's settings for the emulators of `@eaas/aws-local`, which know nothing of this

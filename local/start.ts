@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import { KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
-import { loadConfig } from '../config.js';
+import { loadStackConfig } from './config.js';
 import { DEFAULT_KEY_ALIAS } from './emulator-options.js';
 import { startStack } from './stack.js';
 
 /** `npm start`: the local stack on loopback, until Ctrl-C. */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadStackConfig();
   const stack = await startStack(config);
   const dataDir = resolve(config.dataDir);
   const api = stack.gateway.endpoint;

@@ -18,7 +18,7 @@ import {
   type VerifyOptions,
 } from '@eaas/aws-local';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { type FunctionName, matchRoute } from '../http/routes.js';
+import { type FunctionName, matchRoute } from '../src/http/routes.js';
 import type { StaticSite } from './static-site.js';
 
 /**

@@ -24,7 +24,7 @@ export interface StaticSite {
   handle(req: IncomingMessage, res: ServerResponse, method: string, rawPath: string): boolean;
 }
 
-export const DEFAULT_SITE_ROOT = fileURLToPath(new URL('../../web/dist/', import.meta.url));
+export const DEFAULT_SITE_ROOT = fileURLToPath(new URL('../web/dist/', import.meta.url));
 
 const TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,0 +1,33 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { S3ObjectStore } from '../aws/s3.js';
+import type { Config } from '../config.js';
+import { DocumentService } from '../services/documents.js';
+import { UploadService } from '../services/uploads.js';
+import type { KeyAccess } from './key-access.js';
+
+/**
+ * The upload service over the staging and vault buckets (the uploads and seal functions).
+ * `access` re-checks, when the seal runs, that the upload's owner may still encrypt under its key
+ * and context.
+ */
+export function uploadService(config: Config, { admin, access }: KeyAccess, s3: S3Client): UploadService {
+  const vault = new S3ObjectStore(s3, config.vaultBucket, config.objectPrefix);
+  return new UploadService(
+    admin,
+    new DocumentService(admin, vault, {
+      version: config.envelopeVersion,
+      urlSeconds: config.uploadUrlSeconds,
+    }),
+    new S3ObjectStore(s3, config.stagingBucket),
+    vault,
+    {
+      version: config.envelopeVersion,
+      urlSeconds: config.uploadUrlSeconds,
+      maxUploadBytes: config.maxUploadBytes,
+      leaseSeconds: config.sealLeaseSeconds,
+      authorizeOwner: async (owner, keyArn, context) => {
+        await access.guardFor({ arn: owner }, () => undefined)(keyArn, 'kms:Encrypt', context);
+      },
+    },
+  );
+}

@@ -1,0 +1,13 @@
+import { kmsClientFor, s3ClientFor } from '../compose/aws-clients.js';
+import { keyAccess } from '../compose/key-access.js';
+import { lambdaBase } from '../compose/lambda.js';
+import { rewrapService } from '../compose/rewrap.js';
+import { makeHandler } from '../handlers/jobs.js';
+import { builtOnFirstCall } from './built-once.js';
+
+/** Lambda entry of the jobs function: POST /v1/jobs/re-encrypt, GET /v1/jobs/{id}; the schedule runs them. */
+export const handler = builtOnFirstCall(() => {
+  const { config, http } = lambdaBase();
+  const rewrap = rewrapService(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config));
+  return makeHandler({ ...http, rewrap });
+});

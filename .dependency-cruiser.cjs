@@ -1,7 +1,6 @@
 // The layering the design relies on (docs: "architecture"), checked by `npm run lint:deps`.
-// Written for the target layout: rules on folders that do not exist yet (local/, packages/,
-// src/compose*, src/functions/) hold as soon as those folders do. Paths are relative to the
-// repository root; npm modules resolve to node_modules/<name>/..., Node's own to their bare names.
+// Paths are relative to the repository root; npm modules resolve to node_modules/<name>/...,
+// Node's own to their bare names, and the workspace packages (@eaas/*) to packages/<name>/....
 
 /** Node's built-ins that do I/O or start processes: the pure core uses none of them. */
 const NODE_IO = [
@@ -38,25 +37,20 @@ const LAMBDA = npm('@aws-lambda-powertools/[^/]+|@middy/[^/]+|@types/aws-lambda|
 
 /**
  * Development-only code production never loads: the emulators' package (by path or through its
- * workspace link), the local stack, today's emulators under src/local (until they move), tests,
- * benchmarks, scripts and the page.
+ * workspace link), the local stack, tests, benchmarks, scripts and the page.
  */
 const DEV_ONLY = [
   '^packages/aws-local/',
   npm('@eaas/aws-local'),
   '^local/',
-  '^src/local/',
   '^test/',
   '^bench/',
   '^scripts/',
   '^web/',
 ];
 
-/**
- * Production code: what Lambda bundles. src/local/ is today's emulators and local stack, on their
- * way to packages/aws-local and local/ (then this exception has nothing left to except).
- */
-const PRODUCTION = { path: '^src/', pathNot: '^src/local/' };
+/** Production code: what Lambda bundles. */
+const PRODUCTION = { path: '^src/' };
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -137,7 +131,7 @@ module.exports = {
         'Only the composition root (src/compose.ts or src/compose/) builds adapters; handlers take ' +
         'their services as an argument and function entries call the root, so each function bundles ' +
         'only what it uses.',
-      from: { path: '^src/', pathNot: ['^src/aws/', '^src/compose([./]|$)', '^src/local/'] },
+      from: { path: '^src/', pathNot: ['^src/aws/', '^src/compose([./]|$)'] },
       to: { path: '^src/aws/' },
     },
     {
@@ -145,8 +139,7 @@ module.exports = {
       severity: 'error',
       comment:
         'What Lambda bundles (src/) never imports the emulators (packages/aws-local, ' +
-        '@eaas/aws-local), the local stack (local/), tests, benchmarks, scripts or the page. ' +
-        "src/local/ is exempt while today's emulators still live there; once they move it is gone.",
+        '@eaas/aws-local), the local stack (local/), tests, benchmarks, scripts or the page.',
       from: PRODUCTION,
       to: { path: DEV_ONLY },
     },
@@ -167,6 +160,25 @@ module.exports = {
         'in the emulators package and the local stack, which Lambda never bundles.',
       from: PRODUCTION,
       to: { path: npm('zod') },
+    },
+    {
+      name: 'local-stack-is-development-only',
+      severity: 'error',
+      comment:
+        'The local stack (local/) wires the service (src/) to the emulators (@eaas/aws-local); it ' +
+        'imports no tests, benchmarks, scripts or page sources (it serves the built page as files).',
+      from: { path: '^local/' },
+      to: { path: '^(test|bench|scripts|web)/' },
+    },
+    {
+      name: 'packages-through-their-names',
+      severity: 'error',
+      comment:
+        'Code outside a workspace package reaches it by its name (@eaas/aws-local, ' +
+        '@eaas/aws-local/testing/..., @eaas/aws-rules), through the exports of its package.json, ' +
+        'never by a relative path into packages/: what a package exports is what it offers.',
+      from: { pathNot: '^packages/' },
+      to: { path: '^packages/', dependencyTypesNot: ['aliased-workspace'] },
     },
     {
       name: 'packages-stand-alone',

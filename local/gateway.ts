@@ -1,24 +1,21 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import {
+  acceptBody,
   BodyBudget,
-  BodyNoRoomError,
   type BodyShare,
-  BodyTimeoutError,
-  BodyTooLargeError,
-  ClientGoneError,
   checkSigV4Headers,
   checkSigV4Payload,
   closeIfUnread,
   declaredBodyLength,
   type LocalIdentities,
   listen,
-  readBody,
   SIGV4_ERROR_TYPES,
   type VerifyOptions,
 } from '@eaas/aws-local';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type FunctionName, matchRoute } from '../src/http/routes.js';
+import { lambdaContext, proxyEvent } from './proxy-event.js';
 import type { StaticSite } from './static-site.js';
 
 /**
@@ -60,8 +57,6 @@ export const BODY_BYTES_PER_KEY = 2 * MAX_REQUEST_BYTES;
 export const DEFAULT_BODY_TIMEOUT = { baseMs: 10_000, msPerMiB: 1_000 } as const;
 /** API Gateway's integration timeout. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
-/** Media types API Gateway passes to Lambda base64-encoded (the API's binaryMediaTypes). */
-export const BINARY_MEDIA_TYPES: readonly string[] = ['application/octet-stream'];
 
 export interface GatewayOptions {
   host: string;
@@ -112,57 +107,6 @@ function answer(
     ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
   });
   res.end(payload);
-}
-
-/** A record without a prototype, so names such as `constructor` or `__proto__` are plain keys. */
-const bare = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
-
-function singleValues(headers: IncomingMessage['headers']) {
-  const single = bare<string>();
-  const multi = bare<string[]>();
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === undefined) continue;
-    const values = Array.isArray(v) ? v : [v];
-    single[k] = values[values.length - 1] ?? '';
-    multi[k] = values;
-  }
-  return { single, multi };
-}
-
-function queryOf(rawQuery: string) {
-  if (rawQuery === '') return { single: null, multi: null };
-  const params = new URLSearchParams(rawQuery);
-  const single = bare<string>();
-  const multi = bare<string[]>();
-  for (const [k, v] of params) {
-    single[k] = v;
-    const list = multi[k] ?? [];
-    list.push(v);
-    multi[k] = list;
-  }
-  return { single, multi };
-}
-
-function isBinary(contentType: string | undefined): boolean {
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  return BINARY_MEDIA_TYPES.includes(type) || BINARY_MEDIA_TYPES.includes('*/*');
-}
-
-function lambdaContext(functionName: string, requestId: string, deadline: number): Context {
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${functionName}`,
-    memoryLimitInMB: '512',
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
 }
 
 export function createGateway(options: GatewayOptions): GatewayServer {
@@ -264,42 +208,34 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     const shares: BodyShare[] = signatureChecked
       ? [{ key: `checked:${headersChecked.accessKeyId}`, limit: BODY_BYTES_PER_KEY }]
       : [{ key: `unchecked:${headersChecked.accessKeyId}`, limit: BODY_BYTES_PER_KEY }, uncheckedShare];
-    // A body of unknown length reserves its bytes as they arrive, not a payload up front.
-    const reservation = budget.tryReserve(declaredLength ?? 0, shares);
-    if (!reservation) {
-      throttled();
-      return;
-    }
-    // Held until the answer is sent: the function holds the body (and its copy in the event) until then.
-    res.once('close', () => reservation.release());
-    if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
-    // The body's deadline runs from the headers' arrival, however long the checks or `100 Continue` took.
-    const allowedMs =
-      bodyTimeout.baseMs + (bodyTimeout.msPerMiB * (declaredLength ?? MAX_REQUEST_BYTES)) / 1024 ** 2;
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_REQUEST_BYTES, budget, {
-        ...(declaredLength === undefined ? { growing: reservation } : {}),
-        timeoutMs: arrived + allowedMs - Date.now(),
-      });
-    } catch (error) {
-      if (error instanceof ClientGoneError) {
-        res.destroy();
-        return;
-      }
-      if (error instanceof BodyTooLargeError) tooLarge();
-      else if (error instanceof BodyNoRoomError) throttled();
-      else if (error instanceof BodyTimeoutError) {
+    const accepted = await acceptBody(req, {
+      limit: MAX_REQUEST_BYTES,
+      budget,
+      shares,
+      // The body's deadline runs from the headers' arrival, however long the checks or `100 Continue` took.
+      deadline: (declared) =>
+        arrived + bodyTimeout.baseMs + (bodyTimeout.msPerMiB * (declared ?? MAX_REQUEST_BYTES)) / 1024 ** 2,
+      beforeRead: () => {
+        if (/100-continue/i.test(String(req.headers.expect ?? ''))) res.writeContinue();
+      },
+    });
+    if (!accepted.ok) {
+      if (accepted.refusal === 'client-gone') res.destroy();
+      else if (accepted.refusal === 'too-large') tooLarge();
+      else if (accepted.refusal === 'no-room') throttled();
+      else {
         // API Gateway documents no gateway response for a client too slow to send its request
         // (supported-gateway-response-types.html above): this is HTTP's own 408 Request Timeout
         // (RFC 9110 section 15.5.9; https://developer.mozilla.org/docs/Web/HTTP/Status/408), with
-        // `Connection: close`, as Node's own requestTimeout answers. The reservation goes with the connection.
-        reservation.release();
+        // `Connection: close`, as Node's own requestTimeout answers.
         res.setHeader('Connection', 'close');
         answer(res, 408, { message: 'Request Timeout' }, requestId);
-      } else throw error;
+      }
       return;
     }
+    const { body, reservation } = accepted;
+    // Held until the answer is sent: the function holds the body (and its copy in the event) until then.
+    res.once('close', () => reservation.release());
     const auth = checkSigV4Payload(
       { ...signed, bodySha256: createHash('sha256').update(body).digest('hex') },
       headersChecked,
@@ -311,53 +247,20 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     }
 
     const { route, pathParameters } = matched;
-    const headers = singleValues(req.headers);
-    const query = queryOf(rawQuery);
-    const binary = isBinary(req.headers['content-type']);
-    const started = now();
-    const event: APIGatewayProxyEvent = {
-      resource: route.path,
+    const event = proxyEvent({
+      req,
+      method,
       path,
-      httpMethod: method,
-      headers: headers.single,
-      multiValueHeaders: headers.multi,
-      queryStringParameters: query.single,
-      multiValueQueryStringParameters: query.multi,
-      pathParameters: Object.keys(pathParameters).length > 0 ? pathParameters : null,
-      stageVariables: null,
-      body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
-      isBase64Encoded: body.length > 0 && binary,
-      requestContext: {
-        accountId: options.accountId,
-        apiId: 'local',
-        authorizer: null,
-        protocol: `HTTP/${req.httpVersion}`,
-        httpMethod: method,
-        path: `/local${path}`,
-        stage: 'local',
-        requestId,
-        requestTimeEpoch: started.getTime(),
-        resourceId: route.operationId,
-        resourcePath: route.path,
-        identity: {
-          accessKey: auth.accessKeyId,
-          accountId: options.accountId,
-          apiKey: null,
-          apiKeyId: null,
-          caller: principal.accessKeyId.replace(/^AKIA/, 'AIDA'),
-          clientCert: null,
-          cognitoAuthenticationProvider: null,
-          cognitoAuthenticationType: null,
-          cognitoIdentityId: null,
-          cognitoIdentityPoolId: null,
-          principalOrgId: null,
-          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-          user: principal.accessKeyId.replace(/^AKIA/, 'AIDA'),
-          userAgent: req.headers['user-agent'] ?? null,
-          userArn: principal.arn,
-        },
-      },
-    };
+      rawQuery,
+      route,
+      pathParameters,
+      body,
+      requestId,
+      accountId: options.accountId,
+      accessKeyId: auth.accessKeyId,
+      principal,
+      requestTimeEpoch: now().getTime(),
+    });
     const fn = options.functions[route.function];
     const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { AWS_CLI } from '@eaas/aws-local/testing/aws-cli';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AWS_CLI } from '../../packages/aws-local/test/helpers/aws-cli.js';
 import {
   DocsRun,
   docFiles,

@@ -1,14 +1,14 @@
 import { rmSync } from 'node:fs';
 import type { LocalKmsOptions } from '@eaas/aws-local';
-import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
-import { localKmsOptions } from '../../local/emulator-options.js';
 import {
   type TestKms as EmulatorTestKms,
   makeDataDir,
   startTestKms as startEmulator,
-} from '../../packages/aws-local/test/helpers/local-kms.js';
+} from '@eaas/aws-local/testing/local-kms';
+import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
+import { localKmsOptions } from '../../local/emulator-options.js';
 
-export { clientFor, makeDataDir } from '../../packages/aws-local/test/helpers/local-kms.js';
+export { clientFor, makeDataDir } from '@eaas/aws-local/testing/local-kms';
 
 export interface TestKms extends Omit<EmulatorTestKms, 'config'> {
   config: Config;

@@ -2,9 +2,9 @@ import { rmSync } from 'node:fs';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { KEY_USER, type LocalPrincipal } from '@eaas/aws-local';
+import { s3ClientFor } from '@eaas/aws-local/testing/local-s3';
 import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
 import { type LocalStack, type StackOptions, startStack } from '../../local/stack.js';
-import { s3ClientFor } from '../../packages/aws-local/test/helpers/local-s3.js';
 import { EaasClient } from '../../src/client/index.js';
 import { clientFor, makeDataDir } from './local-kms.js';
 

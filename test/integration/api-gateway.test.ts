@@ -1,6 +1,15 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import {
+  type EarlyAnswer,
+  firstAnswers,
+  type RawExchange,
+  rawExchange,
+  sha256Hex,
+  signedHeaders,
+} from '@eaas/aws-local/testing/raw-http';
+import { signedFetch } from '@eaas/aws-local/testing/signed-fetch';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,15 +18,6 @@ import {
   MAX_REQUEST_BYTES,
   startGateway,
 } from '../../local/gateway.js';
-import {
-  type EarlyAnswer,
-  firstAnswers,
-  type RawExchange,
-  rawExchange,
-  sha256Hex,
-  signedHeaders,
-} from '../../packages/aws-local/test/helpers/raw-http.js';
-import { signedFetch } from '../../packages/aws-local/test/helpers/signed-fetch.js';
 import { EaasClient } from '../../src/client/index.js';
 import type { FunctionName } from '../../src/http/routes.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';

@@ -1,7 +1,7 @@
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
+import { COLUMNS, PRINCIPAL, type Who } from '@eaas/aws-local/testing/callers';
+import { signedFetch } from '@eaas/aws-local/testing/signed-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COLUMNS, PRINCIPAL, type Who } from '../../packages/aws-local/test/helpers/callers.js';
-import { signedFetch } from '../../packages/aws-local/test/helpers/signed-fetch.js';
 import type { EaasClient, RawResponse } from '../../src/client/index.js';
 import { personalAliasPrefix } from '../../src/core/alias-names.js';
 import { ROUTES } from '../../src/http/routes.js';

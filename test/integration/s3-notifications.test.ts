@@ -8,9 +8,9 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { KEY_USER } from '@eaas/aws-local';
+import { errorOf } from '@eaas/aws-local/testing/errors';
 import type { S3EventRecord } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { errorOf } from '../../packages/aws-local/test/helpers/errors.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 let t: TestStack;

@@ -116,7 +116,7 @@ describe('serverless.yml and the route table agree', () => {
   });
 
   it('runs on nodejs22.x and passes octet-stream bodies as binary, as the local gateway does', async () => {
-    const { BINARY_MEDIA_TYPES } = await import('../../local/gateway.js');
+    const { BINARY_MEDIA_TYPES } = await import('../../local/proxy-event.js');
     expect(sls.provider.runtime).toBe('nodejs22.x');
     expect(sls.provider.apiGateway.binaryMediaTypes).toEqual([...BINARY_MEDIA_TYPES]);
   });

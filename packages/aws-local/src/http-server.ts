@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
  * Helpers the local servers (KMS, gateway) share. Both read whole request bodies into memory, so
  * both check what can be checked from the headers first (route, signature header, declared
  * length), answer a refusal without reading the body, and hold the bodies they do read to a
- * per-request limit and to a budget shared by all requests in flight.
+ * per-request limit and to a budget shared by all requests in flight: acceptBody does the last
+ * part for both.
  */
 
 /** Bodies this small are drained after an early answer, to keep the connection; larger ones close it. */
@@ -229,6 +230,56 @@ export function readBody(
       timer = setTimeout(() => fail(new BodyTimeoutError(ms)), Math.max(0, ms));
     }
   });
+}
+
+/** Why a body was not taken in: over the size limit, no room in the budget or a share, too slow, or its sender gone. */
+export type BodyRefusal = 'too-large' | 'no-room' | 'timeout' | 'client-gone';
+
+export interface AcceptBodyOptions {
+  /** Largest body taken in, declared or as it arrives. */
+  limit: number;
+  budget: BodyBudget;
+  /** Shares of the budget the body counts against besides the whole. */
+  shares?: readonly BodyShare[];
+  /** When the body must be complete (a `Date.now()` time), given its declared length (undefined: chunked). */
+  deadline: (declaredLength: number | undefined) => number;
+  /** Called once the body has room, just before it is read (the gateway answers `100 Continue` here). */
+  beforeRead?: () => void;
+}
+
+/** A body taken in, with the room it holds in the budget: release it once done with the body. */
+export type AcceptedBody =
+  | { ok: true; body: Buffer; reservation: BodyReservation }
+  | { ok: false; refusal: BodyRefusal };
+
+/**
+ * Takes in a request body as both servers do, once its headers have passed every check they
+ * allow: a declared length over `limit` is refused before anything is read; the body then reserves
+ * room in the budget and its shares (its declared length up front, or when chunked its bytes as
+ * they arrive), or is refused for want of it; and it is read, within `limit` and by its deadline.
+ * On a refusal the room is released and the rest of the body is not read (answer with
+ * closeIfUnread; `client-gone` has no one to answer).
+ */
+export async function acceptBody(req: IncomingMessage, options: AcceptBodyOptions): Promise<AcceptedBody> {
+  const declared = declaredBodyLength(req);
+  if (declared !== undefined && declared > options.limit) return { ok: false, refusal: 'too-large' };
+  const reservation = options.budget.tryReserve(declared ?? 0, options.shares);
+  if (!reservation) return { ok: false, refusal: 'no-room' };
+  options.beforeRead?.();
+  try {
+    const body = await readBody(req, options.limit, options.budget, {
+      ...(declared === undefined ? { growing: reservation } : {}),
+      timeoutMs: options.deadline(declared) - Date.now(),
+    });
+    return { ok: true, body, reservation };
+  } catch (error) {
+    reservation.release();
+    if (error instanceof BodyTooLargeError) return { ok: false, refusal: 'too-large' };
+    if (error instanceof BodyNoRoomError) return { ok: false, refusal: 'no-room' };
+    if (error instanceof BodyTimeoutError) return { ok: false, refusal: 'timeout' };
+    if (error instanceof ClientGoneError) return { ok: false, refusal: 'client-gone' };
+    throw error;
+  }
 }
 
 export interface Listening {

@@ -1,23 +1,22 @@
 /**
  * Local emulators of AWS KMS and S3 for development and tests: each speaks the AWS wire protocol
  * on loopback, verifies SigV4 signatures of local principals, and keeps its state in a data dir.
- * The pieces the local API gateway reuses (SigV4 checks, HTTP body reading, durable files) are
+ * The pieces the local API gateway reuses (SigV4 checks, HTTP body intake, durable files) are
  * exported too.
  */
 export { fsyncDir, removeFileDurable, writeFileAtomic } from './atomic-file.js';
 export { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from './defaults.js';
 export {
+  type AcceptBodyOptions,
+  type AcceptedBody,
+  acceptBody,
   BodyBudget,
-  BodyNoRoomError,
+  type BodyRefusal,
   type BodyShare,
-  BodyTimeoutError,
-  BodyTooLargeError,
-  ClientGoneError,
   closeIfUnread,
   declaredBodyLength,
   type Listening,
   listen,
-  readBody,
 } from './http-server.js';
 export {
   APP_ROLE,

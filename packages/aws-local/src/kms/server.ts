@@ -1,16 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
-import {
-  BodyBudget,
-  BodyNoRoomError,
-  BodyTimeoutError,
-  BodyTooLargeError,
-  ClientGoneError,
-  closeIfUnread,
-  declaredBodyLength,
-  readBody,
-} from '../http-server.js';
+import { acceptBody, BodyBudget, type BodyRefusal, ClientGoneError, closeIfUnread } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
 import { checkSigV4Headers, checkSigV4Payload, SIGV4_ERROR_TYPES, type VerifyOptions } from '../sigv4.js';
 import { describeOutcome, LocalAccess } from './access.js';
@@ -86,6 +77,23 @@ function send(
   res.end(payload);
 }
 
+/** KMS's answer to a body not taken in. */
+function bodyRefused(refusal: BodyRefusal): Error {
+  switch (refusal) {
+    case 'too-large':
+      return new KmsError(
+        'RequestEntityTooLargeException',
+        `Request body is larger than ${MAX_BODY_BYTES} bytes.`,
+      );
+    case 'no-room':
+      return new KmsError('ThrottlingException', 'Rate exceeded');
+    case 'timeout':
+      return new KmsError('RequestTimeoutException', 'The request body did not arrive in time.');
+    case 'client-gone':
+      return new ClientGoneError();
+  }
+}
+
 /** The JSON 1.1 front of the local KMS: authenticate, route by X-Amz-Target, validate, run. */
 export function createKmsServer(options: KmsServerOptions): Server {
   const { store, identities } = options;
@@ -123,32 +131,18 @@ export function createKmsServer(options: KmsServerOptions): Server {
         'UnrecognizedClientException',
         'The security token included in the request is invalid.',
       );
-    const tooLarge = () =>
-      new KmsError('RequestEntityTooLargeException', `Request body is larger than ${MAX_BODY_BYTES} bytes.`);
-    const declared = declaredBodyLength(req);
-    if (declared !== undefined && declared > MAX_BODY_BYTES) throw tooLarge();
-    // A body of unknown length reserves its bytes as they arrive; every body counts against its
-    // key id's share, so that one id (or one who knows only the id) cannot take the whole budget.
-    const share = { key: checked.accessKeyId, limit: MAX_BODY_BYTES_PER_KEY };
-    const reservation = budget.tryReserve(declared ?? 0, [share]);
-    const throttled = () => new KmsError('ThrottlingException', 'Rate exceeded');
-    if (!reservation) throw throttled();
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_BODY_BYTES, budget, {
-        ...(declared === undefined ? { growing: reservation } : {}),
-        timeoutMs: (options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS) - (Date.now() - arrived),
-      });
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) throw tooLarge();
-      if (error instanceof BodyNoRoomError) throw throttled();
-      if (error instanceof BodyTimeoutError)
-        throw new KmsError('RequestTimeoutException', 'The request body did not arrive in time.');
-      throw error;
-    } finally {
-      // Held no longer than this: the rest of the request runs without awaiting, and zeroes the body.
-      reservation.release();
-    }
+    // Every body counts against its key id's share, so that one id (or one who knows only the
+    // id) cannot take the whole budget.
+    const accepted = await acceptBody(req, {
+      limit: MAX_BODY_BYTES,
+      budget,
+      shares: [{ key: checked.accessKeyId, limit: MAX_BODY_BYTES_PER_KEY }],
+      deadline: () => arrived + (options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS),
+    });
+    if (!accepted.ok) throw bodyRefused(accepted.refusal);
+    // Held no longer than this: the rest of the request runs without awaiting, and zeroes the body.
+    accepted.reservation.release();
+    const { body } = accepted;
     const auth = checkSigV4Payload(
       { ...signed, bodySha256: createHash('sha256').update(body).digest('hex') },
       checked,

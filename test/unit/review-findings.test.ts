@@ -2,11 +2,11 @@
  * Reproductions of review findings on the restructuring (51e53ed..aafecec). Each test asserts the
  * SAFE behaviour, so it FAILS on the reviewed commit while the finding stands.
  */
-import { authorize, type AuthzRequest, grantAllows } from '@eaas/aws-rules';
+import { type AuthzRequest, authorize, grantAllows } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
 import { fromS3Error } from '../../src/aws/s3-errors.js';
 import { ADMIN_DENY_SID, rolesKeyPolicy, withoutAdminDeny } from '../../src/core/key-policy.js';
-import { starterMayRewrap, type StarterDecision } from '../../src/core/rewrap-job.js';
+import { type StarterDecision, starterMayRewrap } from '../../src/core/rewrap-job.js';
 import { ALICE, callerOf, KEY_A, recordOf, uploadWorld } from '../helpers/upload-world.js';
 
 const ACCOUNT = '111122223333';

@@ -1,4 +1,4 @@
-import type { EncryptionContext } from '@eaas/aws-rules';
+import { type EncryptionContext, parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
 import { DomainError } from './errors.js';
 
 /**
@@ -125,12 +125,15 @@ export function pendingIdOf(markerKey: string): string | undefined {
 /** An upload's record from its stored JSON; InternalError naming the first field found wrong. */
 export function parseUploadRecord(text: string, id: string): UploadRecord {
   let value: unknown;
+  let reserved = false;
   try {
-    value = JSON.parse(text);
-  } catch {
+    // A member `__proto__` (a context key of that name) is refused, as in every context taken in.
+    value = parseJsonStrict(text);
+  } catch (error) {
+    reserved = error instanceof ReservedMemberError;
     value = undefined;
   }
-  const wrong = problemOf(value);
+  const wrong = reserved ? '__proto__' : problemOf(value);
   if (wrong !== undefined)
     throw new DomainError('InternalError', `The record of upload ${id} is damaged (${wrong}).`);
   return pick(value as UploadRecord);
@@ -158,7 +161,7 @@ const REQUIRED: Record<string, Check> = {
   id: isString,
   key: isString,
   keyArn: isString,
-  context: (v) => isObject(v) && Object.values(v).every(isString),
+  context: (v) => isObject(v) && !Object.hasOwn(v, '__proto__') && Object.values(v).every(isString),
   owner: isString,
   size: isCount,
   overwrite: oneOf(true, false),

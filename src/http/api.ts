@@ -4,8 +4,9 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 
 import { DomainError, ValidationError } from '../core/errors.js';
 import type { AuditSink } from '../ports.js';
+import { statusOf } from './error-status.js';
 import { auditTrail } from './middleware/audit-trail.js';
-import { type ErrorLogger, errorResponses } from './middleware/error-responses.js';
+import { type ErrorLogger, errorResponses, serverErrorDetails } from './middleware/error-responses.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { jsonResponse, RawAnswer } from './respond.js';
 import { type FunctionName, ROUTES, type Route } from './routes.js';
@@ -123,6 +124,12 @@ async function runBatch(
     } catch (error) {
       failed++;
       if (error instanceof DomainError) {
+        if (statusOf(error.code) >= 500)
+          logger.error('server error in batch item', {
+            requestId: input.state.requestId,
+            index,
+            ...serverErrorDetails(error),
+          });
         results.push({ ...error.toJSON(), index });
       } else {
         logger.error('unhandled error in batch item', {

@@ -15,7 +15,15 @@ import { instructionKeyOf } from '../core/object-names.js';
 import type { Keys, LargeObjects, ObjectStore } from '../ports.js';
 import { INLINE_LIMIT } from './crypto.js';
 import { listDocuments } from './documents/list.js';
-import { DocumentReader, hidden, hideRefusal, notFound, openerOf, viewOf } from './documents/reader.js';
+import {
+  DocumentReader,
+  hidden,
+  hiddenHeaderFailure,
+  hideRefusal,
+  notFound,
+  openerOf,
+  viewOf,
+} from './documents/reader.js';
 import type { DocumentCaller, DocumentCursor, ObjectView } from './documents/types.js';
 import { DocumentWriter } from './documents/writer.js';
 import { destroyQuietly } from './streams.js';
@@ -200,7 +208,10 @@ export class DocumentService {
     try {
       header = (await this.reader.headerOf(key, info)).header;
     } catch (error) {
-      if (!(error instanceof DomainError && error.code === 'InvalidCiphertext')) throw error;
+      // Read before the caller is known to be allowed: any failure but a missing header (and one a
+      // retry may mend) answers as for a missing name.
+      if (!(error instanceof DomainError && error.code === 'InvalidCiphertext'))
+        throw hiddenHeaderFailure(key, error);
     }
     if (header === undefined) {
       if (!(recorded && this.reader.storedBy(caller, info))) throw notFound(key);

@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import {
   ADMIN_ACTIONS,
   ADMIN_DENY_SID,
+  ADMIN_SID,
   CRYPTO_ACTIONS,
   rolesKeyPolicy,
   rolesOf,
   USER_ACTIONS,
   upgradedRolesPolicy,
+  withoutAdminDeny,
 } from '../../src/core/key-policy.js';
 
 describe('key policy documents', () => {
@@ -119,5 +121,67 @@ describe('key policy documents', () => {
     ['no resource', '{"Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*"}]}'],
   ])('finds a problem in %s', (_what, text) => {
     expect(policyDocumentProblem(text)).toEqual(expect.any(String));
+  });
+});
+
+describe("withoutAdminDeny: only the administrators' Deny the service writes", () => {
+  const OPERATOR = 'arn:aws:iam::111122223333:user/operator';
+  const OTHER = 'arn:aws:iam::111122223333:user/other';
+  const base = rolesKeyPolicy({ accountId: '111122223333', administrators: [OPERATOR, OTHER], users: [] });
+  const statements = (doc: unknown) => (doc as { Statement: Record<string, unknown>[] }).Statement;
+  const written = statements(base).find((s) => s.Sid === ADMIN_DENY_SID) as Record<string, unknown>;
+  const withDeny = (deny: Record<string, unknown>) => ({
+    ...base,
+    Statement: [...statements(base).filter((s) => s.Sid !== ADMIN_DENY_SID), deny],
+  });
+
+  it('drops the statement rolesKeyPolicy writes, its lists in any order or as one string', () => {
+    expect(statements(withoutAdminDeny(base)).some((s) => s.Sid === ADMIN_DENY_SID)).toBe(false);
+    const reordered = withDeny({
+      ...written,
+      Principal: { AWS: [OTHER, OPERATOR, OTHER] },
+      Action: [...CRYPTO_ACTIONS].reverse(),
+    });
+    expect(statements(withoutAdminDeny(reordered)).some((s) => s.Sid === ADMIN_DENY_SID)).toBe(false);
+  });
+
+  it.each([
+    ['another principal', { Principal: { AWS: '*' } }],
+    ['fewer principals', { Principal: { AWS: [OPERATOR] } }],
+    ['more principals', { Principal: { AWS: [OPERATOR, OTHER, 'arn:aws:iam::111122223333:root'] } }],
+    ['a principal other than AWS', { Principal: { AWS: [OPERATOR, OTHER], Service: 's3.amazonaws.com' } }],
+    ['the principal *', { Principal: '*' }],
+    ['another action', { Action: 'kms:ReEncrypt*' }],
+    ['fewer actions', { Action: CRYPTO_ACTIONS.slice(1) }],
+    ['more actions', { Action: [...CRYPTO_ACTIONS, 'kms:PutKeyPolicy'] }],
+    ['another resource', { Resource: ['*'] }],
+    ['a condition', { Condition: { Bool: { 'aws:SecureTransport': 'false' } } }],
+    ['NotAction', { NotAction: 'kms:DescribeKey' }],
+    ['NotResource', { NotResource: 'arn:aws:kms:us-east-1:111122223333:key/x' }],
+    ['NotPrincipal', { NotPrincipal: { AWS: OPERATOR } }],
+  ])('keeps a Deny with that Sid and %s: it was written by hand', (_what, change) => {
+    const deny = { ...written, ...change };
+    expect(statements(withoutAdminDeny(withDeny(deny)))).toContainEqual(deny);
+  });
+
+  it('keeps the Deny when the administrators statement is missing or not the only one', () => {
+    const noAdmins = { ...base, Statement: statements(base).filter((s) => s.Sid !== ADMIN_SID) };
+    expect(statements(withoutAdminDeny(noAdmins))).toContainEqual(written);
+    const admins = statements(base).find((s) => s.Sid === ADMIN_SID) as object;
+    const twice = { ...base, Statement: [...statements(base), admins] };
+    expect(statements(withoutAdminDeny(twice))).toContainEqual(written);
+  });
+
+  it('keeps a Deny that borrows the Sid next to the one the service writes', () => {
+    const freeze = {
+      Sid: ADMIN_DENY_SID,
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:ReEncrypt*',
+      Resource: '*',
+    };
+    const kept = statements(withoutAdminDeny({ ...base, Statement: [...statements(base), freeze] }));
+    expect(kept).toContainEqual(freeze);
+    expect(kept).not.toContainEqual(written);
   });
 });

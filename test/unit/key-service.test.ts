@@ -212,6 +212,21 @@ describe('KeyService: grants', () => {
     ).toMatchObject({ code: 'AccessDenied', message: expect.stringContaining('fewer operations') });
     await keys.createGrant(as(BOB), key.arn, { grantee: EVE, operations: ['Encrypt'] });
   });
+
+  it('refuses a constraint holding keys that differ only in case (constraint keys are not case-sensitive)', async () => {
+    const { keys } = setup();
+    const { key } = await keys.create(as(ALICE), {});
+    for (const constraints of [
+      { encryptionContextEquals: { tenant: 'acme', Tenant: 'acme' } },
+      { encryptionContextSubset: { tenant: 'acme', TENANT: 'globex' } },
+    ])
+      expect(
+        await refusal(
+          keys.createGrant(as(ALICE), key.arn, { grantee: BOB, operations: ['Decrypt'], constraints }),
+        ),
+      ).toMatchObject({ code: 'ValidationError', message: expect.stringContaining('differ only in case') });
+    expect((await keys.listGrants(as(ALICE), key.arn, 10)).grants).toEqual([]);
+  });
 });
 
 describe('KeyService: aliases', () => {

@@ -1,6 +1,7 @@
 import { authorize } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../../src/core/errors.js';
+import { ADMIN_DENY_SID, rolesKeyPolicy, withoutAdminDeny } from '../../src/core/key-policy.js';
 import {
   type JobSpec,
   jobView,
@@ -125,6 +126,30 @@ describe('starterMayRewrap: the per-object rule', () => {
     // On the destination, the half of ReEncrypt that lands there.
     expect(starterMayRewrap(decider(A), decider(B, denySecret('kms:ReEncryptTo')), secret)).toBe(false);
     expect(starterMayRewrap(decider(A), decider(B, denySecret('kms:ReEncryptFrom')), secret)).toBe(true);
+  });
+
+  it("a hand-written Deny borrowing the administrators' Deny Sid still stops the job (a frozen key)", () => {
+    const base = rolesKeyPolicy({ accountId: '111122223333', administrators: [STARTER], users: [] });
+    const freeze = {
+      Sid: ADMIN_DENY_SID,
+      Effect: 'Deny',
+      Principal: { AWS: '*' },
+      Action: 'kms:ReEncrypt*',
+      Resource: '*',
+    };
+    const frozen = { ...base, Statement: [...base.Statement, freeze] };
+    const policyDecider =
+      (policy: unknown, keyArn: string): StarterDecision =>
+      (action, context, only) =>
+        authorize(only === 'except-admin-deny' ? withoutAdminDeny(policy) : policy, [], {
+          principal: STARTER,
+          action,
+          keyArn,
+          keyAccountId: '111122223333',
+          encryptionContext: context,
+        });
+    expect(starterMayRewrap(policyDecider(base, A), policyDecider(base, B), acme)).toBe(true);
+    expect(starterMayRewrap(policyDecider(frozen, A), policyDecider(base, B), acme)).toBe(false);
   });
 });
 

@@ -58,6 +58,14 @@ describe('the upload record', () => {
     expect(damaged({ context: { a: 1 } })).toThrow('(context)');
     expect(damaged({ attempt: { instruction: 'x' } })).toThrow('(attempt)');
     expect(damaged({ v: 2 })).toThrow('(v)');
+    // JSON.parse keeps a member "__proto__" as an own key, which later code may treat specially.
+    const text = JSON.stringify({ ...fresh(), context: { a: 'x' } }).replace('"a":', '"__proto__":');
+    expect(() => parseUploadRecord(text, ID)).toThrow(`The record of upload ${ID} is damaged (__proto__).`);
+    const nested = JSON.stringify({ ...fresh(), error: { code: 'c', message: 'm', b: 1 } }).replace(
+      '"b":',
+      '"__proto__":',
+    );
+    expect(() => parseUploadRecord(nested, ID)).toThrow('(__proto__)');
     expect(() => parseUploadRecord('{', ID)).toThrow('(not an object)');
     expect(() => parseUploadRecord('{', ID)).toThrow(DomainError);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { fromS3Error } from '../../src/aws/s3-errors.js';
 import { DomainError } from '../../src/core/errors.js';
 import { ALICE, callerOf, KEY_A, recordOf, uploadWorld } from '../helpers/upload-world.js';
 
@@ -129,6 +130,21 @@ describe('the seal', () => {
     expect(await world.uploads.seal(replacing)).toBe('failed');
     expect(recordOf(world.staging, replacing).error.code).toBe('Conflict');
     expect((await world.documents.get(alice, 'doc')).plaintext.toString()).toBe('v2');
+  });
+
+  it('a write S3 answers 409 ConditionalRequestConflict (nothing written, retry) is tried again, not failed', async () => {
+    const world = uploadWorld();
+    const id = await staged(world, 'hello');
+    const conflict = Object.assign(new Error('ConditionalRequestConflict'), {
+      name: 'ConditionalRequestConflict',
+      $metadata: { httpStatusCode: 409 },
+    });
+    world.vault.fail('putStream', fromS3Error(conflict, 'doc'));
+    await world.uploads.seal(id).catch(() => undefined);
+    expect(world.vault.objects.has('doc')).toBe(false);
+    expect(recordOf(world.staging, id).state).not.toBe('failed');
+    expect(await world.uploads.seal(id)).toBe('sealed');
+    expect((await world.documents.get(alice, 'doc')).plaintext.toString()).toBe('hello');
   });
 
   it('finishes an attempt cut off between the object and its instruction file, without a new data key', async () => {

@@ -287,8 +287,12 @@ export function grantNarrows(
   const pEquals = parent.constraints?.EncryptionContextEquals;
   const cSubset = child.constraints?.EncryptionContextSubset;
   const cEquals = child.constraints?.EncryptionContextEquals;
-  const contains = (outer: Readonly<Record<string, string>>, inner: Readonly<Record<string, string>>) =>
-    Object.entries(inner).every(([k, v]) => Object.hasOwn(outer, k) && outer[k] === v);
+  // Keys compare without case, as in grantAllows; a constraint holding case twins narrows nothing.
+  const contains = (outer: Readonly<Record<string, string>>, inner: Readonly<Record<string, string>>) => {
+    const o = byLowerKey(outer);
+    const i = byLowerKey(inner);
+    return o !== undefined && i !== undefined && [...i].every(([k, v]) => o.get(k) === v);
+  };
   if (pEquals) return cEquals !== undefined && contains(cEquals, pEquals) && contains(pEquals, cEquals);
   if (pSubset)
     return (
@@ -305,22 +309,52 @@ export function grantAllows(grant: GrantLike, req: AuthzRequest): boolean {
   if (!grant.operations.includes(operation)) return false;
   // Constraints bind the operations that take an encryption context; the others ignore them.
   if (!CONTEXT_OPERATIONS.has(operation)) return true;
-  const ctx = Object.entries(req.encryptionContext ?? {});
+  const subset = grant.constraints?.EncryptionContextSubset;
+  const equals = grant.constraints?.EncryptionContextEquals;
+  if (subset === undefined && equals === undefined) return true;
   // In a grant constraint the key is not case-sensitive and the value is
   // (https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html).
-  // Precondition: a request whose context holds the key twice, in two cases, matches nothing.
-  const has = (k: string, v: string) => {
-    const found = ctx.filter(([key]) => key.toLowerCase() === k.toLowerCase());
-    return found.length === 1 && found[0]?.[1] === v;
-  };
-  const subset = grant.constraints?.EncryptionContextSubset;
-  if (subset && !Object.entries(subset).every(([k, v]) => has(k, v))) return false;
-  const equals = grant.constraints?.EncryptionContextEquals;
-  if (equals) {
-    const a = Object.entries(equals);
-    if (a.length !== ctx.length || !a.every(([k, v]) => has(k, v))) return false;
+  // Precondition: a request context holding a key twice, in two cases, matches no constraint,
+  // and neither does a constraint holding one (CreateGrant refuses such constraints).
+  const ctx = byLowerKey(req.encryptionContext ?? {});
+  if (ctx === undefined) return false;
+  if (subset !== undefined) {
+    const s = byLowerKey(subset);
+    if (s === undefined || ![...s].every(([k, v]) => ctx.get(k) === v)) return false;
+  }
+  if (equals !== undefined) {
+    // Equals: the same set of (case-folded) keys, each with the same value; no pair more or less.
+    const e = byLowerKey(equals);
+    if (e === undefined || e.size !== ctx.size || ![...e].every(([k, v]) => ctx.get(k) === v)) return false;
   }
   return true;
+}
+
+/**
+ * A context's pairs by lower-cased key, as grant constraints compare keys; undefined when two of
+ * its keys differ only in case (such a context matches, and narrows, nothing).
+ */
+function byLowerKey(context: Readonly<Record<string, string>>): Map<string, string> | undefined {
+  const out = new Map<string, string>();
+  for (const [k, v] of Object.entries(context)) {
+    const lower = k.toLowerCase();
+    if (out.has(lower)) return undefined;
+    out.set(lower, v);
+  }
+  return out;
+}
+
+/**
+ * Keys of a grant constraint's context that differ from another of its keys only in case (empty
+ * when none). Constraint keys are not case-sensitive, so such a constraint is refused at CreateGrant.
+ */
+export function caseTwinKeys(context: Readonly<Record<string, unknown>>): string[] {
+  const seen = new Map<string, string[]>();
+  for (const k of Object.keys(context)) {
+    const lower = k.toLowerCase();
+    seen.set(lower, [...(seen.get(lower) ?? []), k]);
+  }
+  return [...seen.values()].filter((ks) => ks.length > 1).flat();
 }
 
 type PolicyVerdict =

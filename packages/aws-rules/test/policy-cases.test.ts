@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type AuthzRequest, authorize, type GrantLike, grantNarrows } from '../src/index.js';
+import {
+  type AuthzRequest,
+  authorize,
+  caseTwinKeys,
+  type GrantLike,
+  grantAllows,
+  grantNarrows,
+} from '../src/index.js';
 
 /**
  * The evaluator's own table of cases, each taken from the AWS KMS or IAM documentation page it
@@ -429,6 +436,14 @@ const CASES: readonly Case[] = [
   },
   {
     doc: DOC.grantConstraints,
+    says: 'EncryptionContextEquals, keys compared without case: a pair more does not match',
+    policy: policy(),
+    grants: [grant({ constraints: { EncryptionContextEquals: { Tenant: 'acme' } } })],
+    request: { principal: BOB, encryptionContext: { tenant: 'acme', doc: 'payroll' } },
+    reason: 'implicit-deny',
+  },
+  {
+    doc: DOC.grantConstraints,
     says: 'in a grant constraint the value is case-sensitive',
     policy: policy(),
     grants: [grant({ constraints: { EncryptionContextSubset: { tenant: 'acme' } } })],
@@ -521,6 +536,38 @@ const FAILS_CLOSED: readonly Case[] = [
     request: { principal: BOB, encryptionContext: { tenant: 'acme', TENANT: 'globex' } },
     reason: 'implicit-deny',
   },
+  {
+    doc: DOC.grantConstraints,
+    says: 'a request context holding any key twice, in two cases, matches no constraint',
+    policy: policy(),
+    grants: [grant({ constraints: { EncryptionContextSubset: { tenant: 'acme' } } })],
+    request: { principal: BOB, encryptionContext: { tenant: 'acme', dept: 'x', DEPT: 'y' } },
+    reason: 'implicit-deny',
+  },
+  {
+    doc: DOC.grantConstraints,
+    says: 'an EncryptionContextEquals holding a key twice, in two cases, matches nothing (CreateGrant refuses it)',
+    policy: policy(),
+    grants: [grant({ constraints: { EncryptionContextEquals: { tenant: 'acme', Tenant: 'acme' } } })],
+    request: { principal: BOB, encryptionContext: { tenant: 'acme', doc: 'payroll' } },
+    reason: 'implicit-deny',
+  },
+  {
+    doc: DOC.grantConstraints,
+    says: 'an EncryptionContextEquals holding a key twice matches not even a context with both twins',
+    policy: policy(),
+    grants: [grant({ constraints: { EncryptionContextEquals: { tenant: 'acme', Tenant: 'acme' } } })],
+    request: { principal: BOB, encryptionContext: { tenant: 'acme', Tenant: 'acme' } },
+    reason: 'implicit-deny',
+  },
+  {
+    doc: DOC.grantConstraints,
+    says: 'an EncryptionContextSubset holding a key twice, in two cases, matches nothing',
+    policy: policy(),
+    grants: [grant({ constraints: { EncryptionContextSubset: { tenant: 'acme', Tenant: 'acme' } } })],
+    request: { principal: BOB, encryptionContext: { tenant: 'acme' } },
+    reason: 'implicit-deny',
+  },
 ];
 
 function decide(c: Case): string {
@@ -589,6 +636,47 @@ describe(`grants made under a grant narrow it (${DOC.createGrant})`, () => {
         operations: ['Decrypt'],
         constraints: { EncryptionContextEquals: { tenant: 'acme', dept: 'x' } },
       }),
+    ).toBe(false);
+  });
+
+  it('constraint keys compare without case, values with case', () => {
+    const equals = parent({ EncryptionContextEquals: { Tenant: 'acme' } });
+    const eq = (c: Record<string, string>) => ({
+      operations: ['Decrypt'],
+      constraints: { EncryptionContextEquals: c },
+    });
+    expect(grantNarrows(equals, eq({ tenant: 'acme' }))).toBe(true);
+    expect(grantNarrows(equals, eq({ tenant: 'Acme' }))).toBe(false);
+    expect(grantNarrows(equals, eq({ tenant: 'acme', TENANT: 'acme' }))).toBe(false);
+    const subset = parent({ EncryptionContextSubset: { tenant: 'acme' } });
+    expect(
+      grantNarrows(subset, {
+        operations: ['Decrypt'],
+        constraints: { EncryptionContextSubset: { TENANT: 'acme', dept: 'x' } },
+      }),
+    ).toBe(true);
+    expect(grantNarrows(subset, eq({ Tenant: 'acme' }))).toBe(true);
+    expect(grantNarrows(subset, eq({ Tenant: 'acme', tenant: 'acme' }))).toBe(false);
+  });
+});
+
+describe(`constraint keys that differ only in case (${DOC.grantConstraints})`, () => {
+  it('are found, so CreateGrant can refuse them', () => {
+    expect(caseTwinKeys({ tenant: 'acme', Tenant: 'acme', dept: 'x' })).toEqual(['tenant', 'Tenant']);
+    expect(caseTwinKeys({ tenant: 'acme', dept: 'x' })).toEqual([]);
+  });
+
+  it('an EncryptionContextEquals holding them leaves no slot free for an extra pair', () => {
+    const g = grant({ constraints: { EncryptionContextEquals: { tenant: 'acme', Tenant: 'acme' } } });
+    expect(
+      grantAllows(g, request({ principal: BOB, encryptionContext: { tenant: 'acme', doc: 'payroll' } })),
+    ).toBe(false);
+    expect(
+      authorize(
+        policy(),
+        [g],
+        request({ principal: BOB, encryptionContext: { Tenant: 'acme', anything: 'x' } }),
+      ).allowed,
     ).toBe(false);
   });
 });

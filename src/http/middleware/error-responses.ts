@@ -9,8 +9,23 @@ export interface ErrorLogger {
 }
 
 /**
- * Turns any error into the JSON error answer. A DomainError keeps its code, status and message;
- * anything else is a 500 with no internals, logged by name and message only.
+ * What the logs keep of a DomainError answered with a 5xx: its code and the chain of its causes
+ * by name and message (an S3 refusal's names S3's error and the object's key), never a stack.
+ */
+export function serverErrorDetails(error: DomainError): Record<string, unknown> {
+  const causes: { name: string; message: string }[] = [];
+  let cause: unknown = error.cause;
+  while (cause instanceof Error && causes.length < 5) {
+    causes.push({ name: cause.name, message: cause.message });
+    cause = cause.cause;
+  }
+  return { errorCode: error.code, errorMessage: error.message, ...(causes.length > 0 ? { causes } : {}) };
+}
+
+/**
+ * Turns any error into the JSON error answer. A DomainError keeps its code, status and message
+ * (those answered with a 5xx are logged with their causes: `serverErrorDetails`); anything else is
+ * a 500 with no internals, logged by name and message only.
  */
 export function errorResponses(
   logger: ErrorLogger,
@@ -22,7 +37,9 @@ export function errorResponses(
     const requestId = request.event.requestContext?.requestId ?? 'unknown';
     const error = request.error;
     if (error instanceof DomainError) {
-      request.response = jsonResponse(statusOf(error.code), { ...error.toJSON(), requestId });
+      const status = statusOf(error.code);
+      if (status >= 500) logger.error('server error', { requestId, ...serverErrorDetails(error) });
+      request.response = jsonResponse(status, { ...error.toJSON(), requestId });
       return;
     }
     logger.error('unhandled error', { requestId, errorName: error?.name, errorMessage: error?.message });

@@ -56,6 +56,16 @@ function transient(error: unknown): boolean {
   return error instanceof DomainError && (error.code === 'DependencyFailure' || error.code === 'Throttled');
 }
 
+/**
+ * The answer for a header that could not be read before the caller is known to be allowed (the
+ * instruction file is read first): a failure a retry may mend as it is, any other (no readable
+ * header, S3 refusing to give the instruction file...) as for a missing name, which is what a
+ * caller who may not read the document gets.
+ */
+export function hiddenHeaderFailure(key: string, error: unknown): unknown {
+  return transient(error) ? error : notFound(key);
+}
+
 /** Runs an access check whose refusal must not tell the caller that `key` holds a document. */
 export async function hideRefusal(key: string, check: () => Promise<unknown>): Promise<void> {
   try {
@@ -126,8 +136,7 @@ export class DocumentReader {
     try {
       parsed = await this.headerOf(key, info);
     } catch (error) {
-      if (error instanceof DomainError && error.code === 'InvalidCiphertext') throw notFound(key);
-      throw error;
+      throw hiddenHeaderFailure(key, error);
     }
     const recorded = info.metadata[EAAS_METADATA.keyArn];
     let keyArn: string | undefined;

@@ -1,4 +1,10 @@
-import { contextProblems, type EncryptionContext, grantNarrows, parseJsonStrict } from '@eaas/aws-rules';
+import {
+  caseTwinKeys,
+  contextProblems,
+  type EncryptionContext,
+  grantNarrows,
+  parseJsonStrict,
+} from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../../core/errors.js';
 import { mayManage } from '../../core/separation-of-duties.js';
 import type { GrantInfo, NewGrant } from '../../ports.js';
@@ -45,6 +51,13 @@ function checkContext(ctx: EncryptionContext | undefined, name: string): void {
   const problems = contextProblems(ctx, name);
   if (problems.length > 0)
     throw new ValidationError(`Invalid ${name}: ${problems[0]?.path} ${problems[0]?.message}.`, problems);
+  // A constraint's keys are not case-sensitive, so two keys differing only in case are one key twice.
+  const twins = caseTwinKeys(ctx);
+  if (twins.length > 0)
+    throw new ValidationError(
+      `Invalid ${name}: the keys ${twins.join(', ')} differ only in case; constraint keys are not case-sensitive.`,
+      twins.map((k) => ({ path: `${name}.${k}`, message: 'differs from another key only in case' })),
+    );
 }
 
 /** The KMS constraints of a grant request; at most one of the two kinds. */

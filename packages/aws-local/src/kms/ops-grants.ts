@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { grantNarrows, normalisePrincipal } from '@eaas/aws-rules';
+import { caseTwinKeys, grantNarrows, normalisePrincipal } from '@eaas/aws-rules';
 import { z } from 'zod';
 import { KmsError, notFound, validation } from './errors.js';
 import { type GrantRecord, hashGrantToken, type KeyStore } from './key-store.js';
@@ -106,6 +106,13 @@ export const grantOperations: Record<string, Operation> = {
       const c = input.Constraints;
       if (c?.EncryptionContextSubset !== undefined && c.EncryptionContextEquals !== undefined) {
         throw validation('Specify EncryptionContextSubset or EncryptionContextEquals, not both.');
+      }
+      // Constraint keys are not case-sensitive: two keys differing only in case are one key twice.
+      const twins = caseTwinKeys(c?.EncryptionContextSubset ?? c?.EncryptionContextEquals ?? {});
+      if (twins.length > 0) {
+        throw validation(
+          `Constraints hold encryption context keys that differ only in case: ${twins.join(', ')}.`,
+        );
       }
       refuseDryRun(input.DryRun);
       const operations = [...new Set(input.Operations)];

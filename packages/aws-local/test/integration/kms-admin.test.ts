@@ -444,6 +444,25 @@ describe('grants', () => {
     );
     expect((await errorOf(both)).name).toBe('ValidationException');
   });
+
+  it('refuses a constraint holding keys that differ only in case (constraint keys are not case-sensitive)', async () => {
+    const key = await newKey();
+    const grantee = t.principal(KEY_USER).arn;
+    for (const Constraints of [
+      { EncryptionContextEquals: { tenant: 'acme', Tenant: 'acme' } },
+      { EncryptionContextSubset: { tenant: 'acme', TENANT: 'globex' } },
+    ]) {
+      const twins = kms.send(
+        new CreateGrantCommand({
+          KeyId: key,
+          GranteePrincipal: grantee,
+          Operations: ['Decrypt'],
+          Constraints,
+        }),
+      );
+      expect((await errorOf(twins)).name).toBe('ValidationException');
+    }
+  });
 });
 
 describe('key state after deletion is scheduled', () => {

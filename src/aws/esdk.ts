@@ -1,7 +1,13 @@
 import { buildDecrypt } from '@aws-crypto/decrypt-node';
 import { buildEncrypt } from '@aws-crypto/encrypt-node';
-import { KmsKeyringNode, type KmsKeyringNodeInput } from '@aws-crypto/kms-keyring-node';
-import { AlgorithmSuiteIdentifier, CommitmentPolicy } from '@aws-crypto/material-management-node';
+import { type AwsEsdkKMSInterface, KmsKeyringClass } from '@aws-crypto/kms-keyring';
+import {
+  AlgorithmSuiteIdentifier,
+  CommitmentPolicy,
+  immutableClass,
+  KeyringNode,
+  type NodeAlgorithmSuite,
+} from '@aws-crypto/material-management-node';
 import { DecryptCommand, EncryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { contextsEqual, type EncryptionContext } from '@eaas/aws-rules';
 import { DomainError, InvalidCiphertextError, KeyNotFoundError } from '../core/errors.js';
@@ -24,9 +30,19 @@ const POLICY = {
 const { encrypt } = buildEncrypt(POLICY);
 const { decrypt } = buildDecrypt(POLICY);
 
-type KmsFacade = NonNullable<
-  ReturnType<Extract<KmsKeyringNodeInput['clientProvider'], (...args: never[]) => unknown>>
->;
+/**
+ * The KMS keyring for Node, composed as `@aws-crypto/kms-keyring-node` composes its
+ * `KmsKeyringNode` (`KmsKeyringClass(KeyringNode)`, made immutable), without that module's default
+ * client provider: ours always names our client, and the default's aggregate `KMS` client (every
+ * KMS command) would otherwise sit in the bundle.
+ */
+class KmsKeyringNode extends KmsKeyringClass<NodeAlgorithmSuite, AwsEsdkKMSInterface>(
+  // KeyringNode is abstract in its types; KmsKeyringClass implements it (as the SDK casts it too).
+  KeyringNode as unknown as new () => KeyringNode,
+) {}
+immutableClass(KmsKeyringNode);
+
+type KmsFacade = AwsEsdkKMSInterface;
 
 /** The three KMS calls a KMS keyring makes, over our client, with SDK errors translated. */
 function keyringClient(

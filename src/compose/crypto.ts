@@ -1,9 +1,28 @@
-import { EsdkEnvelope } from '../aws/esdk.js';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import type { CryptoDeps } from '../handlers/crypto.js';
+import type { EnvelopeCodec } from '../ports.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
 import type { KeyAccess } from './key-access.js';
 
+/**
+ * The Encryption SDK's envelope, loaded on its first use: only payloads over KMS's direct limit
+ * and Encryption SDK messages need it, and its modules (with the big-number and ASN.1 libraries
+ * its signing suites verify with) are most of what the crypto function would otherwise evaluate
+ * at start. The bundle still holds them; they run only when a request needs them.
+ */
+export function lazyEsdkEnvelope(kms: KMSClient, maxMessageBytes: number): EnvelopeCodec {
+  let loaded: Promise<EnvelopeCodec> | undefined;
+  const envelope = () => {
+    loaded ??= import('../aws/esdk.js').then(({ EsdkEnvelope }) => new EsdkEnvelope(kms, maxMessageBytes));
+    return loaded;
+  };
+  return {
+    encrypt: async (keyId, plaintext, context) => (await envelope()).encrypt(keyId, plaintext, context),
+    decrypt: async (message, context, beforeKms) => (await envelope()).decrypt(message, context, beforeKms),
+  };
+}
+
 /** The crypto function's services: encryption through KMS and the Encryption SDK. */
 export function cryptoServices({ kms, admin, access }: KeyAccess): Pick<CryptoDeps, 'crypto' | 'access'> {
-  return { access, crypto: new CryptoService(admin, new EsdkEnvelope(kms, INLINE_LIMIT * 2)) };
+  return { access, crypto: new CryptoService(admin, lazyEsdkEnvelope(kms, INLINE_LIMIT * 2)) };
 }

@@ -125,7 +125,13 @@ export class AccessControl {
 
   /** The ARN a key id, ARN or alias names (KeyNotFound when none). */
   keyArn(keyId: string): Promise<string> {
-    return this.arns.get(keyId, async () => (await this.source.describe(keyId)).arn);
+    return this.arns.get(keyId, async () => {
+      const { arn } = await this.source.describe(keyId);
+      // The ARN names the same key for as long: a decision on the resolved key (which looks its
+      // ARN up again) does not describe it a second time.
+      if (arn !== keyId) void this.arns.get(arn, async () => arn);
+      return arn;
+    });
   }
 
   private policy(keyArn: string, fresh = false): Promise<unknown> {

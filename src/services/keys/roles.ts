@@ -33,10 +33,11 @@ export class KeyRoles {
     const { access } = this.ctx;
     const can = async (action: string) =>
       (await access.decide(caller, { keyId: keyArn, action })).decision.allowed;
-    const grants = await access.grantsOf(caller, keyArn);
-    const [administer, describe, ...uses] = await Promise.all(
-      ['kms:PutKeyPolicy', 'kms:DescribeKey', ...USE_ACTIONS].map(can),
-    );
+    // The grants and the key policy are read at once (the decisions share the cached reads).
+    const [grants, administer, describe, ...uses] = await Promise.all([
+      access.grantsOf(caller, keyArn),
+      ...['kms:PutKeyPolicy', 'kms:DescribeKey', ...USE_ACTIONS].map(can),
+    ]);
     // A grant may hold a context constraint, so it counts as use without a context to try. Not an
     // administrator's: the key policy denies administrators every cryptographic operation.
     const usingGrant = !administer && grants.some((g) => g.operations.some((op) => op !== 'DescribeKey'));

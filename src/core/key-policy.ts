@@ -224,7 +224,17 @@ export function withoutAdminDeny(policy: unknown): unknown {
   if (policy === null || typeof policy !== 'object' || Array.isArray(policy)) return policy;
   const statements = (policy as { Statement?: unknown }).Statement;
   const list = Array.isArray(statements) ? statements : statements === undefined ? [] : [statements];
-  const admins = list.filter((st) => isRecord(st) && st.Sid === ADMIN_SID);
+  // The administrators' statement counts only in the shape rolesKeyPolicy writes it (an Allow of
+  // ADMIN_ACTIONS on *, no condition): a hand-written statement reusing its Sid names no administrators.
+  const admins = list.filter(
+    (st) =>
+      isRecord(st) &&
+      st.Sid === ADMIN_SID &&
+      Object.keys(st).every((k) => ADMIN_DENY_KEYS.has(k)) &&
+      st.Effect === 'Allow' &&
+      st.Resource === '*' &&
+      sameSet(stringList(st.Action), ADMIN_ACTIONS),
+  );
   const administrators = admins.length === 1 ? awsPrincipals(admins[0]) : undefined;
   if (administrators === undefined || administrators.length === 0) return policy;
   const isAdminDeny = (st: unknown) =>
@@ -238,7 +248,7 @@ export function withoutAdminDeny(policy: unknown): unknown {
   return { ...(policy as Record<string, unknown>), Statement: list.filter((st) => !isAdminDeny(st)) };
 }
 
-/** The members of the statement `rolesKeyPolicy` writes to deny administrators; no other. */
+/** The members of the statements `rolesKeyPolicy` writes for administrators; no other. */
 const ADMIN_DENY_KEYS: ReadonlySet<string> = new Set(['Sid', 'Effect', 'Principal', 'Action', 'Resource']);
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>

@@ -172,6 +172,23 @@ describe("withoutAdminDeny: only the administrators' Deny the service writes", (
     expect(statements(withoutAdminDeny(twice))).toContainEqual(written);
   });
 
+  it.each([
+    ['a Deny', { Effect: 'Deny' }],
+    ['other actions', { Action: 'kms:Nothing' }],
+    ['a condition', { Condition: { Bool: { 'aws:SecureTransport': 'true' } } }],
+    ['another resource', { Resource: ['*'] }],
+  ])(
+    'keeps the Deny when the administrators statement has that Sid but %s: it was written by hand',
+    (_what, change) => {
+      const admins = statements(base).find((s) => s.Sid === ADMIN_SID) as Record<string, unknown>;
+      const forged = {
+        ...base,
+        Statement: [...statements(base).filter((s) => s.Sid !== ADMIN_SID), { ...admins, ...change }],
+      };
+      expect(statements(withoutAdminDeny(forged))).toContainEqual(written);
+    },
+  );
+
   it('keeps a Deny that borrows the Sid next to the one the service writes', () => {
     const freeze = {
       Sid: ADMIN_DENY_SID,

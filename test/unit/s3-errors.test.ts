@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { fromS3Error, isConflict, S3RefusalError } from '../../src/aws/s3-errors.js';
 import { S3QuotaStore } from '../../src/aws/s3-quotas.js';
 import { DomainError } from '../../src/core/errors.js';
-import { errorResponses } from '../../src/http/middleware/error-responses.js';
+import { errorResponses, serverErrorDetails } from '../../src/http/middleware/error-responses.js';
 import { ALICE, BOB, callerOf, KEY_A, uploadWorld } from '../helpers/upload-world.js';
 
 /** The one mapping of S3's answers to the service's errors, shared by every S3 adapter. */
@@ -153,5 +153,27 @@ describe('a header read before the caller is known to be allowed', () => {
     const w = await world(fromS3Error(answer('SlowDown', 503), 'doc.instruction'));
     expect(await codeOf(w.documents.get(bob, 'doc'))).toBe('Throttled');
     expect(await codeOf(w.documents.delete(bob, 'doc'))).toBe('Throttled');
+  });
+});
+
+describe('what the logs keep of a server error', () => {
+  it('keeps the messages of S3 refusals and AWS exceptions, and only the name of any other cause', () => {
+    // A mangled KMS answer fails JSON parsing with a message quoting part of the body (a data key).
+    const parse = new SyntaxError('Unexpected token in JSON at position 12: "laintext":QUJDREVGR0');
+    const aws = Object.assign(new Error('Rate exceeded'), {
+      name: 'ThrottlingException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400, requestId: 'req-1' },
+    });
+    const details = serverErrorDetails(
+      new DomainError('DependencyFailure', 'KMS failed.', undefined, {
+        cause: Object.assign(aws, { cause: parse }),
+      }),
+    );
+    expect(details.causes).toEqual([
+      { name: 'ThrottlingException', message: 'Rate exceeded', httpStatusCode: 400, awsRequestId: 'req-1' },
+      { name: 'SyntaxError' },
+    ]);
+    expect(JSON.stringify(details)).not.toContain('QUJDREVGR0');
   });
 });

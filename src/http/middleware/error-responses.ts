@@ -9,17 +9,31 @@ export interface ErrorLogger {
 }
 
 /**
- * What the logs keep of a DomainError answered with a 5xx: its code and the chain of its causes
- * by name and message (an S3 refusal's names S3's error and the object's key), never a stack.
+ * What the logs keep of a DomainError answered with a 5xx: its code and the chain of its causes,
+ * never a stack. A cause's message is kept only where it is known to hold no data: an S3 refusal
+ * (S3's error name and the object key) or an AWS service exception (`$fault`). Any other cause is
+ * logged by name and HTTP status only: a parse error of a mangled KMS answer, say, quotes part of
+ * the body it read, which may be a data key.
  */
 export function serverErrorDetails(error: DomainError): Record<string, unknown> {
-  const causes: { name: string; message: string }[] = [];
+  const causes: Record<string, unknown>[] = [];
   let cause: unknown = error.cause;
   while (cause instanceof Error && causes.length < 5) {
-    causes.push({ name: cause.name, message: cause.message });
+    const meta = (cause as { $metadata?: { httpStatusCode?: number; requestId?: string } }).$metadata;
+    causes.push({
+      name: cause.name,
+      ...(messageIsSafe(cause) ? { message: cause.message } : {}),
+      ...(meta?.httpStatusCode !== undefined ? { httpStatusCode: meta.httpStatusCode } : {}),
+      ...(meta?.requestId !== undefined ? { awsRequestId: meta.requestId } : {}),
+    });
     cause = cause.cause;
   }
   return { errorCode: error.code, errorMessage: error.message, ...(causes.length > 0 ? { causes } : {}) };
+}
+
+/** Causes whose messages the service or AWS wrote from names and codes, not from data read. */
+function messageIsSafe(cause: Error): boolean {
+  return cause.name === 'S3RefusalError' || '$fault' in cause;
 }
 
 /**

@@ -1,5 +1,6 @@
-import type { EncryptionContext } from './encryption-context.js';
-import { accountOf, normalisePrincipal } from './principal.js';
+import { type GrantLike, grantAllows } from './grants.js';
+import { accountOf, normalisePrincipal, principalNames } from './principal.js';
+import type { AuthzRequest } from './request.js';
 
 /**
  * Authorization of a KMS request against a key policy and grants, as AWS KMS documents it:
@@ -8,36 +9,6 @@ import { accountOf, normalisePrincipal } from './principal.js';
  * key, NotPrincipal/NotAction/NotResource, a non-AWS principal type, a statement without
  * Resource) never allows: in an Allow it matches nothing, in a Deny it denies.
  */
-
-export interface AuthzRequest {
-  /** The caller, as authenticated; assumed-role sessions are normalised to their role. */
-  principal: string;
-  /** The KMS action, e.g. `kms:Encrypt`. */
-  action: string;
-  /** ARN of the key acted on. */
-  keyArn: string;
-  /** The account that owns the key. */
-  keyAccountId: string;
-  encryptionContext?: EncryptionContext | undefined;
-  grantIsForAWSResource?: boolean | undefined;
-  /**
-   * What the caller's identity-based (IAM) policies allow, consulted only where the key policy
-   * delegates to the account ("the account root: IAM decides"). Absent: IAM allows nothing.
-   */
-  iamAllows?: ((action: string) => boolean) | undefined;
-}
-
-export interface GrantLike {
-  grantId: string;
-  granteePrincipal: string;
-  operations: readonly string[];
-  constraints?:
-    | {
-        EncryptionContextSubset?: Readonly<Record<string, string>> | undefined;
-        EncryptionContextEquals?: Readonly<Record<string, string>> | undefined;
-      }
-    | undefined;
-}
 
 export type Decision =
   | { allowed: false; reason: 'explicit-deny'; statement: StatementRef }
@@ -99,12 +70,6 @@ type Match = 'yes' | 'no' | 'unknown';
 const all = (...parts: Match[]): Match =>
   parts.includes('no') ? 'no' : parts.includes('unknown') ? 'unknown' : 'yes';
 
-/** The names the caller answers to: as authenticated, and as its role when it is a role session. */
-function callerNames(req: AuthzRequest): string[] {
-  const normalised = normalisePrincipal(req.principal);
-  return normalised === req.principal ? [req.principal] : [req.principal, normalised];
-}
-
 /** Does the statement's Principal name the caller? Only AWS principals are understood. */
 function principalMatches(principal: Json, req: AuthzRequest, effect: 'Allow' | 'Deny'): Match {
   if (principal === '*') return 'yes';
@@ -113,7 +78,7 @@ function principalMatches(principal: Json, req: AuthzRequest, effect: 'Allow' | 
   const aws = entries.find(([k]) => k === 'AWS')?.[1];
   // Service, Federated and CanonicalUser principals are not understood here.
   if (aws === undefined || entries.length > 1) return 'unknown';
-  const names = callerNames(req);
+  const names = principalNames(req.principal);
   let result: Match = 'no';
   for (const p of asList(aws)) {
     if (typeof p !== 'string') {
@@ -261,100 +226,6 @@ function statementMatches(st: Record<string, Json>, req: AuthzRequest, identity 
         parts.push(conditionHolds(op, block, req));
   }
   return all(...parts);
-}
-
-const CONTEXT_OPERATIONS: ReadonlySet<string> = new Set([
-  'Encrypt',
-  'Decrypt',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext',
-]);
-
-/**
- * Whether a grant created under the authority of `parent` (a grant allowing CreateGrant) stays
- * within it, as KMS requires: the same or fewer operations, and constraints at least as strict.
- */
-export function grantNarrows(
-  parent: GrantLike,
-  child: Omit<GrantLike, 'grantId' | 'granteePrincipal'>,
-): boolean {
-  if (!child.operations.every((op) => parent.operations.includes(op))) return false;
-  const pSubset = parent.constraints?.EncryptionContextSubset;
-  const pEquals = parent.constraints?.EncryptionContextEquals;
-  const cSubset = child.constraints?.EncryptionContextSubset;
-  const cEquals = child.constraints?.EncryptionContextEquals;
-  // Keys compare without case, as in grantAllows; a constraint holding case twins narrows nothing.
-  const contains = (outer: Readonly<Record<string, string>>, inner: Readonly<Record<string, string>>) => {
-    const o = byLowerKey(outer);
-    const i = byLowerKey(inner);
-    return o !== undefined && i !== undefined && [...i].every(([k, v]) => o.get(k) === v);
-  };
-  if (pEquals) return cEquals !== undefined && contains(cEquals, pEquals) && contains(pEquals, cEquals);
-  if (pSubset)
-    return (
-      (cSubset !== undefined && contains(cSubset, pSubset)) ||
-      (cEquals !== undefined && contains(cEquals, pSubset))
-    );
-  return true;
-}
-
-/** Does a grant allow the request? Its grantee, operation and context constraint must all fit. */
-export function grantAllows(grant: GrantLike, req: AuthzRequest): boolean {
-  if (!callerNames(req).includes(grant.granteePrincipal)) return false;
-  const operation = req.action.replace(/^kms:/i, '');
-  if (!grant.operations.includes(operation)) return false;
-  // Constraints bind the operations that take an encryption context; the others ignore them.
-  if (!CONTEXT_OPERATIONS.has(operation)) return true;
-  const subset = grant.constraints?.EncryptionContextSubset;
-  const equals = grant.constraints?.EncryptionContextEquals;
-  if (subset === undefined && equals === undefined) return true;
-  // In a grant constraint the key is not case-sensitive and the value is
-  // (https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html).
-  // Precondition: a request context holding a key twice, in two cases, matches no constraint,
-  // and neither does a constraint holding one (CreateGrant refuses such constraints).
-  const ctx = byLowerKey(req.encryptionContext ?? {});
-  if (ctx === undefined) return false;
-  if (subset !== undefined) {
-    const s = byLowerKey(subset);
-    if (s === undefined || ![...s].every(([k, v]) => ctx.get(k) === v)) return false;
-  }
-  if (equals !== undefined) {
-    // Equals: the same set of (case-folded) keys, each with the same value; no pair more or less.
-    const e = byLowerKey(equals);
-    if (e === undefined || e.size !== ctx.size || ![...e].every(([k, v]) => ctx.get(k) === v)) return false;
-  }
-  return true;
-}
-
-/**
- * A context's pairs by lower-cased key, as grant constraints compare keys; undefined when two of
- * its keys differ only in case (such a context matches, and narrows, nothing).
- */
-function byLowerKey(context: Readonly<Record<string, string>>): Map<string, string> | undefined {
-  const out = new Map<string, string>();
-  for (const [k, v] of Object.entries(context)) {
-    const lower = k.toLowerCase();
-    if (out.has(lower)) return undefined;
-    out.set(lower, v);
-  }
-  return out;
-}
-
-/**
- * Keys of a grant constraint's context that differ from another of its keys only in case (empty
- * when none). Constraint keys are not case-sensitive, so such a constraint is refused at CreateGrant.
- */
-export function caseTwinKeys(context: Readonly<Record<string, unknown>>): string[] {
-  const seen = new Map<string, string[]>();
-  for (const k of Object.keys(context)) {
-    const lower = k.toLowerCase();
-    seen.set(lower, [...(seen.get(lower) ?? []), k]);
-  }
-  return [...seen.values()].filter((ks) => ks.length > 1).flat();
 }
 
 type PolicyVerdict =

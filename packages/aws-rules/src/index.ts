@@ -8,6 +8,8 @@ export * from './authz.js';
 export * from './base64.js';
 export * from './bucket-name.js';
 export * from './encryption-context.js';
+export * from './grants.js';
 export * from './key-policy.js';
 export * from './principal.js';
+export * from './request.js';
 export * from './safe-json.js';

@@ -11,6 +11,12 @@ export function normalisePrincipal(arn: string): string {
   return `arn:${partition}:iam::${account}:role/${rolePath}`;
 }
 
+/** The names a caller answers to: as authenticated, and as its role when it is a role session. */
+export function principalNames(arn: string): string[] {
+  const normalised = normalisePrincipal(arn);
+  return normalised === arn ? [arn] : [arn, normalised];
+}
+
 /** The account of an IAM or STS ARN, or undefined when the text is not such an ARN. */
 export function accountOf(arn: string): string | undefined {
   return /^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):/.exec(arn)?.[1];

@@ -8,7 +8,7 @@ import {
 } from '@eaas/aws-rules';
 import { APP_ROLE, KEY_MANAGER, KEY_USER, type LocalPrincipal, SERVICE } from '../../src/identity.js';
 
-interface HasPrincipals {
+export interface HasPrincipals {
   config: { accountId: string };
   principal(name: string): LocalPrincipal;
 }
@@ -58,11 +58,11 @@ export function consoleKeyPolicy({ accountId, administrators, users }: ConsolePo
 }
 
 /**
- * CreateKey input for the tests' model: `myKeyManager` administers the key; `myKeyUser`, the
- * service's role and the role `myAppRole` use it, under the console's policy.
+ * The tests' model of a key's roles: `myKeyManager` administers the key; `myKeyUser`, the
+ * service's role and the role `myAppRole` use it.
  */
-export function demoKey(t: HasPrincipals, extra: Partial<CreateKeyCommandInput> = {}): CreateKeyCommandInput {
-  const policy = consoleKeyPolicy({
+export function demoRoles(t: HasPrincipals): ConsolePolicyInput {
+  return {
     accountId: t.config.accountId,
     administrators: [t.principal(KEY_MANAGER).arn],
     users: [
@@ -70,6 +70,10 @@ export function demoKey(t: HasPrincipals, extra: Partial<CreateKeyCommandInput> 
       t.principal(SERVICE).arn,
       `arn:aws:iam::${t.config.accountId}:role/${APP_ROLE}`,
     ],
-  });
-  return { Policy: JSON.stringify(policy), ...extra };
+  };
+}
+
+/** CreateKey input for the tests' model of roles (`demoRoles`), under the console's policy. */
+export function demoKey(t: HasPrincipals, extra: Partial<CreateKeyCommandInput> = {}): CreateKeyCommandInput {
+  return { Policy: JSON.stringify(consoleKeyPolicy(demoRoles(t))), ...extra };
 }

@@ -110,6 +110,17 @@ function patternsMatch(patterns: Json, value: string, ignoreCase: boolean): Matc
   return list.every((p) => typeof p === 'string') ? 'no' : 'unknown';
 }
 
+/**
+ * Condition keys that hold a set of values (the service authorization reference's `ArrayOfString`
+ * type), which need a ForAllValues/ForAnyValue qualifier.
+ */
+const MULTI_VALUED: ReadonlySet<string> = new Set([
+  'aws:tagkeys',
+  'kms:grantoperations',
+  'kms:encryptioncontextkeys',
+  'kms:resourcealiases',
+]);
+
 /** The request's values for a condition key; undefined when the key is not one this evaluator knows. */
 function requestValues(key: string, req: AuthzRequest): { values: string[]; multi: boolean } | undefined {
   const lower = key.toLowerCase();
@@ -128,6 +139,11 @@ function requestValues(key: string, req: AuthzRequest): { values: string[]; mult
   if (lower === 'kms:calleraccount')
     return { values: [/::(\d{12}):/.exec(req.principal)?.[1] ?? ''], multi: false };
   if (lower === 'aws:principalarn') return { values: [normalisePrincipal(req.principal)], multi: false };
+  if (req.conditions) {
+    for (const [name, values] of Object.entries(req.conditions)) {
+      if (name.toLowerCase() === lower) return { values: [...values], multi: MULTI_VALUED.has(lower) };
+    }
+  }
   return undefined;
 }
 
@@ -136,11 +152,16 @@ const COMPARATORS: Record<string, (pattern: string, value: string) => boolean> =
   stringequalsignorecase: (p, v) => p.toLowerCase() === v.toLowerCase(),
   stringlike: (p, v) => globMatch(p, v),
   bool: (p, v) => p.toLowerCase() === v.toLowerCase(),
+  // ARN operators: case-sensitive wildcards, as StringLike (IAM's condition operators reference).
+  arnlike: (p, v) => globMatch(p, v),
+  arnequals: (p, v) => globMatch(p, v),
 };
 const NEGATED: Record<string, string> = {
   stringnotequals: 'stringequals',
   stringnotequalsignorecase: 'stringequalsignorecase',
   stringnotlike: 'stringlike',
+  arnnotlike: 'arnlike',
+  arnnotequals: 'arnequals',
 };
 
 /** `Null`: "true" holds when the request has no value for the key, "false" when it has one. */

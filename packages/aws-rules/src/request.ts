@@ -13,6 +13,15 @@ export interface AuthzRequest {
   encryptionContext?: EncryptionContext | undefined;
   grantIsForAWSResource?: boolean | undefined;
   /**
+   * Further condition keys of the request, as the service documents them in its "Actions,
+   * resources, and condition keys" page (e.g. `aws:ResourceTag/team`, `kms:KeySpec`,
+   * `s3:prefix`, `aws:ResourceAccount`). Keys are matched case-insensitively; a key listed here
+   * with no values is present in the request's vocabulary but absent from this request (so
+   * `Null: true` holds and `...IfExists` passes). A key neither here nor built in is not
+   * understood: an Allow using it matches nothing, a Deny using it denies.
+   */
+  conditions?: Readonly<Record<string, readonly string[]>> | undefined;
+  /**
    * What the caller's identity-based (IAM) policies allow, consulted only where the key policy
    * delegates to the account ("the account root: IAM decides"). Absent: IAM allows nothing.
    */

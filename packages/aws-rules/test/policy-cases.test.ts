@@ -680,3 +680,51 @@ describe(`constraint keys that differ only in case (${DOC.grantConstraints})`, (
     ).toBe(false);
   });
 });
+
+describe(`condition keys the caller supplies with the request (${DOC.iamGlobalKeys})`, () => {
+  const tagged = (conditions: Record<string, string[]>, condition: Record<string, unknown>) =>
+    authorize(policy(st({ Condition: condition })), [], request({ principal: ALICE, conditions })).reason;
+
+  it('aws:ResourceTag/<key> matches the resource tag, the key in any case', () => {
+    const cond = { StringEquals: { 'aws:ResourceTag/eaas:service': 'eaas-dev' } };
+    expect(tagged({ 'aws:resourcetag/eaas:service': ['eaas-dev'] }, cond)).toBe('key-policy');
+    expect(tagged({ 'aws:ResourceTag/eaas:service': ['eaas-prod'] }, cond)).toBe('implicit-deny');
+    // A known key with no value (the resource has no such tag) fails a positive operator.
+    expect(tagged({ 'aws:ResourceTag/eaas:service': [] }, cond)).toBe('implicit-deny');
+  });
+
+  it('a multi-valued key (aws:TagKeys) needs a set operator', () => {
+    const conditions = { 'aws:TagKeys': ['eaas:service', 'team'] };
+    expect(
+      tagged(conditions, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['eaas:service', 'team'] } }),
+    ).toBe('key-policy');
+    expect(tagged(conditions, { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['team'] } })).toBe(
+      'implicit-deny',
+    );
+    expect(tagged(conditions, { StringEquals: { 'aws:TagKeys': 'team' } })).toBe('implicit-deny');
+  });
+
+  it(`Null tells a key the request has from one it lacks (${DOC.iamOperators})`, () => {
+    expect(tagged({ 'aws:RequestTag/team': [] }, { Null: { 'aws:RequestTag/team': 'true' } })).toBe(
+      'key-policy',
+    );
+    expect(tagged({ 'aws:RequestTag/team': ['a'] }, { Null: { 'aws:RequestTag/team': 'true' } })).toBe(
+      'implicit-deny',
+    );
+  });
+
+  it(`ArnLike matches ARNs with wildcards, case-sensitively (${DOC.iamOperators})`, () => {
+    const cond = { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:user/al*` } };
+    expect(tagged({}, cond)).toBe('key-policy');
+    expect(tagged({}, { ArnLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:user/AL*` } })).toBe(
+      'implicit-deny',
+    );
+    expect(tagged({}, { ArnNotLike: { 'aws:PrincipalArn': `arn:aws:iam::${ACCOUNT}:user/bob` } })).toBe(
+      'key-policy',
+    );
+  });
+
+  it('a key the request does not know is not understood: an Allow matches nothing', () => {
+    expect(tagged({}, { StringEquals: { 'kms:KeySpec': 'SYMMETRIC_DEFAULT' } })).toBe('implicit-deny');
+  });
+});

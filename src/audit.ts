@@ -3,9 +3,19 @@ import { dirname } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { AuditRecord, AuditSink } from './ports.js';
 
-/** Audit records as structured JSON log lines (CloudWatch in production), via Powertools' logger. */
+/**
+ * Audit records as structured JSON log lines through Powertools' logger, whatever the level the
+ * logger was given: a WARN level (POWERTOOLS_LOG_LEVEL) drops the service's INFO lines, never its
+ * audit records. On Lambda the records go to the audit log group instead (aws/audit-logs.ts); this
+ * sink is the local stack's, and the fallback of a function configured without one.
+ */
 export class LoggerAuditSink implements AuditSink {
-  constructor(private readonly logger: Logger) {}
+  private readonly logger: Logger;
+
+  constructor(logger: Logger) {
+    // A child logger at INFO: the constructor's level takes precedence over POWERTOOLS_LOG_LEVEL.
+    this.logger = logger.createChild({ logLevel: 'INFO' });
+  }
 
   record(record: AuditRecord): void {
     this.logger.info('audit', { audit: record });
@@ -29,6 +39,9 @@ export function allSinks(...sinks: AuditSink[]): AuditSink {
   return {
     record(r) {
       for (const s of sinks) s.record(r);
+    },
+    async flush() {
+      await Promise.all(sinks.map((s) => s.flush?.()));
     },
   };
 }

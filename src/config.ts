@@ -47,6 +47,13 @@ export interface Config {
    * Undefined when unset: none in AWS, the seed's myKeyManager on the local stack.
    */
   readonly aliasOperators: readonly string[] | undefined;
+  /**
+   * The audit log group (CloudWatch Logs) every function writes its audit records to, whatever the
+   * log level; required on Lambda. Undefined elsewhere when unset: records go to the logger.
+   */
+  readonly auditLogGroup: string | undefined;
+  /** CloudWatch Logs endpoint; unset in AWS. The local stack sets its local CloudWatch Logs'. */
+  readonly logsEndpoint: string | undefined;
 }
 
 const bucket: Check = (name) => {
@@ -102,6 +109,12 @@ export function readConfig(s: Settings): Config {
       ? undefined
       : 'must be IAM user, role or assumed-role ARNs, comma-separated',
   );
+  const auditLogGroup = s.optional('EAAS_AUDIT_LOG_GROUP', (v) =>
+    /^[.\-_/#A-Za-z0-9]{1,512}$/.test(v) ? undefined : 'must be a CloudWatch Logs log group name',
+  );
+  // An audit trail that depends on the log level, or on a setting left out, is no audit trail.
+  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && auditLogGroup === undefined)
+    s.problem('EAAS_AUDIT_LOG_GROUP', 'is required on AWS Lambda (serverless.yml names the AuditLogGroup)');
   const region = s.optional('EAAS_REGION', (v) =>
     /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'must look like an AWS region, e.g. us-east-1',
   );
@@ -135,6 +148,8 @@ export function readConfig(s: Settings): Config {
       jobs: s.int('EAAS_QUOTA_JOBS_PER_CALLER', 1, 10000, 10),
     }),
     aliasOperators: operators === undefined ? undefined : Object.freeze(commaList(operators)),
+    auditLogGroup,
+    logsEndpoint: s.optional('EAAS_LOGS_ENDPOINT', httpUrl),
   });
 }
 

@@ -324,6 +324,11 @@ export interface AuditRecord {
 
 export interface AuditSink {
   record(record: AuditRecord): void;
+  /**
+   * Delivers what was recorded, before the invocation answers (a Lambda environment may be frozen
+   * or ended right after). Never rejects: what cannot be delivered goes to a fallback.
+   */
+  flush?(): Promise<void>;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@smithy/types';
@@ -29,6 +30,15 @@ export function s3ClientFor(config: Config, credentials?: AwsCredentialIdentity)
     region: config.region,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint, forcePathStyle: true } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+}
+
+/** The service's CloudWatch Logs client (the audit log group): the regional endpoint, or `logsEndpoint` when set. */
+export function logsClientFor(config: Config, credentials?: AwsCredentialIdentity): CloudWatchLogsClient {
+  return new CloudWatchLogsClient({
+    region: config.region,
+    ...(config.logsEndpoint ? { endpoint: config.logsEndpoint } : {}),
     ...(credentials ? { credentials } : {}),
   });
 }

@@ -7,6 +7,6 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the crypto function: POST /v1/encrypt, /v1/decrypt, /v1/re-encrypt, /v1/data-keys. */
 export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase();
+  const { config, http } = lambdaBase('crypto');
   return makeHandler({ ...http, ...cryptoServices(keyAccess(config, kmsClientFor(config))) });
 });

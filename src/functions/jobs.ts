@@ -7,7 +7,7 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the jobs function: POST /v1/jobs/re-encrypt, GET /v1/jobs/{id}; the schedule runs them. */
 export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase();
+  const { config, http } = lambdaBase('jobs');
   const rewrap = rewrapService(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config));
   return makeHandler({ ...http, rewrap });
 });

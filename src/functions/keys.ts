@@ -7,7 +7,7 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the keys function: /v1/keys..., /v1/aliases... */
 export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase();
+  const { config, http } = lambdaBase('keys');
   const keys = keysServices(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config));
   return makeHandler({ ...http, ...keys });
 });

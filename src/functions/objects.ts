@@ -7,7 +7,7 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the objects function: /v1/objects... and POST /v1/downloads. */
 export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase();
+  const { config, http } = lambdaBase('objects');
   const objects = objectsServices(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config));
   return makeHandler({ ...http, ...objects });
 });

@@ -7,7 +7,7 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the reencrypt function: the schedule's tick of the re-encryption jobs. */
 export const handler = builtOnFirstCall(() => {
-  const { config, logger } = lambdaBase();
+  const { config, logger } = lambdaBase('reencrypt');
   const rewrap = rewrapService(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config), (m, f) =>
     logger.info(m, f),
   );

@@ -7,7 +7,7 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the seal function: the staging bucket's ObjectCreated events, and the sweep's schedule. */
 export const handler = builtOnFirstCall(() => {
-  const { config, logger } = lambdaBase();
+  const { config, logger } = lambdaBase('seal');
   return makeHandler({
     logger: {
       info: (message, extra) => logger.info(message, extra ?? {}),

@@ -7,7 +7,7 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the uploads function: /v1/uploads... */
 export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase();
+  const { config, http } = lambdaBase('uploads');
   const keys = keyAccess(config, kmsClientFor(config));
   return makeHandler({
     ...http,

@@ -7,6 +7,6 @@ import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the whoami function: GET /v1/whoami. */
 export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase();
+  const { config, http } = lambdaBase('whoami');
   return makeHandler({ ...http, ...whoamiServices(config, keyAccess(config, kmsClientFor(config))) });
 });

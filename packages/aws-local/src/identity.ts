@@ -61,7 +61,7 @@ function seedPolicies(name: string, accountId: string): unknown[] {
     case KEY_USER:
       return [allow(['kms:ListKeys', 'kms:ListAliases', 'kms:GenerateRandom'])];
     case SERVICE:
-      return [allow(['kms:*'])];
+      return [allow(['kms:*']), allow(['logs:CreateLogStream', 'logs:PutLogEvents'])];
     default:
       return [];
   }

@@ -1,5 +1,5 @@
 /**
- * Local emulators of AWS KMS and S3 for development and tests: each speaks the AWS wire protocol
+ * Local emulators of AWS KMS, S3 and CloudWatch Logs for development and tests: each speaks the AWS wire protocol
  * on loopback, verifies SigV4 signatures of local principals, and keeps its state in a data dir.
  * The pieces the local API gateway reuses (SigV4 checks, HTTP body intake, durable files) are
  * exported too.
@@ -31,6 +31,8 @@ export {
 } from './identity.js';
 export { type LocalKms, type LocalKmsOptions, type SeedKey, startLocalKms } from './kms/index.js';
 export type { KmsRequestEvent } from './kms/server.js';
+export { type LocalLogs, type LocalLogsOptions, startLocalLogs } from './logs/index.js';
+export type { LogsRequestEvent } from './logs/server.js';
 export { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
 export type { S3RequestEvent } from './s3/server.js';
 export {

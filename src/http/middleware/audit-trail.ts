@@ -3,7 +3,10 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { AuditSink } from '../../ports.js';
 import type { HttpState } from '../state.js';
 
-/** Emits one audit record per request once its answer is known; never a body, only names and outcomes. */
+/**
+ * Emits one audit record per request once its answer is known, and delivers it before the answer;
+ * never a body, only names and outcomes.
+ */
 export function auditTrail(
   sink: AuditSink,
   stateOf: (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => HttpState | undefined,
@@ -35,5 +38,10 @@ export function auditTrail(
       ...(state && state.audit.decisions.length > 0 ? { decisions: state.audit.decisions } : {}),
     });
   };
-  return { after: auditTrailRecord, onError: auditTrailRecord };
+  // Delivered before the answer leaves: a Lambda environment may be frozen or ended right after.
+  const recordAndFlush = async (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult>) => {
+    auditTrailRecord(request);
+    await sink.flush?.();
+  };
+  return { after: recordAndFlush, onError: recordAndFlush };
 }

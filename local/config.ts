@@ -16,6 +16,8 @@ export interface LocalConfig {
   readonly apiPort: number;
   /** Port of the local S3. */
   readonly s3Port: number;
+  /** Port of the local CloudWatch Logs (the audit log group). */
+  readonly logsPort: number;
   /** Root key that wraps local key material at rest; generated into the data dir when absent. */
   readonly rootKey: Buffer | undefined;
   /** Largest clock difference a SigV4 signature may have, in seconds. */
@@ -36,6 +38,7 @@ export const PORT_SETTINGS = {
   kmsPort: 'EAAS_KMS_PORT',
   apiPort: 'EAAS_API_PORT',
   s3Port: 'EAAS_S3_PORT',
+  logsPort: 'EAAS_LOGS_PORT',
 } as const satisfies Partial<Record<keyof LocalConfig, string>>;
 
 function readLocalConfig(s: Settings): LocalConfig {
@@ -48,6 +51,7 @@ function readLocalConfig(s: Settings): LocalConfig {
     kmsPort: s.int(PORT_SETTINGS.kmsPort, 1, 65535, 4599),
     apiPort: s.int(PORT_SETTINGS.apiPort, 1, 65535, 3000),
     s3Port: s.int(PORT_SETTINGS.s3Port, 1, 65535, 4569),
+    logsPort: s.int(PORT_SETTINGS.logsPort, 1, 65535, 4586),
     rootKey: rootKey === undefined ? undefined : Buffer.from(rootKey, 'base64'),
     sigv4MaxSkewSeconds: s.int('EAAS_SIGV4_MAX_SKEW_SECONDS', 1, 3600, 300),
     sweepSeconds: s.int('EAAS_SWEEP_SECONDS', 0, 86400, 60),

@@ -5,20 +5,23 @@ import { PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   KEY_MANAGER,
   type LocalKms,
+  type LocalLogs,
   type LocalS3,
   type LocalS3Options,
   type ObjectCreatedListener,
   SERVICE,
   startLocalKms,
+  startLocalLogs,
   startLocalS3,
 } from '@eaas/aws-local';
 import type { S3EventRecord } from 'aws-lambda';
 import { allSinks, FileAuditSink, LoggerAuditSink } from '../src/audit.js';
-import { kmsClientFor, s3ClientFor } from '../src/compose/aws-clients.js';
+import { kmsClientFor, logsClientFor, s3ClientFor } from '../src/compose/aws-clients.js';
 import { cryptoServices } from '../src/compose/crypto.js';
 import { objectsServices } from '../src/compose/documents.js';
 import { keyAccess } from '../src/compose/key-access.js';
 import { keysServices } from '../src/compose/keys.js';
+import { auditSink } from '../src/compose/lambda.js';
 import { rewrapService } from '../src/compose/rewrap.js';
 import { uploadService } from '../src/compose/uploads.js';
 import { whoamiServices } from '../src/compose/whoami.js';
@@ -42,11 +45,15 @@ import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
 import { createStaticSite } from './static-site.js';
 
+/** The audit log group of the local stack unless EAAS_AUDIT_LOG_GROUP names another. */
+export const LOCAL_AUDIT_LOG_GROUP = '/eaas/local/audit';
+
 export interface StackOptions {
   /** Override the configured ports (0 picks free ones, as tests do). */
   kmsPort?: number;
   apiPort?: number;
   s3Port?: number;
+  logsPort?: number;
   now?: () => Date;
   /** Where audit records and errors are logged besides `audit.log`; Powertools' JSON logger on stdout by default. */
   logger?: Logger | null;
@@ -66,6 +73,8 @@ export interface StackOptions {
 export interface LocalStack {
   kms: LocalKms;
   s3: LocalS3;
+  /** The local CloudWatch Logs, holding the audit log group the functions write to. */
+  logs: LocalLogs;
   gateway: LocalGateway;
   /** The service's own KMS client (the `eaas-service` principal). */
   serviceKms: KMSClient;
@@ -80,6 +89,8 @@ export interface LocalStack {
   /** The page's origin: the gateway's address, which the buckets' CORS allows. */
   webOrigin: string;
   auditLog: string;
+  /** The audit log group in the local CloudWatch Logs, each function writing its own streams. */
+  auditLogGroup: string;
   close(): Promise<void>;
 }
 
@@ -122,6 +133,28 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     await kms.close();
     throw error;
   }
+  // The audit log group, as the template's AuditLogGroup (serverless.yml).
+  let logs: LocalLogs;
+  try {
+    const logsPort = options.logsPort ?? config.logsPort;
+    logs = await portInUse(PORT_SETTINGS.logsPort, config.host, logsPort, () =>
+      startLocalLogs({
+        dataDir: config.dataDir,
+        identities: kms.identities,
+        accountId: config.accountId,
+        region: config.region,
+        host: config.host,
+        port: logsPort,
+        maxSkewSeconds: config.sigv4MaxSkewSeconds,
+        logGroups: [{ name: config.auditLogGroup ?? LOCAL_AUDIT_LOG_GROUP }],
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
+  } catch (error) {
+    await s3.close();
+    await kms.close();
+    throw error;
+  }
   // The service's settings as a Lambda function reads them, with the emulators' endpoints, and
   // two local defaults. Unset, the alias operators are the seed's administrator (who gives out
   // shared names, alias/acme-demo of the README); the page-token secret is kept in the data dir,
@@ -130,6 +163,8 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     ...config,
     kmsEndpoint: kms.endpoint,
     s3Endpoint: s3.endpoint,
+    logsEndpoint: logs.endpoint,
+    auditLogGroup: config.auditLogGroup ?? LOCAL_AUDIT_LOG_GROUP,
     aliasOperators: config.aliasOperators ?? [kms.identities.byName(KEY_MANAGER).arn],
     pageTokenSecret: config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir),
   };
@@ -142,10 +177,15 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   const sinks: AuditSink[] = [new FileAuditSink(auditLog)];
   if (logger) sinks.push(new LoggerAuditSink(logger));
   if (options.audit) sinks.push(options.audit);
-  const deps: HttpDeps = {
-    audit: allSinks(...sinks),
+  // Each function writes its own streams of the audit log group, as on Lambda, besides audit.log.
+  const serviceLogs = logsClientFor(settings, credentials);
+  const auditLogger = logger ?? new Logger({ serviceName: 'eaas', logLevel: 'SILENT' });
+  const auditOf = (fn: FunctionName): AuditSink =>
+    allSinks(...sinks, auditSink(settings, fn, auditLogger, serviceLogs));
+  const deps = (fn: FunctionName): HttpDeps => ({
+    audit: auditOf(fn),
     logger: logger ?? { error: (message, extra) => console.error(message, JSON.stringify(extra)) },
-  };
+  });
   // The same composition root as the Lambda functions, with one key access (one authorization
   // cache) for all of them.
   const keys = keyAccess(settings, serviceKms);
@@ -179,19 +219,22 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     );
   };
   const functions: Record<FunctionName, LambdaHandler> = {
-    uploads: makeUploadsHandler({ ...deps, access: keys.access, uploads }),
+    uploads: makeUploadsHandler({ ...deps('uploads'), access: keys.access, uploads }),
     jobs: makeJobsHandler({
-      ...deps,
+      ...deps('jobs'),
       rewrap,
       // A new job starts at once rather than at the next tick (unless the timer is off).
       onJobCreated: () => {
         if (config.rewrapTickSeconds > 0) setImmediate(backgroundTick);
       },
     }),
-    crypto: makeCryptoHandler({ ...deps, ...cryptoServices(keys) }),
-    keys: makeKeysHandler({ ...deps, ...keysServices(settings, keys, serviceS3, tokens) }),
-    whoami: makeWhoAmIHandler({ ...deps, ...whoamiServices(settings, keys) }),
-    objects: makeObjectsHandler({ ...deps, ...objectsServices(settings, keys, serviceS3, tokens) }),
+    crypto: makeCryptoHandler({ ...deps('crypto'), ...cryptoServices(keys) }),
+    keys: makeKeysHandler({ ...deps('keys'), ...keysServices(settings, keys, serviceS3, tokens) }),
+    whoami: makeWhoAmIHandler({ ...deps('whoami'), ...whoamiServices(settings, keys) }),
+    objects: makeObjectsHandler({
+      ...deps('objects'),
+      ...objectsServices(settings, keys, serviceS3, tokens),
+    }),
   };
   let gateway: LocalGateway;
   try {
@@ -214,6 +257,8 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   } catch (error) {
     serviceKms.destroy();
     serviceS3.destroy();
+    serviceLogs.destroy();
+    await logs.close();
     await s3.close();
     await kms.close();
     throw error;
@@ -280,6 +325,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   return {
     kms,
     s3,
+    logs,
     gateway,
     serviceKms,
     serviceS3,
@@ -288,6 +334,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     rewrapTick,
     webOrigin,
     auditLog,
+    auditLogGroup: settings.auditLogGroup ?? LOCAL_AUDIT_LOG_GROUP,
     async close() {
       if (sweepTimer) clearInterval(sweepTimer);
       closed = true;
@@ -296,6 +343,8 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       await gateway.close();
       serviceKms.destroy();
       serviceS3.destroy();
+      serviceLogs.destroy();
+      await logs.close();
       await s3.close();
       await kms.close();
     },

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
       `  API      ${api}   (SigV4, service execute-api, region ${config.region})`,
       `  KMS      ${stack.kms.endpoint}   (account ${config.accountId})`,
       `  S3       ${stack.s3.endpoint}   (path-style; buckets ${config.vaultBucket}, ${config.stagingBucket})`,
+      `  Logs     ${stack.logs.endpoint}   (CloudWatch Logs; audit log group ${stack.auditLogGroup})`,
       `  data     ${dataDir}   (audit log: ${stack.auditLog})`,
       `  profiles ${KEY_MANAGER} (administers ${DEFAULT_KEY_ALIAS}), ${KEY_USER} (uses it), ${SERVICE} (the service)`,
       '',

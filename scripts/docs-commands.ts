@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Where the docs' commands expect each server by default, and the setting that moves it. */
-export const DEFAULT_PORTS = { api: 3000, kms: 4599, s3: 4569 } as const;
+export const DEFAULT_PORTS = { api: 3000, kms: 4599, s3: 4569, logs: 4586 } as const;
 type Ports = Record<keyof typeof DEFAULT_PORTS, number>;
 
 export interface Block {
@@ -177,7 +177,12 @@ export class DocsRun {
   /** Starts `npm start` on free ports with its data dir in a scratch folder, and waits until it is up. */
   static async start(timeoutMs = 120_000): Promise<DocsRun> {
     const root = mkdtempSync(join(tmpdir(), 'eaas-docs-'));
-    const ports: Ports = { api: await freePort(), kms: await freePort(), s3: await freePort() };
+    const ports: Ports = {
+      api: await freePort(),
+      kms: await freePort(),
+      s3: await freePort(),
+      logs: await freePort(),
+    };
     const child = spawn('npm', ['start', '--silent'], {
       cwd: REPO,
       env: {
@@ -186,6 +191,7 @@ export class DocsRun {
         EAAS_API_PORT: String(ports.api),
         EAAS_KMS_PORT: String(ports.kms),
         EAAS_S3_PORT: String(ports.s3),
+        EAAS_LOGS_PORT: String(ports.logs),
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

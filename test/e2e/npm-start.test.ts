@@ -14,6 +14,7 @@ describe('npm start', () => {
     const kmsPort = 4800 + Math.floor(Math.random() * 100);
     const apiPort = kmsPort + 100;
     const s3Port = kmsPort + 200;
+    const logsPort = kmsPort + 300;
     const child = spawn('npm', ['start', '--silent'], {
       env: {
         ...process.env,
@@ -21,6 +22,7 @@ describe('npm start', () => {
         EAAS_KMS_PORT: String(kmsPort),
         EAAS_API_PORT: String(apiPort),
         EAAS_S3_PORT: String(s3Port),
+        EAAS_LOGS_PORT: String(logsPort),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -82,6 +84,7 @@ describe('npm start', () => {
           EAAS_DATA_DIR: dataDir,
           EAAS_KMS_PORT: String(await free()),
           EAAS_S3_PORT: String(await free()),
+          EAAS_LOGS_PORT: String(await free()),
           EAAS_API_PORT: String(apiPort),
         },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -29,7 +29,14 @@ export async function startTestStack(
 ): Promise<TestStack> {
   const dataDir = options.dataDir ?? makeDataDir();
   const config = loadConfig({ EAAS_DATA_DIR: dataDir, ...options.env });
-  const stack = await startStack(config, { kmsPort: 0, apiPort: 0, s3Port: 0, logger: null, ...options });
+  const stack = await startStack(config, {
+    kmsPort: 0,
+    apiPort: 0,
+    s3Port: 0,
+    logsPort: 0,
+    logger: null,
+    ...options,
+  });
   const kmsClients: KMSClient[] = [];
   const s3Clients: S3Client[] = [];
   const principal = (name: string) => stack.kms.identities.byName(name);

@@ -91,9 +91,22 @@ describe('loadConfig', () => {
     expect(onLambda).toThrow(ConfigError);
     expect(onLambda).toThrow(/EAAS_PAGE_TOKEN_SECRET: is required on AWS Lambda/);
     expect(
-      loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-objects', EAAS_PAGE_TOKEN_SECRET: secret })
-        .pageTokenSecret,
+      loadConfig({
+        AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-objects',
+        EAAS_PAGE_TOKEN_SECRET: secret,
+        EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
+      }).pageTokenSecret,
     ).toHaveLength(32);
+  });
+
+  it('requires the audit log group on Lambda, and takes only a log group name', () => {
+    const secret = Buffer.alloc(32, 7).toString('base64');
+    const onLambda = (env: NodeJS.ProcessEnv) =>
+      loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-crypto', EAAS_PAGE_TOKEN_SECRET: secret, ...env });
+    expect(() => onLambda({})).toThrow(/EAAS_AUDIT_LOG_GROUP: is required on AWS Lambda/);
+    expect(onLambda({ EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit' }).auditLogGroup).toBe('/eaas/dev/audit');
+    expect(() => loadConfig({ EAAS_AUDIT_LOG_GROUP: 'no spaces allowed' })).toThrow('EAAS_AUDIT_LOG_GROUP');
+    expect(loadConfig({}).auditLogGroup).toBeUndefined();
   });
 
   it('bounds the objects one listing call examines (1-1000, 1000 by default)', () => {

@@ -57,6 +57,11 @@ function seedPolicies(name: string, accountId: string): unknown[] {
           ['kms:CreateAlias', 'kms:UpdateAlias', 'kms:DeleteAlias'],
           `arn:aws:kms:*:${accountId}:alias/*`,
         ),
+        // The operator's reading of the audit trail (the local CloudWatch Logs' log groups).
+        allow(
+          ['logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:GetLogEvents', 'logs:FilterLogEvents'],
+          `arn:aws:logs:*:${accountId}:log-group:*`,
+        ),
       ];
     case KEY_USER:
       return [allow(['kms:ListKeys', 'kms:ListAliases', 'kms:GenerateRandom'])];

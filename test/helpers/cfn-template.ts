@@ -32,7 +32,7 @@ const PSEUDO: Record<string, string> = {
   'AWS::URLSuffix': 'amazonaws.com',
 };
 
-const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+export const list = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 /** The name a bucket resource gets: its BucketName, or a stand-in from its logical id. */
 function bucketName(resources: Resources, id: string): string {
@@ -49,6 +49,8 @@ export function render(resources: Resources, value: unknown): string {
     const pseudo = PSEUDO[id];
     if (pseudo !== undefined) return pseudo;
     if (resources[id]?.Type === 'AWS::S3::Bucket') return bucketName(resources, id);
+    const logGroup = resources[id]?.Properties?.LogGroupName;
+    if (resources[id]?.Type === 'AWS::Logs::LogGroup' && typeof logGroup === 'string') return logGroup;
     throw new Error(`cannot render Ref ${id}`);
   };
   switch (fn) {
@@ -94,7 +96,15 @@ export function roleStatements(resources: Resources, roleId: string): Statement[
       throw new Error(`${roleId} attaches a policy this template does not declare: ${JSON.stringify(arn)}`);
     return (policy.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument;
   });
-  return [...inline.map((p) => p.PolicyDocument), ...managed].flatMap((doc) => doc.Statement);
+  // Managed policies of the template that attach themselves to the role (their `Roles`).
+  const attached = Object.values(resources)
+    .filter(
+      (r) =>
+        r.Type === 'AWS::IAM::ManagedPolicy' &&
+        list(r.Properties?.Roles as unknown[]).some((ref) => (ref as { Ref?: string }).Ref === roleId),
+    )
+    .map((r) => (r.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument);
+  return [...inline.map((p) => p.PolicyDocument), ...managed, ...attached].flatMap((doc) => doc.Statement);
 }
 
 /** The actions and rendered resource ARNs of a statement; NotAction and friends are refused. */

@@ -5,6 +5,7 @@ import { FUNCTIONS, ROUTES } from '../../src/http/routes.js';
 import {
   ACCOUNT,
   dependencyCycle,
+  list,
   REGION,
   type Resources,
   render,
@@ -77,11 +78,11 @@ function resolve(value: unknown, root: Sls): unknown {
       );
     throw new Error(`serverless.yml uses a variable this test does not resolve: \${${expr}}`);
   };
+  // CloudFormation's own: `${AWS::...}` and a resource's `${LogicalId}` inside Fn::Sub.
+  const cfn = (expr: string) => expr.startsWith('AWS::') || /^[A-Za-z0-9]+$/.test(expr);
   const whole = /^\$\{([^}]+)\}$/.exec(value);
-  if (whole?.[1] && !whole[1].startsWith('AWS::')) return one(whole[1]);
-  return value.replace(/\$\{([^}]+)\}/g, (m, expr: string) =>
-    expr.startsWith('AWS::') ? m : String(one(expr)),
-  );
+  if (whole?.[1] && !cfn(whole[1])) return one(whole[1]);
+  return value.replace(/\$\{([^}]+)\}/g, (m, expr: string) => (cfn(expr) ? m : String(one(expr))));
 }
 
 const sls = resolve(raw, raw) as Sls;
@@ -277,8 +278,11 @@ describe('the page-token secret', () => {
     const { loadConfig } = await import('../../src/config.js');
     const generated = 'aZ09'.repeat(16);
     expect(
-      loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-keys', EAAS_PAGE_TOKEN_SECRET: generated })
-        .pageTokenSecret,
+      loadConfig({
+        AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-keys',
+        EAAS_PAGE_TOKEN_SECRET: generated,
+        EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
+      }).pageTokenSecret,
     ).toHaveLength(48);
     expect(() => loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-keys' })).toThrow('EAAS_PAGE_TOKEN_SECRET');
   });
@@ -318,11 +322,52 @@ describe('least privilege: every function its own role', () => {
       }
   });
 
-  it('lets every function write its own logs', () => {
+  it("lets every function write its own logs and its own audit streams, and no other function's", () => {
+    const names = Object.keys(sls.functions);
+    const logStream = (fn: string) =>
+      `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/eaas-dev-${fn}:log-stream:2026/x`;
+    const auditStream = (fn: string) =>
+      `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/eaas/dev/audit:log-stream:${fn}/2026/12/04/x`;
+    for (const name of names)
+      for (const other of names)
+        for (const action of ['logs:CreateLogStream', 'logs:PutLogEvents']) {
+          expect(
+            roleMay(resources, roleOf(name), action, logStream(other)),
+            `${name} ${action} ${other}`,
+          ).toBe(name === other);
+          expect(
+            roleMay(resources, roleOf(name), action, auditStream(other)),
+            `${name} ${action} audit ${other}`,
+          ).toBe(name === other);
+        }
+  });
+
+  it('keeps the audit log group apart: its own retention (a parameter, 400 days), encrypted under a key of the stack, kept when the stack goes', () => {
+    expect(raw.custom.auditRetentionDays).toBe(`\${param:auditRetentionDays, '400'}`);
+    const group = resources.AuditLogGroup;
+    expect(group?.Type).toBe('AWS::Logs::LogGroup');
+    expect(group?.Properties).toMatchObject({ LogGroupName: '/eaas/dev/audit', RetentionInDays: '400' });
+    expect(group?.Properties?.KmsKeyId).toEqual({ 'Fn::GetAtt': ['LogsKey', 'Arn'] });
+    expect(group).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    expect(sls.provider.environment.EAAS_AUDIT_LOG_GROUP).toEqual({ Ref: 'AuditLogGroup' });
+    // The functions' own log groups are encrypted under it too.
+    const extensions = (raw.resources as unknown as { extensions: Record<string, { Properties: unknown }> })
+      .extensions;
     for (const name of Object.keys(sls.functions)) {
-      const stream = `arn:aws:logs:${REGION}:${ACCOUNT}:log-group:/aws/lambda/eaas-dev-${name}:log-stream:2026/x`;
-      expect(roleMay(resources, roleOf(name), 'logs:PutLogEvents', stream), name).toBe(true);
+      const id = `${name[0]?.toUpperCase()}${name.slice(1)}LogGroup`;
+      expect(extensions[id]?.Properties, id).toEqual({ KmsKeyId: { 'Fn::GetAtt': ['LogsKey', 'Arn'] } });
     }
+  });
+
+  it('lets no IAM principal use the logs key: the account administers it, CloudWatch Logs uses it for this stack only', () => {
+    const statements =
+      (resources.LogsKey?.Properties?.KeyPolicy as { Statement: Statement[] } | undefined)?.Statement ?? [];
+    expect(statements.length).toBeGreaterThan(0);
+    const admin = statements.find((s) => s.Sid === 'AccountAdministers');
+    expect(list(admin?.Action)).toContain('kms:PutKeyPolicy');
+    expect(list(admin?.Action).some((a) => /Decrypt|Encrypt|GenerateDataKey|\*/.test(a))).toBe(false);
+    const logs = statements.find((s) => s.Sid === 'CloudWatchLogsEncryptsThisStacksLogGroups');
+    expect(logs?.Condition?.ArnLike).toBeDefined();
   });
 
   const incoming = s3(STAGING, '/incoming/0123abcd');

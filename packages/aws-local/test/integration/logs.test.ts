@@ -59,7 +59,9 @@ beforeAll(async () => {
   // The service principal stands for an operator here: it may do anything with logs.
   const service = doc.principals.find((p) => p.name === SERVICE);
   if (!service) throw new Error('no service');
-  service.policies = [{ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'logs:*', Resource: '*' }] }];
+  service.policies = [
+    { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'logs:*', Resource: '*' }] },
+  ];
   writeFileSync(file, JSON.stringify(doc));
   identities = LocalIdentities.open(dataDir, ACCOUNT, 'us-east-1');
   logs = await startLocalLogs({

@@ -14,9 +14,11 @@ import {
   type VerifyOptions,
 } from '@eaas/aws-local';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { type FunctionName, matchRoute } from '../src/http/routes.js';
+import { type FunctionName, matchRoute, ROUTES } from '../src/http/routes.js';
+import { type ApiSettings, matchesBinaryMediaType } from './api-settings.js';
 import { lambdaContext, proxyEvent } from './proxy-event.js';
 import type { StaticSite } from './static-site.js';
+import { MethodThrottles } from './throttle.js';
 
 /**
  * The local API Gateway: an HTTP server on loopback that does what API Gateway does in front of
@@ -77,6 +79,15 @@ export interface GatewayOptions {
    * declared (the payload limit when chunked); DEFAULT_BODY_TIMEOUT unless given (tests shorten it).
    */
   bodyTimeout?: { baseMs: number; msPerMiB: number };
+  /**
+   * The deployed API's settings (local/api-settings.ts reads them from serverless.yml): binary
+   * media types, throttling, CORS. Without them: no binary type, no throttling, no CORS.
+   */
+  api?: Pick<ApiSettings, 'binaryMediaTypes' | 'throttle' | 'methodThrottles'> & {
+    /** The origin allowed cross-origin requests; none when undefined. */
+    corsOrigin?: string | undefined;
+    corsHeaders?: readonly string[];
+  };
 }
 
 export interface LocalGateway {
@@ -116,6 +127,9 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     Math.max(options.maxBodyBytesInFlight ?? DEFAULT_MAX_BODY_BYTES_IN_FLIGHT, MAX_REQUEST_BYTES),
   );
   const bodyTimeout = options.bodyTimeout ?? DEFAULT_BODY_TIMEOUT;
+  const api = options.api;
+  const binaryMediaTypes = api?.binaryMediaTypes ?? [];
+  const throttles = api ? new MethodThrottles(api.throttle, api.methodThrottles) : undefined;
   /** Room for the bodies whose signature is still unchecked, all keys together: half the budget (at least one payload). */
   const uncheckedShare: BodyShare = {
     key: 'unchecked',
@@ -151,6 +165,27 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     } catch {
       refuse(400, { message: 'Invalid path encoding' });
       return;
+    }
+    // The gateway's own answers carry the page's origin, as the template's GatewayResponses do.
+    if (api?.corsOrigin) res.setHeader('Access-Control-Allow-Origin', api.corsOrigin);
+    // A CORS preflight, answered by the OPTIONS method's mock integration that `cors:` adds to each
+    // path, without authorization (https://docs.aws.amazon.com/apigateway/latest/developerguide/how-to-cors.html).
+    if (method === 'OPTIONS' && api?.corsOrigin) {
+      const allowed = ROUTES.filter((r) => matchRoute(r.method, rawPath)?.route.path === r.path).map(
+        (r) => r.method,
+      );
+      if (allowed.length > 0) {
+        closeIfUnread(req, res);
+        res.writeHead(200, {
+          'Access-Control-Allow-Origin': api.corsOrigin,
+          'Access-Control-Allow-Headers': (api.corsHeaders ?? []).join(','),
+          'Access-Control-Allow-Methods': [...new Set(allowed), 'OPTIONS'].join(','),
+          'Content-Length': 0,
+          'x-amzn-RequestId': requestId,
+        });
+        res.end();
+        return;
+      }
     }
     const matched = matchRoute(method, rawPath) ?? matchRoute(method, path);
     // API Gateway answers a route it does not have exactly as it answers an unsigned request.
@@ -203,6 +238,11 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     }
     // API Gateway's THROTTLED gateway response (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html).
     const throttled = () => refuse(429, { message: 'Too Many Requests' }, 'TooManyRequestsException');
+    // The stage's and methods' throttling, after authentication as in API Gateway.
+    if (throttles && !throttles.take(`${matched.route.method} ${matched.route.path}`)) {
+      throttled();
+      return;
+    }
     // A key's signature-checked bodies and the bodies sent under its id but not yet checked have
     // separate shares: a sender who knows the id, not the secret, cannot use up the key's room.
     const shares: BodyShare[] = signatureChecked
@@ -260,6 +300,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       accessKeyId: auth.accessKeyId,
       principal,
       requestTimeEpoch: now().getTime(),
+      binaryMediaTypes,
     });
     const fn = options.functions[route.function];
     const deadline = Date.now() + timeoutMs;
@@ -285,10 +326,12 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     }
     const outHeaders: Record<string, string | string[]> = { ...(result.headers as Record<string, string>) };
     for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) outHeaders[k] = v.map(String);
+    // A base64 body becomes bytes only when the request's first Accept type is a binary media type;
+    // otherwise the client gets the base64 text (api-gateway-payload-encodings.html).
+    const decode =
+      result.isBase64Encoded === true && matchesBinaryMediaType(binaryMediaTypes, req.headers.accept);
     const payload =
-      result.body === undefined
-        ? Buffer.alloc(0)
-        : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8');
+      result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, decode ? 'base64' : 'utf8');
     res.writeHead(result.statusCode, {
       ...outHeaders,
       'Content-Length': payload.length,

@@ -2,15 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import type { LocalPrincipal } from '@eaas/aws-local';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import type { Route } from '../src/http/routes.js';
+import { matchesBinaryMediaType } from './api-settings.js';
 
 /**
  * What the local gateway hands a function: the REST API proxy event (payload v1) API Gateway
  * builds for a request with AWS_IAM authorization, carrying the caller's identity, and a Lambda
  * context with the integration's deadline.
  */
-
-/** Media types API Gateway passes to Lambda base64-encoded (the API's binaryMediaTypes). */
-export const BINARY_MEDIA_TYPES: readonly string[] = ['application/octet-stream'];
 
 /** A request that passed the gateway's checks, with its body read and its signature verified. */
 export interface ProxyRequest {
@@ -28,6 +26,8 @@ export interface ProxyRequest {
   accessKeyId: string;
   principal: LocalPrincipal;
   requestTimeEpoch: number;
+  /** The API's binaryMediaTypes: a body whose Content-Type matches reaches the function base64-encoded. */
+  binaryMediaTypes: readonly string[];
 }
 
 /** A record without a prototype, so names such as `constructor` or `__proto__` are plain keys. */
@@ -59,17 +59,14 @@ function queryOf(rawQuery: string) {
   return { single, multi };
 }
 
-function isBinary(contentType: string | undefined): boolean {
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  return BINARY_MEDIA_TYPES.includes(type) || BINARY_MEDIA_TYPES.includes('*/*');
-}
-
 /** The proxy event of a request, as API Gateway builds it. */
 export function proxyEvent(r: ProxyRequest): APIGatewayProxyEvent {
   const { req, method, path, route, body, principal } = r;
   const headers = singleValues(req.headers);
   const query = queryOf(r.rawQuery);
-  const binary = isBinary(req.headers['content-type']);
+  // A body whose Content-Type is no binary media type reaches Lambda as UTF-8 text: bytes that are
+  // not UTF-8 are replaced, as API Gateway does (the reason the API lists `*/*`).
+  const binary = matchesBinaryMediaType(r.binaryMediaTypes, req.headers['content-type']);
   return {
     resource: route.path,
     path,

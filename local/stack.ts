@@ -38,9 +38,10 @@ import type { FunctionName } from '../src/http/routes.js';
 import type { AuditSink } from '../src/ports.js';
 import type { RewrapService } from '../src/services/rewrap.js';
 import type { UploadService } from '../src/services/uploads.js';
+import { readApiSettings } from './api-settings.js';
 import { PORT_SETTINGS, type StackConfig } from './config.js';
 import { localKmsOptions, localS3Options } from './emulator-options.js';
-import { type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
+import { type GatewayOptions, type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
 import { createStaticSite } from './static-site.js';
@@ -63,6 +64,8 @@ export interface StackOptions {
   onObjectCreated?: ObjectCreatedListener;
   /** Sees every request the local S3 answered (tests count what was read). */
   onS3Request?: LocalS3Options['onRequest'];
+  /** Replaces some of the API settings read from serverless.yml (tests: low throttles, another binary list). */
+  api?: Partial<NonNullable<GatewayOptions['api']>>;
   /** Replaces the seal function on staging events (tests of faults); the default seals. */
   seal?: (
     record: S3EventRecord,
@@ -184,6 +187,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     allSinks(...sinks, auditSink(settings, fn, auditLogger, serviceLogs));
   const deps = (fn: FunctionName): HttpDeps => ({
     audit: auditOf(fn),
+    corsOrigin: settings.corsOrigin,
     logger: logger ?? { error: (message, extra) => console.error(message, JSON.stringify(extra)) },
   });
   // The same composition root as the Lambda functions, with one key access (one authorization
@@ -249,6 +253,9 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
         functions,
         maxSkewSeconds: config.sigv4MaxSkewSeconds,
         maxBodyBytesInFlight: config.gatewayBodyBytesInFlight,
+        // serverless.yml's binary media types, throttling and CORS headers; the origin is the
+        // service's setting (EAAS_CORS_ORIGIN), unset locally unless given: the page is same-origin.
+        api: { ...readApiSettings(), corsOrigin: settings.corsOrigin, ...options.api },
         // The upload page at `/`; its presigned URLs point at the local S3.
         site: createStaticSite({ region: config.region, connectSources: [s3.endpoint] }),
         ...(options.now ? { now: options.now } : {}),

@@ -54,6 +54,11 @@ export interface Config {
   readonly auditLogGroup: string | undefined;
   /** CloudWatch Logs endpoint; unset in AWS. The local stack sets its local CloudWatch Logs'. */
   readonly logsEndpoint: string | undefined;
+  /**
+   * The one origin (`scheme://host[:port]`) whose pages may call the API from a browser: answers
+   * carry it in Access-Control-Allow-Origin. Undefined: no cross-origin access.
+   */
+  readonly corsOrigin: string | undefined;
 }
 
 const bucket: Check = (name) => {
@@ -78,6 +83,18 @@ const httpUrl: Check = (v) => {
     return protocol === 'http:' || protocol === 'https:' ? undefined : 'must be an http or https URL';
   } catch {
     return 'must be an http or https URL';
+  }
+};
+
+/** An origin as browsers send it: scheme, host and port only, no path, no trailing slash. */
+const origin: Check = (v) => {
+  try {
+    const url = new URL(v);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === v
+      ? undefined
+      : 'must be an origin, scheme://host[:port], without a path';
+  } catch {
+    return 'must be an origin, scheme://host[:port], without a path';
   }
 };
 
@@ -150,6 +167,7 @@ export function readConfig(s: Settings): Config {
     aliasOperators: operators === undefined ? undefined : Object.freeze(commaList(operators)),
     auditLogGroup,
     logsEndpoint: s.optional('EAAS_LOGS_ENDPOINT', httpUrl),
+    corsOrigin: s.optional('EAAS_CORS_ORIGIN', origin),
   });
 }
 

@@ -14,7 +14,11 @@ import { logsClientFor } from './aws-clients.js';
 export function lambdaBase(functionName: string): { config: Config; logger: Logger; http: HttpDeps } {
   const config = loadConfig();
   const logger = new Logger({ serviceName: 'eaas' });
-  return { config, logger, http: { logger, audit: auditSink(config, functionName, logger) } };
+  return {
+    config,
+    logger,
+    http: { logger, audit: auditSink(config, functionName, logger), corsOrigin: config.corsOrigin },
+  };
 }
 
 /**

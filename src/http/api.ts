@@ -18,6 +18,8 @@ export interface HttpDeps {
   logger: ErrorLogger;
   /** Milliseconds, for latency; performance.now by default. */
   now?: () => number;
+  /** The page's origin allowed cross-origin calls (EAAS_CORS_ORIGIN); none when undefined. */
+  corsOrigin?: string | undefined;
 }
 
 export interface RouteInput {
@@ -211,7 +213,7 @@ export function makeApiHandler(
   };
 
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
-    .use(securityHeaders())
+    .use(securityHeaders(deps.corsOrigin))
     .use(auditTrail(deps.audit, (request) => states.get(request.event), now))
     .use(errorResponses(deps.logger))
     .handler(dispatch);

@@ -44,7 +44,9 @@ afterAll(async () => {
 
 describe('npm run package (osls, offline)', () => {
   it('produces a CloudFormation template with every route behind AWS_IAM', () => {
-    const methods = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Method');
+    const methods = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod !== 'OPTIONS',
+    );
     expect(methods).toHaveLength(ROUTES.length);
     for (const m of methods) expect(m.Properties.AuthorizationType).toBe('AWS_IAM');
     const resources = Object.values(template.Resources)
@@ -73,7 +75,7 @@ describe('npm run package (osls, offline)', () => {
       const { handler } = require(${JSON.stringify(join(dir, 'src', 'functions', entry ?? ''))});
       const event = require(${JSON.stringify(join(process.cwd(), 'events', `${event}.json`))});
       handler(event, { awsRequestId: 'bundle-test', getRemainingTimeInMillis: () => 29000 })
-        .then((r) => process.stdout.write(JSON.stringify(r)));
+        .then((r) => process.stdout.write('\\n' + JSON.stringify(r)));
     `;
       const { stdout } = await exec(process.execPath, ['-e', script], {
         env: {
@@ -86,8 +88,12 @@ describe('npm run package (osls, offline)', () => {
         },
         timeout: 30_000,
       });
-      const result = JSON.parse(stdout) as { statusCode: number; body: string };
+      // The answer is the last line; the lines before it are the logger's (the audit record, at
+      // any log level, since this run names no audit log group).
+      const lines = stdout.split('\n');
+      const result = JSON.parse(lines.at(-1) ?? '') as { statusCode: number; body: string };
       expect(result.statusCode, result.body).toBe(status);
+      expect(lines.some((l) => l.includes('"message":"audit"'))).toBe(true);
     },
   );
 
@@ -144,6 +150,63 @@ describe('npm run package (osls, offline)', () => {
       const cors = props?.CorsConfiguration?.CorsRules ?? [];
       expect(cors.length, id).toBeGreaterThan(0);
       for (const rule of cors) expect(rule, id).toMatchObject({ AllowedOrigins: [WEB_ORIGIN] });
+    }
+  });
+
+  it('makes the stage a resource: throttled per method, execution logging off, JSON access logs without bodies, traced', () => {
+    const stages = Object.values(template.Resources).filter((r) => r.Type === 'AWS::ApiGateway::Stage');
+    expect(stages).toHaveLength(1);
+    const stage = stages[0]?.Properties as {
+      StageName: string;
+      TracingEnabled: boolean;
+      AccessLogSetting: { Format: string };
+      MethodSettings: Record<string, unknown>[];
+    };
+    expect(stage.StageName).toBe('dev');
+    expect(stage.TracingEnabled).toBe(true);
+    const deployments = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::ApiGateway::Deployment',
+    );
+    expect(deployments.map((d) => d.Properties.StageName)).toEqual([undefined]);
+    for (const m of stage.MethodSettings)
+      expect(m).toMatchObject({ LoggingLevel: 'OFF', DataTraceEnabled: false });
+    expect(stage.MethodSettings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        ThrottlingRateLimit: 100,
+        ThrottlingBurstLimit: 200,
+      }),
+    );
+    expect(stage.MethodSettings).toContainEqual(
+      expect.objectContaining({
+        HttpMethod: 'POST',
+        ResourcePath: '/~1v1~1encrypt',
+        ThrottlingRateLimit: 50,
+      }),
+    );
+    const format = JSON.parse(stage.AccessLogSetting.Format) as Record<string, string>;
+    expect(Object.values(format).some((v) => /body|requestOverride|header/i.test(v))).toBe(false);
+    expect(format).toMatchObject({ status: '$context.status', userArn: '$context.identity.userArn' });
+  });
+
+  it('answers CORS preflights for the webOrigin parameter, and keeps the API functions under the 29 s integration timeout', () => {
+    const options = Object.values(template.Resources).filter(
+      (r) => r.Type === 'AWS::ApiGateway::Method' && r.Properties.HttpMethod === 'OPTIONS',
+    );
+    expect(options.length).toBeGreaterThan(0);
+    for (const o of options) {
+      const params = JSON.stringify(o.Properties.Integration);
+      expect(params).toContain(`'${WEB_ORIGIN}'`);
+      expect(params).toContain('X-Amz-Security-Token');
+    }
+    for (const [id, r] of Object.entries(template.Resources).filter(
+      ([, r]) => r.Type === 'AWS::Lambda::Function',
+    )) {
+      const p = r.Properties as { Timeout: number; ReservedConcurrentExecutions?: number };
+      if (id === 'SealLambdaFunction' || id === 'ReencryptLambdaFunction')
+        expect(p.ReservedConcurrentExecutions, id).toBeGreaterThan(0);
+      else expect(p.Timeout, id).toBeLessThan(29);
     }
   });
 

@@ -116,10 +116,12 @@ describe('serverless.yml and the route table agree', () => {
     expect(declared.sort()).toEqual(expected.sort());
   });
 
-  it('runs on nodejs22.x and passes octet-stream bodies as binary, as the local gateway does', async () => {
-    const { BINARY_MEDIA_TYPES } = await import('../../local/proxy-event.js');
+  it('runs on nodejs22.x and passes every body as binary, both ways, whatever its media type', async () => {
+    const { readApiSettings } = await import('../../local/api-settings.js');
     expect(sls.provider.runtime).toBe('nodejs22.x');
-    expect(sls.provider.apiGateway.binaryMediaTypes).toEqual([...BINARY_MEDIA_TYPES]);
+    expect(sls.provider.apiGateway.binaryMediaTypes).toEqual(['*/*']);
+    // The local gateway reads the same list.
+    expect(readApiSettings().binaryMediaTypes).toEqual(['*/*']);
   });
 });
 

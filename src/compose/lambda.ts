@@ -1,14 +1,47 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { LoggerAuditSink } from '../audit.js';
 import { type Config, loadConfig } from '../config.js';
 import type { HttpDeps } from '../http/api.js';
+import { observedEntry } from '../observability/entry.js';
+import { countKmsCalls } from '../observability/kms-calls.js';
+import { functionMetrics, PowertoolsMeter } from '../observability/metrics.js';
+import { loadTracing } from '../observability/tracing.js';
+
+export interface LambdaBase {
+  config: Config;
+  logger: Logger;
+  meter: PowertoolsMeter;
+  http: HttpDeps;
+  /** The function's KMS client, its calls counted per operation (and traced when tracing is on). */
+  kms(client: KMSClient): KMSClient;
+  /** An AWS SDK client, traced when tracing is on. */
+  traced<C>(client: C): C;
+  /** The Lambda entry: Logger context, metrics flushed per invocation, the tracing segment. */
+  entry<E, R>(handler: (event: E, context: never) => Promise<R>): (event: E, context: never) => Promise<R>;
+}
 
 /**
- * What a Lambda function starts from: the configuration, Powertools' JSON logger, and the audit
- * records written through it to CloudWatch. Its clients come from `aws-clients.ts`.
+ * What a Lambda function starts from: the configuration, Powertools' JSON logger, metrics and
+ * (when tracing is on, loaded only then) tracer, and the audit records written through the
+ * logger to CloudWatch. Its clients come from `aws-clients.ts`, passed through `kms`/`traced`.
  */
-export function lambdaBase(): { config: Config; logger: Logger; http: HttpDeps } {
+export async function lambdaBase(fn: string): Promise<LambdaBase> {
   const config = loadConfig();
-  const logger = new Logger({ serviceName: 'eaas' });
-  return { config, logger, http: { logger, audit: new LoggerAuditSink(logger) } };
+  const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'eaas' });
+  const metrics = functionMetrics(fn);
+  const meter = new PowertoolsMeter(metrics);
+  const tracing = await loadTracing();
+  const traced = <C>(client: C): C =>
+    tracing ? (tracing.tracer.captureAWSv3Client(client as never) as C) : client;
+  return {
+    config,
+    logger,
+    meter,
+    http: { logger, audit: new LoggerAuditSink(logger), meter },
+    kms: (client) => traced(countKmsCalls(client, meter)),
+    traced,
+    entry: (handler) =>
+      observedEntry(handler as never, { logger, metrics, meter, ...(tracing ? { tracing } : {}) }) as never,
+  };
 }

@@ -449,6 +449,92 @@ describe('least privilege: every function its own role', () => {
   });
 });
 
+describe('observability', () => {
+  const provider = sls.provider as unknown as {
+    tracing?: { lambda?: boolean; apiGateway?: boolean };
+    logs?: { restApi?: Record<string, unknown> };
+  };
+  const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+  const alarmOn = (namespace: string, metric: string, dimension: string, value: unknown) =>
+    alarms.filter(([, r]) => {
+      const p = (r.Properties ?? {}) as { Namespace?: string; MetricName?: string; Dimensions?: unknown[] };
+      return (
+        p.Namespace === namespace &&
+        p.MetricName === metric &&
+        JSON.stringify(p.Dimensions ?? []).includes(JSON.stringify({ Name: dimension, Value: value }))
+      );
+    });
+
+  it('traces every function and the API stage, with the Tracer recording no response or error', () => {
+    expect(provider.tracing).toEqual({ lambda: true, apiGateway: true });
+    const env = sls.provider.environment;
+    expect(env.POWERTOOLS_TRACE_ENABLED).toBe('true');
+    expect(env.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe('false');
+    expect(env.POWERTOOLS_TRACER_CAPTURE_ERROR).toBe('false');
+    expect(env.POWERTOOLS_LOGGER_LOG_EVENT).toBe('false');
+    expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('eaas-dev');
+    // Every function's role may send its segments (X-Ray actions take no resource).
+    const tracing = resources.TracingWritePolicy?.Properties as { Roles: { Ref: string }[] };
+    expect(tracing.Roles.map((r) => r.Ref).sort()).toEqual(
+      Object.values(sls.functions)
+        .map((fn) => fn.role)
+        .sort(),
+    );
+  });
+
+  it('logs API access as JSON without any body, and no execution data', () => {
+    const restApi = provider.logs?.restApi ?? {};
+    expect(restApi.executionLogging).toBe(false);
+    expect(restApi.fullExecutionData).toBe(false);
+    expect(restApi.accessLogging).toBe(true);
+    const format = JSON.parse(String(restApi.format)) as Record<string, string>;
+    for (const variable of [
+      'requestId',
+      'extendedRequestId',
+      'identity.sourceIp',
+      'identity.caller',
+      'identity.userArn',
+      'httpMethod',
+      'resourcePath',
+      'status',
+      'responseLatency',
+      'integrationLatency',
+      'integration.error',
+      'responseLength',
+    ])
+      expect(Object.values(format)).toContain(`$context.${variable}`);
+    // Nothing of a body, a query string, headers or the path (it names objects): the route
+    // template ($context.resourcePath) only.
+    for (const value of Object.values(format)) {
+      expect(value).toMatch(/^\$context\.[\w.]+$/);
+      expect(value).not.toMatch(/body|input|override|header|querystring/i);
+      expect(value).not.toBe('$context.path');
+    }
+  });
+
+  it('alarms on the API 5XX rate, each function errors and throttles, and the oldest unsealed upload', () => {
+    expect(alarmOn('AWS/ApiGateway', '5XXError', 'ApiName', 'dev-eaas')).toHaveLength(1);
+    for (const name of Object.keys(sls.functions)) {
+      const ref = { Ref: `${name[0]?.toUpperCase()}${name.slice(1)}LambdaFunction` };
+      expect(alarmOn('AWS/Lambda', 'Errors', 'FunctionName', ref), `${name} Errors`).toHaveLength(1);
+      expect(alarmOn('AWS/Lambda', 'Throttles', 'FunctionName', ref), `${name} Throttles`).toHaveLength(1);
+    }
+    const [oldest] = alarmOn('eaas-dev', 'OldestPendingUploadAge', 'function', 'seal');
+    expect(oldest?.[1].Properties).toMatchObject({ Statistic: 'Maximum', TreatMissingData: 'breaching' });
+  });
+
+  it('notifies the alarm topic only when one is given', () => {
+    const conditions = (sls.resources as unknown as { Conditions: Record<string, unknown> }).Conditions;
+    expect(conditions.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    for (const [id, alarm] of alarms) {
+      const p = alarm.Properties as { AlarmActions?: unknown; OKActions?: unknown };
+      const ifTopic = { 'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }] };
+      expect(p.AlarmActions, id).toEqual(ifTopic);
+      expect(p.OKActions, id).toEqual(ifTopic);
+    }
+  });
+});
+
 describe('the template reader these tests rely on', () => {
   it('finds a dependency cycle and a wildcard grant', () => {
     const cyclic: Resources = {

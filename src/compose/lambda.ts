@@ -30,7 +30,7 @@ export async function lambdaBase(fn: string): Promise<LambdaBase> {
   const config = loadConfig();
   const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'eaas' });
   const metrics = functionMetrics(fn);
-  const meter = new PowertoolsMeter(metrics);
+  const meter = new PowertoolsMeter(metrics, { rewrapper: fn === 'reencrypt' });
   const tracing = await loadTracing();
   const traced = <C>(client: C): C =>
     tracing ? (tracing.tracer.captureAWSv3Client(client as never) as C) : client;

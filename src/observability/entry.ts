@@ -36,6 +36,7 @@ export function observedEntry<E, R>(
         R
       >,
     );
+  // `after` runs in reverse order of `use`: flushKms adds its totals before logMetrics publishes.
   return entry
     .use(injectLambdaContext(obs.logger) as middy.MiddlewareObj<E, R>)
     .use(logMetrics(obs.metrics, { captureColdStartMetric: true }) as middy.MiddlewareObj<E, R>)

@@ -18,12 +18,20 @@ export function functionMetrics(fn: string): Metrics {
  * The Meter over Powertools Metrics. A request's metrics go to the invocation's metric set (its
  * dimensions route and statusClass; one request per invocation); KMS calls are counted per
  * operation and written by `flush` as one line per operation (dimension `operation`), so a batch
- * of 100 calls is one line, not 100.
+ * of 100 calls is one line, not 100; re-wrapped documents are summed and written once too.
  */
 export class PowertoolsMeter implements Meter {
   private readonly kms = new Map<string, number>();
+  private rewrapped = 0;
 
-  constructor(readonly metrics: Metrics) {}
+  /**
+   * `rewrapper`: the function re-wraps documents (reencrypt), so each invocation reports its
+   * count, 0 included: a tick with nothing to do still writes a data point.
+   */
+  constructor(
+    readonly metrics: Metrics,
+    private readonly options: { rewrapper?: boolean } = {},
+  ) {}
 
   request(route: string, status: number, latencyMs: number): void {
     this.metrics.addDimensions({ route, statusClass: statusClassOf(status) });
@@ -41,15 +49,21 @@ export class PowertoolsMeter implements Meter {
   }
 
   objectsRewrapped(count: number): void {
-    this.metrics.addMetric(METRIC.objectsRewrapped, MetricUnit.Count, count);
+    this.rewrapped += count;
   }
 
   oldestPendingUpload(ageSeconds: number): void {
     this.metrics.addMetric(METRIC.oldestPendingUploadAge, MetricUnit.Seconds, ageSeconds);
   }
 
-  /** Writes the invocation's KMS call counts (called at the end of each invocation). */
+  /**
+   * Writes the invocation's KMS call counts and adds its re-wrap count to its metric set (called
+   * at the end of each invocation, before `logMetrics` publishes the set).
+   */
   flush(): void {
+    if (this.options.rewrapper || this.rewrapped > 0)
+      this.metrics.addMetric(METRIC.objectsRewrapped, MetricUnit.Count, this.rewrapped);
+    this.rewrapped = 0;
     for (const [operation, count] of this.kms) {
       const single = this.metrics.singleMetric();
       single.addDimension('operation', operation);

@@ -8,7 +8,7 @@ export interface SweepResult {
   failed: number;
   /**
    * Age in seconds of the oldest upload whose bytes are staged but still not sealed when the
-   * sweep is done with it (a seal in progress, failing, or refused by a busy lease), counted from
+   * sweep is done with it (its seal failed transiently, or another seal holds it), counted from
    * when the upload began; 0 when there is none. The seal-backlog alarm watches it.
    */
   oldestUnsealedSeconds: number;
@@ -50,7 +50,7 @@ export async function sweepUploads(
         if (!(await records.staged(id))) continue;
         const outcome = await seal(id);
         if (outcome === 'sealed') done.sealed++;
-        else unsealed(item.lastModified);
+        if (outcome === 'busy') unsealed(item.lastModified);
         if (outcome === 'failed') done.failed++;
       } catch (error) {
         done.failed++;

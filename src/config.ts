@@ -47,6 +47,13 @@ export interface Config {
    * Undefined when unset: none in AWS, the seed's myKeyManager on the local stack.
    */
   readonly aliasOperators: readonly string[] | undefined;
+  /** CloudWatch namespace of the service's metrics (Powertools' POWERTOOLS_METRICS_NAMESPACE). */
+  readonly metricsNamespace: string;
+  /**
+   * Whether the function traces (X-Ray): on Lambda with POWERTOOLS_TRACE_ENABLED=true. The
+   * Tracer is loaded only then (src/observability/tracing.ts).
+   */
+  readonly tracing: boolean;
 }
 
 const bucket: Check = (name) => {
@@ -78,6 +85,12 @@ const pageTokenSecret: Check = (v) =>
   isBase64(v) && Buffer.from(v, 'base64').length >= MIN_PAGE_TOKEN_SECRET_BYTES
     ? undefined
     : `must be the base64 of at least ${MIN_PAGE_TOKEN_SECRET_BYTES} random bytes`;
+
+/** CloudWatch's namespace rule: 1-255 of letters, digits and `.-_/#:`, not starting with `AWS/`. */
+const metricsNamespace: Check = (v) =>
+  /^[\w.\-/#:]{1,255}$/.test(v) && !v.startsWith('AWS/')
+    ? undefined
+    : 'must be 1-255 letters, digits or . - _ / # :, and not start with AWS/';
 
 const commaList = (v: string) =>
   v
@@ -135,6 +148,8 @@ export function readConfig(s: Settings): Config {
       jobs: s.int('EAAS_QUOTA_JOBS_PER_CALLER', 1, 10000, 10),
     }),
     aliasOperators: operators === undefined ? undefined : Object.freeze(commaList(operators)),
+    metricsNamespace: s.text('POWERTOOLS_METRICS_NAMESPACE', 'eaas', metricsNamespace),
+    tracing: s.raw('POWERTOOLS_TRACE_ENABLED') === 'true' && s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined,
   });
 }
 

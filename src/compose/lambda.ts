@@ -28,10 +28,10 @@ export interface LambdaBase {
  */
 export async function lambdaBase(fn: string): Promise<LambdaBase> {
   const config = loadConfig();
-  const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'eaas' });
-  const metrics = functionMetrics(fn);
+  const logger = new Logger({ serviceName: 'eaas' });
+  const metrics = functionMetrics(fn, config.metricsNamespace);
   const meter = new PowertoolsMeter(metrics, { rewrapper: fn === 'reencrypt' });
-  const tracing = await loadTracing();
+  const tracing = await loadTracing(config.tracing);
   const traced = <C>(client: C): C =>
     tracing ? (tracing.tracer.captureAWSv3Client(client as never) as C) : client;
   return {

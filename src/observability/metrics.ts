@@ -2,16 +2,12 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC, type Meter, statusClassOf } from './meter.js';
 
 /**
- * The function's Powertools Metrics: namespace from POWERTOOLS_METRICS_NAMESPACE (`eaas` when
- * unset), service from POWERTOOLS_SERVICE_NAME, and the function's name as a default dimension.
- * Written as embedded metric format to stdout (no API call); `logMetrics` flushes per invocation.
+ * The function's Powertools Metrics: the namespace (`Config.metricsNamespace`), service `eaas`
+ * and the function's name as default dimensions. Written as embedded metric format to stdout (no
+ * API call); `logMetrics` flushes per invocation.
  */
-export function functionMetrics(fn: string): Metrics {
-  return new Metrics({
-    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || 'eaas',
-    serviceName: process.env.POWERTOOLS_SERVICE_NAME || 'eaas',
-    defaultDimensions: { function: fn },
-  });
+export function functionMetrics(fn: string, namespace = 'eaas'): Metrics {
+  return new Metrics({ namespace, serviceName: 'eaas', defaultDimensions: { function: fn } });
 }
 
 /**

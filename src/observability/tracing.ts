@@ -1,28 +1,25 @@
 import type { Tracer } from '@aws-lambda-powertools/tracer';
 
 /**
- * Whether this process traces: on Lambda (AWS_LAMBDA_FUNCTION_NAME) with
- * POWERTOOLS_TRACE_ENABLED=true (serverless.yml sets it beside `provider.tracing.lambda`). The
- * Tracer pulls in aws-xray-sdk-core, so it is loaded (a dynamic import, evaluated on the first
- * invocation) only then: locally, in tests and with tracing off it costs no load time.
+ * The Tracer and its middy middleware, when the function traces (`Config.tracing`: on Lambda with
+ * POWERTOOLS_TRACE_ENABLED=true, which serverless.yml sets beside `provider.tracing.lambda`);
+ * nothing otherwise. The Tracer pulls in aws-xray-sdk-core, so it is loaded by a dynamic import
+ * on the first invocation and only then: locally, in tests and with tracing off it costs no load
+ * time.
  */
-export function tracingEnabled(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.POWERTOOLS_TRACE_ENABLED === 'true' && Boolean(env.AWS_LAMBDA_FUNCTION_NAME);
-}
-
-/** The Tracer and its middy middleware when tracing is on; nothing otherwise. */
-export async function loadTracing(env: NodeJS.ProcessEnv = process.env): Promise<
+export async function loadTracing(enabled: boolean): Promise<
   | {
       tracer: Tracer;
       captureLambdaHandler: typeof import('@aws-lambda-powertools/tracer/middleware').captureLambdaHandler;
     }
   | undefined
 > {
-  if (!tracingEnabled(env)) return undefined;
+  if (!enabled) return undefined;
   const [{ Tracer }, { captureLambdaHandler }] = await Promise.all([
     import('@aws-lambda-powertools/tracer'),
     import('@aws-lambda-powertools/tracer/middleware'),
   ]);
-  // Responses are not captured as segment metadata: they hold plaintext and data keys.
-  return { tracer: new Tracer({ captureHTTPsRequests: true }), captureLambdaHandler };
+  // The segments hold no response or error message (POWERTOOLS_TRACER_CAPTURE_RESPONSE/ERROR
+  // false in serverless.yml, captureResponse false on the handler): they may hold plaintext.
+  return { tracer: new Tracer(), captureLambdaHandler };
 }

@@ -5,6 +5,7 @@ import { HttpResponse } from '@smithy/protocol-http';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LoggerAuditSink } from '../../src/audit.js';
+import { loadConfig } from '../../src/config.js';
 import { DomainError } from '../../src/core/errors.js';
 import { makeHandler as cryptoHandler } from '../../src/handlers/crypto.js';
 import { makeHandler as sealHandler } from '../../src/handlers/seal.js';
@@ -12,7 +13,7 @@ import { observedEntry } from '../../src/observability/entry.js';
 import { countKmsCalls } from '../../src/observability/kms-calls.js';
 import { statusClassOf } from '../../src/observability/meter.js';
 import { functionMetrics, PowertoolsMeter } from '../../src/observability/metrics.js';
-import { loadTracing, tracingEnabled } from '../../src/observability/tracing.js';
+import { loadTracing } from '../../src/observability/tracing.js';
 import type { CryptoService } from '../../src/services/crypto.js';
 import { sampleEvent } from '../helpers/events.js';
 import { ALICE, callerOf, KEY_A, uploadWorld } from '../helpers/upload-world.js';
@@ -279,13 +280,24 @@ describe('the seal', () => {
 
 describe('the Tracer', () => {
   it('is loaded only on Lambda with POWERTOOLS_TRACE_ENABLED=true', async () => {
-    expect(tracingEnabled({})).toBe(false);
-    expect(tracingEnabled({ POWERTOOLS_TRACE_ENABLED: 'true' })).toBe(false);
-    expect(tracingEnabled({ AWS_LAMBDA_FUNCTION_NAME: 'f', POWERTOOLS_TRACE_ENABLED: 'false' })).toBe(false);
-    expect(await loadTracing({ AWS_LAMBDA_FUNCTION_NAME: 'f' })).toBeUndefined();
-    const on = await loadTracing({ AWS_LAMBDA_FUNCTION_NAME: 'f', POWERTOOLS_TRACE_ENABLED: 'true' });
+    const secret = Buffer.alloc(48, 7).toString('base64');
+    const onLambda = { AWS_LAMBDA_FUNCTION_NAME: 'f', EAAS_PAGE_TOKEN_SECRET: secret };
+    expect(loadConfig({}).tracing).toBe(false);
+    expect(loadConfig({ POWERTOOLS_TRACE_ENABLED: 'true' }).tracing).toBe(false);
+    expect(loadConfig({ ...onLambda, POWERTOOLS_TRACE_ENABLED: 'false' }).tracing).toBe(false);
+    expect(loadConfig({ ...onLambda, POWERTOOLS_TRACE_ENABLED: 'true' }).tracing).toBe(true);
+    expect(await loadTracing(false)).toBeUndefined();
+    const on = await loadTracing(true);
     expect(typeof on?.tracer.captureAWSv3Client).toBe('function');
     expect(typeof on?.captureLambdaHandler).toBe('function');
+  });
+
+  it('the metrics namespace is a setting, checked as CloudWatch does', () => {
+    expect(loadConfig({}).metricsNamespace).toBe('eaas');
+    expect(loadConfig({ POWERTOOLS_METRICS_NAMESPACE: 'eaas-prod' }).metricsNamespace).toBe('eaas-prod');
+    expect(() => loadConfig({ POWERTOOLS_METRICS_NAMESPACE: 'AWS/Lambda' })).toThrow(
+      /POWERTOOLS_METRICS_NAMESPACE/,
+    );
   });
 });
 

@@ -108,3 +108,4 @@ class ApiStage {
 }
 
 module.exports = ApiStage;
+module.exports.ACCESS_LOG_FORMAT = ACCESS_LOG_FORMAT;

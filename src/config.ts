@@ -59,6 +59,13 @@ export interface Config {
    * carry it in Access-Control-Allow-Origin. Undefined: no cross-origin access.
    */
   readonly corsOrigin: string | undefined;
+  /** CloudWatch namespace of the service's metrics (Powertools' POWERTOOLS_METRICS_NAMESPACE). */
+  readonly metricsNamespace: string;
+  /**
+   * Whether the function traces (X-Ray): on Lambda with POWERTOOLS_TRACE_ENABLED=true. The
+   * Tracer is loaded only then (src/observability/tracing.ts).
+   */
+  readonly tracing: boolean;
 }
 
 const bucket: Check = (name) => {
@@ -102,6 +109,12 @@ const pageTokenSecret: Check = (v) =>
   isBase64(v) && Buffer.from(v, 'base64').length >= MIN_PAGE_TOKEN_SECRET_BYTES
     ? undefined
     : `must be the base64 of at least ${MIN_PAGE_TOKEN_SECRET_BYTES} random bytes`;
+
+/** CloudWatch's namespace rule: 1-255 of letters, digits and `.-_/#:`, not starting with `AWS/`. */
+const metricsNamespace: Check = (v) =>
+  /^[\w.\-/#:]{1,255}$/.test(v) && !v.startsWith('AWS/')
+    ? undefined
+    : 'must be 1-255 letters, digits or . - _ / # :, and not start with AWS/';
 
 const commaList = (v: string) =>
   v
@@ -168,6 +181,8 @@ export function readConfig(s: Settings): Config {
     auditLogGroup,
     logsEndpoint: s.optional('EAAS_LOGS_ENDPOINT', httpUrl),
     corsOrigin: s.optional('EAAS_CORS_ORIGIN', origin),
+    metricsNamespace: s.text('POWERTOOLS_METRICS_NAMESPACE', 'eaas', metricsNamespace),
+    tracing: s.raw('POWERTOOLS_TRACE_ENABLED') === 'true' && s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined,
   });
 }
 

@@ -7,13 +7,14 @@ import { quotaLedgerFor } from './quotas.js';
 
 /**
  * The re-encryption job service (the jobs and reencrypt functions): documents behind the object
- * prefix, job records at the bucket root. `log` receives a progress line per page.
+ * prefix, job records at the bucket root. `log` receives a progress line per page, `onRewrapped` each re-wrapped document (a metric).
  */
 export function rewrapService(
   config: Config,
   { admin, access }: KeyAccess,
   s3: S3Client,
   log?: (message: string, fields: Record<string, unknown>) => void,
+  onRewrapped?: (count: number) => void,
 ): RewrapService {
   return new RewrapService(
     admin,
@@ -27,6 +28,7 @@ export function rewrapService(
       kmsPerSecond: config.rewrapKmsPerSecond,
       quotas: quotaLedgerFor(config, s3),
       ...(log ? { log } : {}),
+      ...(onRewrapped ? { onRewrapped } : {}),
     },
   );
 }

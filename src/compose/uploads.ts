@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../aws/s3.js';
 import type { Config } from '../config.js';
+import type { Meter } from '../observability/meter.js';
 import { DocumentService } from '../services/documents.js';
 import { UploadService } from '../services/uploads.js';
 import type { KeyAccess } from './key-access.js';
@@ -8,9 +9,14 @@ import type { KeyAccess } from './key-access.js';
 /**
  * The upload service over the staging and vault buckets (the uploads and seal functions).
  * `access` re-checks, when the seal runs, that the upload's owner may still encrypt under its key
- * and context.
+ * and context. `meter` (the seal) is told the bytes of each sealed document.
  */
-export function uploadService(config: Config, { admin, access }: KeyAccess, s3: S3Client): UploadService {
+export function uploadService(
+  config: Config,
+  { admin, access }: KeyAccess,
+  s3: S3Client,
+  meter?: Pick<Meter, 'bytesSealed'>,
+): UploadService {
   const vault = new S3ObjectStore(s3, config.vaultBucket, config.objectPrefix);
   return new UploadService(
     admin,
@@ -25,6 +31,7 @@ export function uploadService(config: Config, { admin, access }: KeyAccess, s3: 
       urlSeconds: config.uploadUrlSeconds,
       maxUploadBytes: config.maxUploadBytes,
       leaseSeconds: config.sealLeaseSeconds,
+      ...(meter ? { onSealed: (bytes: number) => meter.bytesSealed(bytes) } : {}),
       authorizeOwner: async (owner, keyArn, context) => {
         await access.guardFor({ arn: owner }, () => undefined)(keyArn, 'kms:Encrypt', context);
       },

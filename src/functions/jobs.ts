@@ -6,8 +6,13 @@ import { makeHandler } from '../handlers/jobs.js';
 import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the jobs function: POST /v1/jobs/re-encrypt, GET /v1/jobs/{id}; the schedule runs them. */
-export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase('jobs');
-  const rewrap = rewrapService(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config));
-  return makeHandler({ ...http, rewrap });
+export const handler = builtOnFirstCall(async () => {
+  const base = await lambdaBase('jobs');
+  const { config } = base;
+  const rewrap = rewrapService(
+    config,
+    keyAccess(config, base.kms(kmsClientFor(config))),
+    base.traced(s3ClientFor(config)),
+  );
+  return base.entry(makeHandler({ ...base.http, rewrap }));
 });

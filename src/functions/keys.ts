@@ -6,8 +6,13 @@ import { makeHandler } from '../handlers/keys.js';
 import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the keys function: /v1/keys..., /v1/aliases... */
-export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase('keys');
-  const keys = keysServices(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config));
-  return makeHandler({ ...http, ...keys });
+export const handler = builtOnFirstCall(async () => {
+  const base = await lambdaBase('keys');
+  const { config } = base;
+  const keys = keysServices(
+    config,
+    keyAccess(config, base.kms(kmsClientFor(config))),
+    base.traced(s3ClientFor(config)),
+  );
+  return base.entry(makeHandler({ ...base.http, ...keys }));
 });

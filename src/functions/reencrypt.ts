@@ -6,10 +6,15 @@ import { makeHandler } from '../handlers/reencrypt.js';
 import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the reencrypt function: the schedule's tick of the re-encryption jobs. */
-export const handler = builtOnFirstCall(() => {
-  const { config, logger } = lambdaBase('reencrypt');
-  const rewrap = rewrapService(config, keyAccess(config, kmsClientFor(config)), s3ClientFor(config), (m, f) =>
-    logger.info(m, f),
+export const handler = builtOnFirstCall(async () => {
+  const base = await lambdaBase('reencrypt');
+  const { config, logger, meter } = base;
+  const rewrap = rewrapService(
+    config,
+    keyAccess(config, base.kms(kmsClientFor(config))),
+    base.traced(s3ClientFor(config)),
+    (m, f) => logger.info(m, f),
+    (count) => meter.objectsRewrapped(count),
   );
-  return makeHandler({ rewrap });
+  return base.entry(makeHandler({ rewrap }));
 });

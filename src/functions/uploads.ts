@@ -6,12 +6,15 @@ import { makeHandler } from '../handlers/uploads.js';
 import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the uploads function: /v1/uploads... */
-export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase('uploads');
-  const keys = keyAccess(config, kmsClientFor(config));
-  return makeHandler({
-    ...http,
-    access: keys.access,
-    uploads: uploadService(config, keys, s3ClientFor(config)),
-  });
+export const handler = builtOnFirstCall(async () => {
+  const base = await lambdaBase('uploads');
+  const { config } = base;
+  const keys = keyAccess(config, base.kms(kmsClientFor(config)));
+  return base.entry(
+    makeHandler({
+      ...base.http,
+      access: keys.access,
+      uploads: uploadService(config, keys, base.traced(s3ClientFor(config))),
+    }),
+  );
 });

@@ -6,7 +6,12 @@ import { makeHandler } from '../handlers/whoami.js';
 import { builtOnFirstCall } from './built-once.js';
 
 /** Lambda entry of the whoami function: GET /v1/whoami. */
-export const handler = builtOnFirstCall(() => {
-  const { config, http } = lambdaBase('whoami');
-  return makeHandler({ ...http, ...whoamiServices(config, keyAccess(config, kmsClientFor(config))) });
+export const handler = builtOnFirstCall(async () => {
+  const base = await lambdaBase('whoami');
+  return base.entry(
+    makeHandler({
+      ...base.http,
+      ...whoamiServices(base.config, keyAccess(base.config, base.kms(kmsClientFor(base.config)))),
+    }),
+  );
 });

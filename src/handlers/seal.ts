@@ -1,4 +1,5 @@
 import type { S3Event } from 'aws-lambda';
+import type { Meter } from '../observability/meter.js';
 import type { UploadService } from '../services/uploads.js';
 import { uploadIdOf } from '../services/uploads.js';
 
@@ -6,6 +7,8 @@ export interface SealDeps {
   uploads: UploadService;
   /** The staging bucket: events from any other bucket are ignored. */
   stagingBucket: string;
+  /** Told the sweep's oldest unsealed upload (bytes sealed come from the upload service). */
+  meter?: Pick<Meter, 'oldestPendingUpload'>;
   logger: {
     info(message: string, extra?: Record<string, unknown>): void;
     error(message: string, extra?: Record<string, unknown>): void;
@@ -31,6 +34,7 @@ export function makeHandler(deps: SealDeps) {
     const outcomes: Record<string, string> = {};
     if ('source' in event && event.source === 'aws.events') {
       const swept = await deps.uploads.sweep();
+      deps.meter?.oldestPendingUpload(swept.oldestUnsealedSeconds);
       deps.logger.info('swept pending uploads', { ...swept });
       return { outcomes: { sweep: JSON.stringify(swept) } };
     }

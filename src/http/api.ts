@@ -3,10 +3,12 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 
 import { DomainError, ValidationError } from '../core/errors.js';
+import type { Meter } from '../observability/meter.js';
 import type { AuditSink } from '../ports.js';
 import { statusOf } from './error-status.js';
 import { auditTrail } from './middleware/audit-trail.js';
 import { type ErrorLogger, errorResponses, serverErrorDetails } from './middleware/error-responses.js';
+import { requestMetrics } from './middleware/request-metrics.js';
 import { securityHeaders } from './middleware/security-headers.js';
 import { jsonResponse, RawAnswer } from './respond.js';
 import { type FunctionName, ROUTES, type Route } from './routes.js';
@@ -16,6 +18,8 @@ import { type Validator, validate } from './validate.js';
 export interface HttpDeps {
   audit: AuditSink;
   logger: ErrorLogger;
+  /** Per-route request metrics (count, errors, latency by status class); none when absent. */
+  meter?: Pick<Meter, 'request'> | undefined;
   /** Milliseconds, for latency; performance.now by default. */
   now?: () => number;
   /** The page's origin allowed cross-origin calls (EAAS_CORS_ORIGIN); none when undefined. */
@@ -214,6 +218,7 @@ export function makeApiHandler(
 
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .use(securityHeaders(deps.corsOrigin))
+    .use(requestMetrics(deps.meter, routes, (request) => states.get(request.event), now))
     .use(auditTrail(deps.audit, (request) => states.get(request.event), now))
     .use(errorResponses(deps.logger))
     .handler(dispatch);

@@ -30,6 +30,8 @@ export interface RunOptions {
   worker?: string;
   /** A progress line per page; never a secret. */
   log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Told of each document whose data key this worker re-wrapped (a metric). */
+  onRewrapped?: (count: number) => void;
   /**
    * Test hook: called after each durable step (`lease-taken`, `re-encrypted`, `instruction-written`,
    * `metadata-copied`, `page-saved`) with the object key where there is one; may throw (a crash).
@@ -228,6 +230,7 @@ export class JobRunner {
     switch (outcome.kind) {
       case 'rewrapped':
         job.counts.rewrapped += 1;
+        this.options.onRewrapped?.(1);
         break;
       case 'alreadyCurrent':
         job.counts.alreadyCurrent += 1;

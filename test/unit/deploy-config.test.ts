@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { FUNCTIONS, ROUTES } from '../../src/http/routes.js';
@@ -97,7 +98,14 @@ const ALIAS = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
 const roleOf = (fn: string) => sls.functions[fn]?.role ?? '';
 /** KMS actions IAM scopes to no key: CreateKey (and TagResource for its Tags), and listings. */
 const unscoped = (action: string) =>
-  ['kms:CreateKey', 'kms:TagResource', 'kms:ListKeys', 'kms:ListAliases'].includes(action);
+  [
+    'kms:CreateKey',
+    'kms:TagResource',
+    'kms:ListKeys',
+    'kms:ListAliases',
+    'xray:PutTraceSegments',
+    'xray:PutTelemetryRecords',
+  ].includes(action);
 
 describe('serverless.yml and the route table agree', () => {
   it('declares a function for each entry of the route table, every handler in its own module', () => {
@@ -493,6 +501,94 @@ describe('least privilege: every function its own role', () => {
     expect(may(['aws:x-amz-cek-alg', 'tenant'])).toBe(true);
     expect(may(['tenant'])).toBe(false);
     expect(may([])).toBe(false);
+  });
+});
+
+describe('observability', () => {
+  const provider = sls.provider as unknown as {
+    tracing?: { lambda?: boolean; apiGateway?: boolean };
+    logs?: { restApi?: Record<string, unknown> };
+  };
+  const alarms = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+  const alarmOn = (namespace: string, metric: string, dimension: string, value: unknown) =>
+    alarms.filter(([, r]) => {
+      const p = (r.Properties ?? {}) as { Namespace?: string; MetricName?: string; Dimensions?: unknown[] };
+      return (
+        p.Namespace === namespace &&
+        p.MetricName === metric &&
+        JSON.stringify(p.Dimensions ?? []).includes(JSON.stringify({ Name: dimension, Value: value }))
+      );
+    });
+
+  it('traces every function and the API stage, with the Tracer recording no response or error', () => {
+    // The stage's tracing is on the stage resource (deploy/api-stage.cjs; test/e2e/package.test.ts).
+    expect(provider.tracing).toEqual({ lambda: true });
+    const env = sls.provider.environment;
+    expect(env.POWERTOOLS_TRACE_ENABLED).toBe('true');
+    expect(env.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe('false');
+    expect(env.POWERTOOLS_TRACER_CAPTURE_ERROR).toBe('false');
+    expect(env.POWERTOOLS_LOGGER_LOG_EVENT).toBe('false');
+    expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('eaas-dev');
+    // Every function's role may send its segments (X-Ray actions take no resource).
+    const tracing = resources.TracingWritePolicy?.Properties as { Roles: { Ref: string }[] };
+    expect(tracing.Roles.map((r) => r.Ref).sort()).toEqual(
+      Object.values(sls.functions)
+        .map((fn) => fn.role)
+        .sort(),
+    );
+  });
+
+  it('logs API access as JSON without any body, and no execution data', () => {
+    // The framework's own stage logging would apply settings outside the template: not used.
+    expect(provider.logs).toBeUndefined();
+    const { ACCESS_LOG_FORMAT } = createRequire(import.meta.url)('../../deploy/api-stage.cjs') as {
+      ACCESS_LOG_FORMAT: string;
+    };
+    const format = JSON.parse(ACCESS_LOG_FORMAT) as Record<string, string>;
+    for (const variable of [
+      'requestId',
+      'extendedRequestId',
+      'identity.sourceIp',
+      'identity.caller',
+      'identity.userArn',
+      'httpMethod',
+      'resourcePath',
+      'status',
+      'responseLatency',
+      'integrationLatency',
+      'integration.error',
+      'responseLength',
+    ])
+      expect(Object.values(format)).toContain(`$context.${variable}`);
+    // Nothing of a body, a query string, headers or the path (it names objects): the route
+    // template ($context.resourcePath) only.
+    for (const value of Object.values(format)) {
+      expect(value).toMatch(/^\$context\.[\w.]+$/);
+      expect(value).not.toMatch(/body|input|override|header|querystring/i);
+      expect(value).not.toBe('$context.path');
+    }
+  });
+
+  it('alarms on the API 5XX rate, each function errors and throttles, and the oldest unsealed upload', () => {
+    expect(alarmOn('AWS/ApiGateway', '5XXError', 'ApiName', 'dev-eaas')).toHaveLength(1);
+    for (const name of Object.keys(sls.functions)) {
+      const ref = { Ref: `${name[0]?.toUpperCase()}${name.slice(1)}LambdaFunction` };
+      expect(alarmOn('AWS/Lambda', 'Errors', 'FunctionName', ref), `${name} Errors`).toHaveLength(1);
+      expect(alarmOn('AWS/Lambda', 'Throttles', 'FunctionName', ref), `${name} Throttles`).toHaveLength(1);
+    }
+    const [oldest] = alarmOn('eaas-dev', 'OldestPendingUploadAge', 'function', 'seal');
+    expect(oldest?.[1].Properties).toMatchObject({ Statistic: 'Maximum', TreatMissingData: 'breaching' });
+  });
+
+  it('notifies the alarm topic only when one is given', () => {
+    const conditions = (sls.resources as unknown as { Conditions: Record<string, unknown> }).Conditions;
+    expect(conditions.HasAlarmTopic).toEqual({ 'Fn::Not': [{ 'Fn::Equals': ['', ''] }] });
+    for (const [id, alarm] of alarms) {
+      const p = alarm.Properties as { AlarmActions?: unknown; OKActions?: unknown };
+      const ifTopic = { 'Fn::If': ['HasAlarmTopic', [''], { Ref: 'AWS::NoValue' }] };
+      expect(p.AlarmActions, id).toEqual(ifTopic);
+      expect(p.OKActions, id).toEqual(ifTopic);
+    }
   });
 });
 

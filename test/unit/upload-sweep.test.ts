@@ -20,13 +20,13 @@ describe('the sweep', () => {
     staging.set(`pending/${done.id}`, '');
     staging.set('pending/not-an-id', '');
     clock.advance(901);
-    expect(await uploads.sweep()).toEqual({ sealed: 1, expired: 1, failed: 0 });
+    expect(await uploads.sweep()).toEqual({ sealed: 1, expired: 1, failed: 0, oldestUnsealedSeconds: 0 });
     expect(recordOf(staging, left.id).state).toBe('sealed');
     expect(recordOf(staging, idle.id).error.code).toBe('Expired');
     expect([...staging.objects.keys()].filter((k) => k.startsWith('pending/'))).toEqual([
       'pending/not-an-id',
     ]);
-    expect(await uploads.sweep()).toEqual({ sealed: 0, expired: 0, failed: 0 });
+    expect(await uploads.sweep()).toEqual({ sealed: 0, expired: 0, failed: 0, oldestUnsealedSeconds: 0 });
   });
 
   it('leaves pending uploads in time alone, and one a live seal holds', async () => {
@@ -39,7 +39,7 @@ describe('the sweep', () => {
       `records/${held.id}.json`,
       JSON.stringify({ ...record, leaseUntil: '2026-05-01T10:01:00.000Z' }),
     );
-    expect(await uploads.sweep()).toEqual({ sealed: 0, expired: 0, failed: 0 });
+    expect(await uploads.sweep()).toEqual({ sealed: 0, expired: 0, failed: 0, oldestUnsealedSeconds: 0 });
     expect(recordOf(staging, waiting.id).state).toBe('pending');
     expect(recordOf(staging, held.id).state).toBe('pending');
   });
@@ -59,12 +59,13 @@ describe('the sweep', () => {
       sealed: 1,
       expired: 0,
       failed: 1,
+      oldestUnsealedSeconds: 0,
     });
     const first = [...ids].sort()[0];
     expect(logged).toEqual([
       { uploadId: first, error: expect.stringContaining('DependencyFailure'), reason: 'KMS did not answer.' },
     ]);
-    expect(await uploads.sweep()).toEqual({ sealed: 1, expired: 0, failed: 0 });
+    expect(await uploads.sweep()).toEqual({ sealed: 1, expired: 0, failed: 0, oldestUnsealedSeconds: 0 });
   });
 
   it('walks every page of markers', async () => {

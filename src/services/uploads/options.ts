@@ -14,4 +14,6 @@ export interface UploadOptions {
    */
   authorizeOwner?: (owner: string, keyArn: string, context: EncryptionContext) => Promise<void>;
   now?: () => Date;
+  /** Told the plaintext size of each document the seal writes into the vault (a metric). */
+  onSealed?: (bytes: number) => void;
 }

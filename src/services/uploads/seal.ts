@@ -150,6 +150,7 @@ export class UploadSealer {
       etag,
     );
     await this.records.clear(record.id);
+    this.options.onSealed?.(record.size);
     return 'sealed';
   }
 

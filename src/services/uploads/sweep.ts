@@ -6,6 +6,12 @@ export interface SweepResult {
   sealed: number;
   expired: number;
   failed: number;
+  /**
+   * Age in seconds of the oldest upload whose bytes are staged but still not sealed when the
+   * sweep is done with it (its seal failed transiently, or another seal holds it), counted from
+   * when the upload began; 0 when there is none. The seal-backlog alarm watches it.
+   */
+  oldestUnsealedSeconds: number;
 }
 
 /**
@@ -15,11 +21,16 @@ export interface SweepResult {
  * logged (its id and the error's name, never a byte of it) and tried again on the next sweep.
  */
 export async function sweepUploads(
-  deps: { records: UploadRecords; seal: (id: string) => Promise<SealOutcome> },
+  deps: { records: UploadRecords; seal: (id: string) => Promise<SealOutcome>; now?: () => Date },
   log: (message: string, extra: Record<string, unknown>) => void = () => undefined,
 ): Promise<SweepResult> {
   const { records, seal } = deps;
-  const done: SweepResult = { sealed: 0, expired: 0, failed: 0 };
+  const now = (deps.now ?? (() => new Date()))().getTime();
+  const done: SweepResult = { sealed: 0, expired: 0, failed: 0, oldestUnsealedSeconds: 0 };
+  const unsealed = (since: Date) => {
+    const age = Math.max(0, Math.floor((now - since.getTime()) / 1000));
+    done.oldestUnsealedSeconds = Math.max(done.oldestUnsealedSeconds, age);
+  };
   let nextToken: string | undefined;
   do {
     const page = await records.staging.list(PENDING_PREFIX, 100, nextToken);
@@ -39,9 +50,11 @@ export async function sweepUploads(
         if (!(await records.staged(id))) continue;
         const outcome = await seal(id);
         if (outcome === 'sealed') done.sealed++;
+        if (outcome === 'busy') unsealed(item.lastModified);
         if (outcome === 'failed') done.failed++;
       } catch (error) {
         done.failed++;
+        unsealed(item.lastModified);
         log('sweep: the upload could not be sealed; it is tried again on the next sweep', {
           uploadId: id,
           error: (error as Error)?.name,

@@ -38,6 +38,17 @@ export function defaultKeySeed(accountId: string): SeedKey {
   };
 }
 
+/** The values the template's names and ARNs take locally (local/template-roles.ts). */
+export function localValues(config: Config) {
+  return {
+    accountId: config.accountId,
+    region: config.region,
+    vaultBucket: config.vaultBucket,
+    stagingBucket: config.stagingBucket,
+    stage: 'local',
+  };
+}
+
 /** The local KMS as configured: the data dir, the configured port, and the seed key. */
 export function localKmsOptions(config: Config): LocalKmsOptions {
   return {

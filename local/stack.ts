@@ -1,11 +1,14 @@
 import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   KEY_MANAGER,
   type LocalKms,
+  type LocalKmsOptions,
   type LocalLogs,
+  type LocalRole,
   type LocalS3,
   type LocalS3Options,
   type ObjectCreatedListener,
@@ -40,11 +43,12 @@ import type { RewrapService } from '../src/services/rewrap.js';
 import type { UploadService } from '../src/services/uploads.js';
 import { readApiSettings } from './api-settings.js';
 import { PORT_SETTINGS, type StackConfig } from './config.js';
-import { localKmsOptions, localS3Options } from './emulator-options.js';
+import { localKmsOptions, localS3Options, localValues } from './emulator-options.js';
 import { type GatewayOptions, type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
 import { createStaticSite } from './static-site.js';
+import { readTemplateRoles } from './template-roles.js';
 
 /** The audit log group of the local stack unless EAAS_AUDIT_LOG_GROUP names another. */
 export const LOCAL_AUDIT_LOG_GROUP = '/eaas/local/audit';
@@ -64,6 +68,10 @@ export interface StackOptions {
   onObjectCreated?: ObjectCreatedListener;
   /** Sees every request the local S3 answered (tests count what was read). */
   onS3Request?: LocalS3Options['onRequest'];
+  /** Sees every request the local KMS answered, with the principal (tests check who called). */
+  kmsOnRequest?: LocalKmsOptions['onRequest'];
+  /** The functions' roles; read from serverless.yml by default (tests take one away to see it fail). */
+  roles?: Record<string, LocalRole>;
   /** Replaces some of the API settings read from serverless.yml (tests: low throttles, another binary list). */
   api?: Partial<NonNullable<GatewayOptions['api']>>;
   /** Replaces the seal function on staging events (tests of faults); the default seals. */
@@ -103,12 +111,16 @@ export interface LocalStack {
  * as `eaas-service`; callers sign as themselves.
  */
 export async function startStack(config: StackConfig, options: StackOptions = {}): Promise<LocalStack> {
+  const roles = options.roles ?? readTemplateRoles(localValues(config));
   // The KMS's seed key carries the service's key policy, and its upgrade (emulator-options.ts).
   const kmsPort = options.kmsPort ?? config.kmsPort;
   const kms = await portInUse(PORT_SETTINGS.kmsPort, config.host, kmsPort, () =>
     startLocalKms({
       ...localKmsOptions(config),
+      // Each function's role, read from serverless.yml: what it may do here is what it may in AWS.
+      roles: Object.values(roles),
       port: kmsPort,
+      ...(options.kmsOnRequest ? { onRequest: options.kmsOnRequest } : {}),
       ...(options.now ? { now: options.now } : {}),
     }),
   );
@@ -171,30 +183,40 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     aliasOperators: config.aliasOperators ?? [kms.identities.byName(KEY_MANAGER).arn],
     pageTokenSecret: config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir),
   };
+  // The all-powerful service principal, for tests that look behind the API; no function uses it.
   const service = kms.identities.byName(SERVICE);
   const credentials = { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey };
   const serviceKms = kmsClientFor(settings, credentials);
   const serviceS3 = s3ClientFor(settings, credentials);
+  // Each function calls KMS, S3 and CloudWatch Logs as its own role, as on Lambda.
+  const clients: { destroy(): void }[] = [];
+  const as = (fn: keyof typeof roles) => {
+    const p = kms.identities.byName(roles[fn]?.name ?? '');
+    const c = { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey };
+    const out = {
+      kms: kmsClientFor(settings, c),
+      s3: s3ClientFor(settings, c),
+      logs: logsClientFor(settings, c),
+    };
+    clients.push(out.kms, out.s3, out.logs);
+    return { ...out, keys: keyAccess(settings, out.kms) };
+  };
   const auditLog = join(config.dataDir, 'audit.log');
   const logger = options.logger === undefined ? new Logger({ serviceName: 'eaas' }) : options.logger;
   const sinks: AuditSink[] = [new FileAuditSink(auditLog)];
   if (logger) sinks.push(new LoggerAuditSink(logger));
   if (options.audit) sinks.push(options.audit);
   // Each function writes its own streams of the audit log group, as on Lambda, besides audit.log.
-  const serviceLogs = logsClientFor(settings, credentials);
   const auditLogger = logger ?? new Logger({ serviceName: 'eaas', logLevel: 'SILENT' });
-  const auditOf = (fn: FunctionName): AuditSink =>
-    allSinks(...sinks, auditSink(settings, fn, auditLogger, serviceLogs));
-  const deps = (fn: FunctionName): HttpDeps => ({
-    audit: auditOf(fn),
+  const deps = (fn: FunctionName, logs: CloudWatchLogsClient): HttpDeps => ({
+    audit: allSinks(...sinks, auditSink(settings, fn, auditLogger, logs)),
     corsOrigin: settings.corsOrigin,
     logger: logger ?? { error: (message, extra) => console.error(message, JSON.stringify(extra)) },
   });
-  // The same composition root as the Lambda functions, with one key access (one authorization
-  // cache) for all of them.
-  const keys = keyAccess(settings, serviceKms);
+  // The same composition root as the Lambda functions, one per function.
   const tokens = { now: options.now };
-  const uploads = uploadService(settings, keys, serviceS3);
+  const sealRole = as('seal');
+  const uploads = uploadService(settings, sealRole.keys, sealRole.s3);
   const seal = makeSealHandler({
     uploads,
     stagingBucket: config.stagingBucket,
@@ -205,7 +227,10 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   });
   sealFunction = (record) => seal({ Records: [record] });
   // Re-encryption jobs: a progress line per page on the local log; the timer below runs the ticks.
-  const rewrap = rewrapService(settings, keys, serviceS3, (message, fields) => logger?.info(message, fields));
+  const reencryptRole = as('reencrypt');
+  const rewrap = rewrapService(settings, reencryptRole.keys, reencryptRole.s3, (message, fields) =>
+    logger?.info(message, fields),
+  );
   let closed = false;
   let ticking: Promise<string[]> | undefined;
   const rewrapTick = (): Promise<string[]> => {
@@ -222,22 +247,32 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       logger?.error('re-encryption tick failed', { error: (error as Error)?.message }),
     );
   };
+  const u = as('uploads');
+  const j = as('jobs');
+  const c = as('crypto');
+  const k = as('keys');
+  const w = as('whoami');
+  const o = as('objects');
   const functions: Record<FunctionName, LambdaHandler> = {
-    uploads: makeUploadsHandler({ ...deps('uploads'), access: keys.access, uploads }),
+    uploads: makeUploadsHandler({
+      ...deps('uploads', u.logs),
+      access: u.keys.access,
+      uploads: uploadService(settings, u.keys, u.s3),
+    }),
     jobs: makeJobsHandler({
-      ...deps('jobs'),
-      rewrap,
+      ...deps('jobs', j.logs),
+      rewrap: rewrapService(settings, j.keys, j.s3, (message, fields) => logger?.info(message, fields)),
       // A new job starts at once rather than at the next tick (unless the timer is off).
       onJobCreated: () => {
         if (config.rewrapTickSeconds > 0) setImmediate(backgroundTick);
       },
     }),
-    crypto: makeCryptoHandler({ ...deps('crypto'), ...cryptoServices(keys) }),
-    keys: makeKeysHandler({ ...deps('keys'), ...keysServices(settings, keys, serviceS3, tokens) }),
-    whoami: makeWhoAmIHandler({ ...deps('whoami'), ...whoamiServices(settings, keys) }),
+    crypto: makeCryptoHandler({ ...deps('crypto', c.logs), ...cryptoServices(c.keys) }),
+    keys: makeKeysHandler({ ...deps('keys', k.logs), ...keysServices(settings, k.keys, k.s3, tokens) }),
+    whoami: makeWhoAmIHandler({ ...deps('whoami', w.logs), ...whoamiServices(settings, w.keys) }),
     objects: makeObjectsHandler({
-      ...deps('objects'),
-      ...objectsServices(settings, keys, serviceS3, tokens),
+      ...deps('objects', o.logs),
+      ...objectsServices(settings, o.keys, o.s3, tokens),
     }),
   };
   let gateway: LocalGateway;
@@ -264,7 +299,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   } catch (error) {
     serviceKms.destroy();
     serviceS3.destroy();
-    serviceLogs.destroy();
+    for (const client of clients) client.destroy();
     await logs.close();
     await s3.close();
     await kms.close();
@@ -350,7 +385,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       await gateway.close();
       serviceKms.destroy();
       serviceS3.destroy();
-      serviceLogs.destroy();
+      for (const client of clients) client.destroy();
       await logs.close();
       await s3.close();
       await kms.close();

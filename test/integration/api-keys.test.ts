@@ -30,7 +30,10 @@ async function newKey(extra: Record<string, unknown> = {}): Promise<string> {
 }
 
 beforeAll(async () => {
-  t = await startTestStack();
+  // Each function keeps its own authorization cache, as each Lambda does: a change made through
+  // the keys function reaches the others within EAAS_AUTHZ_CACHE_SECONDS. These tests check each
+  // decision at once, so they keep none.
+  t = await startTestStack({ env: { EAAS_AUTHZ_CACHE_SECONDS: '0' } });
   arn = (name) => t.principal(name).arn;
 });
 afterAll(() => t.stop());
@@ -96,21 +99,38 @@ describe('a grant bound to an encryption context', () => {
 });
 
 describe('grant tokens and the cache', () => {
+  // A stack with the deployed default cache (30 s), in which the cache shows.
+  let cached: TestStack;
+  beforeAll(async () => {
+    cached = await startTestStack();
+  });
+  afterAll(() => cached.stop());
+
   it('a grant made behind the cache works at once with its token, and not without it until the cache expires', async () => {
-    const key = await newKey();
-    const grantee = t.client(GRANTEE);
+    const out = await ok(
+      cached.client(KEY_MANAGER).raw('POST', '/v1/keys', {
+        users: [cached.principal(KEY_USER).arn],
+        rotation: { enabled: false },
+      }),
+    );
+    const key = (out.key as { keyId: string }).keyId;
+    const grantee = cached.client(GRANTEE);
     const body = { keyId: key, plaintext: b64('x'), context: acme };
     expect((await grantee.raw('POST', '/v1/encrypt', body)).status).toBe(403);
     // Made straight in KMS, so the API's cache of the grantee's grants still says "none".
-    const made = await t
-      .kms(KEY_MANAGER)
-      .send(new CreateGrantCommand({ KeyId: key, GranteePrincipal: arn(GRANTEE), Operations: ['Encrypt'] }));
+    const made = await cached.kms(KEY_MANAGER).send(
+      new CreateGrantCommand({
+        KeyId: key,
+        GranteePrincipal: cached.principal(GRANTEE).arn,
+        Operations: ['Encrypt'],
+      }),
+    );
     expect((await grantee.raw('POST', '/v1/encrypt', body)).status).toBe(403);
     const withToken = await grantee.raw('POST', '/v1/encrypt', { ...body, grantTokens: [made.GrantToken] });
     expect(withToken.status).toBe(200);
   });
 
-  it('revoking through the API takes effect at once', async () => {
+  it('revoking through the API takes effect at once (each function within its cache time: none here)', async () => {
     const key = await newKey();
     const g = await ok(
       t

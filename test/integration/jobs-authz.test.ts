@@ -53,7 +53,10 @@ async function countsOf(id: string) {
 const keyUnder = (key: string) => unwrapKeyOf(t.kms(KEY_USER), t.s3(SERVICE), bucket, key);
 
 beforeAll(async () => {
-  t = await startTestStack({ env: { EAAS_REWRAP_TICK_SECONDS: '0' } });
+  // Each function keeps its own authorization cache, as each Lambda does: a change made through
+  // the keys function reaches the others within EAAS_AUTHZ_CACHE_SECONDS. These tests check each
+  // decision at once, so they keep none.
+  t = await startTestStack({ env: { EAAS_REWRAP_TICK_SECONDS: '0', EAAS_AUTHZ_CACHE_SECONDS: '0' } });
   bucket = t.config.vaultBucket;
   const who = await t.client(KEY_USER).raw('GET', '/v1/whoami', undefined, { keyId: 'alias/eaas-default' });
   defaultKey = (who.body as { key: { arn: string } }).key.arn;

@@ -79,7 +79,10 @@ const rootStatement = () => ({
 });
 
 beforeAll(async () => {
-  t = await startTestStack();
+  // Each function keeps its own authorization cache, as each Lambda does: a change made through
+  // the keys function reaches the others within EAAS_AUTHZ_CACHE_SECONDS. These tests check each
+  // decision at once, so they keep none.
+  t = await startTestStack({ env: { EAAS_AUTHZ_CACHE_SECONDS: '0' } });
   arn = (name) => t.principal(name).arn;
 });
 afterAll(() => t.stop());

@@ -20,6 +20,15 @@ export interface LocalPrincipal {
   readonly policies: readonly unknown[];
 }
 
+/** A role an application defines, with its identity-based policies. */
+export interface LocalRole {
+  /** Profile name in the credentials file. */
+  readonly name: string;
+  /** `arn:aws:iam::<account>:role/<name>`. */
+  readonly arn: string;
+  readonly policies: readonly unknown[];
+}
+
 /** The principals of the seed's demo and the service's own identity. */
 export const KEY_MANAGER = 'myKeyManager';
 export const KEY_USER = 'myKeyUser';
@@ -144,7 +153,17 @@ export class LocalIdentities {
     for (const p of principals) this.byKey.set(p.accessKeyId, p);
   }
 
-  static open(dataDir: string, accountId: string, region: string): LocalIdentities {
+  /**
+   * The principals of a data dir, made on first use. `roles` are roles an application defines (its
+   * functions' roles, read from its deployment template): each keeps its keys across starts, and
+   * takes the policies given here at every start, the template being the truth.
+   */
+  static open(
+    dataDir: string,
+    accountId: string,
+    region: string,
+    roles: readonly LocalRole[] = [],
+  ): LocalIdentities {
     const file = join(dataDir, 'principals.json');
     let principals: LocalPrincipal[];
     if (existsSync(file)) {
@@ -164,6 +183,22 @@ export class LocalIdentities {
         writeFileAtomic(file, `${JSON.stringify({ accountId, principals }, null, 2)}\n`);
     } else {
       principals = seedPrincipals(accountId);
+      writeFileAtomic(file, `${JSON.stringify({ accountId, principals }, null, 2)}\n`);
+    }
+    if (roles.length > 0) {
+      for (const role of roles) {
+        const existing = principals.find((p) => p.name === role.name);
+        const policies = [...role.policies];
+        if (existing) principals[principals.indexOf(existing)] = { ...existing, arn: role.arn, policies };
+        else
+          principals.push({
+            name: role.name,
+            arn: role.arn,
+            accessKeyId: newAccessKeyId(),
+            secretAccessKey: newSecretAccessKey(),
+            policies,
+          });
+      }
       writeFileAtomic(file, `${JSON.stringify({ accountId, principals }, null, 2)}\n`);
     }
     writeFileAtomic(join(dataDir, 'credentials'), renderCredentialsFile(principals));

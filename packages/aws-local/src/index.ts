@@ -26,6 +26,7 @@ export {
   KEY_USER,
   LocalIdentities,
   type LocalPrincipal,
+  type LocalRole,
   OUTSIDER,
   SERVICE,
 } from './identity.js';

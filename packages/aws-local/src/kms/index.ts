@@ -1,7 +1,7 @@
 import { parseJsonStrict } from '@eaas/aws-rules';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from '../defaults.js';
 import { BodyBudget, listen } from '../http-server.js';
-import { LocalIdentities } from '../identity.js';
+import { LocalIdentities, type LocalRole } from '../identity.js';
 import { KeyStore, type KmsLimits } from './key-store.js';
 import type { KeyRecord } from './records.js';
 import { createKmsServer, type KmsServerOptions, MAX_BODY_BYTES_IN_FLIGHT } from './server.js';
@@ -39,6 +39,8 @@ export interface LocalKmsOptions {
   maxSkewSeconds?: number;
   /** A key to create on first start under an alias, and the policy upgrade applied to it later. */
   seedKey?: SeedKey;
+  /** Roles an application defines (e.g. its functions' roles), with their IAM policies: principals of the KMS and of whatever trusts its identities. */
+  roles?: readonly LocalRole[];
   now?: () => Date;
   onRequest?: KmsServerOptions['onRequest'];
   /** Test hook: quotas lower than AWS KMS's (keys, aliases per key, grants per key). */
@@ -94,7 +96,7 @@ function ensureSeedKey(store: KeyStore, identities: LocalIdentities, seed: SeedK
 export async function startLocalKms(options: LocalKmsOptions): Promise<LocalKms> {
   const accountId = options.accountId ?? DEFAULT_ACCOUNT_ID;
   const region = options.region ?? DEFAULT_REGION;
-  const identities = LocalIdentities.open(options.dataDir, accountId, region);
+  const identities = LocalIdentities.open(options.dataDir, accountId, region, options.roles);
   const store = new KeyStore({
     dataDir: options.dataDir,
     accountId,

@@ -1,0 +1,90 @@
+import { KEY_USER, type LocalRole } from '@eaas/aws-local';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localValues } from '../../local/emulator-options.js';
+import { readTemplateRoles } from '../../local/template-roles.js';
+import { startTestStack, type TestStack } from '../helpers/local-stack.js';
+
+/**
+ * The policies you deploy are the policies you test: each function of the local stack calls KMS,
+ * S3 and CloudWatch Logs as a principal whose IAM policies are its role's in serverless.yml. A role
+ * that lacks a permission fails here as the function would fail on AWS.
+ */
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown };
+type Policy = { Statement: Statement[] };
+
+/** The roles with `action` taken out of every statement of the function's role. */
+function without(roles: Record<string, LocalRole>, fn: string, action: string): Record<string, LocalRole> {
+  const role = roles[fn];
+  if (!role) throw new Error(`no role for ${fn}`);
+  const policies = (role.policies as Policy[]).map((p) => ({
+    ...p,
+    Statement: p.Statement.map((st) => ({
+      ...st,
+      Action: [st.Action].flat().filter((a) => a !== action),
+    })).filter((st) => st.Action.length > 0),
+  }));
+  return { ...roles, [fn]: { ...role, policies } };
+}
+
+const kmsCalls: { operation: string; principal?: string; status: number }[] = [];
+let t: TestStack;
+let lacking: TestStack;
+let roles: Record<string, LocalRole>;
+
+beforeAll(async () => {
+  t = await startTestStack({ kmsOnRequest: (e) => kmsCalls.push(e) });
+  roles = readTemplateRoles(localValues(t.config));
+  lacking = await startTestStack({ roles: without(roles, 'crypto', 'kms:Encrypt') });
+});
+afterAll(async () => {
+  await t.stop();
+  await lacking.stop();
+});
+
+describe('the functions run as their template roles', () => {
+  it('reads a role for every function, with its inline, named and self-attaching policies', () => {
+    expect(Object.keys(roles).sort()).toEqual([
+      'crypto',
+      'jobs',
+      'keys',
+      'objects',
+      'reencrypt',
+      'seal',
+      'uploads',
+      'whoami',
+    ]);
+    const actions = (fn: string) =>
+      (roles[fn]?.policies as Policy[]).flatMap((p) => p.Statement.flatMap((s) => [s.Action].flat()));
+    expect(actions('crypto')).toEqual(
+      expect.arrayContaining(['kms:Encrypt', 'kms:Decrypt', 'kms:GetKeyPolicy', 'logs:PutLogEvents']),
+    );
+    expect(actions('seal')).not.toContain('kms:Decrypt');
+    expect(actions('keys')).not.toContain('kms:Encrypt');
+    expect(roles.crypto?.arn).toBe(`arn:aws:iam::${t.config.accountId}:role/eaas-local-crypto`);
+  });
+
+  it('calls KMS as the function role, never as one principal for all', async () => {
+    kmsCalls.length = 0;
+    await t.client(KEY_USER).encrypt({ keyId: 'alias/eaas-default', plaintext: Buffer.from('x') });
+    const encrypt = kmsCalls.find((c) => c.operation === 'Encrypt');
+    expect(encrypt?.principal).toBe(roles.crypto?.arn);
+    expect(encrypt?.status).toBe(200);
+  });
+
+  it('a role without kms:Encrypt: encrypting fails as on AWS (KMS AccessDenied to the role), decrypting still works', async () => {
+    const user = lacking.client(KEY_USER);
+    const res = await user.raw('POST', '/v1/encrypt', { keyId: 'alias/eaas-default', plaintext: 'aGk=' });
+    // The caller may encrypt (the key policy says so); KMS refuses the function's role.
+    expect(res.status).toBe(403);
+    expect(res.body).toMatchObject({ error: 'AccessDenied' });
+    // The same request with the template's role works (the other stack).
+    const ok = await t
+      .client(KEY_USER)
+      .raw('POST', '/v1/encrypt', { keyId: 'alias/eaas-default', plaintext: 'aGk=' });
+    expect(ok.status).toBe(200);
+    // What the role still has works: data keys (GenerateDataKey) and decrypting.
+    const dk = await user.raw('POST', '/v1/data-keys', { keyId: 'alias/eaas-default' });
+    expect(dk.status).toBe(200);
+  });
+});

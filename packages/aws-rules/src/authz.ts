@@ -143,6 +143,11 @@ function requestValues(key: string, req: AuthzRequest): { values: string[]; mult
     for (const [name, values] of Object.entries(req.conditions)) {
       if (name.toLowerCase() === lower) return { values: [...values], multi: MULTI_VALUED.has(lower) };
     }
+    // A family the request knows (`aws:ResourceTag/*`): a key of it not listed is absent.
+    for (const name of Object.keys(req.conditions)) {
+      const family = name.toLowerCase();
+      if (family.endsWith('/*') && lower.startsWith(family.slice(0, -1))) return { values: [], multi: false };
+    }
   }
   return undefined;
 }

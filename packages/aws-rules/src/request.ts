@@ -17,7 +17,8 @@ export interface AuthzRequest {
    * resources, and condition keys" page (e.g. `aws:ResourceTag/team`, `kms:KeySpec`,
    * `s3:prefix`, `aws:ResourceAccount`). Keys are matched case-insensitively; a key listed here
    * with no values is present in the request's vocabulary but absent from this request (so
-   * `Null: true` holds and `...IfExists` passes). A key neither here nor built in is not
+   * `Null: true` holds and `...IfExists` passes); `family/*` (e.g. `aws:ResourceTag/*`) with no
+   * values makes every key of that family known, absent unless listed. A key neither here nor built in is not
    * understood: an Allow using it matches nothing, a Deny using it denies.
    */
   conditions?: Readonly<Record<string, readonly string[]>> | undefined;

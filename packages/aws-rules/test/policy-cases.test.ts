@@ -724,6 +724,22 @@ describe(`condition keys the caller supplies with the request (${DOC.iamGlobalKe
     );
   });
 
+  it('a family the request knows (aws:ResourceTag/*) makes a tag it lacks absent, not unknown', () => {
+    const cond = { StringEquals: { 'aws:ResourceTag/eaas:service': 'eaas-dev' } };
+    const deny = { Effect: 'Deny', Principal: { AWS: ALICE }, Action: 'kms:Encrypt', Resource: '*' };
+    const known = { 'aws:ResourceTag/*': [], 'aws:ResourceTag/team': ['a'] };
+    expect(tagged(known, cond)).toBe('implicit-deny');
+    // A Deny on a negated condition applies to a key without the tag, and not to one with it.
+    const notOurs = {
+      ...deny,
+      Condition: { StringNotEquals: { 'aws:ResourceTag/eaas:service': 'eaas-dev' } },
+    };
+    const decide = (conditions: Record<string, string[]>) =>
+      authorize(policy(st(), notOurs), [], request({ principal: ALICE, conditions })).reason;
+    expect(decide(known)).toBe('explicit-deny');
+    expect(decide({ ...known, 'aws:ResourceTag/eaas:service': ['eaas-dev'] })).toBe('key-policy');
+  });
+
   it('a key the request does not know is not understood: an Allow matches nothing', () => {
     expect(tagged({}, { StringEquals: { 'kms:KeySpec': 'SYMMETRIC_DEFAULT' } })).toBe('implicit-deny');
   });

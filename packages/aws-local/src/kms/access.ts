@@ -61,7 +61,34 @@ export class LocalAccess {
     return this.outcomes.length > 0;
   }
 
-  private request(action: string, resource: string, context?: EncryptionContext): AuthzRequest {
+  /**
+   * The request as the policies see it, with the condition keys AWS KMS supplies
+   * (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html and
+   * https://docs.aws.amazon.com/kms/latest/developerguide/conditions-aws.html): the key's tags as
+   * `aws:ResourceTag/<key>` on every operation on a key (none on CreateKey, which has no key), the
+   * tags of the request (`aws:RequestTag/<key>`, `aws:TagKeys`) where the operation takes tags,
+   * `aws:ResourceAccount`, and the operation's own keys in `extra` (kms:KeySpec, kms:GrantOperations...).
+   * Keys of these families the request lacks are absent, not unknown; kms:ViaService is always
+   * absent (a local caller is never an AWS service).
+   */
+  private request(
+    action: string,
+    resource: string,
+    context?: EncryptionContext,
+    extra: Readonly<Record<string, readonly string[]>> = {},
+    key?: Pick<KeyRecord, 'keyId'>,
+  ): AuthzRequest {
+    const tags = key ? (this.store.findKey(key.keyId)?.tags ?? []) : [];
+    const conditions: Record<string, readonly string[]> = {
+      'aws:ResourceTag/*': [],
+      'aws:RequestTag/*': [],
+      'aws:TagKeys': [],
+      'kms:ViaService': [],
+      'aws:ResourceAccount': key ? [this.store.accountId] : [],
+      'aws:PrincipalAccount': [this.store.accountId],
+    };
+    for (const t of tags) conditions[`aws:ResourceTag/${t.TagKey}`] = [t.TagValue];
+    Object.assign(conditions, extra);
     return {
       principal: this.principal.arn,
       action,
@@ -69,25 +96,37 @@ export class LocalAccess {
       keyAccountId: this.store.accountId,
       encryptionContext: context,
       grantIsForAWSResource: false,
+      conditions,
     };
   }
 
   /** Whether the caller's IAM policies allow the action on the resource (no explicit Deny). */
-  iamAllows(action: string, resource: string): boolean {
-    return identityVerdict(this.principal.policies, this.request(action, resource)) === 'allow';
+  iamAllows(
+    action: string,
+    resource: string,
+    extra: Readonly<Record<string, readonly string[]>> = {},
+  ): boolean {
+    return (
+      identityVerdict(this.principal.policies, this.request(action, resource, undefined, extra)) === 'allow'
+    );
   }
 
   /** An operation on no key, or on an alias: IAM decides. */
-  requireIam(action: string, resource = '*'): void {
-    const allowed = this.iamAllows(action, resource);
+  requireIam(action: string, resource = '*', extra: Readonly<Record<string, readonly string[]>> = {}): void {
+    const allowed = this.iamAllows(action, resource, extra);
     this.outcomes.push({ action, resource, decision: { allowed, reason: 'iam' } });
     if (!allowed) throw accessDenied(this.principal, action, resource, 'no identity-based policy allows it');
   }
 
   /** The decision for an action on a key, without recording it. */
-  decide(key: Pick<KeyRecord, 'keyId' | 'policy'>, action: string, context?: EncryptionContext): Decision {
+  decide(
+    key: Pick<KeyRecord, 'keyId' | 'policy'>,
+    action: string,
+    context?: EncryptionContext,
+    extra: Readonly<Record<string, readonly string[]>> = {},
+  ): Decision {
     const arn = this.store.keyArn(key.keyId);
-    const req = this.request(action, arn, context);
+    const req = this.request(action, arn, context, extra, key);
     if (identityVerdict(this.principal.policies, req) === 'deny') {
       return { allowed: false, reason: 'explicit-deny', statement: { index: -1, sid: 'identity policy' } };
     }
@@ -114,8 +153,13 @@ export class LocalAccess {
   }
 
   /** Precondition of every operation on a key: the caller may do `action` on it. */
-  require(key: KeyRecord, action: string, context?: EncryptionContext): Decision {
-    const decision = this.decide(key, action, context);
+  require(
+    key: KeyRecord,
+    action: string,
+    context?: EncryptionContext,
+    extra: Readonly<Record<string, readonly string[]>> = {},
+  ): Decision {
+    const decision = this.decide(key, action, context, extra);
     const resource = this.store.keyArn(key.keyId);
     this.outcomes.push({ action, resource, decision });
     if (!decision.allowed) {

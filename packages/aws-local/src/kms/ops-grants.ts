@@ -85,7 +85,19 @@ export const grantOperations: Record<string, Operation> = {
     }),
     (input, { store, caller, access }) => {
       const key = store.resolve(input.KeyId, false);
-      const decision = access.require(key, 'kms:CreateGrant');
+      // CreateGrant's condition keys (conditions-kms.html): the operations, the principals, and
+      // the kind of constraint.
+      const constraint = input.Constraints?.EncryptionContextEquals
+        ? ['EncryptionContextEquals']
+        : input.Constraints?.EncryptionContextSubset
+          ? ['EncryptionContextSubset']
+          : [];
+      const decision = access.require(key, 'kms:CreateGrant', undefined, {
+        'kms:GrantOperations': input.Operations,
+        'kms:GranteePrincipal': [input.GranteePrincipal],
+        'kms:RetiringPrincipal': input.RetiringPrincipal ? [input.RetiringPrincipal] : [],
+        'kms:GrantConstraintType': constraint,
+      });
       requireNotPendingDeletion(store, key);
       // A grantee allowed CreateGrant by a grant may only hand on a narrower grant.
       if (decision.reason === 'grant') {

@@ -27,6 +27,13 @@ export function requireNoLockout(access: LocalAccess, key: Pick<KeyRecord, 'keyI
   }
 }
 
+/** A request's tags as condition keys: `aws:RequestTag/<key>` for each, and `aws:TagKeys`. */
+export function requestTags(tags: KeyRecord['tags']): Record<string, string[]> {
+  const out: Record<string, string[]> = { 'aws:TagKeys': tags.map((t) => t.TagKey) };
+  for (const t of tags) out[`aws:RequestTag/${t.TagKey}`] = [t.TagValue];
+  return out;
+}
+
 function mergeTags(existing: KeyRecord['tags'], added: KeyRecord['tags']): KeyRecord['tags'] {
   const seen = new Set<string>();
   for (const t of added) {
@@ -56,8 +63,17 @@ export const keyOperations: Record<string, Operation> = {
       XksKeyId: z.string().optional(),
     }),
     (input, { store, access }) => {
-      access.requireIam('kms:CreateKey');
       const spec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
+      // CreateKey's condition keys (conditions-kms.html): its key's spec, usage, origin, region
+      // kind, the lockout check's bypass, and the tags it asks for.
+      access.requireIam('kms:CreateKey', '*', {
+        'kms:KeySpec': [spec],
+        'kms:KeyUsage': [input.KeyUsage ?? 'ENCRYPT_DECRYPT'],
+        'kms:KeyOrigin': [input.Origin ?? 'AWS_KMS'],
+        'kms:MultiRegion': [String(input.MultiRegion === true)],
+        'kms:BypassPolicyLockoutSafetyCheck': [String(input.BypassPolicyLockoutSafetyCheck === true)],
+        ...requestTags(input.Tags ?? []),
+      });
       if (spec !== 'SYMMETRIC_DEFAULT') {
         throw new KmsError(
           'UnsupportedOperationException',
@@ -196,7 +212,7 @@ export const keyOperations: Record<string, Operation> = {
     z.object({ KeyId: keyIdShape, Tags: z.array(tagShape) }),
     (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
-      access.require(key, 'kms:TagResource');
+      access.require(key, 'kms:TagResource', undefined, requestTags(input.Tags));
       requireNotPendingDeletion(store, key);
       const tags = mergeTags(key.tags, input.Tags);
       store.updateKey(key, (k) => {
@@ -210,7 +226,7 @@ export const keyOperations: Record<string, Operation> = {
     z.object({ KeyId: keyIdShape, TagKeys: z.array(str(1, 128)) }),
     (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
-      access.require(key, 'kms:UntagResource');
+      access.require(key, 'kms:UntagResource', undefined, { 'aws:TagKeys': input.TagKeys });
       requireNotPendingDeletion(store, key);
       const removed = new Set(input.TagKeys);
       store.updateKey(key, (k) => {

@@ -123,7 +123,9 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
     }),
     (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
-      access.require(key, 'kms:PutKeyPolicy');
+      access.require(key, 'kms:PutKeyPolicy', undefined, {
+        'kms:BypassPolicyLockoutSafetyCheck': [String(input.BypassPolicyLockoutSafetyCheck === true)],
+      });
       checkPolicyName(input.PolicyName);
       // No key-state check: the key-state table lets PutKeyPolicy change a key in every state.
       checkPolicy(input.Policy);

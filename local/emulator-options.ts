@@ -8,6 +8,7 @@ import {
   type SeedKey,
 } from '@eaas/aws-local';
 import { rolesKeyPolicy, upgradedRolesPolicy } from '../src/core/key-policy.js';
+import { SERVICE_TAG } from '../src/services/keys/shared.js';
 import type { StackConfig as Config } from './config.js';
 
 /**
@@ -23,11 +24,15 @@ export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
  * version of the service wrote (administrators could grant themselves its use) gets the current
  * policy on each start.
  */
-export function defaultKeySeed(accountId: string): SeedKey {
+export function defaultKeySeed(accountId: string, serviceTag?: string): SeedKey {
   return {
     alias: DEFAULT_KEY_ALIAS,
     description: 'Default key of the local encryption service',
-    tags: [{ TagKey: 'eaas:purpose', TagValue: 'default' }],
+    tags: [
+      { TagKey: 'eaas:purpose', TagValue: 'default' },
+      // The reserved tag: the functions' roles may use only keys carrying it.
+      ...(serviceTag ? [{ TagKey: SERVICE_TAG, TagValue: serviceTag }] : []),
+    ],
     policy: (identities: LocalIdentities) =>
       rolesKeyPolicy({
         accountId,
@@ -50,7 +55,7 @@ export function localValues(config: Config) {
 }
 
 /** The local KMS as configured: the data dir, the configured port, and the seed key. */
-export function localKmsOptions(config: Config): LocalKmsOptions {
+export function localKmsOptions(config: Config, serviceTag?: string): LocalKmsOptions {
   return {
     dataDir: config.dataDir,
     accountId: config.accountId,
@@ -59,7 +64,7 @@ export function localKmsOptions(config: Config): LocalKmsOptions {
     host: config.host,
     port: config.kmsPort,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
-    seedKey: defaultKeySeed(config.accountId),
+    seedKey: defaultKeySeed(config.accountId, serviceTag),
   };
 }
 

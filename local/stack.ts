@@ -39,16 +39,17 @@ import { makeHandler as makeWhoAmIHandler } from '../src/handlers/whoami.js';
 import type { HttpDeps } from '../src/http/api.js';
 import type { FunctionName } from '../src/http/routes.js';
 import type { AuditSink } from '../src/ports.js';
+import { SERVICE_TAG } from '../src/services/keys/shared.js';
 import type { RewrapService } from '../src/services/rewrap.js';
 import type { UploadService } from '../src/services/uploads.js';
 import { readApiSettings } from './api-settings.js';
 import { PORT_SETTINGS, type StackConfig } from './config.js';
-import { localKmsOptions, localS3Options, localValues } from './emulator-options.js';
+import { DEFAULT_KEY_ALIAS, localKmsOptions, localS3Options, localValues } from './emulator-options.js';
 import { type GatewayOptions, type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
 import { createStaticSite } from './static-site.js';
-import { readTemplateRoles } from './template-roles.js';
+import { readServiceTag, readTemplateRoles } from './template-roles.js';
 
 /** The audit log group of the local stack unless EAAS_AUDIT_LOG_GROUP names another. */
 export const LOCAL_AUDIT_LOG_GROUP = '/eaas/local/audit';
@@ -112,11 +113,12 @@ export interface LocalStack {
  */
 export async function startStack(config: StackConfig, options: StackOptions = {}): Promise<LocalStack> {
   const roles = options.roles ?? readTemplateRoles(localValues(config));
+  const serviceTag = readServiceTag(localValues(config));
   // The KMS's seed key carries the service's key policy, and its upgrade (emulator-options.ts).
   const kmsPort = options.kmsPort ?? config.kmsPort;
   const kms = await portInUse(PORT_SETTINGS.kmsPort, config.host, kmsPort, () =>
     startLocalKms({
-      ...localKmsOptions(config),
+      ...localKmsOptions(config, serviceTag),
       // Each function's role, read from serverless.yml: what it may do here is what it may in AWS.
       roles: Object.values(roles),
       port: kmsPort,
@@ -124,6 +126,14 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       ...(options.now ? { now: options.now } : {}),
     }),
   );
+  // A seed key made before the reserved tag existed gets it, as an operator tags a deployment's
+  // older keys (docs/deploying.md, "Least privilege").
+  const seedAlias = kms.store.findAlias(DEFAULT_KEY_ALIAS);
+  const seed = seedAlias ? kms.store.findKey(seedAlias.targetKeyId) : undefined;
+  if (seed && !seed.tags.some((t) => t.TagKey === SERVICE_TAG))
+    kms.store.updateKey(seed, (k) => {
+      k.tags = [...k.tags, { TagKey: SERVICE_TAG, TagValue: serviceTag }];
+    });
   // The seal function, bound once the services exist; the S3 delivers after each committed write.
   let sealFunction: ((record: S3EventRecord) => Promise<unknown>) | undefined;
   const onObjectCreated: ObjectCreatedListener = async (record) => {
@@ -181,6 +191,8 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     logsEndpoint: logs.endpoint,
     auditLogGroup: config.auditLogGroup ?? LOCAL_AUDIT_LOG_GROUP,
     aliasOperators: config.aliasOperators ?? [kms.identities.byName(KEY_MANAGER).arn],
+    // The reserved key tag the roles are scoped by, as the template resolves it here (eaas-local).
+    serviceTag,
     pageTokenSecret: config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir),
   };
   // The all-powerful service principal, for tests that look behind the API; no function uses it.

@@ -27,6 +27,14 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, Json
 /** A role principal's name: `eaas-local-<function>`, as the framework names the functions. */
 export const roleNameOf = (stage: string, fn: string) => `eaas-${stage}-${fn}`;
 
+/** The value of the reserved key tag (`custom.serviceTag`, `eaas:service`) with the local values. */
+export function readServiceTag(values: LocalValues, file: string = SERVERLESS_YML): string {
+  const root = parse(readFileSync(file, 'utf8')) as { service?: string; custom?: { serviceTag?: string } };
+  const raw = root.custom?.serviceTag;
+  if (typeof raw !== 'string') throw new Error('serverless.yml: custom.serviceTag is missing');
+  return raw.replace('${self:service}', String(root.service)).replace('${sls:stage}', values.stage);
+}
+
 export function readTemplateRoles(
   values: LocalValues,
   file: string = SERVERLESS_YML,

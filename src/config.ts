@@ -59,6 +59,11 @@ export interface Config {
    * carry it in Access-Control-Allow-Origin. Undefined: no cross-origin access.
    */
   readonly corsOrigin: string | undefined;
+  /**
+   * The value of the reserved tag `eaas:service` on every key the service creates (EAAS_SERVICE_TAG,
+   * `eaas-<stage>` in serverless.yml): the functions' roles may use only keys carrying it.
+   */
+  readonly serviceTag: string | undefined;
   /** CloudWatch namespace of the service's metrics (Powertools' POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /**
@@ -181,6 +186,11 @@ export function readConfig(s: Settings): Config {
     auditLogGroup,
     logsEndpoint: s.optional('EAAS_LOGS_ENDPOINT', httpUrl),
     corsOrigin: s.optional('EAAS_CORS_ORIGIN', origin),
+    serviceTag: s.optional('EAAS_SERVICE_TAG', (v) =>
+      /^[\w.:/=+\-@]{1,256}$/.test(v)
+        ? undefined
+        : 'must be a KMS tag value: 1-256 letters, digits, spaces and _.:/=+-@',
+    ),
     metricsNamespace: s.text('POWERTOOLS_METRICS_NAMESPACE', 'eaas', metricsNamespace),
     tracing: s.raw('POWERTOOLS_TRACE_ENABLED') === 'true' && s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined,
   });

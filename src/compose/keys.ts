@@ -17,6 +17,7 @@ export function keysServices(
     quotas: quotaLedgerFor(config, s3),
     // Unset: no operators; every caller names aliases under its own prefix.
     aliasOperators: config.aliasOperators ?? [],
+    serviceTag: config.serviceTag,
   });
   return { keys, pageTokens: pageTokensFor(config, tokens) };
 }

@@ -20,6 +20,8 @@ export {
 } from './keys/shared.js';
 
 export interface KeyServiceOptions {
+  /** The value of the reserved tag `eaas:service` on every key created (EAAS_SERVICE_TAG). */
+  serviceTag?: string | undefined;
   /** Per-caller quotas on keys and aliases; none when absent. */
   quotas?: QuotaLedger | undefined;
   /** Principals that may claim any alias name; everyone else names aliases under its own prefix. */
@@ -46,6 +48,7 @@ export class KeyService {
       accountId,
       quotas: options.quotas,
       aliasOperators: options.aliasOperators ?? [],
+      serviceTag: options.serviceTag,
     };
     this.lifecycle = new KeyLifecycle(ctx);
     this.policies = new KeyPolicies(ctx);

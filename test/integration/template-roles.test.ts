@@ -55,7 +55,7 @@ describe('the functions run as their template roles', () => {
       'whoami',
     ]);
     const actions = (fn: string) =>
-      (roles[fn]?.policies as Policy[]).flatMap((p) => p.Statement.flatMap((s) => [s.Action].flat()));
+      ((roles[fn]?.policies ?? []) as Policy[]).flatMap((p) => p.Statement.flatMap((s) => [s.Action].flat()));
     expect(actions('crypto')).toEqual(
       expect.arrayContaining(['kms:Encrypt', 'kms:Decrypt', 'kms:GetKeyPolicy', 'logs:PutLogEvents']),
     );

@@ -18,6 +18,7 @@ import {
   principals,
   type Requester,
   requireSeparateRoles,
+  SERVICE_TAG,
 } from './shared.js';
 
 export interface CreateKey {
@@ -54,6 +55,8 @@ export class KeyLifecycle {
     const users = principals(input.users, 'users');
     requireSeparateRoles(administrators, users);
     const tags = callerTags(input.tags);
+    // The deployment's reserved tag: without it, the functions' roles may not use the key.
+    if (ctx.serviceTag !== undefined) tags[SERVICE_TAG] = ctx.serviceTag;
     const alias = input.alias === undefined ? undefined : aliasName(input.alias);
     if (alias !== undefined) requireAliasName(ctx, r.caller, alias);
     if (alias !== undefined && (await aliasTarget(admin, alias)) !== undefined)

@@ -28,10 +28,18 @@ export interface KeysContext {
   quotas: QuotaLedger | undefined;
   /** Principals that may claim any alias name; everyone else names aliases under its own prefix. */
   aliasOperators: readonly string[];
+  /** The value of SERVICE_TAG on every key this deployment creates; undefined: none set. */
+  serviceTag: string | undefined;
 }
 
 export const DEFAULT_DELETION_WINDOW_DAYS = 30;
 export const DEFAULT_ROTATION_PERIOD_DAYS = 365;
+/**
+ * The reserved tag of every key the service creates, naming the deployment: the functions' roles
+ * may use and manage only keys carrying it (`aws:ResourceTag/eaas:service` in serverless.yml), and
+ * no caller can set or remove it (tags beginning with `eaas:` are the service's own).
+ */
+export const SERVICE_TAG = 'eaas:service';
 /** The tag naming who created a key through the API, whose keys quota it counts in. */
 export const CREATOR_TAG = 'eaas:created-by';
 

@@ -74,6 +74,11 @@ export const keyOperations: Record<string, Operation> = {
         'kms:BypassPolicyLockoutSafetyCheck': [String(input.BypassPolicyLockoutSafetyCheck === true)],
         ...requestTags(input.Tags ?? []),
       });
+      // "To add tags when creating a KMS key, the caller must have kms:TagResource permission in an
+      // IAM policy. At a minimum, the permission must cover all KMS keys in the account and Region."
+      // (https://docs.aws.amazon.com/kms/latest/developerguide/manage-tags-api.html)
+      if ((input.Tags ?? []).length > 0)
+        access.requireIam('kms:TagResource', store.keyArn('*'), requestTags(input.Tags ?? []));
       if (spec !== 'SYMMETRIC_DEFAULT') {
         throw new KmsError(
           'UnsupportedOperationException',

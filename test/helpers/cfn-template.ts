@@ -1,10 +1,12 @@
 /**
  * Reading a deployment's CloudFormation resources the way AWS would, for the deployment tests:
  * ARNs of intrinsic functions rendered for one account and region, IAM statements evaluated
- * (Allow, Deny, action and resource wildcards, the few condition operators we use), and the
+ * (by the policy evaluator the local KMS uses), and the
  * dependency graph checked for cycles. Anything it does not understand throws, so a construct the
  * tests cannot judge fails them instead of passing unread.
  */
+
+import { identityVerdict } from '@eaas/aws-rules';
 
 export const ACCOUNT = '111122223333';
 export const REGION = 'us-east-1';
@@ -73,15 +75,6 @@ export function render(resources: Resources, value: unknown): string {
   }
 }
 
-/** IAM's string wildcards: `*` any run of characters, `?` one; actions compare without case. */
-function globMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  const re = pattern
-    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-    .replace(/\*/g, '.*')
-    .replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, ignoreCase ? 'i' : '').test(value);
-}
-
 /** Every statement a role carries: its inline policies and the managed policies of this template. */
 export function roleStatements(resources: Resources, roleId: string): Statement[] {
   const role = resources[roleId];
@@ -114,28 +107,10 @@ export function statementParts(resources: Resources, s: Statement): { actions: s
   return { actions: list(s.Action), arns: list(s.Resource as unknown).map((r) => render(resources, r)) };
 }
 
-function conditionHolds(condition: Statement['Condition'], request: Record<string, string[]>): boolean {
-  return Object.entries(condition ?? {}).every(([operator, entries]) =>
-    Object.entries(entries).every(([key, expected]) => {
-      const actual = request[key] ?? [];
-      const wanted = list(expected);
-      switch (operator) {
-        case 'StringEquals':
-          return actual.length === 1 && wanted.includes(actual[0] ?? '');
-        case 'ForAnyValue:StringEquals':
-          return actual.some((v) => wanted.includes(v));
-        case 'ForAllValues:StringEquals':
-          return actual.every((v) => wanted.includes(v));
-        default:
-          throw new Error(`condition operator ${operator} is not evaluated by these tests`);
-      }
-    }),
-  );
-}
-
 /**
- * Whether a role may do `action` on `arn`: some Allow matches (its conditions holding for
- * `request`) and no Deny does.
+ * Whether a role may do `action` on `arn`, as IAM decides it: its statements (resources rendered)
+ * evaluated by the same evaluator the local KMS uses (@eaas/aws-rules), with `request`'s condition
+ * keys. Tag families are known: a tag the request does not list is absent, not unknown.
  */
 export function roleMay(
   resources: Resources,
@@ -144,15 +119,33 @@ export function roleMay(
   arn: string,
   request: Record<string, string[]> = {},
 ): boolean {
-  const matching = roleStatements(resources, roleId).filter((s) => {
+  const Statement = roleStatements(resources, roleId).map((s) => {
     const { actions, arns } = statementParts(resources, s);
-    return (
-      actions.some((a) => globMatch(a, action, true)) &&
-      arns.some((r) => globMatch(r, arn)) &&
-      conditionHolds(s.Condition, request)
-    );
+    return { ...s, Action: actions, Resource: arns };
   });
-  return matching.some((s) => s.Effect === 'Allow') && !matching.some((s) => s.Effect === 'Deny');
+  // kms:EncryptionContextKeys comes from the request's encryption context.
+  const { 'kms:EncryptionContextKeys': contextKeys = [], ...conditions } = request;
+  const verdict = identityVerdict([{ Version: '2012-10-17', Statement }], {
+    principal: `arn:aws:iam::${ACCOUNT}:role/${roleId}`,
+    action,
+    keyArn: arn,
+    keyAccountId: ACCOUNT,
+    encryptionContext: Object.fromEntries(contextKeys.map((k) => [k, 'v'])),
+    // Keys a request may leave out (absent, not unknown), unless `request` gives them.
+    conditions: {
+      'aws:ResourceTag/*': [],
+      'aws:RequestTag/*': [],
+      'aws:TagKeys': [],
+      'kms:GrantOperations': [],
+      'kms:KeySpec': [],
+      'kms:KeyUsage': [],
+      'kms:KeyOrigin': [],
+      'kms:MultiRegion': [],
+      'kms:BypassPolicyLockoutSafetyCheck': [],
+      ...conditions,
+    },
+  });
+  return verdict === 'allow';
 }
 
 /** Logical ids a value refers to: Ref, Fn::GetAtt, and `${Id}` / `${Id.Attr}` in Fn::Sub. */

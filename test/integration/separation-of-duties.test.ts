@@ -16,6 +16,7 @@ import type { PolicyDocument } from '@eaas/aws-rules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
 import { ADMIN_DENY_SID, ADMIN_SID, CRYPTO_ACTIONS } from '../../src/core/key-policy.js';
+import { LOCAL_SERVICE_TAGS } from '../helpers/keys.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
@@ -301,6 +302,7 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
     // A key made straight in KMS by myKeyManager (its IAM policy allows CreateKey) with such a policy.
     const direct = await t.kms(KEY_MANAGER).send(
       new CreateKeyCommand({
+        Tags: LOCAL_SERVICE_TAGS,
         Policy: JSON.stringify({
           ...mine,
           Statement: [{ ...mine.Statement[0], Principal: { AWS: arn(KEY_MANAGER) } }, mine.Statement[1]],
@@ -324,6 +326,7 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
     // Managing only "without a tenant" (management calls carry no context), using with one.
     const conditioned = await t.kms(KEY_MANAGER).send(
       new CreateKeyCommand({
+        Tags: LOCAL_SERVICE_TAGS,
         Policy: JSON.stringify({
           Version: '2012-10-17',
           Statement: [
@@ -353,9 +356,12 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
     expect((await encrypt(conditionedKey)).status).toBe(403);
     // A grant of CreateGrant with Encrypt and Decrypt, given straight in KMS by the service's role:
     // its holder can hand the key's use to anyone, so it manages it.
-    const granted = await t
-      .kms(SERVICE)
-      .send(new CreateKeyCommand({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [root] }) }));
+    const granted = await t.kms(SERVICE).send(
+      new CreateKeyCommand({
+        Tags: LOCAL_SERVICE_TAGS,
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [root] }),
+      }),
+    );
     const grantedKey = granted.KeyMetadata?.KeyId ?? '';
     await t.kms(SERVICE).send(
       new CreateGrantCommand({
@@ -370,9 +376,12 @@ describe('a policy put straight in KMS that lets an administrator use its key', 
 
   it('nor for a fresh grant of CreateGrant passed by its token, while the grants cache is older', async () => {
     const root = rootStatement();
-    const made = await t
-      .kms(SERVICE)
-      .send(new CreateKeyCommand({ Policy: JSON.stringify({ Version: '2012-10-17', Statement: [root] }) }));
+    const made = await t.kms(SERVICE).send(
+      new CreateKeyCommand({
+        Tags: LOCAL_SERVICE_TAGS,
+        Policy: JSON.stringify({ Version: '2012-10-17', Statement: [root] }),
+      }),
+    );
     const keyId = made.KeyMetadata?.KeyId ?? '';
     const g = t.client(GRANTEE);
     // Refused, and "no grants" cached for myGrantee.

@@ -96,6 +96,17 @@ const s3 = (bucket: string, key = '') => `arn:aws:s3:::${bucket}${key}`;
 const KEY = `arn:aws:kms:${REGION}:${ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab`;
 const ALIAS = `arn:aws:kms:${REGION}:${ACCOUNT}:alias/payments`;
 const roleOf = (fn: string) => sls.functions[fn]?.role ?? '';
+/**
+ * A request on a key of this deployment (custom.serviceTag: eaas-dev), a new key asking for the
+ * tag, a data key in the S3 Encryption Client's context, a grant of operations the API offers.
+ */
+const OURS: Record<string, string[]> = {
+  'aws:ResourceTag/eaas:service': ['eaas-dev'],
+  'aws:RequestTag/eaas:service': ['eaas-dev'],
+  'aws:TagKeys': ['eaas:service', 'eaas:created-by'],
+  'kms:EncryptionContextKeys': ['aws:x-amz-cek-alg', 'tenant'],
+  'kms:GrantOperations': ['Encrypt', 'Decrypt'],
+};
 /** KMS actions IAM scopes to no key: CreateKey (and TagResource for its Tags), and listings. */
 const unscoped = (action: string) =>
   [
@@ -324,7 +335,7 @@ describe('least privilege: every function its own role', () => {
           for (const arn of arns)
             expect(arn, id).toMatch(new RegExp(`^arn:aws:s3:::(${STAGING}|${VAULT})(/|$)`));
         // "*" only where IAM knows no narrower resource: a key being created, or a listing.
-        if (arns.includes('*'))
+        if (arns.includes('*') && statement.Effect === 'Allow')
           expect(
             actions.filter((a) => !unscoped(a)),
             id,
@@ -488,15 +499,115 @@ describe('least privilege: every function its own role', () => {
     ['whoami', 's3:GetObject', document, false],
   ];
   it.each(cases)('%s: %s on %s is allowed: %s', (fn, action, arn, allowed) => {
-    // The seal's data keys carry the S3 Encryption Client's context key; see the next test.
-    const request = { 'kms:EncryptionContextKeys': ['aws:x-amz-cek-alg', 'tenant'] };
-    expect(roleMay(resources, roleOf(fn), action, arn, request)).toBe(allowed);
+    // A key of this deployment (its reserved tag), a new key asking for it, a data key in the S3
+    // Encryption Client's context, a grant the API offers; the next tests take each away.
+    expect(roleMay(resources, roleOf(fn), action, arn, OURS)).toBe(allowed);
+  });
+
+  it('reaches only the keys of this deployment: untagged keys and other deployments are out of reach', () => {
+    const functions = Object.keys(sls.functions);
+    for (const fn of functions)
+      for (const action of [
+        'kms:DescribeKey',
+        'kms:GetKeyPolicy',
+        'kms:Encrypt',
+        'kms:Decrypt',
+        'kms:PutKeyPolicy',
+      ]) {
+        const untagged = { ...OURS, 'aws:ResourceTag/eaas:service': [] };
+        const other = { ...OURS, 'aws:ResourceTag/eaas:service': ['eaas-prod'] };
+        expect(roleMay(resources, roleOf(fn), action, KEY, untagged), `${fn} ${action} untagged`).toBe(false);
+        expect(roleMay(resources, roleOf(fn), action, KEY, other), `${fn} ${action} eaas-prod`).toBe(false);
+      }
+    // Every KMS statement on key/* carries the tag condition (or is a Deny).
+    for (const fn of functions)
+      for (const statement of roleStatements(resources, roleOf(fn))) {
+        const { actions, arns } = statementParts(resources, statement);
+        if (
+          statement.Effect === 'Allow' &&
+          actions.some((a) => a.startsWith('kms:')) &&
+          arns.some((a) => a.includes(':key/'))
+        )
+          expect(JSON.stringify(statement.Condition ?? {}), `${fn} ${actions}`).toMatch(
+            /aws:(Resource|Request)Tag\/eaas:service/,
+          );
+      }
+  });
+
+  it('creates keys only as the service makes them: tagged, symmetric, for encryption, by KMS, in one Region, with the lockout check', () => {
+    const keys = roleOf('keys');
+    const create = (extra: Record<string, string[]>) =>
+      roleMay(resources, keys, 'kms:CreateKey', '*', { ...OURS, ...extra });
+    const spec = {
+      'kms:KeySpec': ['SYMMETRIC_DEFAULT'],
+      'kms:KeyUsage': ['ENCRYPT_DECRYPT'],
+      'kms:KeyOrigin': ['AWS_KMS'],
+      'kms:MultiRegion': ['false'],
+      'kms:BypassPolicyLockoutSafetyCheck': ['false'],
+    };
+    expect(create(spec)).toBe(true);
+    expect(create({ ...spec, 'aws:RequestTag/eaas:service': [] })).toBe(false);
+    expect(create({ ...spec, 'aws:RequestTag/eaas:service': ['eaas-prod'] })).toBe(false);
+    expect(create({ ...spec, 'kms:KeySpec': ['RSA_2048'] })).toBe(false);
+    expect(create({ ...spec, 'kms:KeyUsage': ['SIGN_VERIFY'] })).toBe(false);
+    expect(create({ ...spec, 'kms:KeyOrigin': ['EXTERNAL'] })).toBe(false);
+    expect(create({ ...spec, 'kms:MultiRegion': ['true'] })).toBe(false);
+    expect(create({ ...spec, 'kms:BypassPolicyLockoutSafetyCheck': ['true'] })).toBe(false);
+    // CreateKey's Tags: TagResource on every key, with the reserved tag.
+    const KEYS = `arn:aws:kms:${REGION}:${ACCOUNT}:key/*`;
+    const noResource = { ...OURS, 'aws:ResourceTag/eaas:service': [] };
+    expect(roleMay(resources, keys, 'kms:TagResource', KEYS, noResource)).toBe(true);
+    expect(
+      roleMay(resources, keys, 'kms:TagResource', KEYS, { ...noResource, 'aws:RequestTag/eaas:service': [] }),
+    ).toBe(false);
+    expect(roleMay(resources, roleOf('crypto'), 'kms:CreateKey', '*', { ...OURS, ...spec })).toBe(false);
+  });
+
+  it('can neither remove nor change the reserved tag, bypass the lockout check, or grant more than the API offers', () => {
+    const keys = roleOf('keys');
+    expect(
+      roleMay(resources, keys, 'kms:UntagResource', KEY, { ...OURS, 'aws:TagKeys': ['eaas:service'] }),
+    ).toBe(false);
+    expect(
+      roleMay(resources, keys, 'kms:TagResource', KEY, {
+        ...OURS,
+        'aws:RequestTag/eaas:service': ['eaas-prod'],
+      }),
+    ).toBe(false);
+    expect(roleMay(resources, keys, 'kms:TagResource', KEY, OURS)).toBe(false);
+    expect(
+      roleMay(resources, keys, 'kms:PutKeyPolicy', KEY, {
+        ...OURS,
+        'kms:BypassPolicyLockoutSafetyCheck': ['true'],
+      }),
+    ).toBe(false);
+    expect(
+      roleMay(resources, keys, 'kms:PutKeyPolicy', KEY, {
+        ...OURS,
+        'kms:BypassPolicyLockoutSafetyCheck': ['false'],
+      }),
+    ).toBe(true);
+    for (const op of ['CreateGrant', 'RetireGrant', 'Sign', 'GenerateDataKeyPair'])
+      expect(
+        roleMay(resources, keys, 'kms:CreateGrant', KEY, { ...OURS, 'kms:GrantOperations': ['Decrypt', op] }),
+        op,
+      ).toBe(false);
+  });
+
+  it('the objects function makes and opens data keys only in the S3 Encryption Client context', () => {
+    const objects = roleOf('objects');
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      expect(roleMay(resources, objects, action, KEY, OURS)).toBe(true);
+      expect(
+        roleMay(resources, objects, action, KEY, { ...OURS, 'kms:EncryptionContextKeys': ['tenant'] }),
+      ).toBe(false);
+    }
   });
 
   it("the seal makes data keys only for the S3 Encryption Client format (its context's aws:x-amz-cek-alg)", () => {
     const seal = roleOf('seal');
     const may = (keys: string[]) =>
-      roleMay(resources, seal, 'kms:GenerateDataKey', KEY, { 'kms:EncryptionContextKeys': keys });
+      roleMay(resources, seal, 'kms:GenerateDataKey', KEY, { ...OURS, 'kms:EncryptionContextKeys': keys });
     expect(may(['aws:x-amz-cek-alg'])).toBe(true);
     expect(may(['aws:x-amz-cek-alg', 'tenant'])).toBe(true);
     expect(may(['tenant'])).toBe(false);

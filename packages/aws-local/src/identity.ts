@@ -57,6 +57,8 @@ function seedPolicies(name: string, accountId: string): unknown[] {
       return [
         allow([
           'kms:CreateKey',
+          // CreateKey's Tags need it (manage-tags-api.html); on an existing key, its policy decides.
+          'kms:TagResource',
           'kms:ListKeys',
           'kms:ListAliases',
           'kms:ListRetirableGrants',

@@ -76,9 +76,9 @@ export class LocalAccess {
     resource: string,
     context?: EncryptionContext,
     extra: Readonly<Record<string, readonly string[]>> = {},
-    key?: Pick<KeyRecord, 'keyId'>,
+    key?: Pick<KeyRecord, 'keyId'> & { tags?: KeyRecord['tags'] },
   ): AuthzRequest {
-    const tags = key ? (this.store.findKey(key.keyId)?.tags ?? []) : [];
+    const tags = key ? (key.tags ?? this.store.findKey(key.keyId)?.tags ?? []) : [];
     const conditions: Record<string, readonly string[]> = {
       'aws:ResourceTag/*': [],
       'aws:RequestTag/*': [],
@@ -120,7 +120,7 @@ export class LocalAccess {
 
   /** The decision for an action on a key, without recording it. */
   decide(
-    key: Pick<KeyRecord, 'keyId' | 'policy'>,
+    key: Pick<KeyRecord, 'keyId' | 'policy'> & { tags?: KeyRecord['tags'] },
     action: string,
     context?: EncryptionContext,
     extra: Readonly<Record<string, readonly string[]>> = {},

@@ -18,8 +18,16 @@ function checkPolicy(policy: string): void {
  * KMS's policy lockout safety check: the new policy must let the caller put a policy again, so
  * that no key is left that nobody can manage.
  */
-export function requireNoLockout(access: LocalAccess, key: Pick<KeyRecord, 'keyId'>, policy: string): void {
-  if (!access.decide({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy').allowed) {
+export function requireNoLockout(
+  access: LocalAccess,
+  key: Pick<KeyRecord, 'keyId'> & { tags?: KeyRecord['tags'] },
+  policy: string,
+): void {
+  // As the key will be: its policy, and its tags (a new key's are CreateKey's Tags).
+  // A later PutKeyPolicy, which would not bypass the check either.
+  const later = { 'kms:BypassPolicyLockoutSafetyCheck': ['false'] };
+  const target = { keyId: key.keyId, policy, ...(key.tags ? { tags: key.tags } : {}) };
+  if (!access.decide(target, 'kms:PutKeyPolicy', undefined, later).allowed) {
     throw new KmsError(
       'MalformedPolicyDocumentException',
       'The new key policy will not allow you to update the key policy in the future.',
@@ -101,9 +109,9 @@ export const keyOperations: Record<string, Operation> = {
       const policy = input.Policy ?? JSON.stringify(defaultKeyPolicy(store.accountId), null, 2);
       checkPolicy(policy);
       // The default policy (the account root) needs no check; a given one must not lock the caller out.
-      if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
-        requireNoLockout(access, { keyId: randomUUID() }, policy);
       const tags = mergeTags([], input.Tags ?? []);
+      if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
+        requireNoLockout(access, { keyId: randomUUID(), tags }, policy);
       const key = store.createKey({ description: input.Description ?? '', policy, tags });
       return { KeyMetadata: keyMetadata(store, key) };
     },

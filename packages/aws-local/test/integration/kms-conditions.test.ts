@@ -51,17 +51,27 @@ const SERVICE_POLICY = {
       Resource: `arn:aws:kms:us-east-1:${ACCOUNT}:key/*`,
       Condition: { StringEquals: { [`aws:ResourceTag/${TAG}`]: 'svc' } },
     },
+    // CreateKey's Tags need TagResource on every key; only with the reserved tag.
     {
       Effect: 'Allow',
       Action: 'kms:TagResource',
       Resource: `arn:aws:kms:us-east-1:${ACCOUNT}:key/*`,
-      Condition: { StringEquals: { [`aws:ResourceTag/${TAG}`]: 'svc', [`aws:RequestTag/${TAG}`]: 'svc' } },
+      Condition: { StringEquals: { [`aws:RequestTag/${TAG}`]: 'svc' } },
     },
     {
       Effect: 'Deny',
       Action: 'kms:UntagResource',
       Resource: '*',
       Condition: { 'ForAnyValue:StringEquals': { 'aws:TagKeys': TAG } },
+    },
+    {
+      Effect: 'Deny',
+      Action: 'kms:TagResource',
+      Resource: '*',
+      Condition: {
+        Null: { [`aws:ResourceTag/${TAG}`]: 'false' },
+        'ForAnyValue:StringEquals': { 'aws:TagKeys': TAG },
+      },
     },
     {
       Effect: 'Allow',
@@ -130,10 +140,13 @@ describe('condition keys of the local KMS', () => {
     await expect(
       svc.send(new TagResourceCommand({ KeyId, Tags: tags({ [TAG]: 'other' }) })),
     ).rejects.toMatchObject(denied);
+    await expect(
+      svc.send(new TagResourceCommand({ KeyId, Tags: tags({ [TAG]: 'svc' }) })),
+    ).rejects.toMatchObject(denied);
     await expect(svc.send(new UntagResourceCommand({ KeyId, TagKeys: [TAG] }))).rejects.toMatchObject(denied);
-    // Another tag may go.
-    await svc.send(new TagResourceCommand({ KeyId, Tags: tags({ [TAG]: 'svc' }) }));
+    // Another tag may go; the reserved one stays.
     await expect(svc.send(new UntagResourceCommand({ KeyId, TagKeys: ['absent'] }))).resolves.toBeDefined();
+    expect(kms.store.findKey(KeyId ?? '')?.tags).toEqual([{ TagKey: TAG, TagValue: 'svc' }]);
   });
 
   it('CreateGrant: kms:GrantOperations bounds what a grant may give', async () => {

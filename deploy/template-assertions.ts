@@ -188,8 +188,8 @@ export function checkKmsStatements(template: Template): Finding[] {
     for (const { where, statement } of identityStatements(resource)) {
       const fail = (message: string) =>
         findings.push({ rule: RULES.kms, resource: id, level: 'error', message: `${where}: ${message}` });
-      if (!isObject(statement)) {
-        fail('cannot read the statement');
+      if (!isObject(statement) || (statement.Effect !== 'Allow' && statement.Effect !== 'Deny')) {
+        fail('cannot read the statement (no Effect of Allow or Deny)');
         continue;
       }
       if (statement.Effect !== 'Allow') continue;

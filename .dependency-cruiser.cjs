@@ -37,12 +37,14 @@ const LAMBDA = npm('@aws-lambda-powertools/[^/]+|@middy/[^/]+|@types/aws-lambda|
 
 /**
  * Development-only code production never loads: the emulators' package (by path or through its
- * workspace link), the local stack, tests, benchmarks, scripts and the page.
+ * workspace link), the local stack, tests, benchmarks, scripts, the page, and the deployment
+ * tooling (deploy/: the framework's plugin and the policy check, which loads aws-cdk-lib).
  */
 const DEV_ONLY = [
   '^packages/aws-local/',
   npm('@eaas/aws-local'),
   '^local/',
+  '^deploy/',
   '^test/',
   '^bench/',
   '^scripts/',
@@ -139,7 +141,8 @@ module.exports = {
       severity: 'error',
       comment:
         'What Lambda bundles (src/) never imports the emulators (packages/aws-local, ' +
-        '@eaas/aws-local), the local stack (local/), tests, benchmarks, scripts or the page.',
+        '@eaas/aws-local), the local stack (local/), tests, benchmarks, scripts, the page or the ' +
+        'deployment tooling (deploy/).',
       from: PRODUCTION,
       to: { path: DEV_ONLY },
     },

@@ -44,16 +44,35 @@ immutableClass(KmsKeyringNode);
 
 type KmsFacade = AwsEsdkKMSInterface;
 
-/** The three KMS calls a KMS keyring makes, over our client, with SDK errors translated. */
+/**
+ * Whether a KMS failure says nothing of the ciphertext and the caller should retry: throttling, or
+ * KMS not answering as a service (a 5xx, or no answer at all). Everything else a decrypt meets (a
+ * refused, disabled or unknown key, a bad blob) is the one InvalidCiphertext.
+ */
+function transient(mapped: Error, raw: unknown): mapped is DomainError {
+  if (!(mapped instanceof DomainError)) return false;
+  if (mapped.code === 'Throttled') return true;
+  const status = (raw as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+  return mapped.code === 'DependencyFailure' && (status === undefined || status >= 500);
+}
+
+/**
+ * The three KMS calls a KMS keyring makes, over our client, with SDK errors translated. The
+ * keyring swallows what its client throws on decrypt; `onTransient` keeps a throttling or an
+ * outage aside, so that it reaches the caller as 429 or 502, not as InvalidCiphertext.
+ */
 function keyringClient(
   kms: KMSClient,
   beforeDecrypt?: (keyArn: string, kmsContext: EncryptionContext) => Promise<void>,
+  onTransient?: (error: DomainError) => void,
 ): KmsFacade {
   const guard = async <T>(keyId: string | undefined, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
     } catch (error) {
-      throw fromKmsError(error, keyId ?? '');
+      const mapped = fromKmsError(error, keyId ?? '');
+      if (onTransient && transient(mapped, error)) onTransient(mapped);
+      throw mapped;
     }
   };
   return {
@@ -114,7 +133,8 @@ export class EsdkEnvelope implements EnvelopeCodec {
     context: EncryptionContext | undefined,
     beforeKms?: (keyArn: string, kmsContext: EncryptionContext) => Promise<void>,
   ) {
-    // The keyring swallows its client's errors into one of its own; a refusal is kept aside to rethrow.
+    // The keyring swallows its client's errors into one of its own; a refusal and an outage are
+    // kept aside to rethrow.
     let refusal: unknown;
     const check = beforeKms
       ? async (keyArn: string, kmsContext: EncryptionContext) => {
@@ -126,13 +146,18 @@ export class EsdkEnvelope implements EnvelopeCodec {
           }
         }
       : undefined;
-    const client = check ? keyringClient(this.kms, check) : this.client;
+    let outage: DomainError | undefined;
+    const client = keyringClient(this.kms, check, (error) => {
+      outage ??= error;
+    });
     const keyring = new KmsKeyringNode({ discovery: true, clientProvider: () => client });
     let out: Awaited<ReturnType<typeof decrypt>>;
     try {
       out = await decrypt(keyring, message, { maxBodySize: this.maxMessageBytes });
     } catch (error) {
       if (refusal !== undefined) throw refusal;
+      // KMS throttled or failed: nothing is known of the ciphertext; the caller retries.
+      if (outage !== undefined) throw outage;
       if (error instanceof DomainError && error.code !== 'InvalidCiphertext') throw error;
       throw new InvalidCiphertextError({ cause: error });
     }

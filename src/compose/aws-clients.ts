@@ -11,10 +11,34 @@ import type { Config } from '../config.js';
  * bundle holds only its SDK clients.
  */
 
+/**
+ * Timeouts of every client (docs/deploying.md, "Failure handling"): a connection not made within
+ * 3 s, an answer not begun, or a socket silent (an idle timeout, so a long S3 stream that keeps
+ * moving is not cut), within the client's timeout fails the attempt, which the SDK retries and the service then answers as
+ * 502 DependencyFailure rather than hanging until Lambda's own timeout.
+ */
+const CONNECTION_TIMEOUT_MS = 3_000;
+const KMS_REQUEST_TIMEOUT_MS = 10_000;
+/** The seal's and the worker's streams wait on the other side's pace (a part upload). */
+const S3_REQUEST_TIMEOUT_MS = 30_000;
+const LOGS_REQUEST_TIMEOUT_MS = 10_000;
+
+const timeouts = (timeout: number, whole: boolean) => ({
+  requestHandler: {
+    connectionTimeout: CONNECTION_TIMEOUT_MS,
+    // The whole exchange until the answer's headers (the request's body included), as an error:
+    // only for the small JSON calls, never for S3's bodies of any size.
+    ...(whole ? { requestTimeout: timeout, throwOnRequestTimeout: true } : {}),
+    // A socket silent this long, a streamed body's included.
+    socketTimeout: timeout,
+  },
+});
+
 /** The service's KMS client: the regional endpoint, or `kmsEndpoint` when set. */
 export function kmsClientFor(config: Config, credentials?: AwsCredentialIdentity): KMSClient {
   return new KMSClient({
     region: config.region,
+    ...timeouts(KMS_REQUEST_TIMEOUT_MS, true),
     ...(config.kmsEndpoint ? { endpoint: config.kmsEndpoint } : {}),
     ...(credentials ? { credentials } : {}),
   });
@@ -28,6 +52,7 @@ export function kmsClientFor(config: Config, credentials?: AwsCredentialIdentity
 export function s3ClientFor(config: Config, credentials?: AwsCredentialIdentity): S3Client {
   return new S3Client({
     region: config.region,
+    ...timeouts(S3_REQUEST_TIMEOUT_MS, false),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint, forcePathStyle: true } : {}),
     ...(credentials ? { credentials } : {}),
@@ -38,6 +63,7 @@ export function s3ClientFor(config: Config, credentials?: AwsCredentialIdentity)
 export function logsClientFor(config: Config, credentials?: AwsCredentialIdentity): CloudWatchLogsClient {
   return new CloudWatchLogsClient({
     region: config.region,
+    ...timeouts(LOGS_REQUEST_TIMEOUT_MS, true),
     ...(config.logsEndpoint ? { endpoint: config.logsEndpoint } : {}),
     ...(credentials ? { credentials } : {}),
   });

@@ -158,18 +158,79 @@ describe('the bundles', () => {
 describe('the buckets', () => {
   const bucket = (id: string) => (resources[id]?.Properties ?? {}) as BucketProperties;
 
-  it.each(['VaultBucket', 'StagingBucket'])('%s blocks all public access and encrypts at rest', (id) => {
-    expect(resources[id]?.Type).toBe('AWS::S3::Bucket');
-    expect(bucket(id).PublicAccessBlockConfiguration).toEqual({
-      BlockPublicAcls: true,
-      BlockPublicPolicy: true,
-      IgnorePublicAcls: true,
-      RestrictPublicBuckets: true,
+  it.each(['VaultBucket', 'StagingBucket', 'AccessLogsBucket'])(
+    '%s blocks all public access and encrypts at rest',
+    (id) => {
+      expect(resources[id]?.Type).toBe('AWS::S3::Bucket');
+      expect(bucket(id).PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket(id).OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+      // Staging holds plaintext until sealed: under the stack's own key, with a Bucket Key.
+      expect(bucket(id).BucketEncryption?.ServerSideEncryptionConfiguration).toEqual([
+        id === 'StagingBucket'
+          ? {
+              ServerSideEncryptionByDefault: {
+                SSEAlgorithm: 'aws:kms',
+                KMSMasterKeyID: { 'Fn::GetAtt': ['StagingKey', 'Arn'] },
+              },
+              BucketKeyEnabled: true,
+            }
+          : { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+      ]);
+    },
+  );
+
+  it('lets only the seal read uploaded plaintext, and the staging key be used only through S3 for staging', () => {
+    const statements =
+      (resources.StagingBucketPolicy?.Properties?.PolicyDocument as { Statement: Statement[] } | undefined)
+        ?.Statement ?? [];
+    const only = statements.find((s) => s.Sid === 'OnlyTheSealReadsUploads');
+    expect(only).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:GetObject' });
+    expect(only?.Condition).toEqual({
+      ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': ['SealRole', 'Arn'] } },
     });
-    expect(bucket(id).OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
-    expect(bucket(id).BucketEncryption?.ServerSideEncryptionConfiguration).toEqual([
-      { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
-    ]);
+    const key =
+      (resources.StagingKey?.Properties?.KeyPolicy as { Statement: Statement[] } | undefined)?.Statement ??
+      [];
+    const admin = key.find((s) => s.Sid === 'AccountAdministers');
+    expect(list(admin?.Action).some((a) => /Decrypt|Encrypt|GenerateDataKey|\*/.test(a))).toBe(false);
+    const use = key.find((s) => s.Sid === 'UploadsAndSealThroughS3ForStaging');
+    expect(use?.Principal).toEqual({
+      AWS: [{ 'Fn::GetAtt': ['UploadsRole', 'Arn'] }, { 'Fn::GetAtt': ['SealRole', 'Arn'] }],
+    });
+    expect(use?.Condition?.StringEquals).toEqual({
+      'kms:ViaService': { 'Fn::Sub': ['s3.', '$', '{AWS::Region}.amazonaws.com'].join('') },
+    });
+    expect(key.length).toBe(2);
+  });
+
+  it('logs every request on the vault and staging buckets to the access-log bucket', () => {
+    for (const id of ['VaultBucket', 'StagingBucket'])
+      expect((bucket(id) as { LoggingConfiguration?: unknown }).LoggingConfiguration, id).toMatchObject({
+        DestinationBucketName: { Ref: 'AccessLogsBucket' },
+      });
+  });
+
+  it('records the failed asynchronous invocations of the seal and the re-encryption worker in an alarmed queue', () => {
+    const fns = sls.functions as Record<string, { destinations?: { onFailure?: unknown } }>;
+    for (const fn of ['seal', 'reencrypt'])
+      expect(fns[fn]?.destinations?.onFailure, fn).toEqual({
+        type: 'sqs',
+        arn: { 'Fn::GetAtt': ['FailureQueue', 'Arn'] },
+      });
+    const queue = `arn:aws:sqs:${REGION}:${ACCOUNT}:eaas-dev-failures`;
+    for (const fn of ['seal', 'reencrypt'])
+      expect(roleMay(resources, roleOf(fn), 'sqs:SendMessage', queue), fn).toBe(true);
+    expect(roleMay(resources, roleOf('crypto'), 'sqs:SendMessage', queue)).toBe(false);
+    expect(resources.FailureQueueAlarm?.Properties).toMatchObject({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 0,
+    });
   });
 
   it.each(['VaultBucket', 'StagingBucket'])('%s refuses every request that is not over TLS', (id) => {

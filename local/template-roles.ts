@@ -73,6 +73,10 @@ export function readTemplateRoles(
   };
   const arn = (id: string, where: string): string => {
     if (id === 'VaultBucket' || id === 'StagingBucket') return `arn:aws:s3:::${ref(id, where)}`;
+    // A queue (the failure queue): no local SQS receives it, the ARN only has to be the template's.
+    const r = resources[id];
+    if (r?.Type === 'AWS::SQS::Queue')
+      return `arn:aws:sqs:${values.region}:${values.accountId}:${variables(String(r.Properties?.QueueName ?? id), where)}`;
     throw new Error(`serverless.yml ${where}: cannot resolve the Arn of ${id}`);
   };
   const pseudo: Record<string, string> = {

@@ -255,10 +255,15 @@ const PrincipalArn = {
 
 const Principals = { type: 'array', maxItems: 20, uniqueItems: true, items: PrincipalArn } as const;
 
+/**
+ * A key's tags as callers give them: 48 at most (KMS allows 50; the service adds eaas:service and
+ * eaas:created-by), keys in ASCII letters, digits, spaces and `_.:/=+-@` (a subset of KMS's, so
+ * that no look-alike of the reserved `eaas:` prefix passes), never `aws:`.
+ */
 const Tags = {
   type: 'object',
-  maxProperties: 50,
-  propertyNames: { minLength: 1, maxLength: 128, pattern: '^(?!aws:)' },
+  maxProperties: 48,
+  propertyNames: { minLength: 1, maxLength: 128, pattern: '^(?![aA][wW][sS]:)[A-Za-z0-9 _.:/=+@-]+$' },
   additionalProperties: { type: 'string', maxLength: 256 },
 } as const;
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { CreateGrantCommand } from '@aws-sdk/client-kms';
-import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
+import { CreateGrantCommand, ListResourceTagsCommand } from '@aws-sdk/client-kms';
+import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
 import { ADMIN_SID } from '../../src/core/key-policy.js';
@@ -356,6 +356,33 @@ describe('issue 12, finding 8: whoami explains a key only to those who may see i
 });
 
 describe('key administration', () => {
+  it('tags every key it creates with the reserved eaas:service, which no caller can set, spelled in any case or look-alike', async () => {
+    const m = t.client(KEY_MANAGER);
+    const created = await ok(m.raw('POST', '/v1/keys', { users: [arn(KEY_USER)], tags: { team: 'x' } }));
+    const listed = await t
+      .kms(SERVICE)
+      .send(new ListResourceTagsCommand({ KeyId: (created.key as { keyId: string }).keyId }));
+    expect(listed.Tags).toEqual(
+      expect.arrayContaining([
+        { TagKey: 'eaas:service', TagValue: 'eaas-local' },
+        { TagKey: 'team', TagValue: 'x' },
+      ]),
+    );
+    for (const tag of ['eaas:service', 'EAAS:Service', 'eaas:created-by', 'eaa\u017f:service', 'AWS:x']) {
+      const refused = await m.raw('POST', '/v1/keys', {
+        users: [arn(KEY_USER)],
+        tags: { [tag]: 'eaas-prod' },
+      });
+      expect([refused.status, (refused.body as { error?: string }).error], tag).toEqual([
+        400,
+        'ValidationError',
+      ]);
+    }
+    // KMS allows 50 tags; the service adds two of its own.
+    const many = Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`t${i}`, 'v']));
+    expect((await m.raw('POST', '/v1/keys', { users: [arn(KEY_USER)], tags: many })).status).toBe(400);
+  });
+
   it('creates a key with alias, tags and rotation; describes it through an encoded alias', async () => {
     // A name outside any caller's prefix: myKeyManager is the local stack's alias operator
     // (EAAS_ALIAS_OPERATORS unset); api-quotas.test.ts has the naming rule for everyone else.

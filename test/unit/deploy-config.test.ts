@@ -205,7 +205,23 @@ describe('the buckets', () => {
     expect(use?.Condition?.StringEquals).toEqual({
       'kms:ViaService': { 'Fn::Sub': ['s3.', '$', '{AWS::Region}.amazonaws.com'].join('') },
     });
-    expect(key.length).toBe(2);
+    expect(key.length).toBe(3);
+  });
+
+  it("keeps the stack's own keys out of any deployment's reach: their policies deny adding eaas:service, in any case", () => {
+    for (const id of ['LogsKey', 'StagingKey']) {
+      const statements =
+        (resources[id]?.Properties?.KeyPolicy as { Statement: Statement[] } | undefined)?.Statement ?? [];
+      expect(
+        statements.find((st) => st.Sid === 'NeverTheServiceTag'),
+        id,
+      ).toMatchObject({
+        Effect: 'Deny',
+        Principal: '*',
+        Action: 'kms:TagResource',
+        Condition: { 'ForAnyValue:StringEqualsIgnoreCase': { 'aws:TagKeys': 'eaas:service' } },
+      });
+    }
   });
 
   it('logs every request on the vault and staging buckets to the access-log bucket', () => {
@@ -617,6 +633,8 @@ describe('least privilege: every function its own role', () => {
     // CreateKey's Tags: TagResource on every key, with the reserved tag.
     const KEYS = `arn:aws:kms:${REGION}:${ACCOUNT}:key/*`;
     const noResource = { ...OURS, 'aws:ResourceTag/eaas:service': [] };
+    // Allowed on an untagged key too: IAM cannot tell CreateKey's tagging from a later
+    // TagResource (the residual risk of docs/deploying.md, "Least privilege").
     expect(roleMay(resources, keys, 'kms:TagResource', KEYS, noResource)).toBe(true);
     expect(
       roleMay(resources, keys, 'kms:TagResource', KEYS, { ...noResource, 'aws:RequestTag/eaas:service': [] }),
@@ -628,6 +646,13 @@ describe('least privilege: every function its own role', () => {
     const keys = roleOf('keys');
     expect(
       roleMay(resources, keys, 'kms:UntagResource', KEY, { ...OURS, 'aws:TagKeys': ['eaas:service'] }),
+    ).toBe(false);
+    // Tag keys are case-sensitive in KMS, IAM's condition key names are not.
+    expect(
+      roleMay(resources, keys, 'kms:UntagResource', KEY, { ...OURS, 'aws:TagKeys': ['EAAS:Service'] }),
+    ).toBe(false);
+    expect(
+      roleMay(resources, keys, 'kms:TagResource', KEY, { ...OURS, 'aws:TagKeys': ['EAAS:SERVICE'] }),
     ).toBe(false);
     expect(
       roleMay(resources, keys, 'kms:TagResource', KEY, {

@@ -76,9 +76,9 @@ export class LocalAccess {
     resource: string,
     context?: EncryptionContext,
     extra: Readonly<Record<string, readonly string[]>> = {},
-    key?: Pick<KeyRecord, 'keyId'> & { tags?: KeyRecord['tags'] },
+    key?: Pick<KeyRecord, 'keyId'>,
   ): AuthzRequest {
-    const tags = key ? (key.tags ?? this.store.findKey(key.keyId)?.tags ?? []) : [];
+    const tags = key ? (this.store.findKey(key.keyId)?.tags ?? []) : [];
     const conditions: Record<string, readonly string[]> = {
       'aws:ResourceTag/*': [],
       'aws:RequestTag/*': [],
@@ -118,9 +118,24 @@ export class LocalAccess {
     if (!allowed) throw accessDenied(this.principal, action, resource, 'no identity-based policy allows it');
   }
 
+  /**
+   * Whether a key policy alone lets the caller do `action` (its account-root statement counting as
+   * IAM's to decide): KMS's policy lockout safety check.
+   */
+  keyPolicyAllows(key: Pick<KeyRecord, 'keyId' | 'policy'>, action: string): boolean {
+    let policy: unknown;
+    try {
+      policy = parseJsonStrict(key.policy);
+    } catch {
+      return false;
+    }
+    const req = this.request(action, this.store.keyArn(key.keyId), undefined, {}, key);
+    return authorize(policy, [], { ...req, iamAllows: () => true }).allowed;
+  }
+
   /** The decision for an action on a key, without recording it. */
   decide(
-    key: Pick<KeyRecord, 'keyId' | 'policy'> & { tags?: KeyRecord['tags'] },
+    key: Pick<KeyRecord, 'keyId' | 'policy'>,
     action: string,
     context?: EncryptionContext,
     extra: Readonly<Record<string, readonly string[]>> = {},

@@ -18,16 +18,12 @@ function checkPolicy(policy: string): void {
  * KMS's policy lockout safety check: the new policy must let the caller put a policy again, so
  * that no key is left that nobody can manage.
  */
-export function requireNoLockout(
-  access: LocalAccess,
-  key: Pick<KeyRecord, 'keyId'> & { tags?: KeyRecord['tags'] },
-  policy: string,
-): void {
-  // As the key will be: its policy, and its tags (a new key's are CreateKey's Tags).
-  // A later PutKeyPolicy, which would not bypass the check either.
-  const later = { 'kms:BypassPolicyLockoutSafetyCheck': ['false'] };
-  const target = { keyId: key.keyId, policy, ...(key.tags ? { tags: key.tags } : {}) };
-  if (!access.decide(target, 'kms:PutKeyPolicy', undefined, later).allowed) {
+export function requireNoLockout(access: LocalAccess, key: Pick<KeyRecord, 'keyId'>, policy: string): void {
+  // The check reads the new key policy alone: the caller must be allowed PutKeyPolicy by it, a
+  // statement for the account root counting (IAM may then allow it), as CreateKey's and
+  // PutKeyPolicy's references state it ("The key policy must allow the calling principal to make a
+  // subsequent PutKeyPolicy request"): https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html
+  if (!access.keyPolicyAllows({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy')) {
     throw new KmsError(
       'MalformedPolicyDocumentException',
       'The new key policy will not allow you to update the key policy in the future.',
@@ -111,7 +107,7 @@ export const keyOperations: Record<string, Operation> = {
       // The default policy (the account root) needs no check; a given one must not lock the caller out.
       const tags = mergeTags([], input.Tags ?? []);
       if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
-        requireNoLockout(access, { keyId: randomUUID(), tags }, policy);
+        requireNoLockout(access, { keyId: randomUUID() }, policy);
       const key = store.createKey({ description: input.Description ?? '', policy, tags });
       return { KeyMetadata: keyMetadata(store, key) };
     },

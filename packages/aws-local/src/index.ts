@@ -34,7 +34,15 @@ export { type LocalKms, type LocalKmsOptions, type SeedKey, startLocalKms } from
 export type { KmsRequestEvent } from './kms/server.js';
 export { type LocalLogs, type LocalLogsOptions, startLocalLogs } from './logs/index.js';
 export type { LogsRequestEvent } from './logs/server.js';
-export { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
+export {
+  type KmsAuthorizer,
+  type KmsUse,
+  type KmsUseAnswer,
+  type LocalS3,
+  type LocalS3Options,
+  type ObjectCreatedListener,
+  startLocalS3,
+} from './s3/index.js';
 export type { S3RequestEvent } from './s3/server.js';
 export {
   checkSigV4Headers,

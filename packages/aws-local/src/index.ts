@@ -32,12 +32,10 @@ export {
 } from './identity.js';
 export { type LocalKms, type LocalKmsOptions, type SeedKey, startLocalKms } from './kms/index.js';
 export type { KmsRequestEvent } from './kms/server.js';
+export type { KmsAuthorizer, KmsUse, KmsUseAnswer } from './kms-use.js';
 export { type LocalLogs, type LocalLogsOptions, startLocalLogs } from './logs/index.js';
 export type { LogsRequestEvent } from './logs/server.js';
 export {
-  type KmsAuthorizer,
-  type KmsUse,
-  type KmsUseAnswer,
   type LocalS3,
   type LocalS3Options,
   type ObjectCreatedListener,

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { KmsAuthorizer } from '../kms-use.js';
 import type { S3Access } from './access.js';
 import type { S3Caller } from './auth.js';
-import type { KmsAuthorizer } from './encryption.js';
 import type { Notifier } from './notifications.js';
 import type { S3Storage } from './storage.js';
 

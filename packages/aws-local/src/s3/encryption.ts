@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { z } from 'zod';
 import type { LocalPrincipal } from '../identity.js';
+import type { KmsAuthorizer, KmsUse } from '../kms-use.js';
 import { invalidArgument, malformedXml, S3Error } from './errors.js';
 import { header } from './payload.js';
 import { childrenNamed, childText, type XmlElement, XmlSyntaxError, xmlDocument } from './xml.js';
@@ -48,27 +49,6 @@ export const DEFAULT_BUCKET_ENCRYPTION: BucketEncryption = Object.freeze({
   bucketKeyEnabled: false,
 });
 export const DEFAULT_OBJECT_SSE: ObjectSse = Object.freeze({ algorithm: 'AES256' });
-
-/** A use of a KMS key S3 makes for its caller: the caller's identity, through S3. */
-export interface KmsUse {
-  principal: LocalPrincipal;
-  action: 'kms:GenerateDataKey' | 'kms:Decrypt';
-  /** As the request or the bucket names it: key id, key ARN, alias name or alias ARN. */
-  keyId: string;
-  /** `s3.<region>.amazonaws.com`, the `kms:ViaService` of every request S3 makes to KMS. */
-  viaService: string;
-  encryptionContext: Readonly<Record<string, string>>;
-}
-
-export type KmsUseAnswer =
-  | { allowed: true; keyArn: string }
-  | { allowed: false; error: 'AccessDenied' | 'NotFound' | 'Disabled' | 'InvalidState'; message: string };
-
-/**
- * Asks KMS whether the caller may use the key through S3 (AWS KMS's own authorization: the key
- * policy, the caller's IAM policies and grants), and resolves the key to its ARN.
- */
-export type KmsAuthorizer = (use: KmsUse) => KmsUseAnswer | Promise<KmsUseAnswer>;
 
 /** What encryption a write asks for in its headers; undefined when it names none. */
 export interface RequestedSse {

@@ -3,12 +3,11 @@ import { join } from 'node:path';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from '../defaults.js';
 import { listen } from '../http-server.js';
 import type { LocalIdentities, LocalRole } from '../identity.js';
-import type { KmsAuthorizer } from './encryption.js';
+import type { KmsAuthorizer } from '../kms-use.js';
 import { Notifier, type ObjectCreatedListener } from './notifications.js';
 import { createS3Server, type S3ServerOptions } from './server.js';
 import { S3Storage } from './storage.js';
 
-export type { KmsAuthorizer, KmsUse, KmsUseAnswer } from './encryption.js';
 export type { ObjectCreatedListener } from './notifications.js';
 
 /**

@@ -148,6 +148,10 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     s3 = await portInUse(PORT_SETTINGS.s3Port, config.host, s3Port, () =>
       startLocalS3({
         ...localS3Options(config, kms.identities),
+        // The functions' roles get in S3 what their serverless.yml policies give them, as in AWS;
+        // SSE-KMS is decided by the local KMS for the caller, through S3 (kms:ViaService).
+        roles: Object.values(roles),
+        kmsAuthorize: (use) => kms.authorizeViaService(use),
         port: s3Port,
         ...(options.now ? { now: options.now } : {}),
         ...(options.onS3Request ? { onRequest: options.onS3Request } : {}),

@@ -32,9 +32,15 @@ export {
 } from './identity.js';
 export { type LocalKms, type LocalKmsOptions, type SeedKey, startLocalKms } from './kms/index.js';
 export type { KmsRequestEvent } from './kms/server.js';
+export type { KmsAuthorizer, KmsUse, KmsUseAnswer } from './kms-use.js';
 export { type LocalLogs, type LocalLogsOptions, startLocalLogs } from './logs/index.js';
 export type { LogsRequestEvent } from './logs/server.js';
-export { type LocalS3, type LocalS3Options, type ObjectCreatedListener, startLocalS3 } from './s3/index.js';
+export {
+  type LocalS3,
+  type LocalS3Options,
+  type ObjectCreatedListener,
+  startLocalS3,
+} from './s3/index.js';
 export type { S3RequestEvent } from './s3/server.js';
 export {
   checkSigV4Headers,

@@ -152,6 +152,15 @@ function requestValues(key: string, req: AuthzRequest): { values: string[]; mult
   return undefined;
 }
 
+/**
+ * Numeric operators (IAM's condition operators reference): both sides must be decimal numbers;
+ * a value or pattern that is not one matches nothing.
+ */
+const NUMBER = /^-?\d+(\.\d+)?$/;
+const numeric =
+  (test: (value: number, pattern: number) => boolean) =>
+  (p: string, v: string): boolean =>
+    NUMBER.test(p) && NUMBER.test(v) && test(Number(v), Number(p));
 const COMPARATORS: Record<string, (pattern: string, value: string) => boolean> = {
   stringequals: (p, v) => p === v,
   stringequalsignorecase: (p, v) => p.toLowerCase() === v.toLowerCase(),
@@ -160,8 +169,14 @@ const COMPARATORS: Record<string, (pattern: string, value: string) => boolean> =
   // ARN operators: case-sensitive wildcards, as StringLike (IAM's condition operators reference).
   arnlike: (p, v) => globMatch(p, v),
   arnequals: (p, v) => globMatch(p, v),
+  numericequals: numeric((v, p) => v === p),
+  numericlessthan: numeric((v, p) => v < p),
+  numericlessthanequals: numeric((v, p) => v <= p),
+  numericgreaterthan: numeric((v, p) => v > p),
+  numericgreaterthanequals: numeric((v, p) => v >= p),
 };
 const NEGATED: Record<string, string> = {
+  numericnotequals: 'numericequals',
   stringnotequals: 'stringequals',
   stringnotequalsignorecase: 'stringequalsignorecase',
   stringnotlike: 'stringlike',
@@ -207,7 +222,9 @@ function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match
   for (const [key, raw] of Object.entries(block as Record<string, Json>)) {
     const found = requestValues(key, req);
     if (!found) return 'unknown';
-    const patterns = asList(raw).map((v) => (typeof v === 'boolean' ? String(v) : v));
+    const patterns = asList(raw).map((v) =>
+      typeof v === 'boolean' || typeof v === 'number' ? String(v) : v,
+    );
     if (patterns.length === 0 || patterns.some((p) => typeof p !== 'string')) return 'unknown';
     const list = patterns as string[];
     const matchesOne = (value: string) =>
@@ -254,7 +271,7 @@ function statementMatches(st: Record<string, Json>, req: AuthzRequest, identity 
   return all(...parts);
 }
 
-type PolicyVerdict =
+export type PolicyVerdict =
   | { effect: 'deny'; statement: StatementRef }
   | { effect: 'allow'; statement: StatementRef }
   | { effect: 'none' };
@@ -292,6 +309,17 @@ export function identityVerdict(policies: readonly Json[], req: AuthzRequest): '
     if (v.effect === 'allow') verdict = 'allow';
   }
   return verdict;
+}
+
+/**
+ * What a resource-based policy (an S3 bucket policy, a key policy without its grants) says of a
+ * request: a matching Deny, else a matching Allow naming the caller in its Principal, else
+ * nothing. An Allow naming the resource's own account delegates to the caller's IAM policies
+ * (`iamAllows`), as for key policies. The request's `keyArn` is the resource's ARN and
+ * `keyAccountId` the account that owns it.
+ */
+export function resourcePolicyVerdict(policy: Json, req: AuthzRequest): PolicyVerdict {
+  return evaluatePolicy(policy, req, false);
 }
 
 /** Decides a request against a key policy document (parsed JSON) and the grants on the key. */

@@ -1,14 +1,17 @@
 import type { EncryptionContext } from './encryption-context.js';
 
-/** A KMS request as the policy evaluator and the grants see it. */
+/**
+ * A request as the policy evaluator and the grants see it: a KMS request, or another service's
+ * (S3's) with its resource's ARN in `keyArn` and the resource's account in `keyAccountId`.
+ */
 export interface AuthzRequest {
   /** The caller, as authenticated; assumed-role sessions are normalised to their role. */
   principal: string;
-  /** The KMS action, e.g. `kms:Encrypt`. */
+  /** The action, e.g. `kms:Encrypt`, `s3:GetObject`. */
   action: string;
-  /** ARN of the key acted on. */
+  /** ARN of the key (or other resource) acted on; `*` for actions on no resource. */
   keyArn: string;
-  /** The account that owns the key. */
+  /** The account that owns the key (or resource). */
   keyAccountId: string;
   encryptionContext?: EncryptionContext | undefined;
   grantIsForAWSResource?: boolean | undefined;

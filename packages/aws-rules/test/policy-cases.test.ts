@@ -6,6 +6,7 @@ import {
   type GrantLike,
   grantAllows,
   grantNarrows,
+  resourcePolicyVerdict,
 } from '../src/index.js';
 
 /**
@@ -742,5 +743,84 @@ describe(`condition keys the caller supplies with the request (${DOC.iamGlobalKe
 
   it('a key the request does not know is not understood: an Allow matches nothing', () => {
     expect(tagged({}, { StringEquals: { 'kms:KeySpec': 'SYMMETRIC_DEFAULT' } })).toBe('implicit-deny');
+  });
+});
+
+describe(`numeric condition operators (${DOC.iamOperators})`, () => {
+  const decide = (value: string[], condition: Record<string, unknown>) =>
+    authorize(
+      policy(st({ Condition: condition })),
+      [],
+      request({ principal: ALICE, conditions: { 's3:max-keys': value } }),
+    ).reason;
+
+  it('compare numbers, the pattern as a string or a JSON number', () => {
+    expect(decide(['10'], { NumericLessThanEquals: { 's3:max-keys': '10' } })).toBe('key-policy');
+    expect(decide(['11'], { NumericLessThanEquals: { 's3:max-keys': 10 } })).toBe('implicit-deny');
+    expect(decide(['5'], { NumericGreaterThan: { 's3:max-keys': '4.5' } })).toBe('key-policy');
+    expect(decide(['5'], { NumericNotEquals: { 's3:max-keys': '5' } })).toBe('implicit-deny');
+    expect(decide(['5'], { NumericEquals: { 's3:max-keys': '05' } })).toBe('key-policy');
+  });
+
+  it('a value that is not a number matches nothing; a missing one only ...IfExists', () => {
+    expect(decide(['ten'], { NumericLessThan: { 's3:max-keys': '100' } })).toBe('implicit-deny');
+    expect(decide([], { NumericLessThan: { 's3:max-keys': '100' } })).toBe('implicit-deny');
+    expect(decide([], { NumericLessThanIfExists: { 's3:max-keys': '100' } })).toBe('key-policy');
+  });
+});
+
+describe(`a resource-based policy on its own (${DOC.iamEvaluation})`, () => {
+  const BUCKET = 'arn:aws:s3:::amzn-s3-demo-bucket';
+  const s3req = (principal: string, action: string, resource: string, iam = false): AuthzRequest => ({
+    principal,
+    action,
+    keyArn: resource,
+    keyAccountId: ACCOUNT,
+    iamAllows: () => iam,
+  });
+  const bucketPolicy = (...statements: Statement[]) => policy(...statements);
+
+  it('an Allow naming the caller allows; a Deny wins over it', () => {
+    const allow = {
+      Effect: 'Allow',
+      Principal: { AWS: ALICE },
+      Action: 's3:GetObject',
+      Resource: `${BUCKET}/*`,
+    };
+    const deny = { ...allow, Effect: 'Deny', Resource: `${BUCKET}/private/*` };
+    const p = bucketPolicy(allow, deny);
+    expect(resourcePolicyVerdict(p, s3req(ALICE, 's3:GetObject', `${BUCKET}/a`)).effect).toBe('allow');
+    expect(resourcePolicyVerdict(p, s3req(ALICE, 's3:GetObject', `${BUCKET}/private/a`)).effect).toBe('deny');
+    expect(resourcePolicyVerdict(p, s3req(BOB, 's3:GetObject', `${BUCKET}/a`)).effect).toBe('none');
+  });
+
+  it('a role session matches its role; an Allow to the account delegates to IAM', () => {
+    const toRole = { Effect: 'Allow', Principal: { AWS: ROLE }, Action: 's3:*', Resource: `${BUCKET}/*` };
+    expect(resourcePolicyVerdict(policy(toRole), s3req(SESSION, 's3:PutObject', `${BUCKET}/k`)).effect).toBe(
+      'allow',
+    );
+    const toAccount = { ...toRole, Principal: { AWS: ROOT } };
+    expect(resourcePolicyVerdict(policy(toAccount), s3req(BOB, 's3:PutObject', `${BUCKET}/k`)).effect).toBe(
+      'none',
+    );
+    expect(
+      resourcePolicyVerdict(policy(toAccount), s3req(BOB, 's3:PutObject', `${BUCKET}/k`, true)).effect,
+    ).toBe('allow');
+  });
+
+  it('a Deny to "*" applies to every caller, outsiders too', () => {
+    const tlsOnly = {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Resource: [BUCKET, `${BUCKET}/*`],
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    };
+    const req = (secure: string) => ({
+      ...s3req(OUTSIDE, 's3:ListBucket', BUCKET),
+      conditions: { 'aws:SecureTransport': [secure] },
+    });
+    expect(resourcePolicyVerdict(policy(tlsOnly), req('false')).effect).toBe('deny');
+    expect(resourcePolicyVerdict(policy(tlsOnly), req('true')).effect).toBe('none');
   });
 });

@@ -2,6 +2,9 @@ import { parseJsonStrict } from '@eaas/aws-rules';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from '../defaults.js';
 import { BodyBudget, listen } from '../http-server.js';
 import { LocalIdentities, type LocalRole } from '../identity.js';
+import type { KmsUse, KmsUseAnswer } from '../kms-use.js';
+import { LocalAccess } from './access.js';
+import { KmsError } from './errors.js';
 import { KeyStore, type KmsLimits } from './key-store.js';
 import type { KeyRecord } from './records.js';
 import { createKmsServer, type KmsServerOptions, MAX_BODY_BYTES_IN_FLIGHT } from './server.js';
@@ -16,6 +19,14 @@ export interface LocalKms {
    * `operations` (all when omitted), drawn from `random`; 0 turns it off (the default).
    */
   throttle(fraction: number, options?: { operations?: readonly string[]; random?: () => number }): void;
+  /**
+   * What AWS KMS answers when a service uses a key for a caller (S3's SSE-KMS): the key resolved
+   * (key id, key ARN, alias name or alias ARN) and the caller's right to the action on it, decided
+   * as for the caller's own request, with the service's `kms:ViaService`
+   * (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service);
+   * then the key's state. A KmsAuthorizer for the local S3.
+   */
+  authorizeViaService(use: KmsUse): KmsUseAnswer;
   /** The body budget's counters, for tests: bytes reserved now, at most, read in all, refusals. */
   bodyStats(): ReturnType<BodyBudget['stats']>;
   close(): Promise<void>;
@@ -129,6 +140,36 @@ export async function startLocalKms(options: LocalKmsOptions): Promise<LocalKms>
       const only = throttleOptions.operations ? new Set(throttleOptions.operations) : undefined;
       shouldThrottle =
         fraction > 0 ? (operation) => (!only || only.has(operation)) && random() < fraction : undefined;
+    },
+    authorizeViaService(use) {
+      let key: KeyRecord;
+      try {
+        key = store.resolve(use.keyId, true);
+      } catch (error) {
+        if (error instanceof KmsError && error.type === 'NotFoundException')
+          return { allowed: false, error: 'NotFound', message: error.message };
+        throw error;
+      }
+      const keyArn = store.keyArn(key.keyId);
+      const decision = new LocalAccess(store, use.principal).decide(key, use.action, use.encryptionContext, {
+        'kms:ViaService': [use.viaService],
+      });
+      if (!decision.allowed) {
+        const why =
+          decision.reason === 'explicit-deny'
+            ? 'an explicit deny in a policy applies'
+            : 'no resource-based policy allows the action';
+        return {
+          allowed: false,
+          error: 'AccessDenied',
+          message: `User: ${use.principal.arn} is not authorized to perform: ${use.action} on resource: ${keyArn} because ${why}`,
+        };
+      }
+      if (key.keyState === 'Disabled')
+        return { allowed: false, error: 'Disabled', message: `${keyArn} is disabled.` };
+      if (key.keyState === 'PendingDeletion')
+        return { allowed: false, error: 'InvalidState', message: `${keyArn} is pending deletion.` };
+      return { allowed: true, keyArn };
     },
     bodyStats: () => bodyBudget.stats(),
     close: listening.close,

@@ -1,10 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+} from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
+import { checkBucketPolicy } from './bucket-policy.js';
 import { type CorsRule, corsRulesSchema } from './cors.js';
+import { type BucketEncryption, bucketEncryptionSchema, DEFAULT_BUCKET_ENCRYPTION } from './encryption.js';
 import { isErrno, readJson, unlinkQuietly } from './files.js';
 import { type ObjectFields, type ObjectRecord, objectRecordSchema } from './object-record.js';
 import { SortedKeys } from './sorted-keys.js';
@@ -17,7 +28,8 @@ import { SortedKeys } from './sorted-keys.js';
  * when the sidecar is atomically replaced; the old body is unlinked after (a reader holding it
  * open keeps reading the old version). Commits are synchronous, so a conditional write's check
  * and its commit cannot interleave with another request. An index of every key is kept in
- * memory, rebuilt from the sidecars at start.
+ * memory, rebuilt from the sidecars at start. The bucket's configuration sits beside: `cors.json`,
+ * `policy.json` (the bucket policy's text) and `encryption.json` (its default encryption).
  */
 
 /** How a commit gets its body. */
@@ -39,6 +51,9 @@ export class Bucket {
   private readonly objects = new Map<string, ObjectRecord>();
   private readonly objectsDir: string;
   private corsRules: CorsRule[] | undefined;
+  private policyText: string | undefined;
+  private policyDoc: unknown;
+  private encryptionConfig: BucketEncryption | undefined;
 
   constructor(
     readonly name: string,
@@ -63,6 +78,38 @@ export class Bucket {
     if (rules === undefined) unlinkQuietly(file);
     else writeFileAtomic(file, `${JSON.stringify(rules, null, 2)}\n`);
     this.corsRules = rules;
+  }
+
+  /** The bucket policy as it was put; undefined when there is none. */
+  get policy(): string | undefined {
+    return this.policyText;
+  }
+
+  /** The bucket policy, parsed, for evaluation. */
+  get policyDocument(): unknown {
+    return this.policyDoc;
+  }
+
+  /** Precondition (of a policy): checkBucketPolicy accepts it. */
+  setPolicy(text: string | undefined): void {
+    const file = join(this.dir, 'policy.json');
+    const doc = text === undefined ? undefined : checkBucketPolicy(text, this.name);
+    if (text === undefined) unlinkQuietly(file);
+    else writeFileAtomic(file, text);
+    this.policyText = text;
+    this.policyDoc = doc;
+  }
+
+  /** The default encryption: as configured, else SSE-S3 (every bucket's since January 2023). */
+  get encryption(): BucketEncryption {
+    return this.encryptionConfig ?? DEFAULT_BUCKET_ENCRYPTION;
+  }
+
+  setEncryption(config: BucketEncryption | undefined): void {
+    const file = join(this.dir, 'encryption.json');
+    if (config === undefined) unlinkQuietly(file);
+    else writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
+    this.encryptionConfig = config;
   }
 
   private paths(key: string): { dir: string; hash: string } {
@@ -147,6 +194,23 @@ export class Bucket {
       const rules = corsRulesSchema.safeParse(readJson(corsFile));
       if (rules.success) this.corsRules = rules.data;
       else console.warn(`local S3: ignoring a damaged CORS configuration ${corsFile}`);
+    }
+    const policyFile = join(this.dir, 'policy.json');
+    if (existsSync(policyFile)) {
+      const text = readFileSync(policyFile, 'utf8');
+      try {
+        this.policyDoc = checkBucketPolicy(text, this.name);
+        this.policyText = text;
+      } catch {
+        // A policy that cannot be read is no policy; but the bucket's owner should know.
+        console.warn(`local S3: ignoring a damaged bucket policy ${policyFile}`);
+      }
+    }
+    const encryptionFile = join(this.dir, 'encryption.json');
+    if (existsSync(encryptionFile)) {
+      const config = bucketEncryptionSchema.safeParse(readJson(encryptionFile));
+      if (config.success) this.encryptionConfig = config.data;
+      else console.warn(`local S3: ignoring a damaged encryption configuration ${encryptionFile}`);
     }
     for (const sub of readdirSync(this.objectsDir).filter((d) => /^[0-9a-f]{2}$/.test(d))) {
       const dir = join(this.objectsDir, sub);

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { KmsAuthorizer } from '../kms-use.js';
+import type { S3Access } from './access.js';
 import type { S3Caller } from './auth.js';
 import type { Notifier } from './notifications.js';
 import type { S3Storage } from './storage.js';
@@ -10,6 +12,10 @@ export interface S3Deps {
   storage: S3Storage;
   notifier: Notifier;
   region: string;
+  /** The account that owns every bucket. */
+  accountId: string;
+  /** Asks KMS whether the caller may use an SSE-KMS key through S3; absent, every use is allowed. */
+  kmsAuthorize?: KmsAuthorizer | undefined;
   /** The owner every bucket and object shows (the local account). */
   owner: { ID: string; DisplayName: string };
   now: () => Date;
@@ -24,6 +30,8 @@ export interface S3Request {
   bucket: string;
   key: string;
   caller: S3Caller;
+  /** The caller's rights: every operation is allowed by it before it runs (DeleteObjects per key). */
+  access: S3Access;
   /** Lets a client that sent `Expect: 100-continue` send its body; call once all checks passed. */
   acceptBody(): void;
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from '../defaults.js';
 import { listen } from '../http-server.js';
-import type { LocalIdentities } from '../identity.js';
+import type { LocalIdentities, LocalRole } from '../identity.js';
+import type { KmsAuthorizer } from '../kms-use.js';
 import { Notifier, type ObjectCreatedListener } from './notifications.js';
 import { createS3Server, type S3ServerOptions } from './server.js';
 import { S3Storage } from './storage.js';
@@ -11,8 +12,10 @@ export type { ObjectCreatedListener } from './notifications.js';
 
 /**
  * The local S3: an S3-compatible server on loopback for what the service and the upload page
- * use (objects, conditional requests, listings, multipart uploads, presigned URLs, bucket CORS),
- * with its data under `<dataDir>/s3/` and object-created notifications delivered in-process.
+ * use (objects, conditional requests, listings, multipart uploads, presigned URLs, bucket CORS,
+ * bucket policies, default encryption and SSE-KMS), authorizing each request as S3 does (IAM
+ * policies of the restricted principals and the bucket policy, see access.ts), with its data
+ * under `<dataDir>/s3/` and object-created notifications delivered in-process.
  */
 
 export interface LocalS3 {
@@ -43,6 +46,18 @@ export interface LocalS3Options {
   maxSkewSeconds?: number;
   /** Who may sign requests: the local principals the KMS uses too. */
   identities: LocalIdentities;
+  /**
+   * Roles an application defines (as given to the local KMS): these principals get exactly what
+   * their IAM policies allow, as in AWS. Every other local principal acts as the account's root
+   * user (all of S3, subject to bucket policies' Deny); see access.ts.
+   */
+  roles?: readonly LocalRole[];
+  /**
+   * Asks KMS whether the caller may use an SSE-KMS key through S3 (kms:GenerateDataKey to write,
+   * kms:Decrypt to read, with kms:ViaService = s3.<region>.amazonaws.com), and resolves the key to
+   * its ARN. Absent: every use is allowed and a key id is taken as given.
+   */
+  kmsAuthorize?: KmsAuthorizer | undefined;
   now?: () => Date;
   /** Called with an S3 event record after each object is committed (Put, Copy, CompleteMultipartUpload). */
   onObjectCreated?: ObjectCreatedListener | undefined;
@@ -62,6 +77,9 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     storage,
     notifier,
     region,
+    accountId,
+    kmsAuthorize: options.kmsAuthorize,
+    restricted: new Set((options.roles ?? []).map((r) => r.name)),
     owner: { ID: ownerId, DisplayName: `eaas-local-${accountId}` },
     now,
     identities: options.identities,

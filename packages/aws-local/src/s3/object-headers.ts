@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { quoted, type S3Request } from './context.js';
+import { sseHeaders } from './encryption.js';
 import { S3Error } from './errors.js';
 import { type ObjectRecord, STORED_HEADERS } from './object-record.js';
 import { header, storedContentEncoding } from './payload.js';
@@ -14,6 +15,7 @@ export const METADATA_LIMIT_BYTES = 2048;
 /** What S3 stores when a PUT names no Content-Type. */
 export const DEFAULT_CONTENT_TYPE = 'binary/octet-stream';
 const META = 'x-amz-meta-';
+const AMZ = 'x-amz-';
 
 export interface StoredHeaders {
   contentType: string;
@@ -22,15 +24,15 @@ export interface StoredHeaders {
 }
 
 /**
- * The request's headers, plus, for a presigned URL, the user metadata the presigner hoisted into
- * the (signed) query string as `x-amz-meta-*` parameters, which S3 stores as if sent as headers.
+ * The request's headers, plus, for a presigned URL, the `x-amz-*` headers the presigner hoisted
+ * into the (signed) query string (user metadata, server-side encryption, expected bucket owner),
+ * which S3 takes as if sent as headers. The signature's own parameters are `X-Amz-*`, never hoisted.
  */
 export function effectiveHeaders(r: Pick<S3Request, 'req' | 'query' | 'caller'>): IncomingHttpHeaders {
   if (!r.caller.presigned) return r.req.headers;
   const merged: IncomingHttpHeaders = { ...r.req.headers };
   for (const [name, value] of r.query) {
-    const lower = name.toLowerCase();
-    if (lower.startsWith(META) && merged[lower] === undefined) merged[lower] = value;
+    if (name.startsWith(AMZ) && merged[name] === undefined) merged[name] = value;
   }
   return merged;
 }
@@ -81,6 +83,7 @@ export function objectHeaders(
     etag: quoted(record.etag),
     'last-modified': new Date(record.lastModified).toUTCString(),
     'accept-ranges': 'bytes',
+    ...sseHeaders(record.sse),
     ...record.headers,
   };
   for (const [name, value] of Object.entries(record.metadata)) out[`${META}${name}`] = value;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { CHECKSUM_ALGORITHMS } from './checksums.js';
+import { objectSseSchema } from './encryption.js';
 
 /**
  * What the local S3 keeps about an object beside its body: the JSON sidecar. Writing the sidecar
@@ -32,6 +33,8 @@ export const objectRecordSchema = z.object({
   /** User metadata (`x-amz-meta-*`), names lower-cased and without the prefix. */
   metadata: z.record(z.string(), z.string()),
   checksum: checksumSchema.optional(),
+  /** Its server-side encryption; absent (objects stored before it was recorded): SSE-S3. */
+  sse: objectSseSchema.optional(),
 });
 
 export type ObjectRecord = z.infer<typeof objectRecordSchema>;

@@ -134,7 +134,10 @@ export function listObjects(deps: S3Deps, r: S3Request): Reply {
   );
 }
 
-/** DeleteObjects (`POST ?delete`): up to 1,000 keys, each deleted or reported as an error. */
+/**
+ * DeleteObjects (`POST ?delete`): up to 1,000 keys, each deleted or reported as an error (an
+ * AccessDenied among them: https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+ */
 export async function deleteObjects(deps: S3Deps, r: S3Request): Promise<Reply> {
   const bucket = deps.storage.bucket(r.bucket);
   const document = await readXmlRequest(deps, r, 'Delete');
@@ -158,6 +161,8 @@ export async function deleteObjects(deps: S3Deps, r: S3Request): Promise<Reply> 
   for (const { key, etag } of requested) {
     try {
       checkKey(key);
+      // Each key is its own s3:DeleteObject; a refused one is reported, the others go on.
+      r.access.require({ action: 's3:DeleteObject', bucket: bucket.name, key });
       bucket.delete(key, deleteGuard(etag === undefined ? {} : { 'if-match': etag }, key));
       deleted.push({ Key: key });
     } catch (error) {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { BodyGoneError } from './bucket.js';
 import { checkCopySourceConditions, writeGuard } from './conditions.js';
 import { quoted, type Reply, type S3Deps, type S3Request, xmlReply } from './context.js';
+import { requestedSse, requireDecrypt, sseForWrite, sseHeaders } from './encryption.js';
 import { invalidArgument, noSuchKey, S3Error } from './errors.js';
 import { checkKey, decodePathPart } from './keys.js';
 import { effectiveHeaders, storedHeadersOf } from './object-headers.js';
@@ -20,7 +21,7 @@ import { xmlDocument } from './xml.js';
 const ATTEMPTS = 3;
 
 /** `x-amz-copy-source`: `[/]bucket/key[?versionId=null]`, URL-encoded. */
-function copySourceOf(r: S3Request): { bucket: string; key: string } {
+export function copySourceOf(r: Pick<S3Request, 'req'>): { bucket: string; key: string } {
   const raw = header(r.req.headers, 'x-amz-copy-source') ?? '';
   const q = raw.indexOf('?');
   const path = q < 0 ? raw : raw.slice(0, q);
@@ -53,16 +54,21 @@ export async function copyObject(deps: S3Deps, r: S3Request): Promise<Reply> {
   checkKey(source.key);
   const from = deps.storage.bucket(source.bucket);
   const directive = directiveOf(r);
+  const headers = effectiveHeaders(r);
+  const requested = requestedSse(headers);
   const inPlace = from === target && source.key === r.key;
-  // Precondition: copying an object onto itself must change something (here: its metadata).
-  if (inPlace && directive === 'COPY') {
+  // Precondition: copying an object onto itself must change something (its metadata or encryption).
+  if (inPlace && directive === 'COPY' && requested === undefined) {
     throw new S3Error(
       'InvalidRequest',
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
-  const replaced = directive === 'REPLACE' ? storedHeadersOf(effectiveHeaders(r)) : undefined;
+  const replaced = directive === 'REPLACE' ? storedHeadersOf(headers) : undefined;
   const guard = writeGuard(r.req.headers, r.key);
+  // The copy is encrypted as the request says, else as the target bucket's default, never as
+  // its source (https://docs.aws.amazon.com/AmazonS3/latest/userguide/specifying-kms-encryption.html).
+  const sse = await sseForWrite(deps, r.caller.principal, requested, target.encryption, target.name, r.key);
   for (let attempt = 1; ; attempt++) {
     const opened = await from.openBody(source.key);
     if (!opened) throw noSuchKey(source.key);
@@ -70,6 +76,7 @@ export async function copyObject(deps: S3Deps, r: S3Request): Promise<Reply> {
     let fields: ObjectFields;
     try {
       checkCopySourceConditions(r.req.headers, src);
+      await requireDecrypt(deps, r.caller.principal, src.sse, from.name, src.key);
       if (src.size > MAX_PUT_BYTES) {
         throw new S3Error(
           'InvalidRequest',
@@ -89,6 +96,7 @@ export async function copyObject(deps: S3Deps, r: S3Request): Promise<Reply> {
         lastModified: deps.now().toISOString(),
         ...(replaced ?? { contentType: src.contentType, headers: src.headers, metadata: src.metadata }),
         ...(src.checksum ? { checksum: src.checksum } : {}),
+        sse,
       };
     } finally {
       await handle.close();
@@ -109,13 +117,14 @@ export async function copyObject(deps: S3Deps, r: S3Request): Promise<Reply> {
       const checksum = record.checksum
         ? { [`Checksum${record.checksum.algorithm.toUpperCase()}`]: record.checksum.value }
         : {};
-      return xmlReply(
+      const reply = xmlReply(
         xmlDocument('CopyObjectResult', {
           LastModified: record.lastModified,
           ETag: quoted(record.etag),
           ...checksum,
         }),
       );
+      return { ...reply, headers: { ...reply.headers, ...sseHeaders(record.sse) } };
     } catch (error) {
       // The source changed between the read and the commit: copy the newer version instead.
       if (!(error instanceof BodyGoneError) || attempt >= ATTEMPTS) throw error;

@@ -6,6 +6,7 @@ import { uriEscape } from '../sigv4.js';
 import { isChecksumAlgorithm } from './checksums.js';
 import { writeGuard } from './conditions.js';
 import { quoted, type Reply, type S3Deps, type S3Request, xmlReply } from './context.js';
+import { requestedSse, requireDecrypt, sseForWrite, sseHeaders } from './encryption.js';
 import { invalidArgument, malformedXml, S3Error } from './errors.js';
 import { unlinkQuietly } from './files.js';
 import { receiveBody } from './intake.js';
@@ -32,7 +33,7 @@ function uploadOf(deps: S3Deps, r: S3Request): Upload {
   return deps.storage.uploads.open(r.query.get('uploadId') ?? '', r.bucket, r.key);
 }
 
-export function createMultipartUpload(deps: S3Deps, r: S3Request): Reply {
+export async function createMultipartUpload(deps: S3Deps, r: S3Request): Promise<Reply> {
   checkKey(r.key);
   const bucket = deps.storage.bucket(r.bucket);
   const algorithm = header(r.req.headers, 'x-amz-checksum-algorithm')?.toLowerCase();
@@ -42,21 +43,35 @@ export function createMultipartUpload(deps: S3Deps, r: S3Request): Reply {
       'x-amz-checksum-algorithm',
       algorithm,
     );
+  const headers = effectiveHeaders(r);
+  const stored = storedHeadersOf(headers);
+  // SSE-KMS: the data key is made now (kms:GenerateDataKey); each part needs kms:Decrypt
+  // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateMultipartUpload.html, "Permissions").
+  const sse = await sseForWrite(
+    deps,
+    r.caller.principal,
+    requestedSse(headers),
+    bucket.encryption,
+    bucket.name,
+    r.key,
+  );
   const record = deps.storage.uploads.create({
     bucket: bucket.name,
     key: r.key,
     initiated: deps.now().toISOString(),
     initiator: r.caller.principal.arn,
-    ...storedHeadersOf(effectiveHeaders(r)),
+    ...stored,
     ...(algorithm ? { checksumAlgorithm: algorithm } : {}),
+    sse,
   });
-  return xmlReply(
+  const reply = xmlReply(
     xmlDocument('InitiateMultipartUploadResult', {
       Bucket: bucket.name,
       Key: r.key,
       UploadId: record.uploadId,
     }),
   );
+  return { ...reply, headers: { ...reply.headers, ...sseHeaders(record.sse) } };
 }
 
 export async function uploadPart(deps: S3Deps, r: S3Request): Promise<Reply> {
@@ -66,6 +81,7 @@ export async function uploadPart(deps: S3Deps, r: S3Request): Promise<Reply> {
     throw invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', raw);
   const upload = uploadOf(deps, r);
   const plan = planPayload(r.req.headers, r.caller.contentSha256, r.caller.chunkSigning);
+  await requireDecrypt(deps, r.caller.principal, upload.record.sse, r.bucket, r.key);
   r.acceptBody();
   const body = await receiveBody(r.req, plan, deps.storage.scratchFile());
   let part: PartRecord;
@@ -85,6 +101,7 @@ export async function uploadPart(deps: S3Deps, r: S3Request): Promise<Reply> {
     status: 200,
     headers: {
       ETag: quoted(part.etag),
+      ...sseHeaders(upload.record.sse),
       ...(part.checksum ? { [`x-amz-checksum-${part.checksum.algorithm}`]: part.checksum.value } : {}),
     },
   };
@@ -183,7 +200,7 @@ export async function completeMultipartUpload(deps: S3Deps, r: S3Request): Promi
     const etag = `${createHash('md5')
       .update(Buffer.concat(parts.map((p) => Buffer.from(p.etag, 'hex'))))
       .digest('hex')}-${parts.length}`;
-    const { contentType, headers, metadata } = upload.record;
+    const { contentType, headers, metadata, sse } = upload.record;
     try {
       record = bucket.commit(
         r.key,
@@ -195,6 +212,7 @@ export async function completeMultipartUpload(deps: S3Deps, r: S3Request): Promi
           contentType,
           headers,
           metadata,
+          ...(sse ? { sse } : {}),
         },
         guard,
       );
@@ -219,7 +237,7 @@ export async function completeMultipartUpload(deps: S3Deps, r: S3Request): Promi
     time: new Date(record.lastModified),
   });
   const host = header(r.req.headers, 'host') ?? '127.0.0.1';
-  return xmlReply(
+  const reply = xmlReply(
     xmlDocument('CompleteMultipartUploadResult', {
       Location: `http://${host}/${bucket.name}/${r.key.split('/').map(uriEscape).join('/')}`,
       Bucket: bucket.name,
@@ -227,6 +245,7 @@ export async function completeMultipartUpload(deps: S3Deps, r: S3Request): Promi
       ETag: quoted(record.etag),
     }),
   );
+  return { ...reply, headers: { ...reply.headers, ...sseHeaders(record.sse) } };
 }
 
 export function abortMultipartUpload(deps: S3Deps, r: S3Request): Reply {

@@ -1,5 +1,6 @@
 import { checkReadConditions, deleteGuard, parseRange, writeGuard } from './conditions.js';
 import { quoted, type Reply, type S3Deps, type S3Request } from './context.js';
+import { requestedSse, requireDecrypt, sseForWrite, sseHeaders } from './encryption.js';
 import { noSuchKey, S3Error } from './errors.js';
 import { unlinkQuietly } from './files.js';
 import { receiveBody } from './intake.js';
@@ -17,11 +18,14 @@ export async function putObject(deps: S3Deps, r: S3Request): Promise<Reply> {
   checkKey(r.key);
   const bucket = deps.storage.bucket(r.bucket);
   const guard = writeGuard(r.req.headers, r.key);
-  const stored = storedHeadersOf(effectiveHeaders(r));
+  const headers = effectiveHeaders(r);
+  const stored = storedHeadersOf(headers);
+  const requested = requestedSse(headers);
   const plan = planPayload(r.req.headers, r.caller.contentSha256, r.caller.chunkSigning);
   // A write bound to fail its condition is refused before the client sends the body; the
   // condition is checked again at commit, where it counts.
   guard(bucket.get(r.key));
+  const sse = await sseForWrite(deps, r.caller.principal, requested, bucket.encryption, bucket.name, r.key);
   r.acceptBody();
   const body = await receiveBody(r.req, plan, deps.storage.scratchFile());
   let record: ReturnType<typeof bucket.commit>;
@@ -35,6 +39,7 @@ export async function putObject(deps: S3Deps, r: S3Request): Promise<Reply> {
         lastModified: deps.now().toISOString(),
         ...stored,
         ...(body.checksum ? { checksum: body.checksum } : {}),
+        sse,
       },
       guard,
     );
@@ -57,6 +62,7 @@ export async function putObject(deps: S3Deps, r: S3Request): Promise<Reply> {
     status: 200,
     headers: {
       ETag: quoted(record.etag),
+      ...sseHeaders(record.sse),
       ...(record.checksum ? { [`x-amz-checksum-${record.checksum.algorithm}`]: record.checksum.value } : {}),
     },
   };
@@ -88,6 +94,8 @@ export async function getObject(deps: S3Deps, r: S3Request, head: boolean): Prom
         };
       throw error;
     }
+    // Reading the bytes of an SSE-KMS object is decrypting its data key, as the caller.
+    if (!head) await requireDecrypt(deps, r.caller.principal, record.sse, bucket.name, record.key);
     const start = range?.start ?? 0;
     const end = range?.end ?? record.size - 1;
     headers['content-length'] = Math.max(0, end - start + 1);

@@ -4,20 +4,22 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { LocalIdentities } from '../identity.js';
 import { parseQuery } from '../sigv4.js';
+import { S3Access } from './access.js';
 import { authenticate } from './auth.js';
 import type { Reply, S3Deps, S3Request } from './context.js';
 import { actualCorsHeaders, preflight } from './cors.js';
 import { noSuchBucket, S3Error } from './errors.js';
 import { ClientGoneError } from './intake.js';
 import { decodePathPart } from './keys.js';
+import { effectiveHeaders } from './object-headers.js';
 import { header } from './payload.js';
-import { route } from './routes.js';
+import { type Operation, route } from './routes.js';
 
 /**
  * The HTTP front of the local S3: path-style addressing (`/bucket/key`), SigV4 on every request
  * but CORS preflights, S3 XML errors with S3's statuses, bodies streamed both ways. A client that
  * sends `Expect: 100-continue` is told to send its body only once the request has passed every
- * check that does not need it (signature, bucket, conditions, lengths).
+ * check that does not need it (signature, authorization, bucket, conditions, lengths).
  */
 
 /** What one request did, for tests that count reads: never a body or a credential. */
@@ -36,6 +38,8 @@ export interface S3RequestEvent {
 
 export interface S3ServerOptions extends S3Deps {
   identities: LocalIdentities;
+  /** The principals (by name) whose IAM policies S3 applies; the others act as the account's root (access.ts). */
+  restricted: ReadonlySet<string>;
   maxSkewSeconds: number;
   /** Called after each request has been answered. */
   onRequest?: ((event: S3RequestEvent) => void) | undefined;
@@ -59,6 +63,33 @@ function hasUnreadBody(req: IncomingMessage): boolean {
     header(req.headers, 'transfer-encoding') !== undefined ||
     Number(header(req.headers, 'content-length') ?? 0) > 0
   );
+}
+
+/** When the request was signed (`X-Amz-Date`, header or query), in epoch milliseconds. */
+function signedAt(req: IncomingMessage, query: Map<string, string>): number | undefined {
+  const raw = header(req.headers, 'x-amz-date') ?? query.get('X-Amz-Date');
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(raw ?? '');
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, se] = m.map(Number) as number[];
+  return Date.UTC(y as number, (mo as number) - 1, d, h, mi, se);
+}
+
+/**
+ * Precondition (bucket owner condition): every bucket the request expects an owner of is owned by
+ * that account; S3 answers a mismatch 403 AccessDenied
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html).
+ */
+function checkExpectedOwners(
+  operation: Operation,
+  headers: IncomingMessage['headers'],
+  options: S3ServerOptions,
+): void {
+  for (const { header: name, bucket } of operation.owners) {
+    const expected = header(headers, name);
+    if (expected === undefined) continue;
+    options.storage.bucket(bucket);
+    if (expected !== options.accountId) throw new S3Error('AccessDenied', 'Access Denied');
+  }
 }
 
 export function createS3Server(options: S3ServerOptions): Server {
@@ -137,20 +168,35 @@ export function createS3Server(options: S3ServerOptions): Server {
         now,
         maxSkewSeconds: options.maxSkewSeconds,
       });
+      const query = new Map(parseQuery(rawQuery));
+      const access = new S3Access(options.storage, options.accountId, options.region, {
+        principal: caller.principal,
+        restricted: options.restricted.has(caller.principal.name),
+        presigned: caller.presigned,
+        contentSha256: caller.contentSha256,
+        signatureAgeMs: now.getTime() - (signedAt(req, query) ?? now.getTime()),
+      });
       const request: S3Request = {
         req,
         requestId,
-        query: new Map(parseQuery(rawQuery)),
+        query,
         bucket,
         key,
         caller,
+        access,
         acceptBody() {
           if (continued) return;
           continued = true;
           if (/100-continue/i.test(header(req.headers, 'expect') ?? '')) res.writeContinue();
         },
       };
-      const reply = await route(request)(options, request);
+      const headers = effectiveHeaders(request);
+      const operation = route(request, headers);
+      // The bucket exists, is the expected account's, and the caller may act on it.
+      for (const p of operation.permissions) if (p.bucket !== undefined) options.storage.bucket(p.bucket);
+      checkExpectedOwners(operation, headers, options);
+      for (const p of operation.permissions) access.require(p);
+      const reply = await operation.run(options, request);
       const bytesOut = await write(req, res, reply, common);
       options.onRequest?.({
         method,

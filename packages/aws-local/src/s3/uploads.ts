@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-file.js';
 import { CHECKSUM_ALGORITHMS } from './checksums.js';
+import { objectSseSchema } from './encryption.js';
 import { noSuchUpload } from './errors.js';
 import { readJson, unlinkQuietly } from './files.js';
 
@@ -27,6 +28,8 @@ const uploadSchema = z.object({
   headers: z.record(z.string(), z.string()),
   metadata: z.record(z.string(), z.string()),
   checksumAlgorithm: z.enum(CHECKSUM_ALGORITHMS).optional(),
+  /** The future object's encryption, decided when the upload was created. */
+  sse: objectSseSchema.optional(),
 });
 export type UploadRecord = z.infer<typeof uploadSchema>;
 

@@ -11,6 +11,8 @@
  * 3. Runs the project's own assertions (deploy/template-assertions.ts) over the template's JSON.
  * 4. Applies deploy/nag-suppressions.yml: exits 1 listing every finding it does not cover, and
  *    every entry's resource that matched no finding (stale).
+ * 5. Prints the template's known residual risks (knownRisks in deploy/template-assertions.ts) as
+ *    warnings: they do not fail the check, and no suppression hides them.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +32,7 @@ import {
 import { CfnInclude } from 'aws-cdk-lib/cloudformation-include';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { applySuppressions, label, parseSuppressions } from './suppressions.js';
-import { assertTemplate, type Finding, type Template } from './template-assertions.js';
+import { assertTemplate, type Finding, knownRisks, type Template } from './template-assertions.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PACKAGED = join(ROOT, '.serverless', 'cloudformation-template-update-stack.json');
@@ -183,6 +185,11 @@ function main(): number {
   if (stale.length > 0) {
     out.push('', `Stale suppressions, matching no finding (${stale.length}): remove them from the file`);
     for (const s of stale) out.push(`  - ${label(s.rule, s.finding)} on ${s.resource}`);
+  }
+  const risks = knownRisks(template);
+  if (risks.length > 0) {
+    out.push('', `Known residual risks (${risks.length}), warnings that do not fail the check:`);
+    for (const r of risks) out.push(`  WARNING ${r.rule} ${r.resource}: ${r.message}`);
   }
   const failed = open.length > 0 || stale.length > 0;
   out.push(

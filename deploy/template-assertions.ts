@@ -3,7 +3,9 @@
  * deploy/check-deploy.ts), plain TypeScript over the template's JSON: what cdk-nag's packs do not
  * say about this service. Each failure is a finding like cdk-nag's (rule id, resource logical id,
  * message), suppressible only through deploy/nag-suppressions.yml. Anything a rule cannot read
- * (an intrinsic function where it expects a list, a NotAction) is a finding too, never a pass.
+ * (an intrinsic function where it expects a list, a NotAction, a resource it cannot prove names
+ * one key, a tag condition whose value is not a literal string) is a finding too, never a pass.
+ * Known residual risks ({@link knownRisks}) are warnings the check prints, not findings.
  */
 
 export interface Finding {
@@ -33,6 +35,7 @@ export const SERVICE_TAG_KEY = 'eaas:service';
 
 export const RULES = {
   kms: 'Eaas-KmsTagCondition',
+  starResource: 'Eaas-IamStarResource',
   bucketEncryption: 'Eaas-S3Encryption',
   bucketTls: 'Eaas-S3TlsOnly',
   lambdaTimeout: 'Eaas-LambdaTimeout',
@@ -40,10 +43,16 @@ export const RULES = {
   apiAuth: 'Eaas-ApiIamAuth',
 } as const;
 
+/** The known residual risks {@link knownRisks} reports: warnings printed, never failures. */
+export const RISKS = {
+  kmsTagResource: 'Eaas-KmsTagResourceRisk',
+} as const;
+
 /** All of the project's assertions, in a stable order. */
 export function assertTemplate(template: Template): Finding[] {
   return [
     ...checkKmsStatements(template),
+    ...checkStarResources(template),
     ...checkBuckets(template),
     ...checkFunctions(template),
     ...checkApiMethods(template),
@@ -86,38 +95,111 @@ export function flatten(value: unknown): string {
 
 /** Actions IAM documents on `*` only (no key ARN): no tag condition can apply to them. */
 const ONLY_ON_STAR = new Set(['kms:listkeys', 'kms:listaliases']);
-/** Actions that create or tag a key: bound by the tag the request sets. */
+/** Actions bound by the tag the request sets (aws:RequestTag), not by the key's. */
 const REQUEST_TAG_ACTIONS = new Set(['kms:createkey', 'kms:tagresource']);
-/** A key ARN any resource pattern that reaches keys of the account matches. */
-const SAMPLE_KEY_ARN = 'arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab';
+/** Pseudo parameters: one value per stack, within one ARN field. */
 const PSEUDO = /^<AWS::(Partition|Region|AccountId|URLSuffix)>/;
 
-/**
- * Whether a resource (as flattened) reaches KMS keys it does not name: `*`, `...:key/*`,
- * `arn:aws:kms:*:*:*`... Pseudo parameters may be anything within an ARN field; a `<Ref>` or
- * `<Id.Arn>` is one resource of the template (a named key), so it reaches no other key.
- */
-export function reachesAnyKey(resource: string): boolean {
-  let re = '';
-  for (let i = 0; i < resource.length; ) {
-    const pseudo = PSEUDO.exec(resource.slice(i));
-    if (pseudo) {
-      re += '[^:]*';
-      i += pseudo[0].length;
-      continue;
-    }
-    if (resource.charAt(i) === '<') return false;
-    const c = resource.charAt(i);
-    re += c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    i += 1;
-  }
-  return new RegExp(`^${re}$`).test(SAMPLE_KEY_ARN);
+/** The template's resources' types by logical id, for {@link reachesAnyKey}. */
+export function resourceTypes(template: Template): Record<string, string> {
+  return Object.fromEntries(Object.entries(template.Resources ?? {}).map(([id, r]) => [id, r.Type]));
 }
 
-/** Whether a condition block binds `key` to a fixed value: StringEquals/StringLike, no IfExists. */
-function tagValues(condition: unknown, key: string): unknown[] {
-  if (!isObject(condition)) return [];
-  const values: unknown[] = [];
+/**
+ * Whether `<Id>` or `<Id.Attr>` names one resource of the template whose Ref or attribute is a
+ * fixed value CloudFormation makes (an AWS:: resource, not a custom one or a parameter).
+ */
+function templateResource(placeholder: string, types: Readonly<Record<string, string>>): string | undefined {
+  const id = /^<([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?>$/.exec(placeholder)?.[1];
+  const type = id === undefined ? undefined : types[id];
+  return type?.startsWith('AWS::') && !type.startsWith('AWS::CloudFormation::') ? type : undefined;
+}
+
+type Token = { kind: 'literal'; text: string } | { kind: 'fixed' } | { kind: 'wide' };
+
+/**
+ * A flattened resource as literal characters, fixed values (pseudo parameters, the template's own
+ * resources) and wide parts: `*`, `?`, IAM policy variables (`${...}`), and any placeholder the
+ * check cannot resolve to one value (`<?>`, a parameter's `<Name>`).
+ */
+function tokenize(resource: string, types: Readonly<Record<string, string>>): Token[] {
+  const tokens: Token[] = [];
+  for (let i = 0; i < resource.length; ) {
+    const rest = resource.slice(i);
+    const pseudo = PSEUDO.exec(rest);
+    const placeholder = /^<[^<>]*>/.exec(rest);
+    const variable = /^\$\{[^}]*\}?/.exec(rest);
+    if (pseudo) {
+      tokens.push({ kind: 'fixed' });
+      i += pseudo[0].length;
+    } else if (placeholder) {
+      tokens.push({ kind: templateResource(placeholder[0], types) ? 'fixed' : 'wide' });
+      i += placeholder[0].length;
+    } else if (variable) {
+      tokens.push({ kind: 'wide' });
+      i += variable[0].length;
+    } else if (rest.startsWith('*') || rest.startsWith('?') || rest.startsWith('<')) {
+      tokens.push({ kind: 'wide' });
+      i += 1;
+    } else {
+      tokens.push({ kind: 'literal', text: rest.charAt(0) });
+      i += 1;
+    }
+  }
+  return tokens;
+}
+
+/**
+ * Whether a resource (as flattened) may reach a KMS key other than one it names. Fail closed:
+ * anything not provably one key, or provably no key, counts as reaching any key.
+ *
+ * - One key: a `<Ref>` or `<Id.Arn>` of an AWS:: resource of the template (`types`), or an ARN
+ *   with no wildcard, no policy variable and no placeholder but pseudo parameters and the
+ *   template's own resources (a literal key ARN in any region names that one key).
+ * - No key: an ARN whose service is a literal other than `kms` (every field before it fixed),
+ *   one starting with an AWS:: non-KMS resource of the template (`<Bucket.Arn>/*`), or one with
+ *   the literal `alias/` (no key ARN contains it; aliases do not authorize key operations).
+ * - Everything else reaches any key: `*`, `key/*`, `arn:aws:kms:eu-west-1:...:key/*`, a `Ref` to a
+ *   parameter, an `Fn::If` (`<?>`), a parameter in a field (`arn:aws:kms:<Region>:...`).
+ */
+export function reachesAnyKey(resource: string, types: Readonly<Record<string, string>> = {}): boolean {
+  if (templateResource(resource, types)) return false;
+  const lead = /^<[^<>]*>/.exec(resource)?.[0];
+  const leadType = lead === undefined ? undefined : templateResource(lead, types);
+  if (leadType !== undefined && !leadType.startsWith('AWS::KMS::')) return false;
+  const tokens = tokenize(resource, types);
+  if (tokens.every((t) => t.kind !== 'wide')) return false;
+  const literalRuns = tokens
+    .map((t) => (t.kind === 'literal' ? t.text : '\u0000'))
+    .join('')
+    .split('\u0000');
+  if (literalRuns.some((run) => run.includes('alias/'))) return false;
+  // The ARN's fields up to the service, if every token before the third colon is fixed.
+  const fields: Token[][] = [[]];
+  for (const t of tokens) {
+    if (fields.length > 3) break;
+    if (t.kind === 'literal' && t.text === ':') fields.push([]);
+    else fields[fields.length - 1]?.push(t);
+  }
+  const text = (f: Token[] | undefined) =>
+    f?.every((t) => t.kind === 'literal')
+      ? f.map((t) => (t.kind === 'literal' ? t.text : '')).join('')
+      : undefined;
+  const sound = fields.length > 3 && fields.slice(0, 3).every((f) => f.every((t) => t.kind !== 'wide'));
+  const service = text(fields[2]);
+  if (sound && text(fields[0]) === 'arn' && service !== undefined && service.toLowerCase() !== 'kms')
+    return false;
+  return true;
+}
+
+/**
+ * The values a condition block binds `key` to with StringEquals (or StringLike without a
+ * wildcard), no IfExists; `undefined` if it binds none. Values are returned as written: the
+ * caller requires each to be the literal string the functions use.
+ */
+function tagValues(condition: unknown, key: string): unknown[] | undefined {
+  if (!isObject(condition)) return undefined;
+  let values: unknown[] | undefined;
   for (const [operator, entries] of Object.entries(condition)) {
     const op = operator.toLowerCase();
     if (op !== 'stringequals' && op !== 'stringlike') continue;
@@ -125,10 +207,10 @@ function tagValues(condition: unknown, key: string): unknown[] {
     for (const [k, v] of Object.entries(entries)) {
       if (k.toLowerCase() !== key.toLowerCase()) continue;
       const vs = list(v);
-      const fixed = vs.every(
-        (x) => (typeof x === 'string' && x !== '' && !(op === 'stringlike' && /[*?]/.test(x))) || isObject(x),
+      const any = vs.some(
+        (x) => x === '' || (typeof x === 'string' && op === 'stringlike' && /[*?]/.test(x)),
       );
-      if (vs.length > 0 && fixed) values.push(...vs);
+      if (vs.length > 0 && !any) values = [...(values ?? []), ...vs];
     }
   }
   return values;
@@ -139,27 +221,43 @@ interface PolicyStatement {
   statement: unknown;
 }
 
-/** Every statement of the identity policies (roles', users', groups' inline; managed; AWS::IAM::Policy). */
+/** Identity policies, read from these types: the `Policies` of the first, `PolicyDocument` of the rest. */
+const WITH_INLINE_POLICIES = ['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group'];
+const POLICY_TYPES = [
+  'AWS::IAM::ManagedPolicy',
+  'AWS::IAM::Policy',
+  'AWS::IAM::RolePolicy',
+  'AWS::IAM::UserPolicy',
+  'AWS::IAM::GroupPolicy',
+];
+
+/**
+ * Every statement of the identity policies: roles', users' and groups' inline policies, managed
+ * policies, AWS::IAM::Policy, RolePolicy, UserPolicy and GroupPolicy. A policy or document the
+ * check cannot read (an `Fn::If`, a JSON string, no Statement) is one unreadable statement.
+ */
 function identityStatements(resource: TemplateResource): PolicyStatement[] {
   const docs: { where: string; doc: unknown }[] = [];
   const props = resource.Properties ?? {};
-  if (['AWS::IAM::Role', 'AWS::IAM::User', 'AWS::IAM::Group'].includes(resource.Type))
+  if (WITH_INLINE_POLICIES.includes(resource.Type))
     for (const policy of list(props.Policies))
       docs.push({
         where: `policy ${isObject(policy) ? String(policy.PolicyName) : '?'}`,
         doc: isObject(policy) ? policy.PolicyDocument : undefined,
       });
-  if (['AWS::IAM::ManagedPolicy', 'AWS::IAM::Policy'].includes(resource.Type))
-    docs.push({ where: 'policy', doc: props.PolicyDocument });
+  if (POLICY_TYPES.includes(resource.Type)) docs.push({ where: 'policy', doc: props.PolicyDocument });
   return docs.flatMap(({ where, doc }) =>
-    list(isObject(doc) ? doc.Statement : doc).map((statement, i) => ({
-      where: `${where}, statement ${i + 1}`,
-      statement,
-    })),
+    isObject(doc) && doc.Statement !== undefined
+      ? list(doc.Statement).map((statement, i) => ({ where: `${where}, statement ${i + 1}`, statement }))
+      : [{ where: `${where}, its document`, statement: undefined }],
   );
 }
 
-/** The tag value the functions give the keys they create (EAAS_SERVICE_TAG), if one literal. */
+/**
+ * The tag value the functions give the keys they create (EAAS_SERVICE_TAG), as the framework
+ * rendered it into the template: one literal string across the functions that set it, else
+ * undefined (an intrinsic function, or functions that disagree), which no condition matches.
+ */
 function serviceTagOf(template: Template): string | undefined {
   const values = new Set(
     resourcesOf(template, 'AWS::Lambda::Function').map(([, r]) => {
@@ -170,18 +268,30 @@ function serviceTagOf(template: Template): string | undefined {
   );
   values.delete(undefined);
   const [only] = values;
-  return values.size === 1 && typeof only === 'string' ? only : undefined;
+  return values.size === 1 && typeof only === 'string' && only !== '' ? only : undefined;
+}
+
+/** An Allow statement's actions, or why the check cannot read them. */
+function allowedActions(statement: Record<string, unknown>): string[] | string {
+  if (statement.NotAction !== undefined || statement.NotResource !== undefined)
+    return 'an Allow with NotAction or NotResource reaches actions or resources it does not list';
+  const actions = list(statement.Action);
+  if (actions.length === 0 || actions.some((a) => typeof a !== 'string')) return 'cannot read the actions';
+  return actions as string[];
 }
 
 /**
- * (a) No identity-policy statement allows a KMS action on keys it does not name (`*`, `key/*`)
- * unless a condition binds it to this deployment's keys: `aws:ResourceTag/eaas:service` for
- * actions on a key, `aws:RequestTag/eaas:service` for kms:CreateKey (and kms:TagResource, which
- * either binds). kms:ListKeys and kms:ListAliases, which IAM knows only on `*`, need none.
+ * (a) No identity-policy statement allows a KMS action on keys it does not name (`*`, `key/*`,
+ * or anything the check cannot prove names one key) unless a condition binds it to this
+ * deployment's keys: `aws:ResourceTag/eaas:service` for actions on a key,
+ * `aws:RequestTag/eaas:service` for kms:CreateKey and kms:TagResource, each with the literal
+ * value the functions tag their keys with (EAAS_SERVICE_TAG). kms:ListKeys and kms:ListAliases,
+ * which IAM knows only on `*`, need none.
  */
 export function checkKmsStatements(template: Template): Finding[] {
   const findings: Finding[] = [];
   const expected = serviceTagOf(template);
+  const types = resourceTypes(template);
   const resourceTag = `aws:ResourceTag/${SERVICE_TAG_KEY}`;
   const requestTag = `aws:RequestTag/${SERVICE_TAG_KEY}`;
   for (const [id, resource] of Object.entries(template.Resources ?? {})) {
@@ -193,48 +303,131 @@ export function checkKmsStatements(template: Template): Finding[] {
         continue;
       }
       if (statement.Effect !== 'Allow') continue;
-      const actions = list(statement.Action);
-      if (statement.NotAction !== undefined || statement.NotResource !== undefined) {
-        fail('an Allow with NotAction or NotResource reaches KMS actions or keys it does not list');
+      const actions = allowedActions(statement);
+      if (typeof actions === 'string') {
+        fail(actions);
         continue;
       }
-      if (actions.some((a) => typeof a !== 'string')) {
-        fail('cannot read the actions');
-        continue;
-      }
-      const kmsActions = (actions as string[]).filter((a) => a === '*' || a.toLowerCase().startsWith('kms:'));
+      const kmsActions = actions.filter((a) => a === '*' || a.toLowerCase().startsWith('kms:'));
       if (kmsActions.length === 0) continue;
-      const wide = list(statement.Resource).map(flatten).filter(reachesAnyKey);
+      const wide = list(statement.Resource)
+        .map(flatten)
+        .filter((r) => reachesAnyKey(r, types));
+      if (list(statement.Resource).length === 0) wide.push('(no Resource)');
       if (wide.length === 0) continue;
       const byResourceTag = tagValues(statement.Condition, resourceTag);
       const byRequestTag = tagValues(statement.Condition, requestTag);
       for (const action of kmsActions) {
         const a = action.toLowerCase();
         if (ONLY_ON_STAR.has(a)) continue;
-        const needs =
-          a === 'kms:createkey'
-            ? byRequestTag.length > 0
-            : REQUEST_TAG_ACTIONS.has(a)
-              ? byRequestTag.length > 0 || byResourceTag.length > 0
-              : byResourceTag.length > 0;
-        if (!needs) {
-          const condition =
-            a === 'kms:createkey'
-              ? requestTag
-              : a === 'kms:tagresource'
-                ? `${requestTag} (or ${resourceTag})`
-                : resourceTag;
-          fail(`allows ${action} on ${wide.join(', ')} without a StringEquals condition on ${condition}`);
-        }
+        const needs = REQUEST_TAG_ACTIONS.has(a) ? requestTag : resourceTag;
+        if ((REQUEST_TAG_ACTIONS.has(a) ? byRequestTag : byResourceTag) === undefined)
+          fail(`allows ${action} on ${wide.join(', ')} without a StringEquals condition on ${needs}`);
       }
-      if (expected !== undefined)
-        for (const value of [...byResourceTag, ...byRequestTag])
-          if (typeof value === 'string' && value !== expected)
+      for (const [key, values] of [
+        [resourceTag, byResourceTag],
+        [requestTag, byRequestTag],
+      ] as const)
+        for (const value of values ?? [])
+          if (expected === undefined)
+            fail(
+              `its condition on ${key} cannot be checked: the functions' EAAS_SERVICE_TAG is not one literal string in the template`,
+            );
+          else if (typeof value !== 'string')
+            fail(
+              `its condition on ${key} is ${JSON.stringify(value)}, not the literal ${expected} the functions tag their keys with (EAAS_SERVICE_TAG)`,
+            );
+          else if (value !== expected)
             fail(
               `its tag condition names ${value}, but the functions tag their keys ${expected} (EAAS_SERVICE_TAG)`,
             );
     }
   }
+  return findings;
+}
+
+/**
+ * Known residual risks of the template: warnings `npm run check:deploy` prints, never failures.
+ * An Allow of kms:TagResource bound only by `aws:RequestTag/eaas:service` (no
+ * `aws:ResourceTag/eaas:service`) lets the role add the reserved tag to an untagged key of the
+ * account whose key policy delegates to IAM, which then counts as one of this deployment's keys.
+ */
+export function knownRisks(template: Template): Finding[] {
+  const findings: Finding[] = [];
+  const types = resourceTypes(template);
+  for (const [id, resource] of Object.entries(template.Resources ?? {}))
+    for (const { where, statement } of identityStatements(resource)) {
+      if (!isObject(statement) || statement.Effect !== 'Allow') continue;
+      const actions = allowedActions(statement);
+      if (typeof actions === 'string' || !actions.some((a) => a.toLowerCase() === 'kms:tagresource'))
+        continue;
+      if (!list(statement.Resource).some((r) => reachesAnyKey(flatten(r), types))) continue;
+      if (tagValues(statement.Condition, `aws:ResourceTag/${SERVICE_TAG_KEY}`) !== undefined) continue;
+      findings.push({
+        rule: RISKS.kmsTagResource,
+        resource: id,
+        level: 'warning',
+        message: `${where}: kms:TagResource with only aws:RequestTag lets the role add the reserved tag to an untagged key whose policy delegates to IAM`,
+      });
+    }
+  return findings;
+}
+
+// --- (a') Allow statements on "*": only actions IAM documents on "*" ---
+
+/**
+ * The actions an Allow may hold on `"*"`, each one IAM documents with no resource ARN (Service
+ * Authorization Reference, its "Resource types" column empty), and the only ones this template
+ * uses on `"*"`: kms:CreateKey (no key exists before it), kms:ListKeys and kms:ListAliases (the
+ * keys role), xray:PutTraceSegments and xray:PutTelemetryRecords (TracingWritePolicy). The
+ * functions' log statements name their log groups, so no logs or cloudwatch action is here.
+ */
+export const ALLOWED_ON_STAR = [
+  'kms:CreateKey',
+  'kms:ListKeys',
+  'kms:ListAliases',
+  'xray:PutTraceSegments',
+  'xray:PutTelemetryRecords',
+] as const;
+const ALLOWED_ON_STAR_LOWER = new Set<string>(ALLOWED_ON_STAR.map((a) => a.toLowerCase()));
+
+/** Whether a flattened resource is, or may be at deployment, `*`: nothing in it but wide parts. */
+function mayBeStar(resource: string, types: Readonly<Record<string, string>>): boolean {
+  const tokens = tokenize(resource, types);
+  return tokens.length > 0 && tokens.every((t) => t.kind === 'wide') && resource !== '?';
+}
+
+/**
+ * (a') No identity-policy Allow statement on `"*"` (or a resource that may be `"*"`: a parameter,
+ * an `Fn::If`) holds an action outside {@link ALLOWED_ON_STAR}: with a suppression of
+ * AwsSolutions-IAM5[Resource::*] in place for a role, a new action on `"*"` still fails here.
+ */
+export function checkStarResources(template: Template): Finding[] {
+  const findings: Finding[] = [];
+  const types = resourceTypes(template);
+  for (const [id, resource] of Object.entries(template.Resources ?? {}))
+    for (const { where, statement } of identityStatements(resource)) {
+      if (!isObject(statement) || statement.Effect !== 'Allow') continue;
+      const fail = (message: string) =>
+        findings.push({
+          rule: RULES.starResource,
+          resource: id,
+          level: 'error',
+          message: `${where}: ${message}`,
+        });
+      const actions = allowedActions(statement);
+      if (typeof actions === 'string') {
+        fail(actions);
+        continue;
+      }
+      const resources = list(statement.Resource);
+      if (resources.length > 0 && !resources.some((r) => mayBeStar(flatten(r), types))) continue;
+      const others = actions.filter((a) => !ALLOWED_ON_STAR_LOWER.has(a.toLowerCase()));
+      if (others.length > 0)
+        fail(
+          `allows ${others.join(', ')} on "*", where only ${ALLOWED_ON_STAR.join(', ')} are allowed (actions IAM documents on "*" only)`,
+        );
+    }
   return findings;
 }
 

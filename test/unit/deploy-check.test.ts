@@ -7,7 +7,10 @@ import {
   checkBuckets,
   checkFunctions,
   checkKmsStatements,
+  checkStarResources,
   type Finding,
+  knownRisks,
+  RISKS,
   RULES,
   reachesAnyKey,
   type Template,
@@ -48,8 +51,19 @@ const allow = (Action: unknown, Resource: unknown, Condition?: unknown) => ({
   ...(Condition === undefined ? {} : { Condition }),
 });
 
+/** A function as the framework renders it: EAAS_SERVICE_TAG a literal string. */
+const fn = (tag: unknown = 'eaas-dev'): TemplateResource => ({
+  Type: 'AWS::Lambda::Function',
+  Properties: { Environment: { Variables: { EAAS_SERVICE_TAG: tag } } },
+});
+/** The findings of Eaas-KmsTagCondition, beside a function tagging its keys eaas-dev (`Fn`). */
 const kms = (resources: Record<string, TemplateResource>) =>
-  checkKmsStatements(template(resources)).map((f) => `${f.resource}: ${f.message}`);
+  checkKmsStatements(template({ Fn: fn(), ...resources })).map((f) => `${f.resource}: ${f.message}`);
+/** A standalone policy resource of the given type (AWS::IAM::Policy, RolePolicy...). */
+const policyOf = (Type: string, ...statements: unknown[]): TemplateResource => ({
+  Type,
+  Properties: { PolicyName: 'p', PolicyDocument: { Version: '2012-10-17', Statement: statements } },
+});
 
 describe('Eaas-KmsTagCondition: KMS statements on keys are bound to the deployment by its tag', () => {
   it('fails a statement on key/* without the tag condition, in a role and in a managed policy', () => {
@@ -83,7 +97,7 @@ describe('Eaas-KmsTagCondition: KMS statements on keys are bound to the deployme
     expect(kms({ R: role(allow('kms:*', '*', OUR_KEYS)) })).toEqual([]);
   });
 
-  it('binds kms:CreateKey by the request tag, and kms:TagResource by either tag', () => {
+  it('binds kms:CreateKey and kms:TagResource by the request tag', () => {
     expect(kms({ R: role(allow('kms:CreateKey', '*')) })).toEqual([
       'R: policy p, statement 1: allows kms:CreateKey on * without a StringEquals condition on aws:RequestTag/eaas:service',
     ]);
@@ -91,7 +105,11 @@ describe('Eaas-KmsTagCondition: KMS statements on keys are bound to the deployme
     expect(kms({ R: role(allow('kms:CreateKey', '*', OUR_NEW_KEYS)) })).toEqual([]);
     expect(kms({ R: role(allow('kms:TagResource', KEYS)) })).toHaveLength(1);
     expect(kms({ R: role(allow('kms:TagResource', KEYS, OUR_NEW_KEYS)) })).toEqual([]);
-    expect(kms({ R: role(allow('kms:TagResource', KEYS, OUR_KEYS)) })).toEqual([]);
+    expect(kms({ R: role(allow('kms:TagResource', KEYS, OUR_KEYS)) })).toEqual([
+      'R: policy p, statement 1: allows kms:TagResource on arn:<AWS::Partition>:kms:<AWS::Region>:<AWS::AccountId>:key/* without a StringEquals condition on aws:RequestTag/eaas:service',
+    ]);
+    const both = { StringEquals: { ...OUR_KEYS.StringEquals, ...OUR_NEW_KEYS.StringEquals } };
+    expect(kms({ R: role(allow('kms:TagResource', KEYS, both)) })).toEqual([]);
   });
 
   it('leaves alone Deny statements, other services, aliases and keys the template names', () => {
@@ -100,7 +118,10 @@ describe('Eaas-KmsTagCondition: KMS statements on keys are bound to the deployme
     expect(kms({ R: role(allow('kms:CreateAlias', sub('arn:<AWS::Partition>:kms:*:*:alias/*'))) })).toEqual(
       [],
     );
-    expect(kms({ R: role(allow('kms:Decrypt', { 'Fn::GetAtt': ['LogsKey', 'Arn'] })) })).toEqual([]);
+    const logsKey: TemplateResource = { Type: 'AWS::KMS::Key', Properties: {} };
+    expect(
+      kms({ LogsKey: logsKey, R: role(allow('kms:Decrypt', { 'Fn::GetAtt': ['LogsKey', 'Arn'] })) }),
+    ).toEqual([]);
   });
 
   it('fails what it cannot judge: NotAction, NotResource, an unreadable statement', () => {
@@ -125,7 +146,136 @@ describe('Eaas-KmsTagCondition: KMS statements on keys are bound to the deployme
     expect(reachesAnyKey('arn:aws:kms:us-east-1:111122223333:*')).toBe(true);
     expect(reachesAnyKey('arn:aws:kms:us-east-1:111122223333:alias/*')).toBe(false);
     expect(reachesAnyKey('arn:aws:kms:us-east-1:111122223333:key/1234')).toBe(false);
-    expect(reachesAnyKey('<LogsKey.Arn>')).toBe(false);
+    expect(reachesAnyKey('<LogsKey.Arn>', { LogsKey: 'AWS::KMS::Key' })).toBe(false);
+    expect(reachesAnyKey('<Vault.Arn>/*', { Vault: 'AWS::S3::Bucket' })).toBe(false);
+    expect(reachesAnyKey('arn:<AWS::Partition>:s3:::b/*')).toBe(false);
+  });
+
+  it('fails closed on resources it cannot prove name one key', () => {
+    // What it cannot render, a parameter, a custom resource, a template key with a wildcard.
+    expect(reachesAnyKey('<?>')).toBe(true);
+    expect(reachesAnyKey('<LogsKey.Arn>')).toBe(true);
+    expect(reachesAnyKey('<KeyArn>', { LogsKey: 'AWS::KMS::Key' })).toBe(true);
+    expect(reachesAnyKey('<Made.Arn>', { Made: 'Custom::Key' })).toBe(true);
+    expect(reachesAnyKey('<LogsKey.Arn>*', { LogsKey: 'AWS::KMS::Key' })).toBe(true);
+    // Another region or account, a parameter in a field, a policy variable.
+    expect(reachesAnyKey('arn:aws:kms:eu-west-1:444455556666:key/*')).toBe(true);
+    expect(reachesAnyKey('arn:aws:kms:<Region>:<AWS::AccountId>:key/1234')).toBe(true);
+    expect(reachesAnyKey(`arn:aws:kms:us-east-1:111122223333:key/$\{aws:PrincipalTag/k}`)).toBe(true);
+    expect(reachesAnyKey('arn:aws:*:us-east-1:111122223333:key/1234*')).toBe(true);
+    expect(reachesAnyKey('arn:<Partition>:s3:::b/*')).toBe(true);
+    // One literal key, wherever it is, is one key.
+    expect(reachesAnyKey('arn:aws:kms:eu-west-1:444455556666:key/1234')).toBe(false);
+
+    const decrypt = (Resource: unknown) => kms({ R: role(allow('kms:Decrypt', Resource)) });
+    for (const resource of [
+      { 'Fn::If': ['C', KEYS, { 'Fn::GetAtt': ['K', 'Arn'] }] },
+      { Ref: 'KeyArnParameter' },
+      sub('arn:<AWS::Partition>:kms:<RegionParameter>:<AWS::AccountId>:key/1234'),
+      'arn:aws:kms:eu-west-1:111122223333:key/*',
+    ])
+      expect(decrypt(resource)).toHaveLength(1);
+  });
+
+  it('requires the literal EAAS_SERVICE_TAG value in the tag condition, and that value resolved', () => {
+    const byRef = { StringEquals: { 'aws:ResourceTag/eaas:service': { Ref: 'Tag' } } };
+    expect(kms({ R: role(allow('kms:Decrypt', KEYS, byRef)) })).toEqual([
+      'R: policy p, statement 1: its condition on aws:ResourceTag/eaas:service is {"Ref":"Tag"}, not the literal eaas-dev the functions tag their keys with (EAAS_SERVICE_TAG)',
+    ]);
+    const newByRef = { StringEquals: { 'aws:RequestTag/eaas:service': [sub('eaas-<Stage>')] } };
+    expect(kms({ R: role(allow('kms:CreateKey', '*', newByRef)) })).toHaveLength(1);
+    // The functions' value unresolved (an intrinsic function), or none at all: no condition passes.
+    expect(kms({ Fn: fn({ Ref: 'Tag' }), R: role(allow('kms:Decrypt', KEYS, OUR_KEYS)) })).toEqual([
+      "R: policy p, statement 1: its condition on aws:ResourceTag/eaas:service cannot be checked: the functions' EAAS_SERVICE_TAG is not one literal string in the template",
+    ]);
+    expect(
+      checkKmsStatements(template({ R: role(allow('kms:Decrypt', KEYS, OUR_KEYS)) })).map((f) => f.message),
+    ).toHaveLength(1);
+    // Functions that disagree.
+    expect(kms({ G: fn('eaas-prod'), R: role(allow('kms:Decrypt', KEYS, OUR_KEYS)) })).toHaveLength(1);
+  });
+
+  it('reads every identity policy type: roles, users, groups, and the standalone policies', () => {
+    const star = allow('kms:*', '*');
+    for (const type of [
+      'AWS::IAM::Policy',
+      'AWS::IAM::RolePolicy',
+      'AWS::IAM::UserPolicy',
+      'AWS::IAM::GroupPolicy',
+      'AWS::IAM::ManagedPolicy',
+    ]) {
+      expect(kms({ P: policyOf(type, star) })).toEqual([
+        'P: policy, statement 1: allows kms:* on * without a StringEquals condition on aws:ResourceTag/eaas:service',
+      ]);
+      expect(kms({ P: policyOf(type, allow('kms:Decrypt', KEYS, OUR_KEYS)) })).toEqual([]);
+    }
+    for (const type of ['AWS::IAM::User', 'AWS::IAM::Group'])
+      expect(kms({ U: { ...role(star), Type: type } })).toHaveLength(1);
+    // A document it cannot read: an Fn::If, or one without a Statement.
+    const unreadable = {
+      Type: 'AWS::IAM::Policy',
+      Properties: { PolicyDocument: { 'Fn::If': ['C', {}, {}] } },
+    };
+    expect(kms({ P: unreadable })).toEqual([
+      'P: policy, its document: cannot read the statement (no Effect of Allow or Deny)',
+    ]);
+  });
+});
+
+describe('Eaas-IamStarResource: Allow statements on "*" hold only actions IAM documents on "*"', () => {
+  const star = (resources: Record<string, TemplateResource>) =>
+    checkStarResources(template(resources)).map((f) => `${f.resource}: ${f.message}`);
+
+  it('passes the actions the template uses on "*", bound or not', () => {
+    expect(
+      star({
+        Keys: role(
+          allow('kms:CreateKey', '*', OUR_NEW_KEYS),
+          allow(['kms:ListKeys', 'kms:ListAliases'], '*'),
+        ),
+      }),
+    ).toEqual([]);
+    expect(
+      star({ Tracing: managedPolicy(allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], '*')) }),
+    ).toEqual([]);
+    // Denies take rights away; other resources are another rule's business.
+    expect(star({ R: role({ Effect: 'Deny', Action: 'kms:UntagResource', Resource: '*' }) })).toEqual([]);
+    expect(star({ R: role(allow('kms:Decrypt', KEYS, OUR_KEYS)) })).toEqual([]);
+  });
+
+  it('fails any other action on "*", even one a tag condition binds, and what may be "*"', () => {
+    expect(star({ R: role(allow(['kms:ListKeys', 'logs:CreateLogGroup'], '*')) })).toEqual([
+      'R: policy p, statement 1: allows logs:CreateLogGroup on "*", where only kms:CreateKey, kms:ListKeys, kms:ListAliases, xray:PutTraceSegments, xray:PutTelemetryRecords are allowed (actions IAM documents on "*" only)',
+    ]);
+    expect(star({ R: role(allow('kms:Decrypt', '*', OUR_KEYS)) })).toHaveLength(1);
+    expect(star({ R: role(allow('xray:*', ['arn:aws:xray:::x', '*'])) })).toHaveLength(1);
+    expect(star({ R: role(allow('kms:List*', '*')) })).toHaveLength(1);
+    expect(star({ P: policyOf('AWS::IAM::RolePolicy', allow('s3:GetObject', '*')) })).toHaveLength(1);
+    expect(star({ R: role(allow('s3:GetObject', { Ref: 'BucketArnParameter' })) })).toHaveLength(1);
+    expect(
+      star({ R: role(allow('s3:GetObject', { 'Fn::If': ['C', '*', 'arn:aws:s3:::b/*'] })) }),
+    ).toHaveLength(1);
+    expect(star({ R: role({ Effect: 'Allow', NotAction: 'iam:*', Resource: '*' }) })).toHaveLength(1);
+  });
+});
+
+describe('Eaas-KmsTagResourceRisk: the known residual risk of kms:TagResource', () => {
+  it('warns of a kms:TagResource bound only by aws:RequestTag, and of nothing else', () => {
+    const risks = knownRisks(template({ Fn: fn(), R: role(allow('kms:TagResource', KEYS, OUR_NEW_KEYS)) }));
+    expect(risks).toEqual([
+      {
+        rule: RISKS.kmsTagResource,
+        resource: 'R',
+        level: 'warning',
+        message:
+          'policy p, statement 1: kms:TagResource with only aws:RequestTag lets the role add the reserved tag to an untagged key whose policy delegates to IAM',
+      },
+    ]);
+    // A warning, not a failure: the assertions pass the same statement.
+    expect(kms({ R: role(allow('kms:TagResource', KEYS, OUR_NEW_KEYS)) })).toEqual([]);
+    const both = { StringEquals: { ...OUR_KEYS.StringEquals, ...OUR_NEW_KEYS.StringEquals } };
+    expect(knownRisks(template({ R: role(allow('kms:TagResource', KEYS, both)) }))).toEqual([]);
+    expect(knownRisks(template({ R: role(allow('kms:Decrypt', KEYS, OUR_KEYS)) }))).toEqual([]);
   });
 });
 
@@ -254,6 +404,7 @@ describe('assertTemplate', () => {
     const found = assertTemplate(
       template({
         R: role(allow('kms:Decrypt', KEYS)),
+        S: role(allow('s3:GetObject', '*')),
         B: bucket({}),
         F: { Type: 'AWS::Lambda::Function', Properties: {} },
         M: { Type: 'AWS::ApiGateway::Method', Properties: { HttpMethod: 'GET' } },

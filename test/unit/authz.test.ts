@@ -170,9 +170,21 @@ describe('conditions on the encryption context', () => {
     expect(allowed(any, ctx({ extra: 'b' }))).toBe(false);
   });
 
+  it('compares numbers with the numeric operators', () => {
+    expect(
+      allowed(withCondition({ NumericLessThan: { 'kms:EncryptionContext:n': '5' } }), ctx({ n: '1' })),
+    ).toBe(true);
+    expect(
+      allowed(withCondition({ NumericLessThan: { 'kms:EncryptionContext:n': '5' } }), ctx({ n: '7' })),
+    ).toBe(false);
+    expect(
+      allowed(withCondition({ NumericLessThan: { 'kms:EncryptionContext:n': '5' } }), ctx({ n: 'x' })),
+    ).toBe(false);
+  });
+
   it('what it does not understand matches nothing, never allows', () => {
     for (const condition of [
-      { NumericLessThan: { 'kms:EncryptionContext:n': '5' } },
+      { NumericLessThanOrEqualsButNot: { 'kms:EncryptionContext:n': '5' } },
       { StringEquals: { 'aws:SourceVpc': 'vpc-1' } },
       { StringEquals: { 'kms:EncryptionContextKeys': 'tenant' } },
       { 'ForAllValues:StringEquals': { 'kms:EncryptionContext:tenant': 'acme' } },

@@ -24,7 +24,11 @@ export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
  * version of the service wrote (administrators could grant themselves its use) gets the current
  * policy on each start.
  */
-export function defaultKeySeed(accountId: string, serviceTag?: string): SeedKey {
+export function defaultKeySeed(
+  accountId: string,
+  serviceTag?: string,
+  serviceRoles: readonly string[] = [],
+): SeedKey {
   return {
     alias: DEFAULT_KEY_ALIAS,
     description: 'Default key of the local encryption service',
@@ -38,8 +42,9 @@ export function defaultKeySeed(accountId: string, serviceTag?: string): SeedKey 
         accountId,
         administrators: [identities.byName(KEY_MANAGER).arn],
         users: [identities.byName(KEY_USER).arn, identities.byName(SERVICE).arn],
+        serviceRoles,
       }),
-    upgradePolicy: (doc: unknown) => upgradedRolesPolicy(doc, accountId),
+    upgradePolicy: (doc: unknown) => upgradedRolesPolicy(doc, accountId, serviceRoles),
   };
 }
 
@@ -55,7 +60,11 @@ export function localValues(config: Config) {
 }
 
 /** The local KMS as configured: the data dir, the configured port, and the seed key. */
-export function localKmsOptions(config: Config, serviceTag?: string): LocalKmsOptions {
+export function localKmsOptions(
+  config: Config,
+  serviceTag?: string,
+  serviceRoles: readonly string[] = [],
+): LocalKmsOptions {
   return {
     dataDir: config.dataDir,
     accountId: config.accountId,
@@ -64,7 +73,7 @@ export function localKmsOptions(config: Config, serviceTag?: string): LocalKmsOp
     host: config.host,
     port: config.kmsPort,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
-    seedKey: defaultKeySeed(config.accountId, serviceTag),
+    seedKey: defaultKeySeed(config.accountId, serviceTag, serviceRoles),
   };
 }
 

@@ -35,6 +35,32 @@ export function readServiceTag(values: LocalValues, file: string = SERVERLESS_YM
   return raw.replace('${self:service}', String(root.service)).replace('${sls:stage}', values.stage);
 }
 
+/**
+ * The roles `provider.environment.EAAS_SERVICE_ROLE_ARNS` names (`Fn::GetAtt` of functions'
+ * roles), as the local principals of those functions: the key policies name them locally as the
+ * deployed service names its roles.
+ */
+export function readServiceRoles(roles: Record<string, LocalRole>, file: string = SERVERLESS_YML): string[] {
+  const root = parse(readFileSync(file, 'utf8')) as {
+    provider?: { environment?: Record<string, Json> };
+    functions?: Record<string, { role?: string }>;
+  };
+  const value = root.provider?.environment?.EAAS_SERVICE_ROLE_ARNS as
+    | { 'Fn::Join'?: [string, Json[]] }
+    | undefined;
+  const parts = value?.['Fn::Join']?.[1];
+  if (!Array.isArray(parts))
+    throw new Error('serverless.yml: EAAS_SERVICE_ROLE_ARNS is not an Fn::Join of roles');
+  return parts.map((part) => {
+    const [id, attr] = ((part as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'] ?? []) as string[];
+    const fn = Object.entries(root.functions ?? {}).find(([, def]) => def.role === id)?.[0];
+    const role = fn === undefined ? undefined : roles[fn];
+    if (attr !== 'Arn' || !role)
+      throw new Error(`serverless.yml: EAAS_SERVICE_ROLE_ARNS names ${id}, no function's role`);
+    return role.arn;
+  });
+}
+
 export function readTemplateRoles(
   values: LocalValues,
   file: string = SERVERLESS_YML,

@@ -64,6 +64,13 @@ export interface Config {
    * `eaas-<stage>` in serverless.yml): the functions' roles may use only keys carrying it.
    */
   readonly serviceTag: string | undefined;
+  /**
+   * The service's roles that use keys on callers' behalf (EAAS_SERVICE_ROLE_ARNS, comma-separated
+   * IAM role ARNs; required on Lambda): the key policies the service writes name them for the
+   * cryptographic operations, and give the account root (IAM policies) administration only.
+   * Undefined: policies as AWS's default, the account root allowed `kms:*`.
+   */
+  readonly serviceRoleArns: readonly string[] | undefined;
   /** CloudWatch namespace of the service's metrics (Powertools' POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /**
@@ -150,6 +157,18 @@ export function readConfig(s: Settings): Config {
   // An audit trail that depends on the log level, or on a setting left out, is no audit trail.
   if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && auditLogGroup === undefined)
     s.problem('EAAS_AUDIT_LOG_GROUP', 'is required on AWS Lambda (serverless.yml names the AuditLogGroup)');
+  const serviceRoles = s.optional('EAAS_SERVICE_ROLE_ARNS', (v) =>
+    commaList(v).length > 0 &&
+    commaList(v).every((a) => /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(a))
+      ? undefined
+      : 'must be IAM role ARNs, comma-separated',
+  );
+  // Without them the service would write key policies that let every IAM principal use the keys.
+  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && serviceRoles === undefined)
+    s.problem(
+      'EAAS_SERVICE_ROLE_ARNS',
+      "is required on AWS Lambda (serverless.yml names the functions' roles)",
+    );
   const region = s.optional('EAAS_REGION', (v) =>
     /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'must look like an AWS region, e.g. us-east-1',
   );
@@ -186,6 +205,7 @@ export function readConfig(s: Settings): Config {
     auditLogGroup,
     logsEndpoint: s.optional('EAAS_LOGS_ENDPOINT', httpUrl),
     corsOrigin: s.optional('EAAS_CORS_ORIGIN', origin),
+    serviceRoleArns: serviceRoles === undefined ? undefined : Object.freeze(commaList(serviceRoles)),
     serviceTag: s.optional('EAAS_SERVICE_TAG', (v) =>
       /^[\w.:/=+\-@]{1,256}$/.test(v)
         ? undefined

@@ -18,6 +18,7 @@ export function keysServices(
     // Unset: no operators; every caller names aliases under its own prefix.
     aliasOperators: config.aliasOperators ?? [],
     serviceTag: config.serviceTag,
+    serviceRoles: config.serviceRoleArns ?? [],
   });
   return { keys, pageTokens: pageTokensFor(config, tokens) };
 }

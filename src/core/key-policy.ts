@@ -100,11 +100,36 @@ export const ADMIN_SID = 'Allow access for Key Administrators';
 export const USER_SID = 'Allow use of the key';
 export const USER_GRANT_SID = 'Allow attachment of persistent resources';
 export const ADMIN_DENY_SID = 'Deny use of the key to Key Administrators';
+export const SERVICE_SID = 'Allow use by the encryption service';
+/** The account root statement's Sid, as the default key policy names it. */
+export const ROOT_SID = 'Enable IAM User Permissions';
+
+/**
+ * What the service's own roles do with a key on its callers' behalf (the crypto, objects, seal and
+ * re-encryption functions), and nothing else: the cryptographic operations the API offers.
+ */
+export const SERVICE_ROLE_ACTIONS: readonly string[] = [
+  'kms:Encrypt',
+  'kms:Decrypt',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:GenerateDataKey',
+  'kms:GenerateDataKeyWithoutPlaintext',
+  'kms:DescribeKey',
+];
 
 export interface RolesPolicyInput {
   accountId: string;
   administrators: readonly string[];
   users: readonly string[];
+  /**
+   * The service's roles that use keys on callers' behalf (EAAS_SERVICE_ROLE_ARNS). Given: the
+   * policy (version 3) lets the account root (IAM policies) administer the key, and use it only
+   * for those roles (`aws:PrincipalArn`), so no other IAM principal of the account can use the key
+   * around the service's checks, while each role's IAM policy still bounds what it does. Empty: the
+   * version 2 policy, whose account root statement allows `kms:*`, as the AWS default one does.
+   */
+  serviceRoles?: readonly string[] | undefined;
 }
 
 /**
@@ -120,17 +145,37 @@ export interface RolesPolicyInput {
  * `kms:*`, still cannot use the key.
  */
 export function rolesKeyPolicy(input: RolesPolicyInput): PolicyDocument {
-  return buildRolesPolicy(input, 2);
+  return buildRolesPolicy(input, (input.serviceRoles ?? []).length > 0 ? 3 : 2);
 }
 
 /** The administrators' actions in the policies this service wrote before version 2: the console's. */
 const VERSION_1_ADMIN_ACTIONS: readonly string[] = CONSOLE_ADMIN_ACTIONS;
 
 function buildRolesPolicy(
-  { accountId, administrators, users }: RolesPolicyInput,
-  version: 1 | 2,
+  { accountId, administrators, users, serviceRoles = [] }: RolesPolicyInput,
+  version: 1 | 2 | 3,
 ): PolicyDocument {
-  const statements: PolicyStatement[] = [...defaultKeyPolicy(accountId).Statement];
+  const statements: PolicyStatement[] =
+    version === 3
+      ? [
+          // The account's IAM policies may administer the key, never use it.
+          {
+            ...defaultKeyPolicy(accountId).Statement[0],
+            Sid: ROOT_SID,
+            Action: [...ADMIN_ACTIONS],
+          } as PolicyStatement,
+          // The service's roles, still through IAM (their IAM policies bound each function to its
+          // own actions and to this deployment's keys), and no other principal of the account.
+          {
+            Sid: SERVICE_SID,
+            Effect: 'Allow',
+            Principal: defaultKeyPolicy(accountId).Statement[0]?.Principal,
+            Action: [...SERVICE_ROLE_ACTIONS],
+            Resource: '*',
+            Condition: { ArnEquals: { 'aws:PrincipalArn': [...serviceRoles] } },
+          } as PolicyStatement,
+        ]
+      : [...defaultKeyPolicy(accountId).Statement];
   if (administrators.length > 0) {
     statements.push({
       Sid: ADMIN_SID,
@@ -159,7 +204,7 @@ function buildRolesPolicy(
       },
     );
   }
-  if (administrators.length > 0 && version === 2) {
+  if (administrators.length > 0 && version >= 2) {
     statements.push({
       Sid: ADMIN_DENY_SID,
       Effect: 'Deny',
@@ -176,17 +221,31 @@ function buildRolesPolicy(
  * `kms:Create*`, so `CreateGrant` for themselves, and no Deny), the current policy for the same
  * administrators and users; undefined for any other document.
  */
-export function upgradedRolesPolicy(doc: unknown, accountId: string): PolicyDocument | undefined {
+export function upgradedRolesPolicy(
+  doc: unknown,
+  accountId: string,
+  serviceRoles: readonly string[] = [],
+): PolicyDocument | undefined {
   const { administrators, users } = rolesOf(doc, accountId);
-  const before = buildRolesPolicy({ accountId, administrators, users }, 1);
-  if (JSON.stringify(doc) !== JSON.stringify(before)) return undefined;
-  return rolesKeyPolicy({ accountId, administrators, users });
+  const current = rolesKeyPolicy({ accountId, administrators, users, serviceRoles });
+  const earlier = [1, 2, 3]
+    .map((v) => buildRolesPolicy({ accountId, administrators, users, serviceRoles }, v as 1 | 2 | 3))
+    .filter((p) => p.Id !== current.Id);
+  // Version 3 with other roles (a redeploy renamed them) is brought to today's roles too.
+  const { serviceRoles: named } = rolesOf(doc, accountId);
+  if (named.length > 0 && serviceRoles.length > 0)
+    earlier.push(buildRolesPolicy({ accountId, administrators, users, serviceRoles: named }, 3));
+  const text = JSON.stringify(doc);
+  if (text === JSON.stringify(current) || !earlier.some((p) => JSON.stringify(p) === text)) return undefined;
+  return current;
 }
 
 /** Administrators and users as a policy written by this service names them. */
 export interface PolicyRoles {
   administrators: string[];
   users: string[];
+  /** The service's roles a version 3 policy names; none in earlier ones. */
+  serviceRoles: string[];
   /** Whether the document has exactly the shape `rolesKeyPolicy` writes. */
   managed: boolean;
 }
@@ -206,9 +265,18 @@ export function rolesOf(doc: unknown, accountId: string): PolicyRoles {
   };
   const administrators = principalsOf(ADMIN_SID);
   const users = principalsOf(USER_SID);
+  const serviceStatement = statements.find(
+    (st) => st !== null && typeof st === 'object' && st.Sid === SERVICE_SID,
+  );
+  const named = (serviceStatement?.Condition as { ArnEquals?: { 'aws:PrincipalArn'?: unknown } } | undefined)
+    ?.ArnEquals?.['aws:PrincipalArn'];
+  const serviceRoles = (Array.isArray(named) ? named : named === undefined ? [] : [named]).filter(
+    (p): p is string => typeof p === 'string',
+  );
   const managed =
-    JSON.stringify(doc) === JSON.stringify(rolesKeyPolicy({ accountId, administrators, users }));
-  return { administrators, users, managed };
+    JSON.stringify(doc) ===
+    JSON.stringify(rolesKeyPolicy({ accountId, administrators, users, serviceRoles }));
+  return { administrators, users, serviceRoles, managed };
 }
 
 /**

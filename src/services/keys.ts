@@ -22,6 +22,8 @@ export {
 export interface KeyServiceOptions {
   /** The value of the reserved tag `eaas:service` on every key created (EAAS_SERVICE_TAG). */
   serviceTag?: string | undefined;
+  /** The roles the key policies name for the service's own use (EAAS_SERVICE_ROLE_ARNS). */
+  serviceRoles?: readonly string[] | undefined;
   /** Per-caller quotas on keys and aliases; none when absent. */
   quotas?: QuotaLedger | undefined;
   /** Principals that may claim any alias name; everyone else names aliases under its own prefix. */
@@ -49,6 +51,7 @@ export class KeyService {
       quotas: options.quotas,
       aliasOperators: options.aliasOperators ?? [],
       serviceTag: options.serviceTag,
+      serviceRoles: options.serviceRoles ?? [],
     };
     this.lifecycle = new KeyLifecycle(ctx);
     this.policies = new KeyPolicies(ctx);

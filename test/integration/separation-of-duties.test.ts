@@ -15,7 +15,13 @@ import { APP_ROLE, APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '
 import type { PolicyDocument } from '@eaas/aws-rules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RawResponse } from '../../src/client/index.js';
-import { ADMIN_DENY_SID, ADMIN_SID, CRYPTO_ACTIONS } from '../../src/core/key-policy.js';
+import {
+  ADMIN_DENY_SID,
+  ADMIN_SID,
+  CRYPTO_ACTIONS,
+  rolesKeyPolicy,
+  rolesOf,
+} from '../../src/core/key-policy.js';
 import { LOCAL_SERVICE_TAGS } from '../helpers/keys.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
@@ -450,8 +456,13 @@ describe('the seed key of an earlier version', () => {
       const first = await startTestStack({ dataDir });
       const kms = first.kms(KEY_MANAGER);
       const id = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/eaas-default' }))).KeyMetadata?.KeyId;
-      const doc = JSON.parse((await kms.send(new GetKeyPolicyCommand({ KeyId: id }))).Policy ?? '{}');
-      // The policy as the seed wrote it before: the console's administrator actions, no Deny.
+      const current = JSON.parse((await kms.send(new GetKeyPolicyCommand({ KeyId: id }))).Policy ?? '{}');
+      // The policy as the seed wrote it before: the account root allowed kms:* (version 2 and
+      // earlier), the console's administrator actions, no Deny.
+      const { administrators, users } = rolesOf(current, first.config.accountId);
+      const doc = JSON.parse(
+        JSON.stringify(rolesKeyPolicy({ accountId: first.config.accountId, administrators, users })),
+      );
       const before = {
         ...doc,
         Id: 'eaas-key-policy-1',
@@ -505,7 +516,7 @@ describe('the seed key of an earlier version', () => {
       const second = await startTestStack({ dataDir });
       const again = second.kms(KEY_MANAGER);
       const after = JSON.parse((await again.send(new GetKeyPolicyCommand({ KeyId: id }))).Policy ?? '{}');
-      expect(after).toMatchObject({ Id: 'eaas-key-policy-2' });
+      expect(after).toMatchObject({ Id: 'eaas-key-policy-3' });
       expect(await encrypt(again)).toBe('AccessDeniedException');
       await second.stop();
     } finally {

@@ -95,14 +95,38 @@ describe('loadConfig', () => {
         AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-objects',
         EAAS_PAGE_TOKEN_SECRET: secret,
         EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
+        EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
       }).pageTokenSecret,
     ).toHaveLength(32);
+  });
+
+  it("requires the service's roles on Lambda (key policies name them), IAM role ARNs only", () => {
+    const lambda = {
+      AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-keys',
+      EAAS_PAGE_TOKEN_SECRET: Buffer.alloc(32, 7).toString('base64'),
+      EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
+    };
+    expect(() => loadConfig(lambda)).toThrow(/EAAS_SERVICE_ROLE_ARNS: is required on AWS Lambda/);
+    const two = 'arn:aws:iam::111122223333:role/eaas-dev-crypto,arn:aws:iam::111122223333:role/eaas-dev-seal';
+    expect(loadConfig({ ...lambda, EAAS_SERVICE_ROLE_ARNS: two }).serviceRoleArns).toEqual(two.split(','));
+    for (const bad of [
+      'arn:aws:iam::111122223333:user/alice',
+      'arn:aws:iam::111122223333:root',
+      'eaas-dev-crypto',
+    ])
+      expect(() => loadConfig({ EAAS_SERVICE_ROLE_ARNS: bad }), bad).toThrow('EAAS_SERVICE_ROLE_ARNS');
+    expect(loadConfig({}).serviceRoleArns).toBeUndefined();
   });
 
   it('requires the audit log group on Lambda, and takes only a log group name', () => {
     const secret = Buffer.alloc(32, 7).toString('base64');
     const onLambda = (env: NodeJS.ProcessEnv) =>
-      loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-crypto', EAAS_PAGE_TOKEN_SECRET: secret, ...env });
+      loadConfig({
+        AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-crypto',
+        EAAS_PAGE_TOKEN_SECRET: secret,
+        EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
+        ...env,
+      });
     expect(() => onLambda({})).toThrow(/EAAS_AUDIT_LOG_GROUP: is required on AWS Lambda/);
     expect(onLambda({ EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit' }).auditLogGroup).toBe('/eaas/dev/audit');
     expect(() => loadConfig({ EAAS_AUDIT_LOG_GROUP: 'no spaces allowed' })).toThrow('EAAS_AUDIT_LOG_GROUP');

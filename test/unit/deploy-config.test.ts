@@ -380,9 +380,22 @@ describe('the page-token secret', () => {
         AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-keys',
         EAAS_PAGE_TOKEN_SECRET: generated,
         EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
+        EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
       }).pageTokenSecret,
     ).toHaveLength(48);
     expect(() => loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-keys' })).toThrow('EAAS_PAGE_TOKEN_SECRET');
+  });
+});
+
+describe('key policies: the account root administers, only the service roles use', () => {
+  it('names the roles of the functions that use keys, and only those, in EAAS_SERVICE_ROLE_ARNS', () => {
+    const env = sls.provider.environment as unknown as Record<string, unknown>;
+    expect(env.EAAS_SERVICE_ROLE_ARNS).toEqual({
+      'Fn::Join': [
+        ',',
+        ['CryptoRole', 'ObjectsRole', 'SealRole', 'ReencryptRole'].map((r) => ({ 'Fn::GetAtt': [r, 'Arn'] })),
+      ],
+    });
   });
 });
 

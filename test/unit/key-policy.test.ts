@@ -1,12 +1,15 @@
-import { defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
+import { authorize, defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
 import {
   ADMIN_ACTIONS,
   ADMIN_DENY_SID,
   ADMIN_SID,
   CRYPTO_ACTIONS,
+  ROOT_SID,
   rolesKeyPolicy,
   rolesOf,
+  SERVICE_ROLE_ACTIONS,
+  SERVICE_SID,
   USER_ACTIONS,
   upgradedRolesPolicy,
   withoutAdminDeny,
@@ -67,6 +70,7 @@ describe('key policy documents', () => {
     expect(rolesOf(doc, roles.accountId)).toEqual({
       administrators: ['arn:admin'],
       users: ['arn:user'],
+      serviceRoles: [],
       managed: true,
     });
     expect(upgradedRolesPolicy(doc, roles.accountId)).toBeUndefined();
@@ -103,6 +107,63 @@ describe('key policy documents', () => {
     expect(upgradedRolesPolicy(before, roles.accountId)).toEqual(rolesKeyPolicy(roles));
     const edited = { ...before, Statement: [...before.Statement, { Effect: 'Allow' }] };
     expect(upgradedRolesPolicy(edited, roles.accountId)).toBeUndefined();
+  });
+
+  it("version 3: the account root administers and never uses the key; the service's roles use it", () => {
+    const service = [
+      'arn:aws:iam::111122223333:role/eaas-dev-crypto',
+      'arn:aws:iam::111122223333:role/eaas-dev-seal',
+    ];
+    const roles = { accountId: '111122223333', administrators: ['arn:admin'], users: ['arn:user'] };
+    const v3 = rolesKeyPolicy({ ...roles, serviceRoles: service });
+    expect(v3.Id).toBe('eaas-key-policy-3');
+    const root = v3.Statement.find((st) => st.Sid === ROOT_SID);
+    expect(root?.Principal).toEqual({ AWS: 'arn:aws:iam::111122223333:root' });
+    const rootActions = [root?.Action].flat() as string[];
+    expect(rootActions).toContain('kms:PutKeyPolicy');
+    for (const a of [...CRYPTO_ACTIONS, 'kms:*']) expect(rootActions, a).not.toContain(a);
+    const svc = v3.Statement.find((st) => st.Sid === SERVICE_SID);
+    expect(svc).toMatchObject({
+      Effect: 'Allow',
+      Principal: { AWS: 'arn:aws:iam::111122223333:root' },
+      Action: [...SERVICE_ROLE_ACTIONS],
+      Condition: { ArnEquals: { 'aws:PrincipalArn': service } },
+    });
+    // An IAM principal with kms:* in its IAM policy cannot use the key; the service's role can.
+    const req = (principal: string, action: string) => ({
+      principal,
+      action,
+      keyArn: 'arn:aws:kms:us-east-1:111122223333:key/k',
+      keyAccountId: '111122223333',
+      iamAllows: () => true,
+    });
+    expect(authorize(v3, [], req('arn:aws:iam::111122223333:user/anyone', 'kms:Decrypt')).allowed).toBe(
+      false,
+    );
+    expect(authorize(v3, [], req('arn:aws:iam::111122223333:user/anyone', 'kms:PutKeyPolicy')).allowed).toBe(
+      true,
+    );
+    expect(authorize(v3, [], req(service[1] ?? '', 'kms:GenerateDataKey')).allowed).toBe(true);
+    // Through IAM: a service role whose IAM policy lacks the action is refused.
+    expect(
+      authorize(v3, [], { ...req(service[1] ?? '', 'kms:Decrypt'), iamAllows: (a) => a !== 'kms:Decrypt' })
+        .allowed,
+    ).toBe(false);
+    expect(authorize(v3, [], req(service[1] ?? '', 'kms:CreateGrant')).allowed).toBe(true); // via IAM: administration
+    expect(authorize(v3, [], req('arn:user', 'kms:Decrypt')).allowed).toBe(true);
+    expect(authorize(v3, [], req('arn:admin', 'kms:Decrypt')).allowed).toBe(false);
+    // Read back as the service's own, and version 2 (root kms:*) upgraded to it; a redeploy's new roles too.
+    const doc = JSON.parse(JSON.stringify(v3));
+    expect(rolesOf(doc, roles.accountId)).toMatchObject({ serviceRoles: service, managed: true });
+    expect(upgradedRolesPolicy(doc, roles.accountId, service)).toBeUndefined();
+    const v2 = JSON.parse(JSON.stringify(rolesKeyPolicy(roles)));
+    expect(upgradedRolesPolicy(v2, roles.accountId, service)).toEqual(v3);
+    const renamed = ['arn:aws:iam::111122223333:role/eaas-dev-crypto2'];
+    expect(upgradedRolesPolicy(doc, roles.accountId, renamed)).toEqual(
+      rolesKeyPolicy({ ...roles, serviceRoles: renamed }),
+    );
+    const edited = { ...v2, Statement: [...v2.Statement, { Effect: 'Allow' }] };
+    expect(upgradedRolesPolicy(edited, roles.accountId, service)).toBeUndefined();
   });
 
   it('leaves out the statement of an empty list', () => {

@@ -117,7 +117,11 @@ describe('metrics of an API request', () => {
     });
     expect(line?.Latency).toEqual(expect.any(Number));
     // No body member, encryption context value or caller in any metric line.
-    const body = JSON.parse(event.body ?? '{}') as { plaintext: string; context: Record<string, string> };
+    const raw = event.body ?? '{}';
+    const body = JSON.parse(event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw) as {
+      plaintext: string;
+      context: Record<string, string>;
+    };
     const emfText = JSON.stringify(emfLines(capture.lines()));
     expect(emfText).not.toContain(body.plaintext);
     for (const value of Object.values(body.context)) expect(emfText).not.toContain(`"${value}"`);
@@ -285,6 +289,7 @@ describe('the Tracer', () => {
       AWS_LAMBDA_FUNCTION_NAME: 'f',
       EAAS_PAGE_TOKEN_SECRET: secret,
       EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
+      EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
     };
     expect(loadConfig({}).tracing).toBe(false);
     expect(loadConfig({ POWERTOOLS_TRACE_ENABLED: 'true' }).tracing).toBe(false);

@@ -61,7 +61,12 @@ export class KeyLifecycle {
     if (alias !== undefined) requireAliasName(ctx, r.caller, alias);
     if (alias !== undefined && (await aliasTarget(admin, alias)) !== undefined)
       throw new DomainError('AlreadyExists', `The alias ${alias} already exists.`);
-    const policy = rolesKeyPolicy({ accountId: ctx.accountId, administrators, users });
+    const policy = rolesKeyPolicy({
+      accountId: ctx.accountId,
+      administrators,
+      users,
+      serviceRoles: ctx.serviceRoles,
+    });
     // Precondition: the caller is under its keys (and aliases) quota. The slots are taken before
     // KMS is asked, so that concurrent creates cannot pass it together, and given back on failure.
     const reservation = `reserved:${randomUUID()}`;

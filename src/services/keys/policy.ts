@@ -97,7 +97,14 @@ export class KeyPolicies {
     const administrators = principals(input.administrators, 'administrators');
     const users = principals(input.users, 'users');
     requireSeparateRoles(administrators, users);
-    return JSON.stringify(rolesKeyPolicy({ accountId: this.ctx.accountId, administrators, users }));
+    return JSON.stringify(
+      rolesKeyPolicy({
+        accountId: this.ctx.accountId,
+        administrators,
+        users,
+        serviceRoles: this.ctx.serviceRoles,
+      }),
+    );
   }
 
   /** The key's grants, up to MAX_GRANT_PAGES pages; `complete` false when there are more. */

@@ -30,6 +30,8 @@ export interface KeysContext {
   aliasOperators: readonly string[];
   /** The value of SERVICE_TAG on every key this deployment creates; undefined: none set. */
   serviceTag: string | undefined;
+  /** The service's roles the key policies it writes name for the cryptographic operations. */
+  serviceRoles: readonly string[];
 }
 
 export const DEFAULT_DELETION_WINDOW_DAYS = 30;

@@ -23,7 +23,8 @@ const KMS_REQUEST_TIMEOUT_MS = 10_000;
 const S3_REQUEST_TIMEOUT_MS = 30_000;
 const LOGS_REQUEST_TIMEOUT_MS = 10_000;
 
-const timeouts = (timeout: number, whole: boolean) => ({
+/** The request handler's options for `timeout` ms (exported for its test). */
+export const timeouts = (timeout: number, whole: boolean) => ({
   requestHandler: {
     connectionTimeout: CONNECTION_TIMEOUT_MS,
     // The whole exchange until the answer's headers (the request's body included), as an error:

@@ -121,9 +121,20 @@ export function roleMay(
   arn: string,
   request: Record<string, string[]> = {},
 ): boolean {
+  // Condition values rendered too (`{Ref: AWS::AccountId}`...).
+  const rendered = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(rendered) : v !== null && typeof v === 'object' ? render(resources, v) : v;
   const Statement = roleStatements(resources, roleId).map((s) => {
     const { actions, arns } = statementParts(resources, s);
-    return { ...s, Action: actions, Resource: arns };
+    const Condition =
+      s.Condition &&
+      Object.fromEntries(
+        Object.entries(s.Condition).map(([op, block]) => [
+          op,
+          Object.fromEntries(Object.entries(block).map(([k, v]) => [k, rendered(v)])),
+        ]),
+      );
+    return { ...s, Action: actions, Resource: arns, ...(Condition ? { Condition } : {}) };
   });
   // kms:EncryptionContextKeys comes from the request's encryption context.
   const { 'kms:EncryptionContextKeys': contextKeys = [], ...conditions } = request;
@@ -144,6 +155,8 @@ export function roleMay(
       'kms:KeyOrigin': [],
       'kms:MultiRegion': [],
       'kms:BypassPolicyLockoutSafetyCheck': [],
+      // This account's resources, unless `request` says otherwise.
+      'aws:ResourceAccount': [ACCOUNT],
       ...conditions,
     },
   });

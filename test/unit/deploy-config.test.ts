@@ -594,6 +594,30 @@ describe('least privilege: every function its own role', () => {
     expect(roleMay(resources, roleOf(fn), action, arn, OURS)).toBe(allowed);
   });
 
+  it("writes and reads S3 only in this account's buckets: a bucket of the same name elsewhere (sniped) is out of reach", () => {
+    const elsewhere = { 'aws:ResourceAccount': ['444455556666'] };
+    for (const [fn, action, arn] of [
+      ['uploads', 's3:PutObject', s3(STAGING, '/incoming/0123abcd')],
+      ['seal', 's3:GetObject', s3(STAGING, '/incoming/0123abcd')],
+      ['seal', 's3:PutObject', s3(VAULT, '/contracts/a.pdf')],
+      ['objects', 's3:GetObject', s3(VAULT, '/contracts/a.pdf')],
+      ['objects', 's3:ListBucket', s3(VAULT)],
+    ] as const) {
+      expect(roleMay(resources, roleOf(fn), action, arn), `${fn} ${action}`).toBe(true);
+      expect(roleMay(resources, roleOf(fn), action, arn, elsewhere), `${fn} ${action} elsewhere`).toBe(false);
+    }
+    // Every S3 Allow of every role carries the condition.
+    for (const fn of Object.keys(sls.functions))
+      for (const statement of roleStatements(resources, roleOf(fn)))
+        if (
+          statement.Effect === 'Allow' &&
+          statementParts(resources, statement).actions.some((a) => a.startsWith('s3:'))
+        )
+          expect(statement.Condition?.StringEquals, `${fn} ${statement.Action}`).toMatchObject({
+            'aws:ResourceAccount': { Ref: 'AWS::AccountId' },
+          });
+  });
+
   it('reaches only the keys of this deployment: untagged keys and other deployments are out of reach', () => {
     const functions = Object.keys(sls.functions);
     for (const fn of functions)

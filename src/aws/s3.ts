@@ -13,6 +13,7 @@ import { DomainError } from '../core/errors.js';
 import type { LargeObjects, ObjectStore, StagingArea } from '../ports.js';
 import { infoOf, S3Bucket } from './s3-bucket.js';
 import { fromS3Error, isMissing } from './s3-errors.js';
+import { forPresigning } from './s3-owner.js';
 import { putStream } from './s3-put-stream.js';
 
 /**
@@ -89,20 +90,24 @@ export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects
   }
 
   presignGet(key: string, expiresIn: number): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) }), {
-      expiresIn,
-    });
+    return getSignedUrl(
+      this.client,
+      forPresigning(new GetObjectCommand({ Bucket: this.bucket, Key: this.full(key) })),
+      { expiresIn },
+    );
   }
 
   presignPut(key: string, size: number, expiresIn: number, options: { ifNoneMatch?: boolean } = {}) {
     return getSignedUrl(
       this.client,
-      new PutObjectCommand({
-        Bucket: this.bucket,
-        Key: this.full(key),
-        ContentLength: size,
-        ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
-      }),
+      forPresigning(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          ContentLength: size,
+          ...(options.ifNoneMatch ? { IfNoneMatch: '*' } : {}),
+        }),
+      ),
       // Signed as a header the caller sends (not hoisted into the query), as Content-Length is.
       { expiresIn, ...(options.ifNoneMatch ? { unhoistableHeaders: new Set(['if-none-match']) } : {}) },
     );
@@ -127,13 +132,15 @@ export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects
   presignPart(key: string, uploadId: string, partNumber: number, size: number, expiresIn: number) {
     return getSignedUrl(
       this.client,
-      new UploadPartCommand({
-        Bucket: this.bucket,
-        Key: this.full(key),
-        UploadId: uploadId,
-        PartNumber: partNumber,
-        ContentLength: size,
-      }),
+      forPresigning(
+        new UploadPartCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          ContentLength: size,
+        }),
+      ),
       { expiresIn },
     );
   }

@@ -2,6 +2,7 @@ import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity } from '@smithy/types';
+import { expectBucketOwner } from '../aws/s3-owner.js';
 import type { Config } from '../config.js';
 
 /**
@@ -48,16 +49,18 @@ export function kmsClientFor(config: Config, credentials?: AwsCredentialIdentity
 /**
  * The service's S3 client: the regional endpoint, or `s3Endpoint` path-style when set. Checksums
  * only where S3 requires them: presigned URLs must not demand a checksum the browser cannot
- * compute in advance.
+ * compute in advance. Every call that names a bucket expects the configured account
+ * (`EAAS_ACCOUNT_ID`) to own it, presigned URLs excepted (src/aws/s3-owner.ts).
  */
 export function s3ClientFor(config: Config, credentials?: AwsCredentialIdentity): S3Client {
-  return new S3Client({
+  const client = new S3Client({
     region: config.region,
     ...timeouts(S3_REQUEST_TIMEOUT_MS, false),
     requestChecksumCalculation: 'WHEN_REQUIRED',
     ...(config.s3Endpoint ? { endpoint: config.s3Endpoint, forcePathStyle: true } : {}),
     ...(credentials ? { credentials } : {}),
   });
+  return expectBucketOwner(client, config.accountId);
 }
 
 /** The service's CloudWatch Logs client (the audit log group): the regional endpoint, or `logsEndpoint` when set. */

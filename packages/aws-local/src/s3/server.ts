@@ -34,7 +34,20 @@ export interface S3RequestEvent {
   status: number;
   /** Response body bytes sent (object bytes for a GET). */
   bytesOut: number;
+  /**
+   * The account the request expected to own its bucket (`x-amz-expected-bucket-owner`, as a
+   * header or in a presigned URL's query string), and a copy's source bucket
+   * (`x-amz-source-expected-bucket-owner`); undefined when the request did not say.
+   */
+  expectedBucketOwner: string | undefined;
+  expectedSourceBucketOwner: string | undefined;
 }
+
+/** The bucket owners a request expects, from its (effective) headers. */
+const expectedOwnersOf = (headers: IncomingMessage['headers']) => ({
+  expectedBucketOwner: header(headers, 'x-amz-expected-bucket-owner'),
+  expectedSourceBucketOwner: header(headers, 'x-amz-source-expected-bucket-owner'),
+});
 
 export interface S3ServerOptions extends S3Deps {
   identities: LocalIdentities;
@@ -142,6 +155,8 @@ export function createS3Server(options: S3ServerOptions): Server {
       Server: 'eaas-local-s3',
     };
     let continued = false;
+    // Refined below with what a presigned URL carries in its query string.
+    let owners = expectedOwnersOf(req.headers);
     try {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
@@ -191,6 +206,7 @@ export function createS3Server(options: S3ServerOptions): Server {
         },
       };
       const headers = effectiveHeaders(request);
+      owners = expectedOwnersOf(headers);
       const operation = route(request, headers);
       // The bucket exists, is the expected account's, and the caller may act on it.
       for (const p of operation.permissions) if (p.bucket !== undefined) options.storage.bucket(p.bucket);
@@ -206,6 +222,7 @@ export function createS3Server(options: S3ServerOptions): Server {
         copy: header(req.headers, 'x-amz-copy-source') !== undefined,
         status: reply.status,
         bytesOut,
+        ...owners,
       });
     } catch (error) {
       if (error instanceof ClientGoneError) {
@@ -254,6 +271,7 @@ export function createS3Server(options: S3ServerOptions): Server {
         copy: header(req.headers, 'x-amz-copy-source') !== undefined,
         status: s3Error.status,
         bytesOut: 0,
+        ...owners,
       });
     }
   }

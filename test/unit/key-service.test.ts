@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DomainError } from '../../src/core/errors.js';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
 import type { AuditDecision } from '../../src/ports.js';
 import { AccessControl } from '../../src/services/access.js';
@@ -41,6 +42,30 @@ const refusal = async (p: Promise<unknown>) => {
   }
   throw new Error('expected a refusal');
 };
+
+describe('KeyService: a new key while its tags reach authorization', () => {
+  it('retries a refused rotation or alias on the key it just created, a few times, only when it tags keys', async () => {
+    const kms = new MemoryKms();
+    const access = new AccessControl(kms, { ttlMs: 0 });
+    const tagged = new KeyService(kms, access, ACCOUNT, {
+      serviceTag: 'eaas-dev',
+      aliasOperators: [OPS],
+      tagPropagationDelaysMs: [1, 1],
+    });
+    const denied = () => new DomainError('AccessDenied', 'not yet');
+    kms.fail('enableRotation', denied());
+    kms.fail('createAlias', denied());
+    const out = await tagged.create(as(OPS), { users: [BOB], alias: 'alias/shared' });
+    expect(out.alias).toBe('alias/shared');
+    expect(kms.calls.enableRotation).toBe(2);
+    expect(kms.calls.createAlias).toBe(2);
+    // Without the reserved tag there is nothing to wait for: the refusal stands.
+    const plain = new KeyService(kms, access, ACCOUNT, { tagPropagationDelaysMs: [1, 1] });
+    kms.fail('enableRotation', denied());
+    expect(await refusal(plain.create(as(ALICE), { users: [BOB] }))).toMatchObject({ code: 'AccessDenied' });
+    expect(kms.calls.enableRotation).toBe(3);
+  });
+});
 
 describe('KeyService: creating keys', () => {
   it('makes the caller an administrator, writes the roles policy, turns rotation on and names the alias', async () => {

@@ -30,6 +30,29 @@ export interface CreateKey {
   rotation?: { enabled: boolean; periodInDays?: number | undefined } | undefined;
 }
 
+/**
+ * Delays before retrying a call on a key just created that KMS refused: the roles reach a key by
+ * its reserved tag (aws:ResourceTag/eaas:service), and AWS documents that a tag change may take a
+ * while to count in authorization (https://docs.aws.amazon.com/kms/latest/developerguide/abac.html,
+ * "Delayed authorization change"). About 8 s in all, well inside the function's 25 s.
+ */
+export const TAG_PROPAGATION_DELAYS_MS = [250, 500, 1000, 2000, 4000];
+
+/** Runs `call`, retrying an AccessDenied on a key the service just tagged (see above). */
+async function whileTagsPropagate<T>(ctx: KeysContext, call: () => Promise<T>): Promise<T> {
+  for (const delay of ctx.serviceTag === undefined
+    ? []
+    : (ctx.tagPropagationDelaysMs ?? TAG_PROPAGATION_DELAYS_MS)) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'AccessDenied')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  return call();
+}
+
 /** Tags a caller may set: `eaas:` keys are the service's own (the creator's quota, the seed's purpose). */
 function callerTags(tags: Record<string, string> | undefined): Record<string, string> {
   const own = Object.keys(tags ?? {}).find((k) => k.toLowerCase().startsWith('eaas:'));
@@ -98,8 +121,10 @@ export class KeyLifecycle {
     const rotation = input.rotation ?? { enabled: true };
     try {
       if (rotation.enabled)
-        await admin.enableRotation(key.arn, rotation.periodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS);
-      if (alias !== undefined) await admin.createAlias(alias, key.arn);
+        await whileTagsPropagate(ctx, () =>
+          admin.enableRotation(key.arn, rotation.periodInDays ?? DEFAULT_ROTATION_PERIOD_DAYS),
+        );
+      if (alias !== undefined) await whileTagsPropagate(ctx, () => admin.createAlias(alias, key.arn));
     } catch (error) {
       // A key half set up (the alias taken meanwhile, rotation refused) must not linger unused.
       const scheduled = await admin.scheduleDeletion(key.arn, 7).then(

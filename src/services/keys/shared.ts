@@ -32,6 +32,8 @@ export interface KeysContext {
   serviceTag: string | undefined;
   /** The service's roles the key policies it writes name for the cryptographic operations. */
   serviceRoles: readonly string[];
+  /** The waits of a retry while a new key's tags reach authorization (tests shorten them). */
+  tagPropagationDelaysMs?: readonly number[] | undefined;
 }
 
 export const DEFAULT_DELETION_WINDOW_DAYS = 30;

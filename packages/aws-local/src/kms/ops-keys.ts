@@ -16,10 +16,19 @@ function checkPolicy(policy: string): void {
 
 /**
  * KMS's policy lockout safety check: the new policy must let the caller put a policy again, so
- * that no key is left that nobody can manage.
+ * that no key is left that nobody can manage. A key being created is judged with the tags it is
+ * created with, as the subsequent PutKeyPolicy would be (its `aws:ResourceTag/*`).
  */
-export function requireNoLockout(access: LocalAccess, key: Pick<KeyRecord, 'keyId'>, policy: string): void {
-  if (!access.decide({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy').allowed) {
+export function requireNoLockout(
+  access: LocalAccess,
+  key: Pick<KeyRecord, 'keyId'>,
+  policy: string,
+  newKeyTags?: KeyRecord['tags'],
+): void {
+  // The PutKeyPolicy it stands for: with the lockout check, on the key as it will be.
+  const conditions: Record<string, string[]> = { 'kms:BypassPolicyLockoutSafetyCheck': ['false'] };
+  for (const t of newKeyTags ?? []) conditions[`aws:ResourceTag/${t.TagKey}`] = [t.TagValue];
+  if (!access.decide({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy', undefined, conditions).allowed) {
     throw new KmsError(
       'MalformedPolicyDocumentException',
       'The new key policy will not allow you to update the key policy in the future.',
@@ -102,7 +111,7 @@ export const keyOperations: Record<string, Operation> = {
       checkPolicy(policy);
       // The default policy (the account root) needs no check; a given one must not lock the caller out.
       if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
-        requireNoLockout(access, { keyId: randomUUID() }, policy);
+        requireNoLockout(access, { keyId: randomUUID() }, policy, input.Tags ?? []);
       const tags = mergeTags([], input.Tags ?? []);
       const key = store.createKey({ description: input.Description ?? '', policy, tags });
       return { KeyMetadata: keyMetadata(store, key) };

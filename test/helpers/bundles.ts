@@ -153,8 +153,8 @@ async function packageInto(dir: string, stage: string): Promise<void> {
 
 /**
  * The environment CloudFormation gives a function: the template's Environment.Variables with
- * `Ref`, `Fn::Sub` and `Fn::Join` resolved from `refs` (pseudo parameters and resources by logical
- * id) and Secrets Manager dynamic references from `secrets` (by the secret's Ref). Anything else
+ * `Ref`, `Fn::GetAtt`, `Fn::Sub` and `Fn::Join` resolved from `refs` (pseudo parameters and
+ * resources by logical id, attributes as `<id>.<attribute>`) and Secrets Manager dynamic references from `secrets` (by the secret's Ref). Anything else
  * throws, naming the variable: a new kind of value must be taught here, not passed through.
  */
 export function resolvedEnvironment(
@@ -171,6 +171,8 @@ export function resolvedEnvironment(
     if (typeof value === 'string') return value;
     const [fn, arg] = Object.entries(value as Record<string, unknown>)[0] ?? [];
     if (fn === 'Ref') return ref(String(arg), name);
+    // An attribute by `<logical id>.<attribute>` in `refs` (a role's Arn).
+    if (fn === 'Fn::GetAtt') return ref((arg as string[]).join('.'), name);
     if (fn === 'Fn::Sub') return String(arg).replace(/\$\{([^}]+)\}/g, (_m, id: string) => ref(id, name));
     if (fn === 'Fn::Join') {
       const [sep, parts] = arg as [string, unknown[]];

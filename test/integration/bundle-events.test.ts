@@ -199,6 +199,13 @@ beforeAll(async () => {
         VaultBucket: VAULT,
         AuditLogGroup: auditGroup,
         PageTokenSecret: secretArn,
+        // The roles' ARNs as the local stack names its functions' principals.
+        ...Object.fromEntries(
+          ['Crypto', 'Objects', 'Seal', 'Reencrypt'].map((r) => [
+            `${r}Role.Arn`,
+            `arn:aws:iam::${ACCOUNT}:role/eaas-local-${r.toLowerCase()}`,
+          ]),
+        ),
       },
       { [secretArn]: secret },
     );

@@ -28,6 +28,7 @@ export function defaultKeySeed(
   accountId: string,
   serviceTag?: string,
   serviceRoles: readonly string[] = [],
+  adminRoles: readonly string[] = [],
 ): SeedKey {
   return {
     alias: DEFAULT_KEY_ALIAS,
@@ -43,8 +44,9 @@ export function defaultKeySeed(
         administrators: [identities.byName(KEY_MANAGER).arn],
         users: [identities.byName(KEY_USER).arn, identities.byName(SERVICE).arn],
         serviceRoles,
+        adminRoles,
       }),
-    upgradePolicy: (doc: unknown) => upgradedRolesPolicy(doc, accountId, serviceRoles),
+    upgradePolicy: (doc: unknown) => upgradedRolesPolicy(doc, accountId, serviceRoles, adminRoles),
   };
 }
 
@@ -64,6 +66,7 @@ export function localKmsOptions(
   config: Config,
   serviceTag?: string,
   serviceRoles: readonly string[] = [],
+  adminRoles: readonly string[] = [],
 ): LocalKmsOptions {
   return {
     dataDir: config.dataDir,
@@ -73,7 +76,7 @@ export function localKmsOptions(
     host: config.host,
     port: config.kmsPort,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
-    seedKey: defaultKeySeed(config.accountId, serviceTag, serviceRoles),
+    seedKey: defaultKeySeed(config.accountId, serviceTag, serviceRoles, adminRoles),
   };
 }
 

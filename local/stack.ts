@@ -49,7 +49,7 @@ import { type GatewayOptions, type LambdaHandler, type LocalGateway, startGatewa
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
 import { createStaticSite } from './static-site.js';
-import { readServiceRoles, readServiceTag, readTemplateRoles } from './template-roles.js';
+import { readRoleList, readServiceTag, readTemplateRoles } from './template-roles.js';
 
 /** The audit log group of the local stack unless EAAS_AUDIT_LOG_GROUP names another. */
 export const LOCAL_AUDIT_LOG_GROUP = '/eaas/local/audit';
@@ -117,15 +117,20 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   // The roles the key policies name for the service's own use, as the template names them
   // (EAAS_SERVICE_ROLE_ARNS), and the local `eaas-service` principal that tests use to look behind
   // the API (it stands for the service, and is no caller's).
+  const servicePrincipal = `arn:aws:iam::${config.accountId}:role/${SERVICE}`;
   const serviceRoleArns = config.serviceRoleArns ?? [
-    ...readServiceRoles(roles),
-    `arn:aws:iam::${config.accountId}:role/${SERVICE}`,
+    ...readRoleList(roles, 'EAAS_SERVICE_ROLE_ARNS'),
+    servicePrincipal,
+  ];
+  const adminRoleArns = config.adminRoleArns ?? [
+    ...readRoleList(roles, 'EAAS_ADMIN_ROLE_ARNS'),
+    servicePrincipal,
   ];
   // The KMS's seed key carries the service's key policy, and its upgrade (emulator-options.ts).
   const kmsPort = options.kmsPort ?? config.kmsPort;
   const kms = await portInUse(PORT_SETTINGS.kmsPort, config.host, kmsPort, () =>
     startLocalKms({
-      ...localKmsOptions(config, serviceTag, serviceRoleArns),
+      ...localKmsOptions(config, serviceTag, serviceRoleArns, adminRoleArns),
       // Each function's role, read from serverless.yml: what it may do here is what it may in AWS.
       roles: Object.values(roles),
       port: kmsPort,
@@ -205,6 +210,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     // The reserved key tag the roles are scoped by, as the template resolves it here (eaas-local).
     serviceTag,
     serviceRoleArns,
+    adminRoleArns,
     pageTokenSecret: config.pageTokenSecret ?? loadOrCreatePageTokenSecret(config.dataDir),
   };
   // The all-powerful service principal, for tests that look behind the API; no function uses it.

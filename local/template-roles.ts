@@ -36,27 +36,32 @@ export function readServiceTag(values: LocalValues, file: string = SERVERLESS_YM
 }
 
 /**
- * The roles `provider.environment.EAAS_SERVICE_ROLE_ARNS` names (`Fn::GetAtt` of functions'
- * roles), as the local principals of those functions: the key policies name them locally as the
- * deployed service names its roles.
+ * The roles a `provider.environment` variable names (`EAAS_SERVICE_ROLE_ARNS`,
+ * `EAAS_ADMIN_ROLE_ARNS`: an `Fn::GetAtt` of a function's role, or an `Fn::Join` of them), as the
+ * local principals of those functions: the key policies name them locally as the deployed service
+ * names its roles.
  */
-export function readServiceRoles(roles: Record<string, LocalRole>, file: string = SERVERLESS_YML): string[] {
+export function readRoleList(
+  roles: Record<string, LocalRole>,
+  variable: string,
+  file: string = SERVERLESS_YML,
+): string[] {
   const root = parse(readFileSync(file, 'utf8')) as {
     provider?: { environment?: Record<string, Json> };
     functions?: Record<string, { role?: string }>;
   };
-  const value = root.provider?.environment?.EAAS_SERVICE_ROLE_ARNS as
-    | { 'Fn::Join'?: [string, Json[]] }
+  const value = root.provider?.environment?.[variable] as
+    | { 'Fn::Join'?: [string, Json[]]; 'Fn::GetAtt'?: [string, string] }
     | undefined;
-  const parts = value?.['Fn::Join']?.[1];
+  const parts = value?.['Fn::GetAtt'] ? [value] : value?.['Fn::Join']?.[1];
   if (!Array.isArray(parts))
-    throw new Error('serverless.yml: EAAS_SERVICE_ROLE_ARNS is not an Fn::Join of roles');
+    throw new Error(`serverless.yml: ${variable} is not a role's Arn or an Fn::Join of them`);
   return parts.map((part) => {
     const [id, attr] = ((part as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'] ?? []) as string[];
     const fn = Object.entries(root.functions ?? {}).find(([, def]) => def.role === id)?.[0];
     const role = fn === undefined ? undefined : roles[fn];
     if (attr !== 'Arn' || !role)
-      throw new Error(`serverless.yml: EAAS_SERVICE_ROLE_ARNS names ${id}, no function's role`);
+      throw new Error(`serverless.yml: ${variable} names ${id}, no function's role`);
     return role.arn;
   });
 }

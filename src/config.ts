@@ -71,6 +71,12 @@ export interface Config {
    * Undefined: policies as AWS's default, the account root allowed `kms:*`.
    */
   readonly serviceRoleArns: readonly string[] | undefined;
+  /**
+   * The service's administration roles (EAAS_ADMIN_ROLE_ARNS, the keys function's; required on
+   * Lambda): in the key policies it writes, the only principals of the account that may make grants
+   * through IAM, and named for PutKeyPolicy.
+   */
+  readonly adminRoleArns: readonly string[] | undefined;
   /** CloudWatch namespace of the service's metrics (Powertools' POWERTOOLS_METRICS_NAMESPACE). */
   readonly metricsNamespace: string;
   /**
@@ -128,6 +134,8 @@ const metricsNamespace: Check = (v) =>
     ? undefined
     : 'must be 1-255 letters, digits or . - _ / # :, and not start with AWS/';
 
+/** An IAM role's ARN, no wildcard. */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const commaList = (v: string) =>
   v
     .split(',')
@@ -158,8 +166,7 @@ export function readConfig(s: Settings): Config {
   if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && auditLogGroup === undefined)
     s.problem('EAAS_AUDIT_LOG_GROUP', 'is required on AWS Lambda (serverless.yml names the AuditLogGroup)');
   const serviceRoles = s.optional('EAAS_SERVICE_ROLE_ARNS', (v) =>
-    commaList(v).length > 0 &&
-    commaList(v).every((a) => /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(a))
+    commaList(v).length > 0 && commaList(v).every((a) => ROLE_ARN.test(a))
       ? undefined
       : 'must be IAM role ARNs, comma-separated',
   );
@@ -168,6 +175,16 @@ export function readConfig(s: Settings): Config {
     s.problem(
       'EAAS_SERVICE_ROLE_ARNS',
       "is required on AWS Lambda (serverless.yml names the functions' roles)",
+    );
+  const adminRoles = s.optional('EAAS_ADMIN_ROLE_ARNS', (v) =>
+    commaList(v).length > 0 && commaList(v).every((a) => ROLE_ARN.test(a))
+      ? undefined
+      : 'must be IAM role ARNs, comma-separated',
+  );
+  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && adminRoles === undefined)
+    s.problem(
+      'EAAS_ADMIN_ROLE_ARNS',
+      "is required on AWS Lambda (serverless.yml names the keys function's role)",
     );
   const region = s.optional('EAAS_REGION', (v) =>
     /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'must look like an AWS region, e.g. us-east-1',
@@ -206,6 +223,7 @@ export function readConfig(s: Settings): Config {
     logsEndpoint: s.optional('EAAS_LOGS_ENDPOINT', httpUrl),
     corsOrigin: s.optional('EAAS_CORS_ORIGIN', origin),
     serviceRoleArns: serviceRoles === undefined ? undefined : Object.freeze(commaList(serviceRoles)),
+    adminRoleArns: adminRoles === undefined ? undefined : Object.freeze(commaList(adminRoles)),
     serviceTag: s.optional('EAAS_SERVICE_TAG', (v) =>
       /^[\w.:/=+\-@]{1,256}$/.test(v)
         ? undefined

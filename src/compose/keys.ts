@@ -19,6 +19,7 @@ export function keysServices(
     aliasOperators: config.aliasOperators ?? [],
     serviceTag: config.serviceTag,
     serviceRoles: config.serviceRoleArns ?? [],
+    adminRoles: config.adminRoleArns ?? [],
   });
   return { keys, pageTokens: pageTokensFor(config, tokens) };
 }

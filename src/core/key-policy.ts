@@ -101,6 +101,8 @@ export const USER_SID = 'Allow use of the key';
 export const USER_GRANT_SID = 'Allow attachment of persistent resources';
 export const ADMIN_DENY_SID = 'Deny use of the key to Key Administrators';
 export const SERVICE_SID = 'Allow use by the encryption service';
+export const SERVICE_GRANTS_SID = 'Allow grants by the encryption service';
+export const SERVICE_POLICY_SID = 'Allow the encryption service to put the key policy';
 /** The account root statement's Sid, as the default key policy names it. */
 export const ROOT_SID = 'Enable IAM User Permissions';
 
@@ -130,6 +132,13 @@ export interface RolesPolicyInput {
    * version 2 policy, whose account root statement allows `kms:*`, as the AWS default one does.
    */
   serviceRoles?: readonly string[] | undefined;
+  /**
+   * The service's administration roles (EAAS_ADMIN_ROLE_ARNS: the keys function's): in version 3
+   * the only principals of the account that may make grants through IAM (named administrators
+   * make them through their own statement), and named for PutKeyPolicy, so that KMS's lockout
+   * check passes on the key policy alone.
+   */
+  adminRoles?: readonly string[] | undefined;
 }
 
 /**
@@ -152,24 +161,48 @@ export function rolesKeyPolicy(input: RolesPolicyInput): PolicyDocument {
 const VERSION_1_ADMIN_ACTIONS: readonly string[] = CONSOLE_ADMIN_ACTIONS;
 
 function buildRolesPolicy(
-  { accountId, administrators, users, serviceRoles = [] }: RolesPolicyInput,
+  { accountId, administrators, users, serviceRoles = [], adminRoles = [] }: RolesPolicyInput,
   version: 1 | 2 | 3,
 ): PolicyDocument {
+  const root = defaultKeyPolicy(accountId).Statement[0]?.Principal;
   const statements: PolicyStatement[] =
     version === 3
       ? [
-          // The account's IAM policies may administer the key, never use it.
+          // The account's IAM policies may administer the key, never use it, nor give its use by
+          // a grant (CreateGrant is the service's, below, and the named administrators').
           {
-            ...defaultKeyPolicy(accountId).Statement[0],
             Sid: ROOT_SID,
-            Action: [...ADMIN_ACTIONS],
+            Effect: 'Allow',
+            Principal: root,
+            Action: ADMIN_ACTIONS.filter((a) => a !== 'kms:CreateGrant'),
+            Resource: '*',
           } as PolicyStatement,
+          ...(adminRoles.length > 0
+            ? [
+                {
+                  Sid: SERVICE_GRANTS_SID,
+                  Effect: 'Allow',
+                  Principal: root,
+                  Action: 'kms:CreateGrant',
+                  Resource: '*',
+                  Condition: { ArnEquals: { 'aws:PrincipalArn': [...adminRoles] } },
+                } as PolicyStatement,
+                {
+                  Sid: SERVICE_POLICY_SID,
+                  Effect: 'Allow',
+                  Principal: { AWS: [...adminRoles] },
+                  Action: 'kms:PutKeyPolicy',
+                  Resource: '*',
+                  Condition: { BoolIfExists: { 'kms:BypassPolicyLockoutSafetyCheck': 'false' } },
+                } as PolicyStatement,
+              ]
+            : []),
           // The service's roles, still through IAM (their IAM policies bound each function to its
           // own actions and to this deployment's keys), and no other principal of the account.
           {
             Sid: SERVICE_SID,
             Effect: 'Allow',
-            Principal: defaultKeyPolicy(accountId).Statement[0]?.Principal,
+            Principal: root,
             Action: [...SERVICE_ROLE_ACTIONS],
             Resource: '*',
             Condition: { ArnEquals: { 'aws:PrincipalArn': [...serviceRoles] } },
@@ -225,16 +258,20 @@ export function upgradedRolesPolicy(
   doc: unknown,
   accountId: string,
   serviceRoles: readonly string[] = [],
+  adminRoles: readonly string[] = [],
 ): PolicyDocument | undefined {
-  const { administrators, users } = rolesOf(doc, accountId);
-  const current = rolesKeyPolicy({ accountId, administrators, users, serviceRoles });
+  const { administrators, users, serviceRoles: named, adminRoles: namedAdmin } = rolesOf(doc, accountId);
+  const current = rolesKeyPolicy({ accountId, administrators, users, serviceRoles, adminRoles });
   const earlier = [1, 2, 3]
-    .map((v) => buildRolesPolicy({ accountId, administrators, users, serviceRoles }, v as 1 | 2 | 3))
+    .map((v) =>
+      buildRolesPolicy({ accountId, administrators, users, serviceRoles, adminRoles }, v as 1 | 2 | 3),
+    )
     .filter((p) => p.Id !== current.Id);
   // Version 3 with other roles (a redeploy renamed them) is brought to today's roles too.
-  const { serviceRoles: named } = rolesOf(doc, accountId);
   if (named.length > 0 && serviceRoles.length > 0)
-    earlier.push(buildRolesPolicy({ accountId, administrators, users, serviceRoles: named }, 3));
+    earlier.push(
+      buildRolesPolicy({ accountId, administrators, users, serviceRoles: named, adminRoles: namedAdmin }, 3),
+    );
   const text = JSON.stringify(doc);
   if (text === JSON.stringify(current) || !earlier.some((p) => JSON.stringify(p) === text)) return undefined;
   return current;
@@ -246,11 +283,17 @@ export interface PolicyRoles {
   users: string[];
   /** The service's roles a version 3 policy names; none in earlier ones. */
   serviceRoles: string[];
+  /** The service's administration roles a version 3 policy names. */
+  adminRoles: string[];
   /** Whether the document has exactly the shape `rolesKeyPolicy` writes. */
   managed: boolean;
 }
 
-export function rolesOf(doc: unknown, accountId: string): PolicyRoles {
+export function rolesOf(
+  doc: unknown,
+  accountId: string,
+  expected?: { serviceRoles: readonly string[]; adminRoles: readonly string[] },
+): PolicyRoles {
   const statements =
     doc !== null && typeof doc === 'object' && Array.isArray((doc as PolicyDocument).Statement)
       ? (doc as PolicyDocument).Statement
@@ -265,18 +308,26 @@ export function rolesOf(doc: unknown, accountId: string): PolicyRoles {
   };
   const administrators = principalsOf(ADMIN_SID);
   const users = principalsOf(USER_SID);
-  const serviceStatement = statements.find(
-    (st) => st !== null && typeof st === 'object' && st.Sid === SERVICE_SID,
-  );
-  const named = (serviceStatement?.Condition as { ArnEquals?: { 'aws:PrincipalArn'?: unknown } } | undefined)
-    ?.ArnEquals?.['aws:PrincipalArn'];
-  const serviceRoles = (Array.isArray(named) ? named : named === undefined ? [] : [named]).filter(
-    (p): p is string => typeof p === 'string',
-  );
+  const conditioned = (sid: string): string[] => {
+    const st = statements.find((x) => x !== null && typeof x === 'object' && x.Sid === sid);
+    const named = (st?.Condition as { ArnEquals?: { 'aws:PrincipalArn'?: unknown } } | undefined)
+      ?.ArnEquals?.['aws:PrincipalArn'];
+    return (Array.isArray(named) ? named : named === undefined ? [] : [named]).filter(
+      (p): p is string => typeof p === 'string',
+    );
+  };
+  const serviceRoles = conditioned(SERVICE_SID);
+  const adminRoles = conditioned(SERVICE_GRANTS_SID);
+  // The service's own only with the roles this deployment names, when it says which.
+  const sameRoles =
+    expected === undefined ||
+    (JSON.stringify(serviceRoles) === JSON.stringify(expected.serviceRoles) &&
+      JSON.stringify(adminRoles) === JSON.stringify(expected.adminRoles));
   const managed =
+    sameRoles &&
     JSON.stringify(doc) ===
-    JSON.stringify(rolesKeyPolicy({ accountId, administrators, users, serviceRoles }));
-  return { administrators, users, serviceRoles, managed };
+      JSON.stringify(rolesKeyPolicy({ accountId, administrators, users, serviceRoles, adminRoles }));
+  return { administrators, users, serviceRoles, adminRoles, managed };
 }
 
 /**

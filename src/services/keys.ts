@@ -24,6 +24,8 @@ export interface KeyServiceOptions {
   serviceTag?: string | undefined;
   /** The roles the key policies name for the service's own use (EAAS_SERVICE_ROLE_ARNS). */
   serviceRoles?: readonly string[] | undefined;
+  /** The administration roles the key policies name for grants and PutKeyPolicy (EAAS_ADMIN_ROLE_ARNS). */
+  adminRoles?: readonly string[] | undefined;
   /** The waits of a retry while a new key's tags reach authorization (tests shorten them). */
   tagPropagationDelaysMs?: readonly number[] | undefined;
   /** Per-caller quotas on keys and aliases; none when absent. */
@@ -54,6 +56,7 @@ export class KeyService {
       aliasOperators: options.aliasOperators ?? [],
       serviceTag: options.serviceTag,
       serviceRoles: options.serviceRoles ?? [],
+      adminRoles: options.adminRoles ?? [],
       tagPropagationDelaysMs: options.tagPropagationDelaysMs,
     };
     this.lifecycle = new KeyLifecycle(ctx);

@@ -96,6 +96,7 @@ describe('loadConfig', () => {
         EAAS_PAGE_TOKEN_SECRET: secret,
         EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
         EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
+        EAAS_ADMIN_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-keys',
       }).pageTokenSecret,
     ).toHaveLength(32);
   });
@@ -107,8 +108,18 @@ describe('loadConfig', () => {
       EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
     };
     expect(() => loadConfig(lambda)).toThrow(/EAAS_SERVICE_ROLE_ARNS: is required on AWS Lambda/);
+    expect(() => loadConfig(lambda)).toThrow(/EAAS_ADMIN_ROLE_ARNS: is required on AWS Lambda/);
+    expect(
+      loadConfig({ EAAS_ADMIN_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-keys' }).adminRoleArns,
+    ).toEqual(['arn:aws:iam::111122223333:role/eaas-dev-keys']);
+    expect(() => loadConfig({ EAAS_ADMIN_ROLE_ARNS: 'arn:aws:iam::111122223333:role/*' })).toThrow(
+      'EAAS_ADMIN_ROLE_ARNS',
+    );
     const two = 'arn:aws:iam::111122223333:role/eaas-dev-crypto,arn:aws:iam::111122223333:role/eaas-dev-seal';
-    expect(loadConfig({ ...lambda, EAAS_SERVICE_ROLE_ARNS: two }).serviceRoleArns).toEqual(two.split(','));
+    const keys = 'arn:aws:iam::111122223333:role/eaas-dev-keys';
+    expect(
+      loadConfig({ ...lambda, EAAS_SERVICE_ROLE_ARNS: two, EAAS_ADMIN_ROLE_ARNS: keys }).serviceRoleArns,
+    ).toEqual(two.split(','));
     for (const bad of [
       'arn:aws:iam::111122223333:user/alice',
       'arn:aws:iam::111122223333:root',
@@ -125,6 +136,7 @@ describe('loadConfig', () => {
         AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-crypto',
         EAAS_PAGE_TOKEN_SECRET: secret,
         EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
+        EAAS_ADMIN_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-keys',
         ...env,
       });
     expect(() => onLambda({})).toThrow(/EAAS_AUDIT_LOG_GROUP: is required on AWS Lambda/);

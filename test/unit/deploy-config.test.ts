@@ -381,6 +381,7 @@ describe('the page-token secret', () => {
         EAAS_PAGE_TOKEN_SECRET: generated,
         EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
         EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
+        EAAS_ADMIN_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-keys',
       }).pageTokenSecret,
     ).toHaveLength(48);
     expect(() => loadConfig({ AWS_LAMBDA_FUNCTION_NAME: 'eaas-dev-keys' })).toThrow('EAAS_PAGE_TOKEN_SECRET');
@@ -396,6 +397,12 @@ describe('key policies: the account root administers, only the service roles use
         ['CryptoRole', 'ObjectsRole', 'SealRole', 'ReencryptRole'].map((r) => ({ 'Fn::GetAtt': [r, 'Arn'] })),
       ],
     });
+    expect(env.EAAS_ADMIN_ROLE_ARNS).toEqual({ 'Fn::GetAtt': ['KeysRole', 'Arn'] });
+  });
+
+  it('names every role, so that the ARNs the key policies name survive a replacement of the role', () => {
+    for (const [name, fn] of Object.entries(sls.functions))
+      expect(resources[fn.role ?? '']?.Properties?.RoleName, name).toBe(`eaas-dev-${name}`);
   });
 });
 

@@ -71,6 +71,7 @@ describe('key policy documents', () => {
       administrators: ['arn:admin'],
       users: ['arn:user'],
       serviceRoles: [],
+      adminRoles: [],
       managed: true,
     });
     expect(upgradedRolesPolicy(doc, roles.accountId)).toBeUndefined();
@@ -114,14 +115,15 @@ describe('key policy documents', () => {
       'arn:aws:iam::111122223333:role/eaas-dev-crypto',
       'arn:aws:iam::111122223333:role/eaas-dev-seal',
     ];
+    const keysRole = 'arn:aws:iam::111122223333:role/eaas-dev-keys';
     const roles = { accountId: '111122223333', administrators: ['arn:admin'], users: ['arn:user'] };
-    const v3 = rolesKeyPolicy({ ...roles, serviceRoles: service });
+    const v3 = rolesKeyPolicy({ ...roles, serviceRoles: service, adminRoles: [keysRole] });
     expect(v3.Id).toBe('eaas-key-policy-3');
     const root = v3.Statement.find((st) => st.Sid === ROOT_SID);
     expect(root?.Principal).toEqual({ AWS: 'arn:aws:iam::111122223333:root' });
     const rootActions = [root?.Action].flat() as string[];
     expect(rootActions).toContain('kms:PutKeyPolicy');
-    for (const a of [...CRYPTO_ACTIONS, 'kms:*']) expect(rootActions, a).not.toContain(a);
+    for (const a of [...CRYPTO_ACTIONS, 'kms:*', 'kms:CreateGrant']) expect(rootActions, a).not.toContain(a);
     const svc = v3.Statement.find((st) => st.Sid === SERVICE_SID);
     expect(svc).toMatchObject({
       Effect: 'Allow',
@@ -137,33 +139,57 @@ describe('key policy documents', () => {
       keyAccountId: '111122223333',
       iamAllows: () => true,
     });
-    expect(authorize(v3, [], req('arn:aws:iam::111122223333:user/anyone', 'kms:Decrypt')).allowed).toBe(
-      false,
-    );
-    expect(authorize(v3, [], req('arn:aws:iam::111122223333:user/anyone', 'kms:PutKeyPolicy')).allowed).toBe(
-      true,
-    );
+    const anyone = 'arn:aws:iam::111122223333:user/anyone';
+    expect(authorize(v3, [], req(anyone, 'kms:Decrypt')).allowed).toBe(false);
+    expect(authorize(v3, [], req(anyone, 'kms:PutKeyPolicy')).allowed).toBe(true);
     expect(authorize(v3, [], req(service[1] ?? '', 'kms:GenerateDataKey')).allowed).toBe(true);
     // Through IAM: a service role whose IAM policy lacks the action is refused.
-    expect(
-      authorize(v3, [], { ...req(service[1] ?? '', 'kms:Decrypt'), iamAllows: (a) => a !== 'kms:Decrypt' })
-        .allowed,
-    ).toBe(false);
-    expect(authorize(v3, [], req(service[1] ?? '', 'kms:CreateGrant')).allowed).toBe(true); // via IAM: administration
+    const lacking = {
+      ...req(service[1] ?? '', 'kms:Decrypt'),
+      iamAllows: (a: string) => a !== 'kms:Decrypt',
+    };
+    expect(authorize(v3, [], lacking).allowed).toBe(false);
     expect(authorize(v3, [], req('arn:user', 'kms:Decrypt')).allowed).toBe(true);
     expect(authorize(v3, [], req('arn:admin', 'kms:Decrypt')).allowed).toBe(false);
+    // Grants: the service's administration role and the named administrators only, never an IAM
+    // principal whose IAM policy allows CreateGrant (it could grant itself the key's use).
+    expect(authorize(v3, [], req(anyone, 'kms:CreateGrant')).allowed).toBe(false);
+    expect(authorize(v3, [], req(service[1] ?? '', 'kms:CreateGrant')).allowed).toBe(false);
+    expect(authorize(v3, [], req(keysRole, 'kms:CreateGrant')).allowed).toBe(true);
+    expect(authorize(v3, [], req('arn:admin', 'kms:CreateGrant')).allowed).toBe(true);
+    const bypass = { ...req(keysRole, 'kms:PutKeyPolicy'), iamAllows: () => false };
+    expect(
+      authorize(v3, [], { ...bypass, conditions: { 'kms:BypassPolicyLockoutSafetyCheck': ['true'] } })
+        .allowed,
+    ).toBe(false);
+    // PutKeyPolicy: the keys role by name, so KMS's lockout check needs no IAM.
+    expect(
+      authorize(v3, [], {
+        ...req(keysRole, 'kms:PutKeyPolicy'),
+        iamAllows: () => false,
+        conditions: { 'kms:BypassPolicyLockoutSafetyCheck': [] },
+      }).allowed,
+    ).toBe(true);
     // Read back as the service's own, and version 2 (root kms:*) upgraded to it; a redeploy's new roles too.
     const doc = JSON.parse(JSON.stringify(v3));
-    expect(rolesOf(doc, roles.accountId)).toMatchObject({ serviceRoles: service, managed: true });
-    expect(upgradedRolesPolicy(doc, roles.accountId, service)).toBeUndefined();
+    const expected = { serviceRoles: service, adminRoles: [keysRole] };
+    expect(rolesOf(doc, roles.accountId, expected)).toMatchObject({ serviceRoles: service, managed: true });
+    // The same shape naming other roles is not this deployment's own.
+    const other = rolesKeyPolicy({
+      ...roles,
+      serviceRoles: ['arn:aws:iam::111122223333:role/x'],
+      adminRoles: [keysRole],
+    });
+    expect(rolesOf(JSON.parse(JSON.stringify(other)), roles.accountId, expected).managed).toBe(false);
+    expect(upgradedRolesPolicy(doc, roles.accountId, service, [keysRole])).toBeUndefined();
     const v2 = JSON.parse(JSON.stringify(rolesKeyPolicy(roles)));
-    expect(upgradedRolesPolicy(v2, roles.accountId, service)).toEqual(v3);
+    expect(upgradedRolesPolicy(v2, roles.accountId, service, [keysRole])).toEqual(v3);
     const renamed = ['arn:aws:iam::111122223333:role/eaas-dev-crypto2'];
-    expect(upgradedRolesPolicy(doc, roles.accountId, renamed)).toEqual(
-      rolesKeyPolicy({ ...roles, serviceRoles: renamed }),
+    expect(upgradedRolesPolicy(doc, roles.accountId, renamed, [keysRole])).toEqual(
+      rolesKeyPolicy({ ...roles, serviceRoles: renamed, adminRoles: [keysRole] }),
     );
     const edited = { ...v2, Statement: [...v2.Statement, { Effect: 'Allow' }] };
-    expect(upgradedRolesPolicy(edited, roles.accountId, service)).toBeUndefined();
+    expect(upgradedRolesPolicy(edited, roles.accountId, service, [keysRole])).toBeUndefined();
   });
 
   it('leaves out the statement of an empty list', () => {

@@ -290,6 +290,7 @@ describe('the Tracer', () => {
       EAAS_PAGE_TOKEN_SECRET: secret,
       EAAS_AUDIT_LOG_GROUP: '/eaas/dev/audit',
       EAAS_SERVICE_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-crypto',
+      EAAS_ADMIN_ROLE_ARNS: 'arn:aws:iam::111122223333:role/eaas-dev-keys',
     };
     expect(loadConfig({}).tracing).toBe(false);
     expect(loadConfig({ POWERTOOLS_TRACE_ENABLED: 'true' }).tracing).toBe(false);

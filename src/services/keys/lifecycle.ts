@@ -89,6 +89,7 @@ export class KeyLifecycle {
       administrators,
       users,
       serviceRoles: ctx.serviceRoles,
+      adminRoles: ctx.adminRoles,
     });
     // Precondition: the caller is under its keys (and aliases) quota. The slots are taken before
     // KMS is asked, so that concurrent creates cannot pass it together, and given back on failure.

@@ -48,8 +48,12 @@ export class KeyPolicies {
     } catch {
       doc = undefined;
     }
-    const roles: PolicyRoles = rolesOf(doc, this.ctx.accountId);
-    return { keyId: arn, ...roles, policy: doc ?? text };
+    // `managed`: exactly as this deployment writes it, naming its own roles.
+    const { administrators, users, managed }: PolicyRoles = rolesOf(doc, this.ctx.accountId, {
+      serviceRoles: this.ctx.serviceRoles,
+      adminRoles: this.ctx.adminRoles,
+    });
+    return { keyId: arn, administrators, users, managed, policy: doc ?? text };
   }
 
   /**
@@ -103,6 +107,7 @@ export class KeyPolicies {
         administrators,
         users,
         serviceRoles: this.ctx.serviceRoles,
+        adminRoles: this.ctx.adminRoles,
       }),
     );
   }

@@ -32,6 +32,8 @@ export interface KeysContext {
   serviceTag: string | undefined;
   /** The service's roles the key policies it writes name for the cryptographic operations. */
   serviceRoles: readonly string[];
+  /** The service's administration roles the key policies name for grants and PutKeyPolicy. */
+  adminRoles: readonly string[];
   /** The waits of a retry while a new key's tags reach authorization (tests shorten them). */
   tagPropagationDelaysMs?: readonly number[] | undefined;
 }

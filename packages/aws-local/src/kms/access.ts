@@ -122,14 +122,18 @@ export class LocalAccess {
    * Whether a key policy alone lets the caller do `action` (its account-root statement counting as
    * IAM's to decide): KMS's policy lockout safety check.
    */
-  keyPolicyAllows(key: Pick<KeyRecord, 'keyId' | 'policy'>, action: string): boolean {
+  keyPolicyAllows(
+    key: Pick<KeyRecord, 'keyId' | 'policy'>,
+    action: string,
+    extra: Readonly<Record<string, readonly string[]>> = {},
+  ): boolean {
     let policy: unknown;
     try {
       policy = parseJsonStrict(key.policy);
     } catch {
       return false;
     }
-    const req = this.request(action, this.store.keyArn(key.keyId), undefined, {}, key);
+    const req = this.request(action, this.store.keyArn(key.keyId), undefined, extra, key);
     return authorize(policy, [], { ...req, iamAllows: () => true }).allowed;
   }
 

@@ -23,7 +23,9 @@ export function requireNoLockout(access: LocalAccess, key: Pick<KeyRecord, 'keyI
   // statement for the account root counting (IAM may then allow it), as CreateKey's and
   // PutKeyPolicy's references state it ("The key policy must allow the calling principal to make a
   // subsequent PutKeyPolicy request"): https://docs.aws.amazon.com/kms/latest/APIReference/API_PutKeyPolicy.html
-  if (!access.keyPolicyAllows({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy')) {
+  // A later PutKeyPolicy, which would not bypass the check either.
+  const later = { 'kms:BypassPolicyLockoutSafetyCheck': ['false'] };
+  if (!access.keyPolicyAllows({ keyId: key.keyId, policy }, 'kms:PutKeyPolicy', later)) {
     throw new KmsError(
       'MalformedPolicyDocumentException',
       'The new key policy will not allow you to update the key policy in the future.',

@@ -122,10 +122,8 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     ...readRoleList(roles, 'EAAS_SERVICE_ROLE_ARNS'),
     servicePrincipal,
   ];
-  const adminRoleArns = config.adminRoleArns ?? [
-    ...readRoleList(roles, 'EAAS_ADMIN_ROLE_ARNS'),
-    servicePrincipal,
-  ];
+  // Not eaas-service: the administration role is denied the key's use, which tests need of it.
+  const adminRoleArns = config.adminRoleArns ?? readRoleList(roles, 'EAAS_ADMIN_ROLE_ARNS');
   // The KMS's seed key carries the service's key policy, and its upgrade (emulator-options.ts).
   const kmsPort = options.kmsPort ?? config.kmsPort;
   const kms = await portInUse(PORT_SETTINGS.kmsPort, config.host, kmsPort, () =>

@@ -103,6 +103,7 @@ export const ADMIN_DENY_SID = 'Deny use of the key to Key Administrators';
 export const SERVICE_SID = 'Allow use by the encryption service';
 export const SERVICE_GRANTS_SID = 'Allow grants by the encryption service';
 export const SERVICE_POLICY_SID = 'Allow the encryption service to put the key policy';
+export const SERVICE_ADMIN_DENY_SID = "Deny use of the key to the encryption service's administration";
 /** The account root statement's Sid, as the default key policy names it. */
 export const ROOT_SID = 'Enable IAM User Permissions';
 
@@ -194,6 +195,14 @@ function buildRolesPolicy(
                   Action: 'kms:PutKeyPolicy',
                   Resource: '*',
                   Condition: { BoolIfExists: { 'kms:BypassPolicyLockoutSafetyCheck': 'false' } },
+                } as PolicyStatement,
+                // It administers: separation of duties holds for it as for the administrators.
+                {
+                  Sid: SERVICE_ADMIN_DENY_SID,
+                  Effect: 'Deny',
+                  Principal: { AWS: [...adminRoles] },
+                  Action: [...CRYPTO_ACTIONS],
+                  Resource: '*',
                 } as PolicyStatement,
               ]
             : []),

@@ -170,6 +170,8 @@ describe('key policy documents', () => {
         conditions: { 'kms:BypassPolicyLockoutSafetyCheck': [] },
       }).allowed,
     ).toBe(true);
+    // The administration role administers, so it is denied the key's use, like the administrators.
+    expect(authorize(v3, [], req(keysRole, 'kms:Encrypt')).allowed).toBe(false);
     // Read back as the service's own, and version 2 (root kms:*) upgraded to it; a redeploy's new roles too.
     const doc = JSON.parse(JSON.stringify(v3));
     const expected = { serviceRoles: service, adminRoles: [keysRole] };

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { KMSClient } from '@aws-sdk/client-kms';
-import { PutBucketCorsCommand, type S3Client } from '@aws-sdk/client-s3';
+import { PutBucketCorsCommand, PutBucketPolicyCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   KEY_MANAGER,
   type LocalKms,
@@ -49,7 +49,7 @@ import { type GatewayOptions, type LambdaHandler, type LocalGateway, startGatewa
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
 import { createStaticSite } from './static-site.js';
-import { readRoleList, readServiceTag, readTemplateRoles } from './template-roles.js';
+import { readBucketPolicy, readRoleList, readServiceTag, readTemplateRoles } from './template-roles.js';
 
 /** The audit log group of the local stack unless EAAS_AUDIT_LOG_GROUP names another. */
 export const LOCAL_AUDIT_LOG_GROUP = '/eaas/local/audit';
@@ -370,6 +370,20 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       },
     }),
   );
+  // The buckets' policies as deployed (serverless.yml), with the local role and bucket ARNs: only
+  // the seal reads uploads, and so on. Statements that cannot hold locally are left out
+  // (readBucketPolicy: the TLS-only Deny, which every plain-HTTP local request would meet). Put
+  // on every start, so that a data dir made before them, or a policy changed by hand, gets them.
+  for (const [id, bucket] of [
+    ['VaultBucket', config.vaultBucket],
+    ['StagingBucket', config.stagingBucket],
+  ] as const) {
+    const policy = readBucketPolicy(localValues(config), id);
+    if (!policy || policy.document.Statement.length === 0) continue;
+    await serviceS3.send(
+      new PutBucketPolicyCommand({ Bucket: bucket, Policy: JSON.stringify(policy.document) }),
+    );
+  }
   // The sweep re-seals uploads whose seal died and expires abandoned ones, as the schedule does in AWS.
   let sweeping = false;
   const sweepTimer =

@@ -27,6 +27,10 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, Json
 /** A role principal's name: `eaas-local-<function>`, as the framework names the functions. */
 export const roleNameOf = (stage: string, fn: string) => `eaas-${stage}-${fn}`;
 
+/** A function's local role principal's ARN. */
+const roleArnOf = (values: LocalValues, fn: string) =>
+  `arn:aws:iam::${values.accountId}:role/${roleNameOf(values.stage, fn)}`;
+
 /** The value of the reserved key tag (`custom.serviceTag`, `eaas:service`) with the local values. */
 export function readServiceTag(values: LocalValues, file: string = SERVERLESS_YML): string {
   const root = parse(readFileSync(file, 'utf8')) as { service?: string; custom?: { serviceTag?: string } };
@@ -66,10 +70,15 @@ export function readRoleList(
   });
 }
 
-export function readTemplateRoles(
-  values: LocalValues,
-  file: string = SERVERLESS_YML,
-): Record<string, LocalRole> {
+/** The template's resources and functions, and its values resolved with the local stack's. */
+interface LocalTemplate {
+  resources: Resources;
+  functions: Record<string, { role?: string }>;
+  /** A template value with every variable and CloudFormation function resolved; `where` names it in errors. */
+  value(v: Json, where: string): Json;
+}
+
+function readTemplate(values: LocalValues, file: string): LocalTemplate {
   const root = parse(readFileSync(file, 'utf8')) as Record<string, Json>;
   const custom = (root.custom ?? {}) as Record<string, Json>;
   const resources = ((root.resources as { Resources?: Resources } | undefined)?.Resources ?? {}) as Resources;
@@ -104,10 +113,24 @@ export function readTemplateRoles(
   };
   const arn = (id: string, where: string): string => {
     if (id === 'VaultBucket' || id === 'StagingBucket') return `arn:aws:s3:::${ref(id, where)}`;
-    // A queue (the failure queue): no local SQS receives it, the ARN only has to be the template's.
     const r = resources[id];
+    // A queue (the failure queue): no local SQS receives it, the ARN only has to be the template's.
     if (r?.Type === 'AWS::SQS::Queue')
       return `arn:aws:sqs:${values.region}:${values.accountId}:${variables(String(r.Properties?.QueueName ?? id), where)}`;
+    // A role: the local principal of the one function that runs under it (a bucket policy's
+    // aws:PrincipalArn condition names it).
+    if (r?.Type === 'AWS::IAM::Role') {
+      const users = Object.entries(functions).filter(([, f]) => f.role === id);
+      const [fn] = users[0] ?? [];
+      if (users.length !== 1 || fn === undefined)
+        throw new Error(`serverless.yml ${where}: the role ${id} is not the role of exactly one function`);
+      return roleArnOf(values, fn);
+    }
+    // A KMS key of the stack (the StagingKey): none is made locally, and the local staging bucket
+    // keeps S3's default encryption (SSE-S3). The ARN is one no local key has (their ids are
+    // UUIDs), so a statement that allows only this key allows none here, as no request can name
+    // a key that does not exist.
+    if (r?.Type === 'AWS::KMS::Key') return `arn:aws:kms:${values.region}:${values.accountId}:key/${id}`;
     throw new Error(`serverless.yml ${where}: cannot resolve the Arn of ${id}`);
   };
   const pseudo: Record<string, string> = {
@@ -144,6 +167,14 @@ export function readTemplateRoles(
       throw new Error(`serverless.yml ${where}: cannot resolve ${fn}`);
     return Object.fromEntries(entries.map(([k, x]) => [k, value(x, `${where}.${k}`)]));
   };
+  return { resources, functions, value };
+}
+
+export function readTemplateRoles(
+  values: LocalValues,
+  file: string = SERVERLESS_YML,
+): Record<string, LocalRole> {
+  const { resources, functions, value } = readTemplate(values, file);
 
   const documentsOf = (roleId: string): Json[] => {
     const role = resources[roleId];
@@ -173,12 +204,67 @@ export function readTemplateRoles(
   const roles: Record<string, LocalRole> = {};
   for (const [fn, def] of Object.entries(functions)) {
     if (!def.role) throw new Error(`serverless.yml: function ${fn} names no role`);
-    const name = roleNameOf(values.stage, fn);
     roles[fn] = {
-      name,
-      arn: `arn:aws:iam::${values.accountId}:role/${name}`,
+      name: roleNameOf(values.stage, fn),
+      arn: roleArnOf(values, fn),
       policies: documentsOf(def.role),
     };
   }
   return roles;
+}
+
+/** A bucket policy as the local stack applies it: the document, and the statements it leaves out. */
+export interface LocalBucketPolicy {
+  /** The policy with the local values (role ARNs `arn:aws:iam::<account>:role/eaas-local-<fn>`, bucket ARNs). */
+  document: { Version?: string; Statement: Record<string, unknown>[] };
+  /** The Sids (or indexes) of the statements left out, each with why. */
+  leftOut: { statement: string; why: string }[];
+}
+
+/** Whether a statement's condition tests `key` (condition keys are case-insensitive). */
+const conditionNames = (statement: Record<string, unknown>, key: string): boolean =>
+  Object.values((statement.Condition ?? {}) as Record<string, Record<string, unknown>>).some((block) =>
+    Object.keys(block ?? {}).some((k) => k.toLowerCase() === key.toLowerCase()),
+  );
+
+/**
+ * The bucket policy serverless.yml gives a bucket (`VaultBucket` or `StagingBucket`, by its
+ * resource id), as the local stack applies it; undefined when the template gives it none. The
+ * statements conditioned on `aws:SecureTransport` are left out: every local request is plain HTTP
+ * on the loopback, so `aws:SecureTransport` is false for all of them and a TLS-only Deny would
+ * refuse everything (https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html,
+ * "Enforce encryption of data in transit"). A statement naming the stack's KMS key (the staging
+ * bucket's OnlyStagingKey) is kept with an ARN no local key has (see `arn` above): locally, no
+ * request may name a key for that bucket, as on AWS none may name another than the StagingKey.
+ */
+export function readBucketPolicy(
+  values: LocalValues,
+  bucketId: 'VaultBucket' | 'StagingBucket',
+  file: string = SERVERLESS_YML,
+): LocalBucketPolicy | undefined {
+  const { resources, value } = readTemplate(values, file);
+  const found = Object.entries(resources).filter(
+    ([, r]) =>
+      r.Type === 'AWS::S3::BucketPolicy' &&
+      (r.Properties?.Bucket as { Ref?: string } | undefined)?.Ref === bucketId,
+  );
+  if (found.length > 1) throw new Error(`serverless.yml: more than one bucket policy for ${bucketId}`);
+  const [entry] = found;
+  if (!entry) return undefined;
+  const [id, resource] = entry;
+  const document = value(resource.Properties?.PolicyDocument, `${id}.PolicyDocument`) as {
+    Version?: string;
+    Statement?: Record<string, unknown> | Record<string, unknown>[];
+  };
+  const statements = [document.Statement ?? []].flat();
+  const leftOut: LocalBucketPolicy['leftOut'] = [];
+  const kept = statements.filter((st, i) => {
+    if (!conditionNames(st, 'aws:SecureTransport')) return true;
+    leftOut.push({
+      statement: typeof st.Sid === 'string' ? st.Sid : String(i),
+      why: 'conditioned on aws:SecureTransport, false for every local (plain HTTP) request',
+    });
+    return false;
+  });
+  return { document: { ...document, Statement: kept }, leftOut };
 }

@@ -5,7 +5,9 @@ import { KEY_USER, type LocalPrincipal } from '@eaas/aws-local';
 import { s3ClientFor } from '@eaas/aws-local/testing/local-s3';
 import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
 import { type LocalStack, type StackOptions, startStack } from '../../local/stack.js';
+import { roleNameOf } from '../../local/template-roles.js';
 import { EaasClient } from '../../src/client/index.js';
+import { s3ClientFor as serviceS3ClientFor } from '../../src/compose/aws-clients.js';
 import { clientFor, makeDataDir } from './local-kms.js';
 
 export interface TestStack {
@@ -20,6 +22,12 @@ export interface TestStack {
   kms(name?: string): KMSClient;
   /** An S3 client straight to the local S3 (path-style), signing as the named principal. */
   s3(name?: string): S3Client;
+  /**
+   * The service's own S3 client (src/compose/aws-clients.ts, the bucket owner condition included)
+   * signing as a function's role, for tests that play a function: `roleS3('seal')` may read
+   * uploads, which the staging bucket's policy refuses to every other principal.
+   */
+  roleS3(fn: string): S3Client;
   stop(): Promise<void>;
 }
 
@@ -65,6 +73,15 @@ export async function startTestStack(
     },
     s3(name = KEY_USER) {
       const c = s3ClientFor(stack.s3.endpoint, principal(name), config.region);
+      s3Clients.push(c);
+      return c;
+    },
+    roleS3(fn: string) {
+      const p = principal(roleNameOf('local', fn));
+      const c = serviceS3ClientFor(
+        { ...config, s3Endpoint: stack.s3.endpoint },
+        { accessKeyId: p.accessKeyId, secretAccessKey: p.secretAccessKey },
+      );
       s3Clients.push(c);
       return c;
     },

@@ -386,7 +386,9 @@ describe('uploads of any size', () => {
         { waitForSeal: false },
       );
       await held.stack.s3.notificationsDelivered();
-      const staging = new S3ObjectStore(held.stack.serviceS3, held.config.stagingBucket);
+      // Staging as the seal function reads it: only its role may read uploads (the staging
+      // bucket's policy).
+      const staging = new S3ObjectStore(held.roleS3('seal'), held.config.stagingBucket);
       const vault = new S3ObjectStore(held.stack.serviceS3, held.config.vaultBucket);
       const keys = new KmsKeyAdmin(held.stack.serviceKms);
       const options = { version: 'v3' as const, urlSeconds: 60, maxUploadBytes: 2 ** 40, leaseSeconds: 1 };
@@ -597,7 +599,9 @@ describe('what an upload may replace, and what reaches the vault', () => {
         await held.stack.s3.notificationsDelivered();
         return created.id;
       };
-      const staging = new S3ObjectStore(held.stack.serviceS3, held.config.stagingBucket);
+      // Staging as the seal function reads it: only its role may read uploads (the staging
+      // bucket's policy).
+      const staging = new S3ObjectStore(held.roleS3('seal'), held.config.stagingBucket);
       const vault = new S3ObjectStore(held.stack.serviceS3, held.config.vaultBucket);
       const keys = new KmsKeyAdmin(held.stack.serviceKms);
       const options = { version: 'v3' as const, urlSeconds: 60, maxUploadBytes: 2 ** 40, leaseSeconds: 60 };
@@ -656,7 +660,9 @@ describe('what an upload may replace, and what reaches the vault', () => {
         { waitForSeal: false },
       );
       await held.stack.s3.notificationsDelivered();
-      const staging = new S3ObjectStore(held.stack.serviceS3, held.config.stagingBucket);
+      // Staging as the seal function reads it: only its role may read uploads (the staging
+      // bucket's policy).
+      const staging = new S3ObjectStore(held.roleS3('seal'), held.config.stagingBucket);
       const vault = new S3ObjectStore(held.stack.serviceS3, held.config.vaultBucket);
       const keys = new KmsKeyAdmin(held.stack.serviceKms);
       // The staging body ends cleanly after 1,000 bytes, as a cut connection can look.

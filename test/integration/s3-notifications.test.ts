@@ -65,7 +65,8 @@ describe('object-created notifications from the stack’s local S3', () => {
     expect(record.s3.object.sequencer).toMatch(/^[0-9A-F]{18}$/);
     // The key decodes back to the object, which is there to read.
     const key = decodeURIComponent(record.s3.object.key.replace(/\+/g, ' '));
-    const got = await s3.send(new GetObjectCommand({ Bucket: 'eaas-staging', Key: key }));
+    // Only the seal's role may read uploads (the staging bucket's policy).
+    const got = await t.roleS3('seal').send(new GetObjectCommand({ Bucket: 'eaas-staging', Key: key }));
     expect(await got.Body?.transformToString()).toBe('pdf bytes');
   });
 

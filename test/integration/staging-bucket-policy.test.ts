@@ -48,7 +48,12 @@ describe("the staging bucket's policy, as deployed", () => {
       { statement: 'TlsOnly', why: expect.stringMatching(/SecureTransport/) },
     ]);
     const sids = policy?.document.Statement.map((s) => s.Sid);
-    expect(sids).toEqual(['OnlyTheSealReadsUploads', 'OnlyStagingKeyEncryption', 'OnlyStagingKey']);
+    expect(sids).toEqual([
+      'OnlyTheSealReadsUploads',
+      'OnlyStagingKeyEncryption',
+      'OnlyStagingKey',
+      'OnlyStagingKeyNamed',
+    ]);
     expect(policy?.document.Statement[0]).toMatchObject({
       Effect: 'Deny',
       Action: 's3:GetObject',
@@ -98,6 +103,14 @@ describe("the staging bucket's policy, as deployed", () => {
       SSEKMSKeyId: seed.KeyMetadata?.Arn,
     });
     expect(await status(s3.send(otherKey))).toBe('403');
+    // aws:kms naming no key would be the AWS managed aws/s3 key.
+    const managedKey = new PutObjectCommand({
+      Bucket,
+      Key: 'incoming/managed-key',
+      Body: 'x',
+      ServerSideEncryption: 'aws:kms',
+    });
+    expect(await status(s3.send(managedKey))).toBe('403');
   });
 
   it('uploads still seal: the seal reads what the browser put', async () => {

@@ -109,17 +109,10 @@ export const ROOT_SID = 'Enable IAM User Permissions';
 
 /**
  * What the service's own roles do with a key on its callers' behalf (the crypto, objects, seal and
- * re-encryption functions), and nothing else: the cryptographic operations the API offers.
+ * re-encryption functions), and nothing else: the cryptographic operations the API offers (those
+ * a grant through it may give).
  */
-export const SERVICE_ROLE_ACTIONS: readonly string[] = [
-  'kms:Encrypt',
-  'kms:Decrypt',
-  'kms:ReEncryptFrom',
-  'kms:ReEncryptTo',
-  'kms:GenerateDataKey',
-  'kms:GenerateDataKeyWithoutPlaintext',
-  'kms:DescribeKey',
-];
+export const SERVICE_ROLE_ACTIONS: readonly string[] = SERVICE_GRANT_OPERATIONS.map((op) => `kms:${op}`);
 
 export interface RolesPolicyInput {
   accountId: string;

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
 import { acceptBody, BodyBudget, type BodyRefusal, ClientGoneError, closeIfUnread } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
-import { checkSigV4Headers, checkSigV4Payload, SIGV4_ERROR_TYPES, type VerifyOptions } from '../sigv4.js';
+import { authenticateJsonRequest } from '../json-auth.js';
+import { checkSigV4Payload, SIGV4_ERROR_TYPES } from '../sigv4.js';
 import { describeOutcome, LocalAccess } from './access.js';
 import { KmsError } from './errors.js';
 import type { KeyStore } from './key-store.js';
@@ -104,33 +105,15 @@ export function createKmsServer(options: KmsServerOptions): Server {
     access: { current?: LocalAccess },
   ): Promise<{ operation: string; principal?: string; result: unknown }> {
     const arrived = Date.now();
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const signed = {
-      method: req.method ?? 'GET',
-      rawPath: q < 0 ? url : url.slice(0, q),
-      rawQuery: q < 0 ? '' : url.slice(q + 1),
-      headers: req.headers,
-    };
-    const verify: VerifyOptions = {
+    // What the headers allow is checked before the body is read; a refused body is not read.
+    const { signed, verify, checked, principal } = authenticateJsonRequest(req, {
       service: 'kms',
       region: options.region,
       now: store.now(),
       maxSkewSeconds: options.maxSkewSeconds,
-      doubleEncodePath: true,
-      requiredSignedHeaders: ['x-amz-target'],
-      secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
-      sessionTokenValid: (id, token) => identities.sessionTokenValid(id, token),
-    };
-    // What the headers allow is checked before the body is read; a refused body is not read.
-    const checked = checkSigV4Headers(signed, verify);
-    if (!checked.ok) throw new KmsError(SIGV4_ERROR_TYPES[checked.failure], checked.message);
-    const principal = identities.authenticated(checked.accessKeyId, checked.sessionToken);
-    if (!principal)
-      throw new KmsError(
-        'UnrecognizedClientException',
-        'The security token included in the request is invalid.',
-      );
+      identities,
+      fail: (type, message) => new KmsError(type, message),
+    });
     // Every body counts against its key id's share, so that one id (or one who knows only the
     // id) cannot take the whole budget.
     const accepted = await acceptBody(req, {

@@ -3,7 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { identityVerdict, parseJsonStrict } from '@eaas/aws-rules';
 import { acceptBody, BodyBudget, type BodyRefusal, ClientGoneError, closeIfUnread } from '../http-server.js';
 import type { LocalIdentities } from '../identity.js';
-import { checkSigV4Headers, checkSigV4Payload, SIGV4_ERROR_TYPES, type VerifyOptions } from '../sigv4.js';
+import { authenticateJsonRequest } from '../json-auth.js';
+import { checkSigV4Payload, SIGV4_ERROR_TYPES } from '../sigv4.js';
 import { LogsError } from './errors.js';
 import { OPERATIONS, PUT_LIMITS } from './operations.js';
 import type { LogStore } from './store.js';
@@ -77,32 +78,14 @@ export function createLogsServer(options: LogsServerOptions): Server {
     who: { arn?: string },
   ): Promise<{ operation: string; result: unknown }> {
     const arrived = Date.now();
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const signed = {
-      method: req.method ?? 'GET',
-      rawPath: q < 0 ? url : url.slice(0, q),
-      rawQuery: q < 0 ? '' : url.slice(q + 1),
-      headers: req.headers,
-    };
-    const verify: VerifyOptions = {
+    const { signed, verify, checked, principal } = authenticateJsonRequest(req, {
       service: 'logs',
       region: options.region,
       now: options.now(),
       maxSkewSeconds: options.maxSkewSeconds,
-      doubleEncodePath: true,
-      requiredSignedHeaders: ['x-amz-target'],
-      secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
-      sessionTokenValid: (id, token) => identities.sessionTokenValid(id, token),
-    };
-    const checked = checkSigV4Headers(signed, verify);
-    if (!checked.ok) throw new LogsError(SIGV4_ERROR_TYPES[checked.failure], checked.message);
-    const principal = identities.authenticated(checked.accessKeyId, checked.sessionToken);
-    if (!principal)
-      throw new LogsError(
-        'UnrecognizedClientException',
-        'The security token included in the request is invalid.',
-      );
+      identities,
+      fail: (type, message) => new LogsError(type, message),
+    });
     who.arn = principal.arn;
     const accepted = await acceptBody(req, {
       limit: MAX_BODY_BYTES,

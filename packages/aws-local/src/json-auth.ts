@@ -1,0 +1,67 @@
+import type { IncomingMessage } from 'node:http';
+import type { LocalIdentities, LocalPrincipal } from './identity.js';
+import {
+  checkSigV4Headers,
+  SIGV4_ERROR_TYPES,
+  type SignedRequest,
+  type SigV4Headers,
+  type VerifyOptions,
+} from './sigv4.js';
+
+/**
+ * The first step of a request to an AWS JSON-protocol emulator (KMS, CloudWatch Logs): its SigV4
+ * headers, checked before the body is read (a refused body is not read), and the local principal
+ * they name. Failures throw `fail(type, message)` with the error type the service answers
+ * (`SIGV4_ERROR_TYPES`, or `UnrecognizedClientException` for credentials no one has).
+ */
+export interface JsonAuthOptions {
+  service: string;
+  region: string;
+  now: Date;
+  maxSkewSeconds: number;
+  identities: LocalIdentities;
+  fail: (type: JsonAuthFailure, message: string) => Error;
+}
+
+/** The error types an authentication failure answers with. */
+export type JsonAuthFailure =
+  | (typeof SIGV4_ERROR_TYPES)[keyof typeof SIGV4_ERROR_TYPES]
+  | 'UnrecognizedClientException';
+
+export interface JsonAuthenticated {
+  signed: Omit<SignedRequest, 'bodySha256'>;
+  verify: VerifyOptions;
+  checked: SigV4Headers;
+  principal: LocalPrincipal;
+}
+
+export function authenticateJsonRequest(req: IncomingMessage, options: JsonAuthOptions): JsonAuthenticated {
+  const { identities } = options;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const signed = {
+    method: req.method ?? 'GET',
+    rawPath: q < 0 ? url : url.slice(0, q),
+    rawQuery: q < 0 ? '' : url.slice(q + 1),
+    headers: req.headers,
+  };
+  const verify: VerifyOptions = {
+    service: options.service,
+    region: options.region,
+    now: options.now,
+    maxSkewSeconds: options.maxSkewSeconds,
+    doubleEncodePath: true,
+    requiredSignedHeaders: ['x-amz-target'],
+    secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
+    sessionTokenValid: (id, token) => identities.sessionTokenValid(id, token),
+  };
+  const checked = checkSigV4Headers(signed, verify);
+  if (!checked.ok) throw options.fail(SIGV4_ERROR_TYPES[checked.failure], checked.message);
+  const principal = identities.authenticated(checked.accessKeyId, checked.sessionToken);
+  if (!principal)
+    throw options.fail(
+      'UnrecognizedClientException',
+      'The security token included in the request is invalid.',
+    );
+  return { signed, verify, checked, principal };
+}

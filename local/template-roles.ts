@@ -36,7 +36,7 @@ export function readServiceTag(values: LocalValues, file: string = SERVERLESS_YM
   const root = parse(readFileSync(file, 'utf8')) as { service?: string; custom?: { serviceTag?: string } };
   const raw = root.custom?.serviceTag;
   if (typeof raw !== 'string') throw new Error('serverless.yml: custom.serviceTag is missing');
-  return raw.replace('${self:service}', String(root.service)).replace('${sls:stage}', values.stage);
+  return raw.replace(/\$\{self:service\}/g, String(root.service)).replace(/\$\{sls:stage\}/g, values.stage);
 }
 
 /**

@@ -118,7 +118,13 @@ export class CryptoService {
       if (format === 'kms') {
         // Precondition: a KMS blob is at most 6144 bytes; anything longer cannot be one.
         if (ciphertext.byteLength > KMS_CIPHERTEXT_LIMIT) throw new InvalidCiphertextError();
-        const out = await this.keys.decrypt(ciphertext, context, namedArn);
+        const out = await this.keys.decrypt(ciphertext, context, namedArn).catch((error: unknown) => {
+          // KMS refusing the service's role a key the caller did not name (one outside this
+          // deployment) says as little of the blob as any other failure: the uniform answer.
+          if (namedArn === undefined && error instanceof DomainError && error.code === 'AccessDenied')
+            throw new InvalidCiphertextError({ cause: error });
+          throw error;
+        });
         if (namedArn === undefined)
           await checkedBeforeRelease(() => guard(out.keyArn, action, context), out.plaintext);
         return { plaintext: out.plaintext, keyArn: out.keyArn, format };

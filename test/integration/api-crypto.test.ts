@@ -12,7 +12,7 @@ import {
   type KMSClient,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { GRANTEE, KEY_MANAGER } from '@eaas/aws-local';
+import { GRANTEE, KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EaasError } from '../../src/client/index.js';
 import { INLINE_LIMIT } from '../../src/services/crypto.js';
@@ -147,6 +147,16 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
     });
     const otherKey =
       (await t.kms(KEY_MANAGER).send(new CreateKeyCommand(demoKey(t)))).KeyMetadata?.KeyId ?? '';
+    // A key outside the deployment (no reserved tag): its policy lets the caller use it, but the
+    // service's roles cannot reach it; a blob made under it directly in KMS, not naming the key.
+    const outside =
+      (await t.kms(KEY_MANAGER).send(new CreateKeyCommand({ ...demoKey(t), Tags: [] }))).KeyMetadata?.KeyId ??
+      '';
+    const foreign = await t
+      .kms(KEY_USER)
+      .send(
+        new EncryptCommand({ KeyId: outside, Plaintext: Buffer.from('x'), EncryptionContext: { a: '1' } }),
+      );
     const flip = (b: Buffer, at: number) => {
       const c = Buffer.from(b);
       c[at] = (c[at] ?? 0) ^ 1;
@@ -171,6 +181,11 @@ describe('POST /v1/encrypt and /v1/decrypt', () => {
       ],
       ['other key named (esdk)', { ciphertext: large.ciphertext, context: { a: '1' }, keyId: otherKey }],
       ['garbage', { ciphertext: randomBytes(64) }],
+      // KMS refuses the function's role: that is no more the caller's to know than a bad blob.
+      [
+        'key outside the deployment (kms)',
+        { ciphertext: Buffer.from(foreign.CiphertextBlob ?? []), context: { a: '1' } },
+      ],
     ];
     const answers = new Set<string>();
     for (const [what, input] of cases) {

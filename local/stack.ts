@@ -295,7 +295,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
         if (config.rewrapTickSeconds > 0) setImmediate(backgroundTick);
       },
     }),
-    crypto: makeCryptoHandler({ ...deps('crypto', c.logs), ...cryptoServices(c.keys) }),
+    crypto: makeCryptoHandler({ ...deps('crypto', c.logs), ...cryptoServices(c.keys, settings) }),
     keys: makeKeysHandler({ ...deps('keys', k.logs), ...keysServices(settings, k.keys, k.s3, tokens) }),
     whoami: makeWhoAmIHandler({ ...deps('whoami', w.logs), ...whoamiServices(settings, w.keys) }),
     objects: makeObjectsHandler({

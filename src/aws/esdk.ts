@@ -98,9 +98,16 @@ function withoutReserved(context: Readonly<Record<string, string>>): Record<stri
 export class EsdkEnvelope implements EnvelopeCodec {
   private readonly client: KmsFacade;
 
+  /**
+   * `discovery`: the only account (and partition) whose keys a message may name to be decrypted;
+   * a data key wrapped under any other account's key is skipped before the service asks anything
+   * of KMS (no DescribeKey or Decrypt across accounts for a crafted header), so such a message is
+   * the uniform InvalidCiphertext. Undefined: any account (tests, benchmarks).
+   */
   constructor(
     private readonly kms: KMSClient,
     private readonly maxMessageBytes: number,
+    private readonly discovery?: { accountIDs: string[]; partition: string },
   ) {
     this.client = keyringClient(kms);
   }
@@ -150,7 +157,11 @@ export class EsdkEnvelope implements EnvelopeCodec {
     const client = keyringClient(this.kms, check, (error) => {
       outage ??= error;
     });
-    const keyring = new KmsKeyringNode({ discovery: true, clientProvider: () => client });
+    const keyring = new KmsKeyringNode({
+      discovery: true,
+      ...(this.discovery ? { discoveryFilter: this.discovery } : {}),
+      clientProvider: () => client,
+    });
     let out: Awaited<ReturnType<typeof decrypt>>;
     try {
       out = await decrypt(keyring, message, { maxBodySize: this.maxMessageBytes });

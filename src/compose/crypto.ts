@@ -1,4 +1,5 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { Config } from '../config.js';
 import type { CryptoDeps } from '../handlers/crypto.js';
 import type { EnvelopeCodec } from '../ports.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
@@ -10,10 +11,16 @@ import type { KeyAccess } from './key-access.js';
  * its signing suites verify with) are most of what the crypto function would otherwise evaluate
  * at start. The bundle still holds them; they run only when a request needs them.
  */
-export function lazyEsdkEnvelope(kms: KMSClient, maxMessageBytes: number): EnvelopeCodec {
+export function lazyEsdkEnvelope(
+  kms: KMSClient,
+  maxMessageBytes: number,
+  discovery?: { accountIDs: string[]; partition: string },
+): EnvelopeCodec {
   let loaded: Promise<EnvelopeCodec> | undefined;
   const envelope = () => {
-    loaded ??= import('../aws/esdk.js').then(({ EsdkEnvelope }) => new EsdkEnvelope(kms, maxMessageBytes));
+    loaded ??= import('../aws/esdk.js').then(
+      ({ EsdkEnvelope }) => new EsdkEnvelope(kms, maxMessageBytes, discovery),
+    );
     return loaded;
   };
   return {
@@ -22,7 +29,18 @@ export function lazyEsdkEnvelope(kms: KMSClient, maxMessageBytes: number): Envel
   };
 }
 
-/** The crypto function's services: encryption through KMS and the Encryption SDK. */
-export function cryptoServices({ kms, admin, access }: KeyAccess): Pick<CryptoDeps, 'crypto' | 'access'> {
-  return { access, crypto: new CryptoService(admin, lazyEsdkEnvelope(kms, INLINE_LIMIT * 2)) };
+/** The partition of a region's ARNs. */
+export const partitionOf = (region: string) =>
+  region.startsWith('cn-') ? 'aws-cn' : region.startsWith('us-gov-') ? 'aws-us-gov' : 'aws';
+
+/**
+ * The crypto function's services: encryption through KMS and the Encryption SDK, whose messages
+ * are read only under keys of the service's own account.
+ */
+export function cryptoServices(
+  { kms, admin, access }: KeyAccess,
+  config: Pick<Config, 'accountId' | 'region'>,
+): Pick<CryptoDeps, 'crypto' | 'access'> {
+  const discovery = { accountIDs: [config.accountId], partition: partitionOf(config.region) };
+  return { access, crypto: new CryptoService(admin, lazyEsdkEnvelope(kms, INLINE_LIMIT * 2, discovery)) };
 }

@@ -9,5 +9,7 @@ import { builtOnFirstCall } from './built-once.js';
 export const handler = builtOnFirstCall(async () => {
   const base = await lambdaBase('crypto');
   const kms = base.kms(kmsClientFor(base.config));
-  return base.entry(makeHandler({ ...base.http, ...cryptoServices(keyAccess(base.config, kms)) }));
+  return base.entry(
+    makeHandler({ ...base.http, ...cryptoServices(keyAccess(base.config, kms), base.config) }),
+  );
 });

@@ -68,3 +68,32 @@ describe('Encryption SDK decrypt when KMS fails', () => {
     expect(await codeOf()).toBe('ok');
   });
 });
+
+describe("Encryption SDK decrypt names only keys of the service's account", () => {
+  it("skips a data key wrapped under another account before asking KMS or the caller's right anything", async () => {
+    fault = undefined;
+    const calls: string[] = [];
+    const watched = t.client(SERVICE);
+    watched.middlewareStack.add(
+      (next, context) => async (args) => {
+        calls.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'watch' },
+    );
+    const ours = new EsdkEnvelope(watched, 1 << 20, { accountIDs: [t.config.accountId], partition: 'aws' });
+    const { message } = await ours.encrypt(DEFAULT_KEY_ALIAS, new Uint8Array(5000).fill(1), { a: '1' });
+    // Read back by a service of the same account; then as if the message named another account.
+    await expect(ours.decrypt(message, { a: '1' })).resolves.toMatchObject({ context: { a: '1' } });
+    const elsewhere = new EsdkEnvelope(watched, 1 << 20, { accountIDs: ['444455556666'], partition: 'aws' });
+    let asked = 0;
+    calls.length = 0;
+    await expect(
+      elsewhere.decrypt(message, { a: '1' }, async () => {
+        asked++;
+      }),
+    ).rejects.toMatchObject({ code: 'InvalidCiphertext' });
+    expect(asked).toBe(0);
+    expect(calls).toEqual([]);
+  });
+});

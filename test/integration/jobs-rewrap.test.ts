@@ -319,7 +319,9 @@ describe('throttling', () => {
       },
       arn(OPERATOR),
     );
-    t.stack.kms.throttle(1 / 3, { operations: ['ReEncrypt'] });
+    // Every third call, not a third at random: 12 calls all passing happened about once in 130 runs.
+    let call = 0;
+    t.stack.kms.throttle(1 / 3, { operations: ['ReEncrypt'], random: () => (call++ % 3 === 0 ? 0 : 0.99) });
     try {
       const done = await worker.run(job.id);
       expect(done?.phase).toBe('succeeded');

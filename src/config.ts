@@ -134,26 +134,32 @@ const metricsNamespace: Check = (v) =>
     ? undefined
     : 'must be 1-255 letters, digits or . - _ / # :, and not start with AWS/';
 
-/** An IAM role's ARN, no wildcard. */
-const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const commaList = (v: string) =>
   v
     .split(',')
     .map((a) => a.trim())
     .filter((a) => a !== '');
 
+/** IAM role ARNs, comma-separated, at least one, no wildcard. */
+const roleArns: Check = (v) =>
+  commaList(v).length > 0 &&
+  commaList(v).every((a) => /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(a))
+    ? undefined
+    : 'must be IAM role ARNs, comma-separated';
+
 /** Reads the service's settings into `s`, which collects the problems; `loadConfig` is the usual way. */
 export function readConfig(s: Settings): Config {
   const vaultBucket = s.text('EAAS_VAULT_BUCKET', 'eaas-vault', bucket);
   const stagingBucket = s.text('EAAS_STAGING_BUCKET', 'eaas-staging', bucket);
   if (vaultBucket === stagingBucket) s.problem('EAAS_STAGING_BUCKET', 'must differ from EAAS_VAULT_BUCKET');
+  // Settings a deployed function cannot do without: `where` says where serverless.yml takes them.
+  const requiredOnLambda = (name: string, where: string) => {
+    if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && s.raw(name) === undefined)
+      s.problem(name, `is required on AWS Lambda (${where})`);
+  };
   const secret = s.optional('EAAS_PAGE_TOKEN_SECRET', pageTokenSecret);
   // Every instance must open the tokens another one sealed: no secret made up per instance.
-  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && s.raw('EAAS_PAGE_TOKEN_SECRET') === undefined)
-    s.problem(
-      'EAAS_PAGE_TOKEN_SECRET',
-      'is required on AWS Lambda (serverless.yml resolves it from the PageTokenSecret secret)',
-    );
+  requiredOnLambda('EAAS_PAGE_TOKEN_SECRET', 'serverless.yml resolves it from the PageTokenSecret secret');
   const operators = s.optional('EAAS_ALIAS_OPERATORS', (v) =>
     commaList(v).every(isPrincipalArn)
       ? undefined
@@ -163,29 +169,12 @@ export function readConfig(s: Settings): Config {
     /^[.\-_/#A-Za-z0-9]{1,512}$/.test(v) ? undefined : 'must be a CloudWatch Logs log group name',
   );
   // An audit trail that depends on the log level, or on a setting left out, is no audit trail.
-  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && auditLogGroup === undefined)
-    s.problem('EAAS_AUDIT_LOG_GROUP', 'is required on AWS Lambda (serverless.yml names the AuditLogGroup)');
-  const serviceRoles = s.optional('EAAS_SERVICE_ROLE_ARNS', (v) =>
-    commaList(v).length > 0 && commaList(v).every((a) => ROLE_ARN.test(a))
-      ? undefined
-      : 'must be IAM role ARNs, comma-separated',
-  );
+  requiredOnLambda('EAAS_AUDIT_LOG_GROUP', 'serverless.yml names the AuditLogGroup');
   // Without them the service would write key policies that let every IAM principal use the keys.
-  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && serviceRoles === undefined)
-    s.problem(
-      'EAAS_SERVICE_ROLE_ARNS',
-      "is required on AWS Lambda (serverless.yml names the functions' roles)",
-    );
-  const adminRoles = s.optional('EAAS_ADMIN_ROLE_ARNS', (v) =>
-    commaList(v).length > 0 && commaList(v).every((a) => ROLE_ARN.test(a))
-      ? undefined
-      : 'must be IAM role ARNs, comma-separated',
-  );
-  if (s.raw('AWS_LAMBDA_FUNCTION_NAME') !== undefined && adminRoles === undefined)
-    s.problem(
-      'EAAS_ADMIN_ROLE_ARNS',
-      "is required on AWS Lambda (serverless.yml names the keys function's role)",
-    );
+  const serviceRoles = s.optional('EAAS_SERVICE_ROLE_ARNS', roleArns);
+  requiredOnLambda('EAAS_SERVICE_ROLE_ARNS', "serverless.yml names the functions' roles");
+  const adminRoles = s.optional('EAAS_ADMIN_ROLE_ARNS', roleArns);
+  requiredOnLambda('EAAS_ADMIN_ROLE_ARNS', "serverless.yml names the keys function's role");
   const region = s.optional('EAAS_REGION', (v) =>
     /^[a-z]{2}(-[a-z]+)+-\d$/.test(v) ? undefined : 'must look like an AWS region, e.g. us-east-1',
   );

@@ -132,30 +132,24 @@ function onBucket(
   action: string,
   run: Run,
   conditions?: Record<string, string[]>,
+  key?: string,
 ): Operation {
   return {
     name,
-    permissions: [{ action, bucket: r.bucket, conditions }],
+    permissions: [{ action, bucket: r.bucket, key, conditions }],
     owners: [{ header: OWNER, bucket: r.bucket }],
     run,
   };
 }
 
-/** An object operation: its permission on the object, and the expected owner of the bucket. */
-function onObject(
+/** An object operation: the same, its permission on the object. */
+const onObject = (
   r: S3Request,
   name: string,
   action: string,
   run: Run,
   conditions?: Record<string, string[]>,
-): Operation {
-  return {
-    name,
-    permissions: [{ action, bucket: r.bucket, key: r.key, conditions }],
-    owners: [{ header: OWNER, bucket: r.bucket }],
-    run,
-  };
-}
+) => onBucket(r, name, action, run, conditions, r.key);
 
 /**
  * A read of a key that may not exist: S3 answers NoSuchKey only to a caller who may list the

@@ -24,11 +24,19 @@ export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
  * version of the service wrote (administrators could grant themselves its use) gets the current
  * policy on each start.
  */
+/**
+ * How the deployment names itself in its keys (serverless.yml's values, resolved locally): the
+ * reserved tag, and the roles its key policies name for use and for administration.
+ */
+export interface ServiceNames {
+  tag?: string | undefined;
+  serviceRoles?: readonly string[];
+  adminRoles?: readonly string[];
+}
+
 export function defaultKeySeed(
   accountId: string,
-  serviceTag?: string,
-  serviceRoles: readonly string[] = [],
-  adminRoles: readonly string[] = [],
+  { tag, serviceRoles = [], adminRoles = [] }: ServiceNames = {},
 ): SeedKey {
   return {
     alias: DEFAULT_KEY_ALIAS,
@@ -36,7 +44,7 @@ export function defaultKeySeed(
     tags: [
       { TagKey: 'eaas:purpose', TagValue: 'default' },
       // The reserved tag: the functions' roles may use only keys carrying it.
-      ...(serviceTag ? [{ TagKey: SERVICE_TAG, TagValue: serviceTag }] : []),
+      ...(tag ? [{ TagKey: SERVICE_TAG, TagValue: tag }] : []),
     ],
     policy: (identities: LocalIdentities) =>
       rolesKeyPolicy({
@@ -62,12 +70,7 @@ export function localValues(config: Config) {
 }
 
 /** The local KMS as configured: the data dir, the configured port, and the seed key. */
-export function localKmsOptions(
-  config: Config,
-  serviceTag?: string,
-  serviceRoles: readonly string[] = [],
-  adminRoles: readonly string[] = [],
-): LocalKmsOptions {
+export function localKmsOptions(config: Config, service: ServiceNames = {}): LocalKmsOptions {
   return {
     dataDir: config.dataDir,
     accountId: config.accountId,
@@ -76,7 +79,7 @@ export function localKmsOptions(
     host: config.host,
     port: config.kmsPort,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
-    seedKey: defaultKeySeed(config.accountId, serviceTag, serviceRoles, adminRoles),
+    seedKey: defaultKeySeed(config.accountId, service),
   };
 }
 

@@ -128,7 +128,11 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   const kmsPort = options.kmsPort ?? config.kmsPort;
   const kms = await portInUse(PORT_SETTINGS.kmsPort, config.host, kmsPort, () =>
     startLocalKms({
-      ...localKmsOptions(config, serviceTag, serviceRoleArns, adminRoleArns),
+      ...localKmsOptions(config, {
+        tag: serviceTag,
+        serviceRoles: serviceRoleArns,
+        adminRoles: adminRoleArns,
+      }),
       // Each function's role, read from serverless.yml: what it may do here is what it may in AWS.
       roles: Object.values(roles),
       port: kmsPort,

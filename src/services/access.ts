@@ -8,9 +8,10 @@ import {
   normalisePrincipal,
   parseJsonStrict,
 } from '@eaas/aws-rules';
+import { withoutAdminDeny } from '../core/admin-deny.js';
 import { aliasNameMeant } from '../core/alias-names.js';
 import { DomainError } from '../core/errors.js';
-import { CRYPTO_ACTIONS, MANAGE_ACTIONS, withoutAdminDeny } from '../core/key-policy.js';
+import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from '../core/key-policy.js';
 import { mayManage } from '../core/separation-of-duties.js';
 import type { AccessSource, AuditDecision, GrantInfo } from '../ports.js';
 import type { KeyGuard } from './crypto.js';

@@ -1,5 +1,6 @@
 import { authorize, defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
+import { withoutAdminDeny } from '../../src/core/admin-deny.js';
 import {
   ADMIN_ACTIONS,
   ADMIN_DENY_SID,
@@ -12,7 +13,6 @@ import {
   SERVICE_SID,
   USER_ACTIONS,
   upgradedRolesPolicy,
-  withoutAdminDeny,
 } from '../../src/core/key-policy.js';
 
 describe('key policy documents', () => {

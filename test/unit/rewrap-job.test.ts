@@ -1,7 +1,8 @@
 import { authorize } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
+import { withoutAdminDeny } from '../../src/core/admin-deny.js';
 import { DomainError } from '../../src/core/errors.js';
-import { ADMIN_DENY_SID, rolesKeyPolicy, withoutAdminDeny } from '../../src/core/key-policy.js';
+import { ADMIN_DENY_SID, rolesKeyPolicy } from '../../src/core/key-policy.js';
 import {
   type JobSpec,
   jobView,

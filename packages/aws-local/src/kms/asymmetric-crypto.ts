@@ -338,7 +338,8 @@ export function signMessage(
   const bits = modulusBits(privateKey);
   let em = pssEncode(message, bits - 1, hash);
   // The encoded message is emBits = modBits - 1 bits; pad to the modulus length when it is shorter.
-  if (em.length < Math.ceil(bits / 8)) em = Buffer.concat([Buffer.alloc(Math.ceil(bits / 8) - em.length), em]);
+  if (em.length < Math.ceil(bits / 8))
+    em = Buffer.concat([Buffer.alloc(Math.ceil(bits / 8) - em.length), em]);
   return rsaSignEncoded(privateKey, em, constants.RSA_NO_PADDING);
 }
 
@@ -405,7 +406,11 @@ export function oaepEncrypt(privateKey: KeyObject, hash: HashName, plaintext: Ui
 }
 
 /** The plaintext, or undefined for any failure (wrong key, wrong algorithm, tampering, wrong length). */
-export function oaepDecrypt(privateKey: KeyObject, hash: HashName, ciphertext: Uint8Array): Buffer | undefined {
+export function oaepDecrypt(
+  privateKey: KeyObject,
+  hash: HashName,
+  ciphertext: Uint8Array,
+): Buffer | undefined {
   if (ciphertext.length !== Math.ceil(modulusBits(privateKey) / 8)) return undefined;
   try {
     return privateDecrypt(

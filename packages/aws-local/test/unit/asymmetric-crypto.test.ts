@@ -1,5 +1,4 @@
-import { createECDH, createHash, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
-import { constants } from 'node:crypto';
+import { constants, createECDH, createHash, generateKeyPairSync, type KeyObject, verify } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   oaepDecrypt,

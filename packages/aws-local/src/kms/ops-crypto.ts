@@ -82,9 +82,11 @@ function decryptBlob(
     if (!plaintext) throw invalidCiphertext();
     return { key: requested, plaintext, algorithm: name };
   }
-  checkAlgorithm(algorithm);
+  // Without the KeyId of an RSA key, the ciphertext must be a blob of this KMS (RSA ciphertext
+  // has no header): anything else is InvalidCiphertextException, whatever the algorithm named.
   const head = parseBlobHeader(ciphertext);
   if (!head) throw invalidCiphertext();
+  checkAlgorithm(algorithm);
   if (requested && requested.keyId !== head.keyId) {
     throw new KmsError(
       'IncorrectKeyException',

@@ -2,6 +2,7 @@ import type { Operation } from './operation.js';
 import { aliasOperations } from './ops-aliases.js';
 import { cryptoOperations } from './ops-crypto.js';
 import { grantOperations } from './ops-grants.js';
+import { importOperations } from './ops-import.js';
 import { keyOperations } from './ops-keys.js';
 import { rotationAndPolicyOperations } from './ops-rotation-policy.js';
 
@@ -12,27 +13,24 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = Object.freeze({
   ...cryptoOperations,
   ...rotationAndPolicyOperations,
   ...grantOperations,
+  ...importOperations,
 });
 
 /**
- * Operations AWS KMS has that the local KMS does not (asymmetric and HMAC keys, imported material,
- * custom key stores, multi-Region keys): they answer UnsupportedOperationException naming the
+ * Operations AWS KMS has that the local KMS does not (asymmetric and HMAC keys, custom key stores, multi-Region keys): they answer UnsupportedOperationException naming the
  * operation, rather than the UnknownOperationException of a name KMS does not know at all.
  */
 export const NOT_IMPLEMENTED: ReadonlySet<string> = new Set([
   'ConnectCustomKeyStore',
   'CreateCustomKeyStore',
   'DeleteCustomKeyStore',
-  'DeleteImportedKeyMaterial',
   'DeriveSharedSecret',
   'DescribeCustomKeyStores',
   'DisconnectCustomKeyStore',
   'GenerateDataKeyPair',
   'GenerateDataKeyPairWithoutPlaintext',
   'GenerateMac',
-  'GetParametersForImport',
   'GetPublicKey',
-  'ImportKeyMaterial',
   'ReplicateKey',
   'Sign',
   'UpdateCustomKeyStore',

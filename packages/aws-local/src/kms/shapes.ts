@@ -73,7 +73,14 @@ function memberName(path: PropertyKey[]): string {
 }
 
 /** Members whose values are secret or opaque: never quoted back in an error message. */
-const UNQUOTED = new Set(['plaintext', 'ciphertextBlob', 'grantToken', 'grantTokens']);
+const UNQUOTED = new Set([
+  'plaintext',
+  'ciphertextBlob',
+  'grantToken',
+  'grantTokens',
+  'importToken',
+  'encryptedKeyMaterial',
+]);
 
 function describeValue(input: unknown, member: string): string {
   if (UNQUOTED.has(member.split('.')[0] ?? '')) return 'at';

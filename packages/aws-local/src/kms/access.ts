@@ -10,6 +10,7 @@ import {
 import type { LocalPrincipal } from '../identity.js';
 import { KmsError } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
+import { specOf } from './records.js';
 
 /**
  * Authorization in the local KMS, as AWS KMS does it for the signed caller: an explicit Deny in
@@ -78,7 +79,8 @@ export class LocalAccess {
     extra: Readonly<Record<string, readonly string[]>> = {},
     key?: Pick<KeyRecord, 'keyId'>,
   ): AuthzRequest {
-    const tags = key ? (this.store.findKey(key.keyId)?.tags ?? []) : [];
+    const found = key ? this.store.findKey(key.keyId) : undefined;
+    const tags = found?.tags ?? [];
     const conditions: Record<string, readonly string[]> = {
       'aws:ResourceTag/*': [],
       'aws:RequestTag/*': [],
@@ -88,6 +90,15 @@ export class LocalAccess {
       'aws:PrincipalAccount': [this.store.accountId],
     };
     for (const t of tags) conditions[`aws:ResourceTag/${t.TagKey}`] = [t.TagValue];
+    if (found) {
+      // The key's own properties, on every operation on a key: "kms:KeySpec ... KMS key resource
+      // operations" (and kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion alike), conditions-kms.html.
+      const { keySpec, keyUsage, origin } = specOf(found);
+      conditions['kms:KeySpec'] = [keySpec];
+      conditions['kms:KeyUsage'] = [keyUsage];
+      conditions['kms:KeyOrigin'] = [origin];
+      conditions['kms:MultiRegion'] = ['false'];
+    }
     Object.assign(conditions, extra);
     return {
       principal: this.principal.arn,

@@ -49,12 +49,16 @@ export function rsaAlgorithm(
 /** The algorithm's OAEP hash; the name was checked by `rsaAlgorithm`. */
 const hashOf = (algorithm: string) => OAEP_HASH[algorithm] ?? 'sha256';
 
-/** Encrypts under the key's public key; a plaintext over the documented maximum is a ValidationException. */
+/**
+ * Encrypts under the key's public key; a plaintext over the documented maximum is a
+ * ValidationException. `beforeEncrypting` runs once the request is known to succeed (DryRun).
+ */
 export function rsaEncrypt(
   store: KeyStore,
   key: KeyRecord,
   algorithm: string,
   plaintext: Uint8Array,
+  beforeEncrypting: () => void = () => {},
 ): Buffer {
   const privateKey = privateKeyOf(store.material(key, key.materials.length - 1));
   const max = oaepMaxPlaintext(privateKey, hashOf(algorithm));
@@ -63,6 +67,7 @@ export function rsaEncrypt(
       `Plaintext is ${plaintext.length} bytes; ${algorithm} with a ${specOf(key).keySpec} key takes at most ${max} bytes.`,
     );
   }
+  beforeEncrypting();
   return oaepEncrypt(privateKey, hashOf(algorithm), plaintext);
 }
 

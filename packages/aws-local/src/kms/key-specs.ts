@@ -74,9 +74,14 @@ export const KEY_SPECS: Readonly<Record<string, KeySpecInfo>> = Object.freeze({
   HMAC_512: hmac(64, 'HMAC_SHA_512'),
 });
 
+/** The spec's entry, or undefined for a name that is not a key spec (own properties only). */
+export function findSpec(spec: string): KeySpecInfo | undefined {
+  return Object.hasOwn(KEY_SPECS, spec) ? KEY_SPECS[spec] : undefined;
+}
+
 /** The spec's entry; only specs the store accepted at CreateKey are ever looked up. */
 export function specInfo(spec: string): KeySpecInfo {
-  const info = KEY_SPECS[spec];
+  const info = findSpec(spec);
   if (!info) throw new Error(`unknown key spec ${spec}`);
   return info;
 }

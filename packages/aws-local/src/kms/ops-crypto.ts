@@ -74,9 +74,14 @@ function decryptBlob(
   algorithm: string | undefined,
 ): { key: KeyRecord; plaintext: Buffer; algorithm: string } {
   const requested = keyId === undefined ? undefined : store.resolve(keyId, true);
-  if (requested && isAsymmetricEncryptionKey(requested)) {
+  if (requested) {
+    // A named key is authorized before anything about its kind or the ciphertext is checked: a
+    // caller without rights on it learns nothing about it.
     access.require(requested, action, context, algorithmCondition(algorithm));
     requireUsable(store, requested);
+    requireKeyUsage(store, requested, 'ENCRYPT_DECRYPT', action.slice(4));
+  }
+  if (requested && isAsymmetricEncryptionKey(requested)) {
     const name = rsaAlgorithm(requested, algorithm, context);
     const plaintext = rsaDecrypt(store, requested, name, ciphertext);
     if (!plaintext) throw invalidCiphertext();
@@ -95,8 +100,10 @@ function decryptBlob(
   }
   const key = requested ?? store.findKey(head.keyId);
   if (!key) throw invalidCiphertext();
-  access.require(key, action, context, algorithmCondition(algorithm));
-  requireUsable(store, key);
+  if (!requested) {
+    access.require(key, action, context, algorithmCondition(algorithm));
+    requireUsable(store, key);
+  }
   if (head.materialIndex >= key.materials.length) throw invalidCiphertext();
   const plaintext = openBlob(store.material(key, head.materialIndex), ciphertext, context);
   if (!plaintext) throw invalidCiphertext();
@@ -166,8 +173,9 @@ export const cryptoOperations: Record<string, Operation> = {
         requireUsable(store, key);
         if (isAsymmetricEncryptionKey(key)) {
           const algorithm = rsaAlgorithm(key, input.EncryptionAlgorithm, input.EncryptionContext);
-          const ciphertext = rsaEncrypt(store, key, algorithm, input.Plaintext);
-          refuseDryRun(input.DryRun);
+          const ciphertext = rsaEncrypt(store, key, algorithm, input.Plaintext, () =>
+            refuseDryRun(input.DryRun),
+          );
           return {
             CiphertextBlob: ciphertext.toString('base64'),
             KeyId: store.keyArn(key.keyId),
@@ -238,14 +246,19 @@ export const cryptoOperations: Record<string, Operation> = {
     (input, { store, access }) => {
       checkContext(input.DestinationEncryptionContext);
       const destination = store.resolve(input.DestinationKeyId, true);
-      const toRsa = isAsymmetricEncryptionKey(destination);
-      if (!toRsa) checkAlgorithm(input.DestinationEncryptionAlgorithm);
+      // Authorized before anything about the key's kind is checked: a caller without rights on the
+      // destination learns nothing about it.
       access.require(
         destination,
         'kms:ReEncryptTo',
         input.DestinationEncryptionContext,
         algorithmCondition(input.DestinationEncryptionAlgorithm),
       );
+      const toRsa = isAsymmetricEncryptionKey(destination);
+      if (!toRsa) {
+        requireKeyUsage(store, destination, 'ENCRYPT_DECRYPT', 'ReEncrypt', true);
+        checkAlgorithm(input.DestinationEncryptionAlgorithm);
+      }
       const {
         key: source,
         plaintext,
@@ -269,10 +282,10 @@ export const cryptoOperations: Record<string, Operation> = {
             input.DestinationEncryptionAlgorithm,
             input.DestinationEncryptionContext,
           );
-          ciphertext = rsaEncrypt(store, destination, destinationAlgorithm, plaintext);
-          refuseDryRun(input.DryRun);
+          ciphertext = rsaEncrypt(store, destination, destinationAlgorithm, plaintext, () =>
+            refuseDryRun(input.DryRun),
+          );
         } else {
-          requireKeyUsage(store, destination, 'ENCRYPT_DECRYPT', 'ReEncrypt', true);
           refuseDryRun(input.DryRun);
           ciphertext = encryptUnder(store, destination, plaintext, input.DestinationEncryptionContext);
         }

@@ -3,7 +3,7 @@ import { defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
 import { z } from 'zod';
 import type { LocalAccess } from './access.js';
 import { KmsError, validation } from './errors.js';
-import { KEY_SPECS, type KeyUsage } from './key-specs.js';
+import { findSpec, KEY_SPECS, type KeyUsage } from './key-specs.js';
 import { DAY_MS, type KeyRecord, type KeyStore } from './key-store.js';
 import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { cursorPaginate, keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
@@ -26,7 +26,8 @@ function checkSpecAndUsage(spec: string, requested: string | undefined): KeyUsag
       `The local KMS does not make ${requested === 'KEY_AGREEMENT' ? 'KEY_AGREEMENT keys' : `${spec} keys`}.`,
     );
   }
-  const info = KEY_SPECS[spec];
+  // An own property only: a name such as `constructor` is not a key spec.
+  const info = findSpec(spec);
   if (!info) {
     throw validation(
       `1 validation error detected: Value '${spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [${[...Object.keys(KEY_SPECS), ...UNSUPPORTED_SPECS].join(', ')}]`,

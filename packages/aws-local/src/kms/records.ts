@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KEY_SPECS } from './key-specs.js';
 
 /**
  * The records the local KMS keeps: keys (with their material versions, wrapped under the root
@@ -29,7 +30,7 @@ export const keySchema = z.object({
   description: z.string(),
   keyState: z.enum(['Enabled', 'Disabled', 'PendingDeletion', 'PendingImport']),
   /** Absent in records of earlier versions: SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, AWS_KMS (see `specOf`). */
-  keySpec: z.string().optional(),
+  keySpec: z.enum(Object.keys(KEY_SPECS) as [string, ...string[]]).optional(),
   keyUsage: z.enum(['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC']).optional(),
   origin: z.enum(['AWS_KMS', 'EXTERNAL']).optional(),
   deletionDate: z.number().optional(),

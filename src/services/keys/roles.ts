@@ -13,6 +13,11 @@ const USE_ACTIONS = [
   'kms:GenerateDataKeyWithoutPlaintext',
   'kms:ReEncryptFrom',
   'kms:ReEncryptTo',
+  'kms:Sign',
+  'kms:Verify',
+  'kms:GetPublicKey',
+  'kms:GenerateMac',
+  'kms:VerifyMac',
 ];
 
 /** For a key id spelt without `alias/`: the alias name meant (by the spelling alone). */

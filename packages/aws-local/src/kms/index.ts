@@ -169,6 +169,8 @@ export async function startLocalKms(options: LocalKmsOptions): Promise<LocalKms>
         return { allowed: false, error: 'Disabled', message: `${keyArn} is disabled.` };
       if (key.keyState === 'PendingDeletion')
         return { allowed: false, error: 'InvalidState', message: `${keyArn} is pending deletion.` };
+      if (key.keyState === 'PendingImport')
+        return { allowed: false, error: 'InvalidState', message: `${keyArn} is pending import.` };
       return { allowed: true, keyArn };
     },
     bodyStats: () => bodyBudget.stats(),

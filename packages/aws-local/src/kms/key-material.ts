@@ -3,11 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { KmsError } from './errors.js';
-import type { KeyRecord } from './records.js';
+import { specInfo } from './key-specs.js';
+import { type KeyRecord, specOf } from './records.js';
 
 /**
- * Key material: 32 bytes from a CSPRNG per version, held in memory only in plaintext, and kept in
- * the key's record wrapped under the local root key (AES-256-GCM, the key id and version as AAD).
+ * Key material: per version, bytes from a CSPRNG (32 for a symmetric key, the hash's length for an
+ * HMAC key) or a PKCS#8 DER private key (`key-specs.ts`), or material the caller imported; held in
+ * memory only in plaintext, and kept in the key's record wrapped under the local root key
+ * (AES-256-GCM, the key id and version as AAD).
  */
 
 /** A new material version, not yet cached: see `KeyMaterial.add`. */
@@ -74,10 +77,17 @@ export class KeyMaterial {
   /**
    * Adds a material version to the record (wrapped) and returns its plaintext, which the caller
    * caches (`keep`) once the record is saved, so that a failed save leaves no material behind.
+   * `given` is imported material (the record keeps it, the caller's buffer may then be zeroed);
+   * without it, new material of the key's spec is made.
    */
-  add(key: KeyRecord, createdAt: number, rotationType?: 'AUTOMATIC' | 'ON_DEMAND'): AddedMaterial {
+  add(
+    key: KeyRecord,
+    createdAt: number,
+    rotationType?: 'AUTOMATIC' | 'ON_DEMAND',
+    given?: Buffer,
+  ): AddedMaterial {
     const index = key.materials.length;
-    const plain = randomBytes(32);
+    const plain = given ? Buffer.from(given) : specInfo(specOf(key).keySpec).generate();
     const id = createHash('sha256').update(`${key.keyId}/${index}/`).update(randomBytes(16)).digest('hex');
     key.materials.push({
       id,

@@ -155,7 +155,16 @@ export class KeyStore {
     this.deletions.splice(lo, 0, { at, keyId: key.keyId });
   }
 
-  createKey(input: { description: string; policy: string; tags: KeyRecord['tags'] }): KeyRecord {
+  /**
+   * Creates a key: with new material of its spec, or, for origin EXTERNAL, with none and in state
+   * PendingImport until material is imported.
+   */
+  createKey(input: {
+    description: string;
+    policy: string;
+    tags: KeyRecord['tags'];
+    spec?: Pick<KeyRecord, 'keySpec' | 'keyUsage' | 'origin'>;
+  }): KeyRecord {
     this.expire();
     if (this.keys.size >= this.limits.keys) {
       throw new KmsError(
@@ -164,19 +173,28 @@ export class KeyStore {
       );
     }
     const now = this.now().getTime();
+    const external = input.spec?.origin === 'EXTERNAL';
     const key: KeyRecord = {
       keyId: randomUUID(),
       createdAt: now,
       description: input.description,
-      keyState: 'Enabled',
+      keyState: external ? 'PendingImport' : 'Enabled',
+      // Records of symmetric AWS_KMS keys stay as earlier versions wrote them.
+      ...(input.spec?.keySpec && input.spec.keySpec !== 'SYMMETRIC_DEFAULT'
+        ? { keySpec: input.spec.keySpec }
+        : {}),
+      ...(input.spec?.keyUsage && input.spec.keyUsage !== 'ENCRYPT_DECRYPT'
+        ? { keyUsage: input.spec.keyUsage }
+        : {}),
+      ...(external ? { origin: 'EXTERNAL' as const } : {}),
       policy: input.policy,
       tags: input.tags,
       rotation: { enabled: false, periodDays: 365 },
       materials: [],
     };
-    const added = this.keyMaterial.add(key, now);
+    const added = external ? [] : [this.keyMaterial.add(key, now)];
     this.files.writeKey(key);
-    this.keyMaterial.keep(key.keyId, [added]);
+    this.keyMaterial.keep(key.keyId, added);
     this.indexKey(key);
     return key;
   }

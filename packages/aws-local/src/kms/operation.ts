@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import type { LocalAccess } from './access.js';
 import { KmsError } from './errors.js';
+import { algorithmsOf, type KeyUsage } from './key-specs.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
+import { specOf } from './records.js';
 
 /** Who is calling, as established by the SigV4 check. */
 export interface Caller {
@@ -35,11 +37,34 @@ export function operation<S extends z.ZodType>(
 /** Epoch seconds, as the JSON 1.1 protocol carries timestamps. */
 export const seconds = (ms: number): number => ms / 1000;
 
-/** Precondition: the key can be used for cryptography (enabled, not pending deletion). */
+/** Precondition: the key can be used for cryptography (enabled, with material, not pending deletion). */
 export function requireUsable(store: KeyStore, key: KeyRecord): void {
   if (key.keyState === 'Disabled')
     throw new KmsError('DisabledException', `${store.keyArn(key.keyId)} is disabled.`);
+  if (key.keyState === 'PendingImport')
+    throw new KmsError('KMSInvalidStateException', `${store.keyArn(key.keyId)} is pending import.`);
   requireNotPendingDeletion(store, key);
+}
+
+/**
+ * Precondition: the key's usage (and, when given, spec family) fits the operation. KMS answers
+ * InvalidKeyUsageException, e.g. for Encrypt with a SIGN_VERIFY key or GenerateDataKey with an
+ * asymmetric one: https://docs.aws.amazon.com/kms/latest/APIReference/API_GenerateDataKey.html
+ */
+export function requireKeyUsage(
+  store: KeyStore,
+  key: KeyRecord,
+  usage: KeyUsage,
+  operationName: string,
+  symmetricOnly = false,
+): void {
+  const { keySpec, keyUsage } = specOf(key);
+  if (keyUsage !== usage || (symmetricOnly && keySpec !== 'SYMMETRIC_DEFAULT')) {
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `${store.keyArn(key.keyId)} key usage is ${keyUsage} and key spec is ${keySpec}, which is not valid for ${operationName}.`,
+    );
+  }
 }
 
 /** Precondition: the key is not scheduled for deletion. */
@@ -51,6 +76,7 @@ export function requireNotPendingDeletion(store: KeyStore, key: KeyRecord): void
 
 export function keyMetadata(store: KeyStore, key: KeyRecord) {
   const current = key.materials[key.materials.length - 1];
+  const { keySpec, keyUsage, origin } = specOf(key);
   return {
     AWSAccountId: store.accountId,
     KeyId: key.keyId,
@@ -58,17 +84,17 @@ export function keyMetadata(store: KeyStore, key: KeyRecord) {
     CreationDate: seconds(key.createdAt),
     Enabled: key.keyState === 'Enabled',
     Description: key.description,
-    KeyUsage: 'ENCRYPT_DECRYPT',
+    KeyUsage: keyUsage,
     KeyState: key.keyState,
     ...(key.deletionDate !== undefined ? { DeletionDate: seconds(key.deletionDate) } : {}),
     ...(key.pendingWindowInDays !== undefined
       ? { PendingDeletionWindowInDays: key.pendingWindowInDays }
       : {}),
-    Origin: 'AWS_KMS',
+    Origin: origin,
     KeyManager: 'CUSTOMER',
-    CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
-    KeySpec: 'SYMMETRIC_DEFAULT',
-    EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+    CustomerMasterKeySpec: keySpec,
+    KeySpec: keySpec,
+    ...algorithmsOf(keySpec, keyUsage),
     MultiRegion: false,
     ...(current ? { CurrentKeyMaterialId: current.id } : {}),
   };

@@ -5,7 +5,7 @@ import type { LocalAccess } from './access.js';
 import { openBlob, parseBlobHeader, sealBlob } from './ciphertext-blob.js';
 import { KmsError, validation } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
-import { type Operation, operation, refuseDryRun, requireUsable } from './operation.js';
+import { type Operation, operation, refuseDryRun, requireKeyUsage, requireUsable } from './operation.js';
 import {
   blob,
   contextShape,
@@ -116,6 +116,7 @@ function generateDataKey(
   const key = store.resolve(input.KeyId, true);
   access.require(key, action, input.EncryptionContext);
   requireUsable(store, key);
+  requireKeyUsage(store, key, 'ENCRYPT_DECRYPT', action.slice(4), true);
   refuseDryRun(input.DryRun);
   const length = input.NumberOfBytes ?? (input.KeySpec === 'AES_128' ? 16 : 32);
   const plaintext = randomBytes(length);
@@ -139,6 +140,7 @@ export const cryptoOperations: Record<string, Operation> = {
         const key = store.resolve(input.KeyId, true);
         access.require(key, 'kms:Encrypt', input.EncryptionContext);
         requireUsable(store, key);
+        requireKeyUsage(store, key, 'ENCRYPT_DECRYPT', 'Encrypt', true);
         checkAlgorithm(input.EncryptionAlgorithm);
         refuseDryRun(input.DryRun);
         const ciphertext = encryptUnder(store, key, input.Plaintext, input.EncryptionContext);
@@ -215,6 +217,7 @@ export const cryptoOperations: Record<string, Operation> = {
       );
       try {
         requireUsable(store, destination);
+        requireKeyUsage(store, destination, 'ENCRYPT_DECRYPT', 'ReEncrypt', true);
         refuseDryRun(input.DryRun);
         const ciphertext = encryptUnder(store, destination, plaintext, input.DestinationEncryptionContext);
         return {

@@ -3,11 +3,41 @@ import { defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
 import { z } from 'zod';
 import type { LocalAccess } from './access.js';
 import { KmsError, validation } from './errors.js';
+import { KEY_SPECS, type KeyUsage } from './key-specs.js';
 import { DAY_MS, type KeyRecord } from './key-store.js';
 import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { cursorPaginate, keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
 
 const MAX_TAGS = 50;
+
+/** Key specs KMS has that the local KMS does not make (China Regions' SM2, post-quantum ML-DSA). */
+const UNSUPPORTED_SPECS = new Set(['SM2', 'ML_DSA_44', 'ML_DSA_65', 'ML_DSA_87']);
+
+/**
+ * CreateKey's spec and usage: KeyUsage may be left out only for a symmetric key ("You must set
+ * the key usage even though GENERATE_VERIFY_MAC is the only valid key usage value for HMAC KMS
+ * keys"; for asymmetric keys, "you must use the KeyUsage parameter"), and must be one the spec
+ * allows: https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html
+ */
+function checkSpecAndUsage(spec: string, requested: string | undefined): KeyUsage {
+  if (UNSUPPORTED_SPECS.has(spec) || requested === 'KEY_AGREEMENT') {
+    throw new KmsError(
+      'UnsupportedOperationException',
+      `The local KMS does not make ${requested === 'KEY_AGREEMENT' ? 'KEY_AGREEMENT keys' : `${spec} keys`}.`,
+    );
+  }
+  const info = KEY_SPECS[spec];
+  if (!info) {
+    throw validation(
+      `1 validation error detected: Value '${spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [${[...Object.keys(KEY_SPECS), ...UNSUPPORTED_SPECS].join(', ')}]`,
+    );
+  }
+  const usage = requested ?? (spec === 'SYMMETRIC_DEFAULT' ? 'ENCRYPT_DECRYPT' : undefined);
+  if (usage === undefined) throw validation(`KeyUsage must be specified for KeySpec ${spec}.`);
+  if (!(info.usages as readonly string[]).includes(usage))
+    throw validation(`KeyUsage ${usage} is not compatible with KeySpec ${spec}.`);
+  return usage as KeyUsage;
+}
 
 function checkPolicy(policy: string): void {
   const problem = policyDocumentProblem(policy);
@@ -85,23 +115,16 @@ export const keyOperations: Record<string, Operation> = {
       // (https://docs.aws.amazon.com/kms/latest/developerguide/manage-tags-api.html)
       if ((input.Tags ?? []).length > 0)
         access.requireIam('kms:TagResource', store.keyArn('*'), requestTags(input.Tags ?? []));
-      if (spec !== 'SYMMETRIC_DEFAULT') {
-        throw new KmsError(
-          'UnsupportedOperationException',
-          `The local KMS supports only SYMMETRIC_DEFAULT keys, not ${spec}.`,
-        );
-      }
-      if ((input.KeyUsage ?? 'ENCRYPT_DECRYPT') !== 'ENCRYPT_DECRYPT') {
-        throw validation(`KeyUsage ${input.KeyUsage} is not compatible with KeySpec SYMMETRIC_DEFAULT.`);
-      }
+      const usage = checkSpecAndUsage(spec, input.KeyUsage);
+      const origin = input.Origin ?? 'AWS_KMS';
       if (
-        (input.Origin ?? 'AWS_KMS') !== 'AWS_KMS' ||
+        (origin !== 'AWS_KMS' && origin !== 'EXTERNAL') ||
         input.CustomKeyStoreId !== undefined ||
         input.MultiRegion
       ) {
         throw new KmsError(
           'UnsupportedOperationException',
-          'The local KMS supports only single-Region keys with Origin AWS_KMS in the default key store.',
+          'The local KMS supports only single-Region keys with Origin AWS_KMS or EXTERNAL in the default key store.',
         );
       }
       const policy = input.Policy ?? JSON.stringify(defaultKeyPolicy(store.accountId), null, 2);
@@ -110,7 +133,12 @@ export const keyOperations: Record<string, Operation> = {
       const tags = mergeTags([], input.Tags ?? []);
       if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
         requireNoLockout(access, { keyId: randomUUID() }, policy);
-      const key = store.createKey({ description: input.Description ?? '', policy, tags });
+      const key = store.createKey({
+        description: input.Description ?? '',
+        policy,
+        tags,
+        spec: { keySpec: spec, keyUsage: usage, origin },
+      });
       return { KeyMetadata: keyMetadata(store, key) };
     },
   ),

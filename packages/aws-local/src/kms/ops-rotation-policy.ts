@@ -1,9 +1,27 @@
 import { z } from 'zod';
 import { KmsError, notFound } from './errors.js';
-import { DAY_MS, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
+import { DAY_MS, type KeyRecord, type KeyStore, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
 import { type Operation, operation, requireUsable, seconds } from './operation.js';
 import { checkPolicy, requireNoLockout } from './ops-keys.js';
+import { specOf } from './records.js';
 import { keyIdShape, limitShape, markerShape, paginate, str } from './shapes.js';
+
+/**
+ * "Automatic key rotation is supported only on symmetric encryption KMS keys. You cannot enable
+ * automatic rotation of asymmetric KMS keys, HMAC KMS keys, KMS keys with imported key material,
+ * or KMS keys in a custom key store": https://docs.aws.amazon.com/kms/latest/APIReference/API_EnableKeyRotation.html
+ * On-demand rotation also takes symmetric keys with imported material (new material imported
+ * first), which `allowImported` admits: https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html
+ */
+function requireRotatable(store: KeyStore, key: KeyRecord, allowImported = false): void {
+  const { keySpec, origin } = specOf(key);
+  if (keySpec !== 'SYMMETRIC_DEFAULT' || (origin === 'EXTERNAL' && !allowImported)) {
+    throw new KmsError(
+      'UnsupportedOperationException',
+      `${store.keyArn(key.keyId)} key spec is ${keySpec} and origin is ${origin}: this operation is not supported for such a key.`,
+    );
+  }
+}
 
 const policyNameShape = str(1, 128)
   .regex(/^[\w]+$/)
@@ -20,6 +38,7 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
     (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
       access.require(key, 'kms:EnableKeyRotation');
+      requireRotatable(store, key);
       requireUsable(store, key);
       const period = input.RotationPeriodInDays ?? 365;
       store.updateKey(key, (k) => {
@@ -36,6 +55,7 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
   DisableKeyRotation: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
     access.require(key, 'kms:DisableKeyRotation');
+    requireRotatable(store, key);
     requireUsable(store, key);
     store.updateKey(key, (k) => {
       k.rotation = { enabled: false, periodDays: k.rotation.periodDays };
@@ -63,6 +83,7 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
   RotateKeyOnDemand: operation(z.object({ KeyId: keyIdShape }), (input, { store, access }) => {
     const key = store.resolve(input.KeyId, false);
     access.require(key, 'kms:RotateKeyOnDemand');
+    requireRotatable(store, key, true);
     requireUsable(store, key);
     const done = key.materials.filter((m) => m.rotationType === 'ON_DEMAND').length;
     if (done >= MAX_ON_DEMAND_ROTATIONS) {

@@ -19,7 +19,11 @@ export const keySchema = z.object({
   keyId: z.string().regex(KEY_ID),
   createdAt: z.number(),
   description: z.string(),
-  keyState: z.enum(['Enabled', 'Disabled', 'PendingDeletion']),
+  keyState: z.enum(['Enabled', 'Disabled', 'PendingDeletion', 'PendingImport']),
+  /** Absent in records of earlier versions: SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT, AWS_KMS (see `specOf`). */
+  keySpec: z.string().optional(),
+  keyUsage: z.enum(['ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC']).optional(),
+  origin: z.enum(['AWS_KMS', 'EXTERNAL']).optional(),
   deletionDate: z.number().optional(),
   pendingWindowInDays: z.number().optional(),
   policy: z.string(),
@@ -64,3 +68,12 @@ export type KeyRecord = z.infer<typeof keySchema>;
 export type KeyState = KeyRecord['keyState'];
 export type AliasRecord = z.infer<typeof aliasSchema>;
 export type GrantRecord = z.infer<typeof grantSchema>;
+
+/** A key's spec, usage and origin, with the defaults of records written before keys had them. */
+export function specOf(key: Pick<KeyRecord, 'keySpec' | 'keyUsage' | 'origin'>) {
+  return {
+    keySpec: key.keySpec ?? 'SYMMETRIC_DEFAULT',
+    keyUsage: key.keyUsage ?? 'ENCRYPT_DECRYPT',
+    origin: key.origin ?? 'AWS_KMS',
+  } as const;
+}

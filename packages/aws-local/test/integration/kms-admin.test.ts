@@ -11,6 +11,7 @@ import {
   EnableKeyCommand,
   EnableKeyRotationCommand,
   EncryptCommand,
+  GenerateDataKeyCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
   type KMSClient,
@@ -85,11 +86,37 @@ describe('keys', () => {
     );
   });
 
-  it('refuses asymmetric specs, external origin and malformed policies clearly', async () => {
+  it('makes keys of every spec it knows, and refuses wrong usages, unknown specs and malformed policies clearly', async () => {
+    const rsa = await kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' }));
+    expect(rsa.KeyMetadata).toMatchObject({
+      KeySpec: 'RSA_2048',
+      KeyUsage: 'SIGN_VERIFY',
+      KeyState: 'Enabled',
+      SigningAlgorithms: expect.arrayContaining(['RSASSA_PSS_SHA_256', 'RSASSA_PKCS1_V1_5_SHA_512']),
+    });
+    expect(rsa.KeyMetadata?.EncryptionAlgorithms).toBeUndefined();
+    const hmac = await kms.send(
+      new CreateKeyCommand({ KeySpec: 'HMAC_384', KeyUsage: 'GENERATE_VERIFY_MAC' }),
+    );
+    expect(hmac.KeyMetadata).toMatchObject({ KeySpec: 'HMAC_384', MacAlgorithms: ['HMAC_SHA_384'] });
+    const external = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+    expect(external.KeyMetadata).toMatchObject({
+      Origin: 'EXTERNAL',
+      KeyState: 'PendingImport',
+      Enabled: false,
+    });
+    // KeyUsage is required for every spec but the symmetric one, and must fit the spec (API_CreateKey).
+    for (const input of [
+      { KeySpec: 'HMAC_256' as const },
+      { KeySpec: 'ECC_NIST_P256' as const, KeyUsage: 'ENCRYPT_DECRYPT' as const },
+      { KeyUsage: 'SIGN_VERIFY' as const },
+    ]) {
+      expect((await errorOf(kms.send(new CreateKeyCommand(input)))).name).toBe('ValidationException');
+    }
     expect(
-      (await errorOf(kms.send(new CreateKeyCommand({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' })))).name,
+      (await errorOf(kms.send(new CreateKeyCommand({ KeySpec: 'SM2', KeyUsage: 'SIGN_VERIFY' })))).name,
     ).toBe('UnsupportedOperationException');
-    expect((await errorOf(kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' })))).name).toBe(
+    expect((await errorOf(kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM' })))).name).toBe(
       'UnsupportedOperationException',
     );
     expect((await errorOf(kms.send(new CreateKeyCommand({ Policy: '{not json' })))).name).toBe(
@@ -98,6 +125,32 @@ describe('keys', () => {
     expect((await errorOf(kms.send(new CreateKeyCommand({ Policy: '{"Statement":[]}' })))).name).toBe(
       'MalformedPolicyDocumentException',
     );
+  });
+
+  it('uses a key only for what its spec and usage allow', async () => {
+    // The default key policy lets IAM decide: the service's role (kms:*) may use the keys.
+    const kms = t.client(SERVICE);
+    const sign = await kms.send(new CreateKeyCommand({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' }));
+    const mac = await kms.send(
+      new CreateKeyCommand({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' }),
+    );
+    for (const KeyId of [sign.KeyMetadata?.KeyId, mac.KeyMetadata?.KeyId]) {
+      expect((await errorOf(kms.send(new GenerateDataKeyCommand({ KeyId, KeySpec: 'AES_256' })))).name).toBe(
+        'InvalidKeyUsageException',
+      );
+      // Automatic rotation is for symmetric encryption keys only (API_EnableKeyRotation).
+      expect((await errorOf(kms.send(new EnableKeyRotationCommand({ KeyId })))).name).toBe(
+        'UnsupportedOperationException',
+      );
+    }
+    const external = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL' }));
+    expect(
+      (
+        await errorOf(
+          kms.send(new GenerateDataKeyCommand({ KeyId: external.KeyMetadata?.KeyId, KeySpec: 'AES_256' })),
+        )
+      ).name,
+    ).toBe('KMSInvalidStateException');
   });
 
   it('the seed default key has the administrators and users policy', async () => {

@@ -238,7 +238,7 @@ const KEY_ROUTES: readonly Route[] = [
       request: S.ImportMaterialRequest,
       actions: ['kms:ImportKeyMaterial'],
       example: {
-        importToken: 'AQIDAHhBase64ImportToken==',
+        importToken: 'OfBsj/cHAGLAs4UypJnHaX74spaVdfeyN8ePpka+PA46o5lybhlpjduPtR0C/XlS',
         encryptedKeyMaterial: 'c29tZSB3cmFwcGVkIGtleSBtYXRlcmlhbA==',
         expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
       },
@@ -309,7 +309,7 @@ const SIGNING_ROUTES: readonly Route[] = [
       example: {
         keyId: 'alias/signing',
         message: 'aGVsbG8sIHdvcmxk',
-        signature: 'MEUCIQDxBase64Signature==',
+        signature: 'MEUCIQC8Ym9ndXMgc2lnbmF0dXJlIGZvciB0aGUgZXhhbXBsZQIgZXhhbXBsZQ==',
         algorithm: 'ECDSA_SHA_256',
       },
     },
@@ -345,7 +345,7 @@ const SIGNING_ROUTES: readonly Route[] = [
       request: S.VerifyMacRequest,
       batch: true,
       actions: ['kms:VerifyMac'],
-      example: { keyId: 'alias/hmac', message: 'aGVsbG8sIHdvcmxk', mac: 'q1dGi7zUPWVc3oF9xbase64mac=' },
+      example: { keyId: 'alias/hmac', message: 'aGVsbG8sIHdvcmxk', mac: 'dd4u26sRtUF/S827lT6HoHtLJMwAsEyFNxIeoh37fCQ=' },
     },
   ),
 ];

@@ -18,6 +18,8 @@ const STATUS = {
   InvalidMarkerException: 400,
   InvalidSignatureException: 400,
   KMSInternalException: 500,
+  KMSInvalidMacException: 400,
+  KMSInvalidSignatureException: 400,
   KMSInvalidStateException: 400,
   LimitExceededException: 400,
   MalformedPolicyDocumentException: 400,

@@ -1,8 +1,10 @@
 import type { Operation } from './operation.js';
 import { aliasOperations } from './ops-aliases.js';
+import { asymmetricOperations } from './ops-asymmetric.js';
 import { cryptoOperations } from './ops-crypto.js';
 import { grantOperations } from './ops-grants.js';
 import { keyOperations } from './ops-keys.js';
+import { macOperations } from './ops-mac.js';
 import { rotationAndPolicyOperations } from './ops-rotation-policy.js';
 
 /** Every operation the local KMS implements, by its `X-Amz-Target` name. */
@@ -12,11 +14,13 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = Object.freeze({
   ...cryptoOperations,
   ...rotationAndPolicyOperations,
   ...grantOperations,
+  ...asymmetricOperations,
+  ...macOperations,
 });
 
 /**
- * Operations AWS KMS has that the local KMS does not (asymmetric and HMAC keys, imported material,
- * custom key stores, multi-Region keys): they answer UnsupportedOperationException naming the
+ * Operations AWS KMS has that the local KMS does not (imported material, key agreement, custom
+ * key stores, multi-Region keys): they answer UnsupportedOperationException naming the
  * operation, rather than the UnknownOperationException of a name KMS does not know at all.
  */
 export const NOT_IMPLEMENTED: ReadonlySet<string> = new Set([
@@ -27,16 +31,9 @@ export const NOT_IMPLEMENTED: ReadonlySet<string> = new Set([
   'DeriveSharedSecret',
   'DescribeCustomKeyStores',
   'DisconnectCustomKeyStore',
-  'GenerateDataKeyPair',
-  'GenerateDataKeyPairWithoutPlaintext',
-  'GenerateMac',
   'GetParametersForImport',
-  'GetPublicKey',
   'ImportKeyMaterial',
   'ReplicateKey',
-  'Sign',
   'UpdateCustomKeyStore',
   'UpdatePrimaryRegion',
-  'Verify',
-  'VerifyMac',
 ]);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { contextByteLength, type EncryptionContext } from '@eaas/aws-rules';
 import { z } from 'zod';
 import type { LocalAccess } from './access.js';
+import { isAsymmetricEncryptionKey, rsaAlgorithm, rsaDecrypt, rsaEncrypt } from './asymmetric-encryption.js';
 import { openBlob, parseBlobHeader, sealBlob } from './ciphertext-blob.js';
 import { KmsError, validation } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
@@ -21,7 +22,12 @@ export const MAX_CIPHERTEXT = 6144;
 /** Bound on an encryption context's canonical size. */
 export const MAX_CONTEXT_BYTES = 8192;
 
-function checkContext(context: EncryptionContext | undefined): void {
+/** kms:EncryptionAlgorithm, the condition key of the operations that encrypt or decrypt (conditions-kms.html). */
+export const algorithmCondition = (algorithm: string | undefined) => ({
+  'kms:EncryptionAlgorithm': [algorithm ?? 'SYMMETRIC_DEFAULT'],
+});
+
+export function checkContext(context: EncryptionContext | undefined): void {
   if (context !== undefined && contextByteLength(context) > MAX_CONTEXT_BYTES) {
     throw validation(`Encryption context is larger than ${MAX_CONTEXT_BYTES} bytes.`);
   }
@@ -43,7 +49,7 @@ function invalidCiphertext(): KmsError {
   );
 }
 
-function encryptUnder(
+export function encryptUnder(
   store: KeyStore,
   key: KeyRecord,
   plaintext: Uint8Array,
@@ -56,6 +62,7 @@ function encryptUnder(
 /**
  * Opens a ciphertext blob: the blob names its key and material version; a KeyId given by the
  * caller must be that key. Every failure of the blob itself is one InvalidCiphertextException.
+ * With the KeyId of an RSA ENCRYPT_DECRYPT key, the ciphertext is RSAES-OAEP's, with no header.
  */
 function decryptBlob(
   store: KeyStore,
@@ -64,10 +71,22 @@ function decryptBlob(
   ciphertext: Buffer,
   context: EncryptionContext | undefined,
   keyId: string | undefined,
-): { key: KeyRecord; plaintext: Buffer } {
-  const head = parseBlobHeader(ciphertext);
+  algorithm: string | undefined,
+): { key: KeyRecord; plaintext: Buffer; algorithm: string } {
   const requested = keyId === undefined ? undefined : store.resolve(keyId, true);
+  if (requested && isAsymmetricEncryptionKey(requested)) {
+    access.require(requested, action, context, algorithmCondition(algorithm));
+    requireUsable(store, requested);
+    const name = rsaAlgorithm(requested, algorithm, context);
+    const plaintext = rsaDecrypt(store, requested, name, ciphertext);
+    if (!plaintext) throw invalidCiphertext();
+    return { key: requested, plaintext, algorithm: name };
+  }
+  // Without the KeyId of an RSA key, the ciphertext must be a blob of this KMS (RSA ciphertext
+  // has no header): anything else is InvalidCiphertextException, whatever the algorithm named.
+  const head = parseBlobHeader(ciphertext);
   if (!head) throw invalidCiphertext();
+  checkAlgorithm(algorithm);
   if (requested && requested.keyId !== head.keyId) {
     throw new KmsError(
       'IncorrectKeyException',
@@ -76,12 +95,12 @@ function decryptBlob(
   }
   const key = requested ?? store.findKey(head.keyId);
   if (!key) throw invalidCiphertext();
-  access.require(key, action, context);
+  access.require(key, action, context, algorithmCondition(algorithm));
   requireUsable(store, key);
   if (head.materialIndex >= key.materials.length) throw invalidCiphertext();
   const plaintext = openBlob(store.material(key, head.materialIndex), ciphertext, context);
   if (!plaintext) throw invalidCiphertext();
-  return { key, plaintext };
+  return { key, plaintext, algorithm: 'SYMMETRIC_DEFAULT' };
 }
 
 const dataKeyInput = z.object({
@@ -114,7 +133,7 @@ function generateDataKey(
   }
   checkContext(input.EncryptionContext);
   const key = store.resolve(input.KeyId, true);
-  access.require(key, action, input.EncryptionContext);
+  access.require(key, action, input.EncryptionContext, algorithmCondition(undefined));
   requireUsable(store, key);
   requireKeyUsage(store, key, 'ENCRYPT_DECRYPT', action.slice(4), true);
   refuseDryRun(input.DryRun);
@@ -138,8 +157,23 @@ export const cryptoOperations: Record<string, Operation> = {
       try {
         checkContext(input.EncryptionContext);
         const key = store.resolve(input.KeyId, true);
-        access.require(key, 'kms:Encrypt', input.EncryptionContext);
+        access.require(
+          key,
+          'kms:Encrypt',
+          input.EncryptionContext,
+          algorithmCondition(input.EncryptionAlgorithm),
+        );
         requireUsable(store, key);
+        if (isAsymmetricEncryptionKey(key)) {
+          const algorithm = rsaAlgorithm(key, input.EncryptionAlgorithm, input.EncryptionContext);
+          const ciphertext = rsaEncrypt(store, key, algorithm, input.Plaintext);
+          refuseDryRun(input.DryRun);
+          return {
+            CiphertextBlob: ciphertext.toString('base64'),
+            KeyId: store.keyArn(key.keyId),
+            EncryptionAlgorithm: algorithm,
+          };
+        }
         requireKeyUsage(store, key, 'ENCRYPT_DECRYPT', 'Encrypt', true);
         checkAlgorithm(input.EncryptionAlgorithm);
         refuseDryRun(input.DryRun);
@@ -172,20 +206,20 @@ export const cryptoOperations: Record<string, Operation> = {
           'The local KMS does not support Nitro Enclaves attestation (Recipient).',
         );
       }
-      checkAlgorithm(input.EncryptionAlgorithm);
-      const { key, plaintext } = decryptBlob(
+      const { key, plaintext, algorithm } = decryptBlob(
         store,
         access,
         'kms:Decrypt',
         input.CiphertextBlob,
         input.EncryptionContext,
         input.KeyId,
+        input.EncryptionAlgorithm,
       );
       if (input.DryRun) plaintext.fill(0);
       refuseDryRun(input.DryRun);
       const encoded = plaintext.toString('base64');
       plaintext.fill(0);
-      return { KeyId: store.keyArn(key.keyId), Plaintext: encoded, EncryptionAlgorithm: 'SYMMETRIC_DEFAULT' };
+      return { KeyId: store.keyArn(key.keyId), Plaintext: encoded, EncryptionAlgorithm: algorithm };
     },
   ),
 
@@ -202,30 +236,52 @@ export const cryptoOperations: Record<string, Operation> = {
       DryRun: dryRunShape,
     }),
     (input, { store, access }) => {
-      checkAlgorithm(input.SourceEncryptionAlgorithm);
-      checkAlgorithm(input.DestinationEncryptionAlgorithm);
       checkContext(input.DestinationEncryptionContext);
       const destination = store.resolve(input.DestinationKeyId, true);
-      access.require(destination, 'kms:ReEncryptTo', input.DestinationEncryptionContext);
-      const { key: source, plaintext } = decryptBlob(
+      const toRsa = isAsymmetricEncryptionKey(destination);
+      if (!toRsa) checkAlgorithm(input.DestinationEncryptionAlgorithm);
+      access.require(
+        destination,
+        'kms:ReEncryptTo',
+        input.DestinationEncryptionContext,
+        algorithmCondition(input.DestinationEncryptionAlgorithm),
+      );
+      const {
+        key: source,
+        plaintext,
+        algorithm: sourceAlgorithm,
+      } = decryptBlob(
         store,
         access,
         'kms:ReEncryptFrom',
         input.CiphertextBlob,
         input.SourceEncryptionContext,
         input.SourceKeyId,
+        input.SourceEncryptionAlgorithm,
       );
       try {
         requireUsable(store, destination);
-        requireKeyUsage(store, destination, 'ENCRYPT_DECRYPT', 'ReEncrypt', true);
-        refuseDryRun(input.DryRun);
-        const ciphertext = encryptUnder(store, destination, plaintext, input.DestinationEncryptionContext);
+        let ciphertext: Buffer;
+        let destinationAlgorithm = 'SYMMETRIC_DEFAULT';
+        if (toRsa) {
+          destinationAlgorithm = rsaAlgorithm(
+            destination,
+            input.DestinationEncryptionAlgorithm,
+            input.DestinationEncryptionContext,
+          );
+          ciphertext = rsaEncrypt(store, destination, destinationAlgorithm, plaintext);
+          refuseDryRun(input.DryRun);
+        } else {
+          requireKeyUsage(store, destination, 'ENCRYPT_DECRYPT', 'ReEncrypt', true);
+          refuseDryRun(input.DryRun);
+          ciphertext = encryptUnder(store, destination, plaintext, input.DestinationEncryptionContext);
+        }
         return {
           CiphertextBlob: ciphertext.toString('base64'),
           SourceKeyId: store.keyArn(source.keyId),
           KeyId: store.keyArn(destination.keyId),
-          SourceEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
-          DestinationEncryptionAlgorithm: 'SYMMETRIC_DEFAULT',
+          SourceEncryptionAlgorithm: sourceAlgorithm,
+          DestinationEncryptionAlgorithm: destinationAlgorithm,
         };
       } finally {
         plaintext.fill(0);

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { caseTwinKeys, grantNarrows, normalisePrincipal } from '@eaas/aws-rules';
 import { z } from 'zod';
 import { KmsError, notFound, validation } from './errors.js';
-import { type GrantRecord, hashGrantToken, type KeyStore } from './key-store.js';
+import { type GrantRecord, hashGrantToken, type KeyRecord, type KeyStore } from './key-store.js';
 import { type Operation, operation, refuseDryRun, requireNotPendingDeletion, seconds } from './operation.js';
+import { specOf } from './records.js';
 import {
   type CursorPage,
   contextShape,
@@ -20,17 +21,44 @@ import {
 
 const grantIdShape = str(1, 128);
 const grantNameShape = str(1, 256).regex(/^[a-zA-Z0-9:/_-]+$/);
-const SYMMETRIC_GRANT_OPERATIONS = new Set([
-  'Decrypt',
-  'Encrypt',
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-  'CreateGrant',
-  'RetireGrant',
-  'DescribeKey',
-]);
+/**
+ * The grant operations each kind of key supports, from "Grant operations" in
+ * https://docs.aws.amazon.com/kms/latest/developerguide/grants.html#terms-grant-operations: "you
+ * cannot create a grant for a symmetric encryption KMS key that allows the Sign operation, or a
+ * grant for an asymmetric KMS key that allows the GenerateDataKey operation. If you try, KMS
+ * returns a ValidationError exception" (API_CreateGrant, Operations).
+ */
+const EVERY_KEY = ['CreateGrant', 'RetireGrant', 'DescribeKey'];
+const GRANT_OPERATIONS_BY_KIND: Readonly<Record<string, ReadonlySet<string>>> = {
+  symmetric: new Set([
+    ...EVERY_KEY,
+    'Decrypt',
+    'Encrypt',
+    'GenerateDataKey',
+    'GenerateDataKeyWithoutPlaintext',
+    'GenerateDataKeyPair',
+    'GenerateDataKeyPairWithoutPlaintext',
+    'ReEncryptFrom',
+    'ReEncryptTo',
+  ]),
+  asymmetricEncryption: new Set([
+    ...EVERY_KEY,
+    'Decrypt',
+    'Encrypt',
+    'GetPublicKey',
+    'ReEncryptFrom',
+    'ReEncryptTo',
+  ]),
+  signing: new Set([...EVERY_KEY, 'Sign', 'Verify', 'GetPublicKey']),
+  hmac: new Set([...EVERY_KEY, 'GenerateMac', 'VerifyMac']),
+};
+
+function keyKind(key: KeyRecord): string {
+  const { keySpec, keyUsage } = specOf(key);
+  if (keyUsage === 'SIGN_VERIFY') return 'signing';
+  if (keyUsage === 'GENERATE_VERIFY_MAC') return 'hmac';
+  return keySpec === 'SYMMETRIC_DEFAULT' ? 'symmetric' : 'asymmetricEncryption';
+}
 
 function describeGrant(store: KeyStore, g: GrantRecord) {
   return {
@@ -111,11 +139,22 @@ export const grantOperations: Record<string, Operation> = {
           );
         }
       }
-      const unsupported = input.Operations.filter((op) => !SYMMETRIC_GRANT_OPERATIONS.has(op));
+      const valid = GRANT_OPERATIONS_BY_KIND[keyKind(key)] ?? new Set<string>();
+      const unsupported = input.Operations.filter((op) => !valid.has(op));
       if (unsupported.length > 0) {
-        throw validation(`Operations ${unsupported.join(', ')} are not valid for a SYMMETRIC_DEFAULT key.`);
+        const { keySpec, keyUsage } = specOf(key);
+        throw validation(
+          `Operations ${unsupported.join(', ')} are not valid for a ${keySpec} key with key usage ${keyUsage}; valid operations are ${[...valid].join(', ')}.`,
+        );
       }
       const c = input.Constraints;
+      // "You cannot use an encryption context grant constraint for cryptographic operations with
+      // asymmetric KMS keys or HMAC KMS keys" (API_CreateGrant, Constraints).
+      if (c && (c.EncryptionContextSubset || c.EncryptionContextEquals) && keyKind(key) !== 'symmetric') {
+        throw validation(
+          `Encryption context grant constraints are not supported for ${specOf(key).keySpec} keys: their operations take no encryption context.`,
+        );
+      }
       if (c?.EncryptionContextSubset !== undefined && c.EncryptionContextEquals !== undefined) {
         throw validation('Specify EncryptionContextSubset or EncryptionContextEquals, not both.');
       }

@@ -45,6 +45,38 @@ export const encryptionAlgorithmShape = z
   .enum(['SYMMETRIC_DEFAULT', 'RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256', 'SM2PKE'])
   .optional();
 export const dryRunShape = z.boolean().optional();
+/** The enums of the current API (the installed @aws-sdk/client-kms); values the local KMS does not make are refused by the operations. */
+export const signingAlgorithmShape = z.enum([
+  'RSASSA_PSS_SHA_256',
+  'RSASSA_PSS_SHA_384',
+  'RSASSA_PSS_SHA_512',
+  'RSASSA_PKCS1_V1_5_SHA_256',
+  'RSASSA_PKCS1_V1_5_SHA_384',
+  'RSASSA_PKCS1_V1_5_SHA_512',
+  'ECDSA_SHA_256',
+  'ECDSA_SHA_384',
+  'ECDSA_SHA_512',
+  'ED25519_SHA_512',
+  'ED25519_PH_SHA_512',
+  'ML_DSA_SHAKE_256',
+  'SM2DSA',
+]);
+export const messageTypeShape = z.enum(['RAW', 'DIGEST', 'EXTERNAL_MU']).optional();
+export const macAlgorithmShape = z.enum(['HMAC_SHA_224', 'HMAC_SHA_256', 'HMAC_SHA_384', 'HMAC_SHA_512']);
+export const dataKeyPairSpecShape = z.enum([
+  'RSA_2048',
+  'RSA_3072',
+  'RSA_4096',
+  'ECC_NIST_P256',
+  'ECC_NIST_P384',
+  'ECC_NIST_P521',
+  'ECC_SECG_P256K1',
+  'ECC_NIST_EDWARDS25519',
+  'SM2',
+  'ML_KEM_512',
+  'ML_KEM_768',
+  'ML_KEM_1024',
+]);
 
 export const GRANT_OPERATIONS = [
   'Decrypt',
@@ -73,7 +105,15 @@ function memberName(path: PropertyKey[]): string {
 }
 
 /** Members whose values are secret or opaque: never quoted back in an error message. */
-const UNQUOTED = new Set(['plaintext', 'ciphertextBlob', 'grantToken', 'grantTokens']);
+const UNQUOTED = new Set([
+  'plaintext',
+  'ciphertextBlob',
+  'grantToken',
+  'grantTokens',
+  'message',
+  'signature',
+  'mac',
+]);
 
 function describeValue(input: unknown, member: string): string {
   if (UNQUOTED.has(member.split('.')[0] ?? '')) return 'at';

@@ -2,6 +2,7 @@ import {
   CancelKeyDeletionCommand,
   CreateGrantCommand,
   CreateKeyCommand,
+  type CreateKeyCommandInput,
   DecryptCommand,
   DescribeKeyCommand,
   DisableKeyCommand,
@@ -9,20 +10,27 @@ import {
   EnableKeyRotationCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
+  GenerateDataKeyPairCommand,
+  GenerateMacCommand,
   GetKeyPolicyCommand,
   GetKeyRotationStatusCommand,
+  GetPublicKeyCommand,
   type KMSClient,
   ListGrantsCommand,
   PutKeyPolicyCommand,
   ReEncryptCommand,
   RevokeGrantCommand,
   ScheduleKeyDeletionCommand,
+  SignCommand,
+  VerifyCommand,
+  VerifyMacCommand,
 } from '@aws-sdk/client-kms';
+import { CONSOLE_ADMIN_ACTIONS } from '@eaas/aws-rules';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER } from '../../src/identity.js';
 import { COLUMNS, PRINCIPAL, type Who } from '../helpers/callers.js';
 import { errorOf } from '../helpers/errors.js';
-import { demoKey } from '../helpers/keys.js';
+import { demoKey, demoRoles } from '../helpers/keys.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 import { kmsRaw } from '../helpers/signed-fetch.js';
 
@@ -146,6 +154,121 @@ const CELLS: Record<string, Cell> = {
   },
 };
 
+/**
+ * Signing and HMAC keys, under the policy the console writes for them: the key users may use the
+ * key (Sign, Verify, GetPublicKey / GenerateMac, VerifyMac, DescribeKey), the administrators may
+ * manage it (their kms:Get* includes GetPublicKey); the grantee holds a grant for the key's
+ * operations, and the revoked caller a grant that was revoked.
+ */
+interface AsymmetricKeys {
+  sign: string;
+  mac: string;
+  symmetric: string;
+}
+let asym: AsymmetricKeys;
+let revokedAsym: AsymmetricKeys;
+let signature: Uint8Array;
+let mac: Uint8Array;
+const message = Buffer.from('matrix');
+
+const ASYMMETRIC_CELLS: Record<
+  string,
+  { allowed: readonly Who[]; call(kms: KMSClient, keys: AsymmetricKeys): Promise<unknown> }
+> = {
+  Sign: {
+    allowed: [...USERS, 'grantee'],
+    call: (k, keys) =>
+      k.send(new SignCommand({ KeyId: keys.sign, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' })),
+  },
+  Verify: {
+    allowed: [...USERS, 'grantee'],
+    call: (k, keys) =>
+      k.send(
+        new VerifyCommand({
+          KeyId: keys.sign,
+          Message: message,
+          Signature: signature,
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
+      ),
+  },
+  GetPublicKey: {
+    allowed: [...ADMIN, ...USERS, 'grantee'],
+    call: (k, keys) => k.send(new GetPublicKeyCommand({ KeyId: keys.sign })),
+  },
+  GenerateMac: {
+    allowed: [...USERS, 'grantee'],
+    call: (k, keys) =>
+      k.send(new GenerateMacCommand({ KeyId: keys.mac, Message: message, MacAlgorithm: 'HMAC_SHA_256' })),
+  },
+  VerifyMac: {
+    allowed: [...USERS, 'grantee'],
+    call: (k, keys) =>
+      k.send(
+        new VerifyMacCommand({ KeyId: keys.mac, Message: message, MacAlgorithm: 'HMAC_SHA_256', Mac: mac }),
+      ),
+  },
+  // On the symmetric key of the matrix above: the users' kms:GenerateDataKey* covers it; the
+  // grantee's grant (Encrypt, Decrypt) does not.
+  GenerateDataKeyPair: {
+    allowed: USERS,
+    call: (k, keys) =>
+      k.send(new GenerateDataKeyPairCommand({ KeyId: keys.symmetric, KeyPairSpec: 'ECC_NIST_P256' })),
+  },
+};
+
+/** The console's key policy for a signing or HMAC key, for the tests' roles. */
+function asymmetricPolicy(userActions: readonly string[]): string {
+  const roles = demoRoles(t);
+  return JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${t.config.accountId}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+      {
+        Effect: 'Allow',
+        Principal: { AWS: roles.administrators },
+        Action: CONSOLE_ADMIN_ACTIONS,
+        Resource: '*',
+      },
+      { Effect: 'Allow', Principal: { AWS: roles.users }, Action: userActions, Resource: '*' },
+    ],
+  });
+}
+
+async function asymmetricKeys(admin: KMSClient, symmetric: string, revoke: boolean): Promise<AsymmetricKeys> {
+  const create = async (input: CreateKeyCommandInput) =>
+    (await admin.send(new CreateKeyCommand(input))).KeyMetadata?.KeyId ?? '';
+  const sign = await create({
+    KeySpec: 'ECC_NIST_P256',
+    KeyUsage: 'SIGN_VERIFY',
+    Policy: asymmetricPolicy(['kms:Sign', 'kms:Verify', 'kms:GetPublicKey', 'kms:DescribeKey']),
+  });
+  const mac = await create({
+    KeySpec: 'HMAC_256',
+    KeyUsage: 'GENERATE_VERIFY_MAC',
+    Policy: asymmetricPolicy(['kms:GenerateMac', 'kms:VerifyMac', 'kms:DescribeKey']),
+  });
+  for (const [KeyId, Operations] of [
+    [sign, ['Sign', 'Verify', 'GetPublicKey']],
+    [mac, ['GenerateMac', 'VerifyMac']],
+  ] as const) {
+    const g = await admin.send(
+      new CreateGrantCommand({
+        KeyId,
+        GranteePrincipal: t.principal(GRANTEE).arn,
+        Operations: [...Operations],
+      }),
+    );
+    if (revoke) await admin.send(new RevokeGrantCommand({ KeyId, GrantId: g.GrantId }));
+  }
+  return { sign, mac, symmetric };
+}
+
 beforeAll(async () => {
   t = await startTestKms();
   const admin = t.client(KEY_MANAGER);
@@ -183,6 +306,22 @@ beforeAll(async () => {
         .send(new EncryptCommand({ KeyId: revokedKey, Plaintext: Buffer.from('r'), EncryptionContext: acme }))
     ).CiphertextBlob ?? new Uint8Array();
   await admin.send(new RevokeGrantCommand({ KeyId: revokedKey, GrantId: g.GrantId }));
+
+  asym = await asymmetricKeys(admin, key, false);
+  revokedAsym = await asymmetricKeys(admin, revokedKey, true);
+  const user = t.client(KEY_USER);
+  signature =
+    (
+      await user.send(
+        new SignCommand({ KeyId: asym.sign, Message: message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+      )
+    ).Signature ?? new Uint8Array();
+  mac =
+    (
+      await user.send(
+        new GenerateMacCommand({ KeyId: asym.mac, Message: message, MacAlgorithm: 'HMAC_SHA_256' }),
+      )
+    ).Mac ?? new Uint8Array();
 });
 afterAll(() => t.stop());
 
@@ -197,6 +336,21 @@ describe.each(COLUMNS)('local KMS as %s', (who) => {
       await cell.undo?.(kms, id);
     } else {
       const err = await errorOf(cell.call(kms, id));
+      expect(err).toMatchObject({ name: 'AccessDeniedException', status: 400 });
+      expect(err.message).toContain(`${t.principal(PRINCIPAL[who]).arn} is not authorized to perform: kms:`);
+    }
+  });
+});
+
+describe.each(COLUMNS)('local KMS signing and HMAC keys as %s', (who) => {
+  it.each(Object.keys(ASYMMETRIC_CELLS))('%s', async (op) => {
+    const cell = ASYMMETRIC_CELLS[op] as (typeof ASYMMETRIC_CELLS)[string];
+    const kms = t.client(PRINCIPAL[who]);
+    const keys = who === 'revoked' ? revokedAsym : asym;
+    if (cell.allowed.includes(who)) {
+      await expect(cell.call(kms, keys)).resolves.toBeDefined();
+    } else {
+      const err = await errorOf(cell.call(kms, keys));
       expect(err).toMatchObject({ name: 'AccessDeniedException', status: 400 });
       expect(err.message).toContain(`${t.principal(PRINCIPAL[who]).arn} is not authorized to perform: kms:`);
     }

@@ -74,7 +74,13 @@ describe('the KMS JSON 1.1 wire protocol', () => {
     ],
     ['an unknown operation', 'TrentService.MakeCoffee', '{}', 400, 'UnknownOperationException'],
     ['a missing target prefix', 'Encrypt', '{}', 400, 'UnknownOperationException'],
-    ['a KMS operation the local KMS lacks', 'TrentService.Sign', '{}', 400, 'UnsupportedOperationException'],
+    [
+      'a KMS operation the local KMS lacks',
+      'TrentService.ReplicateKey',
+      '{}',
+      400,
+      'UnsupportedOperationException',
+    ],
   ])('answers %s with %i %s', async (_what, target, body, status, type) => {
     const res = await kmsRaw(endpoint, user(), target, body);
     expect(res.status).toBe(status);

@@ -13,12 +13,15 @@ import {
   CreateAliasCommand,
   CreateGrantCommand,
   CreateKeyCommand,
+  type CreateKeyCommandInput,
   DecryptCommand,
   DescribeKeyCommand,
   EnableKeyRotationCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
+  GenerateMacCommand,
   GetKeyRotationStatusCommand,
+  GetPublicKeyCommand,
   KMSClient,
   ListAliasesCommand,
   ListGrantsCommand,
@@ -28,9 +31,12 @@ import {
   RetireGrantCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
+  SignCommand,
+  VerifyCommand,
+  VerifyMacCommand,
 } from '@aws-sdk/client-kms';
 import { afterEach, describe, expect, it } from 'vitest';
-import { GRANTEE, KEY_MANAGER, KEY_USER } from '../../src/identity.js';
+import { GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '../../src/identity.js';
 import { startLocalKms } from '../../src/kms/index.js';
 import { errorOf } from '../helpers/errors.js';
 import { demoKey } from '../helpers/keys.js';
@@ -88,6 +94,59 @@ describe('the key store on disk', () => {
       expect(
         (await second.client(KEY_MANAGER).send(new ListKeyRotationsCommand({ KeyId: keyId }))).Rotations,
       ).toHaveLength(1);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('asymmetric and HMAC keys keep signing, verifying, decrypting and MACing after a restart', async () => {
+    const dir = dataDir();
+    const first = await startTestKms({ dataDir: dir });
+    const kms = first.client(SERVICE);
+    const create = async (input: CreateKeyCommandInput) =>
+      (await kms.send(new CreateKeyCommand(input))).KeyMetadata?.KeyId ?? '';
+    const signing = await create({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const rsa = await create({ KeySpec: 'RSA_2048', KeyUsage: 'ENCRYPT_DECRYPT' });
+    const hmac = await create({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
+    const Message = Buffer.from('before the restart');
+    const signed = await kms.send(
+      new SignCommand({ KeyId: signing, Message, SigningAlgorithm: 'ECDSA_SHA_256' }),
+    );
+    const publicKey = (await kms.send(new GetPublicKeyCommand({ KeyId: signing }))).PublicKey;
+    const enc = await kms.send(
+      new EncryptCommand({ KeyId: rsa, Plaintext: Message, EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' }),
+    );
+    const mac = await kms.send(
+      new GenerateMacCommand({ KeyId: hmac, Message, MacAlgorithm: 'HMAC_SHA_256' }),
+    );
+    await first.stop();
+
+    const second = await startTestKms({ dataDir: dir });
+    try {
+      const kms2 = second.client(SERVICE);
+      await expect(
+        kms2.send(
+          new VerifyCommand({
+            KeyId: signing,
+            Message,
+            Signature: signed.Signature,
+            SigningAlgorithm: 'ECDSA_SHA_256',
+          }),
+        ),
+      ).resolves.toMatchObject({ SignatureValid: true });
+      const again = (await kms2.send(new GetPublicKeyCommand({ KeyId: signing }))).PublicKey;
+      expect(Buffer.from(again ?? []).equals(Buffer.from(publicKey ?? []))).toBe(true);
+      const dec = await kms2.send(
+        new DecryptCommand({
+          KeyId: rsa,
+          CiphertextBlob: enc.CiphertextBlob,
+          EncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+        }),
+      );
+      expect(Buffer.from(dec.Plaintext ?? []).equals(Message)).toBe(true);
+      await expect(
+        kms2.send(new VerifyMacCommand({ KeyId: hmac, Message, MacAlgorithm: 'HMAC_SHA_256', Mac: mac.Mac })),
+      ).resolves.toMatchObject({ MacValid: true });
     } finally {
       await second.stop();
     }

@@ -345,7 +345,11 @@ const SIGNING_ROUTES: readonly Route[] = [
       request: S.VerifyMacRequest,
       batch: true,
       actions: ['kms:VerifyMac'],
-      example: { keyId: 'alias/hmac', message: 'aGVsbG8sIHdvcmxk', mac: 'dd4u26sRtUF/S827lT6HoHtLJMwAsEyFNxIeoh37fCQ=' },
+      example: {
+        keyId: 'alias/hmac',
+        message: 'aGVsbG8sIHdvcmxk',
+        mac: 'dd4u26sRtUF/S827lT6HoHtLJMwAsEyFNxIeoh37fCQ=',
+      },
     },
   ),
 ];

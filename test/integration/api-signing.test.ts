@@ -173,29 +173,47 @@ describe('signatures', () => {
     expect(opensslVerifies(publicKeyPem, message, pkcs1.signature)).toBe(true);
   });
 
-  it('batches sign and verify item by item; a wrong key usage is a stable 400', async () => {
+  it('batches sign item by item; a key of the wrong kind is a stable 400 to a caller allowed the action', async () => {
     const key = await newKey({ keySpec: 'ECC_NIST_P256' });
     const api = t.client(KEY_USER);
     const m = Buffer.from('one').toString('base64');
+    // A symmetric key whose raw policy lets its user ask for signatures, MACs and a public key.
+    const symmetric = await newKey({});
+    const manager = t.client(KEY_MANAGER);
+    const { policy } = (await manager.raw('GET', `/v1/keys/${symmetric.keyId}/policy`)).body as {
+      policy: { Statement: { Sid?: string; Action: string[] }[] };
+    };
+    const use = policy.Statement.find((s) => s.Sid === 'Allow use of the key');
+    use?.Action.push('kms:Sign', 'kms:GenerateMac', 'kms:GetPublicKey');
+    expect((await manager.raw('PUT', `/v1/keys/${symmetric.keyId}/policy`, { policy })).status).toBe(200);
     const res = await api.raw('POST', '/v1/sign', {
       items: [
         { keyId: key.keyId, message: m },
+        { keyId: symmetric.keyId, message: m },
         { keyId: 'alias/eaas-default', message: m },
       ],
     });
     expect(res.status).toBe(200);
     const items = (res.body as { items: Record<string, unknown>[] }).items;
-    expect(items[0]).toMatchObject({ algorithm: 'ECDSA_SHA_256' });
+    expect(items[0]).toMatchObject({ algorithm: 'ECDSA_SHA_256', messageType: 'RAW' });
     expect(items[1]).toMatchObject({ error: 'InvalidKeyUsage', index: 1 });
-    expect(await refusal(api.generateMac({ keyId: key.keyId, message: 'x' }))).toMatchObject({
+    // Without the right, nothing of the key is told, not even its kind.
+    expect(items[2]).toMatchObject({ error: 'AccessDenied', index: 2 });
+    expect(await refusal(api.generateMac({ keyId: symmetric.keyId, message: 'x' }))).toMatchObject({
       status: 400,
       code: 'InvalidKeyUsage',
     });
-    expect(await refusal(api.publicKey('alias/eaas-default'))).toMatchObject({
+    expect(await refusal(api.publicKey(symmetric.keyId))).toMatchObject({
       status: 400,
       code: 'UnsupportedOperation',
     });
-    expect(await refusal(t.client(KEY_MANAGER).sign({ keyId: key.keyId, message: 'x' }))).toMatchObject({
+    expect(
+      await refusal(api.sign({ keyId: key.keyId, message: randomBytes(20), messageType: 'DIGEST' })),
+    ).toMatchObject({
+      status: 400,
+      code: 'ValidationError',
+    });
+    expect(await refusal(manager.sign({ keyId: key.keyId, message: 'x' }))).toMatchObject({
       status: 403,
       code: 'AccessDenied',
     });

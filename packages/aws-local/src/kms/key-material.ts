@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
@@ -34,15 +34,50 @@ export function loadOrCreateRootKey(dataDir: string): Buffer {
 
 export class KeyMaterial {
   private readonly plain = new Map<string, Buffer>();
+  /** Keys the identifiers of imported material (`importedId`), derived from the root key. */
+  private readonly idKey: Buffer;
 
-  constructor(private readonly rootKey: Buffer) {}
+  constructor(private readonly rootKey: Buffer) {
+    this.idKey = Buffer.from(
+      hkdfSync('sha256', rootKey, Buffer.alloc(0), 'eaas local kms imported key material ids', 32),
+    );
+  }
 
-  private wrap(keyId: string, index: number, material: Buffer): string {
+  private seal(aad: string, material: Buffer): string {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.rootKey, iv);
-    cipher.setAAD(Buffer.from(`${keyId}/${index}`, 'utf8'));
+    cipher.setAAD(Buffer.from(aad, 'utf8'));
     const body = Buffer.concat([cipher.update(material), cipher.final()]);
     return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+  }
+
+  private open(aad: string, wrapped: string): Buffer {
+    const raw = Buffer.from(wrapped, 'base64');
+    const decipher = createDecipheriv('aes-256-gcm', this.rootKey, raw.subarray(0, 12));
+    decipher.setAAD(Buffer.from(aad, 'utf8'));
+    decipher.setAuthTag(raw.subarray(raw.length - 16));
+    try {
+      return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
+    } catch (cause) {
+      throw new Error(`key material ${aad} cannot be unwrapped: the root key does not match this key store`, {
+        cause,
+      });
+    }
+  }
+
+  private wrap(keyId: string, index: number, material: Buffer): string {
+    return this.seal(`${keyId}/${index}`, material);
+  }
+
+  /**
+   * The identifier of imported material: KMS derives it "based on the KMS key ID and the imported
+   * key material" (https://docs.aws.amazon.com/kms/latest/APIReference/API_ImportKeyMaterial.html),
+   * so reimporting the same material gives the same id. Here an HMAC-SHA256 under a key derived
+   * from the root key: it tells same material from different without the material being kept in
+   * clear, and says nothing about the material to whoever lacks the root key.
+   */
+  importedId(keyId: string, material: Buffer): string {
+    return createHmac('sha256', this.idKey).update(`${keyId}\0`, 'utf8').update(material).digest('hex');
   }
 
   /** The plaintext material of one version of a key; throws when that version does not exist. */
@@ -51,27 +86,19 @@ export class KeyMaterial {
     const cached = this.plain.get(cacheKey);
     if (cached) return cached;
     const stored = key.materials[index];
-    if (!stored) throw new KmsError('InvalidCiphertextException', '');
-    const raw = Buffer.from(stored.wrapped, 'base64');
-    const decipher = createDecipheriv('aes-256-gcm', this.rootKey, raw.subarray(0, 12));
-    decipher.setAAD(Buffer.from(cacheKey, 'utf8'));
-    decipher.setAuthTag(raw.subarray(raw.length - 16));
-    let plain: Buffer;
-    try {
-      plain = Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
-    } catch (cause) {
-      throw new Error(
-        `key material ${cacheKey} cannot be unwrapped: the root key does not match this key store`,
-        { cause },
-      );
-    }
+    // Absent, or imported material since deleted or expired (its key is then PendingImport).
+    if (stored?.wrapped === undefined) throw new KmsError('InvalidCiphertextException', '');
+    const plain = this.open(cacheKey, stored.wrapped);
     this.plain.set(cacheKey, plain);
     return plain;
   }
 
   /** Unwraps every version of the key: a root key that does not match throws. */
   check(key: KeyRecord): void {
-    for (let i = 0; i < key.materials.length; i++) this.of(key, i);
+    for (let i = 0; i < key.materials.length; i++)
+      if (key.materials[i]?.wrapped !== undefined) this.of(key, i);
+    for (const p of key.pendingMaterials ?? [])
+      if (p.wrapped !== undefined) this.openPending(key.keyId, p).fill(0);
   }
 
   /**
@@ -96,6 +123,36 @@ export class KeyMaterial {
       ...(rotationType ? { rotationType } : {}),
     });
     return { index, plain };
+  }
+
+  /**
+   * Puts reimported material back at its version (deleted or expired, or to change its expiration):
+   * the version's index, and so every ciphertext that names it, stays what it was.
+   */
+  restore(key: KeyRecord, index: number, given: Buffer): AddedMaterial {
+    const stored = key.materials[index];
+    if (!stored) throw new Error(`key ${key.keyId} has no material version ${index}`);
+    const plain = Buffer.from(given);
+    stored.wrapped = this.wrap(key.keyId, index, plain);
+    return { index, plain };
+  }
+
+  /** Zeroes and drops the cached plaintext of one version (imported material deleted or expired). */
+  drop(keyId: string, index: number): void {
+    const cacheKey = `${keyId}/${index}`;
+    this.plain.get(cacheKey)?.fill(0);
+    this.plain.delete(cacheKey);
+  }
+
+  /** Wraps imported material pending rotation (not a version yet: bound to its id, not an index). */
+  wrapPending(keyId: string, id: string, material: Buffer): string {
+    return this.seal(`${keyId}/pending/${id}`, material);
+  }
+
+  /** The plaintext of material pending rotation; the caller zeroes it. */
+  openPending(keyId: string, pending: { id: string; wrapped?: string | undefined }): Buffer {
+    if (pending.wrapped === undefined) throw new Error(`pending material ${pending.id} has been deleted`);
+    return this.open(`${keyId}/pending/${pending.id}`, pending.wrapped);
   }
 
   keep(keyId: string, added: readonly AddedMaterial[]): void {

@@ -96,7 +96,26 @@ export function keyMetadata(store: KeyStore, key: KeyRecord) {
     KeySpec: keySpec,
     ...algorithmsOf(keySpec, keyUsage),
     MultiRegion: false,
-    ...(current ? { CurrentKeyMaterialId: current.id } : {}),
+    ...(origin === 'EXTERNAL' ? importedMetadata(key) : {}),
+    // "present for symmetric encryption keys with AWS_KMS or EXTERNAL origin" (KeyMetadata,
+    // https://docs.aws.amazon.com/kms/latest/APIReference/API_KeyMetadata.html)
+    ...(current && keySpec === 'SYMMETRIC_DEFAULT' ? { CurrentKeyMaterialId: current.id } : {}),
+  };
+}
+
+/**
+ * KeyMetadata's ExpirationModel ("present only when Origin is EXTERNAL") and ValidTo ("The earliest
+ * time at which any imported key material permanently associated with this KMS key expires"):
+ * https://docs.aws.amazon.com/kms/latest/APIReference/API_KeyMetadata.html
+ */
+function importedMetadata(key: KeyRecord) {
+  const model = key.materials[key.materials.length - 1]?.expirationModel;
+  const ends = key.materials.flatMap((m) =>
+    m.validTo !== undefined && m.wrapped !== undefined ? [m.validTo] : [],
+  );
+  return {
+    ...(model ? { ExpirationModel: model } : {}),
+    ...(ends.length > 0 ? { ValidTo: seconds(Math.min(...ends)) } : {}),
   };
 }
 

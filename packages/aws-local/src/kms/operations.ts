@@ -3,6 +3,7 @@ import { aliasOperations } from './ops-aliases.js';
 import { asymmetricOperations } from './ops-asymmetric.js';
 import { cryptoOperations } from './ops-crypto.js';
 import { grantOperations } from './ops-grants.js';
+import { importOperations } from './ops-import.js';
 import { keyOperations } from './ops-keys.js';
 import { macOperations } from './ops-mac.js';
 import { rotationAndPolicyOperations } from './ops-rotation-policy.js';
@@ -16,23 +17,21 @@ export const OPERATIONS: Readonly<Record<string, Operation>> = Object.freeze({
   ...grantOperations,
   ...asymmetricOperations,
   ...macOperations,
+  ...importOperations,
 });
 
 /**
- * Operations AWS KMS has that the local KMS does not (imported material, key agreement, custom
- * key stores, multi-Region keys): they answer UnsupportedOperationException naming the
+ * Operations AWS KMS has that the local KMS does not (key agreement, custom key stores,
+ * multi-Region keys): they answer UnsupportedOperationException naming the
  * operation, rather than the UnknownOperationException of a name KMS does not know at all.
  */
 export const NOT_IMPLEMENTED: ReadonlySet<string> = new Set([
   'ConnectCustomKeyStore',
   'CreateCustomKeyStore',
   'DeleteCustomKeyStore',
-  'DeleteImportedKeyMaterial',
   'DeriveSharedSecret',
   'DescribeCustomKeyStores',
   'DisconnectCustomKeyStore',
-  'GetParametersForImport',
-  'ImportKeyMaterial',
   'ReplicateKey',
   'UpdateCustomKeyStore',
   'UpdatePrimaryRegion',

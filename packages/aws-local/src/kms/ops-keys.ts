@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { LocalAccess } from './access.js';
 import { KmsError, validation } from './errors.js';
 import { KEY_SPECS, type KeyUsage } from './key-specs.js';
-import { DAY_MS, type KeyRecord } from './key-store.js';
+import { DAY_MS, type KeyRecord, type KeyStore } from './key-store.js';
 import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { cursorPaginate, keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
 
@@ -37,6 +37,12 @@ function checkSpecAndUsage(spec: string, requested: string | undefined): KeyUsag
   if (!(info.usages as readonly string[]).includes(usage))
     throw validation(`KeyUsage ${usage} is not compatible with KeySpec ${spec}.`);
   return usage as KeyUsage;
+}
+
+/** EnableKey and DisableKey on a key pending import: KMSInvalidStateException (key-state.html, [5]). */
+function requireNotPendingImport(store: KeyStore, key: KeyRecord): void {
+  if (key.keyState === 'PendingImport')
+    throw new KmsError('KMSInvalidStateException', `${store.keyArn(key.keyId)} is pending import.`);
 }
 
 function checkPolicy(policy: string): void {
@@ -177,6 +183,7 @@ export const keyOperations: Record<string, Operation> = {
     const key = store.resolve(input.KeyId, false);
     access.require(key, 'kms:EnableKey');
     requireNotPendingDeletion(store, key);
+    requireNotPendingImport(store, key);
     store.updateKey(key, (k) => {
       k.keyState = 'Enabled';
     });
@@ -187,6 +194,7 @@ export const keyOperations: Record<string, Operation> = {
     const key = store.resolve(input.KeyId, false);
     access.require(key, 'kms:DisableKey');
     requireNotPendingDeletion(store, key);
+    requireNotPendingImport(store, key);
     store.updateKey(key, (k) => {
       k.keyState = 'Disabled';
     });
@@ -226,8 +234,11 @@ export const keyOperations: Record<string, Operation> = {
     if (key.keyState !== 'PendingDeletion') {
       throw new KmsError('KMSInvalidStateException', `${store.keyArn(key.keyId)} is not pending deletion.`);
     }
+    // A key without its key material (imported material never imported, deleted or expired) goes
+    // back to PendingImport, not Disabled (https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html).
+    const withoutMaterial = key.materials.length === 0 || key.materials.some((m) => m.wrapped === undefined);
     store.updateKey(key, (k) => {
-      k.keyState = 'Disabled';
+      k.keyState = withoutMaterial ? 'PendingImport' : 'Disabled';
       delete k.deletionDate;
       delete k.pendingWindowInDays;
     });

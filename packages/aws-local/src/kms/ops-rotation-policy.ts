@@ -92,7 +92,17 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
         `A key can be rotated on demand at most ${MAX_ON_DEMAND_ROTATIONS} times.`,
       );
     }
-    store.rotate(key, 'ON_DEMAND');
+    if (specOf(key).origin === 'EXTERNAL') {
+      // "When you initiate on-demand key rotation on a symmetric encryption KMS key with imported key
+      // material, you must have already imported new key material and that key material's state
+      // should be PENDING_ROTATION" (https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html).
+      if (store.rotateToImported(key) === undefined) {
+        throw new KmsError(
+          'KMSInvalidStateException',
+          `${store.keyArn(key.keyId)} has no imported key material in PENDING_ROTATION state to rotate to.`,
+        );
+      }
+    } else store.rotate(key, 'ON_DEMAND');
     return { KeyId: key.keyId };
   }),
 
@@ -106,17 +116,31 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
     (input, { store, access }) => {
       const key = store.resolve(input.KeyId, false);
       access.require(key, 'kms:ListKeyRotations');
+      // ALL_KEY_MATERIAL "adds the first key material and any imported key material pending rotation".
+      const pending = new Set(key.pendingMaterials ?? []);
       const materials =
         input.IncludeKeyMaterial === 'ALL_KEY_MATERIAL'
-          ? key.materials
+          ? [...key.materials, ...pending]
           : key.materials.filter((m) => m.rotationType);
       const { page, truncated, nextMarker } = paginate(materials, input.Limit, input.Marker, 100);
       const current = key.materials[key.materials.length - 1];
+      const { keySpec, origin } = specOf(key);
+      // ImportState, ExpirationModel, ValidTo and KeyMaterialDescription: "only present for symmetric
+      // encryption KMS keys with EXTERNAL origin" (https://docs.aws.amazon.com/kms/latest/APIReference/API_RotationsListEntry.html).
+      const imported = origin === 'EXTERNAL' && keySpec === 'SYMMETRIC_DEFAULT';
       return {
         Rotations: page.map((m) => ({
           KeyId: key.keyId,
           KeyMaterialId: m.id,
-          KeyMaterialState: m === current ? 'CURRENT' : 'NON_CURRENT',
+          ...(imported
+            ? {
+                ...(m.description !== undefined ? { KeyMaterialDescription: m.description } : {}),
+                ImportState: m.wrapped !== undefined ? 'IMPORTED' : 'PENDING_IMPORT',
+                ...(m.expirationModel ? { ExpirationModel: m.expirationModel } : {}),
+                ...(m.validTo !== undefined ? { ValidTo: seconds(m.validTo) } : {}),
+              }
+            : {}),
+          KeyMaterialState: pending.has(m) ? 'PENDING_ROTATION' : m === current ? 'CURRENT' : 'NON_CURRENT',
           ...(m.rotationType ? { RotationDate: seconds(m.createdAt), RotationType: m.rotationType } : {}),
         })),
         Truncated: truncated,

@@ -8,11 +8,19 @@ import { z } from 'zod';
 const KEY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const GRANT_ID = /^[0-9a-f]{64}$/;
 
+/**
+ * A material version. Imported material (keys of origin EXTERNAL) also has its expiration and
+ * description; its `wrapped` is absent once deleted (DeleteImportedKeyMaterial) or expired, until
+ * the same material is imported again.
+ */
 const materialSchema = z.object({
   id: z.string(),
   createdAt: z.number(),
   rotationType: z.enum(['AUTOMATIC', 'ON_DEMAND']).optional(),
-  wrapped: z.string(),
+  wrapped: z.string().optional(),
+  expirationModel: z.enum(['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE']).optional(),
+  validTo: z.number().optional(),
+  description: z.string().optional(),
 });
 const tagSchema = z.object({ TagKey: z.string(), TagValue: z.string() });
 export const keySchema = z.object({
@@ -30,6 +38,11 @@ export const keySchema = z.object({
   tags: z.array(tagSchema),
   rotation: z.object({ enabled: z.boolean(), periodDays: z.number(), nextRotationAt: z.number().optional() }),
   materials: z.array(materialSchema),
+  /**
+   * Imported material not yet rotated to (KeyMaterialState PENDING_ROTATION): symmetric EXTERNAL
+   * keys only; RotateKeyOnDemand makes the newest of them the current version.
+   */
+  pendingMaterials: z.array(materialSchema).optional(),
 });
 export const aliasSchema = z.object({
   name: z.string().min(1),
@@ -66,6 +79,7 @@ export const stateV1Schema = z.object({
 
 export type KeyRecord = z.infer<typeof keySchema>;
 export type KeyState = KeyRecord['keyState'];
+export type MaterialRecord = KeyRecord['materials'][number];
 export type AliasRecord = z.infer<typeof aliasSchema>;
 export type GrantRecord = z.infer<typeof grantSchema>;
 

@@ -179,7 +179,8 @@ export function createKmsServer(options: KmsServerOptions): Server {
     const input = parseInput(op.input, json);
     const rights = new LocalAccess(store, principal);
     access.current = rights;
-    const result = op.run(input as never, {
+    // Awaited: an operation may answer later (GetParametersForImport makes an RSA key pair).
+    const result = await op.run(input as never, {
       store,
       caller: { arn: principal.arn, accountId: identities.accountId },
       access: rights,

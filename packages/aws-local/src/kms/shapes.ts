@@ -113,6 +113,8 @@ const UNQUOTED = new Set([
   'message',
   'signature',
   'mac',
+  'importToken',
+  'encryptedKeyMaterial',
 ]);
 
 function describeValue(input: unknown, member: string): string {

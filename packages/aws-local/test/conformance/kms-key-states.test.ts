@@ -39,11 +39,12 @@ import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 /**
  * KMS's key-state table, for every operation of the local KMS that acts on an existing key:
  * https://docs.aws.amazon.com/kms/latest/developerguide/key-state.html ("Key state table").
- * Each cell is the documented answer for a key with key material from KMS (origin AWS_KMS, the
- * only kind the local KMS makes) in that state: `ok`, or the exception the table's footnote names
+ * Each cell is the documented answer for a key with key material from KMS (origin AWS_KMS) in
+ * that state: `ok`, or the exception the table's footnote names
  * (DisabledException "is disabled"; KMSInvalidStateException "is pending deletion" / "is not
- * pending deletion"). PendingImport and Unavailable do not occur: the local KMS has no imported
- * key material and no custom key stores (README "What it does not implement").
+ * pending deletion"). PendingImport (keys with imported key material) is checked in
+ * integration/kms-import.test.ts; Unavailable does not occur: the local KMS has no custom key
+ * stores (README "What it does not implement").
  */
 
 type State = 'Enabled' | 'Disabled' | 'PendingDeletion';

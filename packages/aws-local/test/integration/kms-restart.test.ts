@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   cpSync,
   existsSync,
@@ -15,12 +16,14 @@ import {
   CreateKeyCommand,
   type CreateKeyCommandInput,
   DecryptCommand,
+  DeleteImportedKeyMaterialCommand,
   DescribeKeyCommand,
   EnableKeyRotationCommand,
   EncryptCommand,
   GenerateDataKeyCommand,
   GenerateMacCommand,
   GetKeyRotationStatusCommand,
+  GetParametersForImportCommand,
   GetPublicKeyCommand,
   KMSClient,
   ListAliasesCommand,
@@ -39,6 +42,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '../../src/identity.js';
 import { startLocalKms } from '../../src/kms/index.js';
 import { errorOf } from '../helpers/errors.js';
+import { externalKey, importMaterial } from '../helpers/import.js';
 import { demoKey } from '../helpers/keys.js';
 import { makeDataDir, startTestKms, type TestKms } from '../helpers/local-kms.js';
 
@@ -447,5 +451,86 @@ describe('a data dir of the single-file store', () => {
     );
     expect(readFileSync(join(dir, 'kms', 'state.json')).equals(before)).toBe(true);
     expect(readdirSync(join(dir, 'kms', 'keys'))).toEqual([]);
+  });
+});
+
+describe('imported key material on disk', () => {
+  it('survives a restart: material, expiration, deleted material and pending material; an import token too', async () => {
+    const dir = dataDir();
+    const first = await startTestKms({ dataDir: dir });
+    const admin = first.client(KEY_MANAGER);
+    const keyId = (await admin.send(new CreateKeyCommand(externalKey(first)))).KeyMetadata?.KeyId ?? '';
+    const m1 = randomBytes(32);
+    const m2 = randomBytes(32);
+    const validTo = new Date(Math.floor((Date.now() + 30 * DAY) / 1000) * 1000);
+    const imported = await importMaterial(admin, keyId, m1, {
+      input: { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo, KeyMaterialDescription: 'kept' },
+    });
+    const enc = await first
+      .client(KEY_USER)
+      .send(new EncryptCommand({ KeyId: keyId, Plaintext: Buffer.from('byok') }));
+    const pending = await importMaterial(admin, keyId, m2, { input: { ImportType: 'NEW_KEY_MATERIAL' } });
+    // A second key: material deleted before the restart, with an unused import token.
+    const other = (await admin.send(new CreateKeyCommand(externalKey(first)))).KeyMetadata?.KeyId ?? '';
+    const m3 = randomBytes(32);
+    await importMaterial(admin, other, m3);
+    await admin.send(new DeleteImportedKeyMaterialCommand({ KeyId: other }));
+    const params = await admin.send(
+      new GetParametersForImportCommand({
+        KeyId: other,
+        WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    // No material in the clear on disk.
+    for (const file of filesUnder(join(dir, 'kms'))) {
+      const bytes = readFileSync(file);
+      for (const m of [m1, m2, m3]) {
+        expect(bytes.includes(m)).toBe(false);
+        expect(bytes.includes(Buffer.from(m.toString('base64')))).toBe(false);
+      }
+    }
+    await first.stop();
+
+    const second = await startTestKms({ dataDir: dir });
+    try {
+      const admin2 = second.client(KEY_MANAGER);
+      const md = (await admin2.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata;
+      expect(md).toMatchObject({
+        KeyState: 'Enabled',
+        Origin: 'EXTERNAL',
+        ExpirationModel: 'KEY_MATERIAL_EXPIRES',
+        CurrentKeyMaterialId: imported.KeyMaterialId,
+      });
+      expect(md?.ValidTo?.getTime()).toBe(validTo.getTime());
+      const dec = await second
+        .client(KEY_USER)
+        .send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob }));
+      expect(Buffer.from(dec.Plaintext ?? []).toString()).toBe('byok');
+      const all = await admin2.send(
+        new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }),
+      );
+      expect(
+        all.Rotations?.map((r) => [r.KeyMaterialId, r.KeyMaterialState, r.KeyMaterialDescription]),
+      ).toEqual([
+        [imported.KeyMaterialId, 'CURRENT', 'kept'],
+        [pending.KeyMaterialId, 'PENDING_ROTATION', undefined],
+      ]);
+      await admin2.send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+      expect(
+        (await admin2.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.CurrentKeyMaterialId,
+      ).toBe(pending.KeyMaterialId);
+
+      expect((await admin2.send(new DescribeKeyCommand({ KeyId: other }))).KeyMetadata?.KeyState).toBe(
+        'PendingImport',
+      );
+      // The token made before the restart still opens (tokens are sealed under the root key).
+      await importMaterial(admin2, other, m3, { params });
+      expect((await admin2.send(new DescribeKeyCommand({ KeyId: other }))).KeyMetadata?.KeyState).toBe(
+        'Enabled',
+      );
+    } finally {
+      await second.stop();
+    }
   });
 });

@@ -2,38 +2,15 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { KmsError, notFound } from './errors.js';
 import { ImportTokens } from './import-tokens.js';
+import { ImportedMaterials } from './imported-materials.js';
 import { type AddedMaterial, KeyMaterial, loadOrCreateRootKey } from './key-material.js';
 import { MarkerCodec } from './markers.js';
-import type { AliasRecord, GrantRecord, KeyRecord, MaterialRecord } from './records.js';
+import type { AliasRecord, GrantRecord, KeyRecord } from './records.js';
 import type { CursorPage } from './shapes.js';
 import { SortedIds } from './sorted-ids.js';
 import { StoreFiles } from './store-files.js';
 
 export type { AliasRecord, GrantRecord, KeyRecord, KeyState, MaterialRecord } from './records.js';
-
-/** Where ImportKeyMaterial puts material: see `KeyStore.importMaterial`. */
-export type ImportTarget =
-  | { kind: 'first' }
-  | { kind: 'version'; index: number }
-  | { kind: 'pending'; id?: string };
-
-/** An imported material's identifier, expiration and (when given) description. */
-export interface ImportedMaterialInfo {
-  id: string;
-  expirationModel: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
-  validTo?: number;
-  description?: string;
-}
-
-function setImportInfo(m: MaterialRecord, info: ImportedMaterialInfo): void {
-  m.id = info.id;
-  m.expirationModel = info.expirationModel;
-  if (info.validTo === undefined) delete m.validTo;
-  else m.validTo = info.validTo;
-  // "If you do not specify a key material description, KMS retains the value you specified when you
-  // last imported the same key material" (API_ImportKeyMaterial.html).
-  if (info.description !== undefined) m.description = info.description;
-}
 
 /**
  * The local KMS's state: keys with their material versions (`KeyMaterial`), aliases and grants,
@@ -106,6 +83,8 @@ export class KeyStore {
   readonly markers: MarkerCodec;
   /** Seals and opens GetParametersForImport's import tokens. */
   readonly importTokens: ImportTokens;
+  /** Imported key material: import, delete, expire, rotate to (keys of origin EXTERNAL). */
+  readonly imported: ImportedMaterials;
   private readonly files: StoreFiles;
   private readonly keyMaterial: KeyMaterial;
 
@@ -131,6 +110,11 @@ export class KeyStore {
     this.keyMaterial = new KeyMaterial(rootKey);
     this.markers = new MarkerCodec(rootKey);
     this.importTokens = new ImportTokens(rootKey);
+    this.imported = new ImportedMaterials(
+      this.keyMaterial,
+      (key, change) => this.updateKey(key, change),
+      this.now,
+    );
     this.files = new StoreFiles(join(options.dataDir, 'kms'));
     // Fail at start-up, not on first use, when the root key does not match the stored material.
     const state = this.files.load((key) => this.keyMaterial.check(key));
@@ -289,124 +273,7 @@ export class KeyStore {
   findKey(keyId: string): KeyRecord | undefined {
     this.expire();
     const key = this.keys.get(keyId);
-    return key ? this.catchUp(this.expireImported(key)) : undefined;
-  }
-
-  // --- imported key material ------------------------------------------------------------------
-
-  /** The identifier imported material has in this key (`KeyMaterial.importedId`). */
-  importedId(keyId: string, material: Buffer): string {
-    return this.keyMaterial.importedId(keyId, material);
-  }
-
-  /**
-   * Deletes the imported material whose ValidTo time has passed: "When the key material expires,
-   * AWS KMS deletes the key material and the KMS key becomes unusable" (PendingImport, unless it is
-   * pending deletion) until the same material is imported again
-   * (https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys-import-key-material.html).
-   */
-  private expireImported(key: KeyRecord): KeyRecord {
-    const now = this.now().getTime();
-    const due = (m: MaterialRecord) => m.wrapped !== undefined && m.validTo !== undefined && m.validTo <= now;
-    const expired = key.materials.flatMap((m, i) => (due(m) ? [i] : []));
-    if (expired.length === 0 && !(key.pendingMaterials ?? []).some(due)) return key;
-    this.updateKey(key, (k) => {
-      for (const m of [...k.materials, ...(k.pendingMaterials ?? [])]) {
-        if (due(m)) {
-          delete m.wrapped;
-          delete m.validTo;
-        }
-      }
-      if (expired.length > 0 && k.keyState !== 'PendingDeletion') k.keyState = 'PendingImport';
-    });
-    for (const i of expired) this.keyMaterial.drop(key.keyId, i);
-    return key;
-  }
-
-  /**
-   * Imports material into an EXTERNAL key: as its first version (`first`), back at the version it
-   * is (`version`: reimported, deleted or expired or to change its expiration), or as material
-   * pending rotation (`pending`, new or reimported). A key whose every version has its material
-   * again leaves PendingImport for Enabled.
-   */
-  importMaterial(key: KeyRecord, material: Buffer, target: ImportTarget, info: ImportedMaterialInfo): void {
-    const added: AddedMaterial[] = [];
-    this.updateKey(key, (k) => {
-      const now = this.now().getTime();
-      if (target.kind === 'first') {
-        const a = this.keyMaterial.add(k, now, undefined, material);
-        added.push(a);
-        setImportInfo(k.materials[a.index] as MaterialRecord, info);
-      } else if (target.kind === 'version') {
-        const m = k.materials[target.index] as MaterialRecord;
-        if (m.wrapped === undefined) added.push(this.keyMaterial.restore(k, target.index, material));
-        setImportInfo(m, info);
-      } else {
-        const pending = k.pendingMaterials ?? [];
-        let m = pending.find((p) => p.id === target.id);
-        if (!m) {
-          m = { id: info.id, createdAt: now };
-          pending.push(m);
-        }
-        m.wrapped ??= this.keyMaterial.wrapPending(k.keyId, info.id, material);
-        setImportInfo(m, info);
-        k.pendingMaterials = pending;
-      }
-      if (k.keyState === 'PendingImport' && k.materials.every((m) => m.wrapped !== undefined))
-        k.keyState = 'Enabled';
-    });
-    this.keyMaterial.keep(key.keyId, added);
-  }
-
-  /**
-   * Deletes imported material: a version's material (the key becomes PendingImport, unless it is
-   * pending deletion), or material pending rotation (forgotten: "You can delete this key material and
-   * import different key material in its place", API_RotationsListEntry).
-   */
-  deleteImportedMaterial(key: KeyRecord, where: { index: number } | { pendingId: string }): void {
-    this.updateKey(key, (k) => {
-      if ('pendingId' in where) {
-        const rest = (k.pendingMaterials ?? []).filter((p) => p.id !== where.pendingId);
-        if (rest.length > 0) k.pendingMaterials = rest;
-        else delete k.pendingMaterials;
-        return;
-      }
-      const m = k.materials[where.index] as MaterialRecord;
-      delete m.wrapped;
-      delete m.validTo;
-      if (k.keyState !== 'PendingDeletion') k.keyState = 'PendingImport';
-    });
-    if ('index' in where) this.keyMaterial.drop(key.keyId, where.index);
-  }
-
-  /**
-   * On-demand rotation of a symmetric EXTERNAL key: the newest imported material pending rotation
-   * becomes the new current version (its id, expiration and description kept); undefined when
-   * there is none.
-   */
-  rotateToImported(key: KeyRecord): string | undefined {
-    const pending = [...(key.pendingMaterials ?? [])].reverse().find((p) => p.wrapped !== undefined);
-    if (!pending) return undefined;
-    const plain = this.keyMaterial.openPending(key.keyId, pending);
-    const added: AddedMaterial[] = [];
-    try {
-      this.updateKey(key, (k) => {
-        const a = this.keyMaterial.add(k, this.now().getTime(), 'ON_DEMAND', plain);
-        added.push(a);
-        const m = k.materials[a.index] as MaterialRecord;
-        m.id = pending.id;
-        if (pending.expirationModel) m.expirationModel = pending.expirationModel;
-        if (pending.validTo !== undefined) m.validTo = pending.validTo;
-        if (pending.description !== undefined) m.description = pending.description;
-        const rest = (k.pendingMaterials ?? []).filter((p) => p.id !== pending.id);
-        if (rest.length > 0) k.pendingMaterials = rest;
-        else delete k.pendingMaterials;
-      });
-    } finally {
-      plain.fill(0);
-    }
-    this.keyMaterial.keep(key.keyId, added);
-    return pending.id;
+    return key ? this.catchUp(this.imported.expire(key)) : undefined;
   }
 
   /** A page of the keys, in key id order, after the key id `after`. */

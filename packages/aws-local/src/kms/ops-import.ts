@@ -10,7 +10,8 @@ import {
   type WrappingAlgorithm,
   type WrappingKeySpec,
 } from './import-tokens.js';
-import { DAY_MS, type ImportTarget, type KeyRecord, type KeyStore } from './key-store.js';
+import type { ImportTarget } from './imported-materials.js';
+import { DAY_MS, type KeyRecord, type KeyStore } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { specOf } from './records.js';
 import { blob, keyIdShape, str } from './shapes.js';
@@ -189,7 +190,7 @@ export const importOperations: Record<string, Operation> = {
         const pending = (key.pendingMaterials ?? []).some((m) => m.id === input.KeyMaterialId);
         if (index < 0 && !pending)
           throw notFound(`Key material ${input.KeyMaterialId} is not associated with ${arn}.`);
-        store.deleteImportedMaterial(key, index >= 0 ? { index } : { pendingId: input.KeyMaterialId });
+        store.imported.delete(key, index >= 0 ? { index } : { pendingId: input.KeyMaterialId });
         return { KeyId: arn, KeyMaterialId: input.KeyMaterialId };
       }
       // "If no KeyMaterialId is specified, KMS deletes the current key material"; a key that never
@@ -197,7 +198,7 @@ export const importOperations: Record<string, Operation> = {
       const index = key.materials.length - 1;
       const current = key.materials[index];
       if (!current) return { KeyId: arn };
-      store.deleteImportedMaterial(key, { index });
+      store.imported.delete(key, { index });
       return { KeyId: arn, KeyMaterialId: current.id };
     },
   ),
@@ -283,9 +284,9 @@ function importKeyMaterial(input: ImportInput, store: KeyStore, access: LocalAcc
   let material: Buffer | undefined;
   try {
     material = materialFor(keySpec, unwrapped);
-    const id = store.importedId(key.keyId, material);
+    const id = store.imported.idOf(key.keyId, material);
     const target = importTarget(key, id, input, symmetric);
-    store.importMaterial(key, material, target, {
+    store.imported.import(key, material, target, {
       id,
       expirationModel,
       ...(validTo !== undefined ? { validTo } : {}),

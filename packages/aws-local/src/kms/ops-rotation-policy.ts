@@ -96,7 +96,7 @@ export const rotationAndPolicyOperations: Record<string, Operation> = {
       // "When you initiate on-demand key rotation on a symmetric encryption KMS key with imported key
       // material, you must have already imported new key material and that key material's state
       // should be PENDING_ROTATION" (https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html).
-      if (store.rotateToImported(key) === undefined) {
+      if (store.imported.rotateToImported(key) === undefined) {
         throw new KmsError(
           'KMSInvalidStateException',
           `${store.keyArn(key.keyId)} has no imported key material in PENDING_ROTATION state to rotate to.`,

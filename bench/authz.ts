@@ -8,10 +8,12 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { EsdkEnvelope } from '../src/aws/esdk.js';
 import { KmsKeyAdmin } from '../src/aws/kms-admin.js';
+import { KmsSigning } from '../src/aws/kms-signing.js';
 import { makeHandler } from '../src/handlers/crypto.js';
 import type { ApiHandler } from '../src/http/api.js';
 import { AccessControl } from '../src/services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../src/services/crypto.js';
+import { SigningService } from '../src/services/signing.js';
 import { type Measurement, measure, table } from './lib.js';
 import { startBenchStack } from './stack.js';
 
@@ -45,8 +47,9 @@ export async function benchAuthz(durationMs: number): Promise<Measurement[]> {
   try {
     const admin = new KmsKeyAdmin(kms);
     const crypto = new CryptoService(admin, new EsdkEnvelope(kms, INLINE_LIMIT * 2));
+    const signing = new SigningService(new KmsSigning(kms), admin);
     const handlerWith = (access: AccessControl | null) =>
-      makeHandler({ audit: { record() {} }, logger: { error() {} }, crypto, access });
+      makeHandler({ audit: { record() {} }, logger: { error() {} }, crypto, signing, access });
     const body = JSON.stringify({
       keyId: 'alias/eaas-default',
       plaintext: randomBytes(1024).toString('base64'),

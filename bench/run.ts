@@ -7,6 +7,7 @@ import { benchEnvelopeStream } from './envelope-stream.js';
 import { benchKms } from './kms.js';
 import { benchKmsScaling } from './kms-scaling.js';
 import { benchRewrap } from './rewrap.js';
+import { benchSigning } from './signing.js';
 import { benchTransfer } from './transfer.js';
 
 /**
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     kmsScaling: () => benchKmsScaling(),
     api: () => benchApi(seconds * 1000, soakSeconds * 1000),
     authz: () => benchAuthz(seconds * 1000),
+    signing: () => benchSigning(seconds * 1000),
     envelopeStream: () => benchEnvelopeStream(),
     transfer: () => benchTransfer(),
     rewrap: () => benchRewrap(),

@@ -1,4 +1,5 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
+import type { KeyKind } from './core/key-kinds.js';
 
 /**
  * The narrow interfaces the services need. Adapters in `aws/` implement them over the AWS SDK;
@@ -19,6 +20,8 @@ export interface KeyInfo {
     | 'Updating'
     | 'PendingReplicaDeletion';
   description: string;
+  /** Its spec, usage and origin, as KMS describes them; absent: a symmetric key KMS made. */
+  kind?: KeyKind | undefined;
 }
 
 /** KMS operations on keys, by key id, ARN or alias. */
@@ -98,6 +101,65 @@ export interface KeyDetails extends KeyInfo {
   createdAt: Date;
   deletionDate?: Date | undefined;
   pendingWindowInDays?: number | undefined;
+  encryptionAlgorithms?: string[] | undefined;
+  signingAlgorithms?: string[] | undefined;
+  macAlgorithms?: string[] | undefined;
+  /** Imported material: whether it expires, and when. */
+  expirationModel?: string | undefined;
+  validTo?: Date | undefined;
+}
+
+/**
+ * KMS's asymmetric and HMAC operations, by key ARN, with the service's own identity. An invalid
+ * signature or MAC is an answer (`valid: false`), not an error.
+ */
+export interface SigningKeys {
+  sign(input: {
+    keyId: string;
+    message: Uint8Array;
+    messageType: 'RAW' | 'DIGEST';
+    algorithm: string;
+  }): Promise<{ signature: Uint8Array; keyArn: string }>;
+  verify(input: {
+    keyId: string;
+    message: Uint8Array;
+    messageType: 'RAW' | 'DIGEST';
+    signature: Uint8Array;
+    algorithm: string;
+  }): Promise<{ valid: boolean; keyArn: string }>;
+  generateMac(input: {
+    keyId: string;
+    message: Uint8Array;
+    algorithm: string;
+  }): Promise<{ mac: Uint8Array; keyArn: string }>;
+  verifyMac(input: {
+    keyId: string;
+    message: Uint8Array;
+    mac: Uint8Array;
+    algorithm: string;
+  }): Promise<{ valid: boolean; keyArn: string }>;
+  /** The public key of an asymmetric key: a DER SubjectPublicKeyInfo. */
+  publicKey(keyId: string): Promise<{ publicKey: Uint8Array; keyArn: string }>;
+}
+
+/** Key material a key's owner brings (origin EXTERNAL), with the service's own identity. */
+export interface KeyMaterial {
+  /** A wrapping public key (DER) and import token, valid until `validTo` (24 hours in KMS). */
+  importParameters(
+    keyArn: string,
+    wrappingKeySpec: string,
+    wrappingAlgorithm: string,
+  ): Promise<{ publicKey: Uint8Array; importToken: Uint8Array; validTo?: Date | undefined }>;
+  importMaterial(
+    keyArn: string,
+    input: {
+      importToken: Uint8Array;
+      encryptedKeyMaterial: Uint8Array;
+      expirationModel: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      validTo?: Date | undefined;
+    },
+  ): Promise<{ keyMaterialId?: string | undefined }>;
+  deleteMaterial(keyArn: string): Promise<void>;
 }
 
 export interface Page<T> {
@@ -138,6 +200,8 @@ export interface KeyAdmin extends AccessSource {
     policy: string;
     description: string;
     tags: Record<string, string>;
+    /** Absent: a symmetric encryption key whose material KMS makes. */
+    kind?: KeyKind | undefined;
   }): Promise<KeyDetails>;
   listKeys(limit: number, nextToken?: string): Promise<Page<{ keyId: string; arn: string }>>;
   describeKey(keyId: string): Promise<KeyDetails>;

@@ -27,11 +27,21 @@ import {
   UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
 import { DomainError } from '../core/errors.js';
+import { KEY_ORIGINS, KEY_SPECS, KEY_USAGES, type KeyKind } from '../core/key-kinds.js';
 import type { AliasInfo, GrantInfo, KeyAdmin, KeyDetails, KeyInfo, NewGrant, Page } from '../ports.js';
 import { fromKmsError, KmsKeys } from './kms.js';
 
-function details(md: KeyMetadata | undefined): KeyDetails {
+/** A key's kind as KMS describes it; a spec, usage or origin the API does not offer is left out. */
+export function kindOfMetadata(md: KeyMetadata | undefined): KeyKind | undefined {
+  const spec = KEY_SPECS.find((s) => s === (md?.KeySpec ?? 'SYMMETRIC_DEFAULT'));
+  const usage = KEY_USAGES.find((u) => u === (md?.KeyUsage ?? 'ENCRYPT_DECRYPT'));
+  const origin = KEY_ORIGINS.find((o) => o === (md?.Origin ?? 'AWS_KMS'));
+  return spec && usage && origin ? { spec, usage, origin } : undefined;
+}
+
+export function details(md: KeyMetadata | undefined): KeyDetails {
   if (!md?.Arn || !md.KeyId) throw new DomainError('DependencyFailure', 'KMS answered without key metadata.');
+  const kind = kindOfMetadata(md);
   return {
     arn: md.Arn,
     keyId: md.KeyId,
@@ -40,6 +50,12 @@ function details(md: KeyMetadata | undefined): KeyDetails {
     createdAt: md.CreationDate ?? new Date(0),
     ...(md.DeletionDate ? { deletionDate: md.DeletionDate } : {}),
     ...(md.PendingDeletionWindowInDays ? { pendingWindowInDays: md.PendingDeletionWindowInDays } : {}),
+    ...(kind ? { kind } : {}),
+    ...(md.EncryptionAlgorithms?.length ? { encryptionAlgorithms: md.EncryptionAlgorithms } : {}),
+    ...(md.SigningAlgorithms?.length ? { signingAlgorithms: md.SigningAlgorithms } : {}),
+    ...(md.MacAlgorithms?.length ? { macAlgorithms: md.MacAlgorithms } : {}),
+    ...(md.ExpirationModel ? { expirationModel: md.ExpirationModel } : {}),
+    ...(md.ValidTo ? { validTo: md.ValidTo } : {}),
   };
 }
 
@@ -101,12 +117,17 @@ export class KmsKeyAdmin extends KmsKeys implements KeyAdmin {
     });
   }
 
-  createKey(input: { policy: string; description: string; tags: Record<string, string> }) {
+  createKey(input: { policy: string; description: string; tags: Record<string, string>; kind?: KeyKind }) {
     return this.run('', async (kms) => {
       const out = await kms.send(
         new CreateKeyCommand({
           Policy: input.policy,
           Description: input.description,
+          // Left out for a symmetric key KMS makes, so that the request stays what it always was.
+          ...(input.kind && input.kind.spec !== 'SYMMETRIC_DEFAULT'
+            ? { KeySpec: input.kind.spec, KeyUsage: input.kind.usage }
+            : {}),
+          ...(input.kind?.origin === 'EXTERNAL' ? { Origin: 'EXTERNAL' as const } : {}),
           Tags: Object.entries(input.tags).map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
         }),
       );

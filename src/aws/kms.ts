@@ -38,6 +38,15 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
     case 'DisabledException':
       return new DomainError('KeyDisabled', `The key ${keyId} is disabled.`, undefined, options);
     case 'KMSInvalidStateException':
+      // A key with no material: created with origin EXTERNAL and not imported yet, its imported
+      // material deleted, or expired (KMS: "... is pending import").
+      if (/pending ?import/i.test(message))
+        return new DomainError(
+          'KeyPendingImport',
+          `The key ${keyId} has no key material: import it (PUT /v1/keys/{keyId}/material) to use the key.`,
+          undefined,
+          options,
+        );
       if (/not pending deletion/i.test(message))
         return new DomainError(
           'InvalidState',
@@ -65,6 +74,34 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
       return new DomainError(
         'InvalidKeyUsage',
         `The key ${keyId} cannot be used for this operation.`,
+        undefined,
+        options,
+      );
+    case 'UnsupportedOperationException':
+      return new DomainError(
+        'UnsupportedOperation',
+        `The key ${keyId} does not support this operation (its spec, usage or origin): ${message}`,
+        undefined,
+        options,
+      );
+    case 'InvalidImportTokenException':
+      return new DomainError(
+        'InvalidImportToken',
+        `The import token is not valid for the key ${keyId} and this wrapped key material: use the token returned with the wrapping public key the material was wrapped with.`,
+        undefined,
+        options,
+      );
+    case 'ExpiredImportTokenException':
+      return new DomainError(
+        'ImportTokenExpired',
+        'The import token has expired (import parameters are valid 24 hours): get new ones and wrap the material again.',
+        undefined,
+        options,
+      );
+    case 'IncorrectKeyMaterialException':
+      return new DomainError(
+        'IncorrectKeyMaterial',
+        `The key ${keyId} takes only the key material first imported into it; this is other material.`,
         undefined,
         options,
       );

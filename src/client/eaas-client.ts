@@ -3,6 +3,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ok } from './errors.js';
+import { type WrappingAlgorithm, wrapKeyMaterial } from './key-import.js';
 import type {
   BytesResponse,
   ClientOptions,
@@ -10,6 +11,8 @@ import type {
   Format,
   ItemResult,
   JobView,
+  KeyView,
+  MessageType,
   RawResponse,
 } from './types.js';
 
@@ -19,6 +22,8 @@ import type {
  */
 
 const b64 = (v: Uint8Array | string) => Buffer.from(v).toString('base64');
+const bytes = (v: string) => Buffer.from(v, 'base64');
+const keyPath = (keyId: string, rest = '') => `/v1/keys/${encodeURIComponent(keyId)}${rest}`;
 
 export class EaasClient {
   private readonly signer: SignatureV4;
@@ -185,6 +190,151 @@ export class EaasClient {
       })),
     });
     return out.items;
+  }
+
+  /**
+   * Creates a key; the caller administers it. `keySpec`, `keyUsage` and `origin` choose its kind:
+   * origin EXTERNAL makes a key without material (PendingImport), to import with `importKey`.
+   */
+  createKey(input: {
+    description?: string;
+    administrators?: string[];
+    users?: string[];
+    tags?: Record<string, string>;
+    alias?: string;
+    rotation?: { enabled: boolean; periodInDays?: number };
+    keySpec?: string;
+    keyUsage?: 'ENCRYPT_DECRYPT' | 'SIGN_VERIFY' | 'GENERATE_VERIFY_MAC';
+    origin?: 'AWS_KMS' | 'EXTERNAL';
+  }) {
+    return this.call<{ key: KeyView; administrators: string[]; users: string[]; alias?: string }>(
+      'POST',
+      '/v1/keys',
+      input,
+    );
+  }
+
+  /** A wrapping public key (DER base64 and PEM) and import token for an EXTERNAL key, valid 24 hours. */
+  importParameters(
+    keyId: string,
+    options: { wrappingKeySpec?: string; wrappingAlgorithm?: WrappingAlgorithm } = {},
+  ) {
+    return this.call<{
+      keyId: string;
+      wrappingKeySpec: string;
+      wrappingAlgorithm: WrappingAlgorithm;
+      publicKey: string;
+      publicKeyPem: string;
+      importToken: string;
+      parametersValidTo?: string;
+    }>('GET', keyPath(keyId, '/import-parameters'), undefined, { ...options });
+  }
+
+  /** Imports material already wrapped with `importParameters`' key and algorithm. */
+  importKeyMaterial(
+    keyId: string,
+    input: {
+      importToken: string;
+      encryptedKeyMaterial: Uint8Array;
+      expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+      validTo?: Date;
+    },
+  ) {
+    return this.call<{ key: KeyView }>('PUT', keyPath(keyId, '/material'), {
+      importToken: input.importToken,
+      encryptedKeyMaterial: b64(input.encryptedKeyMaterial),
+      ...(input.expirationModel ? { expirationModel: input.expirationModel } : {}),
+      ...(input.validTo ? { validTo: input.validTo.toISOString() } : {}),
+    });
+  }
+
+  /**
+   * Brings key material: gets import parameters, wraps `material` with them in this process
+   * (`wrapKeyMaterial`), imports it. The material never leaves this process unwrapped.
+   */
+  async importKey(
+    keyId: string,
+    material: Uint8Array,
+    options: { wrappingAlgorithm?: WrappingAlgorithm; wrappingKeySpec?: string; validTo?: Date } = {},
+  ) {
+    const params = await this.importParameters(keyId, {
+      ...(options.wrappingKeySpec ? { wrappingKeySpec: options.wrappingKeySpec } : {}),
+      ...(options.wrappingAlgorithm ? { wrappingAlgorithm: options.wrappingAlgorithm } : {}),
+    });
+    const encryptedKeyMaterial = wrapKeyMaterial(material, params.publicKey, params.wrappingAlgorithm);
+    return this.importKeyMaterial(keyId, {
+      importToken: params.importToken,
+      encryptedKeyMaterial,
+      ...(options.validTo ? { validTo: options.validTo } : {}),
+    });
+  }
+
+  /** Deletes the imported material: the key is PendingImport until the same material is imported again. */
+  deleteKeyMaterial(keyId: string) {
+    return this.call<{ key: KeyView }>('DELETE', keyPath(keyId, '/material'));
+  }
+
+  /** Signs a message (over 4 KiB: the service signs its digest, and says `messageType: 'DIGEST'`). */
+  async sign(input: {
+    keyId: string;
+    message: Uint8Array | string;
+    messageType?: MessageType;
+    algorithm?: string;
+  }) {
+    const out = await this.call<{
+      signature: string;
+      keyId: string;
+      algorithm: string;
+      messageType: MessageType;
+    }>('POST', '/v1/sign', { ...input, message: b64(input.message) });
+    return { ...out, signature: bytes(out.signature) };
+  }
+
+  /** Whether `signature` is of the message under the key: `valid: false` is an answer, not an error. */
+  verify(input: {
+    keyId: string;
+    message: Uint8Array | string;
+    signature: Uint8Array;
+    messageType?: MessageType;
+    algorithm?: string;
+  }) {
+    return this.call<{ valid: boolean; keyId: string; algorithm: string; messageType: MessageType }>(
+      'POST',
+      '/v1/verify',
+      { ...input, message: b64(input.message), signature: b64(input.signature) },
+    );
+  }
+
+  /** The public key of an asymmetric key: DER (bytes) and PEM, with its usage and algorithms. */
+  async publicKey(keyId: string) {
+    const out = await this.call<{
+      keyId: string;
+      publicKey: string;
+      publicKeyPem: string;
+      keySpec: string;
+      keyUsage: string;
+      signingAlgorithms?: string[];
+      encryptionAlgorithms?: string[];
+    }>('GET', keyPath(keyId, '/public-key'));
+    return { ...out, publicKey: bytes(out.publicKey) };
+  }
+
+  /** The HMAC of a message of up to 4,096 bytes. */
+  async generateMac(input: { keyId: string; message: Uint8Array | string; algorithm?: string }) {
+    const out = await this.call<{ mac: string; keyId: string; algorithm: string }>('POST', '/v1/mac', {
+      ...input,
+      message: b64(input.message),
+    });
+    return { ...out, mac: bytes(out.mac) };
+  }
+
+  /** Whether `mac` is the message's HMAC under the key (compared by KMS): `valid: false` is an answer. */
+  verifyMac(input: { keyId: string; message: Uint8Array | string; mac: Uint8Array; algorithm?: string }) {
+    return this.call<{ valid: boolean; keyId: string; algorithm: string }>('POST', '/v1/verify-mac', {
+      ...input,
+      message: b64(input.message),
+      mac: b64(input.mac),
+    });
   }
 
   whoami(keyId?: string) {

@@ -4,6 +4,7 @@
  */
 export { EaasClient } from './eaas-client.js';
 export { EaasError } from './errors.js';
+export { privateKeyMaterial, type WrappingAlgorithm, wrapKeyMaterial } from './key-import.js';
 export {
   downloadDocument,
   type UploadInput,
@@ -20,5 +21,7 @@ export type {
   Format,
   ItemResult,
   JobView,
+  KeyView,
+  MessageType,
   RawResponse,
 } from './types.js';

@@ -4,6 +4,25 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 
 export type Context = Record<string, string>;
 export type Format = 'kms' | 'aws-encryption-sdk';
+/** DIGEST: the message given is (or was signed as) the digest of the algorithm's hash. */
+export type MessageType = 'RAW' | 'DIGEST';
+
+/** A key as the key routes describe it. */
+export interface KeyView {
+  keyId: string;
+  arn: string;
+  description?: string;
+  state: string;
+  createdAt: string;
+  keySpec: string;
+  keyUsage: string;
+  origin: 'AWS_KMS' | 'EXTERNAL';
+  encryptionAlgorithms?: string[];
+  signingAlgorithms?: string[];
+  macAlgorithms?: string[];
+  expirationModel?: 'KEY_MATERIAL_EXPIRES' | 'KEY_MATERIAL_DOES_NOT_EXPIRE';
+  validTo?: string;
+}
 
 export interface ClientOptions {
   /** Base URL of the API, e.g. `http://127.0.0.1:3000` or the API Gateway stage URL. */

@@ -1,8 +1,10 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
+import { KmsSigning } from '../aws/kms-signing.js';
 import type { Config } from '../config.js';
 import type { CryptoDeps } from '../handlers/crypto.js';
 import type { EnvelopeCodec } from '../ports.js';
 import { CryptoService, INLINE_LIMIT } from '../services/crypto.js';
+import { SigningService } from '../services/signing.js';
 import type { KeyAccess } from './key-access.js';
 
 /**
@@ -35,12 +37,16 @@ export const partitionOf = (region: string) =>
 
 /**
  * The crypto function's services: encryption through KMS and the Encryption SDK, whose messages
- * are read only under keys of the service's own account.
+ * are read only under keys of the service's own account; signatures and MACs through KMS.
  */
 export function cryptoServices(
   { kms, admin, access }: KeyAccess,
   config: Pick<Config, 'accountId' | 'region'>,
-): Pick<CryptoDeps, 'crypto' | 'access'> {
+): Pick<CryptoDeps, 'crypto' | 'access' | 'signing'> {
   const discovery = { accountIDs: [config.accountId], partition: partitionOf(config.region) };
-  return { access, crypto: new CryptoService(admin, lazyEsdkEnvelope(kms, INLINE_LIMIT * 2, discovery)) };
+  return {
+    access,
+    crypto: new CryptoService(admin, lazyEsdkEnvelope(kms, INLINE_LIMIT * 2, discovery)),
+    signing: new SigningService(new KmsSigning(kms), admin),
+  };
 }

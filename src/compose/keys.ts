@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { KmsKeyMaterial } from '../aws/kms-material.js';
 import type { Config } from '../config.js';
 import type { KeysDeps } from '../handlers/keys.js';
 import { KeyService } from '../services/keys.js';
@@ -9,7 +10,7 @@ import { quotaLedgerFor } from './quotas.js';
 /** The keys function's services: key administration with per-caller quotas, and the listings' tokens. */
 export function keysServices(
   config: Config,
-  { admin, access }: KeyAccess,
+  { kms, admin, access }: KeyAccess,
   s3: S3Client,
   tokens: PageTokenOptions = {},
 ): Pick<KeysDeps, 'keys' | 'pageTokens'> {
@@ -20,6 +21,7 @@ export function keysServices(
     serviceTag: config.serviceTag,
     serviceRoles: config.serviceRoleArns ?? [],
     adminRoles: config.adminRoleArns ?? [],
+    material: new KmsKeyMaterial(kms),
   });
   return { keys, pageTokens: pageTokensFor(config, tokens) };
 }

@@ -1,4 +1,4 @@
-import { ADMIN_ACTIONS, ADMIN_DENY_SID, ADMIN_SID, CRYPTO_ACTIONS } from './key-policy.js';
+import { ADMIN_ACTIONS, ADMIN_DENY_SID, ADMIN_SID, adminActionsOf, CRYPTO_ACTIONS } from './key-policy.js';
 
 /**
  * Recognising, in a key policy, the Deny this service writes for its administrators, so that a
@@ -28,7 +28,9 @@ export function withoutAdminDeny(policy: unknown): unknown {
       Object.keys(st).every((k) => ADMIN_DENY_KEYS.has(k)) &&
       st.Effect === 'Allow' &&
       st.Resource === '*' &&
-      sameSet(stringList(st.Action), ADMIN_ACTIONS),
+      // ADMIN_ACTIONS, with the key material actions on a key whose owner brings its material.
+      (sameSet(stringList(st.Action), ADMIN_ACTIONS) ||
+        sameSet(stringList(st.Action), adminActionsOf({ origin: 'EXTERNAL' }))),
   );
   const administrators = admins.length === 1 ? awsPrincipals(admins[0]) : undefined;
   if (administrators === undefined || administrators.length === 0) return policy;

@@ -6,6 +6,14 @@ import {
   type PolicyDocument,
   type PolicyStatement,
 } from '@eaas/aws-rules';
+import {
+  GRANT_OPERATIONS,
+  IMPORT_ACTIONS,
+  type KeyKind,
+  SYMMETRIC,
+  useOperationsOf,
+  userActionsOf,
+} from './key-kinds.js';
 
 /**
  * KMS key policy documents as this service writes them: an administrators statement and a
@@ -16,7 +24,9 @@ import {
 /**
  * What administrators may do: manage the key, never use it. Each action is named: a wildcard such
  * as the console's `kms:Create*` or `kms:Get*` would also cover actions no administrator here
- * needs (`GetParametersForImport`, `UpdatePrimaryRegion`...) and any that AWS adds later.
+ * needs (`UpdatePrimaryRegion`...) and any that AWS adds later. The key material actions
+ * (`GetParametersForImport`...) come only with a key whose owner brings its material
+ * (`adminActionsOf`).
  * `CreateGrant` stays: administrators give grants (through the API, and directly in KMS); the
  * Deny statement below keeps any grant they make for themselves from working.
  */
@@ -85,16 +95,16 @@ export const USER_ACTIONS: readonly string[] = CONSOLE_USER_ACTIONS;
 /** Grants users may create for AWS services that use the key on their behalf. */
 export const USER_GRANT_ACTIONS: readonly string[] = CONSOLE_USER_GRANT_ACTIONS;
 
-/** Operations a grant may give on a symmetric key through this service. */
-export const SERVICE_GRANT_OPERATIONS = [
-  'Encrypt',
-  'Decrypt',
-  'ReEncryptFrom',
-  'ReEncryptTo',
-  'GenerateDataKey',
-  'GenerateDataKeyWithoutPlaintext',
-  'DescribeKey',
-] as const;
+/** Operations a grant may give through this service, on a key of the kind that takes them. */
+export const SERVICE_GRANT_OPERATIONS = GRANT_OPERATIONS;
+
+/**
+ * The administrators' actions on a key of this kind: ADMIN_ACTIONS, and for a key whose material
+ * its owner brings (origin EXTERNAL) the key material actions, which only such a key takes.
+ */
+export function adminActionsOf(kind: Pick<KeyKind, 'origin'>): readonly string[] {
+  return kind.origin === 'EXTERNAL' ? [...ADMIN_ACTIONS, ...IMPORT_ACTIONS] : ADMIN_ACTIONS;
+}
 
 export const ADMIN_SID = 'Allow access for Key Administrators';
 export const USER_SID = 'Allow use of the key';
@@ -109,10 +119,12 @@ export const ROOT_SID = 'Enable IAM User Permissions';
 
 /**
  * What the service's own roles do with a key on its callers' behalf (the crypto, objects, seal and
- * re-encryption functions), and nothing else: the cryptographic operations the API offers (those
- * a grant through it may give).
+ * re-encryption functions), and nothing else: the cryptographic operations the API offers on a
+ * key of its kind (those a grant through it may give). SERVICE_ROLE_ACTIONS: a symmetric key's.
  */
-export const SERVICE_ROLE_ACTIONS: readonly string[] = SERVICE_GRANT_OPERATIONS.map((op) => `kms:${op}`);
+export const serviceRoleActionsOf = (kind: Pick<KeyKind, 'spec' | 'usage'>): string[] =>
+  useOperationsOf(kind).map((op) => `kms:${op}`);
+export const SERVICE_ROLE_ACTIONS: readonly string[] = serviceRoleActionsOf(SYMMETRIC);
 
 export interface RolesPolicyInput {
   accountId: string;
@@ -133,6 +145,13 @@ export interface RolesPolicyInput {
    * check passes on the key policy alone.
    */
   adminRoles?: readonly string[] | undefined;
+  /**
+   * The key's spec, usage and origin (SYMMETRIC when absent): the users' and the service's
+   * statements name the operations a key of that kind takes, and the administrators' the key
+   * material actions when its owner brings the material. A symmetric key's policy is the same
+   * document as before there were kinds, so the version stays.
+   */
+  kind?: KeyKind | undefined;
 }
 
 /**
@@ -155,9 +174,17 @@ export function rolesKeyPolicy(input: RolesPolicyInput): PolicyDocument {
 const VERSION_1_ADMIN_ACTIONS: readonly string[] = CONSOLE_ADMIN_ACTIONS;
 
 function buildRolesPolicy(
-  { accountId, administrators, users, serviceRoles = [], adminRoles = [] }: RolesPolicyInput,
+  {
+    accountId,
+    administrators,
+    users,
+    serviceRoles = [],
+    adminRoles = [],
+    kind = SYMMETRIC,
+  }: RolesPolicyInput,
   version: 1 | 2 | 3,
 ): PolicyDocument {
+  const adminActions = adminActionsOf(kind);
   const root = defaultKeyPolicy(accountId).Statement[0]?.Principal;
   const statements: PolicyStatement[] =
     version === 3
@@ -168,7 +195,7 @@ function buildRolesPolicy(
             Sid: ROOT_SID,
             Effect: 'Allow',
             Principal: root,
-            Action: ADMIN_ACTIONS.filter((a) => a !== 'kms:CreateGrant'),
+            Action: adminActions.filter((a) => a !== 'kms:CreateGrant'),
             Resource: '*',
           } as PolicyStatement,
           ...(adminRoles.length > 0
@@ -205,7 +232,7 @@ function buildRolesPolicy(
             Sid: SERVICE_SID,
             Effect: 'Allow',
             Principal: root,
-            Action: [...SERVICE_ROLE_ACTIONS],
+            Action: serviceRoleActionsOf(kind),
             Resource: '*',
             Condition: { ArnEquals: { 'aws:PrincipalArn': [...serviceRoles] } },
           } as PolicyStatement,
@@ -216,7 +243,7 @@ function buildRolesPolicy(
       Sid: ADMIN_SID,
       Effect: 'Allow',
       Principal: { AWS: [...administrators] },
-      Action: [...(version === 1 ? VERSION_1_ADMIN_ACTIONS : ADMIN_ACTIONS)],
+      Action: [...(version === 1 ? VERSION_1_ADMIN_ACTIONS : adminActions)],
       Resource: '*',
     });
   }
@@ -226,7 +253,7 @@ function buildRolesPolicy(
         Sid: USER_SID,
         Effect: 'Allow',
         Principal: { AWS: [...users] },
-        Action: [...USER_ACTIONS],
+        Action: userActionsOf(kind, USER_ACTIONS),
         Resource: '*',
       },
       {
@@ -294,7 +321,7 @@ export interface PolicyRoles {
 export function rolesOf(
   doc: unknown,
   accountId: string,
-  expected?: { serviceRoles: readonly string[]; adminRoles: readonly string[] },
+  expected?: { serviceRoles: readonly string[]; adminRoles: readonly string[]; kind?: KeyKind | undefined },
 ): PolicyRoles {
   const statements =
     doc !== null && typeof doc === 'object' && Array.isArray((doc as PolicyDocument).Statement)
@@ -328,6 +355,8 @@ export function rolesOf(
   const managed =
     sameRoles &&
     JSON.stringify(doc) ===
-      JSON.stringify(rolesKeyPolicy({ accountId, administrators, users, serviceRoles, adminRoles }));
+      JSON.stringify(
+        rolesKeyPolicy({ accountId, administrators, users, serviceRoles, adminRoles, kind: expected?.kind }),
+      );
   return { administrators, users, serviceRoles, adminRoles, managed };
 }

@@ -1,11 +1,16 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
+import { ValidationError } from '../core/errors.js';
+import { publicKeyPem } from '../core/pem.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import { VALIDATORS } from '../http/validators/crypto.js';
 import type { AccessControl } from '../services/access.js';
 import type { CryptoService, KeyGuard } from '../services/crypto.js';
+import type { MessageType, SigningService } from '../services/signing.js';
 
 export interface CryptoDeps extends HttpDeps {
   crypto: CryptoService;
+  /** Signatures and MACs, with asymmetric and HMAC keys. */
+  signing: SigningService;
   /**
    * Authorization of the IAM caller on the key. `null` switches it off, which only the
    * benchmark does, to measure its cost; production wiring always sets it.
@@ -19,9 +24,22 @@ const bytesOf = (value: unknown) => Buffer.from(String(value), 'base64');
 const ctx = (value: unknown) => value as EncryptionContext | undefined;
 const str = (value: unknown) => (value === undefined ? undefined : String(value));
 
-/** POST /v1/encrypt, /v1/decrypt, /v1/re-encrypt, /v1/data-keys. */
+/** A guard that checks nothing: only the benchmark runs without authorization. */
+const noGuard: KeyGuard = async (keyId) => keyId;
+
+/**
+ * POST /v1/encrypt, /v1/decrypt, /v1/re-encrypt, /v1/data-keys; /v1/sign, /v1/verify, /v1/mac,
+ * /v1/verify-mac, GET /v1/keys/{keyId}/public-key. Messages and MACs are secrets of the caller's:
+ * they go to KMS and back, never into the audit record or a log line.
+ */
 export function makeHandler(deps: CryptoDeps): ApiHandler {
-  const { crypto, access } = deps;
+  const { crypto, access, signing } = deps;
+  const signInput = (body: Record<string, unknown>) => ({
+    keyId: String(body.keyId),
+    message: bytesOf(body.message),
+    messageType: body.messageType as MessageType | undefined,
+    algorithm: str(body.algorithm),
+  });
   const guardOf = ({ body, state }: RouteInput): KeyGuard | undefined =>
     access?.guardFor(
       { arn: state.callerArn },
@@ -97,6 +115,65 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
           out.plaintext.fill(0);
         }
         return answer;
+      },
+
+      async sign(input: RouteInput) {
+        const out = await signing.sign(signInput(input.body), guardOf(input) ?? noGuard);
+        input.state.audit.keyArn = out.keyArn;
+        return {
+          signature: b64(out.signature),
+          keyId: out.keyArn,
+          algorithm: out.algorithm,
+          messageType: out.messageType,
+        };
+      },
+
+      async verify(input: RouteInput) {
+        const out = await signing.verify(
+          { ...signInput(input.body), signature: bytesOf(input.body.signature) },
+          guardOf(input) ?? noGuard,
+        );
+        input.state.audit.keyArn = out.keyArn;
+        return {
+          valid: out.valid,
+          keyId: out.keyArn,
+          algorithm: out.algorithm,
+          messageType: out.messageType,
+        };
+      },
+
+      async generateMac(input: RouteInput) {
+        const { body } = input;
+        const out = await signing.generateMac(
+          { keyId: String(body.keyId), message: bytesOf(body.message), algorithm: str(body.algorithm) },
+          guardOf(input) ?? noGuard,
+        );
+        input.state.audit.keyArn = out.keyArn;
+        return { mac: b64(out.mac), keyId: out.keyArn, algorithm: out.algorithm };
+      },
+
+      async verifyMac(input: RouteInput) {
+        const { body } = input;
+        const out = await signing.verifyMac(
+          {
+            keyId: String(body.keyId),
+            message: bytesOf(body.message),
+            mac: bytesOf(body.mac),
+            algorithm: str(body.algorithm),
+          },
+          guardOf(input) ?? noGuard,
+        );
+        input.state.audit.keyArn = out.keyArn;
+        return { valid: out.valid, keyId: out.keyArn, algorithm: out.algorithm };
+      },
+
+      async getPublicKey(input: RouteInput) {
+        const keyId = input.pathParameters.keyId ?? '';
+        if (keyId.length === 0 || keyId.length > 2048)
+          throw new ValidationError('The key id in the path is not valid.');
+        const { publicKey, keyArn, ...rest } = await signing.publicKey(keyId, guardOf(input) ?? noGuard);
+        input.state.audit.keyArn = keyArn;
+        return { keyId: keyArn, publicKey: b64(publicKey), publicKeyPem: publicKeyPem(publicKey), ...rest };
       },
     },
     deps,

@@ -70,6 +70,16 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
           await audited(i, keys.rotations(r(i), keyIdOf(i), limitFromQuery(i.query), page.cursor)),
         );
       },
+      getImportParameters: (i) =>
+        audited(
+          i,
+          keys.importParameters(r(i), keyIdOf(i), {
+            wrappingKeySpec: i.query.wrappingKeySpec as never,
+            wrappingAlgorithm: i.query.wrappingAlgorithm as never,
+          }),
+        ),
+      importKeyMaterial: (i) => audited(i, keys.importMaterial(r(i), keyIdOf(i), b(i))),
+      deleteKeyMaterial: (i) => audited(i, keys.deleteMaterial(r(i), keyIdOf(i))),
       getKeyPolicy: (i) => audited(i, keys.policy(r(i), keyIdOf(i))),
       putKeyPolicy: (i) => audited(i, keys.putPolicy(r(i), keyIdOf(i), b(i))),
       createGrant: (i) => audited(i, keys.createGrant(r(i), keyIdOf(i), b(i))),

@@ -9,6 +9,16 @@ export const ERROR_STATUS = {
   MalformedJson: 400,
   InvalidCiphertext: 400,
   InvalidKeyUsage: 400,
+  /** A key's spec, usage, origin or rotation asked for that do not go together. */
+  InvalidKeyConfiguration: 400,
+  /** An operation the key's kind does not take (importing into a key KMS made, rotating an asymmetric key...). */
+  UnsupportedOperation: 400,
+  /** An import token that is not one of this key's, or not for this wrapped material. */
+  InvalidImportToken: 400,
+  /** Wrapped key material that does not unwrap with the token's wrapping key, or is not material of the key's spec. */
+  InvalidKeyMaterial: 400,
+  /** Material other than the key's own (a key takes only the material first imported into it). */
+  IncorrectKeyMaterial: 400,
   PolicyLockout: 400,
   SeparationOfDuties: 400,
   InvalidPageToken: 400,
@@ -19,9 +29,13 @@ export const ERROR_STATUS = {
   MethodNotAllowed: 405,
   KeyDisabled: 409,
   KeyPendingDeletion: 409,
+  /** A key whose owner has not imported its material yet, or deleted it, or whose material expired. */
+  KeyPendingImport: 409,
   InvalidState: 409,
   AlreadyExists: 409,
   UploadExpired: 410,
+  /** Import parameters are valid 24 hours: get new ones (GET .../import-parameters). */
+  ImportTokenExpired: 410,
   PreconditionFailed: 412,
   PayloadTooLarge: 413,
   UnsupportedMediaType: 415,

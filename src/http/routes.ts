@@ -32,7 +32,7 @@ export interface Route {
 }
 
 export const FUNCTIONS: Readonly<Record<FunctionName, { description: string }>> = {
-  crypto: { description: 'encrypt, decrypt, re-encrypt, data keys' },
+  crypto: { description: 'encrypt, decrypt, re-encrypt, data keys, signatures and MACs' },
   jobs: { description: 're-encryption jobs: start, dry-run, progress and report' },
   keys: { description: 'key administration' },
   objects: { description: 'documents stored encrypted in S3' },
@@ -200,6 +200,60 @@ const KEY_ROUTES: readonly Route[] = [
   }),
   admin(
     'GET',
+    keyPath('/import-parameters'),
+    'getImportParameters',
+    'A wrapping public key and import token for the material of a key created with origin EXTERNAL',
+    S.ImportParametersResponse,
+    {
+      actions: ['kms:GetParametersForImport'],
+      query: {
+        wrappingKeySpec: {
+          description:
+            'RSA_2048, RSA_3072 or RSA_4096 (default: RSA_4096, which wraps every kind of material).',
+          schema: { type: 'string', enum: ['RSA_2048', 'RSA_3072', 'RSA_4096'] },
+        },
+        wrappingAlgorithm: {
+          description:
+            'Default: RSAES_OAEP_SHA_256, or RSA_AES_KEY_WRAP_SHA_256 for RSA key material (which RSA-OAEP cannot wrap).',
+          schema: {
+            type: 'string',
+            enum: [
+              'RSAES_OAEP_SHA_256',
+              'RSA_AES_KEY_WRAP_SHA_256',
+              'RSAES_OAEP_SHA_1',
+              'RSA_AES_KEY_WRAP_SHA_1',
+            ],
+          },
+        },
+      },
+    },
+  ),
+  admin(
+    'PUT',
+    keyPath('/material'),
+    'importKeyMaterial',
+    'Import (or reimport the same) key material, wrapped with the import parameters',
+    S.KeyResponse,
+    {
+      request: S.ImportMaterialRequest,
+      actions: ['kms:ImportKeyMaterial'],
+      example: {
+        importToken: 'OfBsj/cHAGLAs4UypJnHaX74spaVdfeyN8ePpka+PA46o5lybhlpjduPtR0C/XlS',
+        encryptedKeyMaterial: 'c29tZSB3cmFwcGVkIGtleSBtYXRlcmlhbA==',
+        expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+      },
+    },
+  ),
+  admin(
+    'DELETE',
+    keyPath('/material'),
+    'deleteKeyMaterial',
+    'Delete the imported key material: the key goes back to PendingImport until it is reimported',
+    S.KeyResponse,
+    { actions: ['kms:DeleteImportedKeyMaterial'] },
+  ),
+  admin(
+    'GET',
     '/v1/aliases',
     'listAliases',
     'Aliases of the keys the caller may describe',
@@ -223,6 +277,81 @@ const KEY_ROUTES: readonly Route[] = [
   admin('DELETE', '/v1/aliases/{name}', 'deleteAlias', 'Delete an alias', S.AliasResponse, {
     actions: ['kms:DeleteAlias'],
   }),
+];
+
+const use = routeOf('crypto');
+
+/** Signatures and MACs: use of asymmetric (SIGN_VERIFY) and HMAC keys, by their users and grantees. */
+const SIGNING_ROUTES: readonly Route[] = [
+  use(
+    'POST',
+    '/v1/sign',
+    'sign',
+    'Sign a message (over 4 KiB: its digest, computed by the service) with an asymmetric key',
+    S.SignResponse,
+    {
+      request: S.SignRequest,
+      batch: true,
+      actions: ['kms:Sign'],
+      example: { keyId: 'alias/signing', message: 'aGVsbG8sIHdvcmxk', algorithm: 'ECDSA_SHA_256' },
+    },
+  ),
+  use(
+    'POST',
+    '/v1/verify',
+    'verify',
+    'Verify a signature of a message; an invalid one is the answer valid: false',
+    S.VerifyResponse,
+    {
+      request: S.VerifyRequest,
+      batch: true,
+      actions: ['kms:Verify'],
+      example: {
+        keyId: 'alias/signing',
+        message: 'aGVsbG8sIHdvcmxk',
+        signature: 'MEUCIQC8Ym9ndXMgc2lnbmF0dXJlIGZvciB0aGUgZXhhbXBsZQIgZXhhbXBsZQ==',
+        algorithm: 'ECDSA_SHA_256',
+      },
+    },
+  ),
+  use(
+    'GET',
+    keyPath('/public-key'),
+    'getPublicKey',
+    'The public key of an asymmetric key (DER and PEM), with its usage and algorithms',
+    S.PublicKeyResponse,
+    { actions: ['kms:GetPublicKey'] },
+  ),
+  use(
+    'POST',
+    '/v1/mac',
+    'generateMac',
+    'The HMAC of a message (up to 4 KiB) under an HMAC key',
+    S.MacResponse,
+    {
+      request: S.MacRequest,
+      batch: true,
+      actions: ['kms:GenerateMac'],
+      example: { keyId: 'alias/hmac', message: 'aGVsbG8sIHdvcmxk' },
+    },
+  ),
+  use(
+    'POST',
+    '/v1/verify-mac',
+    'verifyMac',
+    'Check the HMAC of a message; a wrong one is the answer valid: false',
+    S.VerifyMacResponse,
+    {
+      request: S.VerifyMacRequest,
+      batch: true,
+      actions: ['kms:VerifyMac'],
+      example: {
+        keyId: 'alias/hmac',
+        message: 'aGVsbG8sIHdvcmxk',
+        mac: 'dd4u26sRtUF/S827lT6HoHtLJMwAsEyFNxIeoh37fCQ=',
+      },
+    },
+  ),
 ];
 
 const objectPath = '/v1/objects/{key+}';
@@ -453,6 +582,7 @@ export const ROUTES: readonly Route[] = [
     actions: ['kms:GenerateDataKey', 'kms:GenerateDataKeyWithoutPlaintext'],
     example: { keyId: 'alias/eaas-default', keySpec: 'AES_256', context: { tenant: 'acme' } },
   },
+  ...SIGNING_ROUTES,
   {
     method: 'GET',
     path: '/v1/whoami',

@@ -1,3 +1,4 @@
+import { KEY_ORIGINS, KEY_SPECS, KEY_USAGES, MAC_ALGORITHMS, SIGNING_ALGORITHMS } from '../core/key-kinds.js';
 import { SERVICE_GRANT_OPERATIONS } from '../core/key-policy.js';
 
 /**
@@ -282,10 +283,27 @@ export const Key = {
     keyId: { type: 'string' },
     arn: { type: 'string' },
     description: { type: 'string' },
-    state: { type: 'string', enum: ['Enabled', 'Disabled', 'PendingDeletion'] },
+    state: {
+      type: 'string',
+      enum: ['Enabled', 'Disabled', 'PendingDeletion', 'PendingImport'],
+      description:
+        'PendingImport: a key created with origin EXTERNAL, whose material is not imported (or was deleted, or expired).',
+    },
     createdAt: { type: 'string', format: 'date-time' },
     deletionDate: { type: 'string', format: 'date-time' },
     pendingWindowInDays: { type: 'integer' },
+    keySpec: { type: 'string', enum: [...KEY_SPECS] },
+    keyUsage: { type: 'string', enum: [...KEY_USAGES] },
+    origin: { type: 'string', enum: [...KEY_ORIGINS] },
+    encryptionAlgorithms: { type: 'array', items: { type: 'string' } },
+    signingAlgorithms: { type: 'array', items: { type: 'string' } },
+    macAlgorithms: { type: 'array', items: { type: 'string' } },
+    expirationModel: {
+      type: 'string',
+      enum: ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'],
+      description: 'Imported material: whether it expires.',
+    },
+    validTo: { type: 'string', format: 'date-time', description: 'When imported material expires.' },
     aliases: { type: 'array', items: { type: 'string' } },
     tags: Tags,
     access: {
@@ -319,7 +337,31 @@ export const CreateKeyRequest = {
     users: Principals,
     tags: Tags,
     alias: AliasName,
-    rotation: { ...Rotation, description: 'Automatic rotation; on, every 365 days, unless said otherwise.' },
+    rotation: {
+      ...Rotation,
+      description:
+        'Automatic rotation; on, every 365 days, unless said otherwise, for a symmetric key whose material KMS makes; other keys have none (asking for it is 400 InvalidKeyConfiguration).',
+    },
+    keySpec: {
+      type: 'string',
+      enum: [...KEY_SPECS],
+      default: 'SYMMETRIC_DEFAULT',
+      description:
+        'SYMMETRIC_DEFAULT (AES-256-GCM, encryption), RSA_* (encryption or signing), ECC_* (signing), HMAC_* (MACs).',
+    },
+    keyUsage: {
+      type: 'string',
+      enum: [...KEY_USAGES],
+      description:
+        "What the key is for; by default the spec's only usage. An RSA key must say (ENCRYPT_DECRYPT or SIGN_VERIFY); a usage the spec does not take is 400 InvalidKeyConfiguration.",
+    },
+    origin: {
+      type: 'string',
+      enum: [...KEY_ORIGINS],
+      default: 'AWS_KMS',
+      description:
+        'EXTERNAL: the key is created without material (state PendingImport) and its administrators import it (GET .../import-parameters, PUT .../material).',
+    },
   },
 } as const;
 
@@ -766,5 +808,190 @@ export const JobView = {
       properties: { summary: { type: 'string' } },
     },
     requestId: { type: 'string' },
+  },
+} as const;
+
+// ---- Signatures and MACs ----
+
+const Message = base64(
+  "Base64 of the message. Up to 4 MiB: over 4,096 bytes it is signed as its digest, which the service computes with the algorithm's hash (messageType DIGEST in the answer).",
+);
+const MessageType = {
+  type: 'string',
+  enum: ['RAW', 'DIGEST'],
+  default: 'RAW',
+  description:
+    "DIGEST: `message` is already the digest of the algorithm's hash (32, 48 or 64 bytes). RAW: the message itself.",
+} as const;
+const SigningAlgorithm = {
+  type: 'string',
+  enum: SIGNING_ALGORITHMS,
+  description:
+    "Default: the key's first (ECDSA_SHA_256/384/512 by curve, RSASSA_PSS_SHA_256 for RSA). One the key does not take is 400 InvalidKeyUsage.",
+} as const;
+const MacAlgorithm = {
+  type: 'string',
+  enum: [...MAC_ALGORITHMS],
+  description: "Default: the key's only one (HMAC_256: HMAC_SHA_256).",
+} as const;
+
+export const SignRequest = {
+  type: 'object',
+  required: ['keyId', 'message'],
+  additionalProperties: false,
+  properties: {
+    grantTokens: GrantTokens,
+    keyId: KeyId,
+    message: Message,
+    messageType: MessageType,
+    algorithm: SigningAlgorithm,
+  },
+} as const;
+
+export const SignResponse = {
+  type: 'object',
+  required: ['signature', 'keyId', 'algorithm', 'messageType'],
+  properties: {
+    signature: base64('Base64 signature (DER ECDSA-Sig-Value for ECDSA, as OpenSSL writes it).'),
+    keyId: { type: 'string', description: 'ARN of the key used.' },
+    algorithm: { type: 'string' },
+    messageType: {
+      type: 'string',
+      enum: ['RAW', 'DIGEST'],
+      description:
+        'DIGEST when the message was over 4,096 bytes (the service hashed it) or given as a digest.',
+    },
+  },
+} as const;
+
+export const VerifyRequest = {
+  type: 'object',
+  required: ['keyId', 'message', 'signature'],
+  additionalProperties: false,
+  properties: {
+    grantTokens: GrantTokens,
+    keyId: KeyId,
+    message: Message,
+    messageType: MessageType,
+    signature: base64(
+      "Base64 signature, as /v1/sign answered it or any signer of the key's algorithm made it.",
+    ),
+    algorithm: SigningAlgorithm,
+  },
+} as const;
+
+export const VerifyResponse = {
+  type: 'object',
+  required: ['valid', 'keyId', 'algorithm', 'messageType'],
+  properties: {
+    valid: {
+      type: 'boolean',
+      description: 'false: the signature is not of this message under this key and algorithm.',
+    },
+    keyId: { type: 'string' },
+    algorithm: { type: 'string' },
+    messageType: { type: 'string', enum: ['RAW', 'DIGEST'] },
+  },
+} as const;
+
+const MacMessage = base64(
+  "Base64 of the message, up to 4,096 bytes (KMS's limit; an HMAC has no digest form).",
+);
+
+export const MacRequest = {
+  type: 'object',
+  required: ['keyId', 'message'],
+  additionalProperties: false,
+  properties: { grantTokens: GrantTokens, keyId: KeyId, message: MacMessage, algorithm: MacAlgorithm },
+} as const;
+
+export const MacResponse = {
+  type: 'object',
+  required: ['mac', 'keyId', 'algorithm'],
+  properties: {
+    mac: base64('Base64 MAC: a secret of its own, as the key is (never logged).'),
+    keyId: { type: 'string' },
+    algorithm: { type: 'string' },
+  },
+} as const;
+
+export const VerifyMacRequest = {
+  type: 'object',
+  required: ['keyId', 'message', 'mac'],
+  additionalProperties: false,
+  properties: {
+    grantTokens: GrantTokens,
+    keyId: KeyId,
+    message: MacMessage,
+    mac: base64('Base64 MAC to check.'),
+    algorithm: MacAlgorithm,
+  },
+} as const;
+
+export const VerifyMacResponse = {
+  type: 'object',
+  required: ['valid', 'keyId', 'algorithm'],
+  properties: {
+    valid: { type: 'boolean', description: 'false: the MAC is not of this message under this key.' },
+    keyId: { type: 'string' },
+    algorithm: { type: 'string' },
+  },
+} as const;
+
+export const PublicKeyResponse = {
+  type: 'object',
+  required: ['keyId', 'publicKey', 'publicKeyPem', 'keySpec', 'keyUsage'],
+  properties: {
+    keyId: { type: 'string' },
+    publicKey: base64('Base64 DER SubjectPublicKeyInfo.'),
+    publicKeyPem: { type: 'string', description: 'The same key as PEM (-----BEGIN PUBLIC KEY-----).' },
+    keySpec: { type: 'string' },
+    keyUsage: { type: 'string' },
+    signingAlgorithms: { type: 'array', items: { type: 'string' } },
+    encryptionAlgorithms: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+// ---- Key material its owner brings ----
+
+export const ImportParametersResponse = {
+  type: 'object',
+  required: ['keyId', 'wrappingKeySpec', 'wrappingAlgorithm', 'publicKey', 'publicKeyPem', 'importToken'],
+  properties: {
+    keyId: { type: 'string' },
+    wrappingKeySpec: { type: 'string' },
+    wrappingAlgorithm: { type: 'string' },
+    publicKey: base64('Base64 DER SubjectPublicKeyInfo of the RSA wrapping key.'),
+    publicKeyPem: { type: 'string' },
+    importToken: base64('Base64 import token: send it back with the material it wrapped.'),
+    parametersValidTo: {
+      type: 'string',
+      format: 'date-time',
+      description: 'The wrapping key and token work until then (24 hours).',
+    },
+  },
+} as const;
+
+export const ImportMaterialRequest = {
+  type: 'object',
+  required: ['importToken', 'encryptedKeyMaterial'],
+  additionalProperties: false,
+  properties: {
+    importToken: base64('The importToken of GET .../import-parameters.'),
+    encryptedKeyMaterial: base64(
+      "Base64 of the key material wrapped with that answer's public key and algorithm (the typed client's wrapKeyMaterial, or openssl).",
+    ),
+    expirationModel: {
+      type: 'string',
+      enum: ['KEY_MATERIAL_EXPIRES', 'KEY_MATERIAL_DOES_NOT_EXPIRE'],
+      description: 'Default: KEY_MATERIAL_EXPIRES with validTo, else KEY_MATERIAL_DOES_NOT_EXPIRE.',
+    },
+    validTo: {
+      type: 'string',
+      maxLength: 64,
+      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T',
+      description:
+        'When the material expires (the key goes back to PendingImport), an ISO 8601 date-time: in the future, at most 365 days.',
+    },
   },
 } as const;

@@ -1,8 +1,9 @@
-import type { KeyAdmin } from '../ports.js';
+import type { KeyAdmin, KeyMaterial } from '../ports.js';
 import type { AccessControl } from './access.js';
 import { KeyAliases } from './keys/aliases.js';
 import { KeyGrants } from './keys/grants.js';
 import { KeyLifecycle } from './keys/lifecycle.js';
+import { KeyMaterials } from './keys/material.js';
 import { KeyPolicies } from './keys/policy.js';
 import { KeyRoles } from './keys/roles.js';
 import type { KeysContext } from './keys/shared.js';
@@ -32,6 +33,8 @@ export interface KeyServiceOptions {
   quotas?: QuotaLedger | undefined;
   /** Principals that may claim any alias name; everyone else names aliases under its own prefix. */
   aliasOperators?: readonly string[] | undefined;
+  /** Imported key material, for keys created with origin EXTERNAL. */
+  material?: KeyMaterial | undefined;
 }
 
 /**
@@ -46,10 +49,12 @@ export class KeyService {
   readonly grants: KeyGrants;
   readonly aliases: KeyAliases;
   readonly roles: KeyRoles;
+  readonly materials: KeyMaterials;
 
   constructor(admin: KeyAdmin, access: AccessControl, accountId: string, options: KeyServiceOptions = {}) {
     const ctx: KeysContext = {
       admin,
+      material: options.material,
       access,
       accountId,
       quotas: options.quotas,
@@ -64,6 +69,7 @@ export class KeyService {
     this.grants = new KeyGrants(ctx);
     this.aliases = new KeyAliases(ctx);
     this.roles = new KeyRoles(ctx);
+    this.materials = new KeyMaterials(ctx);
   }
 
   create: KeyLifecycle['create'] = (r, input) => this.lifecycle.create(r, input);
@@ -78,6 +84,10 @@ export class KeyService {
   rotate: KeyLifecycle['rotate'] = (r, keyId) => this.lifecycle.rotate(r, keyId);
   rotations: KeyLifecycle['rotations'] = (r, keyId, limit, cursor) =>
     this.lifecycle.rotations(r, keyId, limit, cursor);
+  importParameters: KeyMaterials['parameters'] = (r, keyId, input) =>
+    this.materials.parameters(r, keyId, input);
+  importMaterial: KeyMaterials['import'] = (r, keyId, input) => this.materials.import(r, keyId, input);
+  deleteMaterial: KeyMaterials['delete'] = (r, keyId) => this.materials.delete(r, keyId);
   policy: KeyPolicies['get'] = (r, keyId) => this.policies.get(r, keyId);
   putPolicy: KeyPolicies['put'] = (r, keyId, input) => this.policies.put(r, keyId, input);
   createGrant: KeyGrants['create'] = (r, keyId, input) => this.grants.create(r, keyId, input);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DomainError, KeyNotFoundError } from '../../src/core/errors.js';
+import type { KeyKind } from '../../src/core/key-kinds.js';
 import type {
   AliasInfo,
   GrantInfo,
@@ -61,7 +62,10 @@ export class MemoryKms implements KeyAdmin {
   }
 
   /** A key made straight in KMS (not through the service), with this policy. */
-  addKey(policy: string, options: { description?: string; tags?: Record<string, string> } = {}): string {
+  addKey(
+    policy: string,
+    options: { description?: string; tags?: Record<string, string>; kind?: KeyKind | undefined } = {},
+  ): string {
     const keyId = randomUUID();
     const arn = `arn:aws:kms:${REGION}:${ACCOUNT}:key/${keyId}`;
     this.keys.set(keyId, {
@@ -71,6 +75,8 @@ export class MemoryKms implements KeyAdmin {
         state: 'Enabled',
         description: options.description ?? '',
         createdAt: new Date(Date.UTC(2026, 0, 1)),
+        ...(options.kind ? { kind: options.kind } : {}),
+        ...(options.kind?.origin === 'EXTERNAL' ? { state: 'PendingImport' as const } : {}),
       },
       policy,
       tags: { ...options.tags },
@@ -81,7 +87,12 @@ export class MemoryKms implements KeyAdmin {
     return arn;
   }
 
-  async createKey(input: { policy: string; description: string; tags: Record<string, string> }) {
+  async createKey(input: {
+    policy: string;
+    description: string;
+    tags: Record<string, string>;
+    kind?: KeyKind | undefined;
+  }) {
     this.enter('createKey');
     const arn = this.addKey(input.policy, input);
     return { ...this.key(arn).details };

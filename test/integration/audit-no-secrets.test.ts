@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KEY_MANAGER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { wrapKeyMaterial } from '../../src/client/index.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 let t: TestStack;
@@ -94,5 +95,41 @@ describe('no plaintext, data key or ciphertext in any log', () => {
     }
     // The scan would see a secret if one were there: the audit log does hold this non-secret.
     expect(everything.includes('arn:aws:iam::111122223333:user/myKeyUser')).toBe(true);
+  });
+});
+
+describe('no message, MAC or key material in any log', () => {
+  it('signing, MACs and importing material leave their secrets out of the logs and the audit records', async () => {
+    const manager = t.client(KEY_MANAGER);
+    const user = t.client();
+    const users = ['arn:aws:iam::111122223333:user/myKeyUser'];
+    const message = Buffer.from(`signed secret ${randomBytes(12).toString('hex')}`);
+    const material = randomBytes(32);
+    const found: Buffer[] = [message, material];
+    const hmac = (await manager.createKey({ keySpec: 'HMAC_256', origin: 'EXTERNAL', users })).key;
+    const params = await manager.importParameters(hmac.keyId);
+    const wrapped = wrapKeyMaterial(material, params.publicKey, params.wrappingAlgorithm);
+    found.push(wrapped.subarray(0, 64), Buffer.from(params.importToken, 'base64').subarray(0, 32));
+    await manager.importKeyMaterial(hmac.keyId, {
+      importToken: params.importToken,
+      encryptedKeyMaterial: wrapped,
+    });
+    const mac = await user.generateMac({ keyId: hmac.keyId, message });
+    found.push(mac.mac);
+    await user.verifyMac({ keyId: hmac.keyId, message, mac: mac.mac });
+    await user.verifyMac({ keyId: hmac.keyId, message: Buffer.from('other'), mac: mac.mac });
+    const signer = (await manager.createKey({ keySpec: 'ECC_NIST_P256', users })).key;
+    const long = randomBytes(6000);
+    found.push(long.subarray(0, 64));
+    await user.sign({ keyId: signer.keyId, message });
+    await user.sign({ keyId: signer.keyId, message: long });
+    await user.sign({ keyId: 'alias/eaas-default', message }).catch(() => undefined);
+
+    const everything = captured.join('') + readFileSync(t.stack.auditLog, 'utf8');
+    for (const secret of found)
+      for (const form of forms(secret)) expect(everything.includes(form)).toBe(false);
+    // The audit records are there, naming the keys.
+    expect(everything.includes(hmac.arn)).toBe(true);
+    expect(everything).toContain('"action":"generateMac"');
   });
 });

@@ -1,8 +1,14 @@
+import { randomBytes } from 'node:crypto';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
 import { COLUMNS, PRINCIPAL, type Who } from '@eaas/aws-local/testing/callers';
 import { signedFetch } from '@eaas/aws-local/testing/signed-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EaasClient, RawResponse } from '../../src/client/index.js';
+import {
+  type EaasClient,
+  type RawResponse,
+  type WrappingAlgorithm,
+  wrapKeyMaterial,
+} from '../../src/client/index.js';
 import { personalAliasPrefix } from '../../src/core/alias-names.js';
 import { ROUTES } from '../../src/http/routes.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
@@ -265,6 +271,85 @@ Object.assign(CELLS, {
   },
 } satisfies Record<string, Cell>);
 
+/**
+ * Keys of the other kinds, each set up as the matrix key is (myKeyManager administers it,
+ * myKeyUser and myAppRole use it, myGrantee holds a grant of its operations) and beside it one
+ * whose grant to myGrantee was revoked, for the revoked column.
+ */
+type Kind = 'sign' | 'mac' | 'external';
+const kindKeys = {} as Record<Kind, { live: string; revoked: string }>;
+const keyOfKind = (kind: Kind, k: string) => (k === key ? kindKeys[kind].live : kindKeys[kind].revoked);
+/** The material of each EXTERNAL key, kept to import it again after a deletion. */
+const materials = new Map<string, Buffer>();
+const importInto = async (c: EaasClient, keyId: string) =>
+  c.raw('PUT', `/v1/keys/${keyId}/material`, await wrappedFor(keyId));
+async function wrappedFor(keyId: string) {
+  const params = await ok(t.client(KEY_MANAGER).raw('GET', `/v1/keys/${keyId}/import-parameters`));
+  const material = materials.get(keyId) ?? randomBytes(32);
+  materials.set(keyId, material);
+  return {
+    importToken: String(params.importToken),
+    encryptedKeyMaterial: wrapKeyMaterial(
+      material,
+      String(params.publicKey),
+      params.wrappingAlgorithm as WrappingAlgorithm,
+    ).toString('base64'),
+  };
+}
+let signature: string;
+let mac: string;
+
+Object.assign(CELLS, {
+  sign: {
+    allowed: [...USERS, 'grantee'],
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/sign', { keyId: keyOfKind('sign', k), message: b64('matrix') }),
+  },
+  verify: {
+    allowed: [...USERS, 'grantee'],
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/verify', { keyId: keyOfKind('sign', k), message: b64('matrix'), signature }),
+  },
+  getPublicKey: {
+    allowed: [...USERS, 'grantee'],
+    call: (c: EaasClient, k: string) => c.raw('GET', `/v1/keys/${keyOfKind('sign', k)}/public-key`),
+  },
+  generateMac: {
+    allowed: [...USERS, 'grantee'],
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/mac', { keyId: keyOfKind('mac', k), message: b64('matrix') }),
+  },
+  verifyMac: {
+    allowed: [...USERS, 'grantee'],
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/verify-mac', { keyId: keyOfKind('mac', k), message: b64('matrix'), mac }),
+  },
+  // Key material: administration, as for a key's policy.
+  getImportParameters: {
+    allowed: ADMIN_ONLY,
+    call: (c: EaasClient, k: string) =>
+      c.raw('GET', `/v1/keys/${keyOfKind('external', k)}/import-parameters`),
+  },
+  importKeyMaterial: {
+    allowed: ADMIN_ONLY,
+    call: async (c: EaasClient, k: string) => {
+      const keyId = keyOfKind('external', k);
+      // Who may not import is refused before its request is looked at: any well-formed body.
+      if (!ADMIN_ONLY.includes(whoIs(c)))
+        return c.raw('PUT', `/v1/keys/${keyId}/material`, {
+          importToken: 'AAAA',
+          encryptedKeyMaterial: 'AAAA',
+        });
+      return importInto(c, keyId);
+    },
+  },
+  deleteKeyMaterial: {
+    allowed: ADMIN_ONLY,
+    call: (c: EaasClient, k: string) => c.raw('DELETE', `/v1/keys/${keyOfKind('external', k)}/material`),
+    undo: async (c: EaasClient, k: string) => ok(importInto(c, keyOfKind('external', k))),
+  },
+} satisfies Record<string, Cell>);
+
 const clients = new Map<EaasClient, Who>();
 function whoIs(c: EaasClient): Who {
   return clients.get(c) ?? 'outsider';
@@ -348,6 +433,38 @@ beforeAll(async () => {
     ).status,
   ).toBe(200);
   await ok(manager.raw('DELETE', `/v1/keys/${revokedKey}/grants/${g.grantId}`));
+
+  const users = [`arn:aws:iam::${accountId}:user/${KEY_USER}`, `arn:aws:iam::${accountId}:role/myAppRole`];
+  const grantee = `arn:aws:iam::${accountId}:user/${GRANTEE}`;
+  const kinds: Record<Kind, [Record<string, unknown>, string[]]> = {
+    sign: [{ keySpec: 'ECC_NIST_P256' }, ['Sign', 'Verify', 'GetPublicKey']],
+    mac: [{ keySpec: 'HMAC_256' }, ['GenerateMac', 'VerifyMac']],
+    external: [{ origin: 'EXTERNAL' }, ['Encrypt', 'Decrypt']],
+  };
+  for (const [kind, [spec, operations]] of Object.entries(kinds) as [
+    Kind,
+    [Record<string, unknown>, string[]],
+  ][]) {
+    const made: string[] = [];
+    for (const revoked of [false, true]) {
+      const out = await ok(
+        manager.raw('POST', '/v1/keys', { description: `matrix ${kind}`, users, ...spec }),
+      );
+      const id = (out.key as { keyId: string }).keyId;
+      const grant = await ok(manager.raw('POST', `/v1/keys/${id}/grants`, { grantee, operations }));
+      if (revoked) await ok(manager.raw('DELETE', `/v1/keys/${id}/grants/${grant.grantId}`));
+      if (kind === 'external') await ok(importInto(manager, id));
+      made.push(id);
+    }
+    kindKeys[kind] = { live: made[0] as string, revoked: made[1] as string };
+  }
+  const user = t.client(KEY_USER);
+  signature = String(
+    (await ok(user.raw('POST', '/v1/sign', { keyId: kindKeys.sign.live, message: b64('matrix') }))).signature,
+  );
+  mac = String(
+    (await ok(user.raw('POST', '/v1/mac', { keyId: kindKeys.mac.live, message: b64('matrix') }))).mac,
+  );
 });
 afterAll(() => t.stop());
 

@@ -8,7 +8,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, S3Event, S3EventRecor
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localValues } from '../../local/emulator-options.js';
 import { readTemplateRoles } from '../../local/template-roles.js';
-import { downloadDocument } from '../../src/client/index.js';
+import { downloadDocument, type WrappingAlgorithm, wrapKeyMaterial } from '../../src/client/index.js';
 import { matchRoute, ROUTES } from '../../src/http/routes.js';
 import {
   type LambdaInstance,
@@ -41,6 +41,11 @@ const COVERED = [
   're-encrypt',
   'data-keys',
   'whoami',
+  'sign',
+  'verify',
+  'get-public-key',
+  'generate-mac',
+  'verify-mac',
   // keys
   'create-key',
   'list-keys',
@@ -61,6 +66,9 @@ const COVERED = [
   'enable-key',
   'schedule-key-deletion',
   'cancel-key-deletion',
+  'get-import-parameters',
+  'import-key-material',
+  'delete-key-material',
   // objects
   'put-object',
   'head-object',
@@ -91,6 +99,10 @@ const SAMPLE = {
   uploadId: '5f2b6c1d9e8a7b3c4d0e1f2a3b4c5d6e',
   jobId: '8d3f1a2b-6c4e-4f70-9a1b-2c3d4e5f6a7b',
   ciphertext: 'AQIDBAUGBwgJCgsMDQ4PEA==',
+  signature: 'c2FtcGxlIHNpZ25hdHVyZSBvZiB0aGUgbWVzc2FnZQ==',
+  mac: 'c2FtcGxlIE1BQyBvZiB0aGUgbWVzc2FnZSwgdGhpcnR5dHdv',
+  importToken: 'c2FtcGxlIGltcG9ydCB0b2tlbg==',
+  wrappedMaterial: 'c2FtcGxlIHdyYXBwZWQga2V5IG1hdGVyaWFs',
 };
 /** The local stack's account and region: not the samples', so that a value left unreplaced shows. */
 const ACCOUNT = '210987654321';
@@ -377,6 +389,93 @@ describe('crypto and whoami bundles', () => {
     const res = await call('whoami');
     ok(res);
     expect(res.json).toMatchObject({ principal: arnOf(KEY_USER), key: { state: 'Enabled' } });
+  });
+});
+
+describe('signatures and MACs (crypto bundle)', () => {
+  let signer = '';
+  let hmac = '';
+  let signature = '';
+  let mac = '';
+
+  beforeAll(async () => {
+    const manager = t.client(KEY_MANAGER);
+    signer = (await manager.createKey({ keySpec: 'ECC_NIST_P256', users: [arnOf(KEY_USER)] })).key.keyId;
+    hmac = (await manager.createKey({ keySpec: 'HMAC_256', users: [arnOf(KEY_USER)] })).key.keyId;
+  });
+
+  it('sign.json (a P-256 signing key): 200, an ECDSA_SHA_256 signature', async () => {
+    const res = await call('sign', [[SAMPLE.keyId, signer]]);
+    ok(res);
+    expect(res.json).toMatchObject({ algorithm: 'ECDSA_SHA_256', messageType: 'RAW' });
+    signature = res.json.signature;
+  });
+
+  it("verify.json (sign.json's signature): 200, valid", async () => {
+    const res = await call('verify', [
+      [SAMPLE.keyId, signer],
+      [SAMPLE.signature, signature],
+    ]);
+    ok(res);
+    expect(res.json).toMatchObject({ valid: true });
+  });
+
+  it('get-public-key.json: 200, DER and PEM', async () => {
+    const res = await call('get-public-key', [[SAMPLE.keyId, signer]]);
+    ok(res);
+    expect(res.json).toMatchObject({
+      keySpec: 'ECC_NIST_P256',
+      publicKeyPem: expect.stringContaining('PUBLIC KEY'),
+    });
+  });
+
+  it('generate-mac.json (an HMAC_256 key): 200, a MAC', async () => {
+    const res = await call('generate-mac', [[SAMPLE.keyId, hmac]]);
+    ok(res);
+    expect(res.json).toMatchObject({ algorithm: 'HMAC_SHA_256' });
+    mac = res.json.mac;
+  });
+
+  it("verify-mac.json (generate-mac.json's MAC): 200, valid", async () => {
+    const res = await call('verify-mac', [
+      [SAMPLE.keyId, hmac],
+      [SAMPLE.mac, mac],
+    ]);
+    ok(res);
+    expect(res.json).toMatchObject({ valid: true });
+  });
+});
+
+describe('key material (keys bundle)', () => {
+  let keyId = '';
+  let params: { importToken: string; publicKey: string; wrappingAlgorithm: WrappingAlgorithm };
+
+  beforeAll(async () => {
+    keyId = (await t.client(KEY_MANAGER).createKey({ origin: 'EXTERNAL' })).key.keyId;
+  });
+
+  it('get-import-parameters.json (an EXTERNAL key): 200, a wrapping key and token', async () => {
+    const res = await call('get-import-parameters', [[SAMPLE.keyId, keyId]]);
+    ok(res);
+    expect(res.json).toMatchObject({ wrappingKeySpec: 'RSA_4096', wrappingAlgorithm: 'RSAES_OAEP_SHA_256' });
+    params = res.json;
+  });
+
+  it('import-key-material.json (material wrapped with those): 200, Enabled', async () => {
+    const wrapped = wrapKeyMaterial(randomBytes(32), params.publicKey, params.wrappingAlgorithm);
+    const res = await call('import-key-material', [
+      [SAMPLE.keyId, keyId],
+      [SAMPLE.importToken, params.importToken],
+      [SAMPLE.wrappedMaterial, wrapped.toString('base64')],
+    ]);
+    ok(res);
+    expect(res.json.key).toMatchObject({ state: 'Enabled', origin: 'EXTERNAL' });
+  });
+
+  it('delete-key-material.json: 200, PendingImport', async () => {
+    const res = await call('delete-key-material', [[SAMPLE.keyId, keyId]]);
+    ok(res);
+    expect(res.json.key).toMatchObject({ state: 'PendingImport' });
   });
 });
 

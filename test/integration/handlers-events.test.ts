@@ -3,12 +3,14 @@ import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EsdkEnvelope } from '../../src/aws/esdk.js';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
+import { KmsSigning } from '../../src/aws/kms-signing.js';
 import { makeHandler as cryptoHandler } from '../../src/handlers/crypto.js';
 import { makeHandler as whoamiHandler } from '../../src/handlers/whoami.js';
 import type { AuditRecord } from '../../src/ports.js';
 import { AccessControl } from '../../src/services/access.js';
 import { CryptoService, INLINE_LIMIT } from '../../src/services/crypto.js';
 import { KeyService } from '../../src/services/keys.js';
+import { SigningService } from '../../src/services/signing.js';
 import { sampleEvent } from '../helpers/events.js';
 import { startTestKms, type TestKms } from '../helpers/local-kms.js';
 
@@ -32,6 +34,7 @@ beforeAll(async () => {
     ...deps,
     access,
     crypto: new CryptoService(admin, new EsdkEnvelope(kms, INLINE_LIMIT * 2)),
+    signing: new SigningService(new KmsSigning(kms), admin),
   });
   whoami = whoamiHandler({ ...deps, admin, access, keys: new KeyService(admin, access, t.config.accountId) });
 });

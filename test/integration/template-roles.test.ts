@@ -61,6 +61,15 @@ describe('the functions run as their template roles', () => {
     );
     expect(actions('seal')).not.toContain('kms:Decrypt');
     expect(actions('keys')).not.toContain('kms:Encrypt');
+    // Signatures and MACs are the crypto function's; key material, the keys function's; no other's.
+    const signing = ['kms:Sign', 'kms:Verify', 'kms:GetPublicKey', 'kms:GenerateMac', 'kms:VerifyMac'];
+    const material = ['kms:GetParametersForImport', 'kms:ImportKeyMaterial', 'kms:DeleteImportedKeyMaterial'];
+    expect(actions('crypto')).toEqual(expect.arrayContaining(signing));
+    expect(actions('keys')).toEqual(expect.arrayContaining(material));
+    for (const fn of Object.keys(roles)) {
+      if (fn !== 'crypto') for (const a of signing) expect(actions(fn), `${fn} ${a}`).not.toContain(a);
+      if (fn !== 'keys') for (const a of material) expect(actions(fn), `${fn} ${a}`).not.toContain(a);
+    }
     expect(roles.crypto?.arn).toBe(`arn:aws:iam::${t.config.accountId}:role/eaas-local-crypto`);
   });
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { GRANT_OPERATIONS, KEY_SPECS, KEY_USAGES } from '../../src/core/key-kinds.js';
 import { FUNCTIONS, ROUTES } from '../../src/http/routes.js';
 import {
   ACCOUNT,
@@ -655,7 +656,7 @@ describe('least privilege: every function its own role', () => {
       }
   });
 
-  it('creates keys only as the service makes them: tagged, symmetric, for encryption, by KMS, in one Region, with the lockout check', () => {
+  it('creates keys only as the service makes them: tagged, of the kinds the API offers, in one Region, with the lockout check', () => {
     const keys = roleOf('keys');
     const create = (extra: Record<string, string[]>) =>
       roleMay(resources, keys, 'kms:CreateKey', '*', { ...OURS, ...extra });
@@ -669,9 +670,16 @@ describe('least privilege: every function its own role', () => {
     expect(create(spec)).toBe(true);
     expect(create({ ...spec, 'aws:RequestTag/eaas:service': [] })).toBe(false);
     expect(create({ ...spec, 'aws:RequestTag/eaas:service': ['eaas-prod'] })).toBe(false);
-    expect(create({ ...spec, 'kms:KeySpec': ['RSA_2048'] })).toBe(false);
-    expect(create({ ...spec, 'kms:KeyUsage': ['SIGN_VERIFY'] })).toBe(false);
-    expect(create({ ...spec, 'kms:KeyOrigin': ['EXTERNAL'] })).toBe(false);
+    // Every kind the API offers (src/core/key-kinds.ts), and no other.
+    for (const keySpec of KEY_SPECS)
+      expect(create({ ...spec, 'kms:KeySpec': [keySpec] }), keySpec).toBe(true);
+    for (const keyUsage of KEY_USAGES) expect(create({ ...spec, 'kms:KeyUsage': [keyUsage] })).toBe(true);
+    expect(create({ ...spec, 'kms:KeyOrigin': ['EXTERNAL'] })).toBe(true);
+    expect(create({ ...spec, 'kms:KeySpec': ['SM2'] })).toBe(false);
+    expect(create({ ...spec, 'kms:KeySpec': ['ML_DSA_44'] })).toBe(false);
+    expect(create({ ...spec, 'kms:KeyUsage': ['KEY_AGREEMENT'] })).toBe(false);
+    expect(create({ ...spec, 'kms:KeyOrigin': ['AWS_CLOUDHSM'] })).toBe(false);
+    expect(create({ ...spec, 'kms:KeyOrigin': ['EXTERNAL_KEY_STORE'] })).toBe(false);
     expect(create({ ...spec, 'kms:MultiRegion': ['true'] })).toBe(false);
     expect(create({ ...spec, 'kms:BypassPolicyLockoutSafetyCheck': ['true'] })).toBe(false);
     // CreateKey's Tags: TagResource on every key, with the reserved tag.
@@ -717,7 +725,12 @@ describe('least privilege: every function its own role', () => {
         'kms:BypassPolicyLockoutSafetyCheck': ['false'],
       }),
     ).toBe(true);
-    for (const op of ['CreateGrant', 'RetireGrant', 'Sign', 'GenerateDataKeyPair'])
+    for (const op of GRANT_OPERATIONS)
+      expect(
+        roleMay(resources, keys, 'kms:CreateGrant', KEY, { ...OURS, 'kms:GrantOperations': ['Decrypt', op] }),
+        op,
+      ).toBe(true);
+    for (const op of ['CreateGrant', 'RetireGrant', 'GenerateDataKeyPair', 'DeriveSharedSecret'])
       expect(
         roleMay(resources, keys, 'kms:CreateGrant', KEY, { ...OURS, 'kms:GrantOperations': ['Decrypt', op] }),
         op,

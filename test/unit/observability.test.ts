@@ -15,6 +15,7 @@ import { statusClassOf } from '../../src/observability/meter.js';
 import { functionMetrics, PowertoolsMeter } from '../../src/observability/metrics.js';
 import { loadTracing } from '../../src/observability/tracing.js';
 import type { CryptoService } from '../../src/services/crypto.js';
+import type { SigningService } from '../../src/services/signing.js';
 import { sampleEvent } from '../helpers/events.js';
 import { ALICE, callerOf, KEY_A, uploadWorld } from '../helpers/upload-world.js';
 
@@ -84,6 +85,7 @@ function cryptoFunction() {
     audit: new LoggerAuditSink(obs.logger),
     meter: obs.meter,
     crypto,
+    signing: {} as SigningService,
     access: null,
   });
   return { obs, entry: observedEntry(handler, obs) };

@@ -6,6 +6,7 @@ import {
   parseJsonStrict,
 } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../../core/errors.js';
+import { GRANT_OPERATIONS, SYMMETRIC, useOperationsOf } from '../../core/key-kinds.js';
 import { mayManage } from '../../core/separation-of-duties.js';
 import type { GrantInfo, NewGrant } from '../../ports.js';
 import { asGrantLike } from '../access.js';
@@ -95,6 +96,16 @@ export class KeyGrants {
       { record: r.record },
     );
     const operations = [...new Set(input.operations)];
+    // Precondition: operations the key takes (KMS refuses a grant of others, less clearly).
+    const kind = (await admin.describeKey(arn)).kind ?? SYMMETRIC;
+    const takes = useOperationsOf(kind);
+    const offered: readonly string[] = GRANT_OPERATIONS;
+    const foreign = operations.filter((op) => offered.includes(op) && !takes.includes(op));
+    if (foreign.length > 0)
+      throw new ValidationError(
+        `A ${kind.spec} key for ${kind.usage} takes grants of ${takes.join(', ')}; not ${foreign.join(', ')}.`,
+        [{ path: '/operations', message: `must be among ${takes.join(', ')}` }],
+      );
     // A grant that allows CreateGrant may only hand on a narrower grant, as KMS requires.
     if (decision.reason === 'grant') {
       const parent = (await access.grantsOf(r.caller, arn)).find((g) => g.grantId === decision.grantId);

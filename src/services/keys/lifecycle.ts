@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { normalisePrincipal } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../../core/errors.js';
+import {
+  InvalidKeyConfigurationError,
+  type KeyOrigin,
+  type KeySpec,
+  type KeyUsage,
+  kindOf,
+  rotates,
+} from '../../core/key-kinds.js';
 import { rolesKeyPolicy } from '../../core/key-policy.js';
 import type { KeyDetails } from '../../ports.js';
 import { aliasName, requireAliasName } from './aliases.js';
@@ -28,6 +36,9 @@ export interface CreateKey {
   tags?: Record<string, string> | undefined;
   alias?: string | undefined;
   rotation?: { enabled: boolean; periodInDays?: number | undefined } | undefined;
+  keySpec?: KeySpec | undefined;
+  keyUsage?: KeyUsage | undefined;
+  origin?: KeyOrigin | undefined;
 }
 
 /**
@@ -74,6 +85,12 @@ export class KeyLifecycle {
     const { ctx } = this;
     const { admin, quotas } = ctx;
     const me = normalisePrincipal(r.caller.arn);
+    // Precondition: a kind KMS makes, and rotation only for a key KMS rotates.
+    const kind = kindOf(input);
+    if (input.rotation?.enabled && !rotates(kind))
+      throw new InvalidKeyConfigurationError(
+        `KMS rotates only symmetric encryption keys whose material it makes; a ${kind.spec} key for ${kind.usage} with origin ${kind.origin} takes no automatic rotation (rotation: {"enabled": false}).`,
+      );
     const administrators = [...new Set([me, ...principals(input.administrators, 'administrators')])];
     const users = principals(input.users, 'users');
     requireSeparateRoles(administrators, users);
@@ -90,6 +107,7 @@ export class KeyLifecycle {
       users,
       serviceRoles: ctx.serviceRoles,
       adminRoles: ctx.adminRoles,
+      kind,
     });
     // Precondition: the caller is under its keys (and aliases) quota. The slots are taken before
     // KMS is asked, so that concurrent creates cannot pass it together, and given back on failure.
@@ -111,6 +129,7 @@ export class KeyLifecycle {
         policy: JSON.stringify(policy),
         description: input.description ?? '',
         tags,
+        kind,
       });
     } catch (error) {
       for (const [kind, id] of taken) await quotas?.release(me, kind, id).catch(() => undefined);
@@ -119,7 +138,7 @@ export class KeyLifecycle {
     // The slot now names the key (best effort: an unbound reservation lapses, the key then uncounted).
     await quotas?.bind(me, 'keys', reservation, key.arn).catch(() => undefined);
     r.record({ action: 'kms:CreateKey', keyArn: key.arn, allowed: true, reason: 'any-caller' });
-    const rotation = input.rotation ?? { enabled: true };
+    const rotation = input.rotation ?? { enabled: rotates(kind) };
     try {
       if (rotation.enabled)
         await whileTagsPropagate(ctx, () =>

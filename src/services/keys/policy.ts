@@ -52,6 +52,7 @@ export class KeyPolicies {
     const { administrators, users, managed }: PolicyRoles = rolesOf(doc, this.ctx.accountId, {
       serviceRoles: this.ctx.serviceRoles,
       adminRoles: this.ctx.adminRoles,
+      kind: (await this.ctx.admin.describeKey(arn)).kind,
     });
     return { keyId: arn, administrators, users, managed, policy: doc ?? text };
   }
@@ -63,7 +64,7 @@ export class KeyPolicies {
   async put(r: Requester, keyId: string, input: PutPolicy) {
     const { ctx } = this;
     const arn = await guard(ctx, r, keyId, 'kms:PutKeyPolicy');
-    const text = this.documentOf(input);
+    const text = await this.documentOf(input, arn);
     // Precondition: no principal the policy lets manage the key could use it, under any context,
     // by a statement, a grant it holds or one it could be given (directly in KMS too).
     const { grants, complete } = await this.allGrants(arn);
@@ -86,8 +87,11 @@ export class KeyPolicies {
     return this.get(r, arn);
   }
 
-  /** The policy document to put: the one given (checked as KMS checks it), or one from roles. */
-  private documentOf(input: PutPolicy): string {
+  /**
+   * The policy document to put: the one given (checked as KMS checks it), or one from roles, with
+   * the operations of the key's kind.
+   */
+  private async documentOf(input: PutPolicy, arn: string): Promise<string> {
     if (input.policy !== undefined) {
       if (input.administrators !== undefined || input.users !== undefined)
         throw new ValidationError('Give either administrators and users, or a policy document, not both.');
@@ -108,6 +112,7 @@ export class KeyPolicies {
         users,
         serviceRoles: this.ctx.serviceRoles,
         adminRoles: this.ctx.adminRoles,
+        kind: (await this.ctx.admin.describeKey(arn)).kind,
       }),
     );
   }

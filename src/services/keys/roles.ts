@@ -5,7 +5,10 @@ import { auditDecision, type Caller } from '../access.js';
 import { type ScanCursor, SOURCE_PAGE, scan } from '../scan.js';
 import { type KeysContext, keyView, type Requester } from './shared.js';
 
-/** The operations that make a caller a user of a key (for listings and whoami). */
+/**
+ * The operations that make a caller a user of a key (for listings and whoami): cryptographic ones,
+ * which separation of duties refuses to who may manage the key (not GetPublicKey: the key is public).
+ */
 const USE_ACTIONS = [
   'kms:Encrypt',
   'kms:Decrypt',
@@ -13,6 +16,10 @@ const USE_ACTIONS = [
   'kms:GenerateDataKeyWithoutPlaintext',
   'kms:ReEncryptFrom',
   'kms:ReEncryptTo',
+  'kms:Sign',
+  'kms:Verify',
+  'kms:GenerateMac',
+  'kms:VerifyMac',
 ];
 
 /** For a key id spelt without `alias/`: the alias name meant (by the spelling alone). */

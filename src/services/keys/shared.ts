@@ -1,7 +1,8 @@
 import { isPrincipalArn, normalisePrincipal } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../../core/errors.js';
+import { SYMMETRIC } from '../../core/key-kinds.js';
 import { InvalidPageTokenError } from '../../core/page-token.js';
-import type { AuditDecision, KeyAdmin, KeyDetails } from '../../ports.js';
+import type { AuditDecision, KeyAdmin, KeyDetails, KeyMaterial } from '../../ports.js';
 import { type AccessControl, type Caller, isKeyNotFound } from '../access.js';
 import type { QuotaLedger } from '../quotas.js';
 
@@ -20,6 +21,8 @@ export interface Requester {
 export interface KeysContext {
   /** KMS, with the service's own identity. */
   admin: KeyAdmin;
+  /** Imported key material (origin EXTERNAL keys); absent: the routes answer UnsupportedOperation. */
+  material?: KeyMaterial | undefined;
   /** The caller's rights on keys, decided before the service acts. */
   access: AccessControl;
   /** The service's account: the account root of the policies it writes; who owns alias prefixes. */
@@ -96,8 +99,9 @@ export function requireSeparateRoles(administrators: readonly string[], users: r
     );
 }
 
-/** A key as the admin routes show it. */
+/** A key as the admin routes show it: its state, kind and algorithms, and its material's expiry. */
 export function keyView(d: KeyDetails) {
+  const kind = d.kind ?? SYMMETRIC;
   return {
     keyId: d.keyId,
     arn: d.arn,
@@ -106,6 +110,14 @@ export function keyView(d: KeyDetails) {
     createdAt: d.createdAt.toISOString(),
     ...(d.deletionDate ? { deletionDate: d.deletionDate.toISOString() } : {}),
     ...(d.pendingWindowInDays ? { pendingWindowInDays: d.pendingWindowInDays } : {}),
+    keySpec: kind.spec,
+    keyUsage: kind.usage,
+    origin: kind.origin,
+    ...(d.encryptionAlgorithms ? { encryptionAlgorithms: d.encryptionAlgorithms } : {}),
+    ...(d.signingAlgorithms ? { signingAlgorithms: d.signingAlgorithms } : {}),
+    ...(d.macAlgorithms ? { macAlgorithms: d.macAlgorithms } : {}),
+    ...(d.expirationModel ? { expirationModel: d.expirationModel } : {}),
+    ...(d.validTo ? { validTo: d.validTo.toISOString() } : {}),
   };
 }
 

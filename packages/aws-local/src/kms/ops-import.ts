@@ -13,6 +13,7 @@ import {
 import type { ImportTarget } from './imported-materials.js';
 import { DAY_MS, type KeyRecord, type KeyStore } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
+import { privateKeyProblem } from './private-key-checks.js';
 import { specOf } from './records.js';
 import { blob, keyIdShape, str } from './shapes.js';
 
@@ -98,6 +99,11 @@ function materialFor(keySpec: string, material: Buffer): Buffer {
       ? privateKey.asymmetricKeyType === 'rsa' && details.modulusLength === RSA_BITS[keySpec]
       : privateKey.asymmetricKeyType === 'ec' && details.namedCurve === CURVES[keySpec];
   if (!fits) throw incorrectMaterial(`The private key in the key material is not a ${keySpec} key.`);
+  // A key whose parts disagree would sign what its public key does not verify, or fail (500) at
+  // every use: refused here, as KMS refuses material that is not a valid key of the spec.
+  const problem = privateKeyProblem(privateKey);
+  if (problem !== undefined)
+    throw incorrectMaterial(`The private key in the key material is not a valid ${keySpec} key: ${problem}.`);
   return privateKey.export({ format: 'der', type: 'pkcs8' });
 }
 

@@ -1,4 +1,10 @@
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  randomBytes,
+} from 'node:crypto';
 import {
   CancelKeyDeletionCommand,
   CreateKeyCommand,
@@ -614,6 +620,83 @@ describe('HMAC and asymmetric keys take one imported material', () => {
     await expect(importMaterial(admin(), rsa, rsaKey, { algorithm: 'RSAES_OAEP_SHA_256' })).rejects.toThrow();
     await importMaterial(admin(), rsa, rsaKey, { algorithm: 'RSA_AES_KEY_WRAP_SHA_1', spec: 'RSA_4096' });
     expect(await describe_(rsa)).toMatchObject({ KeyState: 'Enabled', KeySpec: 'RSA_2048' });
+  });
+});
+
+describe('imported private keys must be consistent key pairs', () => {
+  /** An unsigned big-endian integer, base64url, at least `length` bytes. */
+  const b64 = (n: bigint | number, length = 1) => {
+    const hex = BigInt(n).toString(16);
+    const digits = Math.max(length * 2, hex.length + (hex.length % 2));
+    return Buffer.from(hex.padStart(digits, '0'), 'hex').toString('base64url');
+  };
+  const der = (jwk: JsonWebKey) =>
+    createPrivateKey({ key: jwk, format: 'jwk' }).export({ format: 'der', type: 'pkcs8' });
+
+  it('RSA: an even modulus, n ≠ p·q, p = q, e = 1 or 3, d = 0, a wrong d, wrong CRT values are IncorrectKeyMaterialException', async () => {
+    const keyId = await newExternalKey({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
+    const a = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const b = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const evenN = Buffer.from(a.n ?? '', 'base64url');
+    evenN[evenN.length - 1] = 2;
+    const bad: Record<string, JsonWebKey> = {
+      'even modulus': { ...a, n: evenN.toString('base64url') },
+      "another key's modulus": { ...a, n: b.n },
+      'p = q': { ...a, q: a.p },
+      'e = 1': { ...a, e: b64(1) },
+      'e = 3': { ...a, e: b64(3) },
+      'd = 0': { ...a, d: b64(0) },
+      "another key's d": { ...a, d: b.d },
+      'dp = dq = 0': { ...a, dp: b64(0), dq: b64(0) },
+      'qi = 0': { ...a, qi: b64(0) },
+    };
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    const opts: ImportOptions = { algorithm: 'RSA_AES_KEY_WRAP_SHA_256', params };
+    for (const [name, jwk] of Object.entries(bad)) {
+      const error = await errorOf(importMaterial(admin(), keyId, der(jwk), opts));
+      expect({ name, error: error.name, status: error.status }).toEqual({
+        name,
+        error: 'IncorrectKeyMaterialException',
+        status: 400,
+      });
+    }
+    expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
+    await importMaterial(admin(), keyId, der(a), opts);
+    expect((await describe_(keyId))?.KeyState).toBe('Enabled');
+  });
+
+  it("EC: d = 0, d ≥ n, or another key's public point are IncorrectKeyMaterialException", async () => {
+    const keyId = await newExternalKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const p = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
+    const q = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
+    const bad: Record<string, JsonWebKey> = {
+      "another key's public point": { ...p, x: q.x, y: q.y },
+      'd = 0': { ...p, d: b64(0, 32) },
+      'd = n': { ...p, d: b64(n, 32) },
+      'd = n + 1': { ...p, d: b64(n + 1n, 32) },
+    };
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    const opts: ImportOptions = { algorithm: 'RSA_AES_KEY_WRAP_SHA_256', params };
+    for (const [name, jwk] of Object.entries(bad)) {
+      const error = await errorOf(importMaterial(admin(), keyId, der(jwk), opts));
+      expect({ name, error: error.name }).toEqual({ name, error: 'IncorrectKeyMaterialException' });
+    }
+    expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
+    await importMaterial(admin(), keyId, der(p), opts);
+    expect((await describe_(keyId))?.KeyState).toBe('Enabled');
   });
 });
 

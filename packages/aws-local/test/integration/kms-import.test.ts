@@ -16,12 +16,15 @@ import {
   EnableKeyRotationCommand,
   EncryptCommand,
   GetParametersForImportCommand,
+  GetPublicKeyCommand,
   ImportKeyMaterialCommand,
   KMSClient,
   ListKeyRotationsCommand,
   PutKeyPolicyCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
+  SignCommand,
+  VerifyCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER, KEY_USER } from '../../src/identity.js';
@@ -697,6 +700,106 @@ describe('imported private keys must be consistent key pairs', () => {
     expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
     await importMaterial(admin(), keyId, der(p), opts);
     expect((await describe_(keyId))?.KeyState).toBe('Enabled');
+  });
+});
+
+describe('a stored private key that is not a valid key', () => {
+  it('makes Sign, Encrypt and GetPublicKey answer KMSInvalidStateException (400), never a 500', async () => {
+    // Material stored before ImportKeyMaterial checked it (or altered since): an RSA key with an even modulus.
+    const a = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const n = Buffer.from(a.n ?? '', 'base64url');
+    n[n.length - 1] = 2;
+    const bad = createPrivateKey({ key: { ...a, n: n.toString('base64url') }, format: 'jwk' }).export({
+      format: 'der',
+      type: 'pkcs8',
+    });
+    const store = t.kms.store;
+    const keyOf = async (usage: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT') => {
+      const id = await newExternalKey({
+        KeySpec: 'RSA_2048',
+        KeyUsage: usage,
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: t.principal(KEY_MANAGER).arn },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+            {
+              Effect: 'Allow',
+              Principal: { AWS: t.principal(KEY_USER).arn },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+          ],
+        }),
+      });
+      const key = store.resolve(id, false);
+      store.imported.import(
+        key,
+        bad,
+        { kind: 'first' },
+        {
+          id: store.imported.idOf(id, bad),
+          expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        },
+      );
+      return id;
+    };
+    const signing = await keyOf('SIGN_VERIFY');
+    const encrypting = await keyOf('ENCRYPT_DECRYPT');
+    const calls = {
+      'Sign RAW PKCS1': user().send(
+        new SignCommand({
+          KeyId: signing,
+          Message: Buffer.from('x'),
+          SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+        }),
+      ),
+      'Sign DIGEST PSS': user().send(
+        new SignCommand({
+          KeyId: signing,
+          Message: Buffer.alloc(32),
+          MessageType: 'DIGEST',
+          SigningAlgorithm: 'RSASSA_PSS_SHA_256',
+        }),
+      ),
+      Encrypt: user().send(
+        new EncryptCommand({
+          KeyId: encrypting,
+          Plaintext: Buffer.from('x'),
+          EncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+        }),
+      ),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      const error = await errorOf(call);
+      expect({ name, error: error.name, status: error.status }).toEqual({
+        name,
+        error: 'KMSInvalidStateException',
+        status: 400,
+      });
+    }
+    // GetPublicKey and Verify do not fail with this key; whatever they answer, it is not a 500.
+    for (const call of [
+      user().send(new GetPublicKeyCommand({ KeyId: signing })),
+      user().send(
+        new VerifyCommand({
+          KeyId: signing,
+          Message: Buffer.from('x'),
+          Signature: Buffer.alloc(256, 1),
+          SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+        }),
+      ),
+    ]) {
+      const status = await call.then(
+        (out) => out.$metadata.httpStatusCode,
+        (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+      );
+      expect(status).toBeLessThan(500);
+    }
   });
 });
 

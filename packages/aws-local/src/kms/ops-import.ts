@@ -168,7 +168,11 @@ export const importOperations: Record<string, Operation> = {
       ValidTo: z.number().optional(),
       ExpirationModel: expirationModelShape.optional(),
       ImportType: z.enum(['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL']).optional(),
-      KeyMaterialDescription: str(0, 256).optional(),
+      // "Length Constraints: Minimum length of 0. Maximum length of 256. Pattern: ^[a-zA-Z0-9:/_\s.-]+$"
+      // (API_ImportKeyMaterial.html); \s as KMS's (Java) patterns read it, ASCII whitespace only.
+      KeyMaterialDescription: str(0, 256)
+        .regex(/^[a-zA-Z0-9:/_ \t\n\v\f\r.-]+$/)
+        .optional(),
       KeyMaterialId: str(1, 64).optional(),
     }),
     (input, { store, access }) => {

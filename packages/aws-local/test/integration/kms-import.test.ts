@@ -299,6 +299,33 @@ describe('ImportKeyMaterial', () => {
     expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
   });
 
+  it("KeyMaterialDescription must match KMS's pattern ^[a-zA-Z0-9:/_\\s.-]+$ (ValidationException otherwise)", async () => {
+    const keyId = await newExternalKey();
+    const material = randomBytes(32);
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    for (const description of ['<script>', 'naïve', 'a;b', 'line\u0000', 'no\u00a0break', '']) {
+      const error = await errorOf(
+        importMaterial(admin(), keyId, material, { params, input: { KeyMaterialDescription: description } }),
+      );
+      expect({ description, error: error.name }).toEqual({ description, error: 'ValidationException' });
+    }
+    expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
+    await importMaterial(admin(), keyId, material, {
+      params,
+      input: { KeyMaterialDescription: 'v2: hsm/slot_1 2025-01.a' },
+    });
+    const listed = await admin().send(
+      new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }),
+    );
+    expect(listed.Rotations?.[0]?.KeyMaterialDescription).toBe('v2: hsm/slot_1 2025-01.a');
+  });
+
   it('checks the expiration model: ValidTo required for KEY_MATERIAL_EXPIRES (the default), in the future, at most 365 days; forbidden otherwise', async () => {
     const keyId = await newExternalKey();
     const material = randomBytes(32);

@@ -28,10 +28,11 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER, KEY_USER } from '../../src/identity.js';
+import { MAX_WRAPPING_KEY_GENERATIONS, MAX_WRAPPING_KEY_QUEUE } from '../../src/kms/ops-import.js';
 import { errorOf } from '../helpers/errors.js';
 import { externalKey, type ImportOptions, importMaterial, wrapMaterial } from '../helpers/import.js';
 import { consoleKeyPolicy, demoRoles } from '../helpers/keys.js';
-import { startTestKms, type TestKms } from '../helpers/local-kms.js';
+import { SEED_ALIAS, startTestKms, type TestKms } from '../helpers/local-kms.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -131,6 +132,50 @@ describe('a key for imported material', () => {
       expect(validTo - Date.now()).toBeLessThanOrEqual(DAY + 1000);
       expect(out.ImportToken?.length).toBeLessThanOrEqual(6144);
     }
+  });
+
+  it('GetParametersForImport bounds the wrapping keys generated at once: a burst beyond it is ThrottlingException, and other calls stay fast', async () => {
+    const keyId = await newExternalKey();
+    const burst = 16;
+    const kms = admin();
+    const started = Date.now();
+    const calls = Array.from({ length: burst }, () =>
+      kms
+        .send(
+          new GetParametersForImportCommand({
+            KeyId: keyId,
+            WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+            WrappingKeySpec: 'RSA_4096',
+          }),
+        )
+        .then(
+          () => 'ok',
+          (e: Error & { $metadata?: { httpStatusCode?: number } }) =>
+            `${e.name} ${e.$metadata?.httpStatusCode}`,
+        ),
+    );
+    // A symmetric Encrypt during the burst answers at once.
+    await new Promise((r) => setTimeout(r, 100));
+    const before = Date.now();
+    await user().send(new EncryptCommand({ KeyId: SEED_ALIAS, Plaintext: Buffer.from('x') }));
+    expect(Date.now() - before).toBeLessThan(1000);
+    const results = await Promise.all(calls);
+    const ok = results.filter((r) => r === 'ok').length;
+    const throttled = results.filter((r) => r === 'ThrottlingException 400').length;
+    expect(ok + throttled).toBe(burst);
+    expect(ok).toBeGreaterThanOrEqual(MAX_WRAPPING_KEY_GENERATIONS);
+    expect(ok).toBeLessThanOrEqual(MAX_WRAPPING_KEY_GENERATIONS + MAX_WRAPPING_KEY_QUEUE);
+    expect(throttled).toBeGreaterThan(0);
+    // Once the burst is over, parameters are given again.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const again = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    expect(again.ImportToken?.length).toBeGreaterThan(0);
   });
 
   it('GetParametersForImport refuses RSAES_PKCS1_V1_5, SM2, and keys whose origin is not EXTERNAL', async () => {

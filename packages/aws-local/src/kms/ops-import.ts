@@ -11,7 +11,7 @@ import {
   type WrappingKeySpec,
 } from './import-tokens.js';
 import type { ImportTarget } from './imported-materials.js';
-import { DAY_MS, type KeyRecord, type KeyStore } from './key-store.js';
+import { DAY_MS, type KeyRecord, type KeyStore, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { privateKeyProblem } from './private-key-checks.js';
 import { specOf } from './records.js';
@@ -347,6 +347,17 @@ function importKeyMaterial(input: ImportInput, store: KeyStore, access: LocalAcc
 }
 
 /**
+ * Material pending rotation a key may hold. The KMS API reference documents no number: RotateKeyOnDemand
+ * rotates to "new key material [whose] state should be PENDING_ROTATION", and such material "is not
+ * permanently associated with the KMS key. You can delete this key material and import different key
+ * material in its place" (API_RotateKeyOnDemand.html, API_RotationsListEntry.html), which reads as one
+ * material waiting at a time. Without a bound each NEW_KEY_MATERIAL import grew the key's record (and
+ * what a start unwraps) without end. A second one is refused with LimitExceededException, KMS's error
+ * for a per-key limit, as is new material once the key has no on-demand rotation left to use it.
+ */
+export const MAX_PENDING_MATERIALS = 1;
+
+/**
  * Where the material goes, by ImportType: "If no key material has ever been imported into the KMS
  * key, and this parameter is omitted, the parameter defaults to NEW_KEY_MATERIAL. After the first
  * key material is imported, if this parameter is omitted then the parameter defaults to
@@ -370,6 +381,18 @@ function importTarget(key: KeyRecord, id: string, input: ImportInput, symmetric:
       );
     if (first) return { kind: 'first' };
     if (!symmetric) throw incorrectMaterial('Asymmetric and HMAC KMS keys take one key material only.');
+    if (pending.length >= MAX_PENDING_MATERIALS) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${key.keyId} already has key material in PENDING_ROTATION; rotate to it (RotateKeyOnDemand) or delete it first.`,
+      );
+    }
+    if (key.materials.filter((m) => m.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${key.keyId} has no on-demand rotations left (at most ${MAX_ON_DEMAND_ROTATIONS}); new key material could never become current.`,
+      );
+    }
     return { kind: 'pending' };
   }
   if (first) throw incorrectMaterial('No key material has been imported into this KMS key yet.');

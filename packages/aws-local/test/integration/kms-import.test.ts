@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER, KEY_USER } from '../../src/identity.js';
+import { MAX_ON_DEMAND_ROTATIONS } from '../../src/kms/key-store.js';
 import { MAX_WRAPPING_KEY_GENERATIONS, MAX_WRAPPING_KEY_QUEUE } from '../../src/kms/ops-import.js';
 import { errorOf } from '../helpers/errors.js';
 import { externalKey, type ImportOptions, importMaterial, wrapMaterial } from '../helpers/import.js';
@@ -635,6 +636,46 @@ describe('several materials in a symmetric key, rotated on demand', () => {
         )
       ).name,
     ).toBe('NotFoundException');
+  });
+});
+
+describe('material pending rotation is bounded', () => {
+  it('one material waits in PENDING_ROTATION at a time; more is LimitExceededException, as is new material with no on-demand rotation left', async () => {
+    const keyId = await newExternalKey();
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    const importNew = (material = randomBytes(32)) =>
+      importMaterial(admin(), keyId, material, { params, input: { ImportType: 'NEW_KEY_MATERIAL' } });
+    await importMaterial(admin(), keyId, randomBytes(32), { params });
+    const pending = randomBytes(32);
+    const waiting = await importNew(pending);
+    const refused = await errorOf(importNew());
+    expect({ name: refused.name, status: refused.status }).toEqual({
+      name: 'LimitExceededException',
+      status: 400,
+    });
+    // Reimporting the pending material itself (to change its expiration) is not new material.
+    await importMaterial(admin(), keyId, pending, {
+      params,
+      input: { ImportType: 'EXISTING_KEY_MATERIAL', KeyMaterialId: waiting.KeyMaterialId },
+    });
+    const listed = await admin().send(
+      new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }),
+    );
+    expect(listed.Rotations?.map((r) => r.KeyMaterialState)).toEqual(['CURRENT', 'PENDING_ROTATION']);
+    await admin().send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+    // Every on-demand rotation used (KMS: 25 per key): new material could never become current.
+    for (let i = 1; i < MAX_ON_DEMAND_ROTATIONS; i++) {
+      await importNew();
+      await admin().send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+    }
+    const exhausted = await errorOf(importNew());
+    expect(exhausted.name).toBe('LimitExceededException');
   });
 });
 

@@ -44,6 +44,16 @@ export class ImportedMaterials {
     return this.keyMaterial.importedId(keyId, material);
   }
 
+  /** The soonest ValidTo of the key's imported material still held (current or pending), if any. */
+  nextExpiry(key: KeyRecord): number | undefined {
+    let next: number | undefined;
+    for (const m of [...key.materials, ...(key.pendingMaterials ?? [])]) {
+      if (m.wrapped !== undefined && m.validTo !== undefined && (next === undefined || m.validTo < next))
+        next = m.validTo;
+    }
+    return next;
+  }
+
   /**
    * Deletes the imported material whose ValidTo time has passed: "When the key material expires,
    * AWS KMS deletes the key material and the KMS key becomes unusable" (PendingImport, unless it is

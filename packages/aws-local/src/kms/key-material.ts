@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { KmsError } from './errors.js';
 import { specInfo } from './key-specs.js';
-import { type KeyRecord, specOf } from './records.js';
+import { type KeyRecord, type MaterialRecord, specOf } from './records.js';
 
 /**
  * Key material: per version, bytes from a CSPRNG (32 for a symmetric key, the hash's length for an
@@ -93,12 +93,16 @@ export class KeyMaterial {
     return plain;
   }
 
-  /** Unwraps every version of the key: a root key that does not match throws. */
-  check(key: KeyRecord): void {
+  /**
+   * Unwraps every version of the key whose material has not expired at `now` (a root key that does
+   * not match throws): expired material is not unwrapped nor cached, the store deletes it at start.
+   */
+  check(key: KeyRecord, now: number): void {
+    const live = (m: { wrapped?: string | undefined; validTo?: number | undefined }) =>
+      m.wrapped !== undefined && (m.validTo === undefined || m.validTo > now);
     for (let i = 0; i < key.materials.length; i++)
-      if (key.materials[i]?.wrapped !== undefined) this.of(key, i);
-    for (const p of key.pendingMaterials ?? [])
-      if (p.wrapped !== undefined) this.openPending(key.keyId, p).fill(0);
+      if (live(key.materials[i] as MaterialRecord)) this.of(key, i);
+    for (const p of key.pendingMaterials ?? []) if (live(p)) this.openPending(key.keyId, p).fill(0);
   }
 
   /**

@@ -5,6 +5,8 @@ import {
   type JsonWebKey,
   randomBytes,
 } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CancelKeyDeletionCommand,
   CreateKeyCommand,
@@ -432,6 +434,36 @@ describe('ImportKeyMaterial', () => {
       ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
     });
     expect(await decrypt(blob)).toBe('until an hour');
+  });
+
+  it('expired material is deleted from the record at the next call of any key, not only when its own key is next used', async () => {
+    const keyId = await newExternalKey();
+    const pendingKey = await newExternalKey();
+    const validTo = new Date(Math.floor((Date.now() + HOUR) / 1000) * 1000);
+    const expiring: ImportOptions['input'] = { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo };
+    await importMaterial(admin(), keyId, randomBytes(32), { input: expiring });
+    // Material pending rotation expires too.
+    await importMaterial(admin(), pendingKey, randomBytes(32));
+    await importMaterial(admin(), pendingKey, randomBytes(32), {
+      input: { ...expiring, ImportType: 'NEW_KEY_MATERIAL' },
+    });
+    const record = (id: string) =>
+      JSON.parse(readFileSync(join(t.dataDir, 'kms', 'keys', `${id}.json`), 'utf8')).key as {
+        keyState: string;
+        materials: Array<{ wrapped?: string }>;
+        pendingMaterials?: Array<{ wrapped?: string }>;
+      };
+    expect(record(keyId).materials[0]?.wrapped).toBeDefined();
+    expect(record(pendingKey).pendingMaterials?.[0]?.wrapped).toBeDefined();
+
+    offset = 2 * HOUR;
+    // A call that touches neither key.
+    await user().send(new EncryptCommand({ KeyId: SEED_ALIAS, Plaintext: Buffer.from('x') }));
+    expect(record(keyId)).toMatchObject({ keyState: 'PendingImport' });
+    expect(record(keyId).materials[0]?.wrapped).toBeUndefined();
+    expect(record(pendingKey).keyState).toBe('Enabled');
+    expect(record(pendingKey).materials[0]?.wrapped).toBeDefined();
+    expect(record(pendingKey).pendingMaterials?.[0]?.wrapped).toBeUndefined();
   });
 
   it('reimporting the same material while it is imported changes its expiration', async () => {

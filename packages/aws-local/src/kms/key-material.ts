@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
+import { decipherAll } from './decipher.js';
 import { KmsError } from './errors.js';
 import { specInfo } from './key-specs.js';
 import { type KeyRecord, type MaterialRecord, specOf } from './records.js';
@@ -57,7 +58,7 @@ export class KeyMaterial {
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(raw.subarray(raw.length - 16));
     try {
-      return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
+      return decipherAll(decipher, raw.subarray(12, raw.length - 16));
     } catch (cause) {
       throw new Error(`key material ${aad} cannot be unwrapped: the root key does not match this key store`, {
         cause,
@@ -157,6 +158,11 @@ export class KeyMaterial {
   openPending(keyId: string, pending: { id: string; wrapped?: string | undefined }): Buffer {
     if (pending.wrapped === undefined) throw new Error(`pending material ${pending.id} has been deleted`);
     return this.open(`${keyId}/pending/${pending.id}`, pending.wrapped);
+  }
+
+  /** Zeroes new material whose record was not saved (`add`, `restore`): it is not kept. */
+  discard(added: readonly AddedMaterial[]): void {
+    for (const { plain } of added) plain.fill(0);
   }
 
   keep(keyId: string, added: readonly AddedMaterial[]): void {

@@ -214,10 +214,20 @@ export class KeyStore {
       materials: [],
     };
     const added = external ? [] : [this.keyMaterial.add(key, now)];
-    this.files.writeKey(key);
+    this.saving(added, () => this.files.writeKey(key));
     this.keyMaterial.keep(key.keyId, added);
     this.indexKey(key);
     return key;
+  }
+
+  /** Runs a change that adds material; if it fails (a save), the plaintext it added is zeroed, not kept. */
+  private saving(added: readonly AddedMaterial[], change: () => void): void {
+    try {
+      change();
+    } catch (error) {
+      this.keyMaterial.discard(added);
+      throw error;
+    }
   }
 
   /** Changes a key and saves it; the change throws before saving if it is refused. */
@@ -236,9 +246,11 @@ export class KeyStore {
 
   rotate(key: KeyRecord, type: 'AUTOMATIC' | 'ON_DEMAND'): void {
     const added: AddedMaterial[] = [];
-    this.updateKey(key, (k) => {
-      added.push(this.keyMaterial.add(k, this.now().getTime(), type));
-    });
+    this.saving(added, () =>
+      this.updateKey(key, (k) => {
+        added.push(this.keyMaterial.add(k, this.now().getTime(), type));
+      }),
+    );
     this.keyMaterial.keep(key.keyId, added);
   }
 
@@ -287,12 +299,14 @@ export class KeyStore {
     const due = key.rotation.nextRotationAt;
     if (key.keyState !== 'Enabled' || !key.rotation.enabled || due === undefined || due > now) return key;
     const added: AddedMaterial[] = [];
-    this.updateKey(key, (k) => {
-      while (k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now) {
-        added.push(this.keyMaterial.add(k, k.rotation.nextRotationAt, 'AUTOMATIC'));
-        k.rotation.nextRotationAt += k.rotation.periodDays * DAY_MS;
-      }
-    });
+    this.saving(added, () =>
+      this.updateKey(key, (k) => {
+        while (k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now) {
+          added.push(this.keyMaterial.add(k, k.rotation.nextRotationAt, 'AUTOMATIC'));
+          k.rotation.nextRotationAt += k.rotation.periodDays * DAY_MS;
+        }
+      }),
+    );
     this.keyMaterial.keep(key.keyId, added);
     return key;
   }

@@ -12,6 +12,7 @@ import {
   verify,
 } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-digest.js';
+import { KmsError } from './errors.js';
 import {
   DIGEST_INFO,
   HASH_LENGTH,
@@ -65,14 +66,38 @@ export const OAEP_HASH: Readonly<Record<string, HashName>> = Object.freeze({
   RSAES_OAEP_SHA_256: 'sha256',
 });
 
+/**
+ * What a primitive that fails on a stored key answers. ImportKeyMaterial refuses a key whose
+ * parts disagree (`private-key-checks.ts`), but material stored before that check, or altered on
+ * disk, may still make node:crypto throw (an even RSA modulus: "no inverse"). That is the key's
+ * state, not the service's: KMSInvalidStateException (400), "the state of the specified resource
+ * is not valid for this request", rather than KMSInternalException (500).
+ */
+function unusableMaterial(cause: unknown): KmsError {
+  if (cause instanceof KmsError) return cause;
+  return new KmsError(
+    'KMSInvalidStateException',
+    'The key material of this KMS key is not a valid key of its key spec and cannot be used.',
+  );
+}
+
+/** Runs a primitive on stored key material, answering `unusableMaterial` for any failure. */
+function withStoredKey<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (cause) {
+    throw unusableMaterial(cause);
+  }
+}
+
 /** The private key of a key material version (PKCS #8 DER). */
 export function privateKeyOf(material: Buffer): KeyObject {
-  return createPrivateKey({ key: material, format: 'der', type: 'pkcs8' });
+  return withStoredKey(() => createPrivateKey({ key: material, format: 'der', type: 'pkcs8' }));
 }
 
 /** The public key as DER SubjectPublicKeyInfo (RFC 5280), as GetPublicKey answers it. */
 export function publicKeyDer(privateKey: KeyObject): Buffer {
-  return createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  return withStoredKey(() => createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
 }
 
 // --- sign and verify --------------------------------------------------------------------------
@@ -82,6 +107,15 @@ export function publicKeyDer(privateKey: KeyObject): Buffer {
  * standard defines; ECDSA signatures are DER-encoded, as KMS returns them.
  */
 export function signMessage(
+  privateKey: KeyObject,
+  algorithm: SigningAlgorithmInfo,
+  message: Uint8Array,
+  isDigest: boolean,
+): Buffer {
+  return withStoredKey(() => signUnchecked(privateKey, algorithm, message, isDigest));
+}
+
+function signUnchecked(
   privateKey: KeyObject,
   algorithm: SigningAlgorithmInfo,
   message: Uint8Array,
@@ -167,9 +201,11 @@ export function oaepMaxPlaintext(privateKey: KeyObject, hash: HashName): number 
 }
 
 export function oaepEncrypt(privateKey: KeyObject, hash: HashName, plaintext: Uint8Array): Buffer {
-  return publicEncrypt(
-    { key: createPublicKey(privateKey), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
-    plaintext,
+  return withStoredKey(() =>
+    publicEncrypt(
+      { key: createPublicKey(privateKey), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
+      plaintext,
+    ),
   );
 }
 

@@ -30,6 +30,20 @@ const CONTEXT_OPERATIONS: ReadonlySet<string> = new Set([
 ]);
 
 /**
+ * Cryptographic operations that take no encryption context (those on asymmetric and HMAC keys,
+ * and GetPublicKey, which hands out a key's public half): a grant constraint cannot bind them, so
+ * a constrained grant does not allow them.
+ */
+const CONTEXTLESS_CRYPTO_OPERATIONS: ReadonlySet<string> = new Set([
+  'Sign',
+  'Verify',
+  'GenerateMac',
+  'VerifyMac',
+  'GetPublicKey',
+  'DeriveSharedSecret',
+]);
+
+/**
  * Whether a grant created under the authority of `parent` (a grant allowing CreateGrant) stays
  * within it, as KMS requires: the same or fewer operations, and constraints at least as strict.
  */
@@ -62,11 +76,22 @@ export function grantAllows(grant: GrantLike, req: AuthzRequest): boolean {
   if (!principalNames(req.principal).includes(grant.granteePrincipal)) return false;
   const operation = req.action.replace(/^kms:/i, '');
   if (!grant.operations.includes(operation)) return false;
-  // Constraints bind the operations that take an encryption context; the others ignore them.
-  if (!CONTEXT_OPERATIONS.has(operation)) return true;
   const subset = grant.constraints?.EncryptionContextSubset;
   const equals = grant.constraints?.EncryptionContextEquals;
   if (subset === undefined && equals === undefined) return true;
+  // KMS applies constraints only to the operations that take an encryption context, and "not ...
+  // to operations that do not support an encryption context, such as cryptographic operations with
+  // asymmetric KMS keys and management operations, such as DescribeKey or RetireGrant"
+  // (https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html), while
+  // CreateGrant says "You cannot use an encryption context grant constraint for cryptographic
+  // operations with asymmetric KMS keys or HMAC KMS keys" (API_CreateGrant, Constraints; the local
+  // KMS refuses such a grant). Failing closed: a constrained grant allows the management
+  // operations it names (the constraint does not apply to them; CreateGrant hands on only a grant
+  // at least as strict, `grantNarrows`) and the cryptographic operations whose context fits, but
+  // never a cryptographic operation that carries no context (Sign, Verify, GenerateMac,
+  // VerifyMac, GetPublicKey, DeriveSharedSecret...): an owner who meant "only for tenant=acme"
+  // did not mean "always".
+  if (!CONTEXT_OPERATIONS.has(operation)) return !CONTEXTLESS_CRYPTO_OPERATIONS.has(operation);
   // In a grant constraint the key is not case-sensitive and the value is
   // (https://docs.aws.amazon.com/kms/latest/APIReference/API_GrantConstraints.html).
   // Precondition: a request context holding a key twice, in two cases, matches no constraint,

@@ -106,6 +106,17 @@ export class KeyGrants {
         `A ${kind.spec} key for ${kind.usage} takes grants of ${takes.join(', ')}; not ${foreign.join(', ')}.`,
         [{ path: '/operations', message: `must be among ${takes.join(', ')}` }],
       );
+    // Precondition: a constraint only on a key whose operations take an encryption context (a
+    // symmetric encryption key). "You cannot use an encryption context grant constraint for
+    // cryptographic operations with asymmetric KMS keys or HMAC KMS keys" (API_CreateGrant,
+    // Constraints); and KMS's GrantConstraints reference says such constraints "are not applied"
+    // to operations without a context: a grant meant "only for tenant=acme" must not become an
+    // unconstrained one, so it is refused here, before KMS is asked.
+    if (constraints !== undefined && kind.spec !== 'SYMMETRIC_DEFAULT')
+      throw new ValidationError(
+        `A ${kind.spec} key for ${kind.usage} takes no encryption context, so its grants cannot be constrained by one: give the grant without constraints (or a symmetric encryption key).`,
+        [{ path: '/constraints', message: `not allowed on a ${kind.spec} key` }],
+      );
     // A grant that allows CreateGrant may only hand on a narrower grant, as KMS requires.
     if (decision.reason === 'grant') {
       const parent = (await access.grantsOf(r.caller, arn)).find((g) => g.grantId === decision.grantId);

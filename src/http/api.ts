@@ -122,6 +122,12 @@ async function runBatch(
 ) {
   validate(validators.batch as Validator, input.body);
   const items = input.body.items as Record<string, unknown>[];
+  // A route with a smaller batch than the shared schema's (the signing routes: their KMS quota).
+  if (route.batchItems !== undefined && items.length > route.batchItems)
+    throw new ValidationError(
+      `Invalid request body: /items must NOT have more than ${route.batchItems} items (a batch of ${route.path} takes at most ${route.batchItems}).`,
+      [{ path: '/items', message: `must NOT have more than ${route.batchItems} items` }],
+    );
   let failed = 0;
   const results = [];
   for (const [index, item] of items.entries()) {

@@ -65,7 +65,9 @@ function operation(route: Route) {
           required: true,
           content: {
             'application/json': {
-              schema: route.batch ? { oneOf: [route.request, batchOf(route.request)] } : route.request,
+              schema: route.batch
+                ? { oneOf: [route.request, batchOf(route.request, route.batchItems)] }
+                : route.request,
               ...(route.example
                 ? {
                     examples: {
@@ -99,7 +101,7 @@ function operation(route: Route) {
     summary: route.summary,
     ...(route.batch
       ? {
-          description: `Also takes \`{"items": [...]}\` of up to ${MAX_BATCH_ITEMS} requests; each item is answered on its own, a failed item as {error, message, index}.`,
+          description: `Also takes \`{"items": [...]}\` of up to ${route.batchItems ?? MAX_BATCH_ITEMS} requests; each item is answered on its own, a failed item as {error, message, index}.`,
         }
       : {}),
     security: [{ sigv4: [] }],
@@ -107,7 +109,7 @@ function operation(route: Route) {
     ...(route.actions
       ? {
           'x-kms-actions': route.actions,
-          description: `${route.batch ? `Also takes \`{"items": [...]}\` of up to ${MAX_BATCH_ITEMS} requests; each item is answered on its own, a failed item as {error, message, index}. ` : ''}The caller needs ${route.actions.join(' or ')} on the key, from the key policy or a grant.`,
+          description: `${route.batch ? `Also takes \`{"items": [...]}\` of up to ${route.batchItems ?? MAX_BATCH_ITEMS} requests; each item is answered on its own, a failed item as {error, message, index}. ` : ''}The caller needs ${route.actions.join(' or ')} on the key, from the key policy or a grant.`,
         }
       : {}),
     ...(request ? { requestBody: request } : {}),

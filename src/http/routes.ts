@@ -17,6 +17,11 @@ export interface Route {
   response: object;
   /** Accepts `{ items: [...] }` of `request`, answered per item. */
   batch?: boolean;
+  /**
+   * The most items a batch of this route takes, when fewer than MAX_BATCH_ITEMS: the signing
+   * routes', whose KMS quota is a tenth of the symmetric one (serverless.yml, signThrottle).
+   */
+  batchItems?: number;
   /** A valid request body, shown in the contract and sent by its test. */
   example?: Record<string, unknown>;
   query?: Record<string, { description: string; required?: boolean; schema: object }>;
@@ -292,6 +297,7 @@ const SIGNING_ROUTES: readonly Route[] = [
     {
       request: S.SignRequest,
       batch: true,
+      batchItems: S.MAX_SIGN_BATCH_ITEMS,
       actions: ['kms:Sign'],
       example: { keyId: 'alias/signing', message: 'aGVsbG8sIHdvcmxk', algorithm: 'ECDSA_SHA_256' },
     },
@@ -305,6 +311,7 @@ const SIGNING_ROUTES: readonly Route[] = [
     {
       request: S.VerifyRequest,
       batch: true,
+      batchItems: S.MAX_SIGN_BATCH_ITEMS,
       actions: ['kms:Verify'],
       example: {
         keyId: 'alias/signing',

@@ -1,6 +1,8 @@
 import { CreateGrantCommand } from '@aws-sdk/client-kms';
 import { KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readApiSettings } from '../../local/api-settings.js';
+import { MAX_BATCH_ITEMS, MAX_SIGN_BATCH_ITEMS } from '../../src/http/schemas.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**
@@ -50,5 +52,52 @@ describe('grant constraints on keys without an encryption context', () => {
         ),
       ).rejects.toMatchObject({ name: 'ValidationException' });
     }
+  });
+});
+
+describe('throttles sized to the KMS quotas the routes draw on', () => {
+  // KMS's default request quotas (developerguide/requests-per-second.html): 1,000 a second shared
+  // by Sign, Verify and GetPublicKey for RSA keys (as many for ECC keys); GenerateMac and VerifyMac
+  // count on the symmetric quota.
+  const ASYMMETRIC_QUOTA = 1000;
+
+  it('sign and verify have their own throttle and batches of 10, within the asymmetric quota', () => {
+    const api = readApiSettings();
+    const sign = api.methodThrottles['POST /v1/sign'];
+    const verify = api.methodThrottles['POST /v1/verify'];
+    expect(sign).toEqual({ rate: 20, burst: 40 });
+    expect(verify).toEqual(sign);
+    expect(api.methodThrottles['POST /v1/mac']).toEqual({ rate: 25, burst: 50 });
+    expect(api.methodThrottles['POST /v1/verify-mac']).toEqual({ rate: 25, burst: 50 });
+    expect(api.methodThrottles['POST /v1/sign']).not.toEqual(api.methodThrottles['POST /v1/encrypt']);
+    // Sign + Verify at their rate, whole batches, and GetPublicKey at the stage's: under the quota.
+    const publicKey = api.methodThrottles['GET /v1/keys/{keyId}/public-key'] ?? api.throttle;
+    expect(2 * (sign?.rate ?? 0) * MAX_SIGN_BATCH_ITEMS + publicKey.rate).toBeLessThanOrEqual(
+      ASYMMETRIC_QUOTA,
+    );
+    expect(MAX_SIGN_BATCH_ITEMS).toBeLessThan(MAX_BATCH_ITEMS);
+  });
+
+  it('a sign or verify batch of more than 10 items is 400 ValidationError; a MAC batch still takes 100', async () => {
+    const keyId = await createKey({ keySpec: 'ECC_NIST_P256' });
+    const hmac = await createKey({ keySpec: 'HMAC_256' });
+    const user = t.client(KEY_USER);
+    const item = { keyId, message: 'aGk=' };
+    const ok = await user.raw('POST', '/v1/sign', { items: Array(10).fill(item) });
+    expect(ok.status).toBe(200);
+    for (const path of ['/v1/sign', '/v1/verify']) {
+      const r = await user.raw('POST', path, {
+        items: Array(11).fill(path === '/v1/sign' ? item : { ...item, signature: 'AAAA' }),
+      });
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({
+        error: 'ValidationError',
+        message: expect.stringContaining('10 items'),
+      });
+    }
+    const macs = await user.raw('POST', '/v1/mac', {
+      items: Array(11).fill({ keyId: hmac, message: 'aGk=' }),
+    });
+    expect(macs.status).toBe(200);
   });
 });

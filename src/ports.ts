@@ -381,6 +381,10 @@ export interface AuditRecord {
   errorCode?: string | undefined;
   latencyMs: number;
   items?: { total: number; failed: number } | undefined;
+  /** Sign and Verify: the message type as the caller sent it (RAW unless a digest; comma-separated in a mixed batch). */
+  messageType?: string | undefined;
+  /** Sign, Verify, GenerateMac, VerifyMac: the algorithm (comma-separated in a mixed batch). */
+  algorithm?: string | undefined;
   reason?: string | undefined;
   /** Every authorization decision taken for the request. */
   decisions?: AuditDecision[] | undefined;

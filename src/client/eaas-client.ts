@@ -274,7 +274,10 @@ export class EaasClient {
     return this.call<{ key: KeyView }>('DELETE', keyPath(keyId, '/material'));
   }
 
-  /** Signs a message (over 4 KiB: the service signs its digest, and says `messageType: 'DIGEST'`). */
+  /**
+   * Signs a message (over 4 KiB: the service signs its digest, and says `messageType: 'DIGEST'`,
+   * `digestedBy: 'service'`; a digest the caller sent is `digestedBy: 'caller'`).
+   */
   async sign(input: {
     keyId: string;
     message: Uint8Array | string;
@@ -286,6 +289,7 @@ export class EaasClient {
       keyId: string;
       algorithm: string;
       messageType: MessageType;
+      digestedBy?: 'service' | 'caller';
     }>('POST', '/v1/sign', { ...input, message: b64(input.message) });
     return { ...out, signature: bytes(out.signature) };
   }
@@ -298,11 +302,13 @@ export class EaasClient {
     messageType?: MessageType;
     algorithm?: string;
   }) {
-    return this.call<{ valid: boolean; keyId: string; algorithm: string; messageType: MessageType }>(
-      'POST',
-      '/v1/verify',
-      { ...input, message: b64(input.message), signature: b64(input.signature) },
-    );
+    return this.call<{
+      valid: boolean;
+      keyId: string;
+      algorithm: string;
+      messageType: MessageType;
+      digestedBy?: 'service' | 'caller';
+    }>('POST', '/v1/verify', { ...input, message: b64(input.message), signature: b64(input.signature) });
   }
 
   /** The public key of an asymmetric key: DER (bytes) and PEM, with its usage and algorithms. */

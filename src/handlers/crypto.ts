@@ -40,6 +40,16 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
     messageType: body.messageType as MessageType | undefined,
     algorithm: str(body.algorithm),
   });
+  /**
+   * The audit record's message type (as the caller sent it: RAW unless it sent a digest) and
+   * algorithm; a batch whose items differ records each value once, comma-separated.
+   */
+  const auditSigning = ({ body, state }: RouteInput, algorithm: string | undefined, mac = false) => {
+    const add = (was: string | undefined, value: string) =>
+      was === undefined || was.split(',').includes(value) ? (was ?? value) : `${was},${value}`;
+    if (!mac) state.audit.messageType = add(state.audit.messageType, str(body.messageType) ?? 'RAW');
+    if (algorithm !== undefined) state.audit.algorithm = add(state.audit.algorithm, algorithm);
+  };
   const guardOf = ({ body, state }: RouteInput): KeyGuard | undefined =>
     access?.guardFor(
       { arn: state.callerArn },
@@ -118,42 +128,52 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
       },
 
       async sign(input: RouteInput) {
+        // Recorded before the decision, so that a refusal's record says what was asked too.
+        auditSigning(input, str(input.body.algorithm));
         const out = await signing.sign(signInput(input.body), guardOf(input) ?? noGuard);
         input.state.audit.keyArn = out.keyArn;
+        auditSigning(input, out.algorithm);
         return {
           signature: b64(out.signature),
           keyId: out.keyArn,
           algorithm: out.algorithm,
           messageType: out.messageType,
+          ...(out.digestedBy ? { digestedBy: out.digestedBy } : {}),
         };
       },
 
       async verify(input: RouteInput) {
+        auditSigning(input, str(input.body.algorithm));
         const out = await signing.verify(
           { ...signInput(input.body), signature: bytesOf(input.body.signature) },
           guardOf(input) ?? noGuard,
         );
         input.state.audit.keyArn = out.keyArn;
+        auditSigning(input, out.algorithm);
         return {
           valid: out.valid,
           keyId: out.keyArn,
           algorithm: out.algorithm,
           messageType: out.messageType,
+          ...(out.digestedBy ? { digestedBy: out.digestedBy } : {}),
         };
       },
 
       async generateMac(input: RouteInput) {
         const { body } = input;
+        auditSigning(input, str(body.algorithm), true);
         const out = await signing.generateMac(
           { keyId: String(body.keyId), message: bytesOf(body.message), algorithm: str(body.algorithm) },
           guardOf(input) ?? noGuard,
         );
         input.state.audit.keyArn = out.keyArn;
+        auditSigning(input, out.algorithm, true);
         return { mac: b64(out.mac), keyId: out.keyArn, algorithm: out.algorithm };
       },
 
       async verifyMac(input: RouteInput) {
         const { body } = input;
+        auditSigning(input, str(body.algorithm), true);
         const out = await signing.verifyMac(
           {
             keyId: String(body.keyId),
@@ -164,6 +184,7 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
           guardOf(input) ?? noGuard,
         );
         input.state.audit.keyArn = out.keyArn;
+        auditSigning(input, out.algorithm, true);
         return { valid: out.valid, keyId: out.keyArn, algorithm: out.algorithm };
       },
 

@@ -855,6 +855,14 @@ export const SignRequest = {
   },
 } as const;
 
+/** Who made the digest KMS signed (only with messageType DIGEST). */
+const DigestedBy = {
+  type: 'string',
+  enum: ['service', 'caller'],
+  description:
+    'With messageType DIGEST: "service" when the service hashed a message over 4,096 bytes (the signature is of the whole message), "caller" when the caller sent the digest.',
+} as const;
+
 export const SignResponse = {
   type: 'object',
   required: ['signature', 'keyId', 'algorithm', 'messageType'],
@@ -866,8 +874,9 @@ export const SignResponse = {
       type: 'string',
       enum: ['RAW', 'DIGEST'],
       description:
-        'DIGEST when the message was over 4,096 bytes (the service hashed it) or given as a digest.',
+        'What KMS signed: DIGEST when the message was over 4,096 bytes (the service hashed it) or given as a digest.',
     },
+    digestedBy: DigestedBy,
   },
 } as const;
 
@@ -898,6 +907,7 @@ export const VerifyResponse = {
     keyId: { type: 'string' },
     algorithm: { type: 'string' },
     messageType: { type: 'string', enum: ['RAW', 'DIGEST'] },
+    digestedBy: DigestedBy,
   },
 } as const;
 

@@ -17,6 +17,10 @@ export interface HttpState {
     keyArn?: string;
     contextKeys?: string[];
     items?: { total: number; failed: number };
+    /** Signing: the message type as the caller sent it (RAW unless it sent a digest). */
+    messageType?: string;
+    /** Signing and MACs: the algorithm used. */
+    algorithm?: string;
     /** What else the record must say, e.g. that a content key was disclosed. Never a secret. */
     reason?: string;
     /** Every authorization decision taken for the request. */

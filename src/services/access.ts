@@ -14,7 +14,7 @@ import { DomainError } from '../core/errors.js';
 import { CRYPTO_ACTIONS, MANAGE_ACTIONS } from '../core/key-policy.js';
 import { mayManage } from '../core/separation-of-duties.js';
 import type { AccessSource, AuditDecision, GrantInfo } from '../ports.js';
-import type { KeyGuard } from './crypto.js';
+import type { KeyGuard, RequestConditions } from './crypto.js';
 import { MAX_CACHE_ENTRIES, TtlCache } from './ttl-cache.js';
 
 /**
@@ -47,6 +47,8 @@ export interface AccessRequest {
   context?: EncryptionContext | undefined;
   /** Grant tokens the caller passed: the grants cache is skipped. */
   grantTokens?: readonly string[] | undefined;
+  /** The request's further condition keys (Sign's kms:MessageType...), from the resolved key. */
+  conditions?: RequestConditions | undefined;
 }
 
 /** How `require` records its decisions and names the key in a refusal. */
@@ -92,6 +94,7 @@ function requestOf(
   keyArn: string,
   action: string,
   context?: EncryptionContext,
+  conditions?: Readonly<Record<string, readonly string[]>>,
 ): AuthzRequest {
   return {
     principal: caller.arn,
@@ -100,6 +103,7 @@ function requestOf(
     keyAccountId: accountOfKeyArn(keyArn),
     encryptionContext: context,
     grantIsForAWSResource: false,
+    ...(conditions ? { conditions } : {}),
   };
 }
 
@@ -191,9 +195,17 @@ export class AccessControl {
 
   /** Decides on the key `keyArn` (the one `req.keyId` names). */
   private async decideOn(caller: Caller, keyArn: string, req: AccessRequest): Promise<AccessResult> {
-    const [policy, grants] = await Promise.all([this.policy(keyArn), this.grantsOf(caller, keyArn)]);
+    const [policy, grants, conditions] = await Promise.all([
+      this.policy(keyArn),
+      this.grantsOf(caller, keyArn),
+      req.conditions?.(keyArn),
+    ]);
     const decideWith = (list: readonly GrantInfo[]) =>
-      authorize(policy, list.map(asGrantLike), requestOf(caller, keyArn, req.action, req.context));
+      authorize(
+        policy,
+        list.map(asGrantLike),
+        requestOf(caller, keyArn, req.action, req.context, conditions),
+      );
     let used = grants;
     let decision = decideWith(used);
     // A caller holding grant tokens may have a grant newer than the cache: read the grants again,
@@ -297,8 +309,8 @@ export class AccessControl {
     record: (decision: AuditDecision) => void,
     grantTokens?: readonly string[],
   ): KeyGuard {
-    return async (keyId, action, context) =>
-      (await this.require(caller, { keyId, action, context, grantTokens }, { record })).keyArn;
+    return async (keyId, action, context, conditions) =>
+      (await this.require(caller, { keyId, action, context, grantTokens, conditions }, { record })).keyArn;
   }
 
   /** Forgets what is cached about a key, after this instance changed its policy, grants or aliases. */

@@ -55,7 +55,15 @@ export type KeyGuard = (
   keyId: string,
   action: string,
   context: EncryptionContext | undefined,
+  conditions?: RequestConditions,
 ) => Promise<string>;
+
+/**
+ * Further condition keys of a request (kms:MessageType, kms:SigningAlgorithm, kms:MacAlgorithm),
+ * computed once the key is resolved (they may depend on its kind: its default algorithm), before
+ * the decision. A key listed with no values is known and absent.
+ */
+export type RequestConditions = (keyArn: string) => Promise<Readonly<Record<string, readonly string[]>>>;
 
 const unguarded: KeyGuard = async (keyId) => keyId;
 

@@ -8,7 +8,7 @@ import {
   signingAlgorithmsOf,
 } from '../core/key-kinds.js';
 import type { KeyDetails, SigningKeys } from '../ports.js';
-import { INLINE_LIMIT, type KeyGuard, KMS_DIRECT_LIMIT } from './crypto.js';
+import { INLINE_LIMIT, type KeyGuard, KMS_DIRECT_LIMIT, type RequestConditions } from './crypto.js';
 import { MAX_CACHE_ENTRIES } from './ttl-cache.js';
 
 /**
@@ -22,7 +22,15 @@ import { MAX_CACHE_ENTRIES } from './ttl-cache.js';
  * here with the signing algorithm's own hash and its digest signed: the signature is the same one
  * KMS would make of the whole message (RAW signing hashes it the same way), so it verifies against
  * the message with any standard tool, and the answer says `messageType: "DIGEST"`. Verify does the
- * same with the same message. MACs have no digest form (an HMAC of a digest is another MAC), so a
+ * same with the same message; the answer's `digestedBy: "service"` tells that digest from a
+ * caller's (`digestedBy: "caller"`, for `messageType: "DIGEST"` sent by the caller).
+ *
+ * Authorization sees the request as the caller made it: `kms:MessageType` is the caller's
+ * (RAW for a message, even one the service hashes: the service saw the message, so a policy
+ * allowing "messages only" still holds; DIGEST only for a digest the caller sent, which the
+ * service never sees the message of), `kms:SigningAlgorithm` and `kms:MacAlgorithm` the algorithm
+ * asked for or the key's default, as KMS's own condition keys
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html). MACs have no digest form (an HMAC of a digest is another MAC), so a
  * MAC's message is at most 4,096 bytes.
  */
 
@@ -99,41 +107,72 @@ export class SigningService {
     return algorithm;
   }
 
+  /**
+   * The condition keys of a Sign or Verify request, from the key once resolved: the caller's
+   * message type and the algorithm (the key's default when none is asked for).
+   */
+  private signConditions(input: SignInput): RequestConditions {
+    return async (keyArn) => {
+      const algorithm = input.algorithm ?? (await this.traitsOf(keyArn)).signingAlgorithms[0];
+      return {
+        'kms:MessageType': [input.messageType ?? 'RAW'],
+        'kms:SigningAlgorithm': algorithm === undefined ? [] : [algorithm],
+      };
+    };
+  }
+
+  private macConditions(asked: string | undefined): RequestConditions {
+    return async (keyArn) => {
+      const algorithm = asked ?? (await this.traitsOf(keyArn)).macAlgorithms[0];
+      return { 'kms:MacAlgorithm': algorithm === undefined ? [] : [algorithm] };
+    };
+  }
+
   /** What KMS is given: the message, its digest when it is longer than KMS takes, or the caller's digest. */
   private static prepared(
     input: SignInput,
     algorithm: string,
-  ): { bytes: Uint8Array; messageType: MessageType } {
+  ): { bytes: Uint8Array; messageType: MessageType; digestedBy?: 'service' | 'caller' } {
     const hash = hashOfSigningAlgorithm(algorithm);
     if (input.messageType === 'DIGEST') {
       if (input.message.byteLength !== DIGEST_BYTES[hash])
         throw new ValidationError(
           `A DIGEST message for ${algorithm} is the ${DIGEST_BYTES[hash]}-byte ${hash.toUpperCase()} digest; this one is ${input.message.byteLength} bytes.`,
         );
-      return { bytes: input.message, messageType: 'DIGEST' };
+      return { bytes: input.message, messageType: 'DIGEST', digestedBy: 'caller' };
     }
     if (input.message.byteLength > INLINE_LIMIT)
       throw new PayloadTooLargeError(
         `The message is ${input.message.byteLength} bytes; the API signs up to ${INLINE_LIMIT} bytes (hash larger data and send its digest with messageType DIGEST).`,
       );
     if (input.message.byteLength <= KMS_DIRECT_LIMIT) return { bytes: input.message, messageType: 'RAW' };
-    return { bytes: createHash(hash).update(input.message).digest(), messageType: 'DIGEST' };
+    return {
+      bytes: createHash(hash).update(input.message).digest(),
+      messageType: 'DIGEST',
+      digestedBy: 'service',
+    };
   }
 
   async sign(input: SignInput, guard: KeyGuard) {
-    const keyArn = await guard(input.keyId, 'kms:Sign', undefined);
+    const keyArn = await guard(input.keyId, 'kms:Sign', undefined, this.signConditions(input));
     const traits = await this.usable(keyArn, input.keyId, 'SIGN_VERIFY', 'sign');
     const algorithm = SigningService.algorithm(input.keyId, input.algorithm, traits.signingAlgorithms);
-    const { bytes, messageType } = SigningService.prepared(input, algorithm);
+    const { bytes, messageType, digestedBy } = SigningService.prepared(input, algorithm);
     const out = await this.kms.sign({ keyId: keyArn, message: bytes, messageType, algorithm });
-    return { signature: out.signature, keyArn: out.keyArn, algorithm, messageType };
+    return {
+      signature: out.signature,
+      keyArn: out.keyArn,
+      algorithm,
+      messageType,
+      ...(digestedBy ? { digestedBy } : {}),
+    };
   }
 
   async verify(input: SignInput & { signature: Uint8Array }, guard: KeyGuard) {
-    const keyArn = await guard(input.keyId, 'kms:Verify', undefined);
+    const keyArn = await guard(input.keyId, 'kms:Verify', undefined, this.signConditions(input));
     const traits = await this.usable(keyArn, input.keyId, 'SIGN_VERIFY', 'verify signatures');
     const algorithm = SigningService.algorithm(input.keyId, input.algorithm, traits.signingAlgorithms);
-    const { bytes, messageType } = SigningService.prepared(input, algorithm);
+    const { bytes, messageType, digestedBy } = SigningService.prepared(input, algorithm);
     const out = await this.kms.verify({
       keyId: keyArn,
       message: bytes,
@@ -141,7 +180,7 @@ export class SigningService {
       signature: input.signature,
       algorithm,
     });
-    return { valid: out.valid, keyArn, algorithm, messageType };
+    return { valid: out.valid, keyArn, algorithm, messageType, ...(digestedBy ? { digestedBy } : {}) };
   }
 
   private static macMessage(message: Uint8Array): Uint8Array {
@@ -156,7 +195,12 @@ export class SigningService {
     input: { keyId: string; message: Uint8Array; algorithm?: string | undefined },
     guard: KeyGuard,
   ) {
-    const keyArn = await guard(input.keyId, 'kms:GenerateMac', undefined);
+    const keyArn = await guard(
+      input.keyId,
+      'kms:GenerateMac',
+      undefined,
+      this.macConditions(input.algorithm),
+    );
     const traits = await this.usable(keyArn, input.keyId, 'GENERATE_VERIFY_MAC', 'make MACs');
     const algorithm = SigningService.algorithm(input.keyId, input.algorithm, traits.macAlgorithms);
     const message = SigningService.macMessage(input.message);
@@ -168,7 +212,7 @@ export class SigningService {
     input: { keyId: string; message: Uint8Array; mac: Uint8Array; algorithm?: string | undefined },
     guard: KeyGuard,
   ) {
-    const keyArn = await guard(input.keyId, 'kms:VerifyMac', undefined);
+    const keyArn = await guard(input.keyId, 'kms:VerifyMac', undefined, this.macConditions(input.algorithm));
     const traits = await this.usable(keyArn, input.keyId, 'GENERATE_VERIFY_MAC', 'verify MACs');
     const algorithm = SigningService.algorithm(input.keyId, input.algorithm, traits.macAlgorithms);
     const message = SigningService.macMessage(input.message);

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { CreateGrantCommand } from '@aws-sdk/client-kms';
 import { KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -99,5 +101,62 @@ describe('throttles sized to the KMS quotas the routes draw on', () => {
       items: Array(11).fill({ keyId: hmac, message: 'aGk=' }),
     });
     expect(macs.status).toBe(200);
+  });
+});
+
+describe('signing conditions, digestedBy and the audit record', () => {
+  it('a raw policy denying Sign of DIGESTs refuses a caller\'s digest only; long messages are signed and say digestedBy: "service"', async () => {
+    const manager = t.client(KEY_MANAGER);
+    const user = t.client(KEY_USER);
+    const keyId = await createKey({ keySpec: 'ECC_NIST_P256' });
+    const { policy } = (await manager.raw('GET', `/v1/keys/${keyId}/policy`)).body as {
+      policy: { Statement: unknown[] };
+    };
+    policy.Statement.push({
+      Sid: 'MessagesOnly',
+      Effect: 'Deny',
+      Principal: { AWS: USER },
+      Action: 'kms:Sign',
+      Resource: '*',
+      Condition: { StringEquals: { 'kms:MessageType': 'DIGEST' } },
+    });
+    const put = await manager.raw('PUT', `/v1/keys/${keyId}/policy`, { policy: JSON.stringify(policy) });
+    expect(put.status).toBe(200);
+    const raw = await user.raw('POST', '/v1/sign', { keyId, message: 'aGk=' });
+    expect(raw.status).toBe(200);
+    expect(raw.body).toMatchObject({ messageType: 'RAW', algorithm: 'ECDSA_SHA_256' });
+    expect(raw.body).not.toHaveProperty('digestedBy');
+    const message = Buffer.alloc(5000, 1);
+    const long = await user.raw('POST', '/v1/sign', { keyId, message: message.toString('base64') });
+    expect(long.status).toBe(200);
+    expect(long.body).toMatchObject({ messageType: 'DIGEST', digestedBy: 'service' });
+    const digest = createHash('sha256').update(message).digest().toString('base64');
+    const own = await user.raw('POST', '/v1/sign', { keyId, message: digest, messageType: 'DIGEST' });
+    expect(own.status).toBe(403);
+    const verified = await user.raw('POST', '/v1/verify', {
+      keyId,
+      message: digest,
+      messageType: 'DIGEST',
+      signature: (long.body as { signature: string }).signature,
+    });
+    expect(verified.body).toMatchObject({ valid: true, messageType: 'DIGEST', digestedBy: 'caller' });
+    // The audit records carry the caller's message type and the algorithm.
+    const records = readFileSync(t.stack.auditLog, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const byId = (id: unknown) => records.find((r) => r.requestId === id);
+    expect(byId((long.body as { requestId: string }).requestId)).toMatchObject({
+      messageType: 'RAW',
+      algorithm: 'ECDSA_SHA_256',
+    });
+    expect(byId((own.body as { requestId: string }).requestId)).toMatchObject({
+      outcome: 'deny',
+      messageType: 'DIGEST',
+    });
+    expect(byId((verified.body as { requestId: string }).requestId)).toMatchObject({
+      messageType: 'DIGEST',
+      algorithm: 'ECDSA_SHA_256',
+    });
   });
 });

@@ -1,8 +1,11 @@
 import { type AuthzRequest, type GrantLike, grantAllows } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
 import type { DomainError } from '../../src/core/errors.js';
+import { kindOf } from '../../src/core/key-kinds.js';
+import type { SigningKeys } from '../../src/ports.js';
 import { AccessControl } from '../../src/services/access.js';
 import { KeyService } from '../../src/services/keys.js';
+import { SigningService } from '../../src/services/signing.js';
 import { ACCOUNT, MemoryKms } from '../fakes/kms.js';
 
 /**
@@ -108,5 +111,114 @@ describe('the evaluator fails closed for a constrained grant and a context-less 
       true,
     );
     expect(grantAllows(constrained, req('kms:Encrypt'))).toBe(false);
+  });
+});
+
+describe("signing: the caller's message type and the algorithm reach the policy, and the answer says who digested", () => {
+  // A stand-in for KMS that signs nothing: these tests are about what is decided and answered.
+  const calls: { messageType: string; bytes: number }[] = [];
+  const fakeSigning: SigningKeys = {
+    async sign({ keyId, message, messageType }) {
+      calls.push({ messageType, bytes: message.byteLength });
+      return { signature: Buffer.from('sig'), keyArn: keyId };
+    },
+    async verify({ keyId }) {
+      return { valid: true, keyArn: keyId };
+    },
+    async generateMac({ keyId }) {
+      return { mac: Buffer.from('mac'), keyArn: keyId };
+    },
+    async verifyMac({ keyId }) {
+      return { valid: true, keyArn: keyId };
+    },
+    async publicKey(keyId) {
+      return { publicKey: Buffer.from('der'), keyArn: keyId };
+    },
+  };
+  // The owner's "sign messages only, with PSS" policy, in KMS's condition keys.
+  const policy = JSON.stringify({
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'use',
+        Effect: 'Allow',
+        Principal: { AWS: BOB },
+        Action: ['kms:Sign', 'kms:Verify', 'kms:GenerateMac'],
+        Resource: '*',
+      },
+      {
+        Sid: 'messages only',
+        Effect: 'Deny',
+        Principal: { AWS: BOB },
+        Action: 'kms:Sign',
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:MessageType': 'DIGEST' } },
+      },
+      {
+        Sid: 'PSS only',
+        Effect: 'Deny',
+        Principal: { AWS: BOB },
+        Action: 'kms:Sign',
+        Resource: '*',
+        Condition: { StringLike: { 'kms:SigningAlgorithm': 'RSASSA_PKCS1*' } },
+      },
+      {
+        Sid: 'no HMAC_SHA_224',
+        Effect: 'Deny',
+        Principal: { AWS: BOB },
+        Action: 'kms:GenerateMac',
+        Resource: '*',
+        Condition: { StringEquals: { 'kms:MacAlgorithm': 'HMAC_SHA_224' } },
+      },
+    ],
+  });
+  const kms = new MemoryKms();
+  const rsa = kms.addKey(policy, { kind: kindOf({ keySpec: 'RSA_2048', keyUsage: 'SIGN_VERIFY' }) });
+  const hmac = kms.addKey(policy, { kind: kindOf({ keySpec: 'HMAC_224' }) });
+  const access = new AccessControl(kms, { ttlMs: 0 });
+  const signing = new SigningService(fakeSigning, kms);
+  const decisions: { action: string; allowed: boolean; by?: string | undefined }[] = [];
+  const guard = access.guardFor({ arn: BOB }, (d) => decisions.push(d));
+
+  it('a message the service hashes is RAW to the policy; the answer says digestedBy: "service"', async () => {
+    const short = await signing.sign({ keyId: rsa, message: Buffer.from('hi') }, guard);
+    expect(short).toMatchObject({ messageType: 'RAW', algorithm: 'RSASSA_PSS_SHA_256' });
+    expect(short).not.toHaveProperty('digestedBy');
+    const long = await signing.sign({ keyId: rsa, message: Buffer.alloc(5000) }, guard);
+    expect(long).toMatchObject({ messageType: 'DIGEST', digestedBy: 'service' });
+    expect(calls.at(-1)).toEqual({ messageType: 'DIGEST', bytes: 32 });
+  });
+
+  it('a caller\'s digest is DIGEST to the policy (refused here); verify answers digestedBy: "caller"', async () => {
+    const refused = await refusal(
+      signing.sign({ keyId: rsa, message: Buffer.alloc(32), messageType: 'DIGEST' }, guard),
+    );
+    expect(refused).toMatchObject({ code: 'AccessDenied' });
+    expect(decisions.at(-1)).toMatchObject({ action: 'kms:Sign', allowed: false, by: 'messages only' });
+    const verified = await signing.verify(
+      { keyId: rsa, message: Buffer.alloc(32), messageType: 'DIGEST', signature: Buffer.from('s') },
+      guard,
+    );
+    expect(verified).toMatchObject({ messageType: 'DIGEST', digestedBy: 'caller' });
+  });
+
+  it("kms:SigningAlgorithm is the algorithm asked for or the key's default; kms:MacAlgorithm likewise", async () => {
+    expect(
+      await refusal(
+        signing.sign(
+          { keyId: rsa, message: Buffer.from('hi'), algorithm: 'RSASSA_PKCS1_V1_5_SHA_256' },
+          guard,
+        ),
+      ),
+    ).toMatchObject({ code: 'AccessDenied' });
+    expect(decisions.at(-1)).toMatchObject({ allowed: false, by: 'PSS only' });
+    await signing.sign({ keyId: rsa, message: Buffer.from('hi'), algorithm: 'RSASSA_PSS_SHA_512' }, guard);
+    // The HMAC_224 key's only algorithm, by default: refused by the Deny on it.
+    expect(
+      await refusal(signing.generateMac({ keyId: hmac, message: Buffer.from('m') }, guard)),
+    ).toMatchObject({
+      code: 'AccessDenied',
+    });
+    expect(decisions.at(-1)).toMatchObject({ action: 'kms:GenerateMac', by: 'no HMAC_SHA_224' });
   });
 });

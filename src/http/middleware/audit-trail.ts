@@ -34,6 +34,8 @@ export function auditTrail(
       errorCode,
       latencyMs: state ? Math.round((now() - state.startedAt) * 1000) / 1000 : 0,
       items: state?.audit.items,
+      ...(state?.audit.messageType ? { messageType: state.audit.messageType } : {}),
+      ...(state?.audit.algorithm ? { algorithm: state.audit.algorithm } : {}),
       ...(state?.audit.reason && status < 400 ? { reason: state.audit.reason } : {}),
       ...(state && state.audit.decisions.length > 0 ? { decisions: state.audit.decisions } : {}),
     });

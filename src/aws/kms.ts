@@ -54,19 +54,23 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
           undefined,
           options,
         );
-      return /pending deletion/i.test(message)
-        ? new DomainError(
-            'KeyPendingDeletion',
-            `The key ${keyId} is scheduled for deletion; cancel the deletion to use it.`,
-            undefined,
-            options,
-          )
-        : new DomainError(
-            'KeyDisabled',
-            `The key ${keyId} is not in a state that allows this operation.`,
-            undefined,
-            options,
-          );
+      if (/pending deletion/i.test(message))
+        return new DomainError(
+          'KeyPendingDeletion',
+          `The key ${keyId} is scheduled for deletion; cancel the deletion to use it.`,
+          undefined,
+          options,
+        );
+      if (/\bis disabled\b/i.test(message))
+        return new DomainError('KeyDisabled', `The key ${keyId} is disabled.`, undefined, options);
+      // Any other state KMS refuses (rotating an imported key with no material waiting, material
+      // that cannot be used...): a neutral code, not a claim that the key is disabled.
+      return new DomainError(
+        'InvalidState',
+        `The key ${keyId} is not in a state that allows this operation${message ? `: ${message}` : '.'}`,
+        undefined,
+        options,
+      );
     case 'InvalidCiphertextException':
     case 'IncorrectKeyException':
       return new InvalidCiphertextError(options);
@@ -101,7 +105,7 @@ export function fromKmsError(error: unknown, keyId = ''): Error {
     case 'IncorrectKeyMaterialException':
       return new DomainError(
         'IncorrectKeyMaterial',
-        `The key ${keyId} takes only the key material first imported into it; this is other material.`,
+        `This key material does not fit the key ${keyId}: a key takes only material of its key spec, and only the material first imported into it.`,
         undefined,
         options,
       );

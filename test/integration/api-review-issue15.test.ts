@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CreateGrantCommand } from '@aws-sdk/client-kms';
 import { KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readApiSettings } from '../../local/api-settings.js';
+import { wrapKeyMaterial } from '../../src/client/index.js';
 import { MAX_BATCH_ITEMS, MAX_SIGN_BATCH_ITEMS } from '../../src/http/schemas.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
@@ -158,5 +159,51 @@ describe('signing conditions, digestedBy and the audit record', () => {
       messageType: 'DIGEST',
       algorithm: 'ECDSA_SHA_256',
     });
+  });
+});
+
+describe('key states and rotation through the API', () => {
+  it('rotating an Enabled imported key, or a signing key, is 400 UnsupportedOperation, not 409 KeyDisabled', async () => {
+    const manager = t.client(KEY_MANAGER);
+    const ext = await createKey({ origin: 'EXTERNAL' });
+    await manager.importKey(ext, Buffer.alloc(32, 7));
+    expect(((await manager.raw('GET', `/v1/keys/${ext}`)).body as { key: { state: string } }).key.state).toBe(
+      'Enabled',
+    );
+    const ecc = await createKey({ keySpec: 'ECC_NIST_P256' });
+    for (const keyId of [ext, ecc]) {
+      const r = await manager.raw('POST', `/v1/keys/${keyId}/rotate`);
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({ error: 'UnsupportedOperation' });
+      const auto = await manager.raw('PUT', `/v1/keys/${keyId}/rotation`, { enabled: true });
+      expect(auto.status).toBe(400);
+      expect(auto.body).toMatchObject({ error: 'UnsupportedOperation' });
+    }
+  });
+
+  it('a first import of material of the wrong spec is refused without claiming the key had other material', async () => {
+    const manager = t.client(KEY_MANAGER);
+    const p521 = await createKey({ keySpec: 'ECC_NIST_P521', origin: 'EXTERNAL' });
+    const params = (await manager.raw('GET', `/v1/keys/${p521}/import-parameters`)).body as {
+      publicKey: string;
+      importToken: string;
+      wrappingAlgorithm: string;
+    };
+    const p256 = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+      format: 'der',
+      type: 'pkcs8',
+    });
+    const r = await manager.raw('PUT', `/v1/keys/${p521}/material`, {
+      importToken: params.importToken,
+      encryptedKeyMaterial: wrapKeyMaterial(
+        p256,
+        params.publicKey,
+        params.wrappingAlgorithm as never,
+      ).toString('base64'),
+    });
+    expect(r.status).toBe(400);
+    expect((r.body as { message: string }).message).not.toMatch(
+      /first imported into it; this is other material/,
+    );
   });
 });

@@ -1,7 +1,9 @@
 import { type AuthzRequest, type GrantLike, grantAllows } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
+import { fromKmsError } from '../../src/aws/kms.js';
 import type { DomainError } from '../../src/core/errors.js';
 import { kindOf } from '../../src/core/key-kinds.js';
+import { statusOf } from '../../src/http/error-status.js';
 import type { SigningKeys } from '../../src/ports.js';
 import { AccessControl } from '../../src/services/access.js';
 import { KeyService } from '../../src/services/keys.js';
@@ -220,5 +222,60 @@ describe("signing: the caller's message type and the algorithm reach the policy,
       code: 'AccessDenied',
     });
     expect(decisions.at(-1)).toMatchObject({ action: 'kms:GenerateMac', by: 'no HMAC_SHA_224' });
+  });
+});
+
+describe('key states and rotation', () => {
+  const kmsError = (name: string, message: string) => Object.assign(new Error(message), { name });
+
+  it('a KMSInvalidStateException KMS gives for another reason is 409 InvalidState, not KeyDisabled', () => {
+    const other = fromKmsError(
+      kmsError(
+        'KMSInvalidStateException',
+        'arn:... has no imported key material in PENDING_ROTATION state to rotate to.',
+      ),
+      'k',
+    ) as DomainError;
+    expect(other.code).toBe('InvalidState');
+    expect(statusOf(other.code)).toBe(409);
+    expect(other.message).not.toMatch(/disabled/i);
+    expect(
+      (fromKmsError(kmsError('KMSInvalidStateException', 'arn:... is disabled.'), 'k') as DomainError).code,
+    ).toBe('KeyDisabled');
+    expect(
+      (fromKmsError(kmsError('KMSInvalidStateException', 'arn:... is pending import.'), 'k') as DomainError)
+        .code,
+    ).toBe('KeyPendingImport');
+  });
+
+  it("IncorrectKeyMaterial's message does not claim the key had material before", () => {
+    const e = fromKmsError(kmsError('IncorrectKeyMaterialException', ''), 'k') as DomainError;
+    expect(e.code).toBe('IncorrectKeyMaterial');
+    expect(e.message).toMatch(/key spec/);
+    expect(e.message).not.toMatch(/this is other material/);
+  });
+
+  it('rotating an imported, signing or HMAC key is refused with 400 UnsupportedOperation before KMS is asked', async () => {
+    const kms = new MemoryKms();
+    const keys = new KeyService(kms, new AccessControl(kms, { ttlMs: 0 }), ACCOUNT);
+    for (const kind of [
+      { origin: 'EXTERNAL' },
+      { keySpec: 'ECC_NIST_P256' },
+      { keySpec: 'HMAC_256' },
+    ] as const) {
+      const { key } = await keys.create(as(ALICE), { ...kind });
+      const error = await refusal(keys.rotate(as(ALICE), key.arn));
+      expect(error).toMatchObject({ code: 'UnsupportedOperation' });
+      expect(statusOf(error.code)).toBe(400);
+      expect(await refusal(keys.putRotation(as(ALICE), key.arn, { enabled: true }))).toMatchObject({
+        code: 'UnsupportedOperation',
+      });
+    }
+    expect(kms.calls.rotateNow ?? 0).toBe(0);
+    expect(kms.calls.enableRotation ?? 0).toBe(0);
+    // A symmetric key KMS makes material for still rotates.
+    const { key } = await keys.create(as(ALICE), {});
+    await keys.rotate(as(ALICE), key.arn);
+    expect(kms.calls.rotateNow).toBe(1);
   });
 });

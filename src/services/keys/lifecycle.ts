@@ -8,6 +8,7 @@ import {
   type KeyUsage,
   kindOf,
   rotates,
+  SYMMETRIC,
 } from '../../core/key-kinds.js';
 import { rolesKeyPolicy } from '../../core/key-policy.js';
 import type { KeyDetails } from '../../ports.js';
@@ -240,6 +241,15 @@ export class KeyLifecycle {
   ) {
     const action = input.enabled ? 'kms:EnableKeyRotation' : 'kms:DisableKeyRotation';
     const arn = await guard(this.ctx, r, keyId, action);
+    if (input.enabled) {
+      // Precondition, as for rotating now: KMS rotates automatically only the keys it makes material for.
+      const kind = (await this.ctx.admin.describeKey(arn)).kind ?? SYMMETRIC;
+      if (!rotates(kind))
+        throw new DomainError(
+          'UnsupportedOperation',
+          `KMS rotates automatically only symmetric encryption keys whose material it makes; the key ${keyId} is a ${kind.spec} key for ${kind.usage} with origin ${kind.origin}.`,
+        );
+    }
     if (input.enabled) await this.ctx.admin.enableRotation(arn, input.periodInDays);
     else await this.ctx.admin.disableRotation(arn);
     return this.rotation(r, arn);
@@ -247,6 +257,18 @@ export class KeyLifecycle {
 
   async rotate(r: Requester, keyId: string) {
     const arn = await guard(this.ctx, r, keyId, 'kms:RotateKeyOnDemand');
+    // Precondition: a symmetric key whose material KMS makes. KMS rotates an imported key only to
+    // new material imported for it beforehand (ImportType NEW_KEY_MATERIAL), which this API does
+    // not offer, and never an asymmetric or HMAC key
+    // (https://docs.aws.amazon.com/kms/latest/APIReference/API_RotateKeyOnDemand.html).
+    const kind = (await this.ctx.admin.describeKey(arn)).kind ?? SYMMETRIC;
+    if (!rotates(kind))
+      throw new DomainError(
+        'UnsupportedOperation',
+        kind.origin === 'EXTERNAL'
+          ? `The key ${keyId} has imported material: KMS cannot rotate it to material of its own. Rotate by creating a new key and re-encrypting (POST /v1/jobs).`
+          : `The key ${keyId} is a ${kind.spec} key for ${kind.usage}: only symmetric encryption keys rotate.`,
+      );
     await this.ctx.admin.rotateNow(arn);
     return { keyId: arn };
   }

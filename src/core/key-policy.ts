@@ -114,6 +114,7 @@ export const SERVICE_SID = 'Allow use by the encryption service';
 export const SERVICE_GRANTS_SID = 'Allow grants by the encryption service';
 export const SERVICE_POLICY_SID = 'Allow the encryption service to put the key policy';
 export const SERVICE_ADMIN_DENY_SID = "Deny use of the key to the encryption service's administration";
+export const SERVICE_MATERIAL_SID = 'Allow key material by the encryption service';
 /** The account root statement's Sid, as the default key policy names it. */
 export const ROOT_SID = 'Enable IAM User Permissions';
 
@@ -190,16 +191,33 @@ function buildRolesPolicy(
     version === 3
       ? [
           // The account's IAM policies may administer the key, never use it, nor give its use by
-          // a grant (CreateGrant is the service's, below, and the named administrators').
+          // a grant (CreateGrant is the service's, below, and the named administrators'), nor
+          // import or delete its material (the service's administration role's, below): any IAM
+          // principal allowed those could delete the material, or import material it knows into
+          // the key before its owner does.
           {
             Sid: ROOT_SID,
             Effect: 'Allow',
             Principal: root,
-            Action: adminActions.filter((a) => a !== 'kms:CreateGrant'),
+            Action: adminActions.filter(
+              (a) => a !== 'kms:CreateGrant' && (adminRoles.length === 0 || !IMPORT_ACTIONS.includes(a)),
+            ),
             Resource: '*',
           } as PolicyStatement,
           ...(adminRoles.length > 0
             ? [
+                ...(kind.origin === 'EXTERNAL'
+                  ? [
+                      {
+                        Sid: SERVICE_MATERIAL_SID,
+                        Effect: 'Allow',
+                        Principal: root,
+                        Action: [...IMPORT_ACTIONS],
+                        Resource: '*',
+                        Condition: { ArnEquals: { 'aws:PrincipalArn': [...adminRoles] } },
+                      } as PolicyStatement,
+                    ]
+                  : []),
                 {
                   Sid: SERVICE_GRANTS_SID,
                   Effect: 'Allow',

@@ -1,6 +1,10 @@
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { CreateGrantCommand } from '@aws-sdk/client-kms';
+import {
+  CreateGrantCommand,
+  DeleteImportedKeyMaterialCommand,
+  GetParametersForImportCommand,
+} from '@aws-sdk/client-kms';
 import { KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readApiSettings } from '../../local/api-settings.js';
@@ -205,5 +209,31 @@ describe('key states and rotation through the API', () => {
     expect((r.body as { message: string }).message).not.toMatch(
       /first imported into it; this is other material/,
     );
+  });
+});
+
+describe("an imported key's material: not for every IAM principal of the account", () => {
+  it('a principal whose IAM policy allows kms:* (not the administration role) cannot delete or import material; the API still can', async () => {
+    const manager = t.client(KEY_MANAGER);
+    const keyId = await createKey({ origin: 'EXTERNAL' });
+    await manager.importKey(keyId, Buffer.alloc(32, 9));
+    // eaas-service: kms:* in its IAM policy, named in the key policy for use only.
+    const iamStar = t.kms('eaas-service');
+    await expect(iamStar.send(new DeleteImportedKeyMaterialCommand({ KeyId: keyId }))).rejects.toMatchObject({
+      name: 'AccessDeniedException',
+    });
+    await expect(
+      iamStar.send(
+        new GetParametersForImportCommand({
+          KeyId: keyId,
+          WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+          WrappingKeySpec: 'RSA_2048',
+        }),
+      ),
+    ).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    // Through the API (the keys function's role), the administrator still deletes it.
+    const deleted = await manager.raw('DELETE', `/v1/keys/${keyId}/material`);
+    expect(deleted.status).toBe(200);
+    expect((deleted.body as { key: { state: string } }).key.state).toBe('PendingImport');
   });
 });

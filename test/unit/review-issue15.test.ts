@@ -1,8 +1,10 @@
-import { type AuthzRequest, type GrantLike, grantAllows } from '@eaas/aws-rules';
+import { type AuthzRequest, authorize, type GrantLike, grantAllows } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
 import { fromKmsError } from '../../src/aws/kms.js';
 import type { DomainError } from '../../src/core/errors.js';
-import { kindOf } from '../../src/core/key-kinds.js';
+import { IMPORT_ACTIONS, kindOf } from '../../src/core/key-kinds.js';
+import { ROOT_SID, rolesKeyPolicy, rolesOf, SERVICE_MATERIAL_SID } from '../../src/core/key-policy.js';
+import { mayManage } from '../../src/core/separation-of-duties.js';
 import { statusOf } from '../../src/http/error-status.js';
 import type { SigningKeys } from '../../src/ports.js';
 import { AccessControl } from '../../src/services/access.js';
@@ -277,5 +279,60 @@ describe('key states and rotation', () => {
     const { key } = await keys.create(as(ALICE), {});
     await keys.rotate(as(ALICE), key.arn);
     expect(kms.calls.rotateNow).toBe(1);
+  });
+});
+
+describe("an imported key's material actions: its administrators and the service's administration role only", () => {
+  const ADMIN_ROLE = `arn:aws:iam::${ACCOUNT}:role/eaas-keys`;
+  const SERVICE_ROLE = `arn:aws:iam::${ACCOUNT}:role/eaas-crypto`;
+  const OTHER = `arn:aws:iam::${ACCOUNT}:role/anything-with-kms-star`;
+  const kind = kindOf({ keySpec: 'HMAC_256', origin: 'EXTERNAL' });
+  const input = {
+    accountId: ACCOUNT,
+    administrators: [ALICE],
+    users: [BOB],
+    serviceRoles: [SERVICE_ROLE],
+    adminRoles: [ADMIN_ROLE],
+    kind,
+  };
+  const policy = rolesKeyPolicy(input);
+  // IAM policies allowing everything: only the key policy's own limits remain.
+  const asIam = (principal: string, action: string) =>
+    authorize(policy, [], { principal, action, keyArn: KEY, keyAccountId: ACCOUNT, iamAllows: () => true });
+
+  it('the account root statement no longer names them; a statement for the administration role does', () => {
+    const root = policy.Statement.find((st) => st.Sid === ROOT_SID);
+    for (const a of IMPORT_ACTIONS) expect(root?.Action).not.toContain(a);
+    const material = policy.Statement.find((st) => st.Sid === SERVICE_MATERIAL_SID);
+    expect(material).toMatchObject({
+      Action: [...IMPORT_ACTIONS],
+      Condition: { ArnEquals: { 'aws:PrincipalArn': [ADMIN_ROLE] } },
+    });
+    // A key KMS makes material for has no such statement.
+    expect(
+      rolesKeyPolicy({ ...input, kind: kindOf({ keySpec: 'HMAC_256' }) }).Statement.some(
+        (st) => st.Sid === SERVICE_MATERIAL_SID,
+      ),
+    ).toBe(false);
+  });
+
+  it.each(IMPORT_ACTIONS)(
+    '%s: an IAM principal allowed kms:* is refused; the administration role and the administrators are allowed',
+    (action) => {
+      expect(asIam(OTHER, action).allowed).toBe(false);
+      expect(asIam(SERVICE_ROLE, action).allowed).toBe(false);
+      expect(asIam(ADMIN_ROLE, action).allowed).toBe(true);
+      expect(asIam(ALICE, action).allowed).toBe(true);
+      expect(asIam(BOB, action).allowed).toBe(false);
+    },
+  );
+
+  it("the policy is still the service's own, and separation of duties still sees who may manage", () => {
+    expect(
+      rolesOf(policy, ACCOUNT, { serviceRoles: [SERVICE_ROLE], adminRoles: [ADMIN_ROLE], kind }).managed,
+    ).toBe(true);
+    expect(mayManage(policy, ADMIN_ROLE, KEY)).toBe(true);
+    expect(mayManage(policy, ALICE, KEY)).toBe(true);
+    expect(mayManage(policy, BOB, KEY)).toBe(false);
   });
 });

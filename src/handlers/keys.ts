@@ -3,6 +3,7 @@ import type { PageTokens } from '../core/page-token.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
 import { pagerFor } from '../http/paging.js';
 import { limitFromQuery } from '../http/query.js';
+import { ROUTES } from '../http/routes.js';
 import { VALIDATORS } from '../http/validators/keys.js';
 import { isAliasCursor, isKeyMarkerCursor, type KeyService, type Requester } from '../services/keys.js';
 import { isScanCursor } from '../services/scan.js';
@@ -18,6 +19,24 @@ function requester({ state }: RouteInput): Requester {
 }
 
 /** The key administration routes: /v1/keys..., /v1/aliases... */
+/**
+ * A query parameter the route's contract lists with an enum: absent, or one of its values; any
+ * other value is 400 ValidationError naming them (before the service, and KMS, see it).
+ */
+function queryEnum<T extends string>(i: RouteInput, operationId: string, name: string): T | undefined {
+  const value = i.query[name];
+  if (value === undefined) return undefined;
+  const schema = ROUTES.find((r) => r.operationId === operationId)?.query?.[name]?.schema as
+    | { enum?: readonly string[] }
+    | undefined;
+  const allowed = schema?.enum ?? [];
+  if (!allowed.includes(value))
+    throw new ValidationError(`Invalid query: ${name} must be one of ${allowed.join(', ')}.`, [
+      { path: `query.${name}`, message: `must be one of ${allowed.join(', ')}` },
+    ]);
+  return value as T;
+}
+
 export function makeHandler(deps: KeysDeps): ApiHandler {
   const { keys, pageTokens } = deps;
   const keyIdOf = (input: RouteInput) => {
@@ -74,8 +93,8 @@ export function makeHandler(deps: KeysDeps): ApiHandler {
         audited(
           i,
           keys.importParameters(r(i), keyIdOf(i), {
-            wrappingKeySpec: i.query.wrappingKeySpec as never,
-            wrappingAlgorithm: i.query.wrappingAlgorithm as never,
+            wrappingKeySpec: queryEnum(i, 'getImportParameters', 'wrappingKeySpec'),
+            wrappingAlgorithm: queryEnum(i, 'getImportParameters', 'wrappingAlgorithm'),
           }),
         ),
       importKeyMaterial: (i) => audited(i, keys.importMaterial(r(i), keyIdOf(i), b(i))),

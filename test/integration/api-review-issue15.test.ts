@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
   CreateGrantCommand,
@@ -235,5 +235,79 @@ describe("an imported key's material: not for every IAM principal of the account
     const deleted = await manager.raw('DELETE', `/v1/keys/${keyId}/material`);
     expect(deleted.status).toBe(200);
     expect((deleted.body as { key: { state: string } }).key.state).toBe('PendingImport');
+  });
+});
+
+describe('validation of the import and verify requests', () => {
+  it('import-parameters: a wrapping key spec or algorithm outside the contract is 400 ValidationError naming the choices', async () => {
+    const manager = t.client(KEY_MANAGER);
+    const keyId = await createKey({ origin: 'EXTERNAL' });
+    for (const query of [
+      { wrappingKeySpec: 'RSA_1024' },
+      { wrappingKeySpec: 'SM2' },
+      { wrappingAlgorithm: 'RSAES_PKCS1_V1_5' },
+    ]) {
+      const r = await manager.raw('GET', `/v1/keys/${keyId}/import-parameters`, undefined, query);
+      expect(r.status).toBe(400);
+      expect(r.body).toMatchObject({
+        error: 'ValidationError',
+        message: expect.stringContaining('must be one of'),
+      });
+    }
+    const ok = await manager.raw('GET', `/v1/keys/${keyId}/import-parameters`, undefined, {
+      wrappingKeySpec: 'RSA_2048',
+      wrappingAlgorithm: 'RSAES_OAEP_SHA_1',
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('validTo without a time zone is 400 ValidationError; with Z or an offset it is taken', async () => {
+    const manager = t.client(KEY_MANAGER);
+    const keyId = await createKey({ origin: 'EXTERNAL' });
+    const params = (await manager.raw('GET', `/v1/keys/${keyId}/import-parameters`)).body as {
+      publicKey: string;
+      importToken: string;
+    };
+    const wrapped = wrapKeyMaterial(randomBytes(32), params.publicKey, 'RSAES_OAEP_SHA_256').toString(
+      'base64',
+    );
+    const inTenDays = new Date(Date.now() + 10 * 86_400_000).toISOString();
+    for (const validTo of [
+      inTenDays.replace('Z', ''),
+      inTenDays.slice(0, 10),
+      `${inTenDays.slice(0, 19)} +01:00`,
+    ]) {
+      const r = await manager.raw('PUT', `/v1/keys/${keyId}/material`, {
+        importToken: params.importToken,
+        encryptedKeyMaterial: wrapped,
+        validTo,
+      });
+      expect(r.status, validTo).toBe(400);
+      expect(r.body).toMatchObject({ error: 'ValidationError' });
+    }
+    const ok = await manager.raw('PUT', `/v1/keys/${keyId}/material`, {
+      importToken: params.importToken,
+      encryptedKeyMaterial: wrapped,
+      validTo: inTenDays.replace('Z', '+05:00'),
+    });
+    expect(ok.status).toBe(200);
+  });
+
+  it('a signature or MAC longer than KMS takes is the answer valid: false, not a KMS-worded 400', async () => {
+    const user = t.client(KEY_USER);
+    const ecc = await createKey({ keySpec: 'ECC_NIST_P256' });
+    const hmac = await createKey({ keySpec: 'HMAC_256' });
+    const big = randomBytes(6145).toString('base64');
+    const sig = await user.raw('POST', '/v1/verify', { keyId: ecc, message: 'aGk=', signature: big });
+    expect([sig.status, (sig.body as { valid?: boolean }).valid]).toEqual([200, false]);
+    const mac = await user.raw('POST', '/v1/verify-mac', { keyId: hmac, message: 'aGk=', mac: big });
+    expect([mac.status, (mac.body as { valid?: boolean }).valid]).toEqual([200, false]);
+    const batch = await user.raw('POST', '/v1/verify-mac', {
+      items: [
+        { keyId: hmac, message: 'aGk=', mac: big },
+        { keyId: hmac, message: 'aGk=', mac: 'AA==' },
+      ],
+    });
+    expect((batch.body as { items: { valid: boolean }[] }).items.map((i) => i.valid)).toEqual([false, false]);
   });
 });

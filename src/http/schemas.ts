@@ -1006,9 +1006,10 @@ export const ImportMaterialRequest = {
     validTo: {
       type: 'string',
       maxLength: 64,
-      pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}T',
+      pattern:
+        '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$',
       description:
-        'When the material expires (the key goes back to PendingImport), an ISO 8601 date-time: in the future, at most 365 days.',
+        'When the material expires (the key goes back to PendingImport), an RFC 3339 date-time with Z or an offset (2026-01-31T12:00:00Z): in the future, at most 365 days.',
     },
   },
 } as const;

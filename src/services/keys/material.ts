@@ -52,6 +52,10 @@ export interface ImportMaterial {
 
 const bytes = (b64: string) => Buffer.from(b64, 'base64');
 
+/** RFC 3339's date-time (section 5.6): a full date, a time, and Z or a numeric offset. */
+export const RFC3339_DATE_TIME =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)$/i;
+
 export class KeyMaterials {
   constructor(
     private readonly ctx: KeysContext,
@@ -111,6 +115,13 @@ export class KeyMaterials {
 
   async import(r: Requester, keyId: string, input: ImportMaterial) {
     const arn = await guard(this.ctx, r, keyId, 'kms:ImportKeyMaterial');
+    // Precondition: an RFC 3339 date-time with its offset (Z or +hh:mm). Without one, Date reads
+    // it in the server's local time zone, which is no one's meaning.
+    if (input.validTo !== undefined && !RFC3339_DATE_TIME.test(input.validTo))
+      throw new ValidationError(
+        'validTo must be an RFC 3339 date-time with a time zone, Z or an offset: 2026-01-31T12:00:00Z or 2026-01-31T12:00:00+01:00.',
+        [{ path: '/validTo', message: 'must be an RFC 3339 date-time with Z or an offset' }],
+      );
     const validTo = input.validTo === undefined ? undefined : new Date(input.validTo);
     const expirationModel =
       input.expirationModel ?? (validTo ? 'KEY_MATERIAL_EXPIRES' : 'KEY_MATERIAL_DOES_NOT_EXPIRE');

@@ -47,6 +47,15 @@ interface SignInput {
 
 const DIGEST_BYTES = { sha256: 32, sha384: 48, sha512: 64 } as const;
 
+/**
+ * The longest signature or MAC KMS takes (Verify's Signature and VerifyMac's Mac: "Length
+ * Constraints: Minimum length of 1. Maximum length of 6144"). Anything else is no signature or MAC
+ * of any message: the answer `valid: false`, as for any other that does not verify, rather than
+ * KMS's validation error.
+ */
+const KMS_MAX_SIGNATURE_BYTES = 6144;
+const acceptable = (b: Uint8Array) => b.byteLength >= 1 && b.byteLength <= KMS_MAX_SIGNATURE_BYTES;
+
 /** A key's kind and algorithms: they never change, so they are kept for the life of the instance. */
 interface KeyTraits {
   kind: KeyKind;
@@ -173,6 +182,8 @@ export class SigningService {
     const traits = await this.usable(keyArn, input.keyId, 'SIGN_VERIFY', 'verify signatures');
     const algorithm = SigningService.algorithm(input.keyId, input.algorithm, traits.signingAlgorithms);
     const { bytes, messageType, digestedBy } = SigningService.prepared(input, algorithm);
+    const extra = digestedBy ? { digestedBy } : {};
+    if (!acceptable(input.signature)) return { valid: false, keyArn, algorithm, messageType, ...extra };
     const out = await this.kms.verify({
       keyId: keyArn,
       message: bytes,
@@ -180,7 +191,7 @@ export class SigningService {
       signature: input.signature,
       algorithm,
     });
-    return { valid: out.valid, keyArn, algorithm, messageType, ...(digestedBy ? { digestedBy } : {}) };
+    return { valid: out.valid, keyArn, algorithm, messageType, ...extra };
   }
 
   private static macMessage(message: Uint8Array): Uint8Array {
@@ -216,6 +227,7 @@ export class SigningService {
     const traits = await this.usable(keyArn, input.keyId, 'GENERATE_VERIFY_MAC', 'verify MACs');
     const algorithm = SigningService.algorithm(input.keyId, input.algorithm, traits.macAlgorithms);
     const message = SigningService.macMessage(input.message);
+    if (!acceptable(input.mac)) return { valid: false, keyArn, algorithm };
     // KMS compares the MACs (in constant time); the service never holds the expected one.
     const out = await this.kms.verifyMac({ keyId: keyArn, message, mac: input.mac, algorithm });
     return { valid: out.valid, keyArn, algorithm };

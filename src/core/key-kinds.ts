@@ -148,7 +148,10 @@ export const IMPORT_ACTIONS: readonly string[] = [
 export function useOperationsOf(kind: Pick<KeyKind, 'spec' | 'usage'>): readonly string[] {
   if (kind.usage === 'SIGN_VERIFY') return ['Sign', 'Verify', 'GetPublicKey', 'DescribeKey'];
   if (kind.usage === 'GENERATE_VERIFY_MAC') return ['GenerateMac', 'VerifyMac', 'DescribeKey'];
-  if (isRsa(kind.spec)) return ['Encrypt', 'Decrypt', 'GetPublicKey', 'DescribeKey'];
+  // An RSA encryption key: KMS's grant operations for it (API_CreateGrant, Operations) but
+  // DescribeKey's kin; ReEncrypt takes asymmetric keys on either side (API_ReEncrypt).
+  if (isRsa(kind.spec))
+    return ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey', 'DescribeKey'];
   return [
     'Encrypt',
     'Decrypt',
@@ -179,11 +182,10 @@ export const GRANT_OPERATIONS = [
 /**
  * The actions the AWS console gives a key's users, by kind
  * (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-users):
- * the symmetric list for symmetric keys; for the others, the operations of their usage.
+ * the symmetric list for symmetric keys; for the others, the operations of their usage, named one
+ * by one: the same list as the service's statement and the grants, so none gives what another does not.
  */
 export function userActionsOf(kind: Pick<KeyKind, 'spec' | 'usage'>, symmetric: readonly string[]): string[] {
   if (kind.spec === 'SYMMETRIC_DEFAULT') return [...symmetric];
-  if (kind.usage === 'ENCRYPT_DECRYPT')
-    return ['kms:Encrypt', 'kms:Decrypt', 'kms:ReEncrypt*', 'kms:DescribeKey', 'kms:GetPublicKey'];
   return useOperationsOf(kind).map((op) => `kms:${op}`);
 }

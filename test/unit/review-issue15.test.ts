@@ -336,3 +336,31 @@ describe("an imported key's material actions: its administrators and the service
     expect(mayManage(policy, BOB, KEY)).toBe(false);
   });
 });
+
+describe("an RSA encryption key's operations: the same for its users, the service and grants", () => {
+  it('users, the service statement and grants name Encrypt, Decrypt, ReEncryptFrom/To, GetPublicKey, DescribeKey', async () => {
+    const kind = kindOf({ keySpec: 'RSA_2048', keyUsage: 'ENCRYPT_DECRYPT' });
+    const expected = ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey', 'DescribeKey'];
+    const policy = rolesKeyPolicy({
+      accountId: ACCOUNT,
+      administrators: [ALICE],
+      users: [BOB],
+      serviceRoles: [user('svc')],
+      adminRoles: [user('adm')],
+      kind,
+    });
+    const actionsOf = (sid: string) => policy.Statement.find((st) => st.Sid === sid)?.Action;
+    expect(actionsOf('Allow use of the key')).toEqual(expected.map((op) => `kms:${op}`));
+    expect(actionsOf('Allow use by the encryption service')).toEqual(expected.map((op) => `kms:${op}`));
+    const kms = new MemoryKms();
+    const keys = new KeyService(kms, new AccessControl(kms, { ttlMs: 0 }), ACCOUNT);
+    const { key } = await keys.create(as(ALICE), { keySpec: 'RSA_2048', keyUsage: 'ENCRYPT_DECRYPT' });
+    await keys.createGrant(as(ALICE), key.arn, {
+      grantee: BOB,
+      operations: ['ReEncryptFrom', 'ReEncryptTo'],
+    });
+    expect(
+      await refusal(keys.createGrant(as(ALICE), key.arn, { grantee: BOB, operations: ['GenerateDataKey'] })),
+    ).toMatchObject({ code: 'ValidationError' });
+  });
+});

@@ -3,7 +3,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { ok } from './errors.js';
-import { type WrappingAlgorithm, wrapKeyMaterial } from './key-import.js';
+import { checkImportParameters, type WrappingAlgorithm, wrapKeyMaterial } from './key-import.js';
 import type {
   BytesResponse,
   ClientOptions,
@@ -251,6 +251,12 @@ export class EaasClient {
   /**
    * Brings key material: gets import parameters, wraps `material` with them in this process
    * (`wrapKeyMaterial`), imports it. The material never leaves this process unwrapped.
+   *
+   * The server's answer is not trusted blindly: a wrapping algorithm other than the one asked for
+   * (by default, any SHA-1 one: ask for it explicitly), a wrapping key spec other than the one
+   * asked for, or a wrapping key that is not RSA of 2,048 bits or more is refused before the
+   * material is wrapped. `material` stays the caller's: this call neither copies nor zeroes it;
+   * zero it (`material.fill(0)`) once it is imported and kept wherever the caller keeps it.
    */
   async importKey(
     keyId: string,
@@ -261,7 +267,8 @@ export class EaasClient {
       ...(options.wrappingKeySpec ? { wrappingKeySpec: options.wrappingKeySpec } : {}),
       ...(options.wrappingAlgorithm ? { wrappingAlgorithm: options.wrappingAlgorithm } : {}),
     });
-    const encryptedKeyMaterial = wrapKeyMaterial(material, params.publicKey, params.wrappingAlgorithm);
+    const offered = checkImportParameters(params, options);
+    const encryptedKeyMaterial = wrapKeyMaterial(material, offered, params.wrappingAlgorithm);
     return this.importKeyMaterial(keyId, {
       importToken: params.importToken,
       encryptedKeyMaterial,

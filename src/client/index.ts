@@ -4,7 +4,12 @@
  */
 export { EaasClient } from './eaas-client.js';
 export { EaasError } from './errors.js';
-export { privateKeyMaterial, type WrappingAlgorithm, wrapKeyMaterial } from './key-import.js';
+export {
+  checkImportParameters,
+  privateKeyMaterial,
+  type WrappingAlgorithm,
+  wrapKeyMaterial,
+} from './key-import.js';
 export {
   downloadDocument,
   type UploadInput,

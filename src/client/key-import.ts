@@ -29,6 +29,16 @@ export type WrappingAlgorithm =
   | 'RSA_AES_KEY_WRAP_SHA_256'
   | 'RSA_AES_KEY_WRAP_SHA_1';
 
+const WRAPPING_ALGORITHMS: readonly string[] = [
+  'RSAES_OAEP_SHA_256',
+  'RSAES_OAEP_SHA_1',
+  'RSA_AES_KEY_WRAP_SHA_256',
+  'RSA_AES_KEY_WRAP_SHA_1',
+];
+
+/** The smallest wrapping key KMS makes (RSA_2048); a smaller or non-RSA key is no wrapping key of KMS's. */
+export const MIN_WRAPPING_KEY_BITS = 2048;
+
 /** RFC 5649's alternative initial value, which `id-aes256-wrap-pad` takes as its IV. */
 const KWP_IV = Buffer.from('A65959A6', 'hex');
 
@@ -52,6 +62,17 @@ export function wrapKeyMaterial(
   algorithm: WrappingAlgorithm,
 ): Buffer {
   const key = publicKeyOf(wrappingPublicKey);
+  // Preconditions: material is wrapped only under a wrapping key KMS could have made, with an
+  // algorithm KMS names; anything else wraps it for whoever holds that key.
+  if (!WRAPPING_ALGORITHMS.includes(algorithm))
+    throw new Error(
+      `Unknown wrapping algorithm ${String(algorithm)}: use one of ${WRAPPING_ALGORITHMS.join(', ')}.`,
+    );
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  if (key.asymmetricKeyType !== 'rsa' || bits < MIN_WRAPPING_KEY_BITS)
+    throw new Error(
+      `The wrapping key is ${key.asymmetricKeyType === 'rsa' ? `RSA of ${bits} bits` : `not RSA (${key.asymmetricKeyType})`}: KMS's wrapping keys are RSA of ${MIN_WRAPPING_KEY_BITS} bits or more; the material was not wrapped.`,
+    );
   const hash = algorithm.endsWith('SHA_1') ? 'sha1' : 'sha256';
   if (algorithm.startsWith('RSAES_OAEP')) return oaep(key, hash, material);
   const aesKey = randomBytes(32);
@@ -67,4 +88,39 @@ export function wrapKeyMaterial(
 /** An asymmetric key's material as KMS imports it: the private key as DER PKCS #8. */
 export function privateKeyMaterial(privateKey: KeyObject): Buffer {
   return privateKey.export({ format: 'der', type: 'pkcs8' });
+}
+
+/**
+ * The wrapping key of import parameters the server answered, once checked against what was asked:
+ * the algorithm asked for (or, when none was, not a SHA-1 one: SHA-1 only when asked for
+ * explicitly), the key spec asked for, and in any case an RSA key of 2,048 bits or more. Throws
+ * before anything is wrapped: material wrapped under a key the server chose freely is material
+ * handed to whoever holds that key.
+ */
+export function checkImportParameters(
+  params: { publicKey: string; wrappingAlgorithm: string },
+  asked: { wrappingAlgorithm?: WrappingAlgorithm | undefined; wrappingKeySpec?: string | undefined },
+): KeyObject {
+  const algorithm = params.wrappingAlgorithm;
+  if (
+    asked.wrappingAlgorithm !== undefined
+      ? algorithm !== asked.wrappingAlgorithm
+      : algorithm.endsWith('SHA_1') || !WRAPPING_ALGORITHMS.includes(algorithm)
+  )
+    throw new Error(
+      `The server offered the wrapping algorithm ${algorithm}, not ${asked.wrappingAlgorithm ?? 'a SHA-256 one'}: the material was not wrapped (ask for a SHA-1 one explicitly to use it).`,
+    );
+  const key = publicKeyOf(params.publicKey);
+  const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  const spec =
+    asked.wrappingKeySpec === undefined ? undefined : /^RSA_(\d+)$/.exec(asked.wrappingKeySpec)?.[1];
+  if (
+    key.asymmetricKeyType !== 'rsa' ||
+    bits < MIN_WRAPPING_KEY_BITS ||
+    (asked.wrappingKeySpec !== undefined && bits !== Number(spec))
+  )
+    throw new Error(
+      `The server offered a wrapping key that is ${key.asymmetricKeyType === 'rsa' ? `RSA of ${bits} bits` : `not RSA (${key.asymmetricKeyType})`}, not ${asked.wrappingKeySpec ?? `RSA of ${MIN_WRAPPING_KEY_BITS} bits or more`}: the material was not wrapped.`,
+    );
+  return key;
 }

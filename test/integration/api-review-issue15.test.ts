@@ -243,7 +243,7 @@ describe('validation of the import and verify requests', () => {
     const manager = t.client(KEY_MANAGER);
     const keyId = await createKey({ origin: 'EXTERNAL' });
     for (const query of [
-      { wrappingKeySpec: 'RSA_1024' },
+      { wrappingKeySpec: 'RSA_1024' } as Record<string, string>,
       { wrappingKeySpec: 'SM2' },
       { wrappingAlgorithm: 'RSAES_PKCS1_V1_5' },
     ]) {

@@ -1,6 +1,8 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { type AuthzRequest, authorize, type GrantLike, grantAllows } from '@eaas/aws-rules';
 import { describe, expect, it } from 'vitest';
 import { fromKmsError } from '../../src/aws/kms.js';
+import { checkImportParameters, wrapKeyMaterial } from '../../src/client/key-import.js';
 import type { DomainError } from '../../src/core/errors.js';
 import { IMPORT_ACTIONS, kindOf } from '../../src/core/key-kinds.js';
 import { ROOT_SID, rolesKeyPolicy, rolesOf, SERVICE_MATERIAL_SID } from '../../src/core/key-policy.js';
@@ -362,5 +364,47 @@ describe("an RSA encryption key's operations: the same for its users, the servic
     expect(
       await refusal(keys.createGrant(as(ALICE), key.arn, { grantee: BOB, operations: ['GenerateDataKey'] })),
     ).toMatchObject({ code: 'ValidationError' });
+  });
+});
+
+describe("the client's importKey does not trust the server's wrapping key blindly", () => {
+  const rsa = (bits: number) =>
+    generateKeyPairSync('rsa', { modulusLength: bits })
+      .publicKey.export({ format: 'der', type: 'spki' })
+      .toString('base64');
+  const rsa2048 = rsa(2048);
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .publicKey.export({ format: 'der', type: 'spki' })
+    .toString('base64');
+
+  it('refuses an algorithm other than the one asked for, and SHA-1 unless asked for', () => {
+    const offered = { publicKey: rsa2048, wrappingAlgorithm: 'RSAES_OAEP_SHA_1' };
+    expect(() => checkImportParameters(offered, {})).toThrow(/not a SHA-256 one/);
+    expect(() => checkImportParameters(offered, { wrappingAlgorithm: 'RSAES_OAEP_SHA_256' })).toThrow(
+      /not RSAES_OAEP_SHA_256/,
+    );
+    expect(checkImportParameters(offered, { wrappingAlgorithm: 'RSAES_OAEP_SHA_1' }).asymmetricKeyType).toBe(
+      'rsa',
+    );
+    expect(() =>
+      checkImportParameters({ publicKey: rsa2048, wrappingAlgorithm: 'SOMETHING_ELSE' }, {}),
+    ).toThrow();
+  });
+
+  it('refuses a wrapping key that is not RSA of 2,048 bits or more, or not the spec asked for', () => {
+    const alg = { wrappingAlgorithm: 'RSAES_OAEP_SHA_256' };
+    expect(() => checkImportParameters({ publicKey: rsa(1024), ...alg }, {})).toThrow(/RSA of 1024 bits/);
+    expect(() => checkImportParameters({ publicKey: ec, ...alg }, {})).toThrow(/not RSA/);
+    expect(() =>
+      checkImportParameters({ publicKey: rsa2048, ...alg }, { wrappingKeySpec: 'RSA_4096' }),
+    ).toThrow(/not RSA_4096/);
+    expect(
+      checkImportParameters({ publicKey: rsa2048, ...alg }, { wrappingKeySpec: 'RSA_2048' }),
+    ).toBeDefined();
+    // wrapKeyMaterial itself refuses a small or non-RSA key.
+    expect(() => wrapKeyMaterial(Buffer.alloc(32), rsa(1024), 'RSAES_OAEP_SHA_256')).toThrow(
+      /2048 bits or more/,
+    );
+    expect(() => wrapKeyMaterial(Buffer.alloc(32), ec, 'RSAES_OAEP_SHA_256')).toThrow(/not RSA/);
   });
 });

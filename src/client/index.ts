@@ -18,6 +18,7 @@ export type {
   BytesResponse,
   ClientOptions,
   Context,
+  EncryptionAlgorithm,
   Format,
   ItemResult,
   JobView,

@@ -198,7 +198,9 @@ export type RsaEncryptionAlgorithm = (typeof RSA_ENCRYPTION_ALGORITHMS)[number];
 export const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', ...RSA_ENCRYPTION_ALGORITHMS] as const;
 export type EncryptionAlgorithm = (typeof ENCRYPTION_ALGORITHMS)[number];
 
-export const isRsaEncryptionAlgorithm = (algorithm: string | undefined): algorithm is RsaEncryptionAlgorithm =>
+export const isRsaEncryptionAlgorithm = (
+  algorithm: string | undefined,
+): algorithm is RsaEncryptionAlgorithm =>
   algorithm === 'RSAES_OAEP_SHA_256' || algorithm === 'RSAES_OAEP_SHA_1';
 
 /** Whether a key of this kind encrypts with RSAES-OAEP (an RSA key for ENCRYPT_DECRYPT). */

@@ -53,9 +53,20 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
         const { body, state } = input;
         const plaintext = bytesOf(body.plaintext);
         try {
-          const out = await crypto.encrypt(String(body.keyId), plaintext, ctx(body.context), guardOf(input));
+          const out = await crypto.encrypt(
+            String(body.keyId),
+            plaintext,
+            ctx(body.context),
+            guardOf(input),
+            str(body.encryptionAlgorithm),
+          );
           state.audit.keyArn = out.keyArn;
-          return { ciphertext: b64(out.ciphertext), keyId: out.keyArn, format: out.format };
+          return {
+            ciphertext: b64(out.ciphertext),
+            keyId: out.keyArn,
+            format: out.format,
+            encryptionAlgorithm: out.algorithm,
+          };
         } finally {
           plaintext.fill(0);
         }
@@ -68,11 +79,13 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
           ctx(body.context),
           str(body.keyId),
           guardOf(input),
+          'kms:Decrypt',
+          str(body.encryptionAlgorithm),
         );
         state.audit.keyArn = out.keyArn;
         const plaintext = b64(out.plaintext);
         out.plaintext.fill(0);
-        return { plaintext, keyId: out.keyArn, format: out.format };
+        return { plaintext, keyId: out.keyArn, format: out.format, encryptionAlgorithm: out.algorithm };
       },
 
       async reEncrypt(input: RouteInput) {
@@ -84,6 +97,8 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
             context: ctx(body.context),
             destinationContext: ctx(body.destinationContext),
             sourceKeyId: str(body.sourceKeyId),
+            sourceAlgorithm: str(body.sourceEncryptionAlgorithm),
+            destinationAlgorithm: str(body.destinationEncryptionAlgorithm),
           },
           guardOf(input),
         );
@@ -93,6 +108,8 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
           sourceKeyId: out.sourceKeyArn,
           keyId: out.keyArn,
           format: out.format,
+          sourceEncryptionAlgorithm: out.sourceAlgorithm,
+          destinationEncryptionAlgorithm: out.destinationAlgorithm,
         };
       },
 

@@ -148,7 +148,9 @@ export const IMPORT_ACTIONS: readonly string[] = [
 export function useOperationsOf(kind: Pick<KeyKind, 'spec' | 'usage'>): readonly string[] {
   if (kind.usage === 'SIGN_VERIFY') return ['Sign', 'Verify', 'GetPublicKey', 'DescribeKey'];
   if (kind.usage === 'GENERATE_VERIFY_MAC') return ['GenerateMac', 'VerifyMac', 'DescribeKey'];
-  if (isRsa(kind.spec)) return ['Encrypt', 'Decrypt', 'GetPublicKey', 'DescribeKey'];
+  // KMS's grant operations for asymmetric encryption keys (grants.html#terms-grant-operations).
+  if (isRsa(kind.spec))
+    return ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey', 'DescribeKey'];
   return [
     'Encrypt',
     'Decrypt',

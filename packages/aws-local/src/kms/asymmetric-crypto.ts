@@ -2,7 +2,6 @@ import {
   constants,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   type KeyObject,
   privateDecrypt,
   publicDecrypt,

@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { decipherAll } from './decipher.js';
 import { KmsError } from './errors.js';
-import { specInfo } from './key-specs.js';
 import { type KeyRecord, type MaterialRecord, specOf } from './records.js';
 
 /**

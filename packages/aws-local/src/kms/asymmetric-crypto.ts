@@ -2,7 +2,6 @@ import {
   constants,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   type KeyObject,
   privateDecrypt,
   publicDecrypt,
@@ -12,6 +11,9 @@ import {
   verify,
 } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-digest.js';
+import { KmsError } from './errors.js';
+import { generateEc, generateRsa } from './key-generation.js';
+import { CREATE_KEY_QUEUE } from './key-specs.js';
 import {
   DIGEST_INFO,
   HASH_LENGTH,
@@ -65,14 +67,38 @@ export const OAEP_HASH: Readonly<Record<string, HashName>> = Object.freeze({
   RSAES_OAEP_SHA_256: 'sha256',
 });
 
+/**
+ * What a primitive that fails on a stored key answers. ImportKeyMaterial refuses a key whose
+ * parts disagree (`private-key-checks.ts`), but material stored before that check, or altered on
+ * disk, may still make node:crypto throw (an even RSA modulus: "no inverse"). That is the key's
+ * state, not the service's: KMSInvalidStateException (400), "the state of the specified resource
+ * is not valid for this request", rather than KMSInternalException (500).
+ */
+function unusableMaterial(cause: unknown): KmsError {
+  if (cause instanceof KmsError) return cause;
+  return new KmsError(
+    'KMSInvalidStateException',
+    'The key material of this KMS key is not a valid key of its key spec and cannot be used.',
+  );
+}
+
+/** Runs a primitive on stored key material, answering `unusableMaterial` for any failure. */
+function withStoredKey<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (cause) {
+    throw unusableMaterial(cause);
+  }
+}
+
 /** The private key of a key material version (PKCS #8 DER). */
 export function privateKeyOf(material: Buffer): KeyObject {
-  return createPrivateKey({ key: material, format: 'der', type: 'pkcs8' });
+  return withStoredKey(() => createPrivateKey({ key: material, format: 'der', type: 'pkcs8' }));
 }
 
 /** The public key as DER SubjectPublicKeyInfo (RFC 5280), as GetPublicKey answers it. */
 export function publicKeyDer(privateKey: KeyObject): Buffer {
-  return createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  return withStoredKey(() => createPublicKey(privateKey).export({ type: 'spki', format: 'der' }));
 }
 
 // --- sign and verify --------------------------------------------------------------------------
@@ -82,6 +108,15 @@ export function publicKeyDer(privateKey: KeyObject): Buffer {
  * standard defines; ECDSA signatures are DER-encoded, as KMS returns them.
  */
 export function signMessage(
+  privateKey: KeyObject,
+  algorithm: SigningAlgorithmInfo,
+  message: Uint8Array,
+  isDigest: boolean,
+): Buffer {
+  return withStoredKey(() => signUnchecked(privateKey, algorithm, message, isDigest));
+}
+
+function signUnchecked(
   privateKey: KeyObject,
   algorithm: SigningAlgorithmInfo,
   message: Uint8Array,
@@ -167,9 +202,11 @@ export function oaepMaxPlaintext(privateKey: KeyObject, hash: HashName): number 
 }
 
 export function oaepEncrypt(privateKey: KeyObject, hash: HashName, plaintext: Uint8Array): Buffer {
-  return publicEncrypt(
-    { key: createPublicKey(privateKey), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
-    plaintext,
+  return withStoredKey(() =>
+    publicEncrypt(
+      { key: createPublicKey(privateKey), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: hash },
+      plaintext,
+    ),
   );
 }
 
@@ -192,26 +229,25 @@ export function oaepDecrypt(
 
 // --- data key pairs ---------------------------------------------------------------------------
 
-const PAIR_SPECS: Readonly<Record<string, () => KeyObject>> = {
-  RSA_2048: () => rsaPair(2048),
-  RSA_3072: () => rsaPair(3072),
-  RSA_4096: () => rsaPair(4096),
-  ECC_NIST_P256: () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
-  ECC_NIST_P384: () => generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
-  ECC_NIST_P521: () => generateKeyPairSync('ec', { namedCurve: 'secp521r1' }).privateKey,
-  ECC_SECG_P256K1: () => generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey,
+const PAIR_SPECS: Readonly<Record<string, () => Promise<KeyObject>>> = {
+  RSA_2048: () => generateRsa(2048, CREATE_KEY_QUEUE),
+  RSA_3072: () => generateRsa(3072, CREATE_KEY_QUEUE),
+  RSA_4096: () => generateRsa(4096, CREATE_KEY_QUEUE),
+  ECC_NIST_P256: () => generateEc('prime256v1'),
+  ECC_NIST_P384: () => generateEc('secp384r1'),
+  ECC_NIST_P521: () => generateEc('secp521r1'),
+  ECC_SECG_P256K1: () => generateEc('secp256k1'),
 };
-
-function rsaPair(bits: number): KeyObject {
-  return generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 0x10001 }).privateKey;
-}
 
 export const DATA_KEY_PAIR_SPECS: readonly string[] = Object.keys(PAIR_SPECS);
 
-/** A new key pair: the private key as PKCS #8 DER, the public key as DER SubjectPublicKeyInfo. */
-export function generateDataKeyPair(spec: string): { privateKey: Buffer; publicKey: Buffer } {
-  const make = PAIR_SPECS[spec];
+/**
+ * A new key pair (off the event loop; RSA through the bounded gate of `key-generation.ts`): the
+ * private key as PKCS #8 DER, the public key as DER SubjectPublicKeyInfo.
+ */
+export async function generateDataKeyPair(spec: string): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
+  const make = Object.hasOwn(PAIR_SPECS, spec) ? PAIR_SPECS[spec] : undefined;
   if (!make) throw new Error(`unsupported key pair spec ${spec}`);
-  const key = make();
+  const key = await make();
   return { privateKey: key.export({ type: 'pkcs8', format: 'der' }), publicKey: publicKeyDer(key) };
 }

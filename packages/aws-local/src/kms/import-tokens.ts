@@ -7,6 +7,7 @@ import {
   privateDecrypt,
   randomBytes,
 } from 'node:crypto';
+import { decipherAll } from './decipher.js';
 
 /**
  * Import tokens and the unwrapping of imported key material.
@@ -87,7 +88,7 @@ export class ImportTokens {
       const decipher = createDecipheriv('aes-256-gcm', this.key, token.subarray(0, 12));
       decipher.setAAD(AAD);
       decipher.setAuthTag(token.subarray(token.length - 16));
-      plain = Buffer.concat([decipher.update(token.subarray(12, token.length - 16)), decipher.final()]);
+      plain = decipherAll(decipher, token.subarray(12, token.length - 16));
     } catch {
       return undefined;
     }
@@ -136,7 +137,7 @@ export function unwrapKeyMaterial(
     try {
       if (aesKey.length !== 32) return undefined;
       const decipher = createDecipheriv('id-aes256-wrap-pad', aesKey, KWP_IV);
-      return Buffer.concat([decipher.update(encrypted.subarray(modulusBytes)), decipher.final()]);
+      return decipherAll(decipher, encrypted.subarray(modulusBytes));
     } finally {
       aesKey.fill(0);
     }

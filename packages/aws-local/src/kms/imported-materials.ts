@@ -39,9 +39,29 @@ export class ImportedMaterials {
     private readonly now: () => Date,
   ) {}
 
+  /** Runs a change that adds material; if it fails (a save), the plaintext it added is zeroed, not kept. */
+  private saving(added: AddedMaterial[], change: () => void): void {
+    try {
+      change();
+    } catch (error) {
+      this.keyMaterial.discard(added);
+      throw error;
+    }
+  }
+
   /** The identifier imported material has in this key (`KeyMaterial.importedId`): the same for the same material, so a reimport is recognised. */
   idOf(keyId: string, material: Buffer): string {
     return this.keyMaterial.importedId(keyId, material);
+  }
+
+  /** The soonest ValidTo of the key's imported material still held (current or pending), if any. */
+  nextExpiry(key: KeyRecord): number | undefined {
+    let next: number | undefined;
+    for (const m of [...key.materials, ...(key.pendingMaterials ?? [])]) {
+      if (m.wrapped !== undefined && m.validTo !== undefined && (next === undefined || m.validTo < next))
+        next = m.validTo;
+    }
+    return next;
   }
 
   /**
@@ -76,30 +96,32 @@ export class ImportedMaterials {
    */
   import(key: KeyRecord, material: Buffer, target: ImportTarget, info: ImportedMaterialInfo): void {
     const added: AddedMaterial[] = [];
-    this.update(key, (k) => {
-      const now = this.now().getTime();
-      if (target.kind === 'first') {
-        const a = this.keyMaterial.add(k, now, undefined, material);
-        added.push(a);
-        setImportInfo(k.materials[a.index] as MaterialRecord, info);
-      } else if (target.kind === 'version') {
-        const m = k.materials[target.index] as MaterialRecord;
-        if (m.wrapped === undefined) added.push(this.keyMaterial.restore(k, target.index, material));
-        setImportInfo(m, info);
-      } else {
-        const pending = k.pendingMaterials ?? [];
-        let m = pending.find((p) => p.id === target.id);
-        if (!m) {
-          m = { id: info.id, createdAt: now };
-          pending.push(m);
+    this.saving(added, () =>
+      this.update(key, (k) => {
+        const now = this.now().getTime();
+        if (target.kind === 'first') {
+          const a = this.keyMaterial.add(k, now, undefined, material);
+          added.push(a);
+          setImportInfo(k.materials[a.index] as MaterialRecord, info);
+        } else if (target.kind === 'version') {
+          const m = k.materials[target.index] as MaterialRecord;
+          if (m.wrapped === undefined) added.push(this.keyMaterial.restore(k, target.index, material));
+          setImportInfo(m, info);
+        } else {
+          const pending = k.pendingMaterials ?? [];
+          let m = pending.find((p) => p.id === target.id);
+          if (!m) {
+            m = { id: info.id, createdAt: now };
+            pending.push(m);
+          }
+          m.wrapped ??= this.keyMaterial.wrapPending(k.keyId, info.id, material);
+          setImportInfo(m, info);
+          k.pendingMaterials = pending;
         }
-        m.wrapped ??= this.keyMaterial.wrapPending(k.keyId, info.id, material);
-        setImportInfo(m, info);
-        k.pendingMaterials = pending;
-      }
-      if (k.keyState === 'PendingImport' && k.materials.every((m) => m.wrapped !== undefined))
-        k.keyState = 'Enabled';
-    });
+        if (k.keyState === 'PendingImport' && k.materials.every((m) => m.wrapped !== undefined))
+          k.keyState = 'Enabled';
+      }),
+    );
     this.keyMaterial.keep(key.keyId, added);
   }
 
@@ -135,18 +157,20 @@ export class ImportedMaterials {
     const plain = this.keyMaterial.openPending(key.keyId, pending);
     const added: AddedMaterial[] = [];
     try {
-      this.update(key, (k) => {
-        const a = this.keyMaterial.add(k, this.now().getTime(), 'ON_DEMAND', plain);
-        added.push(a);
-        const m = k.materials[a.index] as MaterialRecord;
-        m.id = pending.id;
-        if (pending.expirationModel) m.expirationModel = pending.expirationModel;
-        if (pending.validTo !== undefined) m.validTo = pending.validTo;
-        if (pending.description !== undefined) m.description = pending.description;
-        const rest = (k.pendingMaterials ?? []).filter((p) => p.id !== pending.id);
-        if (rest.length > 0) k.pendingMaterials = rest;
-        else delete k.pendingMaterials;
-      });
+      this.saving(added, () =>
+        this.update(key, (k) => {
+          const a = this.keyMaterial.add(k, this.now().getTime(), 'ON_DEMAND', plain);
+          added.push(a);
+          const m = k.materials[a.index] as MaterialRecord;
+          m.id = pending.id;
+          if (pending.expirationModel) m.expirationModel = pending.expirationModel;
+          if (pending.validTo !== undefined) m.validTo = pending.validTo;
+          if (pending.description !== undefined) m.description = pending.description;
+          const rest = (k.pendingMaterials ?? []).filter((p) => p.id !== pending.id);
+          if (rest.length > 0) k.pendingMaterials = rest;
+          else delete k.pendingMaterials;
+        }),
+      );
     } finally {
       plain.fill(0);
     }

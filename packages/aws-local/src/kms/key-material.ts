@@ -2,9 +2,9 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
+import { decipherAll } from './decipher.js';
 import { KmsError } from './errors.js';
-import { specInfo } from './key-specs.js';
-import { type KeyRecord, specOf } from './records.js';
+import { type KeyRecord, type MaterialRecord, specOf } from './records.js';
 
 /**
  * Key material: per version, bytes from a CSPRNG (32 for a symmetric key, the hash's length for an
@@ -57,7 +57,7 @@ export class KeyMaterial {
     decipher.setAAD(Buffer.from(aad, 'utf8'));
     decipher.setAuthTag(raw.subarray(raw.length - 16));
     try {
-      return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
+      return decipherAll(decipher, raw.subarray(12, raw.length - 16));
     } catch (cause) {
       throw new Error(`key material ${aad} cannot be unwrapped: the root key does not match this key store`, {
         cause,
@@ -93,19 +93,23 @@ export class KeyMaterial {
     return plain;
   }
 
-  /** Unwraps every version of the key: a root key that does not match throws. */
-  check(key: KeyRecord): void {
+  /**
+   * Unwraps every version of the key whose material has not expired at `now` (a root key that does
+   * not match throws): expired material is not unwrapped nor cached, the store deletes it at start.
+   */
+  check(key: KeyRecord, now: number): void {
+    const live = (m: { wrapped?: string | undefined; validTo?: number | undefined }) =>
+      m.wrapped !== undefined && (m.validTo === undefined || m.validTo > now);
     for (let i = 0; i < key.materials.length; i++)
-      if (key.materials[i]?.wrapped !== undefined) this.of(key, i);
-    for (const p of key.pendingMaterials ?? [])
-      if (p.wrapped !== undefined) this.openPending(key.keyId, p).fill(0);
+      if (live(key.materials[i] as MaterialRecord)) this.of(key, i);
+    for (const p of key.pendingMaterials ?? []) if (live(p)) this.openPending(key.keyId, p).fill(0);
   }
 
   /**
    * Adds a material version to the record (wrapped) and returns its plaintext, which the caller
    * caches (`keep`) once the record is saved, so that a failed save leaves no material behind.
-   * `given` is imported material (the record keeps it, the caller's buffer may then be zeroed);
-   * without it, new material of the key's spec is made.
+   * `given` is material imported or made for the key (`KeySpecInfo.generate`: the record keeps a
+   * copy, the caller's buffer may then be zeroed); without it, new symmetric material is made.
    */
   add(
     key: KeyRecord,
@@ -114,7 +118,9 @@ export class KeyMaterial {
     given?: Buffer,
   ): AddedMaterial {
     const index = key.materials.length;
-    const plain = given ? Buffer.from(given) : specInfo(specOf(key).keySpec).generate();
+    if (!given && specOf(key).keySpec !== 'SYMMETRIC_DEFAULT')
+      throw new Error(`new material of ${specOf(key).keySpec} keys is made before it is added`);
+    const plain = given ? Buffer.from(given) : randomBytes(32);
     const id = createHash('sha256').update(`${key.keyId}/${index}/`).update(randomBytes(16)).digest('hex');
     key.materials.push({
       id,
@@ -153,6 +159,11 @@ export class KeyMaterial {
   openPending(keyId: string, pending: { id: string; wrapped?: string | undefined }): Buffer {
     if (pending.wrapped === undefined) throw new Error(`pending material ${pending.id} has been deleted`);
     return this.open(`${keyId}/pending/${pending.id}`, pending.wrapped);
+  }
+
+  /** Zeroes new material whose record was not saved (`add`, `restore`): it is not kept. */
+  discard(added: readonly AddedMaterial[]): void {
+    for (const { plain } of added) plain.fill(0);
   }
 
   keep(keyId: string, added: readonly AddedMaterial[]): void {

@@ -6,6 +6,7 @@ import { ImportedMaterials } from './imported-materials.js';
 import { type AddedMaterial, KeyMaterial, loadOrCreateRootKey } from './key-material.js';
 import { MarkerCodec } from './markers.js';
 import type { AliasRecord, GrantRecord, KeyRecord } from './records.js';
+import { Schedule } from './schedule.js';
 import type { CursorPage } from './shapes.js';
 import { SortedIds } from './sorted-ids.js';
 import { StoreFiles } from './store-files.js';
@@ -93,6 +94,8 @@ export class KeyStore {
   /** Scheduled deletions, soonest first, and the date each key pending deletion is due. */
   private readonly deletions: Array<{ at: number; keyId: string }> = [];
   private readonly scheduledAt = new Map<string, number>();
+  /** When each key's soonest imported material expires (ValidTo), soonest first. */
+  private readonly expiries = new Schedule();
   private readonly aliasesByName = new Map<string, AliasRecord>();
   private readonly aliasNames = new SortedIds();
   private readonly aliasesByKey = new Map<string, SortedIds>();
@@ -116,9 +119,14 @@ export class KeyStore {
       this.now,
     );
     this.files = new StoreFiles(join(options.dataDir, 'kms'));
-    // Fail at start-up, not on first use, when the root key does not match the stored material.
-    const state = this.files.load((key) => this.keyMaterial.check(key));
+    // Fail at start-up, not on first use, when the root key does not match the stored material
+    // (material expired by now is neither unwrapped nor cached: it is deleted just below).
+    const startedAt = this.now().getTime();
+    const state = this.files.load((key) => this.keyMaterial.check(key, startedAt));
     for (const key of state.keys) this.indexKey(key);
+    // Imported material that expired while the store was not running is deleted now, not when its
+    // key is next used.
+    for (const key of state.keys) this.imported.expire(key);
     for (const alias of state.aliases) this.indexAlias(alias);
     for (const grant of state.grants) this.indexGrant(grant);
   }
@@ -142,6 +150,7 @@ export class KeyStore {
     this.keys.set(key.keyId, key);
     this.keyIds.add(key.keyId);
     this.indexDeletion(key);
+    this.expiries.set(key.keyId, this.imported.nextExpiry(key));
   }
 
   /**
@@ -176,6 +185,8 @@ export class KeyStore {
     policy: string;
     tags: KeyRecord['tags'];
     spec?: Pick<KeyRecord, 'keySpec' | 'keyUsage' | 'origin'>;
+    /** The key's first material, made for its spec (required for a key that is not symmetric). */
+    material?: Buffer;
   }): KeyRecord {
     this.expire();
     if (this.keys.size >= this.limits.keys) {
@@ -204,11 +215,21 @@ export class KeyStore {
       rotation: { enabled: false, periodDays: 365 },
       materials: [],
     };
-    const added = external ? [] : [this.keyMaterial.add(key, now)];
-    this.files.writeKey(key);
+    const added = external ? [] : [this.keyMaterial.add(key, now, undefined, input.material)];
+    this.saving(added, () => this.files.writeKey(key));
     this.keyMaterial.keep(key.keyId, added);
     this.indexKey(key);
     return key;
+  }
+
+  /** Runs a change that adds material; if it fails (a save), the plaintext it added is zeroed, not kept. */
+  private saving(added: readonly AddedMaterial[], change: () => void): void {
+    try {
+      change();
+    } catch (error) {
+      this.keyMaterial.discard(added);
+      throw error;
+    }
   }
 
   /** Changes a key and saves it; the change throws before saving if it is refused. */
@@ -222,13 +243,16 @@ export class KeyStore {
       throw error;
     }
     this.indexDeletion(key);
+    this.expiries.set(key.keyId, this.imported.nextExpiry(key));
   }
 
   rotate(key: KeyRecord, type: 'AUTOMATIC' | 'ON_DEMAND'): void {
     const added: AddedMaterial[] = [];
-    this.updateKey(key, (k) => {
-      added.push(this.keyMaterial.add(k, this.now().getTime(), type));
-    });
+    this.saving(added, () =>
+      this.updateKey(key, (k) => {
+        added.push(this.keyMaterial.add(k, this.now().getTime(), type));
+      }),
+    );
     this.keyMaterial.keep(key.keyId, added);
   }
 
@@ -240,10 +264,14 @@ export class KeyStore {
     this.keys.delete(key.keyId);
     this.keyIds.delete(key.keyId);
     this.scheduledAt.delete(key.keyId);
+    this.expiries.set(key.keyId, undefined);
     this.keyMaterial.forget(key);
   }
 
-  /** Deletes the keys whose deletion window has ended: a look at the schedule's head when none has. */
+  /**
+   * Deletes the keys whose deletion window has ended, and the imported material whose ValidTo has
+   * passed (of every key, used or not): a look at each schedule's head when nothing is due.
+   */
   private expire(): void {
     const now = this.now().getTime();
     for (let next = this.deletions[0]; next && next.at <= now; next = this.deletions[0]) {
@@ -251,6 +279,20 @@ export class KeyStore {
       if (key && this.scheduledAt.get(next.keyId) === next.at) this.deleteKey(key);
       this.deletions.shift();
     }
+    let failure: unknown;
+    for (const keyId of this.expiries.takeDue(now)) {
+      const key = this.keys.get(keyId);
+      if (!key) continue;
+      try {
+        this.imported.expire(key);
+      } catch (error) {
+        // A save that failed: the key stays scheduled, and is tried again at the next access.
+        failure ??= error;
+      } finally {
+        this.expiries.set(keyId, this.imported.nextExpiry(key));
+      }
+    }
+    if (failure !== undefined) throw failure;
   }
 
   /** Applies the automatic rotations that time has made due. */
@@ -259,12 +301,14 @@ export class KeyStore {
     const due = key.rotation.nextRotationAt;
     if (key.keyState !== 'Enabled' || !key.rotation.enabled || due === undefined || due > now) return key;
     const added: AddedMaterial[] = [];
-    this.updateKey(key, (k) => {
-      while (k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now) {
-        added.push(this.keyMaterial.add(k, k.rotation.nextRotationAt, 'AUTOMATIC'));
-        k.rotation.nextRotationAt += k.rotation.periodDays * DAY_MS;
-      }
-    });
+    this.saving(added, () =>
+      this.updateKey(key, (k) => {
+        while (k.rotation.nextRotationAt !== undefined && k.rotation.nextRotationAt <= now) {
+          added.push(this.keyMaterial.add(k, k.rotation.nextRotationAt, 'AUTOMATIC'));
+          k.rotation.nextRotationAt += k.rotation.periodDays * DAY_MS;
+        }
+      }),
+    );
     this.keyMaterial.keep(key.keyId, added);
     return key;
   }

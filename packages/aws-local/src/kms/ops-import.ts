@@ -1,5 +1,4 @@
-import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { LocalAccess } from './access.js';
 import { KmsError, notFound, validation } from './errors.js';
@@ -11,8 +10,10 @@ import {
   type WrappingKeySpec,
 } from './import-tokens.js';
 import type { ImportTarget } from './imported-materials.js';
-import { DAY_MS, type KeyRecord, type KeyStore } from './key-store.js';
+import { generateRsa } from './key-generation.js';
+import { DAY_MS, type KeyRecord, type KeyStore, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
+import { privateKeyProblem } from './private-key-checks.js';
 import { specOf } from './records.js';
 import { blob, keyIdShape, str } from './shapes.js';
 
@@ -22,7 +23,11 @@ import { blob, keyIdShape, str } from './shapes.js';
  * (https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys.html).
  */
 
-const generateRsa = promisify(generateKeyPair);
+/**
+ * GetParametersForImport calls waiting for a wrapping key pair (generated through the shared gate
+ * of `key-generation.ts`); beyond them a call answers ThrottlingException.
+ */
+export const MAX_WRAPPING_KEY_QUEUE = 4;
 
 /** How long a wrapping key and import token stay valid: 24 hours (importing-keys-get-public-key-and-token.html). */
 export const IMPORT_PARAMETERS_TTL_MS = DAY_MS;
@@ -98,6 +103,11 @@ function materialFor(keySpec: string, material: Buffer): Buffer {
       ? privateKey.asymmetricKeyType === 'rsa' && details.modulusLength === RSA_BITS[keySpec]
       : privateKey.asymmetricKeyType === 'ec' && details.namedCurve === CURVES[keySpec];
   if (!fits) throw incorrectMaterial(`The private key in the key material is not a ${keySpec} key.`);
+  // A key whose parts disagree would sign what its public key does not verify, or fail (500) at
+  // every use: refused here, as KMS refuses material that is not a valid key of the spec.
+  const problem = privateKeyProblem(privateKey);
+  if (problem !== undefined)
+    throw incorrectMaterial(`The private key in the key material is not a valid ${keySpec} key: ${problem}.`);
   return privateKey.export({ format: 'der', type: 'pkcs8' });
 }
 
@@ -132,10 +142,8 @@ export const importOperations: Record<string, Operation> = {
         throw validation('The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported.');
       const algorithm = input.WrappingAlgorithm as WrappingAlgorithm;
       const spec = input.WrappingKeySpec as WrappingKeySpec;
-      const { privateKey, publicKey } = await generateRsa('rsa', {
-        modulusLength: WRAPPING_KEY_SPECS[spec],
-        publicExponent: 0x10001,
-      });
+      const privateKey = await generateRsa(WRAPPING_KEY_SPECS[spec], MAX_WRAPPING_KEY_QUEUE);
+      const publicKey = createPublicKey(privateKey);
       const validTo = store.now().getTime() + IMPORT_PARAMETERS_TTL_MS;
       const der = privateKey.export({ format: 'der', type: 'pkcs8' });
       let token: Buffer;
@@ -162,7 +170,11 @@ export const importOperations: Record<string, Operation> = {
       ValidTo: z.number().optional(),
       ExpirationModel: expirationModelShape.optional(),
       ImportType: z.enum(['NEW_KEY_MATERIAL', 'EXISTING_KEY_MATERIAL']).optional(),
-      KeyMaterialDescription: str(0, 256).optional(),
+      // "Length Constraints: Minimum length of 0. Maximum length of 256. Pattern: ^[a-zA-Z0-9:/_\s.-]+$"
+      // (API_ImportKeyMaterial.html); \s as KMS's (Java) patterns read it, ASCII whitespace only.
+      KeyMaterialDescription: str(0, 256)
+        .regex(/^[a-zA-Z0-9:/_ \t\n\v\f\r.-]+$/)
+        .optional(),
       KeyMaterialId: str(1, 64).optional(),
     }),
     (input, { store, access }) => {
@@ -300,6 +312,17 @@ function importKeyMaterial(input: ImportInput, store: KeyStore, access: LocalAcc
 }
 
 /**
+ * Material pending rotation a key may hold. The KMS API reference documents no number: RotateKeyOnDemand
+ * rotates to "new key material [whose] state should be PENDING_ROTATION", and such material "is not
+ * permanently associated with the KMS key. You can delete this key material and import different key
+ * material in its place" (API_RotateKeyOnDemand.html, API_RotationsListEntry.html), which reads as one
+ * material waiting at a time. Without a bound each NEW_KEY_MATERIAL import grew the key's record (and
+ * what a start unwraps) without end. A second one is refused with LimitExceededException, KMS's error
+ * for a per-key limit, as is new material once the key has no on-demand rotation left to use it.
+ */
+export const MAX_PENDING_MATERIALS = 1;
+
+/**
  * Where the material goes, by ImportType: "If no key material has ever been imported into the KMS
  * key, and this parameter is omitted, the parameter defaults to NEW_KEY_MATERIAL. After the first
  * key material is imported, if this parameter is omitted then the parameter defaults to
@@ -323,6 +346,18 @@ function importTarget(key: KeyRecord, id: string, input: ImportInput, symmetric:
       );
     if (first) return { kind: 'first' };
     if (!symmetric) throw incorrectMaterial('Asymmetric and HMAC KMS keys take one key material only.');
+    if (pending.length >= MAX_PENDING_MATERIALS) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${key.keyId} already has key material in PENDING_ROTATION; rotate to it (RotateKeyOnDemand) or delete it first.`,
+      );
+    }
+    if (key.materials.filter((m) => m.rotationType === 'ON_DEMAND').length >= MAX_ON_DEMAND_ROTATIONS) {
+      throw new KmsError(
+        'LimitExceededException',
+        `${key.keyId} has no on-demand rotations left (at most ${MAX_ON_DEMAND_ROTATIONS}); new key material could never become current.`,
+      );
+    }
     return { kind: 'pending' };
   }
   if (first) throw incorrectMaterial('No key material has been imported into this KMS key yet.');

@@ -123,7 +123,8 @@ export function createKmsServer(options: KmsServerOptions): Server {
       deadline: () => arrived + (options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS),
     });
     if (!accepted.ok) throw bodyRefused(accepted.refusal);
-    // Held no longer than this: the rest of the request runs without awaiting, and zeroes the body.
+    // Held no longer than this: the body is zeroed once parsed, before the operation runs (which
+    // may await: GetParametersForImport waits for a wrapping key pair, see ops-import.ts).
     accepted.reservation.release();
     const { body } = accepted;
     const auth = checkSigV4Payload(

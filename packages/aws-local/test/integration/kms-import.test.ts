@@ -1,4 +1,12 @@
-import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  randomBytes,
+} from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   CancelKeyDeletionCommand,
   CreateKeyCommand,
@@ -10,19 +18,25 @@ import {
   EnableKeyRotationCommand,
   EncryptCommand,
   GetParametersForImportCommand,
+  GetPublicKeyCommand,
   ImportKeyMaterialCommand,
   KMSClient,
   ListKeyRotationsCommand,
   PutKeyPolicyCommand,
   RotateKeyOnDemandCommand,
   ScheduleKeyDeletionCommand,
+  SignCommand,
+  VerifyCommand,
 } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER, KEY_USER } from '../../src/identity.js';
+import { MAX_KEY_GENERATIONS } from '../../src/kms/key-generation.js';
+import { MAX_ON_DEMAND_ROTATIONS } from '../../src/kms/key-store.js';
+import { MAX_WRAPPING_KEY_QUEUE } from '../../src/kms/ops-import.js';
 import { errorOf } from '../helpers/errors.js';
 import { externalKey, type ImportOptions, importMaterial, wrapMaterial } from '../helpers/import.js';
 import { consoleKeyPolicy, demoRoles } from '../helpers/keys.js';
-import { startTestKms, type TestKms } from '../helpers/local-kms.js';
+import { SEED_ALIAS, startTestKms, type TestKms } from '../helpers/local-kms.js';
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -122,6 +136,50 @@ describe('a key for imported material', () => {
       expect(validTo - Date.now()).toBeLessThanOrEqual(DAY + 1000);
       expect(out.ImportToken?.length).toBeLessThanOrEqual(6144);
     }
+  });
+
+  it('GetParametersForImport bounds the wrapping keys generated at once: a burst beyond it is ThrottlingException, and other calls stay fast', async () => {
+    const keyId = await newExternalKey();
+    const burst = 16;
+    const kms = admin();
+    const started = Date.now();
+    const calls = Array.from({ length: burst }, () =>
+      kms
+        .send(
+          new GetParametersForImportCommand({
+            KeyId: keyId,
+            WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+            WrappingKeySpec: 'RSA_4096',
+          }),
+        )
+        .then(
+          () => 'ok',
+          (e: Error & { $metadata?: { httpStatusCode?: number } }) =>
+            `${e.name} ${e.$metadata?.httpStatusCode}`,
+        ),
+    );
+    // A symmetric Encrypt during the burst answers at once.
+    await new Promise((r) => setTimeout(r, 100));
+    const before = Date.now();
+    await user().send(new EncryptCommand({ KeyId: SEED_ALIAS, Plaintext: Buffer.from('x') }));
+    expect(Date.now() - before).toBeLessThan(1000);
+    const results = await Promise.all(calls);
+    const ok = results.filter((r) => r === 'ok').length;
+    const throttled = results.filter((r) => r === 'ThrottlingException 400').length;
+    expect(ok + throttled).toBe(burst);
+    expect(ok).toBeGreaterThanOrEqual(MAX_KEY_GENERATIONS);
+    expect(ok).toBeLessThanOrEqual(MAX_KEY_GENERATIONS + MAX_WRAPPING_KEY_QUEUE);
+    expect(throttled).toBeGreaterThan(0);
+    // Once the burst is over, parameters are given again.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const again = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    expect(again.ImportToken?.length).toBeGreaterThan(0);
   });
 
   it('GetParametersForImport refuses RSAES_PKCS1_V1_5, SM2, and keys whose origin is not EXTERNAL', async () => {
@@ -290,6 +348,33 @@ describe('ImportKeyMaterial', () => {
     expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
   });
 
+  it("KeyMaterialDescription must match KMS's pattern ^[a-zA-Z0-9:/_\\s.-]+$ (ValidationException otherwise)", async () => {
+    const keyId = await newExternalKey();
+    const material = randomBytes(32);
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    for (const description of ['<script>', 'naïve', 'a;b', 'line\u0000', 'no\u00a0break', '']) {
+      const error = await errorOf(
+        importMaterial(admin(), keyId, material, { params, input: { KeyMaterialDescription: description } }),
+      );
+      expect({ description, error: error.name }).toEqual({ description, error: 'ValidationException' });
+    }
+    expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
+    await importMaterial(admin(), keyId, material, {
+      params,
+      input: { KeyMaterialDescription: 'v2: hsm/slot_1 2025-01.a' },
+    });
+    const listed = await admin().send(
+      new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }),
+    );
+    expect(listed.Rotations?.[0]?.KeyMaterialDescription).toBe('v2: hsm/slot_1 2025-01.a');
+  });
+
   it('checks the expiration model: ValidTo required for KEY_MATERIAL_EXPIRES (the default), in the future, at most 365 days; forbidden otherwise', async () => {
     const keyId = await newExternalKey();
     const material = randomBytes(32);
@@ -350,6 +435,36 @@ describe('ImportKeyMaterial', () => {
       ExpirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
     });
     expect(await decrypt(blob)).toBe('until an hour');
+  });
+
+  it('expired material is deleted from the record at the next call of any key, not only when its own key is next used', async () => {
+    const keyId = await newExternalKey();
+    const pendingKey = await newExternalKey();
+    const validTo = new Date(Math.floor((Date.now() + HOUR) / 1000) * 1000);
+    const expiring: ImportOptions['input'] = { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo };
+    await importMaterial(admin(), keyId, randomBytes(32), { input: expiring });
+    // Material pending rotation expires too.
+    await importMaterial(admin(), pendingKey, randomBytes(32));
+    await importMaterial(admin(), pendingKey, randomBytes(32), {
+      input: { ...expiring, ImportType: 'NEW_KEY_MATERIAL' },
+    });
+    const record = (id: string) =>
+      JSON.parse(readFileSync(join(t.dataDir, 'kms', 'keys', `${id}.json`), 'utf8')).key as {
+        keyState: string;
+        materials: Array<{ wrapped?: string }>;
+        pendingMaterials?: Array<{ wrapped?: string }>;
+      };
+    expect(record(keyId).materials[0]?.wrapped).toBeDefined();
+    expect(record(pendingKey).pendingMaterials?.[0]?.wrapped).toBeDefined();
+
+    offset = 2 * HOUR;
+    // A call that touches neither key.
+    await user().send(new EncryptCommand({ KeyId: SEED_ALIAS, Plaintext: Buffer.from('x') }));
+    expect(record(keyId)).toMatchObject({ keyState: 'PendingImport' });
+    expect(record(keyId).materials[0]?.wrapped).toBeUndefined();
+    expect(record(pendingKey).keyState).toBe('Enabled');
+    expect(record(pendingKey).materials[0]?.wrapped).toBeDefined();
+    expect(record(pendingKey).pendingMaterials?.[0]?.wrapped).toBeUndefined();
   });
 
   it('reimporting the same material while it is imported changes its expiration', async () => {
@@ -557,6 +672,46 @@ describe('several materials in a symmetric key, rotated on demand', () => {
   });
 });
 
+describe('material pending rotation is bounded', () => {
+  it('one material waits in PENDING_ROTATION at a time; more is LimitExceededException, as is new material with no on-demand rotation left', async () => {
+    const keyId = await newExternalKey();
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSAES_OAEP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    const importNew = (material = randomBytes(32)) =>
+      importMaterial(admin(), keyId, material, { params, input: { ImportType: 'NEW_KEY_MATERIAL' } });
+    await importMaterial(admin(), keyId, randomBytes(32), { params });
+    const pending = randomBytes(32);
+    const waiting = await importNew(pending);
+    const refused = await errorOf(importNew());
+    expect({ name: refused.name, status: refused.status }).toEqual({
+      name: 'LimitExceededException',
+      status: 400,
+    });
+    // Reimporting the pending material itself (to change its expiration) is not new material.
+    await importMaterial(admin(), keyId, pending, {
+      params,
+      input: { ImportType: 'EXISTING_KEY_MATERIAL', KeyMaterialId: waiting.KeyMaterialId },
+    });
+    const listed = await admin().send(
+      new ListKeyRotationsCommand({ KeyId: keyId, IncludeKeyMaterial: 'ALL_KEY_MATERIAL' }),
+    );
+    expect(listed.Rotations?.map((r) => r.KeyMaterialState)).toEqual(['CURRENT', 'PENDING_ROTATION']);
+    await admin().send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+    // Every on-demand rotation used (KMS: 25 per key): new material could never become current.
+    for (let i = 1; i < MAX_ON_DEMAND_ROTATIONS; i++) {
+      await importNew();
+      await admin().send(new RotateKeyOnDemandCommand({ KeyId: keyId }));
+    }
+    const exhausted = await errorOf(importNew());
+    expect(exhausted.name).toBe('LimitExceededException');
+  });
+});
+
 describe('HMAC and asymmetric keys take one imported material', () => {
   it('HMAC_256: material of 32 to 64 bytes; another material or ImportType is refused', async () => {
     const keyId = await newExternalKey({ KeySpec: 'HMAC_256', KeyUsage: 'GENERATE_VERIFY_MAC' });
@@ -614,6 +769,183 @@ describe('HMAC and asymmetric keys take one imported material', () => {
     await expect(importMaterial(admin(), rsa, rsaKey, { algorithm: 'RSAES_OAEP_SHA_256' })).rejects.toThrow();
     await importMaterial(admin(), rsa, rsaKey, { algorithm: 'RSA_AES_KEY_WRAP_SHA_1', spec: 'RSA_4096' });
     expect(await describe_(rsa)).toMatchObject({ KeyState: 'Enabled', KeySpec: 'RSA_2048' });
+  });
+});
+
+describe('imported private keys must be consistent key pairs', () => {
+  /** An unsigned big-endian integer, base64url, at least `length` bytes. */
+  const b64 = (n: bigint | number, length = 1) => {
+    const hex = BigInt(n).toString(16);
+    const digits = Math.max(length * 2, hex.length + (hex.length % 2));
+    return Buffer.from(hex.padStart(digits, '0'), 'hex').toString('base64url');
+  };
+  const der = (jwk: JsonWebKey) =>
+    createPrivateKey({ key: jwk, format: 'jwk' }).export({ format: 'der', type: 'pkcs8' });
+
+  it('RSA: an even modulus, n ≠ p·q, p = q, e = 1 or 3, d = 0, a wrong d, wrong CRT values are IncorrectKeyMaterialException', async () => {
+    const keyId = await newExternalKey({ KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' });
+    const a = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const b = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const evenN = Buffer.from(a.n ?? '', 'base64url');
+    evenN[evenN.length - 1] = 2;
+    const bad: Record<string, JsonWebKey> = {
+      'even modulus': { ...a, n: evenN.toString('base64url') },
+      "another key's modulus": { ...a, n: b.n },
+      'p = q': { ...a, q: a.p },
+      'e = 1': { ...a, e: b64(1) },
+      'e = 3': { ...a, e: b64(3) },
+      'd = 0': { ...a, d: b64(0) },
+      "another key's d": { ...a, d: b.d },
+      'dp = dq = 0': { ...a, dp: b64(0), dq: b64(0) },
+      'qi = 0': { ...a, qi: b64(0) },
+    };
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    const opts: ImportOptions = { algorithm: 'RSA_AES_KEY_WRAP_SHA_256', params };
+    for (const [name, jwk] of Object.entries(bad)) {
+      const error = await errorOf(importMaterial(admin(), keyId, der(jwk), opts));
+      expect({ name, error: error.name, status: error.status }).toEqual({
+        name,
+        error: 'IncorrectKeyMaterialException',
+        status: 400,
+      });
+    }
+    expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
+    await importMaterial(admin(), keyId, der(a), opts);
+    expect((await describe_(keyId))?.KeyState).toBe('Enabled');
+  });
+
+  it("EC: d = 0, d ≥ n, or another key's public point are IncorrectKeyMaterialException", async () => {
+    const keyId = await newExternalKey({ KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' });
+    const n = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+    const p = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
+    const q = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ format: 'jwk' });
+    const bad: Record<string, JsonWebKey> = {
+      "another key's public point": { ...p, x: q.x, y: q.y },
+      'd = 0': { ...p, d: b64(0, 32) },
+      'd = n': { ...p, d: b64(n, 32) },
+      'd = n + 1': { ...p, d: b64(n + 1n, 32) },
+    };
+    const params = await admin().send(
+      new GetParametersForImportCommand({
+        KeyId: keyId,
+        WrappingAlgorithm: 'RSA_AES_KEY_WRAP_SHA_256',
+        WrappingKeySpec: 'RSA_2048',
+      }),
+    );
+    const opts: ImportOptions = { algorithm: 'RSA_AES_KEY_WRAP_SHA_256', params };
+    for (const [name, jwk] of Object.entries(bad)) {
+      const error = await errorOf(importMaterial(admin(), keyId, der(jwk), opts));
+      expect({ name, error: error.name }).toEqual({ name, error: 'IncorrectKeyMaterialException' });
+    }
+    expect((await describe_(keyId))?.KeyState).toBe('PendingImport');
+    await importMaterial(admin(), keyId, der(p), opts);
+    expect((await describe_(keyId))?.KeyState).toBe('Enabled');
+  });
+});
+
+describe('a stored private key that is not a valid key', () => {
+  it('makes Sign, Encrypt and GetPublicKey answer KMSInvalidStateException (400), never a 500', async () => {
+    // Material stored before ImportKeyMaterial checked it (or altered since): an RSA key with an even modulus.
+    const a = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+    const n = Buffer.from(a.n ?? '', 'base64url');
+    n[n.length - 1] = 2;
+    const bad = createPrivateKey({ key: { ...a, n: n.toString('base64url') }, format: 'jwk' }).export({
+      format: 'der',
+      type: 'pkcs8',
+    });
+    const store = t.kms.store;
+    const keyOf = async (usage: 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT') => {
+      const id = await newExternalKey({
+        KeySpec: 'RSA_2048',
+        KeyUsage: usage,
+        Policy: JSON.stringify({
+          Version: '2012-10-17',
+          Statement: [
+            {
+              Effect: 'Allow',
+              Principal: { AWS: t.principal(KEY_MANAGER).arn },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+            {
+              Effect: 'Allow',
+              Principal: { AWS: t.principal(KEY_USER).arn },
+              Action: 'kms:*',
+              Resource: '*',
+            },
+          ],
+        }),
+      });
+      const key = store.resolve(id, false);
+      store.imported.import(
+        key,
+        bad,
+        { kind: 'first' },
+        {
+          id: store.imported.idOf(id, bad),
+          expirationModel: 'KEY_MATERIAL_DOES_NOT_EXPIRE',
+        },
+      );
+      return id;
+    };
+    const signing = await keyOf('SIGN_VERIFY');
+    const encrypting = await keyOf('ENCRYPT_DECRYPT');
+    const calls = {
+      'Sign RAW PKCS1': user().send(
+        new SignCommand({
+          KeyId: signing,
+          Message: Buffer.from('x'),
+          SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+        }),
+      ),
+      'Sign DIGEST PSS': user().send(
+        new SignCommand({
+          KeyId: signing,
+          Message: Buffer.alloc(32),
+          MessageType: 'DIGEST',
+          SigningAlgorithm: 'RSASSA_PSS_SHA_256',
+        }),
+      ),
+      Encrypt: user().send(
+        new EncryptCommand({
+          KeyId: encrypting,
+          Plaintext: Buffer.from('x'),
+          EncryptionAlgorithm: 'RSAES_OAEP_SHA_256',
+        }),
+      ),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      const error = await errorOf(call);
+      expect({ name, error: error.name, status: error.status }).toEqual({
+        name,
+        error: 'KMSInvalidStateException',
+        status: 400,
+      });
+    }
+    // GetPublicKey and Verify do not fail with this key; whatever they answer, it is not a 500.
+    for (const call of [
+      user().send(new GetPublicKeyCommand({ KeyId: signing })),
+      user().send(
+        new VerifyCommand({
+          KeyId: signing,
+          Message: Buffer.from('x'),
+          Signature: Buffer.alloc(256, 1),
+          SigningAlgorithm: 'RSASSA_PKCS1_V1_5_SHA_256',
+        }),
+      ),
+    ]) {
+      const status = await call.then(
+        (out) => out.$metadata.httpStatusCode,
+        (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode,
+      );
+      expect(status).toBeLessThan(500);
+    }
   });
 });
 

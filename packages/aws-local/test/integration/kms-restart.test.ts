@@ -533,4 +533,44 @@ describe('imported key material on disk', () => {
       await second.stop();
     }
   });
+  it('material that expired while the server was down is deleted at start, before any call, and not unwrapped', async () => {
+    const dir = dataDir();
+    let offset = 0;
+    const now = () => new Date(Date.now() + offset);
+    const first = await startTestKms({ dataDir: dir, now });
+    const admin = first.client(KEY_MANAGER);
+    const keyId = (await admin.send(new CreateKeyCommand(externalKey(first)))).KeyMetadata?.KeyId ?? '';
+    const lasting = (await admin.send(new CreateKeyCommand(externalKey(first)))).KeyMetadata?.KeyId ?? '';
+    const validTo = new Date(Math.floor((Date.now() + 3_600_000) / 1000) * 1000);
+    await importMaterial(admin, keyId, randomBytes(32), {
+      input: { ExpirationModel: 'KEY_MATERIAL_EXPIRES', ValidTo: validTo },
+    });
+    await importMaterial(admin, lasting, randomBytes(32));
+    await first.stop();
+    const record = (id: string) =>
+      JSON.parse(readFileSync(join(dir, 'kms', 'keys', `${id}.json`), 'utf8')).key as {
+        keyState: string;
+        materials: Array<{ wrapped?: string }>;
+      };
+    expect(record(keyId).materials[0]?.wrapped).toBeDefined();
+    // The expired material is not unwrapped at start: altered, it does not stop the start.
+    const file = join(dir, 'kms', 'keys', `${keyId}.json`);
+    const stored = JSON.parse(readFileSync(file, 'utf8'));
+    const wrapped = Buffer.from(stored.key.materials[0].wrapped, 'base64');
+    wrapped[20] = (wrapped[20] ?? 0) ^ 1;
+    stored.key.materials[0].wrapped = wrapped.toString('base64');
+    writeFileSync(file, JSON.stringify(stored));
+
+    offset = 2 * 3_600_000;
+    const second = await startTestKms({ dataDir: dir, now });
+    try {
+      // Before any request: the record no longer holds the expired material.
+      expect(record(keyId)).toMatchObject({ keyState: 'PendingImport' });
+      expect(record(keyId).materials[0]?.wrapped).toBeUndefined();
+      expect(record(lasting)).toMatchObject({ keyState: 'Enabled' });
+      expect(record(lasting).materials[0]?.wrapped).toBeDefined();
+    } finally {
+      await second.stop();
+    }
+  });
 });

@@ -24,26 +24,41 @@ export interface KeyInfo {
   kind?: KeyKind | undefined;
 }
 
-/** KMS operations on keys, by key id, ARN or alias. */
+/**
+ * KMS operations on keys, by key id, ARN or alias. `algorithm` is KMS's EncryptionAlgorithm:
+ * absent, SYMMETRIC_DEFAULT; an RSAES_OAEP_* one for an RSA key (whose ciphertext has no header,
+ * so Decrypt needs the key and the algorithm, and which takes no encryption context).
+ */
 export interface Keys {
+  /** The key's ARN, state and (when KMS says) kind. */
   describe(keyId: string): Promise<KeyInfo>;
   encrypt(
     keyId: string,
     plaintext: Uint8Array,
     context: EncryptionContext | undefined,
-  ): Promise<{ ciphertext: Uint8Array; keyArn: string }>;
+    algorithm?: string,
+  ): Promise<{ ciphertext: Uint8Array; keyArn: string; algorithm?: string | undefined }>;
   decrypt(
     ciphertext: Uint8Array,
     context: EncryptionContext | undefined,
     keyId?: string,
-  ): Promise<{ plaintext: Uint8Array; keyArn: string }>;
+    algorithm?: string,
+  ): Promise<{ plaintext: Uint8Array; keyArn: string; algorithm?: string | undefined }>;
   reEncrypt(input: {
     ciphertext: Uint8Array;
     sourceContext: EncryptionContext | undefined;
     sourceKeyId?: string;
     destinationKeyId: string;
     destinationContext: EncryptionContext | undefined;
-  }): Promise<{ ciphertext: Uint8Array; sourceKeyArn: string; keyArn: string }>;
+    sourceAlgorithm?: string | undefined;
+    destinationAlgorithm?: string | undefined;
+  }): Promise<{
+    ciphertext: Uint8Array;
+    sourceKeyArn: string;
+    keyArn: string;
+    sourceAlgorithm?: string | undefined;
+    destinationAlgorithm?: string | undefined;
+  }>;
   generateDataKey(input: {
     keyId: string;
     context: EncryptionContext | undefined;

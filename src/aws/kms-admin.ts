@@ -27,17 +27,9 @@ import {
   UpdateAliasCommand,
 } from '@aws-sdk/client-kms';
 import { DomainError } from '../core/errors.js';
-import { KEY_ORIGINS, KEY_SPECS, KEY_USAGES, type KeyKind } from '../core/key-kinds.js';
+import type { KeyKind } from '../core/key-kinds.js';
 import type { AliasInfo, GrantInfo, KeyAdmin, KeyDetails, KeyInfo, NewGrant, Page } from '../ports.js';
-import { fromKmsError, KmsKeys } from './kms.js';
-
-/** A key's kind as KMS describes it; a spec, usage or origin the API does not offer is left out. */
-export function kindOfMetadata(md: KeyMetadata | undefined): KeyKind | undefined {
-  const spec = KEY_SPECS.find((s) => s === (md?.KeySpec ?? 'SYMMETRIC_DEFAULT'));
-  const usage = KEY_USAGES.find((u) => u === (md?.KeyUsage ?? 'ENCRYPT_DECRYPT'));
-  const origin = KEY_ORIGINS.find((o) => o === (md?.Origin ?? 'AWS_KMS'));
-  return spec && usage && origin ? { spec, usage, origin } : undefined;
-}
+import { fromKmsError, KmsKeys, kindOfMetadata } from './kms.js';
 
 export function details(md: KeyMetadata | undefined): KeyDetails {
   if (!md?.Arn || !md.KeyId) throw new DomainError('DependencyFailure', 'KMS answered without key metadata.');

@@ -2,14 +2,25 @@ import {
   DecryptCommand,
   DescribeKeyCommand,
   EncryptCommand,
+  type EncryptionAlgorithmSpec,
   GenerateDataKeyCommand,
   GenerateDataKeyWithoutPlaintextCommand,
+  type KeyMetadata,
   KMSClient,
   type KMSClientConfig,
   ReEncryptCommand,
 } from '@aws-sdk/client-kms';
 import { DomainError, InvalidCiphertextError, KeyNotFoundError, ValidationError } from '../core/errors.js';
+import { KEY_ORIGINS, KEY_SPECS, KEY_USAGES, type KeyKind } from '../core/key-kinds.js';
 import type { KeyInfo, Keys } from '../ports.js';
+
+/** A key's kind as KMS describes it; a spec, usage or origin the API does not offer is left out. */
+export function kindOfMetadata(md: KeyMetadata | undefined): KeyKind | undefined {
+  const spec = KEY_SPECS.find((s) => s === (md?.KeySpec ?? 'SYMMETRIC_DEFAULT'));
+  const usage = KEY_USAGES.find((u) => u === (md?.KeyUsage ?? 'ENCRYPT_DECRYPT'));
+  const origin = KEY_ORIGINS.find((o) => o === (md?.Origin ?? 'AWS_KMS'));
+  return spec && usage && origin ? { spec, usage, origin } : undefined;
+}
 
 /**
  * Turns an AWS SDK KMS exception into the service's DomainError. Messages of KMS errors name keys
@@ -169,30 +180,60 @@ export class KmsKeys implements Keys {
     return this.call(keyId, async () => {
       const out = await this.client.send(new DescribeKeyCommand({ KeyId: keyId }));
       const md = out.KeyMetadata;
+      const kind = kindOfMetadata(md);
       return {
         arn: arnOf(md?.Arn),
         keyId: arnOf(md?.KeyId),
         state: (md?.KeyState ?? 'Unavailable') as KeyInfo['state'],
         description: md?.Description ?? '',
+        ...(kind ? { kind } : {}),
       };
     });
   }
 
-  encrypt(keyId: string, plaintext: Uint8Array, context: Record<string, string> | undefined) {
+  encrypt(
+    keyId: string,
+    plaintext: Uint8Array,
+    context: Record<string, string> | undefined,
+    algorithm?: string,
+  ) {
     return this.call(keyId, async () => {
       const out = await this.client.send(
-        new EncryptCommand({ KeyId: keyId, Plaintext: plaintext, EncryptionContext: context }),
+        new EncryptCommand({
+          KeyId: keyId,
+          Plaintext: plaintext,
+          EncryptionContext: context,
+          ...(algorithm ? { EncryptionAlgorithm: algorithm as EncryptionAlgorithmSpec } : {}),
+        }),
       );
-      return { ciphertext: out.CiphertextBlob ?? new Uint8Array(), keyArn: arnOf(out.KeyId) };
+      return {
+        ciphertext: out.CiphertextBlob ?? new Uint8Array(),
+        keyArn: arnOf(out.KeyId),
+        algorithm: out.EncryptionAlgorithm,
+      };
     });
   }
 
-  decrypt(ciphertext: Uint8Array, context: Record<string, string> | undefined, keyId?: string) {
+  decrypt(
+    ciphertext: Uint8Array,
+    context: Record<string, string> | undefined,
+    keyId?: string,
+    algorithm?: string,
+  ) {
     return this.call(keyId ?? '', async () => {
       const out = await this.client.send(
-        new DecryptCommand({ CiphertextBlob: ciphertext, EncryptionContext: context, KeyId: keyId }),
+        new DecryptCommand({
+          CiphertextBlob: ciphertext,
+          EncryptionContext: context,
+          KeyId: keyId,
+          ...(algorithm ? { EncryptionAlgorithm: algorithm as EncryptionAlgorithmSpec } : {}),
+        }),
       );
-      return { plaintext: out.Plaintext ?? new Uint8Array(), keyArn: arnOf(out.KeyId) };
+      return {
+        plaintext: out.Plaintext ?? new Uint8Array(),
+        keyArn: arnOf(out.KeyId),
+        algorithm: out.EncryptionAlgorithm,
+      };
     });
   }
 
@@ -205,12 +246,20 @@ export class KmsKeys implements Keys {
           SourceKeyId: input.sourceKeyId,
           DestinationKeyId: input.destinationKeyId,
           DestinationEncryptionContext: input.destinationContext,
+          ...(input.sourceAlgorithm
+            ? { SourceEncryptionAlgorithm: input.sourceAlgorithm as EncryptionAlgorithmSpec }
+            : {}),
+          ...(input.destinationAlgorithm
+            ? { DestinationEncryptionAlgorithm: input.destinationAlgorithm as EncryptionAlgorithmSpec }
+            : {}),
         }),
       );
       return {
         ciphertext: out.CiphertextBlob ?? new Uint8Array(),
         sourceKeyArn: arnOf(out.SourceKeyId),
         keyArn: arnOf(out.KeyId),
+        sourceAlgorithm: out.SourceEncryptionAlgorithm,
+        destinationAlgorithm: out.DestinationEncryptionAlgorithm,
       };
     });
   }

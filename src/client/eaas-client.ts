@@ -8,6 +8,7 @@ import type {
   BytesResponse,
   ClientOptions,
   Context,
+  EncryptionAlgorithm,
   Format,
   ItemResult,
   JobView,
@@ -119,26 +120,60 @@ export class EaasClient {
     return ok<T>(await this.raw(method, path, body, query));
   }
 
-  async encrypt(input: { keyId: string; plaintext: Uint8Array | string; context?: Context }) {
-    const out = await this.call<{ ciphertext: string; keyId: string; format: Format }>(
-      'POST',
-      '/v1/encrypt',
-      {
-        keyId: input.keyId,
-        plaintext: b64(input.plaintext),
-        ...(input.context ? { context: input.context } : {}),
-      },
-    );
-    return { ciphertext: Buffer.from(out.ciphertext, 'base64'), keyId: out.keyId, format: out.format };
+  /**
+   * Encrypts under a key. An RSA key for ENCRYPT_DECRYPT needs `encryptionAlgorithm`
+   * (RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1), no context, and a plaintext within the algorithm's
+   * limit (190 bytes for RSA_2048 with SHA-256).
+   */
+  async encrypt(input: {
+    keyId: string;
+    plaintext: Uint8Array | string;
+    context?: Context;
+    encryptionAlgorithm?: EncryptionAlgorithm;
+  }) {
+    const out = await this.call<{
+      ciphertext: string;
+      keyId: string;
+      format: Format;
+      encryptionAlgorithm: EncryptionAlgorithm;
+    }>('POST', '/v1/encrypt', {
+      keyId: input.keyId,
+      plaintext: b64(input.plaintext),
+      ...(input.context ? { context: input.context } : {}),
+      ...(input.encryptionAlgorithm ? { encryptionAlgorithm: input.encryptionAlgorithm } : {}),
+    });
+    return {
+      ciphertext: Buffer.from(out.ciphertext, 'base64'),
+      keyId: out.keyId,
+      format: out.format,
+      encryptionAlgorithm: out.encryptionAlgorithm,
+    };
   }
 
-  async decrypt(input: { ciphertext: Uint8Array; context?: Context; keyId?: string }) {
-    const out = await this.call<{ plaintext: string; keyId: string; format: Format }>('POST', '/v1/decrypt', {
+  /** Decrypts; an RSA ciphertext (made here or with the public key anywhere) needs `keyId` and its `encryptionAlgorithm`. */
+  async decrypt(input: {
+    ciphertext: Uint8Array;
+    context?: Context;
+    keyId?: string;
+    encryptionAlgorithm?: EncryptionAlgorithm;
+  }) {
+    const out = await this.call<{
+      plaintext: string;
+      keyId: string;
+      format: Format;
+      encryptionAlgorithm: EncryptionAlgorithm;
+    }>('POST', '/v1/decrypt', {
       ciphertext: b64(input.ciphertext),
       ...(input.context ? { context: input.context } : {}),
       ...(input.keyId ? { keyId: input.keyId } : {}),
+      ...(input.encryptionAlgorithm ? { encryptionAlgorithm: input.encryptionAlgorithm } : {}),
     });
-    return { plaintext: Buffer.from(out.plaintext, 'base64'), keyId: out.keyId, format: out.format };
+    return {
+      plaintext: Buffer.from(out.plaintext, 'base64'),
+      keyId: out.keyId,
+      format: out.format,
+      encryptionAlgorithm: out.encryptionAlgorithm,
+    };
   }
 
   async reEncrypt(input: {
@@ -147,15 +182,20 @@ export class EaasClient {
     context?: Context;
     destinationContext?: Context;
     sourceKeyId?: string;
+    sourceEncryptionAlgorithm?: EncryptionAlgorithm;
+    destinationEncryptionAlgorithm?: EncryptionAlgorithm;
   }) {
-    const out = await this.call<{ ciphertext: string; keyId: string; sourceKeyId: string; format: Format }>(
-      'POST',
-      '/v1/re-encrypt',
-      {
-        ...input,
-        ciphertext: b64(input.ciphertext),
-      },
-    );
+    const out = await this.call<{
+      ciphertext: string;
+      keyId: string;
+      sourceKeyId: string;
+      format: Format;
+      sourceEncryptionAlgorithm: EncryptionAlgorithm;
+      destinationEncryptionAlgorithm: EncryptionAlgorithm;
+    }>('POST', '/v1/re-encrypt', {
+      ...input,
+      ciphertext: b64(input.ciphertext),
+    });
     return { ...out, ciphertext: Buffer.from(out.ciphertext, 'base64') };
   }
 
@@ -179,14 +219,27 @@ export class EaasClient {
   }
 
   /** Encrypts many payloads in one request; each item succeeds or fails on its own. */
-  async encryptBatch(items: { keyId: string; plaintext: Uint8Array | string; context?: Context }[]) {
+  async encryptBatch(
+    items: {
+      keyId: string;
+      plaintext: Uint8Array | string;
+      context?: Context;
+      encryptionAlgorithm?: EncryptionAlgorithm;
+    }[],
+  ) {
     const out = await this.call<{
-      items: ItemResult<{ ciphertext: string; keyId: string; format: Format }>[];
+      items: ItemResult<{
+        ciphertext: string;
+        keyId: string;
+        format: Format;
+        encryptionAlgorithm: EncryptionAlgorithm;
+      }>[];
     }>('POST', '/v1/encrypt', {
       items: items.map((i) => ({
         keyId: i.keyId,
         plaintext: b64(i.plaintext),
         ...(i.context ? { context: i.context } : {}),
+        ...(i.encryptionAlgorithm ? { encryptionAlgorithm: i.encryptionAlgorithm } : {}),
       })),
     });
     return out.items;

@@ -23,6 +23,7 @@ export type {
   BytesResponse,
   ClientOptions,
   Context,
+  EncryptionAlgorithm,
   Format,
   ItemResult,
   JobView,

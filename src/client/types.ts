@@ -4,6 +4,8 @@ import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smit
 
 export type Context = Record<string, string>;
 export type Format = 'kms' | 'aws-encryption-sdk';
+/** SYMMETRIC_DEFAULT for symmetric keys; RSAES-OAEP (SHA-256 or SHA-1) for RSA keys for ENCRYPT_DECRYPT. */
+export type EncryptionAlgorithm = 'SYMMETRIC_DEFAULT' | 'RSAES_OAEP_SHA_256' | 'RSAES_OAEP_SHA_1';
 /** DIGEST: the message given is (or was signed as) the digest of the algorithm's hash. */
 export type MessageType = 'RAW' | 'DIGEST';
 

@@ -148,8 +148,7 @@ export const IMPORT_ACTIONS: readonly string[] = [
 export function useOperationsOf(kind: Pick<KeyKind, 'spec' | 'usage'>): readonly string[] {
   if (kind.usage === 'SIGN_VERIFY') return ['Sign', 'Verify', 'GetPublicKey', 'DescribeKey'];
   if (kind.usage === 'GENERATE_VERIFY_MAC') return ['GenerateMac', 'VerifyMac', 'DescribeKey'];
-  // An RSA encryption key: KMS's grant operations for it (API_CreateGrant, Operations) but
-  // DescribeKey's kin; ReEncrypt takes asymmetric keys on either side (API_ReEncrypt).
+  // KMS's grant operations for asymmetric encryption keys (grants.html#terms-grant-operations).
   if (isRsa(kind.spec))
     return ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo', 'GetPublicKey', 'DescribeKey'];
   return [
@@ -188,4 +187,35 @@ export const GRANT_OPERATIONS = [
 export function userActionsOf(kind: Pick<KeyKind, 'spec' | 'usage'>, symmetric: readonly string[]): string[] {
   if (kind.spec === 'SYMMETRIC_DEFAULT') return [...symmetric];
   return useOperationsOf(kind).map((op) => `kms:${op}`);
+}
+
+/**
+ * Encryption algorithms (KMS's EncryptionAlgorithmSpec) the API offers: SYMMETRIC_DEFAULT for
+ * symmetric keys, RSAES-OAEP with SHA-1 or SHA-256 (and MGF1 of the same hash) for RSA keys for
+ * ENCRYPT_DECRYPT (https://docs.aws.amazon.com/kms/latest/developerguide/symmetric-asymmetric.html).
+ */
+export const RSA_ENCRYPTION_ALGORITHMS = ['RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1'] as const;
+export type RsaEncryptionAlgorithm = (typeof RSA_ENCRYPTION_ALGORITHMS)[number];
+export const ENCRYPTION_ALGORITHMS = ['SYMMETRIC_DEFAULT', ...RSA_ENCRYPTION_ALGORITHMS] as const;
+export type EncryptionAlgorithm = (typeof ENCRYPTION_ALGORITHMS)[number];
+
+export const isRsaEncryptionAlgorithm = (
+  algorithm: string | undefined,
+): algorithm is RsaEncryptionAlgorithm =>
+  algorithm === 'RSAES_OAEP_SHA_256' || algorithm === 'RSAES_OAEP_SHA_1';
+
+/** Whether a key of this kind encrypts with RSAES-OAEP (an RSA key for ENCRYPT_DECRYPT). */
+export const isRsaEncryptionKind = (kind: Pick<KeyKind, 'spec' | 'usage'> | undefined): boolean =>
+  kind !== undefined && isRsa(kind.spec) && kind.usage === 'ENCRYPT_DECRYPT';
+
+/**
+ * The largest plaintext RSAES-OAEP encrypts under a key of `spec`: the modulus's bytes less twice
+ * the hash's and 2 (RFC 8017, 7.1.1), as KMS documents them (Encrypt: RSA_2048 214/190 bytes with
+ * SHA-1/SHA-256, RSA_3072 342/318, RSA_4096 470/446). Undefined for a spec that is not RSA.
+ */
+export function rsaPlaintextLimit(spec: KeySpec, algorithm: RsaEncryptionAlgorithm): number | undefined {
+  const bits = /^RSA_(2048|3072|4096)$/.exec(spec)?.[1];
+  if (!bits) return undefined;
+  const hashBytes = algorithm === 'RSAES_OAEP_SHA_1' ? 20 : 32;
+  return Number(bits) / 8 - 2 * hashBytes - 2;
 }

@@ -63,9 +63,20 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
         const { body, state } = input;
         const plaintext = bytesOf(body.plaintext);
         try {
-          const out = await crypto.encrypt(String(body.keyId), plaintext, ctx(body.context), guardOf(input));
+          const out = await crypto.encrypt(
+            String(body.keyId),
+            plaintext,
+            ctx(body.context),
+            guardOf(input),
+            str(body.encryptionAlgorithm),
+          );
           state.audit.keyArn = out.keyArn;
-          return { ciphertext: b64(out.ciphertext), keyId: out.keyArn, format: out.format };
+          return {
+            ciphertext: b64(out.ciphertext),
+            keyId: out.keyArn,
+            format: out.format,
+            encryptionAlgorithm: out.algorithm,
+          };
         } finally {
           plaintext.fill(0);
         }
@@ -78,11 +89,13 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
           ctx(body.context),
           str(body.keyId),
           guardOf(input),
+          'kms:Decrypt',
+          str(body.encryptionAlgorithm),
         );
         state.audit.keyArn = out.keyArn;
         const plaintext = b64(out.plaintext);
         out.plaintext.fill(0);
-        return { plaintext, keyId: out.keyArn, format: out.format };
+        return { plaintext, keyId: out.keyArn, format: out.format, encryptionAlgorithm: out.algorithm };
       },
 
       async reEncrypt(input: RouteInput) {
@@ -94,6 +107,8 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
             context: ctx(body.context),
             destinationContext: ctx(body.destinationContext),
             sourceKeyId: str(body.sourceKeyId),
+            sourceAlgorithm: str(body.sourceEncryptionAlgorithm),
+            destinationAlgorithm: str(body.destinationEncryptionAlgorithm),
           },
           guardOf(input),
         );
@@ -103,6 +118,8 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
           sourceKeyId: out.sourceKeyArn,
           keyId: out.keyArn,
           format: out.format,
+          sourceEncryptionAlgorithm: out.sourceAlgorithm,
+          destinationEncryptionAlgorithm: out.destinationAlgorithm,
         };
       },
 

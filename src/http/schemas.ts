@@ -1,4 +1,11 @@
-import { KEY_ORIGINS, KEY_SPECS, KEY_USAGES, MAC_ALGORITHMS, SIGNING_ALGORITHMS } from '../core/key-kinds.js';
+import {
+  ENCRYPTION_ALGORITHMS,
+  KEY_ORIGINS,
+  KEY_SPECS,
+  KEY_USAGES,
+  MAC_ALGORITHMS,
+  SIGNING_ALGORITHMS,
+} from '../core/key-kinds.js';
 import { SERVICE_GRANT_OPERATIONS } from '../core/key-policy.js';
 
 /**
@@ -57,6 +64,19 @@ export const Format = {
     'kms: a KMS ciphertext blob (plaintext up to 4096 bytes); aws-encryption-sdk: an AWS Encryption SDK message.',
 } as const;
 
+const EncryptionAlgorithm = {
+  type: 'string',
+  enum: [...ENCRYPTION_ALGORITHMS],
+  description:
+    'SYMMETRIC_DEFAULT (the default): a symmetric key. RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1 (OAEP with MGF1 of the same hash): an RSA key for ENCRYPT_DECRYPT, which needs one named (there is no default: decrypting needs the same one), takes no encryption context, and encrypts at most 190/214 bytes (RSA_2048, SHA-256/SHA-1), 318/342 (RSA_3072) or 446/470 (RSA_4096). An algorithm the key does not take is 400 InvalidKeyUsage.',
+} as const;
+
+const AnsweredAlgorithm = {
+  type: 'string',
+  enum: [...ENCRYPTION_ALGORITHMS],
+  description: 'The encryption algorithm of the key used.',
+} as const;
+
 export const EncryptRequest = {
   type: 'object',
   required: ['keyId', 'plaintext'],
@@ -65,19 +85,21 @@ export const EncryptRequest = {
     grantTokens: GrantTokens,
     keyId: KeyId,
     plaintext: base64(
-      'Base64 of the bytes to encrypt: up to 4096 bytes go to KMS Encrypt, larger up to 4 MiB become an Encryption SDK message.',
+      "Base64 of the bytes to encrypt: up to 4096 bytes go to KMS Encrypt, larger up to 4 MiB become an Encryption SDK message. Under an RSA key, at most the algorithm's limit (413 PayloadTooLarge beyond), never an SDK message.",
     ),
     context: EncryptionContext,
+    encryptionAlgorithm: EncryptionAlgorithm,
   },
 } as const;
 
 export const EncryptResponse = {
   type: 'object',
-  required: ['ciphertext', 'keyId', 'format'],
+  required: ['ciphertext', 'keyId', 'format', 'encryptionAlgorithm'],
   properties: {
-    ciphertext: base64('Base64 ciphertext.'),
+    ciphertext: base64('Base64 ciphertext (for an RSA key, the bare RSAES-OAEP output).'),
     keyId: { type: 'string', description: 'ARN of the key used.' },
     format: Format,
+    encryptionAlgorithm: AnsweredAlgorithm,
   },
 } as const;
 
@@ -87,16 +109,32 @@ export const DecryptRequest = {
   additionalProperties: false,
   properties: {
     grantTokens: GrantTokens,
-    ciphertext: base64('Base64 ciphertext as /v1/encrypt returned it (either format).'),
+    ciphertext: base64(
+      "Base64 ciphertext as /v1/encrypt returned it (either format), or made with an RSA key's public key anywhere (with encryptionAlgorithm and keyId).",
+    ),
     context: EncryptionContext,
-    keyId: { ...KeyId, description: 'When given, decryption succeeds only under this key.' },
+    keyId: {
+      ...KeyId,
+      description:
+        'When given, decryption succeeds only under this key. Required with an RSA encryptionAlgorithm (an RSA ciphertext names no key).',
+    },
+    encryptionAlgorithm: {
+      ...EncryptionAlgorithm,
+      description:
+        'RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1: the ciphertext is RSAES-OAEP under the RSA key keyId, with that hash for OAEP and MGF1 (no context). Default SYMMETRIC_DEFAULT.',
+    },
   },
 } as const;
 
 export const DecryptResponse = {
   type: 'object',
-  required: ['plaintext', 'keyId', 'format'],
-  properties: { plaintext: base64('Base64 plaintext.'), keyId: { type: 'string' }, format: Format },
+  required: ['plaintext', 'keyId', 'format', 'encryptionAlgorithm'],
+  properties: {
+    plaintext: base64('Base64 plaintext.'),
+    keyId: { type: 'string' },
+    format: Format,
+    encryptionAlgorithm: AnsweredAlgorithm,
+  },
 } as const;
 
 export const ReEncryptRequest = {
@@ -112,18 +150,41 @@ export const ReEncryptRequest = {
       ...EncryptionContext,
       description: 'The context of the new ciphertext; defaults to `context`.',
     },
-    sourceKeyId: { ...KeyId, description: 'When given, the ciphertext must be under this key.' },
+    sourceKeyId: {
+      ...KeyId,
+      description:
+        'When given, the ciphertext must be under this key. Required with an RSA sourceEncryptionAlgorithm.',
+    },
+    sourceEncryptionAlgorithm: {
+      ...EncryptionAlgorithm,
+      description:
+        'The RSA algorithm of an RSA ciphertext (with sourceKeyId, and no context); default SYMMETRIC_DEFAULT.',
+    },
+    destinationEncryptionAlgorithm: {
+      ...EncryptionAlgorithm,
+      description:
+        'RSAES_OAEP_SHA_256 or RSAES_OAEP_SHA_1 to re-encrypt under an RSA destination key (no destinationContext; context is not carried over); default SYMMETRIC_DEFAULT.',
+    },
   },
 } as const;
 
 export const ReEncryptResponse = {
   type: 'object',
-  required: ['ciphertext', 'sourceKeyId', 'keyId', 'format'],
+  required: [
+    'ciphertext',
+    'sourceKeyId',
+    'keyId',
+    'format',
+    'sourceEncryptionAlgorithm',
+    'destinationEncryptionAlgorithm',
+  ],
   properties: {
     ciphertext: base64('Base64 ciphertext under the destination key.'),
     sourceKeyId: { type: 'string' },
     keyId: { type: 'string' },
     format: Format,
+    sourceEncryptionAlgorithm: AnsweredAlgorithm,
+    destinationEncryptionAlgorithm: AnsweredAlgorithm,
   },
 } as const;
 

@@ -1,11 +1,23 @@
-import { randomUUID } from 'node:crypto';
-import { DomainError, KeyNotFoundError } from '../../src/core/errors.js';
-import type { KeyKind } from '../../src/core/key-kinds.js';
+import {
+  constants,
+  createCipheriv,
+  createDecipheriv,
+  generateKeyPairSync,
+  type KeyObject,
+  privateDecrypt,
+  publicEncrypt,
+  randomBytes,
+  randomUUID,
+} from 'node:crypto';
+import type { EncryptionContext } from '@eaas/aws-rules';
+import { DomainError, InvalidCiphertextError, KeyNotFoundError } from '../../src/core/errors.js';
+import type { KeyKind, KeySpec } from '../../src/core/key-kinds.js';
 import type {
   AliasInfo,
   GrantInfo,
   KeyAdmin,
   KeyDetails,
+  Keys,
   NewGrant,
   Page,
   RotationInfo,
@@ -260,4 +272,178 @@ function pageOf<T>(items: readonly T[], limit: number, marker?: string): Page<T>
   const start = marker === undefined ? 0 : Number(marker);
   const next = start + limit;
   return { items: items.slice(start, next), ...(next < items.length ? { nextToken: String(next) } : {}) };
+}
+
+/**
+ * KMS's cryptographic operations in memory (the `Keys` port), for unit tests of the crypto
+ * service: symmetric keys seal with AES-256-GCM into a blob naming the key; RSA keys for
+ * ENCRYPT_DECRYPT encrypt with RSAES-OAEP (SHA-1 or SHA-256, node:crypto) as KMS does: a bare
+ * ciphertext, Decrypt needs the key and the algorithm, no encryption context, the documented
+ * plaintext limits. Failures are the service's own errors, as the KMS adapter answers them.
+ */
+export class MemoryCryptoKeys implements Keys {
+  private readonly symmetric = new Map<string, Buffer>();
+  private readonly rsa = new Map<string, { spec: KeySpec; privateKey: KeyObject; publicKey: KeyObject }>();
+  readonly calls: Record<string, number> = {};
+
+  private count(op: string) {
+    this.calls[op] = (this.calls[op] ?? 0) + 1;
+  }
+
+  static arnOf(id: string) {
+    return `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
+  }
+
+  addSymmetric(): string {
+    const id = randomUUID();
+    this.symmetric.set(id, randomBytes(32));
+    return MemoryCryptoKeys.arnOf(id);
+  }
+
+  addRsa(spec: 'RSA_2048' | 'RSA_3072' | 'RSA_4096' = 'RSA_2048'): string {
+    const id = randomUUID();
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: Number(spec.slice(4)) });
+    this.rsa.set(id, { spec, privateKey, publicKey });
+    return MemoryCryptoKeys.arnOf(id);
+  }
+
+  publicKeyOf(arn: string): KeyObject {
+    const k = this.rsa.get(arn.split('/').at(-1) ?? '');
+    if (!k) throw new Error('not an RSA key');
+    return k.publicKey;
+  }
+
+  private idOf(keyId: string): string {
+    const id = keyId.split('/').at(-1) ?? '';
+    if (!this.symmetric.has(id) && !this.rsa.has(id)) throw new KeyNotFoundError(keyId);
+    return id;
+  }
+
+  async describe(keyId: string) {
+    this.count('describe');
+    const id = this.idOf(keyId);
+    const rsa = this.rsa.get(id);
+    return {
+      arn: MemoryCryptoKeys.arnOf(id),
+      keyId: id,
+      state: 'Enabled' as const,
+      description: '',
+      kind: rsa
+        ? { spec: rsa.spec, usage: 'ENCRYPT_DECRYPT' as const, origin: 'AWS_KMS' as const }
+        : {
+            spec: 'SYMMETRIC_DEFAULT' as const,
+            usage: 'ENCRYPT_DECRYPT' as const,
+            origin: 'AWS_KMS' as const,
+          },
+    };
+  }
+
+  private static oaepHash(algorithm: string | undefined): 'sha1' | 'sha256' {
+    if (algorithm === 'RSAES_OAEP_SHA_1') return 'sha1';
+    if (algorithm === 'RSAES_OAEP_SHA_256') return 'sha256';
+    throw new DomainError(
+      'InvalidKeyUsage',
+      `Algorithm ${algorithm ?? 'SYMMETRIC_DEFAULT'} is incompatible.`,
+    );
+  }
+
+  async encrypt(
+    keyId: string,
+    plaintext: Uint8Array,
+    context: EncryptionContext | undefined,
+    algorithm?: string,
+  ) {
+    this.count('encrypt');
+    const id = this.idOf(keyId);
+    const rsa = this.rsa.get(id);
+    if (rsa) {
+      const oaepHash = MemoryCryptoKeys.oaepHash(algorithm);
+      if (context && Object.keys(context).length > 0) throw new DomainError('ValidationError', 'No context.');
+      const max = Number(rsa.spec.slice(4)) / 8 - 2 * (oaepHash === 'sha1' ? 20 : 32) - 2;
+      if (plaintext.byteLength > max) throw new DomainError('ValidationError', 'Plaintext too long.');
+      const ciphertext = publicEncrypt(
+        { key: rsa.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash },
+        plaintext,
+      );
+      return { ciphertext, keyArn: MemoryCryptoKeys.arnOf(id), algorithm };
+    }
+    if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT')
+      throw new DomainError('InvalidKeyUsage', `${algorithm} is not for a symmetric key.`);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.symmetric.get(id) as Buffer, iv);
+    cipher.setAAD(Buffer.from(JSON.stringify(context ?? {})));
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    const ciphertext = Buffer.concat([Buffer.from(`${id}:`), iv, cipher.getAuthTag(), body]);
+    return { ciphertext, keyArn: MemoryCryptoKeys.arnOf(id), algorithm: 'SYMMETRIC_DEFAULT' };
+  }
+
+  async decrypt(
+    ciphertext: Uint8Array,
+    context: EncryptionContext | undefined,
+    keyId?: string,
+    algorithm?: string,
+  ) {
+    this.count('decrypt');
+    const named = keyId === undefined ? undefined : this.idOf(keyId);
+    const rsa = named === undefined ? undefined : this.rsa.get(named);
+    if (rsa) {
+      const oaepHash = MemoryCryptoKeys.oaepHash(algorithm);
+      try {
+        const plaintext = privateDecrypt(
+          { key: rsa.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash },
+          ciphertext,
+        );
+        return { plaintext, keyArn: MemoryCryptoKeys.arnOf(named as string), algorithm };
+      } catch {
+        throw new InvalidCiphertextError();
+      }
+    }
+    if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT')
+      throw new DomainError('InvalidKeyUsage', `${algorithm} is not for a symmetric key.`);
+    const blob = Buffer.from(ciphertext);
+    const id = blob.subarray(0, 36).toString();
+    const key = this.symmetric.get(id);
+    if (!key || blob[36] !== 0x3a || (named !== undefined && named !== id))
+      throw new InvalidCiphertextError();
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, blob.subarray(37, 49));
+      decipher.setAuthTag(blob.subarray(49, 65));
+      decipher.setAAD(Buffer.from(JSON.stringify(context ?? {})));
+      const plaintext = Buffer.concat([decipher.update(blob.subarray(65)), decipher.final()]);
+      return { plaintext, keyArn: MemoryCryptoKeys.arnOf(id), algorithm: 'SYMMETRIC_DEFAULT' };
+    } catch {
+      throw new InvalidCiphertextError();
+    }
+  }
+
+  async reEncrypt(input: Parameters<Keys['reEncrypt']>[0]) {
+    this.count('reEncrypt');
+    const opened = await this.decrypt(
+      input.ciphertext,
+      input.sourceContext,
+      input.sourceKeyId,
+      input.sourceAlgorithm,
+    );
+    try {
+      const sealed = await this.encrypt(
+        input.destinationKeyId,
+        opened.plaintext,
+        input.destinationContext,
+        input.destinationAlgorithm,
+      );
+      return {
+        ciphertext: sealed.ciphertext,
+        sourceKeyArn: opened.keyArn,
+        keyArn: sealed.keyArn,
+        sourceAlgorithm: opened.algorithm,
+        destinationAlgorithm: sealed.algorithm,
+      };
+    } finally {
+      opened.plaintext.fill(0);
+    }
+  }
+
+  async generateDataKey(): Promise<never> {
+    throw new Error('not used by these tests');
+  }
 }

@@ -193,6 +193,14 @@ describe('bad input gets a documented 4xx, never a 5xx', () => {
   });
 
   it('property test: random request bodies on every route never get a 5xx', async () => {
+    // An RSA key for ENCRYPT_DECRYPT its user may use, among the keys the bodies name.
+    const rsaKey = (
+      await t.client(KEY_MANAGER).createKey({
+        keySpec: 'RSA_2048',
+        keyUsage: 'ENCRYPT_DECRYPT',
+        users: [t.principal(KEY_USER).arn],
+      })
+    ).key.keyId;
     const routes = [
       '/v1/encrypt',
       '/v1/decrypt',
@@ -218,7 +226,12 @@ describe('bad input gets a documented 4xx, never a 5xx', () => {
         'RAW',
         'ECDSA_SHA_256',
         'HMAC_SHA_256',
+        'RSAES_OAEP_SHA_256',
+        'RSAES_OAEP_SHA_1',
+        'SYMMETRIC_DEFAULT',
+        rsaKey,
       ),
+      fc.uint8Array({ minLength: 1, maxLength: 600 }).map((b) => Buffer.from(b).toString('base64')),
       fc.dictionary(fc.string({ maxLength: 8 }), fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), {
         maxKeys: 3,
       }),
@@ -250,6 +263,9 @@ describe('bad input gets a documented 4xx, never a 5xx', () => {
       'signature',
       'mac',
       'algorithm',
+      'encryptionAlgorithm',
+      'sourceEncryptionAlgorithm',
+      'destinationEncryptionAlgorithm',
     );
     const body = fc.oneof(
       fc.dictionary(field, value, { maxKeys: 5 }).map((o) => JSON.stringify(o)),
@@ -265,6 +281,75 @@ describe('bad input gets a documented 4xx, never a 5xx', () => {
         ).toBeDefined();
       }),
       { numRuns: 400, seed: 3 },
+    );
+  });
+});
+
+describe('RSA encryption: random requests never get a 5xx', () => {
+  it('property test: RSA keys and algorithms with random plaintexts, ciphertexts and contexts', async () => {
+    const rsaKey = (
+      await t.client(KEY_MANAGER).createKey({
+        keySpec: 'RSA_2048',
+        keyUsage: 'ENCRYPT_DECRYPT',
+        users: [t.principal(KEY_USER).arn],
+      })
+    ).key.keyId;
+    const keyId = fc.constantFrom(rsaKey, 'alias/eaas-default', 'alias/none');
+    const algorithm = fc.option(
+      fc.constantFrom('RSAES_OAEP_SHA_256', 'RSAES_OAEP_SHA_1', 'SYMMETRIC_DEFAULT'),
+      {
+        nil: undefined,
+      },
+    );
+    const bytes = fc
+      .uint8Array({ minLength: 1, maxLength: 700 })
+      .map((b) => Buffer.from(b).toString('base64'));
+    const context = fc.option(fc.constantFrom({}, { tenant: 'acme' }), { nil: undefined });
+    const request = fc.oneof(
+      fc.record(
+        {
+          path: fc.constant('/v1/encrypt'),
+          keyId,
+          encryptionAlgorithm: algorithm,
+          plaintext: bytes,
+          context,
+        },
+        { requiredKeys: ['path', 'keyId', 'plaintext'] },
+      ),
+      fc.record(
+        {
+          path: fc.constant('/v1/decrypt'),
+          keyId,
+          encryptionAlgorithm: algorithm,
+          ciphertext: bytes,
+          context,
+        },
+        { requiredKeys: ['path', 'ciphertext'] },
+      ),
+      fc.record(
+        {
+          path: fc.constant('/v1/re-encrypt'),
+          ciphertext: bytes,
+          sourceKeyId: keyId,
+          destinationKeyId: keyId,
+          sourceEncryptionAlgorithm: algorithm,
+          destinationEncryptionAlgorithm: algorithm,
+          context,
+          destinationContext: context,
+        },
+        { requiredKeys: ['path', 'ciphertext', 'destinationKeyId'] },
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(request, async ({ path, ...body }) => {
+        const text = JSON.stringify(body);
+        const res = await rawText(path, text);
+        expect(res.status, `${path} ${text.slice(0, 200)}`).toBeLessThan(500);
+        expect(
+          (res.body as { error?: string }).error ?? (res.status === 200 ? 'ok' : undefined),
+        ).toBeDefined();
+      }),
+      { numRuns: 300, seed: 15 },
     );
   });
 });

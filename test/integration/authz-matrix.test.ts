@@ -276,7 +276,7 @@ Object.assign(CELLS, {
  * myKeyUser and myAppRole use it, myGrantee holds a grant of its operations) and beside it one
  * whose grant to myGrantee was revoked, for the revoked column.
  */
-type Kind = 'sign' | 'mac' | 'external';
+type Kind = 'sign' | 'mac' | 'external' | 'rsa';
 const kindKeys = {} as Record<Kind, { live: string; revoked: string }>;
 const keyOfKind = (kind: Kind, k: string) => (k === key ? kindKeys[kind].live : kindKeys[kind].revoked);
 /** The material of each EXTERNAL key, kept to import it again after a deletion. */
@@ -298,6 +298,10 @@ async function wrappedFor(keyId: string) {
 }
 let signature: string;
 let mac: string;
+/** A ciphertext under each RSA key (live and revoked), made by its user. */
+const rsaCiphertexts = new Map<string, string>();
+const OAEP = 'RSAES_OAEP_SHA_256';
+const RSA_USERS: readonly Who[] = [...USERS, 'grantee'];
 
 Object.assign(CELLS, {
   sign: {
@@ -323,6 +327,39 @@ Object.assign(CELLS, {
     allowed: [...USERS, 'grantee'],
     call: (c: EaasClient, k: string) =>
       c.raw('POST', '/v1/verify-mac', { keyId: keyOfKind('mac', k), message: b64('matrix'), mac }),
+  },
+  // RSA keys for ENCRYPT_DECRYPT. A caller refused sends what would be a 400 about the key's kind
+  // (no algorithm, an over-long plaintext) to a caller allowed: the 403 comes first.
+  encryptRsa: {
+    allowed: RSA_USERS,
+    call: (c: EaasClient, k: string) =>
+      RSA_USERS.includes(whoIs(c))
+        ? c.raw('POST', '/v1/encrypt', {
+            keyId: keyOfKind('rsa', k),
+            plaintext: b64('matrix'),
+            encryptionAlgorithm: OAEP,
+          })
+        : c.raw('POST', '/v1/encrypt', { keyId: keyOfKind('rsa', k), plaintext: b64('matrix') }),
+  },
+  decryptRsa: {
+    allowed: RSA_USERS,
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/decrypt', {
+        ciphertext: rsaCiphertexts.get(keyOfKind('rsa', k)),
+        keyId: keyOfKind('rsa', k),
+        encryptionAlgorithm: OAEP,
+      }),
+  },
+  reEncryptRsa: {
+    allowed: RSA_USERS,
+    call: (c: EaasClient, k: string) =>
+      c.raw('POST', '/v1/re-encrypt', {
+        ciphertext: rsaCiphertexts.get(keyOfKind('rsa', k)),
+        sourceKeyId: keyOfKind('rsa', k),
+        sourceEncryptionAlgorithm: OAEP,
+        destinationKeyId: keyOfKind('rsa', k),
+        destinationEncryptionAlgorithm: 'RSAES_OAEP_SHA_1',
+      }),
   },
   // Key material: administration, as for a key's policy.
   getImportParameters: {
@@ -440,6 +477,10 @@ beforeAll(async () => {
     sign: [{ keySpec: 'ECC_NIST_P256' }, ['Sign', 'Verify', 'GetPublicKey']],
     mac: [{ keySpec: 'HMAC_256' }, ['GenerateMac', 'VerifyMac']],
     external: [{ origin: 'EXTERNAL' }, ['Encrypt', 'Decrypt']],
+    rsa: [
+      { keySpec: 'RSA_2048', keyUsage: 'ENCRYPT_DECRYPT' },
+      ['Encrypt', 'Decrypt', 'ReEncryptFrom', 'ReEncryptTo'],
+    ],
   };
   for (const [kind, [spec, operations]] of Object.entries(kinds) as [
     Kind,
@@ -465,6 +506,21 @@ beforeAll(async () => {
   mac = String(
     (await ok(user.raw('POST', '/v1/mac', { keyId: kindKeys.mac.live, message: b64('matrix') }))).mac,
   );
+  for (const rsaKey of Object.values(kindKeys.rsa))
+    rsaCiphertexts.set(
+      rsaKey,
+      String(
+        (
+          await ok(
+            user.raw('POST', '/v1/encrypt', {
+              keyId: rsaKey,
+              plaintext: b64('matrix'),
+              encryptionAlgorithm: OAEP,
+            }),
+          )
+        ).ciphertext,
+      ),
+    );
 });
 afterAll(() => t.stop());
 
@@ -499,6 +555,51 @@ describe.each(COLUMNS)('as %s', (who) => {
       // A HEAD answer has no body to carry the code.
       if (operationId !== 'headObject') expect(res.body).toMatchObject({ error: denied.error });
     }
+  });
+});
+
+describe('RSA keys: a caller refused learns nothing of the key kind', () => {
+  it('what would be a 400 about the kind to a user is 403 to the outsider and the revoked grantee', async () => {
+    for (const who of ['outsider', 'revoked'] as const) {
+      const c = clientOf(who);
+      const rsa = keyOfKind('rsa', who === 'revoked' ? revokedKey : key);
+      const symmetric = who === 'revoked' ? revokedKey : key;
+      for (const body of [
+        {
+          path: '/v1/encrypt',
+          keyId: rsa,
+          plaintext: randomBytes(300).toString('base64'),
+          encryptionAlgorithm: OAEP,
+        },
+        { path: '/v1/encrypt', keyId: rsa, plaintext: randomBytes(5000).toString('base64') },
+        { path: '/v1/encrypt', keyId: symmetric, plaintext: b64('m'), encryptionAlgorithm: OAEP },
+        { path: '/v1/decrypt', keyId: rsa, ciphertext: b64('m'), encryptionAlgorithm: OAEP },
+        { path: '/v1/decrypt', keyId: symmetric, ciphertext: b64('m'), encryptionAlgorithm: OAEP },
+      ]) {
+        const { path, ...request } = body;
+        const res = await c.raw('POST', path, request);
+        expect(res.status, `${who} ${JSON.stringify(request).slice(0, 120)}`).toBe(403);
+        expect(res.body).toMatchObject({ error: 'AccessDenied' });
+      }
+      const re = await c.raw('POST', '/v1/re-encrypt', {
+        ciphertext: acmeCiphertext,
+        context: acme,
+        destinationKeyId: symmetric,
+        destinationEncryptionAlgorithm: OAEP,
+      });
+      expect(re.status).toBe(403);
+    }
+    // The same requests from a user: the 400s and 413 they are.
+    const user = clientOf('user');
+    const rsa = keyOfKind('rsa', key);
+    const tooLong = await user.raw('POST', '/v1/encrypt', {
+      keyId: rsa,
+      plaintext: randomBytes(300).toString('base64'),
+      encryptionAlgorithm: OAEP,
+    });
+    expect(tooLong.status).toBe(413);
+    const noAlgorithm = await user.raw('POST', '/v1/encrypt', { keyId: rsa, plaintext: b64('m') });
+    expect(noAlgorithm.body).toMatchObject({ error: 'InvalidKeyUsage' });
   });
 });
 

@@ -2,7 +2,6 @@ import {
   constants,
   createPrivateKey,
   createPublicKey,
-  generateKeyPairSync,
   type KeyObject,
   privateDecrypt,
   publicDecrypt,
@@ -13,6 +12,8 @@ import {
 } from 'node:crypto';
 import { ecdsaSignDigest, ecdsaVerifyDigest } from './ecdsa-digest.js';
 import { KmsError } from './errors.js';
+import { generateEc, generateRsa } from './key-generation.js';
+import { CREATE_KEY_QUEUE } from './key-specs.js';
 import {
   DIGEST_INFO,
   HASH_LENGTH,
@@ -228,26 +229,25 @@ export function oaepDecrypt(
 
 // --- data key pairs ---------------------------------------------------------------------------
 
-const PAIR_SPECS: Readonly<Record<string, () => KeyObject>> = {
-  RSA_2048: () => rsaPair(2048),
-  RSA_3072: () => rsaPair(3072),
-  RSA_4096: () => rsaPair(4096),
-  ECC_NIST_P256: () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey,
-  ECC_NIST_P384: () => generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey,
-  ECC_NIST_P521: () => generateKeyPairSync('ec', { namedCurve: 'secp521r1' }).privateKey,
-  ECC_SECG_P256K1: () => generateKeyPairSync('ec', { namedCurve: 'secp256k1' }).privateKey,
+const PAIR_SPECS: Readonly<Record<string, () => Promise<KeyObject>>> = {
+  RSA_2048: () => generateRsa(2048, CREATE_KEY_QUEUE),
+  RSA_3072: () => generateRsa(3072, CREATE_KEY_QUEUE),
+  RSA_4096: () => generateRsa(4096, CREATE_KEY_QUEUE),
+  ECC_NIST_P256: () => generateEc('prime256v1'),
+  ECC_NIST_P384: () => generateEc('secp384r1'),
+  ECC_NIST_P521: () => generateEc('secp521r1'),
+  ECC_SECG_P256K1: () => generateEc('secp256k1'),
 };
-
-function rsaPair(bits: number): KeyObject {
-  return generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 0x10001 }).privateKey;
-}
 
 export const DATA_KEY_PAIR_SPECS: readonly string[] = Object.keys(PAIR_SPECS);
 
-/** A new key pair: the private key as PKCS #8 DER, the public key as DER SubjectPublicKeyInfo. */
-export function generateDataKeyPair(spec: string): { privateKey: Buffer; publicKey: Buffer } {
-  const make = PAIR_SPECS[spec];
+/**
+ * A new key pair (off the event loop; RSA through the bounded gate of `key-generation.ts`): the
+ * private key as PKCS #8 DER, the public key as DER SubjectPublicKeyInfo.
+ */
+export async function generateDataKeyPair(spec: string): Promise<{ privateKey: Buffer; publicKey: Buffer }> {
+  const make = Object.hasOwn(PAIR_SPECS, spec) ? PAIR_SPECS[spec] : undefined;
   if (!make) throw new Error(`unsupported key pair spec ${spec}`);
-  const key = make();
+  const key = await make();
   return { privateKey: key.export({ type: 'pkcs8', format: 'der' }), publicKey: publicKeyDer(key) };
 }

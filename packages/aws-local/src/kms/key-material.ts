@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
 import { decipherAll } from './decipher.js';
 import { KmsError } from './errors.js';
-import { specInfo } from './key-specs.js';
 import { type KeyRecord, type MaterialRecord, specOf } from './records.js';
 
 /**
@@ -109,8 +108,8 @@ export class KeyMaterial {
   /**
    * Adds a material version to the record (wrapped) and returns its plaintext, which the caller
    * caches (`keep`) once the record is saved, so that a failed save leaves no material behind.
-   * `given` is imported material (the record keeps it, the caller's buffer may then be zeroed);
-   * without it, new material of the key's spec is made.
+   * `given` is material imported or made for the key (`KeySpecInfo.generate`: the record keeps a
+   * copy, the caller's buffer may then be zeroed); without it, new symmetric material is made.
    */
   add(
     key: KeyRecord,
@@ -119,7 +118,9 @@ export class KeyMaterial {
     given?: Buffer,
   ): AddedMaterial {
     const index = key.materials.length;
-    const plain = given ? Buffer.from(given) : specInfo(specOf(key).keySpec).generate();
+    if (!given && specOf(key).keySpec !== 'SYMMETRIC_DEFAULT')
+      throw new Error(`new material of ${specOf(key).keySpec} keys is made before it is added`);
+    const plain = given ? Buffer.from(given) : randomBytes(32);
     const id = createHash('sha256').update(`${key.keyId}/${index}/`).update(randomBytes(16)).digest('hex');
     key.materials.push({
       id,

@@ -1,4 +1,5 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { generateEc, generateRsa } from './key-generation.js';
 
 /**
  * The key specs the local KMS makes, with the usages and algorithms KMS allows for each, as the
@@ -16,9 +17,15 @@ export interface KeySpecInfo {
   encryptionAlgorithms?: readonly string[];
   signingAlgorithms?: readonly string[];
   macAlgorithms?: readonly string[];
-  /** Makes new material: 32 random bytes, HMAC key bytes, or a PKCS#8 DER private key. */
-  generate(): Buffer;
+  /**
+   * Makes new material: 32 random bytes, HMAC key bytes, or a PKCS#8 DER private key (generated
+   * off the event loop, through the bounded gate of `key-generation.ts`).
+   */
+  generate(): Promise<Buffer>;
 }
+
+/** CreateKey and GenerateDataKeyPair calls waiting for an RSA key pair; beyond them, ThrottlingException. */
+export const CREATE_KEY_QUEUE = 16;
 
 const RSA_SIGNING = [
   'RSASSA_PSS_SHA_256',
@@ -34,31 +41,26 @@ const rsa = (bits: number): KeySpecInfo => ({
   usages: ['ENCRYPT_DECRYPT', 'SIGN_VERIFY'],
   encryptionAlgorithms: RSA_ENCRYPTION,
   signingAlgorithms: RSA_SIGNING,
-  generate: () =>
-    generateKeyPairSync('rsa', { modulusLength: bits, publicExponent: 0x10001 }).privateKey.export({
-      format: 'der',
-      type: 'pkcs8',
-    }),
+  generate: async () => (await generateRsa(bits, CREATE_KEY_QUEUE)).export({ format: 'der', type: 'pkcs8' }),
 });
 
 const ecc = (namedCurve: string, signing: string): KeySpecInfo => ({
   usages: ['SIGN_VERIFY'],
   signingAlgorithms: [signing],
-  generate: () =>
-    generateKeyPairSync('ec', { namedCurve }).privateKey.export({ format: 'der', type: 'pkcs8' }),
+  generate: async () => (await generateEc(namedCurve)).export({ format: 'der', type: 'pkcs8' }),
 });
 
 const hmac = (bytes: number, algorithm: string): KeySpecInfo => ({
   usages: ['GENERATE_VERIFY_MAC'],
   macAlgorithms: [algorithm],
-  generate: () => randomBytes(bytes),
+  generate: async () => randomBytes(bytes),
 });
 
 export const KEY_SPECS: Readonly<Record<string, KeySpecInfo>> = Object.freeze({
   SYMMETRIC_DEFAULT: {
     usages: ['ENCRYPT_DECRYPT'],
     encryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
-    generate: () => randomBytes(32),
+    generate: async () => randomBytes(32),
   },
   RSA_2048: rsa(2048),
   RSA_3072: rsa(3072),

@@ -185,6 +185,8 @@ export class KeyStore {
     policy: string;
     tags: KeyRecord['tags'];
     spec?: Pick<KeyRecord, 'keySpec' | 'keyUsage' | 'origin'>;
+    /** The key's first material, made for its spec (required for a key that is not symmetric). */
+    material?: Buffer;
   }): KeyRecord {
     this.expire();
     if (this.keys.size >= this.limits.keys) {
@@ -213,7 +215,7 @@ export class KeyStore {
       rotation: { enabled: false, periodDays: 365 },
       materials: [],
     };
-    const added = external ? [] : [this.keyMaterial.add(key, now)];
+    const added = external ? [] : [this.keyMaterial.add(key, now, undefined, input.material)];
     this.saving(added, () => this.files.writeKey(key));
     this.keyMaterial.keep(key.keyId, added);
     this.indexKey(key);

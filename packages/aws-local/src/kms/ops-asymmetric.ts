@@ -121,7 +121,7 @@ const pairInput = z.object({
  * must be a symmetric encryption KMS key" (API_GenerateDataKeyPair): any other is an
  * InvalidKeyUsageException.
  */
-function dataKeyPair(
+async function dataKeyPair(
   input: z.output<typeof pairInput>,
   store: KeyStore,
   access: LocalAccess,
@@ -148,7 +148,7 @@ function dataKeyPair(
   requireUsable(store, key);
   requireKeyUsage(store, key, 'ENCRYPT_DECRYPT', action.slice(4), true);
   refuseDryRun(input.DryRun);
-  const pair = generateDataKeyPair(input.KeyPairSpec);
+  const pair = await generateDataKeyPair(input.KeyPairSpec);
   let ciphertext: Buffer;
   try {
     ciphertext = encryptUnder(store, key, pair.privateKey, input.EncryptionContext);
@@ -227,15 +227,20 @@ export const asymmetricOperations: Record<string, Operation> = {
     },
   ),
 
-  GenerateDataKeyPair: operation(pairInput, (input, { store, access }) => {
-    const { pair, response } = dataKeyPair(input, store, access, 'kms:GenerateDataKeyPair');
+  GenerateDataKeyPair: operation(pairInput, async (input, { store, access }) => {
+    const { pair, response } = await dataKeyPair(input, store, access, 'kms:GenerateDataKeyPair');
     const plaintext = pair.privateKey.toString('base64');
     pair.privateKey.fill(0);
     return { ...response, PrivateKeyPlaintext: plaintext };
   }),
 
-  GenerateDataKeyPairWithoutPlaintext: operation(pairInput, (input, { store, access }) => {
-    const { pair, response } = dataKeyPair(input, store, access, 'kms:GenerateDataKeyPairWithoutPlaintext');
+  GenerateDataKeyPairWithoutPlaintext: operation(pairInput, async (input, { store, access }) => {
+    const { pair, response } = await dataKeyPair(
+      input,
+      store,
+      access,
+      'kms:GenerateDataKeyPairWithoutPlaintext',
+    );
     pair.privateKey.fill(0);
     return response;
   }),

@@ -1,5 +1,4 @@
-import { createPrivateKey, generateKeyPair, type KeyObject } from 'node:crypto';
-import { promisify } from 'node:util';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { LocalAccess } from './access.js';
 import { KmsError, notFound, validation } from './errors.js';
@@ -11,6 +10,7 @@ import {
   type WrappingKeySpec,
 } from './import-tokens.js';
 import type { ImportTarget } from './imported-materials.js';
+import { generateRsa } from './key-generation.js';
 import { DAY_MS, type KeyRecord, type KeyStore, MAX_ON_DEMAND_ROTATIONS } from './key-store.js';
 import { type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { privateKeyProblem } from './private-key-checks.js';
@@ -23,45 +23,11 @@ import { blob, keyIdShape, str } from './shapes.js';
  * (https://docs.aws.amazon.com/kms/latest/developerguide/importing-keys.html).
  */
 
-const generateRsa = promisify(generateKeyPair);
-
 /**
- * Bound on the wrapping key pairs the process generates at once, and on the requests waiting
- * for one. Each GetParametersForImport makes an RSA key pair (RSA_4096: up to a second of CPU on
- * the libuv threadpool, which the server's other work shares); without a bound, a burst of calls
- * starves every other operation. Beyond the queue the call answers ThrottlingException, KMS's
- * answer to a request rate over its quota ("The request was denied due to request throttling",
- * https://docs.aws.amazon.com/kms/latest/developerguide/throttling.html).
+ * GetParametersForImport calls waiting for a wrapping key pair (generated through the shared gate
+ * of `key-generation.ts`); beyond them a call answers ThrottlingException.
  */
-export const MAX_WRAPPING_KEY_GENERATIONS = 2;
 export const MAX_WRAPPING_KEY_QUEUE = 4;
-
-/** At most `limit` tasks at once, at most `queue` waiting in order; the rest refused. */
-class Gate {
-  private running = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(
-    private readonly limit: number,
-    private readonly queue: number,
-  ) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.running < this.limit) this.running++;
-    else if (this.waiting.length < this.queue) await new Promise<void>((go) => this.waiting.push(go));
-    else throw new KmsError('ThrottlingException', 'Rate exceeded');
-    try {
-      return await task();
-    } finally {
-      // The slot passes to the next waiting task, or is freed.
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.running--;
-    }
-  }
-}
-
-const wrappingKeyGenerations = new Gate(MAX_WRAPPING_KEY_GENERATIONS, MAX_WRAPPING_KEY_QUEUE);
 
 /** How long a wrapping key and import token stay valid: 24 hours (importing-keys-get-public-key-and-token.html). */
 export const IMPORT_PARAMETERS_TTL_MS = DAY_MS;
@@ -176,9 +142,8 @@ export const importOperations: Record<string, Operation> = {
         throw validation('The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported.');
       const algorithm = input.WrappingAlgorithm as WrappingAlgorithm;
       const spec = input.WrappingKeySpec as WrappingKeySpec;
-      const { privateKey, publicKey } = await wrappingKeyGenerations.run(() =>
-        generateRsa('rsa', { modulusLength: WRAPPING_KEY_SPECS[spec], publicExponent: 0x10001 }),
-      );
+      const privateKey = await generateRsa(WRAPPING_KEY_SPECS[spec], MAX_WRAPPING_KEY_QUEUE);
+      const publicKey = createPublicKey(privateKey);
       const validTo = store.now().getTime() + IMPORT_PARAMETERS_TTL_MS;
       const der = privateKey.export({ format: 'der', type: 'pkcs8' });
       let token: Buffer;

@@ -3,7 +3,7 @@ import { defaultKeyPolicy, policyDocumentProblem } from '@eaas/aws-rules';
 import { z } from 'zod';
 import type { LocalAccess } from './access.js';
 import { KmsError, validation } from './errors.js';
-import { findSpec, KEY_SPECS, type KeyUsage } from './key-specs.js';
+import { findSpec, KEY_SPECS, type KeyUsage, specInfo } from './key-specs.js';
 import { DAY_MS, type KeyRecord, type KeyStore } from './key-store.js';
 import { keyMetadata, type Operation, operation, requireNotPendingDeletion, seconds } from './operation.js';
 import { cursorPaginate, keyIdShape, limitShape, markerShape, paginate, str, tagShape } from './shapes.js';
@@ -105,7 +105,7 @@ export const keyOperations: Record<string, Operation> = {
       MultiRegion: z.boolean().optional(),
       XksKeyId: z.string().optional(),
     }),
-    (input, { store, access }) => {
+    async (input, { store, access }) => {
       const spec = input.KeySpec ?? input.CustomerMasterKeySpec ?? 'SYMMETRIC_DEFAULT';
       // CreateKey's condition keys (conditions-kms.html): its key's spec, usage, origin, region
       // kind, the lockout check's bypass, and the tags it asks for.
@@ -140,12 +140,22 @@ export const keyOperations: Record<string, Operation> = {
       const tags = mergeTags([], input.Tags ?? []);
       if (input.Policy !== undefined && !input.BypassPolicyLockoutSafetyCheck)
         requireNoLockout(access, { keyId: randomUUID() }, policy);
-      const key = store.createKey({
-        description: input.Description ?? '',
-        policy,
-        tags,
-        spec: { keySpec: spec, keyUsage: usage, origin },
-      });
+      // Material of a spec other than symmetric is made first, off the event loop (an RSA key pair
+      // takes up to a second); the store keeps a wrapped copy and this one is zeroed.
+      const material =
+        origin === 'EXTERNAL' || spec === 'SYMMETRIC_DEFAULT' ? undefined : await specInfo(spec).generate();
+      let key: KeyRecord;
+      try {
+        key = store.createKey({
+          description: input.Description ?? '',
+          policy,
+          tags,
+          spec: { keySpec: spec, keyUsage: usage, origin },
+          ...(material ? { material } : {}),
+        });
+      } finally {
+        material?.fill(0);
+      }
       return { KeyMetadata: keyMetadata(store, key) };
     },
   ),

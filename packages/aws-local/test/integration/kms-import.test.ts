@@ -30,8 +30,9 @@ import {
 } from '@aws-sdk/client-kms';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KEY_MANAGER, KEY_USER } from '../../src/identity.js';
+import { MAX_KEY_GENERATIONS } from '../../src/kms/key-generation.js';
 import { MAX_ON_DEMAND_ROTATIONS } from '../../src/kms/key-store.js';
-import { MAX_WRAPPING_KEY_GENERATIONS, MAX_WRAPPING_KEY_QUEUE } from '../../src/kms/ops-import.js';
+import { MAX_WRAPPING_KEY_QUEUE } from '../../src/kms/ops-import.js';
 import { errorOf } from '../helpers/errors.js';
 import { externalKey, type ImportOptions, importMaterial, wrapMaterial } from '../helpers/import.js';
 import { consoleKeyPolicy, demoRoles } from '../helpers/keys.js';
@@ -166,8 +167,8 @@ describe('a key for imported material', () => {
     const ok = results.filter((r) => r === 'ok').length;
     const throttled = results.filter((r) => r === 'ThrottlingException 400').length;
     expect(ok + throttled).toBe(burst);
-    expect(ok).toBeGreaterThanOrEqual(MAX_WRAPPING_KEY_GENERATIONS);
-    expect(ok).toBeLessThanOrEqual(MAX_WRAPPING_KEY_GENERATIONS + MAX_WRAPPING_KEY_QUEUE);
+    expect(ok).toBeGreaterThanOrEqual(MAX_KEY_GENERATIONS);
+    expect(ok).toBeLessThanOrEqual(MAX_KEY_GENERATIONS + MAX_WRAPPING_KEY_QUEUE);
     expect(throttled).toBeGreaterThan(0);
     // Once the burst is over, parameters are given again.
     expect(Date.now() - started).toBeLessThan(30_000);

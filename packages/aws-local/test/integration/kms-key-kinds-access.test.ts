@@ -109,16 +109,14 @@ describe('keys of every kind', () => {
       Policy: policy({ StringEquals: { 'kms:KeySpec': 'RSA_2048' } }),
     });
     const sign = (KeyId: string) =>
-      t
-        .client(KEY_USER)
-        .send(
-          new SignCommand({
-            KeyId,
-            Message: Buffer.from('m'),
-            MessageType: 'RAW',
-            SigningAlgorithm: 'ECDSA_SHA_256',
-          }),
-        );
+      t.client(KEY_USER).send(
+        new SignCommand({
+          KeyId,
+          Message: Buffer.from('m'),
+          MessageType: 'RAW',
+          SigningAlgorithm: 'ECDSA_SHA_256',
+        }),
+      );
     expect((await sign(fits)).Signature?.length).toBeGreaterThan(0);
     expect((await errorOf(sign(other))).name).toBe('AccessDeniedException');
   });
@@ -159,5 +157,19 @@ describe('keys of every kind', () => {
         status: 400,
       });
     }
+  });
+
+  it('are generated off the event loop: other requests are answered while an RSA key pair is made', async () => {
+    const order: string[] = [];
+    const rsa = kms
+      .send(new CreateKeyCommand({ KeySpec: 'RSA_4096', KeyUsage: 'SIGN_VERIFY' }))
+      .then(() => order.push('CreateKey RSA_4096'));
+    // Sent after CreateKey: with generation on the event loop it would wait for the key pair.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const encrypt = kms
+      .send(new EncryptCommand({ KeyId: keys.symmetric, Plaintext: Buffer.from('x') }))
+      .then(() => order.push('Encrypt'));
+    await Promise.all([rsa, encrypt]);
+    expect(order).toEqual(['Encrypt', 'CreateKey RSA_4096']);
   });
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EaasError } from '../../src/client/index.js';
+import { refusal } from '../helpers/api-refusal.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**
@@ -28,16 +28,6 @@ afterAll(async () => {
   await t.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const refusal = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof EaasError) return { status: error.status, code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
 
 const newKey = async (input: Record<string, unknown>) =>
   (await t.client(KEY_MANAGER).createKey({ users: [USER], ...input })).key;

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EaasError, privateKeyMaterial } from '../../src/client/index.js';
+import { privateKeyMaterial } from '../../src/client/index.js';
+import { refusal } from '../helpers/api-refusal.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**
@@ -26,16 +27,6 @@ afterAll(async () => {
   await t.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const refusal = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof EaasError) return { status: error.status, code: error.code, message: error.message };
-    throw error;
-  }
-  throw new Error('expected a refusal');
-};
 
 /** `openssl dgst -verify` of a signature of `message` with a PEM public key; true when it verifies. */
 function opensslVerifies(

@@ -128,3 +128,13 @@ export function refuseDryRun(requested: boolean | undefined): void {
     );
   }
 }
+
+/** Nitro Enclaves attestation (`Recipient`), which the local KMS does not have: UnsupportedOperationException. */
+export function refuseRecipient(recipient: unknown): void {
+  if (recipient !== undefined) {
+    throw new KmsError(
+      'UnsupportedOperationException',
+      'The local KMS does not support Nitro Enclaves attestation (Recipient).',
+    );
+  }
+}

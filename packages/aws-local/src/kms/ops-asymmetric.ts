@@ -14,7 +14,14 @@ import {
 import { KmsError, validation } from './errors.js';
 import { algorithmsOf, specInfo } from './key-specs.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
-import { type Operation, operation, refuseDryRun, requireKeyUsage, requireUsable } from './operation.js';
+import {
+  type Operation,
+  operation,
+  refuseDryRun,
+  refuseRecipient,
+  requireKeyUsage,
+  requireUsable,
+} from './operation.js';
 import { algorithmCondition, checkContext, encryptUnder } from './ops-crypto.js';
 import { specOf } from './records.js';
 import {
@@ -127,12 +134,7 @@ async function dataKeyPair(
   access: LocalAccess,
   action: string,
 ) {
-  if (input.Recipient !== undefined) {
-    throw new KmsError(
-      'UnsupportedOperationException',
-      'The local KMS does not support Nitro Enclaves attestation (Recipient).',
-    );
-  }
+  refuseRecipient(input.Recipient);
   if (!DATA_KEY_PAIR_SPECS.includes(input.KeyPairSpec)) {
     throw new KmsError(
       'UnsupportedOperationException',

@@ -6,7 +6,14 @@ import { isAsymmetricEncryptionKey, rsaAlgorithm, rsaDecrypt, rsaEncrypt } from 
 import { openBlob, parseBlobHeader, sealBlob } from './ciphertext-blob.js';
 import { KmsError, validation } from './errors.js';
 import type { KeyRecord, KeyStore } from './key-store.js';
-import { type Operation, operation, refuseDryRun, requireKeyUsage, requireUsable } from './operation.js';
+import {
+  type Operation,
+  operation,
+  refuseDryRun,
+  refuseRecipient,
+  requireKeyUsage,
+  requireUsable,
+} from './operation.js';
 import {
   blob,
   contextShape,
@@ -126,12 +133,7 @@ function generateDataKey(
   access: LocalAccess,
   action: string,
 ) {
-  if (input.Recipient !== undefined) {
-    throw new KmsError(
-      'UnsupportedOperationException',
-      'The local KMS does not support Nitro Enclaves attestation (Recipient).',
-    );
-  }
+  refuseRecipient(input.Recipient);
   if (input.KeySpec !== undefined && input.NumberOfBytes !== undefined) {
     throw validation('Please specify either number of bytes or key spec, not both.');
   }
@@ -208,12 +210,7 @@ export const cryptoOperations: Record<string, Operation> = {
       DryRun: dryRunShape,
     }),
     (input, { store, access }) => {
-      if (input.Recipient !== undefined) {
-        throw new KmsError(
-          'UnsupportedOperationException',
-          'The local KMS does not support Nitro Enclaves attestation (Recipient).',
-        );
-      }
+      refuseRecipient(input.Recipient);
       const { key, plaintext, algorithm } = decryptBlob(
         store,
         access,

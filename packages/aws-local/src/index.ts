@@ -13,6 +13,7 @@ export {
   startLocalIdentityPool,
 } from './cognito-identity/index.js';
 export { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from './defaults.js';
+export { decideInvoke, executeApiArn, type InvokeDecision, type InvokeRequest } from './execute-api.js';
 export {
   type AcceptBodyOptions,
   type AcceptedBody,

@@ -84,6 +84,8 @@ export interface StackOptions {
   kmsOnRequest?: LocalKmsOptions['onRequest'];
   /** The functions' roles; read from serverless.yml by default (tests take one away to see it fail). */
   roles?: Record<string, LocalRole>;
+  /** Sees each API Gateway proxy event before its function (tests check the caller's identity in it). */
+  onApiEvent?: GatewayOptions['onEvent'];
   /** Replaces some of the API settings read from serverless.yml (tests: low throttles, another binary list). */
   api?: Partial<NonNullable<GatewayOptions['api']>>;
   /** Replaces the seal function on staging events (tests of faults); the default seals. */
@@ -350,6 +352,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
           signIn: () => signIn?.site,
         }),
         ...(options.now ? { now: options.now } : {}),
+        ...(options.onApiEvent ? { onEvent: options.onApiEvent } : {}),
       }),
     );
   } catch (error) {

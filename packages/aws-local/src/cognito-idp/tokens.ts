@@ -114,6 +114,7 @@ export async function mintTokens(
       token_use: 'access',
       scope: grant.scope,
       username: grant.username,
+      version: 2,
     },
     iat,
     lifetimes.access,

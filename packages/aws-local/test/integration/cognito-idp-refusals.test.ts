@@ -273,6 +273,8 @@ describe('managed login refuses', () => {
   it('unknown routes and methods, with 404 and 405', async () => {
     expect((await fetch(`${t.pool.endpoint}/nothing`)).status).toBe(404);
     expect((await fetch(`${t.pool.endpoint}/oauth2/token`)).status).toBe(405);
+    expect((await fetch(`${t.pool.endpoint}//oauth2/token`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${t.pool.endpoint}/oauth2/authorize?%zz=%`)).status).toBe(400);
   });
 });
 

@@ -173,6 +173,51 @@ describe('userInfo refuses tokens', () => {
   });
 });
 
+describe('scopes', () => {
+  async function tokensFor(scope: string): Promise<Record<string, string>> {
+    const { verifier, challenge } = pkce();
+    const code = await signIn(new Browser(t.pool.endpoint), t.pool, challenge, 'hana', PASSWORD, undefined, {
+      scope,
+    });
+    return (await exchange(code, verifier)).body as Record<string, string>;
+  }
+  const claims = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString()) as Record<string, unknown>;
+  const info = (token: string) =>
+    fetch(`${t.pool.endpoint}/oauth2/userInfo`, { headers: { authorization: `Bearer ${token}` } });
+
+  it('decide the ID token and the userInfo attributes as Cognito documents', async () => {
+    clock = Date.now();
+    const admin = t.client(t.identities.byName(KEY_MANAGER));
+    await admin.send(
+      new AdminCreateUserCommand({
+        UserPoolId: t.pool.userPoolId,
+        Username: 'hana',
+        MessageAction: 'SUPPRESS',
+        UserAttributes: [{ Name: 'email', Value: 'hana@example.com' }],
+      }),
+    );
+    await admin.send(
+      new AdminSetUserPasswordCommand({
+        UserPoolId: t.pool.userPoolId,
+        Username: 'hana',
+        Password: PASSWORD,
+        Permanent: true,
+      }),
+    );
+    const profile = await tokensFor('openid profile');
+    expect(claims(profile.id_token ?? '')).not.toHaveProperty('email');
+    expect(claims(profile.access_token ?? '').scope).toBe('openid profile');
+    expect(await (await info(profile.access_token ?? '')).json()).not.toHaveProperty('email');
+    // openid alone shows every attribute the client may read.
+    expect(claims((await tokensFor('openid')).id_token ?? '')).toHaveProperty('email');
+    // Without openid: no ID token, and userInfo refuses the access token.
+    const noOpenid = await tokensFor('email profile');
+    expect(noOpenid).not.toHaveProperty('id_token');
+    expect((await info(noOpenid.access_token ?? '')).status).toBe(401);
+  });
+});
+
 describe('managed login refuses', () => {
   it('a wrong password and an unknown user with the same words', async () => {
     const browser = new Browser(t.pool.endpoint);

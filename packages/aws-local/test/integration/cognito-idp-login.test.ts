@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdminCreateUserCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { AdminCreateUserCommand, AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KEY_MANAGER } from '../../src/identity.js';
@@ -130,6 +130,10 @@ describe('managed login with PKCE, as a single-page app drives it', () => {
     expect(`${back.origin}${back.pathname}`).toBe(PAGE);
     expect(back.searchParams.get('state')).toBe('st-123');
     const code = back.searchParams.get('code') ?? '';
+    const confirmed = await t
+      .client(t.identities.byName(KEY_MANAGER))
+      .send(new AdminGetUserCommand({ UserPoolId: t.pool.userPoolId, Username: 'frank' }));
+    expect(confirmed.UserStatus).toBe('CONFIRMED');
     secrets.push(code);
     const session = done.headers.getSetCookie().find((c) => c.startsWith('cognito='));
     expect(session).toMatch(/HttpOnly/);

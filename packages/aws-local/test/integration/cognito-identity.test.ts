@@ -156,6 +156,34 @@ describe('GetId and GetCredentialsForIdentity', () => {
     expect(session?.userId).toMatch(/^AROA[A-Z2-7]{17}:CognitoIdentityCredentials$/);
   });
 
+  it('keep the pool id and each person’s identity id across a restart', async () => {
+    const sub = randomUUID();
+    const before = await signIn(sub);
+    const poolId = pool.identityPoolId;
+    await pool.close();
+    pool = await startLocalIdentityPool({
+      dataDir,
+      accountId: ACCOUNT,
+      region: REGION,
+      host: '127.0.0.1',
+      port: 0,
+      identities: kms.identities,
+      providers: [
+        {
+          providerName: users.providerName,
+          issuer: users.issuer,
+          clientIds: [users.clientId],
+          jwks: users.jwks,
+        },
+      ],
+      authenticatedRole: role,
+      credentialSeconds: 900,
+      now,
+    });
+    expect(pool.identityPoolId).toBe(poolId);
+    expect((await signIn(sub)).identityId).toBe(before.identityId);
+  });
+
   it('keep ids only in the data dir: no token, secret or session token', async () => {
     const signedIn = await signIn(randomUUID());
     const saved = JSON.parse(readFileSync(join(dataDir, 'cognito-identity', 'pool.json'), 'utf8'));

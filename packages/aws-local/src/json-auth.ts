@@ -33,8 +33,8 @@ export type JsonAuthFailure =
  * What KMS and CloudWatch Logs answer to temporary credentials past their expiration:
  * `ExpiredTokenException`, "The security token included in the request is expired", one of the
  * errors common to all AWS APIs (https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html).
- * That page gives it HTTP 403; these JSON 1.1 services answer their authentication errors with 400
- * (as UnrecognizedClientException here), and so does this emulator: the SDKs go by `__type`.
+ * and https://docs.aws.amazon.com/kms/latest/APIReference/CommonErrors.html give it HTTP 403, and
+ * so do these emulators (where the docs and an emulator disagree, the docs win).
  */
 export const EXPIRED_TOKEN_MESSAGE = 'The security token included in the request is expired';
 

@@ -7,7 +7,7 @@
 const STATUS = {
   AccessDeniedException: 400,
   /** Temporary credentials past their expiration (json-auth.ts). */
-  ExpiredTokenException: 400,
+  ExpiredTokenException: 403,
   IncompleteSignatureException: 400,
   InternalErrorException: 500,
   InvalidParameterException: 400,

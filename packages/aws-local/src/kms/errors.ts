@@ -9,7 +9,7 @@ const STATUS = {
   DryRunOperationException: 412,
   ExpiredImportTokenException: 400,
   /** Temporary credentials past their expiration (CommonErrors.html). */
-  ExpiredTokenException: 400,
+  ExpiredTokenException: 403,
   IncompleteSignatureException: 400,
   IncorrectKeyException: 400,
   IncorrectKeyMaterialException: 400,

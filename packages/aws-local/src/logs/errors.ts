@@ -7,7 +7,7 @@
 const STATUS = {
   AccessDeniedException: 400,
   /** Temporary credentials past their expiration (CommonErrors.html). */
-  ExpiredTokenException: 400,
+  ExpiredTokenException: 403,
   IncompleteSignatureException: 400,
   InvalidParameterException: 400,
   InvalidSignatureException: 400,

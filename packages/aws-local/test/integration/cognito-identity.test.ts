@@ -331,7 +331,7 @@ describe('the temporary credentials', () => {
       expect([k.name, k.message, status(k)]).toEqual([
         'ExpiredTokenException',
         'The security token included in the request is expired',
-        400,
+        403,
       ]);
       const s = await after.s3.send(new ListObjectsV2Command({ Bucket: BUCKET })).catch((e) => e);
       expect([s.name, s.message, status(s)]).toEqual([
@@ -340,7 +340,7 @@ describe('the temporary credentials', () => {
         400,
       ]);
       const l = await after.logs.send(new DescribeLogGroupsCommand({})).catch((e) => e);
-      expect([l.name, status(l)]).toEqual(['ExpiredTokenException', 400]);
+      expect([l.name, status(l)]).toEqual(['ExpiredTokenException', 403]);
     } finally {
       clock = started;
       for (const c of [...Object.values(before), ...Object.values(after)]) c.destroy();

@@ -1,6 +1,7 @@
 import { describeDecision } from '@eaas/aws-rules';
 import { ValidationError } from '../core/errors.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler } from '../http/api.js';
+import { callerOf } from '../http/caller.js';
 import { contextFromQuery } from '../http/query.js';
 import { ROUTES } from '../http/routes.js';
 import { type Validator, validate } from '../http/validate.js';
@@ -46,7 +47,7 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
         }
         validate(VALIDATORS.keyId as Validator, query.keyId, 'keyId');
         const context = contextFromQuery(query.context);
-        const caller = { arn: state.callerArn };
+        const caller = callerOf(state);
         // Precondition (in explain): the caller may see the key; nothing of it is read before.
         const explained = await deps.keys.explain(
           { caller, record: (d) => state.audit.decisions.push(d) },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { normalisePrincipal } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../core/errors.js';
+import type { Person } from '../core/person.js';
 import { type JobRecord, type JobSpec, jobView, newJobRecord, SCHEDULED_BY } from '../core/rewrap-job.js';
 import type { AuditDecision, JobObjects, KeyAdmin, Keys } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
@@ -35,6 +36,8 @@ export interface StartJob {
 }
 
 export interface JobCaller extends Caller {
+  /** A person signed in through the identity pool: a job's prefix is in its space. */
+  person?: Person | undefined;
   record?: (decision: AuditDecision) => void;
 }
 

@@ -93,7 +93,15 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
 
       async listObjects(input) {
         const prefix = input.query.prefix ?? '';
-        const page = pagerFor(pageTokens, input, 'listObjects', { prefix }, isDocumentCursor);
+        // A person's tokens are its own (every person shares one role).
+        const space = input.state.person?.identityId;
+        const page = pagerFor(
+          pageTokens,
+          input,
+          'listObjects',
+          { prefix, ...(space ? { space } : {}) },
+          isDocumentCursor,
+        );
         return page.answer(
           await documents.list(callerOf(input), prefix, limitFromQuery(input.query), page.cursor),
         );

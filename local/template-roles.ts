@@ -107,6 +107,8 @@ function readTemplate(values: LocalValues, file: string): LocalTemplate {
     const r = resources[id];
     if (id === 'VaultBucket') return values.vaultBucket;
     if (id === 'StagingBucket') return values.stagingBucket;
+    // The framework's REST API (an execute-api ARN names it): the local gateway's id (proxy-event.ts).
+    if (id === 'ApiGatewayRestApi') return 'local';
     if (r?.Type === 'AWS::Logs::LogGroup') return variables(String(r.Properties?.LogGroupName), where);
     if (r) return id;
     throw new Error(`serverless.yml ${where}: cannot resolve a reference to ${id}`);

@@ -7,16 +7,18 @@ import {
   checkSigV4Headers,
   checkSigV4Payload,
   closeIfUnread,
+  decideInvoke,
   declaredBodyLength,
   type LocalIdentities,
   listen,
   SIGV4_ERROR_TYPES,
+  sessionExpired,
   type VerifyOptions,
 } from '@eaas/aws-local';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type FunctionName, matchRoute, ROUTES } from '../src/http/routes.js';
 import { type ApiSettings, matchesBinaryMediaType } from './api-settings.js';
-import { lambdaContext, proxyEvent } from './proxy-event.js';
+import { LOCAL_API_ID, LOCAL_STAGE, lambdaContext, proxyEvent } from './proxy-event.js';
 import type { StaticSite } from './static-site.js';
 import { MethodThrottles } from './throttle.js';
 
@@ -69,6 +71,8 @@ export interface GatewayOptions {
   functions: Readonly<Record<FunctionName, LambdaHandler>>;
   maxSkewSeconds: number;
   now?: () => Date;
+  /** Sees each proxy event before its function does (tests check what API Gateway tells the function). */
+  onEvent?: (event: APIGatewayProxyEvent) => void;
   timeoutMs?: number;
   /** The upload page's static files at `/`; without it every path is the API's. */
   site?: StaticSite;
@@ -226,6 +230,17 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       );
       return;
     }
+    // Temporary credentials past their expiration: API Gateway's EXPIRED_TOKEN gateway response,
+    // 403 by default (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html),
+    // with the message and error type of the common ExpiredTokenException.
+    if (sessionExpired(principal, verify.now)) {
+      refuse(
+        403,
+        { message: 'The security token included in the request is expired' },
+        'ExpiredTokenException',
+      );
+      return;
+    }
     // A declared payload hash lets the whole signature be checked before the body (which must then match it).
     const declaredHash = String(req.headers['x-amz-content-sha256'] ?? '').toLowerCase();
     const signatureChecked = /^[0-9a-f]{64}$/.test(declaredHash);
@@ -285,6 +300,26 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       answer(res, 403, { message: auth.message }, requestId, SIGV4_ERROR_TYPES[auth.failure]);
       return;
     }
+    // IAM authorization of the method, for temporary sessions (an identity pool's people): what
+    // their role's policies in serverless.yml grant (PeopleRole: execute-api:Invoke on the page's
+    // routes) is what is enforced here, as API Gateway enforces it. The long-lived local principals
+    // (the seed's users and the functions' roles, whose policies speak of KMS, S3 and Logs only)
+    // keep the local stack's behaviour: any signed caller reaches the function, whose own checks
+    // and the key policies decide (docs/local-stack.md).
+    if (principal.expiresAt !== undefined) {
+      const invoke = decideInvoke(principal, {
+        region: options.region,
+        accountId: options.accountId,
+        apiId: LOCAL_API_ID,
+        stage: LOCAL_STAGE,
+        method,
+        path,
+      });
+      if (!invoke.allowed) {
+        answer(res, 403, { Message: invoke.message }, requestId, 'AccessDeniedException');
+        return;
+      }
+    }
 
     const { route, pathParameters } = matched;
     const event = proxyEvent({
@@ -302,6 +337,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       requestTimeEpoch: now().getTime(),
       binaryMediaTypes,
     });
+    options.onEvent?.(event);
     const fn = options.functions[route.function];
     const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;

@@ -1,11 +1,21 @@
 /**
- * Local emulators of AWS KMS, S3 and CloudWatch Logs for development and tests: each speaks the AWS wire protocol
+ * Local emulators of AWS KMS, S3, CloudWatch Logs and a Cognito user pool for development and tests: each speaks the AWS wire protocol
  * on loopback, verifies SigV4 signatures of local principals, and keeps its state in a data dir.
  * The pieces the local API gateway reuses (SigV4 checks, HTTP body intake, durable files) are
  * exported too.
  */
+
 export { fsyncDir, removeFileDurable, writeFileAtomic } from './atomic-file.js';
+export {
+  type LocalIdentityPool,
+  type LocalIdentityPoolOptions,
+  type LoginProvider,
+  startLocalIdentityPool,
+} from './cognito-identity/index.js';
+export { type LocalUserPool, type LocalUserPoolOptions, startLocalUserPool } from './cognito-idp/index.js';
+export type { PasswordPolicy } from './cognito-idp/passwords.js';
 export { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from './defaults.js';
+export { decideInvoke, executeApiArn, type InvokeDecision, type InvokeRequest } from './execute-api.js';
 export {
   type AcceptBodyOptions,
   type AcceptedBody,
@@ -21,14 +31,21 @@ export {
 export {
   APP_ROLE,
   APP_SESSION,
+  type CognitoSession,
+  EXPIRED_SESSION_RETENTION_MS,
   GRANTEE,
   KEY_MANAGER,
   KEY_USER,
   LocalIdentities,
   type LocalPrincipal,
   type LocalRole,
+  MAX_SESSIONS,
   OUTSIDER,
+  roleIdOf,
   SERVICE,
+  type SessionRequest,
+  sessionExpired,
+  type TemporaryCredentials,
 } from './identity.js';
 export { type LocalKms, type LocalKmsOptions, type SeedKey, startLocalKms } from './kms/index.js';
 export type { KmsRequestEvent } from './kms/server.js';

@@ -73,6 +73,22 @@ function seedPolicies(name: string, accountId: string): unknown[] {
           ['logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:GetLogEvents', 'logs:FilterLogEvents'],
           `arn:aws:logs:*:${accountId}:log-group:*`,
         ),
+        // The operator's administration of the local user pool's people.
+        allow(
+          [
+            'cognito-idp:AdminCreateUser',
+            'cognito-idp:AdminSetUserPassword',
+            'cognito-idp:AdminDisableUser',
+            'cognito-idp:AdminEnableUser',
+            'cognito-idp:AdminGetUser',
+            'cognito-idp:AdminDeleteUser',
+            'cognito-idp:ListUsers',
+            'cognito-idp:DescribeUserPool',
+            'cognito-idp:DescribeUserPoolClient',
+          ],
+          `arn:aws:cognito-idp:*:${accountId}:userpool/*`,
+        ),
+        allow(['cognito-idp:ListUserPools']),
       ];
     case KEY_USER:
       return [allow(['kms:ListKeys', 'kms:ListAliases', 'kms:GenerateRandom'])];
@@ -81,6 +97,19 @@ function seedPolicies(name: string, accountId: string): unknown[] {
     default:
       return [];
   }
+}
+
+/**
+ * A stored principal's policies with the seed policies added since the file was written: the key
+ * manager's administration of the local user pool (`cognito-idp:*`), when none of its policies
+ * names a `cognito-idp` action yet. Other edits of the file are kept.
+ */
+function withLaterSeedPolicies(name: string, policies: readonly unknown[], accountId: string): unknown[] {
+  if (name !== KEY_MANAGER || JSON.stringify(policies).includes('"cognito-idp:')) return [...policies];
+  return [
+    ...policies,
+    ...seedPolicies(name, accountId).filter((p) => JSON.stringify(p).includes('"cognito-idp:')),
+  ];
 }
 
 const principalSchema = z.object({
@@ -178,10 +207,15 @@ export class LocalIdentities {
       // Principals added to the seed since the file was written join it; existing ones keep their keys.
       const seeded = seedPrincipals(accountId);
       principals = [
-        ...parsed.principals.map((p) => ({ ...p, policies: p.policies ?? seedPolicies(p.name, accountId) })),
+        ...parsed.principals.map((p) => ({
+          ...p,
+          policies: p.policies
+            ? withLaterSeedPolicies(p.name, p.policies, accountId)
+            : seedPolicies(p.name, accountId),
+        })),
         ...seeded.filter((s) => !parsed.principals.some((p) => p.name === s.name)),
       ];
-      if (principals.length !== parsed.principals.length || parsed.principals.some((p) => !p.policies))
+      if (JSON.stringify(principals) !== JSON.stringify(parsed.principals))
         writeFileAtomic(file, `${JSON.stringify({ accountId, principals }, null, 2)}\n`);
     } else {
       principals = seedPrincipals(accountId);

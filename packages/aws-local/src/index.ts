@@ -1,10 +1,13 @@
 /**
- * Local emulators of AWS KMS, S3 and CloudWatch Logs for development and tests: each speaks the AWS wire protocol
+ * Local emulators of AWS KMS, S3, CloudWatch Logs and a Cognito user pool for development and tests: each speaks the AWS wire protocol
  * on loopback, verifies SigV4 signatures of local principals, and keeps its state in a data dir.
  * The pieces the local API gateway reuses (SigV4 checks, HTTP body intake, durable files) are
  * exported too.
  */
+
 export { fsyncDir, removeFileDurable, writeFileAtomic } from './atomic-file.js';
+export { type LocalUserPool, type LocalUserPoolOptions, startLocalUserPool } from './cognito-idp/index.js';
+export type { PasswordPolicy } from './cognito-idp/passwords.js';
 export { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from './defaults.js';
 export {
   type AcceptBodyOptions,

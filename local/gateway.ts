@@ -11,6 +11,7 @@ import {
   type LocalIdentities,
   listen,
   SIGV4_ERROR_TYPES,
+  sessionExpired,
   type VerifyOptions,
 } from '@eaas/aws-local';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
@@ -223,6 +224,17 @@ export function createGateway(options: GatewayOptions): GatewayServer {
         403,
         { message: 'The security token included in the request is invalid.' },
         'UnrecognizedClientException',
+      );
+      return;
+    }
+    // Temporary credentials past their expiration: API Gateway's EXPIRED_TOKEN gateway response,
+    // 403 by default (https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html),
+    // with the message and error type of the common ExpiredTokenException.
+    if (sessionExpired(principal, verify.now)) {
+      refuse(
+        403,
+        { message: 'The security token included in the request is expired' },
+        'ExpiredTokenException',
       );
       return;
     }

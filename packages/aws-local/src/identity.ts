@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -18,6 +18,67 @@ export interface LocalPrincipal {
   readonly sessionToken?: string | undefined;
   /** Identity-based (IAM) policy documents attached to the principal (or the session's role). */
   readonly policies: readonly unknown[];
+  /** A temporary session's end: from then on every service refuses its keys (ExpiredToken). */
+  readonly expiresAt?: Date | undefined;
+  /**
+   * The condition keys (and policy variables) the session carries into every policy decision,
+   * e.g. `cognito-identity.amazonaws.com:sub` for an identity pool's credentials.
+   */
+  readonly conditionKeys?: Readonly<Record<string, readonly string[]>> | undefined;
+  /** A session an identity pool gave: who the person is, as API Gateway tells the function. */
+  readonly cognito?: CognitoSession | undefined;
+  /**
+   * API Gateway's `caller`/`user` of the principal when it is not an IAM user's key: an
+   * assumed-role session's `AROA…:<session name>` (the role's unique id and the session's name).
+   */
+  readonly userId?: string | undefined;
+}
+
+/** What an identity pool's session says of the person it was given to. */
+export interface CognitoSession {
+  /** `<region>:<uuid>`, the identity's id in the pool. */
+  readonly identityId: string;
+  readonly identityPoolId: string;
+  /** API Gateway's `cognitoAuthenticationProvider`: `<provider>,<provider>:CognitoSignIn:<sub>`. */
+  readonly authenticationProvider: string;
+}
+
+/** What `LocalIdentities.issueSession` takes: a role, and what the session carries. */
+export interface SessionRequest {
+  readonly role: LocalRole;
+  readonly sessionName: string;
+  /** Lifetime, in seconds from `now`. */
+  readonly seconds: number;
+  readonly conditionKeys: Readonly<Record<string, readonly string[]>>;
+  readonly cognito?: CognitoSession | undefined;
+  /** The issuing service's clock (the stack's `now`); the real time by default. */
+  readonly now?: Date | undefined;
+}
+
+/** Temporary credentials, as STS and Cognito hand them out. */
+export interface TemporaryCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken: string;
+  readonly expiration: Date;
+}
+
+/** How long an expired session is still recognized (and refused as expired), then forgotten. */
+export const EXPIRED_SESSION_RETENTION_MS = 60 * 60 * 1000;
+/** At most so many sessions are held; the oldest are forgotten first. */
+export const MAX_SESSIONS = 10_000;
+
+/** Whether a principal is a temporary session past its end. */
+export function sessionExpired(principal: LocalPrincipal, now: Date): boolean {
+  return principal.expiresAt !== undefined && now.getTime() >= principal.expiresAt.getTime();
+}
+
+/** A role's unique id (`AROA…`), as IAM gives one: stable for the role's ARN here. */
+export function roleIdOf(roleArn: string): string {
+  const digest = createHash('sha256').update(roleArn).digest();
+  let id = 'AROA';
+  for (const b of digest.subarray(0, 17)) id += ACCESS_KEY_ALPHABET[b % ACCESS_KEY_ALPHABET.length];
+  return id;
 }
 
 /** A role an application defines, with its identity-based policies. */
@@ -176,6 +237,11 @@ export function renderConfigFile(principals: readonly LocalPrincipal[], region: 
  */
 export class LocalIdentities {
   private readonly byKey = new Map<string, LocalPrincipal>();
+  /**
+   * Temporary sessions by access key id, in the order issued. In memory only: their secrets and
+   * tokens are never written to the data dir, and a restart ends them all.
+   */
+  private readonly sessions = new Map<string, LocalPrincipal>();
 
   private constructor(
     readonly accountId: string,
@@ -243,12 +309,61 @@ export class LocalIdentities {
   }
 
   byAccessKeyId(accessKeyId: string): LocalPrincipal | undefined {
-    return this.byKey.get(accessKeyId);
+    return this.byKey.get(accessKeyId) ?? this.sessions.get(accessKeyId);
+  }
+
+  /**
+   * Temporary credentials for a role, as STS's AssumeRole (or an identity pool) gives them: an
+   * `ASIA…` key, a secret and a session token, valid for `seconds`. The session is the principal
+   * `arn:aws:sts::<account>:assumed-role/<role name>/<session name>` with the role's policies and
+   * the condition keys given. Held in memory only; expired sessions are forgotten an hour after
+   * their end, and at most MAX_SESSIONS are held (the oldest forgotten first).
+   */
+  issueSession(request: SessionRequest): TemporaryCredentials {
+    const now = request.now ?? new Date();
+    this.forgetExpired(now);
+    const roleName = request.role.arn.slice(request.role.arn.lastIndexOf('/') + 1);
+    const session: LocalPrincipal = {
+      name: request.role.name,
+      arn: `arn:aws:sts::${this.accountId}:assumed-role/${roleName}/${request.sessionName}`,
+      accessKeyId: newAccessKeyId('ASIA'),
+      secretAccessKey: newSecretAccessKey(),
+      sessionToken: randomBytes(96).toString('base64'),
+      policies: [...request.role.policies],
+      expiresAt: new Date(now.getTime() + request.seconds * 1000),
+      conditionKeys: request.conditionKeys,
+      cognito: request.cognito,
+      userId: `${roleIdOf(request.role.arn)}:${request.sessionName}`,
+    };
+    this.sessions.set(session.accessKeyId, session);
+    return {
+      accessKeyId: session.accessKeyId,
+      secretAccessKey: session.secretAccessKey,
+      sessionToken: session.sessionToken as string,
+      expiration: session.expiresAt as Date,
+    };
+  }
+
+  /** How many temporary sessions are held (tests of the bound). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private forgetExpired(now: Date): void {
+    for (const [id, s] of this.sessions) {
+      if ((s.expiresAt?.getTime() ?? 0) + EXPIRED_SESSION_RETENTION_MS <= now.getTime())
+        this.sessions.delete(id);
+    }
+    while (this.sessions.size >= MAX_SESSIONS) {
+      const oldest = this.sessions.keys().next().value;
+      if (oldest === undefined) break;
+      this.sessions.delete(oldest);
+    }
   }
 
   /** For SigV4 `sessionTokenValid`: the token is the one issued with these temporary keys. */
   sessionTokenValid(accessKeyId: string, token: string): boolean {
-    const expected = this.byKey.get(accessKeyId)?.sessionToken;
+    const expected = this.byAccessKeyId(accessKeyId)?.sessionToken;
     if (expected === undefined) return false;
     const a = Buffer.from(expected);
     const b = Buffer.from(token);
@@ -260,7 +375,7 @@ export class LocalIdentities {
    * token, as STS credentials do.
    */
   authenticated(accessKeyId: string, sessionToken: string | undefined): LocalPrincipal | undefined {
-    const principal = this.byKey.get(accessKeyId);
+    const principal = this.byAccessKeyId(accessKeyId);
     if (!principal || (principal.sessionToken !== undefined && sessionToken === undefined)) return undefined;
     return principal;
   }

@@ -6,6 +6,12 @@
  */
 
 export { fsyncDir, removeFileDurable, writeFileAtomic } from './atomic-file.js';
+export {
+  type LocalIdentityPool,
+  type LocalIdentityPoolOptions,
+  type LoginProvider,
+  startLocalIdentityPool,
+} from './cognito-identity/index.js';
 export { type LocalUserPool, type LocalUserPoolOptions, startLocalUserPool } from './cognito-idp/index.js';
 export type { PasswordPolicy } from './cognito-idp/passwords.js';
 export { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from './defaults.js';
@@ -24,14 +30,21 @@ export {
 export {
   APP_ROLE,
   APP_SESSION,
+  type CognitoSession,
+  EXPIRED_SESSION_RETENTION_MS,
   GRANTEE,
   KEY_MANAGER,
   KEY_USER,
   LocalIdentities,
   type LocalPrincipal,
   type LocalRole,
+  MAX_SESSIONS,
   OUTSIDER,
+  roleIdOf,
   SERVICE,
+  type SessionRequest,
+  sessionExpired,
+  type TemporaryCredentials,
 } from './identity.js';
 export { type LocalKms, type LocalKmsOptions, type SeedKey, startLocalKms } from './kms/index.js';
 export type { KmsRequestEvent } from './kms/server.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { LocalIdentities, LocalPrincipal } from './identity.js';
+import { type LocalIdentities, type LocalPrincipal, sessionExpired } from './identity.js';
 import {
   checkSigV4Headers,
   SIGV4_ERROR_TYPES,
@@ -26,7 +26,17 @@ export interface JsonAuthOptions {
 /** The error types an authentication failure answers with. */
 export type JsonAuthFailure =
   | (typeof SIGV4_ERROR_TYPES)[keyof typeof SIGV4_ERROR_TYPES]
-  | 'UnrecognizedClientException';
+  | 'UnrecognizedClientException'
+  | 'ExpiredTokenException';
+
+/**
+ * What KMS and CloudWatch Logs answer to temporary credentials past their expiration:
+ * `ExpiredTokenException`, "The security token included in the request is expired", one of the
+ * errors common to all AWS APIs (https://docs.aws.amazon.com/awsconsolehelpdocs/latest/gsg/common-errors.html).
+ * That page gives it HTTP 403; these JSON 1.1 services answer their authentication errors with 400
+ * (as UnrecognizedClientException here), and so does this emulator: the SDKs go by `__type`.
+ */
+export const EXPIRED_TOKEN_MESSAGE = 'The security token included in the request is expired';
 
 export interface JsonAuthenticated {
   signed: Omit<SignedRequest, 'bodySha256'>;
@@ -63,5 +73,7 @@ export function authenticateJsonRequest(req: IncomingMessage, options: JsonAuthO
       'UnrecognizedClientException',
       'The security token included in the request is invalid.',
     );
+  if (sessionExpired(principal, options.now))
+    throw options.fail('ExpiredTokenException', EXPIRED_TOKEN_MESSAGE);
   return { signed, verify, checked, principal };
 }

@@ -99,7 +99,9 @@ export class LocalAccess {
       conditions['kms:KeyOrigin'] = [origin];
       conditions['kms:MultiRegion'] = ['false'];
     }
-    Object.assign(conditions, extra);
+    // The session's own keys (an identity pool's cognito-identity.amazonaws.com:sub...), which the
+    // policies may test and name as policy variables; the operation's keys come after them.
+    Object.assign(conditions, this.principal.conditionKeys, extra);
     return {
       principal: this.principal.arn,
       action,

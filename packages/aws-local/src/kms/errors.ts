@@ -8,6 +8,8 @@ const STATUS = {
   DisabledException: 400,
   DryRunOperationException: 412,
   ExpiredImportTokenException: 400,
+  /** Temporary credentials past their expiration (CommonErrors.html). */
+  ExpiredTokenException: 400,
   IncompleteSignatureException: 400,
   IncorrectKeyException: 400,
   IncorrectKeyMaterialException: 400,

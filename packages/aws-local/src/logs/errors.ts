@@ -6,6 +6,8 @@
  */
 const STATUS = {
   AccessDeniedException: 400,
+  /** Temporary credentials past their expiration (CommonErrors.html). */
+  ExpiredTokenException: 400,
   IncompleteSignatureException: 400,
   InvalidParameterException: 400,
   InvalidSignatureException: 400,

@@ -123,6 +123,8 @@ export class S3Access {
       's3:authType': [c.presigned ? 'REST-QUERY-STRING' : 'REST-HEADER'],
       's3:signatureAge': [String(Math.max(0, c.signatureAgeMs))],
       's3:x-amz-content-sha256': c.contentSha256 === undefined ? [] : [c.contentSha256],
+      // The session's own keys (an identity pool's cognito-identity.amazonaws.com:sub...).
+      ...c.principal.conditionKeys,
       ...p.conditions,
     });
     return {

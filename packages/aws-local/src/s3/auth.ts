@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { LocalIdentities, LocalPrincipal } from '../identity.js';
+import { type LocalIdentities, type LocalPrincipal, sessionExpired } from '../identity.js';
 import { parseQuery, signingKey, UNSIGNED_PAYLOAD, verifySigV4 } from '../sigv4.js';
 import type { ChunkSigning } from './aws-chunked.js';
 import { S3Error } from './errors.js';
@@ -133,6 +133,12 @@ export function authenticate(
   }
   const principal = identities.authenticated(result.accessKeyId, result.sessionToken);
   if (!principal) throw new S3Error('InvalidToken', 'The provided token is malformed or otherwise invalid.');
+  // S3's answer to temporary credentials past their expiration: 400 ExpiredToken, "The provided
+  // token has expired." (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html,
+  // "ExpiredToken"). S3 also echoes the token in a Token-0 element; a session token is a
+  // credential, so it is left out here.
+  if (sessionExpired(principal, options.now))
+    throw new S3Error('ExpiredToken', 'The provided token has expired.');
   let chunkSigning: ChunkSigning | undefined;
   if (declared === STREAMING.signed || declared === STREAMING.signedTrailer) {
     const [, date = '', region = '', service = ''] = credentialOf(req, query);

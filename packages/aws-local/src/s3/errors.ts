@@ -14,6 +14,8 @@ const STATUS = {
   BadRequest: 400,
   BucketAlreadyOwnedByYou: 409,
   EntityTooLarge: 400,
+  /** Temporary credentials past their expiration: "The provided token has expired." */
+  ExpiredToken: 400,
   EntityTooSmall: 400,
   IncompleteBody: 400,
   InternalError: 500,

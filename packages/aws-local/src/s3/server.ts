@@ -186,7 +186,8 @@ export function createS3Server(options: S3ServerOptions): Server {
       const query = new Map(parseQuery(rawQuery));
       const access = new S3Access(options.storage, options.accountId, options.region, {
         principal: caller.principal,
-        restricted: options.restricted.has(caller.principal.name),
+        // A temporary session (an identity pool's) is always decided by its role's IAM policies.
+        restricted: options.restricted.has(caller.principal.name) || caller.principal.expiresAt !== undefined,
         presigned: caller.presigned,
         contentSha256: caller.contentSha256,
         signatureAgeMs: now.getTime() - (signedAt(req, query) ?? now.getTime()),

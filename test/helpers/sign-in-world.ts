@@ -208,9 +208,9 @@ export async function signInThroughManagedLogin(
     .fill(options.firstTime ? person.temporaryPassword : person.password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   if (options.firstTime) {
-    await page.getByLabel('New password').waitFor();
+    await page.getByLabel('New password', { exact: true }).waitFor();
     await options.onScreen?.('new-password');
-    await page.getByLabel('New password').fill(person.password);
+    await page.getByLabel('New password', { exact: true }).fill(person.password);
     await page.getByLabel('Enter new password again').fill(person.password);
     await page.getByRole('button', { name: 'Change password' }).click();
   }

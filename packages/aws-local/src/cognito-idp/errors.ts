@@ -6,6 +6,7 @@
  */
 const STATUS = {
   AccessDeniedException: 400,
+  ExpiredTokenException: 400,
   IncompleteSignatureException: 400,
   InternalErrorException: 500,
   InvalidParameterException: 400,

@@ -16,8 +16,9 @@ import { RefreshingCredentials, renewLead, type TemporaryCredentials } from './c
  * - the PKCE verifier and state: in sessionStorage under `eaas.oidc.`, only between the redirect to
  *   the managed login and the callback (a memory-only record would not survive the navigation);
  *   oidc-client-ts removes it when it reads the callback, and `forgetStoredState` makes sure;
- * - the AWS credentials: in `RefreshingCredentials` (memory); the identity id in the SDK
- *   provider's closure (no `userIdentifier`, so the SDK caches nothing in IndexedDB or localStorage).
+ * - the AWS credentials: in `RefreshingCredentials` (memory); the identity id nowhere: the SDK asks
+ *   `GetId` again at each renewal (no `userIdentifier`, so it caches nothing in IndexedDB or
+ *   localStorage).
  */
 
 /** The prefix of the records oidc-client-ts keeps in sessionStorage between authorize and callback. */
@@ -159,8 +160,9 @@ export class AccountSession {
   }
 
   private fetchCredentials(region: string): Promise<TemporaryCredentials> {
-    // One provider per session: it asks GetId once and keeps the identity id in its closure. No
-    // userIdentifier, so it caches the identity id nowhere else (its `cache` is then never used).
+    // No userIdentifier: the SDK then has no cache key and never touches its identity-id cache
+    // (IndexedDB or localStorage). @aws-sdk/credential-providers makes a new inner provider per
+    // call, so each renewal asks GetId (the same identity id) and then GetCredentialsForIdentity.
     this.identityProvider ??= fromCognitoIdentityPool({
       identityPoolId: this.config.identityPoolId,
       logins: { [this.config.providerName]: () => this.idToken() },

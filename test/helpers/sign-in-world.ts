@@ -98,6 +98,7 @@ export class Wire {
   readonly tokens: { id_token?: string; access_token?: string; refresh_token?: string; grant: string }[] = [];
   readonly credentials: { AccessKeyId: string; SecretKey: string; SessionToken: string }[] = [];
   readonly getCredentialsCalls: number[] = [];
+  readonly identityIds: string[] = [];
   readonly apiTokens: { path: string; sessionToken: string }[] = [];
 
   constructor(
@@ -124,6 +125,9 @@ export class Wire {
         this.tokens.push({ ...((await r.json()) as object), grant });
       }
       const target = req.headers()['x-amz-target'] ?? '';
+      if (target.endsWith('.GetId') && r.ok()) {
+        this.identityIds.push(((await r.json()) as { IdentityId: string }).IdentityId);
+      }
       if (target.endsWith('GetCredentialsForIdentity') && r.ok()) {
         this.getCredentialsCalls.push(Date.now());
         this.credentials.push(((await r.json()) as { Credentials: Wire['credentials'][number] }).Credentials);

@@ -7,6 +7,7 @@ import {
   checkSigV4Headers,
   checkSigV4Payload,
   closeIfUnread,
+  decideInvoke,
   declaredBodyLength,
   type LocalIdentities,
   listen,
@@ -17,7 +18,7 @@ import {
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { type FunctionName, matchRoute, ROUTES } from '../src/http/routes.js';
 import { type ApiSettings, matchesBinaryMediaType } from './api-settings.js';
-import { lambdaContext, proxyEvent } from './proxy-event.js';
+import { LOCAL_API_ID, LOCAL_STAGE, lambdaContext, proxyEvent } from './proxy-event.js';
 import type { StaticSite } from './static-site.js';
 import { MethodThrottles } from './throttle.js';
 
@@ -296,6 +297,26 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     if (!auth.ok) {
       answer(res, 403, { message: auth.message }, requestId, SIGV4_ERROR_TYPES[auth.failure]);
       return;
+    }
+    // IAM authorization of the method, for temporary sessions (an identity pool's people): what
+    // their role's policies in serverless.yml grant (PeopleRole: execute-api:Invoke on the page's
+    // routes) is what is enforced here, as API Gateway enforces it. The long-lived local principals
+    // (the seed's users and the functions' roles, whose policies speak of KMS, S3 and Logs only)
+    // keep the local stack's behaviour: any signed caller reaches the function, whose own checks
+    // and the key policies decide (docs/local-stack.md).
+    if (principal.expiresAt !== undefined) {
+      const invoke = decideInvoke(principal, {
+        region: options.region,
+        accountId: options.accountId,
+        apiId: LOCAL_API_ID,
+        stage: LOCAL_STAGE,
+        method,
+        path,
+      });
+      if (!invoke.allowed) {
+        answer(res, 403, { Message: invoke.message }, requestId, 'AccessDeniedException');
+        return;
+      }
     }
 
     const { route, pathParameters } = matched;

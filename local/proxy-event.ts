@@ -30,6 +30,10 @@ export interface ProxyRequest {
   binaryMediaTypes: readonly string[];
 }
 
+/** The local API's id and stage, in the event's requestContext and the execute-api ARNs. */
+export const LOCAL_API_ID = 'local';
+export const LOCAL_STAGE = 'local';
+
 /** A record without a prototype, so names such as `constructor` or `__proto__` are plain keys. */
 const bare = <T>(): Record<string, T> => Object.create(null) as Record<string, T>;
 
@@ -62,6 +66,13 @@ function queryOf(rawQuery: string) {
 /** The proxy event of a request, as API Gateway builds it. */
 export function proxyEvent(r: ProxyRequest): APIGatewayProxyEvent {
   const { req, method, path, route, body, principal } = r;
+  // An IAM user's key names the user (AIDA…); an assumed-role session its role and session
+  // (AROA…:<session name>), as API Gateway's $context.identity.caller and .user do.
+  const caller = principal.userId ?? principal.accessKeyId.replace(/^AKIA/, 'AIDA');
+  // An identity pool's person, as API Gateway tells it for Cognito identity credentials
+  // (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference,
+  // $context.identity.cognito*).
+  const cognito = principal.cognito;
   const headers = singleValues(req.headers);
   const query = queryOf(r.rawQuery);
   // A body whose Content-Type is no binary media type reaches Lambda as UTF-8 text: bytes that are
@@ -81,12 +92,12 @@ export function proxyEvent(r: ProxyRequest): APIGatewayProxyEvent {
     isBase64Encoded: body.length > 0 && binary,
     requestContext: {
       accountId: r.accountId,
-      apiId: 'local',
+      apiId: LOCAL_API_ID,
       authorizer: null,
       protocol: `HTTP/${req.httpVersion}`,
       httpMethod: method,
-      path: `/local${path}`,
-      stage: 'local',
+      path: `/${LOCAL_STAGE}${path}`,
+      stage: LOCAL_STAGE,
       requestId: r.requestId,
       requestTimeEpoch: r.requestTimeEpoch,
       resourceId: route.operationId,
@@ -96,15 +107,15 @@ export function proxyEvent(r: ProxyRequest): APIGatewayProxyEvent {
         accountId: r.accountId,
         apiKey: null,
         apiKeyId: null,
-        caller: principal.accessKeyId.replace(/^AKIA/, 'AIDA'),
+        caller,
         clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
+        cognitoAuthenticationProvider: cognito?.authenticationProvider ?? null,
+        cognitoAuthenticationType: cognito ? 'authenticated' : null,
+        cognitoIdentityId: cognito?.identityId ?? null,
+        cognitoIdentityPoolId: cognito?.identityPoolId ?? null,
         principalOrgId: null,
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
-        user: principal.accessKeyId.replace(/^AKIA/, 'AIDA'),
+        user: caller,
         userAgent: req.headers['user-agent'] ?? null,
         userArn: principal.arn,
       },

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { LocalRole } from '@eaas/aws-local';
 import { parse } from 'yaml';
 import { SERVERLESS_YML } from './api-settings.js';
+import { LOCAL_API_ID } from './proxy-event.js';
 
 /**
  * The functions' roles as serverless.yml declares them, for the local stack: each function runs
@@ -107,6 +108,8 @@ function readTemplate(values: LocalValues, file: string): LocalTemplate {
     const r = resources[id];
     if (id === 'VaultBucket') return values.vaultBucket;
     if (id === 'StagingBucket') return values.stagingBucket;
+    // The framework's REST API (its Ref is the API id): the local gateway's.
+    if (id === 'ApiGatewayRestApi') return LOCAL_API_ID;
     if (r?.Type === 'AWS::Logs::LogGroup') return variables(String(r.Properties?.LogGroupName), where);
     if (r) return id;
     throw new Error(`serverless.yml ${where}: cannot resolve a reference to ${id}`);
@@ -121,6 +124,9 @@ function readTemplate(values: LocalValues, file: string): LocalTemplate {
     // aws:PrincipalArn condition names it).
     if (r?.Type === 'AWS::IAM::Role') {
       const users = Object.entries(functions).filter(([, f]) => f.role === id);
+      // A role no function runs under (PeopleRole, the identity pool's): its own RoleName.
+      if (users.length === 0 && r.Properties?.RoleName !== undefined)
+        return `arn:aws:iam::${values.accountId}:role/${String(value(r.Properties.RoleName, where))}`;
       const [fn] = users[0] ?? [];
       if (users.length !== 1 || fn === undefined)
         throw new Error(`serverless.yml ${where}: the role ${id} is not the role of exactly one function`);
@@ -170,47 +176,68 @@ function readTemplate(values: LocalValues, file: string): LocalTemplate {
   return { resources, functions, value };
 }
 
+/** A role's identity-based policies: inline, managed ones it names, and those naming it. */
+function documentsOf(template: LocalTemplate, roleId: string): Json[] {
+  const { resources, value } = template;
+  const role = resources[roleId];
+  if (role?.Type !== 'AWS::IAM::Role')
+    throw new Error(`serverless.yml: ${roleId} is not a role of the template`);
+  const props = role.Properties ?? {};
+  const inline = ((props.Policies ?? []) as { PolicyDocument: Json }[]).map((p) => p.PolicyDocument);
+  const named = ((props.ManagedPolicyArns ?? []) as Json[]).map((a) => {
+    const id = (a as { Ref?: string }).Ref;
+    const policy = id === undefined ? undefined : resources[id];
+    if (policy?.Type !== 'AWS::IAM::ManagedPolicy')
+      throw new Error(
+        `serverless.yml: ${roleId} attaches a policy the template does not declare: ${JSON.stringify(a)}`,
+      );
+    return policy.Properties?.PolicyDocument;
+  });
+  const attached = Object.values(resources)
+    .filter(
+      (r) =>
+        r.Type === 'AWS::IAM::ManagedPolicy' &&
+        ((r.Properties?.Roles ?? []) as { Ref?: string }[]).some((x) => x.Ref === roleId),
+    )
+    .map((r) => r.Properties?.PolicyDocument);
+  return [...inline, ...named, ...attached].map((doc, i) => value(doc, `${roleId} policy ${i}`));
+}
+
 export function readTemplateRoles(
   values: LocalValues,
   file: string = SERVERLESS_YML,
 ): Record<string, LocalRole> {
-  const { resources, functions, value } = readTemplate(values, file);
-
-  const documentsOf = (roleId: string): Json[] => {
-    const role = resources[roleId];
-    if (role?.Type !== 'AWS::IAM::Role')
-      throw new Error(`serverless.yml: ${roleId} is not a role of the template`);
-    const props = role.Properties ?? {};
-    const inline = ((props.Policies ?? []) as { PolicyDocument: Json }[]).map((p) => p.PolicyDocument);
-    const named = ((props.ManagedPolicyArns ?? []) as Json[]).map((a) => {
-      const id = (a as { Ref?: string }).Ref;
-      const policy = id === undefined ? undefined : resources[id];
-      if (policy?.Type !== 'AWS::IAM::ManagedPolicy')
-        throw new Error(
-          `serverless.yml: ${roleId} attaches a policy the template does not declare: ${JSON.stringify(a)}`,
-        );
-      return policy.Properties?.PolicyDocument;
-    });
-    const attached = Object.values(resources)
-      .filter(
-        (r) =>
-          r.Type === 'AWS::IAM::ManagedPolicy' &&
-          ((r.Properties?.Roles ?? []) as { Ref?: string }[]).some((x) => x.Ref === roleId),
-      )
-      .map((r) => r.Properties?.PolicyDocument);
-    return [...inline, ...named, ...attached].map((doc, i) => value(doc, `${roleId} policy ${i}`));
-  };
-
+  const template = readTemplate(values, file);
   const roles: Record<string, LocalRole> = {};
-  for (const [fn, def] of Object.entries(functions)) {
+  for (const [fn, def] of Object.entries(template.functions)) {
     if (!def.role) throw new Error(`serverless.yml: function ${fn} names no role`);
     roles[fn] = {
       name: roleNameOf(values.stage, fn),
       arn: roleArnOf(values, fn),
-      policies: documentsOf(def.role),
+      policies: documentsOf(template, def.role),
     };
   }
   return roles;
+}
+
+/**
+ * A role of the template no function runs under, by its logical id (`PeopleRole`, the identity
+ * pool's authenticated role): its `RoleName` with the local values, its ARN, and its policies.
+ * Temporary sessions of it are what the local identity pool gives; the role itself has no keys.
+ */
+export function readRole(values: LocalValues, logicalId: string, file: string = SERVERLESS_YML): LocalRole {
+  const template = readTemplate(values, file);
+  const role = template.resources[logicalId];
+  if (role?.Type !== 'AWS::IAM::Role')
+    throw new Error(`serverless.yml: ${logicalId} is not a role of the template`);
+  const raw = role.Properties?.RoleName;
+  if (raw === undefined) throw new Error(`serverless.yml: ${logicalId} has no RoleName`);
+  const name = String(template.value(raw, `${logicalId}.RoleName`));
+  return {
+    name,
+    arn: `arn:aws:iam::${values.accountId}:role/${name}`,
+    policies: documentsOf(template, logicalId),
+  };
 }
 
 /** A bucket policy as the local stack applies it: the document, and the statements it leaves out. */

@@ -15,6 +15,7 @@ export {
 export { type LocalUserPool, type LocalUserPoolOptions, startLocalUserPool } from './cognito-idp/index.js';
 export type { PasswordPolicy } from './cognito-idp/passwords.js';
 export { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from './defaults.js';
+export { decideInvoke, executeApiArn, type InvokeDecision, type InvokeRequest } from './execute-api.js';
 export {
   type AcceptBodyOptions,
   type AcceptedBody,

@@ -6,6 +6,7 @@
  */
 const STATUS = {
   AccessDeniedException: 400,
+  /** Temporary credentials past their expiration (json-auth.ts). */
   ExpiredTokenException: 400,
   IncompleteSignatureException: 400,
   InternalErrorException: 500,

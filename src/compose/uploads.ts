@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { S3ObjectStore } from '../aws/s3.js';
 import type { Config } from '../config.js';
+import { personConditions } from '../core/person.js';
 import type { Meter } from '../observability/meter.js';
 import { DocumentService } from '../services/documents.js';
 import { UploadService } from '../services/uploads.js';
@@ -32,8 +33,9 @@ export function uploadService(
       maxUploadBytes: config.maxUploadBytes,
       leaseSeconds: config.sealLeaseSeconds,
       ...(meter ? { onSealed: (bytes: number) => meter.bytesSealed(bytes) } : {}),
-      authorizeOwner: async (owner, keyArn, context) => {
-        await access.guardFor({ arn: owner }, () => undefined)(keyArn, 'kms:Encrypt', context);
+      authorizeOwner: async (owner, keyArn, context, person) => {
+        const caller = { arn: owner, conditions: personConditions(person) };
+        await access.guardFor(caller, () => undefined)(keyArn, 'kms:Encrypt', context);
       },
     },
   );

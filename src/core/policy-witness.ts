@@ -64,6 +64,9 @@ function conditionFor(operator: string, key: string, raw: Json, w: Witness | und
   const list = asList(raw).map((v) => (typeof v === 'boolean' ? String(v) : v));
   if (list.length === 0 || list.some((v) => typeof v !== 'string')) return 'maybe';
   const patterns = list as string[];
+  // A policy variable (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html)
+  // takes the request's value: whether it holds is not known here.
+  if (patterns.some((p) => p.includes('${'))) return 'maybe';
   if (op === 'null')
     return patterns.every((p) => p === 'false')
       ? 'yes'

@@ -1,4 +1,5 @@
 import type { Decision, EncryptionContext } from '@eaas/aws-rules';
+import type { Person } from './person.js';
 
 /**
  * A re-encryption job as it is stored and shown: what it selects, where it is (phase and cursor),
@@ -87,6 +88,8 @@ export interface JobRecord {
    * before it existed: `createdBy` is used.
    */
   createdByArn?: string | undefined;
+  /** A person who started it (every person shares one role): its condition keys decide with it. */
+  createdByPerson?: Person | undefined;
   phase: JobPhase;
   counts: JobCounts;
   /** Objects under the prefix, once the counting pass is over. */

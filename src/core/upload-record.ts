@@ -1,5 +1,6 @@
 import { type EncryptionContext, parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
 import { DomainError } from './errors.js';
+import { type Person, personOf } from './person.js';
 
 /**
  * The record of an upload (`records/{id}.json` in the staging bucket), its names in the staging
@@ -31,6 +32,8 @@ export interface UploadRecord {
   keyArn: string;
   context: EncryptionContext;
   owner: string;
+  /** A person's upload (every person shares the identity pool's role): who, and so its space. */
+  person?: Person;
   size: number;
   contentType?: string;
   overwrite: boolean;
@@ -173,6 +176,7 @@ const REQUIRED: Record<string, Check> = {
   attempts: isCount,
 };
 const OPTIONAL: Record<string, Check> = {
+  person: (v) => personOf(v) !== undefined,
   contentType: isString,
   multipartId: isString,
   partSize: isCount,

@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from './errors.js';
+import type { Person } from './person.js';
 import {
   type ObjectFormat,
   planParts,
@@ -25,6 +26,7 @@ export function newUploadRecord(input: {
   keyArn: string;
   context: EncryptionContext;
   owner: string;
+  person?: Person | undefined;
   size: number;
   contentType?: string | undefined;
   overwrite: boolean;
@@ -39,6 +41,7 @@ export function newUploadRecord(input: {
     keyArn: input.keyArn,
     context: input.context,
     owner: input.owner,
+    ...(input.person ? { person: input.person } : {}),
     size: input.size,
     ...(input.contentType ? { contentType: input.contentType } : {}),
     overwrite: input.overwrite,

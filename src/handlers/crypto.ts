@@ -2,6 +2,7 @@ import type { EncryptionContext } from '@eaas/aws-rules';
 import { ValidationError } from '../core/errors.js';
 import { publicKeyPem } from '../core/pem.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { callerOf } from '../http/caller.js';
 import { VALIDATORS } from '../http/validators/crypto.js';
 import type { AccessControl } from '../services/access.js';
 import type { CryptoService, KeyGuard } from '../services/crypto.js';
@@ -52,7 +53,7 @@ export function makeHandler(deps: CryptoDeps): ApiHandler {
   };
   const guardOf = ({ body, state }: RouteInput): KeyGuard | undefined =>
     access?.guardFor(
-      { arn: state.callerArn },
+      callerOf(state),
       (d) => state.audit.decisions.push(d),
       body.grantTokens as string[] | undefined,
     );

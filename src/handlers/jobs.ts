@@ -1,4 +1,5 @@
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { callerOf } from '../http/caller.js';
 import { VALIDATORS } from '../http/validators/jobs.js';
 import type { JobCaller, RewrapService, StartJob } from '../services/rewrap.js';
 
@@ -11,22 +12,23 @@ export interface JobsDeps extends HttpDeps {
 /** POST /v1/jobs/re-encrypt and GET /v1/jobs/{id}. */
 export function makeHandler(deps: JobsDeps): ApiHandler {
   const { rewrap } = deps;
-  const callerOf = ({ state }: RouteInput): JobCaller => ({
-    arn: state.callerArn,
+  const jobCaller = ({ state }: RouteInput): JobCaller => ({
+    ...callerOf(state),
+    ...(state.person ? { person: state.person } : {}),
     record: (d) => state.audit.decisions.push(d),
   });
   return makeApiHandler(
     'jobs',
     {
       async startReEncryptJob(input) {
-        const view = await rewrap.start(callerOf(input), input.body as unknown as StartJob);
+        const view = await rewrap.start(jobCaller(input), input.body as unknown as StartJob);
         input.state.audit.keyArn = view.destinationKeyId;
         deps.onJobCreated?.(view.id);
         return view;
       },
 
       async getJob(input) {
-        const view = await rewrap.status(callerOf(input), input.pathParameters.id ?? '');
+        const view = await rewrap.status(jobCaller(input), input.pathParameters.id ?? '');
         input.state.audit.keyArn = view.destinationKeyId;
         return view;
       },

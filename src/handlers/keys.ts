@@ -1,6 +1,7 @@
 import { ValidationError } from '../core/errors.js';
 import type { PageTokens } from '../core/page-token.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { callerOf } from '../http/caller.js';
 import { pagerFor } from '../http/paging.js';
 import { limitFromQuery } from '../http/query.js';
 import { ROUTES } from '../http/routes.js';
@@ -15,7 +16,7 @@ export interface KeysDeps extends HttpDeps {
 }
 
 function requester({ state }: RouteInput): Requester {
-  return { caller: { arn: state.callerArn }, record: (d) => state.audit.decisions.push(d) };
+  return { caller: callerOf(state), record: (d) => state.audit.decisions.push(d) };
 }
 
 /** The key administration routes: /v1/keys..., /v1/aliases... */

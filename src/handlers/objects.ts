@@ -2,6 +2,7 @@ import { ValidationError } from '../core/errors.js';
 import { attachmentOf, servedMediaType } from '../core/media-type.js';
 import type { PageTokens } from '../core/page-token.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { documentCallerOf } from '../http/caller.js';
 import { pagerFor } from '../http/paging.js';
 import { contextFromQuery, limitFromQuery } from '../http/query.js';
 import { RawAnswer } from '../http/respond.js';
@@ -40,10 +41,7 @@ function viewHeaders(view: ObjectView): Record<string, string> {
 /** PUT/GET/HEAD/DELETE /v1/objects/{key+} and GET /v1/objects. */
 export function makeHandler(deps: ObjectsDeps): ApiHandler {
   const { documents, access, pageTokens } = deps;
-  const callerOf = ({ state }: RouteInput): DocumentCaller => ({
-    arn: state.callerArn,
-    guard: access.guardFor({ arn: state.callerArn }, (d) => state.audit.decisions.push(d)),
-  });
+  const callerOf = ({ state }: RouteInput): DocumentCaller => documentCallerOf(access, state);
   const keyOf = (input: RouteInput) => input.pathParameters.key ?? '';
   return makeApiHandler(
     'objects',
@@ -95,7 +93,15 @@ export function makeHandler(deps: ObjectsDeps): ApiHandler {
 
       async listObjects(input) {
         const prefix = input.query.prefix ?? '';
-        const page = pagerFor(pageTokens, input, 'listObjects', { prefix }, isDocumentCursor);
+        // A person's tokens are its own (every person shares one role).
+        const space = input.state.person?.identityId;
+        const page = pagerFor(
+          pageTokens,
+          input,
+          'listObjects',
+          { prefix, ...(space ? { space } : {}) },
+          isDocumentCursor,
+        );
         return page.answer(
           await documents.list(callerOf(input), prefix, limitFromQuery(input.query), page.cursor),
         );

@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
 import { type ApiHandler, type HttpDeps, makeApiHandler, type RouteInput } from '../http/api.js';
+import { documentCallerOf } from '../http/caller.js';
 import { VALIDATORS } from '../http/validators/uploads.js';
 import type { AccessControl } from '../services/access.js';
 import type { DocumentCaller } from '../services/documents.js';
@@ -13,10 +14,7 @@ export interface UploadsDeps extends HttpDeps {
 /** POST /v1/uploads, GET and DELETE /v1/uploads/{id}, POST /v1/uploads/{id}/complete. */
 export function makeHandler(deps: UploadsDeps): ApiHandler {
   const { uploads, access } = deps;
-  const callerOf = ({ state }: RouteInput): DocumentCaller => ({
-    arn: state.callerArn,
-    guard: access.guardFor({ arn: state.callerArn }, (d) => state.audit.decisions.push(d)),
-  });
+  const callerOf = ({ state }: RouteInput): DocumentCaller => documentCallerOf(access, state);
   const idOf = (input: RouteInput) => input.pathParameters.id ?? '';
   return makeApiHandler(
     'uploads',

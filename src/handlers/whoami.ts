@@ -1,6 +1,9 @@
 import { describeDecision } from '@eaas/aws-rules';
 import { ValidationError } from '../core/errors.js';
+import type { Person } from '../core/person.js';
+import { SPACE_CONTEXT_KEY, spaceContext, spacePrefixOf } from '../core/spaces.js';
 import { type ApiHandler, type HttpDeps, makeApiHandler } from '../http/api.js';
+import { callerOf } from '../http/caller.js';
 import { contextFromQuery } from '../http/query.js';
 import { ROUTES } from '../http/routes.js';
 import { type Validator, validate } from '../http/validate.js';
@@ -38,6 +41,7 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
           principal: state.principal,
           callerArn: state.callerArn,
           accountId: state.accountId,
+          ...(state.person ? { person: personView(state.person) } : {}),
         };
         if (query.keyId === undefined) {
           if (query.context !== undefined)
@@ -45,8 +49,11 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
           return answer;
         }
         validate(VALIDATORS.keyId as Validator, query.keyId, 'keyId');
-        const context = contextFromQuery(query.context);
-        const caller = { arn: state.callerArn };
+        // A person's documents are bound to its space: its decisions are explained with that pair.
+        const context = state.person
+          ? spaceContext(state.person, contextFromQuery(query.context))
+          : contextFromQuery(query.context);
+        const caller = callerOf(state);
         // Precondition (in explain): the caller may see the key; nothing of it is read before.
         const explained = await deps.keys.explain(
           { caller, record: (d) => state.audit.decisions.push(d) },
@@ -87,4 +94,13 @@ export function makeHandler(deps: WhoAmIDeps): ApiHandler {
     deps,
     VALIDATORS,
   );
+}
+
+/** Who a person is, and where its documents are. */
+function personView(person: Person) {
+  return {
+    identityId: person.identityId,
+    identityPoolId: person.identityPoolId,
+    space: { prefix: spacePrefixOf(person), context: { [SPACE_CONTEXT_KEY]: person.identityId } },
+  };
 }

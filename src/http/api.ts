@@ -1,8 +1,14 @@
-import { contextProblems, parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
+import {
+  contextProblems,
+  type EncryptionContext,
+  parseJsonStrict,
+  ReservedMemberError,
+} from '@eaas/aws-rules';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 
 import { DomainError, ValidationError } from '../core/errors.js';
+import { refuseSpacePair } from '../core/spaces.js';
 import type { Meter } from '../observability/meter.js';
 import type { AuditSink } from '../ports.js';
 import { statusOf } from './error-status.js';
@@ -90,6 +96,9 @@ function checkContexts(body: Record<string, unknown>): void {
       `Invalid encryption context: ${problems[0]?.path} ${problems[0]?.message}.`,
       problems,
     );
+  // Only the service sets a person's space pair.
+  for (const name of ['context', 'destinationContext'])
+    refuseSpacePair(body[name] as EncryptionContext | undefined, name);
 }
 
 function contextKeysOf(body: Record<string, unknown>): string[] {

@@ -1,5 +1,6 @@
 import { contextProblems, type EncryptionContext, parseJsonStrict } from '@eaas/aws-rules';
 import { ValidationError } from '../core/errors.js';
+import { refuseSpacePair } from '../core/spaces.js';
 
 /** Query parameters the routes share: an encryption context as URL-encoded JSON, a page size. */
 
@@ -17,6 +18,7 @@ export function contextFromQuery(text: string | undefined): EncryptionContext | 
   const problems = contextProblems(parsed as Record<string, unknown>, 'context');
   if (problems.length > 0)
     throw new ValidationError(`Invalid context: ${problems[0]?.path} ${problems[0]?.message}.`, problems);
+  refuseSpacePair(parsed as EncryptionContext);
   return parsed as EncryptionContext;
 }
 

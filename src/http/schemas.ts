@@ -248,6 +248,30 @@ export const WhoAmIResponse = {
     },
     callerArn: { type: 'string', description: 'The caller ARN as authenticated.' },
     accountId: { type: 'string' },
+    person: {
+      type: 'object',
+      description:
+        'A person signed in through the identity pool: its Cognito identity and its document space (document names in the API are relative to it).',
+      required: ['identityId', 'identityPoolId', 'space'],
+      properties: {
+        identityId: { type: 'string', description: 'The Cognito identity id, <region>:<uuid>.' },
+        identityPoolId: { type: 'string' },
+        space: {
+          type: 'object',
+          required: ['prefix', 'context'],
+          properties: {
+            prefix: {
+              type: 'string',
+              description: 'Where its documents are in the vault: people/<identityId>/.',
+            },
+            context: {
+              ...EncryptionContext,
+              description: 'The pair every document it writes is bound to: eaas:space = <identityId>.',
+            },
+          },
+        },
+      },
+    },
     key: {
       type: 'object',
       properties: { keyId: { type: 'string' }, arn: { type: 'string' }, state: { type: 'string' } },

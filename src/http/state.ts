@@ -1,6 +1,7 @@
 import { accountOf, normalisePrincipal } from '@eaas/aws-rules';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { DomainError } from '../core/errors.js';
+import { isCognitoId, type Person } from '../core/person.js';
 import type { AuditDecision } from '../ports.js';
 
 /** What one request carries through the middleware: who, which request, and what to audit. */
@@ -11,6 +12,8 @@ export interface HttpState {
   /** The caller as authenticated. */
   callerArn: string;
   accountId: string;
+  /** A person signed in through the identity pool (authenticated Cognito identity); absent otherwise. */
+  person?: Person | undefined;
   startedAt: number;
   audit: {
     action: string;
@@ -40,12 +43,35 @@ export function stateFromEvent(event: APIGatewayProxyEvent, now: number): HttpSt
       'The request carries no IAM identity; this API requires AWS_IAM (SigV4) authorization.',
     );
   }
+  const person = personFromIdentity(identity);
   return {
     requestId,
     principal: normalisePrincipal(callerArn),
     callerArn,
     accountId: identity?.accountId ?? accountOf(callerArn) ?? '',
+    ...(person ? { person } : {}),
     startedAt: now,
     audit: { action: `${event.httpMethod} ${event.resource}`, decisions: [] },
   };
+}
+
+/**
+ * The person API Gateway names for identity-pool credentials: only an authenticated identity
+ * with well-formed ids (`<region>:<uuid>`). An authenticated identity whose ids are not is
+ * refused: its documents could be put in no space.
+ */
+function personFromIdentity(identity: APIGatewayProxyEvent['requestContext']['identity'] | undefined) {
+  if (identity?.cognitoAuthenticationType !== 'authenticated') return undefined;
+  const { cognitoIdentityId: identityId, cognitoIdentityPoolId: identityPoolId } = identity;
+  if (!isCognitoId(identityId) || !isCognitoId(identityPoolId))
+    throw new DomainError(
+      'AccessDenied',
+      'The request carries a Cognito identity whose ids are not <region>:<uuid>.',
+    );
+  const person: Person = {
+    identityId,
+    identityPoolId,
+    provider: identity.cognitoAuthenticationProvider ?? '',
+  };
+  return person;
 }

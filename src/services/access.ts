@@ -39,6 +39,11 @@ export const GRANT_TOKEN_REFRESH_MS = 1000;
 export interface Caller {
   /** The caller's ARN as authenticated (an assumed-role session stays a session here). */
   arn: string;
+  /**
+   * The condition keys of the caller's session (`personConditions`: the Cognito identity's), in
+   * every decision taken for it, so that policy variables in key policies resolve.
+   */
+  conditions?: Readonly<Record<string, readonly string[]>> | undefined;
 }
 
 export interface AccessRequest {
@@ -88,7 +93,10 @@ const isCryptoAction = (action: string) => CRYPTO.has(action.toLowerCase());
 
 export const isKeyNotFound = (error: unknown) => error instanceof DomainError && error.code === 'KeyNotFound';
 
-/** An API caller's request as the evaluator sees it (never a grant for an AWS resource). */
+/**
+ * An API caller's request as the evaluator sees it (never a grant for an AWS resource): the one
+ * place a caller's decisions are built, its session's condition keys and the request's together.
+ */
 function requestOf(
   caller: Caller,
   keyArn: string,
@@ -103,7 +111,7 @@ function requestOf(
     keyAccountId: accountOfKeyArn(keyArn),
     encryptionContext: context,
     grantIsForAWSResource: false,
-    ...(conditions ? { conditions } : {}),
+    ...(caller.conditions || conditions ? { conditions: { ...caller.conditions, ...conditions } } : {}),
   };
 }
 
@@ -334,12 +342,7 @@ export class AccessControl {
   conditionalGrants(grants: readonly GrantInfo[], caller: Caller, action: string, keyArn: string) {
     return grants.filter((g) => {
       if (!g.constraints) return false;
-      return grantAllows(asGrantLike({ ...g, constraints: undefined }), {
-        principal: caller.arn,
-        action,
-        keyArn,
-        keyAccountId: accountOfKeyArn(keyArn),
-      });
+      return grantAllows(asGrantLike({ ...g, constraints: undefined }), requestOf(caller, keyArn, action));
     });
   }
 }

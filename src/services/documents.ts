@@ -12,6 +12,8 @@ import {
 } from '../core/envelope/index.js';
 import { DomainError, InvalidCiphertextError, PayloadTooLargeError } from '../core/errors.js';
 import { instructionKeyOf } from '../core/object-names.js';
+import type { Person } from '../core/person.js';
+import { spacePrefixOf } from '../core/spaces.js';
 import type { Keys, LargeObjects, ObjectStore } from '../ports.js';
 import { INLINE_LIMIT } from './crypto.js';
 import { listDocuments } from './documents/list.js';
@@ -24,6 +26,7 @@ import {
   openerOf,
   viewOf,
 } from './documents/reader.js';
+import { SpaceStore } from './documents/space-store.js';
 import type { DocumentCaller, DocumentCursor, ObjectView } from './documents/types.js';
 import { DocumentWriter } from './documents/writer.js';
 import { destroyQuietly } from './streams.js';
@@ -63,10 +66,26 @@ export class DocumentService {
       urlSeconds?: number;
       /** GET /v1/objects: stored objects one call examines at most (1000 by default). */
       listScanObjects?: number;
+      /** The person whose space this service is (`forCaller`): names relative to it, writes bound to it. */
+      person?: Person;
     } = { version: 'v3' },
   ) {
     this.reader = new DocumentReader(keys, store);
-    this.writer = new DocumentWriter(keys, store, this.reader, options.version);
+    this.writer = new DocumentWriter(keys, store, this.reader, options.version, options.person);
+  }
+
+  /**
+   * The documents as the caller names them: for a person, its space (`core/spaces.ts`), every
+   * name relative to `people/<identityId>/` and every write bound to it by the context pair
+   * `eaas:space`; for any other caller, the vault as it is. Every route goes through it.
+   */
+  forCaller(caller: DocumentCaller): DocumentService {
+    const person = caller.person;
+    if (person === undefined || this.options.person !== undefined) return this;
+    return new DocumentService(this.keys, new SpaceStore(this.store, spacePrefixOf(person)), {
+      ...this.options,
+      person,
+    });
   }
 
   /** Precondition of every write: a name that can take its instruction file too (`checkNewObjectKey`). */
@@ -80,7 +99,9 @@ export class DocumentService {
     key: string,
     plaintext: Uint8Array,
     input: Parameters<DocumentWriter['put']>[3],
-  ) {
+  ): ReturnType<DocumentWriter['put']> {
+    const at = this.forCaller(caller);
+    if (at !== this) return at.put(caller, key, plaintext, input);
     return this.writer.put(caller, key, plaintext, input);
   }
 
@@ -91,11 +112,15 @@ export class DocumentService {
 
   /** The object a write to `key` would replace, once the caller is found allowed to replace it. */
   replaceable(caller: DocumentCaller, key: string): Promise<{ etag: string } | undefined> {
+    const at = this.forCaller(caller);
+    if (at !== this) return at.replaceable(caller, key);
     return this.writer.replaceable(caller, key);
   }
 
   /** The metadata view of an object, for a caller who may decrypt it. Never a secret. */
   async head(caller: DocumentCaller, key: string): Promise<ObjectView> {
+    const at = this.forCaller(caller);
+    if (at !== this) return at.head(caller, key);
     const opened = await this.reader.readable(caller, key);
     if (opened.keyArn === undefined) (await this.reader.dataKeyOf(caller, opened)).fill(0);
     return viewOf(key, opened.info, opened.header, opened.instruction);
@@ -106,6 +131,8 @@ export class DocumentService {
    * has been checked. Larger objects: `openAuthenticated`.
    */
   async get(caller: DocumentCaller, key: string): Promise<{ view: ObjectView; plaintext: Buffer }> {
+    const at = this.forCaller(caller);
+    if (at !== this) return at.get(caller, key);
     const opened = await this.reader.readable(caller, key);
     const { info, header, instruction } = opened;
     const dataKey = await this.reader.dataKeyOf(caller, opened);
@@ -138,6 +165,8 @@ export class DocumentService {
     caller: DocumentCaller,
     key: string,
   ): Promise<{ view: ObjectView; body: Readable }> {
+    const at = this.forCaller(caller);
+    if (at !== this) return at.openAuthenticated(caller, key);
     const opened = await this.reader.readable(caller, key);
     const { info, header, instruction } = opened;
     const dataKey = await this.reader.dataKeyOf(caller, opened);
@@ -166,7 +195,12 @@ export class DocumentService {
    * V3 key commitment is checked here first. The content key is the object's own (one data key
    * per object), so it opens nothing else; it goes only to a caller allowed to decrypt the object.
    */
-  async downloadTicket(caller: DocumentCaller, key: string) {
+  async downloadTicket(caller: DocumentCaller, key: string): ReturnType<DocumentService['downloadTicketIn']> {
+    const at = this.forCaller(caller);
+    return at.downloadTicketIn(caller, key);
+  }
+
+  private async downloadTicketIn(caller: DocumentCaller, key: string) {
     const opened = await this.reader.readable(caller, key);
     const { info, header, instruction } = opened;
     const dataKey = await this.reader.dataKeyOf(caller, opened);
@@ -202,6 +236,8 @@ export class DocumentService {
    * name; one left half-written (no readable header) only its owner may delete.
    */
   async delete(caller: DocumentCaller, key: string): Promise<{ key: string; deleted: true }> {
+    const at = this.forCaller(caller);
+    if (at !== this) return at.delete(caller, key);
     const info = await this.reader.found(key);
     const recorded = info.metadata[EAAS_METADATA.keyArn];
     let header: EnvelopeHeader | undefined;
@@ -242,6 +278,8 @@ export class DocumentService {
     limit: number,
     cursor?: DocumentCursor,
   ): Promise<{ objects: ObjectView[]; next?: DocumentCursor }> {
+    const at = this.forCaller(caller);
+    if (at !== this) return at.list(caller, prefix, limit, cursor);
     return listDocuments({ store: this.store, reader: this.reader }, caller, {
       prefix,
       limit,

@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
 import { DomainError } from '../core/errors.js';
+import { personConditions, personOf } from '../core/person.js';
 import { type JobRecord, SCHEDULED_BY, starterMayRewrap } from '../core/rewrap-job.js';
 import type { AccessControl } from './access.js';
 
@@ -22,7 +23,10 @@ export async function jobAuthority(
   log: (message: string, fields: Record<string, unknown>) => void,
 ): Promise<(context: EncryptionContext) => boolean> {
   if (job.createdBy === SCHEDULED_BY) return () => true;
-  const starter = { arn: job.createdByArn ?? job.createdBy };
+  const starter = {
+    arn: job.createdByArn ?? job.createdBy,
+    conditions: personConditions(personOf(job.createdByPerson)),
+  };
   const { sourceKeyArn, destinationKeyArn } = job.spec;
   try {
     const read = (keyArn: string) => call(false, () => access.policyDecisions(starter, keyArn));

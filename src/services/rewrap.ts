@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { normalisePrincipal } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../core/errors.js';
+import type { Person } from '../core/person.js';
 import { type JobRecord, type JobSpec, jobView, newJobRecord, SCHEDULED_BY } from '../core/rewrap-job.js';
+import { nameInSpace, spacePrefixOf } from '../core/spaces.js';
 import type { AuditDecision, JobObjects, KeyAdmin, Keys } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaLedger } from './quotas.js';
@@ -35,6 +37,8 @@ export interface StartJob {
 }
 
 export interface JobCaller extends Caller {
+  /** A person signed in through the identity pool: a job's prefix is in its space. */
+  person?: Person | undefined;
   record?: (decision: AuditDecision) => void;
 }
 
@@ -79,7 +83,8 @@ export class RewrapService {
       throw new ValidationError(
         'Give either sourceKeyId or olderThanRotation: true, not both and not neither.',
       );
-    const prefix = input.prefix ?? '';
+    // A person's job is confined to its space (names relative to it, as every route takes them).
+    const prefix = `${caller.person ? spacePrefixOf(caller.person) : ''}${input.prefix ?? ''}`;
     if (prefix.startsWith(JOBS_PREFIX))
       throw new ValidationError(`The prefix ${JOBS_PREFIX} holds job records, not documents.`);
     const destinationKeyArn = await this.administered(caller, input.destinationKeyId);
@@ -110,7 +115,7 @@ export class RewrapService {
     const createdBy = normalisePrincipal(caller.arn);
     if (!caller.arn.startsWith('arn:') || createdBy === SCHEDULED_BY)
       throw new DomainError('AccessDenied', 'Only an IAM principal may start a re-encryption job.');
-    return jobView(await this.create(spec, createdBy, randomUUID(), caller.arn));
+    return viewFor(await this.create(spec, createdBy, randomUUID(), caller.arn, caller.person), caller);
   }
 
   /**
@@ -123,8 +128,12 @@ export class RewrapService {
     createdBy: string,
     id: string = randomUUID(),
     createdByArn?: string,
+    createdByPerson?: Person,
   ): Promise<JobRecord> {
-    const job = newJobRecord(id, spec, createdBy, this.now(), createdByArn);
+    const job = {
+      ...newJobRecord(id, spec, createdBy, this.now(), createdByArn),
+      ...(createdByPerson ? { createdByPerson } : {}),
+    };
     await this.records.add(job);
     this.log('re-encryption job created', {
       jobId: id,
@@ -180,7 +189,7 @@ export class RewrapService {
           `${normalisePrincipal(caller.arn)} may not view job ${id}: only an administrator of its keys may.`,
         );
     }
-    return jobView(found.job);
+    return viewFor(found.job, caller);
   }
 
   load(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {
@@ -205,4 +214,11 @@ export class RewrapService {
   private log(message: string, fields: Record<string, unknown>): void {
     this.options.log?.(message, fields);
   }
+}
+
+/** A job's view for the caller: a person's own job shows its prefix relative to its space. */
+function viewFor(job: JobRecord, caller: JobCaller) {
+  const view = jobView(job);
+  const mine = job.createdByPerson && job.createdByPerson.identityId === caller.person?.identityId;
+  return mine ? { ...view, prefix: nameInSpace(caller.person, view.prefix) } : view;
 }

@@ -3,6 +3,7 @@ import { type EncryptionContext, normalisePrincipal } from '@eaas/aws-rules';
 import { checkObjectContext, kmsContextFor } from '../core/envelope/index.js';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { checkMediaType } from '../core/media-type.js';
+import { nameInSpace, spaceContext, spacePrefixOf } from '../core/spaces.js';
 import {
   linkSeconds,
   planParts,
@@ -52,12 +53,34 @@ export class UploadService {
     this.sealer = new UploadSealer(keys, documents, this.records, vault, options, this.now);
   }
 
-  /** The caller's own upload; anyone else's, or none, is NotFound (ids are not confirmed to others). */
+  /**
+   * The caller's own upload; anyone else's, or none, is NotFound (ids are not confirmed to others).
+   * A person's uploads are its own: every person shares the identity pool's role, so the record
+   * names the person too.
+   */
   private async ownUpload(caller: DocumentCaller, id: string) {
     const found = await this.records.read(id);
-    if (!found || found.record.owner !== normalisePrincipal(caller.arn))
+    if (
+      !found ||
+      found.record.owner !== normalisePrincipal(caller.arn) ||
+      found.record.person?.identityId !== caller.person?.identityId
+    )
       throw new DomainError('NotFound', `No upload ${JSON.stringify(id)}.`);
     return found;
+  }
+
+  /** What the caller sees of its upload: a person's name relative to its space. */
+  private statusFor(record: UploadRecord): UploadStatus {
+    const status = statusOf(record);
+    if (!record.person) return status;
+    const prefix = spacePrefixOf(record.person);
+    return {
+      ...status,
+      key: nameInSpace(record.person, status.key),
+      ...(status.error
+        ? { error: { ...status.error, message: status.error.message.replaceAll(prefix, '') } }
+        : {}),
+    };
   }
 
   /**
@@ -75,8 +98,11 @@ export class UploadService {
       overwrite?: boolean | undefined;
     },
   ) {
-    this.documents.checkNewKey(input.key);
-    checkObjectContext(input.context);
+    // A person's names are relative to its space, and its writes bound to it.
+    const documents = this.documents.forCaller(caller);
+    documents.checkNewKey(input.key);
+    const context = spaceContext(caller.person, input.context);
+    checkObjectContext(context);
     checkMediaType(input.contentType, 'contentType');
     if (!Number.isSafeInteger(input.size) || input.size < 0)
       throw new ValidationError('size is the number of bytes of the document, a whole number >= 0.');
@@ -84,7 +110,6 @@ export class UploadService {
       throw new PayloadTooLargeError(
         `The document is ${input.size} bytes; uploads take up to ${this.options.maxUploadBytes}.`,
       );
-    const context = input.context ?? {};
     // Precondition: the caller may encrypt under the key with the whole context KMS will bind.
     const keyArn = await caller.guard(
       input.keyId,
@@ -92,7 +117,7 @@ export class UploadService {
       kmsContextFor(this.options.version, context),
     );
     const overwrite = input.overwrite ?? true;
-    const replaced = await this.documents.replaceable(caller, input.key);
+    const replaced = await documents.replaceable(caller, input.key);
     if (replaced && !overwrite)
       throw new DomainError(
         'AlreadyExists',
@@ -101,10 +126,11 @@ export class UploadService {
     const expiresIn = linkSeconds(this.options.urlSeconds, input.size);
     const record: UploadRecord = newUploadRecord({
       id: randomBytes(16).toString('hex'),
-      key: input.key,
+      key: caller.person ? `${spacePrefixOf(caller.person)}${input.key}` : input.key,
       keyArn,
       context,
       owner: normalisePrincipal(caller.arn),
+      person: caller.person,
       size: input.size,
       contentType: input.contentType,
       overwrite,
@@ -117,7 +143,7 @@ export class UploadService {
       // If-None-Match: * is signed in: the link writes the staging object once, never over it.
       const url = await this.staging.presignPut(staged, input.size, expiresIn, { ifNoneMatch: true });
       await this.records.create(record);
-      return { ...statusOf(record), method: 'PUT' as const, url, headers: { 'If-None-Match': '*' } };
+      return { ...this.statusFor(record), method: 'PUT' as const, url, headers: { 'If-None-Match': '*' } };
     }
     const { partSize, sizes } = planParts(input.size);
     const multipartId = await this.staging.startMultipart(staged);
@@ -131,13 +157,13 @@ export class UploadService {
       })),
     );
     await this.records.create(record);
-    return { ...statusOf(record), method: 'multipart' as const, partSize, parts };
+    return { ...this.statusFor(record), method: 'multipart' as const, partSize, parts };
   }
 
   async status(caller: DocumentCaller, id: string): Promise<UploadStatus> {
     const found = await this.ownUpload(caller, id);
     const expired = await this.records.expireIfAbandoned(found.record, found.etag);
-    return statusOf(expired ?? found.record);
+    return this.statusFor(expired ?? found.record);
   }
 
   /** Completes a multipart upload from the parts the uploader sent; the seal follows. */
@@ -172,17 +198,17 @@ export class UploadService {
       await this.records.write(record, marked).catch(() => undefined);
       throw error;
     }
-    return statusOf(record);
+    return this.statusFor(record);
   }
 
   /** Cancels a pending upload: its staging data is removed and it ends failed/Cancelled. */
   async cancel(caller: DocumentCaller, id: string): Promise<UploadStatus> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const { record, etag } = await this.ownUpload(caller, id);
-      if (record.state !== 'pending') return statusOf(record);
+      if (record.state !== 'pending') return this.statusFor(record);
       checkCancellable(record, this.now());
       try {
-        return statusOf(
+        return this.statusFor(
           await this.records.fail(record, etag, 'Cancelled', 'The uploader cancelled the upload.'),
         );
       } catch (error) {

@@ -1,5 +1,8 @@
+import { conditionHolds, type Match, plainResolve, type Resolve, variableValue } from './conditions.js';
+import { globMatch } from './glob.js';
 import { type GrantLike, grantAllows } from './grants.js';
-import { accountOf, normalisePrincipal, principalNames } from './principal.js';
+import { resolvePattern, usesVariables } from './policy-variables.js';
+import { accountOf, principalNames } from './principal.js';
 import type { AuthzRequest } from './request.js';
 
 /**
@@ -7,7 +10,8 @@ import type { AuthzRequest } from './request.js';
  * an explicit Deny wins, then an Allow from a policy statement, then a grant; otherwise the
  * request is denied. What the evaluator does not understand (an unknown condition operator or
  * key, NotPrincipal/NotAction/NotResource, a non-AWS principal type, a statement without
- * Resource) never allows: in an Allow it matches nothing, in a Deny it denies.
+ * Resource) never allows: in an Allow it matches nothing, in a Deny it denies. Policy variables
+ * (`policy-variables.ts`) are resolved in Resource and in condition values of 2012-10-17 policies.
  */
 
 export type Decision =
@@ -29,43 +33,6 @@ export interface StatementRef {
 type Json = unknown;
 
 const asList = (v: Json): Json[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
-
-/** Longest pattern a condition or statement may use; longer ones match nothing. */
-const MAX_PATTERN = 1024;
-
-/**
- * Glob match as IAM does: `*` any run, `?` one character; case-insensitive when asked. Linear
- * backtracking to the last `*` only, so a caller-chosen value cannot make it take long.
- */
-export function globMatch(pattern: string, value: string, ignoreCase = false): boolean {
-  if (pattern.length > MAX_PATTERN) return false;
-  const p = ignoreCase ? pattern.toLowerCase() : pattern;
-  const v = ignoreCase ? value.toLowerCase() : value;
-  let pi = 0;
-  let vi = 0;
-  let star = -1;
-  let mark = 0;
-  while (vi < v.length) {
-    // A `*` in the pattern is a wildcard even where the value has a `*` too.
-    if (pi < p.length && p[pi] === '*') {
-      star = pi++;
-      mark = vi;
-    } else if (pi < p.length && (p[pi] === '?' || p[pi] === v[vi])) {
-      pi++;
-      vi++;
-    } else if (star >= 0) {
-      pi = star + 1;
-      vi = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (pi < p.length && p[pi] === '*') pi++;
-  return pi === p.length;
-}
-
-/** Whether a part of a statement applies: yes, no, or not understood. */
-type Match = 'yes' | 'no' | 'unknown';
 
 const all = (...parts: Match[]): Match =>
   parts.includes('no') ? 'no' : parts.includes('unknown') ? 'unknown' : 'yes';
@@ -103,151 +70,26 @@ function principalMatches(principal: Json, req: AuthzRequest, effect: 'Allow' | 
   return result;
 }
 
-function patternsMatch(patterns: Json, value: string, ignoreCase: boolean): Match {
+function patternsMatch(patterns: Json, value: string, ignoreCase: boolean, resolve: Resolve): Match {
   const list = asList(patterns);
   if (list.length === 0) return 'unknown';
-  if (list.some((p) => typeof p === 'string' && globMatch(p, value, ignoreCase))) return 'yes';
-  return list.every((p) => typeof p === 'string') ? 'no' : 'unknown';
-}
-
-/**
- * Condition keys that hold a set of values (the service authorization reference's `ArrayOfString`
- * type), which need a ForAllValues/ForAnyValue qualifier.
- */
-const MULTI_VALUED: ReadonlySet<string> = new Set([
-  'aws:tagkeys',
-  'kms:grantoperations',
-  'kms:encryptioncontextkeys',
-  'kms:resourcealiases',
-]);
-
-/** The request's values for a condition key; undefined when the key is not one this evaluator knows. */
-function requestValues(key: string, req: AuthzRequest): { values: string[]; multi: boolean } | undefined {
-  const lower = key.toLowerCase();
-  const ctx = req.encryptionContext ?? {};
-  if (lower.startsWith('kms:encryptioncontext:')) {
-    // IAM condition key names are not case-sensitive, the context key in them included.
-    const name = key.slice('kms:encryptioncontext:'.length).toLowerCase();
-    const values = Object.entries(ctx)
-      .filter(([k]) => k.toLowerCase() === name)
-      .map(([, v]) => v);
-    return { values, multi: false };
-  }
-  if (lower === 'kms:encryptioncontextkeys') return { values: Object.keys(ctx), multi: true };
-  if (lower === 'kms:grantisforawsresource')
-    return { values: [String(req.grantIsForAWSResource === true)], multi: false };
-  if (lower === 'kms:calleraccount')
-    return { values: [/::(\d{12}):/.exec(req.principal)?.[1] ?? ''], multi: false };
-  if (lower === 'aws:principalarn') return { values: [normalisePrincipal(req.principal)], multi: false };
-  if (req.conditions) {
-    for (const [name, values] of Object.entries(req.conditions)) {
-      if (name.toLowerCase() === lower) return { values: [...values], multi: MULTI_VALUED.has(lower) };
-    }
-    // A family the request knows (`aws:ResourceTag/*`): a key of it not listed is absent.
-    for (const name of Object.keys(req.conditions)) {
-      const family = name.toLowerCase();
-      if (family.endsWith('/*') && lower.startsWith(family.slice(0, -1))) return { values: [], multi: false };
-    }
-  }
-  return undefined;
-}
-
-/**
- * Numeric operators (IAM's condition operators reference): both sides must be decimal numbers;
- * a value or pattern that is not one matches nothing.
- */
-const NUMBER = /^-?\d+(\.\d+)?$/;
-const numeric =
-  (test: (value: number, pattern: number) => boolean) =>
-  (p: string, v: string): boolean =>
-    NUMBER.test(p) && NUMBER.test(v) && test(Number(v), Number(p));
-const COMPARATORS: Record<string, (pattern: string, value: string) => boolean> = {
-  stringequals: (p, v) => p === v,
-  stringequalsignorecase: (p, v) => p.toLowerCase() === v.toLowerCase(),
-  stringlike: (p, v) => globMatch(p, v),
-  bool: (p, v) => p.toLowerCase() === v.toLowerCase(),
-  // ARN operators: case-sensitive wildcards, as StringLike (IAM's condition operators reference).
-  arnlike: (p, v) => globMatch(p, v),
-  arnequals: (p, v) => globMatch(p, v),
-  numericequals: numeric((v, p) => v === p),
-  numericlessthan: numeric((v, p) => v < p),
-  numericlessthanequals: numeric((v, p) => v <= p),
-  numericgreaterthan: numeric((v, p) => v > p),
-  numericgreaterthanequals: numeric((v, p) => v >= p),
-};
-const NEGATED: Record<string, string> = {
-  numericnotequals: 'numericequals',
-  stringnotequals: 'stringequals',
-  stringnotequalsignorecase: 'stringequalsignorecase',
-  stringnotlike: 'stringlike',
-  arnnotlike: 'arnlike',
-  arnnotequals: 'arnequals',
-};
-
-/** `Null`: "true" holds when the request has no value for the key, "false" when it has one. */
-function nullHolds(block: Record<string, Json>, req: AuthzRequest): Match {
-  let result: Match = 'yes';
-  for (const [key, raw] of Object.entries(block)) {
-    const found = requestValues(key, req);
-    const expected = typeof raw === 'boolean' ? String(raw) : raw;
-    if (!found || (expected !== 'true' && expected !== 'false')) return 'unknown';
-    if ((found.values.length === 0) !== (expected === 'true')) result = 'no';
+  let result: Match = 'no';
+  for (const p of list) {
+    const r = typeof p === 'string' ? resolve(p) : 'unknown';
+    // A pattern whose variable has no value matches no resource.
+    if (r === 'unresolved') continue;
+    if (r === 'unknown') result = 'unknown';
+    else if (globMatch(r, value, ignoreCase)) return 'yes';
   }
   return result;
 }
 
-/** One condition operator block: set qualifiers, IfExists, negated string operators. */
-function conditionHolds(operator: string, block: Json, req: AuthzRequest): Match {
-  if (block === null || typeof block !== 'object' || Array.isArray(block)) return 'unknown';
-  let qualifier: 'all' | 'any' | undefined;
-  let op = operator.toLowerCase();
-  if (op.startsWith('forallvalues:')) {
-    qualifier = 'all';
-    op = op.slice('forallvalues:'.length);
-  } else if (op.startsWith('foranyvalue:')) {
-    qualifier = 'any';
-    op = op.slice('foranyvalue:'.length);
-  }
-  const ifExists = op.endsWith('ifexists');
-  if (ifExists) op = op.slice(0, -'ifexists'.length);
-  if (op === 'null') {
-    if (qualifier !== undefined) return 'unknown';
-    return nullHolds(block as Record<string, Json>, req);
-  }
-  const negated = Object.hasOwn(NEGATED, op);
-  const name = negated ? (NEGATED[op] as string) : op;
-  if (!Object.hasOwn(COMPARATORS, name)) return 'unknown';
-  const compare = COMPARATORS[name] as (pattern: string, value: string) => boolean;
-  let result: Match = 'yes';
-  for (const [key, raw] of Object.entries(block as Record<string, Json>)) {
-    const found = requestValues(key, req);
-    if (!found) return 'unknown';
-    const patterns = asList(raw).map((v) =>
-      typeof v === 'boolean' || typeof v === 'number' ? String(v) : v,
-    );
-    if (patterns.length === 0 || patterns.some((p) => typeof p !== 'string')) return 'unknown';
-    const list = patterns as string[];
-    const matchesOne = (value: string) =>
-      negated ? !list.some((p) => compare(p, value)) : list.some((p) => compare(p, value));
-    let holds: boolean;
-    if (found.multi) {
-      // A multi-valued key needs a set qualifier; without one the condition is not understood.
-      if (qualifier === undefined) return 'unknown';
-      holds = qualifier === 'all' ? found.values.every(matchesOne) : found.values.some(matchesOne);
-    } else {
-      if (qualifier !== undefined) return 'unknown';
-      // Two context keys differing only in case: which one the condition means is not known.
-      if (found.values.length > 1) return 'unknown';
-      const value = found.values[0];
-      // A missing key satisfies IfExists and the negated operators, and nothing else.
-      holds = value === undefined ? ifExists || negated : matchesOne(value);
-    }
-    if (!holds) result = 'no';
-  }
-  return result;
-}
-
-function statementMatches(st: Record<string, Json>, req: AuthzRequest, identity = false): Match {
+function statementMatches(
+  st: Record<string, Json>,
+  req: AuthzRequest,
+  identity: boolean,
+  resolve: Resolve,
+): Match {
   if ('NotPrincipal' in st || 'NotAction' in st || 'NotResource' in st) return 'unknown';
   if (!('Resource' in st)) return 'unknown';
   const parts: Match[] = [
@@ -257,8 +99,8 @@ function statementMatches(st: Record<string, Json>, req: AuthzRequest, identity 
         ? 'unknown'
         : 'yes'
       : principalMatches(st.Principal, req, st.Effect === 'Deny' ? 'Deny' : 'Allow'),
-    patternsMatch(st.Action, req.action, true),
-    patternsMatch(st.Resource, req.keyArn, false),
+    patternsMatch(st.Action, req.action, true, plainResolve),
+    patternsMatch(st.Resource, req.keyArn, false, resolve),
   ];
   const conditions = st.Condition;
   if (conditions !== undefined) {
@@ -266,7 +108,7 @@ function statementMatches(st: Record<string, Json>, req: AuthzRequest, identity 
       parts.push('unknown');
     else
       for (const [op, block] of Object.entries(conditions as Record<string, Json>))
-        parts.push(conditionHolds(op, block, req));
+        parts.push(conditionHolds(op, block, req, resolve));
   }
   return all(...parts);
 }
@@ -282,12 +124,15 @@ function evaluatePolicy(policy: Json, req: AuthzRequest, identity: boolean): Pol
     policy !== null && typeof policy === 'object' && !Array.isArray(policy)
       ? asList((policy as Record<string, Json>).Statement)
       : [];
+  const resolve: Resolve = usesVariables(policy)
+    ? (pattern) => resolvePattern(pattern, (key) => variableValue(key, req))
+    : plainResolve;
   let allow: StatementRef | undefined;
   for (const [index, raw] of statements.entries()) {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) continue;
     const st = raw as Record<string, Json>;
     if (st.Effect !== 'Allow' && st.Effect !== 'Deny') continue;
-    const match = statementMatches(st, req, identity);
+    const match = statementMatches(st, req, identity, resolve);
     const ref: StatementRef = { index, ...(typeof st.Sid === 'string' ? { sid: st.Sid } : {}) };
     // Precondition: a Deny the evaluator cannot fully understand is applied (fails closed);
     // an Allow applies only when every part of it is understood and matches.

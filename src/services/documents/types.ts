@@ -1,9 +1,12 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
+import type { Person } from '../../core/person.js';
 import type { KeyGuard } from '../crypto.js';
 
 export interface DocumentCaller {
   /** The caller's ARN as authenticated. */
   arn: string;
+  /** A person signed in through the identity pool: its documents are in its space (`core/spaces.ts`). */
+  person?: Person | undefined;
   /** Decides the caller's right to an action on a key (throws AccessDenied); answers the key ARN. */
   guard: KeyGuard;
 }

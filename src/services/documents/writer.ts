@@ -12,6 +12,8 @@ import {
 import { DomainError, PayloadTooLargeError } from '../../core/errors.js';
 import { checkMediaType, DEFAULT_MEDIA_TYPE } from '../../core/media-type.js';
 import { checkNewObjectKey, instructionKeyOf } from '../../core/object-names.js';
+import type { Person } from '../../core/person.js';
+import { spaceContext } from '../../core/spaces.js';
 import type { Keys, ObjectStore } from '../../ports.js';
 import { INLINE_LIMIT } from '../crypto.js';
 import { newEnvelope } from '../envelope-writer.js';
@@ -29,6 +31,8 @@ export class DocumentWriter {
     private readonly store: ObjectStore,
     private readonly reader: DocumentReader,
     private readonly version: EnvelopeVersion,
+    /** The person whose space this is: each write binds the pair `eaas:space`. */
+    private readonly person?: Person,
   ) {}
 
   /**
@@ -53,13 +57,14 @@ export class DocumentWriter {
     },
   ) {
     this.checkNewKey(key);
-    checkObjectContext(input.context);
+    // The caller's context, and a person's space pair, which no caller sets itself.
+    const userContext = spaceContext(this.person, input.context);
+    checkObjectContext(userContext);
     checkMediaType(input.contentType, 'Content-Type');
     if (plaintext.byteLength > INLINE_LIMIT)
       throw new PayloadTooLargeError(
         `The body is ${plaintext.byteLength} bytes; PUT /v1/objects takes up to ${INLINE_LIMIT}. Upload larger documents with POST /v1/uploads.`,
       );
-    const userContext = input.context ?? {};
     // Precondition: the caller may encrypt under the key with the whole context KMS will bind.
     const keyArn = await caller.guard(input.keyId, 'kms:Encrypt', kmsContextFor(this.version, userContext));
     const replaced = await this.replaceable(caller, key);

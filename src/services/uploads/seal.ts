@@ -113,6 +113,7 @@ export class UploadSealer {
           record.owner,
           record.keyArn,
           kmsContextFor(this.options.version, record.context),
+          record.person,
         );
         const nonce = randomBytes(16).toString('hex');
         const envelope = await newEnvelope(this.keys, {

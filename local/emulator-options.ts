@@ -8,8 +8,14 @@ import {
   type SeedKey,
 } from '@eaas/aws-local';
 import { rolesKeyPolicy, upgradedRolesPolicy } from '../src/core/key-policy.js';
+import {
+  type PageKeyPolicyInput,
+  pageKeyPolicy,
+  upgradedPageKeyPolicy,
+} from '../src/core/page-key-policy.js';
 import { SERVICE_TAG } from '../src/services/keys/shared.js';
 import type { StackConfig as Config } from './config.js';
+import { roleNameOf } from './template-roles.js';
 
 /**
  * The local stack's settings for the emulators of `@eaas/aws-local`, which know nothing of this
@@ -17,6 +23,8 @@ import type { StackConfig as Config } from './config.js';
  */
 
 export const DEFAULT_KEY_ALIAS = 'alias/eaas-default';
+/** The upload page's key, as serverless.yml's PageKey alias names it. */
+export const PAGE_KEY_ALIAS = 'alias/eaas-page';
 
 /**
  * The seed's default key, created on the first start: administered by myKeyManager and used by
@@ -58,6 +66,37 @@ export function defaultKeySeed(
   };
 }
 
+/**
+ * The page's key, created on the first start with the policy the service writes for it
+ * (src/core/page-key-policy.ts, serverless.yml's PageKey): the service's roles use it, people (the
+ * identity pool's authenticated role, `eaas-local-people`) only in their own space. Tagged with the
+ * reserved tag like the default key. On later starts its policy is brought to the current one (the
+ * roles the template names may have changed). Undefined when the stack names no service or
+ * administration role: the policy would name no one who may use the key.
+ */
+export function pageKeySeed(
+  accountId: string,
+  { tag, serviceRoles = [], adminRoles = [] }: ServiceNames = {},
+): SeedKey | undefined {
+  if (serviceRoles.length === 0 || adminRoles.length === 0) return undefined;
+  const input: PageKeyPolicyInput = {
+    accountId,
+    peopleRoleArn: `arn:aws:iam::${accountId}:role/${roleNameOf('local', 'people')}`,
+    serviceRoleArns: serviceRoles,
+    adminRoleArns: adminRoles,
+  };
+  return {
+    alias: PAGE_KEY_ALIAS,
+    description: "The upload page's key: each person's documents, in their own space",
+    tags: [
+      { TagKey: 'eaas:purpose', TagValue: 'page' },
+      ...(tag ? [{ TagKey: SERVICE_TAG, TagValue: tag }] : []),
+    ],
+    policy: () => pageKeyPolicy(input),
+    upgradePolicy: (doc: unknown) => upgradedPageKeyPolicy(doc, input),
+  };
+}
+
 /** The values the template's names and ARNs take locally (local/template-roles.ts). */
 export function localValues(config: Config) {
   return {
@@ -80,6 +119,7 @@ export function localKmsOptions(config: Config, service: ServiceNames = {}): Loc
     port: config.kmsPort,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
     seedKey: defaultKeySeed(config.accountId, service),
+    seedKeys: [pageKeySeed(config.accountId, service)].filter((k): k is SeedKey => k !== undefined),
   };
 }
 

@@ -10,6 +10,8 @@ import { identityVerdict } from '@eaas/aws-rules';
 
 export const ACCOUNT = '111122223333';
 export const REGION = 'us-east-1';
+/** The REST API's id in rendered execute-api ARNs. */
+export const API_ID = 'a1b2c3d4e5';
 
 export interface Resource {
   Type: string;
@@ -51,6 +53,8 @@ export function render(resources: Resources, value: unknown): string {
     const pseudo = PSEUDO[id];
     if (pseudo !== undefined) return pseudo;
     if (resources[id]?.Type === 'AWS::S3::Bucket') return bucketName(resources, id);
+    // The framework's REST API: an id of API Gateway's shape.
+    if (id === 'ApiGatewayRestApi') return API_ID;
     const logGroup = resources[id]?.Properties?.LogGroupName;
     if (resources[id]?.Type === 'AWS::Logs::LogGroup' && typeof logGroup === 'string') return logGroup;
     throw new Error(`cannot render Ref ${id}`);
@@ -59,7 +63,10 @@ export function render(resources: Resources, value: unknown): string {
     case 'Ref':
       return refOf(arg as string);
     case 'Fn::Sub':
-      return (arg as string).replace(/\$\{([^}]+)\}/g, (_m, id: string) => refOf(id));
+      // `${!Literal}` is the literal `${Literal}` (an IAM policy variable).
+      return (arg as string).replace(/\$\{([^}]+)\}/g, (_m, id: string) =>
+        id.startsWith('!') ? `\${${id.slice(1)}}` : refOf(id),
+      );
     case 'Fn::Join': {
       const [sep, parts] = arg as [string, unknown[]];
       return parts.map((p) => render(resources, p)).join(sep);

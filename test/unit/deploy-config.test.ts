@@ -80,8 +80,9 @@ function resolve(value: unknown, root: Sls): unknown {
       );
     throw new Error(`serverless.yml uses a variable this test does not resolve: \${${expr}}`);
   };
-  // CloudFormation's own: `${AWS::...}` and a resource's `${LogicalId}` inside Fn::Sub.
-  const cfn = (expr: string) => expr.startsWith('AWS::') || /^[A-Za-z0-9]+$/.test(expr);
+  // CloudFormation's own: `${AWS::...}`, a resource's `${LogicalId}` and a literal `${!...}` inside Fn::Sub.
+  const cfn = (expr: string) =>
+    expr.startsWith('AWS::') || expr.startsWith('!') || /^[A-Za-z0-9]+$/.test(expr);
   const whole = /^\$\{([^}]+)\}$/.exec(value);
   if (whole?.[1] && !cfn(whole[1])) return one(whole[1]);
   return value.replace(/\$\{([^}]+)\}/g, (m, expr: string) => (cfn(expr) ? m : String(one(expr))));

@@ -50,6 +50,8 @@ export interface LocalKmsOptions {
   maxSkewSeconds?: number;
   /** A key to create on first start under an alias, and the policy upgrade applied to it later. */
   seedKey?: SeedKey;
+  /** More keys to seed the same way, each under its own alias (the application's other keys). */
+  seedKeys?: readonly SeedKey[];
   /** Roles an application defines (e.g. its functions' roles), with their IAM policies: principals of the KMS and of whatever trusts its identities. */
   roles?: readonly LocalRole[];
   now?: () => Date;
@@ -116,7 +118,8 @@ export async function startLocalKms(options: LocalKmsOptions): Promise<LocalKms>
     ...(options.now ? { now: options.now } : {}),
     ...(options.limits ? { limits: options.limits } : {}),
   });
-  if (options.seedKey) ensureSeedKey(store, identities, options.seedKey);
+  for (const seed of [...(options.seedKey ? [options.seedKey] : []), ...(options.seedKeys ?? [])])
+    ensureSeedKey(store, identities, seed);
   let shouldThrottle: ((operation: string) => boolean) | undefined;
   const bodyBudget = new BodyBudget(MAX_BODY_BYTES_IN_FLIGHT);
   const server = createKmsServer({

@@ -185,8 +185,8 @@ describe.skipIf(!haveChromium)('people sign in to the upload page with an accoun
     await anaPage.getByRole('button', { name: 'Upload', exact: true }).click();
     await expect.poll(() => held.length).toBeGreaterThan(0);
     await anaPage.waitForTimeout((LIFETIME_S + 3) * 1000);
-    await anaPage.unroute(parts);
     for (const go of held) await go();
+    await anaPage.unroute(parts);
     await row(anaPage, slow.name)
       .and(anaPage.locator('[data-state="sealed"], [data-state="failed"]'))
       .waitFor();
@@ -282,8 +282,13 @@ describe.skipIf(!haveChromium)('people sign in to the upload page with an accoun
     const secrets = anaWire.secrets();
     const refreshToken = anaWire.lastRefreshToken();
     expect((await anaContext.cookies()).length).toBeGreaterThan(0); // the managed login's session
+    // The managed login's /logout sends the browser back to the page, a new document.
+    const back = anaPage.waitForResponse(
+      (r) => r.url() === `${t.api}/` && (r.request().redirectedFrom()?.url() ?? '').includes('/logout?'),
+    );
     await anaPage.getByRole('button', { name: 'Sign out' }).click();
-    await anaPage.waitForURL(`${t.api}/`);
+    await back;
+    await anaPage.waitForLoadState('load');
     await anaPage.getByRole('button', { name: 'Sign in', exact: true }).waitFor();
 
     expect((await refreshGrant(s, refreshToken)).body.error).toBe('invalid_grant');

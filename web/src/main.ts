@@ -162,7 +162,6 @@ function signOut(): void {
   byId('upload-form', HTMLFormElement).reset();
   setChosen([]);
   showNotice('');
-  signInSection.hidden = false;
   session.hidden = true;
   uploadSection.hidden = true;
   documentsSection.hidden = true;
@@ -175,6 +174,7 @@ function signOut(): void {
     leaving.signOut().catch(() => undefined);
     return;
   }
+  signInSection.hidden = false;
   announce('Signed out. The credentials are forgotten.');
   // An operator goes back to the form they used.
   accessKeys.open = true;

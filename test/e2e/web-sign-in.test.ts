@@ -295,6 +295,10 @@ describe.skipIf(!haveChromium)('people sign in to the upload page with an accoun
     expect(await anaPage.evaluate('localStorage.length + sessionStorage.length')).toBe(0);
     expect(await anaPage.evaluate('indexedDB.databases().then((d) => d.length)')).toBe(0);
     expect(await anaContext.cookies()).toEqual([]);
+    // The search reaches what a script could leave on window (checked with a planted token).
+    await anaPage.evaluate('window.__probe = { a: { b: { c: "eyJprobeprobepr.eyJprobeprobepr.x" } } }');
+    expect(((await anaPage.evaluate(REACHABLE_STRINGS)) as string[]).join('\n')).toMatch(JWT);
+    await anaPage.evaluate('delete window.__probe');
     const reachable = (await anaPage.evaluate(REACHABLE_STRINGS)) as string[];
     const text = reachable.join('\n');
     expect(text).not.toMatch(JWT);

@@ -61,6 +61,8 @@ export async function startBenchStack(
       EAAS_KMS_PORT: String(kmsPort),
       EAAS_API_PORT: String(apiPort),
       EAAS_S3_PORT: String(s3Port),
+      EAAS_USER_POOL_PORT: String(kmsPort + 900),
+      EAAS_IDENTITY_POOL_PORT: String(kmsPort + 1000),
       ...env,
     },
     /stack is up/,

@@ -18,6 +18,10 @@ export interface LocalConfig {
   readonly s3Port: number;
   /** Port of the local CloudWatch Logs (the audit log group). */
   readonly logsPort: number;
+  /** Port of the local Cognito user pool (managed login, cognito-idp). */
+  readonly userPoolPort: number;
+  /** Port of the local Cognito identity pool (cognito-identity). */
+  readonly identityPoolPort: number;
   /** Root key that wraps local key material at rest; generated into the data dir when absent. */
   readonly rootKey: Buffer | undefined;
   /** Largest clock difference a SigV4 signature may have, in seconds. */
@@ -39,6 +43,8 @@ export const PORT_SETTINGS = {
   apiPort: 'EAAS_API_PORT',
   s3Port: 'EAAS_S3_PORT',
   logsPort: 'EAAS_LOGS_PORT',
+  userPoolPort: 'EAAS_USER_POOL_PORT',
+  identityPoolPort: 'EAAS_IDENTITY_POOL_PORT',
 } as const satisfies Partial<Record<keyof LocalConfig, string>>;
 
 function readLocalConfig(s: Settings): LocalConfig {
@@ -52,6 +58,8 @@ function readLocalConfig(s: Settings): LocalConfig {
     apiPort: s.int(PORT_SETTINGS.apiPort, 1, 65535, 3000),
     s3Port: s.int(PORT_SETTINGS.s3Port, 1, 65535, 4569),
     logsPort: s.int(PORT_SETTINGS.logsPort, 1, 65535, 4586),
+    userPoolPort: s.int(PORT_SETTINGS.userPoolPort, 1, 65535, 9229),
+    identityPoolPort: s.int(PORT_SETTINGS.identityPoolPort, 1, 65535, 9230),
     rootKey: rootKey === undefined ? undefined : Buffer.from(rootKey, 'base64'),
     sigv4MaxSkewSeconds: s.int('EAAS_SIGV4_MAX_SKEW_SECONDS', 1, 3600, 300),
     sweepSeconds: s.int('EAAS_SWEEP_SECONDS', 0, 86400, 60),

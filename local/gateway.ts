@@ -71,6 +71,8 @@ export interface GatewayOptions {
   functions: Readonly<Record<FunctionName, LambdaHandler>>;
   maxSkewSeconds: number;
   now?: () => Date;
+  /** Sees each proxy event before its function does (tests check what API Gateway tells the function). */
+  onEvent?: (event: APIGatewayProxyEvent) => void;
   timeoutMs?: number;
   /** The upload page's static files at `/`; without it every path is the API's. */
   site?: StaticSite;
@@ -335,6 +337,7 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       requestTimeEpoch: now().getTime(),
       binaryMediaTypes,
     });
+    options.onEvent?.(event);
     const fn = options.functions[route.function];
     const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;

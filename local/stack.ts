@@ -5,12 +5,14 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { PutBucketCorsCommand, PutBucketPolicyCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   KEY_MANAGER,
+  type LocalIdentityPool,
   type LocalKms,
   type LocalKmsOptions,
   type LocalLogs,
   type LocalRole,
   type LocalS3,
   type LocalS3Options,
+  type LocalUserPool,
   type ObjectCreatedListener,
   SERVICE,
   startLocalKms,
@@ -48,6 +50,7 @@ import { DEFAULT_KEY_ALIAS, localKmsOptions, localS3Options, localValues } from 
 import { type GatewayOptions, type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
+import { type SignInPools, startSignIn } from './sign-in.js';
 import { createStaticSite } from './static-site.js';
 import { readBucketPolicy, readRoleList, readServiceTag, readTemplateRoles } from './template-roles.js';
 
@@ -60,6 +63,14 @@ export interface StackOptions {
   apiPort?: number;
   s3Port?: number;
   logsPort?: number;
+  userPoolPort?: number;
+  identityPoolPort?: number;
+  /** Lifetimes of the user pool's tokens (tests shorten them); Cognito's defaults otherwise. */
+  tokenSeconds?: { id?: number; access?: number; refresh?: number };
+  /** Lifetime of the identity pool's credentials (default 3600). */
+  credentialSeconds?: number;
+  /** The identity pool's authenticated role; serverless.yml's PeopleRole by default. */
+  peopleRole?: LocalRole;
   now?: () => Date;
   /** Where audit records and errors are logged besides `audit.log`; Powertools' JSON logger on stdout by default. */
   logger?: Logger | null;
@@ -73,6 +84,8 @@ export interface StackOptions {
   kmsOnRequest?: LocalKmsOptions['onRequest'];
   /** The functions' roles; read from serverless.yml by default (tests take one away to see it fail). */
   roles?: Record<string, LocalRole>;
+  /** Sees each API Gateway proxy event before its function (tests check the caller's identity in it). */
+  onApiEvent?: GatewayOptions['onEvent'];
   /** Replaces some of the API settings read from serverless.yml (tests: low throttles, another binary list). */
   api?: Partial<NonNullable<GatewayOptions['api']>>;
   /** Replaces the seal function on staging events (tests of faults); the default seals. */
@@ -88,6 +101,12 @@ export interface LocalStack {
   /** The local CloudWatch Logs, holding the audit log group the functions write to. */
   logs: LocalLogs;
   gateway: LocalGateway;
+  /** The local Cognito user pool the page signs people in with (its seeded person, on the first start). */
+  userPool: LocalUserPool;
+  /** The local Cognito identity pool that gives signed-in people PeopleRole's temporary credentials. */
+  identityPool: LocalIdentityPool;
+  /** The identity pool's authenticated role, as the stack runs it. */
+  peopleRole: LocalRole;
   /** The service's own KMS client (the `eaas-service` principal). */
   serviceKms: KMSClient;
   /** The service's own S3 client to the local S3 (the `eaas-service` principal, path-style). */
@@ -308,6 +327,9 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     }),
   };
   let gateway: LocalGateway;
+  // The sign-in pools start once the page's origin (the gateway's) is known; the page's config.json
+  // and CSP name them from then on.
+  let signIn: SignInPools | undefined;
   try {
     const apiPort = options.apiPort ?? config.apiPort;
     gateway = await portInUse(PORT_SETTINGS.apiPort, config.host, apiPort, () =>
@@ -324,8 +346,13 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
         // service's setting (EAAS_CORS_ORIGIN), unset locally unless given: the page is same-origin.
         api: { ...readApiSettings(), corsOrigin: settings.corsOrigin, ...options.api },
         // The upload page at `/`; its presigned URLs point at the local S3.
-        site: createStaticSite({ region: config.region, connectSources: [s3.endpoint] }),
+        site: createStaticSite({
+          region: config.region,
+          connectSources: [s3.endpoint],
+          signIn: () => signIn?.site,
+        }),
         ...(options.now ? { now: options.now } : {}),
+        ...(options.onApiEvent ? { onEvent: options.onApiEvent } : {}),
       }),
     );
   } catch (error) {
@@ -341,6 +368,28 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   const origins = [webOrigin, webOrigin.replace('127.0.0.1', 'localhost')].filter(
     (o, i, all) => all.indexOf(o) === i,
   );
+  try {
+    signIn = await startSignIn(config, {
+      identities: kms.identities,
+      origins,
+      ...(options.userPoolPort !== undefined ? { userPoolPort: options.userPoolPort } : {}),
+      ...(options.identityPoolPort !== undefined ? { identityPoolPort: options.identityPoolPort } : {}),
+      ...(options.tokenSeconds ? { tokenSeconds: options.tokenSeconds } : {}),
+      ...(options.credentialSeconds !== undefined ? { credentialSeconds: options.credentialSeconds } : {}),
+      ...(options.peopleRole ? { peopleRole: options.peopleRole } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
+  } catch (error) {
+    await gateway.close();
+    serviceKms.destroy();
+    serviceS3.destroy();
+    for (const client of clients) client.destroy();
+    await logs.close();
+    await s3.close();
+    await kms.close();
+    throw error;
+  }
+  const pools = signIn;
   // The page PUTs uploads to staging and GETs ciphertexts from the vault: CORS for its origin only.
   await serviceS3.send(
     new PutBucketCorsCommand({
@@ -415,6 +464,9 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     s3,
     logs,
     gateway,
+    userPool: pools.userPool,
+    identityPool: pools.identityPool,
+    peopleRole: pools.peopleRole,
     serviceKms,
     serviceS3,
     uploads,
@@ -429,6 +481,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       if (rewrapTimer) clearInterval(rewrapTimer);
       await ticking?.catch(() => undefined);
       await gateway.close();
+      await pools.close();
       serviceKms.destroy();
       serviceS3.destroy();
       for (const client of clients) client.destroy();

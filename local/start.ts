@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
 import { loadStackConfig } from './config.js';
 import { DEFAULT_KEY_ALIAS } from './emulator-options.js';
+import { SEED_PERSON } from './sign-in.js';
 import { startStack } from './stack.js';
 
 /** `npm start`: the local stack on loopback, until Ctrl-C. */
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
       `  KMS      ${stack.kms.endpoint}   (account ${config.accountId})`,
       `  S3       ${stack.s3.endpoint}   (path-style; buckets ${config.vaultBucket}, ${config.stagingBucket})`,
       `  Logs     ${stack.logs.endpoint}   (CloudWatch Logs; audit log group ${stack.auditLogGroup})`,
+      `  sign-in  ${stack.userPool.endpoint}   (Cognito user pool ${stack.userPool.userPoolId}, app client ${stack.userPool.clientId})`,
+      `  identity ${stack.identityPool.endpoint}   (Cognito identity pool ${stack.identityPool.identityPoolId}, role ${stack.peopleRole.name})`,
       `  data     ${dataDir}   (audit log: ${stack.auditLog})`,
       `  profiles ${KEY_MANAGER} (administers ${DEFAULT_KEY_ALIAS}), ${KEY_USER} (uses it), ${SERVICE} (the service)`,
       '',
@@ -26,6 +29,17 @@ async function main(): Promise<void> {
       `    aws --profile ${KEY_USER} --endpoint-url ${stack.s3.endpoint} s3 ls s3://${config.stagingBucket}`,
       `    curl --aws-sigv4 "aws:amz:${config.region}:execute-api" --user "$KEY:$SECRET" -H 'content-type: application/json' \\`,
       `      -d '{"keyId":"${DEFAULT_KEY_ALIAS}","plaintext":"aGVsbG8="}' ${api}/v1/encrypt`,
+      '',
+      `  sign in on the page: ${stack.webOrigin}/`,
+      ...(stack.userPool.seeded
+        ? [
+            `    person ${stack.userPool.seeded.username}, one-time password ${stack.userPool.seeded.temporaryPassword}`,
+            '    (shown on this first start only; a new password is chosen at the first sign-in)',
+          ]
+        : [`    as ${SEED_PERSON.username} (password chosen at the first sign-in), or a person you added`]),
+      '  add a person:',
+      `    aws --profile ${KEY_MANAGER} --endpoint-url ${stack.userPool.endpoint} cognito-idp admin-create-user \\`,
+      `      --user-pool-id ${stack.userPool.userPoolId} --username bob --temporary-password '<a one-time password>'`,
       '',
       'Ctrl-C stops it.',
     ].join('\n'),

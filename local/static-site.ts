@@ -17,6 +17,23 @@ export interface StaticSiteOptions {
   region: string;
   /** Origins the page may connect to besides its own: where its presigned URLs point (the S3 endpoint). */
   connectSources: readonly string[];
+  /**
+   * What the page signs in with (the local user pool and identity pool) and the page's key, once
+   * the local stack knows them; asked at each request of `config.json` and of a page, with the
+   * page's origin (`http://127.0.0.1:3000` or `http://localhost:3000`). Absent: no sign-in (the
+   * access-key form only) and a `connect-src` of `connectSources` alone.
+   */
+  signIn?: () => SiteSignIn | undefined;
+}
+
+/** The sign-in block of `config.json` and the origins it adds to `connect-src`. */
+export interface SiteSignIn {
+  /** `config.json`'s `signIn` for a page served from `origin` (its redirect and logout URIs). */
+  config(origin: string): Record<string, string>;
+  /** The page's key (`alias/eaas-page`). */
+  pageKey: string;
+  /** The user pool's and identity pool's origins, which the page calls. */
+  connectSources: readonly string[];
 }
 
 export interface StaticSite {
@@ -57,8 +74,7 @@ export function contentSecurityPolicy(connectSources: readonly string[]): string
 
 export function createStaticSite(options: StaticSiteOptions): StaticSite {
   const root = options.root ?? DEFAULT_SITE_ROOT;
-  const headers = {
-    'Content-Security-Policy': contentSecurityPolicy(options.connectSources),
+  const baseHeaders = {
     'X-Content-Type-Options': 'nosniff',
     'X-Frame-Options': 'DENY',
     'Referrer-Policy': 'no-referrer',
@@ -67,18 +83,40 @@ export function createStaticSite(options: StaticSiteOptions): StaticSite {
     'Permissions-Policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=()',
     'Cache-Control': 'no-cache',
   };
-  const config = Buffer.from(JSON.stringify({ region: options.region }));
+  /** The page's security headers; its CSP lets it call the sign-in origins once they exist. */
+  const headersNow = () => {
+    const signIn = options.signIn?.();
+    return {
+      ...baseHeaders,
+      'Content-Security-Policy': contentSecurityPolicy([
+        ...options.connectSources,
+        ...(signIn?.connectSources ?? []),
+      ]),
+    };
+  };
+  /** The origin the page was loaded from, as its redirect and logout URIs must name it. */
+  const originOf = (req: IncomingMessage) => `http://${req.headers.host ?? '127.0.0.1'}`;
+  const configOf = (req: IncomingMessage) => {
+    const signIn = options.signIn?.();
+    if (!signIn) return Buffer.from(JSON.stringify({ region: options.region }));
+    // The page's origin as the sign-in block validated it (never the Host header as sent).
+    const block = signIn.config(originOf(req));
+    const apiEndpoint = (block.redirectUri ?? '').replace(/\/$/, '');
+    return Buffer.from(
+      JSON.stringify({ apiEndpoint, region: options.region, signIn: block, pageKey: signIn.pageKey }),
+    );
+  };
 
   function send(res: ServerResponse, method: string, status: number, type: string, body: Buffer): void {
-    res.writeHead(status, { ...headers, 'Content-Type': type, 'Content-Length': body.length });
+    res.writeHead(status, { ...headersNow(), 'Content-Type': type, 'Content-Length': body.length });
     res.end(method === 'HEAD' ? undefined : body);
   }
 
   return {
-    handle(_req, res, method, rawPath) {
+    handle(req, res, method, rawPath) {
       if (method !== 'GET' && method !== 'HEAD') return false;
       if (rawPath === '/config.json') {
-        send(res, method, 200, TYPES['.json'] as string, config);
+        send(res, method, 200, TYPES['.json'] as string, configOf(req));
         return true;
       }
       const name = rawPath === '/' ? 'index.html' : FILE_NAME.exec(rawPath)?.[1];
@@ -92,7 +130,7 @@ export function createStaticSite(options: StaticSiteOptions): StaticSite {
         return true;
       }
       const { size } = statSync(file);
-      res.writeHead(200, { ...headers, 'Content-Type': type, 'Content-Length': size });
+      res.writeHead(200, { ...headersNow(), 'Content-Type': type, 'Content-Length': size });
       if (method === 'HEAD') res.end();
       else
         createReadStream(file)

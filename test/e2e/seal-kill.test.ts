@@ -17,7 +17,14 @@ import { makeDataDir } from '../helpers/local-kms.js';
 
 const dataDir = makeDataDir();
 const base = 5200 + Math.floor(Math.random() * 200);
-const ports = { kms: base, api: base + 300, s3: base + 600, logs: base + 900 };
+const ports = {
+  kms: base,
+  api: base + 300,
+  s3: base + 600,
+  logs: base + 900,
+  userPool: base + 1200,
+  identityPool: base + 1500,
+};
 const children: ChildProcess[] = [];
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -33,6 +40,8 @@ async function startStack(): Promise<ChildProcess> {
       EAAS_API_PORT: String(ports.api),
       EAAS_S3_PORT: String(ports.s3),
       EAAS_LOGS_PORT: String(ports.logs),
+      EAAS_USER_POOL_PORT: String(ports.userPool),
+      EAAS_IDENTITY_POOL_PORT: String(ports.identityPool),
       EAAS_SEAL_LEASE_SECONDS: '8',
       EAAS_SWEEP_SECONDS: '1',
     },

@@ -40,7 +40,11 @@ describe('the upload page on the local gateway', () => {
     const csp = res.headers.get('content-security-policy') ?? '';
     expect(csp).toContain("default-src 'none'");
     expect(csp).toContain("script-src 'self';");
-    expect(csp).toContain(`connect-src 'self' ${new URL(t.stack.s3.endpoint).origin};`);
+    expect(csp).toContain(
+      `connect-src 'self' ${[t.stack.s3.endpoint, t.stack.userPool.endpoint, t.stack.identityPool.endpoint]
+        .map((e) => new URL(e).origin)
+        .join(' ')};`,
+    );
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).not.toContain('unsafe-inline');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
@@ -58,7 +62,22 @@ describe('the upload page on the local gateway', () => {
     expect(js.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect((await js.text()).length).toBeGreaterThan(1000);
     expect((await fetch(`${t.api}/styles.css`)).headers.get('content-type')).toBe('text/css; charset=utf-8');
-    expect(await (await fetch(`${t.api}/config.json`)).json()).toEqual({ region: t.config.region });
+    const { userPool, identityPool } = t.stack;
+    expect(await (await fetch(`${t.api}/config.json`)).json()).toEqual({
+      apiEndpoint: t.stack.webOrigin,
+      region: t.config.region,
+      signIn: {
+        authority: userPool.issuer,
+        clientId: userPool.clientId,
+        domain: userPool.endpoint,
+        identityPoolId: identityPool.identityPoolId,
+        identityEndpoint: identityPool.endpoint,
+        providerName: userPool.providerName,
+        redirectUri: `${t.stack.webOrigin}/`,
+        logoutUri: `${t.stack.webOrigin}/`,
+      },
+      pageKey: 'alias/eaas-page',
+    });
     const head = await fetch(`${t.api}/`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(await head.text()).toBe('');

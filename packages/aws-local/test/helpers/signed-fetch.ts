@@ -58,7 +58,8 @@ export async function signedFetch(req: SignedFetch): Promise<RawResponse> {
   const res = await fetch(`${url.origin}${path}`, {
     method,
     headers: sendable,
-    body: req.sendBody ?? req.body,
+    // fetch sends no body with GET or HEAD (the empty body is what was signed).
+    body: method === 'GET' || method === 'HEAD' ? null : (req.sendBody ?? req.body),
   });
   const text = await res.text();
   let json: unknown;

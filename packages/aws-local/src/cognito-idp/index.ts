@@ -61,23 +61,21 @@ export async function startLocalUserPool(options: LocalUserPoolOptions): Promise
   const signer = await TokenSigner.open(options.dataDir);
   const policy = options.passwordPolicy ?? DEFAULT_PASSWORD_POLICY;
   let seeded: { username: string; temporaryPassword: string } | undefined;
-  if (options.seedUser && !store.seeded) {
-    if (!store.user(options.seedUser.username)) {
-      const temporaryPassword = generatePassword(policy);
-      const at = now().getTime();
-      store.addUser({
-        username: options.seedUser.username,
-        email: options.seedUser.email,
-        emailVerified: true,
-        status: 'FORCE_CHANGE_PASSWORD',
-        enabled: true,
-        passwordHash: await hashPassword(temporaryPassword),
-        created: at,
-        modified: at,
-      });
-      seeded = { username: options.seedUser.username, temporaryPassword };
-    }
-    store.markSeeded();
+  // The seed person is made with the pool, on its first start only.
+  if (options.seedUser && store.madeNow) {
+    const temporaryPassword = generatePassword(policy);
+    const at = now().getTime();
+    store.addUser({
+      username: options.seedUser.username,
+      email: options.seedUser.email,
+      emailVerified: true,
+      status: 'FORCE_CHANGE_PASSWORD',
+      enabled: true,
+      passwordHash: await hashPassword(temporaryPassword),
+      created: at,
+      modified: at,
+    });
+    seeded = { username: options.seedUser.username, temporaryPassword };
   }
   const lifetimes = {
     id: options.tokenSeconds?.id ?? 3600,

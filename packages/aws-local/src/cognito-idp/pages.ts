@@ -46,7 +46,7 @@ const alert = (error: string | undefined) =>
   error ? `<p class="error" role="alert" id="form-error">${escapeHtml(error)}</p>\n` : '';
 
 export function signInPage(csrf: string, error?: string, username = ''): string {
-  const described = error ? ' aria-describedby="form-error"' : '';
+  const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : '';
   return page(
     'Sign in',
     `<h1>Sign in</h1>

@@ -137,7 +137,15 @@ export function createPoolServer(options: PoolServerOptions): Server {
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = randomUUID();
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      // Only the path and query of the request target count; one that does not parse is refused.
+      url = new URL(`http://localhost${(req.url ?? '/').startsWith('/') ? req.url : '/'}`);
+    } catch {
+      closeIfUnread(req, res);
+      write(res, { status: 400, html: errorPage('The request URL is not valid.') });
+      return;
+    }
     const who: { arn?: string; operation?: string } = {};
     const routeName =
       req.method === 'POST' && url.pathname === '/' ? 'admin' : `${req.method} ${url.pathname}`;

@@ -43,7 +43,6 @@ const fileSchema = z.object({
   userPoolId: z.string(),
   clientId: z.string(),
   created: z.number(),
-  seeded: z.boolean(),
   users: z.array(userSchema),
   refreshTokens: z.array(refreshSchema),
 });
@@ -63,7 +62,8 @@ export class PoolStore {
 
   constructor(dataDir: string, region: string, now: number) {
     this.file = join(dataDir, 'cognito-idp', 'pool.json');
-    if (existsSync(this.file)) {
+    this.madeNow = !existsSync(this.file);
+    if (!this.madeNow) {
       this.state = fileSchema.parse(JSON.parse(readFileSync(this.file, 'utf8')));
     } else {
       this.state = {
@@ -72,7 +72,6 @@ export class PoolStore {
         userPoolId: `${region}_${pick(ALNUM, 9)}`,
         clientId: pick(LOWER_ALNUM, 26),
         created: now,
-        seeded: false,
         users: [],
         refreshTokens: [],
       };
@@ -89,13 +88,8 @@ export class PoolStore {
   get created(): number {
     return this.state.created;
   }
-  get seeded(): boolean {
-    return this.state.seeded;
-  }
-  markSeeded(): void {
-    this.state.seeded = true;
-    this.save();
-  }
+  /** Whether this start made the pool (its file did not exist). */
+  readonly madeNow: boolean;
 
   private save(): void {
     writeFileAtomic(this.file, `${JSON.stringify(this.state, null, 2)}\n`);

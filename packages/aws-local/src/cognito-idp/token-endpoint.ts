@@ -2,7 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { Answer, PoolContext } from './context.js';
 import { OAuthError } from './errors.js';
 import { newSecret } from './state.js';
-import { mintTokens } from './tokens.js';
+import { mintTokens, showsEmail } from './tokens.js';
 
 /**
  * /oauth2/token, /oauth2/revoke and /oauth2/userInfo
@@ -146,10 +146,12 @@ export async function userInfo(authorization: string | undefined, ctx: PoolConte
   const user = typeof claims.sub === 'string' ? ctx.store.userBySub(claims.sub) : undefined;
   if (!user?.enabled || typeof claims.origin_jti !== 'string' || ctx.store.originRevoked(claims.origin_jti))
     throw invalidToken('Access token has been revoked');
+  // userInfo answers only access tokens with the openid scope, with the attributes their scopes show.
   const scopes = String(claims.scope ?? '').split(' ');
+  if (!scopes.includes('openid')) throw invalidToken('Access token does not have the openid scope');
   return json({
     sub: user.sub,
-    ...(scopes.includes('email') && user.email !== undefined
+    ...(showsEmail(scopes) && user.email !== undefined
       ? { email: user.email, email_verified: String(user.emailVerified) }
       : {}),
     username: user.username,

@@ -85,6 +85,15 @@ export interface Grant {
   nonce?: string | undefined;
 }
 
+/**
+ * Whether tokens of these scopes show the email attributes: with `email`, or with `openid` alone,
+ * which shows every attribute the client may read; `openid profile` alone does not
+ * (https://docs.aws.amazon.com/cognito/latest/developerguide/userinfo-endpoint.html).
+ */
+export function showsEmail(scopes: readonly string[]): boolean {
+  return scopes.includes('email') || (scopes.length === 1 && scopes[0] === 'openid');
+}
+
 export interface TokenLifetimes {
   id: number;
   access: number;
@@ -114,18 +123,19 @@ export async function mintTokens(
       token_use: 'access',
       scope: grant.scope,
       username: grant.username,
+      version: 2,
     },
     iat,
     lifetimes.access,
   );
   const scopes = grant.scope.split(' ');
-  // An ID token only for the openid scope; email claims only with the email scope.
+  // An ID token only for the openid scope.
   const id = scopes.includes('openid')
     ? await signer.sign(
         {
           ...common,
           aud: grant.clientId,
-          ...(scopes.includes('email') && grant.email !== undefined
+          ...(showsEmail(scopes) && grant.email !== undefined
             ? { email: grant.email, email_verified: grant.emailVerified }
             : {}),
           'cognito:username': grant.username,

@@ -163,8 +163,9 @@ export async function signIn(
   username: string,
   password: string,
   newPassword?: string,
+  extra: Record<string, string> = {},
 ): Promise<string> {
-  const start = await browser.get(authorizeUrl(pool, challenge));
+  const start = await browser.get(authorizeUrl(pool, challenge, extra));
   let res = start;
   if (start.headers.get('location') === '/login') {
     const page = await (await browser.get('/login')).text();

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdminCreateUserCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { AdminCreateUserCommand, AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { KEY_MANAGER } from '../../src/identity.js';
 import {
   authorizeUrl,
@@ -28,8 +28,14 @@ const TEMP = 'Temp-pass-1!';
 const NEW = 'New-pass-2!x';
 let t: TestUserPool;
 const secrets: string[] = [TEMP, NEW];
+/** Every line the process logs while the pool runs. */
+const logged: string[] = [];
 
 beforeAll(async () => {
+  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const)
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      logged.push(args.map(String).join(' '));
+    });
   t = await startTestUserPool({ seedUser: { username: 'alice', email: 'alice@example.com' } });
   const seeded = t.pool.seeded;
   if (seeded) secrets.push(seeded.temporaryPassword);
@@ -46,7 +52,10 @@ beforeAll(async () => {
     }),
   );
 });
-afterAll(() => t.stop());
+afterAll(async () => {
+  await t.stop();
+  vi.restoreAllMocks();
+});
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -121,6 +130,10 @@ describe('managed login with PKCE, as a single-page app drives it', () => {
     expect(`${back.origin}${back.pathname}`).toBe(PAGE);
     expect(back.searchParams.get('state')).toBe('st-123');
     const code = back.searchParams.get('code') ?? '';
+    const confirmed = await t
+      .client(t.identities.byName(KEY_MANAGER))
+      .send(new AdminGetUserCommand({ UserPoolId: t.pool.userPoolId, Username: 'frank' }));
+    expect(confirmed.UserStatus).toBe('CONFIRMED');
     secrets.push(code);
     const session = done.headers.getSetCookie().find((c) => c.startsWith('cognito='));
     expect(session).toMatch(/HttpOnly/);
@@ -240,7 +253,9 @@ describe('managed login with PKCE, as a single-page app drives it', () => {
     secrets.push(code2);
   });
 
-  it('keeps no password, code or token in clear in the data dir', () => {
+  it('keeps no password, code or token in clear in the data dir or in any log line', () => {
+    for (const line of logged)
+      for (const secret of secrets.filter((s) => s.length > 0)) expect(line.includes(secret)).toBe(false);
     const files = filesUnder(t.dataDir);
     expect(files.some((f) => f.endsWith(join('cognito-idp', 'pool.json')))).toBe(true);
     for (const file of files) {

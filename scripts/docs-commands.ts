@@ -97,7 +97,7 @@ export function staticProblems(file: string): string[] {
     else if (readFileSync(target, 'utf8').trimEnd() !== block.text.trimEnd())
       problems.push(`${file}:${block.line}: the block differs from ${block.note}; copy the file into it`);
   }
-  const outsideFences = markdown.replace(/^(\s*)(`{3,}|~{3,})[\s\S]*?^\1\2\s*$/gm, '');
+  const outsideFences = markdown.replace(/^([ \t]*)(`{3,}|~{3,})[\s\S]*?^\1\2[ \t]*$/gm, '');
   for (const match of outsideFences.matchAll(/\]\((#[^)\s]+)\)/g))
     if (!headingAnchors(markdown).has((match[1] ?? '').slice(1)))
       problems.push(`${file}: link ${match[1]} names no heading of this file`);
@@ -117,7 +117,7 @@ export function staticProblems(file: string): string[] {
 
 /** GitHub's anchors of a Markdown file's headings (lower case, punctuation dropped, spaces to hyphens). */
 function headingAnchors(markdown: string): Set<string> {
-  const outsideFences = markdown.replace(/^(\s*)(`{3,}|~{3,})[\s\S]*?^\1\2\s*$/gm, '');
+  const outsideFences = markdown.replace(/^([ \t]*)(`{3,}|~{3,})[\s\S]*?^\1\2[ \t]*$/gm, '');
   const anchors = new Set<string>();
   for (const match of outsideFences.matchAll(/^#{1,6}\s+(.+?)\s*$/gm))
     anchors.add(

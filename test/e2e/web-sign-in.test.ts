@@ -73,10 +73,10 @@ describe.skipIf(!haveChromium)('people sign in to the upload page with an accoun
   const row = (p: Page, name: string) => p.locator(`#upload-list li[data-file="${name}"]`);
 
   beforeAll(async () => {
-    // TODO(i16-identity): StackOptions gains tokenSeconds and credentialSeconds; drop the cast then.
-    t = await startTestStack({ tokenSeconds: LIFETIME_S, credentialSeconds: LIFETIME_S } as Parameters<
-      typeof startTestStack
-    >[0]);
+    t = await startTestStack({
+      tokenSeconds: { id: LIFETIME_S, access: LIFETIME_S },
+      credentialSeconds: LIFETIME_S,
+    });
     s = await pageSettings(t);
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     anaContext = await browser.newContext({ acceptDownloads: true, viewport: { width: 1100, height: 900 } });

@@ -41,6 +41,11 @@ export class IdentityPoolError extends Error {
  * providerName", "Invalid login token. Missing a required claim: aud" (an access token, which has
  * no `aud`), "Invalid login token. Token expired: <now> >= <exp>", and for a token of an app
  * client the pool does not list, "Token is not from a supported provider of this identity pool.".
+ * Seen in https://github.com/amazon-archives/amazon-cognito-identity-js/issues/91 (signature),
+ * /issues/40 (issuer), /issues/12 (access token), /issues/7 (another app client),
+ * https://github.com/aws-amplify/aws-sdk-ios/issues/2570 (expired: the time now, then `exp`) and
+ * /issues/68 of the first repository (another person's login: "Logins don't match...").
+ * `token_use` other than `id` with an `aud` is refused with a message of this emulator's.
  */
 export const LOGIN_REFUSALS = {
   signature: "Invalid login token. Couldn't verify signed token.",

@@ -135,7 +135,8 @@ export function authenticate(
   if (!principal) throw new S3Error('InvalidToken', 'The provided token is malformed or otherwise invalid.');
   // S3's answer to temporary credentials past their expiration: 400 ExpiredToken, "The provided
   // token has expired." (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html,
-  // "ExpiredToken"). S3 also echoes the token in a Token-0 element; a session token is a
+  // "ExpiredToken"; S3's answer as seen in https://github.com/craftcms/aws-s3/issues/182 and
+  // https://github.com/boto/boto/issues/898). S3 also echoes the token in a Token-0 element; a session token is a
   // credential, so it is left out here.
   if (sessionExpired(principal, options.now))
     throw new S3Error('ExpiredToken', 'The provided token has expired.');

@@ -11,7 +11,12 @@ import { CreateKeyCommand, EncryptCommand, KMSClient, ListKeysCommand } from '@a
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalIdentityPool, startLocalIdentityPool } from '../../src/cognito-identity/index.js';
-import { EXPIRED_SESSION_RETENTION_MS, KEY_MANAGER, type LocalRole } from '../../src/identity.js';
+import {
+  EXPIRED_SESSION_RETENTION_MS,
+  KEY_MANAGER,
+  type LocalRole,
+  MAX_SESSIONS,
+} from '../../src/identity.js';
 import { type LocalKms, startLocalKms } from '../../src/kms/index.js';
 import { type LocalLogs, startLocalLogs } from '../../src/logs/index.js';
 import { type LocalS3, startLocalS3 } from '../../src/s3/index.js';
@@ -149,6 +154,34 @@ describe('GetId and GetCredentialsForIdentity', () => {
       `${users.providerName},${users.providerName}:CognitoSignIn:${sub}`,
     );
     expect(session?.userId).toMatch(/^AROA[A-Z2-7]{17}:CognitoIdentityCredentials$/);
+  });
+
+  it('keep the pool id and each person’s identity id across a restart', async () => {
+    const sub = randomUUID();
+    const before = await signIn(sub);
+    const poolId = pool.identityPoolId;
+    await pool.close();
+    pool = await startLocalIdentityPool({
+      dataDir,
+      accountId: ACCOUNT,
+      region: REGION,
+      host: '127.0.0.1',
+      port: 0,
+      identities: kms.identities,
+      providers: [
+        {
+          providerName: users.providerName,
+          issuer: users.issuer,
+          clientIds: [users.clientId],
+          jwks: users.jwks,
+        },
+      ],
+      authenticatedRole: role,
+      credentialSeconds: 900,
+      now,
+    });
+    expect(pool.identityPoolId).toBe(poolId);
+    expect((await signIn(sub)).identityId).toBe(before.identityId);
   });
 
   it('keep ids only in the data dir: no token, secret or session token', async () => {
@@ -358,6 +391,18 @@ describe('the temporary credentials', () => {
       await signIn(randomUUID());
       expect(kms.identities.byAccessKeyId(credentials.accessKeyId)).toBeUndefined();
       expect(kms.identities.sessionCount).toBe(1);
+      // At most MAX_SESSIONS live ones: the oldest go first.
+      const first = kms.identities.issueSession({
+        role,
+        sessionName: 's',
+        seconds: 60,
+        conditionKeys: {},
+        now: now(),
+      });
+      for (let i = 0; i < MAX_SESSIONS; i++)
+        kms.identities.issueSession({ role, sessionName: 's', seconds: 60, conditionKeys: {}, now: now() });
+      expect(kms.identities.sessionCount).toBe(MAX_SESSIONS);
+      expect(kms.identities.byAccessKeyId(first.accessKeyId)).toBeUndefined();
     } finally {
       clock = started;
     }

@@ -1,5 +1,6 @@
 import type { EncryptionContext } from '@eaas/aws-rules';
 import { ValidationError } from './errors.js';
+import { SPACE_CONTEXT_KEY } from './page-key-policy.js';
 import type { Person } from './person.js';
 
 /**
@@ -11,8 +12,8 @@ import type { Person } from './person.js';
  * (`page-key-policy.ts`), and the service decides with the same evaluator as KMS.
  */
 
-/** The context key the service sets, and no caller may. */
-export const SPACE_CONTEXT_KEY = 'eaas:space';
+/** The context key the service sets, and no caller may (the page key's policy names it). */
+export { SPACE_CONTEXT_KEY } from './page-key-policy.js';
 
 /** Where the spaces are in the vault. */
 export const SPACES_PREFIX = 'people/';

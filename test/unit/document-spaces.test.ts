@@ -1,7 +1,7 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: IAM policy variables are written ${key}, in plain strings.
 import { randomBytes } from 'node:crypto';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { pageKeyPolicy } from '../../src/core/page-key-policy.js';
 import { PageTokens } from '../../src/core/page-token.js';
 import { personConditions } from '../../src/core/person.js';
 import { makeHandler as jobsHandler } from '../../src/handlers/jobs.js';
@@ -23,34 +23,17 @@ import { ACCOUNT, eventAs, PEOPLE_ROLE, type PersonId, personA, personB } from '
 /**
  * Each person's document space, through the routes (handlers driven with API Gateway events that
  * carry Cognito identities, over fakes of the ports). One rule decides: the page key's policy
- * statement, evaluated by the service's evaluator with the caller's condition keys. Until
- * `src/core/page-key-policy.ts` lands, the statement is built here as the plan writes it.
+ * statement (`pageKeyPolicy`, src/core/page-key-policy.ts), evaluated by the service's evaluator
+ * with the caller's condition keys.
  */
 
 const OPERATOR = `arn:aws:iam::${ACCOUNT}:user/myKeyUser`;
-const pageKeyPolicy = {
-  Version: '2012-10-17',
-  Statement: [
-    {
-      Sid: 'PeopleUseThePageKeyInTheirOwnSpace',
-      Effect: 'Allow',
-      Principal: { AWS: PEOPLE_ROLE },
-      Action: ['kms:Encrypt', 'kms:Decrypt', 'kms:GenerateDataKey*'],
-      Resource: '*',
-      Condition: {
-        StringEquals: { 'kms:EncryptionContext:eaas:space': '${cognito-identity.amazonaws.com:sub}' },
-      },
-    },
-    // DescribeKey has no encryption context: without this, whoami tells a person nothing of the key.
-    {
-      Sid: 'PeopleDescribeThePageKey',
-      Effect: 'Allow',
-      Principal: { AWS: PEOPLE_ROLE },
-      Action: 'kms:DescribeKey',
-      Resource: '*',
-    },
-  ],
-};
+const pageKey = pageKeyPolicy({
+  accountId: ACCOUNT,
+  peopleRoleArn: PEOPLE_ROLE,
+  serviceRoleArns: [`arn:aws:iam::${ACCOUNT}:role/eaas-local-objects`],
+  adminRoleArns: [`arn:aws:iam::${ACCOUNT}:role/eaas-local-keys`],
+});
 const operatorKeyPolicy = {
   Version: '2012-10-17',
   Statement: [
@@ -66,7 +49,7 @@ const context = { awsRequestId: 'test', getRemainingTimeInMillis: () => 29_000 }
 
 function world() {
   const kms = new MemoryKms();
-  const pageKey = kms.addKey(JSON.stringify(pageKeyPolicy));
+  const pageKeyArn = kms.addKey(JSON.stringify(pageKey));
   const operatorKey = kms.addKey(JSON.stringify(operatorKeyPolicy));
   const access = new AccessControl(kms);
   const keys = new MemoryDataKeys();
@@ -97,7 +80,7 @@ function world() {
     jobs: jobsHandler({ ...deps, rewrap }),
     whoami: whoamiHandler({ ...deps, admin: kms, access, keys: new KeyService(kms, access, ACCOUNT) }),
   };
-  return { kms, pageKey, operatorKey, vault, staging, uploads, rewrap, handlers };
+  return { kms, pageKey: pageKeyArn, operatorKey, vault, staging, uploads, rewrap, handlers };
 }
 
 type World = ReturnType<typeof world>;
@@ -267,17 +250,16 @@ describe("a person's document space", () => {
     expect(await list(personA)).toEqual([]);
   });
 
-  it("whoami shows a person its identity and space, and explains with its space's pair", async () => {
-    const raw = await call('whoami', 'whoami', personA, { query: { keyId: w.pageKey } });
+  it('whoami shows a person its identity and space; of the page key, what its policy lets it see', async () => {
+    const raw = await call('whoami', 'whoami', personA, { query: {} });
     expect(raw.statusCode, raw.body).toBe(200);
-    const res = json(raw);
-    expect(res.person).toEqual({
+    expect(json(raw).person).toEqual({
       identityId: personA.identityId,
       identityPoolId: expect.any(String),
       space: { prefix: `people/${personA.identityId}/`, context: { 'eaas:space': personA.identityId } },
     });
-    const ops = (res.access as { operations: { action: string; allowed: boolean }[] }).operations;
-    expect(ops.find((o) => o.action === 'kms:Decrypt')?.allowed).toBe(true);
+    // The page key's policy gives people no DescribeKey: whoami tells them nothing of the key.
+    expect((await call('whoami', 'whoami', personA, { query: { keyId: w.pageKey } })).statusCode).toBe(403);
     expect(json(await call('whoami', 'whoami', undefined, { query: {} })).person).toBeUndefined();
   });
 

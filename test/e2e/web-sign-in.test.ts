@@ -117,12 +117,17 @@ describe.skipIf(!haveChromium)('people sign in to the upload page with an accoun
           await anaPage.getByLabel('Access key ID').waitFor();
           violations['page-advanced'] = await seriousViolations(anaPage);
           await anaPage.getByText('Advanced: sign in with access keys').click();
+          await anaPage.setViewportSize({ width: 375, height: 812 });
+          violations['page-phone'] = await seriousViolations(anaPage);
+          expect(await anaPage.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+          await anaPage.setViewportSize({ width: 1100, height: 900 });
         }
       },
     });
     expect(violations).toEqual({
       'page-sign-in': [],
       'page-advanced': [],
+      'page-phone': [],
       'managed-login': [],
       'new-password': [],
     });

@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      // The upload page's own logic (credential renewal, sign-out), with fakes for the browser's storage.
+      { test: { name: 'web', include: ['web/test/**/*.test.ts'], environment: 'node' } },
       // The workspace packages' own tests: AWS's rules, and the emulators with their conformance suite.
       {
         test: {

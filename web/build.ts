@@ -22,6 +22,10 @@ export async function buildWeb(outdir = WEB_DIST): Promise<string> {
     bundle: true,
     format: 'esm',
     platform: 'browser',
+    // The package's `browser` field maps `./dist-es/index` to its browser entry, but esbuild
+    // reaches `./dist-es/index.js` through `module` and misses that map (then pulls in the Node
+    // providers: files, processes, IMDS). Point at the browser entry the package declares.
+    alias: { '@aws-sdk/credential-providers': '@aws-sdk/credential-providers/dist-es/index.browser.js' },
     target: ['es2022', 'chrome110', 'firefox115', 'safari16'],
     minify: true,
     sourcemap: 'linked',

@@ -88,10 +88,21 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     rmSync(workDir, { recursive: true, force: true });
   });
 
+  /** Opens the access-key form, which is under "Advanced" when the page also signs people in with an account. */
+  async function accessKeyForm(p: Page): Promise<void> {
+    await p.goto(`${t.api}/`);
+    const advanced = p.getByText('Advanced: sign in with access keys');
+    await p
+      .locator('#access-keys[open] #access-key-id:visible, #access-keys-summary:visible')
+      .first()
+      .waitFor();
+    if (await advanced.isVisible()) await advanced.click();
+  }
+
   /** Signs in with a local profile's keys, with the mouse or, as a keyboard user would, typing and Tab and Enter. */
   async function signIn(p: Page, name: string, by: 'mouse' | 'keyboard' = 'mouse'): Promise<void> {
     const principal = t.principal(name);
-    await p.goto(`${t.api}/`);
+    await accessKeyForm(p);
     if (by === 'keyboard') {
       await p.getByLabel('Access key ID').focus();
       await p.keyboard.type(principal.accessKeyId);
@@ -101,7 +112,7 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     } else {
       await p.getByLabel('Access key ID').fill(principal.accessKeyId);
       await p.getByLabel('Secret access key').fill(principal.secretAccessKey);
-      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByRole('button', { name: 'Sign in with access keys' }).click();
     }
     await p.locator('#principal', { hasText: principal.arn }).waitFor();
   }
@@ -444,7 +455,7 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
     const other = await context.newPage();
     try {
       const user = t.principal(KEY_USER);
-      await other.goto(`${t.api}/`);
+      await accessKeyForm(other);
       // Signed out, there is no session bar (its flex layout must not undo `hidden`).
       expect(await other.locator('#session').isVisible()).toBe(false);
       for (const [accessKeyId, secret, words] of [
@@ -453,7 +464,7 @@ describe.skipIf(!haveChromium)('the upload page in Chromium', () => {
       ] as const) {
         await other.getByLabel('Access key ID').fill(accessKeyId);
         await other.getByLabel('Secret access key').fill(secret);
-        await other.getByRole('button', { name: 'Sign in' }).click();
+        await other.getByRole('button', { name: 'Sign in with access keys' }).click();
         await other.locator('#notice', { hasText: words }).waitFor();
         expect(await other.locator('#upload').isHidden()).toBe(true);
       }

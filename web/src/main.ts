@@ -1,7 +1,8 @@
+import { AccountSession, isCallback } from './account.js';
 import { EaasApi, type KeySummary } from './api.js';
 import { loadPageConfig, type PageConfig } from './config.js';
 import { plainWords } from './messages.js';
-import { type Credentials, SignedApi } from './signed-api.js';
+import { type Credentials, fixedCredentials, SignedApi } from './signed-api.js';
 import { ContextFields } from './ui/context-fields.js';
 import { DocumentsView } from './ui/documents-view.js';
 import { byId, h } from './ui/dom.js';
@@ -10,11 +11,14 @@ import { FileUpload } from './uploader.js';
 
 /**
  * The upload page. State lives in this module's memory only: the credentials, the API client and
- * the files in flight. Nothing goes to localStorage, sessionStorage, cookies or the console.
+ * the files in flight. Nothing goes to localStorage, sessionStorage, cookies or the console, but
+ * the PKCE record of a sign-in with an account between the redirect and the callback (account.ts).
  */
 
 let config: PageConfig | undefined;
 let api: EaasApi | undefined;
+/** The account a person signed in with; undefined for an operator's access keys. */
+let account: AccountSession | undefined;
 let keys: KeySummary[] = [];
 let chosen: File[] = [];
 
@@ -28,6 +32,7 @@ const documentsSection = byId('documents', HTMLElement);
 const keySelect = byId('key-select', HTMLSelectElement);
 const keyHelp = byId('key-help', HTMLParagraphElement);
 const keyOther = byId('key-other', HTMLInputElement);
+const accessKeys = byId('access-keys', HTMLDetailsElement);
 const fileInput = byId('file-input', HTMLInputElement);
 const dropZone = byId('drop-zone', HTMLDivElement);
 
@@ -52,15 +57,16 @@ const uploadsView = new UploadsView(
   announce,
 );
 
-/** The alias people know a key by, else its id. */
+/** The alias people know a key by, else its id; nothing for people, who do not pick keys. */
 function keyName(arn: string | undefined): string {
-  if (!arn) return '';
+  if (!arn || account) return '';
   const key = keys.find((k) => k.arn === arn || k.keyId === arn);
   return key?.aliases?.[0] ?? arn.split('/').pop() ?? arn;
 }
 
 const documentsView = new DocumentsView(() => api, keyName, announce);
 
+/** An operator signs in with access keys typed into the form. */
 async function signIn(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   showNotice('');
@@ -74,24 +80,73 @@ async function signIn(event: SubmitEvent): Promise<void> {
   button.disabled = true;
   try {
     config ??= await loadPageConfig();
-    const candidate = new EaasApi(new SignedApi(config.apiEndpoint, config.region, credentials));
+    const candidate = new EaasApi(
+      new SignedApi(config.apiEndpoint, config.region, fixedCredentials(credentials)),
+    );
     const me = await candidate.whoami();
     api = candidate;
     // The secret is now only inside the signer; the form forgets it.
     signInForm.reset();
-    byId('principal', HTMLElement).textContent = me.principal;
-    signInSection.hidden = true;
-    session.hidden = false;
-    uploadSection.hidden = false;
-    documentsSection.hidden = false;
-    announce(`Signed in as ${me.principal}.`);
-    await loadKeys();
-    await documentsView.refresh();
-    byId('upload-title', HTMLHeadingElement).focus();
+    await enterSession(me.principal);
   } catch (error) {
     showNotice(plainWords(error, 'sign-in'));
   } finally {
     button.disabled = false;
+  }
+}
+
+/** Shows the upload and documents screens to whoever just signed in. */
+async function enterSession(who: string): Promise<void> {
+  byId('principal', HTMLElement).textContent = who;
+  signInSection.hidden = true;
+  session.hidden = false;
+  uploadSection.hidden = false;
+  documentsSection.hidden = false;
+  // People encrypt with the page's key; only operators pick one.
+  byId('key-field', HTMLDivElement).hidden = account !== undefined;
+  byId('other-key', HTMLDetailsElement).hidden = account !== undefined;
+  announce(`Signed in as ${who}.`);
+  if (!account) await loadKeys();
+  await documentsView.refresh();
+  byId('upload-title', HTMLHeadingElement).focus();
+}
+
+/** The page's first screen: with `signIn` in config.json, "Sign in" with an account; else the access-key form. */
+async function boot(): Promise<void> {
+  try {
+    config = await loadPageConfig();
+  } catch (error) {
+    showNotice(plainWords(error, 'sign-in'));
+    return;
+  }
+  const signInConfig = config.signIn;
+  if (!signInConfig) return;
+  byId('account-sign-in', HTMLDivElement).hidden = false;
+  byId('access-keys-summary', HTMLElement).hidden = false;
+  accessKeys.open = false;
+  const current = new AccountSession(signInConfig, config.region, () =>
+    showNotice('Your session could not be renewed. If this goes on, sign out and sign in again.'),
+  );
+  const start = byId('account-sign-in-button', HTMLButtonElement);
+  start.addEventListener('click', () => {
+    start.disabled = true;
+    current.start().catch((error: unknown) => {
+      start.disabled = false;
+      showNotice(plainWords(error, 'sign-in'));
+    });
+  });
+  if (!isCallback(location.href)) return;
+  try {
+    account = current;
+    const who = await current.complete();
+    api = new EaasApi(new SignedApi(config.apiEndpoint, config.region, current.credentials.provider));
+    await enterSession(who);
+  } catch (error) {
+    account = undefined;
+    api = undefined;
+    current.credentials.clear();
+    await current.manager.removeUser();
+    showNotice(plainWords(error, 'sign-in'));
   }
 }
 
@@ -106,12 +161,23 @@ function signOut(): void {
   contextFields.clear();
   byId('upload-form', HTMLFormElement).reset();
   setChosen([]);
-  signInSection.hidden = false;
+  showNotice('');
   session.hidden = true;
   uploadSection.hidden = true;
   documentsSection.hidden = true;
-  showNotice('');
+  const leaving = account;
+  account = undefined;
+  if (leaving) {
+    // Revokes the refresh token, forgets the tokens and credentials, then leaves for the managed
+    // login's sign-out, which sends the browser back to a fresh page.
+    announce('Signing out…');
+    leaving.signOut().catch(() => undefined);
+    return;
+  }
+  signInSection.hidden = false;
   announce('Signed out. The credentials are forgotten.');
+  // An operator goes back to the form they used.
+  accessKeys.open = true;
   byId('access-key-id', HTMLInputElement).focus();
 }
 
@@ -159,7 +225,7 @@ async function startUploads(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   showNotice('');
   if (!api) return;
-  const keyId = keyOther.value.trim() || keySelect.value;
+  const keyId = account ? (config?.pageKey ?? '') : keyOther.value.trim() || keySelect.value;
   if (!keyId) {
     showNotice('Pick a key to encrypt with first.');
     return;
@@ -195,6 +261,7 @@ async function startUploads(event: SubmitEvent): Promise<void> {
 }
 
 signInForm.addEventListener('submit', (e) => void signIn(e));
+void boot();
 byId('sign-out', HTMLButtonElement).addEventListener('click', signOut);
 byId('upload-form', HTMLFormElement).addEventListener('submit', (e) => void startUploads(e));
 fileInput.addEventListener('change', () => setChosen(fileInput.files ?? []));

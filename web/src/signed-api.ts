@@ -3,14 +3,25 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 
 /**
- * AWS credentials as the page holds them: in memory only, for as long as the tab lives. Locally a
- * developer pastes a profile's keys; in production they come from a Cognito Identity Pool.
+ * AWS credentials as the page holds them: in memory only, for as long as the tab lives. People who
+ * sign in with an account get temporary ones from a Cognito identity pool; an operator may paste
+ * a profile's keys.
  */
 export interface Credentials {
   readonly accessKeyId: string;
   readonly secretAccessKey: string;
   readonly sessionToken?: string | undefined;
+  readonly expiration?: Date | undefined;
 }
+
+/** Where the signer gets credentials for each request, so temporary ones can be renewed between requests. */
+export type CredentialProvider = () => Promise<Credentials>;
+
+/** A provider of fixed keys (an operator's, typed into the form). */
+export const fixedCredentials = (credentials: Credentials): CredentialProvider => {
+  const copy = { ...credentials };
+  return () => Promise.resolve(copy);
+};
 
 /** An error answer of the API or of S3, with what the page needs to explain it in plain words. */
 export class ApiError extends Error {
@@ -57,14 +68,15 @@ export class SignedApi {
   constructor(
     endpoint: string,
     region: string,
-    credentials: Credentials,
+    credentials: CredentialProvider,
     private readonly timeoutMs = 30_000,
   ) {
     this.base = new URL(endpoint);
     this.signer = new SignatureV4({
       service: 'execute-api',
       region,
-      credentials: { ...credentials },
+      // Asked for every request it signs: each request goes with the current credentials.
+      credentials,
       sha256: Sha256,
     });
   }

@@ -59,7 +59,9 @@ export class DocumentsView {
       'Delete',
     );
     const result = h('p', { class: 'detail', role: 'status' });
+    // `eaas:space` is the service's binding of a person's document to their space, not theirs to read.
     const context = Object.entries(doc.context ?? {})
+      .filter(([k]) => k !== 'eaas:space')
       .map(([k, v]) => `${k}=${v}`)
       .join(', ');
     const item = h(

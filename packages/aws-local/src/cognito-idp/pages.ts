@@ -6,8 +6,14 @@ import type { PasswordPolicy } from './passwords.js';
  * labelled fields, a language, headings, and errors announced with role=alert.
  */
 
-/** Every page's Content-Security-Policy: nothing but its own stylesheet and forms posting to itself. */
-export const PAGE_CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'";
+/**
+ * Every page's Content-Security-Policy: nothing but its own stylesheet and forms posting to itself.
+ * A form post that ends in a redirect to the app (the code, after the password) is checked
+ * against `form-action` too, so the callback URLs' origins are listed there
+ * (https://www.w3.org/TR/CSP3/#directive-form-action: "including redirects").
+ */
+export const pageCsp = (redirectOrigins: readonly string[] = []): string =>
+  `default-src 'none'; style-src 'self'; form-action ${["'self'", ...redirectOrigins].join(' ')}; frame-ancestors 'none'`;
 
 export const STYLESHEET = `body{font-family:system-ui,sans-serif;margin:0;background:#f4f5f7;color:#16191f}
 main{max-width:24rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 4px #0003}

@@ -5,7 +5,7 @@ import { type AdminApiOptions, handleAdmin } from './admin-api.js';
 import type { Answer, PoolContext } from './context.js';
 import { CognitoError, OAuthError } from './errors.js';
 import { authorize, loginPage, loginSubmit, logout } from './managed-login.js';
-import { errorPage, PAGE_CSP, STYLESHEET } from './pages.js';
+import { errorPage, pageCsp, STYLESHEET } from './pages.js';
 import { revoke, token, userInfo } from './token-endpoint.js';
 
 /**
@@ -24,13 +24,18 @@ export interface PoolServerOptions {
   onRequest?: (event: { route: string; status: number; principal?: string; error?: string }) => void;
 }
 
-function write(res: ServerResponse, answer: Answer, extra: Record<string, string | string[]> = {}): void {
+function write(
+  res: ServerResponse,
+  answer: Answer,
+  extra: Record<string, string | string[]> = {},
+  csp: string = pageCsp(),
+): void {
   const headers: Record<string, string | string[] | number> = { ...extra, ...answer.headers };
   let body: Buffer | undefined;
   if (answer.html !== undefined) {
     body = Buffer.from(answer.html, 'utf8');
     headers['Content-Type'] = 'text/html; charset=utf-8';
-    headers['Content-Security-Policy'] = PAGE_CSP;
+    headers['Content-Security-Policy'] = csp;
     headers['X-Frame-Options'] = 'DENY';
     headers['Cache-Control'] = 'no-store';
     headers['Referrer-Policy'] = 'no-referrer';
@@ -52,6 +57,9 @@ export function createPoolServer(options: PoolServerOptions): Server {
   const budget = new BodyBudget(64 * FORM_MAX_BODY + 16 * 64 * 1024);
   const admin: AdminApiOptions = { ...options.admin, budget };
   const poolPrefix = `/${ctx.store.userPoolId}/.well-known/`;
+
+  // The pages' forms end in a redirect to the app: its origins go in form-action.
+  const csp = pageCsp(options.corsOrigins);
 
   function cors(req: IncomingMessage): Record<string, string> {
     const origin = req.headers.origin;
@@ -166,7 +174,7 @@ export function createPoolServer(options: PoolServerOptions): Server {
       }
       const answer = await route(req, url);
       closeIfUnread(req, res);
-      write(res, answer, cors(req));
+      write(res, answer, cors(req), csp);
       options.onRequest?.({ route: routeName, status: answer.status });
     } catch (error) {
       if (error instanceof ClientGoneError) {

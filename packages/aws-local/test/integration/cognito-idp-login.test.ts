@@ -75,7 +75,8 @@ describe('managed login with PKCE, as a single-page app drives it', () => {
     expect(tx).toMatch(/SameSite=Lax/);
     const page = await browser.get('/login');
     expect(page.headers.get('content-security-policy')).toBe(
-      "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+      // The redirect to the app after the form is a form-action target too (Chromium enforces it).
+      `default-src 'none'; style-src 'self'; form-action 'self' ${new URL(PAGE).origin}; frame-ancestors 'none'`,
     );
     const html = await page.text();
     expect(html).toContain('<html lang="en">');

@@ -36,6 +36,20 @@ export function refuseSpacePair(context: EncryptionContext | undefined, path = '
     );
 }
 
+/**
+ * Precondition of a write by a caller who is no person (and of the seal of its upload): the name
+ * is outside `people/`, which holds only the spaces. Without it, such a caller could take a
+ * person's name before the person writes it (the vault is one space of names, and a name held by
+ * another's document is refused), though never bind the person's `eaas:space` pair.
+ */
+export function refuseSpaceName(key: string): void {
+  if (key.startsWith(SPACES_PREFIX))
+    throw new ValidationError(
+      `Object keys starting with ${SPACES_PREFIX} are reserved for the document spaces of people signed in to the upload page.`,
+      [{ path: 'key', message: `${SPACES_PREFIX} is reserved for people's document spaces` }],
+    );
+}
+
 /** The context a document is written with: the caller's, and for a person its space's pair. */
 export function spaceContext(person: Person | undefined, context: EncryptionContext | undefined) {
   refuseSpacePair(context);

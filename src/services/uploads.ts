@@ -3,7 +3,7 @@ import { type EncryptionContext, normalisePrincipal } from '@eaas/aws-rules';
 import { checkObjectContext, kmsContextFor } from '../core/envelope/index.js';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { checkMediaType } from '../core/media-type.js';
-import { nameInSpace, spaceContext, spacePrefixOf } from '../core/spaces.js';
+import { nameInSpace, refuseSpaceName, spaceContext, spacePrefixOf } from '../core/spaces.js';
 import {
   linkSeconds,
   planParts,
@@ -101,6 +101,7 @@ export class UploadService {
     // A person's names are relative to its space, and its writes bound to it.
     const documents = this.documents.forCaller(caller);
     documents.checkNewKey(input.key);
+    if (caller.person === undefined) refuseSpaceName(input.key);
     const context = spaceContext(caller.person, input.context);
     checkObjectContext(context);
     checkMediaType(input.contentType, 'contentType');

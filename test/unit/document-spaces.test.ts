@@ -235,6 +235,21 @@ describe("a person's document space", () => {
     expect(w.vault.objects.size).toBe(0);
   });
 
+  it("people/ is the spaces': a caller who is no person may not write there, so it cannot take a person's names", async () => {
+    const squat = `people/${personA.identityId}/report.txt`;
+    const res = await put(undefined, squat, 'squat', w.operatorKey);
+    expect(res.statusCode).toBe(400);
+    expect(json(res)).toMatchObject({ error: 'ValidationError', message: expect.stringContaining('people/') });
+    const up = await call('uploads', 'create-upload', undefined, {
+      body: { key: squat, keyId: w.operatorKey, size: 1 },
+    });
+    expect([up.statusCode, json(up).error]).toEqual([400, 'ValidationError']);
+    expect(w.vault.objects.size).toBe(0);
+    // The person's own name is still free: written into its space.
+    expect((await put(personA, 'report.txt', 'mine')).statusCode).toBe(200);
+    expect([...w.vault.objects.keys()].filter((k) => !k.endsWith('.instruction'))).toEqual([squat]);
+  });
+
   it('a name too long once in the space is refused before anything is written', async () => {
     const long = 'n'.repeat(1024 - 'people/'.length - personA.identityId.length - 1 - 12 + 1);
     const res = await put(personA, long, 'x');

@@ -13,7 +13,7 @@ import { DomainError, PayloadTooLargeError } from '../../core/errors.js';
 import { checkMediaType, DEFAULT_MEDIA_TYPE } from '../../core/media-type.js';
 import { checkNewObjectKey, instructionKeyOf } from '../../core/object-names.js';
 import type { Person } from '../../core/person.js';
-import { spaceContext } from '../../core/spaces.js';
+import { refuseSpaceName, spaceContext } from '../../core/spaces.js';
 import type { Keys, ObjectStore } from '../../ports.js';
 import { INLINE_LIMIT } from '../crypto.js';
 import { newEnvelope } from '../envelope-writer.js';
@@ -57,6 +57,7 @@ export class DocumentWriter {
     },
   ) {
     this.checkNewKey(key);
+    if (this.person === undefined) refuseSpaceName(key);
     // The caller's context, and a person's space pair, which no caller sets itself.
     const userContext = spaceContext(this.person, input.context);
     checkObjectContext(userContext);

@@ -8,6 +8,7 @@ import {
 } from '../../core/envelope/index.js';
 import { DomainError } from '../../core/errors.js';
 import { instructionKeyOf } from '../../core/object-names.js';
+import { refuseSpaceName } from '../../core/spaces.js';
 import { isUploadId, stagingKeyOf, type UploadRecord } from '../../core/upload-record.js';
 import {
   afterSealFailure,
@@ -108,6 +109,7 @@ export class UploadSealer {
       else {
         // Records made before names and contexts were checked as now end here, unwritten.
         this.documents.checkNewKey(record.key);
+        if (record.person === undefined) refuseSpaceName(record.key);
         checkObjectContext(record.context);
         await this.options.authorizeOwner?.(
           record.owner,

@@ -239,7 +239,10 @@ describe("a person's document space", () => {
     const squat = `people/${personA.identityId}/report.txt`;
     const res = await put(undefined, squat, 'squat', w.operatorKey);
     expect(res.statusCode).toBe(400);
-    expect(json(res)).toMatchObject({ error: 'ValidationError', message: expect.stringContaining('people/') });
+    expect(json(res)).toMatchObject({
+      error: 'ValidationError',
+      message: expect.stringContaining('people/'),
+    });
     const up = await call('uploads', 'create-upload', undefined, {
       body: { key: squat, keyId: w.operatorKey, size: 1 },
     });

@@ -17,6 +17,9 @@ const ACCESS_LOG_FORMAT = JSON.stringify({
   ip: '$context.identity.sourceIp',
   caller: '$context.identity.caller',
   userArn: '$context.identity.userArn',
+  // Every person of the upload page shares the people's role: the identity tells them apart.
+  cognitoIdentityId: '$context.identity.cognitoIdentityId',
+  cognitoAuthenticationProvider: '$context.identity.cognitoAuthenticationProvider',
   requestTime: '$context.requestTime',
   httpMethod: '$context.httpMethod',
   resourcePath: '$context.resourcePath',

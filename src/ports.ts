@@ -389,6 +389,11 @@ export interface AuditDecision {
 export interface AuditRecord {
   requestId: string;
   principal: string;
+  /**
+   * A person signed in through the identity pool: every person shares the people's role (so
+   * `principal` is the same for all), and this tells them apart. Never a token.
+   */
+  person?: { identityId: string; identityPoolId: string } | undefined;
   action: string;
   keyArn?: string | undefined;
   contextKeys?: string[] | undefined;

@@ -61,6 +61,10 @@ export function stateFromEvent(event: APIGatewayProxyEvent, now: number): HttpSt
  * refused: its documents could be put in no space.
  */
 function personFromIdentity(identity: APIGatewayProxyEvent['requestContext']['identity'] | undefined) {
+  // Guest (unauthenticated) identities are off in the template's identity pool; were one ever to
+  // arrive, it would be no person and no IAM caller of the operators' kind: refused.
+  if (identity?.cognitoAuthenticationType === 'unauthenticated')
+    throw new DomainError('AccessDenied', 'Guest (unauthenticated) Cognito identities may not use this API.');
   if (identity?.cognitoAuthenticationType !== 'authenticated') return undefined;
   const { cognitoIdentityId: identityId, cognitoIdentityPoolId: identityPoolId } = identity;
   if (!isCognitoId(identityId) || !isCognitoId(identityPoolId))

@@ -80,7 +80,7 @@ function world() {
     jobs: jobsHandler({ ...deps, rewrap }),
     whoami: whoamiHandler({ ...deps, admin: kms, access, keys: new KeyService(kms, access, ACCOUNT) }),
   };
-  return { kms, pageKey: pageKeyArn, operatorKey, vault, staging, uploads, rewrap, handlers };
+  return { kms, pageKey: pageKeyArn, operatorKey, vault, staging, uploads, rewrap, handlers, audit };
 }
 
 type World = ReturnType<typeof world>;
@@ -279,6 +279,24 @@ describe("a person's document space", () => {
     // The page key's policy gives people no DescribeKey: whoami tells them nothing of the key.
     expect((await call('whoami', 'whoami', personA, { query: { keyId: w.pageKey } })).statusCode).toBe(403);
     expect(json(await call('whoami', 'whoami', undefined, { query: {} })).person).toBeUndefined();
+  });
+
+  it('the audit record tells people apart (they share one role), never with a token', async () => {
+    await put(personA, 'a.txt', 'a');
+    await put(personB, 'b.txt', 'b');
+    await put(undefined, 'ops/x.txt', 'op', w.operatorKey);
+    const [a, b, op] = w.audit;
+    expect(a?.principal).toBe(b?.principal);
+    expect(a?.person).toEqual({ identityId: personA.identityId, identityPoolId: expect.any(String) });
+    expect(b?.person).toEqual({ identityId: personB.identityId, identityPoolId: expect.any(String) });
+    expect(op?.person).toBeUndefined();
+  });
+
+  it('a guest (unauthenticated) Cognito identity is refused', async () => {
+    const event = eventAs('list-objects', personA, { query: {} });
+    event.requestContext.identity.cognitoAuthenticationType = 'unauthenticated';
+    const res = await w.handlers.objects(event, context);
+    expect([res.statusCode, json(res).error]).toEqual([403, 'AccessDenied']);
   });
 
   it('an authenticated identity whose ids are not <region>:<uuid> is refused', async () => {

@@ -26,6 +26,9 @@ export function auditTrail(
     sink.record({
       requestId: state?.requestId ?? request.event.requestContext?.requestId ?? 'unknown',
       principal: state?.callerArn ?? request.event.requestContext?.identity?.userArn ?? 'anonymous',
+      ...(state?.person
+        ? { person: { identityId: state.person.identityId, identityPoolId: state.person.identityPoolId } }
+        : {}),
       action: state?.audit.action ?? `${request.event.httpMethod} ${request.event.resource}`,
       // A refused request has no key answer; the key it asked about is in its first decision.
       keyArn: state?.audit.keyArn ?? state?.audit.decisions[0]?.keyArn,

@@ -16,9 +16,8 @@ import { RefreshingCredentials, renewLead, type TemporaryCredentials } from './c
  * - the PKCE verifier and state: in sessionStorage under `eaas.oidc.`, only between the redirect to
  *   the managed login and the callback (a memory-only record would not survive the navigation);
  *   oidc-client-ts removes it when it reads the callback, and `forgetStoredState` makes sure;
- * - the AWS credentials: in `RefreshingCredentials` (memory); the identity id nowhere: the SDK asks
- *   `GetId` again at each renewal (no `userIdentifier`, so it caches nothing in IndexedDB or
- *   localStorage).
+ * - the AWS credentials: in `RefreshingCredentials` (memory); the identity id in the SDK
+ *   provider's memory only (no `userIdentifier`, so it caches nothing in IndexedDB or localStorage).
  */
 
 /** The prefix of the records oidc-client-ts keeps in sessionStorage between authorize and callback. */
@@ -51,6 +50,8 @@ export class AccountSession {
   readonly credentials: RefreshingCredentials;
   private renewingTokens: Promise<User> | undefined;
   private identityProvider: (() => Promise<TemporaryCredentials>) | undefined;
+  /** Set first thing at sign-out: from then on nothing asks for tokens or credentials again. */
+  private closed = false;
 
   constructor(
     private readonly config: SignInConfig,
@@ -120,6 +121,8 @@ export class AccountSession {
    * https://docs.aws.amazon.com/cognito/latest/developerguide/logout-endpoint.html
    */
   async signOut(navigate: (url: string) => void = (url) => location.assign(url)): Promise<void> {
+    // A request still in flight during the revocation must not fetch a new set of credentials.
+    this.closed = true;
     this.credentials.clear();
     this.identityProvider = undefined;
     let revoked = true;
@@ -130,6 +133,7 @@ export class AccountSession {
     }
     await this.manager.removeUser();
     this.manager.stopSilentRenew();
+    this.credentials.clear();
     forgetStoredState();
     const logout = new URL(`${this.config.domain}/logout`);
     logout.searchParams.set('client_id', this.config.clientId);
@@ -140,6 +144,7 @@ export class AccountSession {
 
   /** An ID token valid for a while yet, renewed with the refresh token when it is close to its end. */
   private async idToken(): Promise<string> {
+    if (this.closed) throw new Error('Signed out.');
     let user = await this.manager.getUser();
     if (!user) throw new Error('Not signed in.');
     const exp = ms(user.profile.exp);
@@ -160,9 +165,10 @@ export class AccountSession {
   }
 
   private fetchCredentials(region: string): Promise<TemporaryCredentials> {
+    if (this.closed) return Promise.reject(new Error('Signed out.'));
     // No userIdentifier: the SDK then has no cache key and never touches its identity-id cache
-    // (IndexedDB or localStorage). @aws-sdk/credential-providers makes a new inner provider per
-    // call, so each renewal asks GetId (the same identity id) and then GetCredentialsForIdentity.
+    // (IndexedDB or localStorage); the identity id it got from GetId stays in this provider's
+    // memory, and each renewal asks GetCredentialsForIdentity.
     this.identityProvider ??= fromCognitoIdentityPool({
       identityPoolId: this.config.identityPoolId,
       logins: { [this.config.providerName]: () => this.idToken() },

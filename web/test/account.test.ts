@@ -118,6 +118,23 @@ describe('signing in with an account', () => {
     expect([...session.keys(), ...local.keys()]).toEqual([]);
   });
 
+  it('a request in flight during the revocation gets no new credentials, and none are held after', async () => {
+    const account = new AccountSession(config, 'us-east-1');
+    let release: () => void = () => undefined;
+    vi.spyOn(account.manager, 'revokeTokens').mockImplementation(
+      () => new Promise<void>((resolve) => (release = resolve)),
+    );
+    vi.spyOn(account.manager, 'removeUser').mockResolvedValue();
+    const getUser = vi.spyOn(account.manager, 'getUser');
+    const out = account.signOut(() => undefined);
+    // A signer asking now, while the revocation is under way, is refused without asking anyone.
+    await expect(account.credentials.provider()).rejects.toThrow();
+    release();
+    await out;
+    expect(getUser).not.toHaveBeenCalled();
+    await expect(account.credentials.provider()).rejects.toThrow();
+  });
+
   it('signs out all the same when the revocation fails, and says so', async () => {
     const account = new AccountSession(config, 'us-east-1');
     vi.spyOn(account.manager, 'revokeTokens').mockRejectedValue(new Error('offline'));

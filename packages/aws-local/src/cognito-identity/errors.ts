@@ -5,6 +5,8 @@
  * API_GetCredentialsForIdentity.html, "Errors"), with `x-amzn-ErrorType` and `x-amzn-ErrorMessage`
  * headers as the service sends them.
  */
+import { JsonProtocolError } from '../json-error.js';
+
 const STATUS = {
   InvalidParameterException: 400,
   NotAuthorizedException: 400,
@@ -17,20 +19,9 @@ const STATUS = {
 
 export type IdentityPoolErrorType = keyof typeof STATUS;
 
-export class IdentityPoolError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly type: IdentityPoolErrorType,
-    message: string,
-  ) {
-    super(message);
-    this.name = type;
-    this.status = STATUS[type];
-  }
-
-  toJSON(): { __type: string; message: string } {
-    return { __type: this.type, message: this.message };
+export class IdentityPoolError extends JsonProtocolError<IdentityPoolErrorType> {
+  constructor(type: IdentityPoolErrorType, message: string) {
+    super(type, message, STATUS[type]);
   }
 }
 

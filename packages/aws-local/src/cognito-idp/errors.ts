@@ -4,6 +4,8 @@
  *   operation's Errors section gives (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/CommonErrors.html);
  * - the OAuth 2.0 endpoints: `{"error": code}` (https://docs.aws.amazon.com/cognito/latest/developerguide/token-endpoint.html).
  */
+import { JsonProtocolError } from '../json-error.js';
+
 const STATUS = {
   AccessDeniedException: 400,
   /** Temporary credentials past their expiration (json-auth.ts). */
@@ -29,20 +31,9 @@ const STATUS = {
 
 export type CognitoErrorType = keyof typeof STATUS;
 
-export class CognitoError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly type: CognitoErrorType,
-    message: string,
-  ) {
-    super(message);
-    this.name = type;
-    this.status = STATUS[type];
-  }
-
-  toJSON(): { __type: string; message: string } {
-    return { __type: this.type, message: this.message };
+export class CognitoError extends JsonProtocolError<CognitoErrorType> {
+  constructor(type: CognitoErrorType, message: string) {
+    super(type, message, STATUS[type]);
   }
 }
 

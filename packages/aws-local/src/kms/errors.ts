@@ -2,6 +2,8 @@
  * KMS errors as the JSON 1.1 protocol carries them: `{"__type": name, "message": text}`
  * with the HTTP status AWS KMS uses for that name.
  */
+import { JsonProtocolError } from '../json-error.js';
+
 const STATUS = {
   AccessDeniedException: 400,
   AlreadyExistsException: 400,
@@ -44,20 +46,9 @@ const STATUS = {
 
 export type KmsErrorType = keyof typeof STATUS;
 
-export class KmsError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly type: KmsErrorType,
-    message: string,
-  ) {
-    super(message);
-    this.name = type;
-    this.status = STATUS[type];
-  }
-
-  toJSON(): { __type: string; message: string } {
-    return { __type: this.type, message: this.message };
+export class KmsError extends JsonProtocolError<KmsErrorType> {
+  constructor(type: KmsErrorType, message: string) {
+    super(type, message, STATUS[type]);
   }
 }
 

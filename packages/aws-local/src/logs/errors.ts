@@ -4,6 +4,8 @@
  * (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/CommonErrors.html and each
  * operation's Errors section).
  */
+import { JsonProtocolError } from '../json-error.js';
+
 const STATUS = {
   AccessDeniedException: 400,
   /** Temporary credentials past their expiration (CommonErrors.html). */
@@ -26,19 +28,8 @@ const STATUS = {
 
 export type LogsErrorType = keyof typeof STATUS;
 
-export class LogsError extends Error {
-  readonly status: number;
-
-  constructor(
-    readonly type: LogsErrorType,
-    message: string,
-  ) {
-    super(message);
-    this.name = type;
-    this.status = STATUS[type];
-  }
-
-  toJSON(): { __type: string; message: string } {
-    return { __type: this.type, message: this.message };
+export class LogsError extends JsonProtocolError<LogsErrorType> {
+  constructor(type: LogsErrorType, message: string) {
+    super(type, message, STATUS[type]);
   }
 }

@@ -379,10 +379,15 @@ export function createGateway(options: GatewayOptions): GatewayServer {
   const server = createServer((req, res) => {
     serve(req, res).catch((error: unknown) => {
       console.error(`local gateway: could not answer: ${(error as Error)?.message}`);
-      if (!res.headersSent) {
+      // A function's header Node refuses lands here too; the 500 has fixed headers, and if even
+      // that fails, only this connection ends.
+      try {
+        if (res.headersSent) throw new Error('headers already sent');
         closeIfUnread(req, res);
         answer(res, 500, { message: 'Internal server error' }, 'unknown');
-      } else res.destroy();
+      } catch {
+        res.destroy();
+      }
     });
   });
   // `Expect: 100-continue` is answered only once the request passed the checks before its body.

@@ -22,10 +22,19 @@ export interface PoolContext {
 /** The API's constraints on the ids (API_GetId.html, API_GetCredentialsForIdentity.html: `[\w-]+:[0-9a-f-]+`, 1-55). */
 const ID_PATTERN = /^[\w-]+:[0-9a-f-]+$/;
 
+/**
+ * A caller's value as an error message may show it: printable ASCII only, at most 60 characters.
+ * The message goes into the `x-amzn-ErrorMessage` header too; raw input there is never sent.
+ */
+export function shown(value: unknown): string {
+  const text = String(value).replace(/[^\x20-\x7e]/g, '?');
+  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
+}
+
 function validationError(field: string, value: unknown, constraint: string): IdentityPoolError {
   return new IdentityPoolError(
     'InvalidParameterException',
-    `1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: ${constraint}`,
+    `1 validation error detected: Value '${shown(value)}' at '${field}' failed to satisfy constraint: ${constraint}`,
   );
 }
 
@@ -42,7 +51,7 @@ function requireId(input: Record<string, unknown>, member: string, field: string
 
 function requirePool(ctx: PoolContext, id: string): void {
   if (id !== ctx.store.identityPoolId)
-    throw new IdentityPoolError('ResourceNotFoundException', `IdentityPool '${id}' not found.`);
+    throw new IdentityPoolError('ResourceNotFoundException', `IdentityPool '${shown(id)}' not found.`);
 }
 
 /** The logins of a request, each verified; at least one, else the pool (authenticated only) refuses. */
@@ -83,7 +92,7 @@ export async function getCredentialsForIdentity(
   const identityId = requireId(input, 'IdentityId', 'identityId');
   const identity = ctx.store.byIdentityId(identityId);
   if (!identity)
-    throw new IdentityPoolError('ResourceNotFoundException', `Identity '${identityId}' not found.`);
+    throw new IdentityPoolError('ResourceNotFoundException', `Identity '${shown(identityId)}' not found.`);
   if (input.CustomRoleArn !== undefined && input.CustomRoleArn !== ctx.authenticatedRole.arn)
     throw new IdentityPoolError(
       'InvalidParameterException',

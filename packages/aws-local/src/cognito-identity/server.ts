@@ -8,7 +8,7 @@ import {
   readBody,
 } from '../http-server.js';
 import { IdentityPoolError } from './errors.js';
-import { getCredentialsForIdentity, getId, type PoolContext } from './operations.js';
+import { getCredentialsForIdentity, getId, type PoolContext, shown } from './operations.js';
 
 /**
  * The JSON 1.1 front of the local identity pool: `POST /` with `X-Amz-Target:
@@ -80,7 +80,13 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
       'Content-Type': CONTENT_TYPE,
       'Content-Length': payload.length,
       'x-amzn-RequestId': requestId,
-      ...(error ? { 'x-amzn-ErrorType': `${error.type}:`, 'x-amzn-ErrorMessage': error.message } : {}),
+      // Header values are printable ASCII whatever a message holds (Node throws on others).
+      ...(error
+        ? {
+            'x-amzn-ErrorType': `${error.type}:`,
+            'x-amzn-ErrorMessage': error.message.replace(/[^\x20-\x7e]/g, '?'),
+          }
+        : {}),
       ...corsHeaders(req),
     });
     res.end(payload);
@@ -93,7 +99,7 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
     if (req.method !== 'POST' || !run)
       throw new IdentityPoolError(
         'UnknownOperationException',
-        `Unknown operation ${target || '(no X-Amz-Target)'}.`,
+        `Unknown operation ${target ? shown(target) : '(no X-Amz-Target)'}.`,
       );
     let body: Buffer;
     try {
@@ -119,6 +125,23 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
     return run(context, input as Record<string, unknown>);
   }
 
+  function answer(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    return handle(req).then(
+      (result) => send(req, res, 200, result, requestId),
+      (error: unknown) => {
+        if (error instanceof ClientGoneError) return void res.destroy();
+        if (error instanceof IdentityPoolError) {
+          closeIfUnread(req, res);
+          return send(req, res, error.status, error.toJSON(), requestId, error);
+        }
+        console.error(`local identity pool: ${(error as Error)?.name}: ${(error as Error)?.message}`);
+        const internal = new IdentityPoolError('InternalErrorException', 'An internal error occurred.');
+        closeIfUnread(req, res);
+        send(req, res, internal.status, internal.toJSON(), requestId, internal);
+      },
+    );
+  }
+
   return createServer((req, res) => {
     const requestId = randomUUID();
     if (req.method === 'OPTIONS') {
@@ -135,19 +158,7 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
       res.end();
       return;
     }
-    handle(req).then(
-      (result) => send(req, res, 200, result, requestId),
-      (error: unknown) => {
-        if (error instanceof ClientGoneError) return res.destroy();
-        if (error instanceof IdentityPoolError) {
-          closeIfUnread(req, res);
-          return send(req, res, error.status, error.toJSON(), requestId, error);
-        }
-        console.error(`local identity pool: ${(error as Error)?.name}: ${(error as Error)?.message}`);
-        const internal = new IdentityPoolError('InternalErrorException', 'An internal error occurred.');
-        closeIfUnread(req, res);
-        send(req, res, internal.status, internal.toJSON(), requestId, internal);
-      },
-    );
+    // Whatever fails in answering (a header Node refuses, a closed socket) ends this connection only.
+    answer(req, res, requestId).catch(() => res.destroy());
   });
 }

@@ -4,6 +4,7 @@ import { decoyHash, hashPassword, policyViolation, verifyPassword } from './pass
 import {
   type AuthorizeRequest,
   cookies,
+  type LoginTransaction,
   LIFETIME_MS,
   SESSION_COOKIE,
   setCookie,
@@ -84,7 +85,11 @@ const NO_TRANSACTION =
 export function loginPage(cookieHeader: string | undefined, ctx: PoolContext): Answer {
   const tx = ctx.state.transaction(cookies(cookieHeader).get(TX_COOKIE), ctx.now().getTime());
   if (!tx) return htmlError(400, NO_TRANSACTION);
-  if (tx.mustChangePassword) return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy) };
+  if (tx.mustChangePassword)
+    return {
+      status: 200,
+      html: newPasswordPage(tx.csrf, ctx.policy, undefined, tx.mustChangePassword.username),
+    };
   return { status: 200, html: signInPage(tx.csrf) };
 }
 
@@ -111,32 +116,52 @@ export async function loginSubmit(
   if (!user || !ok) return { status: 200, html: signInPage(tx.csrf, WRONG, username.slice(0, 128)) };
   if (!user.enabled) return { status: 200, html: signInPage(tx.csrf, 'User is disabled.', username) };
   if (user.status === 'FORCE_CHANGE_PASSWORD') {
-    tx.mustChangePassword = user.username;
-    return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy) };
+    tx.mustChangePassword = { sub: user.sub, username: user.username, checkedHash: user.passwordHash };
+    return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy, undefined, user.username) };
   }
   return signedIn(txId, user.sub, ctx);
+}
+
+/** The user of a new-password form, if it still must change the password that was checked. */
+function stillMustChange(ctx: PoolContext, bound: ChangeBinding) {
+  const user = ctx.store.userBySub(bound.sub);
+  return user?.enabled && user.status === 'FORCE_CHANGE_PASSWORD' && user.passwordHash === bound.checkedHash
+    ? user
+    : undefined;
+}
+
+type ChangeBinding = NonNullable<LoginTransaction['mustChangePassword']>;
+
+/** Ends a transaction whose form no longer stands (the password changed, the user went). */
+function staleForm(txId: string, ctx: PoolContext): Answer {
+  ctx.state.endTransaction(txId);
+  return {
+    ...htmlError(400, NO_TRANSACTION),
+    headers: { 'Set-Cookie': setCookie(TX_COOKIE, '', 0, '/login') },
+  };
 }
 
 async function changePassword(
   form: URLSearchParams,
   txId: string,
-  username: string,
+  bound: ChangeBinding,
   ctx: PoolContext,
 ): Promise<Answer> {
   const tx = ctx.state.transaction(txId, ctx.now().getTime());
   if (!tx) return htmlError(400, NO_TRANSACTION);
-  const user = ctx.store.user(username);
-  if (!user?.enabled) return htmlError(400, NO_TRANSACTION);
+  if (!stillMustChange(ctx, bound)) return staleForm(txId, ctx);
   const password = form.get('new_password') ?? '';
-  if (password !== (form.get('confirm_password') ?? ''))
-    return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy, 'The passwords do not match.') };
+  const page = (error: string) => ({
+    status: 200,
+    html: newPasswordPage(tx.csrf, ctx.policy, error, bound.username),
+  });
+  if (password !== (form.get('confirm_password') ?? '')) return page('The passwords do not match.');
   const broken = policyViolation(password, ctx.policy);
-  if (broken)
-    return {
-      status: 200,
-      html: newPasswordPage(tx.csrf, ctx.policy, `Password does not conform to policy: ${broken}`),
-    };
+  if (broken) return page(`Password does not conform to policy: ${broken}`);
   const passwordHash = await hashPassword(password);
+  // Checked again after the hash: another form of the same user may have been taken meanwhile.
+  const user = stillMustChange(ctx, bound);
+  if (!user) return staleForm(txId, ctx);
   ctx.store.updateUser(user.username, { passwordHash, status: 'CONFIRMED' }, ctx.now().getTime());
   return signedIn(txId, user.sub, ctx);
 }

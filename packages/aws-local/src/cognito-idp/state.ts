@@ -24,8 +24,12 @@ export interface LoginTransaction {
   request: AuthorizeRequest;
   csrf: string;
   expires: number;
-  /** Set once the temporary password was right: the user who must now choose a new one. */
-  mustChangePassword?: string;
+  /**
+   * Set once the temporary password was right: the user (by sub) who must now choose a new one,
+   * and the password hash that was checked. The new password is taken only while the user still
+   * has that hash and must change it; a form left open after a change is refused.
+   */
+  mustChangePassword?: { sub: string; username: string; checkedHash: string };
 }
 
 export interface Session {

@@ -337,6 +337,11 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       requestTimeEpoch: now().getTime(),
       binaryMediaTypes,
     });
+    // Browsers send a host's cookies to every port of it, so the local user pool's session cookie
+    // (and any other 127.0.0.1 site's) would reach the functions here. They never read cookies (the
+    // API is SigV4-signed), so none is handed to them.
+    delete event.headers.cookie;
+    if (event.multiValueHeaders) delete event.multiValueHeaders.cookie;
     options.onEvent?.(event);
     const fn = options.functions[route.function];
     const deadline = Date.now() + timeoutMs;

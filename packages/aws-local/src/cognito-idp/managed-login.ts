@@ -5,8 +5,10 @@ import {
   type AuthorizeRequest,
   cookies,
   type LoginTransaction,
+  LEGACY_SESSION_COOKIE,
   LIFETIME_MS,
   SESSION_COOKIE,
+  SESSION_PATHS,
   setCookie,
   TX_COOKIE,
 } from './state.js';
@@ -179,7 +181,7 @@ function signedIn(txId: string, sub: string, ctx: PoolContext): Answer {
     headers: {
       Location: withQuery(tx.request.redirectUri, { code, state: tx.request.state }),
       'Set-Cookie': [
-        setCookie(SESSION_COOKIE, session, LIFETIME_MS.session / 1000),
+        ...sessionCookies(session, LIFETIME_MS.session / 1000),
         setCookie(TX_COOKIE, '', 0, '/login'),
       ],
     },
@@ -195,5 +197,13 @@ export function logout(query: URLSearchParams, cookieHeader: string | undefined,
     return htmlError(400, "The logout_uri is not one of the app client's allowed sign-out URLs.");
   const id = cookies(cookieHeader).get(SESSION_COOKIE);
   if (id) ctx.state.endSession(id);
-  return redirect(logoutUri, { 'Set-Cookie': setCookie(SESSION_COOKIE, '', 0) });
+  return redirect(logoutUri, { 'Set-Cookie': sessionCookies('', 0) });
+}
+
+/** The session cookie on each path that reads it, and the old name on `/` cleared. */
+function sessionCookies(value: string, maxAgeSeconds: number): string[] {
+  return [
+    ...SESSION_PATHS.map((path) => setCookie(SESSION_COOKIE, value, maxAgeSeconds, path)),
+    setCookie(LEGACY_SESSION_COOKIE, '', 0),
+  ];
 }

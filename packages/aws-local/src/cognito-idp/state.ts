@@ -150,8 +150,16 @@ export function cookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
-/** The managed-login session cookie and the sign-in transaction cookie, both HttpOnly and SameSite=Lax. */
-export const SESSION_COOKIE = 'cognito';
+/**
+ * The managed-login session cookie and the sign-in transaction cookie, both HttpOnly and SameSite=Lax.
+ * Browsers send a host's cookies to all its ports, so every server on 127.0.0.1 may receive them:
+ * the names are the emulator's own, and the session cookie is set twice, once for each path that
+ * reads it (SESSION_PATHS), never for `/`.
+ */
+export const SESSION_COOKIE = 'eaas-local-cognito-session';
+export const SESSION_PATHS = ['/oauth2/authorize', '/logout'] as const;
+/** The session cookie's name and path before; cleared when a session is set or ended. */
+export const LEGACY_SESSION_COOKIE = 'cognito';
 export const TX_COOKIE = 'cognito-login';
 
 export function setCookie(name: string, value: string, maxAgeSeconds: number, path = '/'): string {

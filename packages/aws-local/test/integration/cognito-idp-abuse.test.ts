@@ -72,3 +72,27 @@ describe('the new-password form', () => {
     expect(code).toBeTruthy();
   });
 });
+
+describe('the managed-login session cookie', () => {
+  it('has a name of its own and reaches only /oauth2/authorize and /logout', async () => {
+    await createUser('hugo');
+    const browser = new Browser(t.pool.endpoint);
+    await browser.get(authorizeUrl(t.pool, pkce().challenge));
+    let res = await browser.post('/login', {
+      _csrf: csrfOf(await (await browser.get('/login')).text()),
+      username: 'hugo',
+      password: TEMP,
+    });
+    res = await browser.post('/login', {
+      _csrf: csrfOf(await res.text()),
+      new_password: 'Hugo-own-pw1!',
+      confirm_password: 'Hugo-own-pw1!',
+    });
+    expect(res.status).toBe(302);
+    const set = res.headers.getSetCookie();
+    const session = set.filter((c) => c.startsWith('eaas-local-cognito-session='));
+    expect(session.map((c) => /Path=([^;]+)/.exec(c)?.[1]).sort()).toEqual(['/logout', '/oauth2/authorize']);
+    for (const c of session) expect(c).toMatch(/HttpOnly; SameSite=Lax/);
+    expect(set.some((c) => /^cognito=[^;]/.test(c))).toBe(false);
+  });
+});

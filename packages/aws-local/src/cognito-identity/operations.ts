@@ -1,4 +1,10 @@
-import type { LocalIdentities, LocalRole } from '../identity.js';
+import {
+  type LocalIdentities,
+  type LocalRole,
+  SessionLimitError,
+  type SessionRequest,
+  type TemporaryCredentials,
+} from '../identity.js';
 import { IdentityPoolError, LOGIN_REFUSALS, notAuthorized } from './errors.js';
 import type { IdentityPoolStore } from './store.js';
 import { type LoginProvider, type VerifiedLogin, verifyLogin } from './tokens.js';
@@ -85,6 +91,17 @@ export async function getId(ctx: PoolContext, input: Record<string, unknown>): P
   return { IdentityId: ctx.store.identityOf(login.providerName, login.sub).identityId };
 }
 
+/** A session, or Cognito's throttling answer when the local table is full of others' live sessions. */
+function issue(ctx: PoolContext, request: SessionRequest): TemporaryCredentials {
+  try {
+    return ctx.identities.issueSession(request);
+  } catch (error) {
+    if (error instanceof SessionLimitError)
+      throw new IdentityPoolError('TooManyRequestsException', 'Too many requests. Try again later.');
+    throw error;
+  }
+}
+
 export async function getCredentialsForIdentity(
   ctx: PoolContext,
   input: Record<string, unknown>,
@@ -104,7 +121,7 @@ export async function getCredentialsForIdentity(
     throw notAuthorized(LOGIN_REFUSALS.mismatch);
   const { providerName, sub } = identity;
   const signIn = `${providerName}:CognitoSignIn:${sub}`;
-  const credentials = ctx.identities.issueSession({
+  const credentials = issue(ctx, {
     role: ctx.authenticatedRole,
     sessionName: 'CognitoIdentityCredentials',
     seconds: ctx.credentialSeconds,

@@ -4,9 +4,9 @@ import { decoyHash, hashPassword, policyViolation, verifyPassword } from './pass
 import {
   type AuthorizeRequest,
   cookies,
-  type LoginTransaction,
   LEGACY_SESSION_COOKIE,
   LIFETIME_MS,
+  type LoginTransaction,
   SESSION_COOKIE,
   SESSION_PATHS,
   setCookie,

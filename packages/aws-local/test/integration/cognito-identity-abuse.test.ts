@@ -1,7 +1,11 @@
-import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalIdentityPool, startLocalIdentityPool } from '../../src/cognito-identity/index.js';
-import { LocalIdentities, type LocalRole } from '../../src/identity.js';
+import {
+  LocalIdentities,
+  type LocalRole,
+  MAX_SESSIONS,
+  MAX_SESSIONS_PER_HOLDER,
+} from '../../src/identity.js';
 import { type FakeUserPool, fakeUserPool } from '../helpers/id-tokens.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 
@@ -75,5 +79,41 @@ describe('the identity pool’s error answers', () => {
     expect(unknown.headers.get('x-amzn-errormessage')).toMatch(/^[\x20-\x7e]+$/);
     // Still answering.
     expect((await call('GetId', {})).status).toBe(400);
+  });
+});
+
+async function credentialsFor(sub: string) {
+  const Logins = { [users.providerName]: await users.token(sub, new Date()) };
+  const id = (await (await call('GetId', { IdentityPoolId: pool.identityPoolId, Logins })).json()) as {
+    IdentityId: string;
+  };
+  const answer = await call('GetCredentialsForIdentity', { IdentityId: id.IdentityId, Logins });
+  return {
+    status: answer.status,
+    body: (await answer.json()) as { __type?: string; Credentials: { AccessKeyId: string } },
+  };
+}
+
+describe('the temporary sessions', () => {
+  it('one person holds a bounded number, evicting only their own; a full table refuses, evicting no one', async () => {
+    const other = await credentialsFor('someone-else');
+    expect(other.status).toBe(200);
+    const mine: string[] = [];
+    for (let i = 0; i < MAX_SESSIONS_PER_HOLDER + 5; i++) {
+      const answer = await credentialsFor('greedy');
+      expect(answer.status).toBe(200);
+      mine.push(answer.body.Credentials.AccessKeyId);
+    }
+    expect(mine.filter((k) => identities.byAccessKeyId(k)).length).toBe(MAX_SESSIONS_PER_HOLDER);
+    expect(identities.byAccessKeyId(mine[0] as string)).toBeUndefined();
+    expect(identities.byAccessKeyId(other.body.Credentials.AccessKeyId)).toBeDefined();
+    // Fill the table with many holders' sessions: the next one is refused, the others stay.
+    for (let i = identities.sessionCount; i < MAX_SESSIONS; i++)
+      identities.issueSession({ role, sessionName: `filler-${i}`, seconds: 900, conditionKeys: {} });
+    const refused = await credentialsFor('late');
+    expect(refused.status).toBe(400);
+    expect(refused.body.__type).toBe('TooManyRequestsException');
+    expect(identities.byAccessKeyId(other.body.Credentials.AccessKeyId)).toBeDefined();
+    expect(identities.sessionCount).toBe(MAX_SESSIONS);
   });
 });

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import {
-  BodyTimeoutError,
-  BodyTooLargeError,
-  ClientGoneError,
-  closeIfUnread,
-  readBody,
-} from '../http-server.js';
+import { acceptBody, BodyBudget, ClientGoneError, closeIfUnread } from '../http-server.js';
 import { IdentityPoolError } from './errors.js';
 import { getCredentialsForIdentity, getId, type PoolContext, shown } from './operations.js';
 
@@ -24,6 +18,8 @@ const TARGET_PREFIX = 'AWSCognitoIdentityService.';
 const MAX_BODY_BYTES = 64 * 1024;
 const BODY_TIMEOUT_MS = 10_000;
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
+/** Body bytes all requests may hold at once (as the other servers bound theirs): 64 full bodies. */
+export const MAX_BODY_BYTES_IN_FLIGHT = 64 * MAX_BODY_BYTES;
 
 const OPERATIONS: Readonly<
   Record<string, (ctx: PoolContext, input: Record<string, unknown>) => Promise<unknown>>
@@ -50,10 +46,13 @@ export interface IdentityPoolServerOptions {
   context: PoolContext;
   /** Origins allowed cross-origin calls; every origin (`*`) when undefined. */
   allowedOrigins?: readonly string[] | undefined;
+  /** The budget of body bytes in flight (one of MAX_BODY_BYTES_IN_FLIGHT when absent); tests read its counters. */
+  bodyBudget?: BodyBudget | undefined;
 }
 
 export function createIdentityPoolServer(options: IdentityPoolServerOptions): Server {
   const { context } = options;
+  const budget = options.bodyBudget ?? new BodyBudget(MAX_BODY_BYTES_IN_FLIGHT);
 
   function corsHeaders(req: IncomingMessage): Record<string, string> {
     const origin = req.headers.origin;
@@ -101,17 +100,20 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
         'UnknownOperationException',
         `Unknown operation ${target ? shown(target) : '(no X-Amz-Target)'}.`,
       );
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_BODY_BYTES, undefined, { timeoutMs: BODY_TIMEOUT_MS });
-    } catch (error) {
-      if (error instanceof BodyTooLargeError || error instanceof BodyTimeoutError)
-        throw new IdentityPoolError(
-          'InvalidParameterException',
-          'The request body is too large or too slow.',
-        );
-      throw error;
+    const arrived = Date.now();
+    const accepted = await acceptBody(req, {
+      limit: MAX_BODY_BYTES,
+      budget,
+      deadline: () => arrived + BODY_TIMEOUT_MS,
+    });
+    if (!accepted.ok) {
+      if (accepted.refusal === 'client-gone') throw new ClientGoneError();
+      if (accepted.refusal === 'no-room')
+        throw new IdentityPoolError('TooManyRequestsException', 'Too many requests. Try again later.');
+      throw new IdentityPoolError('InvalidParameterException', 'The request body is too large or too slow.');
     }
+    const body = accepted.body;
+    accepted.reservation.release();
     let input: unknown;
     try {
       input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));

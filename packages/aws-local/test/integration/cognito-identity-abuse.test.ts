@@ -1,5 +1,9 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalIdentityPool, startLocalIdentityPool } from '../../src/cognito-identity/index.js';
+import { createIdentityPoolServer } from '../../src/cognito-identity/server.js';
+import { IdentityPoolStore } from '../../src/cognito-identity/store.js';
+import { BodyBudget, listen } from '../../src/http-server.js';
 import {
   LocalIdentities,
   type LocalRole,
@@ -115,5 +119,43 @@ describe('the temporary sessions', () => {
     expect(refused.body.__type).toBe('TooManyRequestsException');
     expect(identities.byAccessKeyId(other.body.Credentials.AccessKeyId)).toBeDefined();
     expect(identities.sessionCount).toBe(MAX_SESSIONS);
+  });
+});
+
+describe('request bodies', () => {
+  it('share one memory budget: beyond it, a request is refused before its body is read', async () => {
+    const budget = new BodyBudget(100_000);
+    const server = createIdentityPoolServer({
+      context: {
+        store: IdentityPoolStore.open(makeDataDir(), REGION),
+        identities,
+        providers: [],
+        authenticatedRole: role,
+        credentialSeconds: 900,
+        now: () => new Date(),
+      },
+      bodyBudget: budget,
+    });
+    const listening = await listen(server, '127.0.0.1', 0);
+    const socket = connect(Number(new URL(listening.endpoint).port), '127.0.0.1');
+    socket.on('error', () => {});
+    try {
+      // One slow body holds 60,000 bytes of the budget...
+      socket.write(
+        'POST / HTTP/1.1\r\nHost: x\r\nx-amz-target: AWSCognitoIdentityService.GetId\r\ncontent-length: 60000\r\n\r\n{',
+      );
+      await expect.poll(() => budget.stats().reserved).toBe(60_000);
+      // ...so another of 60,000 bytes does not fit.
+      const answer = await fetch(listening.endpoint, {
+        method: 'POST',
+        headers: { 'x-amz-target': 'AWSCognitoIdentityService.GetId' },
+        body: ' '.repeat(60_000),
+      });
+      expect(answer.status).toBe(400);
+      expect(((await answer.json()) as { __type: string }).__type).toBe('TooManyRequestsException');
+    } finally {
+      socket.destroy();
+      await listening.close();
+    }
   });
 });

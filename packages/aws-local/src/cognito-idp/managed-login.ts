@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { type Answer, type PoolContext, redirect, withQuery } from './context.js';
 import { errorPage, newPasswordPage, signInPage } from './pages.js';
 import { decoyHash, hashPassword, policyViolation, verifyPassword } from './passwords.js';
@@ -7,6 +8,7 @@ import {
   LEGACY_SESSION_COOKIE,
   LIFETIME_MS,
   type LoginTransaction,
+  MAX_WRONG_PASSWORDS,
   SESSION_COOKIE,
   SESSION_PATHS,
   setCookie,
@@ -74,7 +76,13 @@ export function authorize(
     const code = ctx.state.issueCode(request, user.sub, session.authTime, now);
     return redirect(withQuery(redirectUri, { code, state }));
   }
-  const { id } = ctx.state.startTransaction(request, now);
+  const started = ctx.state.startTransaction(request, now);
+  if (!started)
+    return {
+      ...htmlError(503, 'Too many sign-ins are in progress. Try again in a few minutes.'),
+      headers: { 'Retry-After': '60' },
+    };
+  const { id } = started;
   return redirect('/login', {
     'Set-Cookie': setCookie(TX_COOKIE, id, LIFETIME_MS.transaction / 1000, '/login'),
   });
@@ -96,6 +104,15 @@ export function loginPage(cookieHeader: string | undefined, ctx: PoolContext): A
 }
 
 const WRONG = 'Incorrect username or password.';
+/** Cognito's NotAuthorizedException once a user's failed sign-ins lock it out for a while. */
+const ATTEMPTS_EXCEEDED = 'Password attempts exceeded.';
+
+/** Compares a form's token with the transaction's in constant time. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /** POST /login: the password, or the new password of a user who must choose one. */
 export async function loginSubmit(
@@ -107,15 +124,31 @@ export async function loginSubmit(
   const tx = ctx.state.transaction(txId, ctx.now().getTime());
   if (!txId || !tx) return htmlError(400, NO_TRANSACTION);
   // The form's token must be the transaction's: a form posted from elsewhere has neither.
-  if (form.get('_csrf') !== tx.csrf)
+  if (!sameSecret(form.get('_csrf') ?? '', tx.csrf))
     return htmlError(403, 'The form was not sent by this sign-in page. Reload it and try again.');
   if (tx.mustChangePassword) return changePassword(form, txId, tx.mustChangePassword, ctx);
   const username = (form.get('username') ?? '').trim();
   const password = form.get('password') ?? '';
+  const now = ctx.now().getTime();
+  // Known and unknown usernames are locked out alike, before any password work.
+  if (ctx.state.lockedOut(username.slice(0, 128), now))
+    return { status: 200, html: signInPage(tx.csrf, ATTEMPTS_EXCEEDED, username.slice(0, 128)) };
   const user = username && username.length <= 128 ? ctx.store.user(username) : undefined;
   // Unknown users cost the same hash as known ones, and answer the same message.
   const ok = await verifyPassword(password.slice(0, 256), user?.passwordHash ?? (await decoyHash()));
-  if (!user || !ok) return { status: 200, html: signInPage(tx.csrf, WRONG, username.slice(0, 128)) };
+  if (!user || !ok) {
+    ctx.state.passwordFailed(username.slice(0, 128), now);
+    tx.wrongPasswords += 1;
+    if (tx.wrongPasswords >= MAX_WRONG_PASSWORDS) {
+      ctx.state.endTransaction(txId);
+      return {
+        ...htmlError(400, `${ATTEMPTS_EXCEEDED} Go back to the application and sign in again.`),
+        headers: { 'Set-Cookie': setCookie(TX_COOKIE, '', 0, '/login') },
+      };
+    }
+    return { status: 200, html: signInPage(tx.csrf, WRONG, username.slice(0, 128)) };
+  }
+  ctx.state.passwordAccepted(username);
   if (!user.enabled) return { status: 200, html: signInPage(tx.csrf, 'User is disabled.', username) };
   if (user.status === 'FORCE_CHANGE_PASSWORD') {
     tx.mustChangePassword = { sub: user.sub, username: user.username, checkedHash: user.passwordHash };

@@ -1,5 +1,6 @@
 import { AdminCreateUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_TRANSACTIONS } from '../../src/cognito-idp/state.js';
 import { KEY_MANAGER } from '../../src/identity.js';
 import {
   authorizeUrl,
@@ -18,6 +19,7 @@ import {
 
 const TEMP = 'Temp-pass-1!';
 let t: TestUserPool;
+let clock = Date.now();
 
 async function createUser(username: string): Promise<void> {
   await t.client(t.identities.byName(KEY_MANAGER)).send(
@@ -38,7 +40,7 @@ async function postPassword(browser: Browser, username: string, password: string
 }
 
 beforeAll(async () => {
-  t = await startTestUserPool();
+  t = await startTestUserPool({ now: () => new Date(clock) });
 });
 afterAll(async () => {
   await t.stop();
@@ -94,5 +96,73 @@ describe('the managed-login session cookie', () => {
     expect(session.map((c) => /Path=([^;]+)/.exec(c)?.[1]).sort()).toEqual(['/logout', '/oauth2/authorize']);
     for (const c of session) expect(c).toMatch(/HttpOnly; SameSite=Lax/);
     expect(set.some((c) => /^cognito=[^;]/.test(c))).toBe(false);
+  });
+});
+
+describe('wrong passwords', () => {
+  it('end the sign-in page after five, and lock the username out for a while, known or not', async () => {
+    await createUser('ivan');
+    const browser = new Browser(t.pool.endpoint);
+    await browser.get(authorizeUrl(t.pool, pkce().challenge));
+    let page = await (await browser.get('/login')).text();
+    for (let i = 0; i < 4; i++) {
+      const res = await browser.post('/login', {
+        _csrf: csrfOf(page),
+        username: 'ivan',
+        password: `wrong-${i}`,
+      });
+      page = await res.text();
+      expect(page).toContain('Incorrect username or password.');
+    }
+    const fifth = await browser.post('/login', {
+      _csrf: csrfOf(page),
+      username: 'ivan',
+      password: 'wrong-5',
+    });
+    expect(fifth.status).toBe(400);
+    expect(await fifth.text()).toContain('Password attempts exceeded.');
+    // The page is spent: even the right password is not taken on it.
+    const spent = await browser.post('/login', { _csrf: csrfOf(page), username: 'ivan', password: TEMP });
+    expect(spent.status).toBe(400);
+    // On a new page, the right password waits out the lockout.
+    const locked = await postPassword(new Browser(t.pool.endpoint), 'IVAN', TEMP);
+    expect(await locked.text()).toContain('Password attempts exceeded.');
+    // An unknown username is locked out the same way.
+    for (let i = 0; i < 5; i++) await postPassword(new Browser(t.pool.endpoint), 'nobody', `wrong-${i}`);
+    expect(await (await postPassword(new Browser(t.pool.endpoint), 'nobody', 'x')).text()).toContain(
+      'Password attempts exceeded.',
+    );
+    clock += 2_000;
+    const later = await postPassword(new Browser(t.pool.endpoint), 'ivan', TEMP);
+    expect(await later.text()).toContain('Change password');
+  });
+});
+
+describe('sign-in transactions', () => {
+  it('are refused when the table is full, and no one else’s is evicted', async () => {
+    const own = await startTestUserPool();
+    try {
+      const victim = new Browser(own.pool.endpoint);
+      await victim.get(authorizeUrl(own.pool, pkce().challenge));
+      const csrf = csrfOf(await (await victim.get('/login')).text());
+      const url = `${own.pool.endpoint}${authorizeUrl(own.pool, pkce().challenge)}`;
+      let statuses: number[] = [];
+      for (let i = 0; i < MAX_TRANSACTIONS; i += 100)
+        statuses = statuses.concat(
+          await Promise.all(
+            Array.from({ length: 100 }, () => fetch(url, { redirect: 'manual' }).then((r) => r.status)),
+          ),
+        );
+      expect(statuses.filter((s) => s === 503).length).toBeGreaterThan(0);
+      const full = await fetch(url, { redirect: 'manual' });
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBe('60');
+      expect(await full.text()).toContain('Too many sign-ins are in progress');
+      // The victim's page still works.
+      const res = await victim.post('/login', { _csrf: csrf, username: 'nobody', password: 'x' });
+      expect(await res.text()).toContain('Incorrect username or password.');
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -35,6 +35,8 @@ const refreshSchema = z.object({
   scope: z.string(),
   expires: z.number(),
   revoked: z.boolean(),
+  /** When it was revoked: kept until the tokens minted from it have expired, then dropped. */
+  revokedAt: z.number().optional(),
 });
 export type RefreshRecord = z.infer<typeof refreshSchema>;
 
@@ -52,6 +54,9 @@ const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const pick = (alphabet: string, n: number) =>
   Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join('');
+
+/** Live refresh tokens one user keeps per app client; a new one beyond revokes the oldest. */
+export const MAX_REFRESH_TOKENS = 20;
 
 /** SHA-256 of a secret (a refresh token, a code, a session id), as it is kept. */
 export const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('base64url');
@@ -136,9 +141,27 @@ export class PoolStore {
     this.save();
   }
 
-  addRefreshToken(token: string, record: Omit<RefreshRecord, 'hash' | 'revoked'>, now: number): void {
-    // Expired tokens are forgotten as new ones come.
-    this.state.refreshTokens = this.state.refreshTokens.filter((t) => t.expires > now);
+  /**
+   * Keeps a new refresh token. Expired tokens, and revoked ones whose minted tokens have expired
+   * (`mintedMs` after revocation), are dropped; each user keeps at most MAX_REFRESH_TOKENS live
+   * ones per app client, the oldest revoked beyond that.
+   */
+  addRefreshToken(
+    token: string,
+    record: Omit<RefreshRecord, 'hash' | 'revoked'>,
+    now: number,
+    mintedMs: number,
+  ): void {
+    this.state.refreshTokens = this.state.refreshTokens.filter(
+      (t) => t.expires > now && !(t.revoked && t.revokedAt !== undefined && t.revokedAt + mintedMs <= now),
+    );
+    const own = this.state.refreshTokens.filter(
+      (t) => !t.revoked && t.sub === record.sub && t.clientId === record.clientId,
+    );
+    for (const old of own.slice(0, Math.max(0, own.length - (MAX_REFRESH_TOKENS - 1)))) {
+      old.revoked = true;
+      old.revokedAt = now;
+    }
     this.state.refreshTokens.push({ ...record, hash: digest(token), revoked: false });
     this.save();
   }
@@ -148,8 +171,9 @@ export class PoolStore {
     return this.state.refreshTokens.find((t) => t.hash === hash);
   }
 
-  revoke(record: RefreshRecord): void {
+  revoke(record: RefreshRecord, now: number): void {
     record.revoked = true;
+    record.revokedAt = now;
     this.save();
   }
 

@@ -66,6 +66,7 @@ export async function token(form: URLSearchParams, ctx: PoolContext): Promise<An
         expires: now + ctx.lifetimes.refresh * 1000,
       },
       now,
+      Math.max(ctx.lifetimes.id, ctx.lifetimes.access) * 1000,
     );
     const tokens = await mintTokens(
       ctx.signer,
@@ -126,7 +127,7 @@ export function revoke(form: URLSearchParams, ctx: PoolContext): Answer {
   const record = ctx.store.refreshToken(value);
   if (record && record.clientId !== clientId) throw new OAuthError('invalid_request');
   // An unknown token answers 200 too (RFC 7009 2.2).
-  if (record && !record.revoked) ctx.store.revoke(record);
+  if (record && !record.revoked) ctx.store.revoke(record, ctx.now().getTime());
   return { status: 200, headers: { 'Cache-Control': 'no-store' } };
 }
 

@@ -1,15 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AdminCreateUserCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_TRANSACTIONS } from '../../src/cognito-idp/state.js';
+import { MAX_REFRESH_TOKENS } from '../../src/cognito-idp/store.js';
 import { KEY_MANAGER } from '../../src/identity.js';
 import {
   authorizeUrl,
   Browser,
   csrfOf,
+  PAGE,
   pkce,
   signIn,
   startTestUserPool,
   type TestUserPool,
+  tokenRequest,
 } from '../helpers/local-user-pool.js';
 
 /**
@@ -166,3 +171,60 @@ describe('sign-in transactions', () => {
     }
   });
 });
+
+describe('refresh tokens', () => {
+  it('are held at most MAX_REFRESH_TOKENS per user and client, the oldest revoked, and revoked ones dropped later', async () => {
+    await createUser('jane');
+    const browser = new Browser(t.pool.endpoint);
+    let p = pkce();
+    let code = await signIn(browser, t.pool, p.challenge, 'jane', TEMP, 'Jane-own-pw1!');
+    const exchange = async () => {
+      const answer = await tokenRequest(t.pool, {
+        grant_type: 'authorization_code',
+        client_id: t.pool.clientId,
+        code,
+        redirect_uri: PAGE,
+        code_verifier: p.verifier,
+      });
+      expect(answer.status).toBe(200);
+      return answer.body.refresh_token as string;
+    };
+    const refresh = async (token: string) =>
+      (
+        await tokenRequest(t.pool, {
+          grant_type: 'refresh_token',
+          client_id: t.pool.clientId,
+          refresh_token: token,
+        })
+      ).status;
+    const first = await exchange();
+    for (let i = 0; i < MAX_REFRESH_TOKENS + 4; i++) {
+      p = pkce();
+      // The managed-login session signs her in again without a password.
+      code = await signIn(browser, t.pool, p.challenge, 'jane', '');
+      await exchange();
+    }
+    const sub = (
+      JSON.parse(readFileSync(join(t.dataDir, 'cognito-idp', 'pool.json'), 'utf8')) as Pool
+    ).users.find((u) => u.username === 'jane')?.sub;
+    const held = () =>
+      (
+        JSON.parse(readFileSync(join(t.dataDir, 'cognito-idp', 'pool.json'), 'utf8')) as Pool
+      ).refreshTokens.filter((r) => r.sub === sub);
+    expect(held().filter((r) => !r.revoked).length).toBe(MAX_REFRESH_TOKENS);
+    expect(await refresh(first)).toBe(400);
+    // Once the tokens minted from the revoked ones have expired, the revoked records go.
+    clock += 3_601_000;
+    p = pkce();
+    code = await signIn(browser, t.pool, p.challenge, 'jane', 'Jane-own-pw1!');
+    await exchange();
+    // The live ones, and only the one this exchange revoked.
+    expect(held().filter((r) => !r.revoked).length).toBe(MAX_REFRESH_TOKENS);
+    expect(held().length).toBe(MAX_REFRESH_TOKENS + 1);
+  });
+});
+
+interface Pool {
+  users: { username: string; sub: string }[];
+  refreshTokens: { sub: string; revoked: boolean }[];
+}

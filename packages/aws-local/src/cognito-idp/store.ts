@@ -153,7 +153,8 @@ export class PoolStore {
     mintedMs: number,
   ): void {
     this.state.refreshTokens = this.state.refreshTokens.filter(
-      (t) => t.expires > now && !(t.revoked && t.revokedAt !== undefined && t.revokedAt + mintedMs <= now),
+      // A revoked one is kept while tokens minted from it may live: their origin_jti must stay refused.
+      (t) => (t.revoked && t.revokedAt !== undefined ? t.revokedAt + mintedMs > now : t.expires > now),
     );
     const own = this.state.refreshTokens.filter(
       (t) => !t.revoked && t.sub === record.sub && t.clientId === record.clientId,
@@ -175,6 +176,17 @@ export class PoolStore {
     record.revoked = true;
     record.revokedAt = now;
     this.save();
+  }
+
+  /**
+   * Whether a token's person may still use it, as Cognito's server-side token check asks the user
+   * pool: the user (`sub`) exists and is enabled, and the refresh token it came from
+   * (`origin_jti`) is not revoked.
+   */
+  tokenActive(claims: Readonly<Record<string, unknown>>): boolean {
+    const user = typeof claims.sub === 'string' ? this.userBySub(claims.sub) : undefined;
+    if (!user?.enabled) return false;
+    return typeof claims.origin_jti !== 'string' || !this.originRevoked(claims.origin_jti);
   }
 
   /** Whether tokens minted from this origin (a revoked refresh token's `origin_jti`) are revoked. */

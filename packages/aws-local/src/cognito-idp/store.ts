@@ -35,8 +35,6 @@ const refreshSchema = z.object({
   scope: z.string(),
   expires: z.number(),
   revoked: z.boolean(),
-  /** When it was revoked: kept until the tokens minted from it have expired, then dropped. */
-  revokedAt: z.number().optional(),
 });
 export type RefreshRecord = z.infer<typeof refreshSchema>;
 
@@ -55,7 +53,7 @@ const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const pick = (alphabet: string, n: number) =>
   Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join('');
 
-/** Live refresh tokens one user keeps per app client; a new one beyond revokes the oldest. */
+/** Live refresh tokens one user keeps per app client; a new one beyond forgets (revokes) the oldest. */
 export const MAX_REFRESH_TOKENS = 20;
 
 /** SHA-256 of a secret (a refresh token, a code, a session id), as it is kept. */
@@ -142,9 +140,10 @@ export class PoolStore {
   }
 
   /**
-   * Keeps a new refresh token. Expired tokens, and revoked ones whose minted tokens have expired
-   * (`mintedMs` after revocation), are dropped; each user keeps at most MAX_REFRESH_TOKENS live
-   * ones per app client, the oldest revoked beyond that.
+   * Keeps a new refresh token. Each user keeps at most MAX_REFRESH_TOKENS live ones per app client:
+   * beyond, the oldest is forgotten. Revoked records, and expired ones whose last minted tokens
+   * (`mintedMs` long) have expired too, are dropped. A token whose `origin_jti` names no live
+   * record is refused (originRevoked), so forgetting a record revokes what was minted from it.
    */
   addRefreshToken(
     token: string,
@@ -152,17 +151,10 @@ export class PoolStore {
     now: number,
     mintedMs: number,
   ): void {
-    this.state.refreshTokens = this.state.refreshTokens.filter(
-      // A revoked one is kept while tokens minted from it may live: their origin_jti must stay refused.
-      (t) => (t.revoked && t.revokedAt !== undefined ? t.revokedAt + mintedMs > now : t.expires > now),
-    );
-    const own = this.state.refreshTokens.filter(
-      (t) => !t.revoked && t.sub === record.sub && t.clientId === record.clientId,
-    );
-    for (const old of own.slice(0, Math.max(0, own.length - (MAX_REFRESH_TOKENS - 1)))) {
-      old.revoked = true;
-      old.revokedAt = now;
-    }
+    const kept = this.state.refreshTokens.filter((t) => !t.revoked && t.expires + mintedMs > now);
+    const own = kept.filter((t) => t.sub === record.sub && t.clientId === record.clientId);
+    const dropped = new Set(own.slice(0, Math.max(0, own.length - (MAX_REFRESH_TOKENS - 1))));
+    this.state.refreshTokens = kept.filter((t) => !dropped.has(t));
     this.state.refreshTokens.push({ ...record, hash: digest(token), revoked: false });
     this.save();
   }
@@ -172,9 +164,8 @@ export class PoolStore {
     return this.state.refreshTokens.find((t) => t.hash === hash);
   }
 
-  revoke(record: RefreshRecord, now: number): void {
+  revoke(record: RefreshRecord): void {
     record.revoked = true;
-    record.revokedAt = now;
     this.save();
   }
 
@@ -186,11 +177,14 @@ export class PoolStore {
   tokenActive(claims: Readonly<Record<string, unknown>>): boolean {
     const user = typeof claims.sub === 'string' ? this.userBySub(claims.sub) : undefined;
     if (!user?.enabled) return false;
-    return typeof claims.origin_jti !== 'string' || !this.originRevoked(claims.origin_jti);
+    return typeof claims.origin_jti === 'string' && !this.originRevoked(claims.origin_jti);
   }
 
-  /** Whether tokens minted from this origin (a revoked refresh token's `origin_jti`) are revoked. */
+  /**
+   * Whether tokens minted from this origin (a refresh token's `origin_jti`) are revoked: its
+   * record is revoked, or gone (forgotten beyond the cap, its user deleted).
+   */
   originRevoked(originJti: string): boolean {
-    return this.state.refreshTokens.some((t) => t.originJti === originJti && t.revoked);
+    return !this.state.refreshTokens.some((t) => t.originJti === originJti && !t.revoked);
   }
 }

@@ -127,7 +127,7 @@ export function revoke(form: URLSearchParams, ctx: PoolContext): Answer {
   const record = ctx.store.refreshToken(value);
   if (record && record.clientId !== clientId) throw new OAuthError('invalid_request');
   // An unknown token answers 200 too (RFC 7009 2.2).
-  if (record && !record.revoked) ctx.store.revoke(record, ctx.now().getTime());
+  if (record && !record.revoked) ctx.store.revoke(record);
   return { status: 200, headers: { 'Cache-Control': 'no-store' } };
 }
 

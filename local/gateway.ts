@@ -337,6 +337,11 @@ export function createGateway(options: GatewayOptions): GatewayServer {
       requestTimeEpoch: now().getTime(),
       binaryMediaTypes,
     });
+    // Browsers send a host's cookies to every port of it, so the local user pool's session cookie
+    // (and any other 127.0.0.1 site's) would reach the functions here. They never read cookies (the
+    // API is SigV4-signed), so none is handed to them.
+    delete event.headers.cookie;
+    if (event.multiValueHeaders) delete event.multiValueHeaders.cookie;
     options.onEvent?.(event);
     const fn = options.functions[route.function];
     const deadline = Date.now() + timeoutMs;
@@ -379,10 +384,15 @@ export function createGateway(options: GatewayOptions): GatewayServer {
   const server = createServer((req, res) => {
     serve(req, res).catch((error: unknown) => {
       console.error(`local gateway: could not answer: ${(error as Error)?.message}`);
-      if (!res.headersSent) {
+      // A function's header Node refuses lands here too; the 500 has fixed headers, and if even
+      // that fails, only this connection ends.
+      try {
+        if (res.headersSent) throw new Error('headers already sent');
         closeIfUnread(req, res);
         answer(res, 500, { message: 'Internal server error' }, 'unknown');
-      } else res.destroy();
+      } catch {
+        res.destroy();
+      }
     });
   });
   // `Expect: 100-continue` is answered only once the request passed the checks before its body.

@@ -104,6 +104,8 @@ export async function startSignIn(config: StackConfig, o: SignInOptions): Promis
             issuer: userPool.issuer,
             clientIds: [userPool.clientId],
             jwks: () => userPool.jwks() as ReturnType<LoginProvider['jwks']>,
+            // ServerSideTokenCheck: a disabled user or a revoked token gets no credentials.
+            isActive: (claims) => userPool.tokenActive(claims),
           },
         ],
         authenticatedRole: peopleRole,

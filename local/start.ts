@@ -37,9 +37,11 @@ async function main(): Promise<void> {
             '    (shown on this first start only; a new password is chosen at the first sign-in)',
           ]
         : [`    as ${SEED_PERSON.username} (password chosen at the first sign-in), or a person you added`]),
-      '  add a person:',
+      // The password is read from the terminal: not typed into the command line or the shell's history.
+      '  add a person (their one-time password is read without echo, kept out of shell history):',
+      "    read -rs -p 'one-time password for bob: ' PW; echo",
       `    aws --profile ${KEY_MANAGER} --endpoint-url ${stack.userPool.endpoint} cognito-idp admin-create-user \\`,
-      `      --user-pool-id ${stack.userPool.userPoolId} --username bob --temporary-password '<a one-time password>'`,
+      `      --user-pool-id ${stack.userPool.userPoolId} --username bob --temporary-password "$PW"; unset PW`,
       '',
       'Ctrl-C stops it.',
     ].join('\n'),

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from './atomic-file.js';
+import { SessionTable } from './sessions.js';
 
 /**
  * A local IAM principal with access keys, as the local stack knows it: an IAM user or role with
@@ -63,10 +64,12 @@ export interface TemporaryCredentials {
   readonly expiration: Date;
 }
 
-/** How long an expired session is still recognized (and refused as expired), then forgotten. */
-export const EXPIRED_SESSION_RETENTION_MS = 60 * 60 * 1000;
-/** At most so many sessions are held; the oldest are forgotten first. */
-export const MAX_SESSIONS = 10_000;
+export {
+  EXPIRED_SESSION_RETENTION_MS,
+  MAX_SESSIONS,
+  MAX_SESSIONS_PER_HOLDER,
+  SessionLimitError,
+} from './sessions.js';
 
 /** Whether a principal is a temporary session past its end. */
 export function sessionExpired(principal: LocalPrincipal, now: Date): boolean {
@@ -241,7 +244,7 @@ export class LocalIdentities {
    * Temporary sessions by access key id, in the order issued. In memory only: their secrets and
    * tokens are never written to the data dir, and a restart ends them all.
    */
-  private readonly sessions = new Map<string, LocalPrincipal>();
+  private readonly sessions = new SessionTable<LocalPrincipal>();
 
   private constructor(
     readonly accountId: string,
@@ -316,12 +319,12 @@ export class LocalIdentities {
    * Temporary credentials for a role, as STS's AssumeRole (or an identity pool) gives them: an
    * `ASIA…` key, a secret and a session token, valid for `seconds`. The session is the principal
    * `arn:aws:sts::<account>:assumed-role/<role name>/<session name>` with the role's policies and
-   * the condition keys given. Held in memory only; expired sessions are forgotten an hour after
-   * their end, and at most MAX_SESSIONS are held (the oldest forgotten first).
+   * the condition keys given. Held in memory only (see SessionTable): at most
+   * MAX_SESSIONS_PER_HOLDER per identity pool identity (or role and session name), the holder's
+   * oldest going first, and SessionLimitError once MAX_SESSIONS live ones are held.
    */
   issueSession(request: SessionRequest): TemporaryCredentials {
     const now = request.now ?? new Date();
-    this.forgetExpired(now);
     const roleName = request.role.arn.slice(request.role.arn.lastIndexOf('/') + 1);
     const session: LocalPrincipal = {
       name: request.role.name,
@@ -335,7 +338,16 @@ export class LocalIdentities {
       cognito: request.cognito,
       userId: `${roleIdOf(request.role.arn)}:${request.sessionName}`,
     };
-    this.sessions.set(session.accessKeyId, session);
+    const holder = request.cognito
+      ? `cognito:${request.cognito.identityPoolId}/${request.cognito.identityId}`
+      : `role:${request.role.arn}/${request.sessionName}`;
+    this.sessions.add(
+      session.accessKeyId,
+      holder,
+      now.getTime() + request.seconds * 1000,
+      session,
+      now.getTime(),
+    );
     return {
       accessKeyId: session.accessKeyId,
       secretAccessKey: session.secretAccessKey,
@@ -347,18 +359,6 @@ export class LocalIdentities {
   /** How many temporary sessions are held (tests of the bound). */
   get sessionCount(): number {
     return this.sessions.size;
-  }
-
-  private forgetExpired(now: Date): void {
-    for (const [id, s] of this.sessions) {
-      if ((s.expiresAt?.getTime() ?? 0) + EXPIRED_SESSION_RETENTION_MS <= now.getTime())
-        this.sessions.delete(id);
-    }
-    while (this.sessions.size >= MAX_SESSIONS) {
-      const oldest = this.sessions.keys().next().value;
-      if (oldest === undefined) break;
-      this.sessions.delete(oldest);
-    }
   }
 
   /** For SigV4 `sessionTokenValid`: the token is the one issued with these temporary keys. */

@@ -46,6 +46,8 @@ export const LOGIN_REFUSALS = {
   audience: 'Token is not from a supported provider of this identity pool.',
   expired: (now: number, exp: number) => `Invalid login token. Token expired: ${now} >= ${exp}`,
   provider: 'Invalid login token. Not a valid OpenId Connect identity token.',
+  /** ServerSideTokenCheck's refusal (a disabled or deleted user, a revoked token); the emulator's wording. */
+  inactive: 'Invalid login token. Token is revoked or its user is not active.',
   mismatch: "Logins don't match. Please include at least one valid login for this identity or identity pool.",
 } as const;
 

@@ -1,4 +1,10 @@
-import type { LocalIdentities, LocalRole } from '../identity.js';
+import {
+  type LocalIdentities,
+  type LocalRole,
+  SessionLimitError,
+  type SessionRequest,
+  type TemporaryCredentials,
+} from '../identity.js';
 import { IdentityPoolError, LOGIN_REFUSALS, notAuthorized } from './errors.js';
 import type { IdentityPoolStore } from './store.js';
 import { type LoginProvider, type VerifiedLogin, verifyLogin } from './tokens.js';
@@ -22,10 +28,19 @@ export interface PoolContext {
 /** The API's constraints on the ids (API_GetId.html, API_GetCredentialsForIdentity.html: `[\w-]+:[0-9a-f-]+`, 1-55). */
 const ID_PATTERN = /^[\w-]+:[0-9a-f-]+$/;
 
+/**
+ * A caller's value as an error message may show it: printable ASCII only, at most 60 characters.
+ * The message goes into the `x-amzn-ErrorMessage` header too; raw input there is never sent.
+ */
+export function shown(value: unknown): string {
+  const text = String(value).replace(/[^\x20-\x7e]/g, '?');
+  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
+}
+
 function validationError(field: string, value: unknown, constraint: string): IdentityPoolError {
   return new IdentityPoolError(
     'InvalidParameterException',
-    `1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: ${constraint}`,
+    `1 validation error detected: Value '${shown(value)}' at '${field}' failed to satisfy constraint: ${constraint}`,
   );
 }
 
@@ -42,7 +57,7 @@ function requireId(input: Record<string, unknown>, member: string, field: string
 
 function requirePool(ctx: PoolContext, id: string): void {
   if (id !== ctx.store.identityPoolId)
-    throw new IdentityPoolError('ResourceNotFoundException', `IdentityPool '${id}' not found.`);
+    throw new IdentityPoolError('ResourceNotFoundException', `IdentityPool '${shown(id)}' not found.`);
 }
 
 /** The logins of a request, each verified; at least one, else the pool (authenticated only) refuses. */
@@ -76,6 +91,17 @@ export async function getId(ctx: PoolContext, input: Record<string, unknown>): P
   return { IdentityId: ctx.store.identityOf(login.providerName, login.sub).identityId };
 }
 
+/** A session, or Cognito's throttling answer when the local table is full of others' live sessions. */
+function issue(ctx: PoolContext, request: SessionRequest): TemporaryCredentials {
+  try {
+    return ctx.identities.issueSession(request);
+  } catch (error) {
+    if (error instanceof SessionLimitError)
+      throw new IdentityPoolError('TooManyRequestsException', 'Too many requests. Try again later.');
+    throw error;
+  }
+}
+
 export async function getCredentialsForIdentity(
   ctx: PoolContext,
   input: Record<string, unknown>,
@@ -83,7 +109,7 @@ export async function getCredentialsForIdentity(
   const identityId = requireId(input, 'IdentityId', 'identityId');
   const identity = ctx.store.byIdentityId(identityId);
   if (!identity)
-    throw new IdentityPoolError('ResourceNotFoundException', `Identity '${identityId}' not found.`);
+    throw new IdentityPoolError('ResourceNotFoundException', `Identity '${shown(identityId)}' not found.`);
   if (input.CustomRoleArn !== undefined && input.CustomRoleArn !== ctx.authenticatedRole.arn)
     throw new IdentityPoolError(
       'InvalidParameterException',
@@ -95,7 +121,7 @@ export async function getCredentialsForIdentity(
     throw notAuthorized(LOGIN_REFUSALS.mismatch);
   const { providerName, sub } = identity;
   const signIn = `${providerName}:CognitoSignIn:${sub}`;
-  const credentials = ctx.identities.issueSession({
+  const credentials = issue(ctx, {
     role: ctx.authenticatedRole,
     sessionName: 'CognitoIdentityCredentials',
     seconds: ctx.credentialSeconds,

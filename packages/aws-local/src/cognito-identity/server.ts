@@ -1,14 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import {
-  BodyTimeoutError,
-  BodyTooLargeError,
-  ClientGoneError,
-  closeIfUnread,
-  readBody,
-} from '../http-server.js';
+import { acceptBody, BodyBudget, ClientGoneError, closeIfUnread } from '../http-server.js';
 import { IdentityPoolError } from './errors.js';
-import { getCredentialsForIdentity, getId, type PoolContext } from './operations.js';
+import { getCredentialsForIdentity, getId, type PoolContext, shown } from './operations.js';
 
 /**
  * The JSON 1.1 front of the local identity pool: `POST /` with `X-Amz-Target:
@@ -24,6 +18,8 @@ const TARGET_PREFIX = 'AWSCognitoIdentityService.';
 const MAX_BODY_BYTES = 64 * 1024;
 const BODY_TIMEOUT_MS = 10_000;
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
+/** Body bytes all requests may hold at once (as the other servers bound theirs): 64 full bodies. */
+export const MAX_BODY_BYTES_IN_FLIGHT = 64 * MAX_BODY_BYTES;
 
 const OPERATIONS: Readonly<
   Record<string, (ctx: PoolContext, input: Record<string, unknown>) => Promise<unknown>>
@@ -50,10 +46,13 @@ export interface IdentityPoolServerOptions {
   context: PoolContext;
   /** Origins allowed cross-origin calls; every origin (`*`) when undefined. */
   allowedOrigins?: readonly string[] | undefined;
+  /** The budget of body bytes in flight (one of MAX_BODY_BYTES_IN_FLIGHT when absent); tests read its counters. */
+  bodyBudget?: BodyBudget | undefined;
 }
 
 export function createIdentityPoolServer(options: IdentityPoolServerOptions): Server {
   const { context } = options;
+  const budget = options.bodyBudget ?? new BodyBudget(MAX_BODY_BYTES_IN_FLIGHT);
 
   function corsHeaders(req: IncomingMessage): Record<string, string> {
     const origin = req.headers.origin;
@@ -80,7 +79,13 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
       'Content-Type': CONTENT_TYPE,
       'Content-Length': payload.length,
       'x-amzn-RequestId': requestId,
-      ...(error ? { 'x-amzn-ErrorType': `${error.type}:`, 'x-amzn-ErrorMessage': error.message } : {}),
+      // Header values are printable ASCII whatever a message holds (Node throws on others).
+      ...(error
+        ? {
+            'x-amzn-ErrorType': `${error.type}:`,
+            'x-amzn-ErrorMessage': error.message.replace(/[^\x20-\x7e]/g, '?'),
+          }
+        : {}),
       ...corsHeaders(req),
     });
     res.end(payload);
@@ -93,19 +98,22 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
     if (req.method !== 'POST' || !run)
       throw new IdentityPoolError(
         'UnknownOperationException',
-        `Unknown operation ${target || '(no X-Amz-Target)'}.`,
+        `Unknown operation ${target ? shown(target) : '(no X-Amz-Target)'}.`,
       );
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_BODY_BYTES, undefined, { timeoutMs: BODY_TIMEOUT_MS });
-    } catch (error) {
-      if (error instanceof BodyTooLargeError || error instanceof BodyTimeoutError)
-        throw new IdentityPoolError(
-          'InvalidParameterException',
-          'The request body is too large or too slow.',
-        );
-      throw error;
+    const arrived = Date.now();
+    const accepted = await acceptBody(req, {
+      limit: MAX_BODY_BYTES,
+      budget,
+      deadline: () => arrived + BODY_TIMEOUT_MS,
+    });
+    if (!accepted.ok) {
+      if (accepted.refusal === 'client-gone') throw new ClientGoneError();
+      if (accepted.refusal === 'no-room')
+        throw new IdentityPoolError('TooManyRequestsException', 'Too many requests. Try again later.');
+      throw new IdentityPoolError('InvalidParameterException', 'The request body is too large or too slow.');
     }
+    const body = accepted.body;
+    accepted.reservation.release();
     let input: unknown;
     try {
       input = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
@@ -117,6 +125,23 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
     if (input === null || typeof input !== 'object' || Array.isArray(input))
       throw new IdentityPoolError('SerializationException', 'The request body must be a JSON object.');
     return run(context, input as Record<string, unknown>);
+  }
+
+  function answer(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
+    return handle(req).then(
+      (result) => send(req, res, 200, result, requestId),
+      (error: unknown) => {
+        if (error instanceof ClientGoneError) return void res.destroy();
+        if (error instanceof IdentityPoolError) {
+          closeIfUnread(req, res);
+          return send(req, res, error.status, error.toJSON(), requestId, error);
+        }
+        console.error(`local identity pool: ${(error as Error)?.name}: ${(error as Error)?.message}`);
+        const internal = new IdentityPoolError('InternalErrorException', 'An internal error occurred.');
+        closeIfUnread(req, res);
+        send(req, res, internal.status, internal.toJSON(), requestId, internal);
+      },
+    );
   }
 
   return createServer((req, res) => {
@@ -135,19 +160,7 @@ export function createIdentityPoolServer(options: IdentityPoolServerOptions): Se
       res.end();
       return;
     }
-    handle(req).then(
-      (result) => send(req, res, 200, result, requestId),
-      (error: unknown) => {
-        if (error instanceof ClientGoneError) return res.destroy();
-        if (error instanceof IdentityPoolError) {
-          closeIfUnread(req, res);
-          return send(req, res, error.status, error.toJSON(), requestId, error);
-        }
-        console.error(`local identity pool: ${(error as Error)?.name}: ${(error as Error)?.message}`);
-        const internal = new IdentityPoolError('InternalErrorException', 'An internal error occurred.');
-        closeIfUnread(req, res);
-        send(req, res, internal.status, internal.toJSON(), requestId, internal);
-      },
-    );
+    // Whatever fails in answering (a header Node refuses, a closed socket) ends this connection only.
+    answer(req, res, requestId).catch(() => res.destroy());
   });
 }

@@ -19,6 +19,11 @@ export interface LoginProvider {
   readonly clientIds: readonly string[];
   /** The provider's public keys (its `jwks.json`). */
   readonly jwks: () => { keys: JWK[] };
+  /**
+   * The pool's ServerSideTokenCheck: asks the user pool whether the token's person may still use
+   * it (user enabled, token not revoked). Without it, a valid, unexpired token is enough.
+   */
+  readonly isActive?: ((claims: Readonly<Record<string, unknown>>) => boolean) | undefined;
 }
 
 export interface VerifiedLogin {
@@ -58,5 +63,6 @@ export async function verifyLogin(provider: LoginProvider, token: string, now: D
     throw notAuthorized(LOGIN_REFUSALS.audience);
   if (payload.token_use !== 'id') throw notAuthorized(LOGIN_REFUSALS.notIdToken);
   if (typeof payload.sub !== 'string' || payload.sub === '') throw notAuthorized(LOGIN_REFUSALS.signature);
+  if (provider.isActive && !provider.isActive(payload)) throw notAuthorized(LOGIN_REFUSALS.inactive);
   return { providerName: provider.providerName, sub: payload.sub };
 }

@@ -49,6 +49,11 @@ export interface LocalUserPool {
   readonly seeded?: { username: string; temporaryPassword: string };
   /** Public signing keys. */
   jwks(): { keys: JsonWebKey[] };
+  /**
+   * The in-process check an identity pool's server-side token check makes of a token's claims:
+   * the user exists and is enabled, and the token's `origin_jti` is not revoked.
+   */
+  tokenActive(claims: Readonly<Record<string, unknown>>): boolean;
   close(): Promise<void>;
 }
 
@@ -132,6 +137,7 @@ export async function startLocalUserPool(options: LocalUserPoolOptions): Promise
     providerName: `cognito-idp.${options.region}.amazonaws.com/${store.userPoolId}`,
     ...(seeded ? { seeded } : {}),
     jwks: () => ({ keys: [signer.publicJwk] }),
+    tokenActive: (claims) => store.tokenActive(claims),
     close: listening.close,
   };
 }

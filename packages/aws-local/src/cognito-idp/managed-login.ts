@@ -1,11 +1,16 @@
+import { timingSafeEqual } from 'node:crypto';
 import { type Answer, type PoolContext, redirect, withQuery } from './context.js';
 import { errorPage, newPasswordPage, signInPage } from './pages.js';
 import { decoyHash, hashPassword, policyViolation, verifyPassword } from './passwords.js';
 import {
   type AuthorizeRequest,
   cookies,
+  LEGACY_SESSION_COOKIE,
   LIFETIME_MS,
+  type LoginTransaction,
+  MAX_WRONG_PASSWORDS,
   SESSION_COOKIE,
+  SESSION_PATHS,
   setCookie,
   TX_COOKIE,
 } from './state.js';
@@ -71,7 +76,13 @@ export function authorize(
     const code = ctx.state.issueCode(request, user.sub, session.authTime, now);
     return redirect(withQuery(redirectUri, { code, state }));
   }
-  const { id } = ctx.state.startTransaction(request, now);
+  const started = ctx.state.startTransaction(request, now);
+  if (!started)
+    return {
+      ...htmlError(503, 'Too many sign-ins are in progress. Try again in a few minutes.'),
+      headers: { 'Retry-After': '60' },
+    };
+  const { id } = started;
   return redirect('/login', {
     'Set-Cookie': setCookie(TX_COOKIE, id, LIFETIME_MS.transaction / 1000, '/login'),
   });
@@ -84,11 +95,24 @@ const NO_TRANSACTION =
 export function loginPage(cookieHeader: string | undefined, ctx: PoolContext): Answer {
   const tx = ctx.state.transaction(cookies(cookieHeader).get(TX_COOKIE), ctx.now().getTime());
   if (!tx) return htmlError(400, NO_TRANSACTION);
-  if (tx.mustChangePassword) return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy) };
+  if (tx.mustChangePassword)
+    return {
+      status: 200,
+      html: newPasswordPage(tx.csrf, ctx.policy, undefined, tx.mustChangePassword.username),
+    };
   return { status: 200, html: signInPage(tx.csrf) };
 }
 
 const WRONG = 'Incorrect username or password.';
+/** Cognito's NotAuthorizedException once a user's failed sign-ins lock it out for a while. */
+const ATTEMPTS_EXCEEDED = 'Password attempts exceeded.';
+
+/** Compares a form's token with the transaction's in constant time. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
 
 /** POST /login: the password, or the new password of a user who must choose one. */
 export async function loginSubmit(
@@ -100,43 +124,79 @@ export async function loginSubmit(
   const tx = ctx.state.transaction(txId, ctx.now().getTime());
   if (!txId || !tx) return htmlError(400, NO_TRANSACTION);
   // The form's token must be the transaction's: a form posted from elsewhere has neither.
-  if (form.get('_csrf') !== tx.csrf)
+  if (!sameSecret(form.get('_csrf') ?? '', tx.csrf))
     return htmlError(403, 'The form was not sent by this sign-in page. Reload it and try again.');
   if (tx.mustChangePassword) return changePassword(form, txId, tx.mustChangePassword, ctx);
   const username = (form.get('username') ?? '').trim();
   const password = form.get('password') ?? '';
+  const now = ctx.now().getTime();
+  // Known and unknown usernames are locked out alike, before any password work.
+  if (ctx.state.lockedOut(username.slice(0, 128), now))
+    return { status: 200, html: signInPage(tx.csrf, ATTEMPTS_EXCEEDED, username.slice(0, 128)) };
   const user = username && username.length <= 128 ? ctx.store.user(username) : undefined;
   // Unknown users cost the same hash as known ones, and answer the same message.
   const ok = await verifyPassword(password.slice(0, 256), user?.passwordHash ?? (await decoyHash()));
-  if (!user || !ok) return { status: 200, html: signInPage(tx.csrf, WRONG, username.slice(0, 128)) };
+  if (!user || !ok) {
+    ctx.state.passwordFailed(username.slice(0, 128), now);
+    tx.wrongPasswords += 1;
+    if (tx.wrongPasswords >= MAX_WRONG_PASSWORDS) {
+      ctx.state.endTransaction(txId);
+      return {
+        ...htmlError(400, `${ATTEMPTS_EXCEEDED} Go back to the application and sign in again.`),
+        headers: { 'Set-Cookie': setCookie(TX_COOKIE, '', 0, '/login') },
+      };
+    }
+    return { status: 200, html: signInPage(tx.csrf, WRONG, username.slice(0, 128)) };
+  }
+  ctx.state.passwordAccepted(username);
   if (!user.enabled) return { status: 200, html: signInPage(tx.csrf, 'User is disabled.', username) };
   if (user.status === 'FORCE_CHANGE_PASSWORD') {
-    tx.mustChangePassword = user.username;
-    return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy) };
+    tx.mustChangePassword = { sub: user.sub, username: user.username, checkedHash: user.passwordHash };
+    return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy, undefined, user.username) };
   }
   return signedIn(txId, user.sub, ctx);
+}
+
+/** The user of a new-password form, if it still must change the password that was checked. */
+function stillMustChange(ctx: PoolContext, bound: ChangeBinding) {
+  const user = ctx.store.userBySub(bound.sub);
+  return user?.enabled && user.status === 'FORCE_CHANGE_PASSWORD' && user.passwordHash === bound.checkedHash
+    ? user
+    : undefined;
+}
+
+type ChangeBinding = NonNullable<LoginTransaction['mustChangePassword']>;
+
+/** Ends a transaction whose form no longer stands (the password changed, the user went). */
+function staleForm(txId: string, ctx: PoolContext): Answer {
+  ctx.state.endTransaction(txId);
+  return {
+    ...htmlError(400, NO_TRANSACTION),
+    headers: { 'Set-Cookie': setCookie(TX_COOKIE, '', 0, '/login') },
+  };
 }
 
 async function changePassword(
   form: URLSearchParams,
   txId: string,
-  username: string,
+  bound: ChangeBinding,
   ctx: PoolContext,
 ): Promise<Answer> {
   const tx = ctx.state.transaction(txId, ctx.now().getTime());
   if (!tx) return htmlError(400, NO_TRANSACTION);
-  const user = ctx.store.user(username);
-  if (!user?.enabled) return htmlError(400, NO_TRANSACTION);
+  if (!stillMustChange(ctx, bound)) return staleForm(txId, ctx);
   const password = form.get('new_password') ?? '';
-  if (password !== (form.get('confirm_password') ?? ''))
-    return { status: 200, html: newPasswordPage(tx.csrf, ctx.policy, 'The passwords do not match.') };
+  const page = (error: string) => ({
+    status: 200,
+    html: newPasswordPage(tx.csrf, ctx.policy, error, bound.username),
+  });
+  if (password !== (form.get('confirm_password') ?? '')) return page('The passwords do not match.');
   const broken = policyViolation(password, ctx.policy);
-  if (broken)
-    return {
-      status: 200,
-      html: newPasswordPage(tx.csrf, ctx.policy, `Password does not conform to policy: ${broken}`),
-    };
+  if (broken) return page(`Password does not conform to policy: ${broken}`);
   const passwordHash = await hashPassword(password);
+  // Checked again after the hash: another form of the same user may have been taken meanwhile.
+  const user = stillMustChange(ctx, bound);
+  if (!user) return staleForm(txId, ctx);
   ctx.store.updateUser(user.username, { passwordHash, status: 'CONFIRMED' }, ctx.now().getTime());
   return signedIn(txId, user.sub, ctx);
 }
@@ -154,7 +214,7 @@ function signedIn(txId: string, sub: string, ctx: PoolContext): Answer {
     headers: {
       Location: withQuery(tx.request.redirectUri, { code, state: tx.request.state }),
       'Set-Cookie': [
-        setCookie(SESSION_COOKIE, session, LIFETIME_MS.session / 1000),
+        ...sessionCookies(session, LIFETIME_MS.session / 1000),
         setCookie(TX_COOKIE, '', 0, '/login'),
       ],
     },
@@ -170,5 +230,13 @@ export function logout(query: URLSearchParams, cookieHeader: string | undefined,
     return htmlError(400, "The logout_uri is not one of the app client's allowed sign-out URLs.");
   const id = cookies(cookieHeader).get(SESSION_COOKIE);
   if (id) ctx.state.endSession(id);
-  return redirect(logoutUri, { 'Set-Cookie': setCookie(SESSION_COOKIE, '', 0) });
+  return redirect(logoutUri, { 'Set-Cookie': sessionCookies('', 0) });
+}
+
+/** The session cookie on each path that reads it, and the old name on `/` cleared. */
+function sessionCookies(value: string, maxAgeSeconds: number): string[] {
+  return [
+    ...SESSION_PATHS.map((path) => setCookie(SESSION_COOKIE, value, maxAgeSeconds, path)),
+    setCookie(LEGACY_SESSION_COOKIE, '', 0),
+  ];
 }

@@ -76,7 +76,7 @@ function policyItems(policy: PasswordPolicy): string {
   return items.map((i) => `<li>${escapeHtml(i)}</li>`).join('');
 }
 
-export function newPasswordPage(csrf: string, policy: PasswordPolicy, error?: string): string {
+export function newPasswordPage(csrf: string, policy: PasswordPolicy, error?: string, username = ''): string {
   const described = ` aria-describedby="${error ? 'form-error ' : ''}password-rules"`;
   return page(
     'Change password',
@@ -84,6 +84,7 @@ export function newPasswordPage(csrf: string, policy: PasswordPolicy, error?: st
 <p>Please enter a new password to continue.</p>
 ${alert(error)}<form method="post" action="/login">
 <input type="hidden" name="_csrf" value="${escapeHtml(csrf)}">
+<input type="hidden" name="username" autocomplete="username" value="${escapeHtml(username)}">
 <label for="new_password">New password</label>
 <input id="new_password" name="new_password" type="password" autocomplete="new-password" required${described}>
 <label for="confirm_password">Enter new password again</label>

@@ -24,8 +24,14 @@ export interface LoginTransaction {
   request: AuthorizeRequest;
   csrf: string;
   expires: number;
-  /** Set once the temporary password was right: the user who must now choose a new one. */
-  mustChangePassword?: string;
+  /** Wrong passwords on this page; at MAX_WRONG_PASSWORDS the transaction ends. */
+  wrongPasswords: number;
+  /**
+   * Set once the temporary password was right: the user (by sub) who must now choose a new one,
+   * and the password hash that was checked. The new password is taken only while the user still
+   * has that hash and must change it; a form left open after a change is refused.
+   */
+  mustChangePassword?: { sub: string; username: string; checkedHash: string };
 }
 
 export interface Session {
@@ -46,6 +52,15 @@ export interface CodeRecord {
  * https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-id-token.html). */
 export const LIFETIME_MS = { transaction: 15 * 60_000, session: 60 * 60_000, code: 5 * 60_000 } as const;
 
+/** Sign-in transactions held at once; beyond, authorize answers 503 rather than evicting others'. */
+export const MAX_TRANSACTIONS = 10_000;
+/** Wrong passwords one sign-in page takes before its transaction ends. */
+export const MAX_WRONG_PASSWORDS = 5;
+/** Failed passwords of a username before each further try must wait (doubling from one second). */
+export const FREE_FAILURES = 5;
+export const LOCKOUT_MAX_MS = 15 * 60_000;
+const failureKey = (username: string) => digest(username.toLowerCase());
+
 class Bounded<T extends { expires: number }> {
   private readonly map = new Map<string, T>();
   constructor(private readonly max: number) {}
@@ -58,6 +73,14 @@ class Bounded<T extends { expires: number }> {
       if (oldest === undefined) break;
       this.map.delete(oldest);
     }
+  }
+
+  /** Adds unless full of live entries (expired ones are dropped first): nothing is evicted. */
+  tryPut(key: string, value: T, now: number): boolean {
+    if (this.map.size >= this.max) this.deleteWhere((v) => v.expires <= now);
+    if (this.map.size >= this.max) return false;
+    this.map.set(key, value);
+    return true;
   }
 
   get(key: string, now: number): T | undefined {
@@ -81,15 +104,38 @@ class Bounded<T extends { expires: number }> {
 }
 
 export class LoginState {
-  private readonly transactions = new Bounded<LoginTransaction>(10_000);
+  private readonly transactions = new Bounded<LoginTransaction>(MAX_TRANSACTIONS);
+  private readonly failures = new Bounded<{ count: number; lockedUntil: number; expires: number }>(10_000);
   private readonly sessions = new Bounded<Session>(10_000);
   private readonly codes = new Bounded<CodeRecord>(10_000);
 
-  startTransaction(request: AuthorizeRequest, now: number): { id: string; tx: LoginTransaction } {
+  /** A new sign-in transaction, or undefined when MAX_TRANSACTIONS live ones are held (none is evicted). */
+  startTransaction(request: AuthorizeRequest, now: number): { id: string; tx: LoginTransaction } | undefined {
     const id = newSecret();
-    const tx = { request, csrf: newSecret(), expires: now + LIFETIME_MS.transaction };
-    this.transactions.put(digest(id), tx);
-    return { id, tx };
+    const tx = { request, csrf: newSecret(), expires: now + LIFETIME_MS.transaction, wrongPasswords: 0 };
+    return this.transactions.tryPut(digest(id), tx, now) ? { id, tx } : undefined;
+  }
+
+  /**
+   * Whether a username is locked out by its failed passwords (Cognito's "Password attempts
+   * exceeded"): after FREE_FAILURES failures, each further try waits 2^(n - FREE_FAILURES) seconds,
+   * at most LOCKOUT_MAX_MS, counted from the last failure. Unknown usernames count as known ones.
+   */
+  lockedOut(username: string, now: number): boolean {
+    const record = this.failures.get(failureKey(username), now);
+    return record !== undefined && record.lockedUntil > now;
+  }
+
+  passwordFailed(username: string, now: number): void {
+    const key = failureKey(username);
+    const count = (this.failures.get(key, now)?.count ?? 0) + 1;
+    const wait = count < FREE_FAILURES ? 0 : Math.min(1000 * 2 ** (count - FREE_FAILURES), LOCKOUT_MAX_MS);
+    // Forgotten a quarter of an hour after the lockout ends.
+    this.failures.put(key, { count, lockedUntil: now + wait, expires: now + wait + 15 * 60_000 });
+  }
+
+  passwordAccepted(username: string): void {
+    this.failures.take(failureKey(username));
   }
 
   transaction(id: string | undefined, now: number): LoginTransaction | undefined {
@@ -146,8 +192,16 @@ export function cookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
-/** The managed-login session cookie and the sign-in transaction cookie, both HttpOnly and SameSite=Lax. */
-export const SESSION_COOKIE = 'cognito';
+/**
+ * The managed-login session cookie and the sign-in transaction cookie, both HttpOnly and SameSite=Lax.
+ * Browsers send a host's cookies to all its ports, so every server on 127.0.0.1 may receive them:
+ * the names are the emulator's own, and the session cookie is set twice, once for each path that
+ * reads it (SESSION_PATHS), never for `/`.
+ */
+export const SESSION_COOKIE = 'eaas-local-cognito-session';
+export const SESSION_PATHS = ['/oauth2/authorize', '/logout'] as const;
+/** The session cookie's name and path before; cleared when a session is set or ended. */
+export const LEGACY_SESSION_COOKIE = 'cognito';
 export const TX_COOKIE = 'cognito-login';
 
 export function setCookie(name: string, value: string, maxAgeSeconds: number, path = '/'): string {

@@ -53,6 +53,9 @@ const LOWER_ALNUM = 'abcdefghijklmnopqrstuvwxyz0123456789';
 const pick = (alphabet: string, n: number) =>
   Array.from({ length: n }, () => alphabet[randomInt(alphabet.length)]).join('');
 
+/** Live refresh tokens one user keeps per app client; a new one beyond forgets (revokes) the oldest. */
+export const MAX_REFRESH_TOKENS = 20;
+
 /** SHA-256 of a secret (a refresh token, a code, a session id), as it is kept. */
 export const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest('base64url');
 
@@ -136,9 +139,22 @@ export class PoolStore {
     this.save();
   }
 
-  addRefreshToken(token: string, record: Omit<RefreshRecord, 'hash' | 'revoked'>, now: number): void {
-    // Expired tokens are forgotten as new ones come.
-    this.state.refreshTokens = this.state.refreshTokens.filter((t) => t.expires > now);
+  /**
+   * Keeps a new refresh token. Each user keeps at most MAX_REFRESH_TOKENS live ones per app client:
+   * beyond, the oldest is forgotten. Revoked records, and expired ones whose last minted tokens
+   * (`mintedMs` long) have expired too, are dropped. A token whose `origin_jti` names no live
+   * record is refused (originRevoked), so forgetting a record revokes what was minted from it.
+   */
+  addRefreshToken(
+    token: string,
+    record: Omit<RefreshRecord, 'hash' | 'revoked'>,
+    now: number,
+    mintedMs: number,
+  ): void {
+    const kept = this.state.refreshTokens.filter((t) => !t.revoked && t.expires + mintedMs > now);
+    const own = kept.filter((t) => t.sub === record.sub && t.clientId === record.clientId);
+    const dropped = new Set(own.slice(0, Math.max(0, own.length - (MAX_REFRESH_TOKENS - 1))));
+    this.state.refreshTokens = kept.filter((t) => !dropped.has(t));
     this.state.refreshTokens.push({ ...record, hash: digest(token), revoked: false });
     this.save();
   }
@@ -153,8 +169,22 @@ export class PoolStore {
     this.save();
   }
 
-  /** Whether tokens minted from this origin (a revoked refresh token's `origin_jti`) are revoked. */
+  /**
+   * Whether a token's person may still use it, as Cognito's server-side token check asks the user
+   * pool: the user (`sub`) exists and is enabled, and the refresh token it came from
+   * (`origin_jti`) is not revoked.
+   */
+  tokenActive(claims: Readonly<Record<string, unknown>>): boolean {
+    const user = typeof claims.sub === 'string' ? this.userBySub(claims.sub) : undefined;
+    if (!user?.enabled) return false;
+    return typeof claims.origin_jti === 'string' && !this.originRevoked(claims.origin_jti);
+  }
+
+  /**
+   * Whether tokens minted from this origin (a refresh token's `origin_jti`) are revoked: its
+   * record is revoked, or gone (forgotten beyond the cap, its user deleted).
+   */
   originRevoked(originJti: string): boolean {
-    return this.state.refreshTokens.some((t) => t.originJti === originJti && t.revoked);
+    return !this.state.refreshTokens.some((t) => t.originJti === originJti && !t.revoked);
   }
 }

@@ -66,6 +66,7 @@ export async function token(form: URLSearchParams, ctx: PoolContext): Promise<An
         expires: now + ctx.lifetimes.refresh * 1000,
       },
       now,
+      Math.max(ctx.lifetimes.id, ctx.lifetimes.access) * 1000,
     );
     const tokens = await mintTokens(
       ctx.signer,

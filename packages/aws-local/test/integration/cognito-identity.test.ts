@@ -15,7 +15,7 @@ import {
   EXPIRED_SESSION_RETENTION_MS,
   KEY_MANAGER,
   type LocalRole,
-  MAX_SESSIONS,
+  MAX_SESSIONS_PER_HOLDER,
 } from '../../src/identity.js';
 import { type LocalKms, startLocalKms } from '../../src/kms/index.js';
 import { type LocalLogs, startLocalLogs } from '../../src/logs/index.js';
@@ -391,18 +391,13 @@ describe('the temporary credentials', () => {
       await signIn(randomUUID());
       expect(kms.identities.byAccessKeyId(credentials.accessKeyId)).toBeUndefined();
       expect(kms.identities.sessionCount).toBe(1);
-      // At most MAX_SESSIONS live ones: the oldest go first.
-      const first = kms.identities.issueSession({
-        role,
-        sessionName: 's',
-        seconds: 60,
-        conditionKeys: {},
-        now: now(),
-      });
-      for (let i = 0; i < MAX_SESSIONS; i++)
-        kms.identities.issueSession({ role, sessionName: 's', seconds: 60, conditionKeys: {}, now: now() });
-      expect(kms.identities.sessionCount).toBe(MAX_SESSIONS);
+      // At most MAX_SESSIONS_PER_HOLDER per role and session name: that holder's oldest go first.
+      const issue = (sessionName: string) =>
+        kms.identities.issueSession({ role, sessionName, seconds: 60, conditionKeys: {}, now: now() });
+      const first = issue('s');
+      for (let i = 0; i < MAX_SESSIONS_PER_HOLDER; i++) issue('s');
       expect(kms.identities.byAccessKeyId(first.accessKeyId)).toBeUndefined();
+      expect(kms.identities.sessionCount).toBe(1 + MAX_SESSIONS_PER_HOLDER);
     } finally {
       clock = started;
     }

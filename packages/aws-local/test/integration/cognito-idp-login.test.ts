@@ -136,7 +136,7 @@ describe('managed login with PKCE, as a single-page app drives it', () => {
       .send(new AdminGetUserCommand({ UserPoolId: t.pool.userPoolId, Username: 'frank' }));
     expect(confirmed.UserStatus).toBe('CONFIRMED');
     secrets.push(code);
-    const session = done.headers.getSetCookie().find((c) => c.startsWith('cognito='));
+    const session = done.headers.getSetCookie().find((c) => c.startsWith('eaas-local-cognito-session='));
     expect(session).toMatch(/HttpOnly/);
     expect(session).toMatch(/SameSite=Lax/);
 
@@ -242,7 +242,7 @@ describe('managed login with PKCE, as a single-page app drives it', () => {
     );
     expect(out.status).toBe(302);
     expect(out.headers.get('location')).toBe(PAGE);
-    expect(out.headers.getSetCookie().join()).toMatch(/cognito=;.*Max-Age=0/);
+    expect(out.headers.getSetCookie().join()).toMatch(/eaas-local-cognito-session=;.*Max-Age=0/);
     expect((await browser.get(authorizeUrl(t.pool, pkce().challenge))).headers.get('location')).toBe(
       '/login',
     );

@@ -1,13 +1,29 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * The workspace's client package is read from its TypeScript source here, as its `eaas-source`
+ * export condition says (tsconfig's customConditions and tsx's --conditions likewise); people who
+ * install it get the built `dist/`.
+ */
+const resolve = {
+  alias: [
+    {
+      find: /^@eaas\/client$/,
+      replacement: fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
+    },
+  ],
+};
 
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
+      { resolve, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], environment: 'node' } },
       // The upload page's own logic (credential renewal, sign-out), with fakes for the browser's storage.
-      { test: { name: 'web', include: ['web/test/**/*.test.ts'], environment: 'node' } },
+      { resolve, test: { name: 'web', include: ['web/test/**/*.test.ts'], environment: 'node' } },
       // The workspace packages' own tests: AWS's rules, and the emulators with their conformance suite.
       {
+        resolve,
         test: {
           name: 'aws-rules',
           include: ['packages/aws-rules/test/**/*.test.ts'],
@@ -15,6 +31,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           name: 'aws-local',
           include: ['packages/aws-local/test/**/*.test.ts'],
@@ -24,6 +41,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
@@ -33,6 +51,7 @@ export default defineConfig({
         },
       },
       {
+        resolve,
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],

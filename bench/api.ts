@@ -3,9 +3,9 @@ import { Agent } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { EncryptCommand, KMSClient } from '@aws-sdk/client-kms';
 import { KEY_USER, LocalIdentities, SERVICE } from '@eaas/aws-local';
+import { EaasClient } from '@eaas/client';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { EsdkEnvelope } from '../src/aws/esdk.js';
-import { EaasClient } from '../src/client/index.js';
 import { type Measurement, measure, table } from './lib.js';
 import { startBenchStack } from './stack.js';
 

@@ -1,7 +1,7 @@
 import { createHmac, createPublicKey, randomBytes, sign, verify } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { KEY_MANAGER, KEY_USER, LocalIdentities } from '@eaas/aws-local';
-import { EaasClient } from '../src/client/index.js';
+import { EaasClient } from '@eaas/client';
 import { type Measurement, measure, table } from './lib.js';
 
 /**

@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { KEY_USER, LocalIdentities, SERVICE } from '@eaas/aws-local';
-import { downloadDocument, EaasClient, uploadDocument } from '../src/client/index.js';
+import { downloadDocument, EaasClient, uploadDocument } from '@eaas/client';
 import { type BenchStack, startBenchStack } from './stack.js';
 
 const MiB = 1024 * 1024;

@@ -1,7 +1,7 @@
 // The authorization worked example: an administrator, a grant with an encryption-context
 // constraint, a refusal, and whoami's explanation. Run: npx tsx docs/examples/authorization.ts
 import { fromIni } from '@aws-sdk/credential-providers';
-import { EaasClient, EaasError } from '../../src/client/index.js';
+import { EaasClient, EaasError } from '@eaas/client';
 
 const as = (profile: string) =>
   new EaasClient({

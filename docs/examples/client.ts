@@ -1,7 +1,7 @@
-// The typed client (src/client): SigV4 for execute-api, the standard AWS credential chain unless
+// The typed client (@eaas/client, packages/client): SigV4 for execute-api, the standard AWS credential chain unless
 // credentials are given. Run: npx tsx docs/examples/client.ts
 import { fromIni } from '@aws-sdk/credential-providers';
-import { EaasClient, EaasError } from '../../src/client/index.js';
+import { EaasClient, EaasError } from '@eaas/client';
 
 const api = new EaasClient({
   endpoint: process.env.API_URL ?? 'http://127.0.0.1:3000',

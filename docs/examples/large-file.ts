@@ -2,7 +2,7 @@
 // download it again, decrypted, through the typed client:
 //   npx tsx docs/examples/large-file.ts <file> <document key> <downloaded copy>
 import { fromIni } from '@aws-sdk/credential-providers';
-import { downloadDocument, EaasClient, uploadDocument } from '../../src/client/index.js';
+import { downloadDocument, EaasClient, uploadDocument } from '@eaas/client';
 
 const [file, key, copy] = process.argv.slice(2);
 if (!file || !key || !copy) throw new Error('usage: large-file.ts <file> <document key> <downloaded copy>');

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { KEY_USER, LocalIdentities } from '@eaas/aws-local';
+import { EaasClient } from '@eaas/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { EaasClient } from '../../src/client/index.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 
 const dataDir = makeDataDir();

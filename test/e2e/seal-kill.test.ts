@@ -4,8 +4,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { KEY_USER, LocalIdentities, SERVICE } from '@eaas/aws-local';
+import { downloadDocument, EaasClient, uploadDocument, waitForSeal } from '@eaas/client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { downloadDocument, EaasClient, uploadDocument, waitForSeal } from '../../src/client/index.js';
 import { makeDataDir } from '../helpers/local-kms.js';
 
 /**

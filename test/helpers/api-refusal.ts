@@ -1,4 +1,4 @@
-import { EaasError } from '../../src/client/index.js';
+import { EaasError } from '@eaas/client';
 
 /** The API's refusal of a call as { status, code, message }; throws if the call succeeds or fails otherwise. */
 export async function refusal(

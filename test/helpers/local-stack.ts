@@ -3,10 +3,10 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { KEY_USER, type LocalPrincipal } from '@eaas/aws-local';
 import { s3ClientFor } from '@eaas/aws-local/testing/local-s3';
+import { EaasClient } from '@eaas/client';
 import { type StackConfig as Config, loadStackConfig as loadConfig } from '../../local/config.js';
 import { type LocalStack, type StackOptions, startStack } from '../../local/stack.js';
 import { roleNameOf } from '../../local/template-roles.js';
-import { EaasClient } from '../../src/client/index.js';
 import { s3ClientFor as serviceS3ClientFor } from '../../src/compose/aws-clients.js';
 import { clientFor, makeDataDir } from './local-kms.js';
 

@@ -5,8 +5,8 @@ import { promisify } from 'node:util';
 import { fromCognitoIdentityPool } from '@aws-sdk/credential-providers';
 import { KEY_MANAGER } from '@eaas/aws-local';
 import { AWS_CLI } from '@eaas/aws-local/testing/aws-cli';
+import { EaasClient } from '@eaas/client';
 import type { Page } from 'playwright-core';
-import { EaasClient } from '../../src/client/index.js';
 import type { TestStack } from './local-stack.js';
 
 /**

@@ -13,8 +13,8 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { GRANTEE, KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
+import { EaasError } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EaasError } from '../../src/client/index.js';
 import { INLINE_LIMIT } from '../../src/services/crypto.js';
 import { demoKey } from '../helpers/keys.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';

@@ -10,6 +10,7 @@ import {
   signedHeaders,
 } from '@eaas/aws-local/testing/raw-http';
 import { signedFetch } from '@eaas/aws-local/testing/signed-fetch';
+import { EaasClient } from '@eaas/client';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,7 +19,6 @@ import {
   MAX_REQUEST_BYTES,
   startGateway,
 } from '../../local/gateway.js';
-import { EaasClient } from '../../src/client/index.js';
 import type { FunctionName } from '../../src/http/routes.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 

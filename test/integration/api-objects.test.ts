@@ -9,10 +9,10 @@ import {
 } from '@aws-sdk/client-kms';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import type { RawResponse } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3ObjectStore } from '../../src/aws/s3.js';
-import type { RawResponse } from '../../src/client/index.js';
 import { encodeHeader, sealer } from '../../src/core/envelope/index.js';
 import { DomainError } from '../../src/core/errors.js';
 import { AccessControl } from '../../src/services/access.js';

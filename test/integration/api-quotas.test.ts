@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ListKeysCommand, ListResourceTagsCommand, TagResourceCommand } from '@aws-sdk/client-kms';
 import { APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import type { RawResponse } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RawResponse } from '../../src/client/index.js';
 import { CREATOR_TAG } from '../../src/services/keys.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 

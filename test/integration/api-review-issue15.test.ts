@@ -6,9 +6,9 @@ import {
   GetParametersForImportCommand,
 } from '@aws-sdk/client-kms';
 import { KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
+import { wrapKeyMaterial } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readApiSettings } from '../../local/api-settings.js';
-import { wrapKeyMaterial } from '../../src/client/index.js';
 import { MAX_BATCH_ITEMS, MAX_SIGN_BATCH_ITEMS } from '../../src/http/schemas.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
+import { privateKeyMaterial } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { privateKeyMaterial } from '../../src/client/index.js';
 import { refusal } from '../helpers/api-refusal.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 

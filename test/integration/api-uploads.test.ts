@@ -10,11 +10,11 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import { downloadDocument, EaasError, uploadDocument } from '@eaas/client';
 import type { S3EventRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3ObjectStore } from '../../src/aws/s3.js';
-import { downloadDocument, EaasError, uploadDocument } from '../../src/client/index.js';
 import { DomainError, ValidationError } from '../../src/core/errors.js';
 import { DocumentService } from '../../src/services/documents.js';
 import { UploadService } from '../../src/services/uploads.js';

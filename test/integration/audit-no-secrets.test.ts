@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { KEY_MANAGER } from '@eaas/aws-local';
+import { wrapKeyMaterial } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { wrapKeyMaterial } from '../../src/client/index.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 let t: TestStack;

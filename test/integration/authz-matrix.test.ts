@@ -2,13 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
 import { COLUMNS, PRINCIPAL, type Who } from '@eaas/aws-local/testing/callers';
 import { signedFetch } from '@eaas/aws-local/testing/signed-fetch';
+import { type EaasClient, type RawResponse, type WrappingAlgorithm, wrapKeyMaterial } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type EaasClient,
-  type RawResponse,
-  type WrappingAlgorithm,
-  wrapKeyMaterial,
-} from '../../src/client/index.js';
 import { personalAliasPrefix } from '../../src/core/alias-names.js';
 import { ROUTES } from '../../src/http/routes.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';

@@ -4,11 +4,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GRANTEE, KEY_MANAGER, KEY_USER } from '@eaas/aws-local';
+import { downloadDocument, type WrappingAlgorithm, wrapKeyMaterial } from '@eaas/client';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, S3Event, S3EventRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localValues } from '../../local/emulator-options.js';
 import { readTemplateRoles } from '../../local/template-roles.js';
-import { downloadDocument, type WrappingAlgorithm, wrapKeyMaterial } from '../../src/client/index.js';
 import { matchRoute, ROUTES } from '../../src/http/routes.js';
 import {
   type LambdaInstance,

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { downloadDocument, EaasClient, uploadDocument } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PAGE_KEY_ALIAS } from '../../local/emulator-options.js';
-import { downloadDocument, EaasClient, uploadDocument } from '../../src/client/index.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**

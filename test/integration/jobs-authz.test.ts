@@ -1,7 +1,7 @@
 import { PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import type { JobView } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobView } from '../../src/client/index.js';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
 import { visibleCounts } from '../../src/core/rewrap-job.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';

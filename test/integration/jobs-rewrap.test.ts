@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import type { EaasClient } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EaasClient } from '../../src/client/index.js';
 import { visibleCounts } from '../../src/core/rewrap-job.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';

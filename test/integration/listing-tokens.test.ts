@@ -1,8 +1,8 @@
 import { CreateAliasCommand } from '@aws-sdk/client-kms';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import type { RawResponse } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RawResponse } from '../../src/client/index.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**

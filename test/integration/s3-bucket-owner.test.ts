@@ -13,9 +13,9 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { GRANTEE, KEY_MANAGER, KEY_USER, type S3RequestEvent, SERVICE } from '@eaas/aws-local';
+import { downloadDocument, uploadDocument } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3ObjectStore } from '../../src/aws/s3.js';
-import { downloadDocument, uploadDocument } from '../../src/client/index.js';
 import { s3ClientFor } from '../../src/compose/aws-clients.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 

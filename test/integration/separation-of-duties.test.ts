@@ -13,8 +13,8 @@ import {
 } from '@aws-sdk/client-kms';
 import { APP_ROLE, APP_SESSION, GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
 import type { PolicyDocument } from '@eaas/aws-rules';
+import type { RawResponse } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RawResponse } from '../../src/client/index.js';
 import {
   ADMIN_DENY_SID,
   ADMIN_SID,

@@ -12,13 +12,13 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { LocalRole } from '@eaas/aws-local';
 import { Browser, csrfOf, pkce } from '@eaas/aws-local/testing/local-user-pool';
 import { signedFetch } from '@eaas/aws-local/testing/signed-fetch';
+import { EaasClient } from '@eaas/client';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { SERVERLESS_YML } from '../../local/api-settings.js';
 import { localValues } from '../../local/emulator-options.js';
 import { readRole } from '../../local/template-roles.js';
-import { EaasClient } from '../../src/client/index.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**

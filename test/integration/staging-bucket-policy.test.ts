@@ -8,10 +8,10 @@ import {
   PutObjectCommand,
 } from '@aws-sdk/client-s3';
 import { KEY_USER, SERVICE } from '@eaas/aws-local';
+import { uploadDocument } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localValues } from '../../local/emulator-options.js';
 import { readBucketPolicy, readTemplateRoles } from '../../local/template-roles.js';
-import { uploadDocument } from '../../src/client/index.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**

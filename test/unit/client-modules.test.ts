@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
  * transfers over the client, `index.ts` gathering them): none imports the index, so the cycle
  * `index.ts` <-> `transfer.ts` cannot come back.
  */
-const dir = join(import.meta.dirname, '../../src/client');
+const dir = join(import.meta.dirname, '../../packages/client/src');
 
 describe('the client modules', () => {
   it('never import the index that gathers them', () => {

@@ -10,8 +10,8 @@ import {
   privateDecrypt,
   randomBytes,
 } from 'node:crypto';
+import { privateKeyMaterial, wrapKeyMaterial } from '@eaas/client';
 import { describe, expect, it } from 'vitest';
-import { privateKeyMaterial, wrapKeyMaterial } from '../../src/client/key-import.js';
 import { withoutAdminDeny } from '../../src/core/admin-deny.js';
 import type { DomainError } from '../../src/core/errors.js';
 import { kindOf, SYMMETRIC, useOperationsOf } from '../../src/core/key-kinds.js';

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { type AuthzRequest, authorize, type GrantLike, grantAllows } from '@eaas/aws-rules';
+import { checkImportParameters, wrapKeyMaterial } from '@eaas/client';
 import { describe, expect, it } from 'vitest';
 import { fromKmsError } from '../../src/aws/kms.js';
-import { checkImportParameters, wrapKeyMaterial } from '../../src/client/key-import.js';
 import type { DomainError } from '../../src/core/errors.js';
 import { IMPORT_ACTIONS, kindOf } from '../../src/core/key-kinds.js';
 import { ROOT_SID, rolesKeyPolicy, rolesOf, SERVICE_MATERIAL_SID } from '../../src/core/key-policy.js';

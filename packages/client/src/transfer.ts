@@ -7,9 +7,9 @@ import { basename, dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { EnvelopeDecryptError, gcmOpener } from '../core/envelope/stream.js';
 import type { EaasClient } from './eaas-client.js';
 import { EaasError, ok } from './errors.js';
+import { GcmOpenError, openGcmStream } from './gcm-open.js';
 import type { Context } from './types.js';
 
 /**
@@ -297,7 +297,7 @@ export async function downloadDocument(
         412,
         undefined,
       );
-    const decipher = gcmOpener({
+    const decipher = openGcmStream({
       key: contentKey,
       iv: Buffer.from(ticket.cipher.iv, 'base64'),
       aad: Buffer.from(ticket.cipher.aad, 'base64'),
@@ -312,7 +312,7 @@ export async function downloadDocument(
     return { key: ticket.key, size: ticket.size, etag: ticket.etag, contentType: ticket.contentType };
   } catch (error) {
     await unlink(temporary).catch(() => undefined);
-    if (error instanceof EnvelopeDecryptError)
+    if (error instanceof GcmOpenError)
       throw new EaasError('InvalidCiphertext', 'The document could not be decrypted.', 400, undefined);
     throw error;
   } finally {

@@ -2,8 +2,11 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { DocumentsApi } from './documents-api.js';
 import { ok } from './errors.js';
+import { JobsApi } from './jobs-api.js';
 import { checkImportParameters, type WrappingAlgorithm, wrapKeyMaterial } from './key-import.js';
+import { KeysApi } from './keys-api.js';
 import type {
   BytesResponse,
   ClientOptions,
@@ -30,6 +33,12 @@ export class EaasClient {
   private readonly signer: SignatureV4;
   private readonly url: URL;
   private readonly timeoutMs: number;
+  /** Keys, their policies, rotation, grants, aliases and imported material. */
+  readonly keys: KeysApi = new KeysApi(this);
+  /** Documents: store, read, list, delete, and uploads of any size. */
+  readonly documents: DocumentsApi = new DocumentsApi(this);
+  /** Re-encryption jobs: start, list, read. */
+  readonly jobs: JobsApi = new JobsApi(this);
 
   constructor(options: ClientOptions) {
     this.url = new URL(options.endpoint);
@@ -42,13 +51,21 @@ export class EaasClient {
     });
   }
 
-  /** Sends a signed request and returns the status and parsed JSON body, whatever the status. */
+  /**
+   * Sends a signed request and returns the status and parsed JSON body, whatever the status.
+   * `body` is a value to encode as JSON; a string is refused (TypeError), since a JSON text passed
+   * here would be encoded a second time: parse it first, or send bytes with `rawBytes`.
+   */
   async raw(
     method: string,
     path: string,
     body?: unknown,
     query?: Record<string, string>,
   ): Promise<RawResponse> {
+    if (typeof body === 'string')
+      throw new TypeError(
+        'raw() encodes body as JSON: pass an object, not a string (JSON.parse it, or send bytes with rawBytes()).',
+      );
     const { bytes: _bytes, ...rest } = await this.send(
       method,
       path,
@@ -111,13 +128,13 @@ export class EaasClient {
     return { status: res.status, headers: res.headers, body: parsed, bytes };
   }
 
-  private async call<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    query?: Record<string, string>,
-  ): Promise<T> {
+  /** Sends a signed JSON request and returns the answer's body typed; an error answer is thrown as EaasError. */
+  async request<T>(method: string, path: string, body?: unknown, query?: Record<string, string>): Promise<T> {
     return ok<T>(await this.raw(method, path, body, query));
+  }
+
+  private call<T>(method: string, path: string, body?: unknown, query?: Record<string, string>): Promise<T> {
+    return this.request<T>(method, path, body, query);
   }
 
   /**

@@ -14,14 +14,21 @@ export class EaasError extends Error {
   }
 }
 
-/** The error an answer of 400 or more stands for (its code, message, request id and details). */
+/**
+ * The error an answer of 400 or more stands for (its code, message, request id and details). A
+ * refusal of API Gateway itself (a bad signature, expired credentials) has no `error` in its body:
+ * its code is the `x-amzn-ErrorType` header's, e.g. `InvalidSignatureException`.
+ */
 export function errorOf(res: RawResponse): EaasError {
-  const e = (res.body ?? {}) as { error?: string; message?: string; requestId?: string; details?: unknown };
+  const e = (
+    res.body !== null && typeof res.body === 'object' ? res.body : { message: res.body || undefined }
+  ) as { error?: string; message?: string; Message?: string; requestId?: string; details?: unknown };
+  const gatewayType = res.headers?.get?.('x-amzn-errortype')?.split(':')[0];
   return new EaasError(
-    e.error ?? `Http${res.status}`,
-    e.message ?? `HTTP ${res.status}`,
+    e.error ?? (gatewayType || `Http${res.status}`),
+    e.message ?? e.Message ?? `HTTP ${res.status}`,
     res.status,
-    e.requestId,
+    e.requestId ?? res.headers?.get?.('x-amzn-requestid') ?? undefined,
     e.details,
   );
 }

@@ -2,14 +2,18 @@
  * The typed client of the eaas API: this module only gathers the client's parts; none of them
  * imports it (shared shapes are in `types.ts`, the error in `errors.ts`), so no cycle can form.
  */
+export { DocumentsApi } from './documents-api.js';
 export { EaasClient } from './eaas-client.js';
 export { EaasError } from './errors.js';
+export { GcmOpenError, type GcmParameters, openGcmStream } from './gcm-open.js';
+export { JobsApi } from './jobs-api.js';
 export {
   checkImportParameters,
   privateKeyMaterial,
   type WrappingAlgorithm,
   wrapKeyMaterial,
 } from './key-import.js';
+export { KeysApi } from './keys-api.js';
 export {
   downloadDocument,
   type UploadInput,
@@ -30,4 +34,5 @@ export type {
   KeyView,
   MessageType,
   RawResponse,
+  Requester,
 } from './types.js';

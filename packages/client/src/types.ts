@@ -71,3 +71,16 @@ export interface JobView {
   /** Once finished: a fixed sentence per outcome, with no number and no name. */
   report?: { summary: string };
 }
+
+/** What the route groups' APIs need of the client: signed requests, typed or raw. */
+export interface Requester {
+  request<T>(method: string, path: string, body?: unknown, query?: Record<string, string>): Promise<T>;
+  raw(method: string, path: string, body?: unknown, query?: Record<string, string>): Promise<RawResponse>;
+  rawBytes(
+    method: string,
+    path: string,
+    body?: Uint8Array,
+    query?: Record<string, string>,
+    contentType?: string,
+  ): Promise<BytesResponse>;
+}

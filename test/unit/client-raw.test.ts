@@ -1,0 +1,60 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { EaasClient, EaasError } from '@eaas/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/** The client's raw calls: what it refuses before sending, and how it reads a gateway's refusal. */
+
+const credentials = {
+  accessKeyId: 'AKIDEXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+};
+let server: Server;
+let endpoint: string;
+const seen: string[] = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    // As API Gateway refuses a bad signature: a body with only `message`, the type in a header.
+    res.writeHead(403, {
+      'content-type': 'application/json',
+      'x-amzn-ErrorType':
+        'InvalidSignatureException:http://internal.amazon.com/coral/com.amazon.coral.service/',
+      'x-amzn-RequestId': 'req-123',
+    });
+    res.end(
+      JSON.stringify({
+        message: 'The request signature we calculated does not match the signature you provided.',
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+describe('EaasClient.raw', () => {
+  it('refuses a string body, which it would encode as JSON a second time, before sending anything', async () => {
+    const client = new EaasClient({ endpoint, credentials });
+    seen.length = 0;
+
+    await expect(client.raw('POST', '/v1/encrypt', '{"keyId":"alias/x"}')).rejects.toThrow(TypeError);
+    expect(seen).toEqual([]);
+  });
+
+  it("reads a gateway refusal's code from x-amzn-ErrorType and its request id from the header", async () => {
+    const client = new EaasClient({ endpoint, credentials });
+
+    const error = await client.request('GET', '/v1/whoami').catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(EaasError);
+    expect(error).toMatchObject({
+      code: 'InvalidSignatureException',
+      status: 403,
+      requestId: 'req-123',
+      message: 'The request signature we calculated does not match the signature you provided.',
+    });
+  });
+});

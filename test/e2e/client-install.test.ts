@@ -17,7 +17,11 @@ const REPO = resolve(import.meta.dirname, '../..');
 const PACKAGE = join(REPO, 'packages/client');
 const BIN = join(REPO, 'node_modules/.bin');
 /** Node 22 (the repository's) first on PATH, for npm, npx and the compiled script alike. */
-const env = { ...process.env, PATH: `${BIN}:${process.env.PATH ?? ''}`, npm_config_update_notifier: 'false' };
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  PATH: `${BIN}:${process.env.PATH ?? ''}`,
+  npm_config_update_notifier: 'false',
+};
 delete env.NODE_OPTIONS;
 
 const USE = `import { EaasClient, EaasError } from '@eaas/client';

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
 import { loadStackConfig } from './config.js';
 import { DEFAULT_KEY_ALIAS } from './emulator-options.js';
@@ -11,6 +12,9 @@ async function main(): Promise<void> {
   const stack = await startStack(config);
   const dataDir = resolve(config.dataDir);
   const api = stack.gateway.endpoint;
+  // The `eaas` command line's config file for this stack (endpoint and region; credentials are the profiles').
+  const cliConfig = join(dataDir, 'cli.json');
+  writeFileSync(cliConfig, `${JSON.stringify({ endpoint: api, region: config.region }, null, 2)}\n`);
   console.log(
     [
       'eaas local stack is up',
@@ -29,6 +33,7 @@ async function main(): Promise<void> {
       `    aws --profile ${KEY_USER} --endpoint-url ${stack.s3.endpoint} s3 ls s3://${config.stagingBucket}`,
       `    curl --aws-sigv4 "aws:amz:${config.region}:execute-api" --user "$KEY:$SECRET" -H 'content-type: application/json' \\`,
       `      -d '{"keyId":"${DEFAULT_KEY_ALIAS}","plaintext":"aGVsbG8="}' ${api}/v1/encrypt`,
+      `    EAAS_CONFIG=${cliConfig} npx eaas --profile ${KEY_USER} whoami`,
       '',
       `  sign in on the page: ${stack.webOrigin}/`,
       ...(stack.userPool.seeded

@@ -81,7 +81,7 @@ function operation(route: Route) {
         }
       : undefined;
   const parameters = [
-    ...[...route.path.matchAll(/\{([\w+]+)\}/g)].map(([, name]) => ({
+    ...[...route.path.matchAll(/\{(\w+)\+?\}/g)].map(([, name]) => ({
       name,
       in: 'path',
       required: true,
@@ -136,17 +136,26 @@ function operation(route: Route) {
 
 const PATH_PARAMETERS: Record<string, string> = {
   keyId: 'Key id, key ARN, alias name or alias ARN; URL-encode the slash of alias/x as %2F.',
-  'key+': 'The object key; it may contain slashes (API Gateway greedy path parameter).',
+  key: 'The object key; it may contain slashes, sent as they are (not %2F).',
   grantId: 'The grant id CreateGrant returned.',
   name: 'Alias name, with or without the alias/ prefix (URL-encode any slash).',
 };
+
+/**
+ * A route's path as OpenAPI writes it: API Gateway's greedy `{key+}` is `{key}` there, as client
+ * generators take a parameter's name for a variable's (the gateway still routes `a/b` to it).
+ */
+export function openApiPath(path: string): string {
+  return path.replace(/\{(\w+)\+\}/g, '{$1}');
+}
 
 /** The OpenAPI 3.1 contract of the API, built from the route table and the request schemas. */
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of ROUTES) {
-    paths[route.path] ??= {};
-    (paths[route.path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
+    const path = openApiPath(route.path);
+    paths[path] ??= {};
+    (paths[path] as Record<string, unknown>)[route.method.toLowerCase()] = operation(route);
   }
   return {
     openapi: '3.1.0',

@@ -1,11 +1,14 @@
-import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { KEY_USER, LocalIdentities } from '@eaas/aws-local';
 import { EaasClient } from '@eaas/client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeDataDir } from '../helpers/local-kms.js';
 
+const exec = promisify(execFile);
 const dataDir = makeDataDir();
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
@@ -55,6 +58,27 @@ describe('npm start', () => {
     const api = new EaasClient({ endpoint: `http://127.0.0.1:${apiPort}`, credentials: user });
     const enc = await api.encrypt({ keyId: 'alias/eaas-default', plaintext: 'over npm start' });
     expect((await api.decrypt({ ciphertext: enc.ciphertext })).plaintext.toString()).toBe('over npm start');
+
+    // The command line finds this stack through the config file npm start writes, as its hint says.
+    expect(out).toContain(`EAAS_CONFIG=${dataDir}/cli.json npx eaas --profile ${KEY_USER} whoami`);
+    expect(JSON.parse(readFileSync(join(dataDir, 'cli.json'), 'utf8'))).toEqual({
+      endpoint: `http://127.0.0.1:${apiPort}`,
+      region: 'us-east-1',
+    });
+    const whoami = await exec(
+      'npx',
+      ['--no-install', 'eaas', '--profile', KEY_USER, '-o', 'json', 'whoami'],
+      {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          EAAS_CONFIG: join(dataDir, 'cli.json'),
+          AWS_SHARED_CREDENTIALS_FILE: join(dataDir, 'credentials'),
+          AWS_CONFIG_FILE: join(dataDir, 'config'),
+        },
+      },
+    );
+    expect(JSON.parse(whoami.stdout)).toMatchObject({ principal: expect.stringContaining(KEY_USER) });
 
     // Ctrl-C reaches the whole process group, as in a terminal.
     process.kill(-(child.pid ?? 0), 'SIGINT');

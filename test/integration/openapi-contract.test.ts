@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { validate as validateSpec } from '@readme/openapi-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { openApiDocument } from '../../src/http/openapi.js';
+import { openApiDocument, openApiPath } from '../../src/http/openapi.js';
 import { ROUTES, type Route } from '../../src/http/routes.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
@@ -28,7 +28,9 @@ describe('openapi.yaml', () => {
   it('documents every route of the table with its examples', () => {
     const doc = parse(fileText) as { paths: Record<string, Record<string, { operationId: string }>> };
     for (const route of ROUTES) {
-      expect(doc.paths[route.path]?.[route.method.toLowerCase()]?.operationId).toBe(route.operationId);
+      expect(doc.paths[openApiPath(route.path)]?.[route.method.toLowerCase()]?.operationId).toBe(
+        route.operationId,
+      );
     }
   });
 });

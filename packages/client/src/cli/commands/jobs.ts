@@ -10,7 +10,7 @@ import { action, type CommandContext, type Runtime } from '../runtime.js';
 const JOB_COLUMNS = ['id', 'state', 'mode', 'prefix', 'dryRun', 'destinationKeyId', 'createdAt'] as const;
 
 /** A finished job's exit: 0 when it succeeded, 9 when it completed with failures. */
-function finish(ctx: CommandContext, job: JobView): void {
+export function finish(ctx: Pick<CommandContext, 'printer'>, job: JobView): void {
   ctx.printer.value(job);
   if (job.state === 'completed-with-failures')
     throw new CliError(

@@ -4,19 +4,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { EaasError } from '@eaas/client';
+import {
+  bashScript,
+  CliError,
+  type CommandContext,
+  commandTree,
+  createProgram,
+  EXIT,
+  exitCodeOf,
+  finishWatchedJob as finish,
+  fishScript,
+  main,
+  outputFormatOf,
+  Printer,
+  parseContext,
+  type Runtime,
+  resolveSettings,
+  table,
+  UsageError,
+  watchJob,
+  zshScript,
+} from '@eaas/client/cli';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { finish } from '../../packages/client/src/cli/commands/jobs.js';
-import { bashScript, fishScript, zshScript } from '../../packages/client/src/cli/completion/scripts.js';
-import { commandTree } from '../../packages/client/src/cli/completion/tree.js';
-import { resolveSettings } from '../../packages/client/src/cli/config.js';
-import { CliError, EXIT, exitCodeOf, UsageError } from '../../packages/client/src/cli/exit-codes.js';
-import { parseContext } from '../../packages/client/src/cli/input.js';
-import { watchJob } from '../../packages/client/src/cli/jobs/watch.js';
-import { main } from '../../packages/client/src/cli/main.js';
-import { outputFormatOf, Printer, table } from '../../packages/client/src/cli/output.js';
-import { createProgram } from '../../packages/client/src/cli/program.js';
-import type { CommandContext, Runtime } from '../../packages/client/src/cli/runtime.js';
 
 /** The command line's core without a process: exit codes, settings, output, contexts, help, completion. */
 

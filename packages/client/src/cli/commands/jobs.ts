@@ -28,7 +28,7 @@ interface StartFlags {
   dryRun?: boolean;
   concurrency?: number;
   watch?: boolean;
-  interval: number;
+  interval?: number;
 }
 
 /** `eaas jobs start|status|watch|list`: re-encryption jobs. */
@@ -47,7 +47,7 @@ export function register(program: Command, runtime: Runtime): void {
     .option('--dry-run', 'change nothing')
     .option('--concurrency <n>', 'documents re-wrapped at once (1-32, default 4)', integer(1, 32))
     .option('--watch', 'then watch it until it finishes (exit codes as jobs watch)')
-    .option('--interval <seconds>', 'with --watch: how often to ask', seconds, 2000)
+    .option('--interval <seconds>', 'with --watch: how often to ask (default 2)', seconds)
     .action(
       action(runtime, async (ctx, flags: StartFlags) => {
         if (Boolean(flags.source) === Boolean(flags.olderThanRotation))
@@ -62,7 +62,7 @@ export function register(program: Command, runtime: Runtime): void {
         const client = await ctx.client();
         const job = await client.jobs.startReEncrypt(input);
         if (!flags.watch) return ctx.printer.value(job);
-        finish(ctx, await watchJob(ctx, () => client.jobs.get(job.id), flags.interval));
+        finish(ctx, await watchJob(ctx, () => client.jobs.get(job.id), flags.interval ?? 2000));
       }),
     );
   jobs
@@ -78,11 +78,11 @@ export function register(program: Command, runtime: Runtime): void {
     .description(
       `wait for a job to finish, with a progress bar on standard error on a terminal; exit ${EXIT.ok} when it succeeded, ${EXIT.jobFailures} when it completed with failures`,
     )
-    .option('--interval <seconds>', 'how often to ask (default 2)', seconds, 2000)
+    .option('--interval <seconds>', 'how often to ask (default 2)', seconds)
     .action(
-      action(runtime, async (ctx, id: string, flags: { interval: number }) => {
+      action(runtime, async (ctx, id: string, flags: { interval?: number }) => {
         const client = await ctx.client();
-        finish(ctx, await watchJob(ctx, () => client.jobs.get(id), flags.interval));
+        finish(ctx, await watchJob(ctx, () => client.jobs.get(id), flags.interval ?? 2000));
       }),
     );
   jobs

@@ -9,6 +9,10 @@ import { defineConfig } from 'vitest/config';
 const resolve = {
   alias: [
     {
+      find: /^@eaas\/client\/cli$/,
+      replacement: fileURLToPath(new URL('./packages/client/src/cli/index.ts', import.meta.url)),
+    },
+    {
       find: /^@eaas\/client$/,
       replacement: fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
     },

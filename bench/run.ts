@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchApi } from './api.js';
 import { benchAuthz } from './authz.js';
+import { benchCliStartup } from './cli-startup.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEnvelopeStream } from './envelope-stream.js';
 import { benchKms } from './kms.js';
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     transfer: () => benchTransfer(),
     rewrap: () => benchRewrap(),
     coldStart: () => benchColdStart(),
+    cliStartup: () => benchCliStartup(),
   };
   const only = (args.find((a) => a.startsWith('--only='))?.slice('--only='.length) ?? process.env.BENCH_ONLY)
     ?.split(',')

@@ -27,6 +27,7 @@ import { objectsServices } from '../src/compose/documents.js';
 import { keyAccess } from '../src/compose/key-access.js';
 import { keysServices } from '../src/compose/keys.js';
 import { auditSink } from '../src/compose/lambda.js';
+import { pageTokensFor } from '../src/compose/page-tokens.js';
 import { rewrapService } from '../src/compose/rewrap.js';
 import { uploadService } from '../src/compose/uploads.js';
 import { whoamiServices } from '../src/compose/whoami.js';
@@ -313,6 +314,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     jobs: makeJobsHandler({
       ...deps('jobs', j.logs),
       rewrap: rewrapService(settings, j.keys, j.s3, (message, fields) => logger?.info(message, fields)),
+      pageTokens: pageTokensFor(settings, tokens),
       // A new job starts at once rather than at the next tick (unless the timer is off).
       onJobCreated: () => {
         if (config.rewrapTickSeconds > 0) setImmediate(backgroundTick);

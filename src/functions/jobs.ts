@@ -1,11 +1,12 @@
 import { kmsClientFor, s3ClientFor } from '../compose/aws-clients.js';
 import { keyAccess } from '../compose/key-access.js';
 import { lambdaBase } from '../compose/lambda.js';
+import { pageTokensFor } from '../compose/page-tokens.js';
 import { rewrapService } from '../compose/rewrap.js';
 import { makeHandler } from '../handlers/jobs.js';
 import { builtOnFirstCall } from './built-once.js';
 
-/** Lambda entry of the jobs function: POST /v1/jobs/re-encrypt, GET /v1/jobs/{id}; the schedule runs them. */
+/** Lambda entry of the jobs function: POST /v1/jobs/re-encrypt, GET /v1/jobs, GET /v1/jobs/{id}; the schedule runs them. */
 export const handler = builtOnFirstCall(async () => {
   const base = await lambdaBase('jobs');
   const { config } = base;
@@ -14,5 +15,5 @@ export const handler = builtOnFirstCall(async () => {
     keyAccess(config, base.kms(kmsClientFor(config))),
     base.traced(s3ClientFor(config)),
   );
-  return base.entry(makeHandler({ ...base.http, rewrap }));
+  return base.entry(makeHandler({ ...base.http, rewrap, pageTokens: pageTokensFor(config) }));
 });

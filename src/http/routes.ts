@@ -521,6 +521,14 @@ const JOB_ROUTES: readonly Route[] = [
   ),
   job(
     'GET',
+    '/v1/jobs',
+    'listJobs',
+    "The caller's own jobs, newest first (those whose keys it still administers); no other caller's job, and no count",
+    S.ListJobsResponse,
+    { query: paging },
+  ),
+  job(
+    'GET',
     '/v1/jobs/{id}',
     'getJob',
     "A job's state, phase, times and final report; no object name and no count of objects",

@@ -903,6 +903,19 @@ export const JobView = {
   },
 } as const;
 
+export const ListJobsResponse = {
+  type: 'object',
+  required: ['jobs'],
+  properties: {
+    jobs: {
+      type: 'array',
+      items: JobView,
+      description: "The caller's own jobs, newest first; never another caller's, nor a count of them.",
+    },
+    nextToken: { type: 'string' },
+  },
+} as const;
+
 // ---- Signatures and MACs ----
 
 const Message = base64(

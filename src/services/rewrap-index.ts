@@ -102,8 +102,9 @@ export class UnfinishedJobIndex {
       const page = await this.store.listAfter(this.prefix, after, 1000);
       for (const key of page.keys) {
         after = key;
-        if (key === this.key) continue;
         const id = key.slice(this.prefix.length).replace(/\.json$/, '');
+        // The index itself and the starters' markers (`by-starter/...`) are not job records.
+        if (key === this.key || id.includes('/')) continue;
         const state = await this.stateOf(id).catch(() => undefined);
         if (state && !state.finished) entries.push({ id, at: state.createdAt });
       }

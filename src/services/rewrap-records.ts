@@ -4,6 +4,7 @@ import { FINISHED, type JobRecord, parseJobRecord } from '../core/rewrap-job.js'
 import type { JobObjects } from '../ports.js';
 import type { QuotaCheck, QuotaLedger, Verdict } from './quotas.js';
 import { UnfinishedJobIndex } from './rewrap-index.js';
+import { StarterIndex, starterOf } from './rewrap-starters.js';
 
 /** The key prefix of job records in the vault bucket; document keys may not start with it. */
 export const JOBS_PREFIX = 'jobs/';
@@ -15,6 +16,8 @@ export const JOBS_PREFIX = 'jobs/';
  */
 export class JobRecords {
   private readonly index: UnfinishedJobIndex;
+  /** Each starter's jobs, newest first (GET /v1/jobs). */
+  readonly starters: StarterIndex;
 
   constructor(
     private readonly records: JobObjects,
@@ -31,6 +34,7 @@ export class JobRecords {
       },
       this.now,
     );
+    this.starters = new StarterIndex(records, JOBS_PREFIX);
   }
 
   private key(id: string): string {
@@ -59,6 +63,13 @@ export class JobRecords {
     try {
       // Indexed before its record exists, so that no tick can miss a job that was made.
       await this.index.add(job.id);
+      // Listed by its starter: marked before its record exists, as the index does.
+      if (isPrincipalArn(job.createdBy))
+        await this.starters.add(
+          starterOf(job.createdBy, job.createdByPerson?.identityId),
+          job.id,
+          job.createdAt,
+        );
       await this.records.write(this.key(job.id), JSON.stringify(job), {
         contentType: 'application/json',
         ifNoneMatch: '*',

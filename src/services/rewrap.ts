@@ -9,6 +9,7 @@ import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaLedger } from './quotas.js';
 import { JOBS_PREFIX, JobRecords } from './rewrap-records.js';
 import { JobRunner, type RunOptions } from './rewrap-run.js';
+import { starterOf } from './rewrap-starters.js';
 
 export { JOBS_PREFIX } from './rewrap-records.js';
 
@@ -190,6 +191,44 @@ export class RewrapService {
         );
     }
     return viewFor(found.job, caller);
+  }
+
+  /**
+   * The caller's own jobs (those it started: the same principal and, for a person, the same
+   * person), newest first, one page of at most `limit`, from its own index
+   * (`rewrap-starters.ts`): no other starter's job is read, and nothing says how many there are.
+   * A job whose keys the caller no longer administers is left out, as GET /v1/jobs/{id} refuses
+   * it; a page may so hold fewer than `limit`, and still have a `next`.
+   */
+  async list(caller: JobCaller, limit: number, cursor: string | undefined) {
+    const principal = normalisePrincipal(caller.arn);
+    const identityId = caller.person?.identityId;
+    const page = await this.records.starters.page(starterOf(principal, identityId), limit, cursor);
+    const decided = new Map<string, Promise<boolean>>();
+    const administers = (keyArn: string) => {
+      let allowed = decided.get(keyArn);
+      if (!allowed) {
+        allowed = this.access
+          .decide(caller, { keyId: keyArn, action: 'kms:PutKeyPolicy' })
+          .then(({ decision }) => {
+            caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
+            return decision.allowed;
+          });
+        decided.set(keyArn, allowed);
+      }
+      return allowed;
+    };
+    const found = await Promise.all(page.ids.map((id) => this.load(id)));
+    const jobs: ReturnType<typeof viewFor>[] = [];
+    for (const record of found) {
+      const job = record?.job;
+      // The record itself names the starter: a marker never shows another caller's job.
+      if (!job || job.createdBy !== principal || job.createdByPerson?.identityId !== identityId) continue;
+      const keys = [...new Set([job.spec.destinationKeyArn, job.spec.sourceKeyArn])];
+      const allowed = await Promise.all(keys.map(administers));
+      if (allowed.every(Boolean)) jobs.push(viewFor(job, caller));
+    }
+    return { jobs, ...(page.next ? { next: page.next } : {}) };
   }
 
   load(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {

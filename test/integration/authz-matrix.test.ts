@@ -174,6 +174,8 @@ const ANY_CALLER = new Set([
   'listAliases',
   'whoAmI',
   'listObjects',
+  // The caller's own jobs only (anyone else's: never), checked in jobs-list.test.ts.
+  'listJobs',
   // An upload is its creator's alone (anyone else: 404), checked in api-uploads.test.ts.
   'getUpload',
   'completeUpload',

@@ -87,6 +87,7 @@ const COVERED = [
   'start-re-encrypt-job',
   'reencrypt-schedule',
   'get-job',
+  'list-jobs',
 ];
 
 /** The samples' example values (events/README.md), replaced by the local stack's. */
@@ -803,6 +804,12 @@ describe('jobs and reencrypt bundles', () => {
       const got = await t.client(KEY_USER).rawBytes('GET', path);
       expect(Buffer.from(got.bytes).equals(bytes), key).toBe(true);
     }
+  });
+
+  it("list-jobs.json: 200, the caller's job, newest first", async () => {
+    const res = await call('list-jobs');
+    ok(res);
+    expect(res.json.jobs.map((j: { id: string }) => j.id)).toEqual([jobId]);
   });
 });
 

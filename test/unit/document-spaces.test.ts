@@ -77,7 +77,7 @@ function world() {
   const handlers = {
     objects: objectsHandler({ ...deps, documents, access, pageTokens }),
     uploads: uploadsHandler({ ...deps, uploads, access }),
-    jobs: jobsHandler({ ...deps, rewrap }),
+    jobs: jobsHandler({ ...deps, rewrap, pageTokens }),
     whoami: whoamiHandler({ ...deps, admin: kms, access, keys: new KeyService(kms, access, ACCOUNT) }),
   };
   return { kms, pageKey: pageKeyArn, operatorKey, vault, staging, uploads, rewrap, handlers, audit };

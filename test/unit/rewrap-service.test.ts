@@ -126,3 +126,70 @@ describe('RewrapService.status', () => {
     expect(await refusal(rewrap.status({ arn: OPERATOR }, '../x'))).toMatchObject({ code: 'NotFound' });
   });
 });
+
+describe('RewrapService.list', () => {
+  it("lists the caller's own jobs newest first, in pages; not another starter's, nor the schedule's", async () => {
+    let now = Date.parse('2026-06-01T00:00:00Z');
+    const kms = new MemoryKms();
+    const access = new AccessControl(kms, { ttlMs: 0 });
+    const keys = new KeyService(kms, access, ACCOUNT, { aliasOperators: [OPERATOR] });
+    const r = { caller: { arn: OPERATOR }, record: () => undefined };
+    const destination = (await keys.create(r, { administrators: [EVE], alias: 'new' })).key.arn;
+    const records = new MemoryJobObjects();
+    const rewrap = new RewrapService({} as Keys, kms, access, new MemoryJobObjects(), records, {
+      now: () => new Date((now += 1000)),
+    });
+    const start = (arn: string) =>
+      rewrap.start({ arn }, { olderThanRotation: true, destinationKeyId: destination, dryRun: true });
+    const mine = [
+      (await start(OPERATOR)).id,
+      (await start(OPERATOR)).id,
+      (await start(OPERATOR)).id,
+    ].reverse();
+    const eves = (await start(EVE)).id;
+    await rewrap.create(
+      {
+        mode: 'older-than-rotation',
+        sourceKeyArn: destination,
+        destinationKeyArn: destination,
+        prefix: '',
+        dryRun: true,
+        concurrency: 1,
+      },
+      'schedule',
+    );
+
+    const all = await rewrap.list({ arn: OPERATOR }, 50, undefined);
+    expect(all.jobs.map((j) => j.id)).toEqual(mine);
+    expect(all).not.toHaveProperty('next');
+    const first = await rewrap.list({ arn: OPERATOR }, 2, undefined);
+    expect(first.jobs.map((j) => j.id)).toEqual(mine.slice(0, 2));
+    const second = await rewrap.list({ arn: OPERATOR }, 2, first.next);
+    expect(second.jobs.map((j) => j.id)).toEqual(mine.slice(2));
+    expect((await rewrap.list({ arn: EVE }, 50, undefined)).jobs.map((j) => j.id)).toEqual([eves]);
+    expect((await rewrap.list({ arn: APP }, 50, undefined)).jobs).toEqual([]);
+    // The markers are the only thing listed: the unfinished index still finds every job.
+    expect((await rewrap.unfinished()).length).toBe(5);
+  });
+
+  it('skips a marker whose record names another starter, and one whose record never appeared', async () => {
+    const { rewrap, records } = await setup();
+    const job = await rewrap.start(
+      { arn: OPERATOR },
+      { sourceKeyId: 'alias/old', destinationKeyId: 'alias/new' },
+    );
+    const markers = [...records.objects.keys()].filter((k) => k.startsWith('jobs/by-starter/'));
+    expect(markers).toHaveLength(1);
+    const folder = markers[0]?.replace(/[^/]+$/, '') ?? '';
+    // A marker in the operator's folder pointing at a job of someone else, and one at no job.
+    const other = {
+      ...JSON.parse(records.objects.get(`jobs/${job.id}.json`)?.text ?? '{}'),
+      id: 'other',
+      createdBy: EVE,
+    };
+    await records.write('jobs/other.json', JSON.stringify(other), { contentType: 'application/json' });
+    await records.write(`${folder}0000000000001-other`, '', { contentType: 'text/plain' });
+    await records.write(`${folder}0000000000002-missing`, '', { contentType: 'text/plain' });
+    expect((await rewrap.list({ arn: OPERATOR }, 50, undefined)).jobs.map((j) => j.id)).toEqual([job.id]);
+  });
+});

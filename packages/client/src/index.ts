@@ -6,14 +6,33 @@ export { DocumentsApi } from './documents-api.js';
 export { EaasClient } from './eaas-client.js';
 export { EaasError } from './errors.js';
 export { GcmOpenError, type GcmParameters, openGcmStream } from './gcm-open.js';
-export { JobsApi } from './jobs-api.js';
+export { JobsApi, type StartJobInput } from './jobs-api.js';
 export {
   checkImportParameters,
   privateKeyMaterial,
   type WrappingAlgorithm,
   wrapKeyMaterial,
 } from './key-import.js';
-export { KeysApi } from './keys-api.js';
+export type {
+  AliasAnswer,
+  CreateGrantInput,
+  CreateKeyAnswer,
+  CreateKeyInput,
+  Grant,
+  GrantConstraints,
+  KeyAnswer,
+  KeyDetails,
+  KeyUsage,
+  Origin,
+  PageOptions,
+  PolicyAnswer,
+  PolicyInput,
+  PublicKeyAnswer,
+  Rotation,
+  RotationAnswer,
+  RotationsAnswer,
+} from './key-types.js';
+export { type KeyImporter, KeysApi } from './keys-api.js';
 export {
   downloadDocument,
   type UploadInput,

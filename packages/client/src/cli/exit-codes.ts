@@ -22,6 +22,8 @@ export const EXIT = {
   throttled: 7,
   /** The ciphertext, document or message could not be decrypted and authenticated. */
   invalidCiphertext: 8,
+  /** `jobs watch`: the job finished, but some objects under its keys could not be re-wrapped. */
+  jobFailures: 9,
   /** Interrupted (Ctrl-C): 128 + SIGINT, as shells report it. */
   interrupted: 130,
 } as const;

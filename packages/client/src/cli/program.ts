@@ -28,6 +28,7 @@ Exit codes:
   ${EXIT.conflict}    conflict: the state forbids it (disabled key, changed document: 409, 410, 412)
   ${EXIT.throttled}    throttled: too many requests or a quota reached (429); retry with backoff
   ${EXIT.invalidCiphertext}    invalid ciphertext: it could not be decrypted and authenticated
+  ${EXIT.jobFailures}    jobs watch: the job completed with failures
   ${EXIT.interrupted}  interrupted (Ctrl-C)
 
 The API's error code and message go to standard error; standard output gets only answers.

@@ -50,7 +50,8 @@ async function readConfig(path: string, explicit: boolean): Promise<ConfigFile> 
   }
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('not an object');
     return parsed as ConfigFile;
   } catch (error) {
     throw new UsageError(`the config file ${path} is not a JSON object (${(error as Error).message})`);

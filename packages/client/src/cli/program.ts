@@ -36,17 +36,22 @@ The API's error code and message go to standard error; standard output gets only
 /** The `eaas` program: global options and every command group. */
 export function createProgram(runtime: Runtime): Command {
   const program = new Command('eaas')
-    .description('The eaas encryption service from the command line: encrypt, store documents, manage keys and jobs.')
+    .description(
+      'The eaas encryption service from the command line: encrypt, store documents, manage keys and jobs.',
+    )
     .version(version(), '-V, --version')
     .addOption(new Option('--endpoint <url>', "the API's base URL").env('EAAS_ENDPOINT'))
-    .option('--region <region>', 'the region to sign requests for (default: AWS_REGION, the config file, us-east-1)')
+    .option(
+      '--region <region>',
+      'the region to sign requests for (default: AWS_REGION, the config file, us-east-1)',
+    )
     .option('--profile <name>', 'the AWS profile whose credentials sign requests (default: AWS_PROFILE)')
     .option('--config <file>', 'the config file (default: EAAS_CONFIG or ~/.config/eaas/config.json)')
     .addOption(
-      new Option('-o, --output <format>', 'json for scripts, text for people (default: text on a terminal)').choices([
-        'json',
-        'text',
-      ]),
+      new Option(
+        '-o, --output <format>',
+        'json for scripts, text for people (default: text on a terminal)',
+      ).choices(['json', 'text']),
     )
     .option('-q, --quiet', 'no progress bar')
     .addHelpText('after', EXIT_CODES_HELP)

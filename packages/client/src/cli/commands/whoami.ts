@@ -18,7 +18,10 @@ export function register(program: Command, runtime: Runtime): void {
   program
     .command('whoami')
     .description('the caller as the API sees it; with --explain KEY, what it may do with the key and why')
-    .option('--explain <key>', 'a key id, ARN or alias: each action of the API, allowed or not, and what decides it')
+    .option(
+      '--explain <key>',
+      'a key id, ARN or alias: each action of the API, allowed or not, and what decides it',
+    )
     .option('--context <k=v...>', 'an encryption context to decide with (with --explain)')
     .action(
       action(runtime, async (ctx, options: { explain?: string; context?: string[] }) => {

@@ -8,7 +8,7 @@ import type {
   ResumedUpload,
   UploadStatus,
 } from './documents-types.js';
-import { errorOf } from './errors.js';
+import { EaasError, errorOf } from './errors.js';
 import type { Context, Requester } from './types.js';
 
 /** A document's name as a path: each segment percent-encoded, the slashes kept. */
@@ -66,6 +66,14 @@ export class DocumentsApi {
   /** HEAD /v1/objects/{key}: the metadata view, read from the answer's `x-eaas-*` headers. */
   async head(key: string): Promise<ObjectView> {
     const res = await this.client.rawBytes('HEAD', objectPath(key));
+    // A HEAD answer has no body: its error is told by the status alone.
+    if (res.status === 404 && res.body === undefined)
+      throw new EaasError(
+        'NotFound',
+        `No object ${JSON.stringify(key)}.`,
+        404,
+        res.headers.get('x-amzn-requestid') ?? undefined,
+      );
     if (res.status >= 400) throw errorOf(res);
     return viewOf(key, res.headers);
   }

@@ -36,7 +36,7 @@ export async function ls(
 }
 
 export async function head(ctx: CommandContext, key: string): Promise<void> {
-  const view = await (await ctx.client()).documents.head(key);
+  const view = await (await ctx.client()).documents.metadata(key);
   ctx.printer.value(view);
 }
 

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TestStack } from './local-stack.js';
 
 /**
@@ -8,7 +8,11 @@ import type { TestStack } from './local-stack.js';
  * stack: its exit code, standard output (bytes) and standard error.
  */
 
-const ENTRY = fileURLToPath(new URL('./cli-docs-entry.ts', import.meta.url));
+/** The program's source, imported in the child (so the package's own rules are its business). */
+const MAIN = pathToFileURL(
+  fileURLToPath(new URL('../../packages/client/src/cli/main.ts', import.meta.url)),
+).href;
+const ENTRY = `const { main } = await import(${JSON.stringify(MAIN)}); await main(process.argv.slice(1));`;
 
 export interface CliRun {
   code: number | null;
@@ -37,10 +41,14 @@ export function cliEnv(stack: TestStack, principal: string, home: string): NodeJ
 
 /** Starts `eaas args...`; standard input from a file, or bytes, or nothing. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv, stdin?: string | Buffer): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=eaas-source', ENTRY, ...args], {
-    env,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=eaas-source', '--input-type=module', '-e', ENTRY, '--', ...args],
+    {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   if (typeof stdin === 'string') createReadStream(stdin).pipe(child.stdin as NodeJS.WritableStream);
   else child.stdin?.end(stdin ?? Buffer.alloc(0));
   return child;

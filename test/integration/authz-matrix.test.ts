@@ -174,10 +174,12 @@ const ANY_CALLER = new Set([
   'listAliases',
   'whoAmI',
   'listObjects',
-  // An upload is its creator's alone (anyone else: 404), checked in api-uploads.test.ts.
+  // An upload is its creator's alone (anyone else: 404), checked in api-uploads.test.ts
+  // (api-upload-resume.test.ts for resumeUpload).
   'getUpload',
   'completeUpload',
   'cancelUpload',
+  'resumeUpload',
 ]);
 
 /** A dry-run job per key, made by its administrator on first use, for GET /v1/jobs/{id}. */

@@ -114,6 +114,9 @@ describe('eaas ls, head, rm', () => {
       expect(r.stdout.length).toBe(0);
       expect(r.stderr).toMatch(/^eaas: NotFound: /);
     }
+    const taken = await runCli(['put', '-', 'cli-ls/doc-1', '--no-overwrite'], env, Buffer.from('again'));
+    expect([taken.code, taken.stdout.length]).toEqual([6, 0]);
+    expect(taken.stderr).toMatch(/^eaas: PreconditionFailed: /);
     const missingFile = await runCli(['put', join(home, 'nope'), 'cli-ls/x'], env);
     expect([missingFile.code, missingFile.stdout.length]).toEqual([2, 0]);
     expect(missingFile.stderr).toMatch(/^eaas: NoSuchFile: /);

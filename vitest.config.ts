@@ -36,6 +36,10 @@ export default defineConfig({
       },
       {
         resolve,
+        test: { name: 'client', include: ['packages/client/test/**/*.test.ts'], environment: 'node' },
+      },
+      {
+        resolve,
         test: {
           name: 'aws-local',
           include: ['packages/aws-local/test/**/*.test.ts'],

@@ -3,6 +3,7 @@ import { cpus } from 'node:os';
 import { benchApi } from './api.js';
 import { benchAuthz } from './authz.js';
 import { benchCliStartup } from './cli-startup.js';
+import { benchCliTransfer } from './cli-transfer.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEnvelopeStream } from './envelope-stream.js';
 import { benchKms } from './kms.js';
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
     signing: () => benchSigning(seconds * 1000),
     envelopeStream: () => benchEnvelopeStream(),
     transfer: () => benchTransfer(),
+    cliTransfer: () => benchCliTransfer(),
     rewrap: () => benchRewrap(),
     coldStart: () => benchColdStart(),
     cliStartup: () => benchCliStartup(),

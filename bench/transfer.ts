@@ -49,7 +49,7 @@ export interface TransferResult {
 }
 
 /** A file of `size` random-looking bytes (one random 8 MiB block, each copy stamped with its index). */
-async function makeFile(path: string, size: number): Promise<void> {
+export async function makeFile(path: string, size: number): Promise<void> {
   const block = randomFillSync(Buffer.alloc(8 * MiB));
   let written = 0;
   let index = 0;
@@ -71,7 +71,7 @@ async function makeFile(path: string, size: number): Promise<void> {
   );
 }
 
-async function sha256(path: string): Promise<string> {
+export async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path), hash);
   return hash.digest('hex');

@@ -372,6 +372,8 @@ export interface StagingArea extends ObjectStore {
     parts: { partNumber: number; etag: string }[],
   ): Promise<{ etag: string }>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
+  /** The parts S3 holds of a multipart upload, in order; NotFound when the upload is gone. */
+  listParts(key: string, uploadId: string): Promise<{ partNumber: number; etag: string; size: number }[]>;
 }
 
 /** One authorization decision, as the audit record names it. */

@@ -5,6 +5,7 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
+  ListPartsCommand,
   PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
@@ -156,6 +157,29 @@ export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects
         }),
       );
       return { etag: out.ETag ?? '' };
+    } catch (error) {
+      throw fromS3Error(error, key);
+    }
+  }
+
+  async listParts(key: string, uploadId: string) {
+    const parts: { partNumber: number; etag: string; size: number }[] = [];
+    let marker: string | undefined;
+    try {
+      for (;;) {
+        const out = await this.client.send(
+          new ListPartsCommand({
+            Bucket: this.bucket,
+            Key: this.full(key),
+            UploadId: uploadId,
+            ...(marker ? { PartNumberMarker: marker } : {}),
+          }),
+        );
+        for (const p of out.Parts ?? [])
+          parts.push({ partNumber: p.PartNumber ?? 0, etag: p.ETag ?? '', size: p.Size ?? 0 });
+        if (!out.IsTruncated || !out.NextPartNumberMarker) return parts;
+        marker = out.NextPartNumberMarker;
+      }
     } catch (error) {
       throw fromS3Error(error, key);
     }

@@ -211,3 +211,26 @@ export function afterSealFailure(
     };
   return { kind: 'release' };
 }
+
+/**
+ * Precondition of signing the parts of an upload again: a multipart upload, pending, not being
+ * completed, its links not expired; `partNumbers` (if given) among its parts.
+ */
+export function checkResumable(
+  record: UploadRecord,
+  partNumbers: readonly number[] | undefined,
+  now: Date,
+): asserts record is UploadRecord & { multipartId: string; partSize: number } {
+  if (record.method !== 'multipart' || record.multipartId === undefined || record.partSize === undefined)
+    throw new DomainError('InvalidState', 'This upload is a single PUT: there are no parts to resume.');
+  if (record.state !== 'pending')
+    throw new DomainError('InvalidState', `The upload is already ${record.state}.`);
+  if (record.completing)
+    throw new DomainError('InvalidState', 'The upload is being completed; look at it again.');
+  if (now.getTime() > Date.parse(record.expiresAt))
+    throw new DomainError('UploadExpired', `The upload expired at ${record.expiresAt}; start a new one.`);
+  const count = planParts(record.size).sizes.length;
+  const wrong = partNumbers?.find((n) => n > count);
+  if (wrong !== undefined)
+    throw new ValidationError(`partNumbers: the upload has parts 1-${count}, not ${wrong}.`);
+}

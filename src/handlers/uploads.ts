@@ -11,7 +11,7 @@ export interface UploadsDeps extends HttpDeps {
   access: AccessControl;
 }
 
-/** POST /v1/uploads, GET and DELETE /v1/uploads/{id}, POST /v1/uploads/{id}/complete. */
+/** POST /v1/uploads, GET and DELETE /v1/uploads/{id}, POST /v1/uploads/{id}/complete and /parts. */
 export function makeHandler(deps: UploadsDeps): ApiHandler {
   const { uploads, access } = deps;
   const callerOf = ({ state }: RouteInput): DocumentCaller => documentCallerOf(access, state);
@@ -38,6 +38,10 @@ export function makeHandler(deps: UploadsDeps): ApiHandler {
       async completeUpload(input) {
         const { parts } = input.body as { parts: { partNumber: number; etag: string }[] };
         return { ...(await uploads.complete(callerOf(input), idOf(input), parts)) };
+      },
+      async resumeUpload(input) {
+        const { partNumbers } = (input.body ?? {}) as { partNumbers?: number[] };
+        return { ...(await uploads.resume(callerOf(input), idOf(input), partNumbers)) };
       },
       async cancelUpload(input) {
         return { ...(await uploads.cancel(callerOf(input), idOf(input))) };

@@ -489,6 +489,17 @@ const UPLOAD_ROUTES: readonly Route[] = [
     },
   ),
   upload(
+    'POST',
+    uploadPath('/parts'),
+    'resumeUpload',
+    'Resume a pending multipart upload: fresh URLs for the parts not uploaded yet, and the parts S3 holds',
+    S.ResumeUploadResponse,
+    {
+      request: S.ResumeUploadRequest,
+      example: { partNumbers: [3, 4] },
+    },
+  ),
+  upload(
     'DELETE',
     uploadPath(),
     'cancelUpload',

@@ -834,6 +834,45 @@ export const CompleteUploadRequest = {
   },
 } as const;
 
+/** POST /v1/uploads/{id}/parts: which parts to sign again (default: every part S3 does not hold). */
+export const ResumeUploadRequest = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    partNumbers: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 1000,
+      uniqueItems: true,
+      description: 'The parts to sign URLs for (default: every part not uploaded yet).',
+      items: { type: 'integer', minimum: 1, maximum: 10000 },
+    },
+  },
+} as const;
+
+export const ResumeUploadResponse = {
+  type: 'object',
+  required: [...UploadStatus.required, 'partSize', 'parts', 'uploaded'],
+  properties: {
+    ...UploadStatus.properties,
+    partSize: { type: 'integer' },
+    parts: {
+      type: 'array',
+      description: 'Fresh URLs (valid until expiresAt) of the parts asked for; PUT each, keep its ETag.',
+      items: CreateUploadResponse.properties.parts.items,
+    },
+    uploaded: {
+      type: 'array',
+      description: 'The parts S3 already holds, with their ETags for the completion.',
+      items: {
+        type: 'object',
+        required: ['partNumber', 'etag', 'size'],
+        properties: { partNumber: { type: 'integer' }, etag: { type: 'string' }, size: { type: 'integer' } },
+      },
+    },
+  },
+} as const;
+
 export const StartJobRequest = {
   type: 'object',
   required: ['destinationKeyId'],

@@ -12,7 +12,12 @@ import {
   type UploadRecord,
   type UploadStatus,
 } from '../core/upload-record.js';
-import { checkCancellable, checkCompletion, newUploadRecord } from '../core/upload-transitions.js';
+import {
+  checkCancellable,
+  checkCompletion,
+  checkResumable,
+  newUploadRecord,
+} from '../core/upload-transitions.js';
 import type { Keys, LargeObjects, ObjectStore, StagingArea } from '../ports.js';
 import type { DocumentCaller, DocumentService } from './documents.js';
 import type { UploadOptions } from './uploads/options.js';
@@ -200,6 +205,40 @@ export class UploadService {
       throw error;
     }
     return this.statusFor(record);
+  }
+
+  /**
+   * Signs again the parts of a pending multipart upload (those asked for, else every part S3 does
+   * not hold), with URLs valid until the upload's links expire; answers the parts S3 holds too, so
+   * that an uploader that stopped half-way sends only the rest and completes.
+   */
+  async resume(caller: DocumentCaller, id: string, partNumbers?: number[]) {
+    const { record } = await this.ownUpload(caller, id);
+    const now = this.now();
+    checkResumable(record, partNumbers, now);
+    const staged = stagingKeyOf(id);
+    let uploaded: { partNumber: number; etag: string; size: number }[];
+    try {
+      uploaded = await this.staging.listParts(staged, record.multipartId);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'NotFound')
+        throw new DomainError('UploadExpired', 'The parts of the upload are gone; start a new one.');
+      throw error;
+    }
+    const held = new Set(uploaded.map((p) => p.partNumber));
+    const { sizes } = planParts(record.size);
+    const wanted = partNumbers ?? sizes.map((_s, i) => i + 1).filter((n) => !held.has(n));
+    const expiresIn = Math.max(1, Math.ceil((Date.parse(record.expiresAt) - now.getTime()) / 1000));
+    const parts = await Promise.all(
+      [...wanted]
+        .sort((a, b) => a - b)
+        .map(async (partNumber) => {
+          const size = sizes[partNumber - 1] ?? 0;
+          const url = await this.staging.presignPart(staged, record.multipartId, partNumber, size, expiresIn);
+          return { partNumber, size, url };
+        }),
+    );
+    return { ...this.statusFor(record), partSize: record.partSize, parts, uploaded };
   }
 
   /** Cancels a pending upload: its staging data is removed and it ends failed/Cancelled. */

@@ -199,6 +199,14 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
     return { etag: this.set(key, Buffer.concat(bodies)) };
   }
 
+  async listParts(_key: string, uploadId: string) {
+    const upload = this.multipart.get(uploadId);
+    if (!upload) throw new DomainError('NotFound', `No upload ${uploadId}.`);
+    return [...upload.parts.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([partNumber, body]) => ({ partNumber, etag: etagOf(body, partNumber), size: body.length }));
+  }
+
   async abortMultipart(_key: string, uploadId: string) {
     this.multipart.delete(uploadId);
   }

@@ -176,10 +176,12 @@ const ANY_CALLER = new Set([
   'listObjects',
   // The caller's own jobs only (anyone else's: never), checked in jobs-list.test.ts.
   'listJobs',
-  // An upload is its creator's alone (anyone else: 404), checked in api-uploads.test.ts.
+  // An upload is its creator's alone (anyone else: 404), checked in api-uploads.test.ts
+  // (api-upload-resume.test.ts for resumeUpload).
   'getUpload',
   'completeUpload',
   'cancelUpload',
+  'resumeUpload',
 ]);
 
 /** A dry-run job per key, made by its administrator on first use, for GET /v1/jobs/{id}. */

@@ -80,6 +80,7 @@ const COVERED = [
   'create-upload',
   'seal-object-created',
   'get-upload',
+  'resume-upload',
   'complete-upload',
   'seal-sweep-schedule',
   'cancel-upload',
@@ -699,7 +700,7 @@ describe('uploads and seal bundles', () => {
     expect(Buffer.from(got.bytes).equals(uploaded)).toBe(true);
   });
 
-  it('complete-upload.json: 200 for a multipart upload; seal-sweep-schedule.json: the sweep seals it', async () => {
+  it('resume-upload.json and complete-upload.json: 200 for a multipart upload; seal-sweep-schedule.json: the sweep seals it', async () => {
     const big = randomBytes(16 * 1024 * 1024 + 1);
     const created = await t.client(KEY_USER).raw('POST', '/v1/uploads', {
       key: 'reports/2026/big.bin',
@@ -721,6 +722,10 @@ describe('uploads and seal bundles', () => {
       etags.push(res.headers.get('etag') ?? '');
       offset += part.size;
     }
+    const resumed = await call('resume-upload', [[SAMPLE.uploadId, upload.id]]);
+    ok(resumed);
+    expect(resumed.json).toMatchObject({ id: upload.id, parts: [{ partNumber: 2 }] });
+    expect((resumed.json as { uploaded: unknown[] }).uploaded).toHaveLength(etags.length);
     const sampleTags = (JSON.parse(sampleBody('complete-upload')) as { parts: { etag: string }[] }).parts;
     expect(sampleTags).toHaveLength(etags.length);
     const completed = await call('complete-upload', [

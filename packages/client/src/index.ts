@@ -3,6 +3,18 @@
  * imports it (shared shapes are in `types.ts`, the error in `errors.ts`), so no cycle can form.
  */
 export { DocumentsApi } from './documents-api.js';
+export type {
+  CreatedUpload,
+  CreateUploadInput,
+  DownloadTicket,
+  ObjectFormat,
+  ObjectPage,
+  ObjectView,
+  PartUrl,
+  PutObjectResult,
+  ResumedUpload,
+  UploadStatus,
+} from './documents-types.js';
 export { EaasClient } from './eaas-client.js';
 export { EaasError } from './errors.js';
 export { GcmOpenError, type GcmParameters, openGcmStream } from './gcm-open.js';
@@ -34,11 +46,14 @@ export type {
 } from './key-types.js';
 export { type KeyImporter, KeysApi } from './keys-api.js';
 export {
+  type Downloaded,
+  type DownloadOptions,
+  decryptInto,
   downloadDocument,
   type UploadInput,
   type UploadOptions,
   type UploadProgress,
-  type UploadStatus,
+  type UploadStarted,
   uploadDocument,
   waitForSeal,
 } from './transfer.js';

@@ -46,8 +46,8 @@ afterAll(async () => {
 const eaas = (args: string[], stdin?: Uint8Array | { file: string }) =>
   runCli(args, { env, ...(stdin ? { stdin } : {}) });
 const file = (name: string) => join(dir, name);
-/** What is in the directory besides the given files: nothing left behind by a failed run. */
-const leftovers = () => readdirSync(dir).filter((n) => n.includes('.partial'));
+/** The temporary files a run left beside `name`: none, whether it succeeded or failed. */
+const leftovers = (name: string) => readdirSync(dir).filter((n) => n.startsWith(`.${name}.`));
 
 function kmsFacade(kms: KMSClient) {
   return {
@@ -57,7 +57,7 @@ function kmsFacade(kms: KMSClient) {
   } as never;
 }
 
-describe('eaas encrypt and decrypt round trips', () => {
+describe.concurrent('eaas encrypt and decrypt round trips', () => {
   for (const size of [0, 1, 4096, 4097]) {
     it(`${size} bytes through pipes`, async () => {
       const plaintext = randomBytes(size);
@@ -89,7 +89,7 @@ describe('eaas encrypt and decrypt round trips', () => {
       expect(JSON.parse(dec.stdout.toString()).keyId).toBe(described.keyId);
       expect(readFileSync(file(`d${size}`)).equals(plaintext)).toBe(true);
       expect(statSync(file(`d${size}`)).mode & 0o777).toBe(0o600);
-      expect(leftovers()).toEqual([]);
+      expect(leftovers(`d${size}`)).toEqual([]);
     });
   }
 });
@@ -185,7 +185,7 @@ describe('interoperability with the AWS Encryption SDK on KMS', () => {
   });
 });
 
-describe('decrypt failures: exit 8, a message on standard error, nothing on standard output or at --out', () => {
+describe.concurrent('decrypt failures: exit 8, a message on standard error, nothing on standard output or at --out', () => {
   let small: Buffer;
   let message: Buffer;
   beforeAll(async () => {
@@ -211,18 +211,171 @@ describe('decrypt failures: exit 8, a message on standard error, nothing on stan
     ['garbage', () => randomBytes(5000), []],
     ['nothing', () => Buffer.alloc(0), []],
   ];
-  for (const [name, bytes, args] of cases) {
+  for (const [i, [name, bytes, args]] of cases.entries()) {
     it(name, async () => {
-      writeFileSync(file('bad'), bytes());
+      const bad = file(`bad${i}`);
+      const out = file(`bad${i}.out`);
+      writeFileSync(bad, bytes());
       const piped = await eaas(['decrypt', ...args], bytes());
       expect(piped.code).toBe(8);
       expect(piped.stdout.length).toBe(0);
       expect(piped.stderr).toMatch(/^eaas: InvalidCiphertext: /);
-      const toFile = await eaas(['decrypt', ...args, '--in', file('bad'), '--out', file('bad.out')]);
+      const toFile = await eaas(['decrypt', ...args, '--in', bad, '--out', out]);
       expect(toFile.code).toBe(8);
       expect(toFile.stdout.length).toBe(0);
-      expect(existsSync(file('bad.out'))).toBe(false);
-      expect(leftovers()).toEqual([]);
+      expect(existsSync(out)).toBe(false);
+      expect(leftovers(`bad${i}.out`)).toEqual([]);
     });
   }
+});
+
+describe.concurrent('eaas data-key', () => {
+  it('prints the wrapped key as JSON, and the API decrypts it under its context', async () => {
+    const res = await eaas(['-o', 'json', 'data-key', '--key', KEY, '--context', 'use=dk']);
+    expect(res.stderr).toBe('');
+    const answer = JSON.parse(res.stdout.toString());
+    expect(answer).toEqual({ keyId: expect.stringMatching(/^arn:aws:kms:/), ciphertext: expect.any(String) });
+    const opened = await eaas(['decrypt', '--context', 'use=dk'], Buffer.from(answer.ciphertext, 'base64'));
+    expect(opened.code).toBe(0);
+    expect(opened.stdout.length).toBe(32);
+  });
+
+  it('writes the wrapped key and, only where asked, the plaintext key with mode 0600', async () => {
+    const res = await eaas([
+      'data-key',
+      '--key',
+      KEY,
+      '--key-spec',
+      'AES_128',
+      '--out',
+      file('dk.wrapped'),
+      '--plaintext-out',
+      file('dk.key'),
+    ]);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout.toString())).toEqual({
+      keyId: expect.stringMatching(/^arn:aws:kms:/),
+      out: file('dk.wrapped'),
+      plaintextOut: file('dk.key'),
+    });
+    expect(statSync(file('dk.key')).mode & 0o777).toBe(0o600);
+    const key = readFileSync(file('dk.key'));
+    expect(key.length).toBe(16);
+    const opened = await eaas(['decrypt', '--in', file('dk.wrapped')]);
+    expect(opened.stdout.equals(key)).toBe(true);
+    // The plaintext key to a pipe, the wrapped one to a file.
+    const piped = await eaas([
+      'data-key',
+      '--key',
+      KEY,
+      '--out',
+      file('dk2.wrapped'),
+      '--plaintext-out',
+      '-',
+    ]);
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.length).toBe(32);
+    expect((await eaas(['decrypt', '--in', file('dk2.wrapped')])).stdout.equals(piped.stdout)).toBe(true);
+    // Both to standard output: a usage error, nothing written.
+    const both = await eaas(['data-key', '--key', KEY, '--plaintext-out', '-']);
+    expect(both.code).toBe(2);
+    expect(both.stdout.length).toBe(0);
+  });
+
+  it('a key the caller may not use (or that does not exist): exit 4, the API error on standard error, nothing on standard output or at --out', async () => {
+    const res = await eaas(['data-key', '--key', 'alias/no-such-key', '--out', file('nk')]);
+    expect(res.code).toBe(4);
+    expect(res.stdout.length).toBe(0);
+    expect(res.stderr).toMatch(/^eaas: \w+: /);
+    expect(existsSync(file('nk'))).toBe(false);
+    expect(leftovers('nk')).toEqual([]);
+  });
+});
+
+describe.concurrent('eaas re-encrypt', () => {
+  for (const [name, size] of [
+    ['a KMS ciphertext, in the service', 100],
+    ['a message up to 4 MiB, in the service', 100_000],
+    ['a message over 4 MiB, streamed here', 5 * 1024 * 1024],
+  ] as const) {
+    it(name, async () => {
+      const f = (n: string) => file(`${n}.${size}`);
+      const plaintext = randomBytes(size);
+      writeFileSync(f('re.p'), plaintext);
+      const enc = await eaas([
+        'encrypt',
+        '--key',
+        KEY,
+        '--context',
+        'v=1',
+        '--in',
+        f('re.p'),
+        '--out',
+        f('re.c'),
+      ]);
+      expect(enc.code).toBe(0);
+      const re = await eaas([
+        're-encrypt',
+        '--key',
+        KEY,
+        '--context',
+        'v=1',
+        '--destination-context',
+        'v=2',
+        '--in',
+        f('re.c'),
+        '--out',
+        f('re.c2'),
+      ]);
+      expect(re.stderr).toBe('');
+      expect(re.code).toBe(0);
+      expect(JSON.parse(re.stdout.toString())).toEqual({
+        sourceKeyId: expect.stringMatching(/^arn:aws:kms:/),
+        keyId: expect.stringMatching(/^arn:aws:kms:/),
+        format: size <= 4096 ? 'kms' : 'aws-encryption-sdk',
+        out: f('re.c2'),
+      });
+      const old = await eaas(['decrypt', '--context', 'v=1', '--in', f('re.c2')]);
+      expect(old.code).toBe(8);
+      const dec = await eaas(['decrypt', '--context', 'v=2', '--in', f('re.c2'), '--out', f('re.p2')]);
+      expect(dec.code).toBe(0);
+      expect(readFileSync(f('re.p2')).equals(plaintext)).toBe(true);
+    });
+  }
+
+  it('refuses the wrong source context with exit 8 and leaves nothing', async () => {
+    const big = randomBytes(5 * 1024 * 1024);
+    writeFileSync(file('re.big'), big);
+    expect(
+      (
+        await eaas([
+          'encrypt',
+          '--key',
+          KEY,
+          '--context',
+          'v=1',
+          '--in',
+          file('re.big'),
+          '--out',
+          file('re.bigc'),
+        ])
+      ).code,
+    ).toBe(0);
+    const res = await eaas([
+      're-encrypt',
+      '--key',
+      KEY,
+      '--context',
+      'v=9',
+      '--in',
+      file('re.bigc'),
+      '--out',
+      file('re.x'),
+    ]);
+    expect(res.code).toBe(8);
+    expect(res.stdout.length).toBe(0);
+    expect(res.stderr).toMatch(/^eaas: InvalidCiphertext: /);
+    expect(existsSync(file('re.x'))).toBe(false);
+    expect(leftovers('re.x')).toEqual([]);
+  });
 });

@@ -5,6 +5,22 @@
 export { DocumentsApi } from './documents-api.js';
 export { EaasClient } from './eaas-client.js';
 export { EaasError } from './errors.js';
+export {
+  type ApiKeyringOptions,
+  apiKeyring,
+  decryptStream,
+  ESDK_FRAME_LENGTH,
+  ESDK_SUITE,
+  encryptStream,
+  MAX_ENCRYPTED_DATA_KEYS,
+  messageKind,
+} from './esdk/esdk.js';
+export {
+  type ApiKmsClientOptions,
+  apiKmsClient,
+  callerContext,
+  type KmsLikeClient,
+} from './esdk/kms-adapter.js';
 export { GcmOpenError, type GcmParameters, openGcmStream } from './gcm-open.js';
 export { JobsApi } from './jobs-api.js';
 export {

@@ -69,6 +69,11 @@ export function runCli(
   return cliEntry().then((entry) => run(entry, args, options));
 }
 
+/** `eaas args...` as a live process, its standard streams piped, for a test to drive (and interrupt). */
+export async function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv) {
+  return spawn(process.execPath, [await cliEntry(), ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
 function run(
   entry: string,
   args: readonly string[],

@@ -24,7 +24,7 @@ import {
   type KMSClient,
 } from '@aws-sdk/client-kms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliEnv, runCli } from '../helpers/cli-run.js';
+import { cliEnv, runCli, spawnCli } from '../helpers/cli-run.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 const KEY = 'alias/eaas-default';
@@ -377,5 +377,22 @@ describe.concurrent('eaas re-encrypt', () => {
     expect(res.stderr).toMatch(/^eaas: InvalidCiphertext: /);
     expect(existsSync(file('re.x'))).toBe(false);
     expect(leftovers('re.x')).toEqual([]);
+  });
+});
+
+describe('an interrupted run', () => {
+  it('Ctrl-C mid-way: exit 130, and neither the output nor its temporary file is left', async () => {
+    const child = await spawnCli(['encrypt', '--key', KEY, '--out', file('int.enc')], env);
+    const stderr: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    // More than the inline limit, and the input left open: the message is being written.
+    child.stdin.write(randomBytes(200_000));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(leftovers('int.enc')).toHaveLength(1);
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(existsSync(file('int.enc'))).toBe(false);
+    expect(leftovers('int.enc')).toEqual([]);
   });
 });

@@ -396,3 +396,28 @@ describe('an interrupted run', () => {
     expect(leftovers('int.enc')).toEqual([]);
   });
 });
+
+describe.concurrent('--base64', () => {
+  for (const size of [10, 70_000]) {
+    it(`${size} bytes round-trip as one line of base64 text, re-encrypted too`, async () => {
+      const plaintext = randomBytes(size);
+      const enc = await eaas(['encrypt', '--key', KEY, '--base64'], plaintext);
+      expect(enc.code).toBe(0);
+      const text = enc.stdout.toString('latin1');
+      expect(text).toMatch(/^[A-Za-z0-9+/]+={0,2}\n$/);
+      // Wrapped as a mail or a YAML file would wrap it: line breaks are ignored.
+      const wrapped = Buffer.from(text.trim().replace(/(.{76})/g, '$1\n'));
+      const re = await eaas(
+        ['re-encrypt', '--key', KEY, '--destination-context', 'b=64', '--base64'],
+        wrapped,
+      );
+      expect(re.stderr).toBe('');
+      const dec = await eaas(['decrypt', '--context', 'b=64', '--base64'], re.stdout);
+      expect(dec.stderr).toBe('');
+      expect(dec.stdout.equals(plaintext)).toBe(true);
+      const bad = await eaas(['decrypt', '--base64'], Buffer.from(`${text.trim()}!`));
+      expect(bad.stderr + bad.code).toBe(`eaas: InvalidCiphertext: The ciphertext could not be decrypted with the given key and encryption context.\n8`);
+      expect(bad.stdout.length).toBe(0);
+    });
+  }
+});

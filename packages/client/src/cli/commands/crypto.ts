@@ -26,6 +26,7 @@ export function register(program: Command, runtime: Runtime): void {
     .option('--context <k=v>', CONTEXT_HELP, collect)
     .option('--in <file>', 'the plaintext (default: standard input, or -)')
     .option('--out <file>', 'the ciphertext, written whole or not at all (default: standard output, or -)')
+    .option('--base64', 'write the ciphertext as base64 text (one line) instead of bytes')
     .action(
       action(
         runtime,
@@ -49,6 +50,7 @@ export function register(program: Command, runtime: Runtime): void {
       '--out <file>',
       'the plaintext, mode 0600, written whole or not at all (default: standard output, or -)',
     )
+    .option('--base64', 'read the ciphertext as base64 text instead of bytes')
     .action(
       action(
         runtime,
@@ -76,6 +78,7 @@ export function register(program: Command, runtime: Runtime): void {
       '--out <file>',
       'the new ciphertext, written whole or not at all (default: standard output, or -)',
     )
+    .option('--base64', 'read and write the ciphertexts as base64 text instead of bytes')
     .action(
       action(
         runtime,
@@ -88,6 +91,7 @@ export function register(program: Command, runtime: Runtime): void {
             destinationContext?: string[];
             in?: string;
             out?: string;
+            base64?: boolean;
           },
         ) => {
           const context = parseContext(options.context);
@@ -101,6 +105,7 @@ export function register(program: Command, runtime: Runtime): void {
               ...(destinationContext ? { destinationContext } : {}),
               ...(options.in ? { in: options.in } : {}),
               ...(options.out ? { out: options.out } : {}),
+              ...(options.base64 ? { base64: true } : {}),
             }),
           );
         },
@@ -130,6 +135,7 @@ export function register(program: Command, runtime: Runtime): void {
       '--plaintext-out <file>',
       'write the plaintext key (binary) here, - for standard output (not a terminal)',
     )
+    .option('--base64', 'write the keys to --out and --plaintext-out as base64 text instead of bytes')
     .action(
       action(
         runtime,

@@ -1,5 +1,6 @@
 import { UsageError } from '../exit-codes.js';
 import type { CommandContext } from '../runtime.js';
+import { base64Line } from './base64.js';
 import { openOutput, writeAll } from './io.js';
 
 export interface DataKeyOptions {
@@ -9,6 +10,7 @@ export interface DataKeyOptions {
   bytes?: number;
   out?: string;
   plaintextOut?: string;
+  base64?: boolean;
 }
 
 /**
@@ -28,7 +30,11 @@ export async function dataKey(
   const wrappedTo =
     out === undefined
       ? undefined
-      : await openOutput(ctx.runtime, out, { secret: false, what: 'a wrapped key' });
+      : await openOutput(ctx.runtime, out, {
+          secret: false,
+          what: 'a wrapped key',
+          text: Boolean(options.base64),
+        });
   let plainTo: Awaited<ReturnType<typeof openOutput>> | undefined;
   try {
     plainTo =
@@ -43,8 +49,13 @@ export async function dataKey(
       includePlaintext: plainTo !== undefined,
     });
     try {
-      if (wrappedTo) await writeAll(wrappedTo, answer.ciphertext);
-      if (plainTo && answer.plaintext) await writeAll(plainTo, answer.plaintext);
+      if (wrappedTo)
+        await writeAll(wrappedTo, options.base64 ? base64Line(answer.ciphertext) : answer.ciphertext);
+      if (plainTo && answer.plaintext) {
+        const text = options.base64 ? base64Line(answer.plaintext) : undefined;
+        await writeAll(plainTo, text ?? answer.plaintext);
+        text?.fill(0);
+      }
     } finally {
       answer.plaintext?.fill(0);
     }

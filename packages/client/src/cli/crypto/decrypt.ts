@@ -3,6 +3,7 @@ import { EaasError } from '../../errors.js';
 import { decryptStream, messageKind } from '../../esdk/esdk.js';
 import { CliError, EXIT, exitCodeOf, UsageError } from '../exit-codes.js';
 import type { CommandContext } from '../runtime.js';
+import { decodedFrom } from './base64.js';
 import type { CryptoResult } from './encrypt.js';
 import { holdBack, openInput, openOutput, peek, readAll, writeAll } from './io.js';
 
@@ -43,6 +44,7 @@ export interface DecryptOptions {
   context?: Record<string, string>;
   in?: string;
   out?: string;
+  base64?: boolean;
 }
 
 /** `eaas decrypt`: a KMS ciphertext blob or an Encryption SDK message, recognised by its first bytes. */
@@ -50,7 +52,8 @@ export async function decrypt(
   ctx: CommandContext,
   options: DecryptOptions,
 ): Promise<CryptoResult & { out?: string }> {
-  const input = await openInput(ctx.runtime, options.in);
+  const opened = await openInput(ctx.runtime, options.in);
+  const input = options.base64 ? decodedFrom(opened) : opened;
   const output = await openOutput(ctx.runtime, options.out, { secret: true, what: 'plaintext' });
   // An error of the API seen by the keyring, which swallows it into one of its own.
   let apiError: unknown;
@@ -95,6 +98,7 @@ export async function decrypt(
   } catch (error) {
     await output.abort();
     input.destroy();
+    opened.destroy();
     if (apiError !== undefined && notAboutCiphertext(apiError)) throw apiError;
     // The API's own answer (the inline path) is as the API decided it.
     if (error instanceof EaasError || notAboutCiphertext(error)) throw error;

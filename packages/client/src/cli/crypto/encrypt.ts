@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import { encryptStream } from '../../esdk/esdk.js';
 import type { CommandContext } from '../runtime.js';
+import { base64Encoder, base64Line } from './base64.js';
 import { openInput, openOutput, peek, writeAll } from './io.js';
 
 /**
@@ -18,10 +19,14 @@ export interface CryptoResult extends Record<string, unknown> {
 /** `eaas encrypt`: the input's plaintext, under the key, to the output. */
 export async function encrypt(
   ctx: CommandContext,
-  options: { key: string; context?: Record<string, string>; in?: string; out?: string },
+  options: { key: string; context?: Record<string, string>; in?: string; out?: string; base64?: boolean },
 ): Promise<CryptoResult & { out?: string }> {
   const input = await openInput(ctx.runtime, options.in);
-  const output = await openOutput(ctx.runtime, options.out, { secret: false, what: 'ciphertext' });
+  const output = await openOutput(ctx.runtime, options.out, {
+    secret: false,
+    what: 'ciphertext',
+    text: Boolean(options.base64),
+  });
   try {
     const client = await ctx.client();
     const { head, ended, stream } = await peek(input, INLINE_PLAINTEXT_LIMIT);
@@ -33,7 +38,7 @@ export async function encrypt(
           plaintext: head,
           ...(options.context ? { context: options.context } : {}),
         });
-        await writeAll(output, out.ciphertext);
+        await writeAll(output, options.base64 ? base64Line(out.ciphertext) : out.ciphertext);
         return { keyId: out.keyId, format: out.format, ...(output.path ? { out: output.path } : {}) };
       } finally {
         head.fill(0);
@@ -47,7 +52,10 @@ export async function encrypt(
         keyId = arn;
       },
     });
-    await pipeline(stream, encrypting, output.stream, { end: output.path !== undefined });
+    const end = { end: output.path !== undefined };
+    await (options.base64
+      ? pipeline(stream, encrypting, base64Encoder(), output.stream, end)
+      : pipeline(stream, encrypting, output.stream, end));
     await output.commit();
     return { keyId, format: 'aws-encryption-sdk', ...(output.path ? { out: output.path } : {}) };
   } catch (error) {

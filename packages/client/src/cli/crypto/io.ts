@@ -88,15 +88,15 @@ export interface Output {
 /**
  * An output: standard output, or a file written under a temporary name beside it (mode 0600 when
  * `secret`) and renamed into place only by `commit()`; `abort()` (and an interrupt) removes it.
- * `binary` output is refused on a terminal.
+ * Binary output (not `text`) is refused on a terminal.
  */
 export async function openOutput(
   runtime: Runtime,
   path: string | undefined,
-  options: { secret: boolean; what: string },
+  options: { secret: boolean; what: string; text?: boolean },
 ): Promise<Output> {
   if (toStdio(path)) {
-    if (runtime.stdout.isTTY)
+    if (runtime.stdout.isTTY && !options.text)
       throw new UsageError(
         `refusing to write ${options.what} to a terminal: give --out FILE, or redirect the output`,
       );

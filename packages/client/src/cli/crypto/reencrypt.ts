@@ -4,6 +4,7 @@ import { EaasError } from '../../errors.js';
 import { decryptStream, encryptStream, messageKind } from '../../esdk/esdk.js';
 import { callerContext } from '../../esdk/kms-adapter.js';
 import type { CommandContext } from '../runtime.js';
+import { base64Encoder, base64Line, decodedFrom } from './base64.js';
 import { INLINE_CIPHERTEXT_LIMIT, invalidCiphertext, notAboutCiphertext } from './decrypt.js';
 import type { CryptoResult } from './encrypt.js';
 import { openInput, openOutput, peek, writeAll } from './io.js';
@@ -15,6 +16,7 @@ export interface ReEncryptOptions {
   destinationContext?: Record<string, string>;
   in?: string;
   out?: string;
+  base64?: boolean;
 }
 
 /**
@@ -26,8 +28,13 @@ export async function reEncrypt(
   ctx: CommandContext,
   options: ReEncryptOptions,
 ): Promise<CryptoResult & { sourceKeyId: string | undefined; out?: string }> {
-  const input = await openInput(ctx.runtime, options.in);
-  const output = await openOutput(ctx.runtime, options.out, { secret: false, what: 'ciphertext' });
+  const opened = await openInput(ctx.runtime, options.in);
+  const input = options.base64 ? decodedFrom(opened) : opened;
+  const output = await openOutput(ctx.runtime, options.out, {
+    secret: false,
+    what: 'ciphertext',
+    text: Boolean(options.base64),
+  });
   let apiError: unknown;
   const onError = (error: unknown) => {
     apiError ??= error;
@@ -44,7 +51,7 @@ export async function reEncrypt(
         ...(options.destinationContext ? { destinationContext: options.destinationContext } : {}),
         ...(options.sourceKey ? { sourceKeyId: options.sourceKey } : {}),
       });
-      await writeAll(output, out.ciphertext);
+      await writeAll(output, options.base64 ? base64Line(out.ciphertext) : out.ciphertext);
       return {
         sourceKeyId: out.sourceKeyId,
         keyId: out.keyId,
@@ -79,13 +86,16 @@ export async function reEncrypt(
     });
     await Promise.all([
       opening,
-      pipeline(plaintext, encrypting, output.stream, { end: output.path !== undefined }),
+      options.base64
+        ? pipeline(plaintext, encrypting, base64Encoder(), output.stream, { end: output.path !== undefined })
+        : pipeline(plaintext, encrypting, output.stream, { end: output.path !== undefined }),
     ]);
     await output.commit();
     return { sourceKeyId, keyId, format: 'aws-encryption-sdk', ...(output.path ? { out: output.path } : {}) };
   } catch (error) {
     await output.abort();
     input.destroy();
+    opened.destroy();
     if (apiError !== undefined && notAboutCiphertext(apiError)) throw apiError;
     // The API's own answer (the inline path, or the destination key's) is as the API decided it.
     if (error instanceof EaasError || notAboutCiphertext(error)) throw error;

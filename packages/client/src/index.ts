@@ -17,6 +17,22 @@ export type {
 } from './documents-types.js';
 export { EaasClient } from './eaas-client.js';
 export { EaasError } from './errors.js';
+export {
+  type ApiKeyringOptions,
+  apiKeyring,
+  decryptStream,
+  ESDK_FRAME_LENGTH,
+  ESDK_SUITE,
+  encryptStream,
+  MAX_ENCRYPTED_DATA_KEYS,
+  messageKind,
+} from './esdk/esdk.js';
+export {
+  type ApiKmsClientOptions,
+  apiKmsClient,
+  callerContext,
+  type KmsLikeClient,
+} from './esdk/kms-adapter.js';
 export { GcmOpenError, type GcmParameters, openGcmStream } from './gcm-open.js';
 export { JobsApi, type StartJobInput } from './jobs-api.js';
 export {

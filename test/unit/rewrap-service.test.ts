@@ -137,7 +137,10 @@ describe('RewrapService.list', () => {
     const destination = (await keys.create(r, { administrators: [EVE], alias: 'new' })).key.arn;
     const records = new MemoryJobObjects();
     const rewrap = new RewrapService({} as Keys, kms, access, new MemoryJobObjects(), records, {
-      now: () => new Date((now += 1000)),
+      now: () => {
+        now += 1000;
+        return new Date(now);
+      },
     });
     const start = (arn: string) =>
       rewrap.start({ arn }, { olderThanRotation: true, destinationKeyId: destination, dryRun: true });

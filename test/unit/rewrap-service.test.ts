@@ -175,6 +175,23 @@ describe('RewrapService.list', () => {
     expect((await rewrap.unfinished()).length).toBe(5);
   });
 
+  it('leaves out a job whose keys the caller no longer administers, as its status refuses it', async () => {
+    const { kms, rewrap, destination } = await setup();
+    const job = await rewrap.start(
+      { arn: OPERATOR },
+      { sourceKeyId: 'alias/old', destinationKeyId: 'alias/new' },
+    );
+    expect((await rewrap.list({ arn: OPERATOR }, 50, undefined)).jobs.map((j) => j.id)).toEqual([job.id]);
+
+    // The destination key's administrator is now Eve alone.
+    const policy = await kms.keyPolicy(destination);
+    expect(policy).toContain(OPERATOR);
+    await kms.putKeyPolicy(destination, policy.replaceAll(OPERATOR, EVE));
+
+    expect(await rewrap.list({ arn: OPERATOR }, 50, undefined)).toEqual({ jobs: [] });
+    expect(await refusal(rewrap.status({ arn: OPERATOR }, job.id))).toMatchObject({ code: 'AccessDenied' });
+  });
+
   it('skips a marker whose record names another starter, and one whose record never appeared', async () => {
     const { rewrap, records } = await setup();
     const job = await rewrap.start(

@@ -228,7 +228,9 @@ export class UploadService {
     const held = new Set(uploaded.map((p) => p.partNumber));
     const { sizes } = planParts(record.size);
     const wanted = partNumbers ?? sizes.map((_s, i) => i + 1).filter((n) => !held.has(n));
-    const expiresIn = Math.max(1, Math.ceil((Date.parse(record.expiresAt) - now.getTime()) / 1000));
+    // Never past the upload's own expiry: whole seconds left, rounded down.
+    const expiresIn = Math.floor((Date.parse(record.expiresAt) - now.getTime()) / 1000);
+    if (expiresIn < 1) throw new DomainError('UploadExpired', 'The upload has expired; start a new one.');
     const parts = await Promise.all(
       [...wanted]
         .sort((a, b) => a - b)

@@ -93,46 +93,54 @@ describe('settings: flag > environment > config file profile > config file', () 
   writeFileSync(
     file,
     JSON.stringify({
-      endpoint: 'http://file.example',
+      endpoint: 'https://file.example',
       region: 'eu-west-1',
-      profiles: { ops: { endpoint: 'http://profile.example', region: 'eu-central-1' } },
+      profiles: { ops: { endpoint: 'https://profile.example', region: 'eu-central-1' } },
     }),
   );
   const env = { EAAS_CONFIG: file };
 
+  it('refuses plain http to any host but this machine, whose bodies would cross the network in clear', async () => {
+    await expect(resolveSettings({ endpoint: 'http://api.example.com' }, {})).rejects.toThrow(
+      /must be https unless it is on this machine/,
+    );
+    for (const endpoint of ['http://127.0.0.1:3000', 'http://localhost:3000', 'http://[::1]:3000'])
+      expect((await resolveSettings({ endpoint }, {})).endpoint).toBe(endpoint);
+  });
+
   it('the file alone', async () => {
     const s = await resolveSettings({}, env);
-    expect([s.endpoint, s.region, s.profile]).toEqual(['http://file.example', 'eu-west-1', undefined]);
+    expect([s.endpoint, s.region, s.profile]).toEqual(['https://file.example', 'eu-west-1', undefined]);
   });
   it("the profile's section over the file's defaults (--profile, AWS_PROFILE, or the file's profile)", async () => {
-    expect((await resolveSettings({ profile: 'ops' }, env)).endpoint).toBe('http://profile.example');
+    expect((await resolveSettings({ profile: 'ops' }, env)).endpoint).toBe('https://profile.example');
     expect((await resolveSettings({}, { ...env, AWS_PROFILE: 'ops' })).region).toBe('eu-central-1');
     writeFileSync(
       join(dir, 'with-profile.json'),
-      JSON.stringify({ profile: 'ops', profiles: { ops: { endpoint: 'http://p.example' } } }),
+      JSON.stringify({ profile: 'ops', profiles: { ops: { endpoint: 'https://p.example' } } }),
     );
     expect((await resolveSettings({ config: join(dir, 'with-profile.json') }, {})).endpoint).toBe(
-      'http://p.example',
+      'https://p.example',
     );
   });
   it('the environment over the profile', async () => {
     const s = await resolveSettings(
       { profile: 'ops' },
-      { ...env, EAAS_ENDPOINT: 'http://env.example', AWS_REGION: 'ap-south-1' },
+      { ...env, EAAS_ENDPOINT: 'https://env.example', AWS_REGION: 'ap-south-1' },
     );
-    expect([s.endpoint, s.region]).toEqual(['http://env.example', 'ap-south-1']);
+    expect([s.endpoint, s.region]).toEqual(['https://env.example', 'ap-south-1']);
     expect((await resolveSettings({}, { ...env, AWS_DEFAULT_REGION: 'sa-east-1' })).region).toBe('sa-east-1');
   });
   it('the flags over everything', async () => {
     const s = await resolveSettings(
-      { endpoint: 'http://flag.example', region: 'us-west-2', profile: 'ops', config: file },
-      { EAAS_ENDPOINT: 'http://env.example', AWS_REGION: 'ap-south-1' },
+      { endpoint: 'https://flag.example', region: 'us-west-2', profile: 'ops', config: file },
+      { EAAS_ENDPOINT: 'https://env.example', AWS_REGION: 'ap-south-1' },
     );
-    expect([s.endpoint, s.region, s.profile]).toEqual(['http://flag.example', 'us-west-2', 'ops']);
+    expect([s.endpoint, s.region, s.profile]).toEqual(['https://flag.example', 'us-west-2', 'ops']);
   });
   it('us-east-1 when nothing says a region; refusals of a missing URL, a bad URL, a bad or missing file', async () => {
     const none = join(dir, 'absent.json');
-    expect((await resolveSettings({ endpoint: 'http://x.example' }, { XDG_CONFIG_HOME: dir })).region).toBe(
+    expect((await resolveSettings({ endpoint: 'https://x.example' }, { XDG_CONFIG_HOME: dir })).region).toBe(
       'us-east-1',
     );
     await expect(resolveSettings({}, { XDG_CONFIG_HOME: dir })).rejects.toThrow(UsageError);

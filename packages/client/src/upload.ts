@@ -90,10 +90,21 @@ interface Plan {
   started: UploadStarted;
 }
 
-/** The upload to resume, if it can be: undefined when it is gone, expired or over (failed). */
-async function resumed(client: Docs, id: string): Promise<Plan | UploadStatus | undefined> {
+/**
+ * The upload to resume, if it can be: undefined when it is gone, expired or over (failed), or
+ * when it is not an upload of this document (another name or size: a stale or edited resume
+ * record must never send these bytes into, or report success for, another upload).
+ */
+async function resumed(
+  client: Docs,
+  id: string,
+  expected: { key: string; size: number },
+): Promise<Plan | UploadStatus | undefined> {
+  const same = (status: { key: string; size: number }) =>
+    status.key === expected.key && status.size === expected.size;
   try {
     const r = await client.documents.resumeUpload(id);
+    if (!same(r)) return undefined;
     const count = r.parts.length + r.uploaded.length;
     return {
       id,
@@ -115,7 +126,7 @@ async function resumed(client: Docs, id: string): Promise<Plan | UploadStatus | 
     if (error.status === 409) {
       // Sealed already, or being completed: nothing to send again.
       const status = await client.documents.getUpload(id).catch(() => undefined);
-      return status && status.state !== 'failed' ? status : undefined;
+      return status && status.state !== 'failed' && same(status) ? status : undefined;
     }
     if (error.status === 404 || error.status === 410) return undefined;
     throw error;
@@ -163,7 +174,9 @@ export async function uploadDocument(
     : input.handle
       ? (await input.handle.stat()).size
       : (await stat(input.file as string)).size;
-  const found = options.resumeId ? await resumed(client, options.resumeId) : undefined;
+  const found = options.resumeId
+    ? await resumed(client, options.resumeId, { key: input.key, size })
+    : undefined;
   if (found && !('started' in found)) {
     const status =
       options.waitForSeal === false ? found : await waitForSeal(client, found.id, options.sealTimeoutMs);

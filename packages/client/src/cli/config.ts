@@ -18,6 +18,8 @@ export function configPath(env: NodeJS.ProcessEnv, flag?: string): string {
   return join(env.XDG_CONFIG_HOME || join(homedir(), '.config'), 'eaas', 'config.json');
 }
 
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
 /** What the config file may hold: the defaults, and named profiles that override them. */
 export interface ConfigFile {
   endpoint?: string;
@@ -77,6 +79,11 @@ export async function resolveSettings(options: GlobalOptions, env: NodeJS.Proces
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new UsageError(`the API URL must be http(s): ${endpoint}`);
+  // Request and answer bodies carry plaintext and data keys: plain HTTP only to this machine.
+  if (url.protocol === 'http:' && !LOOPBACK.has(url.hostname))
+    throw new UsageError(
+      `the API URL must be https unless it is on this machine (127.0.0.1, ::1, localhost): ${endpoint}`,
+    );
   const region =
     options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? named?.region ?? file.region ?? 'us-east-1';
   // Loaded only when a command talks to the API, so `--help` and completion start fast.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { normalisePrincipal } from '@eaas/aws-rules';
-import { DomainError, ValidationError } from '../core/errors.js';
+import { DomainError, KeyNotFoundError, ValidationError } from '../core/errors.js';
 import type { Person } from '../core/person.js';
 import { type JobRecord, type JobSpec, jobView, newJobRecord, SCHEDULED_BY } from '../core/rewrap-job.js';
 import { nameInSpace, spacePrefixOf } from '../core/spaces.js';
@@ -197,8 +197,8 @@ export class RewrapService {
    * The caller's own jobs (those it started: the same principal and, for a person, the same
    * person), newest first, one page of at most `limit`, from its own index
    * (`rewrap-starters.ts`): no other starter's job is read, and nothing says how many there are.
-   * A job whose keys the caller no longer administers is left out, as GET /v1/jobs/{id} refuses
-   * it; a page may so hold fewer than `limit`, and still have a `next`.
+   * A job whose keys the caller no longer administers, or that no longer exist, is left out, as
+   * GET /v1/jobs/{id} refuses it; a page may so hold fewer than `limit`, and still have a `next`.
    */
   async list(caller: JobCaller, limit: number, cursor: string | undefined) {
     const principal = normalisePrincipal(caller.arn);
@@ -210,10 +210,19 @@ export class RewrapService {
       if (!allowed) {
         allowed = this.access
           .decide(caller, { keyId: keyArn, action: 'kms:PutKeyPolicy' })
-          .then(({ decision }) => {
-            caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
-            return decision.allowed;
-          });
+          .then(
+            ({ decision }) => {
+              caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
+              return decision.allowed;
+            },
+            // A key deleted since (KMS deletes a key 7 to 30 days after it is scheduled) is one
+            // nobody administers: its jobs are left out, never failing the whole listing. Other
+            // failures (throttling, an outage) fail the page, so that retrying shows every job.
+            (error: unknown) => {
+              if (error instanceof KeyNotFoundError) return false;
+              throw error;
+            },
+          );
         decided.set(keyArn, allowed);
       }
       return allowed;

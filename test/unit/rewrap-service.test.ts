@@ -192,6 +192,29 @@ describe('RewrapService.list', () => {
     expect(await refusal(rewrap.status({ arn: OPERATOR }, job.id))).toMatchObject({ code: 'AccessDenied' });
   });
 
+  it('leaves out a job whose key was deleted since, and lists the older jobs past it', async () => {
+    const { kms, rewrap, source } = await setup();
+    const older = await rewrap.start(
+      { arn: OPERATOR },
+      { olderThanRotation: true, destinationKeyId: 'alias/new', prefix: 'a/' },
+    );
+    const retired = await rewrap.start(
+      { arn: OPERATOR },
+      { sourceKeyId: 'alias/old', destinationKeyId: 'alias/new', prefix: 'b/' },
+    );
+    expect((await rewrap.list({ arn: OPERATOR }, 50, undefined)).jobs.map((j) => j.id)).toEqual([
+      retired.id,
+      older.id,
+    ]);
+
+    // The source key's waiting period ended: KMS deleted it.
+    expect(kms.keys.delete(source.split('/').pop() ?? '')).toBe(true);
+
+    const first = await rewrap.list({ arn: OPERATOR }, 1, undefined);
+    expect(first.jobs).toEqual([]);
+    expect((await rewrap.list({ arn: OPERATOR }, 1, first.next)).jobs.map((j) => j.id)).toEqual([older.id]);
+  });
+
   it('skips a marker whose record names another starter, and one whose record never appeared', async () => {
     const { rewrap, records } = await setup();
     const job = await rewrap.start(

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EaasClient, EaasError } from '@eaas/client';
+import { EaasClient, EaasError, InvalidRequestError } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** The client's raw calls: what it refuses before sending, and how it reads a gateway's refusal. */
@@ -40,8 +40,45 @@ describe('EaasClient.raw', () => {
     const client = new EaasClient({ endpoint, credentials });
     seen.length = 0;
 
-    await expect(client.raw('POST', '/v1/encrypt', '{"keyId":"alias/x"}')).rejects.toThrow(TypeError);
+    await expect(client.raw('POST', '/v1/encrypt', '{"keyId":"alias/x"}')).rejects.toThrow(
+      InvalidRequestError,
+    );
     expect(seen).toEqual([]);
+  });
+
+  it('refuses a byte body, which it would encode as a JSON object, before sending anything', async () => {
+    const client = new EaasClient({ endpoint, credentials });
+    seen.length = 0;
+
+    for (const body of [Buffer.from('{}'), new Uint8Array(2), new ArrayBuffer(2)])
+      await expect(client.raw('POST', '/v1/encrypt', body)).rejects.toThrow(InvalidRequestError);
+    expect(seen).toEqual([]);
+  });
+
+  it("refuses a path that would leave the endpoint's origin or be normalised into another route", async () => {
+    // Pasted after the origin, '1/v1/encrypt' would reach another port, '.evil.example/...' another host.
+    const client = new EaasClient({ endpoint, credentials });
+    seen.length = 0;
+
+    for (const path of [
+      '1/v1/encrypt',
+      '.evil.example/v1/keys',
+      '@evil.example/v1/keys',
+      '',
+      '/v1/keys/alias%2Fa/../../whoami',
+      '/v1/keys/%2e%2E/whoami',
+      '/v1/keys/./x',
+      '/v1/objects/a?x=1',
+      '/v1/objects/a#b',
+      '/v1/objects/a\\..\\b',
+      '/v1/objects/%E0%A4%A',
+    ])
+      await expect(client.rawBytes('GET', path), path).rejects.toThrow(InvalidRequestError);
+    expect(seen).toEqual([]);
+
+    // What the typed methods send is unchanged: a key id's slash percent-encoded in one segment.
+    await client.request('GET', `/v1/keys/${encodeURIComponent('alias/a.b')}`).catch(() => undefined);
+    expect(seen).toEqual(['GET /v1/keys/alias%2Fa.b']);
   });
 
   it("reads a gateway refusal's code from x-amzn-ErrorType and its request id from the header", async () => {

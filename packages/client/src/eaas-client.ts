@@ -3,7 +3,7 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { DocumentsApi } from './documents-api.js';
-import { ok } from './errors.js';
+import { InvalidRequestError, ok } from './errors.js';
 import { JobsApi } from './jobs-api.js';
 import { checkImportParameters, type WrappingAlgorithm, wrapKeyMaterial } from './key-import.js';
 import { KeysApi } from './keys-api.js';
@@ -63,9 +63,11 @@ export class EaasClient {
     query?: Record<string, string>,
   ): Promise<RawResponse> {
     if (typeof body === 'string')
-      throw new TypeError(
+      throw new InvalidRequestError(
         'raw() encodes body as JSON: pass an object, not a string (JSON.parse it, or send bytes with rawBytes()).',
       );
+    if (ArrayBuffer.isView(body) || body instanceof ArrayBuffer)
+      throw new InvalidRequestError('raw() encodes body as JSON: send bytes with rawBytes().');
     const { bytes: _bytes, ...rest } = await this.send(
       method,
       path,
@@ -95,6 +97,7 @@ export class EaasClient {
     contentType: string,
   ): Promise<BytesResponse> {
     const basePath = this.url.pathname.replace(/\/$/, '');
+    const url = this.urlOf(basePath, path, query);
     const request = new HttpRequest({
       method,
       protocol: this.url.protocol,
@@ -110,8 +113,7 @@ export class EaasClient {
     });
     const signed = await this.signer.sign(request);
     const { host: _host, ...headers } = signed.headers;
-    const search = query ? `?${new URLSearchParams(query).toString()}` : '';
-    const res = await fetch(`${this.url.origin}${basePath}${path}${search}`, {
+    const res = await fetch(url, {
       method,
       headers,
       ...(payload !== undefined ? { body: payload } : {}),
@@ -126,6 +128,33 @@ export class EaasClient {
       parsed = text;
     }
     return { status: res.status, headers: res.headers, body: parsed, bytes };
+  }
+
+  /**
+   * The URL a request goes to: the endpoint's origin and base path, then `path`, which must be an
+   * absolute path of the API (a leading `/`; no `?`, `#`, backslash, or `.`/`..` segment, written
+   * plainly or percent-encoded, which URL parsing would remove, so that the path sent would not be
+   * the path signed). Whatever the path, the request never leaves the endpoint's origin.
+   */
+  private urlOf(basePath: string, path: string, query: Record<string, string> | undefined): URL {
+    const refuse = (why: string) => {
+      throw new InvalidRequestError(`Not a path of the API (${why}): ${JSON.stringify(path)}.`);
+    };
+    if (!path.startsWith('/')) refuse('it must start with /');
+    if (/[?#\\]/.test(path)) refuse('no ?, # or \\ in it; give the query separately');
+    for (const segment of path.split('/').slice(1)) {
+      let decoded = segment;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        refuse('a malformed percent-encoding');
+      }
+      if (decoded === '.' || decoded === '..') refuse('no . or .. segment');
+    }
+    const search = query ? `?${new URLSearchParams(query).toString()}` : '';
+    const url = new URL(`${this.url.origin}${basePath}${path}${search}`);
+    if (url.origin !== this.url.origin) refuse("it leaves the endpoint's origin");
+    return url;
   }
 
   /** Sends a signed JSON request and returns the answer's body typed; an error answer is thrown as EaasError. */

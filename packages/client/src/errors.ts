@@ -15,6 +15,14 @@ export class EaasError extends Error {
 }
 
 /**
+ * A request the client refuses to send (a path that would leave the API's origin or be normalised
+ * into another route, a body it cannot encode): nothing was sent.
+ */
+export class InvalidRequestError extends TypeError {
+  override readonly name = 'InvalidRequestError';
+}
+
+/**
  * The error an answer of 400 or more stands for (its code, message, request id and details). A
  * refusal of API Gateway itself (a bad signature, expired credentials) has no `error` in its body:
  * its code is the `x-amzn-ErrorType` header's, e.g. `InvalidSignatureException`.

@@ -16,7 +16,7 @@ export type {
   UploadStatus,
 } from './documents-types.js';
 export { EaasClient } from './eaas-client.js';
-export { EaasError } from './errors.js';
+export { EaasError, InvalidRequestError } from './errors.js';
 export {
   type ApiKeyringOptions,
   apiKeyring,

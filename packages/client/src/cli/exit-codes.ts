@@ -1,4 +1,4 @@
-import { EaasError } from '../errors.js';
+import { EaasError, InvalidRequestError } from '../errors.js';
 
 /**
  * The command line's exit codes, one per class of error, so scripts can tell a refusal they should
@@ -62,7 +62,7 @@ export class CliError extends Error {
 
 /** The exit code of an error, by its class. */
 export function exitCodeOf(error: unknown): ExitCode {
-  if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof UsageError || error instanceof InvalidRequestError) return EXIT.usage;
   if (error instanceof CliError) return error.exit;
   if (error instanceof EaasError) {
     if (error.code === 'InvalidCiphertext') return EXIT.invalidCiphertext;

@@ -10,6 +10,7 @@ import {
   type CommandContext,
   commandTree,
   createProgram,
+  describeError,
   EXIT,
   exitCodeOf,
   finishWatchedJob as finish,
@@ -186,6 +187,30 @@ describe('output formats', () => {
     });
     expect(fields.text()).toBe('keyId:   k1\nenabled: true\ntags:    {"a":"b"}\n');
     expect(table([])).toBe('');
+  });
+});
+
+describe('text output shows what others chose without letting a terminal act on it', () => {
+  it('escapes control characters, separators and bidirectional overrides in cells, fields and errors', () => {
+    const description = 'ok\u001b]0;pwned\u0007\u001b[2J\u009b31m\u202egnp.exe\nline2\ttab';
+    const escaped = 'ok\\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m\\u202egnp.exe\\nline2\\ttab';
+    const text = sink();
+    new Printer('text', text.stream).rows({}, [{ keyId: 'k1', description }], ['keyId', 'description']);
+    expect(text.text()).toBe(`KEYID  DESCRIPTION\nk1     ${escaped}\n`);
+    const fields = sink();
+    new Printer('text', fields.stream).value({ description, tags: { t: '\u001b[2J' } });
+    expect(fields.text()).toBe(`description: ${escaped}\ntags:        {"t":"\\u001b[2J"}\n`);
+    // JSON is JSON: the value as it is, which a reader parses back.
+    const json = sink();
+    new Printer('json', json.stream).value({ description });
+    expect(JSON.parse(json.text())).toEqual({ description });
+    // An error's message (which can quote a name) keeps its lines, nothing else.
+    const error = new EaasError('NotFound', `No key "\u001b[2J${description}".`, 404, 'r-1');
+    const described = describeError(error);
+    expect(described).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(described).toBe(
+      `eaas: NotFound: No key "\\u001b[2J${escaped.replace('\\n', '\n')}".\n  request id: r-1\n`,
+    );
   });
 });
 

@@ -1,11 +1,17 @@
 import { CommanderError } from 'commander';
-import { EaasError } from '../errors.js';
+import { EaasError, InvalidRequestError } from '../errors.js';
 import { CliError, EXIT, exitCodeOf, UsageError } from './exit-codes.js';
+import { printable } from './output.js';
 import { createProgram } from './program.js';
 import { processRuntime, type Runtime } from './runtime.js';
 
 /** What goes to standard error for a failed run: the error's code and message, never a stack. */
 export function describeError(error: unknown): string {
+  // Line by line: the API's message can quote names others chose (see `printable`).
+  return describe(error).split('\n').map(printable).join('\n');
+}
+
+function describe(error: unknown): string {
   if (error instanceof EaasError) {
     const lines = [`eaas: ${error.code}: ${error.message}`];
     if (Array.isArray(error.details))
@@ -16,6 +22,7 @@ export function describeError(error: unknown): string {
   }
   if (error instanceof UsageError) return `eaas: ${error.message}\n(run with --help for usage)\n`;
   if (error instanceof CliError) return `eaas: ${error.code}: ${error.message}\n`;
+  if (error instanceof InvalidRequestError) return `eaas: InvalidRequest: ${error.message}\n`;
   const e = error as { name?: string; message?: string; cause?: { code?: string; message?: string } };
   if (e?.name === 'TimeoutError') return 'eaas: Timeout: the API did not answer in time.\n';
   if (e?.message === 'fetch failed')

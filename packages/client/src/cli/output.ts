@@ -9,11 +9,30 @@ export function outputFormatOf(asked: string | undefined, stdoutIsTty: boolean):
   return stdoutIsTty ? 'text' : 'json';
 }
 
+/**
+ * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides,
+ * which a terminal would act on rather than show.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text as a terminal shows it safely: what the API answers can hold names and descriptions that
+ * others chose (a key's description, a document's name), and an escape sequence in them must not
+ * rewrite the screen, the window title or the clipboard. They are written escaped, as JSON does.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    UNPRINTABLE,
+    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 const cell = (value: unknown): string => {
   if (value === undefined || value === null) return '';
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return printable(value);
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
+  return printable(JSON.stringify(value));
 };
 
 /** Rows as an aligned table with a header; the columns are the given ones, or every key seen. */

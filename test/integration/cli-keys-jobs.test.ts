@@ -216,7 +216,7 @@ describe('eaas jobs', () => {
       ),
     );
     expect(job.id).toMatch(/^[0-9a-f-]{36}$/);
-    const watched = await eaas(KEY_MANAGER, 'jobs', 'watch', job.id, '--interval', '0.1');
+    const watched = await eaas(KEY_MANAGER, 'jobs', 'watch', job.id, '--interval', '0.5');
     expect(watched.code, watched.stderr).toBe(0);
     expect(JSON.parse(watched.stdout)).toMatchObject({ id: job.id, state: 'succeeded' });
     expect(jsonOf(await eaas(KEY_MANAGER, 'jobs', 'status', job.id))).toMatchObject({ state: 'succeeded' });
@@ -232,7 +232,7 @@ describe('eaas jobs', () => {
         '--dry-run',
         '--watch',
         '--interval',
-        '0.1',
+        '0.5',
       ),
     );
     const listed = jsonOf<{ jobs: { id: string }[]; nextToken?: string }>(

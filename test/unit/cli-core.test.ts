@@ -289,6 +289,32 @@ describe('shell completion from the command tree', () => {
   });
 });
 
+describe('option values refused before anything is asked of the API', () => {
+  it.each([
+    ['a polling interval under half a second', ['jobs', 'watch', 'job-1', '--interval', '0.1'], '0.5'],
+    [
+      'a zero interval',
+      ['jobs', 'start', '--destination', 'alias/k', '--older-than-rotation', '--watch', '--interval', '0'],
+      '0.5',
+    ],
+    [
+      'a validity end without a time zone (read in local time)',
+      ['keys', 'import', 'alias/k', '--material', 'm.bin', '--valid-to', '2027-01-31T12:00:00'],
+      'time zone',
+    ],
+    [
+      'a validity end that is a bare date',
+      ['keys', 'import', 'alias/k', '--material', 'm.bin', '--valid-to', '2027-01-31'],
+      'time zone',
+    ],
+  ])('%s', async (_what, argv, says) => {
+    const run = fakeRuntime();
+    expect(await main(argv, run.runtime)).toBe(EXIT.usage);
+    expect(run.out.text()).toBe('');
+    expect(run.err.text()).toContain(says);
+  });
+});
+
 describe('jobs watch: polls until a finished state', () => {
   it('asks again after each interval and returns the finished job', async () => {
     const states = ['pending', 'running', 'running', 'completed-with-failures'];

@@ -81,6 +81,16 @@ describe('EaasClient.raw', () => {
     expect(seen).toEqual(['GET /v1/keys/alias%2Fa.b']);
   });
 
+  it('leaves an option given as undefined out of the query, never sending "undefined"', async () => {
+    const client = new EaasClient({ endpoint, credentials });
+    seen.length = 0;
+
+    await client
+      .importParameters('k1', { wrappingKeySpec: undefined, wrappingAlgorithm: 'RSAES_OAEP_SHA_256' })
+      .catch(() => undefined);
+    expect(seen).toEqual(['GET /v1/keys/k1/import-parameters?wrappingAlgorithm=RSAES_OAEP_SHA_256']);
+  });
+
   it("reads a gateway refusal's code from x-amzn-ErrorType and its request id from the header", async () => {
     const client = new EaasClient({ endpoint, credentials });
 

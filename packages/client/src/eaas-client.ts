@@ -326,7 +326,16 @@ export class EaasClient {
       publicKeyPem: string;
       importToken: string;
       parametersValidTo?: string;
-    }>('GET', keyPath(keyId, '/import-parameters'), undefined, { ...options });
+    }>(
+      'GET',
+      keyPath(keyId, '/import-parameters'),
+      undefined,
+      // Only the options given: an undefined one is left out, never sent as "undefined".
+      Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as Record<
+        string,
+        string
+      >,
+    );
   }
 
   /** Imports material already wrapped with `importParameters`' key and algorithm. */
@@ -368,7 +377,8 @@ export class EaasClient {
     });
     const offered = checkImportParameters(params, options);
     const encryptedKeyMaterial = wrapKeyMaterial(material, offered, params.wrappingAlgorithm);
-    return this.importKeyMaterial(keyId, {
+    // The key the token was made for (its ARN), not the alias, which may point elsewhere by now.
+    return this.importKeyMaterial(params.keyId, {
       importToken: params.importToken,
       encryptedKeyMaterial,
       ...(options.validTo ? { validTo: options.validTo } : {}),

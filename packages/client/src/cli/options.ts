@@ -14,11 +14,13 @@ export const integer =
     return n;
   };
 
-/** A commander argument parser of a number of seconds (fractions allowed), as milliseconds. */
+/**
+ * A commander argument parser of a polling interval in seconds (fractions allowed), as
+ * milliseconds: at least half a second, so that a watch never asks the API in a tight loop.
+ */
 export const seconds = (value: string): number => {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || n > 3600)
-    throw new InvalidArgumentError('seconds, over 0 and up to 3600');
+  if (!Number.isFinite(n) || n < 0.5 || n > 3600) throw new InvalidArgumentError('seconds, from 0.5 to 3600');
   return Math.round(n * 1000);
 };
 

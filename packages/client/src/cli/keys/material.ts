@@ -6,10 +6,20 @@ import { readLocal } from '../options.js';
 import { action, type Runtime } from '../runtime.js';
 import { printKey } from './view.js';
 
+/**
+ * An RFC 3339 date-time with its time zone (Z or an offset), as the API wants it: without one,
+ * Date would read the time in this machine's zone (and a bare date in UTC), and the material
+ * could expire hours before the operator meant.
+ */
 const date = (value: string): Date => {
   const d = new Date(value);
-  if (Number.isNaN(d.getTime()))
-    throw new InvalidArgumentError('an RFC 3339 date-time, e.g. 2027-01-31T12:00:00Z');
+  if (
+    !/^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/i.test(value) ||
+    Number.isNaN(d.getTime())
+  )
+    throw new InvalidArgumentError(
+      'an RFC 3339 date-time with its time zone, e.g. 2027-01-31T12:00:00Z or 2027-01-31T12:00:00+01:00',
+    );
   return d;
 };
 

@@ -6,6 +6,7 @@ import { benchCliStartup } from './cli-startup.js';
 import { benchCliTransfer } from './cli-transfer.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEnvelopeStream } from './envelope-stream.js';
+import { benchEsdkApi } from './esdk-api.js';
 import { benchKms } from './kms.js';
 import { benchKmsScaling } from './kms-scaling.js';
 import { benchRewrap } from './rewrap.js';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
     envelopeStream: () => benchEnvelopeStream(),
     transfer: () => benchTransfer(),
     cliTransfer: () => benchCliTransfer(),
+    esdkApi: () => benchEsdkApi(),
     rewrap: () => benchRewrap(),
     coldStart: () => benchColdStart(),
     cliStartup: () => benchCliStartup(),

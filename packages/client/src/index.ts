@@ -18,11 +18,24 @@ export type {
 export { EaasClient } from './eaas-client.js';
 export { EaasError, InvalidRequestError } from './errors.js';
 export {
+  DATA_KEY_CACHE_DEFAULTS,
+  DataKeyCache,
+  type DataKeyCacheOptions,
+  MAX_BYTES_PER_CACHED_KEY,
+  MAX_CACHE_AGE_SECONDS,
+  MAX_MESSAGES_PER_CACHED_KEY,
+} from './esdk/data-key-cache.js';
+export {
   type ApiKeyringOptions,
+  type ApiMaterialsManagerOptions,
   apiKeyring,
+  apiMaterialsManager,
+  type CacheOption,
+  decryptMessage,
   decryptStream,
   ESDK_FRAME_LENGTH,
   ESDK_SUITE,
+  encryptMessage,
   encryptStream,
   MAX_ENCRYPTED_DATA_KEYS,
   messageKind,

@@ -1,7 +1,8 @@
 import type { Duplex } from 'node:stream';
-import type { KeyringNode } from '@aws-crypto/material-management-node';
+import type { KeyringNode, NodeMaterialsManager } from '@aws-crypto/material-management-node';
 import type { Requester } from '../types.js';
-import { type ApiKmsClientOptions, apiKmsClient } from './kms-adapter.js';
+import { DataKeyCache } from './data-key-cache.js';
+import { type ApiKmsClientOptions, apiKmsClient, callerContext } from './kms-adapter.js';
 
 /**
  * AWS Encryption SDK messages made and read in this process with data keys from the eaas API.
@@ -89,28 +90,81 @@ export async function apiKeyring(
     : new Keyring({ discovery: true, clientProvider: () => client });
 }
 
+/** Data-key caching, off unless a cache made once (`new DataKeyCache(...)`) is passed. */
+export interface CacheOption {
+  /** A cache shared across calls: a data key reused across messages within its bounds. */
+  cache?: DataKeyCache | undefined;
+}
+
+export interface ApiMaterialsManagerOptions extends ApiKeyringOptions, CacheOption {}
+
 /**
- * A stream that turns plaintext into an Encryption SDK message (committing suite, no signature,
- * 64 KiB frames) under `keyId`, with a data key from the API.
+ * An Encryption SDK materials manager over `apiKeyring`: with `cache`, the SDK's caching materials
+ * manager over that cache; without, the SDK's default one (a data key from the API per message).
+ * Usable with any @aws-crypto encrypt or decrypt function of the same major version.
  */
-export async function encryptStream(
+export async function apiMaterialsManager(
   requester: Requester,
-  input: { keyId: string; encryptionContext?: Record<string, string> } & Omit<
-    ApiKmsClientOptions,
-    'keyId' | 'context'
-  >,
-): Promise<Duplex> {
+  options: ApiMaterialsManagerOptions = {},
+): Promise<NodeMaterialsManager> {
   const { m } = await load();
-  const { keyId, encryptionContext, ...options } = input;
-  const keyring = await apiKeyring(requester, { ...options, generatorKeyId: keyId });
-  const { encryptStream: encrypt } = m.encrypt.buildEncrypt({
+  const { cache, ...keyringOptions } = options;
+  const keyring = await apiKeyring(requester, keyringOptions);
+  if (cache === undefined) return new m.material.NodeDefaultCryptographicMaterialsManager(keyring);
+  if (!(cache instanceof DataKeyCache))
+    throw new TypeError('cache must be a DataKeyCache, made once and passed to every call that shares it.');
+  // What an entry may serve: the key asked for and every restriction the keyring checks before
+  // the API is asked, so a data key unwrapped under one restriction never serves another.
+  const scope = {
+    generatorKeyId: options.generatorKeyId ?? null,
+    keyId: options.keyId ?? null,
+    context: options.context ? Object.entries(options.context).sort(([a], [b]) => (a < b ? -1 : 1)) : null,
+    grantTokens: options.grantTokens ?? null,
+  };
+  return cache.materialsManager(requester, scope, keyring);
+}
+
+type EncryptInput = { keyId: string; encryptionContext?: Record<string, string> } & Omit<
+  ApiKmsClientOptions,
+  'keyId' | 'context'
+> &
+  CacheOption;
+
+function encryptor(m: Modules) {
+  return m.encrypt.buildEncrypt({
     commitmentPolicy: m.material.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
     maxEncryptedDataKeys: MAX_ENCRYPTED_DATA_KEYS,
   });
-  return encrypt(keyring, {
+}
+
+function decryptor(m: Modules) {
+  return m.decrypt.buildDecrypt({
+    commitmentPolicy: m.material.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
+    maxEncryptedDataKeys: MAX_ENCRYPTED_DATA_KEYS,
+  });
+}
+
+/**
+ * A stream that turns plaintext into an Encryption SDK message (committing suite, no signature,
+ * 64 KiB frames) under `keyId`, with a data key from the API. With `cache`, `plaintextLength` is
+ * required (the cache counts the bytes each data key encrypts; more bytes than it fail the stream).
+ */
+export async function encryptStream(
+  requester: Requester,
+  input: EncryptInput & { plaintextLength?: number },
+): Promise<Duplex> {
+  const { keyId, encryptionContext, cache, plaintextLength, ...options } = input;
+  if (cache !== undefined && (typeof plaintextLength !== 'number' || !(plaintextLength >= 0)))
+    throw new TypeError(
+      'encryptStream with a cache needs plaintextLength: the cache counts the bytes each data key encrypts.',
+    );
+  const { m } = await load();
+  const manager = await apiMaterialsManager(requester, { ...options, generatorKeyId: keyId, cache });
+  return encryptor(m).encryptStream(manager, {
     suiteId: ESDK_SUITE,
     encryptionContext: { ...encryptionContext },
     frameLength: ESDK_FRAME_LENGTH,
+    ...(plaintextLength !== undefined ? { plaintextLength } : {}),
   });
 }
 
@@ -119,14 +173,55 @@ export async function encryptStream(
  * frame is authenticated. `context`, when given, must be the message's (its pairs exactly, the
  * SDK's own aside): checked before the data key is asked for. `keyId` restricts it to that key.
  * Signed messages are refused (their KMS context holds a pair the API keeps reserved): send those
- * to POST /v1/decrypt whole.
+ * to POST /v1/decrypt whole. With `cache`, a data key unwrapped once is reused for the same
+ * encrypted data key and context until the cache's `maxAgeSeconds`.
  */
-export async function decryptStream(requester: Requester, input: ApiKmsClientOptions = {}): Promise<Duplex> {
+export async function decryptStream(
+  requester: Requester,
+  input: ApiKmsClientOptions & CacheOption = {},
+): Promise<Duplex> {
   const { m } = await load();
-  const keyring = await apiKeyring(requester, input);
-  const { decryptUnsignedMessageStream } = m.decrypt.buildDecrypt({
-    commitmentPolicy: m.material.CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT,
-    maxEncryptedDataKeys: MAX_ENCRYPTED_DATA_KEYS,
+  const manager = await apiMaterialsManager(requester, input);
+  return decryptor(m).decryptUnsignedMessageStream(manager, { maxBodySize: MAX_FRAME_BYTES });
+}
+
+/**
+ * A message made in memory, for many small plaintexts (where a cache saves the most): the same
+ * message as `encryptStream`'s. Answers the ciphertext and the ARN of the key under which its data
+ * key is.
+ */
+export async function encryptMessage(
+  requester: Requester,
+  input: EncryptInput & { plaintext: Uint8Array | string },
+): Promise<{ ciphertext: Buffer; keyId: string }> {
+  const { keyId, encryptionContext, cache, plaintext, ...options } = input;
+  const { m } = await load();
+  const manager = await apiMaterialsManager(requester, { ...options, generatorKeyId: keyId, cache });
+  const { result, messageHeader } = await encryptor(m).encrypt(manager, plaintext, {
+    suiteId: ESDK_SUITE,
+    encryptionContext: { ...encryptionContext },
+    frameLength: ESDK_FRAME_LENGTH,
   });
-  return decryptUnsignedMessageStream(keyring, { maxBodySize: MAX_FRAME_BYTES });
+  return { ciphertext: result, keyId: messageHeader.encryptedDataKeys[0]?.providerInfo ?? '' };
+}
+
+/**
+ * An unsigned message decrypted in memory (as `decryptStream`, with the same `context`, `keyId`
+ * and `cache`): its plaintext and its encryption context (the SDK's own pairs aside).
+ */
+export async function decryptMessage(
+  requester: Requester,
+  input: ApiKmsClientOptions & CacheOption & { ciphertext: Uint8Array },
+): Promise<{ plaintext: Buffer; encryptionContext: Record<string, string> }> {
+  const { ciphertext, ...options } = input;
+  if (messageKind(ciphertext.subarray(0, 4)) !== 'esdk')
+    throw new TypeError(
+      'decryptMessage reads unsigned Encryption SDK messages only: send signed messages and KMS ciphertexts to POST /v1/decrypt.',
+    );
+  const { m } = await load();
+  const manager = await apiMaterialsManager(requester, options);
+  const { plaintext, messageHeader } = await decryptor(m).decrypt(manager, ciphertext, {
+    maxBodySize: MAX_FRAME_BYTES,
+  });
+  return { plaintext, encryptionContext: callerContext(messageHeader.encryptionContext) };
 }

@@ -208,21 +208,19 @@ export class RewrapService {
     const administers = (keyArn: string) => {
       let allowed = decided.get(keyArn);
       if (!allowed) {
-        allowed = this.access
-          .decide(caller, { keyId: keyArn, action: 'kms:PutKeyPolicy' })
-          .then(
-            ({ decision }) => {
-              caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
-              return decision.allowed;
-            },
-            // A key deleted since (KMS deletes a key 7 to 30 days after it is scheduled) is one
-            // nobody administers: its jobs are left out, never failing the whole listing. Other
-            // failures (throttling, an outage) fail the page, so that retrying shows every job.
-            (error: unknown) => {
-              if (error instanceof KeyNotFoundError) return false;
-              throw error;
-            },
-          );
+        allowed = this.access.decide(caller, { keyId: keyArn, action: 'kms:PutKeyPolicy' }).then(
+          ({ decision }) => {
+            caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
+            return decision.allowed;
+          },
+          // A key deleted since (KMS deletes a key 7 to 30 days after it is scheduled) is one
+          // nobody administers: its jobs are left out, never failing the whole listing. Other
+          // failures (throttling, an outage) fail the page, so that retrying shows every job.
+          (error: unknown) => {
+            if (error instanceof KeyNotFoundError) return false;
+            throw error;
+          },
+        );
         decided.set(keyArn, allowed);
       }
       return allowed;

@@ -207,6 +207,7 @@ describe('text output shows what others chose without letting a terminal act on 
     // An error's message (which can quote a name) keeps its lines, nothing else.
     const error = new EaasError('NotFound', `No key "\u001b[2J${description}".`, 404, 'r-1');
     const described = describeError(error);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting none is left
     expect(described).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
     expect(described).toBe(
       `eaas: NotFound: No key "\\u001b[2J${escaped.replace('\\n', '\n')}".\n  request id: r-1\n`,

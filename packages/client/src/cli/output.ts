@@ -13,6 +13,7 @@ export function outputFormatOf(asked: string | undefined, stdoutIsTty: boolean):
  * Control characters (C0, DEL, C1), line and paragraph separators and bidirectional overrides,
  * which a terminal would act on rather than show.
  */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is its purpose
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -1,4 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { KEY_USER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,5 +53,49 @@ describe.skipIf(skip)('the Python example (botocore SigV4)', () => {
       'get: 200 text/plain 14 bytes',
       'delete: True',
     ]);
+  });
+
+  it('refuses plain http to another machine, and a redirect (which would carry the signed headers away)', async () => {
+    const user = stack.principal(KEY_USER);
+    const run = (endpoint: string) =>
+      exec(PYTHON, ['docs/examples/python/eaas_example.py'], {
+        env: {
+          PATH: process.env.PATH,
+          EAAS_ENDPOINT: endpoint,
+          AWS_ACCESS_KEY_ID: user.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: user.secretAccessKey,
+          AWS_CONFIG_FILE: '/nonexistent',
+          AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+        },
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
+
+    const plain = await run('http://api.example.com');
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toContain('must be https://');
+
+    // An endpoint that redirects to a second server: the second never sees a request.
+    const reached: string[] = [];
+    const target = createServer((req, res) => {
+      reached.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+    const to = `http://127.0.0.1:${(target.address() as AddressInfo).port}`;
+    const redirecting = createServer((req, res) => {
+      res.writeHead(307, { location: `${to}${req.url}` });
+      res.end();
+    });
+    await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
+    try {
+      const redirected = await run(`http://127.0.0.1:${(redirecting.address() as AddressInfo).port}`);
+      expect(redirected.code).not.toBe(0);
+      expect(redirected.stderr).toContain('ApiError: 307');
+      expect(reached).toEqual([]);
+    } finally {
+      await Promise.all([target, redirecting].map((s) => new Promise((r) => s.close(r))));
+    }
   });
 });

@@ -18,10 +18,27 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 ENDPOINT = os.environ["EAAS_ENDPOINT"].rstrip("/")
+# Plain http only to this machine (the local stack): anywhere else plaintexts, data keys and signed
+# requests would cross the network in the clear. https certificates are verified (urllib's default).
+_parsed = urllib.parse.urlsplit(ENDPOINT)
+if _parsed.scheme != "https" and not (
+    _parsed.scheme == "http" and _parsed.hostname in ("127.0.0.1", "localhost", "::1")
+):
+    sys.exit(f"EAAS_ENDPOINT must be https:// (plain http only to 127.0.0.1, localhost or ::1): {ENDPOINT}")
 REGION = os.environ.get("AWS_REGION", "us-east-1")
 CREDENTIALS = botocore.session.Session().get_credentials()
 if CREDENTIALS is None:
     sys.exit("no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """The API never redirects; following one would send the signed headers to another URL."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, f"refused a redirect to {newurl}", headers, fp)
+
+
+OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 class ApiError(Exception):
@@ -45,7 +62,7 @@ def call(method, path, body=None, query=None, content_type="application/json"):
     SigV4Auth(CREDENTIALS.get_frozen_credentials(), "execute-api", REGION).add_auth(request)
     prepared = urllib.request.Request(url, data=data, method=method, headers=dict(request.headers.items()))
     try:
-        with urllib.request.urlopen(prepared, timeout=30) as answer:
+        with OPENER.open(prepared, timeout=30) as answer:
             return answer.status, answer.headers, answer.read()
     except urllib.error.HTTPError as error:
         raw = error.read()
@@ -82,6 +99,7 @@ def main():
         print("decrypt with another context:", error.status, error.code)
 
     # A data key for encrypting locally: use the plaintext copy, then overwrite it; keep the ciphertext.
+    # (Best effort: Python's immutable str and bytes copies of it stay until collected.)
     data_key = call_json("POST", "/v1/data-keys", {"keyId": key_id, "keySpec": "AES_256", "context": context})
     plaintext_key = bytearray(base64.b64decode(data_key["plaintext"]))
     print("data key:", len(plaintext_key), "bytes, wrapped in", len(base64.b64decode(data_key["ciphertext"])))

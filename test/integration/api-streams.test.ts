@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
-import { uploadDocument } from '@eaas/client';
+import { EaasClient, uploadDocument } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LambdaHandler, type StreamingLambdaHandler, startGateway } from '../../local/gateway.js';
 import { LOCAL_RESPONSE_STREAMS } from '../../local/response-stream.js';
@@ -107,6 +107,23 @@ describe('GET /v1/streams/{key+}', () => {
     expect(await sha256File(out)).toBe(await sha256File(source));
     // The figure for the report: two passes over the object, then the body through the gateway.
     console.info(`streamed 50 MiB through the local gateway in ${took} ms`);
+  }, 120_000);
+
+  it('the typed client streams it too (documents.stream), and throws EaasError for a refusal', async () => {
+    const { view, body } = await t.client(KEY_USER).documents.stream('big/fifty.bin');
+    expect(view.size).toBe(50 * 1024 * 1024);
+    const hash = createHash('sha256');
+    let length = 0;
+    for await (const chunk of body) {
+      hash.update(chunk as Buffer);
+      length += (chunk as Buffer).length;
+    }
+    expect(length).toBe(view.size);
+    expect(hash.digest('hex')).toBe(await sha256File(join(work, 'fifty.bin')));
+    await expect(t.client(OUTSIDER).documents.stream('big/fifty.bin')).rejects.toMatchObject({
+      code: 'NotFound',
+      status: 404,
+    });
   }, 120_000);
 
   it('a tampered document releases no byte: a JSON InvalidCiphertext, as GET /v1/objects answers', async () => {
@@ -211,6 +228,24 @@ describe('the local gateway models a streaming integration', () => {
     expect(got.status).toBe(200);
     expect(got.code).toBe(18);
     expect(got.stderr).toContain('transfer closed with outstanding read data remaining');
+  });
+
+  it("the typed client's stream fails on a transfer ended short, rather than ending", async () => {
+    behaviour = async (_event, stream) => {
+      const out = prelude(stream);
+      out.write(Buffer.alloc(100_000, 1));
+      await new Promise((r) => setTimeout(r, 50));
+      out.destroy(new Error('the tag did not match'));
+    };
+    const client = new EaasClient({ endpoint: gateway.endpoint, credentials: keysOf(KEY_USER) });
+    const { body } = await client.documents.stream('x');
+    await expect(
+      (async () => {
+        for await (const _chunk of body) {
+          // read to the end
+        }
+      })(),
+    ).rejects.toThrow();
   });
 
   it('a function that ends its stream ends the transfer cleanly', async () => {

@@ -85,4 +85,6 @@ export type {
   MessageType,
   RawResponse,
   Requester,
+  StreamRequester,
+  StreamResponse,
 } from './types.js';

@@ -65,7 +65,8 @@ function stringHeaders(headers: APIGatewayProxyResult['headers']): Record<string
  * API's middy stack as for every route, answered as the prelude; an error is a JSON body, as in a
  * buffered answer. A 200 streams the body the route held. A body that fails mid-way (its tag at
  * the end, S3) destroys the response stream and fails the invocation: API Gateway ends the
- * transfer short, and the client never sees a clean end.
+ * transfer short, and the client never sees a clean end. A client that goes away releases the
+ * body (pipeline destroys it) and ends the invocation quietly.
  */
 export function streamedAnswers(
   decide: DecidingHandler,
@@ -96,6 +97,9 @@ export function streamedAnswers(
     try {
       await pipeline(body, out);
     } catch (error) {
+      // The client went away (its stream closed before the end): the body is released, and the
+      // invocation is no failure of the function's.
+      if ((error as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' && out.destroyed) return;
       // Names only: never a body, a key or a message that could quote data.
       logger.error('streamed answer aborted', { requestId, errorName: (error as Error)?.name });
       throw error;

@@ -207,6 +207,20 @@ describe('the streams handler', () => {
     expect(errors).toEqual(['streamed answer aborted']);
   });
 
+  it('a client that goes away mid-stream ends the invocation quietly: no failure, nothing logged', async () => {
+    const w = await world(2_000_000);
+    const { handler, errors } = handlerFor(w);
+    const stream = new PassThrough({ highWaterMark: 1024 });
+    const event = eventAs('stream-object', undefined, { pathParameters: { key: 'a/doc.bin' } });
+    const done = handler(event, stream, context);
+    const { body } = await readPrelude(stream);
+    await new Promise<void>((resolve) => body.once('data', () => resolve()));
+    // As the local gateway does when the client's connection closes.
+    stream.destroy();
+    await expect(done).resolves.toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
   it('errors before the first byte are JSON answers: NotFound, PayloadTooLarge', async () => {
     const w = await world(5000);
     const missing = await invoke(handlerFor(w).handler, 'no/such.bin');

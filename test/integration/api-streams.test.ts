@@ -8,8 +8,10 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
 import { EaasClient, uploadDocument } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { localValues } from '../../local/emulator-options.js';
 import { type LambdaHandler, type StreamingLambdaHandler, startGateway } from '../../local/gateway.js';
 import { LOCAL_RESPONSE_STREAMS } from '../../local/response-stream.js';
+import { readTemplateRoles } from '../../local/template-roles.js';
 import type { FunctionName } from '../../src/http/routes.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
@@ -185,6 +187,43 @@ describe('GET /v1/streams/{key+}', () => {
     const unsigned = await fetch(`${t.api}/v1/streams/no/such.bin`);
     expect(unsigned.status).toBe(403);
     expect(await unsigned.json()).toEqual({ message: 'Missing Authentication Token' });
+  });
+});
+
+describe('a streams role KMS refuses (the role lacks kms:Decrypt, or a key policy does not name it)', () => {
+  let lacking: TestStack;
+  beforeAll(async () => {
+    const roles = readTemplateRoles(localValues(t.config));
+    const role = roles.streams;
+    if (!role) throw new Error('no streams role');
+    type Policy = { Statement: { Action: string | string[] }[] };
+    const policies = (role.policies as Policy[]).map((p) => ({
+      ...p,
+      Statement: p.Statement.map((st) => ({
+        ...st,
+        Action: [st.Action].flat().filter((a) => a !== 'kms:Decrypt'),
+      })).filter((st) => st.Action.length > 0),
+    }));
+    lacking = await startTestStack({ roles: { ...roles, streams: { ...role, policies } } });
+  });
+  afterAll(() => lacking?.stop());
+
+  it('is 403 AccessDenied before the first byte, while GET /v1/objects still reads it', async () => {
+    const body = Buffer.from('readable through the objects route only');
+    const key = 'lacking/doc.txt';
+    const path = `/v1/objects/${encodeURIComponent(key)}`;
+    expect(
+      (await lacking.client(KEY_USER).rawBytes('PUT', path, body, { keyId: 'alias/eaas-default' })).status,
+    ).toBe(200);
+    const p = lacking.principal(KEY_USER);
+    const out = join(work, 'lacking.out');
+    const got = await curl(p, `${lacking.api}/v1/streams/${key}`, out);
+    expect(got.status).toBe(403);
+    const answer = readFileSync(out);
+    expect(JSON.parse(answer.toString('utf8'))).toMatchObject({ error: 'AccessDenied' });
+    expect(answer.includes(body)).toBe(false);
+    const objects = await lacking.client(KEY_USER).rawBytes('GET', path);
+    expect(Buffer.from(objects.bytes).equals(body)).toBe(true);
   });
 });
 

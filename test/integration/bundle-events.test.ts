@@ -838,7 +838,7 @@ describe('after every event', () => {
   it('each was sent to its bundle, each API function audited into the template’s log group, and traced', () => {
     expect([...invoked].sort()).toEqual([...COVERED].sort());
     const streams = [...t.stack.logs.store.group(t.stack.auditLogGroup).streams.keys()];
-    for (const fn of ['crypto', 'whoami', 'keys', 'objects', 'uploads', 'jobs'])
+    for (const fn of ['crypto', 'whoami', 'keys', 'objects', 'streams', 'uploads', 'jobs'])
       expect(
         streams.some((s) => s.startsWith(`${fn}/`)),
         fn,

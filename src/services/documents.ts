@@ -188,8 +188,16 @@ export class DocumentService {
         destroyQuietly(first.body);
         throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
       }
-      const open = opener(header, Buffer.from(dataKey));
+      // The second pass, then its opener: a version replaced in between (PreconditionFailed)
+      // leaves no decipher behind.
       const second = await this.store.get(key, { ifMatch: info.etag });
+      let open: ReturnType<typeof opener>;
+      try {
+        open = opener(header, Buffer.from(dataKey));
+      } catch (error) {
+        destroyQuietly(second.body);
+        throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
+      }
       // pipeline, not pipe: a body that fails (S3 connection lost) fails the plaintext stream too,
       // and a plaintext stream destroyed by its reader releases the body.
       pipeline(Readable.from(second.body as AsyncIterable<Buffer>), open, () => undefined);

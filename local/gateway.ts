@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { PassThrough, pipeline, type Writable } from 'node:stream';
 import {
   acceptBody,
   BodyBudget,
@@ -19,6 +20,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import { type FunctionName, matchRoute, ROUTES } from '../src/http/routes.js';
 import { type ApiSettings, matchesBinaryMediaType } from './api-settings.js';
 import { LOCAL_API_ID, LOCAL_STAGE, lambdaContext, proxyEvent } from './proxy-event.js';
+import { readPrelude } from './response-stream.js';
 import type { StaticSite } from './static-site.js';
 import { MethodThrottles } from './throttle.js';
 
@@ -47,6 +49,12 @@ import { MethodThrottles } from './throttle.js';
  */
 
 export type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+/** A response-streaming function (`awslambda.streamifyResponse`), for the routes with `stream`. */
+export type StreamingLambdaHandler = (
+  event: APIGatewayProxyEvent,
+  responseStream: Writable,
+  context: Context,
+) => Promise<void>;
 
 /**
  * Lambda's synchronous invocation payload limit (6 MB), the binding one here: API Gateway's own
@@ -61,6 +69,11 @@ export const BODY_BYTES_PER_KEY = 2 * MAX_REQUEST_BYTES;
 export const DEFAULT_BODY_TIMEOUT = { baseMs: 10_000, msPerMiB: 1_000 } as const;
 /** API Gateway's integration timeout. */
 export const INTEGRATION_TIMEOUT_MS = 29_000;
+/**
+ * How long a streamed answer may last: 15 minutes
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html).
+ */
+export const STREAM_TIMEOUT_MS = 15 * 60_000;
 
 export interface GatewayOptions {
   host: string;
@@ -68,12 +81,15 @@ export interface GatewayOptions {
   region: string;
   accountId: string;
   identities: LocalIdentities;
-  functions: Readonly<Record<FunctionName, LambdaHandler>>;
+  /** Each function; a streaming one (`StreamingLambdaHandler`) for the functions of `stream` routes. */
+  functions: Readonly<Record<FunctionName, LambdaHandler | StreamingLambdaHandler>>;
   maxSkewSeconds: number;
   now?: () => Date;
   /** Sees each proxy event before its function does (tests check what API Gateway tells the function). */
   onEvent?: (event: APIGatewayProxyEvent) => void;
   timeoutMs?: number;
+  /** The bound on a streamed answer, STREAM_TIMEOUT_MS unless given (tests shorten it). */
+  streamTimeoutMs?: number;
   /** The upload page's static files at `/`; without it every path is the API's. */
   site?: StaticSite;
   /** Bound on request body bytes held at once across requests (at least MAX_REQUEST_BYTES). */
@@ -343,7 +359,15 @@ export function createGateway(options: GatewayOptions): GatewayServer {
     delete event.headers.cookie;
     if (event.multiValueHeaders) delete event.multiValueHeaders.cookie;
     options.onEvent?.(event);
-    const fn = options.functions[route.function];
+    if (route.stream) {
+      await serveStreamed(res, options.functions[route.function] as StreamingLambdaHandler, event, {
+        name: route.function,
+        requestId,
+        timeoutMs: options.streamTimeoutMs ?? STREAM_TIMEOUT_MS,
+      });
+      return;
+    }
+    const fn = options.functions[route.function] as LambdaHandler;
     const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => {
@@ -398,6 +422,78 @@ export function createGateway(options: GatewayOptions): GatewayServer {
   // `Expect: 100-continue` is answered only once the request passed the checks before its body.
   server.on('checkContinue', (req, res) => server.emit('request', req, res));
   return { server, budget };
+}
+
+/**
+ * A route whose integration streams (`ResponseTransferMode: STREAM`): the function is invoked
+ * with a response stream, as API Gateway invokes it with InvokeWithResponseStream; its prelude's
+ * status and headers are answered once the prelude and its delimiter have arrived, then the body
+ * is passed on as it comes, with chunked transfer
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode-lambda.html).
+ * A function that fails before its prelude is a 502, one that outlasts the stream's bound (15
+ * minutes) a 504 before the prelude; after it, either ends the connection without the last chunk,
+ * so that the client sees a truncated transfer (curl: "transfer closed with outstanding read data
+ * remaining", https://docs.aws.amazon.com/apigateway/latest/developerguide/response-streaming-troubleshoot.html).
+ *
+ * Not modelled: the bandwidth bound past the first 10 MB of a streamed answer (2 MB/s on AWS), the
+ * idle timeout (5 minutes for Regional endpoints), and Lambda's own 200 MB bound on a streamed
+ * response (the streams function refuses larger documents before streaming: MAX_STREAMED_BYTES).
+ */
+async function serveStreamed(
+  res: ServerResponse,
+  fn: StreamingLambdaHandler,
+  event: APIGatewayProxyEvent,
+  at: { name: string; requestId: string; timeoutMs: number },
+): Promise<void> {
+  const responseStream = new PassThrough();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    responseStream.destroy(new Error('the streamed answer outlasted its bound'));
+    if (res.headersSent) res.destroy();
+  }, at.timeoutMs);
+  res.once('close', () => {
+    clearTimeout(timer);
+    // A client gone: the function's stream fails, and the function stops reading.
+    if (!responseStream.writableFinished) responseStream.destroy();
+  });
+  const context = lambdaContext(at.name, at.requestId, Date.now() + at.timeoutMs);
+  fn(event, responseStream, context).then(
+    // The invocation is over: whatever the function did not end ends here.
+    () => {
+      if (!responseStream.writableEnded) responseStream.end();
+    },
+    (error: unknown) => {
+      if (!res.headersSent)
+        console.error(
+          `local gateway: function ${at.name} failed: ${(error as Error)?.name}: ${(error as Error)?.message}`,
+        );
+      responseStream.destroy(error instanceof Error ? error : new Error('the function failed'));
+    },
+  );
+  let read: Awaited<ReturnType<typeof readPrelude>>;
+  try {
+    read = await readPrelude(responseStream);
+  } catch {
+    clearTimeout(timer);
+    responseStream.destroy();
+    if (timedOut) answer(res, 504, { message: 'Endpoint request timed out' }, at.requestId);
+    else answer(res, 502, { message: 'Internal server error' }, at.requestId);
+    return;
+  }
+  const { prelude, body } = read;
+  const headers: Record<string, string | string[]> = { ...prelude.headers };
+  for (const [k, v] of Object.entries(prelude.multiValueHeaders ?? {})) headers[k] = v.map(String);
+  if (prelude.cookies?.length) headers['Set-Cookie'] = prelude.cookies;
+  // No Content-Length: the body's length is not known before its end (chunked transfer).
+  delete headers['Content-Length'];
+  delete headers['content-length'];
+  res.writeHead(prelude.statusCode, { ...headers, 'x-amzn-RequestId': at.requestId });
+  // A body that fails destroys the response: the connection ends without the last chunk.
+  pipeline(body, res, (error) => {
+    clearTimeout(timer);
+    if (error) res.destroy();
+  });
 }
 
 export async function startGateway(options: GatewayOptions): Promise<LocalGateway> {

@@ -23,7 +23,7 @@ import type { S3EventRecord } from 'aws-lambda';
 import { allSinks, FileAuditSink, LoggerAuditSink } from '../src/audit.js';
 import { kmsClientFor, logsClientFor, s3ClientFor } from '../src/compose/aws-clients.js';
 import { cryptoServices } from '../src/compose/crypto.js';
-import { objectsServices } from '../src/compose/documents.js';
+import { objectsServices, streamsServices } from '../src/compose/documents.js';
 import { keyAccess } from '../src/compose/key-access.js';
 import { keysServices } from '../src/compose/keys.js';
 import { auditSink } from '../src/compose/lambda.js';
@@ -37,6 +37,7 @@ import { makeHandler as makeJobsHandler } from '../src/handlers/jobs.js';
 import { makeHandler as makeKeysHandler } from '../src/handlers/keys.js';
 import { makeHandler as makeObjectsHandler } from '../src/handlers/objects.js';
 import { makeHandler as makeSealHandler } from '../src/handlers/seal.js';
+import { makeHandler as makeStreamsHandler } from '../src/handlers/streams.js';
 import { makeHandler as makeUploadsHandler } from '../src/handlers/uploads.js';
 import { makeHandler as makeWhoAmIHandler } from '../src/handlers/whoami.js';
 import type { HttpDeps } from '../src/http/api.js';
@@ -48,9 +49,16 @@ import type { UploadService } from '../src/services/uploads.js';
 import { readApiSettings } from './api-settings.js';
 import { PORT_SETTINGS, type StackConfig } from './config.js';
 import { DEFAULT_KEY_ALIAS, localKmsOptions, localS3Options, localValues } from './emulator-options.js';
-import { type GatewayOptions, type LambdaHandler, type LocalGateway, startGateway } from './gateway.js';
+import {
+  type GatewayOptions,
+  type LambdaHandler,
+  type LocalGateway,
+  type StreamingLambdaHandler,
+  startGateway,
+} from './gateway.js';
 import { loadOrCreatePageTokenSecret } from './page-token-secret.js';
 import { portInUse } from './port-in-use.js';
+import { LOCAL_RESPONSE_STREAMS } from './response-stream.js';
 import { type SignInPools, startSignIn } from './sign-in.js';
 import { createStaticSite } from './static-site.js';
 import { readBucketPolicy, readRoleList, readServiceTag, readTemplateRoles } from './template-roles.js';
@@ -87,6 +95,10 @@ export interface StackOptions {
   roles?: Record<string, LocalRole>;
   /** Sees each API Gateway proxy event before its function (tests check the caller's identity in it). */
   onApiEvent?: GatewayOptions['onEvent'];
+  /** The bound on a streamed answer (GET /v1/streams/...), 15 minutes unless given. */
+  streamTimeoutMs?: number;
+  /** The most plaintext GET /v1/streams/... streams (MAX_STREAMED_BYTES unless given). */
+  maxStreamedBytes?: number;
   /** Replaces some of the API settings read from serverless.yml (tests: low throttles, another binary list). */
   api?: Partial<NonNullable<GatewayOptions['api']>>;
   /** Replaces the seal function on staging events (tests of faults); the default seals. */
@@ -305,7 +317,8 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   const k = as('keys');
   const w = as('whoami');
   const o = as('objects');
-  const functions: Record<FunctionName, LambdaHandler> = {
+  const st = as('streams');
+  const functions: Record<FunctionName, LambdaHandler | StreamingLambdaHandler> = {
     uploads: makeUploadsHandler({
       ...deps('uploads', u.logs),
       access: u.keys.access,
@@ -327,6 +340,12 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       ...deps('objects', o.logs),
       ...objectsServices(settings, o.keys, o.s3, tokens),
     }),
+    streams: makeStreamsHandler({
+      ...deps('streams', st.logs),
+      ...streamsServices(settings, st.keys, st.s3),
+      responseStreams: LOCAL_RESPONSE_STREAMS,
+      ...(options.maxStreamedBytes !== undefined ? { maxBytes: options.maxStreamedBytes } : {}),
+    }),
   };
   let gateway: LocalGateway;
   // The sign-in pools start once the page's origin (the gateway's) is known; the page's config.json
@@ -344,6 +363,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
         functions,
         maxSkewSeconds: config.sigv4MaxSkewSeconds,
         maxBodyBytesInFlight: config.gatewayBodyBytesInFlight,
+        ...(options.streamTimeoutMs !== undefined ? { streamTimeoutMs: options.streamTimeoutMs } : {}),
         // serverless.yml's binary media types, throttling and CORS headers; the origin is the
         // service's setting (EAAS_CORS_ORIGIN), unset locally unless given: the page is same-origin.
         api: { ...readApiSettings(), corsOrigin: settings.corsOrigin, ...options.api },

@@ -22,8 +22,8 @@ export interface ObjectsDeps extends HttpDeps {
   pageTokens: PageTokens;
 }
 
-/** The metadata view as response headers (GET and HEAD): never a secret. */
-function viewHeaders(view: ObjectView): Record<string, string> {
+/** The metadata view as response headers (GET and HEAD, and the streamed GET): never a secret. */
+export function viewHeaders(view: ObjectView): Record<string, string> {
   return {
     'Content-Type': servedMediaType(view.contentType),
     'Content-Disposition': attachmentOf(view.key),

@@ -22,6 +22,8 @@ const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
   putAlias: ['LimitExceeded'],
   cancelKeyDeletion: ['LimitExceeded'],
   startReEncryptJob: ['LimitExceeded'],
+  // Decided before the first byte leaves; after it, a failure ends the transfer short (no JSON).
+  streamObject: ['NotFound', 'InvalidCiphertext', 'PreconditionFailed', 'PayloadTooLarge'],
 };
 
 function errorResponses(route: Route) {
@@ -115,9 +117,11 @@ function operation(route: Route) {
     ...(request ? { requestBody: request } : {}),
     responses: {
       '200': {
-        description: route.rawResponse
-          ? 'The decrypted document (GET), with the metadata view in x-eaas-* headers; with ?metadata, the view as JSON.'
-          : 'Success.',
+        description: route.stream
+          ? 'The decrypted document, streamed (chunked) only once the whole of it has been authenticated, with the metadata view in x-eaas-* headers. Should the stream still fail, the transfer ends without its last chunk: an incomplete body is never the document.'
+          : route.rawResponse
+            ? 'The decrypted document (GET), with the metadata view in x-eaas-* headers; with ?metadata, the view as JSON.'
+            : 'Success.',
         content: {
           ...(route.rawResponse && route.method === 'GET'
             ? { '*/*': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } }

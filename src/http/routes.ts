@@ -4,7 +4,7 @@ import * as S from './schemas.js';
  * The API's routes, in one place: the local gateway routes by this table, `openapi.yaml` is
  * generated from it, and a test checks that `serverless.yml` declares exactly these events.
  */
-export type FunctionName = 'crypto' | 'jobs' | 'keys' | 'objects' | 'uploads' | 'whoami';
+export type FunctionName = 'crypto' | 'jobs' | 'keys' | 'objects' | 'streams' | 'uploads' | 'whoami';
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'HEAD';
@@ -34,6 +34,12 @@ export interface Route {
   rawBody?: boolean;
   /** The 200 answer is the raw bytes of a document, not JSON. */
   rawResponse?: boolean;
+  /**
+   * The integration streams the function's answer (API Gateway `ResponseTransferMode: STREAM`,
+   * https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode.html):
+   * the function is a response-streaming one (`awslambda.streamifyResponse`).
+   */
+  stream?: boolean;
 }
 
 export const FUNCTIONS: Readonly<Record<FunctionName, { description: string }>> = {
@@ -41,6 +47,7 @@ export const FUNCTIONS: Readonly<Record<FunctionName, { description: string }>> 
   jobs: { description: 're-encryption jobs: start, dry-run, progress and report' },
   keys: { description: 'key administration' },
   objects: { description: 'documents stored encrypted in S3' },
+  streams: { description: 'documents of any size, decrypted and streamed once authenticated' },
   uploads: { description: 'uploads of any size through the staging bucket' },
   whoami: { description: 'who the caller is, and what it may do on a key' },
 };
@@ -454,6 +461,21 @@ const OBJECT_ROUTES: readonly Route[] = [
   ),
 ];
 
+/**
+ * A document of any size, streamed: its own resource and function, because an API Gateway method
+ * has one integration, and so one transfer mode.
+ */
+const STREAM_ROUTES: readonly Route[] = [
+  routeOf('streams')(
+    'GET',
+    '/v1/streams/{key+}',
+    'streamObject',
+    'A document of any size, decrypted and streamed once the whole of it has been authenticated',
+    S.ObjectView,
+    { rawResponse: true, stream: true, actions: ['kms:Decrypt'] },
+  ),
+];
+
 const upload = routeOf('uploads');
 const uploadPath = (rest = '') => `/v1/uploads/{id}${rest}`;
 
@@ -627,6 +649,7 @@ export const ROUTES: readonly Route[] = [
   },
   ...KEY_ROUTES,
   ...OBJECT_ROUTES,
+  ...STREAM_ROUTES,
   ...UPLOAD_ROUTES,
   ...JOB_ROUTES,
 ];

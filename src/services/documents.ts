@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import {
   authenticate,
@@ -159,18 +159,26 @@ export class DocumentService {
   /**
    * Objects of any size: authenticates the whole object in a first pass that releases nothing,
    * then streams the same version (If-Match its ETag) through the opener, which checks the tag
-   * again at the end. Memory stays constant.
+   * again at the end and fails the body (EnvelopeDecryptError) if it does not match. Memory stays
+   * constant. `maxBytes` bounds the plaintext (the streamed route's transport limit), checked only
+   * once the caller is known to be allowed, as `get` does.
    */
   async openAuthenticated(
     caller: DocumentCaller,
     key: string,
+    limits: { maxBytes?: number; hint?: string } = {},
   ): Promise<{ view: ObjectView; body: Readable }> {
     const at = this.forCaller(caller);
-    if (at !== this) return at.openAuthenticated(caller, key);
+    if (at !== this) return at.openAuthenticated(caller, key, limits);
     const opened = await this.reader.readable(caller, key);
     const { info, header, instruction } = opened;
     const dataKey = await this.reader.dataKeyOf(caller, opened);
     try {
+      const size = info.size - TAG_BYTES;
+      if (limits.maxBytes !== undefined && size > limits.maxBytes)
+        throw new PayloadTooLargeError(
+          `The object is ${size} bytes; this route answers up to ${limits.maxBytes}.${limits.hint ? ` ${limits.hint}` : ''}`,
+        );
       // The header opens first (commitment), so that no body is fetched only to be abandoned.
       openerOf(header, Buffer.from(dataKey)).destroy();
       const first = await this.store.get(key, { ifMatch: info.etag });
@@ -180,10 +188,20 @@ export class DocumentService {
         destroyQuietly(first.body);
         throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
       }
-      const open = opener(header, Buffer.from(dataKey));
+      // The second pass, then its opener: a version replaced in between (PreconditionFailed)
+      // leaves no decipher behind.
       const second = await this.store.get(key, { ifMatch: info.etag });
-      const body = Readable.from(second.body as AsyncIterable<Buffer>).pipe(open);
-      return { view: viewOf(key, info, header, instruction), body };
+      let open: ReturnType<typeof opener>;
+      try {
+        open = opener(header, Buffer.from(dataKey));
+      } catch (error) {
+        destroyQuietly(second.body);
+        throw error instanceof EnvelopeDecryptError ? new InvalidCiphertextError({ cause: error }) : error;
+      }
+      // pipeline, not pipe: a body that fails (S3 connection lost) fails the plaintext stream too,
+      // and a plaintext stream destroyed by its reader releases the body.
+      pipeline(Readable.from(second.body as AsyncIterable<Buffer>), open, () => undefined);
+      return { view: viewOf(key, info, header, instruction), body: open };
     } finally {
       dataKey.fill(0);
     }

@@ -8,6 +8,29 @@
  * Events and results cross as JSON, as they do through Lambda's API. Plain Node, no loader.
  */
 const { join } = require('node:path');
+const { PassThrough } = require('node:stream');
+
+/**
+ * The runtime's `awslambda` global for response-streaming functions
+ * (https://docs.aws.amazon.com/lambda/latest/dg/config-rs-write-functions.html): a streamified
+ * handler is marked as such; `HttpResponseStream.from` writes the JSON prelude and the eight null
+ * bytes API Gateway reads before the body
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/response-transfer-mode-lambda.html).
+ * A streamed invocation's output crosses to the parent whole, base64-encoded, as `streamed`.
+ */
+const STREAMING = Symbol.for('aws.lambda.runtime.handler.streaming');
+globalThis.awslambda = {
+  streamifyResponse(fn) {
+    fn[STREAMING] = 'response';
+    return fn;
+  },
+  HttpResponseStream: {
+    from(stream, prelude) {
+      stream.write(Buffer.concat([Buffer.from(JSON.stringify(prelude)), Buffer.alloc(8)]));
+      return stream;
+    },
+  },
+};
 
 const spec = process.env._HANDLER ?? '';
 const dot = spec.lastIndexOf('.');
@@ -38,6 +61,14 @@ process.on('message', async ({ id, event, requestId, functionArn, deadline, trac
     succeed: () => undefined,
   };
   try {
+    if (handler[STREAMING] === 'response') {
+      const stream = new PassThrough();
+      const chunks = [];
+      stream.on('data', (c) => chunks.push(c));
+      await handler(event, stream, context);
+      process.send({ id, result: { streamed: Buffer.concat(chunks).toString('base64') } });
+      return;
+    }
     const result = await handler(event, context);
     process.send({ id, result: result === undefined ? null : result });
   } catch (error) {

@@ -247,6 +247,12 @@ Object.assign(CELLS, {
     deniedAs: HIDDEN,
     call: (c: EaasClient, k: string) => c.rawBytes('HEAD', objectPath(docOf(k))),
   },
+  // The streamed read decides as getObject does, through the same service call.
+  streamObject: {
+    allowed: [...USERS, 'grantee'],
+    deniedAs: HIDDEN,
+    call: (c: EaasClient, k: string) => c.rawBytes('GET', `/v1/streams/${docOf(k)}`),
+  },
   createDownload: {
     allowed: [...USERS, 'grantee'],
     deniedAs: HIDDEN,

@@ -75,6 +75,7 @@ const COVERED = [
   'get-object',
   'list-objects',
   'create-download',
+  'stream-object',
   'delete-object',
   // uploads and the seal
   'create-upload',
@@ -215,7 +216,7 @@ beforeAll(async () => {
         PageTokenSecret: secretArn,
         // The roles' ARNs as the local stack names its functions' principals.
         ...Object.fromEntries(
-          ['Crypto', 'Objects', 'Seal', 'Reencrypt', 'Keys'].map((r) => [
+          ['Crypto', 'Objects', 'Streams', 'Seal', 'Reencrypt', 'Keys'].map((r) => [
             `${r}Role.Arn`,
             `arn:aws:iam::${ACCOUNT}:role/eaas-local-${r.toLowerCase()}`,
           ]),
@@ -305,7 +306,7 @@ describe('the sample events of events/', () => {
         `${route.method} ${route.path}`,
       ).toBe(true);
     expect(Object.keys(service.functions).sort()).toEqual(
-      ['crypto', 'jobs', 'keys', 'objects', 'reencrypt', 'seal', 'uploads', 'whoami'].sort(),
+      ['crypto', 'jobs', 'keys', 'objects', 'reencrypt', 'seal', 'streams', 'uploads', 'whoami'].sort(),
     );
   });
 
@@ -655,6 +656,21 @@ describe('objects bundle', () => {
     expect(opened.equals(bytes())).toBe(true);
   });
 
+  it('stream-object.json: the streams bundle streams the document after a 200 prelude', async () => {
+    const event = sample<APIGatewayProxyEvent>('stream-object');
+    invoked.add('stream-object');
+    const out = await lambda('streams').invoke<{ streamed: string }>(event);
+    const streamed = Buffer.from(out.streamed, 'base64');
+    const at = streamed.indexOf(Buffer.alloc(8));
+    const prelude = JSON.parse(streamed.subarray(0, at).toString('utf8'));
+    expect(prelude.statusCode, streamed.toString('utf8')).toBe(200);
+    expect(prelude.headers).toMatchObject({
+      'x-eaas-size': String(bytes().length),
+      'Cache-Control': 'no-store',
+    });
+    expect(streamed.subarray(at + 8).equals(bytes())).toBe(true);
+  });
+
   it('delete-object.json: 200, deleted; the API no longer finds it', async () => {
     const res = await call('delete-object');
     ok(res);
@@ -822,7 +838,7 @@ describe('after every event', () => {
   it('each was sent to its bundle, each API function audited into the template’s log group, and traced', () => {
     expect([...invoked].sort()).toEqual([...COVERED].sort());
     const streams = [...t.stack.logs.store.group(t.stack.auditLogGroup).streams.keys()];
-    for (const fn of ['crypto', 'whoami', 'keys', 'objects', 'uploads', 'jobs'])
+    for (const fn of ['crypto', 'whoami', 'keys', 'objects', 'streams', 'uploads', 'jobs'])
       expect(
         streams.some((s) => s.startsWith(`${fn}/`)),
         fn,

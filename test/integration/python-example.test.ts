@@ -51,6 +51,7 @@ describe.skipIf(skip)('the Python example (botocore SigV4)', () => {
       expect.stringMatching(/^data key: 32 bytes, wrapped in \d+$/),
       'put: 200 s3ec-v3',
       'get: 200 text/plain 14 bytes',
+      'stream: 200 14 bytes',
       'delete: True',
     ]);
   });

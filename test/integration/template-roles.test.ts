@@ -51,6 +51,7 @@ describe('the functions run as their template roles', () => {
       'objects',
       'reencrypt',
       'seal',
+      'streams',
       'uploads',
       'whoami',
     ]);
@@ -60,6 +61,12 @@ describe('the functions run as their template roles', () => {
       expect.arrayContaining(['kms:Encrypt', 'kms:Decrypt', 'kms:GetKeyPolicy', 'logs:PutLogEvents']),
     );
     expect(actions('seal')).not.toContain('kms:Decrypt');
+    // The streams function reads: it decrypts and gets, and makes, writes or deletes nothing.
+    expect(actions('streams')).toEqual(
+      expect.arrayContaining(['kms:Decrypt', 's3:GetObject', 's3:ListBucket']),
+    );
+    for (const a of ['kms:Encrypt', 'kms:GenerateDataKey', 's3:PutObject', 's3:DeleteObject'])
+      expect(actions('streams'), a).not.toContain(a);
     expect(actions('keys')).not.toContain('kms:Encrypt');
     // Signatures and MACs are the crypto function's; key material, the keys function's; no other's.
     const signing = ['kms:Sign', 'kms:Verify', 'kms:GetPublicKey', 'kms:GenerateMac', 'kms:VerifyMac'];

@@ -396,7 +396,9 @@ describe('key policies: the account root administers, only the service roles use
     expect(env.EAAS_SERVICE_ROLE_ARNS).toEqual({
       'Fn::Join': [
         ',',
-        ['CryptoRole', 'ObjectsRole', 'SealRole', 'ReencryptRole'].map((r) => ({ 'Fn::GetAtt': [r, 'Arn'] })),
+        ['CryptoRole', 'ObjectsRole', 'StreamsRole', 'SealRole', 'ReencryptRole'].map((r) => ({
+          'Fn::GetAtt': [r, 'Arn'],
+        })),
       ],
     });
     expect(env.EAAS_ADMIN_ROLE_ARNS).toEqual({ 'Fn::GetAtt': ['KeysRole', 'Arn'] });

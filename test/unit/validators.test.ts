@@ -9,6 +9,7 @@ import { VALIDATORS as crypto } from '../../src/http/validators/crypto.js';
 import { VALIDATORS as jobs } from '../../src/http/validators/jobs.js';
 import { VALIDATORS as keys } from '../../src/http/validators/keys.js';
 import { VALIDATORS as objects } from '../../src/http/validators/objects.js';
+import { VALIDATORS as streams } from '../../src/http/validators/streams.js';
 import { VALIDATORS as uploads } from '../../src/http/validators/uploads.js';
 import { VALIDATORS as whoami } from '../../src/http/validators/whoami.js';
 
@@ -17,6 +18,7 @@ const BY_FUNCTION: Record<FunctionName, Readonly<Record<string, Validator>>> = {
   jobs,
   keys,
   objects,
+  streams,
   uploads,
   whoami,
 };

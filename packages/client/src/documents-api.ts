@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type {
   CreatedUpload,
   CreateUploadInput,
@@ -9,10 +10,11 @@ import type {
   UploadStatus,
 } from './documents-types.js';
 import { EaasError, errorOf } from './errors.js';
-import type { Context, Requester } from './types.js';
+import type { Context, Requester, StreamRequester } from './types.js';
 
 /** A document's name as a path: each segment percent-encoded, the slashes kept. */
 const objectPath = (key: string) => `/v1/objects/${key.split('/').map(encodeURIComponent).join('/')}`;
+const streamPath = (key: string) => `/v1/streams/${key.split('/').map(encodeURIComponent).join('/')}`;
 const uploadPath = (id: string, rest = '') => `/v1/uploads/${encodeURIComponent(id)}${rest}`;
 
 /** The metadata view from a GET's or HEAD's `x-eaas-*` headers. */
@@ -37,7 +39,7 @@ function viewOf(key: string, headers: Headers): ObjectView {
 
 /** The document routes (`/v1/objects...`, `/v1/uploads...`, `/v1/downloads`): one typed method per route. */
 export class DocumentsApi {
-  constructor(private readonly client: Requester) {}
+  constructor(private readonly client: Requester & StreamRequester) {}
 
   /** PUT /v1/objects/{key}: stores a document of up to 4 MiB (larger: `uploadDocument`). */
   put(
@@ -56,6 +58,18 @@ export class DocumentsApi {
     const res = await this.client.rawBytes('GET', objectPath(key));
     if (res.status >= 400) throw errorOf(res);
     return { bytes: res.bytes, view: viewOf(key, res.headers) };
+  }
+
+  /**
+   * GET /v1/streams/{key}: a document of any size up to 200 MB, decrypted by the service and
+   * streamed once the whole of it has been authenticated. Refusals throw EaasError before any
+   * byte; should the service's last check fail mid-stream, the stream fails (its transfer ended
+   * short), so a stream that ends cleanly is the document, `view.size` bytes.
+   */
+  async stream(key: string): Promise<{ view: ObjectView; body: Readable }> {
+    const res = await this.client.rawStream('GET', streamPath(key));
+    if (!res.stream) throw errorOf(res);
+    return { view: viewOf(key, res.headers), body: res.stream };
   }
 
   /** GET /v1/objects/{key}?metadata: a document's metadata view. */

@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
@@ -18,6 +20,7 @@ import type {
   KeyView,
   MessageType,
   RawResponse,
+  StreamResponse,
 } from './types.js';
 
 /**
@@ -87,6 +90,58 @@ export class EaasClient {
     contentType = 'application/octet-stream',
   ): Promise<BytesResponse> {
     return this.send(method, path, body, query, contentType);
+  }
+
+  /**
+   * Sends a signed request (no body) and streams the answer's body when it is a 2xx; any other
+   * answer is read whole and parsed as `raw` does. The timeout bounds the wait for the answer's
+   * headers only, since a streamed body may take minutes. A transfer the server ends short (a
+   * streamed document whose last check failed) fails the stream.
+   */
+  async rawStream(method: string, path: string, query?: Record<string, string>): Promise<StreamResponse> {
+    const basePath = this.url.pathname.replace(/\/$/, '');
+    const request = new HttpRequest({
+      method,
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      ...(this.url.port ? { port: Number(this.url.port) } : {}),
+      path: `${basePath}${path}`,
+      ...(query ? { query } : {}),
+      headers: { host: this.url.host },
+    });
+    const signed = await this.signer.sign(request);
+    const { host: _host, ...headers } = signed.headers;
+    const search = query ? `?${new URLSearchParams(query).toString()}` : '';
+    const abort = new AbortController();
+    const timer = setTimeout(
+      () => abort.abort(new Error('timed out waiting for the answer')),
+      this.timeoutMs,
+    );
+    let res: Response;
+    try {
+      res = await fetch(`${this.url.origin}${basePath}${path}${search}`, {
+        method,
+        headers,
+        signal: abort.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    if (res.status >= 200 && res.status < 300 && res.body)
+      return {
+        status: res.status,
+        headers: res.headers,
+        body: undefined,
+        stream: Readable.fromWeb(res.body as WebReadableStream<Uint8Array>),
+      };
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, headers: res.headers, body: parsed, stream: undefined };
   }
 
   private async send(

@@ -98,4 +98,6 @@ export type {
   MessageType,
   RawResponse,
   Requester,
+  StreamRequester,
+  StreamResponse,
 } from './types.js';

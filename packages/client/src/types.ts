@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 
 /** The shapes the API's client speaks, shared by the client and the transfers. */
@@ -44,6 +45,17 @@ export interface RawResponse {
 export interface BytesResponse extends RawResponse {
   /** The answer's bytes as sent (a document for GET /v1/objects/{key}). */
   bytes: Uint8Array;
+}
+
+/** An answer whose body is read as it arrives: a 2xx's body as a stream, any other's parsed. */
+export interface StreamResponse extends RawResponse {
+  /** The body of a 2xx answer, as it arrives; undefined for any other (its `body` is parsed). */
+  stream: Readable | undefined;
+}
+
+/** Sends a signed request whose answer is streamed (GET /v1/streams/{key}). */
+export interface StreamRequester {
+  rawStream(method: string, path: string, query?: Record<string, string>): Promise<StreamResponse>;
 }
 
 export type ItemResult<T> = T | { error: string; message: string; index: number };

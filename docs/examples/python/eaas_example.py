@@ -79,23 +79,34 @@ def stream(path, out_file):
 
     The service answers only once it has authenticated the whole document; should its last check
     still fail, the transfer ends short, which http.client raises (IncompleteRead) rather than
-    ending: a document written whole has x-eaas-size bytes. Returns (status, bytes written).
+    ending: a document written whole has x-eaas-size bytes, and only then is out_file written
+    (from a .part file beside it, removed on any failure). Returns (status, bytes written).
     """
     url = ENDPOINT + urllib.parse.quote(path, safe="/")
     request = AWSRequest(method="GET", url=url)
     SigV4Auth(CREDENTIALS.get_frozen_credentials(), "execute-api", REGION).add_auth(request)
     prepared = urllib.request.Request(url, method="GET", headers=dict(request.headers.items()))
+    partial = out_file + ".part"  # renamed into place only once the whole document arrived
     try:
-        with urllib.request.urlopen(prepared, timeout=30) as answer, open(out_file, "wb") as out:
+        with OPENER.open(prepared, timeout=30) as answer, open(partial, "wb") as out:
             written = 0
             while chunk := answer.read(64 * 1024):
                 out.write(chunk)
                 written += len(chunk)
             if written != int(answer.headers["x-eaas-size"]):
                 raise OSError(f"{path}: {written} bytes of {answer.headers['x-eaas-size']}")
-            return answer.status, written
+        os.replace(partial, out_file)
+        return answer.status, written
     except urllib.error.HTTPError as error:
-        raise ApiError(error.code, json.loads(error.read())) from None
+        raw = error.read()
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = {"message": raw.decode(errors="replace")}
+        raise ApiError(error.code, parsed) from None
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
 
 
 def call_json(method, path, body=None, query=None):

@@ -128,7 +128,7 @@ describe('an interrupted put', () => {
     const bytes = randomBytes(40 * MiB);
     const file = join(home, 'resume.bin');
     writeFileSync(file, bytes);
-    const args = ['put', file, 'cli/resume.bin', '--concurrency', '1'];
+    const args = ['put', file, 'cli/resume.bin', '--concurrency', '1', '--seal', 'service'];
     // 8 MiB parts at 16 MiB/s: the first run is killed once two parts are in S3.
     const child = startCli([...args, '--max-rate', String(16 * MiB)], env);
     const done = finished(child);

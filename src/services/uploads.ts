@@ -317,6 +317,14 @@ export class UploadService {
 
   /** One pass over the pending uploads: see `sweepUploads`. */
   sweep(log?: (message: string, extra: Record<string, unknown>) => void): Promise<SweepResult> {
-    return sweepUploads({ records: this.records, seal: (id) => this.sealer.seal(id), now: this.now }, log);
+    return sweepUploads(
+      {
+        records: this.records,
+        seal: (id) => this.sealer.seal(id),
+        settle: (record, etag) => this.clientSealed.settle(record, etag),
+        now: this.now,
+      },
+      log,
+    );
   }
 }

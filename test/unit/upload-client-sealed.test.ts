@@ -46,6 +46,48 @@ describe('uploads sealed in the client', () => {
     expect(await uploads.sweep()).toMatchObject({ sealed: 0, expired: 1, failed: 0 });
     expect(recordOf(staging, created.id)).toMatchObject({ state: 'failed', error: { code: 'Expired' } });
     expect(vault.openUploads).toBe(0);
-    expect(vault.objects.has('docs/doc')).toBe(false);
+    expect(vault.objects.has('doc')).toBe(false);
+  });
+
+  it('the sweep finishes a completion that wrote the object but died before recording it', async () => {
+    const { uploads, staging, vault, clock } = uploadWorld();
+    const created = await uploads.create(alice, { key: 'doc', keyId: KEY_A, size: 5, sealedBy: 'client' });
+    const record = recordOf(staging, created.id);
+    // The completion marked the upload and S3 assembled the parts; then it died.
+    staging.set(`records/${created.id}.json`, JSON.stringify({ ...record, completing: true }));
+    const etag = vault.uploadPart(record.multipartId, 1, Buffer.alloc(21, 7));
+    await vault.completeMultipart('doc', record.multipartId, [{ partNumber: 1, etag }], { ifNoneMatch: '*' });
+    clock.advance(901);
+    // Within the grace a completion may still be at work: left alone.
+    expect(await uploads.sweep()).toMatchObject({ sealed: 0, expired: 0 });
+    clock.advance(15 * 60);
+    expect(await uploads.sweep()).toMatchObject({ sealed: 1, expired: 0 });
+    expect(recordOf(staging, created.id)).toMatchObject({ state: 'sealed', object: { format: 's3ec-v3' } });
+    expect(vault.objects.get('doc')?.metadata['eaas-upload-id']).toBe(created.id);
+  });
+
+  it('completes only with the parts S3 holds, each its planned size, under the condition the upload was created with', async () => {
+    const { uploads, vault, staging } = uploadWorld();
+    const created = await uploads.create(alice, { key: 'doc', keyId: KEY_A, size: 5, sealedBy: 'client' });
+    const { multipartId } = recordOf(staging, created.id);
+    const short = vault.uploadPart(multipartId, 1, Buffer.alloc(20));
+    await expect(uploads.complete(alice, created.id, [{ partNumber: 1, etag: short }])).rejects.toMatchObject(
+      {
+        code: 'ValidationError',
+      },
+    );
+    expect(recordOf(staging, created.id)).toMatchObject({ state: 'pending' });
+    expect(recordOf(staging, created.id).completing).toBeUndefined();
+    const whole = vault.uploadPart(multipartId, 1, Buffer.alloc(21));
+    // Someone wrote the name meanwhile: the upload ends Conflict, its parts aborted, nothing replaced.
+    vault.set('doc', 'theirs');
+    await expect(uploads.complete(alice, created.id, [{ partNumber: 1, etag: whole }])).rejects.toMatchObject(
+      {
+        code: 'PreconditionFailed',
+      },
+    );
+    expect(recordOf(staging, created.id)).toMatchObject({ state: 'failed', error: { code: 'Conflict' } });
+    expect(vault.objects.get('doc')?.body.toString()).toBe('theirs');
+    expect(vault.openUploads).toBe(0);
   });
 });

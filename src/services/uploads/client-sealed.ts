@@ -193,6 +193,41 @@ export class ClientSealedUploads {
       }
     }
     if (!object) throw new DomainError('InternalError', 'The upload was neither completed nor found.');
+    return this.finish(record, etag, object);
+  }
+
+  /**
+   * What the sweep does with a client-sealed upload: nothing while its links live (or, when a
+   * completion began, for COMPLETION_GRACE_MS more); then, if a completion wrote its object but did
+   * not live to record it, finish it; else end it Expired, which aborts its parts in the vault.
+   */
+  async settle(record: UploadRecord, etag: string): Promise<'sealed' | 'expired' | undefined> {
+    const now = this.now().getTime();
+    const expiry = Date.parse(record.expiresAt);
+    if (record.state !== 'pending' || now <= expiry) return undefined;
+    if (record.completing && now <= expiry + COMPLETION_GRACE_MS) return undefined;
+    try {
+      const written = record.completing ? await this.writtenBy(record) : undefined;
+      if (written) {
+        await this.finish(record, etag, written);
+        return 'sealed';
+      }
+      await this.records.fail(
+        record,
+        etag,
+        'Expired',
+        `Not completed before the links expired at ${record.expiresAt}.`,
+      );
+      return 'expired';
+    } catch (error) {
+      // Another step changed the upload first: that one decides.
+      if (error instanceof DomainError && error.code === 'PreconditionFailed') return undefined;
+      throw error;
+    }
+  }
+
+  /** The object is in place: its instruction file if any, then the upload recorded sealed. */
+  private async finish(record: UploadRecord, etag: string, object: { etag: string }) {
     // The header did not fit in the object's metadata: its instruction file, as the seal writes it.
     if (record.instruction !== undefined)
       await this.vault.put(instructionKeyOf(record.key), Buffer.from(record.instruction), {
@@ -208,3 +243,6 @@ export class ClientSealedUploads {
 }
 
 const unquoted = (etag: string) => etag.replace(/^"|"$/g, '');
+
+/** How long after its links expire a completion that began is left to finish before the sweep decides. */
+export const COMPLETION_GRACE_MS = 15 * 60_000;

@@ -1,4 +1,5 @@
 import { type CipherGCM, createCipheriv } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import type { DocumentsApi } from './documents-api.js';
 import type { CreatedUpload, UploadStatus } from './documents-types.js';
 import { EaasError } from './errors.js';
@@ -58,11 +59,27 @@ export async function sendSealed(
   send: SealedSend,
 ): Promise<{ partNumber: number; etag: string }[]> {
   const cipher = cipherOf(created);
+  // The file is read once, in order: one handle for the whole of it.
+  const handle = source.handle ?? (source.bytes ? undefined : await open(source.file as string, 'r'));
+  try {
+    return await encryptAndSend(created, { ...source, ...(handle ? { handle } : {}) }, size, send, cipher);
+  } finally {
+    if (handle && !source.handle) await handle.close();
+  }
+}
+
+async function encryptAndSend(
+  created: CreatedUpload,
+  source: ByteSource,
+  size: number,
+  send: SealedSend,
+  cipher: CipherGCM,
+): Promise<{ partNumber: number; etag: string }[]> {
   const parts = [...(created.parts ?? [])].sort((a, b) => a.partNumber - b.partNumber);
   const etags: { partNumber: number; etag: string }[] = [];
   const inFlight = new Set<Promise<void>>();
   let failure: unknown;
-  let carry = Buffer.alloc(0);
+  let carry: Buffer = Buffer.alloc(0);
   let offset = 0;
   let finished = false;
   for (const part of parts) {
@@ -78,7 +95,9 @@ export async function sendSealed(
       chunks.push(cipher.final(), cipher.getAuthTag());
       finished = true;
     }
-    const all = Buffer.concat(chunks);
+    // One piece (every part but those around the tag) is sent as it is, not copied.
+    const pieces = chunks.filter((c) => c.length > 0);
+    const all: Buffer = pieces.length === 1 && pieces[0] ? pieces[0] : Buffer.concat(pieces);
     const body = all.subarray(0, part.size);
     carry = all.subarray(part.size);
     if (body.length !== part.size)

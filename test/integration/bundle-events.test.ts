@@ -215,7 +215,7 @@ beforeAll(async () => {
         PageTokenSecret: secretArn,
         // The roles' ARNs as the local stack names its functions' principals.
         ...Object.fromEntries(
-          ['Crypto', 'Objects', 'Seal', 'Reencrypt', 'Keys'].map((r) => [
+          ['Crypto', 'Objects', 'Seal', 'Reencrypt', 'Keys', 'Uploads'].map((r) => [
             `${r}Role.Arn`,
             `arn:aws:iam::${ACCOUNT}:role/eaas-local-${r.toLowerCase()}`,
           ]),

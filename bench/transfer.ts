@@ -99,7 +99,8 @@ async function timed(
 
 /**
  * A document of `BENCH_TRANSFER_MIB` (default 1024) MiB uploaded through the API (presigned parts
- * into staging, sealed into the vault) and downloaded (presigned GET, decrypted in the client),
+ * into staging, sealed into the vault; and sealed in the client, ciphertext parts straight into
+ * the vault) and downloaded (presigned GET, decrypted in the client),
  * beside a plain S3 PUT and GET of the same file to the same local S3 in the same run; the peak
  * RSS of the stack process and of the client.
  */
@@ -157,7 +158,25 @@ export async function benchTransfer(
         if (status.state !== 'sealed') throw new Error(`upload ended ${status.state}`);
       },
     );
+    // Sealed in the client: encrypted in this process, the ciphertext PUT straight into the vault.
+    const clientSealed = await timed(
+      stack,
+      'upload via API, sealed in the client: ciphertext parts into the vault',
+      size,
+      async () => {
+        const status = await uploadDocument(
+          api,
+          { key: 'bench/document-client.bin', keyId: 'alias/eaas-default', file: input },
+          { seal: 'client' },
+        );
+        if (status.state !== 'sealed') throw new Error(`upload ended ${status.state}`);
+      },
+    );
     const output = join(work, 'document.out');
+    await downloadDocument(api, 'bench/document-client.bin', output);
+    if (statSync(output).size !== size || (await sha256(output)) !== expected)
+      throw new Error('the client-sealed document differs from the uploaded one');
+    rmSync(output);
     const download = await timed(stack, 'download via API: presigned GET + decrypt in client', size, () =>
       downloadDocument(api, 'bench/document.bin', output),
     );
@@ -166,13 +185,22 @@ export async function benchTransfer(
     s3.destroy();
 
     upload.vsPlain = upload.mibPerSecond / plainPut.mibPerSecond;
+    clientSealed.vsPlain = clientSealed.mibPerSecond / plainPut.mibPerSecond;
     download.vsPlain = download.mibPerSecond / plainGet.mibPerSecond;
     const result: TransferResult = {
       sizeMiB,
-      rows: [plainPut, upload, plainGet, download],
+      rows: [plainPut, upload, clientSealed, plainGet, download],
       stackRssBeforeMiB: rssBefore / MiB,
-      stackPeakRssMiB: Math.max(upload.stackPeakRssMiB, download.stackPeakRssMiB),
-      clientPeakRssMiB: Math.max(upload.clientPeakRssMiB, download.clientPeakRssMiB),
+      stackPeakRssMiB: Math.max(
+        upload.stackPeakRssMiB,
+        clientSealed.stackPeakRssMiB,
+        download.stackPeakRssMiB,
+      ),
+      clientPeakRssMiB: Math.max(
+        upload.clientPeakRssMiB,
+        clientSealed.clientPeakRssMiB,
+        download.clientPeakRssMiB,
+      ),
     };
     console.log(`\n## Documents of ${sizeMiB} MiB through the local stack (same file, same run)\n`);
     const header = [

@@ -357,7 +357,8 @@ export interface StagingArea extends ObjectStore {
     expiresIn: number,
     options?: { ifNoneMatch?: boolean },
   ): Promise<string>;
-  startMultipart(key: string, contentType?: string): Promise<string>;
+  /** Starts a multipart upload; the object it completes into gets `metadata` (set here, never by a part). */
+  startMultipart(key: string, contentType?: string, metadata?: Record<string, string>): Promise<string>;
   /** A URL that uploads part `partNumber` of exactly `size` bytes. */
   presignPart(
     key: string,
@@ -366,10 +367,12 @@ export interface StagingArea extends ObjectStore {
     size: number,
     expiresIn: number,
   ): Promise<string>;
+  /** `ifNoneMatch: '*'` completes only if the key is free, `ifMatch` only over that version (else PreconditionFailed). */
   completeMultipart(
     key: string,
     uploadId: string,
     parts: { partNumber: number; etag: string }[],
+    conditions?: { ifNoneMatch?: '*' | undefined; ifMatch?: string | undefined },
   ): Promise<{ etag: string }>;
   abortMultipart(key: string, uploadId: string): Promise<void>;
   /** The parts S3 holds of a multipart upload, in order; NotFound when the upload is gone. */

@@ -114,13 +114,18 @@ export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects
     );
   }
 
-  async startMultipart(key: string, contentType?: string): Promise<string> {
+  async startMultipart(
+    key: string,
+    contentType?: string,
+    metadata?: Record<string, string>,
+  ): Promise<string> {
     try {
       const out = await this.client.send(
         new CreateMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.full(key),
           ContentType: contentType,
+          Metadata: metadata,
         }),
       );
       if (!out.UploadId) throw new DomainError('DependencyFailure', 'S3 answered no upload id.');
@@ -146,14 +151,22 @@ export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects
     );
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]) {
+  async completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+    conditions: { ifNoneMatch?: '*' | undefined; ifMatch?: string | undefined } = {},
+  ) {
     try {
+      // Conditional completion: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
       const out = await this.client.send(
         new CompleteMultipartUploadCommand({
           Bucket: this.bucket,
           Key: this.full(key),
           UploadId: uploadId,
           MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+          IfNoneMatch: conditions.ifNoneMatch,
+          IfMatch: conditions.ifMatch,
         }),
       );
       return { etag: out.ETag ?? '' };

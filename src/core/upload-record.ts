@@ -1,4 +1,5 @@
 import { type EncryptionContext, parseJsonStrict, ReservedMemberError } from '@eaas/aws-rules';
+import { TAG_BYTES } from './envelope/index.js';
 import { DomainError } from './errors.js';
 import { type Person, personOf } from './person.js';
 
@@ -38,6 +39,15 @@ export interface UploadRecord {
   contentType?: string;
   overwrite: boolean;
   method: 'PUT' | 'multipart';
+  /**
+   * Who encrypts: `service` (absent; the uploader PUTs plaintext to the staging area and the seal
+   * encrypts it) or `client` (the uploader encrypts with the content key it was handed and PUTs the
+   * ciphertext straight into the vault's multipart upload, which this service started with the
+   * object's S3EC header: `multipartId` is then the vault's, `instruction` the instruction file to
+   * write at completion when the header did not fit in the object's metadata).
+   */
+  sealedBy?: 'client';
+  instruction?: string;
   multipartId?: string;
   partSize?: number;
   createdAt: string;
@@ -104,6 +114,14 @@ export function planParts(size: number): { partSize: number; sizes: number[] } {
   const sizes: number[] = [];
   for (let offset = 0; offset < size; offset += partSize) sizes.push(Math.min(partSize, size - offset));
   return { partSize, sizes };
+}
+
+/**
+ * The parts the uploader sends: of the plaintext (sealed by the service), or of the ciphertext
+ * and its 16-byte GCM tag (sealed by the client), so at least one part even for 0 bytes.
+ */
+export function uploadedParts(record: Pick<UploadRecord, 'size' | 'sealedBy'>) {
+  return planParts(record.sealedBy === 'client' ? record.size + TAG_BYTES : record.size);
 }
 
 /** Upload ids: 128 random bits in hex. */
@@ -178,6 +196,8 @@ const REQUIRED: Record<string, Check> = {
 const OPTIONAL: Record<string, Check> = {
   person: (v) => personOf(v) !== undefined,
   contentType: isString,
+  sealedBy: oneOf('client'),
+  instruction: isString,
   multipartId: isString,
   partSize: isCount,
   completing: oneOf(true, false),

@@ -7,6 +7,7 @@ import {
   SINGLE_PUT_LIMIT,
   type UploadErrorCode,
   type UploadRecord,
+  uploadedParts,
 } from './upload-record.js';
 
 /**
@@ -87,14 +88,17 @@ export function checkCompletion(
     throw new DomainError('InvalidState', `The upload is already ${record.state}.`);
   if (now.getTime() > Date.parse(record.expiresAt))
     throw new DomainError('UploadExpired', `The upload expired at ${record.expiresAt}; start a new one.`);
-  const expected = planParts(record.size).sizes.length;
+  const expected = uploadedParts(record).sizes.length;
   const numbers = [...partNumbers].sort((a, b) => a - b);
   if (numbers.length !== expected || numbers.some((n, i) => n !== i + 1))
     throw new ValidationError(`parts must list each of the ${expected} parts 1-${expected} once.`);
 }
 
-/** Precondition of cancelling a pending upload: no seal holds it. */
+/** Precondition of cancelling a pending upload: no seal holds it, nor a completion of a client's. */
 export function checkCancellable(record: UploadRecord, now: Date): void {
+  // A client-sealed upload completing writes the vault object itself: cancelling then would race it.
+  if (record.sealedBy === 'client' && record.completing)
+    throw new DomainError('InvalidState', 'The upload is being completed; it can no longer be cancelled.');
   if (isLeased(record, now))
     throw new DomainError('InvalidState', 'The upload is being sealed; it can no longer be cancelled.');
 }
@@ -223,6 +227,13 @@ export function checkResumable(
 ): asserts record is UploadRecord & { multipartId: string; partSize: number } {
   if (record.method !== 'multipart' || record.multipartId === undefined || record.partSize === undefined)
     throw new DomainError('InvalidState', 'This upload is a single PUT: there are no parts to resume.');
+  // Its content key is handed out once, at the start (docs/documents-and-uploads.md): a client that
+  // lost it starts a new upload (and cancels this one, which aborts its parts).
+  if (record.sealedBy === 'client')
+    throw new DomainError(
+      'InvalidState',
+      'An upload sealed by the client is not resumed: cancel it and start a new one.',
+    );
   if (record.state !== 'pending')
     throw new DomainError('InvalidState', `The upload is already ${record.state}.`);
   if (record.completing)

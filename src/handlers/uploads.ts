@@ -27,9 +27,13 @@ export function makeHandler(deps: UploadsDeps): ApiHandler {
           context?: EncryptionContext;
           contentType?: string;
           overwrite?: boolean;
+          sealedBy?: 'client' | 'service';
         };
         const out = await uploads.create(callerOf(input), body);
         input.state.audit.keyArn = out.keyId;
+        // Recorded as such: the uploader now holds the content key of the object it will write
+        // (never the key itself in the record).
+        if (body.sealedBy === 'client') input.state.audit.reason = 'content key issued';
         return out;
       },
       async getUpload(input) {

@@ -485,7 +485,7 @@ const UPLOAD_ROUTES: readonly Route[] = [
     'POST',
     '/v1/uploads',
     'createUpload',
-    'Start an upload: presigned URL(s) into the staging bucket, sealed into the vault once uploaded',
+    'Start an upload: presigned URL(s) into the staging bucket, sealed into the vault once uploaded; or, sealedBy client, the content key and presigned parts of the vault object the caller encrypts itself',
     S.CreateUploadResponse,
     {
       request: S.CreateUploadRequest,

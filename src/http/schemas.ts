@@ -754,6 +754,12 @@ export const CreateUploadRequest = {
       type: 'boolean',
       description: 'false: the upload fails (Conflict) when the key holds an object.',
     },
+    sealedBy: {
+      type: 'string',
+      enum: ['service', 'client'],
+      description:
+        "Who encrypts. service (default): PUT the plaintext to the staging URLs; the seal encrypts it into the vault. client: the answer holds the object's AES-256-GCM content key, IV and AAD (cipher); encrypt the document with them, append the 16-byte tag and PUT that ciphertext, cut into the planned parts, straight into the vault; then complete. Not resumable: the content key is handed out once.",
+    },
   },
 } as const;
 
@@ -793,6 +799,16 @@ export const CreateUploadResponse = {
   properties: {
     ...UploadStatus.properties,
     method: { type: 'string', enum: ['PUT', 'multipart'] },
+    sealedBy: {
+      type: 'string',
+      enum: ['client'],
+      description: 'Present for an upload sealed by the client: the parts are of the ciphertext and its tag.',
+    },
+    cipher: {
+      ...DownloadResponse.properties.cipher,
+      description:
+        "sealedBy client: the new object's own AES-256-GCM content key (S3EC V3: derived from its data key), IV and additional data. Encrypt the whole document as one GCM message, append the tag: that is the body (size + 16 bytes) to cut into the parts. Keep the key in memory only.",
+    },
     url: { type: 'string', description: 'method PUT: PUT the document here, with exactly its size.' },
     headers: {
       type: 'object',

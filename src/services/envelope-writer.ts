@@ -2,6 +2,7 @@ import type { Transform } from 'node:stream';
 import type { EncryptionContext } from '@eaas/aws-rules';
 import {
   EAAS_METADATA,
+  type EnvelopeHeader,
   type EnvelopeVersion,
   encodeHeader,
   kmsContextFor,
@@ -44,17 +45,27 @@ export async function newEnvelope(
     kmsContext,
     plaintextLength: input.plaintextLength,
   });
+  return { keyArn: dataKey.keyArn, stream, ...objectMetadata(header, dataKey.keyArn, input.ours) };
+}
+
+/**
+ * An object's metadata: its S3EC header and this service's own keys; when the header does not fit
+ * in S3's 2 KB of metadata, the header goes to the instruction file answered (written by the caller).
+ */
+export function objectMetadata(
+  header: EnvelopeHeader,
+  keyArn: string,
+  own: Record<string, string>,
+): { metadata: Record<string, string>; instruction?: string } {
   const ours = {
-    ...input.ours,
-    [EAAS_METADATA.keyArn]: dataKey.keyArn,
+    ...own,
+    [EAAS_METADATA.keyArn]: keyArn,
     [EAAS_METADATA.wrappedAt]: new Date().toISOString(),
   };
   let encoded = encodeHeader(header);
   if (metadataBytes({ ...encoded.metadata, ...ours }) > METADATA_LIMIT_BYTES)
     encoded = encodeHeader(header, { instructionFile: true });
   return {
-    keyArn: dataKey.keyArn,
-    stream,
     metadata: { ...encoded.metadata, ...ours },
     ...(encoded.instruction !== undefined ? { instruction: encoded.instruction } : {}),
   };

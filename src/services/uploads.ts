@@ -18,8 +18,9 @@ import {
   checkResumable,
   newUploadRecord,
 } from '../core/upload-transitions.js';
-import type { Keys, LargeObjects, ObjectStore, StagingArea } from '../ports.js';
+import type { Keys, StagingArea } from '../ports.js';
 import type { DocumentCaller, DocumentService } from './documents.js';
+import { ClientSealedUploads, type VaultUploads } from './uploads/client-sealed.js';
 import type { UploadOptions } from './uploads/options.js';
 import { UploadRecords } from './uploads/records.js';
 import { type SealOutcome, UploadSealer } from './uploads/seal.js';
@@ -27,6 +28,7 @@ import { type SweepResult, sweepUploads } from './uploads/sweep.js';
 
 export type { UploadState, UploadStatus } from '../core/upload-record.js';
 export { uploadIdOf } from '../core/upload-record.js';
+export type { IssuedCipher, VaultUploads } from './uploads/client-sealed.js';
 export type { UploadOptions } from './uploads/options.js';
 export type { SealOutcome } from './uploads/seal.js';
 export type { SweepResult } from './uploads/sweep.js';
@@ -45,17 +47,19 @@ export class UploadService {
   private readonly now: () => Date;
   private readonly records: UploadRecords;
   private readonly sealer: UploadSealer;
+  private readonly clientSealed: ClientSealedUploads;
 
   constructor(
     keys: Keys,
     private readonly documents: DocumentService,
     private readonly staging: StagingArea,
-    vault: ObjectStore & LargeObjects,
+    vault: VaultUploads,
     private readonly options: UploadOptions,
   ) {
     this.now = options.now ?? (() => new Date());
-    this.records = new UploadRecords(staging, this.now);
+    this.records = new UploadRecords(staging, this.now, vault);
     this.sealer = new UploadSealer(keys, documents, this.records, vault, options, this.now);
+    this.clientSealed = new ClientSealedUploads(keys, this.records, vault, options, this.now);
   }
 
   /**
@@ -101,6 +105,8 @@ export class UploadService {
       context?: EncryptionContext | undefined;
       contentType?: string | undefined;
       overwrite?: boolean | undefined;
+      /** `client`: the uploader encrypts (it is handed the content key) and PUTs ciphertext to the vault. */
+      sealedBy?: 'client' | 'service' | undefined;
     },
   ) {
     // A person's names are relative to its space, and its writes bound to it.
@@ -144,6 +150,17 @@ export class UploadService {
       now: this.now(),
       expiresInSeconds: expiresIn,
     });
+    if (input.sealedBy === 'client') {
+      const started = await this.clientSealed.start(record, expiresIn);
+      return {
+        ...this.statusFor(started.record),
+        sealedBy: 'client' as const,
+        method: 'multipart' as const,
+        partSize: started.partSize,
+        parts: started.parts,
+        cipher: started.cipher,
+      };
+    }
     const staged = stagingKeyOf(record.id);
     if (record.method === 'PUT') {
       // If-None-Match: * is signed in: the link writes the staging object once, never over it.
@@ -179,6 +196,7 @@ export class UploadService {
     parts: { partNumber: number; etag: string }[],
   ): Promise<UploadStatus> {
     const { record, etag } = await this.ownUpload(caller, id);
+    if (record.sealedBy === 'client') return this.completeClientSealed(record, etag, parts);
     checkCompletion(
       record,
       parts.map((p) => p.partNumber),
@@ -205,6 +223,38 @@ export class UploadService {
       throw error;
     }
     return this.statusFor(record);
+  }
+
+  /** Completes a client-sealed upload: S3 assembles the ciphertext in the vault; no seal follows. */
+  private async completeClientSealed(
+    record: UploadRecord,
+    etag: string,
+    parts: { partNumber: number; etag: string }[],
+  ): Promise<UploadStatus> {
+    checkCompletion(
+      record,
+      parts.map((p) => p.partNumber),
+      this.now(),
+    );
+    // Marked first (conditionally): one completion at a time, and none expired or cancelled meanwhile.
+    let marked: string;
+    try {
+      marked = await this.records.write({ ...record, completing: true }, etag);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'PreconditionFailed')
+        throw new DomainError('InvalidState', 'The upload changed meanwhile; look at it again.');
+      throw error;
+    }
+    const completing = { ...record, completing: true };
+    try {
+      return this.statusFor((await this.clientSealed.complete(completing, marked, parts)).record);
+    } catch (error) {
+      // Not completed (wrong parts, S3 unavailable): the mark goes, so that it may be retried or expire.
+      const current = await this.records.read(record.id);
+      if (current?.etag === marked && current.record.state === 'pending')
+        await this.records.write(record, marked).catch(() => undefined);
+      throw error;
+    }
   }
 
   /**
@@ -267,6 +317,14 @@ export class UploadService {
 
   /** One pass over the pending uploads: see `sweepUploads`. */
   sweep(log?: (message: string, extra: Record<string, unknown>) => void): Promise<SweepResult> {
-    return sweepUploads({ records: this.records, seal: (id) => this.sealer.seal(id), now: this.now }, log);
+    return sweepUploads(
+      {
+        records: this.records,
+        seal: (id) => this.sealer.seal(id),
+        settle: (record, etag) => this.clientSealed.settle(record, etag),
+        now: this.now,
+      },
+      log,
+    );
   }
 }

@@ -37,7 +37,10 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
     putStream: 0,
     completeMultipart: 0,
   };
-  private readonly multipart = new Map<string, { key: string; parts: Map<number, Buffer> }>();
+  private readonly multipart = new Map<
+    string,
+    { key: string; parts: Map<number, Buffer>; metadata: Record<string, string>; contentType?: string }
+  >();
   private readonly failures = new Map<Operation, Error[]>();
   private n = 0;
 
@@ -166,9 +169,14 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
     return `memory:///${key}?put&size=${size}&expires=${expiresIn}${options.ifNoneMatch ? '&if-none-match' : ''}`;
   }
 
-  async startMultipart(key: string) {
+  async startMultipart(key: string, contentType?: string, metadata: Record<string, string> = {}) {
     const id = `mpu-${++this.n}`;
-    this.multipart.set(id, { key, parts: new Map() });
+    this.multipart.set(id, {
+      key,
+      parts: new Map(),
+      metadata: { ...metadata },
+      ...(contentType ? { contentType } : {}),
+    });
     return id;
   }
 
@@ -184,11 +192,22 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
     return etagOf(body, partNumber);
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: { partNumber: number; etag: string }[]) {
+  async completeMultipart(
+    key: string,
+    uploadId: string,
+    parts: { partNumber: number; etag: string }[],
+    conditions: { ifNoneMatch?: '*' | undefined; ifMatch?: string | undefined } = {},
+  ) {
     await this.enter('completeMultipart');
     const upload = this.multipart.get(uploadId);
     if (!upload || upload.key !== key)
       throw new ValidationError('S3 refused the parts of the upload: NoSuchUpload.');
+    const current = this.objects.get(key);
+    if (
+      (conditions.ifNoneMatch === '*' && current) ||
+      (conditions.ifMatch !== undefined && current?.etag !== conditions.ifMatch)
+    )
+      throw new DomainError('PreconditionFailed', `The object ${key} changed.`);
     const bodies = parts.map((p) => {
       const body = upload.parts.get(p.partNumber);
       if (!body || etagOf(body, p.partNumber) !== p.etag)
@@ -196,7 +215,7 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
       return body;
     });
     this.multipart.delete(uploadId);
-    return { etag: this.set(key, Buffer.concat(bodies)) };
+    return { etag: this.set(key, Buffer.concat(bodies), upload.metadata, upload.contentType) };
   }
 
   async listParts(_key: string, uploadId: string) {

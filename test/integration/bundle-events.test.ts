@@ -216,7 +216,7 @@ beforeAll(async () => {
         PageTokenSecret: secretArn,
         // The roles' ARNs as the local stack names its functions' principals.
         ...Object.fromEntries(
-          ['Crypto', 'Objects', 'Streams', 'Seal', 'Reencrypt', 'Keys'].map((r) => [
+          ['Crypto', 'Objects', 'Streams', 'Seal', 'Reencrypt', 'Keys', 'Uploads'].map((r) => [
             `${r}Role.Arn`,
             `arn:aws:iam::${ACCOUNT}:role/eaas-local-${r.toLowerCase()}`,
           ]),

@@ -128,7 +128,7 @@ describe('an interrupted put', () => {
     const bytes = randomBytes(40 * MiB);
     const file = join(home, 'resume.bin');
     writeFileSync(file, bytes);
-    const args = ['put', file, 'cli/resume.bin', '--concurrency', '1'];
+    const args = ['put', file, 'cli/resume.bin', '--concurrency', '1', '--seal', 'service'];
     // 8 MiB parts at 16 MiB/s: the first run is killed once two parts are in S3.
     const child = startCli([...args, '--max-rate', String(16 * MiB)], env);
     const done = finished(child);
@@ -164,5 +164,58 @@ describe('an interrupted put', () => {
     expect(out.resumedParts).toBeLessThan(5);
     expect(readdirSync(states)).toEqual([]);
     expect(sha((await runCli(['get', 'cli/resume.bin', '-'], env)).stdout)).toBe(sha(bytes));
+  });
+});
+
+describe('a put sealed in the client (the default)', () => {
+  const states = () => {
+    try {
+      return readdirSync(join(home, 'state', 'eaas', 'uploads')).filter((n) => n.endsWith('.json'));
+    } catch {
+      return [];
+    }
+  };
+
+  it('is encrypted here into the vault; killed half-way it leaves nothing, and the next run cancels it and starts over', async () => {
+    const bytes = randomBytes(24 * MiB);
+    const file = join(home, 'sealed-here.bin');
+    writeFileSync(file, bytes);
+    const args = ['put', file, 'cli/sealed-here.bin', '--concurrency', '1'];
+    // 8 MiB parts at 8 MiB/s: killed once the upload exists, before its last part.
+    const child = startCli([...args, '--max-rate', String(8 * MiB)], env);
+    const done = finished(child);
+    for (let i = 0; i < 200 && states().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGKILL');
+    expect((await done).signal).toBe('SIGKILL');
+    const [name] = states();
+    const { uploadId } = JSON.parse(readFileSync(join(home, 'state', 'eaas', 'uploads', name ?? ''), 'utf8'));
+    const api = t.client(KEY_USER).documents;
+    expect((await api.getUpload(uploadId)).state).toBe('pending');
+    // Nothing at the name until it completes.
+    const head = await runCli(['head', 'cli/sealed-here.bin'], env);
+    expect(head.code).toBe(5);
+
+    const second = await runCli(args, env);
+    expect([second.code, second.stderr]).toEqual([0, '']);
+    const out = json(second.stdout);
+    expect(out).toMatchObject({
+      key: 'cli/sealed-here.bin',
+      size: bytes.length,
+      format: 's3ec-v3',
+      resumedParts: 0,
+    });
+    expect(out.uploadId).not.toBe(uploadId);
+    expect(await api.getUpload(uploadId)).toMatchObject({ state: 'failed', error: { code: 'Cancelled' } });
+    expect(states()).toEqual([]);
+    expect(sha((await runCli(['get', 'cli/sealed-here.bin', '-'], env)).stdout)).toBe(sha(bytes));
+  });
+
+  it('refuses a --seal it does not know', async () => {
+    const file = join(home, 'seal-bogus.bin');
+    writeFileSync(file, randomBytes(10));
+    const run = await runCli(['put', file, 'cli/seal-bogus.bin', '--seal', 'nobody'], env);
+    expect([run.code, run.stdout.length]).toEqual([2, 0]);
+    expect(run.stderr).toMatch(/--seal is client or service/);
   });
 });

@@ -396,7 +396,7 @@ describe('key policies: the account root administers, only the service roles use
     expect(env.EAAS_SERVICE_ROLE_ARNS).toEqual({
       'Fn::Join': [
         ',',
-        ['CryptoRole', 'ObjectsRole', 'StreamsRole', 'SealRole', 'ReencryptRole'].map((r) => ({
+        ['CryptoRole', 'ObjectsRole', 'StreamsRole', 'SealRole', 'ReencryptRole', 'UploadsRole'].map((r) => ({
           'Fn::GetAtt': [r, 'Arn'],
         })),
       ],
@@ -524,7 +524,8 @@ describe('least privilege: every function its own role', () => {
     ['seal', 's3:DeleteObject', document, false],
     ['seal', 's3:PutObject', incoming, false],
     ['seal', 's3:GetObject', s3(STAGING, '/elsewhere/x'), false],
-    // uploads: presigned writes into incoming/, its records, authorization reads; no key use.
+    // uploads: presigned writes into incoming/, its records, authorization reads; for uploads
+    // sealed by the client, a data key (never Decrypt) and multipart writes into the vault, never a delete.
     ['uploads', 's3:PutObject', incoming, true],
     ['uploads', 's3:AbortMultipartUpload', incoming, true],
     ['uploads', 's3:ListMultipartUploadParts', incoming, true],
@@ -537,10 +538,12 @@ describe('least privilege: every function its own role', () => {
     ['uploads', 'kms:GetKeyPolicy', KEY, true],
     ['uploads', 'kms:ListGrants', KEY, true],
     ['uploads', 'kms:DescribeKey', KEY, true],
-    ['uploads', 'kms:GenerateDataKey', KEY, false],
+    ['uploads', 'kms:GenerateDataKey', KEY, true],
     ['uploads', 'kms:Encrypt', KEY, false],
     ['uploads', 'kms:Decrypt', KEY, false],
-    ['uploads', 's3:PutObject', document, false],
+    ['uploads', 's3:PutObject', document, true],
+    ['uploads', 's3:AbortMultipartUpload', document, true],
+    ['uploads', 's3:ListMultipartUploadParts', document, true],
     ['uploads', 's3:DeleteObject', document, false],
     ['uploads', 's3:PutObject', s3(STAGING, '/elsewhere/x'), false],
     // objects: the vault, data keys and their unwrapping; nothing of staging.

@@ -61,8 +61,20 @@ export interface PartUrl {
   size: number;
 }
 
+/** The AES-256-GCM parameters of one object's content, base64 (a download's, or a client-sealed upload's). */
+export interface ContentCipher {
+  algorithm: 'AES-256-GCM';
+  key: string;
+  iv: string;
+  aad: string;
+  tagLength: number;
+}
+
 export interface CreatedUpload extends UploadStatus {
   method: 'PUT' | 'multipart';
+  /** `client`: encrypt with `cipher` and PUT the ciphertext and tag into `parts`. */
+  sealedBy?: 'client';
+  cipher?: ContentCipher;
   url?: string;
   headers?: Record<string, string>;
   partSize?: number;
@@ -83,4 +95,6 @@ export interface CreateUploadInput {
   context?: Context;
   contentType?: string;
   overwrite?: boolean;
+  /** `client`: the answer holds the content key; the caller encrypts and sends ciphertext to the vault. */
+  sealedBy?: 'client' | 'service';
 }

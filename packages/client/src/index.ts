@@ -4,6 +4,7 @@
  */
 export { DocumentsApi } from './documents-api.js';
 export type {
+  ContentCipher,
   CreatedUpload,
   CreateUploadInput,
   DownloadTicket,

@@ -4,6 +4,7 @@ import type { PartUrl, UploadStatus } from './documents-types.js';
 import { EaasError } from './errors.js';
 import { type ByteSource, putWithRetry, readRange } from './s3-put.js';
 import type { Context } from './types.js';
+import { uploadSealed } from './upload-sealed.js';
 
 /**
  * Documents of any size through the API: the bytes go straight to the presigned staging URLs and
@@ -37,6 +38,13 @@ export interface UploadStarted {
 }
 
 export interface UploadOptions {
+  /**
+   * Who encrypts (default `service`). `client`: this process encrypts with the content key the
+   * service hands it and sends the ciphertext straight into the vault: the plaintext never leaves
+   * it and crosses the network once; the document is in place when this answers (no seal to
+   * wait for). Not resumable: `resumeId` is ignored and a failed upload starts over.
+   */
+  seal?: 'client' | 'service';
   /** Parts sent at once (default 4). */
   concurrency?: number;
   /** Tries per part or PUT before the upload is given up (default 3). */
@@ -174,6 +182,8 @@ export async function uploadDocument(
     : input.handle
       ? (await input.handle.stat()).size
       : (await stat(input.file as string)).size;
+  if (options.seal === 'client')
+    return { ...(await sealedHere(client, input, size, options)), resumedParts: 0 };
   const found = options.resumeId
     ? await resumed(client, options.resumeId, { key: input.key, size })
     : undefined;
@@ -237,4 +247,43 @@ export async function uploadDocument(
   const resumedParts = plan.started.resumedParts;
   if (options.waitForSeal === false) return { ...plan.status, resumedParts };
   return { ...(await waitForSeal(client, plan.id, options.sealTimeoutMs)), resumedParts };
+}
+
+/** `seal: 'client'`: encrypted here and sent into the vault (see `upload-sealed.ts`). */
+async function sealedHere(client: Docs, input: UploadInput, size: number, options: UploadOptions) {
+  let sent = 0;
+  const begun = Date.now();
+  const status = await uploadSealed(client, input, size, {
+    concurrency: Math.max(1, options.concurrency ?? 4),
+    attempts: options.attempts ?? 3,
+    signal: options.signal,
+    cancelOnFailure: options.cancelOnFailure !== false,
+    progress: (n) => {
+      sent += n;
+      options.onProgress?.({ sentBytes: sent, totalBytes: size });
+    },
+    pace: async () => {
+      const rate = options.maxBytesPerSecond;
+      if (!rate) return;
+      const wait = (sent / rate) * 1000 - (Date.now() - begun);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    },
+    onCreated: async (created) =>
+      options.onStarted?.({
+        id: created.id,
+        method: 'multipart',
+        expiresAt: created.expiresAt,
+        resumedParts: 0,
+        totalParts: created.parts?.length ?? 0,
+        resumedBytes: 0,
+      }),
+  });
+  if (status.state === 'failed')
+    throw new EaasError(
+      status.error?.code ?? 'SealFailed',
+      status.error?.message ?? 'The upload failed.',
+      409,
+      undefined,
+    );
+  return status;
 }

@@ -119,6 +119,48 @@ export function sealer(input: SealInput): { header: EnvelopeHeader; stream: Tran
   }
 }
 
+/**
+ * A new object's header and its AES-256-GCM content cipher (key, IV, AAD), for a writer that
+ * encrypts the body elsewhere (an uploader sealing in the client): the same header and cipher
+ * `sealer` makes. Zeroes `dataKey`; the caller zeroes the answered `cipher.key` once handed on.
+ */
+export function contentSealOf(input: SealInput): { header: EnvelopeHeader; cipher: ContentCipher } {
+  const { dataKey } = input;
+  try {
+    if (dataKey.length !== DATA_KEY_BYTES) throw new RangeError(`A data key is ${DATA_KEY_BYTES} bytes.`);
+    if (input.version === 'v2') {
+      const iv = nonZeroRandom(V2_IV_BYTES);
+      return {
+        header: {
+          version: 'v2',
+          wrappedKey: input.wrappedKey,
+          kmsContext: input.kmsContext,
+          iv,
+          ...(input.plaintextLength !== undefined ? { plaintextLength: input.plaintextLength } : {}),
+        },
+        cipher: { key: Buffer.from(dataKey), iv: Buffer.from(iv), aad: Buffer.alloc(0) },
+      };
+    }
+    const messageId = nonZeroRandom(MESSAGE_ID_BYTES);
+    return {
+      header: {
+        version: 'v3',
+        wrappedKey: input.wrappedKey,
+        kmsContext: input.kmsContext,
+        messageId,
+        commitment: commitmentOf(dataKey, messageId),
+      },
+      cipher: {
+        key: derivedKeyOf(dataKey, messageId),
+        iv: Buffer.from(V3_IV),
+        aad: Buffer.from(SUITE_V3_ID),
+      },
+    };
+  } finally {
+    dataKey.fill(0);
+  }
+}
+
 class OpenTransform extends Transform {
   /** The last bytes seen, which may be the tag. */
   private tail = Buffer.alloc(0);

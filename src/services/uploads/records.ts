@@ -20,6 +20,8 @@ export class UploadRecords {
   constructor(
     readonly staging: StagingArea,
     private readonly now: () => Date,
+    /** Where the multipart uploads of client-sealed uploads are: the vault. */
+    private readonly vault: Pick<StagingArea, 'abortMultipart'>,
   ) {}
 
   /** An upload's record and its ETag; undefined when there is none (or the id is not one). */
@@ -75,7 +77,11 @@ export class UploadRecords {
   ): Promise<UploadRecord> {
     const out = failed(record, code, message);
     await this.write(out, etag);
-    if (record.multipartId !== undefined)
+    // A client-sealed upload's parts are in the vault, under the document's own name (never listed
+    // until completed); aborting them is what ends an expired or cancelled one there.
+    if (record.multipartId !== undefined && record.sealedBy === 'client')
+      await this.vault.abortMultipart(record.key, record.multipartId);
+    else if (record.multipartId !== undefined)
       await this.staging.abortMultipart(stagingKeyOf(record.id), record.multipartId);
     await this.clear(record.id);
     return out;

@@ -1,4 +1,4 @@
-import { PENDING_PREFIX, pendingIdOf, pendingKeyOf } from '../../core/upload-record.js';
+import { PENDING_PREFIX, pendingIdOf, pendingKeyOf, type UploadRecord } from '../../core/upload-record.js';
 import type { UploadRecords } from './records.js';
 import type { SealOutcome } from './seal.js';
 
@@ -17,11 +17,17 @@ export interface SweepResult {
 /**
  * One pass over the pending uploads (their `pending/` markers): seals those whose staging object
  * is there and whose seal died (lease expired), and ends failed those whose links expired with
- * nothing uploaded. Run on a schedule; answers what it did. An upload that fails to seal is
+ * nothing uploaded; client-sealed ones are settled (`settle`). Run on a schedule; answers what it did. An upload that fails to seal is
  * logged (its id and the error's name, never a byte of it) and tried again on the next sweep.
  */
 export async function sweepUploads(
-  deps: { records: UploadRecords; seal: (id: string) => Promise<SealOutcome>; now?: () => Date },
+  deps: {
+    records: UploadRecords;
+    seal: (id: string) => Promise<SealOutcome>;
+    /** A client-sealed upload past its links: finished, ended Expired (its vault parts aborted), or left. */
+    settle?: (record: UploadRecord, etag: string) => Promise<'sealed' | 'expired' | undefined>;
+    now?: () => Date;
+  },
   log: (message: string, extra: Record<string, unknown>) => void = () => undefined,
 ): Promise<SweepResult> {
   const { records, seal } = deps;
@@ -41,6 +47,13 @@ export async function sweepUploads(
         const found = await records.read(id);
         if (found?.record.state !== 'pending') {
           await records.staging.delete(pendingKeyOf(id));
+          continue;
+        }
+        if (found.record.sealedBy === 'client') {
+          // Nothing to seal: its ciphertext goes straight into the vault's multipart upload.
+          const settled = await deps.settle?.(found.record, found.etag);
+          if (settled === 'sealed') done.sealed++;
+          if (settled === 'expired') done.expired++;
           continue;
         }
         if (await records.expireIfAbandoned(found.record, found.etag)) {

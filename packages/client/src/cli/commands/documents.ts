@@ -17,6 +17,10 @@ export function register(program: Command, runtime: Runtime): void {
     .option('--no-overwrite', 'refuse if KEY already holds a document')
     .option('--concurrency <n>', 'parts sent at once (default 4)')
     .option('--max-rate <bytes>', 'send no faster than this many bytes per second, on average')
+    .option(
+      '--seal <who>',
+      'who encrypts a large file: client (default; encrypted here, sent once straight into the vault, not resumable) or service (plaintext to the staging area, sealed there, resumable)',
+    )
     .option('--no-resume', 'start a new upload even if an interrupted one of this file could resume')
     .action(
       action(runtime, (ctx, file: string, key: string, options: PutOptions) => put(ctx, file, key, options)),

@@ -20,6 +20,7 @@ export interface PutOptions {
   concurrency?: string;
   maxRate?: string;
   resume?: boolean;
+  seal?: string;
 }
 
 const count = (value: string | undefined, name: string): number | undefined => {
@@ -41,6 +42,8 @@ export async function put(
   const context = parseContext(options.context);
   const concurrency = count(options.concurrency, '--concurrency');
   const maxBytesPerSecond = count(options.maxRate, '--max-rate');
+  const seal = options.seal ?? 'client';
+  if (seal !== 'client' && seal !== 'service') throw new UsageError('--seal is client or service');
   const input = file === '-' ? await spoolInput(ctx.runtime.stdin, INLINE_BYTES) : await fileInput(file);
   const size = 'bytes' in input ? input.bytes.length : input.size;
   const client = await ctx.client();
@@ -56,7 +59,9 @@ export async function put(
     ctx.printer.value({ ...out, resumedParts: 0 });
     return;
   }
-  // Resumable: a file named on the command line (not standard input).
+  // Resumable: a file named on the command line (not standard input). A client-sealed upload's
+  // content key is handed out once: a new run cancels the interrupted one (its parts are aborted)
+  // and starts over.
   const state =
     'path' in input && options.resume !== false
       ? statePath(ctx.runtime.env, {
@@ -69,7 +74,11 @@ export async function put(
           ...common,
         })
       : undefined;
-  const previous = state ? await readState(state) : undefined;
+  let previous = state ? await readState(state) : undefined;
+  if (previous && seal === 'client') {
+    await client.documents.cancelUpload(previous.uploadId).catch(() => undefined);
+    previous = undefined;
+  }
   const meter = await byteMeter(ctx, 'put');
   meter.total(size);
   let out: UploadStatus & { resumedParts: number };
@@ -87,10 +96,12 @@ export async function put(
             : { bytes: input.bytes }),
       },
       {
+        seal,
         ...(concurrency ? { concurrency } : {}),
         ...(maxBytesPerSecond ? { maxBytesPerSecond } : {}),
         ...(previous ? { resumeId: previous.uploadId } : {}),
-        cancelOnFailure: state === undefined,
+        // Nothing of a client-sealed upload is resumed: a failed one is cancelled at once.
+        cancelOnFailure: state === undefined || seal === 'client',
         onProgress: ({ sentBytes }) => meter.update(sentBytes),
         onStarted: async (started) => {
           if (state && started.method === 'multipart')

@@ -1,0 +1,248 @@
+import {
+  contentSealOf,
+  EAAS_METADATA,
+  INSTRUCTION_METADATA,
+  kmsContextFor,
+  TAG_BYTES,
+} from '../../core/envelope/index.js';
+import { DomainError, ValidationError } from '../../core/errors.js';
+import { instructionKeyOf } from '../../core/object-names.js';
+import { type UploadRecord, uploadedParts } from '../../core/upload-record.js';
+import { checkCompletion, sealed } from '../../core/upload-transitions.js';
+import type { Keys, LargeObjects, ObjectStore, StagingArea } from '../../ports.js';
+import { objectMetadata } from '../envelope-writer.js';
+import type { UploadOptions } from './options.js';
+import type { UploadRecords } from './records.js';
+
+/** The vault as client-sealed uploads use it: a multipart upload this service starts and completes. */
+export type VaultUploads = ObjectStore &
+  LargeObjects &
+  Pick<StagingArea, 'startMultipart' | 'presignPart' | 'completeMultipart' | 'abortMultipart' | 'listParts'>;
+
+/** The AES-256-GCM parameters handed to the uploader, base64, as the download route hands them. */
+export interface IssuedCipher {
+  algorithm: 'AES-256-GCM';
+  key: string;
+  iv: string;
+  aad: string;
+  tagLength: number;
+}
+
+/**
+ * Uploads sealed in the client: this service makes the object's data key (KMS GenerateDataKey
+ * under its context), its S3EC header and its own metadata, and starts the vault's multipart
+ * upload at the document's name with that metadata, so that the uploader chooses none of it; the
+ * uploader is handed the content key, IV and AAD, encrypts, and PUTs the ciphertext and tag
+ * straight into the presigned parts (each bound to its planned size). The completion checks the
+ * parts S3 holds and completes under the same conditions as the seal (the key still free, or
+ * still the version its owner may replace). Until then S3 shows nothing at the name.
+ */
+export class ClientSealedUploads {
+  constructor(
+    private readonly keys: Keys,
+    private readonly records: UploadRecords,
+    private readonly vault: VaultUploads,
+    private readonly options: UploadOptions,
+    private readonly now: () => Date,
+  ) {}
+
+  /**
+   * Starts the vault's multipart upload for a new (checked) upload record and records it; answers
+   * the part URLs and the content cipher. The service keeps no copy of the content key.
+   */
+  async start(record: UploadRecord, expiresIn: number) {
+    const kmsContext = kmsContextFor(this.options.version, record.context);
+    const dataKey = await this.keys.generateDataKey({
+      keyId: record.keyArn,
+      context: kmsContext,
+      numberOfBytes: 32,
+      includePlaintext: true,
+    });
+    const plainKey = Buffer.from(dataKey.plaintext ?? new Uint8Array());
+    dataKey.plaintext?.fill(0);
+    // Zeroes plainKey; the derived content key is zeroed below once encoded for the answer.
+    const { header, cipher } = contentSealOf({
+      version: this.options.version,
+      dataKey: plainKey,
+      wrappedKey: Buffer.from(dataKey.ciphertext),
+      kmsContext,
+      plaintextLength: record.size,
+    });
+    try {
+      const { metadata, instruction } = objectMetadata(header, dataKey.keyArn, {
+        [EAAS_METADATA.owner]: record.owner,
+        [EAAS_METADATA.created]: this.now().toISOString(),
+        [EAAS_METADATA.uploadId]: record.id,
+      });
+      const { partSize, sizes } = uploadedParts({ size: record.size, sealedBy: 'client' });
+      const multipartId = await this.vault.startMultipart(
+        record.key,
+        record.contentType ?? 'application/octet-stream',
+        metadata,
+      );
+      const out: UploadRecord = {
+        ...record,
+        sealedBy: 'client',
+        method: 'multipart',
+        multipartId,
+        partSize,
+        ...(instruction !== undefined ? { instruction } : {}),
+      };
+      let parts: { partNumber: number; size: number; url: string }[];
+      try {
+        parts = await Promise.all(
+          sizes.map(async (size, i) => ({
+            partNumber: i + 1,
+            size,
+            url: await this.vault.presignPart(record.key, multipartId, i + 1, size, expiresIn),
+          })),
+        );
+        await this.records.create(out);
+      } catch (error) {
+        await this.vault.abortMultipart(record.key, multipartId).catch(() => undefined);
+        throw error;
+      }
+      const issued: IssuedCipher = {
+        algorithm: 'AES-256-GCM',
+        key: cipher.key.toString('base64'),
+        iv: cipher.iv.toString('base64'),
+        aad: cipher.aad.toString('base64'),
+        tagLength: TAG_BYTES,
+      };
+      return { record: out, partSize, parts, cipher: issued };
+    } finally {
+      cipher.key.fill(0);
+    }
+  }
+
+  /** The vault object at the upload's name when this upload completed it (a completion retried). */
+  private async writtenBy(record: UploadRecord) {
+    const existing = await this.vault.head(record.key);
+    return existing?.metadata[EAAS_METADATA.uploadId] === record.id &&
+      existing.size === record.size + TAG_BYTES
+      ? existing
+      : undefined;
+  }
+
+  /**
+   * Completes a client-sealed upload (its record marked `completing` by the caller, at `etag`):
+   * the parts S3 holds must be exactly the planned ones (each the size planned, the ETags the
+   * uploader names), then S3 assembles them under the seal's conditions; the upload ends sealed.
+   * A write by someone else meanwhile ends it failed/Conflict (PreconditionFailed to the caller).
+   */
+  async complete(
+    record: UploadRecord,
+    etag: string,
+    named: { partNumber: number; etag: string }[],
+  ): Promise<{ record: UploadRecord; etag: string }> {
+    checkCompletion(
+      record,
+      named.map((p) => p.partNumber),
+      this.now(),
+    );
+    let object: { etag: string } | undefined;
+    let listed: { partNumber: number; etag: string; size: number }[] | undefined;
+    try {
+      listed = await this.vault.listParts(record.key, record.multipartId);
+    } catch (error) {
+      if (!(error instanceof DomainError && error.code === 'NotFound')) throw error;
+      // Completed by an earlier call that did not live to record it: finish that one.
+      object = await this.writtenBy(record);
+      if (!object) {
+        const failed = await this.records.fail(record, etag, 'Expired', 'The parts of the upload are gone.');
+        return { record: failed, etag };
+      }
+    }
+    if (listed) {
+      const { sizes } = uploadedParts(record);
+      const byNumber = new Map(named.map((p) => [p.partNumber, unquoted(p.etag)]));
+      const wrong = sizes.findIndex((size, i) => {
+        const part = listed[i];
+        return (
+          part === undefined ||
+          part.partNumber !== i + 1 ||
+          part.size !== size ||
+          byNumber.get(part.partNumber) !== unquoted(part.etag)
+        );
+      });
+      if (wrong !== -1 || listed.length !== sizes.length)
+        throw new ValidationError(
+          `parts: part ${wrong === -1 ? sizes.length + 1 : wrong + 1} is not the one this upload holds (its ETag and planned size); send each part to its URL, then complete with the ETags S3 answered.`,
+        );
+      try {
+        object = await this.vault.completeMultipart(
+          record.key,
+          record.multipartId,
+          listed.map(({ partNumber, etag: partEtag }) => ({ partNumber, etag: partEtag })),
+          record.replaces === null ? { ifNoneMatch: '*' } : { ifMatch: record.replaces },
+        );
+      } catch (error) {
+        if (error instanceof DomainError && error.code === 'PreconditionFailed') {
+          await this.records.fail(
+            record,
+            etag,
+            'Conflict',
+            `The object ${JSON.stringify(record.key)} was written meanwhile.`,
+          );
+          throw new DomainError(
+            'PreconditionFailed',
+            `The object ${JSON.stringify(record.key)} was written meanwhile; the upload ended failed (Conflict).`,
+          );
+        }
+        throw error;
+      }
+    }
+    if (!object) throw new DomainError('InternalError', 'The upload was neither completed nor found.');
+    return this.finish(record, etag, object);
+  }
+
+  /**
+   * What the sweep does with a client-sealed upload: nothing while its links live (or, when a
+   * completion began, for COMPLETION_GRACE_MS more); then, if a completion wrote its object but did
+   * not live to record it, finish it; else end it Expired, which aborts its parts in the vault.
+   */
+  async settle(record: UploadRecord, etag: string): Promise<'sealed' | 'expired' | undefined> {
+    const now = this.now().getTime();
+    const expiry = Date.parse(record.expiresAt);
+    if (record.state !== 'pending' || now <= expiry) return undefined;
+    if (record.completing && now <= expiry + COMPLETION_GRACE_MS) return undefined;
+    try {
+      const written = record.completing ? await this.writtenBy(record) : undefined;
+      if (written) {
+        await this.finish(record, etag, written);
+        return 'sealed';
+      }
+      await this.records.fail(
+        record,
+        etag,
+        'Expired',
+        `Not completed before the links expired at ${record.expiresAt}.`,
+      );
+      return 'expired';
+    } catch (error) {
+      // Another step changed the upload first: that one decides.
+      if (error instanceof DomainError && error.code === 'PreconditionFailed') return undefined;
+      throw error;
+    }
+  }
+
+  /** The object is in place: its instruction file if any, then the upload recorded sealed. */
+  private async finish(record: UploadRecord, etag: string, object: { etag: string }) {
+    // The header did not fit in the object's metadata: its instruction file, as the seal writes it.
+    if (record.instruction !== undefined)
+      await this.vault.put(instructionKeyOf(record.key), Buffer.from(record.instruction), {
+        metadata: { ...INSTRUCTION_METADATA },
+        contentType: 'application/json',
+      });
+    const done = sealed(record, this.now(), { etag: object.etag, format: `s3ec-${this.options.version}` });
+    const doneEtag = await this.records.write(done, etag);
+    await this.records.clear(record.id);
+    this.options.onSealed?.(record.size);
+    return { record: done, etag: doneEtag };
+  }
+}
+
+const unquoted = (etag: string) => etag.replace(/^"|"$/g, '');
+
+/** How long after its links expire a completion that began is left to finish before the sweep decides. */
+export const COMPLETION_GRACE_MS = 15 * 60_000;

@@ -94,12 +94,21 @@ export function streamedAnswers(
       await finished(out);
       return;
     }
+    // Whether the client went away: the response stream closed before the body ended. Told apart
+    // from the body closing early (S3 cut the read), which is the function's failure.
+    let bodyEnded = false;
+    let clientGone = false;
+    body.once('end', () => {
+      bodyEnded = true;
+    });
+    out.once('close', () => {
+      if (!bodyEnded && !out.writableFinished && !body.destroyed) clientGone = true;
+    });
     try {
       await pipeline(body, out);
     } catch (error) {
-      // The client went away (its stream closed before the end): the body is released, and the
-      // invocation is no failure of the function's.
-      if ((error as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' && out.destroyed) return;
+      // The client went away: the body is released, and the invocation is no failure of the function's.
+      if ((error as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' && clientGone) return;
       // Names only: never a body, a key or a message that could quote data.
       logger.error('streamed answer aborted', { requestId, errorName: (error as Error)?.name });
       throw error;

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { buildClient, CommitmentPolicy } from '@aws-crypto/client-node';
-import { apiKeyring, apiKmsClient, type Requester } from '@eaas/client';
+import { apiKeyring, apiKmsClient, encryptStream, type Requester } from '@eaas/client';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -91,5 +93,29 @@ describe('apiKeyring', () => {
     expect(out.Plaintext.byteLength).toBe(32);
     expect(out.Plaintext.buffer.byteLength).toBe(32);
     expect(out.KeyId).toBe(ARN);
+  });
+});
+
+describe('encryptStream', () => {
+  it('fails with its source, never with an uncaught error from inside the SDK', async () => {
+    const { requester } = fakeApi();
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', record);
+    try {
+      const encrypting = await encryptStream(requester, { keyId: ARN });
+      async function* source() {
+        yield randomBytes(200_000);
+        throw new Error('source failed');
+      }
+      await expect(pipeline(Readable.from(source()), encrypting, new PassThrough().resume())).rejects.toThrow(
+        'source failed',
+      );
+      // The SDK's inner streams close on a later turn: give them the time to (not) throw.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(uncaught).toEqual([]);
+    } finally {
+      process.off('uncaughtException', record);
+    }
   });
 });

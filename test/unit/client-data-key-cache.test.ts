@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
 import {
   DataKeyCache,
   type DataKeyCacheOptions,
@@ -202,6 +203,27 @@ describe('DataKeyCache', () => {
       expect((await buffer(Readable.from([m]).pipe(d))).equals(plaintext)).toBe(true);
     }
     expect(api.unwraps()).toBe(1);
+  });
+
+  it('holds a stream to its plaintextLength exactly, so no byte escapes the bounds the cache counts', async () => {
+    const api = fakeApi();
+    const cache = new DataKeyCache({ maxAgeSeconds: 60 });
+    const refused = async (declared: number, chunks: Buffer[]) => {
+      const s = await encryptStream(api.requester, { keyId: 'alias/k', cache, plaintextLength: declared });
+      await expect(pipeline(Readable.from(chunks), s, new PassThrough().resume())).rejects.toThrow(
+        /plaintextLength/,
+      );
+    };
+    // The SDK itself stops counting at the declared length, or never starts when it is 0.
+    await refused(10, [randomBytes(10), randomBytes(100_000)]);
+    await refused(0, [randomBytes(100_000)]);
+    await refused(10, [randomBytes(9)]);
+    await expect(
+      encryptStream(api.requester, { keyId: 'alias/k', cache, plaintextLength: 1.5 }),
+    ).rejects.toThrow(/whole number/);
+    // Exactly the declared length still goes through.
+    const s = await encryptStream(api.requester, { keyId: 'alias/k', cache, plaintextLength: 0 });
+    expect((await buffer(Readable.from([]).pipe(s))).length).toBeGreaterThan(0);
   });
 
   it('unwraps a message’s data key once for repeated decrypts', async () => {

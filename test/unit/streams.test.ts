@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { LOCAL_RESPONSE_STREAMS, readPrelude } from '../../local/response-stream.js';
@@ -41,11 +42,20 @@ const caller: DocumentCaller = {
 class HookedBucket extends MemoryBucket {
   beforeGet: ((n: number) => void) | undefined;
   ignoreIfMatch = false;
+  /** The GetObject whose body closes (without an error) after its first chunk, as a cut read does. */
+  cutGet: number | undefined;
   private gets = 0;
 
   override async get(key: string, options: { ifMatch?: string | undefined } = {}) {
-    this.beforeGet?.(++this.gets);
-    return super.get(key, this.ignoreIfMatch ? {} : options);
+    const n = ++this.gets;
+    this.beforeGet?.(n);
+    const got = await super.get(key, this.ignoreIfMatch ? {} : options);
+    if (n !== this.cutGet) return got;
+    const bytes = await buffer(got.body as AsyncIterable<Buffer>);
+    const body = new Readable({ read() {} });
+    body.push(bytes.subarray(0, 64 * 1024));
+    setImmediate(() => body.destroy());
+    return { ...got, body };
   }
 }
 
@@ -219,6 +229,17 @@ describe('the streams handler', () => {
     stream.destroy();
     await expect(done).resolves.toBeUndefined();
     expect(errors).toEqual([]);
+  });
+
+  it('a read that S3 cuts short (the body closes without an error) fails the function, unlike a client gone', async () => {
+    const w = await world(2_000_000);
+    w.vault.cutGet = 2;
+    const { handler, errors } = handlerFor(w);
+    const got = await invoke(handler, 'a/doc.bin');
+    expect(got.prelude.statusCode).toBe(200);
+    expect(got.ended).toBe('error');
+    expect(got.failure).toBeInstanceOf(Error);
+    expect(errors).toEqual(['streamed answer aborted']);
   });
 
   it('errors before the first byte are JSON answers: NotFound, PayloadTooLarge', async () => {

@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import type {
   CreatedUpload,
   CreateUploadInput,
@@ -69,7 +69,19 @@ export class DocumentsApi {
   async stream(key: string): Promise<{ view: ObjectView; body: Readable }> {
     const res = await this.client.rawStream('GET', streamPath(key));
     if (!res.stream) throw errorOf(res);
-    return { view: viewOf(key, res.headers), body: res.stream };
+    const view = viewOf(key, res.headers);
+    // A transfer ended short fails already; a body of another length than announced fails too.
+    let seen = 0;
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        seen += chunk.length;
+        done(seen > view.size ? lengthError(key, view.size) : null, chunk);
+      },
+      flush(done) {
+        done(seen === view.size ? null : lengthError(key, view.size));
+      },
+    });
+    return { view, body: pipeline(res.stream, counted, () => undefined) };
   }
 
   /** GET /v1/objects/{key}?metadata: a document's metadata view. */
@@ -168,4 +180,8 @@ export class DocumentsApi {
     if (res.status >= 400) throw errorOf(res);
     return res.body as T;
   }
+}
+
+function lengthError(key: string, size: number): Error {
+  return new Error(`The stream of ${JSON.stringify(key)} is not the ${size} bytes announced.`);
 }

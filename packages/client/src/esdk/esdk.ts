@@ -1,4 +1,5 @@
-import type { Duplex } from 'node:stream';
+import * as streams from 'node:stream';
+import { type Duplex, Transform, type TransformCallback } from 'node:stream';
 import type { KeyringNode, NodeMaterialsManager } from '@aws-crypto/material-management-node';
 import type { Requester } from '../types.js';
 import { DataKeyCache } from './data-key-cache.js';
@@ -154,18 +155,94 @@ export async function encryptStream(
   input: EncryptInput & { plaintextLength?: number },
 ): Promise<Duplex> {
   const { keyId, encryptionContext, cache, plaintextLength, ...options } = input;
-  if (cache !== undefined && (typeof plaintextLength !== 'number' || !(plaintextLength >= 0)))
+  if (cache !== undefined && plaintextLength === undefined)
     throw new TypeError(
       'encryptStream with a cache needs plaintextLength: the cache counts the bytes each data key encrypts.',
     );
+  if (plaintextLength !== undefined && !(Number.isSafeInteger(plaintextLength) && plaintextLength >= 0))
+    throw new TypeError('plaintextLength is a whole number of bytes, 0 or more.');
   const { m } = await load();
   const manager = await apiMaterialsManager(requester, { ...options, generatorKeyId: keyId, cache });
-  return encryptor(m).encryptStream(manager, {
+  const encrypting = encryptor(m).encryptStream(manager, {
     suiteId: ESDK_SUITE,
     encryptionContext: { ...encryptionContext },
     frameLength: ESDK_FRAME_LENGTH,
     ...(plaintextLength !== undefined ? { plaintextLength } : {}),
   });
+  // The SDK stops counting once the declared length is reached (or when it is 0), so more bytes
+  // would pass uncounted by the cache's bounds: the length is held to here, exactly.
+  const guarded = shielded(encrypting);
+  return plaintextLength === undefined ? guarded : compose(new ExactLength(plaintextLength), guarded);
+}
+
+/** node:stream's compose (Node 16.9 and later; @types/node does not declare it yet): one Duplex of both. */
+const compose = (streams as unknown as { compose: (...parts: Duplex[]) => Duplex }).compose;
+
+/**
+ * The SDK's encrypting stream, behind a stream of ours. Destroyed before it has finished (its
+ * source failed, the reader went away), the SDK's stream throws an uncaught `Premature close`
+ * from an inner stream nobody listens to, which would end the process. So it is never destroyed:
+ * destroying ours ends the SDK's input and lets it finish into nothing (the data key is then
+ * disposed of as on any finish), its late errors ignored.
+ */
+function shielded(inner: Duplex): Duplex {
+  let finished = false;
+  const outer = new streams.Duplex({
+    write(chunk: Buffer, encoding, done) {
+      if (inner.write(chunk, encoding)) done();
+      else inner.once('drain', () => done());
+    },
+    final(done) {
+      inner.end();
+      done();
+    },
+    read() {
+      inner.resume();
+    },
+    destroy(error, done) {
+      if (!finished) {
+        inner.removeAllListeners('data');
+        inner.on('error', () => undefined);
+        inner.on('data', () => undefined);
+        inner.resume();
+        if (!inner.writableEnded) inner.end();
+      }
+      done(error);
+    },
+  });
+  inner.on('data', (chunk: Buffer) => {
+    if (!outer.push(chunk)) inner.pause();
+  });
+  inner.on('end', () => {
+    finished = true;
+    outer.push(null);
+  });
+  inner.on('error', (error: Error) => {
+    finished = true;
+    outer.destroy(error);
+  });
+  return outer;
+}
+
+/** Passes exactly `length` bytes on; one more, or fewer by the end, fails the stream. */
+class ExactLength extends Transform {
+  private seen = 0;
+  constructor(private readonly length: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.length)
+      done(new RangeError(`The plaintext is longer than plaintextLength (${this.length} bytes).`));
+    else done(null, chunk);
+  }
+  override _flush(done: TransformCallback): void {
+    done(
+      this.seen === this.length
+        ? null
+        : new RangeError(`The plaintext is ${this.seen} bytes, not plaintextLength (${this.length}).`),
+    );
+  }
 }
 
 /**

@@ -56,8 +56,7 @@ export async function benchCliTransfer(sizeMiB = Number(process.env.BENCH_CLI_MI
   execFileSync('npm', ['run', 'build', '--workspace', '@eaas/client', '--silent'], { stdio: 'inherit' });
   const size = sizeMiB * MiB;
   const work = mkdtempSync(join(tmpdir(), 'eaas-bench-cli-'));
-  // The stack through tsx: its compiled bundle does not resolve the workspace packages' sources.
-  const stack = await startBenchStack({ EAAS_SWEEP_SECONDS: '0' });
+  const stack = await startBenchStack({ EAAS_SWEEP_SECONDS: '0' }, { compiled: true });
   try {
     const input = join(work, 'document.bin');
     await makeFile(input, size);

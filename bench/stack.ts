@@ -34,32 +34,38 @@ function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
 const COMPILED_START = '.bench-build/local-start.mjs';
 
 /**
- * `compiled`: run the local stack bundled into one JavaScript file by esbuild (built here first),
- * as `npm run package` bundles each function for Lambda (serverless.yml, custom.esbuild): every
- * package inside, the workspace packages from their TypeScript sources (the `eaas-source`
- * condition), the ES module builds of the AWS SDK; instead of TypeScript through tsx (whose loader
- * alone holds some 35 MiB of the process's memory).
+ * Bundles `entry` into one ES module at `outfile`, as `npm run package` bundles each function for
+ * Lambda (serverless.yml, custom.esbuild): every package inside, the workspace packages from
+ * their TypeScript sources (the `eaas-source` condition), the ES module builds of the AWS SDK.
+ */
+export async function bundleForNode(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    conditions: ['eaas-source'],
+    mainFields: ['module', 'main'],
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    // CommonJS modules in the bundle `require` Node's built-ins, which an ES module lacks.
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    logLevel: 'error',
+  });
+}
+
+/**
+ * `compiled`: run the local stack bundled into one JavaScript file (`bundleForNode`, built here
+ * first), as Lambda runs bundled JavaScript, instead of TypeScript through tsx (whose loader alone
+ * holds some 35 MiB of the process's memory).
  */
 export async function startBenchStack(
   env: Record<string, string> = {},
   { compiled = false }: { compiled?: boolean } = {},
 ): Promise<BenchStack> {
-  if (compiled)
-    await build({
-      entryPoints: ['local/start.ts'],
-      outfile: COMPILED_START,
-      bundle: true,
-      conditions: ['eaas-source'],
-      mainFields: ['module', 'main'],
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      // CommonJS modules in the bundle `require` Node's built-ins, which an ES module lacks.
-      banner: {
-        js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      },
-      logLevel: 'error',
-    });
+  if (compiled) await bundleForNode('local/start.ts', COMPILED_START);
   const dataDir = mkdtempSync(join(tmpdir(), 'eaas-bench-'));
   const kmsPort = 4700 + Math.floor(Math.random() * 200);
   const apiPort = kmsPort + 300;

@@ -8,7 +8,8 @@ import { downloadDocument, EaasClient, uploadDocument } from '@eaas/client';
 /**
  * One transfer of bench/transfer.ts in a process of its own (bundled by esbuild, run by plain
  * node), so the peak RSS it answers is the client's alone: not the bench's harness, not tsx's
- * loader, not the stack. Argument: a JSON `TransferJob`; answer on stdout: `{seconds, peakRssMiB}`.
+ * loader, not the stack. Argument: a JSON `TransferJob`; answer on stdout: `{seconds, sendSeconds, peakRssMiB}`
+ * (`sendSeconds`: an upload's start until S3 took its last part, the rest being its completion).
  */
 
 export type TransferOp = 'plainPut' | 'plainGet' | 'uploadService' | 'uploadClient' | 'download' | 'stream';
@@ -30,6 +31,9 @@ export interface TransferJob {
 function peakRssMiB(): number {
   return Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? Number.NaN) / 1024;
 }
+
+/** When the upload's last byte was taken by S3 (its progress at 100%), for the upload rows. */
+let sentAt: number | undefined;
 
 async function run(job: TransferJob): Promise<void> {
   const api = new EaasClient({ endpoint: job.apiEndpoint, credentials: job.user, timeoutMs: 120_000 });
@@ -62,7 +66,12 @@ async function run(job: TransferJob): Promise<void> {
       const status = await uploadDocument(
         api,
         { key: job.key, keyId: 'alias/eaas-default', file: job.file },
-        { seal: job.op === 'uploadClient' ? 'client' : 'service' },
+        {
+          seal: job.op === 'uploadClient' ? 'client' : 'service',
+          onProgress: ({ sentBytes, totalBytes }) => {
+            if (sentBytes === totalBytes) sentAt ??= performance.now();
+          },
+        },
       );
       if (status.state !== 'sealed') throw new Error(`upload ended ${status.state}`);
       return;
@@ -83,7 +92,8 @@ const t0 = performance.now();
 run(job).then(
   () => {
     const seconds = (performance.now() - t0) / 1000;
-    process.stdout.write(`${JSON.stringify({ seconds, peakRssMiB: peakRssMiB() })}\n`);
+    const sendSeconds = sentAt === undefined ? undefined : (sentAt - t0) / 1000;
+    process.stdout.write(`${JSON.stringify({ seconds, sendSeconds, peakRssMiB: peakRssMiB() })}\n`);
     process.exit(0);
   },
   (error: unknown) => {

@@ -21,6 +21,8 @@ export interface TransferRow {
   stackPeakRssMiB: number;
   /** Peak resident set of the client: a process started for this transfer alone (bench/transfer-client.ts). */
   clientPeakRssMiB: number;
+  /** Uploads: from the start until S3 took the last part; the rest is the completion (and the seal). */
+  sendSeconds?: number | undefined;
 }
 
 export interface TransferResult {
@@ -80,13 +82,18 @@ async function timed(
   });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`${name}: the client process exited ${code}`);
-  const answer = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { seconds: number; peakRssMiB: number };
+  const answer = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as {
+    seconds: number;
+    sendSeconds?: number;
+    peakRssMiB: number;
+  };
   return {
     name,
     seconds: answer.seconds,
     mibPerSecond: job.size / MiB / answer.seconds,
     stackPeakRssMiB: stack.peakRssBytes() / MiB,
     clientPeakRssMiB: answer.peakRssMiB,
+    sendSeconds: answer.sendSeconds,
   };
 }
 
@@ -230,6 +237,11 @@ export async function benchTransfer(
           .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
           .join('  '),
       );
+    for (const r of [service, client])
+      if (r.sendSeconds !== undefined)
+        console.log(
+          `${r.name}: parts sent in ${r.sendSeconds.toFixed(2)} s, then ${(r.seconds - r.sendSeconds).toFixed(2)} s to complete (and, sealed by the service, to seal)`,
+        );
     console.log(
       `client peak RSS: a process of its own per transfer (bundled bench/transfer-client.ts, plain node), the client alone; stack peak RSS: the stack process (KMS, S3, gateway, functions), ${result.stackRssBeforeMiB.toFixed(0)} MiB before the transfers`,
     );

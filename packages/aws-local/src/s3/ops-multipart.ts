@@ -177,7 +177,9 @@ async function assemble(deps: S3Deps, upload: Upload, parts: readonly PartRecord
     const out = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: ASSEMBLY_CHUNK });
     await pipeline(async function* concatenated() {
       for (const part of parts)
-        yield* createReadStream(deps.storage.uploads.partPath(upload, part), { highWaterMark: ASSEMBLY_CHUNK });
+        yield* createReadStream(deps.storage.uploads.partPath(upload, part), {
+          highWaterMark: ASSEMBLY_CHUNK,
+        });
     }, out);
     const handle = await open(path, 'r+');
     try {

@@ -47,8 +47,8 @@ async function eaas(args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: 
 }
 
 /**
- * `eaas put` and `eaas get` of a `BENCH_CLI_MIB` (default 1024) MiB file, each a process of the
- * bundled command line, beside a plain S3 PUT and GET of the same file to the same local S3 in the
+ * `eaas put` (sealed in the client, its default) and `eaas get` of a `BENCH_CLI_MIB` (default
+ * 1024) MiB file, each a process of the command line as it installs, beside a plain S3 PUT and GET of the same file to the same local S3 in the
  * same run; the CLI process's peak RSS (target: under 200 MiB).
  */
 export async function benchCliTransfer(sizeMiB = Number(process.env.BENCH_CLI_MIB ?? 1024)) {
@@ -56,8 +56,7 @@ export async function benchCliTransfer(sizeMiB = Number(process.env.BENCH_CLI_MI
   execFileSync('npm', ['run', 'build', '--workspace', '@eaas/client', '--silent'], { stdio: 'inherit' });
   const size = sizeMiB * MiB;
   const work = mkdtempSync(join(tmpdir(), 'eaas-bench-cli-'));
-  // The stack through tsx: its compiled bundle does not resolve the workspace packages' sources.
-  const stack = await startBenchStack({ EAAS_SWEEP_SECONDS: '0' });
+  const stack = await startBenchStack({ EAAS_SWEEP_SECONDS: '0' }, { compiled: true });
   try {
     const input = join(work, 'document.bin');
     await makeFile(input, size);
@@ -119,15 +118,15 @@ export async function benchCliTransfer(sizeMiB = Number(process.env.BENCH_CLI_MI
     });
     const rows: CliTransferRow[] = [
       plainPut,
-      row('eaas put (process: parts + seal)', put, plainPut),
+      row('eaas put (process: sealed in the client, ciphertext parts)', put, plainPut),
       plainGet,
-      row('eaas get (process: GET + decrypt + rename)', get, plainGet),
+      row('eaas get (process: presigned GET + decrypt + rename)', get, plainGet),
     ];
     console.log(`\n## eaas put/get of ${sizeMiB} MiB, the command line as a process (same file, same run)\n`);
     for (const r of rows)
       console.log(
         [
-          r.name.padEnd(44),
+          r.name.padEnd(60),
           `${r.seconds.toFixed(2)} s`.padStart(10),
           `${r.mibPerSecond.toFixed(1)} MiB/s`.padStart(14),
           (r.vsPlain === undefined ? '1.00x' : `${r.vsPlain.toFixed(2)}x`).padStart(7),

@@ -26,29 +26,46 @@ function procStatus(pid: number | undefined, field: 'VmRSS' | 'VmHWM'): number {
   return kb * 1024;
 }
 
-/** Where `compiled` bundles the local stack's entry: under node_modules, which resolves its packages. */
-const COMPILED_START = 'node_modules/.cache/eaas-bench/local-start.mjs';
+/**
+ * Where `compiled` bundles the local stack's entry: one directory below the repository's root, as
+ * local/start.ts is, so the stack's `new URL('../serverless.yml', import.meta.url)` and
+ * `../web/dist/` name the same files from the bundle as from the source.
+ */
+const COMPILED_START = '.bench-build/local-start.mjs';
 
 /**
- * `compiled`: run the local stack bundled into JavaScript by esbuild (built here first; packages
- * stay in node_modules), as Lambda runs bundled JavaScript, instead of TypeScript through tsx
- * (whose loader alone holds some 35 MiB of the process's memory).
+ * Bundles `entry` into one ES module at `outfile`, as `npm run package` bundles each function for
+ * Lambda (serverless.yml, custom.esbuild): every package inside, the workspace packages from
+ * their TypeScript sources (the `eaas-source` condition), the ES module builds of the AWS SDK.
+ */
+export async function bundleForNode(entry: string, outfile: string): Promise<void> {
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    conditions: ['eaas-source'],
+    mainFields: ['module', 'main'],
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    // CommonJS modules in the bundle `require` Node's built-ins, which an ES module lacks.
+    banner: {
+      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+    },
+    logLevel: 'error',
+  });
+}
+
+/**
+ * `compiled`: run the local stack bundled into one JavaScript file (`bundleForNode`, built here
+ * first), as Lambda runs bundled JavaScript, instead of TypeScript through tsx (whose loader alone
+ * holds some 35 MiB of the process's memory).
  */
 export async function startBenchStack(
   env: Record<string, string> = {},
   { compiled = false }: { compiled?: boolean } = {},
 ): Promise<BenchStack> {
-  if (compiled)
-    await build({
-      entryPoints: ['local/start.ts'],
-      outfile: COMPILED_START,
-      bundle: true,
-      packages: 'external',
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      logLevel: 'error',
-    });
+  if (compiled) await bundleForNode('local/start.ts', COMPILED_START);
   const dataDir = mkdtempSync(join(tmpdir(), 'eaas-bench-'));
   const kmsPort = 4700 + Math.floor(Math.random() * 200);
   const apiPort = kmsPort + 300;

@@ -68,6 +68,13 @@ export async function sendSealed(
   }
 }
 
+/**
+ * The slice of plaintext each `cipher.update` takes: its output, a new buffer each call (Node's
+ * ciphers write into no buffer of the caller's), is copied into the part's buffer and dropped, so
+ * the garbage awaiting the collector is a few of these, not whole parts.
+ */
+const CIPHER_SLICE = 1024 * 1024;
+
 async function encryptAndSend(
   created: CreatedUpload,
   source: ByteSource,
@@ -76,34 +83,45 @@ async function encryptAndSend(
   cipher: CipherGCM,
 ): Promise<{ partNumber: number; etag: string }[]> {
   const parts = [...(created.parts ?? [])].sort((a, b) => a.partNumber - b.partNumber);
+  const largest = Math.max(0, ...parts.map((p) => p.size));
   const etags: { partNumber: number; etag: string }[] = [];
   const inFlight = new Set<Promise<void>>();
+  // Memory is bounded by the parts in flight: one buffer each, reused once S3 has taken its part
+  // (they are at most `concurrency`, the loop below waits for one to end before filling another);
+  // and one buffer the plaintext is read into, reused for every part.
+  const free: Buffer[] = [];
+  const plain = source.bytes ? undefined : Buffer.allocUnsafe(largest);
   let failure: unknown;
-  let carry: Buffer = Buffer.alloc(0);
+  // The tag's bytes still to send: it follows the last plaintext byte and may spill into a last part.
+  let tag: Buffer | undefined;
   let offset = 0;
   let finished = false;
   for (const part of parts) {
     if (failure) break;
-    // The plaintext under this part, encrypted in order; then the tag once the plaintext ends.
-    const take = Math.min(part.size, size - offset);
-    const chunks: Buffer[] = [carry];
+    const body = (free.pop() ?? Buffer.allocUnsafe(largest)).subarray(0, part.size);
+    let filled = 0;
+    // The plaintext under this part, encrypted in order (GCM keeps lengths: part i of the
+    // ciphertext covers the same offsets of the plaintext).
+    const take = Math.max(0, Math.min(part.size, size - offset));
     if (take > 0) {
-      chunks.push(cipher.update(await readRange(source, offset, take)));
+      const read = await readRange(source, offset, take, plain);
+      for (let at = 0; at < take; at += CIPHER_SLICE)
+        filled += cipher.update(read.subarray(at, Math.min(take, at + CIPHER_SLICE))).copy(body, filled);
       offset += take;
     }
     if (offset === size && !finished) {
-      chunks.push(cipher.final(), cipher.getAuthTag());
+      tag = Buffer.concat([cipher.final(), cipher.getAuthTag()]);
       finished = true;
     }
-    // One piece (every part but those around the tag) is sent as it is, not copied.
-    const pieces = chunks.filter((c) => c.length > 0);
-    const all: Buffer = pieces.length === 1 && pieces[0] ? pieces[0] : Buffer.concat(pieces);
-    const body = all.subarray(0, part.size);
-    carry = all.subarray(part.size);
-    if (body.length !== part.size)
+    if (tag && filled < part.size) {
+      const n = tag.copy(body, filled);
+      filled += n;
+      tag = tag.subarray(n);
+    }
+    if (filled !== part.size)
       throw new EaasError(
         'SizeMismatch',
-        `Part ${part.partNumber} is ${body.length} bytes, not the ${part.size} planned.`,
+        `Part ${part.partNumber} is ${filled} bytes, not the ${part.size} planned.`,
         400,
         undefined,
       );
@@ -117,13 +135,17 @@ async function encryptAndSend(
       .catch((error: unknown) => {
         failure ??= error;
       })
-      .finally(() => inFlight.delete(sending));
+      .finally(() => {
+        inFlight.delete(sending);
+        // Settled, retries included: nothing reads this buffer any more.
+        free.push(Buffer.from(body.buffer, body.byteOffset, largest));
+      });
     inFlight.add(sending);
     while (inFlight.size >= send.concurrency) await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
   if (failure) throw failure;
-  if (!finished || carry.length > 0)
+  if (!finished || (tag && tag.length > 0))
     throw new EaasError(
       'SizeMismatch',
       'The parts planned do not hold the document and its tag.',

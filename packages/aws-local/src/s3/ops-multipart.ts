@@ -162,13 +162,24 @@ function chosenParts(upload: Upload, requested: ReturnType<typeof childrenNamed>
   return chosen;
 }
 
+/**
+ * Reads and writes of the assembly in 1 MiB chunks, not the streams' 64 KiB: 16 times fewer
+ * system calls. A small gain beside the copy itself (1 GiB read, written and fsynced): 1 GiB in
+ * 128 parts of 8 MiB took 4.6 s against 2.9 s in a bare copy, 4.4-7.3 s against 4.0-4.5 s through
+ * CompleteMultipartUpload, on a shared, loaded machine.
+ */
+const ASSEMBLY_CHUNK = 1024 * 1024;
+
 /** Streams the parts, in order, into one scratch file, fsynced. */
 async function assemble(deps: S3Deps, upload: Upload, parts: readonly PartRecord[]): Promise<string> {
   const path = deps.storage.scratchFile();
   try {
-    const out = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    const out = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: ASSEMBLY_CHUNK });
     await pipeline(async function* concatenated() {
-      for (const part of parts) yield* createReadStream(deps.storage.uploads.partPath(upload, part));
+      for (const part of parts)
+        yield* createReadStream(deps.storage.uploads.partPath(upload, part), {
+          highWaterMark: ASSEMBLY_CHUNK,
+        });
     }, out);
     const handle = await open(path, 'r+');
     try {

@@ -9,10 +9,10 @@ import { action, type CommandContext, type Runtime } from '../runtime.js';
 
 const JOB_COLUMNS = ['id', 'state', 'mode', 'prefix', 'dryRun', 'destinationKeyId', 'createdAt'] as const;
 
-/** A finished job's exit: 0 when it succeeded, 9 when it completed with failures. */
+/** A finished job's exit: 0 when it succeeded, 9 when it completed with failures, failed or was cancelled. */
 export function finish(ctx: Pick<CommandContext, 'printer'>, job: JobView): void {
   ctx.printer.value(job);
-  if (job.state === 'completed-with-failures')
+  if (job.state === 'completed-with-failures' || job.state === 'failed' || job.state === 'cancelled')
     throw new CliError(
       'JobCompletedWithFailures',
       `job ${job.id}: ${job.report?.summary ?? 'completed with failures'}`,

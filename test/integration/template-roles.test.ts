@@ -50,6 +50,7 @@ describe('the functions run as their template roles', () => {
       'keys',
       'objects',
       'reencrypt',
+      'rewrapbatch',
       'seal',
       'uploads',
       'whoami',

@@ -388,6 +388,9 @@ export const ALLOWED_ON_STAR = [
   'kms:ListAliases',
   'xray:PutTraceSegments',
   'xray:PutTelemetryRecords',
+  // S3 Batch Operations' CreateJob has no resource type (the job does not exist yet):
+  // https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html
+  's3:CreateJob',
 ] as const;
 const ALLOWED_ON_STAR_LOWER = new Set<string>(ALLOWED_ON_STAR.map((a) => a.toLowerCase()));
 

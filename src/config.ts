@@ -36,6 +36,14 @@ export interface Config {
   readonly rewrapKmsPerSecond: number;
   readonly rewrapPageSize: number;
   readonly rewrapLeaseSeconds: number;
+  /**
+   * The batch engine of re-encryption jobs (S3 Batch Operations), when deployed
+   * (EAAS_BATCH_FUNCTION_ARN set): the per-object function, the role S3 assumes, where the
+   * completion reports go, the jobs' priority, and from how many documents `auto` picks it.
+   */
+  readonly batch: BatchConfig | undefined;
+  /** S3 Control endpoint (S3 Batch Operations); unset in AWS. */
+  readonly s3ControlEndpoint: string | undefined;
   /** Secret of the listings' page tokens; undefined outside Lambda when unset (the local stack makes one). */
   readonly pageTokenSecret: Buffer | undefined;
   /** GET /v1/objects: stored objects one call examines at most. */
@@ -147,6 +155,46 @@ const roleArns: Check = (v) =>
     ? undefined
     : 'must be IAM role ARNs, comma-separated';
 
+export interface BatchConfig {
+  readonly functionArn: string;
+  readonly roleArn: string;
+  readonly reportBucket: string;
+  /** Ends with `/` (or is empty). */
+  readonly reportPrefix: string;
+  readonly priority: number;
+  readonly threshold: number;
+}
+
+/** The batch engine's settings: all of them with EAAS_BATCH_FUNCTION_ARN, none without. */
+function readBatch(s: Settings): BatchConfig | undefined {
+  const functionArn = s.optional('EAAS_BATCH_FUNCTION_ARN', (v) =>
+    /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9-_]+(:[A-Za-z0-9-_$]+)?$/.test(v)
+      ? undefined
+      : 'must be a Lambda function ARN',
+  );
+  const roleArn = s.optional('EAAS_BATCH_ROLE_ARN', (v) =>
+    /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/.test(v) ? undefined : 'must be an IAM role ARN',
+  );
+  const reportBucket = s.optional('EAAS_BATCH_REPORT_BUCKET', bucket);
+  const reportPrefix = s.text('EAAS_BATCH_REPORT_PREFIX', 'reports/', (v) =>
+    v === '' || /^[\w!.*'()/-]{1,200}\/$/.test(v) ? undefined : 'must be empty or end with /',
+  );
+  const priority = s.int('EAAS_BATCH_PRIORITY', 0, 2147483647, 10);
+  const threshold = s.int('EAAS_BATCH_THRESHOLD', 1, 1_000_000_000, 100_000);
+  if (functionArn === undefined) return undefined;
+  if (roleArn === undefined) s.problem('EAAS_BATCH_ROLE_ARN', 'is required with EAAS_BATCH_FUNCTION_ARN');
+  if (reportBucket === undefined)
+    s.problem('EAAS_BATCH_REPORT_BUCKET', 'is required with EAAS_BATCH_FUNCTION_ARN');
+  return Object.freeze({
+    functionArn,
+    roleArn: roleArn ?? '',
+    reportBucket: reportBucket ?? '',
+    reportPrefix,
+    priority,
+    threshold,
+  });
+}
+
 /** Reads the service's settings into `s`, which collects the problems; `loadConfig` is the usual way. */
 export function readConfig(s: Settings): Config {
   const vaultBucket = s.text('EAAS_VAULT_BUCKET', 'eaas-vault', bucket);
@@ -200,6 +248,8 @@ export function readConfig(s: Settings): Config {
     rewrapKmsPerSecond: s.int('EAAS_REWRAP_KMS_RPS', 0, 100000, 50),
     rewrapPageSize: s.int('EAAS_REWRAP_PAGE_SIZE', 1, 1000, 100),
     rewrapLeaseSeconds: s.int('EAAS_REWRAP_LEASE_SECONDS', 10, 3600, 300),
+    batch: readBatch(s),
+    s3ControlEndpoint: s.optional('EAAS_S3CONTROL_ENDPOINT', httpUrl),
     pageTokenSecret: secret === undefined ? undefined : Buffer.from(secret, 'base64'),
     listScanObjects: s.int('EAAS_LIST_SCAN_OBJECTS', 1, 1000, 1000),
     quotas: Object.freeze({

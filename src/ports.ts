@@ -442,3 +442,63 @@ export interface QuotaStore {
 export interface Clock {
   now(): Date;
 }
+
+/**
+ * S3 Batch Operations as the re-encryption jobs use it (the batch engine): a job that invokes
+ * the per-object function on every object a manifest generator lists, and its progress. The AWS
+ * adapter is `src/aws/s3-batch-jobs.ts` (`@aws-sdk/client-s3-control`); unit tests use an
+ * in-memory fake; the local stack's emulator speaks the same API.
+ */
+export interface BatchJobs {
+  /**
+   * Creates the S3 job (CreateJob, ConfirmationRequired false): idempotent on
+   * `clientRequestToken` (the eaas job id), so a creation retried after a lost answer makes no
+   * second job. Answers S3's job id.
+   */
+  create(request: BatchJobRequest): Promise<{ jobId: string }>;
+  /** The job's status and progress (DescribeJob); undefined when S3 knows no such job. */
+  describe(jobId: string): Promise<BatchJobDescription | undefined>;
+  /** UpdateJobStatus to Cancelled (`reason` in StatusUpdateReason). */
+  cancel(jobId: string, reason: string): Promise<void>;
+}
+
+export interface BatchJobRequest {
+  /** ClientRequestToken: the eaas job id. */
+  clientRequestToken: string;
+  /** Names the eaas job, for whoever reads S3's console or ListJobs. */
+  description: string;
+  priority: number;
+  /** The role S3 Batch Operations assumes. */
+  roleArn: string;
+  /** LambdaInvoke of this function, invocation schema 2.0, with these user arguments. */
+  functionArn: string;
+  userArguments: Record<string, string>;
+  /** The manifest generator: every current object of `bucket` whose key starts with `prefix`. */
+  manifest: { bucket: string; prefix: string };
+  /** The completion report (all tasks, CSV) and the generated manifest, under this bucket and prefix. */
+  report: { bucket: string; prefix: string };
+}
+
+/** S3's job statuses (DescribeJob `Status`). */
+export type BatchJobStatus =
+  | 'New'
+  | 'Preparing'
+  | 'Suspended'
+  | 'Ready'
+  | 'Active'
+  | 'Pausing'
+  | 'Paused'
+  | 'Completing'
+  | 'Complete'
+  | 'Cancelling'
+  | 'Cancelled'
+  | 'Failing'
+  | 'Failed';
+
+export interface BatchJobDescription {
+  status: BatchJobStatus;
+  /** ProgressSummary: tasks in the manifest (once known), succeeded and failed so far. */
+  tasks: { total?: number | undefined; succeeded: number; failed: number };
+  /** Where the completion report goes (the request's), for reading it once the job is complete. */
+  report?: { bucket: string; prefix: string } | undefined;
+}

@@ -1,6 +1,7 @@
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { S3Client } from '@aws-sdk/client-s3';
+import { S3ControlClient } from '@aws-sdk/client-s3-control';
 import type { AwsCredentialIdentity } from '@smithy/types';
 import { expectBucketOwner } from '../aws/s3-owner.js';
 import type { Config } from '../config.js';
@@ -69,6 +70,20 @@ export function logsClientFor(config: Config, credentials?: AwsCredentialIdentit
     region: config.region,
     ...timeouts(LOGS_REQUEST_TIMEOUT_MS, true),
     ...(config.logsEndpoint ? { endpoint: config.logsEndpoint } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+}
+
+/**
+ * The service's S3 Control client (S3 Batch Operations, the batch engine of re-encryption jobs):
+ * the regional endpoint, or `s3ControlEndpoint` when set (the local stack's emulator). Only the
+ * functions that create, describe or cancel batch jobs build it.
+ */
+export function s3ControlClientFor(config: Config, credentials?: AwsCredentialIdentity): S3ControlClient {
+  return new S3ControlClient({
+    region: config.region,
+    ...timeouts(S3_REQUEST_TIMEOUT_MS, true),
+    ...(config.s3ControlEndpoint ? { endpoint: config.s3ControlEndpoint } : {}),
     ...(credentials ? { credentials } : {}),
   });
 }

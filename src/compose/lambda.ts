@@ -33,7 +33,7 @@ export async function lambdaBase(fn: string): Promise<LambdaBase> {
   const config = loadConfig();
   const logger = new Logger({ serviceName: 'eaas' });
   const metrics = functionMetrics(fn, config.metricsNamespace);
-  const meter = new PowertoolsMeter(metrics, { rewrapper: fn === 'reencrypt' });
+  const meter = new PowertoolsMeter(metrics, { rewrapper: fn === 'reencrypt' || fn === 'rewrapbatch' });
   const tracing = await loadTracing(config.tracing);
   const traced = <C>(client: C): C =>
     tracing ? (tracing.tracer.captureAWSv3Client(client as never) as C) : client;

@@ -48,9 +48,35 @@ export type JobPhase =
   | 'scanning'
   | 'retrying'
   | 'succeeded'
-  | 'completed-with-failures';
+  | 'completed-with-failures'
+  /** Batch engine only: S3 Batch Operations failed the job (e.g. its failure threshold), or it was cancelled. */
+  | 'failed'
+  | 'cancelled';
 
-export const FINISHED: ReadonlySet<JobPhase> = new Set(['succeeded', 'completed-with-failures']);
+export const FINISHED: ReadonlySet<JobPhase> = new Set([
+  'succeeded',
+  'completed-with-failures',
+  'failed',
+  'cancelled',
+]);
+
+/**
+ * Which engine runs a job: `scheduled`, the service's own worker (`rewrap-run.ts`), or `batch`,
+ * S3 Batch Operations invoking the per-object function (`rewrap-batch*.ts`). `auto` (the API's
+ * default) picks batch above a threshold of objects under the prefix when batch is deployed.
+ */
+export type JobEngine = 'scheduled' | 'batch';
+export type EngineChoice = JobEngine | 'auto';
+
+/** What the service knows of a job's S3 Batch Operations job (batch engine). */
+export interface BatchState {
+  /** S3's job id, once CreateJob answered (a job made again with the same token is the same job). */
+  jobId?: string | undefined;
+  /** S3's status as last read (DescribeJob). */
+  status?: string | undefined;
+  /** S3's progress summary as last read: tasks in the manifest, succeeded and failed so far. */
+  tasks?: { total?: number | undefined; succeeded: number; failed: number } | undefined;
+}
 
 export interface JobCounts {
   /** Objects looked at (instruction files and the jobs' own records are not objects). */
@@ -90,6 +116,12 @@ export interface JobRecord {
   createdByArn?: string | undefined;
   /** A person who started it (every person shares one role): its condition keys decide with it. */
   createdByPerson?: Person | undefined;
+  /** The engine that runs it; absent in records made before there were two: scheduled. */
+  engine?: JobEngine | undefined;
+  /** The engine the starter asked for (the view shows this, never the one `auto` picked). */
+  engineChoice?: EngineChoice | undefined;
+  /** Batch engine: the S3 Batch Operations job. */
+  batch?: BatchState | undefined;
   phase: JobPhase;
   counts: JobCounts;
   /** Objects under the prefix, once the counting pass is over. */
@@ -216,8 +248,14 @@ export function visibleCounts(job: JobRecord) {
   };
 }
 
-/** The phases a view shows: `retrying` (objects lost a race with a writer) is shown as `scanning`. */
-export type ViewPhase = 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
+/** The phases a view shows: `counting`, `scanning` and `retrying` are all `running`. */
+export type ViewPhase =
+  | 'pending'
+  | 'running'
+  | 'succeeded'
+  | 'completed-with-failures'
+  | 'failed'
+  | 'cancelled';
 
 /**
  * The view of a job the API answers (to an administrator of its keys, who may decrypt none of the
@@ -234,13 +272,16 @@ export type ViewPhase = 'pending' | 'running' | 'succeeded' | 'completed-with-fa
  */
 export function jobView(job: JobRecord) {
   const finished = FINISHED.has(job.phase);
-  const phase: ViewPhase = finished
-    ? Object.keys(visibleCounts(job).failed).length > 0
-      ? 'completed-with-failures'
-      : 'succeeded'
-    : job.phase === 'pending'
-      ? 'pending'
-      : 'running';
+  const phase: ViewPhase =
+    job.phase === 'failed' || job.phase === 'cancelled'
+      ? job.phase
+      : finished
+        ? Object.keys(visibleCounts(job).failed).length > 0
+          ? 'completed-with-failures'
+          : 'succeeded'
+        : job.phase === 'pending'
+          ? 'pending'
+          : 'running';
   return {
     id: job.id,
     state: phase,
@@ -251,6 +292,9 @@ export function jobView(job: JobRecord) {
     prefix: job.spec.prefix,
     dryRun: job.spec.dryRun,
     concurrency: job.spec.concurrency,
+    // As asked, never what `auto` picked: that would say whether the prefix holds more objects
+    // (under any key) than the threshold.
+    engine: job.engineChoice ?? 'scheduled',
     ...(job.spec.rotatedAt ? { rotatedAt: job.spec.rotatedAt } : {}),
     createdBy: job.createdBy,
     // Only the time the caller's own request set: when a job started, how often its record
@@ -267,7 +311,14 @@ export function jobView(job: JobRecord) {
  */
 export function reportOf(phase: ViewPhase, dryRun: boolean) {
   const what = dryRun ? 'The dry run' : 'The job';
-  const how = phase === 'completed-with-failures' ? 'finished with failures' : 'finished';
+  const how =
+    phase === 'completed-with-failures'
+      ? 'finished with failures'
+      : phase === 'failed'
+        ? 'failed'
+        : phase === 'cancelled'
+          ? 'was cancelled'
+          : 'finished';
   return {
     summary: `${what} ${how}. Counts and failed objects are not shown to administrators: operators read them in the job record and the log line "re-encryption job page".`,
   };

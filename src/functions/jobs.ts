@@ -2,7 +2,7 @@ import { kmsClientFor, s3ClientFor } from '../compose/aws-clients.js';
 import { keyAccess } from '../compose/key-access.js';
 import { lambdaBase } from '../compose/lambda.js';
 import { pageTokensFor } from '../compose/page-tokens.js';
-import { rewrapService } from '../compose/rewrap.js';
+import { batchJobsFor, rewrapService } from '../compose/rewrap.js';
 import { makeHandler } from '../handlers/jobs.js';
 import { builtOnFirstCall } from './built-once.js';
 
@@ -14,6 +14,10 @@ export const handler = builtOnFirstCall(async () => {
     config,
     keyAccess(config, base.kms(kmsClientFor(config))),
     base.traced(s3ClientFor(config)),
+    undefined,
+    undefined,
+    // The batch engine, where deployed: S3 Batch Operations creates, describes and cancels its jobs.
+    batchJobsFor(config, base.traced),
   );
   return base.entry(makeHandler({ ...base.http, rewrap, pageTokens: pageTokensFor(config) }));
 });

@@ -1,7 +1,7 @@
 import { kmsClientFor, s3ClientFor } from '../compose/aws-clients.js';
 import { keyAccess } from '../compose/key-access.js';
 import { lambdaBase } from '../compose/lambda.js';
-import { rewrapService } from '../compose/rewrap.js';
+import { batchJobsFor, rewrapService } from '../compose/rewrap.js';
 import { makeHandler } from '../handlers/reencrypt.js';
 import { builtOnFirstCall } from './built-once.js';
 
@@ -15,6 +15,8 @@ export const handler = builtOnFirstCall(async () => {
     base.traced(s3ClientFor(config)),
     (m, f) => logger.info(m, f),
     (count) => meter.objectsRewrapped(count),
+    // The tick reads batch jobs' progress back (and creates any a start could not).
+    batchJobsFor(config, base.traced),
   );
   return base.entry(makeHandler({ rewrap }));
 });

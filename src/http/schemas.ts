@@ -917,6 +917,12 @@ export const StartJobRequest = {
       maximum: 32,
       description: 'Objects re-wrapped at once (default 4).',
     },
+    engine: {
+      type: 'string',
+      enum: ['scheduled', 'batch', 'auto'],
+      description:
+        "Which engine runs the job: the service's scheduled worker, S3 Batch Operations (where deployed), or `auto` (the default): batch when deployed and the prefix holds at least EAAS_BATCH_THRESHOLD documents, else scheduled.",
+    },
   },
 } as const;
 
@@ -929,13 +935,13 @@ export const JobView = {
     id: { type: 'string' },
     state: {
       type: 'string',
-      enum: ['pending', 'running', 'succeeded', 'completed-with-failures'],
+      enum: ['pending', 'running', 'succeeded', 'completed-with-failures', 'failed', 'cancelled'],
       description:
-        "`completed-with-failures` when objects under the job's keys failed (the one bit the documents decide, and only by failing), else `succeeded`.",
+        "`completed-with-failures` when objects under the job's keys failed (the one bit the documents decide, and only by failing), else `succeeded`; a batch job may also end `failed` (S3 Batch Operations failed it) or `cancelled`.",
     },
     phase: {
       type: 'string',
-      enum: ['pending', 'running', 'succeeded', 'completed-with-failures'],
+      enum: ['pending', 'running', 'succeeded', 'completed-with-failures', 'failed', 'cancelled'],
       description:
         'The same as `state`: which pass a running job is in is not shown (it follows the objects it scans).',
     },
@@ -945,6 +951,12 @@ export const JobView = {
     prefix: { type: 'string' },
     dryRun: { type: 'boolean' },
     concurrency: { type: 'integer' },
+    engine: {
+      type: 'string',
+      enum: ['scheduled', 'batch', 'auto'],
+      description:
+        'The engine the starter asked for; what `auto` picked is not shown (it would say whether the prefix holds more documents than the threshold).',
+    },
     rotatedAt: { type: 'string', format: 'date-time' },
     createdBy: { type: 'string' },
     createdAt: { type: 'string', format: 'date-time' },

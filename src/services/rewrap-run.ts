@@ -37,6 +37,11 @@ export interface RunOptions {
    * `metadata-copied`, `page-saved`) with the object key where there is one; may throw (a crash).
    */
   step?: (name: string, key?: string) => void | Promise<void>;
+  /**
+   * A batch job's turn in a tick: S3 Batch Operations runs it, so the runner only has its
+   * progress read back (`RewrapService`); never leased, never paged here.
+   */
+  batchTurn?: (found: { job: JobRecord; etag: string }) => Promise<void>;
 }
 
 const COUNT_PAGE = 1000;
@@ -116,6 +121,10 @@ export class JobRunner {
     pages = Number.POSITIVE_INFINITY,
   ): Promise<JobRecord | undefined> {
     const found = await this.records.load(id);
+    if (found?.job.engine === 'batch') {
+      if (!FINISHED.has(found.job.phase)) await this.options.batchTurn?.(found);
+      return undefined;
+    }
     if (!found || !leaseAvailable(found.job, this.worker, this.now())) return undefined;
     let { job, etag } = found;
     job.startedAt ??= this.now().toISOString();

@@ -2,11 +2,21 @@ import { randomUUID } from 'node:crypto';
 import { normalisePrincipal } from '@eaas/aws-rules';
 import { DomainError, KeyNotFoundError, ValidationError } from '../core/errors.js';
 import type { Person } from '../core/person.js';
-import { type JobRecord, type JobSpec, jobView, newJobRecord, SCHEDULED_BY } from '../core/rewrap-job.js';
+import {
+  type EngineChoice,
+  FINISHED,
+  type JobEngine,
+  type JobRecord,
+  type JobSpec,
+  jobView,
+  newJobRecord,
+  SCHEDULED_BY,
+} from '../core/rewrap-job.js';
 import { nameInSpace, spacePrefixOf } from '../core/spaces.js';
 import type { AuditDecision, JobObjects, KeyAdmin, Keys } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaLedger } from './quotas.js';
+import { BatchEngine, type BatchEngineSettings } from './rewrap-batch.js';
 import { JOBS_PREFIX, JobRecords } from './rewrap-records.js';
 import { JobRunner, type RunOptions } from './rewrap-run.js';
 import { starterOf } from './rewrap-starters.js';
@@ -26,6 +36,8 @@ export { JOBS_PREFIX } from './rewrap-records.js';
 export interface RewrapOptions extends RunOptions {
   /** Per-caller quota of unfinished jobs; none when absent. */
   quotas?: QuotaLedger | undefined;
+  /** The batch engine (S3 Batch Operations), when deployed; without it every job is scheduled. */
+  batch?: BatchEngineSettings | undefined;
 }
 
 export interface StartJob {
@@ -35,6 +47,8 @@ export interface StartJob {
   prefix?: string | undefined;
   dryRun?: boolean | undefined;
   concurrency?: number | undefined;
+  /** Which engine runs it: `auto` (the default) picks batch above the threshold, when deployed. */
+  engine?: EngineChoice | undefined;
 }
 
 export interface JobCaller extends Caller {
@@ -47,20 +61,28 @@ export class RewrapService {
   private readonly now: () => Date;
   private readonly records: JobRecords;
   private readonly runner: JobRunner;
+  private readonly batch: BatchEngine | undefined;
 
   constructor(
     keys: Keys,
     private readonly admin: Pick<KeyAdmin, 'describeKey' | 'rotations'>,
     private readonly access: AccessControl,
     /** The documents, keys relative to the service's object prefix. */
-    objects: JobObjects,
+    private readonly objects: JobObjects,
     /** The job records, at the root of the vault bucket. */
     records: JobObjects,
     private readonly options: RewrapOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
     this.records = new JobRecords(records, this.now, (m, f) => this.log(m, f), options.quotas);
-    this.runner = new JobRunner(keys, access, objects, this.records, options);
+    this.batch = options.batch
+      ? new BatchEngine(options.batch, this.records, this.now, (m, f) => this.log(m, f))
+      : undefined;
+    // The scheduled runner leaves batch jobs to S3; its tick only reads their progress back.
+    this.runner = new JobRunner(keys, access, objects, this.records, {
+      ...options,
+      batchTurn: (found) => this.refreshBatch(found).then(() => undefined),
+    });
   }
 
   /** This worker's name in leases. */
@@ -116,7 +138,32 @@ export class RewrapService {
     const createdBy = normalisePrincipal(caller.arn);
     if (!caller.arn.startsWith('arn:') || createdBy === SCHEDULED_BY)
       throw new DomainError('AccessDenied', 'Only an IAM principal may start a re-encryption job.');
-    return viewFor(await this.create(spec, createdBy, randomUUID(), caller.arn, caller.person), caller);
+    const choice = input.engine ?? 'auto';
+    const engine = await this.engineFor(choice, prefix);
+    const job = await this.create(spec, createdBy, randomUUID(), caller.arn, caller.person, {
+      engine,
+      choice,
+    });
+    return viewFor(job, caller);
+  }
+
+  /**
+   * The engine of a new job: as asked, or for `auto` S3 Batch Operations when it is deployed and
+   * the prefix holds at least the threshold of documents (under any key; counted by listing,
+   * stopping at the threshold), else the scheduled worker. Batch asked for where it is not
+   * deployed is a 400.
+   */
+  private async engineFor(choice: EngineChoice, prefix: string): Promise<JobEngine> {
+    if (choice === 'scheduled') return 'scheduled';
+    if (choice === 'batch') {
+      if (!this.batch)
+        throw new ValidationError(
+          'The batch engine (S3 Batch Operations) is not deployed here: use engine "scheduled" or "auto".',
+        );
+      return 'batch';
+    }
+    if (!this.batch) return 'scheduled';
+    return (await this.batch.atLeastThreshold(this.objects, prefix)) ? 'batch' : 'scheduled';
   }
 
   /**
@@ -130,10 +177,15 @@ export class RewrapService {
     id: string = randomUUID(),
     createdByArn?: string,
     createdByPerson?: Person,
+    engine: { engine: JobEngine; choice: EngineChoice } = { engine: 'scheduled', choice: 'scheduled' },
   ): Promise<JobRecord> {
-    const job = {
+    if (engine.engine === 'batch' && !this.batch)
+      throw new ValidationError('The batch engine (S3 Batch Operations) is not deployed here.');
+    const job: JobRecord = {
       ...newJobRecord(id, spec, createdBy, this.now(), createdByArn),
       ...(createdByPerson ? { createdByPerson } : {}),
+      engine: engine.engine,
+      engineChoice: engine.choice,
     };
     await this.records.add(job);
     this.log('re-encryption job created', {
@@ -141,8 +193,61 @@ export class RewrapService {
       mode: spec.mode,
       prefix: spec.prefix,
       dryRun: spec.dryRun,
+      engine: engine.engine,
     });
+    if (engine.engine === 'batch' && this.batch) {
+      // The record first, then the S3 job (its request token the job id): a creation that fails
+      // here is made again by the next tick, and a repeated one finds the same S3 job.
+      const found = await this.records.load(id);
+      if (found)
+        try {
+          return (await this.batch.submit(found)).job;
+        } catch (error) {
+          const code = error instanceof DomainError ? error.code : 'InternalError';
+          this.log('re-encryption batch job not created yet: the next tick retries', {
+            jobId: id,
+            error: code,
+          });
+        }
+    }
     return job;
+  }
+
+  /**
+   * Cancels a batch job (UpdateJobStatus Cancelled), with the same right as its view: the record
+   * says `cancelled` at once, so the per-object function refuses its remaining tasks, and a job
+   * made again over the same prefix finds the objects already moved as `already re-wrapped`.
+   */
+  async cancel(caller: JobCaller, id: string): Promise<ReturnType<typeof viewFor>> {
+    await this.status(caller, id);
+    const found = await this.load(id);
+    if (found?.job.engine !== 'batch' || !this.batch)
+      throw new DomainError('ValidationError', 'Only a job run by S3 Batch Operations can be cancelled.');
+    if (!found) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
+    if (FINISHED.has(found.job.phase)) return viewFor(found.job, caller);
+    const job: JobRecord = {
+      ...structuredClone(found.job),
+      phase: 'cancelled',
+      finishedAt: this.now().toISOString(),
+      updatedAt: this.now().toISOString(),
+    };
+    const etag = await this.records.replace(job, found.etag);
+    if (etag === undefined) return this.cancel(caller, id);
+    await this.records.finished(job);
+    await this.batch.cancel(job);
+    return viewFor(job, caller);
+  }
+
+  /** A batch job's record brought up to S3's state (progress, report); as it is when S3 cannot say. */
+  private async refreshBatch(found: { job: JobRecord; etag: string }): Promise<JobRecord> {
+    if (!this.batch || found.job.engine !== 'batch') return found.job;
+    try {
+      return (await this.batch.refresh(found)).job;
+    } catch (error) {
+      const code = error instanceof DomainError ? error.code : 'InternalError';
+      this.log('re-encryption batch job progress unread', { jobId: found.job.id, error: code });
+      return found.job;
+    }
   }
 
   /** The caller's right to administer a key, with a refusal that says the job needs it. */
@@ -190,7 +295,8 @@ export class RewrapService {
           `${normalisePrincipal(caller.arn)} may not view job ${id}: only an administrator of its keys may.`,
         );
     }
-    return viewFor(found.job, caller);
+    // A batch job's state is S3's: read at each view (the tick reads it too).
+    return viewFor(await this.refreshBatch(found), caller);
   }
 
   /**

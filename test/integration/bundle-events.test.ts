@@ -90,6 +90,7 @@ const COVERED = [
   'reencrypt-schedule',
   'get-job',
   'list-jobs',
+  'rewrapbatch-task',
 ];
 
 /** The samples' example values (events/README.md), replaced by the local stack's. */
@@ -216,11 +217,15 @@ beforeAll(async () => {
         PageTokenSecret: secretArn,
         // The roles' ARNs as the local stack names its functions' principals.
         ...Object.fromEntries(
-          ['Crypto', 'Objects', 'Streams', 'Seal', 'Reencrypt', 'Keys', 'Uploads'].map((r) => [
+          ['Crypto', 'Objects', 'Streams', 'Seal', 'Reencrypt', 'Rewrapbatch', 'Keys', 'Uploads'].map((r) => [
             `${r}Role.Arn`,
             `arn:aws:iam::${ACCOUNT}:role/eaas-local-${r.toLowerCase()}`,
           ]),
         ),
+        // The batch engine's function and the role S3 Batch Operations assumes (no local S3
+        // Batch Operations yet: the jobs here stay under the threshold, on the scheduled engine).
+        'RewrapbatchLambdaFunction.Arn': `arn:aws:lambda:${REGION}:${ACCOUNT}:function:eaas-local-rewrapbatch`,
+        'BatchOperationsRole.Arn': `arn:aws:iam::${ACCOUNT}:role/eaas-local-batch-operations`,
       },
       { [secretArn]: secret },
     );
@@ -306,7 +311,7 @@ describe('the sample events of events/', () => {
         `${route.method} ${route.path}`,
       ).toBe(true);
     expect(Object.keys(service.functions).sort()).toEqual(
-      ['crypto', 'jobs', 'keys', 'objects', 'reencrypt', 'seal', 'streams', 'uploads', 'whoami'].sort(),
+      ['crypto', 'jobs', 'keys', 'objects', 'reencrypt', 'rewrapbatch', 'seal', 'streams', 'uploads', 'whoami'].sort(),
     );
   });
 
@@ -831,6 +836,28 @@ describe('jobs and reencrypt bundles', () => {
     const res = await call('list-jobs');
     ok(res);
     expect(res.json.jobs.map((j: { id: string }) => j.id)).toEqual([jobId]);
+  });
+
+  it('rewrapbatch-task.json: the batch function reads the job record, and refuses a job the scheduled engine runs', async () => {
+    const out = await trigger<{ results: { taskId: string; resultCode: string; resultString: string }[] }>(
+      'rewrapbatch',
+      'rewrapbatch-task',
+      [
+        [SAMPLE.jobId, jobId],
+        ['eaas-dev-vaultbucket-1a2b3c4d5e6f', VAULT],
+      ],
+    );
+    expect(out).toMatchObject({
+      invocationSchemaVersion: '2.0',
+      treatMissingKeysAs: 'PermanentFailure',
+      results: [
+        {
+          taskId: 'dGFza2lkZ29lc2hlcmUK',
+          resultCode: 'PermanentFailure',
+          resultString: `job refused: job ${jobId} is not run by S3 Batch Operations`,
+        },
+      ],
+    });
   });
 });
 

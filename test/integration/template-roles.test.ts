@@ -1,7 +1,7 @@
 import { KEY_USER, type LocalRole } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localValues } from '../../local/emulator-options.js';
-import { readTemplateRoles } from '../../local/template-roles.js';
+import { readRole, readTemplateRoles } from '../../local/template-roles.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**
@@ -50,6 +50,7 @@ describe('the functions run as their template roles', () => {
       'keys',
       'objects',
       'reencrypt',
+      'rewrapbatch',
       'seal',
       'streams',
       'uploads',
@@ -78,6 +79,39 @@ describe('the functions run as their template roles', () => {
       if (fn !== 'keys') for (const a of material) expect(actions(fn), `${fn} ${a}`).not.toContain(a);
     }
     expect(roles.crypto?.arn).toBe(`arn:aws:iam::${t.config.accountId}:role/eaas-local-crypto`);
+  });
+
+  it('the batch engine: its function re-wraps and never decrypts; S3 Batch Operations may invoke that function only', () => {
+    const allowed = (policies: readonly unknown[]) =>
+      (policies as Policy[]).flatMap((p) =>
+        p.Statement.filter((s) => s.Effect === 'Allow').flatMap((s) => [s.Action].flat()),
+      );
+    expect(allowed(roles.rewrapbatch?.policies ?? [])).toEqual(
+      expect.arrayContaining(['kms:ReEncryptFrom', 'kms:ReEncryptTo', 's3:GetObject', 's3:PutObject']),
+    );
+    for (const a of ['kms:Decrypt', 'kms:Encrypt', 's3:CreateJob', 'iam:PassRole', 's3:DeleteObject'])
+      expect(allowed(roles.rewrapbatch?.policies ?? []), a).not.toContain(a);
+    // The jobs function creates and reads S3 jobs, passing the batch role only.
+    expect(allowed(roles.jobs?.policies ?? [])).toEqual(
+      expect.arrayContaining(['s3:CreateJob', 's3:DescribeJob', 's3:UpdateJobStatus', 'iam:PassRole']),
+    );
+    const batch = readRole(localValues(t.config), 'BatchOperationsRole');
+    expect(batch.name).toBe('eaas-local-batch-operations');
+    const statements = (batch.policies as Policy[]).flatMap((p) => p.Statement);
+    const invoke = statements.filter((s) => [s.Action].flat().includes('lambda:InvokeFunction'));
+    expect(invoke.map((s) => s.Resource)).toEqual([
+      `arn:aws:lambda:${t.config.region}:${t.config.accountId}:function:eaas-local-rewrapbatch`,
+    ]);
+    expect(allowed(batch.policies).sort()).toEqual(
+      [
+        'lambda:InvokeFunction',
+        's3:GetBucketLocation',
+        's3:GetObject',
+        's3:GetObjectVersion',
+        's3:ListBucket',
+        's3:PutObject',
+      ].sort(),
+    );
   });
 
   it('calls KMS as the function role, never as one principal for all', async () => {

@@ -299,6 +299,11 @@ describe('option values refused before anything is asked of the API', () => {
       '0.5',
     ],
     [
+      'an engine the API does not have',
+      ['jobs', 'start', '--destination', 'alias/k', '--older-than-rotation', '--engine', 'fast'],
+      '--engine must be scheduled, batch or auto',
+    ],
+    [
       'a validity end without a time zone (read in local time)',
       ['keys', 'import', 'alias/k', '--material', 'm.bin', '--valid-to', '2027-01-31T12:00:00'],
       'time zone',

@@ -245,7 +245,7 @@ describe('Eaas-IamStarResource: Allow statements on "*" hold only actions IAM do
 
   it('fails any other action on "*", even one a tag condition binds, and what may be "*"', () => {
     expect(star({ R: role(allow(['kms:ListKeys', 'logs:CreateLogGroup'], '*')) })).toEqual([
-      'R: policy p, statement 1: allows logs:CreateLogGroup on "*", where only kms:CreateKey, kms:ListKeys, kms:ListAliases, xray:PutTraceSegments, xray:PutTelemetryRecords are allowed (actions IAM documents on "*" only)',
+      'R: policy p, statement 1: allows logs:CreateLogGroup on "*", where only kms:CreateKey, kms:ListKeys, kms:ListAliases, xray:PutTraceSegments, xray:PutTelemetryRecords, s3:CreateJob are allowed (actions IAM documents on "*" only)',
     ]);
     expect(star({ R: role(allow('kms:Decrypt', '*', OUR_KEYS)) })).toHaveLength(1);
     expect(star({ R: role(allow('xray:*', ['arn:aws:xray:::x', '*'])) })).toHaveLength(1);

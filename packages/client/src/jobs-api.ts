@@ -10,6 +10,8 @@ export interface StartJobInput {
   prefix?: string;
   dryRun?: boolean;
   concurrency?: number;
+  /** `scheduled`, `batch` (S3 Batch Operations, where deployed) or `auto` (the default). */
+  engine?: 'scheduled' | 'batch' | 'auto';
 }
 
 /** The re-encryption job routes (`/v1/jobs...`): one typed method per route. */

@@ -67,16 +67,21 @@ export type ItemResult<T> = T | { error: string; message: string; index: number 
  */
 export interface JobView {
   id: string;
-  /** `completed-with-failures` when objects under the job's keys failed, else `succeeded` once finished. */
-  state: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
+  /**
+   * `completed-with-failures` when objects under the job's keys failed, else `succeeded` once
+   * finished; a job run by S3 Batch Operations may also end `failed` or `cancelled`.
+   */
+  state: 'pending' | 'running' | 'succeeded' | 'completed-with-failures' | 'failed' | 'cancelled';
   /** The same as `state`: which pass a running job is in is not shown. */
-  phase: 'pending' | 'running' | 'succeeded' | 'completed-with-failures';
+  phase: 'pending' | 'running' | 'succeeded' | 'completed-with-failures' | 'failed' | 'cancelled';
   mode: 'source-key' | 'older-than-rotation';
   sourceKeyId: string;
   destinationKeyId: string;
   prefix: string;
   dryRun: boolean;
   concurrency: number;
+  /** The engine the starter asked for (`auto` stays `auto`). */
+  engine?: 'scheduled' | 'batch' | 'auto';
   rotatedAt?: string;
   createdBy: string;
   createdAt: string;

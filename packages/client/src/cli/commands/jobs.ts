@@ -9,10 +9,10 @@ import { action, type CommandContext, type Runtime } from '../runtime.js';
 
 const JOB_COLUMNS = ['id', 'state', 'mode', 'prefix', 'dryRun', 'destinationKeyId', 'createdAt'] as const;
 
-/** A finished job's exit: 0 when it succeeded, 9 when it completed with failures. */
+/** A finished job's exit: 0 when it succeeded, 9 when it completed with failures, failed or was cancelled. */
 export function finish(ctx: Pick<CommandContext, 'printer'>, job: JobView): void {
   ctx.printer.value(job);
-  if (job.state === 'completed-with-failures')
+  if (job.state === 'completed-with-failures' || job.state === 'failed' || job.state === 'cancelled')
     throw new CliError(
       'JobCompletedWithFailures',
       `job ${job.id}: ${job.report?.summary ?? 'completed with failures'}`,
@@ -27,8 +27,15 @@ interface StartFlags {
   prefix?: string;
   dryRun?: boolean;
   concurrency?: number;
+  engine?: 'scheduled' | 'batch' | 'auto';
   watch?: boolean;
   interval?: number;
+}
+
+/** The --engine flag: one of the API's engines. */
+function engineOf(value: string): 'scheduled' | 'batch' | 'auto' {
+  if (value === 'scheduled' || value === 'batch' || value === 'auto') return value;
+  throw new UsageError(`--engine must be scheduled, batch or auto, not ${JSON.stringify(value)}`);
 }
 
 /** `eaas jobs start|status|watch|list`: re-encryption jobs. */
@@ -46,6 +53,11 @@ export function register(program: Command, runtime: Runtime): void {
     .option('--prefix <prefix>', 'only documents whose name starts with this')
     .option('--dry-run', 'change nothing')
     .option('--concurrency <n>', 'documents re-wrapped at once (1-32, default 4)', integer(1, 32))
+    .option(
+      '--engine <engine>',
+      'scheduled, batch (S3 Batch Operations, where deployed) or auto (default: batch above the threshold)',
+      engineOf,
+    )
     .option('--watch', 'then watch it until it finishes (exit codes as jobs watch)')
     .option('--interval <seconds>', 'with --watch: how often to ask (default 2)', seconds)
     .action(
@@ -58,6 +70,7 @@ export function register(program: Command, runtime: Runtime): void {
           ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
           ...(flags.dryRun ? { dryRun: true } : {}),
           ...(flags.concurrency !== undefined ? { concurrency: flags.concurrency } : {}),
+          ...(flags.engine !== undefined ? { engine: flags.engine } : {}),
         };
         const client = await ctx.client();
         const job = await client.jobs.startReEncrypt(input);

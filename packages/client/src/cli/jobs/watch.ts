@@ -1,7 +1,12 @@
 import type { JobView } from '../../types.js';
 import type { CommandContext } from '../runtime.js';
 
-export const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'completed-with-failures']);
+export const FINISHED: ReadonlySet<string> = new Set([
+  'succeeded',
+  'completed-with-failures',
+  'failed',
+  'cancelled',
+]);
 
 /**
  * Polls a job until it finishes, every `intervalMs`. With `ctx.progress`, a bar on standard error

@@ -1,0 +1,170 @@
+import type { JobPhase } from './rewrap-job.js';
+import { UNKNOWN_KEY_FAILURE } from './rewrap-job.js';
+
+/**
+ * The batch engine's pure rules: the S3 Batch Operations event and answer of the per-object
+ * function (invocation schema 2.0), what each object's outcome answers, S3's job status as a job
+ * phase, and the completion report read back into failure reasons. No I/O.
+ *
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html
+ */
+
+/** The user argument that carries the eaas job id (LambdaInvoke UserArguments). */
+export const JOB_ARGUMENT = 'eaasJobId';
+
+/**
+ * The event of invocation schema 2.0. `@types/aws-lambda`'s `S3BatchEvent` is schema 1.0 (tasks
+ * name the bucket by ARN, no user arguments); 2.0 names the bucket and carries the job's
+ * UserArguments.
+ */
+export interface S3BatchEventV2 {
+  invocationSchemaVersion: '2.0';
+  invocationId: string;
+  job: { id: string; userArguments?: Record<string, string> | undefined };
+  tasks: { taskId: string; s3Bucket: string; s3Key: string; s3VersionId?: string | null | undefined }[];
+}
+
+export type BatchResultCode = 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure';
+
+export interface BatchTaskResult {
+  taskId: string;
+  resultCode: BatchResultCode;
+  /** Kept in the completion report: a reason, never a secret (no key material, no context value). */
+  resultString: string;
+}
+
+export interface S3BatchResultV2 {
+  invocationSchemaVersion: '2.0';
+  treatMissingKeysAs: BatchResultCode;
+  invocationId: string;
+  results: BatchTaskResult[];
+}
+
+/** The answer for a key that is no document of this service (outside the object prefix, a record). */
+export const NOT_A_DOCUMENT = 'not a document of this service';
+
+/** The result string of a job the function refuses to act for (unknown, not a batch job, cancelled). */
+export const JOB_REFUSED = 'job refused:';
+
+/** One object's outcome (`rewrap-object.ts`) as S3 Batch Operations' result code and string. */
+export function taskResult(
+  outcome:
+    | { kind: 'rewrapped' | 'alreadyCurrent' | 'deferred' }
+    | { kind: 'skipped' | 'failed'; reason: string },
+  dryRun: boolean,
+): { resultCode: BatchResultCode; resultString: string } {
+  switch (outcome.kind) {
+    case 'rewrapped':
+      return { resultCode: 'Succeeded', resultString: dryRun ? 'would re-wrap' : 'rewrapped' };
+    case 'alreadyCurrent':
+      return { resultCode: 'Succeeded', resultString: 'already re-wrapped' };
+    case 'skipped':
+      return { resultCode: 'Succeeded', resultString: `skipped: ${outcome.reason}` };
+    // Lost every race with a writer on this pass: S3 invokes the task again later.
+    case 'deferred':
+      return { resultCode: 'TemporaryFailure', resultString: 'retry: conflict' };
+    case 'failed':
+      return TRANSIENT.has(bare(outcome.reason))
+        ? { resultCode: 'TemporaryFailure', resultString: `retry: ${outcome.reason}` }
+        : { resultCode: 'PermanentFailure', resultString: `failed: ${outcome.reason}` };
+  }
+}
+
+/** Reasons S3 should try again: throttling and 5xx (after the function's own retries). */
+const TRANSIENT = new Set(['Throttled', 'DependencyFailure']);
+const bare = (reason: string) =>
+  reason.startsWith(UNKNOWN_KEY_FAILURE) ? reason.slice(UNKNOWN_KEY_FAILURE.length) : reason;
+
+/**
+ * S3's job status as the job's phase: not started yet (New, Preparing, Suspended, Ready) is
+ * `pending`; under way (Active, Pausing, Paused, Completing, Cancelling, Failing) `scanning`
+ * (shown as `running`); `Complete` is `succeeded`, the report deciding whether with failures;
+ * `Failed` and `Cancelled` as they are.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-job-status.html
+ */
+export function phaseOfStatus(status: string): JobPhase {
+  switch (status) {
+    case 'New':
+    case 'Preparing':
+    case 'Suspended':
+    case 'Ready':
+      return 'pending';
+    case 'Complete':
+      return 'succeeded';
+    case 'Failed':
+      return 'failed';
+    case 'Cancelled':
+      return 'cancelled';
+    default:
+      return 'scanning';
+  }
+}
+
+/**
+ * The failure reason of one failed task of the completion report, from its ResultMessage (the
+ * function's result string): `failed: r` and `retry: r` (retries exhausted) are `r`; a key that
+ * is no document, or a refused job, is hidden as not known to be under the job's keys; anything
+ * else (a function error or timeout S3 reports itself) is `function-error`.
+ */
+export function failureReason(resultMessage: string): string {
+  const m = /^(?:failed|retry): (.+)$/.exec(resultMessage);
+  if (m?.[1]) return m[1];
+  if (resultMessage === NOT_A_DOCUMENT) return `${UNKNOWN_KEY_FAILURE}not-a-document`;
+  if (resultMessage.startsWith(JOB_REFUSED)) return `${UNKNOWN_KEY_FAILURE}job-refused`;
+  return 'function-error';
+}
+
+/** The completion report's top-level manifest.json: where each results file is. */
+export interface ReportManifest {
+  Results?: { TaskExecutionStatus?: string; Bucket?: string; Key?: string }[];
+}
+
+/** The columns of a results file (ReportSchema): Bucket, Key, VersionId, TaskStatus, ErrorCode, HTTPStatusCode, ResultMessage. */
+export interface ReportRow {
+  key: string;
+  taskStatus: string;
+  resultMessage: string;
+}
+
+/** Parses a results CSV (RFC 4180: quoted fields, doubled quotes, CRLF or LF rows). */
+export function parseReportCsv(text: string): ReportRow[] {
+  const rows: ReportRow[] = [];
+  for (const fields of csvRows(text)) {
+    if (fields.length < 4) continue;
+    rows.push({
+      key: fields[1] ?? '',
+      taskStatus: fields[3] ?? '',
+      resultMessage: fields.slice(6).join(','),
+    });
+  }
+  return rows;
+}
+
+function* csvRows(text: string): Generator<string[]> {
+  let field = '';
+  let row: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
+      if (c === '\r' && text[i + 1] === '\n') i++;
+      row.push(field);
+      field = '';
+      if (row.some((f) => f !== '')) yield row;
+      row = [];
+    } else field += c;
+  }
+  row.push(field);
+  if (row.some((f) => f !== '')) yield row;
+}

@@ -1,0 +1,199 @@
+import { DomainError } from '../core/errors.js';
+import { isDocumentKey } from '../core/reserved-keys.js';
+import {
+  failureReason,
+  JOB_ARGUMENT,
+  parseReportCsv,
+  phaseOfStatus,
+  type ReportManifest,
+} from '../core/rewrap-batch.js';
+import { bump, FINISHED, type JobRecord, MAX_REPORTED_FAILURES } from '../core/rewrap-job.js';
+import type { BatchJobs, JobObjects } from '../ports.js';
+import type { JobRecords } from './rewrap-records.js';
+import { type RetryOptions, withRetry } from './rewrap-retry.js';
+
+/** Where the batch engine is deployed: its function, the role S3 assumes, the report's place. */
+export interface BatchEngineSettings {
+  jobs: BatchJobs;
+  /** The per-object function S3 Batch Operations invokes. */
+  functionArn: string;
+  /** The role S3 Batch Operations assumes. */
+  roleArn: string;
+  /** The vault bucket the manifest generator lists, and the object prefix in front of documents. */
+  vaultBucket: string;
+  objectPrefix: string;
+  /** The completion reports (and generated manifests): bucket, and the prefix under it. */
+  report: { bucket: string; prefix: string };
+  /** The report bucket as the job's reading of the report sees it (keys from its root). */
+  reports: JobObjects;
+  /** S3 Batch Operations job priority. */
+  priority: number;
+  /** `auto` picks batch for a prefix with at least this many documents (under any key). */
+  threshold: number;
+  retry?: RetryOptions | undefined;
+}
+
+/** The most report rows read back into the record: a bounded read of the failed tasks. */
+const MAX_REPORT_FILES = 20;
+
+/**
+ * The service side of the batch engine: it hands a job to S3 Batch Operations (CreateJob,
+ * idempotent on the job id), reads its progress back into the job record (DescribeJob; the
+ * completion report once complete), and cancels it. The per-object function is
+ * `rewrap-batch-task.ts`.
+ */
+export class BatchEngine {
+  constructor(
+    private readonly settings: BatchEngineSettings,
+    private readonly records: JobRecords,
+    private readonly now: () => Date,
+    private readonly log: (message: string, fields: Record<string, unknown>) => void,
+  ) {}
+
+  get threshold(): number {
+    return this.settings.threshold;
+  }
+
+  /**
+   * Counts the documents under the prefix (any key: listing only), stopping at the threshold:
+   * whether the job goes to S3 Batch Operations. At most threshold / 1,000 listings.
+   */
+  async atLeastThreshold(objects: JobObjects, prefix: string): Promise<boolean> {
+    let count = 0;
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await withRetry(() => objects.listAfter(prefix, cursor, 1000), this.settings.retry);
+      count += page.keys.filter(isDocumentKey).length;
+      if (count >= this.settings.threshold) return true;
+      if (!page.truncated || page.keys.length === 0) return false;
+      cursor = page.keys.at(-1);
+    }
+  }
+
+  /**
+   * Creates the S3 job of a batch record that has none yet, and saves its id. Safe to repeat: the
+   * job id is the request token, so a retry after a lost answer finds the same S3 job.
+   */
+  async submit(found: { job: JobRecord; etag: string }): Promise<{ job: JobRecord; etag: string }> {
+    const { job } = found;
+    if (job.batch?.jobId) return found;
+    const { jobId } = await withRetry(
+      () =>
+        this.settings.jobs.create({
+          clientRequestToken: job.id,
+          description: `eaas re-encryption job ${job.id}`,
+          priority: this.settings.priority,
+          roleArn: this.settings.roleArn,
+          functionArn: this.settings.functionArn,
+          userArguments: { [JOB_ARGUMENT]: job.id },
+          manifest: {
+            bucket: this.settings.vaultBucket,
+            prefix: `${this.settings.objectPrefix}${job.spec.prefix}`,
+          },
+          report: { bucket: this.settings.report.bucket, prefix: this.settings.report.prefix },
+        }),
+      this.settings.retry,
+    );
+    const next: JobRecord = { ...structuredClone(job), batch: { ...job.batch, jobId } };
+    this.log('re-encryption job handed to S3 Batch Operations', { jobId: job.id, batchJobId: jobId });
+    return this.save(found, next);
+  }
+
+  /**
+   * Reads the S3 job's status and progress into the record: phase, tasks (total, succeeded,
+   * failed) as the record's `total` and `scanned`, and once complete the failure reasons of the
+   * completion report as the record's `failed` counts (so the view's one bit,
+   * completed-with-failures, follows the same rule as the scheduled engine's). A finished job
+   * leaves the unfinished index. Answers the record as saved (or as it was when S3 could not say).
+   */
+  async refresh(found: { job: JobRecord; etag: string }): Promise<{ job: JobRecord; etag: string }> {
+    if (FINISHED.has(found.job.phase)) return found;
+    if (!found.job.batch?.jobId) return this.submit(found);
+    const s3JobId = found.job.batch.jobId;
+    const described = await withRetry(() => this.settings.jobs.describe(s3JobId), this.settings.retry);
+    if (!described) {
+      this.log('re-encryption batch job unknown to S3', { jobId: found.job.id, batchJobId: s3JobId });
+      return found;
+    }
+    const job: JobRecord = structuredClone(found.job);
+    const phase = phaseOfStatus(described.status);
+    const { tasks } = described;
+    job.batch = { ...job.batch, status: described.status, tasks };
+    job.total = tasks.total;
+    job.counts.scanned = tasks.succeeded + tasks.failed;
+    if (phase !== 'pending') job.startedAt ??= this.now().toISOString();
+    if (phase === 'succeeded') {
+      await this.readReport(job, described.report ?? this.settings.report);
+      if (Object.keys(job.counts.failed).length > 0) job.phase = 'completed-with-failures';
+      else job.phase = 'succeeded';
+    } else job.phase = phase;
+    if (job.phase === found.job.phase && JSON.stringify(job.batch) === JSON.stringify(found.job.batch))
+      return found;
+    if (FINISHED.has(job.phase)) job.finishedAt = this.now().toISOString();
+    const saved = await this.save(found, job);
+    if (FINISHED.has(saved.job.phase)) await this.records.finished(saved.job);
+    return saved;
+  }
+
+  /** Asks S3 to cancel the job (UpdateJobStatus Cancelled); the record follows on its next refresh. */
+  async cancel(job: JobRecord): Promise<void> {
+    const s3JobId = job.batch?.jobId;
+    if (!s3JobId) return;
+    await withRetry(
+      () => this.settings.jobs.cancel(s3JobId, `eaas job ${job.id} cancelled`),
+      this.settings.retry,
+    );
+  }
+
+  /**
+   * The completion report's failed tasks as failure reasons (`failureReason`), counted in the
+   * record with up to 100 failed keys, for the operators. Its location:
+   * `<prefix>/job-<id>/manifest.json`, listing the results files
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html).
+   * A report that cannot be read while S3 counted failed tasks counts them as `report-unreadable`.
+   */
+  private async readReport(job: JobRecord, report: { bucket: string; prefix: string }): Promise<void> {
+    job.counts.failed = {};
+    job.failures = [];
+    const s3JobId = job.batch?.jobId ?? '';
+    const base = report.prefix.replace(/\/$/, '');
+    const manifestKey = `${base ? `${base}/` : ''}job-${s3JobId}/manifest.json`;
+    const reports = this.settings.reports;
+    const manifest = await withRetry(() => reports.read(manifestKey), this.settings.retry);
+    const failedTasks = job.batch?.tasks?.failed ?? 0;
+    if (!manifest) {
+      if (failedTasks > 0) job.counts.failed['report-unreadable'] = failedTasks;
+      return;
+    }
+    let parsed: ReportManifest;
+    try {
+      parsed = JSON.parse(manifest.text) as ReportManifest;
+    } catch {
+      if (failedTasks > 0) job.counts.failed['report-unreadable'] = failedTasks;
+      return;
+    }
+    const files = (parsed.Results ?? []).filter((r) => r.TaskExecutionStatus === 'failed' && r.Key);
+    for (const file of files.slice(0, MAX_REPORT_FILES)) {
+      const read = await withRetry(() => reports.read(file.Key ?? ''), this.settings.retry);
+      if (!read)
+        throw new DomainError('DependencyFailure', 'A results file of the completion report is missing.');
+      for (const row of parseReportCsv(read.text)) {
+        if (row.taskStatus !== 'failed') continue;
+        const reason = failureReason(row.resultMessage);
+        bump(job.counts.failed, reason);
+        if (job.failures.length < MAX_REPORTED_FAILURES) job.failures.push({ key: row.key, reason });
+      }
+    }
+  }
+
+  /** Writes the record If-Match; a lost race reloads it (another refresh wrote the same facts). */
+  private async save(
+    found: { job: JobRecord; etag: string },
+    next: JobRecord,
+  ): Promise<{ job: JobRecord; etag: string }> {
+    next.updatedAt = this.now().toISOString();
+    const etag = await this.records.replace(next, found.etag);
+    if (etag !== undefined) return { job: next, etag };
+    return (await this.records.load(next.id)) ?? found;
+  }
+}

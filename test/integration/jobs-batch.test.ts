@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto';
+import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
+import { S3JobObjects } from '../../src/aws/s3-jobs.js';
+import { visibleCounts } from '../../src/core/rewrap-job.js';
+import { makeHandler } from '../../src/handlers/rewrap-batch.js';
+import { AccessControl } from '../../src/services/access.js';
+import type { RewrapService } from '../../src/services/rewrap.js';
+import { RewrapBatchTasks } from '../../src/services/rewrap-batch-task.js';
+import { MemoryBatchJobs } from '../fakes/batch-jobs.js';
+import { startTestStack, type TestStack } from '../helpers/local-stack.js';
+import { S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
+
+/**
+ * The batch engine end to end over the local KMS and S3 (real SDK clients): today's campaign
+ * (jobs-rewrap.test.ts: S3EC V2 and V3, header in metadata or an instruction file, written by
+ * the API and by an independent writer) started with `engine: "batch"` by an operator who
+ * administers both keys, each object re-wrapped by the per-object function as S3 Batch
+ * Operations invokes it. S3 Batch Operations itself is the in-memory fake of its port (the local
+ * emulator is another piece of work): it lists the vault, invokes the function per task (twice
+ * here, as S3 may), retries TemporaryFailure and writes the completion report to the local S3.
+ */
+
+let t: TestStack;
+let bucket: string;
+const log = new S3Log();
+const OPERATOR = GRANTEE;
+let keyA: string;
+let keyB: string;
+const originals = new Map<string, Buffer>();
+let rewrap: RewrapService;
+let batchJobs: MemoryBatchJobs;
+let invoke: ReturnType<typeof makeHandler>;
+let kmsCalls = 0;
+
+const campaign = () => [...originals.keys()].filter((k) => k.startsWith('docs/') && k !== 'docs/other-key');
+const arn = (name: string) => `arn:aws:iam::${t.config.accountId}:user/${name}`;
+const caller = () => ({ arn: arn(OPERATOR) });
+
+async function createKey(administrators: string[], users: string[]): Promise<string> {
+  const res = await t
+    .client(KEY_MANAGER)
+    .raw('POST', '/v1/keys', { description: 'batch jobs', administrators, users });
+  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+  return (res.body as { key: { arn: string } }).key.arn;
+}
+
+async function putViaApi(key: string, body: Buffer, keyId: string, context: Record<string, string>) {
+  const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
+    keyId,
+    context: JSON.stringify(context),
+  });
+  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+  originals.set(key, body);
+}
+
+/** Builds the batch engine over the stack: the job service with S3 Batch Operations (the fake), and the function. */
+function engine(retry: { attempts?: number } = {}, kmsClient = t.stack.serviceKms) {
+  const vault = new S3JobObjects(t.stack.serviceS3, bucket);
+  batchJobs = new MemoryBatchJobs(vault, vault);
+  rewrap = workerFor(t, {
+    batch: {
+      jobs: batchJobs,
+      functionArn: `arn:aws:lambda:${t.config.region}:${t.config.accountId}:function:eaas-local-rewrapbatch`,
+      roleArn: `arn:aws:iam::${t.config.accountId}:role/eaas-local-batch-operations`,
+      vaultBucket: bucket,
+      objectPrefix: t.config.objectPrefix,
+      // The reports beside the job records (no reports bucket locally): outside the documents.
+      report: { bucket, prefix: 'jobs/batch-reports/' },
+      reports: vault,
+      priority: 10,
+      threshold: 100_000,
+      retry: { baseMs: 1, maxMs: 5 },
+    },
+  });
+  const admin = new KmsKeyAdmin(kmsClient);
+  const keys = {
+    reEncrypt: (input: Parameters<KmsKeyAdmin['reEncrypt']>[0]) => {
+      kmsCalls++;
+      return admin.reEncrypt(input);
+    },
+  } as unknown as KmsKeyAdmin;
+  const tasks = new RewrapBatchTasks(
+    keys,
+    new AccessControl(admin),
+    new S3JobObjects(t.stack.serviceS3, bucket, t.config.objectPrefix),
+    rewrap,
+    {
+      vaultBucket: bucket,
+      objectPrefix: t.config.objectPrefix,
+      retry: { baseMs: 1, maxMs: 5, ...retry },
+    },
+  );
+  invoke = makeHandler({ tasks });
+}
+
+async function countsOf(id: string) {
+  const found = await rewrap.load(id);
+  if (!found) throw new Error(`no job ${id}`);
+  return visibleCounts(found.job);
+}
+
+const bigContext = { tenant: 'acme', a: 'x'.repeat(1000), b: 'y'.repeat(1000) };
+
+beforeAll(async () => {
+  t = await startTestStack({ env: { EAAS_REWRAP_TICK_SECONDS: '0' }, onS3Request: log.listener });
+  bucket = t.config.vaultBucket;
+  keyA = await createKey([arn(KEY_MANAGER), arn(OPERATOR)], [arn(KEY_USER), arn(OUTSIDER)]);
+  keyB = await createKey([arn(KEY_MANAGER), arn(OPERATOR)], [arn(KEY_USER)]);
+  for (const [i, size] of [0, 1000, 70_000].entries()) {
+    await putViaApi(`docs/api-v3-${i}`, randomBytes(size), keyA, { tenant: 'acme' });
+    await putViaApi(`docs/api-v3-instr-${i}`, randomBytes(size), keyA, bigContext);
+  }
+  const kms = t.kms(KEY_USER);
+  const s3 = t.s3(SERVICE);
+  for (const version of ['v2', 'v3'] as const)
+    for (const instruction of [false, true]) {
+      const key = `docs/foreign-${version}-${instruction ? 'instr' : 'meta'}`;
+      const plaintext = randomBytes(3000);
+      await writeForeign(kms, s3, bucket, {
+        key,
+        keyId: keyA,
+        plaintext,
+        version,
+        instruction,
+        context: { tenant: 'acme' },
+      });
+      originals.set(key, plaintext);
+    }
+  await putViaApi('docs/other-key', Buffer.from('under the default key'), 'alias/eaas-default', {});
+  await putViaApi('elsewhere/doc', Buffer.from('outside the prefix'), keyA, {});
+  engine();
+});
+afterAll(() => t.stop());
+
+describe('a campaign from key A to key B on the batch engine', () => {
+  it('dry-runs: S3 invokes the function for every object, and nothing is written', async () => {
+    const started = await rewrap.start(caller(), {
+      sourceKeyId: keyA,
+      destinationKeyId: keyB,
+      prefix: 'docs/',
+      dryRun: true,
+      engine: 'batch',
+    });
+    expect(started).toMatchObject({ state: 'pending', engine: 'batch', dryRun: true });
+    const mark = log.mark();
+    const ran = await batchJobs.run(started.id, invoke);
+    expect(ran).toMatchObject({ status: 'Complete', failed: 0 });
+    const writes = log.since(mark).filter((e) => e.method === 'PUT' && !e.key.startsWith('jobs/'));
+    expect(writes).toEqual([]);
+    expect((await rewrap.status(caller(), started.id)).state).toBe('succeeded');
+  });
+
+  it('re-wraps every object once (each task invoked twice), reads no body; each decrypts; A can be disabled', async () => {
+    const started = await rewrap.start(caller(), {
+      sourceKeyId: keyA,
+      destinationKeyId: keyB,
+      prefix: 'docs/',
+      engine: 'batch',
+    });
+    const before = kmsCalls;
+    const mark = log.mark();
+    const ran = await batchJobs.run(started.id, invoke, { twice: true });
+    const during = log.since(mark);
+    expect(ran).toMatchObject({ status: 'Complete', failed: 0 });
+    const view = await rewrap.status(caller(), started.id);
+    expect(view).toMatchObject({ state: 'succeeded', engine: 'batch' });
+    expect(view).not.toHaveProperty('counts');
+    expect(view.report?.summary).not.toMatch(/\d/);
+    // Every campaign object re-wrapped once: one ReEncrypt and one metadata copy each, though
+    // S3 invoked each task twice; the other key's object skipped by its metadata, without KMS.
+    expect(kmsCalls - before).toBe(campaign().length);
+    for (const key of campaign())
+      expect(
+        during.filter((e) => e.key.endsWith(key) && e.copy && e.status === 200),
+        key,
+      ).toHaveLength(1);
+    // No document body read: no GET of a document key.
+    const documentReads = during.filter(
+      (e) =>
+        e.method === 'GET' && e.key !== '' && !e.key.endsWith('.instruction') && !e.key.startsWith('jobs/'),
+    );
+    expect(documentReads).toEqual([]);
+    const kms = t.kms(KEY_USER);
+    const s3 = t.s3(SERVICE);
+    const full = (key: string) => `${t.config.objectPrefix}${key}`;
+    for (const key of campaign()) expect(await unwrapKeyOf(kms, s3, bucket, full(key)), key).toBe(keyB);
+    expect(await unwrapKeyOf(kms, s3, bucket, full('docs/other-key'))).not.toBe(keyB);
+    expect(await unwrapKeyOf(kms, s3, bucket, full('elsewhere/doc'))).toBe(keyA);
+
+    const disabled = await t.client(KEY_MANAGER).raw('POST', `/v1/keys/${encodeURIComponent(keyA)}/disable`);
+    expect(disabled.status).toBe(200);
+    try {
+      for (const [key, body] of originals) {
+        if (!key.startsWith('docs/')) continue;
+        const got = await t.client(KEY_USER).rawBytes('GET', `/v1/objects/${encodeURIComponent(key)}`);
+        expect(got.status, key).toBe(200);
+        expect(Buffer.from(got.bytes).equals(body), key).toBe(true);
+      }
+    } finally {
+      await t.client(KEY_MANAGER).raw('POST', `/v1/keys/${encodeURIComponent(keyA)}/enable`);
+    }
+  });
+
+  it('running the same campaign again re-wraps nothing', async () => {
+    const started = await rewrap.start(caller(), {
+      sourceKeyId: keyA,
+      destinationKeyId: keyB,
+      prefix: 'docs/',
+      engine: 'batch',
+    });
+    const mark = log.mark();
+    await batchJobs.run(started.id, invoke);
+    expect(log.since(mark).filter((e) => e.copy)).toEqual([]);
+    expect((await rewrap.status(caller(), started.id)).state).toBe('succeeded');
+  });
+
+  it('completes with no failure while the local KMS throttles a third of the ReEncrypt calls (S3 retries)', async () => {
+    for (let i = 0; i < 9; i++) await putViaApi(`throttle/${i}`, randomBytes(64), keyA, {});
+    // One attempt per call in the function and in its SDK client: S3's retries of
+    // TemporaryFailure do the retrying.
+    const { KMSClient } = await import('@aws-sdk/client-kms');
+    const service = t.principal(SERVICE);
+    const single = new KMSClient({
+      endpoint: t.stack.kms.endpoint,
+      region: t.config.region,
+      credentials: { accessKeyId: service.accessKeyId, secretAccessKey: service.secretAccessKey },
+      maxAttempts: 1,
+    });
+    engine({ attempts: 1 }, single);
+    const started = await rewrap.start(caller(), {
+      sourceKeyId: keyA,
+      destinationKeyId: keyB,
+      prefix: 'throttle/',
+      engine: 'batch',
+    });
+    let call = 0;
+    t.stack.kms.throttle(1 / 3, { operations: ['ReEncrypt'], random: () => (call++ % 3 === 0 ? 0 : 0.99) });
+    let temporary = 0;
+    const counted: typeof invoke = async (event) => {
+      const out = await invoke(event);
+      temporary += out.results.filter((r) => r.resultCode === 'TemporaryFailure').length;
+      return out;
+    };
+    try {
+      const ran = await batchJobs.run(started.id, counted, { attempts: 10 });
+      expect(ran).toMatchObject({ status: 'Complete', failed: 0 });
+    } finally {
+      t.stack.kms.throttle(0);
+      single.destroy();
+    }
+    expect(temporary).toBeGreaterThan(0);
+    expect(await countsOf(started.id)).toMatchObject({ failed: {} });
+    expect((await rewrap.status(caller(), started.id)).state).toBe('succeeded');
+    const kms = t.kms(KEY_USER);
+    for (let i = 0; i < 9; i++)
+      expect(await unwrapKeyOf(kms, t.s3(SERVICE), bucket, `${t.config.objectPrefix}throttle/${i}`)).toBe(
+        keyB,
+      );
+  });
+});

@@ -1,0 +1,384 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  EAAS_METADATA,
+  type EnvelopeHeader,
+  encodeHeader,
+  INSTRUCTION_METADATA,
+} from '../../src/core/envelope/index.js';
+import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
+import { JOB_ARGUMENT, type S3BatchEventV2 } from '../../src/core/rewrap-batch.js';
+import { type JobSpec, jobView, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
+import { makeHandler } from '../../src/handlers/rewrap-batch.js';
+import type { Keys } from '../../src/ports.js';
+import { RewrapService } from '../../src/services/rewrap.js';
+import { RewrapBatchTasks } from '../../src/services/rewrap-batch-task.js';
+import { MemoryBatchJobs } from '../fakes/batch-jobs.js';
+import { MemoryJobObjects } from '../fakes/job-objects.js';
+
+/**
+ * The batch engine against in-memory fakes: the per-object function S3 Batch Operations invokes
+ * (answers per task, idempotence, crashes, throttling, cancel), and the job's view read back from
+ * DescribeJob and the completion report.
+ */
+
+const A = 'arn:aws:kms:us-east-1:111122223333:key/a';
+const B = 'arn:aws:kms:us-east-1:111122223333:key/b';
+const C = 'arn:aws:kms:us-east-1:111122223333:key/c';
+const VAULT = 'eaas-vault';
+const spec = (over: Partial<JobSpec> = {}): JobSpec => ({
+  mode: 'source-key',
+  sourceKeyArn: A,
+  destinationKeyArn: B,
+  prefix: 'docs/',
+  dryRun: false,
+  concurrency: 1,
+  ...over,
+});
+
+/** A wrapped key is `<key arn>|<random>`: ReEncrypt swaps the arn, refusing a ciphertext under another key. */
+const wrapped = (keyArn: string) => Buffer.from(`${keyArn}|${randomBytes(8).toString('hex')}`);
+const keyOf = (ciphertext: Uint8Array) => Buffer.from(ciphertext).toString().split('|')[0];
+
+/** KMS ReEncrypt in memory, counting calls per data key, with throttling or 5xx injected. */
+class FakeKeys {
+  readonly calls = new Map<string, number>();
+  /** The next n calls fail with this error. */
+  failNext: { n: number; error: () => Error } = { n: 0, error: () => new Error() };
+  reEncrypt = async (input: Parameters<Keys['reEncrypt']>[0]) => {
+    if (this.failNext.n > 0) {
+      this.failNext.n--;
+      throw this.failNext.error();
+    }
+    const text = Buffer.from(input.ciphertext).toString();
+    const [from, rest] = text.split('|');
+    if (input.sourceKeyId !== undefined && from !== input.sourceKeyId) throw new InvalidCiphertextError();
+    this.calls.set(rest ?? '', (this.calls.get(rest ?? '') ?? 0) + 1);
+    return {
+      ciphertext: Buffer.from(`${input.destinationKeyId}|${rest}`),
+      sourceKeyArn: from,
+      keyArn: input.destinationKeyId,
+    };
+  };
+  /** How many times each data key was re-wrapped. */
+  get counts(): number[] {
+    return [...this.calls.values()];
+  }
+}
+
+const v3 = (keyArn: string): EnvelopeHeader => ({
+  version: 'v3',
+  wrappedKey: wrapped(keyArn),
+  kmsContext: { tenant: 'acme', 'aws:x-amz-cek-alg': '115' },
+  messageId: randomBytes(28),
+  commitment: randomBytes(28),
+});
+const v2 = (keyArn: string): EnvelopeHeader => ({
+  version: 'v2',
+  wrappedKey: wrapped(keyArn),
+  kmsContext: { tenant: 'acme', 'aws:x-amz-cek-alg': 'AES/GCM/NoPadding' },
+  iv: randomBytes(12),
+});
+
+/** Stores a document as the API (ours: true) or another S3EC writer does, header in metadata or an instruction file. */
+async function seed(
+  vault: MemoryJobObjects,
+  key: string,
+  header: EnvelopeHeader,
+  options: { instruction?: boolean; ours?: boolean } = {},
+) {
+  const encoded = encodeHeader(header, { instructionFile: options.instruction === true });
+  const ours: Record<string, string> = options.ours
+    ? {
+        [EAAS_METADATA.keyArn]: keyOf(header.wrappedKey) ?? '',
+        [EAAS_METADATA.wrappedAt]: '2020-01-01T00:00:00Z',
+      }
+    : {};
+  await vault.write(key, 'CIPHERTEXT-BODY', {
+    contentType: 'application/octet-stream',
+    metadata: { ...encoded.metadata, ...ours },
+  });
+  if (options.instruction)
+    await vault.write(`${key}.instruction`, encoded.instruction ?? '', {
+      contentType: 'application/json',
+      metadata: { ...INSTRUCTION_METADATA },
+    });
+}
+
+/** The key a stored object's data key is under (metadata or instruction file), and the key its metadata names. */
+async function underOf(vault: MemoryJobObjects, key: string) {
+  const o = vault.objects.get(key);
+  const instruction = vault.objects.get(`${key}.instruction`);
+  const fields = { ...o?.metadata, ...(instruction ? JSON.parse(instruction.text) : {}) } as Record<
+    string,
+    string
+  >;
+  const blob = fields['x-amz-key-v2'] ?? fields['x-amz-3'] ?? '';
+  return { under: keyOf(Buffer.from(blob, 'base64')), named: o?.metadata[EAAS_METADATA.keyArn] };
+}
+
+async function setup(options: { step?: (name: string, key?: string) => void | Promise<void> } = {}) {
+  const vault = new MemoryJobObjects();
+  const reports = new MemoryJobObjects();
+  const batchJobs = new MemoryBatchJobs(vault, reports);
+  const keys = new FakeKeys();
+  const reads: string[] = [];
+  const read = vault.read.bind(vault);
+  vault.read = async (key: string) => {
+    reads.push(key);
+    return read(key);
+  };
+  const rewrap = new RewrapService(keys as unknown as Keys, {} as never, {} as never, vault, vault, {
+    retry: { baseMs: 1, maxMs: 2 },
+    batch: {
+      jobs: batchJobs,
+      functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:eaas-dev-rewrapbatch',
+      roleArn: 'arn:aws:iam::111122223333:role/eaas-dev-batch-operations',
+      vaultBucket: VAULT,
+      objectPrefix: '',
+      report: { bucket: 'eaas-reports', prefix: 'reports/' },
+      reports,
+      priority: 10,
+      threshold: 100_000,
+      retry: { baseMs: 1, maxMs: 2 },
+    },
+  });
+  const tasks = new RewrapBatchTasks(keys as unknown as Keys, {} as never, vault, rewrap, {
+    vaultBucket: VAULT,
+    objectPrefix: '',
+    retry: { attempts: 2, baseMs: 1, maxMs: 1 },
+    authorityMs: 0,
+    ...(options.step ? { step: options.step } : {}),
+  });
+  const invoke = makeHandler({ tasks });
+  const start = (over: Partial<JobSpec> = {}) =>
+    rewrap.create(spec(over), SCHEDULED_BY, undefined, undefined, undefined, {
+      engine: 'batch',
+      choice: 'batch',
+    });
+  return { vault, reports, batchJobs, keys, reads, rewrap, tasks, invoke, start };
+}
+
+/** A hand-made event of one task, as S3 sends it (schema 2.0). */
+const event = (jobId: string, key: string, bucket = VAULT): S3BatchEventV2 => ({
+  invocationSchemaVersion: '2.0',
+  invocationId: 'inv',
+  job: { id: 's3job', userArguments: { [JOB_ARGUMENT]: jobId } },
+  tasks: [{ taskId: 't1', s3Bucket: bucket, s3Key: encodeURIComponent(key), s3VersionId: null }],
+});
+
+describe('the batch function: one answer per task', () => {
+  it('re-wraps a document and answers Succeeded; a second invocation of the task re-wraps nothing', async () => {
+    const { vault, keys, invoke, start } = await setup();
+    await seed(vault, 'docs/a b+c', v3(A), { ours: true });
+    const job = await start();
+    const first = await invoke(event(job.id, 'docs/a b+c'));
+    expect(first).toEqual({
+      invocationSchemaVersion: '2.0',
+      treatMissingKeysAs: 'PermanentFailure',
+      invocationId: 'inv',
+      results: [{ taskId: 't1', resultCode: 'Succeeded', resultString: 'rewrapped' }],
+    });
+    const again = await invoke(event(job.id, 'docs/a b+c'));
+    expect(again.results[0]).toMatchObject({ resultCode: 'Succeeded', resultString: 'already re-wrapped' });
+    expect(keys.counts).toEqual([1]);
+    expect(await underOf(vault, 'docs/a b+c')).toEqual({ under: B, named: B });
+  });
+
+  it('answers TemporaryFailure when KMS throttles or fails past its own retries, then Succeeded on S3 retry', async () => {
+    for (const error of [
+      () => new DomainError('Throttled', 'KMS is throttling requests.'),
+      () => new DomainError('DependencyFailure', 'KMS did not answer.'),
+    ]) {
+      const { vault, keys, invoke, start } = await setup();
+      await seed(vault, 'docs/x', v3(A), { ours: true });
+      const job = await start();
+      keys.failNext = { n: 2, error };
+      const first = (await invoke(event(job.id, 'docs/x'))).results[0];
+      expect(first?.resultCode).toBe('TemporaryFailure');
+      expect(first?.resultString).toMatch(/^retry: (Throttled|DependencyFailure)$/);
+      expect(await underOf(vault, 'docs/x')).toEqual({ under: A, named: A });
+      expect((await invoke(event(job.id, 'docs/x'))).results[0]?.resultCode).toBe('Succeeded');
+      expect(keys.counts).toEqual([1]);
+    }
+  });
+
+  it('answers PermanentFailure with the reason, and no secret in it', async () => {
+    const { vault, invoke, start } = await setup();
+    // Our metadata names A, but the instruction file it points to is gone.
+    const encoded = encodeHeader(v3(A), { instructionFile: true });
+    await vault.write('docs/lost', 'x', {
+      contentType: 'application/octet-stream',
+      metadata: { ...encoded.metadata, [EAAS_METADATA.keyArn]: A },
+    });
+    const job = await start();
+    const result = (await invoke(event(job.id, 'docs/lost'))).results[0];
+    expect(result).toEqual({
+      taskId: 't1',
+      resultCode: 'PermanentFailure',
+      resultString: 'failed: instruction-file-missing',
+    });
+    // A key of another bucket, or outside the object prefix: no document of this service.
+    const other = (await invoke(event(job.id, 'docs/lost', 'someone-else'))).results[0];
+    expect(other).toMatchObject({
+      resultCode: 'PermanentFailure',
+      resultString: 'not a document of this service',
+    });
+  });
+
+  it('skips instruction files, job records and objects under other keys; never reads a body', async () => {
+    const { vault, reads, invoke, start } = await setup();
+    await seed(vault, 'docs/i', v3(A), { ours: true, instruction: true });
+    await seed(vault, 'docs/other', v3(C), { ours: true });
+    const job = await start();
+    const answer = async (key: string) => (await invoke(event(job.id, key))).results[0]?.resultString;
+    expect(await answer('docs/i.instruction')).toBe('skipped: not-a-document');
+    expect(await answer(`jobs/${job.id}.json`)).toBe('skipped: not-a-document');
+    expect(await answer('docs/other')).toBe('skipped: other-key');
+    expect(await answer('docs/i')).toBe('rewrapped');
+    expect(await answer('elsewhere/x')).toBe('skipped: outside-prefix');
+    // Reads: job records and the instruction file only; never a document's body.
+    expect(reads.filter((k) => !k.startsWith('jobs/'))).toEqual(['docs/i.instruction']);
+  });
+
+  it('refuses a job that is not a batch job, an unknown one, and an event of schema 1.0', async () => {
+    const { vault, rewrap, invoke } = await setup();
+    await seed(vault, 'docs/x', v3(A), { ours: true });
+    const scheduled = await rewrap.create(spec(), SCHEDULED_BY);
+    expect((await invoke(event(scheduled.id, 'docs/x'))).results[0]).toMatchObject({
+      resultCode: 'PermanentFailure',
+      resultString: expect.stringMatching(/^job refused: .* is not run by S3 Batch Operations$/),
+    });
+    expect((await invoke(event('nope', 'docs/x'))).results[0]?.resultCode).toBe('PermanentFailure');
+    const v1 = {
+      invocationSchemaVersion: '1.0',
+      invocationId: 'i',
+      job: { id: 'j' },
+      tasks: [{ taskId: 't', s3Key: 'docs/x', s3BucketArn: `arn:aws:s3:::${VAULT}` }],
+    };
+    expect(await invoke(v1 as never)).toMatchObject({
+      results: [
+        { taskId: 't', resultCode: 'PermanentFailure', resultString: 'invocation schema 2.0 expected' },
+      ],
+    });
+    expect(await underOf(vault, 'docs/x')).toEqual({ under: A, named: A });
+  });
+
+  it('a dry run changes nothing and answers what it would do', async () => {
+    const { vault, keys, invoke, start } = await setup();
+    await seed(vault, 'docs/x', v3(A), { ours: true });
+    const job = await start({ dryRun: true });
+    expect((await invoke(event(job.id, 'docs/x'))).results[0]?.resultString).toBe('would re-wrap');
+    expect(keys.counts).toEqual([]);
+    expect(await underOf(vault, 'docs/x')).toEqual({ under: A, named: A });
+  });
+});
+
+describe('the batch engine end to end over fakes (S3 Batch Operations in memory)', () => {
+  /** Today's campaign: V2 and V3, metadata and instruction file, ours and another writer's. */
+  async function campaign(vault: MemoryJobObjects) {
+    const keys: string[] = [];
+    for (const version of [v2, v3])
+      for (const instruction of [false, true])
+        for (const ours of [false, true]) {
+          const key = `docs/${version === v2 ? 'v2' : 'v3'}-${instruction ? 'instr' : 'meta'}-${ours ? 'api' : 'foreign'}`;
+          await seed(vault, key, version(A), { instruction, ours });
+          keys.push(key);
+        }
+    await seed(vault, 'docs/under-c', v3(C), { ours: true });
+    await seed(vault, 'elsewhere/doc', v3(A), { ours: true });
+    return keys;
+  }
+
+  it('re-wraps a mixed campaign once each, reads no body, shows succeeded; a second run re-wraps nothing', async () => {
+    const { vault, keys, reads, rewrap, batchJobs, invoke, start } = await setup();
+    const docs = await campaign(vault);
+    const job = await start();
+    expect(batchJobs.jobFor(job.id).request).toMatchObject({
+      clientRequestToken: job.id,
+      description: `eaas re-encryption job ${job.id}`,
+      userArguments: { [JOB_ARGUMENT]: job.id },
+      manifest: { bucket: VAULT, prefix: 'docs/' },
+      report: { bucket: 'eaas-reports', prefix: 'reports/' },
+      priority: 10,
+    });
+    const before = reads.length;
+    const ran = await batchJobs.run(job.id, invoke, { twice: true });
+    expect(ran).toMatchObject({ status: 'Complete', failed: 0 });
+    expect(keys.counts).toEqual(docs.map(() => 1));
+    for (const key of docs) expect((await underOf(vault, key)).under, key).toBe(B);
+    expect((await underOf(vault, 'docs/under-c')).under).toBe(C);
+    expect((await underOf(vault, 'elsewhere/doc')).under).toBe(A);
+    const bodies = reads.slice(before).filter((k) => !k.startsWith('jobs/') && !k.endsWith('.instruction'));
+    expect(bodies).toEqual([]);
+    await rewrap.tick();
+    const view = jobView((await rewrap.load(job.id))?.job as never);
+    expect(view).toMatchObject({ state: 'succeeded', engine: 'batch' });
+    expect(await rewrap.unfinished()).toEqual([]);
+
+    const again = await start();
+    await batchJobs.run(again.id, invoke);
+    expect(keys.counts).toEqual(docs.map(() => 1));
+  });
+
+  it('completes with no failure while KMS throttles every other ReEncrypt (S3 retries the tasks)', async () => {
+    const { vault, keys, rewrap, batchJobs, invoke, start } = await setup();
+    const docs = await campaign(vault);
+    const job = await start();
+    let calls = 0;
+    const reEncrypt = keys.reEncrypt;
+    keys.reEncrypt = async (input) => {
+      if (calls++ % 2 === 0) throw new DomainError('Throttled', 'KMS is throttling requests.');
+      return reEncrypt(input);
+    };
+    const ran = await batchJobs.run(job.id, invoke, { attempts: 10 });
+    expect(ran.failed).toBe(0);
+    expect(keys.counts).toEqual(docs.map(() => 1));
+    await rewrap.tick();
+    expect((await rewrap.load(job.id))?.job.phase).toBe('succeeded');
+  });
+
+  it('a crash mid-task (after the instruction file, before the copy), then S3 retry: readable, re-wrapped once', async () => {
+    let crashes = 0;
+    const { vault, keys, batchJobs, invoke, start } = await setup({
+      step: (name) => {
+        if (name === 'instruction-written' && crashes++ % 2 === 0) throw new Error('crash');
+      },
+    });
+    const docs = await campaign(vault);
+    const job = await start();
+    const ran = await batchJobs.run(job.id, invoke);
+    expect(ran.failed).toBe(0);
+    expect(crashes).toBeGreaterThan(0);
+    expect(keys.counts).toEqual(docs.map(() => 1));
+    for (const key of docs) expect(await underOf(vault, key), key).toMatchObject({ under: B });
+    // Ours name B in their metadata too: the API reads them with the right key.
+    for (const key of docs.filter((k) => k.endsWith('-api')))
+      expect(await underOf(vault, key), key).toEqual({ under: B, named: B });
+  });
+
+  it('a job cancelled midway, then made again: every object re-wrapped once, nothing lost', async () => {
+    const { vault, keys, rewrap, batchJobs, invoke, start } = await setup();
+    const docs = await campaign(vault);
+    const job = await start();
+    const caller = { arn: SCHEDULED_BY };
+    // The view's right is checked first: a scheduled job's keys are administered by nobody here,
+    // so cancel through the engine as the service would once the caller is allowed.
+    rewrap.status = async () => jobView(job) as never;
+    const ran = await batchJobs.run(job.id, invoke, {
+      beforeTask: async (_key, i) => {
+        if (i === 4) await rewrap.cancel(caller, job.id);
+      },
+    });
+    expect(ran.status).toBe('Cancelled');
+    expect((await rewrap.load(job.id))?.job.phase).toBe('cancelled');
+    // A task S3 still sends after the cancel is refused.
+    expect((await invoke(event(job.id, docs[5] as string))).results[0]?.resultString).toMatch(
+      /^job refused: /,
+    );
+    const again = await start();
+    await batchJobs.run(again.id, invoke);
+    expect(keys.counts).toEqual(docs.map(() => 1));
+    for (const key of docs) expect((await underOf(vault, key)).under, key).toBe(B);
+  });
+});

@@ -439,3 +439,30 @@ describe('the local S3 Batch Operations through @aws-sdk/client-s3-control', () 
     expect(new Set(keys).size).toBe(20);
   });
 });
+
+describe('the task-failure threshold', () => {
+  it('once the minimum of tasks ran, more than 50% failed fails the job (AWS: 1,000 tasks)', async () => {
+    let invoked = 0;
+    const b = await startTestBatch(
+      {
+        [fnArn('batch-fails')]: async (e: BatchInvocationEvent) => {
+          invoked += 1;
+          return answer(e, 'PermanentFailure', 'no');
+        },
+      },
+      { failureThresholdMinTasks: 10, concurrency: 1 },
+    );
+    try {
+      for (let i = 0; i < 30; i += 1)
+        await b.s3Client.send(new PutObjectCommand({ Bucket: 'batch-source', Key: `t/${i}`, Body: 'x' }));
+      const { JobId = '' } = await b.client().send(new CreateJobCommand(job('batch-fails', 't/')));
+      const done = await b.waitFor(JobId, ['Failed', 'Complete']);
+      expect(done.Status).toBe('Failed');
+      expect(done.FailureReasons?.[0]?.FailureCode).toBe('TaskFailureThresholdExceeded');
+      expect(done.ProgressSummary).toMatchObject({ TotalNumberOfTasks: 30, NumberOfTasksFailed: 10 });
+      expect(invoked).toBe(10);
+    } finally {
+      await b.stop();
+    }
+  });
+});

@@ -247,7 +247,7 @@ export class JobEngine {
       } catch (error) {
         job.FailureReasons.push({
           FailureCode: 'ReportWriteFailure',
-          FailureReason: `Writing the completion report failed: ${(error as Error).message}`,
+          FailureReason: `Writing the completion report failed: ${(error as Error).name}: ${(error as Error).message}`,
         });
         end = 'Failed';
       }

@@ -22,6 +22,8 @@ export interface LocalConfig {
   readonly s3ControlPort: number;
   /** Local S3 Batch Operations: function invocations in flight per job. */
   readonly batchConcurrency: number;
+  /** Milliseconds the local S3 and KMS wait before each request, like AWS's network time; 0: none. */
+  readonly localLatencyMs: number;
   /** Port of the local Cognito user pool (managed login, cognito-idp). */
   readonly userPoolPort: number;
   /** Port of the local Cognito identity pool (cognito-identity). */
@@ -65,6 +67,7 @@ function readLocalConfig(s: Settings): LocalConfig {
     logsPort: s.int(PORT_SETTINGS.logsPort, 1, 65535, 4586),
     s3ControlPort: s.int(PORT_SETTINGS.s3ControlPort, 1, 65535, 4570),
     batchConcurrency: s.int('EAAS_BATCH_CONCURRENCY', 1, 1000, 16),
+    localLatencyMs: s.int('EAAS_LOCAL_LATENCY_MS', 0, 10_000, 0),
     userPoolPort: s.int(PORT_SETTINGS.userPoolPort, 1, 65535, 9229),
     identityPoolPort: s.int(PORT_SETTINGS.identityPoolPort, 1, 65535, 9230),
     rootKey: rootKey === undefined ? undefined : Buffer.from(rootKey, 'base64'),

@@ -75,9 +75,19 @@ export class JobEngine {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops starting tasks, and waits for those in flight for up to `graceMs`; a job still running
+   * then stays as last saved (Active) and resumes on the next start. The store takes no more saves.
+   */
+  async close(graceMs = 10_000): Promise<void> {
     this.closed = true;
-    await this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, graceMs);
+    });
+    await Promise.race([this.idle(), grace]);
+    clearTimeout(timer);
+    this.options.store.close();
   }
 
   private set(job: JobRecord, status: JobStatus): void {
@@ -105,7 +115,7 @@ export class JobEngine {
       if (job.cancelRequested) return this.finish(job, role);
       this.set(job, 'Preparing');
       await this.prepare(job, role);
-      if ((job.Status as JobStatus) === 'Failing') return this.finish(job, role);
+      if ((job.Status as JobStatus) === 'Failing' || job.cancelRequested) return this.finish(job, role);
       if (job.spec.ConfirmationRequired) {
         // batch-ops-job-status.html: a job that requires confirmation waits in Suspended.
         job.SuspendedDate = this.options.now().toISOString();

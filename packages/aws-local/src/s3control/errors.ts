@@ -8,24 +8,26 @@ import { xmlDocument } from '../s3/xml.js';
  * API_control_DescribeJob.html, API_control_UpdateJobStatus.html), and the `NoSuchJob` and
  * `InvalidRequest` codes S3 Control answers for an unknown job and a request it refuses
  * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/troubleshooting-batch-operations.html,
- * "NoSuchJobException": "The specified job does not exist"). The SDK reads the code, so it must be
- * the service's own.
+ * "NoSuchJobException": "The specified job does not exist"). The service model gives
+ * JobStatusException and IdempotencyException no status of their own, so they are client errors,
+ * 400. The SDK reads the code, so it must be the service's own.
  */
 const STATUS = {
   AccessDenied: 403,
   AuthorizationHeaderMalformed: 400,
   BadRequestException: 400,
   ExpiredToken: 400,
-  IdempotencyException: 409,
+  IdempotencyException: 400,
   InternalServiceException: 500,
   InvalidAccessKeyId: 403,
   InvalidRequest: 400,
   InvalidToken: 400,
-  JobStatusException: 409,
+  JobStatusException: 400,
   MalformedXML: 400,
   MethodNotAllowed: 405,
   NoSuchJob: 404,
   NotImplemented: 501,
+  RequestTimeout: 400,
   RequestTimeTooSkewed: 403,
   SignatureDoesNotMatch: 403,
   TooManyRequestsException: 400,

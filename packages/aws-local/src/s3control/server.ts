@@ -1,10 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AuthzRequest, identityVerdict } from '@eaas/aws-rules';
-import { BodyTooLargeError, ClientGoneError, closeIfUnread, readBody } from '../http-server.js';
+import {
+  BodyTimeoutError,
+  BodyTooLargeError,
+  ClientGoneError,
+  closeIfUnread,
+  declaredBodyLength,
+  readBody,
+} from '../http-server.js';
 import { type LocalIdentities, type LocalPrincipal, sessionExpired } from '../identity.js';
 import { parseXml, type XmlFields, XmlSyntaxError, xmlDocument } from '../s3/xml.js';
-import { parseQuery, verifySigV4 } from '../sigv4.js';
+import { checkSigV4Headers, checkSigV4Payload, parseQuery } from '../sigv4.js';
 import { parseCreateJob } from './create-job.js';
 import type { JobEngine } from './engine.js';
 import { ControlError, invalidRequest, noSuchJob } from './errors.js';
@@ -25,6 +32,7 @@ import type { JobStore } from './store.js';
  */
 
 const MAX_BODY_BYTES = 256 * 1024;
+const BODY_TIMEOUT_MS = 10_000;
 
 export interface ControlServerOptions {
   store: JobStore;
@@ -118,33 +126,40 @@ export function createControlServer(options: ControlServerOptions): Server {
     const rawPath = q < 0 ? target : target.slice(0, q);
     const rawQuery = q < 0 ? '' : target.slice(q + 1);
     const method = req.method ?? 'GET';
-    let body: Buffer;
-    try {
-      body = await readBody(req, MAX_BODY_BYTES, undefined, { timeoutMs: 10_000 });
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) throw invalidRequest('The request body is too large');
-      throw error;
-    }
     const now = options.now();
     const { identities } = options;
-    const result = verifySigV4(
-      {
-        method,
-        rawPath,
-        rawQuery,
-        headers: req.headers,
-        bodySha256: createHash('sha256').update(body).digest('hex'),
-      },
-      {
-        service: 's3',
-        region: options.region,
-        now,
-        maxSkewSeconds: options.maxSkewSeconds,
-        doubleEncodePath: false,
-        unsignedPayloadAllowed: true,
-        secretFor: (id) => identities.byAccessKeyId(id)?.secretAccessKey,
-        sessionTokenValid: (id, token) => identities.sessionTokenValid(id, token),
-      },
+    const verify = {
+      service: 's3',
+      region: options.region,
+      now,
+      maxSkewSeconds: options.maxSkewSeconds,
+      doubleEncodePath: false,
+      unsignedPayloadAllowed: true,
+      secretFor: (id: string) => identities.byAccessKeyId(id)?.secretAccessKey,
+      sessionTokenValid: (id: string, token: string) => identities.sessionTokenValid(id, token),
+    };
+    // The signature's headers first: a body is read only for a request that may be genuine.
+    const signed = { method, rawPath, rawQuery, headers: req.headers };
+    const checked = checkSigV4Headers(signed, verify);
+    if (!checked.ok) throw authFailure(checked.failure, checked.message);
+    if ((declaredBodyLength(req) ?? 0) > MAX_BODY_BYTES)
+      throw invalidRequest('The request body is too large');
+    let body: Buffer;
+    try {
+      body = await readBody(req, MAX_BODY_BYTES, undefined, { timeoutMs: BODY_TIMEOUT_MS });
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) throw invalidRequest('The request body is too large');
+      if (error instanceof BodyTimeoutError)
+        throw new ControlError(
+          'RequestTimeout',
+          'Your socket connection to the server was not read from or written to within the timeout period.',
+        );
+      throw error;
+    }
+    const result = checkSigV4Payload(
+      { ...signed, bodySha256: createHash('sha256').update(body).digest('hex') },
+      checked,
+      verify,
     );
     if (!result.ok) throw authFailure(result.failure, result.message);
     const principal = identities.authenticated(result.accessKeyId, result.sessionToken);

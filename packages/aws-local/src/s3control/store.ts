@@ -10,6 +10,7 @@ import type { JobRecord } from './job.js';
 export class JobStore {
   readonly jobs = new Map<string, JobRecord>();
   private readonly dir: string;
+  private closed = false;
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, 's3control', 'jobs');
@@ -27,8 +28,14 @@ export class JobStore {
 
   /** Saves the job as it is now. */
   save(job: JobRecord): void {
+    if (this.closed) return;
     this.jobs.set(job.JobId, job);
     writeFileAtomic(join(this.dir, `${job.JobId}.json`), JSON.stringify(job));
+  }
+
+  /** The emulator stopped: later saves (a task that outlived the stop) are dropped. */
+  close(): void {
+    this.closed = true;
   }
 
   has(id: string): boolean {

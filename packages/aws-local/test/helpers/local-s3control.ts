@@ -36,6 +36,35 @@ export const BATCH_ROLE: LocalRole = {
   ],
 };
 
+/** A caller of the job API whose IAM policies decide: it may create and describe jobs, and pass BATCH_ROLE when `pass`. */
+function callerRole(name: string, pass: boolean): LocalRole {
+  return {
+    name,
+    arn: `arn:aws:iam::${DEFAULT_ACCOUNT_ID}:role/${name}`,
+    policies: [
+      {
+        Version: '2012-10-17',
+        Statement: [
+          { Effect: 'Allow', Action: ['s3:CreateJob', 's3:DescribeJob'], Resource: '*' },
+          ...(pass
+            ? [
+                {
+                  Effect: 'Allow',
+                  Action: 'iam:PassRole',
+                  Resource: BATCH_ROLE.arn,
+                  Condition: { StringEquals: { 'iam:PassedToService': 's3.amazonaws.com' } },
+                },
+              ]
+            : []),
+        ],
+      },
+    ],
+  };
+}
+export const PASSING_CALLER = callerRole('batch-test-passer', true);
+export const NON_PASSING_CALLER = callerRole('batch-test-nopass', false);
+const ROLES = [BATCH_ROLE, PASSING_CALLER, NON_PASSING_CALLER];
+
 export const fnArn = (name: string) => `arn:aws:lambda:us-east-1:${DEFAULT_ACCOUNT_ID}:function:${name}`;
 
 /**
@@ -78,7 +107,7 @@ export async function startTestBatch(
   options: Partial<LocalS3ControlOptions> = {},
 ): Promise<TestBatch> {
   const dataDir = makeDataDir();
-  const identities = LocalIdentities.open(dataDir, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, [BATCH_ROLE]);
+  const identities = LocalIdentities.open(dataDir, DEFAULT_ACCOUNT_ID, DEFAULT_REGION, ROLES);
   const s3 = await startLocalS3({
     dataDir,
     buckets: BATCH_BUCKETS,
@@ -91,7 +120,7 @@ export async function startTestBatch(
       dataDir,
       identities,
       s3Endpoint: s3.endpoint,
-      roles: [BATCH_ROLE],
+      roles: ROLES,
       functions,
       log: () => undefined,
       ...options,

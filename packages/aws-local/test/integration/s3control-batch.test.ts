@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ACCOUNT_ID } from '../../src/defaults.js';
 import { OUTSIDER } from '../../src/identity.js';
 import type { BatchInvocationEvent } from '../../src/s3control/index.js';
-import { BATCH_ROLE, fnArn, startTestBatch, type TestBatch } from '../helpers/local-s3control.js';
+import {
+  BATCH_ROLE,
+  fnArn,
+  NON_PASSING_CALLER,
+  PASSING_CALLER,
+  startTestBatch,
+  type TestBatch,
+} from '../helpers/local-s3control.js';
 
 const A = DEFAULT_ACCOUNT_ID;
 let t: TestBatch;
@@ -419,6 +426,24 @@ describe('the local S3 Batch Operations through @aws-sdk/client-s3-control', () 
     });
     asRole.destroy();
     expect(t.identities.byName(OUTSIDER)).toBeDefined();
+  });
+
+  it('a caller whose policies decide needs s3:CreateJob and iam:PassRole on the job role (to S3), and s3:ListJobs to list', async () => {
+    const refused = t.client(NON_PASSING_CALLER.name);
+    await expect(refused.send(new CreateJobCommand(job('batch-ok', 'pass/')))).rejects.toMatchObject({
+      name: 'AccessDenied',
+      message: expect.stringContaining(`iam:PassRole on resource: ${BATCH_ROLE.arn}`),
+      $metadata: { httpStatusCode: 403 },
+    });
+    const allowed = t.client(PASSING_CALLER.name);
+    const { JobId = '' } = await allowed.send(new CreateJobCommand(job('batch-ok', 'pass/')));
+    const described = await allowed.send(new DescribeJobCommand({ AccountId: A, JobId }));
+    expect(described.Job?.JobId).toBe(JobId);
+    await expect(allowed.send(new ListJobsCommand({ AccountId: A }))).rejects.toMatchObject({
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
+    await t.waitFor(JobId, ['Complete']);
   });
 
   it('jobs survive a restart, and an Active job resumes with the tasks not yet done', async () => {

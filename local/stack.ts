@@ -525,12 +525,13 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       closed = true;
       if (rewrapTimer) clearInterval(rewrapTimer);
       await ticking?.catch(() => undefined);
+      // Batch jobs first, while the functions they invoke still have their clients.
+      await s3Control.close();
       await gateway.close();
       await pools.close();
       serviceKms.destroy();
       serviceS3.destroy();
       for (const client of clients) client.destroy();
-      await s3Control.close();
       await logs.close();
       await s3.close();
       await kms.close();

@@ -36,6 +36,8 @@ export interface EngineOptions {
   /** Attempts of one task (the first and its retries) before it counts failed. */
   taskAttempts: number;
   invocationTimeoutMs: number;
+  /** The wait before the first redrive of a task; each next one waits twice as long. */
+  retryDelayMs: number;
   /** The failure threshold applies once this many tasks have run (AWS: 1,000). */
   failureThresholdMinTasks: number;
   checkpointMs: number;
@@ -218,6 +220,8 @@ export class JobEngine {
             task.outcome = result.retry;
             break;
           }
+          // Redriven a little later, each time twice as late, as a throttled function needs.
+          await new Promise((resolve) => setTimeout(resolve, this.options.retryDelayMs * 2 ** (attempt - 1)));
           if (this.closed) return;
         }
         ran += 1;

@@ -47,6 +47,8 @@ export interface LocalS3ControlOptions {
   concurrency?: number;
   /** Attempts per task before a TemporaryFailure, a throw or a timeout counts failed (default 3). */
   taskAttempts?: number;
+  /** The wait before a task's first redrive, doubled for each next one (default 100 ms). */
+  retryDelayMs?: number;
   /** An invocation taking longer counts as a timeout (default 900 000 ms, Lambda's longest). */
   invocationTimeoutMs?: number;
   /** The failure threshold applies once this many tasks ran (default 1000, as AWS). */
@@ -90,6 +92,7 @@ export async function startLocalS3Control(options: LocalS3ControlOptions): Promi
     concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
     taskAttempts: options.taskAttempts ?? DEFAULT_TASK_ATTEMPTS,
     invocationTimeoutMs: options.invocationTimeoutMs ?? 900_000,
+    retryDelayMs: options.retryDelayMs ?? 100,
     failureThresholdMinTasks: options.failureThresholdMinTasks ?? 1000,
     checkpointMs: 250,
     now,

@@ -182,7 +182,12 @@ export function createControlServer(options: ControlServerOptions): Server {
         'NotImplemented',
         'The local S3 Control serves the Batch Operations job API only',
       );
-    const id = parts[2] === undefined ? undefined : decodeURIComponent(parts[2]);
+    let id: string | undefined;
+    try {
+      id = parts[2] === undefined ? undefined : decodeURIComponent(parts[2]);
+    } catch {
+      throw invalidRequest('The job id is not URL-encoded');
+    }
     const sub = parts[3];
     const nowMs = now.getTime();
 

@@ -18,6 +18,12 @@ export interface LocalConfig {
   readonly s3Port: number;
   /** Port of the local CloudWatch Logs (the audit log group). */
   readonly logsPort: number;
+  /** Port of the local S3 Control (S3 Batch Operations jobs). */
+  readonly s3ControlPort: number;
+  /** Local S3 Batch Operations: function invocations in flight per job. */
+  readonly batchConcurrency: number;
+  /** Milliseconds the local S3 and KMS wait before each request, like AWS's network time; 0: none. */
+  readonly localLatencyMs: number;
   /** Port of the local Cognito user pool (managed login, cognito-idp). */
   readonly userPoolPort: number;
   /** Port of the local Cognito identity pool (cognito-identity). */
@@ -43,6 +49,7 @@ export const PORT_SETTINGS = {
   apiPort: 'EAAS_API_PORT',
   s3Port: 'EAAS_S3_PORT',
   logsPort: 'EAAS_LOGS_PORT',
+  s3ControlPort: 'EAAS_S3CONTROL_PORT',
   userPoolPort: 'EAAS_USER_POOL_PORT',
   identityPoolPort: 'EAAS_IDENTITY_POOL_PORT',
 } as const satisfies Partial<Record<keyof LocalConfig, string>>;
@@ -58,6 +65,9 @@ function readLocalConfig(s: Settings): LocalConfig {
     apiPort: s.int(PORT_SETTINGS.apiPort, 1, 65535, 3000),
     s3Port: s.int(PORT_SETTINGS.s3Port, 1, 65535, 4569),
     logsPort: s.int(PORT_SETTINGS.logsPort, 1, 65535, 4586),
+    s3ControlPort: s.int(PORT_SETTINGS.s3ControlPort, 1, 65535, 4570),
+    batchConcurrency: s.int('EAAS_BATCH_CONCURRENCY', 1, 1000, 16),
+    localLatencyMs: s.int('EAAS_LOCAL_LATENCY_MS', 0, 10_000, 0),
     userPoolPort: s.int(PORT_SETTINGS.userPoolPort, 1, 65535, 9229),
     identityPoolPort: s.int(PORT_SETTINGS.identityPoolPort, 1, 65535, 9230),
     rootKey: rootKey === undefined ? undefined : Buffer.from(rootKey, 'base64'),

@@ -118,6 +118,7 @@ export function localKmsOptions(config: Config, service: ServiceNames = {}): Loc
     host: config.host,
     port: config.kmsPort,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
+    latencyMs: config.localLatencyMs,
     seedKey: defaultKeySeed(config.accountId, service),
     seedKeys: [pageKeySeed(config.accountId, service)].filter((k): k is SeedKey => k !== undefined),
   };
@@ -133,6 +134,7 @@ export function localS3Options(config: Config, identities: LocalIdentities): Loc
     host: config.host,
     port: config.s3Port,
     maxSkewSeconds: config.sigv4MaxSkewSeconds,
+    latencyMs: config.localLatencyMs,
     identities,
   };
 }

@@ -4,6 +4,7 @@ import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { PutBucketCorsCommand, PutBucketPolicyCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
+  type BatchFunction,
   KEY_MANAGER,
   type LocalIdentityPool,
   type LocalKms,
@@ -11,6 +12,7 @@ import {
   type LocalLogs,
   type LocalRole,
   type LocalS3,
+  type LocalS3Control,
   type LocalS3Options,
   type LocalUserPool,
   type ObjectCreatedListener,
@@ -18,6 +20,7 @@ import {
   startLocalKms,
   startLocalLogs,
   startLocalS3,
+  startLocalS3Control,
 } from '@eaas/aws-local';
 import type { S3EventRecord } from 'aws-lambda';
 import { allSinks, FileAuditSink, LoggerAuditSink } from '../src/audit.js';
@@ -72,6 +75,14 @@ export interface StackOptions {
   apiPort?: number;
   s3Port?: number;
   logsPort?: number;
+  s3ControlPort?: number;
+  /**
+   * The functions S3 Batch Operations jobs may invoke (LambdaInvoke), by function ARN, run in
+   * process by the local S3 Control; none by default.
+   */
+  batchFunctions?: Record<string, BatchFunction>;
+  /** Replaces EAAS_BATCH_CONCURRENCY (invocations in flight per batch job). */
+  batchConcurrency?: number;
   userPoolPort?: number;
   identityPoolPort?: number;
   /** Lifetimes of the user pool's tokens (tests shorten them); Cognito's defaults otherwise. */
@@ -113,6 +124,8 @@ export interface LocalStack {
   s3: LocalS3;
   /** The local CloudWatch Logs, holding the audit log group the functions write to. */
   logs: LocalLogs;
+  /** The local S3 Control: S3 Batch Operations jobs, run as their role against the local S3. */
+  s3Control: LocalS3Control;
   gateway: LocalGateway;
   /** The local Cognito user pool the page signs people in with (its seeded person, on the first start). */
   userPool: LocalUserPool;
@@ -226,6 +239,33 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       }),
     );
   } catch (error) {
+    await s3.close();
+    await kms.close();
+    throw error;
+  }
+  // S3 Batch Operations: jobs run as their role (one of the template's) against the local S3,
+  // invoking the functions registered here in process.
+  let s3Control: LocalS3Control;
+  try {
+    const s3ControlPort = options.s3ControlPort ?? config.s3ControlPort;
+    s3Control = await portInUse(PORT_SETTINGS.s3ControlPort, config.host, s3ControlPort, () =>
+      startLocalS3Control({
+        dataDir: config.dataDir,
+        identities: kms.identities,
+        s3Endpoint: s3.endpoint,
+        roles: Object.values(roles),
+        functions: options.batchFunctions ?? {},
+        concurrency: options.batchConcurrency ?? config.batchConcurrency,
+        accountId: config.accountId,
+        region: config.region,
+        host: config.host,
+        port: s3ControlPort,
+        maxSkewSeconds: config.sigv4MaxSkewSeconds,
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
+  } catch (error) {
+    await logs.close();
     await s3.close();
     await kms.close();
     throw error;
@@ -381,6 +421,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     serviceKms.destroy();
     serviceS3.destroy();
     for (const client of clients) client.destroy();
+    await s3Control.close();
     await logs.close();
     await s3.close();
     await kms.close();
@@ -406,6 +447,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     serviceKms.destroy();
     serviceS3.destroy();
     for (const client of clients) client.destroy();
+    await s3Control.close();
     await logs.close();
     await s3.close();
     await kms.close();
@@ -485,6 +527,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     kms,
     s3,
     logs,
+    s3Control,
     gateway,
     userPool: pools.userPool,
     identityPool: pools.identityPool,
@@ -502,6 +545,8 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       closed = true;
       if (rewrapTimer) clearInterval(rewrapTimer);
       await ticking?.catch(() => undefined);
+      // Batch jobs first, while the functions they invoke still have their clients.
+      await s3Control.close();
       await gateway.close();
       await pools.close();
       serviceKms.destroy();

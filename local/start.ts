@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       `  KMS      ${stack.kms.endpoint}   (account ${config.accountId})`,
       `  S3       ${stack.s3.endpoint}   (path-style; buckets ${config.vaultBucket}, ${config.stagingBucket})`,
       `  Logs     ${stack.logs.endpoint}   (CloudWatch Logs; audit log group ${stack.auditLogGroup})`,
+      `  Batch    ${stack.s3Control.endpoint}   (S3 Control: S3 Batch Operations jobs; see docs/local-stack.md)`,
       `  sign-in  ${stack.userPool.endpoint}   (Cognito user pool ${stack.userPool.userPoolId}, app client ${stack.userPool.clientId})`,
       `  identity ${stack.identityPool.endpoint}   (Cognito identity pool ${stack.identityPool.identityPoolId}, role ${stack.peopleRole.name})`,
       `  data     ${dataDir}   (audit log: ${stack.auditLog})`,

@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Where the docs' commands expect each server by default, and the setting that moves it. */
-export const DEFAULT_PORTS = { api: 3000, kms: 4599, s3: 4569, logs: 4586 } as const;
+export const DEFAULT_PORTS = { api: 3000, kms: 4599, s3: 4569, logs: 4586, s3control: 4570 } as const;
 type Ports = Record<keyof typeof DEFAULT_PORTS, number>;
 
 export interface Block {
@@ -182,6 +182,7 @@ export class DocsRun {
       kms: await freePort(),
       s3: await freePort(),
       logs: await freePort(),
+      s3control: await freePort(),
     };
     const child = spawn('npm', ['start', '--silent'], {
       cwd: REPO,
@@ -192,6 +193,7 @@ export class DocsRun {
         EAAS_KMS_PORT: String(ports.kms),
         EAAS_S3_PORT: String(ports.s3),
         EAAS_LOGS_PORT: String(ports.logs),
+        EAAS_S3CONTROL_PORT: String(ports.s3control),
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -48,15 +48,18 @@ describe('the docs runner', () => {
   it('moves the documented default endpoints to the ports of the run', () => {
     expect(
       rewritePorts(
-        'API_URL=http://127.0.0.1:3000 KMS=localhost:4599 S3=127.0.0.1:4569 LOGS=127.0.0.1:4586 x:30000',
+        'API_URL=http://127.0.0.1:3000 KMS=localhost:4599 S3=127.0.0.1:4569 LOGS=127.0.0.1:4586 BATCH=127.0.0.1:4570 x:30000',
         {
           api: 1,
           kms: 2,
           s3: 3,
           logs: 4,
+          s3control: 5,
         },
       ),
-    ).toBe('API_URL=http://127.0.0.1:1 KMS=localhost:2 S3=127.0.0.1:3 LOGS=127.0.0.1:4 x:30000');
+    ).toBe(
+      'API_URL=http://127.0.0.1:1 KMS=localhost:2 S3=127.0.0.1:3 LOGS=127.0.0.1:4 BATCH=127.0.0.1:5 x:30000',
+    );
   });
 
   it('keeps the README short and leading with a walk that runs', () => {

@@ -24,6 +24,7 @@ const ports = {
   logs: base + 900,
   userPool: base + 1200,
   identityPool: base + 1500,
+  s3Control: base + 1800,
 };
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -40,6 +41,7 @@ async function startStack(): Promise<ChildProcess> {
       EAAS_API_PORT: String(ports.api),
       EAAS_S3_PORT: String(ports.s3),
       EAAS_LOGS_PORT: String(ports.logs),
+      EAAS_S3CONTROL_PORT: String(ports.s3Control),
       EAAS_USER_POOL_PORT: String(ports.userPool),
       EAAS_IDENTITY_POOL_PORT: String(ports.identityPool),
       EAAS_SEAL_LEASE_SECONDS: '8',

@@ -42,6 +42,7 @@ export async function startTestStack(
     apiPort: 0,
     s3Port: 0,
     logsPort: 0,
+    s3ControlPort: 0,
     userPoolPort: 0,
     identityPoolPort: 0,
     logger: null,

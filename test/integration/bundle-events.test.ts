@@ -311,7 +311,18 @@ describe('the sample events of events/', () => {
         `${route.method} ${route.path}`,
       ).toBe(true);
     expect(Object.keys(service.functions).sort()).toEqual(
-      ['crypto', 'jobs', 'keys', 'objects', 'reencrypt', 'rewrapbatch', 'seal', 'streams', 'uploads', 'whoami'].sort(),
+      [
+        'crypto',
+        'jobs',
+        'keys',
+        'objects',
+        'reencrypt',
+        'rewrapbatch',
+        'seal',
+        'streams',
+        'uploads',
+        'whoami',
+      ].sort(),
     );
   });
 

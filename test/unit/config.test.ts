@@ -23,6 +23,9 @@ describe('loadConfig', () => {
       sweepSeconds: 60,
       rewrapTickSeconds: 300,
       s3Port: 4569,
+      s3ControlPort: 4570,
+      batchConcurrency: 16,
+      localLatencyMs: 0,
       vaultBucket: 'eaas-vault',
     });
   });
@@ -76,6 +79,10 @@ describe('loadConfig', () => {
     ['EAAS_OBJECT_PREFIX', '/absolute/'],
     ['EAAS_OBJECT_PREFIX', 'spaces are not safe/'],
     ['EAAS_S3_PORT', '0'],
+    ['EAAS_S3CONTROL_PORT', '65536'],
+    ['EAAS_BATCH_CONCURRENCY', '0'],
+    ['EAAS_LOCAL_LATENCY_MS', '-1'],
+    ['EAAS_LOCAL_LATENCY_MS', '10001'],
   ])('fails fast on a bad %s (%s), naming it', (name, value) => {
     expect(() => loadStackConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadStackConfig({ [name]: value })).toThrow(name);

@@ -62,6 +62,15 @@ export {
 } from './s3/index.js';
 export type { S3RequestEvent } from './s3/server.js';
 export {
+  type BatchFunction,
+  type BatchInvocationEvent,
+  DEFAULT_CONCURRENCY as DEFAULT_BATCH_CONCURRENCY,
+  DEFAULT_TASK_ATTEMPTS as DEFAULT_BATCH_TASK_ATTEMPTS,
+  type LocalS3Control,
+  type LocalS3ControlOptions,
+  startLocalS3Control,
+} from './s3control/index.js';
+export {
   checkSigV4Headers,
   checkSigV4Payload,
   parseQuery,

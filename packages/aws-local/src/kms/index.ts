@@ -1,6 +1,6 @@
 import { parseJsonStrict } from '@eaas/aws-rules';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from '../defaults.js';
-import { BodyBudget, listen } from '../http-server.js';
+import { BodyBudget, listen, withLatency } from '../http-server.js';
 import { LocalIdentities, type LocalRole } from '../identity.js';
 import type { KmsUse, KmsUseAnswer } from '../kms-use.js';
 import { LocalAccess } from './access.js';
@@ -56,6 +56,8 @@ export interface LocalKmsOptions {
   roles?: readonly LocalRole[];
   now?: () => Date;
   onRequest?: KmsServerOptions['onRequest'];
+  /** Milliseconds each request waits before it is handled, like AWS's network time (default 0: none). */
+  latencyMs?: number;
   /** Test hook: quotas lower than AWS KMS's (keys, aliases per key, grants per key). */
   limits?: Partial<KmsLimits>;
   /** Test hook: how long a request body may take to arrive (server.ts DEFAULT_BODY_TIMEOUT_MS). */
@@ -133,6 +135,7 @@ export async function startLocalKms(options: LocalKmsOptions): Promise<LocalKms>
     ...(options.bodyTimeoutMs !== undefined ? { bodyTimeoutMs: options.bodyTimeoutMs } : {}),
   });
   server.keepAliveTimeout = 5000;
+  withLatency(server, options.latencyMs ?? 0);
   const listening = await listen(server, options.host ?? DEFAULT_HOST, options.port ?? 0);
   return {
     endpoint: listening.endpoint,

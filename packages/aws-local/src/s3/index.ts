@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REGION } from '../defaults.js';
-import { listen } from '../http-server.js';
+import { listen, withLatency } from '../http-server.js';
 import type { LocalIdentities, LocalRole } from '../identity.js';
 import type { KmsAuthorizer } from '../kms-use.js';
 import { Notifier, type ObjectCreatedListener } from './notifications.js';
@@ -63,6 +63,8 @@ export interface LocalS3Options {
   onObjectCreated?: ObjectCreatedListener | undefined;
   /** Called after each answered request (tests count reads); never with a body. */
   onRequest?: S3ServerOptions['onRequest'];
+  /** Milliseconds each request waits before it is handled, like AWS's network time (default 0: none). */
+  latencyMs?: number;
 }
 
 /** Starts the local S3 on a loopback address, creating the buckets named in the options. */
@@ -86,6 +88,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     maxSkewSeconds: options.maxSkewSeconds ?? DEFAULT_MAX_SKEW_SECONDS,
     onRequest: options.onRequest,
   });
+  withLatency(server, options.latencyMs ?? 0);
   const listening = await listen(server, options.host ?? DEFAULT_HOST, options.port ?? 0);
   return {
     endpoint: listening.endpoint,

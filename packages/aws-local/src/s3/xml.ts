@@ -50,10 +50,18 @@ function render(name: string, content: XmlContent, out: string[]): void {
   out.push(`<${name}>${escapeXml(String(content))}</${name}>`);
 }
 
-/** A whole XML document with one root element in S3's namespace (errors carry no namespace). */
-export function xmlDocument(root: string, fields: XmlFields, namespace = root !== 'Error'): string {
+/**
+ * A whole XML document with one root element in S3's namespace (errors carry no namespace), or
+ * in the namespace given (S3 Control's).
+ */
+export function xmlDocument(
+  root: string,
+  fields: XmlFields,
+  namespace: boolean | string = root !== 'Error',
+): string {
   const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>\n'];
-  out.push(namespace ? `<${root} xmlns="${S3_NAMESPACE}">` : `<${root}>`);
+  const ns = namespace === true ? S3_NAMESPACE : namespace;
+  out.push(ns ? `<${root} xmlns="${ns}">` : `<${root}>`);
   for (const [child, value] of Object.entries(fields)) render(child, value, out);
   out.push(`</${root}>`);
   return out.join('');

@@ -249,10 +249,21 @@ export class UploadService {
     try {
       return this.statusFor((await this.clientSealed.complete(completing, marked, parts)).record);
     } catch (error) {
+      const current = await this.records.read(record.id).catch(() => undefined);
+      if (current?.etag !== marked || current.record.state !== 'pending') throw error;
+      // S3 may have assembled the object before the failure (recording it, or writing its
+      // instruction file, failed; or S3's answer was lost): then the upload is finished, never
+      // left to be cancelled or expired over the document it wrote.
+      let finished: Awaited<ReturnType<ClientSealedUploads['finishIfWritten']>>;
+      try {
+        finished = await this.clientSealed.finishIfWritten(completing, marked);
+      } catch {
+        // Unknown whether it was written: the mark stays, and the sweep decides after its grace.
+        throw error;
+      }
+      if (finished) return this.statusFor(finished.record);
       // Not completed (wrong parts, S3 unavailable): the mark goes, so that it may be retried or expire.
-      const current = await this.records.read(record.id);
-      if (current?.etag === marked && current.record.state === 'pending')
-        await this.records.write(record, marked).catch(() => undefined);
+      await this.records.write(record, marked).catch(() => undefined);
       throw error;
     }
   }
@@ -300,6 +311,12 @@ export class UploadService {
       if (record.state !== 'pending') return this.statusFor(record);
       checkCancellable(record, this.now());
       try {
+        // A client-sealed upload whose object is already in place (its completion failed after S3
+        // assembled it) is finished, not cancelled over the document it wrote.
+        if (record.sealedBy === 'client') {
+          const finished = await this.clientSealed.finishIfWritten(record, etag);
+          if (finished) return this.statusFor(finished.record);
+        }
         return this.statusFor(
           await this.records.fail(record, etag, 'Cancelled', 'The uploader cancelled the upload.'),
         );

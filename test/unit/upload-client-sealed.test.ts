@@ -90,4 +90,66 @@ describe('uploads sealed in the client', () => {
     expect(vault.objects.get('doc')?.body.toString()).toBe('theirs');
     expect(vault.openUploads).toBe(0);
   });
+
+  it('a completion whose recording fails after S3 assembled the object ends sealed, never cancelled or expired over it', async () => {
+    const { uploads, vault, staging, clock, documents } = uploadWorld();
+    await documents.put(alice, 'doc', Buffer.from('the document it replaces'), { keyId: KEY_A });
+    const created = await uploads.create(alice, { key: 'doc', keyId: KEY_A, size: 5, sealedBy: 'client' });
+    const { multipartId } = recordOf(staging, created.id);
+    const part = vault.uploadPart(multipartId, 1, Buffer.alloc(21, 3));
+    // Recording the upload sealed fails (S3 throttled the staging write) once S3 has assembled it.
+    const put = staging.put.bind(staging);
+    let refused = 0;
+    staging.put = async (key, body, options) => {
+      if (String(body).includes('"state":"sealed"') && refused++ === 0)
+        throw Object.assign(new Error('SlowDown'), { name: 'SlowDown' });
+      return put(key, body, options);
+    };
+    // The failure after the commit is recovered at once: the object is this upload's.
+    expect(await uploads.complete(alice, created.id, [{ partNumber: 1, etag: part }])).toMatchObject({
+      state: 'sealed',
+    });
+    expect(refused).toBe(2);
+    expect(vault.objects.get('doc')?.metadata['eaas-upload-id']).toBe(created.id);
+    // A cancel or the sweep afterwards changes nothing.
+    expect(await uploads.cancel(alice, created.id)).toMatchObject({ state: 'sealed' });
+    clock.advance(3600);
+    expect(await uploads.sweep()).toMatchObject({ expired: 0 });
+    expect(recordOf(staging, created.id)).toMatchObject({ state: 'sealed' });
+  });
+
+  it('a cancel or the sweep finishes, rather than ends, an upload whose object S3 assembled but no completion recorded', async () => {
+    for (const end of ['cancel', 'sweep'] as const) {
+      const { uploads, vault, staging, clock } = uploadWorld();
+      const created = await uploads.create(alice, { key: 'doc', keyId: KEY_A, size: 5, sealedBy: 'client' });
+      const { multipartId } = recordOf(staging, created.id);
+      // S3 assembled it (the completion's answer was lost), and the record was left unmarked.
+      const part = vault.uploadPart(multipartId, 1, Buffer.alloc(21, 5));
+      await vault.completeMultipart('doc', multipartId, [{ partNumber: 1, etag: part }], {
+        ifNoneMatch: '*',
+      });
+      if (end === 'cancel')
+        expect(await uploads.cancel(alice, created.id)).toMatchObject({ state: 'sealed' });
+      else {
+        clock.advance(901);
+        expect(await uploads.sweep()).toMatchObject({ sealed: 1, expired: 0 });
+      }
+      expect(recordOf(staging, created.id)).toMatchObject({ state: 'sealed' });
+      expect(vault.objects.get('doc')?.metadata['eaas-upload-id']).toBe(created.id);
+    }
+  });
+
+  it('the document it was to replace deleted meanwhile is a write meanwhile: Conflict, nothing written', async () => {
+    const { uploads, vault, staging, documents } = uploadWorld();
+    await documents.put(alice, 'doc', Buffer.from('v1'), { keyId: KEY_A });
+    const created = await uploads.create(alice, { key: 'doc', keyId: KEY_A, size: 5, sealedBy: 'client' });
+    const { multipartId } = recordOf(staging, created.id);
+    const part = vault.uploadPart(multipartId, 1, Buffer.alloc(21));
+    await documents.delete(alice, 'doc');
+    await expect(uploads.complete(alice, created.id, [{ partNumber: 1, etag: part }])).rejects.toMatchObject({
+      code: 'PreconditionFailed',
+    });
+    expect(recordOf(staging, created.id)).toMatchObject({ state: 'failed', error: { code: 'Conflict' } });
+    expect(vault.objects.size).toBe(0);
+  });
 });

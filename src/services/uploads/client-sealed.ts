@@ -115,6 +115,15 @@ export class ClientSealedUploads {
     }
   }
 
+  /**
+   * Finishes an upload whose object this upload wrote (S3 assembled it, but recording it failed):
+   * the record at `etag` ends sealed. Undefined when the object at its name is not this upload's.
+   */
+  async finishIfWritten(record: UploadRecord, etag: string) {
+    const written = await this.writtenBy(record);
+    return written ? this.finish(record, etag, written) : undefined;
+  }
+
   /** The vault object at the upload's name when this upload completed it (a completion retried). */
   private async writtenBy(record: UploadRecord) {
     const existing = await this.vault.head(record.key);
@@ -177,7 +186,18 @@ export class ClientSealedUploads {
           record.replaces === null ? { ifNoneMatch: '*' } : { ifMatch: record.replaces },
         );
       } catch (error) {
-        if (error instanceof DomainError && error.code === 'PreconditionFailed') {
+        // NotFound: the multipart upload is gone (an earlier attempt S3 committed, whose answer was
+        // lost: finish that one), or the document it was to replace was deleted meanwhile (If-Match
+        // finds no object), which is a write meanwhile like any other.
+        if (error instanceof DomainError && error.code === 'NotFound') {
+          const written = await this.writtenBy(record);
+          if (written) return this.finish(record, etag, written);
+          if (record.replaces === null) throw error;
+        }
+        if (
+          error instanceof DomainError &&
+          (error.code === 'PreconditionFailed' || error.code === 'NotFound')
+        ) {
           await this.records.fail(
             record,
             etag,
@@ -207,7 +227,8 @@ export class ClientSealedUploads {
     if (record.state !== 'pending' || now <= expiry) return undefined;
     if (record.completing && now <= expiry + COMPLETION_GRACE_MS) return undefined;
     try {
-      const written = record.completing ? await this.writtenBy(record) : undefined;
+      // Whatever the mark says: a completion whose recording failed may have left it unset.
+      const written = await this.writtenBy(record);
       if (written) {
         await this.finish(record, etag, written);
         return 'sealed';

@@ -28,7 +28,7 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 /** Seals held per upload id until released; an id not held seals at once. */
 const held = new Map<string, { release: () => void; released: Promise<void> }>();
 function hold(id: string) {
-  let release = () => undefined as void;
+  let release: () => void = () => undefined;
   const released = new Promise<void>((resolve) => {
     release = resolve;
   });

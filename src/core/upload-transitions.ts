@@ -65,7 +65,13 @@ export function isLeased(record: UploadRecord, now: Date): boolean {
  * failed/Expired) once no staging object is there either, which the caller looks up.
  */
 export function isPastLinks(record: UploadRecord, now: Date): boolean {
-  return record.state === 'pending' && !record.completing && now.getTime() > Date.parse(record.expiresAt);
+  // A verified upload completed at its pending name is its verify step's (the seal's), never expired.
+  return (
+    record.state === 'pending' &&
+    !record.completing &&
+    !record.verifying &&
+    now.getTime() > Date.parse(record.expiresAt)
+  );
 }
 
 /** The upload ended failed; no lease, no attempt left on it. */

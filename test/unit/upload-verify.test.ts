@@ -96,6 +96,23 @@ describe('verified client-sealed uploads', () => {
     ).rejects.toMatchObject({ code: 'ValidationError' });
   });
 
+  it('refuses verify above what one CopyObject copies (5 GiB with the tag)', async () => {
+    const { uploads } = uploadWorld();
+    const over = 5 * 1024 ** 3 - 15;
+    await expect(
+      uploads.create(alice, { key: 'doc', keyId: KEY_A, size: over, sealedBy: 'client', verify: true }),
+    ).rejects.toMatchObject({ code: 'ValidationError' });
+  });
+
+  it('a verifying upload is not expired by a look at it after its links', async () => {
+    const world = uploadWorld();
+    const { created } = await verifiedUpload(world, Buffer.from('mine'));
+    world.staging.objects.delete(`incoming/${created.id}`);
+    world.clock.advance(3600);
+    expect(await world.uploads.status(alice, created.id)).toMatchObject({ state: 'pending' });
+    expect(await world.uploads.sweep()).toMatchObject({ sealed: 1 });
+  });
+
   it('completes at the pending name, then the seal authenticates it and copies it into place', async () => {
     const world = uploadWorld();
     const plaintext = Buffer.from('hello verified world');

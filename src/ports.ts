@@ -322,6 +322,27 @@ export interface ObjectStore {
   ): Promise<Page<{ key: string; size: number; lastModified: Date; etag: string }>>;
 }
 
+/** Server-side copies within one bucket (the body never passes through the function). */
+export interface ObjectCopies {
+  /**
+   * Copies `from` (a key at the root of this store's bucket, whatever the store's prefix) to
+   * `to` (a key of this store), replacing the metadata with `metadata`;
+   * `sourceIfMatch` pins the version copied, `ifNoneMatch: '*'` / `ifMatch` condition the
+   * destination (a failed condition is PreconditionFailed). Objects up to 5 GB (CopyObject).
+   */
+  copy(
+    from: string,
+    to: string,
+    options: {
+      metadata: Record<string, string>;
+      contentType?: string | undefined;
+      sourceIfMatch: string;
+      ifNoneMatch?: '*' | undefined;
+      ifMatch?: string | undefined;
+    },
+  ): Promise<{ etag: string }>;
+}
+
 /** Writes of any size and presigned reads: what uploads and downloads add to an object store. */
 export interface LargeObjects {
   /**

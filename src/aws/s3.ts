@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
+  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -11,7 +12,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { DomainError } from '../core/errors.js';
-import type { LargeObjects, ObjectStore, StagingArea } from '../ports.js';
+import type { LargeObjects, ObjectCopies, ObjectStore, StagingArea } from '../ports.js';
 import { infoOf, S3Bucket } from './s3-bucket.js';
 import { fromS3Error, isMissing } from './s3-errors.js';
 import { forPresigning } from './s3-owner.js';
@@ -22,7 +23,7 @@ import { putStream } from './s3-put-stream.js';
  * keys optionally behind a fixed prefix. S3's own errors become the service's (`fromS3Error`): a
  * failed condition is PreconditionFailed, a missing object is `undefined` or NotFound.
  */
-export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects, StagingArea {
+export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects, StagingArea, ObjectCopies {
   async put(
     key: string,
     body: Uint8Array | NodeJS.ReadableStream,
@@ -67,6 +68,33 @@ export class S3ObjectStore extends S3Bucket implements ObjectStore, LargeObjects
 
   async getText(key: string): Promise<string | undefined> {
     return (await this.readText(key))?.text;
+  }
+
+  /**
+   * CopyObject within the bucket, metadata replaced. The destination's If-None-Match / If-Match
+   * condition the write as for PutObject, and x-amz-copy-source-if-match pins the source
+   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html: "before
+   * creating it or copying it to the destination bucket"; API_CopyObject).
+   */
+  async copy(from: string, to: string, options: Parameters<ObjectCopies['copy']>[2]) {
+    try {
+      const out = await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: this.full(to),
+          CopySource: `${this.bucket}/${encodeURIComponent(from).replace(/%2F/g, '/')}`,
+          CopySourceIfMatch: options.sourceIfMatch,
+          MetadataDirective: 'REPLACE',
+          Metadata: options.metadata,
+          ContentType: options.contentType,
+          IfNoneMatch: options.ifNoneMatch,
+          IfMatch: options.ifMatch,
+        }),
+      );
+      return { etag: out.CopyObjectResult?.ETag ?? '' };
+    } catch (error) {
+      throw fromS3Error(error, to);
+    }
   }
 
   async delete(key: string): Promise<void> {

@@ -38,5 +38,7 @@ export function uploadService(
         await access.guardFor(caller, () => undefined)(keyArn, 'kms:Encrypt', context);
       },
     },
+    // The vault's root: verified uploads complete at a reserved name there (never a document's).
+    new S3ObjectStore(s3, config.vaultBucket),
   );
 }

@@ -8,6 +8,7 @@ import { INSTRUCTION_SUFFIX } from './envelope/index.js';
 export const RESERVED_PREFIXES: Readonly<Record<string, string>> = {
   'jobs/': 're-encryption job records',
   'quotas/': 'per-caller quota records',
+  'uploads-verifying/': 'client-sealed uploads awaiting their verify step (never documents)',
 };
 
 /** The reserved prefix `key` starts with, if any. */

@@ -23,7 +23,8 @@ export type UploadErrorCode =
   | 'SizeMismatch'
   | 'Cancelled'
   | 'Conflict'
-  | 'SealFailed';
+  | 'SealFailed'
+  | 'VerifyFailed';
 export type ObjectFormat = 's3ec-v2' | 's3ec-v3';
 
 export interface UploadRecord {
@@ -47,6 +48,13 @@ export interface UploadRecord {
    * write at completion when the header did not fit in the object's metadata).
    */
   sealedBy?: 'client';
+  /**
+   * A client-sealed upload whose object is authenticated before it is listed: its multipart
+   * upload is at a hidden pending name (`verifyingKeyOf`), completed there; `verifying` is set
+   * once it is, and the seal function then authenticates it and copies it to `key`.
+   */
+  verify?: true;
+  verifying?: true;
   instruction?: string;
   multipartId?: string;
   partSize?: number;
@@ -133,6 +141,10 @@ export const recordKeyOf = (id: string) => `records/${id}.json`;
 export const PENDING_PREFIX = 'pending/';
 export const pendingKeyOf = (id: string) => `${PENDING_PREFIX}${id}`;
 
+/** The vault's pending name of a verified upload (a reserved prefix at the vault's root: never listed). */
+export const VERIFYING_PREFIX = 'uploads-verifying/';
+export const verifyingKeyOf = (id: string) => `${VERIFYING_PREFIX}${id}`;
+
 /** An upload id from a staging key (`incoming/{id}`), or undefined for anything else. */
 export function uploadIdOf(stagingObjectKey: string): string | undefined {
   return /^incoming\/([0-9a-f]{32})$/.exec(stagingObjectKey)?.[1];
@@ -197,6 +209,8 @@ const OPTIONAL: Record<string, Check> = {
   person: (v) => personOf(v) !== undefined,
   contentType: isString,
   sealedBy: oneOf('client'),
+  verify: oneOf(true),
+  verifying: oneOf(true),
   instruction: isString,
   multipartId: isString,
   partSize: isCount,

@@ -65,7 +65,13 @@ export function isLeased(record: UploadRecord, now: Date): boolean {
  * failed/Expired) once no staging object is there either, which the caller looks up.
  */
 export function isPastLinks(record: UploadRecord, now: Date): boolean {
-  return record.state === 'pending' && !record.completing && now.getTime() > Date.parse(record.expiresAt);
+  // A verified upload completed at its pending name is its verify step's (the seal's), never expired.
+  return (
+    record.state === 'pending' &&
+    !record.completing &&
+    !record.verifying &&
+    now.getTime() > Date.parse(record.expiresAt)
+  );
 }
 
 /** The upload ended failed; no lease, no attempt left on it. */
@@ -97,7 +103,7 @@ export function checkCompletion(
 /** Precondition of cancelling a pending upload: no seal holds it, nor a completion of a client's. */
 export function checkCancellable(record: UploadRecord, now: Date): void {
   // A client-sealed upload completing writes the vault object itself: cancelling then would race it.
-  if (record.sealedBy === 'client' && record.completing)
+  if (record.sealedBy === 'client' && (record.completing || record.verifying))
     throw new DomainError('InvalidState', 'The upload is being completed; it can no longer be cancelled.');
   if (isLeased(record, now))
     throw new DomainError('InvalidState', 'The upload is being sealed; it can no longer be cancelled.');
@@ -244,4 +250,41 @@ export function checkResumable(
   const wrong = partNumbers?.find((n) => n > count);
   if (wrong !== undefined)
     throw new ValidationError(`partNumbers: the upload has parts 1-${count}, not ${wrong}.`);
+}
+
+/**
+ * A verified upload whose multipart upload is completed at its pending name: the seal function
+ * authenticates it next (the completion's mark goes; `verifying` keeps it from expiring).
+ */
+export function verifyingStarted(record: UploadRecord): UploadRecord {
+  const out: UploadRecord = { ...record, verifying: true };
+  delete out.completing;
+  return out;
+}
+
+/**
+ * What a verify step does with an upload it found: `over` (sealed or failed already), `busy`
+ * (another holds its lease), `none` (not a verified upload completed at its pending name), or
+ * `lease` with the record answered (its lease taken, one more attempt).
+ */
+export function verifyLease(
+  record: UploadRecord,
+  now: Date,
+  leaseSeconds: number,
+):
+  | { kind: 'over'; state: 'sealed' | 'failed' }
+  | { kind: 'busy' }
+  | { kind: 'none' }
+  | { kind: 'lease'; record: UploadRecord } {
+  if (record.state !== 'pending') return { kind: 'over', state: record.state };
+  if (!record.verifying) return { kind: 'none' };
+  if (isLeased(record, now)) return { kind: 'busy' };
+  return {
+    kind: 'lease',
+    record: {
+      ...record,
+      leaseUntil: new Date(now.getTime() + leaseSeconds * 1000).toISOString(),
+      attempts: record.attempts + 1,
+    },
+  };
 }

@@ -28,6 +28,7 @@ export function makeHandler(deps: UploadsDeps): ApiHandler {
           contentType?: string;
           overwrite?: boolean;
           sealedBy?: 'client' | 'service';
+          verify?: boolean;
         };
         const out = await uploads.create(callerOf(input), body);
         input.state.audit.keyArn = out.keyId;

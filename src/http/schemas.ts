@@ -760,6 +760,11 @@ export const CreateUploadRequest = {
       description:
         "Who encrypts. service (default): PUT the plaintext to the staging URLs; the seal encrypts it into the vault. client: the answer holds the object's AES-256-GCM content key, IV and AAD (cipher); encrypt the document with them, append the 16-byte tag and PUT that ciphertext, cut into the planned parts, straight into the vault; then complete. Not resumable: the content key is handed out once.",
     },
+    verify: {
+      type: 'boolean',
+      description:
+        'sealedBy client only (else 400 ValidationError): the parts complete at a hidden pending name, and the seal authenticates the stored object whole (GCM tag and key commitment, releasing nothing) before copying it to the key; the upload stays pending until then (poll it): sealed, or failed/VerifyFailed when the object does not authenticate (nothing is listed or replaced). At most 5 GiB - 16 bytes (one CopyObject).',
+    },
   },
 } as const;
 
@@ -785,7 +790,15 @@ export const UploadStatus = {
       properties: {
         code: {
           type: 'string',
-          enum: ['Expired', 'TooLarge', 'SizeMismatch', 'Cancelled', 'Conflict', 'SealFailed'],
+          enum: [
+            'Expired',
+            'TooLarge',
+            'SizeMismatch',
+            'Cancelled',
+            'Conflict',
+            'SealFailed',
+            'VerifyFailed',
+          ],
         },
         message: { type: 'string' },
       },
@@ -803,6 +816,11 @@ export const CreateUploadResponse = {
       type: 'string',
       enum: ['client'],
       description: 'Present for an upload sealed by the client: the parts are of the ciphertext and its tag.',
+    },
+    verify: {
+      type: 'boolean',
+      enum: [true],
+      description: 'Present for a verified upload: after the completion, poll it until sealed or failed.',
     },
     cipher: {
       ...DownloadResponse.properties.cipher,

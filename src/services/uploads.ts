@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type EncryptionContext, normalisePrincipal } from '@eaas/aws-rules';
-import { checkObjectContext, kmsContextFor } from '../core/envelope/index.js';
+import { checkObjectContext, kmsContextFor, TAG_BYTES } from '../core/envelope/index.js';
 import { DomainError, PayloadTooLargeError, ValidationError } from '../core/errors.js';
 import { checkMediaType } from '../core/media-type.js';
 import { nameInSpace, refuseSpaceName, spaceContext, spacePrefixOf } from '../core/spaces.js';
@@ -25,6 +25,7 @@ import type { UploadOptions } from './uploads/options.js';
 import { UploadRecords } from './uploads/records.js';
 import { type SealOutcome, UploadSealer } from './uploads/seal.js';
 import { type SweepResult, sweepUploads } from './uploads/sweep.js';
+import { UploadVerifier } from './uploads/verify.js';
 
 export type { UploadState, UploadStatus } from '../core/upload-record.js';
 export { uploadIdOf } from '../core/upload-record.js';
@@ -32,6 +33,12 @@ export type { IssuedCipher, VaultUploads } from './uploads/client-sealed.js';
 export type { UploadOptions } from './uploads/options.js';
 export type { SealOutcome } from './uploads/seal.js';
 export type { SweepResult } from './uploads/sweep.js';
+
+/**
+ * CopyObject copies an object of up to 5 GB in one request; larger ones take UploadPartCopy
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/copy-object.html).
+ */
+export const MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 /**
  * Uploads of any size: the browser PUTs the plaintext straight to a staging area through
@@ -55,11 +62,19 @@ export class UploadService {
     private readonly staging: StagingArea,
     vault: VaultUploads,
     private readonly options: UploadOptions,
+    /**
+     * The vault's root (no object prefix), where verified uploads complete at a reserved pending
+     * name and are copied from; the vault itself when it has no object prefix.
+     */
+    pending: VaultUploads = vault,
   ) {
     this.now = options.now ?? (() => new Date());
-    this.records = new UploadRecords(staging, this.now, vault);
-    this.sealer = new UploadSealer(keys, documents, this.records, vault, options, this.now);
-    this.clientSealed = new ClientSealedUploads(keys, this.records, vault, options, this.now);
+    this.records = new UploadRecords(staging, this.now, vault, pending);
+    const verifier = new UploadVerifier(keys, this.records, vault, pending, options, this.now);
+    this.sealer = new UploadSealer(keys, documents, this.records, vault, options, this.now, (id) =>
+      verifier.verify(id),
+    );
+    this.clientSealed = new ClientSealedUploads(keys, this.records, vault, options, this.now, pending);
   }
 
   /**
@@ -107,8 +122,19 @@ export class UploadService {
       overwrite?: boolean | undefined;
       /** `client`: the uploader encrypts (it is handed the content key) and PUTs ciphertext to the vault. */
       sealedBy?: 'client' | 'service' | undefined;
+      /** With `sealedBy: client`: the stored object is authenticated before it is listed. */
+      verify?: boolean | undefined;
     },
   ) {
+    if (input.verify === true && input.sealedBy !== 'client')
+      throw new ValidationError(
+        'verify: only an upload sealed by the client (sealedBy "client") is verified; the service authenticates what it seals itself.',
+      );
+    // The verified object is copied into place with CopyObject, which copies up to 5 GB.
+    if (input.verify === true && Number.isSafeInteger(input.size) && input.size + TAG_BYTES > MAX_COPY_BYTES)
+      throw new ValidationError(
+        `verify: a verified upload is at most ${MAX_COPY_BYTES - TAG_BYTES} bytes (its object is copied into place in one CopyObject); upload this one without verify.`,
+      );
     // A person's names are relative to its space, and its writes bound to it.
     const documents = this.documents.forCaller(caller);
     documents.checkNewKey(input.key);
@@ -151,6 +177,7 @@ export class UploadService {
       expiresInSeconds: expiresIn,
     });
     if (input.sealedBy === 'client') {
+      if (input.verify === true) record.verify = true;
       const started = await this.clientSealed.start(record, expiresIn);
       return {
         ...this.statusFor(started.record),
@@ -159,6 +186,7 @@ export class UploadService {
         partSize: started.partSize,
         parts: started.parts,
         cipher: started.cipher,
+        ...(record.verify ? { verify: true as const } : {}),
       };
     }
     const staged = stagingKeyOf(record.id);

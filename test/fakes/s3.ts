@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DomainError, ValidationError } from '../../src/core/errors.js';
-import type { LargeObjects, ObjectStore, StagingArea, StoredObjectInfo } from '../../src/ports.js';
+import type {
+  LargeObjects,
+  ObjectCopies,
+  ObjectStore,
+  StagingArea,
+  StoredObjectInfo,
+} from '../../src/ports.js';
 
 /**
  * One S3 bucket in memory, for unit tests of the services: the `ObjectStore`, `LargeObjects` and
@@ -20,13 +26,13 @@ interface Stored {
   lastModified: Date;
 }
 
-type Operation = 'put' | 'head' | 'get' | 'delete' | 'list' | 'putStream' | 'completeMultipart';
+type Operation = 'put' | 'head' | 'get' | 'delete' | 'list' | 'putStream' | 'completeMultipart' | 'copy';
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 const etagOf = (body: Buffer, n: number) =>
   `"${createHash('md5').update(body).update(String(n)).digest('hex')}"`;
 
-export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
+export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea, ObjectCopies {
   readonly objects = new Map<string, Stored>();
   readonly calls: Record<Operation, number> = {
     put: 0,
@@ -36,6 +42,7 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
     list: 0,
     putStream: 0,
     completeMultipart: 0,
+    copy: 0,
   };
   private readonly multipart = new Map<
     string,
@@ -128,6 +135,20 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea {
 
   async getText(key: string) {
     return this.objects.get(key)?.body.toString('utf8');
+  }
+
+  /**
+   * CopyObject within the bucket, metadata replaced, conditions on source and destination. Keys
+   * are kept without the prefix here, so a source at the bucket's root is one of `objects` too.
+   */
+  async copy(from: string, to: string, options: Parameters<ObjectCopies['copy']>[2]) {
+    await this.enter('copy');
+    const source = this.objects.get(from);
+    if (!source) throw new DomainError('NotFound', `No object ${JSON.stringify(from)}.`);
+    if (source.etag !== options.sourceIfMatch)
+      throw new DomainError('PreconditionFailed', `The object ${from} changed.`);
+    this.check(to, options);
+    return { etag: this.set(to, source.body, options.metadata, options.contentType) };
   }
 
   async delete(key: string) {

@@ -61,7 +61,21 @@ describe('the functions run as their template roles', () => {
     expect(actions('crypto')).toEqual(
       expect.arrayContaining(['kms:Encrypt', 'kms:Decrypt', 'kms:GetKeyPolicy', 'logs:PutLogEvents']),
     );
-    expect(actions('seal')).not.toContain('kms:Decrypt');
+    // The seal unwraps a verified upload's data key (its verify step): kms:Decrypt only in the
+    // statement held to the S3 Encryption Client's context key, and the delete it gains on the
+    // vault reaches only the pending prefix of verified uploads.
+    const sealStatements = ((roles.seal?.policies ?? []) as Policy[]).flatMap((p) => p.Statement);
+    const decrypts = sealStatements.filter((s) => [s.Action].flat().includes('kms:Decrypt'));
+    expect(decrypts).toHaveLength(1);
+    expect(JSON.stringify(decrypts[0])).toContain('"kms:EncryptionContextKeys":"aws:x-amz-cek-alg"');
+    const vaultDeletes = sealStatements.filter(
+      (s) =>
+        [s.Action].flat().includes('s3:DeleteObject') &&
+        JSON.stringify(s.Resource).includes(t.config.vaultBucket),
+    );
+    expect(vaultDeletes.map((s) => JSON.stringify(s.Resource))).toEqual([
+      expect.stringMatching(/uploads-verifying\/\*"$/),
+    ]);
     // The streams function reads: it decrypts and gets, and makes, writes or deletes nothing.
     expect(actions('streams')).toEqual(
       expect.arrayContaining(['kms:Decrypt', 's3:GetObject', 's3:ListBucket']),

@@ -500,7 +500,7 @@ describe('least privilege: every function its own role', () => {
   const job = s3(VAULT, '/jobs/0123abcd.json');
   // [function, action, resource, allowed]
   const cases: [string, string, string, boolean][] = [
-    // seal: plaintext in from staging, ciphertext out to the vault, a data key, never a decrypt.
+    // seal: plaintext in from staging, ciphertext out to the vault, a data key.
     ['seal', 's3:GetObject', incoming, true],
     ['seal', 's3:DeleteObject', incoming, true],
     ['seal', 's3:AbortMultipartUpload', incoming, true],
@@ -517,7 +517,11 @@ describe('least privilege: every function its own role', () => {
     ['uploads', 's3:PutObject', pending, true],
     ['uploads', 's3:DeleteObject', pending, true],
     ['uploads', 's3:DeleteObject', record, false],
-    ['seal', 'kms:Decrypt', KEY, false],
+    // The verify step of verified client-sealed uploads: Decrypt in the S3EC context (OURS holds
+    // aws:x-amz-cek-alg; the test below takes it away), and the pending prefix read and deleted.
+    ['seal', 'kms:Decrypt', KEY, true],
+    ['seal', 's3:GetObject', s3(VAULT, '/uploads-verifying/0123abcd'), true],
+    ['seal', 's3:DeleteObject', s3(VAULT, '/uploads-verifying/0123abcd'), true],
     ['seal', 'kms:Encrypt', KEY, false],
     ['seal', 'kms:ReEncryptFrom', KEY, false],
     ['seal', 'kms:CreateGrant', KEY, false],
@@ -761,6 +765,12 @@ describe('least privilege: every function its own role', () => {
     expect(may(['aws:x-amz-cek-alg', 'tenant'])).toBe(true);
     expect(may(['tenant'])).toBe(false);
     expect(may([])).toBe(false);
+    // Its Decrypt (a verified upload's data key) is held to the same context key.
+    const decrypt = (keys: string[]) =>
+      roleMay(resources, seal, 'kms:Decrypt', KEY, { ...OURS, 'kms:EncryptionContextKeys': keys });
+    expect(decrypt(['aws:x-amz-cek-alg', 'tenant'])).toBe(true);
+    expect(decrypt(['tenant'])).toBe(false);
+    expect(decrypt([])).toBe(false);
   });
 });
 

@@ -74,6 +74,8 @@ export interface CreatedUpload extends UploadStatus {
   method: 'PUT' | 'multipart';
   /** `client`: encrypt with `cipher` and PUT the ciphertext and tag into `parts`. */
   sealedBy?: 'client';
+  /** A verified upload: after its completion, poll it until sealed or failed. */
+  verify?: true;
   cipher?: ContentCipher;
   url?: string;
   headers?: Record<string, string>;
@@ -97,4 +99,9 @@ export interface CreateUploadInput {
   overwrite?: boolean;
   /** `client`: the answer holds the content key; the caller encrypts and sends ciphertext to the vault. */
   sealedBy?: 'client' | 'service';
+  /**
+   * With `sealedBy: 'client'` only: the service authenticates the stored object (reading it, never
+   * releasing plaintext) before it is listed; the completion answers pending, then poll it.
+   */
+  verify?: boolean;
 }

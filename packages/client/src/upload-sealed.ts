@@ -155,7 +155,10 @@ async function encryptAndSend(
   return etags.sort((a, b) => a.partNumber - b.partNumber);
 }
 
-/** Creates a client-sealed upload, sends it and completes it: the document is in place once this answers. */
+/**
+ * Creates a client-sealed upload, sends it and completes it: the document is in place once this
+ * answers, or (`verify`) once the service has authenticated it (the caller waits for the seal).
+ */
 export async function uploadSealed(
   client: Docs,
   input: ByteSource & {
@@ -167,6 +170,8 @@ export async function uploadSealed(
   },
   size: number,
   send: SealedSend & {
+    /** The service authenticates the object before it is listed (the caller waits for the seal). */
+    verify?: boolean;
     onCreated?: (created: CreatedUpload) => void | Promise<void>;
     cancelOnFailure: boolean;
   },
@@ -176,6 +181,7 @@ export async function uploadSealed(
     keyId: input.keyId,
     size,
     sealedBy: 'client',
+    ...(send.verify ? { verify: true } : {}),
     ...(input.context ? { context: input.context } : {}),
     ...(input.contentType ? { contentType: input.contentType } : {}),
     ...(input.overwrite !== undefined ? { overwrite: input.overwrite } : {}),

@@ -45,6 +45,13 @@ export interface UploadOptions {
    * wait for). Not resumable: `resumeId` is ignored and a failed upload starts over.
    */
   seal?: 'client' | 'service';
+  /**
+   * With `seal: 'client'` only (else a TypeError): the service authenticates the stored object
+   * (reading it once more inside AWS, never releasing plaintext) before it is listed; this waits
+   * for that as for a seal (`sealTimeoutMs`, `waitForSeal`). A tampered part ends failed
+   * (EaasError `VerifyFailed`) and nothing is listed or replaced.
+   */
+  verify?: boolean;
   /** Parts sent at once (default 4). */
   concurrency?: number;
   /** Tries per part or PUT before the upload is given up (default 3). */
@@ -182,6 +189,8 @@ export async function uploadDocument(
     : input.handle
       ? (await input.handle.stat()).size
       : (await stat(input.file as string)).size;
+  if (options.verify && options.seal !== 'client')
+    throw new TypeError("verify is for an upload sealed by the client (seal: 'client').");
   if (options.seal === 'client')
     return { ...(await sealedHere(client, input, size, options)), resumedParts: 0 };
   const found = options.resumeId
@@ -253,7 +262,8 @@ export async function uploadDocument(
 async function sealedHere(client: Docs, input: UploadInput, size: number, options: UploadOptions) {
   let sent = 0;
   const begun = Date.now();
-  const status = await uploadSealed(client, input, size, {
+  const completed = await uploadSealed(client, input, size, {
+    ...(options.verify ? { verify: true } : {}),
     concurrency: Math.max(1, options.concurrency ?? 4),
     attempts: options.attempts ?? 3,
     signal: options.signal,
@@ -278,6 +288,11 @@ async function sealedHere(client: Docs, input: UploadInput, size: number, option
         resumedBytes: 0,
       }),
   });
+  // A verified upload is pending until the service has authenticated it (waitForSeal throws a failure).
+  const status =
+    completed.state === 'pending' && options.waitForSeal !== false
+      ? await waitForSeal(client, completed.id, options.sealTimeoutMs)
+      : completed;
   if (status.state === 'failed')
     throw new EaasError(
       status.error?.code ?? 'SealFailed',

@@ -7,9 +7,9 @@ import {
 } from '../../core/envelope/index.js';
 import { DomainError, ValidationError } from '../../core/errors.js';
 import { instructionKeyOf } from '../../core/object-names.js';
-import { type UploadRecord, uploadedParts } from '../../core/upload-record.js';
-import { checkCompletion, sealed } from '../../core/upload-transitions.js';
-import type { Keys, LargeObjects, ObjectStore, StagingArea } from '../../ports.js';
+import { stagingKeyOf, type UploadRecord, uploadedParts, verifyingKeyOf } from '../../core/upload-record.js';
+import { checkCompletion, sealed, verifyingStarted } from '../../core/upload-transitions.js';
+import type { Keys, LargeObjects, ObjectCopies, ObjectStore, StagingArea } from '../../ports.js';
 import { objectMetadata } from '../envelope-writer.js';
 import type { UploadOptions } from './options.js';
 import type { UploadRecords } from './records.js';
@@ -17,6 +17,7 @@ import type { UploadRecords } from './records.js';
 /** The vault as client-sealed uploads use it: a multipart upload this service starts and completes. */
 export type VaultUploads = ObjectStore &
   LargeObjects &
+  ObjectCopies &
   Pick<StagingArea, 'startMultipart' | 'presignPart' | 'completeMultipart' | 'abortMultipart' | 'listParts'>;
 
 /** The AES-256-GCM parameters handed to the uploader, base64, as the download route hands them. */
@@ -44,7 +45,16 @@ export class ClientSealedUploads {
     private readonly vault: VaultUploads,
     private readonly options: UploadOptions,
     private readonly now: () => Date,
+    /** The vault's root (no object prefix): where verified uploads complete, at a reserved name. */
+    private readonly pending: VaultUploads = vault,
   ) {}
+
+  /** Where an upload's multipart upload is: its pending name when verified, else the document's. */
+  private target(record: UploadRecord): { store: VaultUploads; key: string } {
+    return record.verify
+      ? { store: this.pending, key: verifyingKeyOf(record.id) }
+      : { store: this.vault, key: record.key };
+  }
 
   /**
    * Starts the vault's multipart upload for a new (checked) upload record and records it; answers
@@ -73,10 +83,14 @@ export class ClientSealedUploads {
         [EAAS_METADATA.owner]: record.owner,
         [EAAS_METADATA.created]: this.now().toISOString(),
         [EAAS_METADATA.uploadId]: record.id,
+        // A verified upload's copy into place adds its attempt's nonce (32 hex digits): counted
+        // here, so that a header that fits the 2 KB of metadata now still fits then.
+        ...(record.verify ? { [EAAS_METADATA.sealNonce]: '0'.repeat(32) } : {}),
       });
       const { partSize, sizes } = uploadedParts({ size: record.size, sealedBy: 'client' });
-      const multipartId = await this.vault.startMultipart(
-        record.key,
+      const target = this.target(record);
+      const multipartId = await target.store.startMultipart(
+        target.key,
         record.contentType ?? 'application/octet-stream',
         metadata,
       );
@@ -94,12 +108,12 @@ export class ClientSealedUploads {
           sizes.map(async (size, i) => ({
             partNumber: i + 1,
             size,
-            url: await this.vault.presignPart(record.key, multipartId, i + 1, size, expiresIn),
+            url: await target.store.presignPart(target.key, multipartId, i + 1, size, expiresIn),
           })),
         );
         await this.records.create(out);
       } catch (error) {
-        await this.vault.abortMultipart(record.key, multipartId).catch(() => undefined);
+        await target.store.abortMultipart(target.key, multipartId).catch(() => undefined);
         throw error;
       }
       const issued: IssuedCipher = {
@@ -121,12 +135,18 @@ export class ClientSealedUploads {
    */
   async finishIfWritten(record: UploadRecord, etag: string) {
     const written = await this.writtenBy(record);
-    return written ? this.finish(record, etag, written) : undefined;
+    return written ? this.afterWritten(record, etag, written) : undefined;
+  }
+
+  /** Once S3 assembled the object: a verified upload goes to the verify step, any other ends sealed. */
+  private afterWritten(record: UploadRecord, etag: string, object: { etag: string }) {
+    return record.verify ? this.toVerify(record, etag) : this.finish(record, etag, object);
   }
 
   /** The vault object at the upload's name when this upload completed it (a completion retried). */
   private async writtenBy(record: UploadRecord) {
-    const existing = await this.vault.head(record.key);
+    const target = this.target(record);
+    const existing = await target.store.head(target.key);
     return existing?.metadata[EAAS_METADATA.uploadId] === record.id &&
       existing.size === record.size + TAG_BYTES
       ? existing
@@ -151,8 +171,9 @@ export class ClientSealedUploads {
     );
     let object: { etag: string } | undefined;
     let listed: { partNumber: number; etag: string; size: number }[] | undefined;
+    const target = this.target(record);
     try {
-      listed = await this.vault.listParts(record.key, record.multipartId);
+      listed = await target.store.listParts(target.key, record.multipartId);
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'NotFound')) throw error;
       // Completed by an earlier call that did not live to record it: finish that one.
@@ -179,11 +200,13 @@ export class ClientSealedUploads {
           `parts: part ${wrong === -1 ? sizes.length + 1 : wrong + 1} is not the one this upload holds (its ETag and planned size); send each part to its URL, then complete with the ETags S3 answered.`,
         );
       try {
-        object = await this.vault.completeMultipart(
-          record.key,
+        object = await target.store.completeMultipart(
+          target.key,
           record.multipartId,
           listed.map(({ partNumber, etag: partEtag }) => ({ partNumber, etag: partEtag })),
-          record.replaces === null ? { ifNoneMatch: '*' } : { ifMatch: record.replaces },
+          // A verified upload completes at its own pending name; the seal's conditions come with
+          // its copy into place, after the verify step.
+          record.verify || record.replaces === null ? { ifNoneMatch: '*' } : { ifMatch: record.replaces },
         );
       } catch (error) {
         // NotFound: the multipart upload is gone (an earlier attempt S3 committed, whose answer was
@@ -191,7 +214,7 @@ export class ClientSealedUploads {
         // finds no object), which is a write meanwhile like any other.
         if (error instanceof DomainError && error.code === 'NotFound') {
           const written = await this.writtenBy(record);
-          if (written) return this.finish(record, etag, written);
+          if (written) return this.afterWritten(record, etag, written);
           if (record.replaces === null) throw error;
         }
         if (
@@ -213,7 +236,22 @@ export class ClientSealedUploads {
       }
     }
     if (!object) throw new DomainError('InternalError', 'The upload was neither completed nor found.');
-    return this.finish(record, etag, object);
+    return this.afterWritten(record, etag, object);
+  }
+
+  /**
+   * A verified upload completed at its pending name: recorded `verifying`, then an empty marker at
+   * its staging name, whose ObjectCreated event the staging bucket already delivers to the seal
+   * function (as for an upload sealed by the service); the sweep retries one left undone.
+   */
+  private async toVerify(record: UploadRecord, etag: string) {
+    const next = verifyingStarted(record);
+    const nextEtag = await this.records.write(next, etag);
+    await this.records.staging.put(stagingKeyOf(record.id), Buffer.alloc(0), {
+      metadata: {},
+      contentLength: 0,
+    });
+    return { record: next, etag: nextEtag };
   }
 
   /**
@@ -224,11 +262,16 @@ export class ClientSealedUploads {
   async settle(record: UploadRecord, etag: string): Promise<'sealed' | 'expired' | undefined> {
     const now = this.now().getTime();
     const expiry = Date.parse(record.expiresAt);
-    if (record.state !== 'pending' || now <= expiry) return undefined;
+    // A verified upload completed at its pending name belongs to the verify step (the seal).
+    if (record.state !== 'pending' || record.verifying || now <= expiry) return undefined;
     if (record.completing && now <= expiry + COMPLETION_GRACE_MS) return undefined;
     try {
       // Whatever the mark says: a completion whose recording failed may have left it unset.
       const written = await this.writtenBy(record);
+      if (written && record.verify) {
+        await this.toVerify(record, etag);
+        return undefined;
+      }
       if (written) {
         await this.finish(record, etag, written);
         return 'sealed';

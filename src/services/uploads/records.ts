@@ -7,6 +7,7 @@ import {
   stagingKeyOf,
   type UploadErrorCode,
   type UploadRecord,
+  verifyingKeyOf,
 } from '../../core/upload-record.js';
 import { failed, isPastLinks } from '../../core/upload-transitions.js';
 import type { StagingArea } from '../../ports.js';
@@ -22,6 +23,11 @@ export class UploadRecords {
     private readonly now: () => Date,
     /** Where the multipart uploads of client-sealed uploads are: the vault. */
     private readonly vault: Pick<StagingArea, 'abortMultipart'>,
+    /** Where verified uploads are completed before their verify step: the vault's root. */
+    private readonly pending: Pick<StagingArea, 'abortMultipart' | 'delete'> = vault as Pick<
+      StagingArea,
+      'abortMultipart' | 'delete'
+    >,
   ) {}
 
   /** An upload's record and its ETag; undefined when there is none (or the id is not one). */
@@ -79,7 +85,12 @@ export class UploadRecords {
     await this.write(out, etag);
     // A client-sealed upload's parts are in the vault, under the document's own name (never listed
     // until completed); aborting them is what ends an expired or cancelled one there.
-    if (record.multipartId !== undefined && record.sealedBy === 'client')
+    // A verified one is at its pending name: its parts, or once completed there, its object.
+    if (record.sealedBy === 'client' && record.verify && record.verifying)
+      await this.pending.delete(verifyingKeyOf(record.id));
+    else if (record.multipartId !== undefined && record.sealedBy === 'client' && record.verify)
+      await this.pending.abortMultipart(verifyingKeyOf(record.id), record.multipartId);
+    else if (record.multipartId !== undefined && record.sealedBy === 'client')
       await this.vault.abortMultipart(record.key, record.multipartId);
     else if (record.multipartId !== undefined)
       await this.staging.abortMultipart(stagingKeyOf(record.id), record.multipartId);

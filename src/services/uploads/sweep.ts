@@ -49,6 +49,14 @@ export async function sweepUploads(
           await records.staging.delete(pendingKeyOf(id));
           continue;
         }
+        if (found.record.sealedBy === 'client' && found.record.verifying) {
+          // Completed at its pending name: its verify step runs as a seal (and is retried so).
+          const outcome = await seal(id);
+          if (outcome === 'sealed') done.sealed++;
+          if (outcome === 'busy') unsealed(item.lastModified);
+          if (outcome === 'failed') done.failed++;
+          continue;
+        }
         if (found.record.sealedBy === 'client') {
           // Nothing to seal: its ciphertext goes straight into the vault's multipart upload.
           const settled = await deps.settle?.(found.record, found.etag);

@@ -21,6 +21,10 @@ export function register(program: Command, runtime: Runtime): void {
       '--seal <who>',
       'who encrypts a large file: client (default; encrypted here, sent once straight into the vault, not resumable) or service (plaintext to the staging area, sealed there, resumable)',
     )
+    .option(
+      '--verify',
+      'with --seal client (the default): the service authenticates the stored ciphertext (never releasing plaintext) before the document is listed; waits for it. Any size then goes this way',
+    )
     .option('--no-resume', 'start a new upload even if an interrupted one of this file could resume')
     .action(
       action(runtime, (ctx, file: string, key: string, options: PutOptions) => put(ctx, file, key, options)),

@@ -21,6 +21,7 @@ export interface PutOptions {
   maxRate?: string;
   resume?: boolean;
   seal?: string;
+  verify?: boolean;
 }
 
 const count = (value: string | undefined, name: string): number | undefined => {
@@ -44,6 +45,10 @@ export async function put(
   const maxBytesPerSecond = count(options.maxRate, '--max-rate');
   const seal = options.seal ?? 'client';
   if (seal !== 'client' && seal !== 'service') throw new UsageError('--seal is client or service');
+  if (options.verify && seal !== 'client')
+    throw new UsageError(
+      '--verify is for a file encrypted here (--seal client): the service authenticates what it seals itself',
+    );
   const input = file === '-' ? await spoolInput(ctx.runtime.stdin, INLINE_BYTES) : await fileInput(file);
   const size = 'bytes' in input ? input.bytes.length : input.size;
   const client = await ctx.client();
@@ -52,7 +57,8 @@ export async function put(
     ...(options.contentType ? { contentType: options.contentType } : {}),
     ...(options.overwrite === false ? { overwrite: false } : {}),
   };
-  if (size <= INLINE_BYTES) {
+  // --verify: encrypted here whatever the size (a small document sent inline is encrypted by the service).
+  if (size <= INLINE_BYTES && !options.verify) {
     const bytes = 'bytes' in input ? input.bytes : await readFile(file);
     if ('handle' in input) await input.handle.close();
     const out = await client.documents.put(key, bytes, { keyId, ...common });
@@ -97,6 +103,7 @@ export async function put(
       },
       {
         seal,
+        ...(options.verify ? { verify: true } : {}),
         ...(concurrency ? { concurrency } : {}),
         ...(maxBytesPerSecond ? { maxBytesPerSecond } : {}),
         ...(previous ? { resumeId: previous.uploadId } : {}),

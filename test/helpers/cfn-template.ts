@@ -75,6 +75,8 @@ export function render(resources: Resources, value: unknown): string {
       const [id, attr] = arg as [string, string];
       if (resources[id]?.Type === 'AWS::S3::Bucket' && attr === 'Arn')
         return `arn:aws:s3:::${bucketName(resources, id)}`;
+      if (resources[id]?.Type === 'AWS::IAM::Role' && attr === 'Arn')
+        return `arn:aws:iam::${ACCOUNT}:role/${String(resources[id]?.Properties?.RoleName ?? id)}`;
       if (resources[id]?.Type === 'AWS::SQS::Queue' && attr === 'Arn')
         return `arn:aws:sqs:${REGION}:${ACCOUNT}:${String(resources[id]?.Properties?.QueueName ?? id)}`;
       throw new Error(`cannot render Fn::GetAtt ${id}.${attr}`);

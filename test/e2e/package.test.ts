@@ -204,9 +204,24 @@ describe('npm run package (osls, offline)', () => {
       ([, r]) => r.Type === 'AWS::Lambda::Function',
     )) {
       const p = r.Properties as { Timeout: number; ReservedConcurrentExecutions?: number };
-      if (id === 'SealLambdaFunction' || id === 'ReencryptLambdaFunction')
+      // Invoked asynchronously (the seal, the re-encryption worker) or by S3 Batch Operations
+      // (rewrapbatch): no integration timeout, bounded concurrency instead.
+      if (['SealLambdaFunction', 'ReencryptLambdaFunction', 'RewrapbatchLambdaFunction'].includes(id))
         expect(p.ReservedConcurrentExecutions, id).toBeGreaterThan(0);
-      else expect(p.Timeout, id).toBeLessThan(29);
+      // The streamed read's method streams (ResponseTransferMode STREAM): up to 15 minutes.
+      else if (id === 'StreamsLambdaFunction') {
+        expect(p.Timeout, id).toBeLessThanOrEqual(900);
+        const streamed = Object.values(template.Resources).filter(
+          (m) =>
+            m.Type === 'AWS::ApiGateway::Method' &&
+            JSON.stringify(m.Properties.Integration ?? {}).includes('response-streaming-invocations'),
+        );
+        expect(streamed.length, id).toBeGreaterThan(0);
+        for (const m of streamed)
+          expect((m.Properties.Integration as { ResponseTransferMode?: string }).ResponseTransferMode).toBe(
+            'STREAM',
+          );
+      } else expect(p.Timeout, id).toBeLessThan(29);
     }
   });
 

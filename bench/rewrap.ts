@@ -37,7 +37,7 @@ export interface RewrapResult {
 }
 
 /** An S3EC V3 header over a data key KMS wrapped (no plaintext key anywhere); the body is never opened. */
-async function headerUnder(kms: KMSClient, keyId: string): Promise<Record<string, string>> {
+export async function headerUnder(kms: KMSClient, keyId: string): Promise<Record<string, string>> {
   const context = { 'aws:x-amz-cek-alg': '115' };
   const dk = await kms.send(
     new GenerateDataKeyWithoutPlaintextCommand({

@@ -10,6 +10,7 @@ import { benchEsdkApi } from './esdk-api.js';
 import { benchKms } from './kms.js';
 import { benchKmsScaling } from './kms-scaling.js';
 import { benchRewrap } from './rewrap.js';
+import { benchRewrapBatch } from './rewrap-batch.js';
 import { benchSigning } from './signing.js';
 import { benchTransfer } from './transfer.js';
 
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     cliTransfer: () => benchCliTransfer(),
     esdkApi: () => benchEsdkApi(),
     rewrap: () => benchRewrap(),
+    rewrapBatch: () => benchRewrapBatch(),
     coldStart: () => benchColdStart(),
     cliStartup: () => benchCliStartup(),
   };

@@ -175,6 +175,9 @@ describe('a campaign from key A to key B on the batch engine', () => {
     const scheduledView = await t.client(OPERATOR).getJob(scheduled.id);
     expect(batchView.state).toBe('succeeded');
     expect(scheduledView.state).toBe('succeeded');
+    // The batch view's report is S3's completion report, read from the reports bucket and parsed.
+    expect(batchView.report?.summary).toMatch(/^The job finished\. /);
+    expect(scheduledView.report?.summary).toMatch(/^The job finished\. /);
     expect(Object.keys(batchView).sort()).toEqual(Object.keys(scheduledView).sort());
     expect(Object.keys(batchView.report ?? {}).sort()).toEqual(
       Object.keys(scheduledView.report ?? {}).sort(),

@@ -7,6 +7,7 @@ import {
   SERVICE,
   type SeedKey,
 } from '@eaas/aws-local';
+import type { BatchConfig } from '../src/config.js';
 import { rolesKeyPolicy, upgradedRolesPolicy } from '../src/core/key-policy.js';
 import {
   type PageKeyPolicyInput,
@@ -124,11 +125,36 @@ export function localKmsOptions(config: Config, service: ServiceNames = {}): Loc
   };
 }
 
-/** The local S3 as configured, with the vault and staging buckets, trusting the KMS's identities. */
+/**
+ * The batch engine of re-encryption jobs on the local stack, as serverless.yml gives it to the
+ * jobs and reencrypt functions with the local values: the rewrapbatch function's ARN
+ * (`eaas-local-rewrapbatch`), BatchOperationsRole (`eaas-local-batch-operations`, `roleArn`, read
+ * from the template by the caller), the reports bucket (`custom.batchReportsBucket`) and the
+ * default threshold, so that `auto` stays scheduled below 100,000 documents. EAAS_BATCH_* settings,
+ * when given, win.
+ */
+export function localBatch(config: Config, roleArn: string): BatchConfig {
+  return (
+    config.batch ?? {
+      functionArn: `arn:aws:lambda:${config.region}:${config.accountId}:function:eaas-local-rewrapbatch`,
+      roleArn,
+      reportBucket: localBatchReportsBucket(config),
+      reportPrefix: 'reports/',
+      priority: 10,
+      threshold: 100_000,
+    }
+  );
+}
+
+/** The local reports bucket, `custom.batchReportsBucket` of serverless.yml with the local values. */
+export const localBatchReportsBucket = (config: Config) =>
+  config.batch?.reportBucket ?? `eaas-local-batch-reports-${config.accountId}-${config.region}`;
+
+/** The local S3 as configured, with the vault, staging and batch reports buckets, trusting the KMS's identities. */
 export function localS3Options(config: Config, identities: LocalIdentities): LocalS3Options {
   return {
     dataDir: config.dataDir,
-    buckets: [config.vaultBucket, config.stagingBucket],
+    buckets: [config.vaultBucket, config.stagingBucket, localBatchReportsBucket(config)],
     accountId: config.accountId,
     region: config.region,
     host: config.host,

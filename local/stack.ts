@@ -24,7 +24,8 @@ import {
 } from '@eaas/aws-local';
 import type { S3EventRecord } from 'aws-lambda';
 import { allSinks, FileAuditSink, LoggerAuditSink } from '../src/audit.js';
-import { kmsClientFor, logsClientFor, s3ClientFor } from '../src/compose/aws-clients.js';
+import { S3BatchJobs } from '../src/aws/s3-batch-jobs.js';
+import { kmsClientFor, logsClientFor, s3ClientFor, s3ControlClientFor } from '../src/compose/aws-clients.js';
 import { cryptoServices } from '../src/compose/crypto.js';
 import { objectsServices, streamsServices } from '../src/compose/documents.js';
 import { keyAccess } from '../src/compose/key-access.js';
@@ -32,13 +33,16 @@ import { keysServices } from '../src/compose/keys.js';
 import { auditSink } from '../src/compose/lambda.js';
 import { pageTokensFor } from '../src/compose/page-tokens.js';
 import { rewrapService } from '../src/compose/rewrap.js';
+import { rewrapBatchTasks } from '../src/compose/rewrap-batch.js';
 import { uploadService } from '../src/compose/uploads.js';
 import { whoamiServices } from '../src/compose/whoami.js';
 import type { Config } from '../src/config.js';
+import type { S3BatchEventV2 } from '../src/core/rewrap-batch.js';
 import { makeHandler as makeCryptoHandler } from '../src/handlers/crypto.js';
 import { makeHandler as makeJobsHandler } from '../src/handlers/jobs.js';
 import { makeHandler as makeKeysHandler } from '../src/handlers/keys.js';
 import { makeHandler as makeObjectsHandler } from '../src/handlers/objects.js';
+import { makeHandler as makeRewrapBatchHandler } from '../src/handlers/rewrap-batch.js';
 import { makeHandler as makeSealHandler } from '../src/handlers/seal.js';
 import { makeHandler as makeStreamsHandler } from '../src/handlers/streams.js';
 import { makeHandler as makeUploadsHandler } from '../src/handlers/uploads.js';
@@ -51,7 +55,13 @@ import type { RewrapService } from '../src/services/rewrap.js';
 import type { UploadService } from '../src/services/uploads.js';
 import { readApiSettings } from './api-settings.js';
 import { PORT_SETTINGS, type StackConfig } from './config.js';
-import { DEFAULT_KEY_ALIAS, localKmsOptions, localS3Options, localValues } from './emulator-options.js';
+import {
+  DEFAULT_KEY_ALIAS,
+  localBatch,
+  localKmsOptions,
+  localS3Options,
+  localValues,
+} from './emulator-options.js';
 import {
   type GatewayOptions,
   type LambdaHandler,
@@ -64,7 +74,13 @@ import { portInUse } from './port-in-use.js';
 import { LOCAL_RESPONSE_STREAMS } from './response-stream.js';
 import { type SignInPools, startSignIn } from './sign-in.js';
 import { createStaticSite } from './static-site.js';
-import { readBucketPolicy, readRoleList, readServiceTag, readTemplateRoles } from './template-roles.js';
+import {
+  readBucketPolicy,
+  readRole,
+  readRoleList,
+  readServiceTag,
+  readTemplateRoles,
+} from './template-roles.js';
 
 /** The audit log group of the local stack unless EAAS_AUDIT_LOG_GROUP names another. */
 export const LOCAL_AUDIT_LOG_GROUP = '/eaas/local/audit';
@@ -158,6 +174,11 @@ export interface LocalStack {
  */
 export async function startStack(config: StackConfig, options: StackOptions = {}): Promise<LocalStack> {
   const roles = options.roles ?? readTemplateRoles(localValues(config));
+  // The role S3 Batch Operations assumes for the service's re-encryption jobs (BatchOperationsRole
+  // of serverless.yml): no function runs as it, the local S3 Control runs their jobs as it.
+  const batchRole = readRole(localValues(config), 'BatchOperationsRole');
+  const stackRoles = [...Object.values(roles).filter((r) => r.arn !== batchRole.arn), batchRole];
+  const batch = localBatch(config, batchRole.arn);
   const serviceTag = readServiceTag(localValues(config));
   // The roles the key policies name for the service's own use, as the template names them
   // (EAAS_SERVICE_ROLE_ARNS), and the local `eaas-service` principal that tests use to look behind
@@ -179,7 +200,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
         adminRoles: adminRoleArns,
       }),
       // Each function's role, read from serverless.yml: what it may do here is what it may in AWS.
-      roles: Object.values(roles),
+      roles: stackRoles,
       port: kmsPort,
       ...(options.kmsOnRequest ? { onRequest: options.kmsOnRequest } : {}),
       ...(options.now ? { now: options.now } : {}),
@@ -209,7 +230,7 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
         ...localS3Options(config, kms.identities),
         // The functions' roles get in S3 what their serverless.yml policies give them, as in AWS;
         // SSE-KMS is decided by the local KMS for the caller, through S3 (kms:ViaService).
-        roles: Object.values(roles),
+        roles: stackRoles,
         kmsAuthorize: (use) => kms.authorizeViaService(use),
         port: s3Port,
         ...(options.now ? { now: options.now } : {}),
@@ -243,6 +264,12 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     await kms.close();
     throw error;
   }
+  // The rewrapbatch function, bound once the services exist; S3 Batch Operations invokes it.
+  let rewrapBatchFunction: BatchFunction | undefined;
+  const rewrapBatch: BatchFunction = async (event) => {
+    if (!rewrapBatchFunction) throw new Error('the rewrapbatch function is not ready');
+    return rewrapBatchFunction(event);
+  };
   // S3 Batch Operations: jobs run as their role (one of the template's) against the local S3,
   // invoking the functions registered here in process.
   let s3Control: LocalS3Control;
@@ -253,8 +280,9 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
         dataDir: config.dataDir,
         identities: kms.identities,
         s3Endpoint: s3.endpoint,
-        roles: Object.values(roles),
-        functions: options.batchFunctions ?? {},
+        roles: stackRoles,
+        // The service's rewrapbatch function, bound below once the services exist, and the caller's.
+        functions: { [batch.functionArn]: (event) => rewrapBatch(event), ...options.batchFunctions },
         concurrency: options.batchConcurrency ?? config.batchConcurrency,
         accountId: config.accountId,
         region: config.region,
@@ -279,6 +307,9 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     kmsEndpoint: kms.endpoint,
     s3Endpoint: s3.endpoint,
     logsEndpoint: logs.endpoint,
+    // The batch engine (S3 Batch Operations) on the local S3 Control, as serverless.yml sets it.
+    s3ControlEndpoint: s3Control.endpoint,
+    batch,
     auditLogGroup: config.auditLogGroup ?? LOCAL_AUDIT_LOG_GROUP,
     aliasOperators: config.aliasOperators ?? [kms.identities.byName(KEY_MANAGER).arn],
     // The reserved key tag the roles are scoped by, as the template resolves it here (eaas-local).
@@ -301,9 +332,14 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
       kms: kmsClientFor(settings, c),
       s3: s3ClientFor(settings, c),
       logs: logsClientFor(settings, c),
+      control: s3ControlClientFor(settings, c),
     };
-    clients.push(out.kms, out.s3, out.logs);
-    return { ...out, keys: keyAccess(settings, out.kms) };
+    clients.push(out.kms, out.s3, out.logs, out.control);
+    return {
+      ...out,
+      keys: keyAccess(settings, out.kms),
+      batchJobs: new S3BatchJobs(out.control, settings.accountId),
+    };
   };
   const auditLog = join(config.dataDir, 'audit.log');
   const logger = options.logger === undefined ? new Logger({ serviceName: 'eaas' }) : options.logger;
@@ -332,9 +368,22 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   sealFunction = (record) => seal({ Records: [record] });
   // Re-encryption jobs: a progress line per page on the local log; the timer below runs the ticks.
   const reencryptRole = as('reencrypt');
-  const rewrap = rewrapService(settings, reencryptRole.keys, reencryptRole.s3, (message, fields) =>
-    logger?.info(message, fields),
+  const rewrap = rewrapService(
+    settings,
+    reencryptRole.keys,
+    reencryptRole.s3,
+    (message, fields) => logger?.info(message, fields),
+    undefined,
+    reencryptRole.batchJobs,
   );
+  // The batch engine's per-object function, as its own role (src/functions/rewrap-batch.ts).
+  const batchFn = as('rewrapbatch');
+  const batchHandler = makeRewrapBatchHandler({
+    tasks: rewrapBatchTasks(settings, batchFn.keys, batchFn.s3, (message, fields) =>
+      logger?.info(message, fields),
+    ),
+  });
+  rewrapBatchFunction = (event) => batchHandler(event as unknown as S3BatchEventV2);
   let closed = false;
   let ticking: Promise<string[]> | undefined;
   const rewrapTick = (): Promise<string[]> => {
@@ -366,7 +415,14 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
     }),
     jobs: makeJobsHandler({
       ...deps('jobs', j.logs),
-      rewrap: rewrapService(settings, j.keys, j.s3, (message, fields) => logger?.info(message, fields)),
+      rewrap: rewrapService(
+        settings,
+        j.keys,
+        j.s3,
+        (message, fields) => logger?.info(message, fields),
+        undefined,
+        j.batchJobs,
+      ),
       pageTokens: pageTokensFor(settings, tokens),
       // A new job starts at once rather than at the next tick (unless the timer is off).
       onJobCreated: () => {

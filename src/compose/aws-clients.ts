@@ -77,13 +77,18 @@ export function logsClientFor(config: Config, credentials?: AwsCredentialIdentit
 /**
  * The service's S3 Control client (S3 Batch Operations, the batch engine of re-encryption jobs):
  * the regional endpoint, or `s3ControlEndpoint` when set (the local stack's emulator). Only the
- * functions that create, describe or cancel batch jobs build it.
+ * functions that create, describe or cancel batch jobs build it. S3 Control's endpoint rules put
+ * the account in the host (`<account-id>.s3-control.<region>.amazonaws.com`,
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_CreateJob.html, "Request Syntax"),
+ * a custom endpoint included, which does not resolve on 127.0.0.1: with `s3ControlEndpoint`, an
+ * endpoint provider that answers the endpoint as given (docs/local-stack.md).
  */
 export function s3ControlClientFor(config: Config, credentials?: AwsCredentialIdentity): S3ControlClient {
+  const endpoint = config.s3ControlEndpoint;
   return new S3ControlClient({
     region: config.region,
     ...timeouts(S3_REQUEST_TIMEOUT_MS, true),
-    ...(config.s3ControlEndpoint ? { endpoint: config.s3ControlEndpoint } : {}),
+    ...(endpoint ? { endpoint, endpointProvider: () => ({ url: new URL(endpoint) }) } : {}),
     ...(credentials ? { credentials } : {}),
   });
 }

@@ -192,7 +192,9 @@ export function createControlServer(options: ControlServerOptions): Server {
     const nowMs = now.getTime();
 
     if (id === undefined && method === 'POST') {
-      authorize(principal, 's3:CreateJob', '*');
+      // s3:CreateJob is decided once the request is read: its condition keys are the request's
+      // operation and priority (s3:RequestJobOperation, s3:RequestJobPriority; CreateJob has no
+      // resource), https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html.
       let root: ReturnType<typeof parseXml>;
       try {
         root = parseXml(body.toString('utf8'));
@@ -207,9 +209,17 @@ export function createControlServer(options: ControlServerOptions): Server {
       if (root.name !== 'CreateJobRequest')
         throw new ControlError('MalformedXML', 'The root element must be CreateJobRequest');
       const spec = parseCreateJob(root);
-      // The caller passes the role to S3 (iam:PassRole), https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html.
+      authorize(principal, 's3:CreateJob', '*', {
+        conditions: {
+          's3:RequestJobOperation': Object.keys(spec.Operation),
+          's3:RequestJobPriority': [String(spec.Priority)],
+        },
+      });
+      // The caller passes the role to S3 Batch Operations (iam:PassRole), whose service principal
+      // (batchoperations.s3.amazonaws.com, the role's trust policy) is the one it is passed to:
+      // https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-iam-role-policies.html.
       authorize(principal, 'iam:PassRole', spec.RoleArn, {
-        conditions: { 'iam:PassedToService': ['s3.amazonaws.com'] },
+        conditions: { 'iam:PassedToService': ['batchoperations.s3.amazonaws.com'] },
       });
       if (!options.knownRole(spec.RoleArn))
         throw invalidRequest(`The role ${spec.RoleArn} is not a role of the local stack`);

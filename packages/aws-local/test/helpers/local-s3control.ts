@@ -52,7 +52,7 @@ function callerRole(name: string, pass: boolean): LocalRole {
                   Effect: 'Allow',
                   Action: 'iam:PassRole',
                   Resource: BATCH_ROLE.arn,
-                  Condition: { StringEquals: { 'iam:PassedToService': 's3.amazonaws.com' } },
+                  Condition: { StringEquals: { 'iam:PassedToService': 'batchoperations.s3.amazonaws.com' } },
                 },
               ]
             : []),

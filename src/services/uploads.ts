@@ -217,6 +217,17 @@ export class UploadService {
     return this.statusFor(expired ?? found.record);
   }
 
+  /** The record marked `completing`, written only over the version read (its new ETag). */
+  private async markCompleting(record: UploadRecord, etag: string): Promise<string> {
+    try {
+      return await this.records.write({ ...record, completing: true }, etag);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'PreconditionFailed')
+        throw new DomainError('InvalidState', 'The upload changed meanwhile; look at it again.');
+      throw error;
+    }
+  }
+
   /** Completes a multipart upload from the parts the uploader sent; the seal follows. */
   async complete(
     caller: DocumentCaller,
@@ -231,14 +242,7 @@ export class UploadService {
       this.now(),
     );
     // Marked first (conditionally), so that a look at the upload while S3 assembles it never expires it.
-    let marked: string;
-    try {
-      marked = await this.records.write({ ...record, completing: true }, etag);
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'PreconditionFailed')
-        throw new DomainError('InvalidState', 'The upload changed meanwhile; look at it again.');
-      throw error;
-    }
+    const marked = await this.markCompleting(record, etag);
     try {
       await this.staging.completeMultipart(
         stagingKeyOf(id),
@@ -265,14 +269,7 @@ export class UploadService {
       this.now(),
     );
     // Marked first (conditionally): one completion at a time, and none expired or cancelled meanwhile.
-    let marked: string;
-    try {
-      marked = await this.records.write({ ...record, completing: true }, etag);
-    } catch (error) {
-      if (error instanceof DomainError && error.code === 'PreconditionFailed')
-        throw new DomainError('InvalidState', 'The upload changed meanwhile; look at it again.');
-      throw error;
-    }
+    const marked = await this.markCompleting(record, etag);
     const completing = { ...record, completing: true };
     try {
       return this.statusFor((await this.clientSealed.complete(completing, marked, parts)).record);

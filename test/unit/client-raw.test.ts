@@ -73,7 +73,11 @@ describe('EaasClient.raw', () => {
       '/v1/objects/a\\..\\b',
       '/v1/objects/%E0%A4%A',
     ])
-      await expect(client.rawBytes('GET', path), path).rejects.toThrow(InvalidRequestError);
+      for (const send of [
+        (p: string) => client.rawBytes('GET', p),
+        (p: string) => client.rawStream('GET', p),
+      ])
+        await expect(send(path), path).rejects.toThrow(InvalidRequestError);
     expect(seen).toEqual([]);
 
     // What the typed methods send is unchanged: a key id's slash percent-encoded in one segment.

@@ -99,19 +99,7 @@ export class EaasClient {
    * streamed document whose last check failed) fails the stream.
    */
   async rawStream(method: string, path: string, query?: Record<string, string>): Promise<StreamResponse> {
-    const basePath = this.url.pathname.replace(/\/$/, '');
-    const request = new HttpRequest({
-      method,
-      protocol: this.url.protocol,
-      hostname: this.url.hostname,
-      ...(this.url.port ? { port: Number(this.url.port) } : {}),
-      path: `${basePath}${path}`,
-      ...(query ? { query } : {}),
-      headers: { host: this.url.host },
-    });
-    const signed = await this.signer.sign(request);
-    const { host: _host, ...headers } = signed.headers;
-    const search = query ? `?${new URLSearchParams(query).toString()}` : '';
+    const { url, headers } = await this.signed(method, path, query, undefined, '');
     const abort = new AbortController();
     const timer = setTimeout(
       () => abort.abort(new Error('timed out waiting for the answer')),
@@ -119,11 +107,7 @@ export class EaasClient {
     );
     let res: Response;
     try {
-      res = await fetch(`${this.url.origin}${basePath}${path}${search}`, {
-        method,
-        headers,
-        signal: abort.signal,
-      });
+      res = await fetch(url, { method, headers, signal: abort.signal });
     } finally {
       clearTimeout(timer);
     }
@@ -151,23 +135,7 @@ export class EaasClient {
     query: Record<string, string> | undefined,
     contentType: string,
   ): Promise<BytesResponse> {
-    const basePath = this.url.pathname.replace(/\/$/, '');
-    const url = this.urlOf(basePath, path, query);
-    const request = new HttpRequest({
-      method,
-      protocol: this.url.protocol,
-      hostname: this.url.hostname,
-      ...(this.url.port ? { port: Number(this.url.port) } : {}),
-      path: `${basePath}${path}`,
-      ...(query ? { query } : {}),
-      headers: {
-        host: this.url.host,
-        ...(payload !== undefined ? { 'content-type': contentType } : {}),
-      },
-      ...(payload !== undefined ? { body: payload } : {}),
-    });
-    const signed = await this.signer.sign(request);
-    const { host: _host, ...headers } = signed.headers;
+    const { url, headers } = await this.signed(method, path, query, payload, contentType);
     const res = await fetch(url, {
       method,
       headers,
@@ -183,6 +151,36 @@ export class EaasClient {
       parsed = text;
     }
     return { status: res.status, headers: res.headers, body: parsed, bytes };
+  }
+
+  /**
+   * A request signed with SigV4 for the API: the URL it goes to (checked by `urlOf`) and the
+   * headers to send, the host aside (fetch sets it from the URL).
+   */
+  private async signed(
+    method: string,
+    path: string,
+    query: Record<string, string> | undefined,
+    payload: Uint8Array | undefined,
+    contentType: string,
+  ): Promise<{ url: URL; headers: Record<string, string> }> {
+    const basePath = this.url.pathname.replace(/\/$/, '');
+    const url = this.urlOf(basePath, path, query);
+    const request = new HttpRequest({
+      method,
+      protocol: this.url.protocol,
+      hostname: this.url.hostname,
+      ...(this.url.port ? { port: Number(this.url.port) } : {}),
+      path: `${basePath}${path}`,
+      ...(query ? { query } : {}),
+      headers: {
+        host: this.url.host,
+        ...(payload !== undefined ? { 'content-type': contentType } : {}),
+      },
+      ...(payload !== undefined ? { body: payload } : {}),
+    });
+    const { host: _host, ...headers } = (await this.signer.sign(request)).headers;
+    return { url, headers };
   }
 
   /**

@@ -52,6 +52,16 @@ class ApiError(Exception):
         super().__init__(f"{status} {self.code}: {body.get('message', '')}")
 
 
+def api_error(error):
+    """The ApiError of a refusal: its JSON body, or its text when it is not JSON."""
+    raw = error.read()
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        parsed = {"message": raw.decode(errors="replace")}
+    return ApiError(error.code, parsed)
+
+
 def call(method, path, body=None, query=None, content_type="application/json"):
     """One request signed with SigV4 for execute-api; returns (status, headers, bytes)."""
     url = ENDPOINT + urllib.parse.quote(path, safe="/")
@@ -66,12 +76,7 @@ def call(method, path, body=None, query=None, content_type="application/json"):
         with OPENER.open(prepared, timeout=30) as answer:
             return answer.status, answer.headers, answer.read()
     except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = {"message": raw.decode(errors="replace")}
-        raise ApiError(error.code, parsed) from None
+        raise api_error(error) from None
 
 
 def stream(path, out_file):
@@ -98,12 +103,7 @@ def stream(path, out_file):
         os.replace(partial, out_file)
         return answer.status, written
     except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            parsed = {"message": raw.decode(errors="replace")}
-        raise ApiError(error.code, parsed) from None
+        raise api_error(error) from None
     finally:
         if os.path.exists(partial):
             os.remove(partial)

@@ -102,6 +102,10 @@ export function createControlServer(options: ControlServerOptions): Server {
       keyArn: resource,
       keyAccountId: options.accountId,
       ...extra,
+      // The jobs are the account's (the request's x-amz-account-id, checked to be this one), so
+      // the resource account is this account, as for the local S3's buckets.
+      // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceaccount
+      conditions: { 'aws:ResourceAccount': [options.accountId], ...extra.conditions },
     });
     if (verdict !== 'allow')
       throw new ControlError(

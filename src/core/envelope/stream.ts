@@ -81,48 +81,20 @@ class SealTransform extends Transform {
  * random 12-byte IV and uses the data key itself.
  */
 export function sealer(input: SealInput): { header: EnvelopeHeader; stream: Transform } {
-  const { dataKey } = input;
+  const { header, cipher: content } = contentSealOf(input);
   try {
-    if (dataKey.length !== DATA_KEY_BYTES) throw new RangeError(`A data key is ${DATA_KEY_BYTES} bytes.`);
-    if (input.version === 'v2') {
-      const iv = nonZeroRandom(V2_IV_BYTES);
-      const cipher = createCipheriv('aes-256-gcm', dataKey, iv, { authTagLength: TAG_BYTES });
-      return {
-        header: {
-          version: 'v2',
-          wrappedKey: input.wrappedKey,
-          kmsContext: input.kmsContext,
-          iv,
-          ...(input.plaintextLength !== undefined ? { plaintextLength: input.plaintextLength } : {}),
-        },
-        stream: new SealTransform(cipher),
-      };
-    }
-    const messageId = nonZeroRandom(MESSAGE_ID_BYTES);
-    const commitment = commitmentOf(dataKey, messageId);
-    const key = derivedKeyOf(dataKey, messageId);
-    const cipher = createCipheriv('aes-256-gcm', key, V3_IV, { authTagLength: TAG_BYTES });
-    key.fill(0);
-    cipher.setAAD(SUITE_V3_ID);
-    return {
-      header: {
-        version: 'v3',
-        wrappedKey: input.wrappedKey,
-        kmsContext: input.kmsContext,
-        messageId,
-        commitment,
-      },
-      stream: new SealTransform(cipher),
-    };
+    const cipher = createCipheriv('aes-256-gcm', content.key, content.iv, { authTagLength: TAG_BYTES });
+    if (content.aad.length > 0) cipher.setAAD(content.aad);
+    return { header, stream: new SealTransform(cipher) };
   } finally {
-    dataKey.fill(0);
+    content.key.fill(0);
   }
 }
 
 /**
  * A new object's header and its AES-256-GCM content cipher (key, IV, AAD), for a writer that
- * encrypts the body elsewhere (an uploader sealing in the client): the same header and cipher
- * `sealer` makes. Zeroes `dataKey`; the caller zeroes the answered `cipher.key` once handed on.
+ * encrypts the body elsewhere (an uploader sealing in the client); `sealer` makes its stream from
+ * it. Zeroes `dataKey`; the caller zeroes the answered `cipher.key` once handed on.
  */
 export function contentSealOf(input: SealInput): { header: EnvelopeHeader; cipher: ContentCipher } {
   const { dataKey } = input;

@@ -23,8 +23,15 @@ async function setup(jobs = 5) {
   const source = (await keys.create(r, { users: [APP], alias: 'old' })).key.arn;
   const destination = (await keys.create(r, { users: [APP], alias: 'new' })).key.arn;
   const records = new MemoryJobObjects();
+  // A clock that moves on at every reading: two jobs started back to back never share the
+  // millisecond their listing order is drawn from (within one millisecond it is the ids' order).
+  let now = Date.now();
   const rewrap = new RewrapService({} as Keys, kms, access, new MemoryJobObjects(), records, {
     quotas: new QuotaLedger(new MemoryQuotaStore(), { keys: 5, aliases: 5, jobs }),
+    now: () => {
+      now += 1;
+      return new Date(now);
+    },
   });
   return { kms, rewrap, records, source, destination };
 }

@@ -153,6 +153,8 @@ export interface FileResult {
   ran: Block[];
   notRun: Block[];
   output: string;
+  /** How long each block that ran took, in milliseconds, in the order of `ran`. */
+  durationsMs: number[];
 }
 
 export class DocsRunFailure extends Error {
@@ -230,7 +232,7 @@ export class DocsRun {
     const blocks = extractBlocks(readFileSync(join(REPO, file), 'utf8'), file);
     const ran = blocks.filter((b) => b.kind === 'run');
     const notRun = blocks.filter((b) => b.kind === 'no-run');
-    if (ran.length === 0) return { file, ran, notRun, output: '' };
+    if (ran.length === 0) return { file, ran, notRun, output: '', durationsMs: [] };
     const cwd = this.scratch(file);
     const script = ran
       .map((b, i) => `echo ${i} >&3\n${rewritePorts(b.text, this.ports)}\n`)
@@ -250,6 +252,12 @@ export class DocsRun {
     let output = '';
     let current = -1;
     let done = false;
+    const durationsMs: number[] = [];
+    let blockStarted = performance.now();
+    const endBlock = () => {
+      if (current >= 0) durationsMs[current] = Math.round(performance.now() - blockStarted);
+      blockStarted = performance.now();
+    };
     child.stdout?.on('data', (d: Buffer) => {
       output += d.toString();
     });
@@ -258,6 +266,7 @@ export class DocsRun {
     });
     child.stdio[3]?.on('data', (d: Buffer) => {
       for (const mark of d.toString().split('\n').filter(Boolean)) {
+        endBlock();
         if (mark === 'done') done = true;
         else {
           current = Number(mark);
@@ -277,7 +286,7 @@ export class DocsRun {
         output,
       );
     }
-    return { file, ran, notRun, output };
+    return { file, ran, notRun, output, durationsMs };
   }
 
   /** A folder standing in for the repository root: symlinks to its entries, and the stack's data dir. */
@@ -331,6 +340,12 @@ async function main(files: string[]): Promise<void> {
         const result = await run.runFile(file);
         console.log(`${file}: ${result.ran.length} blocks run, ${result.notRun.length} not run`);
         for (const b of result.notRun) console.log(`  not run ${file}:${b.line} ${b.note}`);
+        // The slowest blocks first: where the docs' run spends its time.
+        const slowest = result.ran
+          .map((b, i) => ({ line: b.line, ms: result.durationsMs[i] ?? 0 }))
+          .sort((a, b) => b.ms - a.ms)
+          .slice(0, 5);
+        for (const s of slowest) console.log(`  ${(s.ms / 1000).toFixed(1)} s ${file}:${s.line}`);
       } catch (error) {
         failed = true;
         console.error(error instanceof Error ? error.message : error);

@@ -1,18 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cliEntry } from './cli-run.js';
 import type { TestStack } from './local-stack.js';
 
 /**
- * `eaas` as a process, from source (node --import tsx), signing as a local principal of a test
- * stack: its exit code, standard output (bytes) and standard error.
+ * `eaas` as a process, from its source bundled once per test process (cli-run.ts), signing as a
+ * local principal of a test stack: its exit code, standard output (bytes) and standard error.
  */
-
-/** The program's source, imported in the child (so the package's own rules are its business). */
-const MAIN = pathToFileURL(
-  fileURLToPath(new URL('../../packages/client/src/cli/main.ts', import.meta.url)),
-).href;
-const ENTRY = `const { main } = await import(${JSON.stringify(MAIN)}); await main(process.argv.slice(1));`;
 
 export interface CliRun {
   code: number | null;
@@ -40,15 +34,15 @@ export function cliEnv(stack: TestStack, principal: string, home: string): NodeJ
 }
 
 /** Starts `eaas args...`; standard input from a file, or bytes, or nothing. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv, stdin?: string | Buffer): ChildProcess {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=eaas-source', '--input-type=module', '-e', ENTRY, '--', ...args],
-    {
-      env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
+export async function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin?: string | Buffer,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [await cliEntry(), ...args], {
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   if (typeof stdin === 'string') createReadStream(stdin).pipe(child.stdin as NodeJS.WritableStream);
   else child.stdin?.end(stdin ?? Buffer.alloc(0));
   return child;
@@ -68,6 +62,10 @@ export function finished(child: ChildProcess): Promise<CliRun> {
   });
 }
 
-export function runCli(args: string[], env: NodeJS.ProcessEnv, stdin?: string | Buffer): Promise<CliRun> {
-  return finished(startCli(args, env, stdin));
+export async function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  stdin?: string | Buffer,
+): Promise<CliRun> {
+  return finished(await startCli(args, env, stdin));
 }

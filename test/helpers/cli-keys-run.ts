@@ -3,17 +3,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cliEntry } from './cli-run.js';
 import type { TestStack } from './local-stack.js';
 
 /**
- * Runs the `eaas` command line as a process, from its TypeScript source (tsx, with the
- * `eaas-source` condition: no build needed), signing as a local principal or with the given
- * environment. Nothing of the developer's own AWS setup is read: HOME is an empty directory.
+ * Runs the `eaas` command line as a process, from its source bundled once per test process
+ * (cli-run.ts), signing as a local principal or with the given environment. Nothing of the
+ * developer's own AWS setup is read: HOME is an empty directory.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = join(ROOT, 'node_modules/tsx/dist/cli.mjs');
-const BIN = join(ROOT, 'packages/client/src/cli/bin.ts');
 const HOME = mkdtempSync(join(tmpdir(), 'eaas-cli-home-'));
 
 export interface CliRun {
@@ -54,18 +53,19 @@ export function cliEnv(t: TestStack | undefined, as?: string): Record<string, st
   return env;
 }
 
-export function runCli(
+export async function runCli(
   t: TestStack | undefined,
   args: readonly string[],
   options: CliOptions = {},
 ): Promise<CliRun> {
+  const entry = await cliEntry();
   const env: Record<string, string> = { ...cliEnv(t, options.as) };
   for (const [k, v] of Object.entries(options.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TSX, '--conditions=eaas-source', BIN, ...args], {
+    const child = spawn(process.execPath, [entry, ...args], {
       env,
       cwd: options.cwd ?? ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -18,7 +18,8 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 const outdir = `${root}packages/client/.esbuild/cli`;
 let built: Promise<string> | undefined;
 
-function cliEntry(): Promise<string> {
+/** The bundled program's path (built on first use in this test process). */
+export function cliEntry(): Promise<string> {
   built ??= (async () => {
     const out = `${outdir}/eaas-${process.pid}.mjs`;
     await build({

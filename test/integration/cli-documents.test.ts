@@ -130,7 +130,7 @@ describe('an interrupted put', () => {
     writeFileSync(file, bytes);
     const args = ['put', file, 'cli/resume.bin', '--concurrency', '1', '--seal', 'service'];
     // 8 MiB parts at 16 MiB/s: the first run is killed once two parts are in S3.
-    const child = startCli([...args, '--max-rate', String(16 * MiB)], env);
+    const child = await startCli([...args, '--max-rate', String(16 * MiB)], env);
     const done = finished(child);
     const states = join(home, 'state', 'eaas', 'uploads');
     let held = 0;
@@ -182,7 +182,7 @@ describe('a put sealed in the client (the default)', () => {
     writeFileSync(file, bytes);
     const args = ['put', file, 'cli/sealed-here.bin', '--concurrency', '1'];
     // 8 MiB parts at 8 MiB/s: killed once the upload exists, before its last part.
-    const child = startCli([...args, '--max-rate', String(8 * MiB)], env);
+    const child = await startCli([...args, '--max-rate', String(8 * MiB)], env);
     const done = finished(child);
     for (let i = 0; i < 200 && states().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 300));

@@ -12,7 +12,6 @@ import { refuseSpaceName } from '../../core/spaces.js';
 import { isUploadId, stagingKeyOf, type UploadRecord } from '../../core/upload-record.js';
 import {
   afterSealFailure,
-  released,
   sealed,
   sealLease,
   sealStart,
@@ -21,6 +20,7 @@ import {
 import type { Keys, LargeObjects, ObjectStore } from '../../ports.js';
 import type { DocumentService } from '../documents.js';
 import { newEnvelope } from '../envelope-writer.js';
+import { afterLostWrite, isLostWrite, releaseUpload } from './lost-write.js';
 import type { UploadOptions } from './options.js';
 import type { UploadRecords } from './records.js';
 import { StagingChangedError, writeVaultObject } from './seal-stream.js';
@@ -162,26 +162,7 @@ export class UploadSealer {
   }
 
   private async sealFailed(record: UploadRecord, etag: string, error: unknown): Promise<SealOutcome> {
-    if (error instanceof DomainError && error.code === 'PreconditionFailed') {
-      // Our own record moved on (another seal took over, or a cancel): that one decides.
-      const current = await this.records.read(record.id);
-      if (current?.etag !== etag) return 'busy';
-      // The key was written meanwhile (the vault's condition failed): by another attempt of this
-      // upload, or by another writer, whose document is left untouched.
-      const existing = await this.vault.head(record.key);
-      if (existing?.metadata[EAAS_METADATA.uploadId] === record.id) {
-        // Written by an attempt of this upload that outlived its lease: the next attempt replaces it.
-        await this.release({ ...record, replaces: existing.etag }, etag);
-        return 'busy';
-      }
-      await this.records.fail(
-        record,
-        etag,
-        'Conflict',
-        `The object ${JSON.stringify(record.key)} was written meanwhile.`,
-      );
-      return 'failed';
-    }
+    if (isLostWrite(error)) return afterLostWrite(this.records, this.vault, record, etag);
     const next = afterSealFailure(record, error, error instanceof StagingChangedError);
     if (next.kind === 'retry') {
       // Read again from a fresh look at the staging object, at once or on the next delivery.
@@ -201,7 +182,7 @@ export class UploadSealer {
     throw error;
   }
 
-  private async release(record: UploadRecord, etag: string): Promise<void> {
-    await this.records.write(released(record), etag).catch(() => undefined);
+  private release(record: UploadRecord, etag: string): Promise<void> {
+    return releaseUpload(this.records, record, etag);
   }
 }

@@ -11,14 +11,9 @@ import {
 import { DomainError } from '../../core/errors.js';
 import { instructionKeyOf } from '../../core/object-names.js';
 import { stagingKeyOf, type UploadRecord, verifyingKeyOf } from '../../core/upload-record.js';
-import {
-  afterSealFailure,
-  released,
-  sealed,
-  verifyLease,
-  withAttempt,
-} from '../../core/upload-transitions.js';
+import { afterSealFailure, sealed, verifyLease, withAttempt } from '../../core/upload-transitions.js';
 import type { Keys, ObjectCopies, ObjectStore } from '../../ports.js';
+import { afterLostWrite, isLostWrite, releaseUpload } from './lost-write.js';
 import type { UploadOptions } from './options.js';
 import type { UploadRecords } from './records.js';
 import type { SealOutcome } from './seal.js';
@@ -172,24 +167,7 @@ export class UploadVerifier {
       await this.records.fail(record, etag, 'VerifyFailed', NOT_AUTHENTIC);
       return 'failed';
     }
-    if (error instanceof DomainError && error.code === 'PreconditionFailed') {
-      // Our own record moved on (another attempt took over, or the lease was lost): that one decides.
-      const current = await this.records.read(record.id);
-      if (current?.etag !== etag) return 'busy';
-      const existing = await this.vault.head(record.key);
-      if (existing?.metadata[EAAS_METADATA.uploadId] === record.id) {
-        // Copied by an attempt of this upload that outlived its lease: the next replaces it.
-        await this.release({ ...record, replaces: existing.etag }, etag);
-        return 'busy';
-      }
-      await this.records.fail(
-        record,
-        etag,
-        'Conflict',
-        `The object ${JSON.stringify(record.key)} was written meanwhile.`,
-      );
-      return 'failed';
-    }
+    if (isLostWrite(error)) return afterLostWrite(this.records, this.vault, record, etag);
     const next = afterSealFailure(record, error, false);
     if (next.kind === 'fail') {
       await this.records.fail(record, etag, 'SealFailed', next.message);
@@ -200,7 +178,7 @@ export class UploadVerifier {
     throw error;
   }
 
-  private async release(record: UploadRecord, etag: string): Promise<void> {
-    await this.records.write(released(record), etag).catch(() => undefined);
+  private release(record: UploadRecord, etag: string): Promise<void> {
+    return releaseUpload(this.records, record, etag);
   }
 }

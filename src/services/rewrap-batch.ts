@@ -130,7 +130,11 @@ export class BatchEngine {
     job.counts.scanned = tasks.succeeded + tasks.failed;
     if (phase !== 'pending') job.startedAt ??= this.now().toISOString();
     if (phase === 'succeeded') {
-      await this.readReport(job, described.report ?? this.settings.report);
+      // A job that ran no task (nothing under the prefix) has no report to read: S3 writes none,
+      // and reading its absent manifest is refused (403, not 404: the job's role may not list the
+      // reports bucket), which left such a job pending for ever.
+      if (job.counts.scanned === 0) job.total = 0;
+      else await this.readReport(job, described.report ?? this.settings.report);
       if (Object.keys(job.counts.failed).length > 0) job.phase = 'completed-with-failures';
       else job.phase = 'succeeded';
     } else job.phase = phase;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DomainError } from '../../src/core/errors.js';
 import {
   countTask,
   failureReason,
@@ -247,6 +248,20 @@ describe("a batch job's view, from DescribeJob and the completion report", () =>
     expect(record?.total).toBe(8);
     expect(record?.batch?.tasks).toEqual({ total: 9, succeeded: 8, failed: 1 });
     expect(record?.failures).toEqual([{ key: 'hr/big file', reason: 'too-large-to-copy' }]);
+  });
+
+  it('succeeded with nothing counted when S3 ran no task, without reading a report S3 never wrote', async () => {
+    const { rewrap, reports, id, fake } = await batchJob();
+    fake.status = 'Complete';
+    fake.total = 0;
+    // As S3 answers the jobs' role, which may not list the reports bucket: 403 for an absent key.
+    reports.read = async () => {
+      throw new DomainError('InternalError', 'AccessDenied');
+    };
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('succeeded');
+    const record = (await rewrap.load(id))?.job;
+    expect(record).toMatchObject({ phase: 'succeeded', total: 0, counts: { scanned: 0, rewrapped: 0 } });
+    expect(await rewrap.unfinished()).toEqual([]);
   });
 
   it('Failed and Cancelled as they are; cancel asks S3 (UpdateJobStatus) and the record says cancelled at once', async () => {

@@ -5,6 +5,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { PutBucketCorsCommand, PutBucketPolicyCommand, type S3Client } from '@aws-sdk/client-s3';
 import {
   type BatchFunction,
+  type BatchInvocationEvent,
   KEY_MANAGER,
   type LocalIdentityPool,
   type LocalKms,
@@ -99,6 +100,18 @@ export interface StackOptions {
   batchFunctions?: Record<string, BatchFunction>;
   /** Replaces EAAS_BATCH_CONCURRENCY (invocations in flight per batch job). */
   batchConcurrency?: number;
+  /**
+   * Wraps the rewrapbatch function as S3 Batch Operations invokes it (tests of faults: an
+   * invocation made twice, a function that crashes after its work and before its answer); the
+   * default invokes it once.
+   */
+  rewrapBatch?: (event: BatchInvocationEvent, invokeDefault: BatchFunction) => Promise<unknown>;
+  /**
+   * Called by the rewrapbatch function after each durable step of an object (`re-encrypted`,
+   * `instruction-written`, `metadata-copied`), as the scheduled engine's `step`; may throw to
+   * simulate a crash mid-task, or write to race the copy.
+   */
+  rewrapBatchStep?: (name: string, key?: string) => void | Promise<void>;
   userPoolPort?: number;
   identityPoolPort?: number;
   /** Lifetimes of the user pool's tokens (tests shorten them); Cognito's defaults otherwise. */
@@ -379,11 +392,18 @@ export async function startStack(config: StackConfig, options: StackOptions = {}
   // The batch engine's per-object function, as its own role (src/functions/rewrap-batch.ts).
   const batchFn = as('rewrapbatch');
   const batchHandler = makeRewrapBatchHandler({
-    tasks: rewrapBatchTasks(settings, batchFn.keys, batchFn.s3, (message, fields) =>
-      logger?.info(message, fields),
+    tasks: rewrapBatchTasks(
+      settings,
+      batchFn.keys,
+      batchFn.s3,
+      (message, fields) => logger?.info(message, fields),
+      options.rewrapBatchStep ? { step: options.rewrapBatchStep } : {},
     ),
   });
-  rewrapBatchFunction = (event) => batchHandler(event as unknown as S3BatchEventV2);
+  const invokeBatch: BatchFunction = (event) => batchHandler(event as unknown as S3BatchEventV2);
+  rewrapBatchFunction = options.rewrapBatch
+    ? (event) => options.rewrapBatch?.(event, invokeBatch) ?? invokeBatch(event)
+    : invokeBatch;
   let closed = false;
   let ticking: Promise<string[]> | undefined;
   const rewrapTick = (): Promise<string[]> => {

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { S3JobObjects } from '../aws/s3-jobs.js';
 import type { Config } from '../config.js';
-import { RewrapBatchTasks } from '../services/rewrap-batch-task.js';
+import { type BatchTaskOptions, RewrapBatchTasks } from '../services/rewrap-batch-task.js';
 import { JobRecords } from '../services/rewrap-records.js';
 import type { KeyAccess } from './key-access.js';
 
@@ -15,7 +15,8 @@ export function rewrapBatchTasks(
   { admin, access }: KeyAccess,
   s3: S3Client,
   log?: (message: string, fields: Record<string, unknown>) => void,
-  onRewrapped?: (count: number) => void,
+  /** The metric of objects re-wrapped (Lambda); the local stack's test hook `step`. */
+  hooks: Pick<BatchTaskOptions, 'onRewrapped' | 'step'> = {},
 ): RewrapBatchTasks {
   const now = () => new Date();
   const records = new JobRecords(new S3JobObjects(s3, config.vaultBucket), now, () => undefined);
@@ -31,7 +32,8 @@ export function rewrapBatchTasks(
       retry: { attempts: 3 },
       now,
       ...(log ? { log } : {}),
-      ...(onRewrapped ? { onRewrapped } : {}),
+      ...(hooks.onRewrapped ? { onRewrapped: hooks.onRewrapped } : {}),
+      ...(hooks.step ? { step: hooks.step } : {}),
     },
   );
 }

@@ -1,5 +1,5 @@
-import type { JobPhase } from './rewrap-job.js';
-import { UNKNOWN_KEY_FAILURE } from './rewrap-job.js';
+import type { JobCounts, JobPhase } from './rewrap-job.js';
+import { bump, UNKNOWN_KEY_FAILURE } from './rewrap-job.js';
 
 /**
  * The batch engine's pure rules: the S3 Batch Operations event and answer of the per-object
@@ -47,6 +47,25 @@ export const NOT_A_DOCUMENT = 'not a document of this service';
 /** The result string of a job the function refuses to act for (unknown, not a batch job, cancelled). */
 export const JOB_REFUSED = 'job refused:';
 
+/**
+ * The result strings of a task that succeeded, one per outcome of `rewrap-object.ts`: the
+ * completion report keeps them, and `countTask` reads the job's counts back from them.
+ */
+export const RESULT = {
+  rewrapped: 'rewrapped',
+  wouldRewrap: 'would re-wrap',
+  alreadyCurrent: 'already re-wrapped',
+  skipped: 'skipped: ',
+} as const;
+
+/**
+ * Skip reasons of tasks that are no object of the job: instruction files and the service's
+ * records (the manifest generator lists them beside the documents), keys outside the prefix.
+ * The scheduled engine never counts them (it lists documents under the prefix only), so neither
+ * does `countTask`.
+ */
+export const NOT_AN_OBJECT_OF_THE_JOB: ReadonlySet<string> = new Set(['not-a-document', 'outside-prefix']);
+
 /** One object's outcome (`rewrap-object.ts`) as S3 Batch Operations' result code and string. */
 export function taskResult(
   outcome:
@@ -56,11 +75,11 @@ export function taskResult(
 ): { resultCode: BatchResultCode; resultString: string } {
   switch (outcome.kind) {
     case 'rewrapped':
-      return { resultCode: 'Succeeded', resultString: dryRun ? 'would re-wrap' : 'rewrapped' };
+      return { resultCode: 'Succeeded', resultString: dryRun ? RESULT.wouldRewrap : RESULT.rewrapped };
     case 'alreadyCurrent':
-      return { resultCode: 'Succeeded', resultString: 'already re-wrapped' };
+      return { resultCode: 'Succeeded', resultString: RESULT.alreadyCurrent };
     case 'skipped':
-      return { resultCode: 'Succeeded', resultString: `skipped: ${outcome.reason}` };
+      return { resultCode: 'Succeeded', resultString: `${RESULT.skipped}${outcome.reason}` };
     // Lost every race with a writer on this pass: S3 invokes the task again later.
     case 'deferred':
       return { resultCode: 'TemporaryFailure', resultString: 'retry: conflict' };
@@ -113,6 +132,36 @@ export function failureReason(resultMessage: string): string {
   if (resultMessage === NOT_A_DOCUMENT) return `${UNKNOWN_KEY_FAILURE}not-a-document`;
   if (resultMessage.startsWith(JOB_REFUSED)) return `${UNKNOWN_KEY_FAILURE}job-refused`;
   return 'function-error';
+}
+
+/**
+ * Counts one task of the completion report into a job's counts, with the scheduled engine's
+ * meaning (`JobCounts`), so that a finished job's record counts the same whichever engine ran it:
+ * `rewrapped` (a dry run's `would re-wrap` too), `alreadyCurrent`, `skipped` by reason and
+ * `failed` by reason (`failureReason`), each one object `scanned`. Tasks that are no object of
+ * the job (instruction files, records, keys outside the prefix) are not counted at all. A task
+ * is counted by its final answer: an object re-wrapped by an attempt whose answer was lost (a
+ * crash after the copy) and found done by S3's redrive counts `alreadyCurrent`, as it would on a
+ * resumed scheduled run. A succeeded task with a string this function never answers (another
+ * version's) counts only as scanned.
+ */
+export function countTask(counts: JobCounts, row: Pick<ReportRow, 'taskStatus' | 'resultMessage'>): void {
+  const message = row.resultMessage;
+  if (row.taskStatus !== 'succeeded') {
+    counts.scanned += 1;
+    bump(counts.failed, failureReason(message));
+    return;
+  }
+  if (message.startsWith(RESULT.skipped)) {
+    const reason = message.slice(RESULT.skipped.length);
+    if (NOT_AN_OBJECT_OF_THE_JOB.has(reason)) return;
+    counts.scanned += 1;
+    bump(counts.skipped, reason);
+    return;
+  }
+  counts.scanned += 1;
+  if (message === RESULT.rewrapped || message === RESULT.wouldRewrap) counts.rewrapped += 1;
+  else if (message === RESULT.alreadyCurrent) counts.alreadyCurrent += 1;
 }
 
 /** The completion report's top-level manifest.json: where each results file is. */

@@ -14,7 +14,7 @@ export const handler = builtOnFirstCall(async () => {
     keyAccess(config, base.kms(kmsClientFor(config))),
     base.traced(s3ClientFor(config)),
     (m, f) => logger.info(m, f),
-    (count) => meter.objectsRewrapped(count),
+    { onRewrapped: (count) => meter.objectsRewrapped(count) },
   );
   return base.entry(makeHandler({ tasks }));
 });

@@ -6,6 +6,7 @@ import {
   JOB_ARGUMENT,
   JOB_REFUSED,
   NOT_A_DOCUMENT,
+  RESULT,
   type S3BatchEventV2,
   type S3BatchResultV2,
   taskResult,
@@ -107,9 +108,10 @@ export class RewrapBatchTasks {
       if (key === undefined) return { resultCode: 'PermanentFailure', resultString: NOT_A_DOCUMENT };
       // Instruction files and the service's records: the manifest generator lists them beside the
       // documents (its filter has prefixes only); each is handled with its document, or not at all.
-      if (!isDocumentKey(key)) return { resultCode: 'Succeeded', resultString: 'skipped: not-a-document' };
+      if (!isDocumentKey(key))
+        return { resultCode: 'Succeeded', resultString: `${RESULT.skipped}not-a-document` };
       if (!key.startsWith(job.spec.prefix))
-        return { resultCode: 'Succeeded', resultString: 'skipped: outside-prefix' };
+        return { resultCode: 'Succeeded', resultString: `${RESULT.skipped}outside-prefix` };
       const call = <T>(kms: boolean, fn: () => Promise<T>) =>
         withRetry(async () => {
           if (kms) await this.limiter.acquire();

@@ -1,13 +1,14 @@
 import { DomainError } from '../core/errors.js';
 import { isDocumentKey } from '../core/reserved-keys.js';
 import {
+  countTask,
   failureReason,
   JOB_ARGUMENT,
   parseReportCsv,
   phaseOfStatus,
   type ReportManifest,
 } from '../core/rewrap-batch.js';
-import { bump, FINISHED, type JobRecord, MAX_REPORTED_FAILURES } from '../core/rewrap-job.js';
+import { emptyCounts, FINISHED, type JobRecord, MAX_REPORTED_FAILURES } from '../core/rewrap-job.js';
 import type { BatchJobs, JobObjects } from '../ports.js';
 import type { JobRecords } from './rewrap-records.js';
 import { type RetryOptions, withRetry } from './rewrap-retry.js';
@@ -33,8 +34,12 @@ export interface BatchEngineSettings {
   retry?: RetryOptions | undefined;
 }
 
-/** The most report rows read back into the record: a bounded read of the failed tasks. */
-const MAX_REPORT_FILES = 20;
+/**
+ * The most results files of a completion report read back into the record. Each is read whole:
+ * AWS splits a large report into many files, and a report of more files than this counts the
+ * tasks of the first ones only (docs/jobs.md).
+ */
+const MAX_REPORT_FILES = 100;
 
 /**
  * The service side of the batch engine: it hands a job to S3 Batch Operations (CreateJob,
@@ -101,10 +106,12 @@ export class BatchEngine {
 
   /**
    * Reads the S3 job's status and progress into the record: phase, tasks (total, succeeded,
-   * failed) as the record's `total` and `scanned`, and once complete the failure reasons of the
-   * completion report as the record's `failed` counts (so the view's one bit,
-   * completed-with-failures, follows the same rule as the scheduled engine's). A finished job
-   * leaves the unfinished index. Answers the record as saved (or as it was when S3 could not say).
+   * failed) as the record's `total` and `scanned` while it runs, and once complete the counts of
+   * the completion report (`readReport`: rewrapped, alreadyCurrent, skipped and failed by reason,
+   * as a scheduled job counts them; so the view's one bit, completed-with-failures, follows the
+   * same rule as the scheduled engine's). A job S3 failed or cancelled keeps S3's progress only.
+   * A finished job leaves the unfinished index. Answers the record as saved (or as it was when S3
+   * could not say).
    */
   async refresh(found: { job: JobRecord; etag: string }): Promise<{ job: JobRecord; etag: string }> {
     if (FINISHED.has(found.job.phase)) return found;
@@ -123,7 +130,11 @@ export class BatchEngine {
     job.counts.scanned = tasks.succeeded + tasks.failed;
     if (phase !== 'pending') job.startedAt ??= this.now().toISOString();
     if (phase === 'succeeded') {
-      await this.readReport(job, described.report ?? this.settings.report);
+      // A job that ran no task (nothing under the prefix) has no report to read: S3 writes none,
+      // and reading its absent manifest is refused (403, not 404: the job's role may not list the
+      // reports bucket), which left such a job pending for ever.
+      if (job.counts.scanned === 0) job.total = 0;
+      else await this.readReport(job, described.report ?? this.settings.report);
       if (Object.keys(job.counts.failed).length > 0) job.phase = 'completed-with-failures';
       else job.phase = 'succeeded';
     } else job.phase = phase;
@@ -146,44 +157,61 @@ export class BatchEngine {
   }
 
   /**
-   * The completion report's failed tasks as failure reasons (`failureReason`), counted in the
-   * record with up to 100 failed keys, for the operators. Its location:
-   * `<prefix>/job-<id>/manifest.json`, listing the results files
+   * The completion report read back into the record's counts, with the scheduled engine's meaning
+   * (`countTask`: every task's final result string), and up to 100 failed keys with their reason
+   * (`failureReason`), for the operators. The record's `total` becomes the objects counted, as a
+   * scheduled job's is the objects it listed (S3's task total, instruction files included, stays
+   * in `batch.tasks`). Its location: `<prefix>/job-<id>/manifest.json`, listing the results files
    * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html).
-   * A report that cannot be read while S3 counted failed tasks counts them as `report-unreadable`.
+   * A report that cannot be read while S3 counted failed tasks counts them as `report-unreadable`,
+   * the other counts as S3's progress left them.
    */
   private async readReport(job: JobRecord, report: { bucket: string; prefix: string }): Promise<void> {
-    job.counts.failed = {};
-    job.failures = [];
     const s3JobId = job.batch?.jobId ?? '';
     const base = report.prefix.replace(/\/$/, '');
     const manifestKey = `${base ? `${base}/` : ''}job-${s3JobId}/manifest.json`;
     const reports = this.settings.reports;
     const manifest = await withRetry(() => reports.read(manifestKey), this.settings.retry);
     const failedTasks = job.batch?.tasks?.failed ?? 0;
-    if (!manifest) {
-      if (failedTasks > 0) job.counts.failed['report-unreadable'] = failedTasks;
-      return;
-    }
+    const unreadable = () => {
+      job.counts.failed = failedTasks > 0 ? { 'report-unreadable': failedTasks } : {};
+      job.failures = [];
+    };
+    if (!manifest) return unreadable();
     let parsed: ReportManifest;
     try {
       parsed = JSON.parse(manifest.text) as ReportManifest;
     } catch {
-      if (failedTasks > 0) job.counts.failed['report-unreadable'] = failedTasks;
-      return;
+      return unreadable();
     }
-    const files = (parsed.Results ?? []).filter((r) => r.TaskExecutionStatus === 'failed' && r.Key);
+    const counts = emptyCounts();
+    const failures: JobRecord['failures'] = [];
+    const files = (parsed.Results ?? []).filter((r) => r.Key);
     for (const file of files.slice(0, MAX_REPORT_FILES)) {
       const read = await withRetry(() => reports.read(file.Key ?? ''), this.settings.retry);
       if (!read)
         throw new DomainError('DependencyFailure', 'A results file of the completion report is missing.');
       for (const row of parseReportCsv(read.text)) {
-        if (row.taskStatus !== 'failed') continue;
-        const reason = failureReason(row.resultMessage);
-        bump(job.counts.failed, reason);
-        if (job.failures.length < MAX_REPORTED_FAILURES) job.failures.push({ key: row.key, reason });
+        countTask(counts, row);
+        if (row.taskStatus === 'failed' && failures.length < MAX_REPORTED_FAILURES)
+          failures.push({ key: this.documentKeyOf(row.key), reason: failureReason(row.resultMessage) });
       }
     }
+    job.counts = counts;
+    job.failures = failures;
+    job.total = counts.scanned;
+  }
+
+  /** A report's key (URL-encoded, behind the object prefix) as the record names documents. */
+  private documentKeyOf(encoded: string): string {
+    let key = encoded;
+    try {
+      key = decodeURIComponent(encoded);
+    } catch {
+      return encoded;
+    }
+    const prefix = this.settings.objectPrefix;
+    return key.startsWith(prefix) ? key.slice(prefix.length) : key;
   }
 
   /** Writes the record If-Match; a lost race reloads it (another refresh wrote the same facts). */

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { DomainError } from '../../src/core/errors.js';
 import {
+  countTask,
   failureReason,
   JOB_ARGUMENT,
   parseReportCsv,
@@ -191,8 +193,75 @@ describe("a batch job's view, from DescribeJob and the completion report", () =>
       // The view names no object and counts none; the record keeps the failed key for operators.
       expect(JSON.stringify(view)).not.toContain('secret-plan');
       expect(JSON.stringify(view)).not.toMatch(/"(counts|failures|total)"/);
-      expect((await rewrap.load(id))?.job.failures[0]?.key).toBe('tenant-a/hr/secret-plan.docx');
+      expect((await rewrap.load(id))?.job.failures[0]?.key).toBe('hr/secret-plan.docx');
     }
+  });
+
+  it("counts a completed job's objects from the report as a scheduled job counts them", async () => {
+    const { rewrap, reports, id, fake } = await batchJob();
+    fake.status = 'Complete';
+    fake.total = 9;
+    fake.succeeded = 8;
+    fake.failed = 1;
+    const base = `reports/job-${fake.id}`;
+    const row = (key: string, status: string, message: string) =>
+      `eaas-vault,${encodeURIComponent(`tenant-a/${key}`)},,${status},200,${status === 'failed' ? 'PermanentFailure' : ''},"${message}"`;
+    await reports.write(
+      `${base}/results/s.csv`,
+      report([
+        row('hr/a', 'succeeded', 'rewrapped'),
+        row('hr/b', 'succeeded', 'rewrapped'),
+        row('hr/b.instruction', 'succeeded', 'skipped: not-a-document'),
+        row('hr/c', 'succeeded', 'already re-wrapped'),
+        row('hr/d', 'succeeded', 'skipped: other-key'),
+        row('hr/e', 'succeeded', 'skipped: unknown-key'),
+        row('hr/f', 'succeeded', 'skipped: not-authorized'),
+        row('hr/g', 'succeeded', 'skipped: deleted'),
+      ]),
+      { contentType: 'text/csv' },
+    );
+    await reports.write(
+      `${base}/results/f.csv`,
+      report([row('hr/big file', 'failed', 'failed: too-large-to-copy')]),
+      { contentType: 'text/csv' },
+    );
+    await reports.write(
+      `${base}/manifest.json`,
+      JSON.stringify({
+        Results: [
+          { TaskExecutionStatus: 'succeeded', Bucket: 'eaas-reports', Key: `${base}/results/s.csv` },
+          { TaskExecutionStatus: 'failed', Bucket: 'eaas-reports', Key: `${base}/results/f.csv` },
+        ],
+      }),
+      { contentType: 'application/json' },
+    );
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('completed-with-failures');
+    const record = (await rewrap.load(id))?.job;
+    // The instruction file is no object: 8 objects, where S3 ran 9 tasks.
+    expect(record?.counts).toEqual({
+      scanned: 8,
+      rewrapped: 2,
+      alreadyCurrent: 1,
+      skipped: { 'other-key': 1, 'unknown-key': 1, 'not-authorized': 1, deleted: 1 },
+      failed: { 'too-large-to-copy': 1 },
+    });
+    expect(record?.total).toBe(8);
+    expect(record?.batch?.tasks).toEqual({ total: 9, succeeded: 8, failed: 1 });
+    expect(record?.failures).toEqual([{ key: 'hr/big file', reason: 'too-large-to-copy' }]);
+  });
+
+  it('succeeded with nothing counted when S3 ran no task, without reading a report S3 never wrote', async () => {
+    const { rewrap, reports, id, fake } = await batchJob();
+    fake.status = 'Complete';
+    fake.total = 0;
+    // As S3 answers the jobs' role, which may not list the reports bucket: 403 for an absent key.
+    reports.read = async () => {
+      throw new DomainError('InternalError', 'AccessDenied');
+    };
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('succeeded');
+    const record = (await rewrap.load(id))?.job;
+    expect(record).toMatchObject({ phase: 'succeeded', total: 0, counts: { scanned: 0, rewrapped: 0 } });
+    expect(await rewrap.unfinished()).toEqual([]);
   });
 
   it('Failed and Cancelled as they are; cancel asks S3 (UpdateJobStatus) and the record says cancelled at once', async () => {
@@ -220,6 +289,30 @@ describe('the pure rules', () => {
     expect(taskResult({ kind: 'failed', reason: 'InternalError' }, false).resultCode).toBe(
       'PermanentFailure',
     );
+  });
+
+  it("counts each task by its final result string, with the scheduled engine's meaning", () => {
+    const counts = { scanned: 0, rewrapped: 0, alreadyCurrent: 0, skipped: {}, failed: {} };
+    for (const [taskStatus, resultMessage] of [
+      ['succeeded', taskResult({ kind: 'rewrapped' }, false).resultString],
+      ['succeeded', taskResult({ kind: 'rewrapped' }, true).resultString],
+      ['succeeded', taskResult({ kind: 'alreadyCurrent' }, false).resultString],
+      ['succeeded', taskResult({ kind: 'skipped', reason: 'other-key' }, false).resultString],
+      ['succeeded', 'skipped: not-a-document'],
+      ['succeeded', 'skipped: outside-prefix'],
+      ['failed', taskResult({ kind: 'failed', reason: 'Throttled' }, false).resultString],
+      ['failed', taskResult({ kind: 'failed', reason: 'unknown-key:AccessDenied' }, false).resultString],
+      ['failed', 'Lambda returned function error: {"errorMessage":"boom"}'],
+      ['succeeded', 'something a later version answers'],
+    ] as const)
+      countTask(counts, { taskStatus, resultMessage });
+    expect(counts).toEqual({
+      scanned: 8,
+      rewrapped: 2,
+      alreadyCurrent: 1,
+      skipped: { 'other-key': 1 },
+      failed: { Throttled: 1, 'unknown-key:AccessDenied': 1, 'function-error': 1 },
+    });
   });
 
   it('maps S3 statuses to phases', () => {

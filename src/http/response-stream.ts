@@ -61,6 +61,18 @@ function stringHeaders(headers: APIGatewayProxyResult['headers']): Record<string
 }
 
 /**
+ * What fails the invocation of a streamed answer: the cause's name only. Lambda's runtime logs an
+ * invocation's error (message and stack) in the function's log group; an S3 or KMS error's message
+ * may quote an object key or a request's values, and the rule is that logs carry no data.
+ */
+export class StreamedAnswerFailed extends Error {
+  constructor(cause: unknown) {
+    super(`The streamed answer failed (${(cause as Error)?.name ?? 'unknown'}).`);
+    this.name = 'StreamedAnswerFailed';
+  }
+}
+
+/**
  * A streaming function from a deciding one: the decision (authorization, audit, errors) is the
  * API's middy stack as for every route, answered as the prelude; an error is a JSON body, as in a
  * buffered answer. A 200 streams the body the route held. A body that fails mid-way (its tag at
@@ -81,7 +93,8 @@ export function streamedAnswers(
       result = await decide(event, context);
     } catch (error) {
       pending.take(requestId)?.destroy();
-      throw error;
+      logger.error('streamed answer not decided', { requestId, errorName: (error as Error)?.name });
+      throw new StreamedAnswerFailed(error);
     }
     const body = pending.take(requestId);
     const out = streams.from(responseStream, {
@@ -111,7 +124,7 @@ export function streamedAnswers(
       if ((error as NodeJS.ErrnoException)?.code === 'ERR_STREAM_PREMATURE_CLOSE' && clientGone) return;
       // Names only: never a body, a key or a message that could quote data.
       logger.error('streamed answer aborted', { requestId, errorName: (error as Error)?.name });
-      throw error;
+      throw new StreamedAnswerFailed(error);
     }
   };
 }

@@ -17,6 +17,7 @@ import type { AuditDecision, JobObjects, KeyAdmin, Keys } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaLedger } from './quotas.js';
 import { BatchEngine, type BatchEngineSettings } from './rewrap-batch.js';
+import { cancelRecord } from './rewrap-cancel.js';
 import { JOBS_PREFIX, JobRecords } from './rewrap-records.js';
 import { JobRunner, type RunOptions } from './rewrap-run.js';
 import { starterOf } from './rewrap-starters.js';
@@ -32,6 +33,9 @@ export { JOBS_PREFIX } from './rewrap-records.js';
  * them; the run loop is `rewrap-run.ts`, one object's re-wrap `rewrap-object.ts`, and the starter's
  * right on each object `rewrap-authority.ts`.
  */
+
+/** Batch jobs of one listing page read back from S3 at once (DescribeJob): a small, fixed load. */
+const LIST_REFRESHES = 4;
 
 export interface RewrapOptions extends RunOptions {
   /** Per-caller quota of unfinished jobs; none when absent. */
@@ -214,27 +218,27 @@ export class RewrapService {
   }
 
   /**
-   * Cancels a batch job (UpdateJobStatus Cancelled), with the same right as its view: the record
-   * says `cancelled` at once, so the per-object function refuses its remaining tasks, and a job
-   * made again over the same prefix finds the objects already moved as `already re-wrapped`.
+   * Cancels a job, either engine (`cancelRecord`), with the same right as its view (`status`: an
+   * unknown id is NotFound, a job whose keys the caller does not administer AccessDenied, as GET
+   * answers them). A batch job is first brought up to S3's state (one S3 finished is finished),
+   * then its record says `cancelled` at once (the per-object function refuses the tasks S3 still
+   * sends) and S3 is asked to stop (UpdateJobStatus Cancelled). That request failing leaves the
+   * job cancelled all the same: it is logged, and every task it still runs is refused.
    */
   async cancel(caller: JobCaller, id: string): Promise<ReturnType<typeof viewFor>> {
     await this.status(caller, id);
-    const found = await this.load(id);
-    if (found?.job.engine !== 'batch' || !this.batch)
-      throw new DomainError('ValidationError', 'Only a job run by S3 Batch Operations can be cancelled.');
-    if (!found) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
-    if (FINISHED.has(found.job.phase)) return viewFor(found.job, caller);
-    const job: JobRecord = {
-      ...structuredClone(found.job),
-      phase: 'cancelled',
-      finishedAt: this.now().toISOString(),
-      updatedAt: this.now().toISOString(),
-    };
-    const etag = await this.records.replace(job, found.etag);
-    if (etag === undefined) return this.cancel(caller, id);
-    await this.records.finished(job);
-    await this.batch.cancel(job);
+    const { job, cancelledNow } = await cancelRecord(this.records, id, this.now);
+    if (cancelledNow) {
+      this.log('re-encryption job cancelled', { jobId: id, engine: job.engine ?? 'scheduled' });
+      if (job.engine === 'batch')
+        await this.batch?.cancel(job).catch((error: unknown) => {
+          const code = error instanceof DomainError ? error.code : 'InternalError';
+          this.log('re-encryption batch job not cancelled in S3: its tasks are refused', {
+            jobId: id,
+            error: code,
+          });
+        });
+    }
     return viewFor(job, caller);
   }
 
@@ -332,16 +336,40 @@ export class RewrapService {
       return allowed;
     };
     const found = await Promise.all(page.ids.map((id) => this.load(id)));
-    const jobs: ReturnType<typeof viewFor>[] = [];
+    const shown: { job: JobRecord; etag: string }[] = [];
     for (const record of found) {
       const job = record?.job;
       // The record itself names the starter: a marker never shows another caller's job.
       if (!job || job.createdBy !== principal || job.createdByPerson?.identityId !== identityId) continue;
       const keys = [...new Set([job.spec.destinationKeyArn, job.spec.sourceKeyArn])];
       const allowed = await Promise.all(keys.map(administers));
-      if (allowed.every(Boolean)) jobs.push(viewFor(job, caller));
+      if (allowed.every(Boolean)) shown.push(record);
     }
+    const jobs = (await this.refreshed(shown)).map((job) => viewFor(job, caller));
     return { jobs, ...(page.next ? { next: page.next } : {}) };
+  }
+
+  /**
+   * The listed records as GET /v1/jobs/{id} would show them: each unfinished batch job is brought
+   * up to S3's state (`refreshBatch`), as its own view is. Bounded: only the jobs shown on this
+   * page (at most `limit`, 100) and only unfinished batch ones, each one DescribeJob (and, the
+   * once it completes, its report: a manifest and at most 20 results files), at most
+   * LIST_REFRESHES at a time; one S3 cannot answer is shown as last read.
+   */
+  private async refreshed(shown: { job: JobRecord; etag: string }[]): Promise<JobRecord[]> {
+    const jobs = shown.map((found) => found.job);
+    const stale = shown.flatMap((found, i) =>
+      found.job.engine === 'batch' && !FINISHED.has(found.job.phase) ? [i] : [],
+    );
+    let next = 0;
+    const worker = async () => {
+      while (next < stale.length) {
+        const i = stale[next++] as number;
+        jobs[i] = await this.refreshBatch(shown[i] as { job: JobRecord; etag: string });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LIST_REFRESHES, stale.length) }, worker));
+    return jobs;
   }
 
   load(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {

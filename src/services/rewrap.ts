@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { normalisePrincipal } from '@eaas/aws-rules';
-import { DomainError, KeyNotFoundError, ValidationError } from '../core/errors.js';
+import { DomainError, ValidationError } from '../core/errors.js';
 import type { Person } from '../core/person.js';
 import {
   type EngineChoice,
-  FINISHED,
   type JobEngine,
   type JobRecord,
   type JobSpec,
@@ -18,9 +17,9 @@ import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaLedger } from './quotas.js';
 import { BatchEngine, type BatchEngineSettings } from './rewrap-batch.js';
 import { cancelRecord } from './rewrap-cancel.js';
+import { listJobs } from './rewrap-list.js';
 import { JOBS_PREFIX, JobRecords } from './rewrap-records.js';
 import { JobRunner, type RunOptions } from './rewrap-run.js';
-import { starterOf } from './rewrap-starters.js';
 
 export { JOBS_PREFIX } from './rewrap-records.js';
 
@@ -33,9 +32,6 @@ export { JOBS_PREFIX } from './rewrap-records.js';
  * them; the run loop is `rewrap-run.ts`, one object's re-wrap `rewrap-object.ts`, and the starter's
  * right on each object `rewrap-authority.ts`.
  */
-
-/** Batch jobs of one listing page read back from S3 at once (DescribeJob): a small, fixed load. */
-const LIST_REFRESHES = 4;
 
 export interface RewrapOptions extends RunOptions {
   /** Per-caller quota of unfinished jobs; none when absent. */
@@ -304,72 +300,17 @@ export class RewrapService {
   }
 
   /**
-   * The caller's own jobs (those it started: the same principal and, for a person, the same
-   * person), newest first, one page of at most `limit`, from its own index
-   * (`rewrap-starters.ts`): no other starter's job is read, and nothing says how many there are.
-   * A job whose keys the caller no longer administers, or that no longer exist, is left out, as
-   * GET /v1/jobs/{id} refuses it; a page may so hold fewer than `limit`, and still have a `next`.
+   * The caller's own jobs, newest first, one page of at most `limit` (`listJobs`), each as GET
+   * /v1/jobs/{id} would show it: a batch job not finished is read back from S3 (bounded there).
    */
   async list(caller: JobCaller, limit: number, cursor: string | undefined) {
-    const principal = normalisePrincipal(caller.arn);
-    const identityId = caller.person?.identityId;
-    const page = await this.records.starters.page(starterOf(principal, identityId), limit, cursor);
-    const decided = new Map<string, Promise<boolean>>();
-    const administers = (keyArn: string) => {
-      let allowed = decided.get(keyArn);
-      if (!allowed) {
-        allowed = this.access.decide(caller, { keyId: keyArn, action: 'kms:PutKeyPolicy' }).then(
-          ({ decision }) => {
-            caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
-            return decision.allowed;
-          },
-          // A key deleted since (KMS deletes a key 7 to 30 days after it is scheduled) is one
-          // nobody administers: its jobs are left out, never failing the whole listing. Other
-          // failures (throttling, an outage) fail the page, so that retrying shows every job.
-          (error: unknown) => {
-            if (error instanceof KeyNotFoundError) return false;
-            throw error;
-          },
-        );
-        decided.set(keyArn, allowed);
-      }
-      return allowed;
-    };
-    const found = await Promise.all(page.ids.map((id) => this.load(id)));
-    const shown: { job: JobRecord; etag: string }[] = [];
-    for (const record of found) {
-      const job = record?.job;
-      // The record itself names the starter: a marker never shows another caller's job.
-      if (!job || job.createdBy !== principal || job.createdByPerson?.identityId !== identityId) continue;
-      const keys = [...new Set([job.spec.destinationKeyArn, job.spec.sourceKeyArn])];
-      const allowed = await Promise.all(keys.map(administers));
-      if (allowed.every(Boolean)) shown.push(record);
-    }
-    const jobs = (await this.refreshed(shown)).map((job) => viewFor(job, caller));
-    return { jobs, ...(page.next ? { next: page.next } : {}) };
-  }
-
-  /**
-   * The listed records as GET /v1/jobs/{id} would show them: each unfinished batch job is brought
-   * up to S3's state (`refreshBatch`), as its own view is. Bounded: only the jobs shown on this
-   * page (at most `limit`, 100) and only unfinished batch ones, each one DescribeJob (and, the
-   * once it completes, its report: a manifest and at most 20 results files), at most
-   * LIST_REFRESHES at a time; one S3 cannot answer is shown as last read.
-   */
-  private async refreshed(shown: { job: JobRecord; etag: string }[]): Promise<JobRecord[]> {
-    const jobs = shown.map((found) => found.job);
-    const stale = shown.flatMap((found, i) =>
-      found.job.engine === 'batch' && !FINISHED.has(found.job.phase) ? [i] : [],
+    const page = await listJobs(
+      { records: this.records, access: this.access, refresh: (found) => this.refreshBatch(found) },
+      caller,
+      limit,
+      cursor,
     );
-    let next = 0;
-    const worker = async () => {
-      while (next < stale.length) {
-        const i = stale[next++] as number;
-        jobs[i] = await this.refreshBatch(shown[i] as { job: JobRecord; etag: string });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(LIST_REFRESHES, stale.length) }, worker));
-    return jobs;
+    return { jobs: page.jobs.map((job) => viewFor(job, caller)), ...(page.next ? { next: page.next } : {}) };
   }
 
   load(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {

@@ -6,7 +6,7 @@ import { batchJobsFor, rewrapService } from '../compose/rewrap.js';
 import { makeHandler } from '../handlers/jobs.js';
 import { builtOnFirstCall } from './built-once.js';
 
-/** Lambda entry of the jobs function: POST /v1/jobs/re-encrypt, GET /v1/jobs, GET /v1/jobs/{id}; the schedule runs them. */
+/** Lambda entry of the jobs function: POST /v1/jobs/re-encrypt, GET /v1/jobs, GET /v1/jobs/{id}, POST /v1/jobs/{id}/cancel; the schedule runs them. */
 export const handler = builtOnFirstCall(async () => {
   const base = await lambdaBase('jobs');
   const { config } = base;

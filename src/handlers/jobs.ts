@@ -15,7 +15,7 @@ export interface JobsDeps extends HttpDeps {
   onJobCreated?: ((id: string) => void) | undefined;
 }
 
-/** POST /v1/jobs/re-encrypt, GET /v1/jobs and GET /v1/jobs/{id}. */
+/** POST /v1/jobs/re-encrypt, GET /v1/jobs, GET /v1/jobs/{id} and POST /v1/jobs/{id}/cancel. */
 export function makeHandler(deps: JobsDeps): ApiHandler {
   const { rewrap } = deps;
   const jobCaller = ({ state }: RouteInput): JobCaller => ({
@@ -42,6 +42,12 @@ export function makeHandler(deps: JobsDeps): ApiHandler {
 
       async getJob(input) {
         const view = await rewrap.status(jobCaller(input), input.pathParameters.id ?? '');
+        input.state.audit.keyArn = view.destinationKeyId;
+        return view;
+      },
+
+      async cancelJob(input) {
+        const view = await rewrap.cancel(jobCaller(input), input.pathParameters.id ?? '');
         input.state.audit.keyArn = view.destinationKeyId;
         return view;
       },

@@ -570,6 +570,17 @@ const JOB_ROUTES: readonly Route[] = [
       actions: ['kms:PutKeyPolicy'],
     },
   ),
+  job(
+    'POST',
+    '/v1/jobs/{id}/cancel',
+    'cancelJob',
+    'Cancel a job (either engine): it stops, objects already re-wrapped stay so; a cancelled job answers as it is, a finished one 409 InvalidState',
+    S.JobView,
+    {
+      // The same right as viewing the job: administration of its keys.
+      actions: ['kms:PutKeyPolicy'],
+    },
+  ),
 ];
 
 export const ROUTES: readonly Route[] = [

@@ -145,13 +145,39 @@ export class JobRunner {
       }
       const next = await this.page(job);
       const written = await this.save(next, etag);
-      if (!written) return undefined;
+      if (!written) return this.keepCancelledPage(job, next);
       job = next;
       etag = written;
       await this.step('page-saved');
       if (FINISHED.has(job.phase)) await this.records.finished(job);
     }
     return job;
+  }
+
+  /**
+   * The record changed under this page: if it was cancelled (`rewrap-cancel.ts`) while the page
+   * ran, the page's objects are done, so its counts and cursor go into the cancelled record
+   * (If-Match: a cancel of the record as this worker last wrote it, the same pages done). The job
+   * stays cancelled; another worker that took the job is left alone. Answers undefined: the
+   * worker stops.
+   */
+  private async keepCancelledPage(before: JobRecord, page: JobRecord): Promise<undefined> {
+    const fresh = await this.records.load(before.id);
+    if (fresh?.job.phase !== 'cancelled' || fresh.job.pages !== before.pages) return undefined;
+    const job: JobRecord = {
+      ...page,
+      phase: 'cancelled',
+      lease: undefined,
+      finishedAt: fresh.job.finishedAt,
+      updatedAt: this.now().toISOString(),
+    };
+    // A lost race leaves the cancelled record as it is, without this page's counts.
+    await this.records.replace(job, fresh.etag);
+    this.log('re-encryption job cancelled during a page: its counts kept', {
+      jobId: job.id,
+      worker: this.worker,
+    });
+    return undefined;
   }
 
   /** Writes the record If-Match `etag`, renewing this worker's lease; undefined when another took it. */

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { normalisePrincipal } from '@eaas/aws-rules';
-import { DomainError, KeyNotFoundError, ValidationError } from '../core/errors.js';
+import { DomainError, ValidationError } from '../core/errors.js';
 import type { Person } from '../core/person.js';
 import {
   type EngineChoice,
-  FINISHED,
   type JobEngine,
   type JobRecord,
   type JobSpec,
@@ -17,9 +16,10 @@ import type { AuditDecision, JobObjects, KeyAdmin, Keys } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaLedger } from './quotas.js';
 import { BatchEngine, type BatchEngineSettings } from './rewrap-batch.js';
+import { cancelRecord } from './rewrap-cancel.js';
+import { listJobs } from './rewrap-list.js';
 import { JOBS_PREFIX, JobRecords } from './rewrap-records.js';
 import { JobRunner, type RunOptions } from './rewrap-run.js';
-import { starterOf } from './rewrap-starters.js';
 
 export { JOBS_PREFIX } from './rewrap-records.js';
 
@@ -214,27 +214,27 @@ export class RewrapService {
   }
 
   /**
-   * Cancels a batch job (UpdateJobStatus Cancelled), with the same right as its view: the record
-   * says `cancelled` at once, so the per-object function refuses its remaining tasks, and a job
-   * made again over the same prefix finds the objects already moved as `already re-wrapped`.
+   * Cancels a job, either engine (`cancelRecord`), with the same right as its view (`status`: an
+   * unknown id is NotFound, a job whose keys the caller does not administer AccessDenied, as GET
+   * answers them). A batch job is first brought up to S3's state (one S3 finished is finished),
+   * then its record says `cancelled` at once (the per-object function refuses the tasks S3 still
+   * sends) and S3 is asked to stop (UpdateJobStatus Cancelled). That request failing leaves the
+   * job cancelled all the same: it is logged, and every task it still runs is refused.
    */
   async cancel(caller: JobCaller, id: string): Promise<ReturnType<typeof viewFor>> {
     await this.status(caller, id);
-    const found = await this.load(id);
-    if (found?.job.engine !== 'batch' || !this.batch)
-      throw new DomainError('ValidationError', 'Only a job run by S3 Batch Operations can be cancelled.');
-    if (!found) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
-    if (FINISHED.has(found.job.phase)) return viewFor(found.job, caller);
-    const job: JobRecord = {
-      ...structuredClone(found.job),
-      phase: 'cancelled',
-      finishedAt: this.now().toISOString(),
-      updatedAt: this.now().toISOString(),
-    };
-    const etag = await this.records.replace(job, found.etag);
-    if (etag === undefined) return this.cancel(caller, id);
-    await this.records.finished(job);
-    await this.batch.cancel(job);
+    const { job, cancelledNow } = await cancelRecord(this.records, id, this.now);
+    if (cancelledNow) {
+      this.log('re-encryption job cancelled', { jobId: id, engine: job.engine ?? 'scheduled' });
+      if (job.engine === 'batch')
+        await this.batch?.cancel(job).catch((error: unknown) => {
+          const code = error instanceof DomainError ? error.code : 'InternalError';
+          this.log('re-encryption batch job not cancelled in S3: its tasks are refused', {
+            jobId: id,
+            error: code,
+          });
+        });
+    }
     return viewFor(job, caller);
   }
 
@@ -300,48 +300,17 @@ export class RewrapService {
   }
 
   /**
-   * The caller's own jobs (those it started: the same principal and, for a person, the same
-   * person), newest first, one page of at most `limit`, from its own index
-   * (`rewrap-starters.ts`): no other starter's job is read, and nothing says how many there are.
-   * A job whose keys the caller no longer administers, or that no longer exist, is left out, as
-   * GET /v1/jobs/{id} refuses it; a page may so hold fewer than `limit`, and still have a `next`.
+   * The caller's own jobs, newest first, one page of at most `limit` (`listJobs`), each as GET
+   * /v1/jobs/{id} would show it: a batch job not finished is read back from S3 (bounded there).
    */
   async list(caller: JobCaller, limit: number, cursor: string | undefined) {
-    const principal = normalisePrincipal(caller.arn);
-    const identityId = caller.person?.identityId;
-    const page = await this.records.starters.page(starterOf(principal, identityId), limit, cursor);
-    const decided = new Map<string, Promise<boolean>>();
-    const administers = (keyArn: string) => {
-      let allowed = decided.get(keyArn);
-      if (!allowed) {
-        allowed = this.access.decide(caller, { keyId: keyArn, action: 'kms:PutKeyPolicy' }).then(
-          ({ decision }) => {
-            caller.record?.(auditDecision('kms:PutKeyPolicy', keyArn, decision));
-            return decision.allowed;
-          },
-          // A key deleted since (KMS deletes a key 7 to 30 days after it is scheduled) is one
-          // nobody administers: its jobs are left out, never failing the whole listing. Other
-          // failures (throttling, an outage) fail the page, so that retrying shows every job.
-          (error: unknown) => {
-            if (error instanceof KeyNotFoundError) return false;
-            throw error;
-          },
-        );
-        decided.set(keyArn, allowed);
-      }
-      return allowed;
-    };
-    const found = await Promise.all(page.ids.map((id) => this.load(id)));
-    const jobs: ReturnType<typeof viewFor>[] = [];
-    for (const record of found) {
-      const job = record?.job;
-      // The record itself names the starter: a marker never shows another caller's job.
-      if (!job || job.createdBy !== principal || job.createdByPerson?.identityId !== identityId) continue;
-      const keys = [...new Set([job.spec.destinationKeyArn, job.spec.sourceKeyArn])];
-      const allowed = await Promise.all(keys.map(administers));
-      if (allowed.every(Boolean)) jobs.push(viewFor(job, caller));
-    }
-    return { jobs, ...(page.next ? { next: page.next } : {}) };
+    const page = await listJobs(
+      { records: this.records, access: this.access, refresh: (found) => this.refreshBatch(found) },
+      caller,
+      limit,
+      cursor,
+    );
+    return { jobs: page.jobs.map((job) => viewFor(job, caller)), ...(page.next ? { next: page.next } : {}) };
   }
 
   load(id: string): Promise<{ job: JobRecord; etag: string } | undefined> {

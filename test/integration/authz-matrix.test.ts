@@ -202,6 +202,17 @@ const jobOf = (k: string): Promise<string> => {
   return id;
 };
 
+/** The dry-run job of a key once it has finished (the local stack runs it at once). */
+const finishedJobOf = async (k: string): Promise<string> => {
+  const id = await jobOf(k);
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    const view = await ok(t.client(KEY_MANAGER).raw('GET', `/v1/jobs/${id}`));
+    if (view.state !== 'pending' && view.state !== 'running') return id;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`job ${id} did not finish`);
+};
+
 Object.assign(CELLS, {
   // A current-material campaign on the key: its administrator alone (see README, Re-encryption jobs).
   startReEncryptJob: {
@@ -217,6 +228,12 @@ Object.assign(CELLS, {
   getJob: {
     allowed: ADMIN_ONLY,
     call: async (c: EaasClient, k: string) => c.raw('GET', `/v1/jobs/${await jobOf(k)}`),
+  },
+  // The same dry run, finished (an empty prefix): the administrator passes the check and is
+  // answered 409 InvalidState; everyone else is refused before the job's state is looked at.
+  cancelJob: {
+    allowed: ADMIN_ONLY,
+    call: async (c: EaasClient, k: string) => c.raw('POST', `/v1/jobs/${await finishedJobOf(k)}/cancel`),
   },
 } satisfies Record<string, Cell>);
 
@@ -547,7 +564,7 @@ describe.each(COLUMNS)('as %s', (who) => {
     const keyId = who === 'revoked' ? revokedKey : key;
     const res = await cell.call(c, keyId);
     if (cell.allowed.includes(who)) {
-      if (operationId === 'cancelKeyDeletion') {
+      if (operationId === 'cancelKeyDeletion' || operationId === 'cancelJob') {
         expect(res.status).toBe(409);
         expect(res.body).toMatchObject({ error: 'InvalidState' });
       } else {

@@ -89,6 +89,7 @@ const COVERED = [
   'start-re-encrypt-job',
   'reencrypt-schedule',
   'get-job',
+  'cancel-job',
   'list-jobs',
   'rewrapbatch-task',
 ];
@@ -841,6 +842,14 @@ describe('jobs and reencrypt bundles', () => {
       const got = await t.client(KEY_USER).rawBytes('GET', path);
       expect(Buffer.from(got.bytes).equals(bytes), key).toBe(true);
     }
+  });
+
+  it('cancel-job.json: 409 InvalidState, the job has finished (and stays succeeded)', async () => {
+    const res = await call('cancel-job', [[SAMPLE.jobId, jobId]]);
+    expect(res.statusCode, res.raw.toString('utf8')).toBe(409);
+    expect(res.json).toMatchObject({ error: 'InvalidState' });
+    const view = await call('get-job', [[SAMPLE.jobId, jobId]]);
+    expect(view.json).toMatchObject({ id: jobId, state: 'succeeded' });
   });
 
   it("list-jobs.json: 200, the caller's job, newest first", async () => {

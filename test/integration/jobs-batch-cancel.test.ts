@@ -7,7 +7,8 @@ import { S3Log, unwrapKeyOf } from './jobs-fixtures.js';
 /**
  * A batch job cancelled while S3 Batch Operations runs it, then made again: on the local stack
  * with one invocation at a time and 20 ms of injected latency per S3 and KMS request, so that the
- * cancel lands mid-run. Every object ends readable, on the destination key, copied once.
+ * cancel (POST /v1/jobs/{id}/cancel) lands mid-run. Every object ends readable, on the
+ * destination key, copied once; GET /v1/jobs shows both jobs as S3 left them.
  */
 
 let t: TestStack;
@@ -74,7 +75,8 @@ describe('a batch job cancelled and made again', () => {
     };
     const deadline = Date.now() + 30_000;
     while ((await moved()) === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const cancelled = await t.stack.rewrap.cancel({ arn: arn(OPERATOR) }, first);
+    // POST /v1/jobs/{id}/cancel: UpdateJobStatus Cancelled to the local S3 Batch Operations.
+    const cancelled = await t.client(OPERATOR).jobs.cancel(first);
     expect(cancelled.state).toBe('cancelled');
     await t.stack.s3Control.idle();
     const partly = await moved();
@@ -82,9 +84,23 @@ describe('a batch job cancelled and made again', () => {
     expect(partly).toBeLessThan(originals.size);
     expect((await t.client(OPERATOR).getJob(first)).state).toBe('cancelled');
 
+    // S3 says Cancelled too (the record said so at once).
+    const s3JobId = (await t.stack.rewrap.load(first))?.job.batch?.jobId;
+    expect(t.stack.s3Control.store.get(s3JobId ?? '')?.Status).toBe('Cancelled');
+
     const second = await start();
     await t.stack.s3Control.idle();
+    // The listing reads the job back from S3 (no tick runs here, and no GET of the job came first).
+    const listed = await t.client(OPERATOR).jobs.list();
+    expect(Object.fromEntries(listed.jobs.map((j) => [j.id, j.state]))).toMatchObject({
+      [first]: 'cancelled',
+      [second]: 'succeeded',
+    });
     expect((await t.client(OPERATOR).getJob(second)).state).toBe('succeeded');
+    // Finished: cancelling it is refused.
+    const late = await t.client(OPERATOR).raw('POST', `/v1/jobs/${second}/cancel`);
+    expect(late.status).toBe(409);
+    expect(late.body).toMatchObject({ error: 'InvalidState' });
     expect(await moved()).toBe(originals.size);
     const copies = log.since(mark).filter((e) => e.copy && e.status === 200);
     for (const key of originals.keys())

@@ -109,6 +109,11 @@ describe('the functions run as their template roles', () => {
     expect(allowed(roles.jobs?.policies ?? [])).toEqual(
       expect.arrayContaining(['s3:CreateJob', 's3:DescribeJob', 's3:UpdateJobStatus', 'iam:PassRole']),
     );
+    // Cancelling (POST /v1/jobs/{id}/cancel) is the jobs function's alone: the tick creates and reads.
+    expect(allowed(roles.reencrypt?.policies ?? [])).toEqual(
+      expect.arrayContaining(['s3:CreateJob', 's3:DescribeJob', 'iam:PassRole']),
+    );
+    expect(allowed(roles.reencrypt?.policies ?? [])).not.toContain('s3:UpdateJobStatus');
     const batch = readRole(localValues(t.config), 'BatchOperationsRole');
     expect(batch.name).toBe('eaas-local-batch-operations');
     const statements = (batch.policies as Policy[]).flatMap((p) => p.Statement);

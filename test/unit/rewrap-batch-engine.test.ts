@@ -279,6 +279,83 @@ describe("a batch job's view, from DescribeJob and the completion report", () =>
   });
 });
 
+describe('cancelling a batch job, and listing batch jobs', () => {
+  async function batchJob() {
+    const s = await setup();
+    const view = await s.rewrap.start({ arn: OPERATOR }, { ...s.input, engine: 'batch' });
+    return { ...s, id: view.id, fake: s.batchJobs.jobFor(view.id) };
+  }
+
+  it('one S3 already completed is finished: 409 InvalidState, S3 not asked, the view as GET shows it', async () => {
+    const { rewrap, id, fake, batchJobs } = await batchJob();
+    fake.status = 'Complete';
+    fake.total = 2;
+    fake.succeeded = 2;
+    let asked = 0;
+    batchJobs.cancel = async () => {
+      asked++;
+    };
+    await expect(rewrap.cancel({ arn: OPERATOR }, id)).rejects.toMatchObject({ code: 'InvalidState' });
+    expect(asked).toBe(0);
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('succeeded');
+  });
+
+  it('UpdateJobStatus failing leaves the job cancelled (its tasks are refused), and no 500', async () => {
+    const { rewrap, id, fake, batchJobs } = await batchJob();
+    fake.status = 'Active';
+    batchJobs.cancel = async () => {
+      throw new Error('network');
+    };
+    expect((await rewrap.cancel({ arn: OPERATOR }, id)).state).toBe('cancelled');
+    expect((await rewrap.load(id))?.job.phase).toBe('cancelled');
+    expect(await rewrap.unfinished()).toEqual([]);
+  });
+
+  it("GET /v1/jobs shows a batch job's state as GET /v1/jobs/{id} would, reading S3 only for unfinished batch jobs", async () => {
+    const { rewrap, batchJobs, id, fake, input } = await batchJob();
+    const scheduled = await rewrap.start({ arn: OPERATOR }, { ...input, engine: 'scheduled' });
+    const describe = batchJobs.describe.bind(batchJobs);
+    let described = 0;
+    batchJobs.describe = async (jobId) => {
+      described++;
+      return describe(jobId);
+    };
+    const listed = async () =>
+      Object.fromEntries(
+        (await rewrap.list({ arn: OPERATOR }, 50, undefined)).jobs.map((j) => [j.id, j.state]),
+      );
+    expect(await listed()).toEqual({ [id]: 'pending', [scheduled.id]: 'pending' });
+    expect(described).toBe(1);
+    fake.status = 'Active';
+    expect((await listed())[id]).toBe('running');
+    fake.status = 'Complete';
+    fake.total = 1;
+    fake.succeeded = 1;
+    expect((await listed())[id]).toBe('succeeded');
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('succeeded');
+    // Finished: the record is S3's last word, not read again.
+    described = 0;
+    await listed();
+    expect(described).toBe(0);
+  });
+
+  it('a listing reads at most 4 batch jobs from S3 at once', async () => {
+    const { rewrap, batchJobs, input } = await setup();
+    for (let i = 0; i < 9; i++) await rewrap.start({ arn: OPERATOR }, { ...input, engine: 'batch' });
+    const describe = batchJobs.describe.bind(batchJobs);
+    let inFlight = 0;
+    let most = 0;
+    batchJobs.describe = async (jobId) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 5));
+      inFlight--;
+      return describe(jobId);
+    };
+    expect((await rewrap.list({ arn: OPERATOR }, 50, undefined)).jobs).toHaveLength(9);
+    expect(most).toBe(4);
+  });
+});
+
 describe('the pure rules', () => {
   it('maps outcomes to result codes', () => {
     expect(taskResult({ kind: 'failed', reason: 'unknown-key:Throttled' }, false)).toEqual({

@@ -117,7 +117,13 @@ async function underOf(vault: MemoryJobObjects, key: string) {
   return { under: keyOf(Buffer.from(blob, 'base64')), named: o?.metadata[EAAS_METADATA.keyArn] };
 }
 
-async function setup(options: { step?: (name: string, key?: string) => void | Promise<void> } = {}) {
+async function setup(
+  options: {
+    step?: (name: string, key?: string) => void | Promise<void>;
+    /** The scheduled runner's step hook (`RunOptions.step`). */
+    runStep?: (name: string, key?: string) => void | Promise<void>;
+  } = {},
+) {
   const vault = new MemoryJobObjects();
   const reports = new MemoryJobObjects();
   const batchJobs = new MemoryBatchJobs(vault, reports);
@@ -130,6 +136,8 @@ async function setup(options: { step?: (name: string, key?: string) => void | Pr
   };
   const rewrap = new RewrapService(keys as unknown as Keys, {} as never, {} as never, vault, vault, {
     retry: { baseMs: 1, maxMs: 2 },
+    pageSize: 2,
+    ...(options.runStep ? { step: options.runStep } : {}),
     batch: {
       jobs: batchJobs,
       functionArn: 'arn:aws:lambda:us-east-1:111122223333:function:eaas-dev-rewrapbatch',
@@ -380,5 +388,44 @@ describe('the batch engine end to end over fakes (S3 Batch Operations in memory)
     await batchJobs.run(again.id, invoke);
     expect(keys.counts).toEqual(docs.map(() => 1));
     for (const key of docs) expect((await underOf(vault, key)).under, key).toBe(B);
+  });
+});
+
+describe('a scheduled job cancelled mid-run', () => {
+  it('stops at its page boundary, keeps the counts of the page it was on; a job made again moves the rest', async () => {
+    let cancel: (() => Promise<unknown>) | undefined;
+    let rewrapped = 0;
+    const { vault, keys, rewrap } = await setup({
+      runStep: async (name) => {
+        // Cancelled while the second page (two documents a page) re-wraps its first document.
+        if (name === 're-encrypted' && ++rewrapped === 3) await cancel?.();
+      },
+    });
+    const docs: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      docs.push(`docs/d${i}`);
+      await seed(vault, `docs/d${i}`, v3(A), { ours: true });
+    }
+    const job = await rewrap.create(spec(), SCHEDULED_BY);
+    // The view's right is checked first (rewrap-service.test.ts): nobody administers these keys here.
+    rewrap.status = async () => jobView(job) as never;
+    cancel = () => rewrap.cancel({ arn: SCHEDULED_BY }, job.id);
+    expect(await rewrap.run(job.id)).toBeUndefined();
+    const record = (await rewrap.load(job.id))?.job;
+    // Two pages done: the first saved by the worker, the second (the cancel landed in it) kept in the cancelled record.
+    expect(record).toMatchObject({ phase: 'cancelled', pages: 3, counts: { scanned: 4, rewrapped: 4 } });
+    expect(record?.lease).toBeUndefined();
+    expect(keys.counts).toEqual([1, 1, 1, 1]);
+    expect(await rewrap.unfinished()).toEqual([]);
+    // Nothing runs it again; cancelling again answers it as it is.
+    expect(await rewrap.run(job.id)).toBeUndefined();
+    expect((await rewrap.cancel({ arn: SCHEDULED_BY }, job.id)).state).toBe('cancelled');
+    expect(keys.counts).toHaveLength(4);
+    cancel = undefined;
+    const again = await rewrap.create(spec(), SCHEDULED_BY);
+    const done = await rewrap.run(again.id);
+    expect(done).toMatchObject({ phase: 'succeeded', counts: { rewrapped: 4, alreadyCurrent: 4 } });
+    expect(keys.counts).toEqual(docs.map(() => 1));
+    for (const key of docs) expect(await underOf(vault, key), key).toEqual({ under: B, named: B });
   });
 });

@@ -134,6 +134,55 @@ describe('RewrapService.status', () => {
   });
 });
 
+describe('RewrapService.cancel', () => {
+  it("cancels a pending job with the view's right: its slot and its place in the index given back; again: the same view", async () => {
+    const { rewrap, records } = await setup(1);
+    const input = { sourceKeyId: 'alias/old', destinationKeyId: 'alias/new', prefix: 'hr/' };
+    const { id } = await rewrap.start({ arn: OPERATOR }, input);
+    // Refused as GET refuses: another caller, whoever uses the keys, an unknown or malformed id.
+    for (const who of [APP, EVE])
+      expect(await refusal(rewrap.cancel({ arn: who }, id))).toMatchObject({ code: 'AccessDenied' });
+    for (const other of ['no-such-job', '../x'])
+      expect(await refusal(rewrap.cancel({ arn: OPERATOR }, other))).toMatchObject({ code: 'NotFound' });
+    expect((await rewrap.load(id))?.job.phase).toBe('pending');
+    const cancelled = await rewrap.cancel({ arn: OPERATOR }, id);
+    expect(cancelled).toMatchObject({ id, state: 'cancelled', phase: 'cancelled', prefix: 'hr/' });
+    expect(cancelled.report?.summary).toMatch(/^The job was cancelled\. /);
+    expect(await rewrap.status({ arn: OPERATOR }, id)).toEqual(cancelled);
+    expect(await rewrap.unfinished()).toEqual([]);
+    const stored = records.objects.get(`jobs/${id}.json`)?.text;
+    expect(await rewrap.cancel({ arn: OPERATOR }, id)).toEqual(cancelled);
+    // The second cancel wrote nothing.
+    expect(records.objects.get(`jobs/${id}.json`)?.text).toBe(stored);
+    // The quota of one unfinished job is free again.
+    await rewrap.start({ arn: OPERATOR }, input);
+    // Nothing runs a cancelled job.
+    expect(await rewrap.run(id)).toBeUndefined();
+    expect((await rewrap.load(id))?.job.phase).toBe('cancelled');
+  });
+
+  it('cancels a dry run too; a finished job is 409 InvalidState, and stays as it finished', async () => {
+    const { rewrap } = await setup();
+    const dry = await rewrap.start(
+      { arn: OPERATOR },
+      { olderThanRotation: true, destinationKeyId: 'alias/new', dryRun: true },
+    );
+    expect((await rewrap.cancel({ arn: OPERATOR }, dry.id)).state).toBe('cancelled');
+    const real = await rewrap.start(
+      { arn: OPERATOR },
+      { olderThanRotation: true, destinationKeyId: 'alias/new' },
+    );
+    // Nothing under the prefix: one run finishes it.
+    expect((await rewrap.run(real.id))?.phase).toBe('succeeded');
+    const error = await refusal(rewrap.cancel({ arn: OPERATOR }, real.id));
+    expect(error).toMatchObject({
+      code: 'InvalidState',
+      message: expect.stringContaining('already finished'),
+    });
+    expect((await rewrap.status({ arn: OPERATOR }, real.id)).state).toBe('succeeded');
+  });
+});
+
 describe('RewrapService.list', () => {
   it("lists the caller's own jobs newest first, in pages; not another starter's, nor the schedule's", async () => {
     let now = Date.parse('2026-06-01T00:00:00Z');

@@ -28,6 +28,15 @@ export class JobsApi {
     return this.client.request('GET', `/v1/jobs/${encodeURIComponent(id)}`);
   }
 
+  /**
+   * POST /v1/jobs/{id}/cancel: stops a job (either engine), with the same right as `get`;
+   * objects already re-wrapped stay so. A cancelled job answers as it is; a finished one is
+   * refused with 409 `InvalidState`.
+   */
+  cancel(id: string): Promise<JobView> {
+    return this.client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);
+  }
+
   /** GET /v1/jobs: the caller's own jobs, newest first, one page. */
   list(page?: PageOptions): Promise<{ jobs: JobView[]; nextToken?: string }> {
     return this.client.request('GET', '/v1/jobs', undefined, pageQuery(page));

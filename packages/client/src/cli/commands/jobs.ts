@@ -38,9 +38,9 @@ function engineOf(value: string): 'scheduled' | 'batch' | 'auto' {
   throw new UsageError(`--engine must be scheduled, batch or auto, not ${JSON.stringify(value)}`);
 }
 
-/** `eaas jobs start|status|watch|list`: re-encryption jobs. */
+/** `eaas jobs start|status|watch|cancel|list`: re-encryption jobs. */
 export function register(program: Command, runtime: Runtime): void {
-  const jobs = program.command('jobs').description('re-encryption jobs: start, status, watch, list');
+  const jobs = program.command('jobs').description('re-encryption jobs: start, status, watch, cancel, list');
   jobs
     .command('start')
     .description('start (or dry-run) a job re-wrapping the data keys of stored documents onto a key')
@@ -96,6 +96,16 @@ export function register(program: Command, runtime: Runtime): void {
       action(runtime, async (ctx, id: string, flags: { interval?: number }) => {
         const client = await ctx.client();
         finish(ctx, await watchJob(ctx, () => client.jobs.get(id), flags.interval ?? 2000));
+      }),
+    );
+  jobs
+    .command('cancel <id>')
+    .description(
+      'cancel a job: it stops, documents already re-wrapped stay so; a cancelled job is shown as it is, a finished one refused (exit 6)',
+    )
+    .action(
+      action(runtime, async (ctx, id: string) => {
+        ctx.printer.value(await (await ctx.client()).jobs.cancel(id));
       }),
     );
   jobs

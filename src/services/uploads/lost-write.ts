@@ -4,7 +4,6 @@ import type { UploadRecord } from '../../core/upload-record.js';
 import { released } from '../../core/upload-transitions.js';
 import type { ObjectStore } from '../../ports.js';
 import type { UploadRecords } from './records.js';
-import type { SealOutcome } from './seal.js';
 
 /** A conditional write lost (S3's `412`): our record's condition, or the vault object's. */
 export const isLostWrite = (error: unknown): boolean =>
@@ -33,7 +32,7 @@ export async function afterLostWrite(
   vault: Pick<ObjectStore, 'head'>,
   record: UploadRecord,
   etag: string,
-): Promise<SealOutcome> {
+): Promise<'busy' | 'failed'> {
   const current = await records.read(record.id);
   if (current?.etag !== etag) return 'busy';
   const existing = await vault.head(record.key);

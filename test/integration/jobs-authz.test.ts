@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
 import { visibleCounts } from '../../src/core/rewrap-job.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { unwrapKeyOf, workerFor } from './jobs-fixtures.js';
+import { createJobKey, putDocument, unwrapKeyOf, workerFor } from './jobs-fixtures.js';
 
 /**
  * Re-encryption jobs attacked as issue 12 describes, through the API over the local stack: a
@@ -22,23 +22,10 @@ let defaultKey: string;
 
 const arn = (name: string) => `arn:aws:iam::${t.config.accountId}:user/${name}`;
 
-async function createKey(as: string, users: string[], administrators: string[] = []): Promise<string> {
-  const res = await t
-    .client(as)
-    .raw('POST', '/v1/keys', { description: 'jobs authz', administrators, users });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-  return (res.body as { key: { arn: string } }).key.arn;
-}
-
-async function put(key: string, body: string, keyId: string, context: Record<string, string>) {
-  const res = await t
-    .client(KEY_USER)
-    .rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, Buffer.from(body), {
-      keyId,
-      context: JSON.stringify(context),
-    });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-}
+const createKey = (as: string, users: string[], administrators: string[] = []) =>
+  createJobKey(t, { administrators, users, description: 'jobs authz' }, as);
+const put = (key: string, body: string, keyId: string, context: Record<string, string>) =>
+  putDocument(t, key, Buffer.from(body), keyId, context);
 
 const read = (as: string, key: string) =>
   t.client(as).rawBytes('GET', `/v1/objects/${encodeURIComponent(key)}`);

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { S3Log, unwrapKeyOf } from './jobs-fixtures.js';
+import { createJobKey, putDocument, S3Log, unwrapKeyOf } from './jobs-fixtures.js';
 
 /**
  * A batch job cancelled while S3 Batch Operations runs it, then made again: on the local stack
@@ -19,15 +19,12 @@ let keyA: string;
 let keyB: string;
 const arn = (name: string) => `arn:aws:iam::${t.config.accountId}:user/${name}`;
 
-async function createKey(): Promise<string> {
-  const res = await t.client(KEY_MANAGER).raw('POST', '/v1/keys', {
-    description: 'batch cancel',
+const createKey = () =>
+  createJobKey(t, {
     administrators: [arn(KEY_MANAGER), arn(OPERATOR)],
     users: [arn(KEY_USER)],
+    description: 'batch cancel',
   });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-  return (res.body as { key: { arn: string } }).key.arn;
-}
 
 async function start(): Promise<string> {
   const res = await t.client(OPERATOR).raw('POST', '/v1/jobs/re-encrypt', {
@@ -50,11 +47,7 @@ beforeAll(async () => {
   for (let i = 0; i < 12; i++) {
     const key = `cancel/doc-${i}`;
     const body = randomBytes(100 + i);
-    const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
-      keyId: keyA,
-      context: JSON.stringify({ tenant: 'acme' }),
-    });
-    if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+    await putDocument(t, key, body, keyA, { tenant: 'acme' });
     originals.set(key, body);
   }
 }, 120_000);

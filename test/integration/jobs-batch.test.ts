@@ -10,7 +10,7 @@ import type { RewrapService } from '../../src/services/rewrap.js';
 import { RewrapBatchTasks } from '../../src/services/rewrap-batch-task.js';
 import { MemoryBatchJobs } from '../fakes/batch-jobs.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
+import { createJobKey, putDocument, S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
 
 /**
  * The batch engine end to end over the local KMS and S3 (real SDK clients): today's campaign
@@ -38,20 +38,10 @@ const campaign = () => [...originals.keys()].filter((k) => k.startsWith('docs/')
 const arn = (name: string) => `arn:aws:iam::${t.config.accountId}:user/${name}`;
 const caller = () => ({ arn: arn(OPERATOR) });
 
-async function createKey(administrators: string[], users: string[]): Promise<string> {
-  const res = await t
-    .client(KEY_MANAGER)
-    .raw('POST', '/v1/keys', { description: 'batch jobs', administrators, users });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-  return (res.body as { key: { arn: string } }).key.arn;
-}
-
+const createKey = (administrators: string[], users: string[]) =>
+  createJobKey(t, { administrators, users, description: 'batch jobs' });
 async function putViaApi(key: string, body: Buffer, keyId: string, context: Record<string, string>) {
-  const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
-    keyId,
-    context: JSON.stringify(context),
-  });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+  await putDocument(t, key, body, keyId, context);
   originals.set(key, body);
 }
 

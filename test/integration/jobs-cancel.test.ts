@@ -3,7 +3,7 @@ import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-loc
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonOf, runCli } from '../helpers/cli-keys-run.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { S3Log, unwrapKeyOf } from './jobs-fixtures.js';
+import { createJobKey, putDocument, S3Log, unwrapKeyOf } from './jobs-fixtures.js';
 
 /**
  * POST /v1/jobs/{id}/cancel on a scheduled job, through the local stack: the schedule's timer is
@@ -21,15 +21,12 @@ let keyB: string;
 const arn = (name: string) => `arn:aws:iam::${t.config.accountId}:user/${name}`;
 const path = (id: string) => `/v1/jobs/${encodeURIComponent(id)}/cancel`;
 
-async function createKey(): Promise<string> {
-  const res = await t.client(KEY_MANAGER).raw('POST', '/v1/keys', {
-    description: 'jobs cancel',
+const createKey = () =>
+  createJobKey(t, {
     administrators: [arn(KEY_MANAGER), arn(OPERATOR)],
     users: [arn(KEY_USER)],
+    description: 'jobs cancel',
   });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-  return (res.body as { key: { arn: string } }).key.arn;
-}
 
 async function start(extra: Record<string, unknown> = {}): Promise<string> {
   const res = await t.client(OPERATOR).raw('POST', '/v1/jobs/re-encrypt', {
@@ -61,11 +58,7 @@ beforeAll(async () => {
   for (let i = 0; i < 6; i++) {
     const key = `cancel/doc-${i}`;
     const body = randomBytes(50 + i);
-    const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
-      keyId: keyA,
-      context: JSON.stringify({ tenant: 'acme' }),
-    });
-    if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+    await putDocument(t, key, body, keyA, { tenant: 'acme' });
     originals.set(key, body);
   }
 }, 60_000);

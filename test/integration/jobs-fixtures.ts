@@ -1,7 +1,7 @@
 import { createCipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { S3RequestEvent } from '@eaas/aws-local';
+import { KEY_MANAGER, KEY_USER, type S3RequestEvent } from '@eaas/aws-local';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3JobObjects } from '../../src/aws/s3-jobs.js';
 import { AccessControl } from '../../src/services/access.js';
@@ -156,4 +156,30 @@ export function seeded(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A key made through the API (by myKeyManager unless `as` says): its ARN. */
+export async function createJobKey(
+  t: TestStack,
+  spec: { administrators: string[]; users: string[]; description?: string },
+  as = KEY_MANAGER,
+): Promise<string> {
+  const res = await t.client(as).raw('POST', '/v1/keys', { description: 'jobs', ...spec });
+  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
+  return (res.body as { key: { arn: string } }).key.arn;
+}
+
+/** A document stored through the API by myKeyUser, under `keyId` with `context`. */
+export async function putDocument(
+  t: TestStack,
+  key: string,
+  body: Buffer,
+  keyId: string,
+  context: Record<string, string> = {},
+): Promise<void> {
+  const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
+    keyId,
+    context: JSON.stringify(context),
+  });
+  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
 }

@@ -11,7 +11,7 @@ import { localBatchReportsBucket } from '../../local/emulator-options.js';
 import { type JobEngine, visibleCounts } from '../../src/core/rewrap-job.js';
 import type { RewrapOptions } from '../../src/services/rewrap.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
+import { createJobKey, putDocument, S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
 
 /**
  * Re-encryption jobs end to end, through the real SDK clients against the local KMS, S3 and S3
@@ -41,21 +41,9 @@ let batchStep: ((name: string, key?: string) => void | Promise<void>) | undefine
 
 const arn = (name: string) => `arn:aws:iam::${t.config.accountId}:user/${name}`;
 
-async function createKey(administrators: string[], users: string[]): Promise<string> {
-  const res = await t
-    .client(KEY_MANAGER)
-    .raw('POST', '/v1/keys', { description: 'jobs', administrators, users });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-  return (res.body as { key: { arn: string } }).key.arn;
-}
-
-async function putViaApi(key: string, body: Buffer, keyId: string, context: Record<string, string> = {}) {
-  const res = await t.client(KEY_USER).rawBytes('PUT', `/v1/objects/${encodeURIComponent(key)}`, body, {
-    keyId,
-    context: JSON.stringify(context),
-  });
-  if (res.status !== 200) throw new Error(JSON.stringify(res.body));
-}
+const createKey = (administrators: string[], users: string[]) => createJobKey(t, { administrators, users });
+const putViaApi = (key: string, body: Buffer, keyId: string, context: Record<string, string> = {}) =>
+  putDocument(t, key, body, keyId, context);
 
 async function readViaApi(c: EaasClient, key: string) {
   return c.rawBytes('GET', `/v1/objects/${encodeURIComponent(key)}`);

@@ -1,13 +1,20 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecryptCommand } from '@aws-sdk/client-kms';
-import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
-import { KEY_USER, SERVICE } from '@eaas/aws-local';
-import { type CreatedUpload, EaasError, uploadDocument, waitForSeal } from '@eaas/client';
+import { KEY_USER } from '@eaas/aws-local';
+import { uploadDocument, waitForSeal } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliEnv, runCli } from '../helpers/cli-docs-run.js';
+import {
+  listedKeys,
+  independentOpen as openIndependently,
+  putParts,
+  refusal,
+  sealWith,
+  storedExists,
+  storedObject,
+} from '../helpers/client-sealed.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**
@@ -53,82 +60,6 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-async function raw(key: string) {
-  const obj = await t.s3(SERVICE).send(new GetObjectCommand({ Bucket: t.config.vaultBucket, Key: key }));
-  const body = Buffer.from(
-    await (obj.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-  );
-  return { body, metadata: obj.Metadata ?? {}, etag: obj.ETag };
-}
-
-async function exists(key: string): Promise<boolean> {
-  return t
-    .s3(SERVICE)
-    .send(new HeadObjectCommand({ Bucket: t.config.vaultBucket, Key: key }))
-    .then(
-      () => true,
-      (e: { $metadata?: { httpStatusCode?: number } }) => {
-        if (e.$metadata?.httpStatusCode === 404) return false;
-        throw e;
-      },
-    );
-}
-
-async function listed(prefix: string): Promise<string[]> {
-  return (await t.client(KEY_USER).documents.list({ prefix })).objects.map((o) => o.key);
-}
-
-/** The S3EC V3 reader of the specification: data key from KMS, HKDF-SHA512, AES-256-GCM. */
-async function independentOpen(key: string): Promise<Buffer> {
-  const { body, metadata } = await raw(key);
-  expect(metadata['x-amz-c']).toBe('115');
-  const wrapped = Buffer.from(metadata['x-amz-3'] as string, 'base64');
-  const context = JSON.parse(metadata['x-amz-t'] as string) as Record<string, string>;
-  const out = await t
-    .kms(KEY_USER)
-    .send(new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: context }));
-  const dataKey = Buffer.from(out.Plaintext as Uint8Array);
-  const messageId = Buffer.from(metadata['x-amz-i'] as string, 'base64');
-  const info = (label: string) => Buffer.concat([Buffer.from([0x00, 0x73]), Buffer.from(label)]);
-  const commitment = Buffer.from(hkdfSync('sha512', dataKey, messageId, info('COMMITKEY'), 28));
-  expect(commitment.toString('base64')).toBe(metadata['x-amz-d']);
-  const contentKey = Buffer.from(hkdfSync('sha512', dataKey, messageId, info('DERIVEKEY'), 32));
-  const decipher = createDecipheriv('aes-256-gcm', contentKey, Buffer.alloc(12, 1));
-  decipher.setAAD(Buffer.from([0x00, 0x73]));
-  decipher.setAuthTag(body.subarray(body.length - 16));
-  return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]);
-}
-
-/** Encrypts `bytes` with the answered cipher as a client does, with its tag. */
-function sealWith(created: CreatedUpload, bytes: Buffer): Buffer {
-  const c = created.cipher;
-  if (!c) throw new Error('no cipher');
-  const cipher = createCipheriv('aes-256-gcm', Buffer.from(c.key, 'base64'), Buffer.from(c.iv, 'base64'));
-  cipher.setAAD(Buffer.from(c.aad, 'base64'));
-  return Buffer.concat([cipher.update(bytes), cipher.final(), cipher.getAuthTag()]);
-}
-
-async function putParts(created: CreatedUpload, body: Buffer) {
-  const etags: { partNumber: number; etag: string }[] = [];
-  let offset = 0;
-  for (const part of created.parts ?? []) {
-    const res = await fetch(part.url, { method: 'PUT', body: body.subarray(offset, offset + part.size) });
-    expect(res.status).toBe(200);
-    etags.push({ partNumber: part.partNumber, etag: res.headers.get('etag') ?? '' });
-    offset += part.size;
-  }
-  return etags;
-}
-
-async function refusal(p: Promise<unknown>): Promise<EaasError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EaasError);
-  return error as EaasError;
-}
-
 /** Creates a verified upload of `bytes` at `key`, its seal held; sends its parts (one byte flipped if asked). */
 async function started(key: string, bytes: Buffer, tamper = false) {
   const api = t.client(KEY_USER).documents;
@@ -148,6 +79,11 @@ async function started(key: string, bytes: Buffer, tamper = false) {
   const etags = await putParts(created, body);
   return { api, created, etags, release };
 }
+
+const raw = (key: string) => storedObject(t, key);
+const exists = (key: string) => storedExists(t, key);
+const listed = (prefix: string) => listedKeys(t, prefix);
+const independentOpen = (key: string) => openIndependently(t, key);
 
 describe('verified uploads sealed in the client', () => {
   it('round trip: completed at its pending name, neither listed nor readable while verifying, then sealed, listed, and opened through the API and an independent S3EC V3 reader', async () => {

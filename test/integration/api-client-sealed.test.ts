@@ -1,12 +1,20 @@
-import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DecryptCommand } from '@aws-sdk/client-kms';
-import { GetObjectCommand, HeadObjectCommand, ListPartsCommand } from '@aws-sdk/client-s3';
-import { KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
-import { type CreatedUpload, downloadDocument, EaasError, uploadDocument } from '@eaas/client';
+import { GetObjectCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import { KEY_USER, OUTSIDER } from '@eaas/aws-local';
+import { type CreatedUpload, downloadDocument, uploadDocument } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  listedKeys,
+  independentOpen as openIndependently,
+  putParts,
+  refusal,
+  sealWith,
+  storedExists,
+  storedObject,
+} from '../helpers/client-sealed.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 
 /**
@@ -35,31 +43,6 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function raw(key: string) {
-  const obj = await t.s3(SERVICE).send(new GetObjectCommand({ Bucket: t.config.vaultBucket, Key: key }));
-  const body = Buffer.from(
-    await (obj.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
-  );
-  return { body, metadata: obj.Metadata ?? {} };
-}
-
-async function exists(key: string): Promise<boolean> {
-  return t
-    .s3(SERVICE)
-    .send(new HeadObjectCommand({ Bucket: t.config.vaultBucket, Key: key }))
-    .then(
-      () => true,
-      (e: { $metadata?: { httpStatusCode?: number } }) => {
-        if (e.$metadata?.httpStatusCode === 404) return false;
-        throw e;
-      },
-    );
-}
-
-async function listed(prefix: string): Promise<string[]> {
-  return (await t.client(KEY_USER).documents.list({ prefix })).objects.map((o) => o.key);
-}
-
 /** Whether the vault still holds the multipart upload of upload `id` (its parts), by ListParts. */
 async function partsHeld(id: string): Promise<boolean> {
   const s3 = t.roleS3('uploads');
@@ -82,56 +65,10 @@ async function partsHeld(id: string): Promise<boolean> {
     );
 }
 
-/** The S3EC V3 reader of the specification: data key from KMS, HKDF-SHA512, AES-256-GCM. */
-async function independentOpen(key: string): Promise<Buffer> {
-  const { body, metadata } = await raw(key);
-  expect(metadata['x-amz-c']).toBe('115');
-  const wrapped = Buffer.from(metadata['x-amz-3'] as string, 'base64');
-  const context = JSON.parse(metadata['x-amz-t'] as string) as Record<string, string>;
-  const out = await t
-    .kms(KEY_USER)
-    .send(new DecryptCommand({ CiphertextBlob: wrapped, EncryptionContext: context }));
-  const dataKey = Buffer.from(out.Plaintext as Uint8Array);
-  const messageId = Buffer.from(metadata['x-amz-i'] as string, 'base64');
-  const info = (label: string) => Buffer.concat([Buffer.from([0x00, 0x73]), Buffer.from(label)]);
-  const commitment = Buffer.from(hkdfSync('sha512', dataKey, messageId, info('COMMITKEY'), 28));
-  expect(commitment.toString('base64')).toBe(metadata['x-amz-d']);
-  const contentKey = Buffer.from(hkdfSync('sha512', dataKey, messageId, info('DERIVEKEY'), 32));
-  const decipher = createDecipheriv('aes-256-gcm', contentKey, Buffer.alloc(12, 1));
-  decipher.setAAD(Buffer.from([0x00, 0x73]));
-  decipher.setAuthTag(body.subarray(body.length - 16));
-  return Buffer.concat([decipher.update(body.subarray(0, body.length - 16)), decipher.final()]);
-}
-
-/** Encrypts `bytes` with the answered cipher as a client does, with its tag. */
-function sealWith(created: CreatedUpload, bytes: Buffer): Buffer {
-  const c = created.cipher;
-  if (!c) throw new Error('no cipher');
-  const cipher = createCipheriv('aes-256-gcm', Buffer.from(c.key, 'base64'), Buffer.from(c.iv, 'base64'));
-  cipher.setAAD(Buffer.from(c.aad, 'base64'));
-  return Buffer.concat([cipher.update(bytes), cipher.final(), cipher.getAuthTag()]);
-}
-
-async function putParts(created: CreatedUpload, body: Buffer) {
-  const etags: { partNumber: number; etag: string }[] = [];
-  let offset = 0;
-  for (const part of created.parts ?? []) {
-    const res = await fetch(part.url, { method: 'PUT', body: body.subarray(offset, offset + part.size) });
-    expect(res.status).toBe(200);
-    etags.push({ partNumber: part.partNumber, etag: res.headers.get('etag') ?? '' });
-    offset += part.size;
-  }
-  return etags;
-}
-
-async function refusal(p: Promise<unknown>): Promise<EaasError> {
-  const error = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(EaasError);
-  return error as EaasError;
-}
+const raw = (key: string) => storedObject(t, key);
+const exists = (key: string) => storedExists(t, key);
+const listed = (prefix: string) => listedKeys(t, prefix);
+const independentOpen = (key: string) => openIndependently(t, key);
 
 describe('uploads sealed in the client', () => {
   // 0 and 1 byte, one part, the part edges (the tag spilling into a second part), several parts.

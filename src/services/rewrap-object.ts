@@ -49,7 +49,28 @@ export interface ObjectStepDeps {
    * the key policies as read for the current page (`starterMayRewrap`).
    */
   authorized: (context: EncryptionContext) => boolean;
+  /** How old a head may be when a header in metadata is copied, before it is read again (RECHECK_AFTER_MS). */
+  recheckAfterMs?: number;
 }
+
+/**
+ * A header kept in the object's metadata is written by an in-place copy conditioned on the ETag
+ * read, and a metadata copy keeps the ETag (same bytes): the condition cannot tell the object as
+ * read from the same object re-wrapped meanwhile by another worker. When the head is older than
+ * this (KMS throttled, retries, a slow call), the object is read again and copied only if its
+ * metadata is still what was read; otherwise the attempt starts over from a fresh head. A duplicate
+ * invocation of the same task (S3 Batch Operations redrives a task after its invocation ended) or a
+ * worker that outlived its lease then finds the object already moved instead of writing a header
+ * read long before over a later job's. What stays open is the time from that read to the copy
+ * (one S3 round trip, plus the copy's own retries). A header in an instruction file needs no such
+ * read: the file's own write is conditioned on its ETag, which every re-wrap changes.
+ */
+export const RECHECK_AFTER_MS = 1000;
+
+const sameMetadata = (a: Record<string, string>, b: Record<string, string>) => {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
+};
 
 /** Conflicts retried at once before the object is deferred to the end of the job. */
 const CONFLICT_ATTEMPTS = 3;
@@ -98,6 +119,7 @@ async function attemptOnce(
 ): Promise<ObjectOutcome> {
   const { objects, call } = deps;
   const info = await call(false, () => objects.head(key));
+  const readAt = performance.now();
   if (!info) return { kind: 'skipped', reason: 'deleted' };
   // Selected first, from this service's metadata alone: an object under another key is left
   // before anything else about it (its header, its instruction file) is read or counted.
@@ -198,6 +220,11 @@ async function attemptOnce(
       }),
     );
     await deps.step('instruction-written', key);
+  }
+  if (where === 'metadata' && performance.now() - readAt > (deps.recheckAfterMs ?? RECHECK_AFTER_MS)) {
+    const again = await call(false, () => objects.head(key));
+    if (!again || again.etag !== info.etag || !sameMetadata(again.metadata, info.metadata))
+      throw new DomainError('PreconditionFailed', 'The object changed since it was read.');
   }
   try {
     await call(false, () =>

@@ -161,6 +161,63 @@ function agreement(vault: Vault, key: string) {
   return { named, under };
 }
 
+/** Writes an object whose header is in its metadata, as the API does for a small context. */
+function uploadInMetadata(vault: Vault, key: string, keyArn: string, wrappedAt = '2020-01-01T00:00:00Z') {
+  vault.put(key, 'ciphertext', {
+    ...encodeHeader(header(keyArn)).metadata,
+    [EAAS_METADATA.keyArn]: keyArn,
+    [EAAS_METADATA.wrappedAt]: wrappedAt,
+  });
+}
+
+describe('rewrapObject: a header in metadata read long ago', () => {
+  /** Another worker re-wraps `doc` onto B while this one waits on KMS: same bytes, so the same ETag. */
+  function racedByAnotherWorker(vault: Vault, deps: ObjectStepDeps) {
+    const reEncrypt = deps.keys.reEncrypt.bind(deps.keys);
+    deps.keys.reEncrypt = async (input) => {
+      const out = await reEncrypt(input);
+      const o = vault.objects.get('doc');
+      if (o && o.metadata[EAAS_METADATA.wrappedAt] === '2020-01-01T00:00:00Z')
+        o.metadata = {
+          ...encodeHeader(header(B)).metadata,
+          [EAAS_METADATA.keyArn]: B,
+          [EAAS_METADATA.wrappedAt]: '2030-01-01T00:00:00Z',
+        };
+      return out;
+    };
+  }
+
+  it('is read again before the copy: moved meanwhile, it is left as the other worker wrote it', async () => {
+    const vault = new Vault();
+    uploadInMetadata(vault, 'doc', A);
+    const etag = vault.objects.get('doc')?.etag;
+    const deps = { ...depsOf(vault), recheckAfterMs: 0 };
+    racedByAnotherWorker(vault, deps);
+    expect(await rewrapObject(deps, spec, 'doc')).toEqual({ kind: 'alreadyCurrent' });
+    expect(vault.objects.get('doc')?.etag).toBe(etag);
+    expect(vault.objects.get('doc')?.metadata[EAAS_METADATA.wrappedAt]).toBe('2030-01-01T00:00:00Z');
+  });
+
+  it('a fresh head is not read again: the ETag condition alone cannot see the metadata change', async () => {
+    const vault = new Vault();
+    uploadInMetadata(vault, 'doc', A);
+    const deps = { ...depsOf(vault), recheckAfterMs: 60_000 };
+    racedByAnotherWorker(vault, deps);
+    // What the re-read guards against, within its time: the copy passes and writes over the other's.
+    expect(await rewrapObject(deps, spec, 'doc')).toEqual({ kind: 'rewrapped' });
+    expect(vault.objects.get('doc')?.metadata[EAAS_METADATA.wrappedAt]).not.toBe('2030-01-01T00:00:00Z');
+  });
+
+  it('an object unchanged since its head is copied after the read again', async () => {
+    const vault = new Vault();
+    uploadInMetadata(vault, 'doc', A);
+    expect(await rewrapObject({ ...depsOf(vault), recheckAfterMs: 0 }, spec, 'doc')).toEqual({
+      kind: 'rewrapped',
+    });
+    expect(vault.objects.get('doc')?.metadata[EAAS_METADATA.keyArn]).toBe(B);
+  });
+});
+
 describe('rewrapObject: the object and its instruction file agree', () => {
   it('re-wraps an instruction-file object: both name B', async () => {
     const vault = new Vault();

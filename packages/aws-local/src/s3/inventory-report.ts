@@ -93,8 +93,11 @@ const glob = (pattern: string, value: string) =>
 
 /** Whether a statement of the destination's policy speaks of S3 Inventory writing `arn`. */
 function applies(st: Statement, arn: string, source: string, accountId: string): boolean {
-  const principal = st.Principal as { Service?: unknown } | undefined;
-  if (!asList(principal?.Service).includes('s3.amazonaws.com')) return false;
+  // S3's service principal, or anyone ("*", {"AWS": "*"}).
+  const principal = st.Principal as { Service?: unknown; AWS?: unknown } | string | undefined;
+  const anyone = principal === '*' || (typeof principal === 'object' && asList(principal.AWS).includes('*'));
+  if (!anyone && !(typeof principal === 'object' && asList(principal.Service).includes('s3.amazonaws.com')))
+    return false;
   if (!asList(st.Action).some((a) => typeof a === 'string' && glob(a.toLowerCase(), 's3:putobject')))
     return false;
   if (!asList(st.Resource).some((r) => typeof r === 'string' && glob(r, arn))) return false;

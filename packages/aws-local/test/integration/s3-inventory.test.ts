@@ -211,5 +211,20 @@ describe('inventory reports', () => {
     );
     expect(() => t.s3.deliverInventoryReport(VAULT, 'off')).toThrow(/not enabled/);
     expect(() => t.s3.deliverInventoryReport(VAULT, 'nope')).toThrow(/does not exist/);
+    // A Deny to S3 on the destination wins over the Allow.
+    const allow = JSON.parse(deliveryPolicy(`arn:aws:s3:::${DEST}/inventory/*`)) as { Statement: unknown[] };
+    const deny = {
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:PutObject',
+      Resource: `arn:aws:s3:::${DEST}/inventory/*`,
+    };
+    await c.send(
+      new PutBucketPolicyCommand({
+        Bucket: DEST,
+        Policy: JSON.stringify({ ...allow, Statement: [...allow.Statement, deny] }),
+      }),
+    );
+    expect(() => t.s3.deliverInventoryReport(VAULT, 'docs')).toThrow(/does not allow/);
   });
 });

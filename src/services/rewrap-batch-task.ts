@@ -106,6 +106,10 @@ export class RewrapBatchTasks {
       if (FINISHED.has(job.phase)) return refused(`job ${jobId} is ${job.phase}`);
       const key = this.documentKey(task.s3Bucket, task.s3Key);
       if (key === undefined) return { resultCode: 'PermanentFailure', resultString: NOT_A_DOCUMENT };
+      // A vault key outside the object prefix: an S3 Inventory report lists the whole bucket (or
+      // its own prefix filter), the service's records at its root included. Not a failure.
+      if (key === OUTSIDE_OBJECT_PREFIX)
+        return { resultCode: 'Succeeded', resultString: 'skipped: outside-object-prefix' };
       // Instruction files and the service's records: the manifest generator lists them beside the
       // documents (its filter has prefixes only); each is handled with its document, or not at all.
       if (!isDocumentKey(key))
@@ -179,9 +183,10 @@ export class RewrapBatchTasks {
    * The document key of a task: the vault bucket's key behind the object prefix, URL-decoded
    * (the event's keys are URL-encoded, as the manifest's are:
    * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html);
-   * undefined for any other bucket or key.
+   * `OUTSIDE_OBJECT_PREFIX` for a vault key outside the object prefix; undefined for any other
+   * bucket or a key that does not decode.
    */
-  private documentKey(bucket: string, encoded: string): string | undefined {
+  private documentKey(bucket: string, encoded: string): string | typeof OUTSIDE_OBJECT_PREFIX | undefined {
     if (bucket !== this.options.vaultBucket) return undefined;
     let key: string;
     try {
@@ -189,10 +194,13 @@ export class RewrapBatchTasks {
     } catch {
       return undefined;
     }
-    if (!key.startsWith(this.options.objectPrefix)) return undefined;
+    if (!key.startsWith(this.options.objectPrefix)) return OUTSIDE_OBJECT_PREFIX;
     return key.slice(this.options.objectPrefix.length);
   }
 }
+
+/** A vault key the service does not keep documents under (its records, another team's objects). */
+const OUTSIDE_OBJECT_PREFIX: unique symbol = Symbol('outside the object prefix');
 
 const refused = (why: string): Omit<BatchTaskResult, 'taskId'> => ({
   resultCode: 'PermanentFailure',

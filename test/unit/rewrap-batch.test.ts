@@ -122,6 +122,7 @@ async function setup(
     step?: (name: string, key?: string) => void | Promise<void>;
     /** The scheduled runner's step hook (`RunOptions.step`). */
     runStep?: (name: string, key?: string) => void | Promise<void>;
+    objectPrefix?: string;
   } = {},
 ) {
   const vault = new MemoryJobObjects();
@@ -153,7 +154,7 @@ async function setup(
   });
   const tasks = new RewrapBatchTasks(keys as unknown as Keys, {} as never, vault, rewrap, {
     vaultBucket: VAULT,
-    objectPrefix: '',
+    objectPrefix: options.objectPrefix ?? '',
     retry: { attempts: 2, baseMs: 1, maxMs: 1 },
     authorityMs: 0,
     ...(options.step ? { step: options.step } : {}),
@@ -226,7 +227,7 @@ describe('the batch function: one answer per task', () => {
       resultCode: 'PermanentFailure',
       resultString: 'failed: instruction-file-missing',
     });
-    // A key of another bucket, or outside the object prefix: no document of this service.
+    // A key of another bucket: no document of this service.
     const other = (await invoke(event(job.id, 'docs/lost', 'someone-else'))).results[0];
     expect(other).toMatchObject({
       resultCode: 'PermanentFailure',
@@ -247,6 +248,43 @@ describe('the batch function: one answer per task', () => {
     expect(await answer('elsewhere/x')).toBe('skipped: outside-prefix');
     // Reads: job records and the instruction file only; never a document's body.
     expect(reads.filter((k) => !k.startsWith('jobs/'))).toEqual(['docs/i.instruction']);
+  });
+
+  it('answers Succeeded for every other object an S3 Inventory report of the whole bucket lists', async () => {
+    // The service keeps documents under `vault/`; the inventory lists the bucket's root too.
+    const { vault, keys, invoke, start } = await setup({ objectPrefix: 'vault/' });
+    await seed(vault, 'docs/mine', v3(A), { ours: true });
+    await seed(vault, 'docs/theirs-s3ec', v3(C));
+    await vault.write('docs/theirs-plain', 'hello', { contentType: 'text/plain', metadata: {} });
+    const job = await start();
+    const answer = async (key: string) => (await invoke(event(job.id, key))).results[0];
+    const skipped = (why: string) => ({ resultCode: 'Succeeded', resultString: `skipped: ${why}` });
+    // The service's records and the inventory's own files, at the bucket's root.
+    expect(await answer(`jobs/${job.id}.json`)).toEqual({
+      taskId: 't1',
+      ...skipped('outside-object-prefix'),
+    });
+    expect(await answer('quotas/caller.json')).toMatchObject(skipped('outside-object-prefix'));
+    expect(await answer('inventory/eaas-vault/all/data/x.csv.gz')).toMatchObject(
+      skipped('outside-object-prefix'),
+    );
+    // Under the object prefix: records, instruction files, other writers' objects, deleted objects.
+    expect(await answer('vault/jobs/x.json')).toMatchObject(skipped('not-a-document'));
+    expect(await answer('vault/quotas/x.json')).toMatchObject(skipped('not-a-document'));
+    expect(await answer('vault/docs/mine.instruction')).toMatchObject(skipped('not-a-document'));
+    expect(await answer('vault/docs/theirs-plain')).toMatchObject(skipped('not-encrypted'));
+    expect(await answer('vault/docs/theirs-s3ec')).toMatchObject(skipped('other-key'));
+    expect(await answer('vault/docs/gone')).toMatchObject(skipped('deleted'));
+    expect(await answer('vault/elsewhere/x')).toMatchObject(skipped('outside-prefix'));
+    expect(await answer('vault/docs/mine')).toMatchObject({
+      resultCode: 'Succeeded',
+      resultString: 'rewrapped',
+    });
+    expect(keys.counts).toEqual([1]);
+    // Another bucket is still no document of this service: a job pointed at the wrong manifest.
+    expect((await invoke(event(job.id, 'docs/mine', 'another-bucket'))).results[0]).toMatchObject({
+      resultCode: 'PermanentFailure',
+    });
   });
 
   it('refuses a job that is not a batch job, an unknown one, and an event of schema 1.0', async () => {

@@ -55,6 +55,7 @@ export type { KmsAuthorizer, KmsUse, KmsUseAnswer } from './kms-use.js';
 export { type LocalLogs, type LocalLogsOptions, startLocalLogs } from './logs/index.js';
 export type { LogsRequestEvent } from './logs/server.js';
 export {
+  type InventoryDelivery,
   type LocalS3,
   type LocalS3Options,
   type ObjectCreatedListener,

@@ -12,11 +12,13 @@ import {
 import type { FileHandle } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { writeFileAtomic } from '../atomic-file.js';
 import { checkBucketPolicy } from './bucket-policy.js';
 import { type CorsRule, corsRulesSchema } from './cors.js';
 import { type BucketEncryption, bucketEncryptionSchema, DEFAULT_BUCKET_ENCRYPTION } from './encryption.js';
 import { isErrno, readJson, unlinkQuietly } from './files.js';
+import { type InventoryConfig, inventoryConfigSchema } from './inventory.js';
 import { type ObjectFields, type ObjectRecord, objectRecordSchema } from './object-record.js';
 import { SortedKeys } from './sorted-keys.js';
 
@@ -29,7 +31,8 @@ import { SortedKeys } from './sorted-keys.js';
  * open keeps reading the old version). Commits are synchronous, so a conditional write's check
  * and its commit cannot interleave with another request. An index of every key is kept in
  * memory, rebuilt from the sidecars at start. The bucket's configuration sits beside: `cors.json`,
- * `policy.json` (the bucket policy's text) and `encryption.json` (its default encryption).
+ * `policy.json` (the bucket policy's text), `encryption.json` (its default encryption) and
+ * `inventory.json` (its inventory configurations).
  */
 
 /** How a commit gets its body. */
@@ -54,6 +57,7 @@ export class Bucket {
   private policyText: string | undefined;
   private policyDoc: unknown;
   private encryptionConfig: BucketEncryption | undefined;
+  private inventoryConfigs = new Map<string, InventoryConfig>();
 
   constructor(
     readonly name: string,
@@ -110,6 +114,26 @@ export class Bucket {
     if (config === undefined) unlinkQuietly(file);
     else writeFileAtomic(file, `${JSON.stringify(config, null, 2)}\n`);
     this.encryptionConfig = config;
+  }
+
+  /** The inventory configurations, by id in id order (as ListBucketInventoryConfigurations lists them). */
+  get inventories(): readonly InventoryConfig[] {
+    return [...this.inventoryConfigs.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  inventory(id: string): InventoryConfig | undefined {
+    return this.inventoryConfigs.get(id);
+  }
+
+  /** Puts (or, with undefined, removes) the inventory configuration `id`. */
+  setInventory(id: string, config: InventoryConfig | undefined): void {
+    const next = new Map(this.inventoryConfigs);
+    if (config === undefined) next.delete(id);
+    else next.set(id, config);
+    const file = join(this.dir, 'inventory.json');
+    if (next.size === 0) unlinkQuietly(file);
+    else writeFileAtomic(file, `${JSON.stringify([...next.values()], null, 2)}\n`);
+    this.inventoryConfigs = next;
   }
 
   private paths(key: string): { dir: string; hash: string } {
@@ -211,6 +235,12 @@ export class Bucket {
       const config = bucketEncryptionSchema.safeParse(readJson(encryptionFile));
       if (config.success) this.encryptionConfig = config.data;
       else console.warn(`local S3: ignoring a damaged encryption configuration ${encryptionFile}`);
+    }
+    const inventoryFile = join(this.dir, 'inventory.json');
+    if (existsSync(inventoryFile)) {
+      const configs = z.array(inventoryConfigSchema).safeParse(readJson(inventoryFile));
+      if (configs.success) this.inventoryConfigs = new Map(configs.data.map((c) => [c.id, c]));
+      else console.warn(`local S3: ignoring damaged inventory configurations ${inventoryFile}`);
     }
     for (const sub of readdirSync(this.objectsDir).filter((d) => /^[0-9a-f]{2}$/.test(d))) {
       const dir = join(this.objectsDir, sub);

@@ -45,6 +45,8 @@ const STATUS = {
   NoSuchBucket: 404,
   NoSuchBucketPolicy: 404,
   NoSuchCORSConfiguration: 404,
+  /** An inventory (analytics, metrics) configuration id the bucket does not have. */
+  NoSuchConfiguration: 404,
   NoSuchKey: 404,
   NoSuchUpload: 404,
   NotImplemented: 501,
@@ -52,6 +54,8 @@ const STATUS = {
   PreconditionFailed: 412,
   RequestTimeTooSkewed: 403,
   SignatureDoesNotMatch: 403,
+  /** More than 1,000 inventory configurations on a bucket (API_PutBucketInventoryConfiguration.html). */
+  TooManyConfigurations: 400,
   XAmzContentSHA256Mismatch: 400,
 } as const satisfies Record<string, number>;
 

@@ -4,10 +4,12 @@ import { DEFAULT_ACCOUNT_ID, DEFAULT_HOST, DEFAULT_MAX_SKEW_SECONDS, DEFAULT_REG
 import { listen, withLatency } from '../http-server.js';
 import type { LocalIdentities, LocalRole } from '../identity.js';
 import type { KmsAuthorizer } from '../kms-use.js';
+import { deliverInventoryReport, type InventoryDelivery } from './inventory-report.js';
 import { Notifier, type ObjectCreatedListener } from './notifications.js';
 import { createS3Server, type S3ServerOptions } from './server.js';
 import { S3Storage } from './storage.js';
 
+export type { InventoryDelivery } from './inventory-report.js';
 export type { ObjectCreatedListener } from './notifications.js';
 
 /**
@@ -26,6 +28,12 @@ export interface LocalS3 {
   readonly storage: S3Storage;
   /** Resolves once every object-created notification sent so far has been handled. */
   notificationsDelivered(): Promise<void>;
+  /**
+   * Local-only: delivers a report of the bucket's inventory configuration `id` now (AWS delivers
+   * daily or weekly), in AWS's layout, to its destination bucket; see inventory-report.ts. Throws
+   * an S3Error (NoSuchBucket, NoSuchConfiguration, AccessDenied by the destination's policy, ...).
+   */
+  deliverInventoryReport(bucket: string, id: string): InventoryDelivery;
   close(): Promise<void>;
 }
 
@@ -95,6 +103,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     buckets: [...options.buckets],
     storage,
     notificationsDelivered: () => notifier.idle(),
+    deliverInventoryReport: (bucket, id) => deliverInventoryReport(storage, bucket, id, accountId, now()),
     async close() {
       await listening.close();
       await notifier.idle();

@@ -22,6 +22,12 @@ import {
 } from './ops-buckets.js';
 import { copyObject, copySourceOf } from './ops-copy.js';
 import {
+  deleteBucketInventory,
+  getBucketInventory,
+  listBucketInventories,
+  putBucketInventory,
+} from './ops-inventory.js';
+import {
   abortMultipartUpload,
   completeMultipartUpload,
   createMultipartUpload,
@@ -63,7 +69,6 @@ const BUCKET_SUBRESOURCES_NOT_IMPLEMENTED = [
   'acl',
   'analytics',
   'intelligent-tiering',
-  'inventory',
   'lifecycle',
   'logging',
   'metrics',
@@ -208,6 +213,40 @@ function bucketOperation(method: string, r: S3Request): Operation {
     if (method === 'DELETE')
       return onBucket(r, 'DeleteBucketEncryption', 's3:PutEncryptionConfiguration', deleteBucketEncryption);
     throw methodNotAllowed(method, 'ENCRYPTION');
+  }
+  if (q.has('inventory')) {
+    // Get and List are s3:GetInventoryConfiguration, Put and Delete s3:PutInventoryConfiguration
+    // (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteBucketInventoryConfiguration.html).
+    const listing = !q.has('id');
+    if (method === 'GET' && listing)
+      return onBucket(
+        r,
+        'ListBucketInventoryConfigurations',
+        's3:GetInventoryConfiguration',
+        listBucketInventories,
+      );
+    if (method === 'GET')
+      return onBucket(
+        r,
+        'GetBucketInventoryConfiguration',
+        's3:GetInventoryConfiguration',
+        getBucketInventory,
+      );
+    if (method === 'PUT')
+      return onBucket(
+        r,
+        'PutBucketInventoryConfiguration',
+        's3:PutInventoryConfiguration',
+        putBucketInventory,
+      );
+    if (method === 'DELETE')
+      return onBucket(
+        r,
+        'DeleteBucketInventoryConfiguration',
+        's3:PutInventoryConfiguration',
+        deleteBucketInventory,
+      );
+    throw methodNotAllowed(method, 'INVENTORY');
   }
   if (unsupported) throw notImplemented(`The bucket subresource ?${unsupported}`);
   switch (method) {

@@ -10,7 +10,8 @@ import type { JobReport, JobSpec, ManifestFilter, ManifestGenerator } from './jo
  * Anything else answers 400 InvalidRequest, as S3 Control does.
  */
 
-const MANIFEST_FORMATS = new Set(['S3BatchOperations_CSV_20180820']);
+const CSV_FORMAT = 'S3BatchOperations_CSV_20180820';
+const MANIFEST_FORMATS = new Set([CSV_FORMAT, 'S3InventoryReport_CSV_20161130']);
 const FIELDS = new Set(['Bucket', 'Key', 'VersionId', 'Ignore']);
 const ROLE_ARN = /^arn:[^:]+:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const FUNCTION_ARN =
@@ -176,11 +177,14 @@ export function parseCreateJob(root: XmlElement): JobSpec {
     const location = one(manifest, 'Location');
     const format = required(spec, 'Format');
     if (!MANIFEST_FORMATS.has(format))
-      throw invalidRequest(
-        `The local S3 Control reads manifests of format S3BatchOperations_CSV_20180820 only`,
-      );
+      throw invalidRequest(`Manifest.Spec.Format must be one of ${[...MANIFEST_FORMATS].join(', ')}`);
+    // Fields describe a CSV manifest's columns; an inventory report names its own (fileSchema).
+    // https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_JobManifestSpec.html
     const fields = members(spec, 'Fields') ?? [];
-    if (!fields.includes('Bucket') || !fields.includes('Key') || fields.some((f) => !FIELDS.has(f)))
+    if (
+      format === CSV_FORMAT &&
+      (!fields.includes('Bucket') || !fields.includes('Key') || fields.some((f) => !FIELDS.has(f)))
+    )
       throw invalidRequest('Manifest.Spec.Fields must name Bucket and Key (and may name VersionId, Ignore)');
     manifestSpec = {
       Spec: { Format: format, Fields: fields },

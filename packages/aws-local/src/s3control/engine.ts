@@ -1,6 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { identityVerdict } from '@eaas/aws-rules';
 import type { LocalPrincipal } from '../identity.js';
+import { INVENTORY_FORMAT, readInventoryManifest } from './inventory-manifest.js';
 import { type JobRecord, type JobStatus, TERMINAL } from './job.js';
 import { type BatchFunction, invocationEvent, invokeOnce } from './lambda.js';
 import { generateManifest, ManifestError, readCsvManifest } from './manifest.js';
@@ -163,7 +164,13 @@ export class JobEngine {
       return this.fail(job, 'FunctionNotFound', `Function not found: ${functionArn}`);
     const s3 = this.options.s3For(role);
     try {
-      job.tasks = job.spec.Manifest ? await readCsvManifest(s3, job) : await generateManifest(s3, job);
+      const format = job.spec.Manifest?.Spec.Format;
+      job.tasks =
+        format === undefined
+          ? await generateManifest(s3, job)
+          : format === INVENTORY_FORMAT
+            ? await readInventoryManifest(s3, job)
+            : await readCsvManifest(s3, job);
       if (job.spec.ManifestGenerator?.EnableManifestOutput)
         job.GeneratedManifestDescriptor = await writeGeneratedManifest(s3, job, this.options.now());
     } catch (error) {

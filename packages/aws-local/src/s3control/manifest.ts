@@ -18,7 +18,7 @@ import { bucketOfArn } from './reports.js';
 export class ManifestError extends Error {}
 
 /** Splits a CSV line into cells (quoted cells may hold commas and doubled quotes). */
-function cells(line: string): string[] {
+export function cells(line: string): string[] {
   const out: string[] = [];
   let i = 0;
   while (i <= line.length) {
@@ -46,7 +46,7 @@ function cells(line: string): string[] {
   return out;
 }
 
-function decodeKey(raw: string): string {
+export function decodeKey(raw: string): string {
   try {
     return decodeURIComponent(raw.replace(/\+/g, '%20'));
   } catch {
@@ -54,13 +54,21 @@ function decodeKey(raw: string): string {
   }
 }
 
-export async function readCsvManifest(s3: S3Client, job: JobRecord): Promise<Task[]> {
+/**
+ * The manifest object the job names, read as the job's role, its ETag checked against the job's
+ * (CreateJob's JobManifestLocation.ETag: "The ETag for the specified manifest object",
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_JobManifestLocation.html).
+ */
+export async function readManifestObject(
+  s3: S3Client,
+  job: JobRecord,
+): Promise<{ bucket: string; key: string; body: Uint8Array }> {
   const manifest = job.spec.Manifest;
   if (!manifest) throw new ManifestError('no manifest');
   const arn = manifest.Location.ObjectArn;
   const m = /^arn:[^:]+:s3:::([^/]+)\/(.+)$/.exec(arn);
-  if (!m) throw new ManifestError(`Manifest ObjectArn is not an object ARN: ${arn}`);
-  let text: string;
+  if (!m?.[1] || !m[2]) throw new ManifestError(`Manifest ObjectArn is not an object ARN: ${arn}`);
+  let body: Uint8Array;
   let etag: string;
   try {
     const got = await s3.send(
@@ -71,7 +79,7 @@ export async function readCsvManifest(s3: S3Client, job: JobRecord): Promise<Tas
       }),
     );
     etag = (got.ETag ?? '').replace(/"/g, '');
-    text = (await got.Body?.transformToString('utf8')) ?? '';
+    body = (await got.Body?.transformToByteArray()) ?? new Uint8Array();
   } catch (error) {
     throw new ManifestError(
       `Reading the manifest failed: ${(error as Error).name}: ${(error as Error).message}`,
@@ -79,6 +87,13 @@ export async function readCsvManifest(s3: S3Client, job: JobRecord): Promise<Tas
   }
   if (etag !== manifest.Location.ETag.replace(/"/g, ''))
     throw new ManifestError('The manifest ETag does not match the ETag of the manifest object');
+  return { bucket: m[1], key: m[2], body };
+}
+
+export async function readCsvManifest(s3: S3Client, job: JobRecord): Promise<Task[]> {
+  const manifest = job.spec.Manifest;
+  if (!manifest) throw new ManifestError('no manifest');
+  const text = Buffer.from((await readManifestObject(s3, job)).body).toString('utf8');
   const fields = manifest.Spec.Fields;
   const tasks: Task[] = [];
   for (const line of text.split(/\r?\n/)) {

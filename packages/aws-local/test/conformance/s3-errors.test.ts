@@ -5,11 +5,13 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetBucketCorsCommand,
+  GetBucketInventoryConfigurationCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   ListPartsCommand,
+  PutBucketInventoryConfigurationCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -186,6 +188,38 @@ describe(`GetBucketCors (${API}/API_GetBucketCors.html)`, () => {
       name: 'NoSuchCORSConfiguration',
       status: 404,
     });
+  });
+});
+
+describe(`GetBucketInventoryConfiguration (${API}/API_GetBucketInventoryConfiguration.html)`, () => {
+  it('an id the bucket has no configuration for is NoSuchConfiguration (404)', async () => {
+    expect(
+      await errorOf(s3.send(new GetBucketInventoryConfigurationCommand({ Bucket, Id: 'none' }))),
+    ).toMatchObject({ name: 'NoSuchConfiguration', status: 404 });
+  });
+  it('a missing bucket is NoSuchBucket (404)', async () => {
+    expect(
+      await errorOf(s3.send(new GetBucketInventoryConfigurationCommand({ Bucket: MISSING_BUCKET, Id: 'x' }))),
+    ).toMatchObject({ name: 'NoSuchBucket', status: 404 });
+  });
+});
+
+describe(`PutBucketInventoryConfiguration (${API}/API_PutBucketInventoryConfiguration.html)`, () => {
+  it('a configuration that is not valid is InvalidArgument (400)', async () => {
+    const config = {
+      Id: 'other-id',
+      IsEnabled: true,
+      Destination: { S3BucketDestination: { Bucket: 'arn:aws:s3:::eaas-staging', Format: 'CSV' as const } },
+      IncludedObjectVersions: 'Current' as const,
+      Schedule: { Frequency: 'Daily' as const },
+    };
+    expect(
+      await errorOf(
+        s3.send(
+          new PutBucketInventoryConfigurationCommand({ Bucket, Id: 'x', InventoryConfiguration: config }),
+        ),
+      ),
+    ).toMatchObject({ name: 'InvalidArgument', status: 400 });
   });
 });
 

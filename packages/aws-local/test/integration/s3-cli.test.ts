@@ -90,6 +90,39 @@ describe.runIf(cliAvailable)('the local S3 through the real AWS CLI v2', () => {
     expect(JSON.parse(copied.stdout)).toMatchObject({ CopyObjectResult: { ETag: head.ETag } });
   });
 
+  it('s3api put-, get-, list- and delete-bucket-inventory-configuration', async () => {
+    const config = {
+      Id: 'cli',
+      IsEnabled: true,
+      Destination: {
+        S3BucketDestination: { Bucket: 'arn:aws:s3:::eaas-staging', Format: 'CSV', Prefix: 'inv' },
+      },
+      Filter: { Prefix: 'docs/' },
+      IncludedObjectVersions: 'Current',
+      OptionalFields: ['Size', 'LastModifiedDate'],
+      Schedule: { Frequency: 'Weekly' },
+    };
+    writeFileSync(join(env.cwd, 'inventory.json'), JSON.stringify(config));
+    const bucket = '--bucket eaas-vault --id cli';
+    await runShell(
+      `${aws()} s3api put-bucket-inventory-configuration ${bucket} --inventory-configuration file://inventory.json`,
+      env,
+    );
+    const got = await runShell(`${aws()} s3api get-bucket-inventory-configuration ${bucket}`, env);
+    expect(JSON.parse(got.stdout)).toEqual({ InventoryConfiguration: config });
+    const listed = await runShell(
+      `${aws()} s3api list-bucket-inventory-configurations --bucket eaas-vault`,
+      env,
+    );
+    expect(JSON.parse(listed.stdout)).toMatchObject({
+      IsTruncated: false,
+      InventoryConfigurationList: [config],
+    });
+    await runShell(`${aws()} s3api delete-bucket-inventory-configuration ${bucket}`, env);
+    const gone = await runShellFailing(`${aws()} s3api get-bucket-inventory-configuration ${bucket}`, env);
+    expect(gone).toContain('NoSuchConfiguration');
+  });
+
   it('a wrong secret is SignatureDoesNotMatch', async () => {
     const creds = readFileSync(join(t.dataDir, 'credentials'), 'utf8');
     const forged = join(env.cwd, 'forged-credentials');

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import {
   CreateJobCommand,
@@ -412,6 +414,75 @@ describe('the local S3 Batch Operations through @aws-sdk/client-s3-control', () 
     const done = await t.waitFor(JobId, ['Complete', 'Failed']);
     expect(done.Status).toBe('Complete');
     expect((calls.ok ?? []).filter((e) => e.job.id === JobId).map(keyOf)).toEqual(['csv/one two']);
+  });
+
+  it('an S3 Inventory report (manifest.json, gzip CSV files) is read as the manifest, checked against its ETag and checksums', async () => {
+    for (const k of ['inv/a b', 'inv/c,d', 'inv/e']) await put(k);
+    // A report as S3 Inventory delivers it: quoted cells, keys URL-encoded, gzip data files.
+    const base = 'inventory/batch-source/all/2026-01-01T00-00Z';
+    const rows = (keys: string[]) =>
+      gzipSync(keys.map((k) => `"batch-source","${encodeURIComponent(k)}","","true","1"`).join('\n'));
+    const files = [
+      { key: 'inventory/batch-source/all/data/1.csv.gz', body: rows(['inv/a b', 'inv/c,d']) },
+      { key: 'inventory/batch-source/all/data/2.csv.gz', body: rows(['inv/e']) },
+    ];
+    for (const f of files)
+      await t.s3Client.send(new PutObjectCommand({ Bucket: 'batch-source', Key: f.key, Body: f.body }));
+    const manifest = (over: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        sourceBucket: 'batch-source',
+        destinationBucket: 'arn:aws:s3:::batch-source',
+        version: '2016-11-30',
+        creationTimestamp: '1767225600000',
+        fileFormat: 'CSV',
+        fileSchema: 'Bucket, Key, VersionId, IsLatest, Size',
+        files: files.map((f) => ({
+          key: f.key,
+          size: f.body.length,
+          MD5checksum: createHash('md5').update(f.body).digest('hex'),
+        })),
+        ...over,
+      });
+    const c = t.client();
+    const run = async (key: string, body: string, etag?: string) => {
+      const stored = await t.s3Client.send(
+        new PutObjectCommand({ Bucket: 'batch-source', Key: key, Body: body }),
+      );
+      const { JobId = '' } = await c.send(
+        new CreateJobCommand({
+          ...job('batch-ok', 'x/'),
+          ManifestGenerator: undefined,
+          Manifest: {
+            Spec: { Format: 'S3InventoryReport_CSV_20161130' },
+            Location: { ObjectArn: `arn:aws:s3:::batch-source/${key}`, ETag: etag ?? stored.ETag ?? '' },
+          },
+        }),
+      );
+      return { JobId, done: await t.waitFor(JobId, ['Complete', 'Failed']) };
+    };
+    const ok = await run(`${base}/manifest.json`, manifest());
+    expect(ok.done.Status).toBe('Complete');
+    expect(ok.done.Manifest?.Spec?.Format).toBe('S3InventoryReport_CSV_20161130');
+    expect(ok.done.ProgressSummary?.TotalNumberOfTasks).toBe(3);
+    expect(
+      (calls.ok ?? [])
+        .filter((e) => e.job.id === ok.JobId)
+        .map(keyOf)
+        .sort(),
+    ).toEqual(['inv/a b', 'inv/c,d', 'inv/e']);
+    // Another ETag than the manifest object's, a data file whose checksum differs, a report not in CSV.
+    const stale = await run(`${base}/manifest.json`, manifest(), '"0123456789abcdef0123456789abcdef"');
+    expect(stale.done.FailureReasons?.[0]).toMatchObject({
+      FailureCode: 'ManifestReadFailure',
+      FailureReason: expect.stringContaining('ETag'),
+    });
+    const tampered = await run(
+      'inventory/tampered/manifest.json',
+      manifest({ files: [{ key: files[0]?.key, size: 1, MD5checksum: '0'.repeat(32) }] }),
+    );
+    expect(tampered.done.FailureReasons?.[0]?.FailureReason).toContain('MD5checksum');
+    const orc = await run('inventory/orc/manifest.json', manifest({ fileFormat: 'ORC' }));
+    expect(orc.done.FailureReasons?.[0]?.FailureReason).toContain('CSV');
   });
 
   it('a principal whose policies do not allow s3:CreateJob is refused', async () => {

@@ -531,12 +531,17 @@ export const PolicyRequest = {
 
 export const PolicyResponse = {
   type: 'object',
-  required: ['keyId', 'administrators', 'users', 'managed', 'policy'],
+  required: ['keyId', 'administrators', 'users', 'managed', 'outdated', 'policy'],
   properties: {
     keyId: { type: 'string' },
     administrators: { type: 'array', items: { type: 'string' } },
     users: { type: 'array', items: { type: 'string' } },
     managed: { type: 'boolean', description: 'Whether the policy is exactly as this service writes it.' },
+    outdated: {
+      type: 'boolean',
+      description:
+        "Whether the policy is one this service wrote in an earlier version, or naming other roles: a PUT of the same administrators and users brings it to today's (`eaas keys policy upgrade`).",
+    },
     policy: { type: ['object', 'string'], description: 'The key policy document.' },
   },
 } as const;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { GetKeyPolicyCommand, PutKeyPolicyCommand } from '@aws-sdk/client-kms';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CliRun, jsonOf, runCli } from '../helpers/cli-keys-run.js';
@@ -195,6 +196,77 @@ describe.concurrent('eaas keys', () => {
     const written = await eaas(KEY_USER, 'keys', 'public-key', signing.key.keyId, '--out', out);
     expect(written.code, written.stderr).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe(pem.stdout);
+  });
+});
+
+describe('eaas keys policy upgrade', () => {
+  /** Writes a key's policy straight in KMS: the one the service wrote, naming one service role fewer. */
+  async function asAnEarlierDeploymentWroteIt(keyId: string): Promise<void> {
+    const kms = t.kms(KEY_MANAGER);
+    const { Policy } = await kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }));
+    const doc = JSON.parse(Policy ?? '{}') as {
+      Statement: { Sid?: string; Condition?: { ArnEquals?: Record<string, string[]> } }[];
+    };
+    const service = doc.Statement.find((st) => st.Sid === 'Allow use by the encryption service');
+    const roles = service?.Condition?.ArnEquals?.['aws:PrincipalArn'];
+    if (!roles || roles.length < 2) throw new Error('no service roles in the policy');
+    roles.pop();
+    await kms.send(
+      new PutKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default', Policy: JSON.stringify(doc) }),
+    );
+  }
+
+  it("puts again the policies an earlier deployment wrote, says what it would do first, and leaves others' own", async () => {
+    const old = jsonOf<KeyOut>(await eaas(KEY_MANAGER, 'keys', 'create')).key.keyId;
+    const current = jsonOf<KeyOut>(await eaas(KEY_MANAGER, 'keys', 'create')).key.keyId;
+    const custom = jsonOf<KeyOut>(await eaas(KEY_MANAGER, 'keys', 'create')).key.keyId;
+    await asAnEarlierDeploymentWroteIt(old);
+    // Someone's own document: the service's, with one more statement.
+    const mine = jsonOf<{ policy: { Statement: unknown[] } }>(
+      await eaas(KEY_MANAGER, 'keys', 'policy', 'get', custom),
+    ).policy;
+    mine.Statement.push({
+      Sid: 'Our auditors read it',
+      Effect: 'Allow',
+      Principal: { AWS: arn(OUTSIDER) },
+      Action: 'kms:DescribeKey',
+      Resource: '*',
+    });
+    const file = join(dir, 'custom-policy.json');
+    writeFileSync(file, JSON.stringify(mine));
+    await eaas(KEY_MANAGER, 'keys', 'policy', 'put', custom, '--file', file);
+    const policyOf = async (keyId: string) =>
+      jsonOf<{ managed: boolean; outdated: boolean; users: string[] }>(
+        await eaas(KEY_MANAGER, 'keys', 'policy', 'get', keyId),
+      );
+    expect(await policyOf(old)).toMatchObject({ managed: false, outdated: true, users: [] });
+    expect(await policyOf(custom)).toMatchObject({ managed: false, outdated: false });
+
+    const plan = jsonOf<{ keys: { keyId: string; result: string }[] }>(
+      await eaas(KEY_MANAGER, 'keys', 'policy', 'upgrade', old, current, custom, '--dry-run'),
+    );
+    expect(plan.keys.map((k) => k.result)).toEqual(['would upgrade', 'current', 'custom']);
+    expect(await policyOf(old)).toMatchObject({ managed: false, outdated: true });
+
+    const done = jsonOf<{ keys: { keyId: string; result: string }[] }>(
+      await eaas(KEY_MANAGER, 'keys', 'policy', 'upgrade', '--all'),
+    );
+    const resultOf = (keyId: string) => done.keys.find((k) => k.keyId === keyId)?.result;
+    expect([resultOf(old), resultOf(current), resultOf(custom)]).toEqual(['upgraded', 'current', 'custom']);
+    expect(await policyOf(old)).toMatchObject({ managed: true, outdated: false });
+    expect((await policyOf(custom)).managed).toBe(false);
+  });
+
+  it('refuses a key it may not administer (exit 4, the table still printed), and a wrong invocation (exit 2)', async () => {
+    const key = jsonOf<KeyOut>(await eaas(KEY_MANAGER, 'keys', 'create')).key.keyId;
+    const run = await eaas(KEY_USER, 'keys', 'policy', 'upgrade', key);
+    expect(run.code, run.stderr).toBe(4);
+    expect((JSON.parse(run.stdout) as { keys: { result: string }[] }).keys.map((k) => k.result)).toEqual([
+      'refused',
+    ]);
+    expect(run.stderr).toMatch(/UpgradeIncomplete/);
+    failed(await eaas(KEY_MANAGER, 'keys', 'policy', 'upgrade'), 2, /--all/);
+    failed(await eaas(KEY_MANAGER, 'keys', 'policy', 'upgrade', key, '--all'), 2, /not both/);
   });
 });
 

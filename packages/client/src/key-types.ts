@@ -73,6 +73,11 @@ export interface PolicyAnswer {
   users: string[];
   /** Whether the policy is exactly as the service writes it. */
   managed: boolean;
+  /**
+   * Whether the service wrote it in an earlier version, or naming other roles: putting the same
+   * administrators and users brings it to today's (`eaas keys policy upgrade`).
+   */
+  outdated: boolean;
   policy: Record<string, unknown> | string;
 }
 

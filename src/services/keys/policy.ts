@@ -1,6 +1,6 @@
 import { type GrantLike, parseJsonStrict, policyDocumentProblem } from '@eaas/aws-rules';
 import { DomainError, ValidationError } from '../../core/errors.js';
-import { type PolicyRoles, rolesKeyPolicy, rolesOf } from '../../core/key-policy.js';
+import { type PolicyRoles, rolesKeyPolicy, rolesOf, upgradedRolesPolicy } from '../../core/key-policy.js';
 import { type DualRole, dualRolePrincipals } from '../../core/separation-of-duties.js';
 import { AccessControl, asGrantLike, type Caller } from '../access.js';
 import { guard, type KeysContext, principals, type Requester, requireSeparateRoles } from './shared.js';
@@ -54,7 +54,14 @@ export class KeyPolicies {
       adminRoles: this.ctx.adminRoles,
       kind: (await this.ctx.admin.describeKey(arn)).kind,
     });
-    return { keyId: arn, administrators, users, managed, policy: doc ?? text };
+    // `outdated`: written by this service in an earlier version, or naming other role ARNs (a
+    // deployment before the streams, uploads or batch roles existed): a PUT of the same
+    // administrators and users brings it to today's, which those functions need. Any other
+    // document not `managed` is someone's own, and stays as it is.
+    const outdated =
+      !managed &&
+      upgradedRolesPolicy(doc, this.ctx.accountId, this.ctx.serviceRoles, this.ctx.adminRoles) !== undefined;
+    return { keyId: arn, administrators, users, managed, outdated, policy: doc ?? text };
   }
 
   /**

@@ -5,6 +5,7 @@ import { parseContext } from '../input.js';
 import { collect, integer, type PageFlags, pageOf, readJsonObject, withNext } from '../options.js';
 import { fields, table } from '../output.js';
 import { action, type Runtime } from '../runtime.js';
+import { registerUpgrade } from './upgrade.js';
 
 /** `eaas keys policy get|put` and `keys grants list|create|revoke`. */
 export function registerAccess(keys: Command, runtime: Runtime): void {
@@ -39,6 +40,8 @@ export function registerAccess(keys: Command, runtime: Runtime): void {
         });
       }),
     );
+
+  registerUpgrade(policy, runtime);
 
   const grants = keys.command('grants').description('grants on a key: list, create, revoke');
   grants

@@ -139,6 +139,7 @@ describe('a campaign from key A to key B on the batch engine', () => {
     expect(ran).toMatchObject({ status: 'Complete', failed: 0 });
     const writes = log.since(mark).filter((e) => e.method === 'PUT' && !e.key.startsWith('jobs/'));
     expect(writes).toEqual([]);
+    await rewrap.tick();
     expect((await rewrap.status(caller(), started.id)).state).toBe('succeeded');
   });
 
@@ -154,6 +155,7 @@ describe('a campaign from key A to key B on the batch engine', () => {
     const ran = await batchJobs.run(started.id, invoke, { twice: true });
     const during = log.since(mark);
     expect(ran).toMatchObject({ status: 'Complete', failed: 0 });
+    await rewrap.tick();
     const view = await rewrap.status(caller(), started.id);
     expect(view).toMatchObject({ state: 'succeeded', engine: 'batch' });
     expect(view).not.toHaveProperty('counts');
@@ -203,6 +205,7 @@ describe('a campaign from key A to key B on the batch engine', () => {
     const mark = log.mark();
     await batchJobs.run(started.id, invoke);
     expect(log.since(mark).filter((e) => e.copy)).toEqual([]);
+    await rewrap.tick();
     expect((await rewrap.status(caller(), started.id)).state).toBe('succeeded');
   });
 
@@ -242,6 +245,7 @@ describe('a campaign from key A to key B on the batch engine', () => {
     }
     expect(temporary).toBeGreaterThan(0);
     expect(await countsOf(started.id)).toMatchObject({ failed: {} });
+    await rewrap.tick();
     expect((await rewrap.status(caller(), started.id)).state).toBe('succeeded');
     const kms = t.kms(KEY_USER);
     for (let i = 0; i < 9; i++)

@@ -219,8 +219,9 @@ export class RewrapService {
   /**
    * Cancels a job, either engine (`cancelRecord`), with the same right as its view (`status`: an
    * unknown id is NotFound, a job whose keys the caller does not administer AccessDenied, as GET
-   * answers them). A batch job is first brought up to S3's state (one S3 finished is finished),
-   * then its record says `cancelled` at once (the per-object function refuses the tasks S3 still
+   * answers them). A batch job is first brought up to S3's state (one S3 completed is finished,
+   * its report counted or not; S3 not answering is DependencyFailure, nothing written), then its
+   * record says `cancelled` at once (the per-object function refuses the tasks S3 still
    * sends) and S3 is asked to stop (UpdateJobStatus Cancelled). That request failing leaves the
    * job cancelled all the same: it is logged, and every task it still runs is refused.
    */

@@ -268,6 +268,12 @@ export interface JobObjects {
   head(key: string): Promise<StoredObjectInfo | undefined>;
   /** A small object with its ETag and metadata (instruction files, job records); undefined when absent. */
   read(key: string): Promise<{ text: string; etag: string; metadata: Record<string, string> } | undefined>;
+  /**
+   * An object of any size streamed from byte `start` (a large one: a completion report's results
+   * file), never held whole; undefined when absent, empty when `start` is at or past its end.
+   * Ending the iteration early (break) releases the body.
+   */
+  readFrom(key: string, start: number): Promise<AsyncIterable<Uint8Array> | undefined>;
   write(
     key: string,
     text: string,

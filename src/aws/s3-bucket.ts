@@ -6,7 +6,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { StoredObjectInfo } from '../ports.js';
-import { fromS3Error, isMissing } from './s3-errors.js';
+import { fromS3Error, isMissing, statusOf } from './s3-errors.js';
 
 /**
  * One bucket over `@aws-sdk/client-s3`, keys optionally behind a fixed prefix: what every S3
@@ -48,6 +48,30 @@ export class S3Bucket {
       return { text, etag: out.ETag ?? '', metadata: lowerKeys(out.Metadata) };
     } catch (error) {
       if (isMissing(error)) return undefined;
+      throw fromS3Error(error, key);
+    }
+  }
+
+  /**
+   * An object streamed from byte `start` (GetObject `Range: bytes=<start>-`), its body as the SDK
+   * hands it (a Node stream: async-iterable, destroyed when the iteration ends early), never held
+   * whole; undefined when absent. A range starting at or past the end is S3's `416 InvalidRange`
+   * (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html: "Range"), answered here
+   * as nothing left to read.
+   */
+  async streamFrom(key: string, start: number): Promise<AsyncIterable<Uint8Array> | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.full(key),
+          ...(start > 0 ? { Range: `bytes=${start}-` } : {}),
+        }),
+      );
+      return (out.Body as AsyncIterable<Uint8Array> | undefined) ?? empty();
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      if (statusOf(error) === 416) return empty();
       throw fromS3Error(error, key);
     }
   }
@@ -117,6 +141,8 @@ export class S3Bucket {
     }
   }
 }
+
+async function* empty(): AsyncGenerator<Uint8Array> {}
 
 /** S3 user metadata with lower-cased keys, as the services read it. */
 export function lowerKeys(map: Record<string, string> | undefined): Record<string, string> {

@@ -6,6 +6,7 @@ import { fromS3Error } from './s3-errors.js';
 /**
  * The re-encryption job's view of the vault (the `JobObjects` port) over `@aws-sdk/client-s3`:
  * listings after a key, heads, small reads with their ETag (instruction files, job records),
+ * streamed reads of large objects from a byte (completion reports),
  * ETag-conditioned writes (all from `S3Bucket`, with its one error mapping), and the in-place
  * server-side copy that replaces an object's metadata without its body passing through the
  * function. Throttled and DependencyFailure are retried by the job; a failed condition is
@@ -19,6 +20,10 @@ export class S3JobObjects extends S3Bucket implements JobObjects {
 
   read(key: string) {
     return this.readText(key);
+  }
+
+  readFrom(key: string, start: number) {
+    return this.streamFrom(key, start);
   }
 
   write(key: string, text: string, options: Parameters<S3Bucket['writeText']>[2]) {

@@ -26,6 +26,7 @@ export const ERROR_CODES = [
   'KeyPendingDeletion',
   'KeyPendingImport',
   'InvalidState',
+  'ConcurrentModification',
   'AlreadyExists',
   'UploadExpired',
   'ImportTokenExpired',

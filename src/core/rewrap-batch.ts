@@ -217,3 +217,83 @@ function* csvRows(text: string): Generator<string[]> {
   row.push(field);
   if (row.some((f) => f !== '')) yield row;
 }
+
+/** The longest row of a results file kept to be parsed (a key is at most 1,024 bytes, URL-encoded 3 times that). */
+export const MAX_REPORT_ROW_BYTES = 64 * 1024;
+
+/**
+ * One line of a results file read streamed: its rows (one, or none for a blank line; undefined
+ * for a line longer than MAX_REPORT_ROW_BYTES, dropped unparsed), and the byte just after it,
+ * where a count resumes.
+ */
+export interface StreamedRows {
+  rows: ReportRow[] | undefined;
+  end: number;
+}
+
+const LF = 0x0a;
+const QUOTE = 0x22;
+
+/**
+ * The rows of a results CSV streamed from byte `start` (a row boundary), never holding more than
+ * one row: a row ends at a line feed outside quotes (an even count of `"` so far in it, since RFC
+ * 4180 doubles a quote inside a quoted field), so a quoted field may hold line breaks. A last
+ * row without its line feed ends with the stream.
+ */
+export async function* streamReportRows(
+  body: AsyncIterable<Uint8Array>,
+  start: number,
+): AsyncGenerator<StreamedRows> {
+  const decoder = new TextDecoder();
+  let pieces: Uint8Array[] = [];
+  let held = 0;
+  let oversize = false;
+  let quoted = false;
+  let position = start;
+  const keep = (piece: Uint8Array) => {
+    if (oversize || piece.length === 0) return;
+    if (held + piece.length > MAX_REPORT_ROW_BYTES) {
+      oversize = true;
+      pieces = [];
+      held = 0;
+      return;
+    }
+    pieces.push(piece);
+    held += piece.length;
+  };
+  const line = (end: number): StreamedRows => {
+    const rows = oversize ? undefined : parseReportCsv(decoder.decode(concat(pieces, held)));
+    pieces = [];
+    held = 0;
+    oversize = false;
+    quoted = false;
+    return { rows, end };
+  };
+  for await (const chunk of body) {
+    let from = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i];
+      if (byte === QUOTE) quoted = !quoted;
+      else if (byte === LF && !quoted) {
+        keep(chunk.subarray(from, i + 1));
+        from = i + 1;
+        yield line(position + i + 1);
+      }
+    }
+    // A copy: the rest of this chunk waits for the next one, whose buffer the stream may reuse.
+    keep(chunk.slice(from));
+    position += chunk.length;
+  }
+  if (held > 0 || oversize) yield line(position);
+}
+
+function concat(pieces: Uint8Array[], length: number): Uint8Array {
+  if (pieces.length === 1) return pieces[0] as Uint8Array;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const piece of pieces) {
+    out.set(piece, at);
+    at += piece.length;
+  }
+  return out;
+}

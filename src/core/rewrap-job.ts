@@ -76,6 +76,25 @@ export interface BatchState {
   status?: string | undefined;
   /** S3's progress summary as last read: tasks in the manifest, succeeded and failed so far. */
   tasks?: { total?: number | undefined; succeeded: number; failed: number } | undefined;
+  /**
+   * S3 completed the job and its completion report is being counted, over as many ticks as it
+   * takes (`rewrap-batch.ts`): where the count is, and what it counted so far. The counts and
+   * the cursor are saved in one write, so a count cut off anywhere resumes from the last save
+   * without counting a row twice.
+   */
+  report?: ReportCursor | undefined;
+}
+
+/** How far the counting of a completion report is (`BatchState.report`). */
+export interface ReportCursor {
+  /** The report's manifest.json (its results files are counted in the order it lists them). */
+  manifest: string;
+  /** The results file being counted (an index into the manifest's list), and the byte after its last row counted. */
+  file: number;
+  offset: number;
+  /** The counts of the rows counted so far, and the first failed keys (at most MAX_REPORTED_FAILURES). */
+  counts: JobCounts;
+  failures: { key: string; reason: string }[];
 }
 
 export interface JobCounts {

@@ -32,6 +32,13 @@ export const ERROR_STATUS = {
   /** A key whose owner has not imported its material yet, or deleted it, or whose material expired. */
   KeyPendingImport: 409,
   InvalidState: 409,
+  /**
+   * The resource changed under the request each time it was tried (a job record written by its
+   * worker while being cancelled): unlike InvalidState, retrying may succeed. AWS answers such a
+   * race 409 too, e.g. Lambda's `ResourceConflictException`, "another operation is in progress"
+   * (https://docs.aws.amazon.com/botocore/latest/reference/services/lambda/client/exceptions/ResourceConflictException.html).
+   */
+  ConcurrentModification: 409,
   AlreadyExists: 409,
   UploadExpired: 410,
   /** Import parameters are valid 24 hours: get new ones (GET .../import-parameters). */

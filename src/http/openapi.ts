@@ -22,6 +22,7 @@ const ROUTE_ERRORS: Record<string, ErrorCode[]> = {
   putAlias: ['LimitExceeded'],
   cancelKeyDeletion: ['LimitExceeded'],
   startReEncryptJob: ['LimitExceeded'],
+  cancelJob: ['NotFound', 'InvalidState', 'ConcurrentModification'],
   // Decided before the first byte leaves; after it, a failure ends the transfer short (no JSON).
   streamObject: ['NotFound', 'InvalidCiphertext', 'PreconditionFailed', 'PayloadTooLarge'],
 };

@@ -4,11 +4,18 @@ import {
   countTask,
   failureReason,
   JOB_ARGUMENT,
-  parseReportCsv,
   phaseOfStatus,
   type ReportManifest,
+  type ReportRow,
+  streamReportRows,
 } from '../core/rewrap-batch.js';
-import { emptyCounts, FINISHED, type JobRecord, MAX_REPORTED_FAILURES } from '../core/rewrap-job.js';
+import {
+  emptyCounts,
+  FINISHED,
+  type JobRecord,
+  MAX_REPORTED_FAILURES,
+  type ReportCursor,
+} from '../core/rewrap-job.js';
 import type { BatchJobs, JobObjects } from '../ports.js';
 import type { JobRecords } from './rewrap-records.js';
 import { type RetryOptions, withRetry } from './rewrap-retry.js';
@@ -32,14 +39,25 @@ export interface BatchEngineSettings {
   /** `auto` picks batch for a prefix with at least this many documents (under any key). */
   threshold: number;
   retry?: RetryOptions | undefined;
+  /**
+   * One tick's turn at counting a completion report: at most this many bytes of results files,
+   * or this long, before the count so far is saved and the turn ends (another follows).
+   */
+  reportTurn?: { bytes: number; ms: number } | undefined;
 }
 
 /**
- * The most results files of a completion report read back into the record. Each is read whole:
- * AWS splits a large report into many files, and a report of more files than this counts the
- * tasks of the first ones only (docs/jobs.md).
+ * A turn of counting a completion report, by default: 16 MiB (about 200,000 rows) or 3 seconds,
+ * whichever comes first, so that a turn stays well inside the jobs function's 25 seconds and
+ * other jobs get theirs in the same tick.
  */
-const MAX_REPORT_FILES = 100;
+const REPORT_TURN = { bytes: 16 * 1024 * 1024, ms: 3000 };
+
+/** How a refresh may go: a view only reads S3's status; the tick also counts the report. */
+export interface RefreshMode {
+  /** Count (a turn of) the completion report of a completed job; until `stop()` says time is up. */
+  count?: { stop: () => boolean } | undefined;
+}
 
 /**
  * The service side of the batch engine: it hands a job to S3 Batch Operations (CreateJob,
@@ -106,16 +124,24 @@ export class BatchEngine {
 
   /**
    * Reads the S3 job's status and progress into the record: phase, tasks (total, succeeded,
-   * failed) as the record's `total` and `scanned` while it runs, and once complete the counts of
-   * the completion report (`readReport`: rewrapped, alreadyCurrent, skipped and failed by reason,
-   * as a scheduled job counts them; so the view's one bit, completed-with-failures, follows the
-   * same rule as the scheduled engine's). A job S3 failed or cancelled keeps S3's progress only.
-   * A finished job leaves the unfinished index. Answers the record as saved (or as it was when S3
-   * could not say).
+   * failed) as the record's `total` and `scanned` while it runs. A job S3 failed or cancelled
+   * keeps S3's progress only. A job S3 completed is finished once its completion report is
+   * counted (`countReport`: rewrapped, alreadyCurrent, skipped and failed by reason, as a
+   * scheduled job counts them; so the view's one bit, completed-with-failures, follows the same
+   * rule as the scheduled engine's); until then it stays `scanning` (the view: `running`), with
+   * `batch.status` Complete, and S3 is not asked again. Only the tick counts (`mode.count`): a
+   * report may be millions of rows, which no API request reads. A finished job leaves the
+   * unfinished index. Answers the record as saved (or as it was when S3 could not say), and
+   * whether its report has more to count.
    */
-  async refresh(found: { job: JobRecord; etag: string }): Promise<{ job: JobRecord; etag: string }> {
+  async refresh(
+    found: { job: JobRecord; etag: string },
+    mode: RefreshMode = {},
+  ): Promise<{ job: JobRecord; etag: string; counting?: boolean }> {
     if (FINISHED.has(found.job.phase)) return found;
     if (!found.job.batch?.jobId) return this.submit(found);
+    if (found.job.batch.status === 'Complete')
+      return mode.count ? this.countTurn(found, mode.count.stop) : found;
     const s3JobId = found.job.batch.jobId;
     const described = await withRetry(() => this.settings.jobs.describe(s3JobId), this.settings.retry);
     if (!described) {
@@ -130,19 +156,31 @@ export class BatchEngine {
     job.counts.scanned = tasks.succeeded + tasks.failed;
     if (phase !== 'pending') job.startedAt ??= this.now().toISOString();
     if (phase === 'succeeded') {
-      // A job that ran no task (nothing under the prefix) has no report to read: S3 writes none,
-      // and reading its absent manifest is refused (403, not 404: the job's role may not list the
-      // reports bucket), which left such a job pending for ever.
-      if (job.counts.scanned === 0) job.total = 0;
-      else await this.readReport(job, described.report ?? this.settings.report);
-      if (Object.keys(job.counts.failed).length > 0) job.phase = 'completed-with-failures';
-      else job.phase = 'succeeded';
+      if (tasks.total === 0) {
+        // A job that ran no task (nothing under the prefix) has no report to read: S3 writes
+        // none, and reading its absent manifest is refused (403, not 404: the job's role may not
+        // list the reports bucket). Only S3's own total says so: a progress summary S3 left out
+        // (no total) is no proof that nothing ran, and the report is counted then.
+        job.phase = 'succeeded';
+        job.total = 0;
+      } else {
+        job.phase = 'scanning';
+        job.batch.report = {
+          manifest: this.manifestKey(described.report ?? this.settings.report, s3JobId),
+          file: 0,
+          offset: 0,
+          counts: emptyCounts(),
+          failures: [],
+        };
+      }
     } else job.phase = phase;
     if (job.phase === found.job.phase && JSON.stringify(job.batch) === JSON.stringify(found.job.batch))
       return found;
     if (FINISHED.has(job.phase)) job.finishedAt = this.now().toISOString();
     const saved = await this.save(found, job);
     if (FINISHED.has(saved.job.phase)) await this.records.finished(saved.job);
+    if (mode.count && saved.job.batch?.status === 'Complete' && !FINISHED.has(saved.job.phase))
+      return this.countTurn(saved, mode.count.stop);
     return saved;
   }
 
@@ -156,50 +194,114 @@ export class BatchEngine {
     );
   }
 
-  /**
-   * The completion report read back into the record's counts, with the scheduled engine's meaning
-   * (`countTask`: every task's final result string), and up to 100 failed keys with their reason
-   * (`failureReason`), for the operators. The record's `total` becomes the objects counted, as a
-   * scheduled job's is the objects it listed (S3's task total, instruction files included, stays
-   * in `batch.tasks`). Its location: `<prefix>/job-<id>/manifest.json`, listing the results files
-   * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html).
-   * A report that cannot be read while S3 counted failed tasks counts them as `report-unreadable`,
-   * the other counts as S3's progress left them.
-   */
-  private async readReport(job: JobRecord, report: { bucket: string; prefix: string }): Promise<void> {
-    const s3JobId = job.batch?.jobId ?? '';
+  /** Where S3 writes a job's completion report: `<prefix>/job-<id>/manifest.json`, listing its results files. */
+  private manifestKey(report: { prefix: string }, s3JobId: string): string {
     const base = report.prefix.replace(/\/$/, '');
-    const manifestKey = `${base ? `${base}/` : ''}job-${s3JobId}/manifest.json`;
+    return `${base ? `${base}/` : ''}job-${s3JobId}/manifest.json`;
+  }
+
+  /**
+   * One turn of counting the completion report into the record, with the scheduled engine's
+   * meaning (`countTask`: every task's final result string), and up to 100 failed keys with their
+   * reason (`failureReason`), for the operators. The results files are read streamed, row by
+   * row, from where the last turn saved its cursor (`batch.report`: the file, the byte after the
+   * last row counted, the counts so far), every file the manifest lists, until this turn's
+   * budget (`reportTurn`) or `stop()`; the counts and the cursor are then saved together
+   * (If-Match: a turn that lost the race to another counted nothing). Once every file is
+   * counted, the job finishes: the record's `total` becomes the objects counted, as a scheduled
+   * job's is the objects it listed (S3's task total, instruction files included, stays in
+   * `batch.tasks`). A report that cannot be read (no manifest, or not JSON) counts the failed
+   * tasks S3 reported (at least one when S3 gave no total) as `report-unreadable`. The report's
+   * format: https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html
+   */
+  private async countTurn(
+    found: { job: JobRecord; etag: string },
+    stop: () => boolean,
+  ): Promise<{ job: JobRecord; etag: string; counting?: boolean }> {
+    const job: JobRecord = structuredClone(found.job);
+    const batch = job.batch ?? {};
+    const cursor =
+      batch.report ??
+      ({
+        manifest: this.manifestKey(this.settings.report, batch.jobId ?? ''),
+        file: 0,
+        offset: 0,
+        counts: emptyCounts(),
+        failures: [],
+      } satisfies ReportCursor);
     const reports = this.settings.reports;
-    const manifest = await withRetry(() => reports.read(manifestKey), this.settings.retry);
-    const failedTasks = job.batch?.tasks?.failed ?? 0;
-    const unreadable = () => {
-      job.counts.failed = failedTasks > 0 ? { 'report-unreadable': failedTasks } : {};
-      job.failures = [];
-    };
-    if (!manifest) return unreadable();
-    let parsed: ReportManifest;
-    try {
-      parsed = JSON.parse(manifest.text) as ReportManifest;
-    } catch {
-      return unreadable();
+    const manifest = await withRetry(() => reports.read(cursor.manifest), this.settings.retry);
+    const files = manifest && resultsFiles(manifest.text);
+    if (!files) {
+      const failedTasks = batch.tasks?.failed ?? 0;
+      const unknown = batch.tasks?.total === undefined ? Math.max(1, failedTasks) : failedTasks;
+      this.log('re-encryption batch job report unreadable', { jobId: job.id, batchJobId: batch.jobId });
+      return this.finishCount(found, job, {
+        ...cursor,
+        counts: { ...emptyCounts(), failed: unknown > 0 ? { 'report-unreadable': unknown } : {} },
+        failures: [],
+      });
     }
-    const counts = emptyCounts();
-    const failures: JobRecord['failures'] = [];
-    const files = (parsed.Results ?? []).filter((r) => r.Key);
-    for (const file of files.slice(0, MAX_REPORT_FILES)) {
-      const read = await withRetry(() => reports.read(file.Key ?? ''), this.settings.retry);
-      if (!read)
+    const budget = this.settings.reportTurn ?? REPORT_TURN;
+    const started = Date.now();
+    let bytes = 0;
+    const spent = () => bytes >= budget.bytes || Date.now() - started >= budget.ms || stop();
+    while (cursor.file < files.length && !spent()) {
+      const key = files[cursor.file] as string;
+      const body = await withRetry(() => reports.readFrom(key, cursor.offset), this.settings.retry);
+      if (!body)
         throw new DomainError('DependencyFailure', 'A results file of the completion report is missing.');
-      for (const row of parseReportCsv(read.text)) {
-        countTask(counts, row);
-        if (row.taskStatus === 'failed' && failures.length < MAX_REPORTED_FAILURES)
-          failures.push({ key: this.documentKeyOf(row.key), reason: failureReason(row.resultMessage) });
+      let whole = true;
+      for await (const line of streamReportRows(body, cursor.offset)) {
+        for (const row of line.rows ?? [UNREADABLE_ROW]) this.countRow(cursor, row);
+        bytes += line.end - cursor.offset;
+        cursor.offset = line.end;
+        if (spent()) {
+          // Leaving the loop ends the body's stream: the rest is read from here next turn.
+          whole = false;
+          break;
+        }
       }
+      if (!whole) break;
+      cursor.file += 1;
+      cursor.offset = 0;
     }
-    job.counts = counts;
-    job.failures = failures;
-    job.total = counts.scanned;
+    if (cursor.file >= files.length) return this.finishCount(found, job, cursor);
+    if (bytes === 0) return found;
+    job.batch = { ...batch, report: cursor };
+    this.log('re-encryption batch job report counted in part', {
+      jobId: job.id,
+      file: cursor.file,
+      files: files.length,
+      offset: cursor.offset,
+      scanned: cursor.counts.scanned,
+    });
+    const saved = await this.save(found, job);
+    return { ...saved, counting: saved.job === job };
+  }
+
+  /** One row of the report into the count so far. */
+  private countRow(cursor: ReportCursor, row: ReportRow): void {
+    countTask(cursor.counts, row);
+    if (row.taskStatus !== 'succeeded' && cursor.failures.length < MAX_REPORTED_FAILURES)
+      cursor.failures.push({ key: this.documentKeyOf(row.key), reason: failureReason(row.resultMessage) });
+  }
+
+  /** The report counted: the job finishes with its counts, and leaves the unfinished index. */
+  private async finishCount(
+    found: { job: JobRecord; etag: string },
+    job: JobRecord,
+    cursor: ReportCursor,
+  ): Promise<{ job: JobRecord; etag: string }> {
+    job.counts = cursor.counts;
+    job.failures = cursor.failures;
+    job.total = cursor.counts.scanned;
+    job.phase = Object.keys(job.counts.failed).length > 0 ? 'completed-with-failures' : 'succeeded';
+    job.finishedAt = this.now().toISOString();
+    if (job.batch) delete job.batch.report;
+    const saved = await this.save(found, job);
+    if (FINISHED.has(saved.job.phase)) await this.records.finished(saved.job);
+    return saved;
   }
 
   /** A report's key (URL-encoded, behind the object prefix) as the record names documents. */
@@ -223,5 +325,22 @@ export class BatchEngine {
     const etag = await this.records.replace(next, found.etag);
     if (etag !== undefined) return { job: next, etag };
     return (await this.records.load(next.id)) ?? found;
+  }
+}
+
+/** A row too long to be one S3 wrote (dropped unparsed): a task of unknown outcome, counted failed. */
+const UNREADABLE_ROW: ReportRow = {
+  key: '',
+  taskStatus: 'failed',
+  resultMessage: 'failed: report-unreadable',
+};
+
+/** The results files a report's manifest.json lists, in its order; undefined when it is no manifest. */
+function resultsFiles(text: string): string[] | undefined {
+  try {
+    const parsed = JSON.parse(text) as ReportManifest;
+    return (parsed.Results ?? []).flatMap((r) => (r.Key ? [r.Key] : []));
+  } catch {
+    return undefined;
   }
 }

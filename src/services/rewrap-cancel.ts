@@ -18,7 +18,9 @@ const CANCEL_ATTEMPTS = 5;
  * same keys finds them `already re-wrapped` and moves the rest.
  *
  * Answers the record and whether this call cancelled it: a job already cancelled is answered as
- * it is (cancelling is idempotent); one finished otherwise is `409 InvalidState`.
+ * it is (cancelling is idempotent); one finished otherwise (a batch job S3 completed included)
+ * is `409 InvalidState`; a record that kept changing under every attempt `409
+ * ConcurrentModification` (retry).
  */
 export async function cancelRecord(
   records: JobRecords,
@@ -29,11 +31,9 @@ export async function cancelRecord(
     const found = await records.load(id);
     if (!found) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
     if (found.job.phase === 'cancelled') return { job: found.job, cancelledNow: false };
-    if (FINISHED.has(found.job.phase))
-      throw new DomainError(
-        'InvalidState',
-        `Job ${id} already finished (${found.job.phase}): there is nothing to cancel.`,
-      );
+    // A batch job S3 completed is finished, its report still being counted by the tick.
+    if (FINISHED.has(found.job.phase) || found.job.batch?.status === 'Complete')
+      throw new DomainError('InvalidState', `Job ${id} already finished: there is nothing to cancel.`);
     const at = now().toISOString();
     const job: JobRecord = {
       ...structuredClone(found.job),
@@ -46,5 +46,6 @@ export async function cancelRecord(
     await records.finished(job);
     return { job, cancelledNow: true };
   }
-  throw new DomainError('InvalidState', `Job ${id} changed while cancelling it; try again.`);
+  // Not InvalidState (the job finished: retrying changes nothing): this one is worth retrying.
+  throw new DomainError('ConcurrentModification', `Job ${id} changed while cancelling it; try again.`);
 }

@@ -78,9 +78,9 @@ export async function listJobs(
 /**
  * The listed records as GET /v1/jobs/{id} would show them: each unfinished batch job is brought
  * up to S3's state (`refresh`), as its own view is. Bounded: only the jobs shown on this page (at
- * most `limit`, 100) and only unfinished batch ones, each one DescribeJob (and, the once it
- * completes, its report: a manifest and at most 20 results files), at most LIST_REFRESHES at a
- * time; one S3 cannot answer is shown as last read.
+ * most `limit`, 100) and only unfinished batch ones, each one DescribeJob (never its report:
+ * the tick counts it), none once S3 said Complete, at most LIST_REFRESHES at a time; one S3
+ * cannot answer is shown as last read.
  */
 async function refreshed(deps: ListDeps, shown: Found[]): Promise<JobRecord[]> {
   const jobs = shown.map((found) => found.job);

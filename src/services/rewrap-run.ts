@@ -39,9 +39,14 @@ export interface RunOptions {
   step?: (name: string, key?: string) => void | Promise<void>;
   /**
    * A batch job's turn in a tick: S3 Batch Operations runs it, so the runner only has its
-   * progress read back (`RewrapService`); never leased, never paged here.
+   * progress read back and, once S3 completed it, a bounded part of its report counted
+   * (`RewrapService`); never leased, never paged here. Answers the record when its report has
+   * more to count (the tick gives it another turn), else undefined.
    */
-  batchTurn?: (found: { job: JobRecord; etag: string }) => Promise<void>;
+  batchTurn?: (
+    found: { job: JobRecord; etag: string },
+    stop: () => boolean,
+  ) => Promise<JobRecord | undefined>;
 }
 
 const COUNT_PAGE = 1000;
@@ -95,7 +100,8 @@ export class JobRunner {
           const job = await this.run(id, stop, pages);
           if (!job) continue;
           ran.add(id);
-          if (!FINISHED.has(job.phase) && job.lease) next.push(id);
+          // A scheduled job this worker holds, or a batch job whose report has more to count.
+          if (!FINISHED.has(job.phase) && (job.lease || job.engine === 'batch')) next.push(id);
         } catch (error) {
           // One job failing again and again (a prefix S3 refuses, an outage) must not starve the
           // others: it is logged and retried on the next tick, its lease expiring meanwhile.
@@ -112,7 +118,8 @@ export class JobRunner {
 
   /**
    * Works on one job until it is finished, `stop()` says time is up, or its lease is lost.
-   * Answers the record as last saved, or undefined when another worker holds the job.
+   * Answers the record as last saved, or undefined when another worker holds the job. A batch
+   * job gets one turn of `batchTurn`, and is answered only when it wants another.
    */
   async run(
     id: string,
@@ -122,8 +129,8 @@ export class JobRunner {
   ): Promise<JobRecord | undefined> {
     const found = await this.records.load(id);
     if (found?.job.engine === 'batch') {
-      if (!FINISHED.has(found.job.phase)) await this.options.batchTurn?.(found);
-      return undefined;
+      if (FINISHED.has(found.job.phase) || stop()) return undefined;
+      return this.options.batchTurn?.(found, stop);
     }
     if (!found || !leaseAvailable(found.job, this.worker, this.now())) return undefined;
     let { job, etag } = found;

@@ -15,7 +15,7 @@ import { nameInSpace, spacePrefixOf } from '../core/spaces.js';
 import type { AuditDecision, JobObjects, KeyAdmin, Keys } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';
 import type { QuotaLedger } from './quotas.js';
-import { BatchEngine, type BatchEngineSettings } from './rewrap-batch.js';
+import { BatchEngine, type BatchEngineSettings, type RefreshMode } from './rewrap-batch.js';
 import { cancelRecord } from './rewrap-cancel.js';
 import { listJobs } from './rewrap-list.js';
 import { JOBS_PREFIX, JobRecords } from './rewrap-records.js';
@@ -81,7 +81,10 @@ export class RewrapService {
     // The scheduled runner leaves batch jobs to S3; its tick only reads their progress back.
     this.runner = new JobRunner(keys, access, objects, this.records, {
       ...options,
-      batchTurn: (found) => this.refreshBatch(found).then(() => undefined),
+      batchTurn: async (found, stop) => {
+        const turn = await this.refreshBatch(found, { count: { stop } });
+        return turn.counting ? turn.job : undefined;
+      },
     });
   }
 
@@ -216,13 +219,15 @@ export class RewrapService {
   /**
    * Cancels a job, either engine (`cancelRecord`), with the same right as its view (`status`: an
    * unknown id is NotFound, a job whose keys the caller does not administer AccessDenied, as GET
-   * answers them). A batch job is first brought up to S3's state (one S3 finished is finished),
-   * then its record says `cancelled` at once (the per-object function refuses the tasks S3 still
+   * answers them). A batch job is first brought up to S3's state (one S3 completed is finished,
+   * its report counted or not; S3 not answering is DependencyFailure, nothing written), then its
+   * record says `cancelled` at once (the per-object function refuses the tasks S3 still
    * sends) and S3 is asked to stop (UpdateJobStatus Cancelled). That request failing leaves the
    * job cancelled all the same: it is logged, and every task it still runs is refused.
    */
   async cancel(caller: JobCaller, id: string): Promise<ReturnType<typeof viewFor>> {
-    await this.status(caller, id);
+    // A batch job S3 may have finished is not cancelled on a guess: S3 unreadable is a 502.
+    await this.status(caller, id, { strict: true });
     const { job, cancelledNow } = await cancelRecord(this.records, id, this.now);
     if (cancelledNow) {
       this.log('re-encryption job cancelled', { jobId: id, engine: job.engine ?? 'scheduled' });
@@ -238,15 +243,28 @@ export class RewrapService {
     return viewFor(job, caller);
   }
 
-  /** A batch job's record brought up to S3's state (progress, report); as it is when S3 cannot say. */
-  private async refreshBatch(found: { job: JobRecord; etag: string }): Promise<JobRecord> {
-    if (!this.batch || found.job.engine !== 'batch') return found.job;
+  /**
+   * A batch job's record brought up to S3's state (status, progress; with `mode.count`, the tick's
+   * alone, a turn of counting its completion report); as it is when S3 cannot say, or throwing
+   * DependencyFailure then when `strict` (a cancel must not act on a state it could not read).
+   */
+  private async refreshBatch(
+    found: { job: JobRecord; etag: string },
+    mode: RefreshMode & { strict?: boolean } = {},
+  ): Promise<{ job: JobRecord; counting?: boolean }> {
+    if (!this.batch || found.job.engine !== 'batch') return found;
     try {
-      return (await this.batch.refresh(found)).job;
+      return await this.batch.refresh(found, mode);
     } catch (error) {
       const code = error instanceof DomainError ? error.code : 'InternalError';
       this.log('re-encryption batch job progress unread', { jobId: found.job.id, error: code });
-      return found.job;
+      if (mode.strict)
+        throw new DomainError(
+          'DependencyFailure',
+          // Names no engine: which one `auto` picked says how many documents the prefix holds.
+          `The state of job ${found.job.id} could not be read: try again.`,
+        );
+      return found;
     }
   }
 
@@ -281,7 +299,7 @@ export class RewrapService {
    * A job's view (`jobView`: no object name, no count), for a caller who administers its keys
    * (both, for a cross-key job). The refusal names neither key: a job id says nothing of them.
    */
-  async status(caller: JobCaller, id: string) {
+  async status(caller: JobCaller, id: string, options: { strict?: boolean } = {}) {
     if (!/^[A-Za-z0-9-]{1,64}$/.test(id)) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
     const found = await this.load(id);
     if (!found) throw new DomainError('NotFound', `No job ${JSON.stringify(id)}.`);
@@ -295,8 +313,8 @@ export class RewrapService {
           `${normalisePrincipal(caller.arn)} may not view job ${id}: only an administrator of its keys may.`,
         );
     }
-    // A batch job's state is S3's: read at each view (the tick reads it too).
-    return viewFor(await this.refreshBatch(found), caller);
+    // A batch job's state is S3's: read at each view (the tick reads it too, and counts the report).
+    return viewFor((await this.refreshBatch(found, { strict: options.strict })).job, caller);
   }
 
   /**
@@ -305,7 +323,11 @@ export class RewrapService {
    */
   async list(caller: JobCaller, limit: number, cursor: string | undefined) {
     const page = await listJobs(
-      { records: this.records, access: this.access, refresh: (found) => this.refreshBatch(found) },
+      {
+        records: this.records,
+        access: this.access,
+        refresh: async (found) => (await this.refreshBatch(found)).job,
+      },
       caller,
       limit,
       cursor,

@@ -70,6 +70,9 @@ describe('exit codes: one per class of error', () => {
     ['not found (404)', api(404, 'NotFound'), EXIT.notFound],
     ['a conflict (409)', api(409, 'AlreadyExists'), EXIT.conflict],
     ['a disabled key (409)', api(409, 'KeyDisabled'), EXIT.conflict],
+    ['a finished job not cancellable (409)', api(409, 'InvalidState'), EXIT.conflict],
+    // A race lost to another writer: worth retrying, unlike the 409s above.
+    ['a job changed while cancelling (409)', api(409, 'ConcurrentModification'), EXIT.throttled],
     ['gone (410)', api(410), EXIT.conflict],
     ['a failed precondition (412)', api(412, 'PreconditionFailed'), EXIT.conflict],
     ['throttled by the gateway (429)', api(429, 'TooManyRequestsException'), EXIT.throttled],

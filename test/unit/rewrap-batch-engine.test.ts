@@ -22,7 +22,9 @@ const user = (name: string) => `arn:aws:iam::${ACCOUNT}:user/${name}`;
 const OPERATOR = user('operator');
 const APP = user('app');
 
-async function setup(options: { threshold?: number; batch?: boolean } = {}) {
+async function setup(
+  options: { threshold?: number; batch?: boolean; reportTurn?: { bytes: number; ms: number } } = {},
+) {
   const kms = new MemoryKms();
   const access = new AccessControl(kms, { ttlMs: 0 });
   const keys = new KeyService(kms, access, ACCOUNT, { aliasOperators: [OPERATOR] });
@@ -48,6 +50,7 @@ async function setup(options: { threshold?: number; batch?: boolean } = {}) {
             priority: 7,
             threshold: options.threshold ?? 3,
             retry: { baseMs: 1, maxMs: 2 },
+            ...(options.reportTurn ? { reportTurn: options.reportTurn } : {}),
           },
         }),
   });
@@ -157,6 +160,10 @@ describe("a batch job's view, from DescribeJob and the completion report", () =>
     fake.status = 'Complete';
     fake.succeeded = 10;
     fake.failed = 0;
+    // S3 completed: the view stays running until the tick has counted the report.
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('running');
+    expect((await rewrap.load(id))?.job).toMatchObject({ phase: 'scanning', batch: { status: 'Complete' } });
+    await rewrap.tick();
     const done = await rewrap.status({ arn: OPERATOR }, id);
     expect(done).toMatchObject({ state: 'succeeded', engine: 'batch' });
     expect(done.report?.summary).toMatch(/^The job finished\. /);
@@ -188,6 +195,7 @@ describe("a batch job's view, from DescribeJob and the completion report", () =>
         }),
         { contentType: 'application/json' },
       );
+      await rewrap.tick();
       const view = await rewrap.status({ arn: OPERATOR }, id);
       expect(view.state, message).toBe(state);
       // The view names no object and counts none; the record keeps the failed key for operators.
@@ -235,6 +243,7 @@ describe("a batch job's view, from DescribeJob and the completion report", () =>
       }),
       { contentType: 'application/json' },
     );
+    await rewrap.tick();
     expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('completed-with-failures');
     const record = (await rewrap.load(id))?.job;
     // The instruction file is no object: 8 objects, where S3 ran 9 tasks.
@@ -297,6 +306,10 @@ describe('cancelling a batch job, and listing batch jobs', () => {
     };
     await expect(rewrap.cancel({ arn: OPERATOR }, id)).rejects.toMatchObject({ code: 'InvalidState' });
     expect(asked).toBe(0);
+    // Its report not counted yet: running, and still not cancellable; then finished as S3 said.
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('running');
+    await expect(rewrap.cancel({ arn: OPERATOR }, id)).rejects.toMatchObject({ code: 'InvalidState' });
+    await rewrap.tick();
     expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('succeeded');
   });
 
@@ -331,6 +344,12 @@ describe('cancelling a batch job, and listing batch jobs', () => {
     fake.status = 'Complete';
     fake.total = 1;
     fake.succeeded = 1;
+    // Complete: the listing records it, but leaves the report to the tick (running until counted).
+    expect((await listed())[id]).toBe('running');
+    described = 0;
+    expect((await listed())[id]).toBe('running');
+    expect(described).toBe(0);
+    await rewrap.tick();
     expect((await listed())[id]).toBe('succeeded');
     expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('succeeded');
     // Finished: the record is S3's last word, not read again.
@@ -353,6 +372,304 @@ describe('cancelling a batch job, and listing batch jobs', () => {
     };
     expect((await rewrap.list({ arn: OPERATOR }, 50, undefined)).jobs).toHaveLength(9);
     expect(most).toBe(4);
+  });
+});
+
+describe('a large completion report: counted by the tick only, streamed, over several turns', () => {
+  const ROWS = 200_000;
+  const FILES = 3;
+  const TURN = 1024 * 1024;
+  const row = (i: number) =>
+    i % 10_000 === 7
+      ? `eaas-vault,tenant-a%2Fhr%2Fdoc-${i},,failed,200,PermanentFailure,"failed: too-large-to-copy"`
+      : `eaas-vault,tenant-a%2Fhr%2Fdoc-${i},,succeeded,200,,"rewrapped"`;
+
+  /** A completed batch job whose report holds `files` results files of `rows` rows in all. */
+  async function completed(rows: number, files: number, reportTurn = { bytes: TURN, ms: 60_000 }) {
+    const s = await setup({ reportTurn });
+    const view = await s.rewrap.start({ arn: OPERATOR }, { ...s.input, engine: 'batch' });
+    const fake = s.batchJobs.jobFor(view.id);
+    const base = `reports/job-${fake.id}`;
+    const per = Math.ceil(rows / files);
+    const results = [];
+    let failed = 0;
+    for (let f = 0; f < files; f++) {
+      const lines: string[] = [];
+      for (let i = f * per; i < Math.min(rows, (f + 1) * per); i++) {
+        lines.push(row(i));
+        if (i % 10_000 === 7) failed++;
+      }
+      const key = `${base}/results/part-${f}.csv`;
+      await s.reports.write(key, `${lines.join('\n')}\n`, { contentType: 'text/csv' });
+      results.push({ TaskExecutionStatus: 'succeeded', Bucket: 'eaas-reports', Key: key });
+    }
+    await s.reports.write(`${base}/manifest.json`, JSON.stringify({ Results: results }), {
+      contentType: 'application/json',
+    });
+    Object.assign(fake, { status: 'Complete', total: rows, succeeded: rows - failed, failed });
+    return { ...s, id: view.id, failed };
+  }
+
+  it('GET, the listing and cancel read no report: the job stays running until the tick counts it', async () => {
+    const { rewrap, reports, id } = await completed(ROWS, FILES);
+    const read = reports.read.bind(reports);
+    const touched: string[] = [];
+    reports.read = async (key) => {
+      touched.push(key);
+      return read(key);
+    };
+    const readFrom = reports.readFrom.bind(reports);
+    reports.readFrom = async (key, start) => {
+      touched.push(key);
+      return readFrom(key, start);
+    };
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('running');
+    expect((await rewrap.list({ arn: OPERATOR }, 10, undefined)).jobs[0]?.state).toBe('running');
+    await expect(rewrap.cancel({ arn: OPERATOR }, id)).rejects.toMatchObject({ code: 'InvalidState' });
+    expect(touched).toEqual([]);
+    expect(reports.streamedBytes).toBe(0);
+    expect(await rewrap.unfinished()).toEqual([id]);
+  });
+
+  it('each turn streams at most its budget and saves a cursor; the counts are exact at the end', async () => {
+    const { rewrap, reports, id, failed } = await completed(ROWS, FILES);
+    const size = [...reports.objects.entries()]
+      .filter(([k]) => k.endsWith('.csv'))
+      .reduce((n, [, o]) => n + Buffer.byteLength(o.text), 0);
+    expect(size).toBeGreaterThan(8 * TURN);
+    await rewrap.status({ arn: OPERATOR }, id);
+    const offsets: { file: number; offset: number }[] = [];
+    let before = 0;
+    for (let turn = 0; turn < 100; turn++) {
+      await rewrap.run(id);
+      const job = (await rewrap.load(id))?.job;
+      // One row past the budget at most, and the chunk it came in.
+      expect(reports.streamedBytes - before).toBeLessThanOrEqual(TURN + reports.chunkBytes);
+      before = reports.streamedBytes;
+      if (!job?.batch?.report) break;
+      const { file, offset } = job.batch.report;
+      offsets.push({ file, offset });
+      expect(job.phase).toBe('scanning');
+      expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('running');
+    }
+    expect(offsets.length).toBeGreaterThanOrEqual(8);
+    // Each turn moves the cursor on; every file is read once, from the first byte to the last.
+    for (let i = 1; i < offsets.length; i++) {
+      const [a, b] = [offsets[i - 1], offsets[i]] as [
+        { file: number; offset: number },
+        { file: number; offset: number },
+      ];
+      expect(b.file > a.file || (b.file === a.file && b.offset > a.offset)).toBe(true);
+    }
+    expect(reports.streamedBytes).toBeLessThanOrEqual(size + offsets.length * reports.chunkBytes);
+    const job = (await rewrap.load(id))?.job;
+    expect(job?.phase).toBe('completed-with-failures');
+    expect(job?.counts).toEqual({
+      scanned: ROWS,
+      rewrapped: ROWS - failed,
+      alreadyCurrent: 0,
+      skipped: {},
+      failed: { 'too-large-to-copy': failed },
+    });
+    expect(job?.total).toBe(ROWS);
+    expect(job?.failures).toHaveLength(failed);
+    expect(job?.failures[0]).toEqual({ key: 'hr/doc-7', reason: 'too-large-to-copy' });
+    expect(job?.batch?.report).toBeUndefined();
+    expect(await rewrap.unfinished()).toEqual([]);
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('completed-with-failures');
+  });
+
+  it('one tick counts the whole report in turns, other jobs taking theirs', async () => {
+    const { rewrap, id } = await completed(ROWS, FILES);
+    await rewrap.tick();
+    const job = (await rewrap.load(id))?.job;
+    expect(job?.phase).toBe('completed-with-failures');
+    expect(job?.counts.scanned).toBe(ROWS);
+  });
+
+  it('a tick whose time is up leaves the count where it saved it, for the next tick', async () => {
+    const { rewrap, id } = await completed(ROWS, FILES);
+    await rewrap.status({ arn: OPERATOR }, id);
+    let turns = 0;
+    const scanned: number[] = [];
+    for (; turns < 5; turns++) {
+      let checks = 0;
+      // Time is up after about a thousand rows of each tick (the count asks after each row).
+      await rewrap.tick(() => ++checks > 1000);
+      const job = (await rewrap.load(id))?.job;
+      if (!job?.batch?.report) break;
+      scanned.push(job.batch.report.counts.scanned);
+    }
+    expect(scanned.length).toBeGreaterThan(1);
+    expect(scanned[1]).toBeGreaterThan(scanned[0] as number);
+  });
+
+  it('every results file is counted, beyond the first 100', async () => {
+    const { rewrap, id } = await completed(1_500, 150);
+    await rewrap.tick();
+    const job = (await rewrap.load(id))?.job;
+    expect(job?.counts.scanned).toBe(1_500);
+    expect(job?.total).toBe(1_500);
+  });
+
+  it('a turn cut off mid-file (the stream fails) counts nothing twice: the next resumes from the last save', async () => {
+    const { rewrap, reports, id, failed } = await completed(ROWS, FILES);
+    await rewrap.status({ arn: OPERATOR }, id);
+    await rewrap.run(id);
+    const saved = (await rewrap.load(id))?.job.batch?.report;
+    expect(saved?.counts.scanned).toBeGreaterThan(0);
+    const readFrom = reports.readFrom.bind(reports);
+    reports.readFrom = async (key, start) => {
+      const body = await readFrom(key, start);
+      return (
+        body &&
+        (async function* () {
+          let n = 0;
+          for await (const chunk of body) {
+            if (++n > 3) throw new Error('connection reset');
+            yield chunk;
+          }
+        })()
+      );
+    };
+    await rewrap.run(id);
+    // The failed turn saved nothing.
+    expect((await rewrap.load(id))?.job.batch?.report).toEqual(saved);
+    reports.readFrom = readFrom;
+    await rewrap.tick();
+    const job = (await rewrap.load(id))?.job;
+    expect(job?.counts.scanned).toBe(ROWS);
+    expect(job?.counts.rewrapped).toBe(ROWS - failed);
+  });
+
+  it('a turn that lost the record to another writer counts nothing twice', async () => {
+    const { rewrap, vault, id } = await completed(ROWS, FILES);
+    await rewrap.status({ arn: OPERATOR }, id);
+    // Another worker's turn lands between this turn's read of the record and its save.
+    const write = vault.write.bind(vault);
+    let raced = false;
+    vault.write = async (key, text, options) => {
+      if (!raced && key === `jobs/${id}.json` && options.ifMatch) {
+        raced = true;
+        await rewrap.run(id);
+      }
+      return write(key, text, options);
+    };
+    await rewrap.run(id);
+    vault.write = write;
+    await rewrap.tick();
+    expect(raced).toBe(true);
+    expect((await rewrap.load(id))?.job.counts.scanned).toBe(ROWS);
+  });
+
+  it('rows with quoted line breaks, CRLF, no final line feed; a row too long counts as report-unreadable', async () => {
+    const { rewrap, reports, id } = await completed(1, 1, { bytes: 10, ms: 60_000 });
+    const fake = (await rewrap.load(id))?.job.batch?.jobId ?? '';
+    const base = `reports/job-${fake}`;
+    const csv = [
+      'eaas-vault,tenant-a%2Fhr%2Fa,,failed,200,PermanentFailure,"Lambda returned function error: {""errorMessage"":""line one',
+      'line two""}"',
+      'eaas-vault,tenant-a%2Fhr%2Fb,,succeeded,200,,"rewrapped"',
+      `eaas-vault,tenant-a%2Fhr%2F${'x'.repeat(70_000)},,succeeded,200,,"rewrapped"`,
+      'eaas-vault,tenant-a%2Fhr%2Fc,,succeeded,200,,"already re-wrapped"',
+    ].join('\r\n');
+    await reports.write(`${base}/results/r.csv`, csv, { contentType: 'text/csv' });
+    await reports.write(
+      `${base}/manifest.json`,
+      JSON.stringify({ Results: [{ Key: `${base}/results/r.csv` }] }),
+      { contentType: 'application/json' },
+    );
+    await rewrap.status({ arn: OPERATOR }, id);
+    await rewrap.tick();
+    const job = (await rewrap.load(id))?.job;
+    expect(job?.counts).toEqual({
+      scanned: 4,
+      rewrapped: 1,
+      alreadyCurrent: 1,
+      skipped: {},
+      failed: { 'function-error': 1, 'report-unreadable': 1 },
+    });
+    expect(job?.failures[0]?.key).toBe('hr/a');
+  });
+});
+
+describe("S3's progress summary, and cancel when S3 cannot be read", () => {
+  async function batchJob() {
+    const s = await setup();
+    const view = await s.rewrap.start({ arn: OPERATOR }, { ...s.input, engine: 'batch' });
+    return { ...s, id: view.id, fake: s.batchJobs.jobFor(view.id) };
+  }
+
+  it('a Complete job without a progress summary (no total) has its report read: its failures are not hidden', async () => {
+    const { rewrap, reports, id, fake } = await batchJob();
+    // As the adapter reads a DescribeJob without ProgressSummary: no total, 0 and 0.
+    fake.status = 'Complete';
+    const base = `reports/job-${fake.id}`;
+    await reports.write(
+      `${base}/results/f.csv`,
+      'eaas-vault,tenant-a%2Fhr%2Fx,,failed,200,PermanentFailure,"failed: too-large-to-copy"\n',
+      { contentType: 'text/csv' },
+    );
+    await reports.write(
+      `${base}/manifest.json`,
+      JSON.stringify({ Results: [{ Key: `${base}/results/f.csv` }] }),
+      { contentType: 'application/json' },
+    );
+    await rewrap.status({ arn: OPERATOR }, id);
+    await rewrap.tick();
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('completed-with-failures');
+    expect((await rewrap.load(id))?.job.counts.failed).toEqual({ 'too-large-to-copy': 1 });
+  });
+
+  it('no progress summary and no report: completed-with-failures (report-unreadable), never a silent success', async () => {
+    const { rewrap, id, fake } = await batchJob();
+    fake.status = 'Complete';
+    await rewrap.status({ arn: OPERATOR }, id);
+    await rewrap.tick();
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('completed-with-failures');
+    expect((await rewrap.load(id))?.job.counts.failed).toEqual({ 'report-unreadable': 1 });
+  });
+
+  it('cancel refuses with 502 DependencyFailure when DescribeJob fails: a job S3 may have completed is not cancelled on a guess', async () => {
+    const { rewrap, id, fake, batchJobs } = await batchJob();
+    fake.status = 'Complete';
+    fake.total = 2;
+    fake.succeeded = 2;
+    batchJobs.describe = async () => {
+      throw new DomainError('DependencyFailure', 'S3 Control unreachable');
+    };
+    let asked = 0;
+    batchJobs.cancel = async () => {
+      asked++;
+    };
+    const refused = await rewrap.cancel({ arn: OPERATOR }, id).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: 'DependencyFailure' });
+    // The answer names no engine (which one `auto` picked says how many documents there are).
+    expect((refused as Error).message).not.toMatch(/S3|batch/i);
+    expect(asked).toBe(0);
+    const record = (await rewrap.load(id))?.job;
+    expect(record?.phase).not.toBe('cancelled');
+    // GET still answers, as last read.
+    expect((await rewrap.status({ arn: OPERATOR }, id)).state).toBe('pending');
+  });
+
+  it('a cancel that keeps losing the record to other writers is 409 ConcurrentModification (retry), not InvalidState', async () => {
+    const { rewrap, vault, input } = await setup();
+    const view = await rewrap.start({ arn: OPERATOR }, { ...input, engine: 'scheduled' });
+    const write = vault.write.bind(vault);
+    vault.write = async (key, text, options) => {
+      // Another writer lands first, every time.
+      if (key === `jobs/${view.id}.json` && options.ifMatch) {
+        const current = vault.objects.get(key);
+        if (current) await write(key, current.text, { contentType: 'application/json' });
+      }
+      return write(key, text, options);
+    };
+    await expect(rewrap.cancel({ arn: OPERATOR }, view.id)).rejects.toMatchObject({
+      code: 'ConcurrentModification',
+    });
+    vault.write = write;
+    expect((await rewrap.cancel({ arn: OPERATOR }, view.id)).state).toBe('cancelled');
   });
 });
 

@@ -79,6 +79,9 @@ class Vault implements JobObjects {
     const o = this.objects.get(key);
     return o && { text: o.body, etag: o.etag, metadata: { ...o.metadata } };
   }
+  async readFrom(): Promise<AsyncIterable<Uint8Array> | undefined> {
+    throw new Error('a job streams no document');
+  }
 
   async write(
     key: string,

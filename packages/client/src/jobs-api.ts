@@ -31,7 +31,8 @@ export class JobsApi {
   /**
    * POST /v1/jobs/{id}/cancel: stops a job (either engine), with the same right as `get`;
    * objects already re-wrapped stay so. A cancelled job answers as it is; a finished one is
-   * refused with 409 `InvalidState`.
+   * refused with 409 `InvalidState`; 409 `ConcurrentModification` (the record kept changing) and
+   * 502 `DependencyFailure` (the job's state could not be read) are worth retrying.
    */
   cancel(id: string): Promise<JobView> {
     return this.client.request('POST', `/v1/jobs/${encodeURIComponent(id)}/cancel`);

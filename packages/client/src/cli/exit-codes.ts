@@ -18,7 +18,7 @@ export const EXIT = {
   notFound: 5,
   /** The state forbids it: a disabled key, a changed document, an existing name (409, 410, 412). */
   conflict: 6,
-  /** Throttled or over a quota (429): retry later, with backoff. */
+  /** Throttled or over a quota (429), or a resource changed under the request (409 ConcurrentModification): retry later, with backoff. */
   throttled: 7,
   /** The ciphertext, document or message could not be decrypted and authenticated. */
   invalidCiphertext: 8,
@@ -69,6 +69,8 @@ export function exitCodeOf(error: unknown): ExitCode {
     if (AUTHENTICATION_CODES.has(error.code) || error.status === 401) return EXIT.authentication;
     if (error.status === 403) return EXIT.accessDenied;
     if (error.status === 404) return EXIT.notFound;
+    // A race lost to another writer: retrying may succeed, unlike the other 409s.
+    if (error.code === 'ConcurrentModification') return EXIT.throttled;
     if (error.status === 409 || error.status === 410 || error.status === 412) return EXIT.conflict;
     if (error.status === 429) return EXIT.throttled;
     if (error.status >= 400 && error.status < 500) return EXIT.usage;

@@ -53,6 +53,15 @@ export interface BatchEngineSettings {
  */
 const REPORT_TURN = { bytes: 16 * 1024 * 1024, ms: 3000 };
 
+/**
+ * A job of at most this many tasks (S3's total) has its report counted by the request that finds
+ * it complete, within INLINE_TURN, so that a small campaign's view is finished at once rather than
+ * at the next tick (minutes): a few thousand rows are at most a few MiB even with the longest keys.
+ * A larger report is the tick's alone. A turn that does not finish saves its cursor as the tick's.
+ */
+const INLINE_REPORT_TASKS = 2000;
+const INLINE_TURN = { bytes: 4 * 1024 * 1024, ms: 2000 };
+
 /** How a refresh may go: a view only reads S3's status; the tick also counts the report. */
 export interface RefreshMode {
   /** Count (a turn of) the completion report of a completed job; until `stop()` says time is up. */
@@ -129,8 +138,9 @@ export class BatchEngine {
    * counted (`countReport`: rewrapped, alreadyCurrent, skipped and failed by reason, as a
    * scheduled job counts them; so the view's one bit, completed-with-failures, follows the same
    * rule as the scheduled engine's); until then it stays `scanning` (the view: `running`), with
-   * `batch.status` Complete, and S3 is not asked again. Only the tick counts (`mode.count`): a
-   * report may be millions of rows, which no API request reads. A finished job leaves the
+   * `batch.status` Complete, and S3 is not asked again. The tick counts (`mode.count`): a report
+   * may be millions of rows, which no API request reads; a request counts only a small one
+   * (INLINE_REPORT_TASKS). A finished job leaves the
    * unfinished index. Answers the record as saved (or as it was when S3 could not say), and
    * whether its report has more to count.
    */
@@ -140,8 +150,7 @@ export class BatchEngine {
   ): Promise<{ job: JobRecord; etag: string; counting?: boolean }> {
     if (FINISHED.has(found.job.phase)) return found;
     if (!found.job.batch?.jobId) return this.submit(found);
-    if (found.job.batch.status === 'Complete')
-      return mode.count ? this.countTurn(found, mode.count.stop) : found;
+    if (found.job.batch.status === 'Complete') return this.countNow(found, mode);
     const s3JobId = found.job.batch.jobId;
     const described = await withRetry(() => this.settings.jobs.describe(s3JobId), this.settings.retry);
     if (!described) {
@@ -179,9 +188,21 @@ export class BatchEngine {
     if (FINISHED.has(job.phase)) job.finishedAt = this.now().toISOString();
     const saved = await this.save(found, job);
     if (FINISHED.has(saved.job.phase)) await this.records.finished(saved.job);
-    if (mode.count && saved.job.batch?.status === 'Complete' && !FINISHED.has(saved.job.phase))
-      return this.countTurn(saved, mode.count.stop);
+    if (saved.job.batch?.status === 'Complete' && !FINISHED.has(saved.job.phase))
+      return this.countNow(saved, mode);
     return saved;
+  }
+
+  /** A turn of counting: the tick's (`mode.count`), or a request's when the report is small. */
+  private countNow(
+    found: { job: JobRecord; etag: string },
+    mode: RefreshMode,
+  ): Promise<{ job: JobRecord; etag: string; counting?: boolean }> | { job: JobRecord; etag: string } {
+    if (mode.count) return this.countTurn(found, mode.count.stop);
+    const total = found.job.batch?.tasks?.total;
+    if (total !== undefined && total <= INLINE_REPORT_TASKS)
+      return this.countTurn(found, () => false, INLINE_TURN);
+    return found;
   }
 
   /** Asks S3 to cancel the job (UpdateJobStatus Cancelled); the record follows on its next refresh. */
@@ -217,6 +238,7 @@ export class BatchEngine {
   private async countTurn(
     found: { job: JobRecord; etag: string },
     stop: () => boolean,
+    turn?: { bytes: number; ms: number },
   ): Promise<{ job: JobRecord; etag: string; counting?: boolean }> {
     const job: JobRecord = structuredClone(found.job);
     const batch = job.batch ?? {};
@@ -242,7 +264,7 @@ export class BatchEngine {
         failures: [],
       });
     }
-    const budget = this.settings.reportTurn ?? REPORT_TURN;
+    const budget = turn ?? this.settings.reportTurn ?? REPORT_TURN;
     const started = Date.now();
     let bytes = 0;
     const spent = () => bytes >= budget.bytes || Date.now() - started >= budget.ms || stop();

@@ -3,6 +3,7 @@ import { DomainError } from '../core/errors.js';
 import { isDocumentKey } from '../core/reserved-keys.js';
 import {
   type BatchTaskResult,
+  decodeTaskKey,
   JOB_ARGUMENT,
   JOB_REFUSED,
   NOT_A_DOCUMENT,
@@ -176,20 +177,14 @@ export class RewrapBatchTasks {
   }
 
   /**
-   * The document key of a task: the vault bucket's key behind the object prefix, URL-decoded
-   * (the event's keys are URL-encoded, as the manifest's are:
-   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html);
+   * The document key of a task: the vault bucket's key behind the object prefix, decoded as S3
+   * Batch Operations encodes it (`decodeTaskKey`: a space arrives as `+`);
    * undefined for any other bucket or key.
    */
   private documentKey(bucket: string, encoded: string): string | undefined {
     if (bucket !== this.options.vaultBucket) return undefined;
-    let key: string;
-    try {
-      key = decodeURIComponent(encoded);
-    } catch {
-      return undefined;
-    }
-    if (!key.startsWith(this.options.objectPrefix)) return undefined;
+    const key = decodeTaskKey(encoded);
+    if (key === undefined || !key.startsWith(this.options.objectPrefix)) return undefined;
     return key.slice(this.options.objectPrefix.length);
   }
 }

@@ -2,6 +2,7 @@ import { DomainError } from '../core/errors.js';
 import { isDocumentKey } from '../core/reserved-keys.js';
 import {
   countTask,
+  decodeTaskKey,
   failureReason,
   JOB_ARGUMENT,
   parseReportCsv,
@@ -202,14 +203,10 @@ export class BatchEngine {
     job.total = counts.scanned;
   }
 
-  /** A report's key (URL-encoded, behind the object prefix) as the record names documents. */
+  /** A report's key (URL-encoded as `decodeTaskKey` reads it, behind the object prefix) as the record names documents. */
   private documentKeyOf(encoded: string): string {
-    let key = encoded;
-    try {
-      key = decodeURIComponent(encoded);
-    } catch {
-      return encoded;
-    }
+    const key = decodeTaskKey(encoded);
+    if (key === undefined) return encoded;
     const prefix = this.settings.objectPrefix;
     return key.startsWith(prefix) ? key.slice(prefix.length) : key;
   }

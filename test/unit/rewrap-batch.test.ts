@@ -7,7 +7,12 @@ import {
   INSTRUCTION_METADATA,
 } from '../../src/core/envelope/index.js';
 import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
-import { JOB_ARGUMENT, type S3BatchEventV2 } from '../../src/core/rewrap-batch.js';
+import {
+  decodeTaskKey,
+  encodeTaskKey,
+  JOB_ARGUMENT,
+  type S3BatchEventV2,
+} from '../../src/core/rewrap-batch.js';
 import { type JobSpec, jobView, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
 import { makeHandler } from '../../src/handlers/rewrap-batch.js';
 import type { Keys } from '../../src/ports.js';
@@ -388,6 +393,49 @@ describe('the batch engine end to end over fakes (S3 Batch Operations in memory)
     await batchJobs.run(again.id, invoke);
     expect(keys.counts).toEqual(docs.map(() => 1));
     for (const key of docs) expect((await underOf(vault, key)).under, key).toBe(B);
+  });
+});
+
+describe('object keys as S3 Batch Operations encodes them (form style: a space as +)', () => {
+  it('decodes + as a space and %2B as +; a key that is not URL-encoded is none', () => {
+    expect(decodeTaskKey('docs/a+b.txt')).toBe('docs/a b.txt');
+    expect(decodeTaskKey('docs%2Fa%20b.txt')).toBe('docs/a b.txt');
+    expect(decodeTaskKey('docs/c%2Bd')).toBe('docs/c+d');
+    expect(decodeTaskKey('docs/50%25')).toBe('docs/50%');
+    expect(decodeTaskKey('docs/%C3%BC')).toBe('docs/ü');
+    expect(decodeTaskKey('docs/%E2')).toBeUndefined();
+    for (const key of ['docs/a b.txt', 'docs/c+d', 'docs/50% off', 'docs/ünï cödé/€ +x'])
+      expect(decodeTaskKey(encodeTaskKey(key))).toBe(key);
+  });
+
+  it('re-wraps documents whose names hold spaces, +, % and unicode, and the report names them as stored', async () => {
+    const { vault, keys, rewrap, batchJobs, invoke, start } = await setup();
+    const docs = ['docs/a b.txt', 'docs/c+d', 'docs/50% off', 'docs/ünï cödé/€ +x'];
+    for (const key of docs) await seed(vault, key, v3(A), { ours: true });
+    // One that fails after selection, so that the report's failed keys are read back too.
+    await vault.write('docs/too big', 'CIPHERTEXT-BODY', {
+      contentType: 'application/octet-stream',
+      metadata: {
+        ...encodeHeader(v3(A)).metadata,
+        [EAAS_METADATA.keyArn]: A,
+        [EAAS_METADATA.wrappedAt]: '2020-01-01T00:00:00Z',
+      },
+    });
+    const head = vault.head.bind(vault);
+    vault.head = async (key) => {
+      const info = await head(key);
+      return info && key === 'docs/too big' ? { ...info, size: 6 * 1024 ** 3 } : info;
+    };
+    const job = await start();
+    const ran = await batchJobs.run(job.id, invoke);
+    expect(ran).toMatchObject({ status: 'Complete', failed: 1 });
+    expect(keys.counts).toEqual(docs.map(() => 1));
+    for (const key of docs) expect(await underOf(vault, key), key).toEqual({ under: B, named: B });
+    await rewrap.tick();
+    const record = (await rewrap.load(job.id))?.job;
+    expect(record?.counts).toMatchObject({ rewrapped: 4, failed: { 'too-large-to-copy': 1 } });
+    expect(record?.counts.skipped).toEqual({});
+    expect(record?.failures).toEqual([{ key: 'docs/too big', reason: 'too-large-to-copy' }]);
   });
 });
 

@@ -396,6 +396,48 @@ describe('the batch engine end to end over fakes (S3 Batch Operations in memory)
   });
 });
 
+describe('a cancel that lands while the S3 job is being created', () => {
+  /** CreateJob with a cancel of the eaas job landing inside it (after S3 made the job, before the record names it). */
+  function cancelDuringCreate(batchJobs: MemoryBatchJobs, rewrap: RewrapService, s3 = { down: false }) {
+    const create = batchJobs.create.bind(batchJobs);
+    batchJobs.create = async (request) => {
+      if (s3.down) throw new DomainError('DependencyFailure', 'S3 Control did not answer.');
+      const made = await create(request);
+      // The view's right is checked first: nobody administers these keys here.
+      rewrap.status = async () => ({}) as never;
+      await rewrap.cancel({ arn: SCHEDULED_BY }, request.clientRequestToken);
+      return made;
+    };
+  }
+
+  it('at the start: the S3 job just made is cancelled, not left to run every task to "job refused"', async () => {
+    const { vault, batchJobs, rewrap, start } = await setup();
+    await seed(vault, 'docs/a', v3(A), { ours: true });
+    cancelDuringCreate(batchJobs, rewrap);
+    const job = await start();
+    expect((await rewrap.load(job.id))?.job.phase).toBe('cancelled');
+    expect(batchJobs.jobFor(job.id).status).toBe('Cancelled');
+  });
+
+  it('at a tick that makes the S3 job after a failed start: cancelled too', async () => {
+    const { vault, batchJobs, rewrap, start } = await setup();
+    await seed(vault, 'docs/a', v3(A), { ours: true });
+    // S3 Control is down at the start (the engine's retries too): the next tick makes the job.
+    const s3 = { down: true };
+    cancelDuringCreate(batchJobs, rewrap, s3);
+    const job = await start();
+    expect(() => batchJobs.jobFor(job.id)).toThrow();
+    s3.down = false;
+    await rewrap.tick();
+    expect((await rewrap.load(job.id))?.job.phase).toBe('cancelled');
+    expect(batchJobs.jobFor(job.id).status).toBe('Cancelled');
+    // Nothing makes it again once cancelled.
+    const creates = batchJobs.creates;
+    await rewrap.tick();
+    expect(batchJobs.creates).toBe(creates);
+  });
+});
+
 describe('object keys as S3 Batch Operations encodes them (form style: a space as +)', () => {
   it('decodes + as a space and %2B as +; a key that is not URL-encoded is none', () => {
     expect(decodeTaskKey('docs/a+b.txt')).toBe('docs/a b.txt');

@@ -16,7 +16,7 @@ import { FINISHED, type JobRecord } from '../core/rewrap-job.js';
 import type { JobObjects, Keys } from '../ports.js';
 import type { AccessControl } from './access.js';
 import { jobAuthority } from './rewrap-authority.js';
-import { rewrapObject } from './rewrap-object.js';
+import { CANCELLED, rewrapObject } from './rewrap-object.js';
 import { isRetryable, RateLimiter, type RetryOptions, withRetry } from './rewrap-retry.js';
 
 export interface BatchTaskOptions {
@@ -104,7 +104,13 @@ export class RewrapBatchTasks {
       const job = authority.job;
       if (!job) return refused(`no job ${jobId}`);
       if (job.engine !== 'batch') return refused(`job ${jobId} is not run by S3 Batch Operations`);
-      if (FINISHED.has(job.phase)) return refused(`job ${jobId} is ${job.phase}`);
+      // A cancelled job still completes the copies it left half done (finish-only: from the
+      // instruction file's mark, no ReEncrypt, nothing else written), so that a redrive of a task
+      // cut off between its two writes leaves the metadata naming the key the data key is under.
+      // Every other task of it is refused.
+      if (FINISHED.has(job.phase) && job.phase !== 'cancelled')
+        return refused(`job ${jobId} is ${job.phase}`);
+      const finishOnly = job.phase === 'cancelled';
       const key = this.documentKey(task.s3Bucket, task.s3Key);
       if (key === undefined) return { resultCode: 'PermanentFailure', resultString: NOT_A_DOCUMENT };
       // Instruction files and the service's records: the manifest generator lists them beside the
@@ -128,10 +134,13 @@ export class RewrapBatchTasks {
             await this.options.step?.(name, k);
           },
           authorized: authority.authorized,
+          finishOnly,
         },
         job.spec,
         key,
       );
+      if (finishOnly && outcome.kind === 'skipped' && outcome.reason === CANCELLED)
+        return refused(`job ${jobId} is cancelled`);
       if (outcome.kind === 'rewrapped' && !job.spec.dryRun) this.options.onRewrapped?.(1);
       const result = taskResult(outcome, job.spec.dryRun);
       this.options.log?.('re-encryption batch task', {

@@ -49,7 +49,8 @@ interface Authority {
 /**
  * The per-object function of the batch engine: S3 Batch Operations invokes it for each object
  * of the manifest (LambdaInvoke, invocation schema 2.0), with the eaas job id in the user
- * arguments. For each task it loads the job's record (a batch job, not cancelled), checks the key
+ * arguments. For each task it loads the job's record (a batch job, not finished; a cancelled one
+ * only completes the copies it left half done), checks the key
  * is a document under the job's prefix, and re-wraps it with the scheduled engine's own code
  * (`rewrapObject`: selection by metadata, the starter's right with the object's context, KMS
  * ReEncrypt, the conditional writes; the body is never read), answering `Succeeded`,

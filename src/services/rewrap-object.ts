@@ -23,7 +23,13 @@ import type { JobObjects, Keys } from '../ports.js';
  * Instruction-file objects take two writes: the instruction file first (If-Match the version read,
  * its own metadata naming the object version it belongs to, `eaas-rewrap-of`), then the object's
  * metadata by an in-place copy (If-Match the object's ETag). A job cut off between the two finds
- * the marker on its next pass and only completes the copy: nothing is re-wrapped twice.
+ * the marker on its next pass and only completes the copy: nothing is re-wrapped twice. Until then,
+ * or for good when nothing passes again (a job cancelled after the cut-off, S3 out of retries), the
+ * document still reads back: the reader opens it with the key the marked instruction file names
+ * (`recordedKeyOf`), the caller checked on that key. That makes every half-done state readable
+ * whatever the jobs do; a cancelled batch job also completes the copies S3 redrives to it
+ * (`finishOnly`), and the scheduled engine leaves its own to the next job over the prefix (a
+ * finish-only pass after a cancel would have to list the pages again to find them).
  */
 
 /** The object version an instruction file was re-wrapped for (our metadata on the instruction file). */

@@ -481,6 +481,36 @@ describe('object keys as S3 Batch Operations encodes them (form style: a space a
   });
 });
 
+describe('a batch task cut off between the instruction file and the copy, and its job cancelled meanwhile', () => {
+  it("S3's redrive completes the copy (finish-only, no second ReEncrypt); the tasks after it are refused", async () => {
+    let cancel: (() => Promise<unknown>) | undefined;
+    const { vault, keys, rewrap, batchJobs, invoke, start } = await setup({
+      step: async (name, key) => {
+        if (name === 'instruction-written' && key === 'docs/b' && cancel) {
+          const now = cancel;
+          cancel = undefined;
+          await now();
+          throw new Error('crash');
+        }
+      },
+    });
+    for (const key of ['docs/a', 'docs/b', 'docs/c'])
+      await seed(vault, key, v3(A), { ours: true, instruction: true });
+    const job = await start();
+    rewrap.status = async () => jobView(job) as never;
+    cancel = () => rewrap.cancel({ arn: SCHEDULED_BY }, job.id);
+    // The fake redrives a TemporaryFailure at once (S3 may, for a task already in flight).
+    const ran = await batchJobs.run(job.id, invoke);
+    expect(ran.status).toBe('Cancelled');
+    expect(await underOf(vault, 'docs/a')).toEqual({ under: B, named: B });
+    expect(await underOf(vault, 'docs/b')).toEqual({ under: B, named: B });
+    expect(await underOf(vault, 'docs/c')).toEqual({ under: A, named: A });
+    expect(keys.counts).toEqual([1, 1]);
+    // A task of the cancelled job that would start a move is refused.
+    expect((await invoke(event(job.id, 'docs/c'))).results[0]?.resultString).toMatch(/^job refused: /);
+  });
+});
+
 describe('a scheduled job cancelled mid-run', () => {
   it('stops at its page boundary, keeps the counts of the page it was on; a job made again moves the rest', async () => {
     let cancel: (() => Promise<unknown>) | undefined;

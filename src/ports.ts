@@ -318,6 +318,10 @@ export interface ObjectStore {
   ): Promise<StoredObjectInfo & { body: NodeJS.ReadableStream }>;
   /** The whole (small) object, e.g. an instruction file; undefined when absent. */
   getText(key: string): Promise<string | undefined>;
+  /** The same with its ETag and metadata (an instruction file's marks); undefined when absent. */
+  readText(
+    key: string,
+  ): Promise<{ text: string; etag: string; metadata: Record<string, string> } | undefined>;
   delete(key: string): Promise<void>;
   /** Keys under `prefix`, ascending; from S3's `nextToken`, or after the key `startAfter`. */
   list(

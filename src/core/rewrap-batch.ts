@@ -25,6 +25,30 @@ export interface S3BatchEventV2 {
   tasks: { taskId: string; s3Bucket: string; s3Key: string; s3VersionId?: string | null | undefined }[];
 }
 
+/**
+ * An object key as S3 Batch Operations writes it into a task's `s3Key` and a completion report's
+ * Key column, decoded; undefined when it is not URL-encoded. AWS documents these keys as
+ * URL-encoded (https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html,
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-examples-reports.html) without
+ * naming the variant; S3's key encoding in events is the form style, a space as `+` ("red
+ * flower.jpg" becomes "red+flower.jpg": https://docs.aws.amazon.com/lambda/latest/dg/with-s3.html),
+ * and Powertools for AWS Lambda decodes Batch Operations' `s3Key` with `unquote_plus` after
+ * testing it against S3 (aws-powertools/powertools-lambda-python#3572). So `+` is a space, and a
+ * `+` of the key arrives as `%2B`; a key encoded with `%20` decodes the same. Decoding `+` as
+ * itself would turn "a b" into "a+b": the task would find no object, answer `skipped: deleted`,
+ * and the document would stay under the source key.
+ */
+export function decodeTaskKey(encoded: string): string | undefined {
+  try {
+    return decodeURIComponent(encoded.replace(/\+/g, '%20'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** A key encoded as S3 Batch Operations encodes it (`decodeTaskKey`'s inverse): for the fakes. */
+export const encodeTaskKey = (key: string) => encodeURIComponent(key).replace(/%20/g, '+');
+
 export type BatchResultCode = 'Succeeded' | 'TemporaryFailure' | 'PermanentFailure';
 
 export interface BatchTaskResult {

@@ -123,7 +123,7 @@ export class DocumentService {
     if (at !== this) return at.head(caller, key);
     const opened = await this.reader.readable(caller, key);
     if (opened.keyArn === undefined) (await this.reader.dataKeyOf(caller, opened)).fill(0);
-    return viewOf(key, opened.info, opened.header, opened.instruction);
+    return viewOf(key, opened.info, opened.header, opened.instruction, opened.recorded);
   }
 
   /**
@@ -147,7 +147,7 @@ export class DocumentService {
     const object = await this.store.get(key, { ifMatch: info.etag });
     try {
       const plaintext = await buffer(Readable.from(object.body as AsyncIterable<Buffer>).pipe(open));
-      return { view: viewOf(key, info, header, instruction), plaintext };
+      return { view: viewOf(key, info, header, instruction, opened.recorded), plaintext };
     } catch (error) {
       if (error instanceof EnvelopeDecryptError) throw new InvalidCiphertextError({ cause: error });
       throw error;
@@ -201,7 +201,7 @@ export class DocumentService {
       // pipeline, not pipe: a body that fails (S3 connection lost) fails the plaintext stream too,
       // and a plaintext stream destroyed by its reader releases the body.
       pipeline(Readable.from(second.body as AsyncIterable<Buffer>), open, () => undefined);
-      return { view: viewOf(key, info, header, instruction), body: open };
+      return { view: viewOf(key, info, header, instruction, opened.recorded), body: open };
     } finally {
       dataKey.fill(0);
     }
@@ -232,7 +232,7 @@ export class DocumentService {
     try {
       const url = await this.store.presignGet(key, expiresIn);
       return {
-        ...viewOf(key, info, header, instruction),
+        ...viewOf(key, info, header, instruction, opened.recorded),
         url,
         expiresAt: new Date(Date.now() + expiresIn * 1000).toISOString(),
         cipher: {
@@ -257,10 +257,13 @@ export class DocumentService {
     const at = this.forCaller(caller);
     if (at !== this) return at.delete(caller, key);
     const info = await this.reader.found(key);
-    const recorded = info.metadata[EAAS_METADATA.keyArn];
+    let recorded = info.metadata[EAAS_METADATA.keyArn];
     let header: EnvelopeHeader | undefined;
     try {
-      header = (await this.reader.headerOf(key, info)).header;
+      const parsed = await this.reader.headerOf(key, info);
+      header = parsed.header;
+      // The key the header is under (a re-encryption job's copy of the metadata may be pending).
+      if (recorded) recorded = parsed.recorded;
     } catch (error) {
       // Read before the caller is known to be allowed: any failure but a missing header (and one a
       // retry may mend) answers as for a missing name.
@@ -272,7 +275,7 @@ export class DocumentService {
     } else if (!recorded) {
       // Readable to the caller perhaps, but never deleted through this service: those who may not
       // read it learn nothing more than of a missing name.
-      const opened = { key, info, header, instruction: false, keyArn: undefined };
+      const opened = { key, info, header, instruction: false, keyArn: undefined, recorded: undefined };
       (await this.reader.dataKeyOf(caller, opened)).fill(0);
       throw new DomainError('AccessDenied', 'Objects this service did not write are not deleted through it.');
     } else {

@@ -3,6 +3,7 @@ import { DomainError } from '../core/errors.js';
 import { isDocumentKey } from '../core/reserved-keys.js';
 import {
   type BatchTaskResult,
+  decodeTaskKey,
   JOB_ARGUMENT,
   JOB_REFUSED,
   NOT_A_DOCUMENT,
@@ -15,7 +16,7 @@ import { FINISHED, type JobRecord } from '../core/rewrap-job.js';
 import type { JobObjects, Keys } from '../ports.js';
 import type { AccessControl } from './access.js';
 import { jobAuthority } from './rewrap-authority.js';
-import { rewrapObject } from './rewrap-object.js';
+import { CANCELLED, rewrapObject } from './rewrap-object.js';
 import { isRetryable, RateLimiter, type RetryOptions, withRetry } from './rewrap-retry.js';
 
 export interface BatchTaskOptions {
@@ -48,7 +49,8 @@ interface Authority {
 /**
  * The per-object function of the batch engine: S3 Batch Operations invokes it for each object
  * of the manifest (LambdaInvoke, invocation schema 2.0), with the eaas job id in the user
- * arguments. For each task it loads the job's record (a batch job, not cancelled), checks the key
+ * arguments. For each task it loads the job's record (a batch job, not finished; a cancelled one
+ * only completes the copies it left half done), checks the key
  * is a document under the job's prefix, and re-wraps it with the scheduled engine's own code
  * (`rewrapObject`: selection by metadata, the starter's right with the object's context, KMS
  * ReEncrypt, the conditional writes; the body is never read), answering `Succeeded`,
@@ -103,7 +105,13 @@ export class RewrapBatchTasks {
       const job = authority.job;
       if (!job) return refused(`no job ${jobId}`);
       if (job.engine !== 'batch') return refused(`job ${jobId} is not run by S3 Batch Operations`);
-      if (FINISHED.has(job.phase)) return refused(`job ${jobId} is ${job.phase}`);
+      // A cancelled job still completes the copies it left half done (finish-only: from the
+      // instruction file's mark, no ReEncrypt, nothing else written), so that a redrive of a task
+      // cut off between its two writes leaves the metadata naming the key the data key is under.
+      // Every other task of it is refused.
+      if (FINISHED.has(job.phase) && job.phase !== 'cancelled')
+        return refused(`job ${jobId} is ${job.phase}`);
+      const finishOnly = job.phase === 'cancelled';
       const key = this.documentKey(task.s3Bucket, task.s3Key);
       if (key === undefined) return { resultCode: 'PermanentFailure', resultString: NOT_A_DOCUMENT };
       // A vault key outside the object prefix: an S3 Inventory report lists the whole bucket (or
@@ -131,10 +139,13 @@ export class RewrapBatchTasks {
             await this.options.step?.(name, k);
           },
           authorized: authority.authorized,
+          finishOnly,
         },
         job.spec,
         key,
       );
+      if (finishOnly && outcome.kind === 'skipped' && outcome.reason === CANCELLED)
+        return refused(`job ${jobId} is cancelled`);
       if (outcome.kind === 'rewrapped' && !job.spec.dryRun) this.options.onRewrapped?.(1);
       const result = taskResult(outcome, job.spec.dryRun);
       this.options.log?.('re-encryption batch task', {
@@ -180,20 +191,17 @@ export class RewrapBatchTasks {
   }
 
   /**
-   * The document key of a task: the vault bucket's key behind the object prefix, URL-decoded
-   * (the event's keys are URL-encoded, as the manifest's are:
+   * The document key of a task: the vault bucket's key behind the object prefix, decoded as S3
+   * Batch Operations encodes it (`decodeTaskKey`: a space arrives as `+`; the event's keys are
+   * URL-encoded, as the manifest's are:
    * https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html);
    * `OUTSIDE_OBJECT_PREFIX` for a vault key outside the object prefix; undefined for any other
    * bucket or a key that does not decode.
    */
   private documentKey(bucket: string, encoded: string): string | typeof OUTSIDE_OBJECT_PREFIX | undefined {
     if (bucket !== this.options.vaultBucket) return undefined;
-    let key: string;
-    try {
-      key = decodeURIComponent(encoded);
-    } catch {
-      return undefined;
-    }
+    const key = decodeTaskKey(encoded);
+    if (key === undefined) return undefined;
     if (!key.startsWith(this.options.objectPrefix)) return OUTSIDE_OBJECT_PREFIX;
     return key.slice(this.options.objectPrefix.length);
   }

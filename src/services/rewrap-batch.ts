@@ -2,6 +2,7 @@ import { DomainError } from '../core/errors.js';
 import { isDocumentKey } from '../core/reserved-keys.js';
 import {
   countTask,
+  decodeTaskKey,
   failureReason,
   JOB_ARGUMENT,
   phaseOfStatus,
@@ -128,7 +129,22 @@ export class BatchEngine {
     );
     const next: JobRecord = { ...structuredClone(job), batch: { ...job.batch, jobId } };
     this.log('re-encryption job handed to S3 Batch Operations', { jobId: job.id, batchJobId: jobId });
-    return this.save(found, next);
+    const saved = await this.save(found, next);
+    // A cancel that landed between the record's read and this save left the record cancelled
+    // without the S3 job's id: the cancel could not stop a job it did not know of, and S3 would run
+    // every task to "job refused" (paid invocations). The job just made is cancelled here instead.
+    // (No later submit makes it again: a finished record is never submitted.)
+    if (saved.job.phase === 'cancelled' && !saved.job.batch?.jobId)
+      await this.cancel(next).catch((error: unknown) => {
+        // Its tasks are still refused (the record is cancelled); the operator may cancel it by id.
+        const code = error instanceof DomainError ? error.code : 'InternalError';
+        this.log('re-encryption batch job not cancelled in S3: its tasks are refused', {
+          jobId: job.id,
+          batchJobId: jobId,
+          error: code,
+        });
+      });
+    return saved;
   }
 
   /**
@@ -326,14 +342,10 @@ export class BatchEngine {
     return saved;
   }
 
-  /** A report's key (URL-encoded, behind the object prefix) as the record names documents. */
+  /** A report's key (URL-encoded as `decodeTaskKey` reads it, behind the object prefix) as the record names documents. */
   private documentKeyOf(encoded: string): string {
-    let key = encoded;
-    try {
-      key = decodeURIComponent(encoded);
-    } catch {
-      return encoded;
-    }
+    const key = decodeTaskKey(encoded);
+    if (key === undefined) return encoded;
     const prefix = this.settings.objectPrefix;
     return key.startsWith(prefix) ? key.slice(prefix.length) : key;
   }

@@ -13,7 +13,7 @@ const CANCEL_ATTEMPTS = 5;
  * record as read, so no write of another is lost: the scheduled worker holding the job finds
  * its lease gone at its next page boundary and stops (`JobRunner.run` keeps the counts of the
  * page it was on); the batch engine's per-object function refuses every task it is sent after
- * this (`rewrap-batch-task.ts`). The job leaves the unfinished index and gives its starter's
+ * this but the completion of a copy the job left half done (`rewrap-batch-task.ts`). The job leaves the unfinished index and gives its starter's
  * quota slot back. Objects already re-wrapped stay so, each readable; a job made again over the
  * same keys finds them `already re-wrapped` and moves the rest.
  *

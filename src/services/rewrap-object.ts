@@ -8,6 +8,7 @@ import {
   headerLocation,
   INSTRUCTION_METADATA,
   INSTRUCTION_SUFFIX,
+  REWRAP_OF,
 } from '../core/envelope/index.js';
 import { DomainError } from '../core/errors.js';
 import { type JobSpec, NOT_AUTHORIZED, select, UNKNOWN_KEY_FAILURE } from '../core/rewrap-job.js';
@@ -22,11 +23,17 @@ import type { JobObjects, Keys } from '../ports.js';
  * Instruction-file objects take two writes: the instruction file first (If-Match the version read,
  * its own metadata naming the object version it belongs to, `eaas-rewrap-of`), then the object's
  * metadata by an in-place copy (If-Match the object's ETag). A job cut off between the two finds
- * the marker on its next pass and only completes the copy: nothing is re-wrapped twice.
+ * the marker on its next pass and only completes the copy: nothing is re-wrapped twice. Until then,
+ * or for good when nothing passes again (a job cancelled after the cut-off, S3 out of retries), the
+ * document still reads back: the reader opens it with the key the marked instruction file names
+ * (`recordedKeyOf`), the caller checked on that key. That makes every half-done state readable
+ * whatever the jobs do; a cancelled batch job also completes the copies S3 redrives to it
+ * (`finishOnly`), and the scheduled engine leaves its own to the next job over the prefix (a
+ * finish-only pass after a cancel would have to list the pages again to find them).
  */
 
 /** The object version an instruction file was re-wrapped for (our metadata on the instruction file). */
-export const REWRAP_OF = 'eaas-rewrap-of';
+export { REWRAP_OF } from '../core/envelope/index.js';
 
 export type ObjectOutcome =
   | { kind: 'rewrapped' }
@@ -51,7 +58,22 @@ export interface ObjectStepDeps {
   authorized: (context: EncryptionContext) => boolean;
   /** How old a head may be when a header in metadata is copied, before it is read again (RECHECK_AFTER_MS). */
   recheckAfterMs?: number;
+  /**
+   * A cancelled job's pass: only copies left half done are completed (from the instruction file's
+   * mark, no ReEncrypt); any other object answers `{ skipped: CANCELLED }` untouched.
+   */
+  finishOnly?: boolean;
 }
+
+/** What a finish-only pass (`ObjectStepDeps.finishOnly`) answers for an object it leaves alone. */
+export const CANCELLED = 'cancelled';
+
+/**
+ * A copy left half done by another job (its instruction file re-wrapped onto a key that is not
+ * this job's destination): completed, so that the metadata names the key the data key is under,
+ * but not counted as this job's move.
+ */
+export const FINISHED_FOR_ANOTHER_JOB = 'finished-for-another-job';
 
 /**
  * A header kept in the object's metadata is written by an in-place copy conditioned on the ETag
@@ -157,6 +179,16 @@ async function attemptOnce(
     instruction.metadata[REWRAP_OF] === info.etag &&
     instruction.metadata[EAAS_METADATA.wrappedAt] !== undefined &&
     instruction.metadata[EAAS_METADATA.wrappedAt] !== info.metadata[EAAS_METADATA.wrappedAt];
+  // Whose copy it is: a mark naming another destination is an earlier job's (a job cancelled, or
+  // cut off, and a job made again with another destination). Its copy is completed all the same
+  // (the data key is under that key already), and not counted as re-wrapped by this job.
+  const forAnotherJob =
+    finished &&
+    (instruction.metadata[EAAS_METADATA.keyArn] ?? spec.destinationKeyArn) !== spec.destinationKeyArn;
+  const done: ObjectOutcome = forAnotherJob
+    ? { kind: 'skipped', reason: FINISHED_FOR_ANOTHER_JOB }
+    : { kind: 'rewrapped' };
+  if (deps.finishOnly && !finished) return { kind: 'skipped', reason: CANCELLED };
   // The starter's right to move this object, with its full stored context (exactly what KMS
   // binds), before any KMS call or write, in a dry run too. Not for a copy left half done: its data
   // key is already under the destination (re-wrapped when it was allowed), and leaving the
@@ -171,7 +203,7 @@ async function attemptOnce(
   // destination, and the API reads an object with the key its metadata names.
   if (info.size > MAX_COPY_BYTES) return failed('too-large-to-copy');
   if (spec.dryRun)
-    return verdict.rewrap === 'try' ? { kind: 'skipped', reason: 'unknown-key' } : { kind: 'rewrapped' };
+    return verdict.rewrap === 'try' && !finished ? { kind: 'skipped', reason: 'unknown-key' } : done;
 
   let wrappedKey: Buffer;
   let keyArn: string;
@@ -259,5 +291,5 @@ async function attemptOnce(
     throw error;
   }
   await deps.step('metadata-copied', key);
-  return { kind: 'rewrapped' };
+  return done;
 }

@@ -1,4 +1,4 @@
-import type { S3BatchEventV2, S3BatchResultV2 } from '../../src/core/rewrap-batch.js';
+import { encodeTaskKey, type S3BatchEventV2, type S3BatchResultV2 } from '../../src/core/rewrap-batch.js';
 import type {
   BatchJobDescription,
   BatchJobRequest,
@@ -115,7 +115,7 @@ export class MemoryBatchJobs implements BatchJobs {
             {
               taskId: `task-${i}`,
               s3Bucket: job.request.manifest.bucket,
-              s3Key: encodeURIComponent(key),
+              s3Key: encodeTaskKey(key),
               s3VersionId: null,
             },
           ],
@@ -152,7 +152,7 @@ export class MemoryBatchJobs implements BatchJobs {
         .map((r) =>
           [
             job.request.manifest.bucket,
-            r.key,
+            encodeTaskKey(r.key),
             '',
             status,
             '200',

@@ -137,6 +137,13 @@ export class MemoryBucket implements ObjectStore, LargeObjects, StagingArea, Obj
     return this.objects.get(key)?.body.toString('utf8');
   }
 
+  async readText(key: string) {
+    const stored = this.objects.get(key);
+    return (
+      stored && { text: stored.body.toString('utf8'), etag: stored.etag, metadata: { ...stored.metadata } }
+    );
+  }
+
   /**
    * CopyObject within the bucket, metadata replaced, conditions on source and destination. Keys
    * are kept without the prefix here, so a source at the bucket's root is one of `objects` too.

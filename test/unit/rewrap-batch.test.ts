@@ -7,7 +7,12 @@ import {
   INSTRUCTION_METADATA,
 } from '../../src/core/envelope/index.js';
 import { DomainError, InvalidCiphertextError } from '../../src/core/errors.js';
-import { JOB_ARGUMENT, type S3BatchEventV2 } from '../../src/core/rewrap-batch.js';
+import {
+  decodeTaskKey,
+  encodeTaskKey,
+  JOB_ARGUMENT,
+  type S3BatchEventV2,
+} from '../../src/core/rewrap-batch.js';
 import { type JobSpec, jobView, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
 import { makeHandler } from '../../src/handlers/rewrap-batch.js';
 import type { Keys } from '../../src/ports.js';
@@ -426,6 +431,121 @@ describe('the batch engine end to end over fakes (S3 Batch Operations in memory)
     await batchJobs.run(again.id, invoke);
     expect(keys.counts).toEqual(docs.map(() => 1));
     for (const key of docs) expect((await underOf(vault, key)).under, key).toBe(B);
+  });
+});
+
+describe('a cancel that lands while the S3 job is being created', () => {
+  /** CreateJob with a cancel of the eaas job landing inside it (after S3 made the job, before the record names it). */
+  function cancelDuringCreate(batchJobs: MemoryBatchJobs, rewrap: RewrapService, s3 = { down: false }) {
+    const create = batchJobs.create.bind(batchJobs);
+    batchJobs.create = async (request) => {
+      if (s3.down) throw new DomainError('DependencyFailure', 'S3 Control did not answer.');
+      const made = await create(request);
+      // The view's right is checked first: nobody administers these keys here.
+      rewrap.status = async () => ({}) as never;
+      await rewrap.cancel({ arn: SCHEDULED_BY }, request.clientRequestToken);
+      return made;
+    };
+  }
+
+  it('at the start: the S3 job just made is cancelled, not left to run every task to "job refused"', async () => {
+    const { vault, batchJobs, rewrap, start } = await setup();
+    await seed(vault, 'docs/a', v3(A), { ours: true });
+    cancelDuringCreate(batchJobs, rewrap);
+    const job = await start();
+    expect((await rewrap.load(job.id))?.job.phase).toBe('cancelled');
+    expect(batchJobs.jobFor(job.id).status).toBe('Cancelled');
+  });
+
+  it('at a tick that makes the S3 job after a failed start: cancelled too', async () => {
+    const { vault, batchJobs, rewrap, start } = await setup();
+    await seed(vault, 'docs/a', v3(A), { ours: true });
+    // S3 Control is down at the start (the engine's retries too): the next tick makes the job.
+    const s3 = { down: true };
+    cancelDuringCreate(batchJobs, rewrap, s3);
+    const job = await start();
+    expect(() => batchJobs.jobFor(job.id)).toThrow();
+    s3.down = false;
+    await rewrap.tick();
+    expect((await rewrap.load(job.id))?.job.phase).toBe('cancelled');
+    expect(batchJobs.jobFor(job.id).status).toBe('Cancelled');
+    // Nothing makes it again once cancelled.
+    const creates = batchJobs.creates;
+    await rewrap.tick();
+    expect(batchJobs.creates).toBe(creates);
+  });
+});
+
+describe('object keys as S3 Batch Operations encodes them (form style: a space as +)', () => {
+  it('decodes + as a space and %2B as +; a key that is not URL-encoded is none', () => {
+    expect(decodeTaskKey('docs/a+b.txt')).toBe('docs/a b.txt');
+    expect(decodeTaskKey('docs%2Fa%20b.txt')).toBe('docs/a b.txt');
+    expect(decodeTaskKey('docs/c%2Bd')).toBe('docs/c+d');
+    expect(decodeTaskKey('docs/50%25')).toBe('docs/50%');
+    expect(decodeTaskKey('docs/%C3%BC')).toBe('docs/ü');
+    expect(decodeTaskKey('docs/%E2')).toBeUndefined();
+    for (const key of ['docs/a b.txt', 'docs/c+d', 'docs/50% off', 'docs/ünï cödé/€ +x'])
+      expect(decodeTaskKey(encodeTaskKey(key))).toBe(key);
+  });
+
+  it('re-wraps documents whose names hold spaces, +, % and unicode, and the report names them as stored', async () => {
+    const { vault, keys, rewrap, batchJobs, invoke, start } = await setup();
+    const docs = ['docs/a b.txt', 'docs/c+d', 'docs/50% off', 'docs/ünï cödé/€ +x'];
+    for (const key of docs) await seed(vault, key, v3(A), { ours: true });
+    // One that fails after selection, so that the report's failed keys are read back too.
+    await vault.write('docs/too big', 'CIPHERTEXT-BODY', {
+      contentType: 'application/octet-stream',
+      metadata: {
+        ...encodeHeader(v3(A)).metadata,
+        [EAAS_METADATA.keyArn]: A,
+        [EAAS_METADATA.wrappedAt]: '2020-01-01T00:00:00Z',
+      },
+    });
+    const head = vault.head.bind(vault);
+    vault.head = async (key) => {
+      const info = await head(key);
+      return info && key === 'docs/too big' ? { ...info, size: 6 * 1024 ** 3 } : info;
+    };
+    const job = await start();
+    const ran = await batchJobs.run(job.id, invoke);
+    expect(ran).toMatchObject({ status: 'Complete', failed: 1 });
+    expect(keys.counts).toEqual(docs.map(() => 1));
+    for (const key of docs) expect(await underOf(vault, key), key).toEqual({ under: B, named: B });
+    await rewrap.tick();
+    const record = (await rewrap.load(job.id))?.job;
+    expect(record?.counts).toMatchObject({ rewrapped: 4, failed: { 'too-large-to-copy': 1 } });
+    expect(record?.counts.skipped).toEqual({});
+    expect(record?.failures).toEqual([{ key: 'docs/too big', reason: 'too-large-to-copy' }]);
+  });
+});
+
+describe('a batch task cut off between the instruction file and the copy, and its job cancelled meanwhile', () => {
+  it("S3's redrive completes the copy (finish-only, no second ReEncrypt); the tasks after it are refused", async () => {
+    let cancel: (() => Promise<unknown>) | undefined;
+    const { vault, keys, rewrap, batchJobs, invoke, start } = await setup({
+      step: async (name, key) => {
+        if (name === 'instruction-written' && key === 'docs/b' && cancel) {
+          const now = cancel;
+          cancel = undefined;
+          await now();
+          throw new Error('crash');
+        }
+      },
+    });
+    for (const key of ['docs/a', 'docs/b', 'docs/c'])
+      await seed(vault, key, v3(A), { ours: true, instruction: true });
+    const job = await start();
+    rewrap.status = async () => jobView(job) as never;
+    cancel = () => rewrap.cancel({ arn: SCHEDULED_BY }, job.id);
+    // The fake redrives a TemporaryFailure at once (S3 may, for a task already in flight).
+    const ran = await batchJobs.run(job.id, invoke);
+    expect(ran.status).toBe('Cancelled');
+    expect(await underOf(vault, 'docs/a')).toEqual({ under: B, named: B });
+    expect(await underOf(vault, 'docs/b')).toEqual({ under: B, named: B });
+    expect(await underOf(vault, 'docs/c')).toEqual({ under: A, named: A });
+    expect(keys.counts).toEqual([1, 1]);
+    // A task of the cancelled job that would start a move is refused.
+    expect((await invoke(event(job.id, 'docs/c'))).results[0]?.resultString).toMatch(/^job refused: /);
   });
 });
 

@@ -350,6 +350,62 @@ describe("rewrapObject: the starter's per-object check", () => {
   });
 });
 
+describe('rewrapObject: a copy left half done by an earlier job', () => {
+  const C = 'arn:aws:kms:us-east-1:111122223333:key/c';
+  class Crash extends Error {}
+  /** Leaves 'doc' half done by a job from A to B: its instruction file under B, its metadata naming A. */
+  async function halfDone(vault: Vault) {
+    upload(vault, 'doc', A);
+    const crashing: ObjectStepDeps = {
+      ...depsOf(vault),
+      step: async (name) => {
+        if (name === 'instruction-written') throw new Crash();
+      },
+    };
+    await expect(rewrapObject(crashing, spec, 'doc')).rejects.toBeInstanceOf(Crash);
+    expect(agreement(vault, 'doc')).toEqual({ named: A, under: B });
+  }
+
+  it('a job made again to another destination completes the copy onto B, counted as the earlier job’s', async () => {
+    const vault = new Vault();
+    await halfDone(vault);
+    const toC = { ...spec, destinationKeyArn: C };
+    expect(await rewrapObject(depsOf(vault), { ...toC, dryRun: true }, 'doc')).toEqual({
+      kind: 'skipped',
+      reason: 'finished-for-another-job',
+    });
+    expect(agreement(vault, 'doc')).toEqual({ named: A, under: B });
+    expect(await rewrapObject(depsOf(vault), toC, 'doc')).toEqual({
+      kind: 'skipped',
+      reason: 'finished-for-another-job',
+    });
+    expect(agreement(vault, 'doc')).toEqual({ named: B, under: B });
+    expect(vault.reEncrypts).toBe(1);
+  });
+
+  it('the same destination (the job itself, or one made again) counts it rewrapped', async () => {
+    const vault = new Vault();
+    await halfDone(vault);
+    expect(await rewrapObject(depsOf(vault), spec, 'doc')).toEqual({ kind: 'rewrapped' });
+    expect(agreement(vault, 'doc')).toEqual({ named: B, under: B });
+  });
+
+  it("a finish-only pass (a cancelled job's) completes it, and touches no other object", async () => {
+    const vault = new Vault();
+    await halfDone(vault);
+    upload(vault, 'other', A);
+    uploadInMetadata(vault, 'meta', A);
+    const finishOnly = { ...depsOf(vault), finishOnly: true };
+    expect(await rewrapObject(finishOnly, spec, 'doc')).toEqual({ kind: 'rewrapped' });
+    expect(agreement(vault, 'doc')).toEqual({ named: B, under: B });
+    for (const key of ['other', 'meta'])
+      expect(await rewrapObject(finishOnly, spec, key)).toEqual({ kind: 'skipped', reason: 'cancelled' });
+    expect(agreement(vault, 'other')).toEqual({ named: A, under: A });
+    expect(vault.objects.get('meta')?.metadata[EAAS_METADATA.keyArn]).toBe(A);
+    expect(vault.reEncrypts).toBe(1);
+  });
+});
+
 describe('RewrapService.tick', () => {
   it('gives every job its turn when one of them fails', async () => {
     const { RewrapService } = await import('../../src/services/rewrap.js');

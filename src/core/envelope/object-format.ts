@@ -25,6 +25,35 @@ export const EAAS_METADATA = {
   sealNonce: 'eaas-seal',
 } as const;
 
+/**
+ * On an instruction file a re-encryption job re-wrapped (its own metadata): the ETag of the object
+ * version it was re-wrapped for. The job writes the instruction file first, then the object's
+ * metadata (`rewrap-object.ts`); while the mark equals the object's ETag, the key the file's
+ * header is wrapped under is the one the file's `eaas-key-arn` names, whatever the object's
+ * metadata still says (`recordedKeyOf`).
+ */
+export const REWRAP_OF = 'eaas-rewrap-of';
+
+/**
+ * The key this service recorded for an object's header: the object's `eaas-key-arn`, or, for a
+ * header read from an instruction file a re-encryption job re-wrapped for this very object version
+ * (its `eaas-rewrap-of` mark equals the object's ETag; a metadata copy keeps the ETag), the key
+ * the instruction file names. The job writes the file first and the object's metadata second, so
+ * a job cut off between the two (a crash, then a cancel, retries run out, a job S3 failed) leaves
+ * the object's metadata naming the source while the data key is under the destination: read with
+ * the key its metadata names, the document would not open. This only picks the key to try: the
+ * caller's right is checked on that key with the header's whole context, and KMS Decrypt with
+ * that key id refuses a data key wrapped under any other, so no right is bypassed.
+ */
+export function recordedKeyOf(
+  object: { etag: string; metadata: Record<string, string> },
+  instruction?: { metadata: Record<string, string> },
+): string | undefined {
+  const moved = instruction?.metadata[EAAS_METADATA.keyArn];
+  if (moved && instruction?.metadata[REWRAP_OF] === object.etag) return moved;
+  return object.metadata[EAAS_METADATA.keyArn];
+}
+
 /** The instruction file's own metadata, as the S3 Encryption Clients write it. */
 export const INSTRUCTION_METADATA = { 'x-amz-crypto-instr-file': '' } as const;
 

@@ -1,8 +1,8 @@
-import { EAAS_METADATA, type EnvelopeHeader } from '../../core/envelope/index.js';
+import { EAAS_METADATA } from '../../core/envelope/index.js';
 import { isDocumentKey, reservedPrefixOf } from '../../core/reserved-keys.js';
 import type { ObjectStore } from '../../ports.js';
 import { scanPages } from '../scan.js';
-import { type DocumentReader, viewOf } from './reader.js';
+import { type DocumentReader, type Header, viewOf } from './reader.js';
 import {
   DEFAULT_LIST_SCAN_OBJECTS,
   type DocumentCaller,
@@ -47,14 +47,14 @@ export async function listDocuments(
     const info = await store.head(key);
     const keyArn = info?.metadata[EAAS_METADATA.keyArn];
     if (!info || !keyArn) return undefined;
-    let parsed: { header: EnvelopeHeader; instruction: boolean };
+    let parsed: Header;
     try {
       parsed = await reader.headerOf(key, info);
     } catch {
       return undefined;
     }
-    if (!(await allowed(keyArn, parsed.header.kmsContext))) return undefined;
-    return viewOf(key, info, parsed.header, parsed.instruction);
+    if (!(await allowed(parsed.recorded ?? keyArn, parsed.header.kmsContext))) return undefined;
+    return viewOf(key, info, parsed.header, parsed.instruction, parsed.recorded);
   };
   const out = await scanPages<string, ObjectView, DocumentCursor>({
     start: input.cursor,

@@ -8,6 +8,7 @@ import {
   type EnvelopeHeader,
   headerLocation,
   opener,
+  recordedKeyOf,
   TAG_BYTES,
   userContextOf,
 } from '../../core/envelope/index.js';
@@ -23,6 +24,13 @@ import type { DocumentCaller, ObjectView } from './types.js';
  * its view. Whoever may not decrypt a document gets exactly the answer for a missing name.
  */
 
+/** An object's header, where it was read, and the key this service recorded for it (`recordedKeyOf`). */
+export interface Header {
+  header: EnvelopeHeader;
+  instruction: boolean;
+  recorded: string | undefined;
+}
+
 /** An object found, its header read, and the key ARN the caller was allowed to decrypt under (when recorded). */
 export interface FoundDocument {
   key: string;
@@ -30,6 +38,8 @@ export interface FoundDocument {
   header: EnvelopeHeader;
   instruction: boolean;
   keyArn: string | undefined;
+  /** The key this service recorded for the header (`recordedKeyOf`), when it recorded one. */
+  recorded: string | undefined;
 }
 
 /** The opening transform of an object; a header that does not open (commitment) is InvalidCiphertext. */
@@ -92,21 +102,27 @@ export class DocumentReader {
     return owner !== undefined && owner === normalisePrincipal(caller.arn);
   }
 
-  /** The object's header, from its metadata or its instruction file; InvalidCiphertext when it has none readable. */
-  async headerOf(
-    key: string,
-    info: StoredObjectInfo,
-  ): Promise<{ header: EnvelopeHeader; instruction: boolean }> {
+  /**
+   * The object's header, from its metadata or its instruction file, and the key this service
+   * recorded for it (`recordedKeyOf`: the instruction file's key while a re-encryption job's copy
+   * of the metadata is pending); InvalidCiphertext when it has none readable.
+   */
+  async headerOf(key: string, info: StoredObjectInfo): Promise<Header> {
     try {
       const where = headerLocation(info.metadata);
-      if (where === 'metadata') return { header: decodeHeader(info.metadata), instruction: false };
+      if (where === 'metadata')
+        return { header: decodeHeader(info.metadata), instruction: false, recorded: recordedKeyOf(info) };
       // A name too long to have an instruction file has none (S3 would refuse to look it up).
-      const text = this.fits(instructionKeyOf(key))
-        ? await this.store.getText(instructionKeyOf(key))
+      const file = this.fits(instructionKeyOf(key))
+        ? await this.store.readText(instructionKeyOf(key))
         : undefined;
-      if (text === undefined)
+      if (file === undefined)
         throw new EnvelopeFormatError('The object is not encrypted by an S3 Encryption Client.');
-      return { header: decodeHeader(info.metadata, text), instruction: true };
+      return {
+        header: decodeHeader(info.metadata, file.text),
+        instruction: true,
+        recorded: recordedKeyOf(info, file),
+      };
     } catch (error) {
       if (error instanceof EnvelopeFormatError)
         throw new DomainError(
@@ -132,13 +148,13 @@ export class DocumentReader {
    */
   async readable(caller: DocumentCaller, key: string): Promise<FoundDocument> {
     const info = await this.found(key);
-    let parsed: { header: EnvelopeHeader; instruction: boolean };
+    let parsed: Header;
     try {
       parsed = await this.headerOf(key, info);
     } catch (error) {
       throw hiddenHeaderFailure(key, error);
     }
-    const recorded = info.metadata[EAAS_METADATA.keyArn];
+    const { recorded } = parsed;
     let keyArn: string | undefined;
     // Precondition: the caller may decrypt under the key with the whole context KMS binds.
     if (recorded)
@@ -186,11 +202,13 @@ export function viewOf(
   info: StoredObjectInfo,
   header: EnvelopeHeader,
   instruction: boolean,
+  /** The key recorded for the header (`Header.recorded`): the one the document opens with. */
+  recorded: string | undefined = info.metadata[EAAS_METADATA.keyArn],
 ): ObjectView {
   return {
     key,
     format: header.version === 'v2' ? 's3ec-v2' : 's3ec-v3',
-    ...(info.metadata[EAAS_METADATA.keyArn] ? { keyId: info.metadata[EAAS_METADATA.keyArn] } : {}),
+    ...(recorded ? { keyId: recorded } : {}),
     size: Math.max(0, info.size - TAG_BYTES),
     storedSize: info.size,
     context: userContextOf(header),

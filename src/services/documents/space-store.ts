@@ -39,6 +39,10 @@ export class SpaceStore implements ObjectStore, LargeObjects {
     return this.base.getText(this.at(key));
   }
 
+  readText(key: string) {
+    return this.base.readText(this.at(key));
+  }
+
   delete(key: string) {
     return this.base.delete(this.at(key));
   }

@@ -149,15 +149,19 @@ export class DocumentWriter {
     const recorded = info.metadata[EAAS_METADATA.keyArn];
     if (!recorded) throw taken();
     let header: EnvelopeHeader;
+    let recordedKey = recorded;
     try {
-      header = (await this.reader.headerOf(key, info)).header;
+      const parsed = await this.reader.headerOf(key, info);
+      header = parsed.header;
+      // The key the header is under (a re-encryption job's copy of the metadata may be pending).
+      recordedKey = parsed.recorded ?? recorded;
     } catch (error) {
       if (!(error instanceof DomainError && error.code === 'InvalidCiphertext')) throw error;
       if (this.reader.storedBy(caller, info)) return { etag: info.etag };
       throw taken();
     }
     try {
-      await caller.guard(recorded, 'kms:Encrypt', header.kmsContext);
+      await caller.guard(recordedKey, 'kms:Encrypt', header.kmsContext);
     } catch (error) {
       if (hidden(error)) throw taken();
       throw error;

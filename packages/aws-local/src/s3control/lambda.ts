@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { JobRecord, Task, TaskOutcome } from './job.js';
+import { encodeKey } from './reports.js';
 
 /**
  * One task's invocation of the job's function, as S3 Batch Operations makes it
@@ -44,7 +45,7 @@ export function invocationEvent(job: JobRecord, task: Task, taskId: string): Bat
     tasks: [
       {
         taskId,
-        s3Key: encodeURIComponent(task.key),
+        s3Key: encodeKey(task.key),
         s3VersionId: task.versionId ?? null,
         ...(v2 ? { s3Bucket: task.bucket } : { s3BucketArn: `arn:aws:s3:::${task.bucket}` }),
       },

@@ -14,6 +14,15 @@ import type { JobRecord, Task } from './job.js';
  * (EnableManifestOutput) is written by writeGeneratedManifest.
  */
 
+/**
+ * A key as S3 Batch Operations writes it into a task's `s3Key`, a completion report and a generated
+ * manifest: URL-encoded in the form style, a space as `+` and a `+` as `%2B` (S3's key encoding in
+ * events, https://docs.aws.amazon.com/lambda/latest/dg/with-s3.html: "red flower.jpg" becomes
+ * "red+flower.jpg"; Batch Operations' `s3Key` decodes with Python's `unquote_plus`), so that a
+ * function that decodes as AWS encodes finds the same object here.
+ */
+export const encodeKey = (key: string) => encodeURIComponent(key).replace(/%20/g, '+');
+
 export const bucketOfArn = (arn: string) => arn.slice(arn.indexOf(':::') + 3);
 
 const csvCell = (value: string) => (/[",\n\r]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
@@ -22,7 +31,7 @@ function row(task: Task): string {
   const o = task.outcome;
   return [
     csvCell(task.bucket),
-    csvCell(encodeURIComponent(task.key)),
+    csvCell(encodeKey(task.key)),
     csvCell(task.versionId ?? ''),
     o?.status ?? 'failed',
     '200',
@@ -102,7 +111,7 @@ export async function writeGeneratedManifest(
   const bucket = bucketOfArn(out.Bucket);
   const base = prefixed(out.ManifestPrefix, `job-${job.JobId}`);
   const body = (job.tasks ?? [])
-    .map((t) => `${csvCell(t.bucket)},${csvCell(encodeURIComponent(t.key))}`)
+    .map((t) => `${csvCell(t.bucket)},${csvCell(encodeKey(t.key))}`)
     .join('\n')
     .concat('\n');
   const dataKey = `${base}/manifest-data/${createHash('sha1').update(job.JobId).digest('hex')}.csv`;

@@ -41,7 +41,12 @@ function answer(event: BatchInvocationEvent, resultCode: string, resultString: s
   };
 }
 
-const keyOf = (e: BatchInvocationEvent) => decodeURIComponent(e.tasks[0]?.s3Key ?? '');
+/**
+ * A task's key as a function decodes it: form-style URL encoding, a space as `+` (Python's
+ * `unquote_plus`, as S3 encodes keys in events: https://docs.aws.amazon.com/lambda/latest/dg/with-s3.html).
+ */
+const decodePlus = (encoded: string) => decodeURIComponent(encoded.replace(/\+/g, '%20'));
+const keyOf = (e: BatchInvocationEvent) => decodePlus(e.tasks[0]?.s3Key ?? '');
 
 const functions = {
   [fnArn('batch-ok')]: async (e: BatchInvocationEvent) => {
@@ -145,7 +150,7 @@ afterAll(async () => {
 
 describe('the local S3 Batch Operations through @aws-sdk/client-s3-control', () => {
   it('a generated manifest (prefix filter) runs each object once, ends Complete, and reports each one', async () => {
-    const keys = ['gen/a.txt', 'gen/b c.txt', 'gen/ü/d.txt', 'gen/e,f.txt'];
+    const keys = ['gen/a.txt', 'gen/b c.txt', 'gen/ü/d.txt', 'gen/e,f.txt', 'gen/g+h 100%.txt'];
     for (const k of keys) await put(k);
     await put('other/x.txt');
     const c = t.client();
@@ -154,8 +159,8 @@ describe('the local S3 Batch Operations through @aws-sdk/client-s3-control', () 
     const done = await t.waitFor(JobId ?? '', ['Complete', 'Failed']);
     expect(done.Status).toBe('Complete');
     expect(done.ProgressSummary).toMatchObject({
-      TotalNumberOfTasks: 4,
-      NumberOfTasksSucceeded: 4,
+      TotalNumberOfTasks: 5,
+      NumberOfTasksSucceeded: 5,
       NumberOfTasksFailed: 0,
     });
     expect(done.ProgressSummary?.Timers?.ElapsedTimeInActiveSeconds).toBeGreaterThanOrEqual(0);
@@ -165,6 +170,12 @@ describe('the local S3 Batch Operations through @aws-sdk/client-s3-control', () 
     // Each object once, with the 2.0 event.
     const seen = (calls.ok ?? []).filter((e) => e.job.id === JobId);
     expect(seen.map(keyOf).sort()).toEqual([...keys].sort());
+    // Encoded as AWS encodes keys: a space as '+', a '+' of the key as %2B, '%' as %25.
+    expect(seen.map((e) => e.tasks[0]?.s3Key).sort()).toEqual(
+      ['gen/a.txt', 'gen/b+c.txt', 'gen/%C3%BC/d.txt', 'gen/e%2Cf.txt', 'gen/g%2Bh+100%25.txt']
+        .map((k) => k.replace(/\//g, '%2F'))
+        .sort(),
+    );
     expect(seen[0]).toMatchObject({
       invocationSchemaVersion: '2.0',
       job: { id: JobId, userArguments: { campaign: 'gen/' } },
@@ -179,7 +190,9 @@ describe('the local S3 Batch Operations through @aws-sdk/client-s3-control', () 
     expect(manifest.Results.map((r) => r.TaskExecutionStatus)).toEqual(['succeeded']);
     expect(manifest.Results[0]?.Key).toMatch(new RegExp(`^reports/job-${JobId}/results/[0-9a-f]{40}\\.csv$`));
     expect(rows.sort()).toEqual(
-      keys.map((k) => `batch-source,${encodeURIComponent(k)},,succeeded,200,,"done ${k}"`).sort(),
+      keys
+        .map((k) => `batch-source,${encodeURIComponent(k).replace(/%20/g, '+')},,succeeded,200,,"done ${k}"`)
+        .sort(),
     );
     // The generated manifest, where the job asked for it.
     expect(done.GeneratedManifestDescriptor?.Format).toBe('S3InventoryReport_CSV_20211130');

@@ -125,10 +125,16 @@ describe('a header read before the caller is known to be allowed', () => {
     const w = uploadWorld();
     await w.documents.put(alice, 'doc', Buffer.from('secret'), { keyId: KEY_A, context });
     expect(w.vault.objects.has('doc.instruction')).toBe(true);
+    // The reader reads an instruction file with its ETag and metadata (readText); getText too.
     const getText = w.vault.getText.bind(w.vault);
     w.vault.getText = async (key: string) => {
       if (key.endsWith('.instruction')) throw failure;
       return getText(key);
+    };
+    const readText = w.vault.readText.bind(w.vault);
+    w.vault.readText = async (key: string) => {
+      if (key.endsWith('.instruction')) throw failure;
+      return readText(key);
     };
     return w;
   }

@@ -41,12 +41,12 @@ const answer = (results: unknown[], extra: Record<string, unknown> = {}) => ({
 });
 
 describe('the invocation event (batch-ops-invoke-lambda.html)', () => {
-  it('2.0: the bucket name, the URL-encoded key, the version, the job user arguments', () => {
+  it('2.0: the bucket name, the key form-URL-encoded (a space as +), the version, the job user arguments', () => {
     expect(event).toEqual({
       invocationSchemaVersion: '2.0',
       invocationId: expect.any(String),
       job: { id: 'j-1', userArguments: { a: 'b' } },
-      tasks: [{ taskId: 'T', s3Key: 'dir%2Fa%20b%2B%C3%BC.txt', s3VersionId: 'v1', s3Bucket: 'b' }],
+      tasks: [{ taskId: 'T', s3Key: 'dir%2Fa+b%2B%C3%BC.txt', s3VersionId: 'v1', s3Bucket: 'b' }],
     });
   });
 

@@ -50,7 +50,14 @@ export function recordedKeyOf(
   instruction?: { metadata: Record<string, string> },
 ): string | undefined {
   const moved = instruction?.metadata[EAAS_METADATA.keyArn];
-  if (moved && instruction?.metadata[REWRAP_OF] === object.etag) return moved;
+  // Pending only while the wrap times differ, as the job itself decides (`rewrap-object.ts`):
+  // once the copy lands, the object's metadata carries the file's wrap time and names the key.
+  const fileWrappedAt = instruction?.metadata[EAAS_METADATA.wrappedAt];
+  const pending =
+    instruction?.metadata[REWRAP_OF] === object.etag &&
+    fileWrappedAt !== undefined &&
+    fileWrappedAt !== object.metadata[EAAS_METADATA.wrappedAt];
+  if (moved && pending) return moved;
   return object.metadata[EAAS_METADATA.keyArn];
 }
 

@@ -1,18 +1,12 @@
-import {
-  contentSealOf,
-  EAAS_METADATA,
-  INSTRUCTION_METADATA,
-  kmsContextFor,
-  TAG_BYTES,
-} from '../../core/envelope/index.js';
+import { contentSealOf, EAAS_METADATA, kmsContextFor, TAG_BYTES } from '../../core/envelope/index.js';
 import { DomainError, ValidationError } from '../../core/errors.js';
-import { instructionKeyOf } from '../../core/object-names.js';
 import { stagingKeyOf, type UploadRecord, uploadedParts, verifyingKeyOf } from '../../core/upload-record.js';
-import { checkCompletion, sealed, verifyingStarted } from '../../core/upload-transitions.js';
+import { checkCompletion, verifyingStarted } from '../../core/upload-transitions.js';
 import type { Keys, LargeObjects, ObjectCopies, ObjectStore, StagingArea } from '../../ports.js';
 import { objectMetadata } from '../envelope-writer.js';
 import type { UploadOptions } from './options.js';
 import type { UploadRecords } from './records.js';
+import { endSealed, putInstructionFile } from './sealed.js';
 
 /** The vault as client-sealed uploads use it: a multipart upload this service starts and completes. */
 export type VaultUploads = ObjectStore &
@@ -292,17 +286,8 @@ export class ClientSealedUploads {
 
   /** The object is in place: its instruction file if any, then the upload recorded sealed. */
   private async finish(record: UploadRecord, etag: string, object: { etag: string }) {
-    // The header did not fit in the object's metadata: its instruction file, as the seal writes it.
-    if (record.instruction !== undefined)
-      await this.vault.put(instructionKeyOf(record.key), Buffer.from(record.instruction), {
-        metadata: { ...INSTRUCTION_METADATA },
-        contentType: 'application/json',
-      });
-    const done = sealed(record, this.now(), { etag: object.etag, format: `s3ec-${this.options.version}` });
-    const doneEtag = await this.records.write(done, etag);
-    await this.records.clear(record.id);
-    this.options.onSealed?.(record.size);
-    return { record: done, etag: doneEtag };
+    await putInstructionFile(this.vault, record.key, record.instruction);
+    return endSealed(this.records, this.options, this.now(), record, etag, object);
   }
 }
 

@@ -1,22 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import {
-  checkObjectContext,
-  EAAS_METADATA,
-  INSTRUCTION_METADATA,
-  kmsContextFor,
-  TAG_BYTES,
-} from '../../core/envelope/index.js';
+import { checkObjectContext, EAAS_METADATA, kmsContextFor, TAG_BYTES } from '../../core/envelope/index.js';
 import { DomainError } from '../../core/errors.js';
-import { instructionKeyOf } from '../../core/object-names.js';
 import { refuseSpaceName } from '../../core/spaces.js';
 import { isUploadId, stagingKeyOf, type UploadRecord } from '../../core/upload-record.js';
-import {
-  afterSealFailure,
-  sealed,
-  sealLease,
-  sealStart,
-  withAttempt,
-} from '../../core/upload-transitions.js';
+import { afterSealFailure, sealLease, sealStart, withAttempt } from '../../core/upload-transitions.js';
 import type { Keys, LargeObjects, ObjectStore } from '../../ports.js';
 import type { DocumentService } from '../documents.js';
 import { newEnvelope } from '../envelope-writer.js';
@@ -24,6 +11,7 @@ import { afterLostWrite, isLostWrite, releaseUpload } from './lost-write.js';
 import type { UploadOptions } from './options.js';
 import type { UploadRecords } from './records.js';
 import { StagingChangedError, writeVaultObject } from './seal-stream.js';
+import { endSealed, putInstructionFile } from './sealed.js';
 
 /** How a seal ended: `busy` when another seal holds the upload, `absent` when there is nothing to seal. */
 export type SealOutcome = 'sealed' | 'failed' | 'busy' | 'absent';
@@ -144,20 +132,11 @@ export class UploadSealer {
           envelope.metadata,
         );
       }
-      if (record.attempt?.instruction !== undefined)
-        await this.vault.put(instructionKeyOf(record.key), Buffer.from(record.attempt.instruction), {
-          metadata: { ...INSTRUCTION_METADATA },
-          contentType: 'application/json',
-        });
+      await putInstructionFile(this.vault, record.key, record.attempt?.instruction);
     } catch (error) {
       return this.sealFailed(record, etag, error);
     }
-    await this.records.write(
-      sealed(record, this.now(), { etag: object.etag, format: `s3ec-${this.options.version}` }),
-      etag,
-    );
-    await this.records.clear(record.id);
-    this.options.onSealed?.(record.size);
+    await endSealed(this.records, this.options, this.now(), record, etag, object);
     return 'sealed';
   }
 

@@ -5,18 +5,17 @@ import {
   EAAS_METADATA,
   EnvelopeDecryptError,
   EnvelopeFormatError,
-  INSTRUCTION_METADATA,
   TAG_BYTES,
 } from '../../core/envelope/index.js';
 import { DomainError } from '../../core/errors.js';
-import { instructionKeyOf } from '../../core/object-names.js';
 import { stagingKeyOf, type UploadRecord, verifyingKeyOf } from '../../core/upload-record.js';
-import { afterSealFailure, sealed, verifyLease, withAttempt } from '../../core/upload-transitions.js';
+import { afterSealFailure, verifyLease, withAttempt } from '../../core/upload-transitions.js';
 import type { Keys, ObjectCopies, ObjectStore } from '../../ports.js';
 import { afterLostWrite, isLostWrite, releaseUpload } from './lost-write.js';
 import type { UploadOptions } from './options.js';
 import type { UploadRecords } from './records.js';
 import type { SealOutcome } from './seal.js';
+import { endSealed, putInstructionFile } from './sealed.js';
 
 /** Why a verify step refuses an object: one message whatever the cause, as every decrypt failure. */
 const NOT_AUTHENTIC = 'The uploaded object did not authenticate; nothing was stored at the name.';
@@ -107,22 +106,12 @@ export class UploadVerifier {
           ...(record.replaces === null ? { ifNoneMatch: '*' as const } : { ifMatch: record.replaces }),
         });
       }
-      // The header did not fit in the object's metadata: its instruction file, as the seal writes it.
-      if (record.instruction !== undefined)
-        await this.vault.put(instructionKeyOf(record.key), Buffer.from(record.instruction), {
-          metadata: { ...INSTRUCTION_METADATA },
-          contentType: 'application/json',
-        });
+      await putInstructionFile(this.vault, record.key, record.instruction);
       await this.pending.delete(pendingKey);
     } catch (error) {
       return this.verifyFailed(record, etag, error);
     }
-    await this.records.write(
-      sealed(record, this.now(), { etag: object.etag, format: `s3ec-${this.options.version}` }),
-      etag,
-    );
-    await this.records.clear(record.id);
-    this.options.onSealed?.(record.size);
+    await endSealed(this.records, this.options, this.now(), record, etag, object);
     return 'sealed';
   }
 

@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { GRANTEE, KEY_MANAGER, KEY_USER, SERVICE } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { createJobKey, putDocument, S3Log, unwrapKeyOf } from './jobs-fixtures.js';
+import { createJobKey, putDocuments, S3Log, unwrapKeyOf } from './jobs-fixtures.js';
 
 /**
  * A batch job cancelled while S3 Batch Operations runs it, then made again: on the local stack
@@ -44,12 +43,8 @@ beforeAll(async () => {
   });
   keyA = await createKey();
   keyB = await createKey();
-  for (let i = 0; i < 12; i++) {
-    const key = `cancel/doc-${i}`;
-    const body = randomBytes(100 + i);
-    await putDocument(t, key, body, keyA, { tenant: 'acme' });
+  for (const [key, body] of await putDocuments(t, 'cancel/', 12, keyA, (i) => 100 + i))
     originals.set(key, body);
-  }
 }, 120_000);
 afterAll(() => t?.stop());
 

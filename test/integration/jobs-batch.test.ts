@@ -10,7 +10,14 @@ import type { RewrapService } from '../../src/services/rewrap.js';
 import { RewrapBatchTasks } from '../../src/services/rewrap-batch-task.js';
 import { MemoryBatchJobs } from '../fakes/batch-jobs.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { createJobKey, putDocument, S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
+import {
+  createJobKey,
+  putDocument,
+  S3Log,
+  unwrapKeyOf,
+  workerFor,
+  writeForeignSet,
+} from './jobs-fixtures.js';
 
 /**
  * The batch engine end to end over the local KMS and S3 (real SDK clients): today's campaign
@@ -104,20 +111,8 @@ beforeAll(async () => {
   }
   const kms = t.kms(KEY_USER);
   const s3 = t.s3(SERVICE);
-  for (const version of ['v2', 'v3'] as const)
-    for (const instruction of [false, true]) {
-      const key = `docs/foreign-${version}-${instruction ? 'instr' : 'meta'}`;
-      const plaintext = randomBytes(3000);
-      await writeForeign(kms, s3, bucket, {
-        key,
-        keyId: keyA,
-        plaintext,
-        version,
-        instruction,
-        context: { tenant: 'acme' },
-      });
-      originals.set(key, plaintext);
-    }
+  const foreign = await writeForeignSet(kms, s3, bucket, { prefix: 'docs/', keyId: keyA, sizes: [3000] });
+  for (const [key, plaintext] of foreign) originals.set(key, plaintext);
   await putViaApi('docs/other-key', Buffer.from('under the default key'), 'alias/eaas-default', {});
   await putViaApi('elsewhere/doc', Buffer.from('outside the prefix'), keyA, {});
   engine();

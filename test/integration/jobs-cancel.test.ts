@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-local';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonOf, runCli } from '../helpers/cli-keys-run.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { createJobKey, putDocument, S3Log, unwrapKeyOf } from './jobs-fixtures.js';
+import { createJobKey, putDocuments, S3Log, unwrapKeyOf } from './jobs-fixtures.js';
 
 /**
  * POST /v1/jobs/{id}/cancel on a scheduled job, through the local stack: the schedule's timer is
@@ -55,12 +54,8 @@ beforeAll(async () => {
   });
   keyA = await createKey();
   keyB = await createKey();
-  for (let i = 0; i < 6; i++) {
-    const key = `cancel/doc-${i}`;
-    const body = randomBytes(50 + i);
-    await putDocument(t, key, body, keyA, { tenant: 'acme' });
+  for (const [key, body] of await putDocuments(t, 'cancel/', 6, keyA, (i) => 50 + i))
     originals.set(key, body);
-  }
 }, 60_000);
 afterAll(() => t?.stop());
 

@@ -183,3 +183,51 @@ export async function putDocument(
   });
   if (res.status !== 200) throw new Error(JSON.stringify(res.body));
 }
+
+/**
+ * Another writer's documents in every S3EC format and header place (V2 and V3, header in metadata
+ * or in an instruction file), one per size, under `keyId` with context tenant=acme:
+ * `<prefix>foreign-<v2|v3>-<meta|instr>-<i>`, each with its plaintext.
+ */
+export async function writeForeignSet(
+  kms: KMSClient,
+  s3: S3Client,
+  bucket: string,
+  options: { prefix: string; keyId: string; sizes: readonly number[] },
+): Promise<Map<string, Buffer>> {
+  const written = new Map<string, Buffer>();
+  for (const version of ['v2', 'v3'] as const)
+    for (const instruction of [false, true])
+      for (const [i, size] of options.sizes.entries()) {
+        const key = `${options.prefix}foreign-${version}-${instruction ? 'instr' : 'meta'}-${i}`;
+        const plaintext = randomBytes(size);
+        await writeForeign(kms, s3, bucket, {
+          key,
+          keyId: options.keyId,
+          plaintext,
+          version,
+          instruction,
+          context: { tenant: 'acme' },
+        });
+        written.set(key, plaintext);
+      }
+  return written;
+}
+
+/** `count` documents `<prefix>doc-<i>` of `size(i)` random bytes, stored through the API under `keyId` (tenant=acme). */
+export async function putDocuments(
+  t: TestStack,
+  prefix: string,
+  count: number,
+  keyId: string,
+  size: (i: number) => number,
+): Promise<Map<string, Buffer>> {
+  const stored = new Map<string, Buffer>();
+  for (let i = 0; i < count; i++) {
+    const key = `${prefix}doc-${i}`;
+    const body = randomBytes(size(i));
+    await putDocument(t, key, body, keyId, { tenant: 'acme' });
+    stored.set(key, body);
+  }
+  return stored;
+}

@@ -11,7 +11,14 @@ import { localBatchReportsBucket } from '../../local/emulator-options.js';
 import { type JobEngine, visibleCounts } from '../../src/core/rewrap-job.js';
 import type { RewrapOptions } from '../../src/services/rewrap.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
-import { createJobKey, putDocument, S3Log, unwrapKeyOf, workerFor, writeForeign } from './jobs-fixtures.js';
+import {
+  createJobKey,
+  putDocument,
+  S3Log,
+  unwrapKeyOf,
+  workerFor,
+  writeForeignSet,
+} from './jobs-fixtures.js';
 
 /**
  * Re-encryption jobs end to end, through the real SDK clients against the local KMS, S3 and S3
@@ -195,21 +202,8 @@ describe.each(['scheduled', 'batch'] as const)('a campaign from key A to key B (
     }
     const kms = t.kms(KEY_USER);
     const s3 = t.s3(SERVICE);
-    for (const version of ['v2', 'v3'] as const)
-      for (const instruction of [false, true])
-        for (const [i, size] of [5, 40_000].entries()) {
-          const key = `${prefix}foreign-${version}-${instruction ? 'instr' : 'meta'}-${i}`;
-          const plaintext = randomBytes(size);
-          await writeForeign(kms, s3, bucket, {
-            key,
-            keyId: keyA,
-            plaintext,
-            version,
-            instruction,
-            context: { tenant: 'acme' },
-          });
-          originals.set(key, plaintext);
-        }
+    const foreign = await writeForeignSet(kms, s3, bucket, { prefix, keyId: keyA, sizes: [5, 40_000] });
+    for (const [key, plaintext] of foreign) originals.set(key, plaintext);
     // Not for this job: under another key, and outside the prefix.
     await put(otherKey, Buffer.from('under the default key'), 'alias/eaas-default', {});
     await put(outside, Buffer.from('outside the prefix'), keyA, {});

@@ -8,6 +8,7 @@ import {
   headerLocation,
   INSTRUCTION_METADATA,
   INSTRUCTION_SUFFIX,
+  pendingRewrap,
   REWRAP_OF,
 } from '../core/envelope/index.js';
 import { DomainError } from '../core/errors.js';
@@ -174,11 +175,7 @@ async function attemptOnce(
 
   // An instruction file this job already re-wrapped for this very object version: finish the copy.
   // (The object's ETag survives a metadata copy: the wrap times tell a finished copy from a pending one.)
-  const finished =
-    instruction !== undefined &&
-    instruction.metadata[REWRAP_OF] === info.etag &&
-    instruction.metadata[EAAS_METADATA.wrappedAt] !== undefined &&
-    instruction.metadata[EAAS_METADATA.wrappedAt] !== info.metadata[EAAS_METADATA.wrappedAt];
+  const finished = instruction !== undefined && pendingRewrap(info, instruction);
   // Whose copy it is: a mark naming another destination is an earlier job's (a job cancelled, or
   // cut off, and a job made again with another destination). Its copy is completed all the same
   // (the data key is under that key already), and not counted as re-wrapped by this job.

@@ -35,6 +35,24 @@ export const EAAS_METADATA = {
 export const REWRAP_OF = 'eaas-rewrap-of';
 
 /**
+ * Whether an instruction file holds a re-wrap whose metadata copy is still pending: its mark is
+ * this very object version (a metadata copy keeps the ETag), and its wrap time is not yet the
+ * object's (the copy, once it lands, carries the file's wrap time). The one rule the reader
+ * (`recordedKeyOf`) and the jobs (`rewrap-object.ts`, which complete such a copy) share.
+ */
+export function pendingRewrap(
+  object: { etag: string; metadata: Record<string, string> },
+  instruction: { metadata: Record<string, string> } | undefined,
+): boolean {
+  const fileWrappedAt = instruction?.metadata[EAAS_METADATA.wrappedAt];
+  return (
+    instruction?.metadata[REWRAP_OF] === object.etag &&
+    fileWrappedAt !== undefined &&
+    fileWrappedAt !== object.metadata[EAAS_METADATA.wrappedAt]
+  );
+}
+
+/**
  * The key this service recorded for an object's header: the object's `eaas-key-arn`, or, for a
  * header read from an instruction file a re-encryption job re-wrapped for this very object version
  * (its `eaas-rewrap-of` mark equals the object's ETag; a metadata copy keeps the ETag), the key
@@ -50,14 +68,7 @@ export function recordedKeyOf(
   instruction?: { metadata: Record<string, string> },
 ): string | undefined {
   const moved = instruction?.metadata[EAAS_METADATA.keyArn];
-  // Pending only while the wrap times differ, as the job itself decides (`rewrap-object.ts`):
-  // once the copy lands, the object's metadata carries the file's wrap time and names the key.
-  const fileWrappedAt = instruction?.metadata[EAAS_METADATA.wrappedAt];
-  const pending =
-    instruction?.metadata[REWRAP_OF] === object.etag &&
-    fileWrappedAt !== undefined &&
-    fileWrappedAt !== object.metadata[EAAS_METADATA.wrappedAt];
-  if (moved && pending) return moved;
+  if (moved && pendingRewrap(object, instruction)) return moved;
   return object.metadata[EAAS_METADATA.keyArn];
 }
 

@@ -7,10 +7,10 @@ import {
   type JobEngine,
   type JobRecord,
   type JobSpec,
-  jobView,
   newJobRecord,
   SCHEDULED_BY,
 } from '../core/rewrap-job.js';
+import { jobView } from '../core/rewrap-view.js';
 import { nameInSpace, spacePrefixOf } from '../core/spaces.js';
 import type { AuditDecision, JobObjects, KeyAdmin, Keys } from '../ports.js';
 import { type AccessControl, auditDecision, type Caller } from './access.js';

@@ -3,7 +3,7 @@ import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-loc
 import type { JobView } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rolesKeyPolicy } from '../../src/core/key-policy.js';
-import { visibleCounts } from '../../src/core/rewrap-job.js';
+import { visibleCounts } from '../../src/core/rewrap-view.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import { createJobKey, putDocument, unwrapKeyOf, workerFor } from './jobs-fixtures.js';
 

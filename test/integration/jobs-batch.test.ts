@@ -3,7 +3,7 @@ import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-loc
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KmsKeyAdmin } from '../../src/aws/kms-admin.js';
 import { S3JobObjects } from '../../src/aws/s3-jobs.js';
-import { visibleCounts } from '../../src/core/rewrap-job.js';
+import { visibleCounts } from '../../src/core/rewrap-view.js';
 import { makeHandler } from '../../src/handlers/rewrap-batch.js';
 import { AccessControl } from '../../src/services/access.js';
 import type { RewrapService } from '../../src/services/rewrap.js';

@@ -8,7 +8,8 @@ import { GRANTEE, KEY_MANAGER, KEY_USER, OUTSIDER, SERVICE } from '@eaas/aws-loc
 import type { EaasClient } from '@eaas/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localBatchReportsBucket } from '../../local/emulator-options.js';
-import { type JobEngine, visibleCounts } from '../../src/core/rewrap-job.js';
+import type { JobEngine } from '../../src/core/rewrap-job.js';
+import { visibleCounts } from '../../src/core/rewrap-view.js';
 import type { RewrapOptions } from '../../src/services/rewrap.js';
 import { startTestStack, type TestStack } from '../helpers/local-stack.js';
 import {

@@ -13,7 +13,8 @@ import {
   JOB_ARGUMENT,
   type S3BatchEventV2,
 } from '../../src/core/rewrap-batch.js';
-import { type JobSpec, jobView, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
+import { type JobSpec, SCHEDULED_BY } from '../../src/core/rewrap-job.js';
+import { jobView } from '../../src/core/rewrap-view.js';
 import { makeHandler } from '../../src/handlers/rewrap-batch.js';
 import type { Keys } from '../../src/ports.js';
 import { RewrapService } from '../../src/services/rewrap.js';

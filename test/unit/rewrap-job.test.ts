@@ -5,7 +5,6 @@ import { DomainError } from '../../src/core/errors.js';
 import { ADMIN_DENY_SID, rolesKeyPolicy } from '../../src/core/key-policy.js';
 import {
   type JobSpec,
-  jobView,
   leaseAvailable,
   newJobRecord,
   parseJobRecord,
@@ -13,8 +12,8 @@ import {
   type StarterDecision,
   select,
   starterMayRewrap,
-  visibleCounts,
 } from '../../src/core/rewrap-job.js';
+import { jobView, visibleCounts } from '../../src/core/rewrap-view.js';
 import { RateLimiter, withRetry } from '../../src/services/rewrap-retry.js';
 
 const A = 'arn:aws:kms:us-east-1:111122223333:key/a';
